@@ -1,0 +1,52 @@
+# TTelGo developer commands. `make run` and `make test` need nothing but this repo.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Python 3.12: the pyenv build on our machines, else whatever python3.12 is on PATH.
+PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python))),$(shell command -v python3.12),python3)
+
+.PHONY: venv run serve test test-fast lint fmt migrate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+## Embedded default: SQLite, in-process cache, eager Celery, sandboxes, demo data.
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## Production-like: gunicorn against whatever DATABASE_URL / REDIS_URL say.
+serve: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(VENV)/bin/gunicorn ttelgo.wsgi -c ttelgo/gunicorn.conf.py
+
+## Whole suite against throwaway PostgreSQL + Redis started (and stopped) by .ci/services.sh.
+test: venv
+	$(PY) manage.py makemigrations --check --dry-run --settings=ttelgo.settings.test
+	.ci/services.sh run $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Quick loop on SQLite (tests marked postgres are skipped there).
+test-fast: venv
+	$(VENV)/bin/pytest -x -q $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+fmt: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv
+	.ci/services.sh run $(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .mypy_cache .ruff_cache

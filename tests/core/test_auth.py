@@ -1,0 +1,84 @@
+"""Customer auth: register, token, refresh with rotation and blacklist, /me."""
+
+import pytest
+
+from ttelgo.models import User
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-enough-passphrase"
+
+
+def register(client, email="new@example.com", password=PASSWORD):
+    return client.post(
+        "/api/v1/auth/register", {"email": email, "password": password}, format="json"
+    )
+
+
+def test_register_creates_an_account(api_client):
+    response = register(api_client, email="New@Example.com")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["email"] == "new@example.com"
+    assert set(body) == {"id", "email"}
+    assert User.objects.get(id=body["id"]).check_password(PASSWORD)
+
+
+def test_weak_password_is_refused(api_client):
+    response = register(api_client, password="12345")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "password" in response.json()["error"]["details"]
+    assert not User.objects.exists()
+
+
+def test_taken_email_is_refused(api_client):
+    assert register(api_client).status_code == 201
+    response = register(api_client, email="NEW@example.com")
+    assert response.status_code == 400
+    assert "email" in response.json()["error"]["details"]
+    assert User.objects.count() == 1
+
+
+def login(client, email="new@example.com", password=PASSWORD):
+    return client.post("/api/v1/auth/token", {"email": email, "password": password}, format="json")
+
+
+def test_token_and_me(api_client):
+    register(api_client)
+    tokens = login(api_client).json()
+    assert set(tokens) == {"access", "refresh"}
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    me = api_client.get("/api/v1/me")
+    assert me.status_code == 200
+    assert me.json()["email"] == "new@example.com"
+
+
+def test_wrong_password_is_not_authenticated(api_client):
+    register(api_client)
+    response = login(api_client, password="not-the-password")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_refresh_rotates_and_the_old_refresh_token_is_refused(api_client):
+    register(api_client)
+    first = login(api_client).json()
+    rotated = api_client.post(
+        "/api/v1/auth/token/refresh", {"refresh": first["refresh"]}, format="json"
+    )
+    assert rotated.status_code == 200
+    second = rotated.json()
+    assert set(second) == {"access", "refresh"}
+    assert second["refresh"] != first["refresh"]
+
+    replay = api_client.post(
+        "/api/v1/auth/token/refresh", {"refresh": first["refresh"]}, format="json"
+    )
+    assert replay.status_code == 401
+    assert replay.json()["error"]["code"] == "not_authenticated"
+
+    again = api_client.post(
+        "/api/v1/auth/token/refresh", {"refresh": second["refresh"]}, format="json"
+    )
+    assert again.status_code == 200

@@ -1,0 +1,244 @@
+"""One domain exception type and the one place that turns every error into the envelope.
+
+    {"error": {"code", "message", "details", "request_id"}}
+
+Services raise `DomainError(code, message, details=...)`; the HTTP status comes from the code
+table below, so a code means the same status everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_CODE: dict[str, int] = {
+    "validation_error": 400,
+    "not_authenticated": 401,
+    "insufficient_funds": 402,
+    "credit_limit_exceeded": 402,
+    "permission_denied": 403,
+    "vendor_not_active": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    "idempotency_key_in_use": 409,
+    "invalid_state": 409,
+    "bundle_unavailable": 409,
+    "conflict": 409,
+    "unsupported_media_type": 415,
+    "idempotency_key_reused": 422,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "provider_error": 502,
+    "payment_provider_error": 502,
+    "provider_unavailable": 503,
+    "service_unavailable": 503,
+}
+
+
+class DomainError(Exception):
+    """A business rule said no. `code` is one of STATUS_BY_CODE."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        if status is None and code not in STATUS_BY_CODE:
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.status = status or STATUS_BY_CODE[code]
+        self.headers = headers or {}
+
+
+def envelope(
+    *, code: str, message: str, request_id: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or {},
+            "request_id": request_id,
+        }
+    }
+
+
+def _request_id(request: Any) -> str:
+    return getattr(request, "request_id", "") or getattr(
+        getattr(request, "_request", None), "request_id", ""
+    )
+
+
+_DRF_CODES: list[tuple[type[Exception], str]] = [
+    (drf.NotAuthenticated, "not_authenticated"),
+    (drf.AuthenticationFailed, "not_authenticated"),
+    (drf.PermissionDenied, "permission_denied"),
+    (drf.NotFound, "not_found"),
+    (drf.MethodNotAllowed, "method_not_allowed"),
+    (drf.NotAcceptable, "not_acceptable"),
+    (drf.UnsupportedMediaType, "unsupported_media_type"),
+    (drf.Throttled, "rate_limited"),
+    (drf.ParseError, "validation_error"),
+    (drf.ValidationError, "validation_error"),
+]
+
+
+def _code_for(exc: drf.APIException) -> str:
+    for klass, code in _DRF_CODES:
+        if isinstance(exc, klass):
+            return code
+    # simplejwt's InvalidToken and friends are 401 AuthenticationFailed subclasses;
+    # anything else keeps DRF's own code.
+    default = exc.default_code if isinstance(exc.default_code, str) else "error"
+    return "not_authenticated" if exc.status_code == 401 else default
+
+
+def _message_for(exc: drf.APIException, code: str) -> str:
+    if code == "validation_error" and isinstance(exc, drf.ValidationError):
+        return "The request is not valid; see details."
+    detail = exc.detail
+    if isinstance(detail, dict):
+        detail = detail.get("detail", detail)
+    if isinstance(detail, list) and detail:
+        detail = detail[0]
+    return str(detail)
+
+
+def _retry_after(exc: drf.Throttled) -> int | None:
+    wait = getattr(exc, "wait", None)
+    return None if wait is None else max(1, math.ceil(wait))
+
+
+def _details_for(exc: drf.APIException, code: str) -> dict[str, Any]:
+    if isinstance(exc, drf.ValidationError):
+        data = exc.detail
+        return data if isinstance(data, dict) else {"non_field_errors": data}
+    if isinstance(exc, drf.Throttled) and _retry_after(exc) is not None:
+        return {"retry_after": _retry_after(exc)}
+    if isinstance(exc.detail, dict):
+        return {k: v for k, v in exc.detail.items() if k != "detail"}
+    return {}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: every error leaves the API in the envelope."""
+    request = context.get("request")
+    rid = _request_id(request)
+    headers: dict[str, str] = {}
+
+    if isinstance(exc, DomainError):
+        set_rollback()
+        body = envelope(code=exc.code, message=exc.message, details=exc.details, request_id=rid)
+        return Response(body, status=exc.status, headers=exc.headers or None)
+
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    if isinstance(exc, drf.APIException):
+        set_rollback()
+        code = _code_for(exc)
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+        if isinstance(exc, drf.Throttled) and _retry_after(exc) is not None:
+            headers["Retry-After"] = str(_retry_after(exc))
+        body = envelope(
+            code=code,
+            message=_message_for(exc, code),
+            details=_details_for(exc, code),
+            request_id=rid,
+        )
+        return Response(body, status=exc.status_code, headers=headers or None)
+
+    set_rollback()
+    logger.exception("unhandled API error", extra={"request_id": rid})
+    body = envelope(code="internal_error", message="An unexpected error occurred.", request_id=rid)
+    return Response(body, status=500)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> Any:
+    """handler404: unknown URLs under /api/ get the envelope; the admin keeps its HTML."""
+    if not _wants_json(request):
+        from django.views.defaults import page_not_found
+
+        return page_not_found(request, exception or Http404())
+    return JsonResponse(
+        envelope(code="not_found", message="Not found.", request_id=_request_id(request)),
+        status=404,
+    )
+
+
+def json_500(request: HttpRequest) -> Any:
+    if not _wants_json(request):
+        from django.views.defaults import server_error
+
+        return server_error(request)
+    return JsonResponse(
+        envelope(
+            code="internal_error",
+            message="An unexpected error occurred.",
+            request_id=_request_id(request),
+        ),
+        status=500,
+    )
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if not _wants_json(request):
+        from django.views.defaults import bad_request
+
+        return bad_request(request, exception or Exception())
+    return JsonResponse(
+        envelope(code="validation_error", message="Bad request.", request_id=_request_id(request)),
+        status=400,
+    )
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if not _wants_json(request):
+        from django.views.defaults import permission_denied
+
+        return permission_denied(request, exception or DjangoPermissionDenied())
+    return JsonResponse(
+        envelope(code="permission_denied", message="Forbidden.", request_id=_request_id(request)),
+        status=403,
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
+    if not _wants_json(request):
+        from django.views.csrf import csrf_failure as default
+
+        return default(request, reason)
+    return JsonResponse(
+        envelope(
+            code="permission_denied",
+            message="CSRF verification failed.",
+            request_id=_request_id(request),
+        ),
+        status=403,
+    )

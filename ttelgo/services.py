@@ -1,0 +1,30 @@
+"""Account services (customers and operators)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+
+from ttelgo.errors import DomainError
+from ttelgo.models import User
+
+
+def user_register(*, email: str, password: str) -> User:
+    """Create a customer account. Weak passwords and taken emails are validation errors."""
+    email = User.objects.normalize_email(email).lower()
+    try:
+        validate_password(password, user=User(email=email))
+    except DjangoValidationError as exc:
+        raise DomainError(
+            "validation_error", "The password is too weak.", details={"password": exc.messages}
+        ) from None
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password)
+    except IntegrityError:
+        raise DomainError(
+            "validation_error",
+            "An account with this email already exists.",
+            details={"email": ["An account with this email already exists."]},
+        ) from None

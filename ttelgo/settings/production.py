@@ -1,0 +1,56 @@
+"""Production: refuses to start on an unsafe configuration.
+
+Everything is still read from the environment (base.py); this module only adds the checks
+and the security headers that `manage.py check --deploy` asks for.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *
+from .base import INSECURE_SECRET_KEY, env
+
+
+def _refuse_unsafe() -> None:
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if (
+        SECRET_KEY == INSECURE_SECRET_KEY
+        or len(SECRET_KEY) < 50
+        or SECRET_KEY.startswith("django-insecure")
+    ):
+        problems.append("SECRET_KEY must be set to a long random value")
+    if ESIM_PROVIDER == "sandbox":
+        problems.append("ESIM_PROVIDER=sandbox is not allowed in production")
+    if PAYMENTS_BACKEND == "sandbox":
+        problems.append("PAYMENTS_BACKEND=sandbox is not allowed in production")
+    if PAYMENTS_BACKEND == "stripe" and not STRIPE_SECRET_KEY:
+        problems.append("STRIPE_SECRET_KEY is required")
+    if STRIPE_WEBHOOK_SECRET.startswith("whsec_sandbox"):
+        problems.append("STRIPE_WEBHOOK_SECRET must be set")
+    if ESIM_PROVIDER == "esimgo" and not ESIMGO_API_KEY:
+        problems.append("ESIMGO_API_KEY is required")
+    if problems:
+        raise ImproperlyConfigured("Unsafe production configuration: " + "; ".join(problems))
+
+
+_refuse_unsafe()
+
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = CONN_MAX_AGE
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"

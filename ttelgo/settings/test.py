@@ -1,0 +1,23 @@
+"""Test settings: the suite's own choices on top of whatever DATABASE_URL / REDIS_URL say."""
+
+from .base import *
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ESIM_PROVIDER = "sandbox"
+PAYMENTS_BACKEND = "sandbox"
+STRIPE_WEBHOOK_SECRET = "whsec_test_secret_for_the_suite"  # noqa: S105
+LOG_FORMAT = "console"
+LOG_LEVEL = "WARNING"
+LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
+# Throttles are exercised by tests that lower them on purpose; elsewhere they stay out of the way.
+_TEST_RATES: dict[str, str] = {
+    "auth": "1000/min",
+    "vendor": "10000/min",
+    "vendor_orders": "10000/min",
+    "signup": "1000/min",
+}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": _TEST_RATES}

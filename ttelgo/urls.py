@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ttelgo import api, health
+
+handler400 = "ttelgo.errors.json_400"
+handler403 = "ttelgo.errors.json_403"
+handler404 = "ttelgo.errors.json_404"
+handler500 = "ttelgo.errors.json_500"
+
+auth_patterns: list[URLPattern | URLResolver] = [
+    path("auth/register", api.RegisterApi.as_view(), name="auth-register"),
+    path("auth/token", api.TokenApi.as_view(), name="auth-token"),
+    path("auth/token/refresh", api.TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("me", api.MeApi.as_view(), name="me"),
+]
+
+api_v1: list[URLPattern | URLResolver] = [
+    *auth_patterns,
+    path("", include("esims.urls")),
+    path("", include("orders.urls")),
+    path("", include("vendors.urls")),
+    path("", include("payments.urls")),
+    path("", include("ledger.urls")),
+    path("", include("webhooks.urls")),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]
