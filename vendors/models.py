@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 from simple_history.models import HistoricalRecords
 
 
@@ -70,3 +73,22 @@ class VendorUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.vendor}"
+
+
+class VendorAPIKeyManager(APIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet:
+        return super().get_usable_keys().select_related("vendor")
+
+
+class VendorAPIKey(AbstractAPIKey):
+    """An API key of a vendor. Stored hashed (SHA-512 by djangorestframework-api-key); the
+    full key is shown once at creation. Revocation and expiry apply on the next request."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[VendorAPIKeyManager] = VendorAPIKeyManager()  # type: ignore[assignment]
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "vendor API key"
+        verbose_name_plural = "vendor API keys"

@@ -127,7 +127,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}  # apps add their periodic jobs in ttelgo/celery.py
+# Periodic jobs; each task is thin and calls its app's service.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
+    "esim-usage-refresh": {"task": "esims.tasks.esims_usage_refresh", "schedule": 900.0},
+    "invoices-close-month": {"task": "ledger.tasks.invoices_close_due", "schedule": 3600.0},
+    "invoices-mark-overdue": {"task": "ledger.tasks.invoices_mark_overdue", "schedule": 3600.0},
+    "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 300.0},
+    "reconciliation-run": {"task": "orders.tasks.reconciliation_run", "schedule": 86400.0},
+    "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
+    "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
+}
 
 # --- upstream provider and payments -------------------------------------------------------
 ESIM_PROVIDER = env.str("ESIM_PROVIDER", default="sandbox")
