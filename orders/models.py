@@ -1,1 +1,127 @@
-"""Models of this app."""
+"""Orders: what a customer or vendor bought, and every state it went through."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Order(models.Model):
+    class Kind(models.TextChoices):
+        ESIM = "esim"
+        TOPUP = "topup"
+
+    class Channel(models.TextChoices):
+        B2C = "b2c"
+        B2B = "b2b"
+
+    class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment"
+        PAID = "paid"
+        IN_REVIEW = "in_review"
+        PROVISIONING = "provisioning"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        REFUNDED = "refunded"
+        CANCELLED = "cancelled"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ESIM)
+    channel = models.CharField(max_length=4, choices=Channel.choices)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    vendor = models.ForeignKey(
+        "vendors.Vendor", null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices)
+    currency = models.CharField(max_length=3)
+    total = models.BigIntegerField(help_text="minor units: what the buyer pays")
+    cost_total = models.BigIntegerField(default=0, help_text="minor units: wholesale cost")
+    customer_reference = models.CharField(max_length=255, blank=True)
+    target_iccid = models.CharField(max_length=22, blank=True, help_text="top-ups only")
+    provider_reference = models.CharField(max_length=100, blank=True)
+    failure_reason = models.TextField(blank=True)
+    review_reasons = models.JSONField(default=list, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    provisioning_attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(channel="b2c", customer__isnull=False, vendor__isnull=True)
+                    | Q(channel="b2b", vendor__isnull=False, customer__isnull=True)
+                ),
+                name="order_buyer_matches_channel",
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
+            models.CheckConstraint(
+                condition=Q(kind="esim") | ~Q(target_iccid=""), name="order_topup_has_iccid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="order_customer_recent"),
+            models.Index(fields=["vendor", "-created_at"], name="order_vendor_recent"),
+            models.Index(fields=["status", "updated_at"], name="order_status_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.pk} ({self.channel}, {self.status})"
+
+
+class OrderItem(models.Model):
+    """A bundle line. Code, name, price and cost are copied so the order never changes
+    when the catalogue does."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    bundle_code = models.CharField(max_length=100)
+    bundle_name = models.CharField(max_length=255)
+    quantity = models.PositiveSmallIntegerField()
+    unit_price = models.BigIntegerField()
+    unit_cost = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1) & Q(quantity__lte=10), name="order_item_quantity_1_10"
+            ),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="order_item_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.bundle_code}"
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+class OrderEvent(models.Model):
+    """One transition of one order: from, to, who, why, when. Append-only."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=100, default="system")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"

@@ -10,6 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from ttelgo.idempotency import idempotent
 from ttelgo.services import user_register
 
 
@@ -28,6 +29,7 @@ class RegisterApi(APIView):
         email = serializers.EmailField()
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=["auth"])
+    @idempotent()
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -28,3 +28,13 @@ def user_register(*, email: str, password: str) -> User:
             "An account with this email already exists.",
             details={"email": ["An account with this email already exists."]},
         ) from None
+
+
+def user_flag(*, user_id: int, reason: str) -> None:
+    """Mark a customer for review (disputes, fraud). Keeps the first flag time."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    User.objects.filter(Q(pk=user_id) & Q(flagged_at__isnull=True)).update(
+        flagged_at=timezone.now(), flag_reason=reason[:255]
+    )

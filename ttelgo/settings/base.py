@@ -155,6 +155,14 @@ if ESIM_PROVIDER not in {"sandbox", "esimgo"}:
 if PAYMENTS_BACKEND not in {"sandbox", "stripe"}:
     raise environ.ImproperlyConfigured("PAYMENTS_BACKEND must be 'sandbox' or 'stripe'")
 
+# --- outbound vendor webhooks ---------------------------------------------------------------
+# Private/loopback/link-local targets are refused (SSRF) unless this is on (development only).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# Fernet keys for endpoint signing secrets at rest: the first encrypts, all decrypt
+# (rotation). Empty: a key derived from SECRET_KEY.
+WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+
 # --- email ------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TTelGo <no-reply@ttelgo.local>")

@@ -1,0 +1,190 @@
+"""`Idempotency-Key` for POST endpoints, with Stripe's semantics (API.md, DESIGN.md):
+
+- the key is scoped to the caller (customer, vendor, or anonymous);
+- same key + same request -> the stored status and body again, `Idempotent-Replayed: true`;
+- same key + different request -> 422 `idempotency_key_reused`;
+- while the first request still runs -> 409 `idempotency_key_in_use`;
+- keys live 24 hours (purged by `ttelgo.tasks.idempotency_keys_purge`).
+
+The claim is a row insert guarded by a unique constraint (committed on its own, so a
+concurrent duplicate sees it at once). The view then runs in a transaction that also marks
+the key completed, so the business write and the stored response commit together: a
+crash in between leaves neither, and a later retry runs the request afresh.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ttelgo.errors import DomainError
+from ttelgo.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+KEY_TTL = timedelta(hours=24)
+# A claim older than this belongs to a request that died (gunicorn times out at 30 s);
+# its transaction rolled back, so the request may run again.
+STALE_CLAIM = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Claim:
+    record: IdempotencyKey
+    replay: Response | None = None
+
+
+def caller_scope(request: Request) -> str:
+    vendor = getattr(request, "vendor", None)
+    if vendor is not None:
+        return f"vendor:{vendor.pk}"
+    if request.user and request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return "anon"
+
+
+def request_fingerprint(request: Request) -> str:
+    # Parsed and re-serialised with sorted keys: the same JSON formatted differently is
+    # the same request.
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    raw = f"{request.method}\n{request.path}\n{body}".encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _key_from(request: Request, *, required: bool) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        if required:
+            raise DomainError(
+                "validation_error",
+                f"The {HEADER} header is required on this endpoint.",
+                details={HEADER: ["This header is required."]},
+            )
+        return None
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise DomainError(
+            "validation_error",
+            f"{HEADER} must be 1-255 printable characters.",
+            details={HEADER: ["Must be 1-255 printable characters."]},
+        )
+    return key
+
+
+def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerprint: str) -> Claim:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            record = IdempotencyKey.objects.create(
+                scope=scope,
+                key=key,
+                method=method,
+                path=path,
+                fingerprint=fingerprint,
+                locked_at=now,
+            )
+        return Claim(record=record)
+    except IntegrityError:
+        pass
+
+    existing = IdempotencyKey.objects.get(scope=scope, key=key)
+    if existing.created_at < now - KEY_TTL:
+        # Expired but not yet purged: forget it and start over.
+        IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+        return idempotency_claim(
+            scope=scope, key=key, method=method, path=path, fingerprint=fingerprint
+        )
+    if existing.fingerprint != fingerprint:
+        raise DomainError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request.",
+            details={"idempotency_key": key},
+        )
+    if existing.status == IdempotencyKey.Status.COMPLETED:
+        response = Response(
+            existing.response_body, status=existing.response_status, headers={REPLAY_HEADER: "true"}
+        )
+        return Claim(record=existing, replay=response)
+    if existing.locked_at < now - STALE_CLAIM:
+        taken = IdempotencyKey.objects.filter(
+            pk=existing.pk, status=IdempotencyKey.Status.IN_PROGRESS, locked_at=existing.locked_at
+        ).update(locked_at=now)
+        if taken:
+            existing.locked_at = now
+            return Claim(record=existing)
+    raise DomainError(
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still being processed.",
+        details={"idempotency_key": key},
+    )
+
+
+def idempotency_complete(*, record: IdempotencyKey, response: Response) -> None:
+    body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+    IdempotencyKey.objects.filter(pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS).update(
+        status=IdempotencyKey.Status.COMPLETED,
+        response_status=response.status_code,
+        response_body=body,
+        completed_at=timezone.now(),
+    )
+
+
+def idempotency_release(*, record: IdempotencyKey) -> None:
+    IdempotencyKey.objects.filter(pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS).delete()
+
+
+def idempotency_keys_purge(*, older_than: timedelta = KEY_TTL) -> int:
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
+ViewMethod = Callable[..., Response]
+
+
+def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
+    """Decorate an APIView's `post`. `required=True` where API.md demands the header."""
+
+    def decorate(method: ViewMethod) -> ViewMethod:
+        @functools.wraps(method)
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+            key = _key_from(request, required=required)
+            if key is None:
+                return method(view, request, *args, **kwargs)
+            claim = idempotency_claim(
+                scope=caller_scope(request),
+                key=key,
+                method=request.method or "POST",
+                path=request.path,
+                fingerprint=request_fingerprint(request),
+            )
+            if claim.replay is not None:
+                return claim.replay
+            try:
+                with transaction.atomic():
+                    response = method(view, request, *args, **kwargs)
+                    if response.status_code < 500:
+                        idempotency_complete(record=claim.record, response=response)
+                    return response
+            except Exception as exc:
+                response = view.handle_exception(exc)
+                if response.status_code < 500:
+                    idempotency_complete(record=claim.record, response=response)
+                else:
+                    idempotency_release(record=claim.record)
+                return response
+
+        wrapper.idempotent = True  # type: ignore[attr-defined]
+        wrapper.idempotency_required = required  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
