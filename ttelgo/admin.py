@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from ttelgo.models import User
+from ttelgo.models import AuditLog, User
 
 
 @admin.register(User)
@@ -23,3 +23,23 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ModelAdmin):
+    """Read-only: the audit log is evidence, not a worksheet."""
+
+    list_display = ("created_at", "actor_label", "action", "target_type", "target_repr", "reason")
+    list_filter = ("action", "target_type", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("actor_label", "action", "target_id", "target_repr", "reason", "request_id")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditLog._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # ISO-4217 exponents that are not 2. Everything else we sell in has cents.
@@ -106,6 +107,17 @@ def money_api(amount: int, currency: str) -> dict[str, str]:
     return Money(amount, currency).to_api()
 
 
+MONEY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "amount": {"type": "string", "pattern": r"^-?\d+(\.\d{1,3})?$", "example": "4.50"},
+        "currency": {"type": "string", "minLength": 3, "maxLength": 3, "example": "USD"},
+    },
+    "required": ["amount", "currency"],
+}
+
+
+@extend_schema_field(MONEY_SCHEMA)
 class MoneyField(serializers.Field):
     """DRF field for `{"amount": "4.50", "currency": "USD"}` <-> Money."""
 
