@@ -48,7 +48,6 @@ def test_database_refuses_update_and_delete_of_audit_rows():
         "UPDATE ttelgo_auditlog SET reason = 'forged' WHERE id = %s",
         "DELETE FROM ttelgo_auditlog WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [row.pk])
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [row.pk])
     assert AuditLog.objects.get(pk=row.pk).reason == "original"
