@@ -1,1 +1,164 @@
-"""Admin screens of this app."""
+"""Operator screens: catalogue with overrides, price rules, geography, "sync now"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action
+
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+
+from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
+from .providers import ProviderError
+from .services import OVERRIDE_FIELDS, bundle_overrides_update, catalogue_reprice, catalogue_sync
+
+
+@admin.register(Region)
+class RegionAdmin(ModelAdmin):
+    list_display = ("name", "code")
+    search_fields = ("name", "code")
+
+
+@admin.register(Country)
+class CountryAdmin(ModelAdmin):
+    list_display = ("name", "iso", "region")
+    list_filter = ("region",)
+    search_fields = ("name", "iso")
+
+
+class PriceHistoryInline(TabularInline):
+    model = BundlePriceHistory
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "reason", "cost_amount", "retail_amount", "currency")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Bundle)
+class BundleAdmin(ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "region",
+        "data_mb",
+        "unlimited",
+        "validity_days",
+        "cost",
+        "retail",
+        "is_active",
+        "hidden",
+        "featured",
+    )
+    list_filter = ("is_active", "hidden", "featured", "unlimited", "region")
+    search_fields = ("code", "display_name", "provider_description")
+    list_select_related = ("region",)
+    inlines = [PriceHistoryInline]
+    actions_list = ["sync_now"]
+    actions = ["hide", "unhide"]
+    fieldsets = (
+        ("Overrides (kept across syncs)", {"fields": OVERRIDE_FIELDS}),
+        (
+            "From the provider",
+            {
+                "fields": (
+                    "code",
+                    "provider",
+                    "provider_description",
+                    "region",
+                    "countries",
+                    "data_mb",
+                    "unlimited",
+                    "validity_days",
+                    "cost_amount",
+                    "currency",
+                    "retail_amount",
+                    "is_active",
+                    "last_synced_at",
+                    "deactivated_at",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "code",
+        "provider",
+        "provider_description",
+        "region",
+        "countries",
+        "data_mb",
+        "unlimited",
+        "validity_days",
+        "cost_amount",
+        "currency",
+        "retail_amount",
+        "is_active",
+        "last_synced_at",
+        "deactivated_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # bundles come from the provider
+
+    @admin.display(description="cost")
+    def cost(self, obj: Bundle) -> str:
+        return str(Money(obj.cost_amount, obj.currency))
+
+    @admin.display(description="retail")
+    def retail(self, obj: Bundle) -> str:
+        return str(Money(obj.retail_amount, obj.currency))
+
+    def save_model(self, request: HttpRequest, obj: Bundle, form: Any, change: bool) -> None:
+        changed = [f for f in OVERRIDE_FIELDS if f in form.changed_data]
+        if changed:
+            bundle_overrides_update(bundle=obj, **{f: getattr(obj, f) for f in changed})
+
+    @action(description="Sync catalogue now", url_path="sync-now", permissions=["change"])
+    def sync_now(self, request: HttpRequest) -> HttpResponseRedirect:
+        try:
+            result = catalogue_sync()
+        except (ProviderError, DomainError) as exc:
+            self.message_user(request, f"Sync failed: {exc}", level=messages.ERROR)
+        else:
+            self.message_user(request, f"Sync done: {result}", level=messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:esims_bundle_changelist"))
+
+    @admin.action(description="Hide from the catalogue")
+    def hide(self, request: HttpRequest, queryset: QuerySet[Bundle]) -> None:
+        for bundle in queryset:
+            bundle_overrides_update(bundle=bundle, hidden=True)
+
+    @admin.action(description="Show in the catalogue")
+    def unhide(self, request: HttpRequest, queryset: QuerySet[Bundle]) -> None:
+        for bundle in queryset:
+            bundle_overrides_update(bundle=bundle, hidden=False)
+
+
+@admin.register(PriceRule)
+class PriceRuleAdmin(ModelAdmin):
+    list_display = ("__str__", "scope", "markup_bps", "rounding", "min_margin_bps", "active")
+    list_filter = ("scope", "active")
+    autocomplete_fields = ("bundle",)
+    list_select_related = ("region", "country", "bundle")
+
+    def save_model(self, request: HttpRequest, obj: PriceRule, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        changed = catalogue_reprice()
+        self.message_user(request, f"Repriced: {changed} bundle prices changed.")
+
+    def delete_model(self, request: HttpRequest, obj: PriceRule) -> None:
+        super().delete_model(request, obj)
+        catalogue_reprice()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceRule]) -> None:
+        super().delete_queryset(request, queryset)
+        catalogue_reprice()

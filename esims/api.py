@@ -1,0 +1,148 @@
+"""Catalogue endpoints (API.md "Catalogue" and `GET /vendor/catalogue`).
+
+Responses are cached in the default cache (Redis in production) under keys that embed the
+catalogue version, which sync, reprice and override changes bump; a hit skips the database
+and serialization entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, permissions, serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from ttelgo.money import MoneyField
+from vendors.auth import VendorApiMixin
+
+from .models import Bundle
+from .pricing import retail_price, vendor_price
+from .selectors import (
+    bundle_get_public,
+    bundle_list_sellable,
+    catalogue_cache_version,
+    country_list_with_offers,
+)
+from .serializers import BundleBaseOutputSerializer, CatalogueFilterSerializer, bundle_fields
+
+CACHE_SECONDS = 600
+
+
+def cached_json(request: Request, scope: str, build: Callable[[], Any]) -> HttpResponse:
+    raw = f"{catalogue_cache_version()}|{scope}|{request.get_host()}|{request.get_full_path()}"
+    key = "esims:api:" + hashlib.sha256(raw.encode()).hexdigest()
+    body = cache.get(key)
+    hit = body is not None
+    if body is None:
+        body = JSONRenderer().render(build())
+        cache.set(key, body, CACHE_SECONDS)
+    response = HttpResponse(body, content_type="application/json")
+    response["X-Cache"] = "hit" if hit else "miss"
+    return response
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    params = CatalogueFilterSerializer(data=request.query_params.dict())
+    params.is_valid(raise_exception=True)
+    return params.to_filters()
+
+
+class CatalogueCountryListApi(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+
+    class OutputSerializer(serializers.Serializer):
+        iso = serializers.CharField()
+        name = serializers.CharField()
+        bundle_count = serializers.IntegerField()
+        from_price = MoneyField()
+
+    @extend_schema(responses=OutputSerializer(many=True), tags=["catalogue"])
+    def get(self, request: Request) -> HttpResponse:
+        return cached_json(
+            request,
+            "countries",
+            lambda: self.OutputSerializer(country_list_with_offers(), many=True).data,
+        )
+
+
+class CatalogueBundleListApi(generics.ListAPIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+
+    class OutputSerializer(BundleBaseOutputSerializer):
+        pass
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Bundle]:
+        return bundle_list_sellable(**_filters(self.request))
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        page = args[0] if args else []
+        rows = [{**bundle_fields(b), "price": retail_price(b)} for b in page]
+        return self.OutputSerializer(rows, many=True)
+
+    @extend_schema(parameters=[CatalogueFilterSerializer], tags=["catalogue"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        _filters(request)  # validate before the cache lookup; errors are never cached
+        return cached_json(request, "bundles", lambda: self.list(request).data)
+
+
+class CatalogueBundleDetailApi(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+
+    class OutputSerializer(BundleBaseOutputSerializer):
+        pass
+
+    @extend_schema(responses=OutputSerializer, tags=["catalogue"])
+    def get(self, request: Request, code: str) -> HttpResponse:
+        def build() -> Any:
+            bundle = bundle_get_public(code=code)
+            return self.OutputSerializer(
+                {**bundle_fields(bundle), "price": retail_price(bundle)}
+            ).data
+
+        return cached_json(request, "bundle", build)
+
+
+class VendorCatalogueListApi(VendorApiMixin, generics.ListAPIView):
+    """The catalogue at this vendor's prices (retail minus the vendor's discount)."""
+
+    class OutputSerializer(BundleBaseOutputSerializer):
+        retail_price = MoneyField(help_text="the public price, for reference")
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Bundle]:
+        return bundle_list_sellable(**_filters(self.request))
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        vendor = getattr(self.request, "vendor", None)  # absent while building the schema
+        page = args[0] if args else []
+        rows = [
+            {
+                **bundle_fields(b),
+                "price": vendor_price(vendor=vendor, bundle=b),
+                "retail_price": retail_price(b),
+            }
+            for b in page
+        ]
+        return self.OutputSerializer(rows, many=True)
+
+    @extend_schema(parameters=[CatalogueFilterSerializer], tags=["vendor"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        _filters(request)
+        vendor = request.vendor  # type: ignore[attr-defined]
+        # prices depend only on the discount, so vendors on the same tier share entries
+        scope = f"vendor-catalogue:{vendor.discount_bps}"
+        return cached_json(request, scope, lambda: self.list(request).data)

@@ -1,0 +1,119 @@
+"""Retail and vendor prices from wholesale cost.
+
+Retail = cost + markup of the most specific active price rule (bundle > country > region >
+global; a country rule applies to single-country bundles), rounded *up* by the rule's
+rounding, and never below cost + the minimum margin. Vendor price = retail minus the
+vendor's discount, with the same floor. Everything in integer minor units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from ttelgo.money import Money, exponent
+
+from .models import Bundle, PriceRule
+
+# Platform floors; a rule may only raise them. Overridable in settings for an operator.
+DEFAULT_MARKUP_BPS: int = getattr(settings, "CATALOGUE_DEFAULT_MARKUP_BPS", 4000)
+MIN_MARGIN_BPS: int = getattr(settings, "CATALOGUE_MIN_MARGIN_BPS", 1000)
+MIN_MARGIN_MINOR: int = getattr(settings, "CATALOGUE_MIN_MARGIN_MINOR", 50)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRule:
+    markup_bps: int
+    rounding: str
+    min_margin_bps: int
+    source: str  # which rule applied, for the admin: "bundle:12", "global", "default"
+
+
+DEFAULT_RULE = ResolvedRule(DEFAULT_MARKUP_BPS, PriceRule.Rounding.UP_99, 0, "default")
+
+
+class RuleBook:
+    """All active rules loaded once, so repricing the whole catalogue is one query."""
+
+    def __init__(self, rules: list[PriceRule] | None = None) -> None:
+        if rules is None:
+            rules = list(PriceRule.objects.filter(active=True))
+        self.by_bundle = {r.bundle_id: r for r in rules if r.scope == PriceRule.Scope.BUNDLE}
+        self.by_country = {r.country_id: r for r in rules if r.scope == PriceRule.Scope.COUNTRY}
+        self.by_region = {r.region_id: r for r in rules if r.scope == PriceRule.Scope.REGION}
+        self.global_rule = next((r for r in rules if r.scope == PriceRule.Scope.GLOBAL), None)
+
+    def resolve(
+        self, *, bundle_id: int | None, country_ids: list[int], region_id: int | None
+    ) -> ResolvedRule:
+        rule = None
+        if bundle_id is not None:
+            rule = self.by_bundle.get(bundle_id)
+        if rule is None and len(country_ids) == 1:
+            rule = self.by_country.get(country_ids[0])
+        if rule is None and region_id is not None:
+            rule = self.by_region.get(region_id)
+        rule = rule or self.global_rule
+        if rule is None:
+            return DEFAULT_RULE
+        return ResolvedRule(
+            rule.markup_bps, rule.rounding, rule.min_margin_bps, f"{rule.scope}:{rule.pk}"
+        )
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def round_up(amount: int, rounding: str, *, minor_per_unit: int = 100) -> int:
+    """Round a price in minor units up to the rule's ending; never down."""
+    if rounding == PriceRule.Rounding.NONE or minor_per_unit == 1:
+        return amount
+    if rounding == PriceRule.Rounding.UP_WHOLE:
+        return _ceil_div(amount, minor_per_unit) * minor_per_unit
+    endings = [99] if rounding == PriceRule.Rounding.UP_99 else [49, 99]
+    base = (amount // minor_per_unit) * minor_per_unit
+    for step in (0, minor_per_unit):
+        for ending in endings:
+            candidate = base + step + ending * minor_per_unit // 100
+            if candidate >= amount:
+                return candidate
+    return amount  # unreachable: base + unit + .99 is always above amount
+
+
+def minimum_price(cost: int, *, min_margin_bps: int = 0) -> int:
+    """The lowest price we ever sell at: cost plus the larger of the platform floors (or a
+    rule's stricter percentage)."""
+    bps = max(MIN_MARGIN_BPS, min_margin_bps)
+    return cost + max(MIN_MARGIN_MINOR, _ceil_div(cost * bps, 10_000))
+
+
+def price_from_cost(cost: Money, rule: ResolvedRule) -> Money:
+    unit = 10 ** exponent(cost.currency)  # minor units per major unit
+    marked_up = cost.amount + _ceil_div(cost.amount * rule.markup_bps, 10_000)
+    floor = minimum_price(cost.amount, min_margin_bps=rule.min_margin_bps)
+    price = round_up(max(marked_up, floor), rule.rounding, minor_per_unit=unit)
+    return Money(price, cost.currency)
+
+
+def bundle_retail_amount(
+    *, bundle: Bundle, cost: Money, book: RuleBook, country_ids: list[int]
+) -> int:
+    rule = book.resolve(bundle_id=bundle.pk, country_ids=country_ids, region_id=bundle.region_id)
+    return price_from_cost(cost, rule).amount
+
+
+def retail_price(bundle: Bundle) -> Money:
+    """The stored retail price (computed at sync / reprice time)."""
+    return Money(bundle.retail_amount, bundle.currency)
+
+
+def vendor_price(*, vendor: object, bundle: Bundle) -> Money:
+    """Retail minus the vendor's discount (`vendor.discount_bps`), never under the minimum
+    margin over cost."""
+    discount_bps = int(getattr(vendor, "discount_bps", 0) or 0)
+    retail = retail_price(bundle)
+    discounted = retail.scale(10_000 - min(discount_bps, 10_000), 10_000)
+    floor = minimum_price(bundle.cost_amount)
+    return Money(min(retail.amount, max(discounted.amount, floor)), bundle.currency)

@@ -1,0 +1,63 @@
+"""Provider adapters. `get_provider()` is the one way the project obtains one."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from .base import (
+    BundleUsage,
+    CircuitOpen,
+    EsimDetails,
+    EsimInstall,
+    OrderItem,
+    OrderQuote,
+    Provider,
+    ProviderAuthError,
+    ProviderBundle,
+    ProviderError,
+    ProviderNotFound,
+    ProviderOrder,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    TopupResult,
+)
+
+__all__ = [
+    "BundleUsage",
+    "CircuitOpen",
+    "EsimDetails",
+    "EsimInstall",
+    "OrderItem",
+    "OrderQuote",
+    "Provider",
+    "ProviderAuthError",
+    "ProviderBundle",
+    "ProviderError",
+    "ProviderNotFound",
+    "ProviderOrder",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "TopupResult",
+    "get_provider",
+]
+
+_esimgo: Provider | None = None
+
+
+def get_provider() -> Provider:
+    """The configured provider (`settings.ESIM_PROVIDER`). The eSIM Go client is kept per
+    process so its HTTP session (connection pool) is reused."""
+    global _esimgo
+    if settings.ESIM_PROVIDER == "esimgo":
+        if _esimgo is None:
+            from .esimgo import EsimGoProvider
+
+            _esimgo = EsimGoProvider()
+        return _esimgo
+    from .sandbox import SandboxProvider
+
+    return SandboxProvider(currency=settings.DEFAULT_CURRENCY)

@@ -1,0 +1,247 @@
+"""The provider interface in TTelGo's own terms.
+
+Everything the rest of the project knows about an upstream eSIM provider is in this file:
+plain dataclasses and one error hierarchy. Adapters (`esimgo.py`, `sandbox.py`) map the
+upstream's DTOs into these types; nothing outside `esims/providers/` sees upstream field
+names.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ttelgo.money import Money
+
+BYTES_PER_MB = 1024 * 1024
+
+
+# --- errors -------------------------------------------------------------------------------
+class ProviderError(Exception):
+    """Any failure talking to a provider. `transient` says whether retrying may help."""
+
+    transient: bool = False
+    code: str = "provider_error"
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx or no answer: the provider may be fine again in a moment."""
+
+    transient = True
+    code = "provider_unavailable"
+
+
+class ProviderTimeout(ProviderUnavailable):
+    """Connect or read timeout (or a dropped connection)."""
+
+
+class ProviderRateLimited(ProviderError):
+    """429: slow down; `retry_after` (seconds) is what the provider asked for."""
+
+    transient = True
+    code = "rate_limited"
+
+
+class CircuitOpen(ProviderUnavailable):
+    """Our circuit breaker refuses calls after repeated failures; no request was sent."""
+
+
+class ProviderRejected(ProviderError):
+    """4xx: the request itself is wrong (bad bundle, bad ICCID, not enough balance)."""
+
+    code = "provider_rejected"
+
+
+class ProviderAuthError(ProviderRejected):
+    """401/403: our API key is wrong or lacks permission. Needs an operator, not a retry."""
+
+    code = "provider_auth"
+
+
+class ProviderNotFound(ProviderRejected):
+    code = "provider_not_found"
+
+
+# --- data ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ProviderCountry:
+    iso: str
+    name: str
+    region: str  # region name as the provider groups it ("Europe", "Asia", ...)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderBundle:
+    code: str
+    description: str
+    countries: tuple[ProviderCountry, ...]
+    data_mb: int  # 0 when unlimited
+    unlimited: bool
+    validity_days: int
+    cost: Money  # wholesale price per unit
+
+
+@dataclass(frozen=True, slots=True)
+class OrderItem:
+    bundle_code: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuoteLine:
+    bundle_code: str
+    quantity: int
+    unit_cost: Money
+    subtotal: Money
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuote:
+    valid: bool
+    total: Money
+    lines: tuple[OrderQuoteLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EsimInstall:
+    iccid: str
+    matching_id: str
+    smdp_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderOrder:
+    """An order at the provider. `reference` is the provider's id for it; `client_reference`
+    is ours (the value passed to `create_order`) when the adapter knows it."""
+
+    STATUS_COMPLETED = "completed"
+    STATUS_PROCESSING = "processing"
+    STATUS_FAILED = "failed"
+
+    reference: str
+    status: str  # completed | processing | failed
+    bundle_code: str
+    quantity: int
+    esims: list[EsimInstall] = field(default_factory=list)
+    total: Money | None = None
+    client_reference: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == self.STATUS_COMPLETED and len(self.esims) >= self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class EsimDetails:
+    iccid: str
+    matching_id: str
+    smdp_address: str
+    profile_status: str  # e.g. "Released", "Installed", "Enabled" as the provider says
+    customer_ref: str = ""
+    first_installed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BundleUsage:
+    """One bundle applied to an eSIM. Quantities in bytes (upstream unit), MB as properties."""
+
+    STATES = ("processing", "queued", "active", "depleted", "expired", "revoked", "lapsed")
+
+    bundle_code: str
+    initial_bytes: int
+    remaining_bytes: int
+    unlimited: bool
+    state: str  # one of STATES, lowercase
+    assigned_at: datetime | None = None
+    reference: str = ""
+
+    @property
+    def initial_mb(self) -> int:
+        return self.initial_bytes // BYTES_PER_MB
+
+    @property
+    def remaining_mb(self) -> int:
+        return self.remaining_bytes // BYTES_PER_MB
+
+    @property
+    def used_mb(self) -> int:
+        return max(0, self.initial_bytes - self.remaining_bytes) // BYTES_PER_MB
+
+
+@dataclass(frozen=True, slots=True)
+class TopupResult:
+    reference: str  # provider order reference
+    iccid: str
+    bundle_code: str
+    status: str  # completed | processing
+    cost: Money | None = None
+
+
+# --- interface ----------------------------------------------------------------------------
+class Provider(abc.ABC):
+    """What TTelGo needs from an eSIM provider. Every method raises ProviderError subclasses
+    only; callers decide on retries with `error.transient`."""
+
+    name: str = "provider"
+
+    @abc.abstractmethod
+    def list_bundles(self) -> list[ProviderBundle]:
+        """The whole catalogue (adapters walk every page)."""
+
+    @abc.abstractmethod
+    def get_bundle(self, code: str) -> ProviderBundle: ...
+
+    @abc.abstractmethod
+    def validate_order(self, items: list[OrderItem]) -> OrderQuote: ...
+
+    @abc.abstractmethod
+    def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
+        """Buy `quantity` new eSIMs with `bundle_code`. `reference` is our order reference,
+        recorded so `find_order(reference)` can tell after a crash whether it went through."""
+
+    @abc.abstractmethod
+    def find_order(
+        self,
+        reference: str,
+        *,
+        since: datetime | None = None,
+        bundle_code: str | None = None,
+        quantity: int | None = None,
+    ) -> ProviderOrder | None:
+        """The order created with our `reference`, or None. Call before re-ordering."""
+
+    @abc.abstractmethod
+    def get_order(self, provider_reference: str) -> ProviderOrder: ...
+
+    @abc.abstractmethod
+    def get_install_details(self, provider_reference: str) -> list[EsimInstall]: ...
+
+    @abc.abstractmethod
+    def get_esim(self, iccid: str) -> EsimDetails: ...
+
+    @abc.abstractmethod
+    def get_usage(self, iccid: str) -> list[BundleUsage]:
+        """Every bundle on the eSIM (used ones included), newest last."""
+
+    @abc.abstractmethod
+    def apply_topup(self, *, iccid: str, bundle_code: str, reference: str) -> TopupResult: ...
+
+    @abc.abstractmethod
+    def revoke_bundle(self, *, iccid: str, bundle_code: str) -> None:
+        """Revoke an unused bundle and refund it to our provider balance."""
+
+    @abc.abstractmethod
+    def list_orders(
+        self, *, created_from: datetime, created_to: datetime | None = None
+    ) -> list[ProviderOrder]:
+        """Orders created in the window (for reconciliation), all pages."""

@@ -1,0 +1,76 @@
+"""Serializer pieces shared by the catalogue views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from ttelgo.money import Money, MoneyField
+
+from .models import Bundle
+from .selectors import ORDERINGS
+
+
+class CatalogueCountryRefSerializer(serializers.Serializer):
+    iso = serializers.CharField()
+    name = serializers.CharField()
+
+
+class CatalogueFilterSerializer(serializers.Serializer):
+    """Query parameters of the bundle lists. Validate with a plain dict (not a QueryDict) so
+    an absent `unlimited` means "either", not false."""
+
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="ISO 3166 alpha-2")
+    region = serializers.SlugField(required=False)
+    unlimited = serializers.BooleanField(required=False, allow_null=True, default=None)
+    min_data_mb = serializers.IntegerField(required=False, min_value=0)
+    max_price = serializers.DecimalField(
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        help_text="in the catalogue currency",
+    )
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    def to_filters(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        data.pop("page", None)
+        data.pop("page_size", None)
+        if data.get("max_price") is not None:
+            data["max_price"] = Money.from_decimal(
+                data["max_price"], settings.DEFAULT_CURRENCY
+            ).amount
+        return data
+
+
+def bundle_fields(bundle: Bundle) -> dict[str, Any]:
+    """The API shape of a bundle without its price (API.md "Catalogue")."""
+    return {
+        "code": bundle.code,
+        "name": bundle.name,
+        "description": bundle.description or bundle.provider_description,
+        "countries": [{"iso": c.iso, "name": c.name} for c in bundle.countries.all()],
+        "region": bundle.region.code if bundle.region else None,
+        "data_mb": bundle.data_mb,
+        "unlimited": bundle.unlimited,
+        "validity_days": bundle.validity_days,
+        "featured": bundle.featured,
+    }
+
+
+class BundleBaseOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    countries = CatalogueCountryRefSerializer(many=True)
+    region = serializers.CharField(allow_null=True)
+    data_mb = serializers.IntegerField(help_text="0 when unlimited")
+    unlimited = serializers.BooleanField()
+    validity_days = serializers.IntegerField()
+    featured = serializers.BooleanField()
+    price = MoneyField()

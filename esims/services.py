@@ -1,0 +1,237 @@
+"""Catalogue services: sync from the provider, reprice, operator overrides, cache bump."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+
+from .models import Bundle, BundlePriceHistory, Country, Region
+from .pricing import RuleBook, bundle_retail_amount
+from .providers import Provider, ProviderBundle, get_provider
+from .selectors import CATALOGUE_VERSION_KEY
+
+logger = logging.getLogger(__name__)
+
+SYNC_LOCK_KEY = "esims:catalogue:sync-lock"
+SYNC_LOCK_SECONDS = 600
+GLOBAL_REGION = ("global", "Global")
+OVERRIDE_FIELDS = ("display_name", "description", "hidden", "featured")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    created: int
+    updated: int
+    deactivated: int
+    unchanged: int
+    countries: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    def __str__(self) -> str:
+        return (
+            f"{self.created} created, {self.updated} updated, {self.deactivated} deactivated, "
+            f"{self.unchanged} unchanged ({self.total} bundles in {self.countries} countries)"
+        )
+
+
+def catalogue_cache_bump() -> None:
+    """Invalidate every cached catalogue response at once (keys embed the version)."""
+    cache.set(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def _upsert_geography(remote: list[ProviderBundle]) -> tuple[dict[str, Region], dict[str, Country]]:
+    region_names = {c.region for b in remote for c in b.countries if c.region}
+    region_names.add(GLOBAL_REGION[1])
+    regions = {r.code: r for r in Region.objects.all()}
+    for name in sorted(region_names):
+        code = slugify(name)
+        region = regions.get(code)
+        if region is None:
+            regions[code] = Region.objects.create(code=code, name=name)
+        elif region.name != name:
+            region.name = name
+            region.save(update_fields=["name"])
+    wanted = {c.iso: c for b in remote for c in b.countries}
+    countries = {c.iso: c for c in Country.objects.all()}
+    for iso, pc in sorted(wanted.items()):
+        region = regions.get(slugify(pc.region)) if pc.region else None
+        country = countries.get(iso)
+        if country is None:
+            countries[iso] = Country.objects.create(iso=iso, name=pc.name, region=region)
+        elif (country.name, country.region_id) != (pc.name, region.pk if region else None):
+            country.name, country.region = pc.name, region
+            country.save(update_fields=["name", "region"])
+    return regions, countries
+
+
+def _bundle_region(pb: ProviderBundle, regions: dict[str, Region]) -> Region | None:
+    names = {c.region for c in pb.countries if c.region}
+    if len(names) == 1:
+        return regions[slugify(names.pop())]
+    return regions[GLOBAL_REGION[0]] if len(pb.countries) > 1 else None
+
+
+def catalogue_sync(*, provider: Provider | None = None) -> SyncResult:
+    """Bring the catalogue in line with the provider: create new bundles, update changed
+    provider data (never the operator overrides), deactivate bundles that vanished,
+    reactivate ones that came back, and reprice. Running it twice changes nothing."""
+    provider = provider or get_provider()
+    remote = provider.list_bundles()  # network first, outside the transaction
+    if not cache.add(SYNC_LOCK_KEY, "1", timeout=SYNC_LOCK_SECONDS):
+        raise DomainError("conflict", "A catalogue sync is already running.")
+    try:
+        result = _apply_sync(remote, provider_name=provider.name)
+    finally:
+        cache.delete(SYNC_LOCK_KEY)
+    logger.info("catalogue sync: %s", result)
+    return result
+
+
+def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResult:
+    now = timezone.now()
+    created = updated = unchanged = 0
+    with transaction.atomic():
+        regions, countries = _upsert_geography(remote)
+        book = RuleBook()
+        existing = {
+            b.code: b
+            for b in Bundle.objects.select_for_update().order_by("pk").prefetch_related("countries")
+        }
+        history: list[BundlePriceHistory] = []
+        for pb in remote:
+            region = _bundle_region(pb, regions)
+            country_ids = sorted(countries[c.iso].pk for c in pb.countries)
+            bundle = existing.get(pb.code)
+            if bundle is None:
+                bundle = Bundle(code=pb.code)
+                is_new = True
+                old = None
+            else:
+                is_new = False
+                old = (
+                    bundle.provider_description,
+                    bundle.region_id,
+                    bundle.data_mb,
+                    bundle.unlimited,
+                    bundle.validity_days,
+                    bundle.cost_amount,
+                    bundle.currency,
+                    bundle.retail_amount,
+                    bundle.is_active,
+                    sorted(c.pk for c in bundle.countries.all()),
+                    bundle.provider,
+                )
+            bundle.provider = provider_name
+            bundle.provider_description = pb.description[:300]
+            bundle.region = region
+            bundle.data_mb = pb.data_mb
+            bundle.unlimited = pb.unlimited
+            bundle.validity_days = pb.validity_days
+            prices_before = (bundle.cost_amount, bundle.retail_amount) if not is_new else None
+            bundle.cost_amount = pb.cost.amount
+            bundle.currency = pb.cost.currency
+            bundle.retail_amount = bundle_retail_amount(
+                bundle=bundle, cost=pb.cost, book=book, country_ids=country_ids
+            )
+            bundle.is_active = True
+            bundle.deactivated_at = None
+            new = (
+                bundle.provider_description,
+                bundle.region_id,
+                bundle.data_mb,
+                bundle.unlimited,
+                bundle.validity_days,
+                bundle.cost_amount,
+                bundle.currency,
+                bundle.retail_amount,
+                bundle.is_active,
+                country_ids,
+                bundle.provider,
+            )
+            if is_new or old != new:
+                bundle.last_synced_at = now
+                bundle.save()
+                bundle.countries.set(country_ids)
+                created += is_new
+                updated += not is_new
+            else:
+                unchanged += 1
+            if prices_before != (bundle.cost_amount, bundle.retail_amount):
+                history.append(
+                    BundlePriceHistory(
+                        bundle=bundle,
+                        cost_amount=bundle.cost_amount,
+                        retail_amount=bundle.retail_amount,
+                        currency=bundle.currency,
+                        reason="sync",
+                    )
+                )
+        BundlePriceHistory.objects.bulk_create(history)
+        seen = {pb.code for pb in remote}
+        vanished = [b.pk for code, b in existing.items() if code not in seen and b.is_active]
+        deactivated = Bundle.objects.filter(pk__in=vanished, is_active=True).update(
+            is_active=False, deactivated_at=now
+        )
+        Bundle.objects.filter(code__in=seen).update(last_synced_at=now)
+        transaction.on_commit(catalogue_cache_bump)
+    n_countries = len({c.iso for b in remote for c in b.countries})
+    return SyncResult(created, updated, deactivated, unchanged, n_countries)
+
+
+def catalogue_reprice() -> int:
+    """Recompute every bundle's retail price from the current rules (after a rule change).
+    Returns how many prices changed; each change gets a price-history row."""
+    with transaction.atomic():
+        book = RuleBook()
+        bundles = list(
+            Bundle.objects.select_for_update().order_by("pk").prefetch_related("countries")
+        )
+        changed: list[Bundle] = []
+        for bundle in bundles:
+            amount = bundle_retail_amount(
+                bundle=bundle,
+                cost=Money(bundle.cost_amount, bundle.currency),
+                book=book,
+                country_ids=[c.pk for c in bundle.countries.all()],
+            )
+            if amount != bundle.retail_amount:
+                bundle.retail_amount = amount
+                changed.append(bundle)
+        Bundle.objects.bulk_update(changed, ["retail_amount"], batch_size=500)
+        BundlePriceHistory.objects.bulk_create(
+            BundlePriceHistory(
+                bundle=b,
+                cost_amount=b.cost_amount,
+                retail_amount=b.retail_amount,
+                currency=b.currency,
+                reason="reprice",
+            )
+            for b in changed
+        )
+        transaction.on_commit(catalogue_cache_bump)
+    return len(changed)
+
+
+def bundle_overrides_update(*, bundle: Bundle, **overrides: object) -> Bundle:
+    """Operator overrides (display name, description, hidden, featured); sync keeps them."""
+    unknown = set(overrides) - set(OVERRIDE_FIELDS)
+    if unknown:
+        raise DomainError("validation_error", f"Not an override: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        for name, value in overrides.items():
+            setattr(bundle, name, value)
+        bundle.save(update_fields=list(overrides))
+        transaction.on_commit(catalogue_cache_bump)
+    return bundle
