@@ -6,6 +6,7 @@ vendor. Permission classes below decide what a vendor in each status may do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django.contrib.auth.models import AnonymousUser
@@ -14,9 +15,11 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from ttelgo.errors import DomainError
 from vendors.models import Vendor, VendorAPIKey
+from vendors.throttling import VendorRateThrottle
 
 # last_used_at is written at most this often per key, to keep reads write-free.
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -76,8 +79,11 @@ class IsVendor(permissions.BasePermission):
 class VendorApiMixin:
     """Base for every vendor endpoint: API-key auth, vendor permission, vendor throttles."""
 
-    authentication_classes = [VendorApiKeyAuthentication]
-    permission_classes = [IsVendor]
+    authentication_classes: Sequence[type[authentication.BaseAuthentication]] = [
+        VendorApiKeyAuthentication
+    ]
+    permission_classes: Sequence[Any] = [IsVendor]
+    throttle_classes: Sequence[type[BaseThrottle]] = [VendorRateThrottle]
 
 
 class VendorApiKeyScheme(OpenApiAuthenticationExtension):

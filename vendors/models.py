@@ -31,8 +31,25 @@ class Vendor(models.Model):
     discount_bps = models.PositiveIntegerField(
         default=0, help_text="discount off retail in basis points (1500 = 15%)"
     )
+
+    class Tier(models.TextChoices):
+        STANDARD = "standard"
+        SILVER = "silver"
+        GOLD = "gold"
+        PLATINUM = "platinum"
+
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
+    low_balance_threshold = models.BigIntegerField(
+        default=0, help_text="minor units; wallet.low_balance fires below it (0 = off)"
+    )
     country = models.CharField(max_length=2, blank=True)
     contact_email = models.EmailField(blank=True)
+    contact_name = models.CharField(max_length=200, blank=True)
+    billing_email = models.EmailField(blank=True)
+    technical_email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    status_reason = models.TextField(blank=True, help_text="why it was last suspended/closed")
+    approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +64,10 @@ class Vendor(models.Model):
             models.CheckConstraint(
                 condition=models.Q(discount_bps__lte=10000), name="vendor_discount_lte_100pct"
             ),
+            models.CheckConstraint(
+                condition=models.Q(low_balance_threshold__gte=0),
+                name="vendor_low_balance_threshold_gte_0",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -55,6 +76,10 @@ class Vendor(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def notify_email(self) -> str:
+        return self.technical_email or self.contact_email
 
 
 class VendorUser(models.Model):
@@ -86,6 +111,9 @@ class VendorAPIKey(AbstractAPIKey):
 
     vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="api_keys")
     last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["last_used_at"])
 
     objects: ClassVar[VendorAPIKeyManager] = VendorAPIKeyManager()  # type: ignore[assignment]
 

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import URLPattern, path
 
-urlpatterns: list = []
+from vendors import api
+
+urlpatterns: list[URLPattern] = [
+    path("vendors/signup", api.VendorSignupApi.as_view(), name="vendor-signup"),
+]

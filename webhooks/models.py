@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class InboundEvent(models.Model):
@@ -36,3 +37,103 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.event_type}:{self.event_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A vendor's URL that receives signed events (Standard Webhooks)."""
+
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list, help_text="subscribed event types")
+    # The signing secret is needed to sign, so it is kept recoverable but encrypted at rest
+    # (webhooks.crypto); the API shows it once, at creation.
+    secret_encrypted = models.TextField(editable=False)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["secret_encrypted"])
+
+    class Meta:
+        ordering = ("-id",)
+        indexes = [models.Index(fields=["vendor", "enabled"])]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}:{self.url}"
+
+    def subscribes_to(self, event_type: str) -> bool:
+        return event_type in self.events
+
+
+class WebhookEvent(models.Model):
+    """One event for one vendor; its `public_id` is the `webhook-id` of every delivery."""
+
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.CASCADE, related_name="webhook_events"
+    )
+    public_id = models.CharField(max_length=40, unique=True)
+    type = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"{self.public_id}:{self.type}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint, retried on a schedule until it succeeds or gives up."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Attempts made in the current schedule (a replay starts a new schedule).
+    schedule_attempts = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_unique")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """The log of one HTTP attempt of a delivery."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_body = models.TextField(blank=True, help_text="first 1 KiB of the response")
+    error = models.CharField(max_length=500, blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} -> {self.status_code or self.error}"

@@ -1,3 +1,36 @@
-from django.urls import path  # noqa: F401
+from django.urls import URLPattern, path
 
-urlpatterns: list = []
+from webhooks import api
+
+urlpatterns: list[URLPattern] = [
+    path(
+        "vendor/webhook-endpoints",
+        api.VendorWebhookEndpointListApi.as_view(),
+        name="vendor-webhook-endpoints",
+    ),
+    path(
+        "vendor/webhook-endpoints/<int:endpoint_id>",
+        api.VendorWebhookEndpointDetailApi.as_view(),
+        name="vendor-webhook-endpoint",
+    ),
+    path(
+        "vendor/webhook-endpoints/<int:endpoint_id>/test",
+        api.VendorWebhookEndpointTestApi.as_view(),
+        name="vendor-webhook-endpoint-test",
+    ),
+    path(
+        "vendor/webhook-deliveries",
+        api.VendorWebhookDeliveryListApi.as_view(),
+        name="vendor-webhook-deliveries",
+    ),
+    path(
+        "vendor/webhook-deliveries/<int:delivery_id>",
+        api.VendorWebhookDeliveryDetailApi.as_view(),
+        name="vendor-webhook-delivery",
+    ),
+    path(
+        "vendor/webhook-deliveries/<int:delivery_id>/retry",
+        api.VendorWebhookDeliveryRetryApi.as_view(),
+        name="vendor-webhook-delivery-retry",
+    ),
+]

@@ -1,0 +1,277 @@
+"""Vendor lifecycle, credit and API keys. Views, admin, commands and tasks all call these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ttelgo.errors import DomainError
+from ttelgo.models import User
+from ttelgo.money import SUPPORTED_CURRENCIES, Money
+from vendors.models import Vendor, VendorAPIKey
+
+# Default discount off retail per pricing tier (basis points); operators may override it.
+TIER_DISCOUNT_BPS: dict[str, int] = {
+    Vendor.Tier.STANDARD: 0,
+    Vendor.Tier.SILVER: 500,
+    Vendor.Tier.GOLD: 1000,
+    Vendor.Tier.PLATINUM: 1500,
+}
+
+# Allowed status transitions: action -> (from statuses, to status).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "approve": (frozenset({Vendor.Status.PENDING}), Vendor.Status.ACTIVE),
+    "suspend": (frozenset({Vendor.Status.ACTIVE}), Vendor.Status.SUSPENDED),
+    "reactivate": (frozenset({Vendor.Status.SUSPENDED}), Vendor.Status.ACTIVE),
+    "close": (
+        frozenset({Vendor.Status.PENDING, Vendor.Status.ACTIVE, Vendor.Status.SUSPENDED}),
+        Vendor.Status.CLOSED,
+    ),
+}
+
+
+def _validation(field: str, message: str) -> DomainError:
+    return DomainError("validation_error", message, details={field: [message]})
+
+
+def _audit(obj: Any, *, actor: User | None, reason: str) -> None:
+    """Who and why for django-simple-history (the request middleware covers the admin)."""
+    if actor is not None and getattr(actor, "pk", None):
+        obj._history_user = actor
+    obj._change_reason = reason[:100] if reason else None
+
+
+def vendor_notify(*, vendor: Vendor, subject: str, body: str) -> None:
+    """Email the vendor after the surrounding transaction commits."""
+    if not vendor.notify_email:
+        return
+    from vendors.tasks import vendor_email_send
+
+    transaction.on_commit(lambda: vendor_email_send.delay(vendor.pk, subject, body))
+
+
+def _lock(vendor: Vendor) -> Vendor:
+    return Vendor.objects.select_for_update().get(pk=vendor.pk)
+
+
+def vendor_signup(
+    *, company_name: str, contact_email: str, country: str, billing_mode: str
+) -> Vendor:
+    """Self-service signup: a pending vendor that an operator approves in the admin."""
+    if billing_mode not in Vendor.BillingMode.values:
+        raise _validation("billing_mode", "Choose prepaid or postpaid.")
+    with transaction.atomic():
+        vendor = Vendor(
+            name=company_name.strip(),
+            contact_email=contact_email.lower(),
+            country=country.upper(),
+            billing_mode=billing_mode,
+            currency=settings.DEFAULT_CURRENCY,
+            status=Vendor.Status.PENDING,
+        )
+        _audit(vendor, actor=None, reason="self-service signup")
+        vendor.save()
+        transaction.on_commit(
+            lambda: _operations_email(
+                subject=f"New vendor signup: {vendor.name}",
+                body=f"Vendor #{vendor.pk} {vendor.name} ({vendor.contact_email}) "
+                "signed up and waits for approval in the admin.",
+            )
+        )
+    return vendor
+
+
+def _operations_email(*, subject: str, body: str) -> None:
+    from vendors.tasks import operations_email_send
+
+    operations_email_send.delay(subject, body)
+
+
+def vendor_create(
+    *,
+    name: str,
+    billing_mode: str,
+    currency: str | None = None,
+    credit_limit: Money | None = None,
+    contact_email: str = "",
+    country: str = "",
+    approve: bool = False,
+    actor: User | None = None,
+) -> Vendor:
+    """Operator-side creation (admin, `vendor_create` command)."""
+    if billing_mode not in Vendor.BillingMode.values:
+        raise _validation("billing_mode", "Choose prepaid or postpaid.")
+    currency = (currency or settings.DEFAULT_CURRENCY).upper()
+    if currency not in SUPPORTED_CURRENCIES:
+        raise _validation("currency", f"Unsupported currency {currency}.")
+    with transaction.atomic():
+        vendor = Vendor(
+            name=name.strip(),
+            billing_mode=billing_mode,
+            currency=currency,
+            contact_email=contact_email.lower(),
+            country=country.upper(),
+        )
+        _audit(vendor, actor=actor, reason="created by an operator")
+        vendor.save()
+        if credit_limit is not None and credit_limit.amount:
+            vendor_credit_limit_change(
+                vendor=vendor, limit=credit_limit, actor=actor, reason="initial credit limit"
+            )
+        if approve:
+            vendor_approve(vendor=vendor, actor=actor, reason="approved at creation")
+    vendor.refresh_from_db()
+    return vendor
+
+
+def _transition(vendor: Vendor, *, action: str, actor: User | None, reason: str) -> Vendor:
+    allowed_from, to = TRANSITIONS[action]
+    with transaction.atomic():
+        locked = _lock(vendor)
+        if locked.status not in allowed_from:
+            raise DomainError(
+                "invalid_state",
+                f"Cannot {action} a vendor that is {locked.status}.",
+                details={"status": locked.status},
+            )
+        locked.status = to
+        if action == "approve":
+            locked.approved_at = timezone.now()
+        if action in {"suspend", "close"}:
+            locked.status_reason = reason
+        elif action in {"approve", "reactivate"}:
+            locked.status_reason = ""
+        _audit(locked, actor=actor, reason=f"{action}: {reason}" if reason else action)
+        locked.save()
+    vendor.refresh_from_db()
+    return vendor
+
+
+def vendor_approve(*, vendor: Vendor, actor: User | None, reason: str = "") -> Vendor:
+    with transaction.atomic():
+        _transition(vendor, action="approve", actor=actor, reason=reason)
+        vendor_notify(
+            vendor=vendor,
+            subject="TTelGo: your vendor account is active",
+            body=f"Hello {vendor.name},\n\nyour TTelGo vendor account is approved and active. "
+            "You can now create API keys and place orders through the vendor API.",
+        )
+    return vendor
+
+
+def vendor_suspend(*, vendor: Vendor, actor: User | None, reason: str) -> Vendor:
+    if not reason.strip():
+        raise _validation("reason", "A reason is required to suspend a vendor.")
+    with transaction.atomic():
+        _transition(vendor, action="suspend", actor=actor, reason=reason)
+        vendor_notify(
+            vendor=vendor,
+            subject="TTelGo: your vendor account is suspended",
+            body=f"Hello {vendor.name},\n\nyour TTelGo vendor account is suspended: {reason}\n"
+            "You can still read your orders, balance and invoices; new orders are refused "
+            "until the account is reactivated. Contact us to resolve this.",
+        )
+    return vendor
+
+
+def vendor_reactivate(*, vendor: Vendor, actor: User | None, reason: str = "") -> Vendor:
+    with transaction.atomic():
+        _transition(vendor, action="reactivate", actor=actor, reason=reason)
+        vendor_notify(
+            vendor=vendor,
+            subject="TTelGo: your vendor account is active again",
+            body=f"Hello {vendor.name},\n\nyour TTelGo vendor account is active again.",
+        )
+    return vendor
+
+
+def vendor_close(*, vendor: Vendor, actor: User | None, reason: str) -> Vendor:
+    """Close for good: every API key is revoked in the same transaction."""
+    if not reason.strip():
+        raise _validation("reason", "A reason is required to close a vendor.")
+    with transaction.atomic():
+        _transition(vendor, action="close", actor=actor, reason=reason)
+        for api_key in VendorAPIKey.objects.filter(vendor=vendor, revoked=False).order_by("pk"):
+            api_key_revoke(api_key=api_key, actor=actor)
+    return vendor
+
+
+def vendor_credit_limit_change(
+    *, vendor: Vendor, limit: Money, actor: User | None, reason: str
+) -> Vendor:
+    """Set a postpaid vendor's credit line; the ledger copies it onto the receivable account
+    (where the database enforces it) in the same transaction."""
+    from ledger.services import vendor_credit_limit_set
+
+    if vendor.billing_mode != Vendor.BillingMode.POSTPAID:
+        raise _validation("credit_limit", "Credit limits apply to postpaid vendors only.")
+    if limit.currency != vendor.currency:
+        raise _validation("credit_limit", f"The limit must be in {vendor.currency}.")
+    if limit.amount < 0:
+        raise _validation("credit_limit", "The limit cannot be negative.")
+    with transaction.atomic():
+        locked = _lock(vendor)
+        before = Money(locked.credit_limit, locked.currency)
+        locked.credit_limit = limit.amount
+        _audit(locked, actor=actor, reason=f"credit limit {before} -> {limit}: {reason}")
+        locked.save()
+        vendor_credit_limit_set(vendor=locked, limit=limit, actor=actor)
+    vendor.refresh_from_db()
+    return vendor
+
+
+def vendor_tier_change(
+    *,
+    vendor: Vendor,
+    tier: str,
+    actor: User | None,
+    reason: str = "",
+    discount_bps: int | None = None,
+) -> Vendor:
+    """Move a vendor to a pricing tier; its discount follows the tier unless given."""
+    if tier not in Vendor.Tier.values:
+        raise _validation("tier", f"Unknown tier {tier!r}.")
+    bps = TIER_DISCOUNT_BPS[tier] if discount_bps is None else discount_bps
+    if not 0 <= bps <= 10000:
+        raise _validation("discount_bps", "The discount must be between 0 and 10000 bps.")
+    with transaction.atomic():
+        locked = _lock(vendor)
+        before = f"{locked.tier}/{locked.discount_bps}bps"
+        locked.tier = tier
+        locked.discount_bps = bps
+        _audit(locked, actor=actor, reason=f"tier {before} -> {tier}/{bps}bps: {reason}")
+        locked.save()
+    vendor.refresh_from_db()
+    return vendor
+
+
+def api_key_issue(
+    *, vendor: Vendor, name: str, expires_at: datetime | None = None
+) -> tuple[VendorAPIKey, str]:
+    """Create a key; the full key is returned once and only its hash is stored."""
+    if vendor.status == Vendor.Status.CLOSED:
+        raise DomainError("invalid_state", "A closed vendor cannot get API keys.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise _validation("expires_at", "The expiry must be in the future.")
+    with transaction.atomic():
+        api_key, key = VendorAPIKey.objects.create_key(
+            vendor=vendor, name=name[:50] or "API key", expiry_date=expires_at
+        )
+    return cast(VendorAPIKey, api_key), key
+
+
+def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
+    """Revoke at once: the very next request with this key is a 401."""
+    with transaction.atomic():
+        locked = VendorAPIKey.objects.select_for_update().get(pk=api_key.pk)
+        if locked.revoked:
+            return
+        locked.revoked = True
+        locked.revoked_at = timezone.now()
+        _audit(locked, actor=actor, reason="revoked")
+        locked.save()
+    api_key.refresh_from_db()

@@ -1,0 +1,197 @@
+"""Vendor API: webhook endpoints and deliveries (API.md "Webhook endpoints")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from vendors.auth import VendorApiMixin
+from webhooks import selectors, services
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class _EndpointOutput(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = WebhookEndpoint
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "events",
+            "description",
+            "enabled",
+            "disabled_reason",
+            "created_at",
+        )
+
+
+class _DeliveryOutput(serializers.ModelSerializer):
+    event_id = serializers.CharField(source="event.public_id", help_text="the webhook-id")
+    event_type = serializers.CharField(source="event.type")
+    endpoint_id = serializers.IntegerField()
+    attempts = serializers.IntegerField(source="attempt_count")
+
+    class Meta:
+        model = WebhookDelivery
+        fields: tuple[str, ...] = (
+            "id",
+            "event_id",
+            "event_type",
+            "endpoint_id",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "last_status_code",
+            "created_at",
+        )
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = (
+            "attempted_at",
+            "status_code",
+            "latency_ms",
+            "succeeded",
+            "error",
+            "response_body",
+        )
+
+
+class VendorWebhookEndpointListApi(VendorApiMixin, generics.ListAPIView):
+    class InputSerializer(serializers.Serializer):
+        url = serializers.URLField(max_length=2000)
+        events = serializers.ListField(
+            child=serializers.ChoiceField(choices=services.EVENT_TYPES),
+            allow_empty=False,
+            max_length=len(services.EVENT_TYPES),
+        )
+        description = serializers.CharField(max_length=200, required=False, default="")
+
+    class OutputSerializer(_EndpointOutput):
+        pass
+
+    class CreatedSerializer(_EndpointOutput):
+        secret = serializers.CharField(help_text="the signing secret; shown only this once")
+
+        class Meta(_EndpointOutput.Meta):
+            fields = (*_EndpointOutput.Meta.fields, "secret")
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[WebhookEndpoint]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
+            return WebhookEndpoint.objects.none()
+        return selectors.endpoint_list(vendor=self.request.vendor)  # type: ignore[attr-defined]
+
+    @extend_schema(tags=["vendor webhooks"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=InputSerializer, responses={201: CreatedSerializer}, tags=["vendor webhooks"]
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint, secret = services.endpoint_create(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            **data.validated_data,
+        )
+        endpoint.secret = secret  # type: ignore[attr-defined]
+        return Response(self.CreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class VendorWebhookEndpointDetailApi(VendorApiMixin, APIView):
+    @extend_schema(responses={204: None}, tags=["vendor webhooks"])
+    def delete(self, request: Request, endpoint_id: int) -> Response:
+        endpoint = selectors.endpoint_get(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            endpoint_id=endpoint_id,
+        )
+        services.endpoint_delete(endpoint=endpoint)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VendorWebhookEndpointTestApi(VendorApiMixin, APIView):
+    class OutputSerializer(_DeliveryOutput):
+        pass
+
+    @extend_schema(request=None, responses={202: OutputSerializer}, tags=["vendor webhooks"])
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        endpoint = selectors.endpoint_get(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            endpoint_id=endpoint_id,
+        )
+        delivery = services.endpoint_test(endpoint=endpoint)
+        delivery.refresh_from_db()
+        return Response(self.OutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VendorWebhookDeliveryListApi(VendorApiMixin, generics.ListAPIView):
+    class OutputSerializer(_DeliveryOutput):
+        pass
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
+            return WebhookDelivery.objects.none()
+        status_filter = self.request.query_params.get("status") or None
+        if status_filter and status_filter not in WebhookDelivery.Status.values:
+            status_filter = "-"  # an unknown status matches nothing rather than everything
+        endpoint = self.request.query_params.get("endpoint_id") or ""
+        return selectors.delivery_list(
+            vendor=self.request.vendor,  # type: ignore[attr-defined]
+            status=status_filter,
+            endpoint_id=int(endpoint) if endpoint.isdigit() else None,
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=WebhookDelivery.Status.values),
+            OpenApiParameter("endpoint_id", int),
+        ],
+        tags=["vendor webhooks"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class VendorWebhookDeliveryDetailApi(VendorApiMixin, APIView):
+    class OutputSerializer(_DeliveryOutput):
+        attempt_log = WebhookAttemptSerializer(source="attempts", many=True)
+
+        class Meta(_DeliveryOutput.Meta):
+            fields = (*_DeliveryOutput.Meta.fields, "attempt_log")
+
+    @extend_schema(responses=OutputSerializer, tags=["vendor webhooks"])
+    def get(self, request: Request, delivery_id: int) -> Response:
+        delivery = selectors.delivery_get(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            delivery_id=delivery_id,
+        )
+        return Response(self.OutputSerializer(delivery).data)
+
+
+class VendorWebhookDeliveryRetryApi(VendorApiMixin, APIView):
+    class OutputSerializer(_DeliveryOutput):
+        pass
+
+    @extend_schema(request=None, responses={202: OutputSerializer}, tags=["vendor webhooks"])
+    def post(self, request: Request, delivery_id: int) -> Response:
+        delivery = selectors.delivery_get(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            delivery_id=delivery_id,
+        )
+        delivery = services.delivery_retry(delivery=delivery)
+        return Response(self.OutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,353 @@
+"""Outbound vendor webhooks: endpoints, events, deliveries, attempts.
+
+Other apps call exactly one function here: `event_publish(vendor=, type=, data=)`. It
+stores the event and one delivery per subscribed endpoint and, after commit, makes the
+first attempt. Later attempts are picked up by the `webhooks.tasks.deliveries_send_due`
+beat task from `next_attempt_at`, so retries survive worker restarts and a Redis
+visibility timeout never re-sends a message early.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from ttelgo.errors import DomainError
+from vendors.models import Vendor
+from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.signing import sign_headers
+from webhooks.urlguard import url_check
+
+EVENT_TYPES: tuple[str, ...] = (
+    "order.completed",
+    "order.failed",
+    "order.refunded",
+    "esim.usage_threshold",
+    "esim.expired",
+    "wallet.topup_succeeded",
+    "wallet.low_balance",
+    "invoice.issued",
+)
+TEST_EVENT_TYPE = "webhook.test"
+
+# Delay before attempt 2, 3, ... (after the immediate first one): about 23.6 hours in all,
+# each delay jittered by +-10% so a recovering endpoint is not hit by a thundering herd.
+RETRY_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=8),
+    timedelta(hours=8),
+)
+JITTER = 0.1
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+# An attempt in flight holds its delivery this long, so the beat task does not send it twice.
+CLAIM_LEASE = timedelta(minutes=2)
+RESPONSE_LOG_LIMIT = 1024
+MAX_ENDPOINTS_PER_VENDOR = 20
+
+
+def _validation(field: str, message: str) -> DomainError:
+    return DomainError("validation_error", message, details={field: [message]})
+
+
+def _events_clean(events: Iterable[str]) -> list[str]:
+    cleaned = sorted(set(events))
+    if not cleaned:
+        raise _validation("events", "Subscribe to at least one event type.")
+    unknown = [e for e in cleaned if e not in EVENT_TYPES]
+    if unknown:
+        raise _validation("events", f"Unknown event types: {', '.join(unknown)}.")
+    return cleaned
+
+
+def endpoint_create(
+    *, vendor: Vendor, url: str, events: Iterable[str], description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """Create an endpoint; returns it and its signing secret (shown to the vendor once)."""
+    cleaned = _events_clean(events)
+    url_check(url)
+    secret = secret_generate()
+    with transaction.atomic():
+        # Lock the vendor row so two concurrent creates cannot both pass the limit.
+        Vendor.objects.select_for_update().get(pk=vendor.pk)
+        if (
+            WebhookEndpoint.objects.filter(vendor=vendor, deleted_at__isnull=True).count()
+            >= MAX_ENDPOINTS_PER_VENDOR
+        ):
+            raise _validation("url", f"At most {MAX_ENDPOINTS_PER_VENDOR} endpoints per vendor.")
+        endpoint = WebhookEndpoint.objects.create(
+            vendor=vendor,
+            url=url,
+            events=cleaned,
+            description=description,
+            secret_encrypted=secret_encrypt(secret),
+        )
+    return endpoint, secret
+
+
+def endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
+    return secret_decrypt(endpoint.secret_encrypted)
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Soft delete (deliveries and attempts stay for the record); pending ones stop."""
+    now = timezone.now()
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, deleted_at__isnull=True).update(
+            deleted_at=now, enabled=False, disabled_reason="deleted", disabled_at=now
+        )
+        WebhookDelivery.objects.filter(
+            endpoint=endpoint, status=WebhookDelivery.Status.PENDING
+        ).update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="deleted")
+
+
+def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool = True) -> bool:
+    """Disable an enabled endpoint (compare-and-set); email the vendor once. Returns whether
+    this call disabled it."""
+    with transaction.atomic():
+        changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+            enabled=False, disabled_reason=reason[:200], disabled_at=timezone.now()
+        )
+        if changed and notify:
+            from vendors.services import vendor_notify
+
+            vendor_notify(
+                vendor=endpoint.vendor,
+                subject="TTelGo: a webhook endpoint was disabled",
+                body=(
+                    f"We disabled your webhook endpoint {endpoint.url} ({reason}).\n"
+                    "Fix the receiver, then re-enable it (or create a new endpoint) and "
+                    "replay the failed deliveries from the API."
+                ),
+            )
+    endpoint.refresh_from_db()
+    return bool(changed)
+
+
+def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
+    if endpoint.deleted_at is not None:
+        raise DomainError("invalid_state", "A deleted endpoint cannot be enabled.")
+    url_check(endpoint.url)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=True, disabled_reason="", disabled_at=None
+    )
+    endpoint.refresh_from_db()
+
+
+def _event_body(event: WebhookEvent) -> str:
+    """The exact bytes signed and sent; identical on every attempt of the event."""
+    payload = {
+        "id": event.public_id,
+        "type": event.type,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+    }
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def _send_on_commit(delivery_ids: list[int]) -> None:
+    from webhooks.tasks import delivery_send
+
+    for delivery_id in delivery_ids:
+        transaction.on_commit(lambda pk=delivery_id: delivery_send.delay(pk))  # type: ignore[misc]
+
+
+def _event_create(*, vendor: Vendor, type: str, data: dict[str, Any]) -> WebhookEvent:
+    # Round-trip through JSON now so the stored data is what will be sent (no surprises
+    # from Decimals or datetimes at delivery time).
+    clean = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return WebhookEvent.objects.create(
+        vendor=vendor,
+        public_id="msg_" + secrets.token_hex(12),
+        type=type,
+        data=clean,
+        created_at=timezone.now(),
+    )
+
+
+def event_publish(*, vendor: Vendor, type: str, data: dict[str, Any]) -> None:
+    """Record an event for a vendor and deliver it to every enabled endpoint subscribed to
+    its type. Call it inside your own transaction: nothing is sent unless that commits."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {type!r}")
+    with transaction.atomic():
+        endpoints = [
+            e
+            for e in WebhookEndpoint.objects.filter(
+                vendor=vendor, enabled=True, deleted_at__isnull=True
+            ).order_by("id")
+            if e.subscribes_to(type)
+        ]
+        event = _event_create(vendor=vendor, type=type, data=data)
+        now = timezone.now()
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [WebhookDelivery(event=event, endpoint=e, next_attempt_at=now) for e in endpoints]
+        )
+        _send_on_commit([d.pk for d in deliveries])
+
+
+def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send a `webhook.test` event to this one endpoint, whatever it subscribes to."""
+    if not endpoint.enabled or endpoint.deleted_at is not None:
+        raise DomainError("invalid_state", "The endpoint is disabled.")
+    with transaction.atomic():
+        event = _event_create(
+            vendor=endpoint.vendor,
+            type=TEST_EVENT_TYPE,
+            data={"endpoint_id": endpoint.pk, "message": "Test event from TTelGo."},
+        )
+        delivery = WebhookDelivery.objects.create(
+            event=event, endpoint=endpoint, next_attempt_at=timezone.now()
+        )
+        _send_on_commit([delivery.pk])
+    return delivery
+
+
+def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Replay a delivery now, with the same `webhook-id` and body, on a fresh schedule."""
+    endpoint = delivery.endpoint
+    if not endpoint.enabled or endpoint.deleted_at is not None:
+        raise DomainError(
+            "invalid_state",
+            "The endpoint is disabled; enable it before replaying.",
+            details={"endpoint_id": endpoint.pk},
+        )
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookDelivery.Status.PENDING,
+            schedule_attempts=0,
+            next_attempt_at=timezone.now(),
+        )
+        _send_on_commit([delivery.pk])
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _next_delay(schedule_attempts: int) -> timedelta | None:
+    """Delay after the given number of attempts in this schedule; None: give up."""
+    if schedule_attempts >= MAX_ATTEMPTS:
+        return None
+    base = RETRY_SCHEDULE[schedule_attempts - 1]
+    return base * random.uniform(1 - JITTER, 1 + JITTER)
+
+
+def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str, str]:
+    """(status code, first KiB of the body, error) of one POST; never raises."""
+    try:
+        url_check(url)  # again at delivery time: DNS may have changed since creation
+    except DomainError as exc:
+        return None, "", f"refused: {exc.message}"
+    try:
+        response = requests.post(
+            url,
+            data=body.encode(),
+            headers=headers,
+            timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+            allow_redirects=False,  # a redirect could lead to a private address
+            stream=True,
+        )
+    except requests.RequestException as exc:
+        return None, "", f"{type(exc).__name__}: {exc}"[:500]
+    try:
+        raw = next(response.iter_content(RESPONSE_LOG_LIMIT), b"")
+    except requests.RequestException:
+        raw = b""
+    finally:
+        response.close()
+    return response.status_code, raw.decode("utf-8", "replace"), ""
+
+
+def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
+    """Make one attempt of a due delivery and schedule the next one. Returns the logged
+    attempt, or None when the delivery was not due (already sent, or claimed elsewhere)."""
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + CLAIM_LEASE)
+    if not claimed:
+        return None
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint__vendor").get(
+        pk=delivery_id
+    )
+    endpoint = delivery.endpoint
+    if not endpoint.enabled or endpoint.deleted_at is not None:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="disabled"
+        )
+        return None
+
+    body = _event_body(delivery.event)
+    headers = sign_headers(
+        secret=endpoint_secret(endpoint=endpoint),
+        msg_id=delivery.event.public_id,
+        timestamp=timezone.now(),
+        body=body,
+    )
+    started = time.monotonic()
+    status_code, response_body, error = _post(endpoint.url, body, headers)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    succeeded = status_code is not None and 200 <= status_code < 300
+
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        attempt = WebhookAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=now,
+            status_code=status_code,
+            latency_ms=latency_ms,
+            response_body=response_body,
+            error=error,
+            succeeded=succeeded,
+        )
+        delivery.attempt_count += 1
+        delivery.schedule_attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = status_code
+        delivery.last_error = error or ("" if succeeded else f"HTTP {status_code}")
+        give_up_reason = ""
+        if succeeded:
+            delivery.status = WebhookDelivery.Status.SUCCEEDED
+            delivery.next_attempt_at = None
+        elif status_code == 410:
+            # 410 Gone: the receiver tells us the endpoint no longer exists.
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+            give_up_reason = "the receiver answered 410 Gone"
+        else:
+            delay = _next_delay(delivery.schedule_attempts)
+            if delay is None:
+                delivery.status = WebhookDelivery.Status.FAILED
+                delivery.next_attempt_at = None
+                give_up_reason = f"every attempt failed for about a day ({delivery.last_error})"
+            else:
+                delivery.next_attempt_at = now + delay
+        delivery.save()
+        if give_up_reason:
+            endpoint_disable(endpoint=endpoint, reason=give_up_reason)
+    return attempt
+
+
+def deliveries_due(*, limit: int = 500) -> list[int]:
+    """Ids of pending deliveries whose next attempt is due, oldest first."""
+    return list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -1,0 +1,20 @@
+"""Thin Celery tasks: ids in, services do the work."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from webhooks import services
+
+
+@shared_task(name="webhooks.tasks.delivery_send", ignore_result=True)
+def delivery_send(delivery_id: int) -> None:
+    services.delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="webhooks.tasks.deliveries_send_due", ignore_result=True)
+def deliveries_send_due() -> int:
+    ids = services.deliveries_due()
+    for delivery_id in ids:
+        delivery_send.delay(delivery_id)
+    return len(ids)
