@@ -1,1 +1,321 @@
-"""Models of this app."""
+"""Double-entry ledger: accounts, transactions, entries, holds, postpaid invoices.
+
+Sign convention
+---------------
+* `Entry.amount` is signed from the ledger's point of view: **debit positive, credit
+  negative**. Every transaction's entries sum to zero per currency.
+* `Account.balance` (and `Entry.balance_after`) are shown in the account's **normal
+  direction**: for debit-normal accounts (assets, expenses) balance = sum(amount); for
+  credit-normal accounts (liabilities, income, equity) balance = -sum(amount). So a funded
+  vendor wallet (a liability: what we owe the vendor) has a positive balance, and a
+  postpaid receivable (an asset: what the vendor owes us) is positive when they owe us.
+* `Hold.amount` is a pending **debit** of the account (an order reserve: a wallet debit
+  or a receivable debit); `Account.held` is the sum of its pending holds.
+* Each account carries its own bound (DESIGN.md "Ledger"): `floor` (wallet: 0) and
+  `ceiling` (receivable: the vendor's credit limit). The CHECK constraints below include
+  the open holds in the direction they would move the balance, so "available" can never
+  be overdrawn, not even by reservations.
+
+On PostgreSQL the migrations add triggers that make entries immutable, keep `balance`,
+`balance_after` and `held` equal to the entries/holds, and check every transaction
+balances at commit (deferred). On SQLite the service layer does the same work (see
+`ledger/posting.py`); the CHECK constraints apply on both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class AccountType(models.TextChoices):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    INCOME = "income"
+    EXPENSE = "expense"
+    EQUITY = "equity"
+
+
+class NormalSide(models.TextChoices):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+class Owner(models.TextChoices):
+    PLATFORM = "platform"
+    VENDOR = "vendor"
+
+
+class Purpose(models.TextChoices):
+    # platform
+    STRIPE_CLEARING = "stripe_clearing"
+    BANK = "bank"
+    REVENUE = "revenue"
+    COGS = "cogs"
+    PROVIDER_PAYABLE = "provider_payable"
+    REFUNDS = "refunds"
+    ADJUSTMENTS = "adjustments"
+    # vendor
+    WALLET = "wallet"
+    RECEIVABLE = "receivable"
+
+
+# The chart of accounts: purpose -> (owner, type).
+CHART: dict[str, tuple[str, str]] = {
+    Purpose.STRIPE_CLEARING: (Owner.PLATFORM, AccountType.ASSET),
+    Purpose.BANK: (Owner.PLATFORM, AccountType.ASSET),
+    Purpose.REVENUE: (Owner.PLATFORM, AccountType.INCOME),
+    Purpose.COGS: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.PROVIDER_PAYABLE: (Owner.PLATFORM, AccountType.LIABILITY),
+    # contra-revenue: debit-normal
+    Purpose.REFUNDS: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.ADJUSTMENTS: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.WALLET: (Owner.VENDOR, AccountType.LIABILITY),
+    Purpose.RECEIVABLE: (Owner.VENDOR, AccountType.ASSET),
+}
+
+NORMAL_SIDE: dict[str, str] = {
+    AccountType.ASSET: NormalSide.DEBIT,
+    AccountType.EXPENSE: NormalSide.DEBIT,
+    AccountType.LIABILITY: NormalSide.CREDIT,
+    AccountType.INCOME: NormalSide.CREDIT,
+    AccountType.EQUITY: NormalSide.CREDIT,
+}
+
+
+class Account(models.Model):
+    owner = models.CharField(max_length=16, choices=Owner.choices)
+    vendor = models.ForeignKey(
+        "vendors.Vendor", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    )
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    currency = models.CharField(max_length=3)
+    type = models.CharField(max_length=16, choices=AccountType.choices)
+    normal = models.CharField(max_length=6, choices=NormalSide.choices)
+    # Cached, in the normal direction; only the posting path writes it (a trigger on PG).
+    balance = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0, help_text="sum of pending holds (pending debits)")
+    floor = models.BigIntegerField(null=True, blank=True, help_text="lowest allowed balance")
+    ceiling = models.BigIntegerField(null=True, blank=True, help_text="highest allowed balance")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purpose", "currency"],
+                condition=Q(vendor__isnull=True),
+                name="ledger_account_platform_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["vendor", "purpose", "currency"],
+                condition=Q(vendor__isnull=False),
+                name="ledger_account_vendor_unique",
+            ),
+            models.CheckConstraint(
+                condition=(Q(owner=Owner.VENDOR) & Q(vendor__isnull=False))
+                | (Q(owner=Owner.PLATFORM) & Q(vendor__isnull=True)),
+                name="ledger_account_owner_matches_vendor",
+            ),
+            models.CheckConstraint(condition=Q(held__gte=0), name="ledger_account_held_gte_0"),
+            # Pending debits lower a credit-normal balance and raise a debit-normal one.
+            models.CheckConstraint(
+                condition=Q(floor__isnull=True)
+                | (Q(normal=NormalSide.CREDIT) & Q(balance__gte=F("floor") + F("held")))
+                | (Q(normal=NormalSide.DEBIT) & Q(balance__gte=F("floor"))),
+                name="ledger_account_within_floor",
+            ),
+            models.CheckConstraint(
+                condition=Q(ceiling__isnull=True)
+                | (Q(normal=NormalSide.DEBIT) & Q(ceiling__gte=F("balance") + F("held")))
+                | (Q(normal=NormalSide.CREDIT) & Q(ceiling__gte=F("balance"))),
+                name="ledger_account_within_ceiling",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = f"vendor:{self.vendor_id}" if self.vendor_id else "platform"
+        return f"{owner}:{self.purpose}:{self.currency}"
+
+    @property
+    def sign(self) -> int:
+        """Multiplier from a signed (debit-positive) amount to this account's direction."""
+        return 1 if self.normal == NormalSide.DEBIT else -1
+
+
+class Transaction(models.Model):
+    class Kind(models.TextChoices):
+        WALLET_TOPUP = "wallet_topup"
+        ADJUSTMENT = "adjustment"
+        ORDER_CHARGE = "order_charge"
+        ORDER_COST = "order_cost"
+        ORDER_REFUND = "order_refund"
+        B2C_PAYMENT = "b2c_payment"
+        B2C_REFUND = "b2c_refund"
+        INVOICE_SETTLEMENT = "invoice_settlement"
+        HOLD_CAPTURE = "hold_capture"
+        TRANSFER = "transfer"
+
+    reference = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=32)
+    description = models.CharField(max_length=500, blank=True)
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_transactions",
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ImmutableRowError(Exception):
+    pass
+
+
+class Entry(models.Model):
+    """One leg of a transaction. Append-only (a PG trigger refuses UPDATE/DELETE)."""
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="signed minor units: debit +, credit -")
+    balance_after = models.BigIntegerField(help_text="account balance (normal direction) after")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("id",)
+        verbose_name_plural = "entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_nonzero"),
+        ]
+        indexes = [models.Index(fields=["account", "-id"], name="ledger_entry_account_id_desc")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount:+d}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableRowError("ledger entries are immutable; post a reversal instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ImmutableRowError("ledger entries are immutable; post a reversal instead")
+
+
+class Hold(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CAPTURED = "captured"
+        VOIDED = "voided"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    # credited when the hold is captured (revenue for order reserves)
+    counter_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="counter_holds"
+    )
+    amount = models.BigIntegerField()
+    reference = models.CharField(max_length=255, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    captured_amount = models.BigIntegerField(null=True, blank=True)
+    capture_transaction = models.OneToOneField(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="hold"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_hold_amount_gt_0"),
+            models.CheckConstraint(
+                condition=(Q(status="pending") & Q(resolved_at__isnull=True))
+                | (~Q(status="pending") & Q(resolved_at__isnull=False)),
+                name="ledger_hold_resolved_iff_not_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(captured_amount__isnull=True)
+                | (Q(captured_amount__gt=0) & Q(captured_amount__lte=F("amount"))),
+                name="ledger_hold_capture_within_amount",
+            ),
+            # One open reserve per order at a time.
+            models.UniqueConstraint(
+                fields=["order_id"],
+                condition=Q(status="pending") & Q(order_id__isnull=False),
+                name="ledger_hold_one_pending_per_order",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="ledger_hold_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.status})"
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        ISSUED = "issued"
+        OVERDUE = "overdue"
+        PAID = "paid"
+
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="invoices")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="last day of the period (inclusive)")
+    currency = models.CharField(max_length=3)
+    total = models.BigIntegerField(help_text="net charges of the period, minor units")
+    opening_balance = models.BigIntegerField(help_text="receivable balance at period start")
+    closing_balance = models.BigIntegerField(help_text="receivable balance at period end")
+    paid_amount = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    due_date = models.DateField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-period_start", "vendor_id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "period_start"], name="ledger_invoice_one_per_vendor_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_amount__gte=0), name="ledger_invoice_paid_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"INV-{self.pk:06d} {self.vendor_id} {self.period_start:%Y-%m}"
+
+    @property
+    def number(self) -> str:
+        return f"INV-{self.pk:06d}"
+
+    @property
+    def outstanding(self) -> int:
+        return max(self.total - self.paid_amount, 0)
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    day = models.DateField()
+    kind = models.CharField(max_length=32)
+    bundle_code = models.CharField(max_length=100, blank=True)
+    quantity = models.PositiveIntegerField()
+    amount = models.BigIntegerField(help_text="minor units; refunds and credits negative")
+    description = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ("day", "kind", "bundle_code")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.description} {self.amount}"

@@ -1,0 +1,170 @@
+"""Ledger integrity check for reconciliation: reports findings, never fixes anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ledger.models import Account, Entry, Hold, NormalSide, Transaction
+
+DEFAULT_MAX_HOLD_AGE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # unbalanced_transaction | empty_transaction | balance_mismatch | ...
+    message: str
+    object_type: str
+    object_id: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _unbalanced() -> list[Finding]:
+    rows = (
+        Entry.objects.values("transaction_id", "account__currency")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .order_by("transaction_id")
+    )
+    return [
+        Finding(
+            code="unbalanced_transaction",
+            message=f"transaction {r['transaction_id']} does not sum to zero in "
+            f"{r['account__currency']}",
+            object_type="transaction",
+            object_id=r["transaction_id"],
+            details={"currency": r["account__currency"], "sum": r["total"]},
+        )
+        for r in rows
+    ]
+
+
+def _empty() -> list[Finding]:
+    rows = (
+        Transaction.objects.annotate(n=Count("entries")).filter(n=0).values_list("id", "reference")
+    )
+    return [
+        Finding(
+            code="empty_transaction",
+            message=f"transaction {ref} has no entries",
+            object_type="transaction",
+            object_id=txn_id,
+        )
+        for txn_id, ref in rows
+    ]
+
+
+def _balances() -> list[Finding]:
+    sums = (
+        Entry.objects.filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    last = Entry.objects.filter(account=OuterRef("pk")).order_by("-id").values("balance_after")[:1]
+    held = (
+        Hold.objects.filter(account=OuterRef("pk"), status=Hold.Status.PENDING)
+        .order_by()
+        .values("account")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    accounts = Account.objects.annotate(
+        raw=Coalesce(Subquery(sums), 0),
+        last_after=Coalesce(Subquery(last), 0),
+        pending=Coalesce(Subquery(held), 0),
+    )
+    findings = []
+    for a in accounts:
+        expected = a.raw if a.normal == NormalSide.DEBIT else -a.raw
+        if a.balance != expected:
+            findings.append(
+                Finding(
+                    code="balance_mismatch",
+                    message=f"{a}: cached balance {a.balance} but entries say {expected}",
+                    object_type="account",
+                    object_id=a.id,
+                    details={"cached": a.balance, "entries": expected},
+                )
+            )
+        if a.last_after != expected:
+            findings.append(
+                Finding(
+                    code="balance_after_mismatch",
+                    message=f"{a}: last balance_after {a.last_after} but entries say {expected}",
+                    object_type="account",
+                    object_id=a.id,
+                    details={"balance_after": a.last_after, "entries": expected},
+                )
+            )
+        if a.held != a.pending:
+            findings.append(
+                Finding(
+                    code="held_mismatch",
+                    message=f"{a}: cached held {a.held} but pending holds say {a.pending}",
+                    object_type="account",
+                    object_id=a.id,
+                    details={"cached": a.held, "holds": a.pending},
+                )
+            )
+    return findings
+
+
+def _bounds() -> list[Finding]:
+    # Unreachable where the CHECK constraints apply; kept so a broken database is visible.
+    bad = Account.objects.filter(
+        (
+            Q(floor__isnull=False)
+            & Q(normal=NormalSide.CREDIT)
+            & Q(balance__lt=F("floor") + F("held"))
+        )
+        | (Q(floor__isnull=False) & Q(normal=NormalSide.DEBIT) & Q(balance__lt=F("floor")))
+        | (
+            Q(ceiling__isnull=False)
+            & Q(normal=NormalSide.DEBIT)
+            & Q(ceiling__lt=F("balance") + F("held"))
+        )
+        | (Q(ceiling__isnull=False) & Q(normal=NormalSide.CREDIT) & Q(ceiling__lt=F("balance")))
+    )
+    return [
+        Finding(
+            code="bound_violated",
+            message=f"{a}: balance {a.balance} (held {a.held}) outside [{a.floor}, {a.ceiling}]",
+            object_type="account",
+            object_id=a.id,
+        )
+        for a in bad
+    ]
+
+
+def _stale_holds(max_age: timedelta) -> list[Finding]:
+    cutoff = timezone.now() - max_age
+    rows = Hold.objects.filter(status=Hold.Status.PENDING, created_at__lt=cutoff).order_by("id")
+    return [
+        Finding(
+            code="stale_hold",
+            message=f"hold {h.reference} is still pending since {h.created_at.isoformat()}",
+            object_type="hold",
+            object_id=h.id,
+            details={"order_id": h.order_id, "amount": h.amount},
+        )
+        for h in rows
+    ]
+
+
+def ledger_integrity_check(*, max_hold_age: timedelta = DEFAULT_MAX_HOLD_AGE) -> list[Finding]:
+    """Every transaction balanced and non-empty, every cached balance/held equal to its
+    entries/holds, every account within its bound, every hold resolved or young."""
+    return [
+        *_unbalanced(),
+        *_empty(),
+        *_balances(),
+        *_bounds(),
+        *_stale_holds(max_hold_age),
+    ]

@@ -1,0 +1,193 @@
+"""Postpaid invoicing: close a vendor's month into an invoice, settle it, mark overdue.
+
+An invoice is built only from the vendor's receivable entries of the month (UTC), so it
+ties to the ledger by construction: `total` is the sum of its lines, which is the sum of
+the month's non-settlement receivable entries, and `closing_balance - opening_balance`
+equals `total` plus the month's settlements (negative).
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ledger.models import Account, Entry, Invoice, InvoiceLine, Purpose, Transaction
+from ledger.posting import _positive, _post, account_get_or_create, accounts_lock
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from vendors.models import Vendor
+
+logger = logging.getLogger(__name__)
+
+_LINE_LABEL = {
+    Transaction.Kind.ORDER_CHARGE: "eSIM orders",
+    Transaction.Kind.ORDER_REFUND: "Refunds",
+    Transaction.Kind.ADJUSTMENT: "Adjustments",
+}
+
+
+def month_bounds(year: int, month: int) -> tuple[date, date, datetime, datetime]:
+    """(first day, last day, start instant, end instant exclusive) of a UTC month."""
+    if not 1 <= month <= 12:
+        raise DomainError("validation_error", "month must be 1-12")
+    first = date(year, month, 1)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return first, last, start, end
+
+
+def _balance_before(account: Account, instant: datetime) -> int:
+    last = (
+        Entry.objects.filter(account=account, transaction__created_at__lt=instant)
+        .order_by("-id")
+        .values_list("balance_after", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+def _lines(account: Account, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    rows = (
+        Entry.objects.filter(
+            account=account,
+            transaction__created_at__gte=start,
+            transaction__created_at__lt=end,
+        )
+        .exclude(transaction__kind=Transaction.Kind.INVOICE_SETTLEMENT)
+        .annotate(
+            day=TruncDate("transaction__created_at", tzinfo=UTC),
+            kind=F("transaction__kind"),
+            bundle_code=KT("transaction__metadata__bundle_code"),
+        )
+        .values("day", "kind", "bundle_code")
+        .annotate(quantity=Count("id"), total=Sum("amount"))
+        .order_by("day", "kind", "bundle_code")
+    )
+    return list(rows)
+
+
+def invoice_close_month(*, vendor: Vendor, year: int, month: int) -> Invoice:
+    """Close a finished month of a vendor's receivable into an invoice. Idempotent: the
+    (vendor, period) unique constraint means a month is invoiced once."""
+    first, last, start, end = month_bounds(year, month)
+    existing = Invoice.objects.filter(vendor=vendor, period_start=first).first()
+    if existing is not None:
+        return existing
+    if timezone.now() < end:
+        raise DomainError("invalid_state", "the month is not over yet")
+    account = account_get_or_create(
+        purpose=Purpose.RECEIVABLE, currency=vendor.currency, vendor=vendor
+    )
+    with transaction.atomic():
+        # Holding the account lock waits out postings still in flight from the month.
+        accounts_lock([account.id])
+        lines = _lines(account, start, end)
+        total = sum(int(r["total"]) for r in lines)
+        try:
+            with transaction.atomic():
+                invoice = Invoice.objects.create(
+                    vendor=vendor,
+                    account=account,
+                    period_start=first,
+                    period_end=last,
+                    currency=account.currency,
+                    total=total,
+                    opening_balance=_balance_before(account, start),
+                    closing_balance=_balance_before(account, end),
+                    due_date=last + timedelta(days=settings.INVOICE_DUE_DAYS),
+                    status=Invoice.Status.ISSUED if total > 0 else Invoice.Status.PAID,
+                    paid_at=None if total > 0 else timezone.now(),
+                )
+        except IntegrityError:
+            return Invoice.objects.get(vendor=vendor, period_start=first)
+        InvoiceLine.objects.bulk_create(
+            InvoiceLine(
+                invoice=invoice,
+                day=r["day"],
+                kind=r["kind"],
+                bundle_code=r["bundle_code"] or "",
+                quantity=r["quantity"],
+                amount=int(r["total"]),
+                description=" ".join(
+                    p for p in (_LINE_LABEL.get(r["kind"], r["kind"]), r["bundle_code"]) if p
+                ),
+            )
+            for r in lines
+        )
+    return invoice
+
+
+def _previous_month(today: date) -> tuple[int, int]:
+    first = today.replace(day=1) - timedelta(days=1)
+    return first.year, first.month
+
+
+def invoices_close_due(*, today: date | None = None) -> list[Invoice]:
+    """Beat job: close last month for every postpaid vendor with a receivable. One vendor
+    failing is logged and does not stop the others."""
+    year, month = _previous_month(today or timezone.now().date())
+    first, _, _, end = month_bounds(year, month)
+    vendors = Vendor.objects.filter(
+        billing_mode=Vendor.BillingMode.POSTPAID,
+        accounts__purpose=Purpose.RECEIVABLE,
+        created_at__lt=end,
+    ).distinct()
+    closed = []
+    for vendor in vendors.exclude(invoices__period_start=first):
+        try:
+            closed.append(invoice_close_month(vendor=vendor, year=year, month=month))
+        except Exception:
+            logger.exception("invoice close failed", extra={"vendor_id": vendor.id})
+    return closed
+
+
+def invoices_mark_overdue(*, today: date | None = None) -> int:
+    """Beat job: issued invoices past their due date become overdue."""
+    return Invoice.objects.filter(
+        status=Invoice.Status.ISSUED, due_date__lt=today or timezone.now().date()
+    ).update(status=Invoice.Status.OVERDUE)
+
+
+def invoice_settle(
+    *, invoice: Invoice, amount: Money, reference: str, actor: Any = None
+) -> Invoice:
+    """Record a payment of an invoice: debit bank, credit the vendor's receivable; the
+    invoice is paid once the total is covered. Idempotent on reference."""
+    value = _positive(amount, invoice.currency)
+    bank = account_get_or_create(purpose=Purpose.BANK, currency=invoice.currency)
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().select_related("account").get(id=invoice.id)
+        if Transaction.objects.filter(reference=reference).exists():
+            return locked
+        if value > locked.outstanding:
+            raise DomainError(
+                "validation_error",
+                "The payment exceeds what is outstanding on the invoice.",
+                details={"outstanding": Money(locked.outstanding, locked.currency).to_api()},
+            )
+        _, created = _post(
+            reference=reference,
+            entries=[(bank, value), (locked.account, -value)],
+            kind=Transaction.Kind.INVOICE_SETTLEMENT,
+            description=f"Payment of {locked.number}",
+            actor=actor,
+            metadata={"invoice_id": locked.id, "vendor_id": locked.vendor_id},
+        )
+        if created:
+            locked.paid_amount += value
+            if locked.paid_amount >= locked.total:
+                locked.status = Invoice.Status.PAID
+                locked.paid_at = timezone.now()
+            locked.save(update_fields=["paid_amount", "status", "paid_at"])
+    invoice.refresh_from_db()
+    return locked

@@ -1,0 +1,367 @@
+"""The posting core: accounts, balanced transactions and two-phase holds.
+
+Who enforces what:
+* PostgreSQL (migration 0002): entries and transactions are immutable, every transaction
+  balances per currency at commit (deferred constraint trigger), `Account.balance`,
+  `Entry.balance_after` and `Account.held` are written only by triggers on entry/hold
+  rows, and the CHECK constraints on `ledger_account` refuse any balance or hold beyond
+  the account's floor/ceiling.
+* SQLite (embedded default) has the CHECK constraints but no triggers: there this module
+  updates the cached balance/held itself, and the balance and bound checks below are the
+  only guard. They run on PostgreSQL too, so callers get a precise `DomainError` instead
+  of an IntegrityError.
+
+Every state change locks the touched account rows with `select_for_update()` in id
+order inside one `transaction.atomic()`; holds are locked before accounts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ledger.models import CHART, NORMAL_SIDE, Account, Entry, Hold, NormalSide, Purpose, Transaction
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from vendors.models import Vendor
+
+
+def _db_enforces() -> bool:
+    """True where migration 0002's triggers maintain balances and holds."""
+    return connection.vendor == "postgresql"
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def account_get_or_create(*, purpose: str, currency: str, vendor: Vendor | None = None) -> Account:
+    """The account for (owner, purpose, currency), created on first use."""
+    if purpose not in CHART:
+        raise DomainError("validation_error", f"unknown account purpose {purpose!r}")
+    owner, acc_type = CHART[purpose]
+    if (owner == "vendor") != (vendor is not None):
+        raise DomainError("validation_error", f"account purpose {purpose!r} is for owner {owner!r}")
+    Money(0, currency)  # validates the code
+    lookup: dict[str, Any] = {"purpose": purpose, "currency": currency, "vendor": vendor}
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    defaults: dict[str, Any] = {
+        "owner": owner,
+        "type": acc_type,
+        "normal": NORMAL_SIDE[acc_type],
+    }
+    if purpose == Purpose.WALLET:
+        defaults["floor"] = 0
+    elif purpose == Purpose.RECEIVABLE:
+        assert vendor is not None
+        defaults["ceiling"] = vendor.credit_limit
+    try:
+        with transaction.atomic():
+            return Account.objects.create(**lookup, **defaults)
+    except IntegrityError:
+        # created concurrently: the unique constraint decided, take the winner's row
+        return Account.objects.get(**lookup)
+
+
+def accounts_lock(ids: Iterable[int]) -> dict[int, Account]:
+    """Lock account rows in primary-key order (the one lock order for the ledger)."""
+    wanted = sorted(set(ids))
+    rows = Account.objects.select_for_update().filter(id__in=wanted).order_by("id")
+    locked = {a.id: a for a in rows}
+    if len(locked) != len(wanted):
+        raise DomainError("not_found", "ledger account not found")
+    return locked
+
+
+def _check_bounds(account: Account, *, balance: int, held: int) -> None:
+    """Mirror of the CHECK constraints, raised as the API's codes."""
+    pending = held if account.normal == NormalSide.CREDIT else 0
+    if account.floor is not None and balance - pending < account.floor:
+        raise DomainError(
+            "insufficient_funds",
+            "Insufficient funds.",
+            details={
+                "available": Money(account.balance - pending, account.currency).to_api(),
+            },
+        )
+    pending = held if account.normal == NormalSide.DEBIT else 0
+    if account.ceiling is not None and balance + pending > account.ceiling:
+        raise DomainError(
+            "credit_limit_exceeded",
+            "The credit limit would be exceeded.",
+            details={
+                "available": Money(
+                    account.ceiling - account.balance - account.held, account.currency
+                ).to_api(),
+            },
+        )
+
+
+# --- posting ----------------------------------------------------------------------------
+
+
+def _legs(entries: Sequence[tuple[Account, int]]) -> tuple[dict[int, int], dict[int, str]]:
+    """Merge legs per account and check each currency sums to zero."""
+    net: dict[int, int] = defaultdict(int)
+    currency_of: dict[int, str] = {}
+    for account, amount in entries:
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise DomainError("validation_error", "entry amounts are int minor units")
+        net[account.id] += amount
+        currency_of[account.id] = account.currency
+    legs = {acc_id: amt for acc_id, amt in net.items() if amt != 0}
+    if not legs:
+        raise DomainError("validation_error", "a transaction needs non-zero entries")
+    per_currency: dict[str, int] = defaultdict(int)
+    for acc_id, amt in legs.items():
+        per_currency[currency_of[acc_id]] += amt
+    unbalanced = {cur: total for cur, total in per_currency.items() if total != 0}
+    if unbalanced:
+        raise DomainError(
+            "validation_error", "entries must sum to zero per currency", details=unbalanced
+        )
+    return legs, currency_of
+
+
+def _transaction_create(
+    *,
+    reference: str,
+    kind: str,
+    description: str,
+    order_id: int | None,
+    actor: Any,
+    metadata: dict[str, Any] | None,
+) -> tuple[Transaction, bool]:
+    """Insert the transaction row; the unique reference makes a concurrent twin lose."""
+    if not reference or len(reference) > 255:
+        raise DomainError("validation_error", "reference must be 1-255 characters")
+    try:
+        with transaction.atomic():
+            txn = Transaction.objects.create(
+                reference=reference,
+                kind=kind,
+                description=description[:500],
+                order_id=order_id,
+                actor=actor,
+                metadata=metadata or {},
+            )
+        return txn, True
+    except IntegrityError:
+        existing = Transaction.objects.filter(reference=reference).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _entries_write(*, txn: Transaction, legs: dict[int, int]) -> list[Entry]:
+    """Write a transaction's entries (accounts must already be locked by this transaction)."""
+    accounts = accounts_lock(legs)  # re-read: holds may have changed `held` meanwhile
+    rows = []
+    for acc_id in sorted(legs):
+        account = accounts[acc_id]
+        balance = account.balance + account.sign * legs[acc_id]
+        _check_bounds(account, balance=balance, held=account.held)
+        rows.append(
+            Entry(transaction=txn, account=account, amount=legs[acc_id], balance_after=balance)
+        )
+    # One INSERT statement for all legs, so the balance trigger sees them together.
+    Entry.objects.bulk_create(rows)
+    if not _db_enforces():
+        for row in rows:
+            Account.objects.filter(id=row.account_id).update(balance=row.balance_after)
+    return rows
+
+
+def _post(
+    *,
+    reference: str,
+    entries: Sequence[tuple[Account, int]],
+    kind: str,
+    description: str = "",
+    order_id: int | None = None,
+    actor: Any = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Transaction, bool]:
+    legs, currency_of = _legs(entries)
+    with transaction.atomic():
+        existing = Transaction.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing, False
+        accounts = accounts_lock(legs)
+        for acc_id, account in accounts.items():
+            if account.currency != currency_of[acc_id]:
+                raise DomainError("validation_error", "entry currency differs from its account")
+        txn, created = _transaction_create(
+            reference=reference,
+            kind=kind,
+            description=description,
+            order_id=order_id,
+            actor=actor,
+            metadata=metadata,
+        )
+        if created:
+            _entries_write(txn=txn, legs=legs)
+        return txn, created
+
+
+def ledger_post(
+    *,
+    reference: str,
+    entries: Sequence[tuple[Account, int]],
+    kind: str,
+    description: str = "",
+    order_id: int | None = None,
+    actor: Any = None,
+    metadata: dict[str, Any] | None = None,
+) -> Transaction:
+    """Post one balanced transaction. `entries` are (account, signed minor units), debit
+    positive / credit negative. Idempotent on `reference`: a repeat returns the first
+    transaction and posts nothing."""
+    txn, _ = _post(
+        reference=reference,
+        entries=entries,
+        kind=kind,
+        description=description,
+        order_id=order_id,
+        actor=actor,
+        metadata=metadata,
+    )
+    return txn
+
+
+# --- holds ------------------------------------------------------------------------------
+
+
+def _positive(amount: Money, currency: str) -> int:
+    if amount.currency != currency:
+        raise DomainError(
+            "validation_error", f"amount is in {amount.currency}, the account in {currency}"
+        )
+    if amount.amount <= 0:
+        raise DomainError("validation_error", "amount must be greater than zero")
+    return amount.amount
+
+
+def hold_create(
+    *,
+    account: Account,
+    amount: Money,
+    reference: str,
+    order_id: int | None = None,
+    counter_account: Account | None = None,
+) -> Hold:
+    """Reserve a pending debit of `account` (captured later into `counter_account`,
+    revenue by default). Idempotent on `reference`."""
+    value = _positive(amount, account.currency)
+    counter = counter_account or account_get_or_create(
+        purpose=Purpose.REVENUE, currency=account.currency
+    )
+    if counter.currency != account.currency or counter.id == account.id:
+        raise DomainError("validation_error", "bad counter account for the hold")
+    with transaction.atomic():
+        existing = Hold.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing
+        locked = accounts_lock([account.id])[account.id]
+        _check_bounds(locked, balance=locked.balance, held=locked.held + value)
+        try:
+            with transaction.atomic():
+                hold = Hold.objects.create(
+                    account=locked,
+                    counter_account=counter,
+                    amount=value,
+                    reference=reference,
+                    order_id=order_id,
+                )
+        except IntegrityError:
+            existing = Hold.objects.filter(reference=reference).first()
+            if existing is not None:
+                return existing
+            raise DomainError(
+                "invalid_state", "this order already has an open reservation"
+            ) from None
+        if not _db_enforces():
+            Account.objects.filter(id=locked.id).update(held=F("held") + value)
+    return hold
+
+
+def _hold_lock(hold: Hold) -> Hold:
+    return Hold.objects.select_for_update().get(id=hold.id)
+
+
+def hold_capture(
+    *,
+    hold: Hold,
+    amount: Money | None = None,
+    reference: str,
+    kind: str = Transaction.Kind.HOLD_CAPTURE,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+    actor: Any = None,
+) -> Transaction:
+    """Post a pending hold (all of it, or `amount` of it; the rest is released).
+    Exactly once: a repeat with the same reference returns the same transaction; a
+    voided hold, or a hold captured under another reference, is `invalid_state`."""
+    with transaction.atomic():
+        locked = _hold_lock(hold)
+        if locked.status == Hold.Status.CAPTURED:
+            txn = locked.capture_transaction
+            if txn is not None and txn.reference == reference:
+                return txn
+            raise DomainError("invalid_state", "the hold is already captured")
+        if locked.status == Hold.Status.VOIDED:
+            raise DomainError("invalid_state", "the hold was voided")
+        accounts = accounts_lock([locked.account_id, locked.counter_account_id])
+        account = accounts[locked.account_id]
+        value = locked.amount if amount is None else _positive(amount, account.currency)
+        if value > locked.amount:
+            raise DomainError("validation_error", "cannot capture more than the hold")
+        txn, created = _transaction_create(
+            reference=reference,
+            kind=kind,
+            description=description,
+            order_id=locked.order_id,
+            actor=actor,
+            metadata=metadata,
+        )
+        if not created:
+            raise DomainError("invalid_state", f"reference {reference!r} is already used")
+        # Release the reservation first, then post: never both counted at once.
+        changed = Hold.objects.filter(id=locked.id, status=Hold.Status.PENDING).update(
+            status=Hold.Status.CAPTURED,
+            captured_amount=value,
+            capture_transaction=txn,
+            resolved_at=timezone.now(),
+        )
+        if changed != 1:  # pragma: no cover - the row lock above makes this unreachable
+            raise DomainError("invalid_state", "the hold changed concurrently")
+        if not _db_enforces():
+            Account.objects.filter(id=account.id).update(held=F("held") - locked.amount)
+        _entries_write(txn=txn, legs={account.id: value, locked.counter_account_id: -value})
+    hold.refresh_from_db()
+    return txn
+
+
+def hold_void(*, hold: Hold) -> Hold:
+    """Release a pending hold. Voiding twice is a no-op; a captured hold is `invalid_state`."""
+    with transaction.atomic():
+        locked = _hold_lock(hold)
+        if locked.status == Hold.Status.VOIDED:
+            return locked
+        if locked.status == Hold.Status.CAPTURED:
+            raise DomainError("invalid_state", "the hold is already captured")
+        accounts_lock([locked.account_id])
+        Hold.objects.filter(id=locked.id, status=Hold.Status.PENDING).update(
+            status=Hold.Status.VOIDED, resolved_at=timezone.now()
+        )
+        if not _db_enforces():
+            Account.objects.filter(id=locked.account_id).update(held=F("held") - locked.amount)
+        locked.refresh_from_db()
+    hold.refresh_from_db()
+    return locked

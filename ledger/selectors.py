@@ -1,0 +1,152 @@
+"""Reads of the ledger shared by the API, the admin and reconciliation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import F, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ledger.models import Account, Entry, Invoice, NormalSide, Purpose
+from ttelgo.money import Money
+from vendors.models import Vendor
+
+
+def account_balance(*, account: Account) -> Money:
+    """The account's balance in its normal direction, read fresh from the database."""
+    balance = Account.objects.values_list("balance", flat=True).get(id=account.id)
+    return Money(balance, account.currency)
+
+
+@dataclass(frozen=True)
+class VendorBalance:
+    """What a vendor can spend, from the vendor's point of view.
+
+    prepaid:  balance = wallet funds, reserved = open holds, available = balance - reserved.
+    postpaid: balance = minus what the vendor owes (negative while they owe us, positive if
+              they paid ahead), reserved = open holds, available =
+              credit_limit - owed - reserved.
+    """
+
+    billing_mode: str
+    currency: str
+    balance: Money
+    reserved: Money
+    credit_limit: Money
+    available: Money
+
+
+def _primary_purpose(vendor: Vendor) -> str:
+    if vendor.billing_mode == Vendor.BillingMode.POSTPAID:
+        return Purpose.RECEIVABLE
+    return Purpose.WALLET
+
+
+def vendor_balance(*, vendor: Vendor) -> VendorBalance:
+    currency = vendor.currency
+    purpose = _primary_purpose(vendor)
+    account = Account.objects.filter(vendor=vendor, purpose=purpose, currency=currency).first()
+    balance = account.balance if account else 0
+    held = account.held if account else 0
+    if purpose == Purpose.WALLET:
+        return VendorBalance(
+            billing_mode=vendor.billing_mode,
+            currency=currency,
+            balance=Money(balance, currency),
+            reserved=Money(held, currency),
+            credit_limit=Money(0, currency),
+            available=Money(balance - held, currency),
+        )
+    limit = account.ceiling if account and account.ceiling is not None else vendor.credit_limit
+    return VendorBalance(
+        billing_mode=vendor.billing_mode,
+        currency=currency,
+        balance=Money(-balance, currency),
+        reserved=Money(held, currency),
+        credit_limit=Money(limit, currency),
+        available=Money(limit - balance - held, currency),
+    )
+
+
+def vendor_statement(*, vendor: Vendor, purpose: str | None = None) -> QuerySet[Entry]:
+    """Statement lines of the vendor's account (wallet or receivable by billing mode),
+    newest first, one indexed read: `balance_after` was stored when the entry was posted.
+
+    Each row is an Entry annotated with `type`, `description`, `order_id`, `currency`,
+    and, from the vendor's point of view (money of theirs with us is positive, like
+    `vendor_balance().balance`): `statement_amount` and `statement_balance_after`.
+    """
+    purpose = purpose or _primary_purpose(vendor)
+    # Vendor's view = minus the debit-positive amount for both wallet and receivable.
+    balance_sign = -1 if purpose == Purpose.RECEIVABLE else 1
+    return (
+        Entry.objects.filter(
+            account__vendor=vendor, account__purpose=purpose, account__currency=vendor.currency
+        )
+        .select_related("transaction")
+        .annotate(
+            type=F("transaction__kind"),
+            description=F("transaction__description"),
+            order_id=F("transaction__order_id"),
+            currency=F("account__currency"),
+            statement_amount=-F("amount"),
+            statement_balance_after=F("balance_after") * Value(balance_sign),
+            posted_at=F("transaction__created_at"),
+        )
+        .order_by("-id")
+    )
+
+
+@dataclass
+class TrialBalanceRow:
+    account: Account
+    debit: int
+    credit: int
+
+
+@dataclass
+class TrialBalance:
+    rows: list[TrialBalanceRow]
+    # currency -> (total debits, total credits); equal in a healthy ledger
+    totals: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return all(d == c for d, c in self.totals.values())
+
+
+def trial_balance() -> TrialBalance:
+    """Every account's balance in a debit or credit column (from the cached balances; the
+    integrity check proves they equal the entries)."""
+    rows = []
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for account in Account.objects.select_related("vendor").order_by("currency", "owner", "id"):
+        # A debit-normal account with a negative balance sits in the credit column.
+        signed = account.balance * account.sign  # debit-positive
+        debit, credit = (signed, 0) if signed >= 0 else (0, -signed)
+        rows.append(TrialBalanceRow(account=account, debit=debit, credit=credit))
+        totals[account.currency][0] += debit
+        totals[account.currency][1] += credit
+    return TrialBalance(rows=rows, totals={c: (d, k) for c, (d, k) in totals.items()})
+
+
+def vendor_has_overdue_invoices(*, vendor: Vendor) -> bool:
+    """True when an unpaid invoice is past its due date (whether or not the beat job has
+    marked it overdue yet)."""
+    return Invoice.objects.filter(
+        vendor=vendor,
+        status__in=[Invoice.Status.ISSUED, Invoice.Status.OVERDUE],
+        due_date__lt=timezone.now().date(),
+    ).exists()
+
+
+def vendor_invoices(*, vendor: Vendor) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(vendor=vendor).order_by("-period_start")
+
+
+def account_entries_sum(*, account: Account) -> int:
+    """Sum of the account's entries in its normal direction (the slow truth)."""
+    total = Entry.objects.filter(account=account).aggregate(s=Coalesce(Sum("amount"), 0))["s"]
+    return int(total) * (1 if account.normal == NormalSide.DEBIT else -1)
