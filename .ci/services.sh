@@ -9,6 +9,9 @@ need_install=()
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || need_install+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_install+=(redis-server)
+# Browser tests of the operator console drive Debian's Chromium through its chromedriver.
+command -v chromium >/dev/null 2>&1 || need_install+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_install+=(chromium-driver)
 if [ ${#need_install[@]} -gt 0 ]; then
   echo "services: installing ${need_install[*]} with apt-get" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -107,3 +107,28 @@ class AuditLog(models.Model):
         if self.pk is not None:
             raise ValueError("audit rows are append-only")
         super().save(*args, **kwargs)
+
+
+class Operations(models.Model):
+    """Holds the operator permissions that are about actions, not one model's rows
+    (refunds, credit, reconciliation …). No table: it exists for its permissions."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("cancel_orders", "Cancel orders"),
+            ("refund_small", "Refund up to the support refund limit"),
+            ("refund_any", "Refund any amount"),
+            ("review_orders", "Approve or reject orders held for fraud review"),
+            ("redrive_orders", "Re-drive provisioning of stuck orders"),
+            ("approve_vendors", "Approve, suspend and reactivate vendors"),
+            ("change_credit_limit", "Change vendor credit limits and pricing tiers"),
+            ("adjust_wallet", "Post manual wallet adjustments"),
+            ("settle_invoice", "Record invoice settlements"),
+            ("run_reconciliation", "Run reconciliation and resolve findings"),
+            ("manage_api_keys", "Issue and revoke vendor API keys"),
+            ("replay_webhooks", "Replay webhook events and deliveries"),
+            ("edit_fraud_rules", "Edit fraud rules"),
+            ("edit_catalogue", "Edit catalogue overrides and price rules"),
+        ]
