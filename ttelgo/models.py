@@ -132,3 +132,6 @@ class Operations(models.Model):
             ("edit_fraud_rules", "Edit fraud rules"),
             ("edit_catalogue", "Edit catalogue overrides and price rules"),
         ]
+
+    def __str__(self) -> str:
+        return "operations"
