@@ -13,11 +13,11 @@ def usd(cents: int) -> Money:
     return Money(cents, "USD")
 
 
-def prepaid(**kwargs) -> Vendor:
+def prepaid(**kwargs):
     return VendorFactory(billing_mode=Vendor.BillingMode.PREPAID, currency="USD", **kwargs)
 
 
-def postpaid(credit_limit: int = 10_000, **kwargs) -> Vendor:
+def postpaid(credit_limit: int = 10_000, **kwargs):
     return VendorFactory(
         billing_mode=Vendor.BillingMode.POSTPAID,
         currency="USD",
