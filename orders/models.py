@@ -50,6 +50,12 @@ class Order(models.Model):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     disputed_at = models.DateTimeField(null=True, blank=True)
     provisioning_attempts = models.PositiveIntegerField(default=0)
+    # A worker holds the order while it talks to the provider; a second worker (duplicate
+    # delivery, re-drive) backs off until the lease ends, so one order is never bought twice.
+    provisioning_lease_until = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(
+        null=True, blank=True, help_text="when operators were told the order is stuck"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -11,11 +11,17 @@ from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Order
-from orders.state import order_transition
+from esims.models import Bundle
+from esims.records import Esim
+from orders.models import Order, OrderItem
+from orders.state import order_event_record, order_transition
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
 S = Order.Status
+MAX_QUANTITY = 10
 
 
 def order_provisioning_enqueue(*, order_id: int) -> None:
@@ -119,8 +125,6 @@ def order_refund_recorded(
             return order_transition(
                 order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason or "refunded"
             )
-        from orders.state import order_event_record
-
         order_event_record(
             order=order,
             from_status=order.status,
@@ -158,4 +162,283 @@ def order_dispute_opened(*, order_id: int, reason: str) -> Order:
             )
         )
         order.refresh_from_db()
+        return order
+
+
+# --- creation ---------------------------------------------------------------------------
+
+
+def _buyer_label(*, customer: Any = None, vendor: Any = None) -> Any:
+    return customer if customer is not None else f"vendor:{vendor.pk}"
+
+
+def _order_insert(
+    *,
+    channel: str,
+    kind: str,
+    status: str,
+    bundle: Bundle,
+    quantity: int,
+    unit_price: Money,
+    customer: Any = None,
+    vendor: Vendor | None = None,
+    customer_reference: str = "",
+    target_iccid: str = "",
+    client_ip: str | None = None,
+) -> Order:
+    """The order row, its item and its first event (must run inside a transaction)."""
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise DomainError(
+            "validation_error",
+            f"quantity must be between 1 and {MAX_QUANTITY}.",
+            details={"quantity": [f"Must be between 1 and {MAX_QUANTITY}."]},
+        )
+    order = Order.objects.create(
+        kind=kind,
+        channel=channel,
+        customer=customer,
+        vendor=vendor,
+        status=status,
+        currency=unit_price.currency,
+        total=unit_price.amount * quantity,
+        cost_total=bundle.cost_amount * quantity,
+        customer_reference=customer_reference,
+        target_iccid=target_iccid,
+        client_ip=client_ip,
+    )
+    OrderItem.objects.create(
+        order=order,
+        bundle_code=bundle.code,
+        bundle_name=bundle.name,
+        quantity=quantity,
+        unit_price=unit_price.amount,
+        unit_cost=bundle.cost_amount,
+        currency=unit_price.currency,
+    )
+    order_event_record(
+        order=order,
+        from_status="",
+        to_status=status,
+        actor=_buyer_label(customer=customer, vendor=vendor),
+        reason="order placed",
+    )
+    return order
+
+
+def _vendor_may_order(vendor: Vendor) -> None:
+    if vendor.status != Vendor.Status.ACTIVE:
+        raise DomainError(
+            "vendor_not_active",
+            f"This vendor account is {vendor.status}.",
+            details={"status": vendor.status},
+        )
+    if getattr(settings, "SUSPEND_ORDERING_WHEN_OVERDUE", True):
+        from ledger.selectors import vendor_has_overdue_invoices
+
+        if vendor_has_overdue_invoices(vendor=vendor):
+            raise DomainError(
+                "vendor_not_active",
+                "Ordering is suspended until the overdue invoices are paid.",
+                details={"status": vendor.status, "reason": "overdue_invoices"},
+            )
+
+
+def _create_b2c(
+    *,
+    customer: Any,
+    bundle: Bundle,
+    quantity: int,
+    kind: str,
+    target_iccid: str = "",
+    client_ip: str | None = None,
+) -> Order:
+    from esims.pricing import retail_price
+    from payments.services import payment_create_for_order
+
+    with transaction.atomic():
+        order = _order_insert(
+            channel=Order.Channel.B2C,
+            kind=kind,
+            status=S.AWAITING_PAYMENT,
+            bundle=bundle,
+            quantity=quantity,
+            unit_price=retail_price(bundle),
+            customer=customer,
+            target_iccid=target_iccid,
+            client_ip=client_ip,
+        )
+        # Same transaction: no order without its PaymentIntent record, and vice versa.
+        payment_create_for_order(order=order)
+        return order
+
+
+def _create_b2b(
+    *,
+    vendor: Vendor,
+    bundle: Bundle,
+    quantity: int,
+    kind: str,
+    customer_reference: str = "",
+    target_iccid: str = "",
+) -> Order:
+    from esims.pricing import vendor_price
+    from ledger.services import vendor_order_reserve
+
+    _vendor_may_order(vendor)
+    with transaction.atomic():
+        order = _order_insert(
+            channel=Order.Channel.B2B,
+            kind=kind,
+            status=S.PROVISIONING,
+            bundle=bundle,
+            quantity=quantity,
+            unit_price=vendor_price(vendor=vendor, bundle=bundle),
+            vendor=vendor,
+            customer_reference=customer_reference,
+            target_iccid=target_iccid,
+        )
+        # Refusal (insufficient_funds / credit_limit_exceeded) rolls the order back too.
+        vendor_order_reserve(
+            vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
+        )
+        order_provisioning_enqueue(order_id=order.pk)
+        return order
+
+
+def order_create_b2c(
+    *, customer: Any, bundle_code: str, quantity: int, client_ip: str | None = None
+) -> Order:
+    """A customer's eSIM order, awaiting payment, with its PaymentIntent created."""
+    from esims.selectors import bundle_get_sellable
+
+    bundle = bundle_get_sellable(code=bundle_code)
+    return _create_b2c(
+        customer=customer,
+        bundle=bundle,
+        quantity=quantity,
+        kind=Order.Kind.ESIM,
+        client_ip=client_ip,
+    )
+
+
+def order_create_b2b(
+    *, vendor: Vendor, bundle_code: str, quantity: int, customer_reference: str = ""
+) -> Order:
+    """A vendor's eSIM order: funds reserved in the same transaction, provisioning queued
+    once it commits."""
+    from esims.selectors import bundle_get_sellable
+
+    bundle = bundle_get_sellable(code=bundle_code)
+    return _create_b2b(
+        vendor=vendor,
+        bundle=bundle,
+        quantity=quantity,
+        kind=Order.Kind.ESIM,
+        customer_reference=customer_reference,
+    )
+
+
+def order_create_topup(
+    *,
+    iccid: str,
+    bundle_code: str,
+    customer: Any = None,
+    vendor: Vendor | None = None,
+    client_ip: str | None = None,
+) -> Order:
+    """A top-up of the caller's own eSIM: pays like any order of its channel, then the
+    provisioning task applies the bundle to that eSIM."""
+    from esims.selectors import bundle_get_sellable
+    from orders.selectors import esim_get_for_buyer
+
+    if (customer is None) == (vendor is None):
+        raise ValueError("a top-up has exactly one buyer: customer or vendor")
+    esim = esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
+    if esim.status == Esim.Status.REVOKED:
+        raise DomainError(
+            "invalid_state", f"eSIM {iccid} was revoked.", details={"status": esim.status}
+        )
+    bundle = bundle_get_sellable(code=bundle_code)
+    if vendor is not None:
+        return _create_b2b(
+            vendor=vendor, bundle=bundle, quantity=1, kind=Order.Kind.TOPUP, target_iccid=iccid
+        )
+    return _create_b2c(
+        customer=customer,
+        bundle=bundle,
+        quantity=1,
+        kind=Order.Kind.TOPUP,
+        target_iccid=iccid,
+        client_ip=client_ip,
+    )
+
+
+# --- cancel and review ------------------------------------------------------------------
+
+
+def order_cancel(*, order_id: int, actor: Any) -> Order:
+    """Cancel an order still awaiting payment, and its PaymentIntent with it."""
+    from payments.services import payment_cancel_for_order
+
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != S.AWAITING_PAYMENT:
+            raise DomainError(
+                "invalid_state",
+                "Only an order awaiting payment can be cancelled.",
+                details={"status": order.status},
+            )
+        order = order_transition(
+            order_id=order_id,
+            to=S.CANCELLED,
+            expected=S.AWAITING_PAYMENT,
+            actor=actor,
+            reason="cancelled by the buyer",
+        )
+        # Inside the transaction: if the gateway refuses, the order stays as it was.
+        payment_cancel_for_order(order_id=order_id)
+        return order
+
+
+def _locked_in_review(order_id: int) -> Order:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status != S.IN_REVIEW:
+        raise DomainError(
+            "invalid_state",
+            f"Order {order_id} is not in review.",
+            details={"status": order.status},
+        )
+    return order
+
+
+def order_review_approve(*, order_id: int, actor: Any, note: str = "") -> Order:
+    """An operator cleared a held order: it goes on to provisioning."""
+    with transaction.atomic():
+        _locked_in_review(order_id)
+        return order_release_to_provisioning(
+            order_id=order_id, actor=actor, reason=note or "review approved"
+        )
+
+
+def order_review_reject(*, order_id: int, actor: Any, note: str = "") -> Order:
+    """An operator rejected a held order: a customer's payment is refunded (-> refunded),
+    a vendor's reservation is released (-> cancelled). The compare-and-set transition
+    happens first, so a second rejection fails with invalid_state and pays nothing."""
+    reason = note or "review rejected"
+    with transaction.atomic():
+        order = _locked_in_review(order_id)
+        if order.channel == Order.Channel.B2C:
+            from payments.services import payment_refund_for_order
+
+            order = order_transition(
+                order_id=order_id, to=S.REFUNDED, expected=S.IN_REVIEW, actor=actor, reason=reason
+            )
+            payment_refund_for_order(order_id=order_id, reason=reason, actor=actor)
+            return order
+        from ledger.services import vendor_order_void
+
+        order = order_transition(
+            order_id=order_id, to=S.CANCELLED, expected=S.IN_REVIEW, actor=actor, reason=reason
+        )
+        vendor_order_void(order_id=order_id)
         return order

@@ -1,3 +1,28 @@
-from django.urls import path  # noqa: F401
+from django.urls import URLPattern, path
 
-urlpatterns: list = []
+from orders import api
+
+urlpatterns: list[URLPattern] = [
+    path("orders", api.OrderListCreateApi.as_view(), name="orders"),
+    path("orders/<int:order_id>", api.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<int:order_id>/cancel", api.OrderCancelApi.as_view(), name="order-cancel"),
+    path("esims", api.EsimListApi.as_view(), name="esims"),
+    path("esims/<str:iccid>", api.EsimDetailApi.as_view(), name="esim-detail"),
+    path("esims/<str:iccid>/qr", api.EsimQrApi.as_view(), name="esim-qr"),
+    path("esims/<str:iccid>/usage", api.EsimUsageApi.as_view(), name="esim-usage"),
+    path("esims/<str:iccid>/topups", api.EsimTopupCreateApi.as_view(), name="esim-topups"),
+    path("vendor/orders", api.VendorOrderListCreateApi.as_view(), name="vendor-orders"),
+    path("vendor/orders/<int:order_id>", api.VendorOrderDetailApi.as_view(), name="vendor-order"),
+    path("vendor/esims/<str:iccid>", api.VendorEsimDetailApi.as_view(), name="vendor-esim"),
+    path("vendor/esims/<str:iccid>/qr", api.VendorEsimQrApi.as_view(), name="vendor-esim-qr"),
+    path(
+        "vendor/esims/<str:iccid>/usage",
+        api.VendorEsimUsageApi.as_view(),
+        name="vendor-esim-usage",
+    ),
+    path(
+        "vendor/esims/<str:iccid>/topups",
+        api.VendorEsimTopupCreateApi.as_view(),
+        name="vendor-esim-topups",
+    ),
+]

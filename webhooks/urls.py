@@ -1,8 +1,10 @@
 from django.urls import URLPattern, path
 
 from webhooks import api
+from webhooks.esimgo import EsimGoCallbackApi
 
 urlpatterns: list[URLPattern] = [
+    path("webhooks/esimgo", EsimGoCallbackApi.as_view(), name="webhooks-esimgo"),
     path(
         "vendor/webhook-endpoints",
         api.VendorWebhookEndpointListApi.as_view(),

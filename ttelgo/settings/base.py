@@ -225,6 +225,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "EsimStatusEnum": "esims.records.Esim.Status",
+    },
 }
 
 # --- i18n / static ----------------------------------------------------------------------

@@ -1,0 +1,60 @@
+"""eSIM records: what a completed order delivered. Ownership (customer or vendor) is the
+order's; an eSIM is never visible without going through its order's buyer."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+
+
+class Esim(models.Model):
+    class Status(models.TextChoices):
+        RELEASED = "released"  # ready to install
+        INSTALLED = "installed"
+        ACTIVE = "active"
+        DEPLETED = "depleted"
+        EXPIRED = "expired"
+        REVOKED = "revoked"
+
+    iccid = models.CharField(max_length=22, unique=True)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="esims")
+    bundle_code = models.CharField(max_length=100, help_text="the latest bundle applied")
+    smdp_address = models.CharField(max_length=255)
+    matching_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RELEASED)
+    # Cached usage in MB (the provider reports bytes; we keep what the API shows).
+    initial_mb = models.PositiveIntegerField(default=0)
+    remaining_mb = models.PositiveIntegerField(default=0)
+    unlimited = models.BooleanField(default=False)
+    usage_state = models.CharField(max_length=16, blank=True)
+    usage_updated_at = models.DateTimeField(null=True, blank=True)
+    # Highest usage alert already sent to the vendor (80 or 100), so each fires once.
+    usage_alerted_percent = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: ClassVar[models.Manager[Esim]] = models.Manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(usage_alerted_percent__in=[0, 80, 100]),
+                name="esim_usage_alerted_percent_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["order", "id"], name="esim_order_id")]
+
+    def __str__(self) -> str:
+        return self.iccid
+
+    @property
+    def lpa(self) -> str:
+        return f"LPA:1${self.smdp_address}${self.matching_id}"
+
+    @property
+    def used_mb(self) -> int:
+        return max(0, self.initial_mb - self.remaining_mb)

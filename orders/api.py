@@ -1,0 +1,307 @@
+"""Customer (JWT) and vendor (API key) endpoints for orders and eSIMs (API.md). Thin: they
+validate, call a service or selector, and shape the answer. Every read is scoped to the
+caller, so another buyer's id is a plain 404."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from esims.qr import qr_png, qr_svg
+from esims.records import Esim
+from orders import selectors, services
+from orders.esim_services import esim_usage_refresh, esim_usage_view
+from orders.models import Order
+from orders.serializers import (
+    CustomerOrderOutputSerializer,
+    EsimOutputSerializer,
+    EsimUsageOutputSerializer,
+    VendorOrderOutputSerializer,
+)
+from ttelgo.idempotency import idempotent
+from vendors.auth import VendorApiMixin
+from vendors.throttling import VendorOrderThrottle, VendorRateThrottle
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
+)
+
+
+def _buyer(request: Request) -> dict[str, Any]:
+    vendor = getattr(request, "vendor", None)
+    return {"vendor": vendor} if vendor is not None else {"customer": request.user}
+
+
+# --- customer orders --------------------------------------------------------------------
+
+
+class OrderListCreateApi(generics.ListAPIView):
+    class InputSerializer(serializers.Serializer):
+        bundle_code = serializers.CharField(max_length=100)
+        quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_QUANTITY)
+
+    class OutputSerializer(CustomerOrderOutputSerializer):
+        pass
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return selectors.order_list_for_buyer(customer=self.request.user)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent(required=True)
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_create_b2c(
+            customer=request.user,
+            bundle_code=data.validated_data["bundle_code"],
+            quantity=data.validated_data["quantity"],
+            client_ip=request.META.get("REMOTE_ADDR"),
+        )
+        order = selectors.order_get_for_buyer(order_id=order.pk, customer=request.user)
+        return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailApi(APIView):
+    class OutputSerializer(CustomerOrderOutputSerializer):
+        pass
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get_for_buyer(order_id=order_id, customer=request.user)
+        return Response(self.OutputSerializer(order).data)
+
+
+class OrderCancelApi(APIView):
+    class OutputSerializer(CustomerOrderOutputSerializer):
+        pass
+
+    @extend_schema(request=None, responses={200: OutputSerializer})
+    @idempotent()
+    def post(self, request: Request, order_id: int) -> Response:
+        selectors.order_get_for_buyer(order_id=order_id, customer=request.user)
+        services.order_cancel(order_id=order_id, actor=request.user)
+        order = selectors.order_get_for_buyer(order_id=order_id, customer=request.user)
+        return Response(self.OutputSerializer(order).data)
+
+
+# --- eSIMs (shared by both audiences) ---------------------------------------------------
+
+
+class PngRenderer(BaseRenderer):
+    media_type = "image/png"
+    format = "png"
+    charset = None
+    render_style = "binary"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> Any:
+        return data
+
+
+class SvgRenderer(PngRenderer):
+    media_type = "image/svg+xml"
+    format = "svg"
+
+
+class EsimQrMixin:
+    """`?format=svg` picks the SVG renderer (DRF's format override); errors stay JSON."""
+
+    renderer_classes: Sequence[type[BaseRenderer]] = [PngRenderer, SvgRenderer, JSONRenderer]
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+
+    def qr_response(self, request: Request, iccid: str) -> Response:
+        esim = selectors.esim_get_for_buyer(iccid=iccid, **_buyer(request))
+        if request.accepted_renderer.format == "svg":
+            return Response(qr_svg(esim.lpa), content_type=SvgRenderer.media_type)
+        return Response(qr_png(esim.lpa), content_type=PngRenderer.media_type)
+
+
+QR_SCHEMA = extend_schema(
+    parameters=[OpenApiParameter("format", str, enum=["png", "svg"], required=False)],
+    responses={
+        (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="QR of the LPA"),
+        (200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.STR, description="QR as SVG"),
+    },
+)
+
+
+def _esim_with_usage(request: Request, iccid: str) -> Esim:
+    esim = selectors.esim_get_for_buyer(iccid=iccid, **_buyer(request))
+    return esim_usage_refresh(esim=esim)
+
+
+class EsimListApi(generics.ListAPIView):
+    class OutputSerializer(EsimOutputSerializer):
+        pass
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Esim]:
+        return selectors.esim_list_for_buyer(customer=self.request.user)
+
+
+class EsimDetailApi(APIView):
+    class OutputSerializer(EsimOutputSerializer):
+        pass
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, iccid: str) -> Response:
+        esim = selectors.esim_get_for_buyer(iccid=iccid, customer=request.user)
+        return Response(self.OutputSerializer(esim).data)
+
+
+class EsimQrApi(EsimQrMixin, APIView):
+    @QR_SCHEMA
+    def get(self, request: Request, iccid: str) -> Response:
+        return self.qr_response(request, iccid)
+
+
+class EsimUsageApi(APIView):
+    class OutputSerializer(EsimUsageOutputSerializer):
+        pass
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, iccid: str) -> Response:
+        esim = _esim_with_usage(request, iccid)
+        return Response(self.OutputSerializer(esim_usage_view(esim)).data)
+
+
+class EsimTopupCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        bundle_code = serializers.CharField(max_length=100)
+
+    class OutputSerializer(CustomerOrderOutputSerializer):
+        pass
+
+    @extend_schema(
+        request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    @idempotent(required=True)
+    def post(self, request: Request, iccid: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_create_topup(
+            iccid=iccid,
+            bundle_code=data.validated_data["bundle_code"],
+            customer=request.user,
+            client_ip=request.META.get("REMOTE_ADDR"),
+        )
+        order = selectors.order_get_for_buyer(order_id=order.pk, customer=request.user)
+        return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+# --- vendor twins ----------------------------------------------------------------------
+
+
+class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
+    throttle_classes = [VendorRateThrottle, VendorOrderThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        bundle_code = serializers.CharField(max_length=100)
+        quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_QUANTITY)
+        customer_reference = serializers.CharField(
+            max_length=255, required=False, allow_blank=True, default=""
+        )
+
+    class OutputSerializer(VendorOrderOutputSerializer):
+        pass
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return selectors.order_list_for_buyer(vendor=self.request.vendor)  # type: ignore[attr-defined]
+
+    @extend_schema(
+        request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    @idempotent(required=True)
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        vendor = request.vendor  # type: ignore[attr-defined]
+        order = services.order_create_b2b(vendor=vendor, **data.validated_data)
+        order = selectors.order_get_for_buyer(order_id=order.pk, vendor=vendor)
+        return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class VendorOrderDetailApi(VendorApiMixin, APIView):
+    class OutputSerializer(VendorOrderOutputSerializer):
+        pass
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, order_id: int) -> Response:
+        vendor = request.vendor  # type: ignore[attr-defined]
+        order = selectors.order_get_for_buyer(order_id=order_id, vendor=vendor)
+        return Response(self.OutputSerializer(order).data)
+
+
+class VendorEsimDetailApi(VendorApiMixin, APIView):
+    class OutputSerializer(EsimOutputSerializer):
+        pass
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, iccid: str) -> Response:
+        vendor = request.vendor  # type: ignore[attr-defined]
+        esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
+        return Response(self.OutputSerializer(esim).data)
+
+
+class VendorEsimQrApi(VendorApiMixin, EsimQrMixin, APIView):
+    @QR_SCHEMA
+    def get(self, request: Request, iccid: str) -> Response:
+        return self.qr_response(request, iccid)
+
+
+class VendorEsimUsageApi(VendorApiMixin, APIView):
+    class OutputSerializer(EsimUsageOutputSerializer):
+        pass
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, iccid: str) -> Response:
+        esim = _esim_with_usage(request, iccid)
+        return Response(self.OutputSerializer(esim_usage_view(esim)).data)
+
+
+class VendorEsimTopupCreateApi(VendorApiMixin, APIView):
+    throttle_classes = [VendorRateThrottle, VendorOrderThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        bundle_code = serializers.CharField(max_length=100)
+
+    class OutputSerializer(VendorOrderOutputSerializer):
+        pass
+
+    @extend_schema(
+        request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    @idempotent(required=True)
+    def post(self, request: Request, iccid: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        vendor = request.vendor  # type: ignore[attr-defined]
+        order = services.order_create_topup(
+            iccid=iccid, bundle_code=data.validated_data["bundle_code"], vendor=vendor
+        )
+        order = selectors.order_get_for_buyer(order_id=order.pk, vendor=vendor)
+        return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)

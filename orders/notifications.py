@@ -1,0 +1,93 @@
+"""What the buyer hears about an order: the customer's eSIM email (QR inline, install
+link) and the vendor's webhooks. Called inside the settling transaction; everything here
+leaves only after it commits."""
+
+from __future__ import annotations
+
+from email.mime.image import MIMEImage
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from esims.qr import apple_install_url, qr_png
+from esims.records import Esim
+from orders.models import Order
+from ttelgo.money import money_api
+
+
+def order_webhook_data(order: Order) -> dict[str, Any]:
+    """The `data` of order.* vendor webhooks."""
+    return {
+        "order_id": order.pk,
+        "kind": order.kind,
+        "status": order.status,
+        "customer_reference": order.customer_reference,
+        "total": money_api(order.total, order.currency),
+        "failure_reason": order.failure_reason,
+        "target_iccid": order.target_iccid,
+        "esims": [
+            {
+                "iccid": e.iccid,
+                "lpa": e.lpa,
+                "smdp_address": e.smdp_address,
+                "matching_id": e.matching_id,
+                "bundle_code": e.bundle_code,
+            }
+            for e in Esim.objects.filter(order=order).order_by("id")
+        ],
+    }
+
+
+def _publish(order: Order, type: str) -> None:
+    from webhooks.services import event_publish
+
+    if order.vendor is not None:
+        event_publish(vendor=order.vendor, type=type, data=order_webhook_data(order))
+
+
+def order_completed_notify(*, order: Order) -> None:
+    if order.channel == Order.Channel.B2B:
+        _publish(order, "order.completed")
+    elif order.kind == Order.Kind.ESIM:
+        from orders.tasks import order_esims_email
+
+        order_id = order.pk
+        transaction.on_commit(lambda: order_esims_email.delay(order_id))
+
+
+def order_failed_notify(*, order: Order) -> None:
+    if order.channel == Order.Channel.B2B:
+        _publish(order, "order.failed")
+
+
+def order_esims_email_send(*, order_id: int) -> None:
+    """Email the customer their eSIMs: one inline QR per eSIM and the iOS install link."""
+    order = Order.objects.select_related("customer").get(pk=order_id)
+    if order.customer is None or not order.customer.email:
+        return
+    esims = list(Esim.objects.filter(order=order).order_by("id"))
+    if not esims:
+        return
+    cards: list[dict[str, Any]] = [
+        {"esim": e, "lpa": e.lpa, "ios_url": apple_install_url(e.lpa), "cid": f"qr-{e.iccid}"}
+        for e in esims
+    ]
+    context = {"order": order, "cards": cards}
+    message = EmailMultiAlternatives(
+        subject=f"Your eSIM is ready (order {order.pk})",
+        body=render_to_string("emails/esims_ready.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[order.customer.email],
+    )
+    message.attach_alternative(render_to_string("emails/esims_ready.html", context), "text/html")
+    # multipart/related keeps the QR images inline with the HTML (cid: references).
+    message.mixed_subtype = "related"
+    for card in cards:
+        image = MIMEImage(qr_png(card["lpa"]), _subtype="png")
+        image.add_header("Content-ID", f"<{card['cid']}>")
+        image.add_header("Content-Disposition", "inline", filename=f"{card['cid']}.png")
+        message.attach(image)
+    message.send()

@@ -1,0 +1,385 @@
+"""Provisioning: buy the eSIMs of a paid (or reserved) order, exactly once.
+
+One attempt has three steps, each safe to crash in:
+
+1. Claim (own transaction): an order in `provisioning` whose lease is free gets a lease and
+   `provisioning_attempts + 1`. Committed before the provider is called, so a crash later
+   leaves the trace "an attempt may have bought".
+2. Buy (no transaction open): on any attempt after the first, ask the provider first
+   (`find_order(reference)` / `get_order(provider_reference)`) and only order when it has
+   nothing for our reference.
+3. Settle (own transaction, order row locked, status re-checked): store the eSIMs and
+   complete (capture the vendor's hold or record the cost, email, webhook), or fail
+   (refund or void, webhook). Transient errors release the lease and retry with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from esims.models import Bundle
+from esims.providers import ProviderError, ProviderOrder, get_provider
+from esims.records import Esim
+from orders.models import Order
+from orders.state import order_transition
+from ttelgo.money import Money
+
+logger = logging.getLogger(__name__)
+S = Order.Status
+
+# Longer than Celery's hard time limit, so a lease only outlives a worker that died.
+LEASE = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 300) + 60)
+MAX_ATTEMPTS: int = getattr(settings, "ORDERS_PROVISION_MAX_ATTEMPTS", 10)
+RETRY_BASE_SECONDS: int = getattr(settings, "ORDERS_PROVISION_RETRY_BASE_SECONDS", 5)
+RETRY_MAX_SECONDS = 900
+PROCESSING_RECHECK_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an attempt did: completed | failed | retry | busy | skipped."""
+
+    result: str
+    countdown: int = 0
+    reason: str = ""
+
+
+def provider_reference_for(order_id: int) -> str:
+    """Our reference at the provider: deterministic, so a re-run finds what a crash left."""
+    return f"ttelgo-order-{order_id}"
+
+
+def retry_countdown(attempt: int, *, retry_after: float | None = None) -> int:
+    """Exponential backoff with full jitter; never shorter than what the provider asked."""
+    ceiling = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)  # jitter, not security
+    return int(max(delay, retry_after or 0))
+
+
+def order_provision_run(*, order_id: int, task: Any = None) -> Outcome:
+    """Run one provisioning attempt; with a Celery `task`, schedule the retry it needs."""
+    outcome = order_provision_attempt(order_id=order_id, final=_is_final(task))
+    if task is not None and outcome.result in ("retry", "busy"):
+        raise task.retry(countdown=outcome.countdown)
+    return outcome
+
+
+def _is_final(task: Any) -> bool:
+    """The task has no retry left: a transient failure now must fail the order rather
+    than leave it waiting (the re-drive job still covers a worker that died)."""
+    if task is None:
+        return False
+    return bool(task.request.retries >= (task.max_retries or 0))
+
+
+def order_provision_attempt(*, order_id: int, final: bool = False) -> Outcome:
+    """One attempt (see the module docstring). `final`: a transient failure fails the
+    order. An order past MAX_ATTEMPTS fails on a transient error too."""
+    order = _claim(order_id)
+    if order is None:
+        current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+        if current == S.PROVISIONING:
+            return Outcome("busy", countdown=PROCESSING_RECHECK_SECONDS)
+        return Outcome("skipped", reason=f"status {current}")
+
+    reference = provider_reference_for(order.pk)
+    item = order.items.get()
+    try:
+        if order.kind == Order.Kind.TOPUP:
+            topup = _apply_topup(order=order, bundle_code=item.bundle_code, reference=reference)
+            return _complete_topup(
+                order_id=order.pk, provider_reference=topup.reference, cost=topup.cost
+            )
+        placed = _buy(
+            order=order, bundle_code=item.bundle_code, quantity=item.quantity, reference=reference
+        )
+        if not placed.is_complete:
+            _release(order.pk, provider_reference=placed.reference)
+            return Outcome("retry", countdown=PROCESSING_RECHECK_SECONDS, reason="processing")
+        return _complete(order_id=order.pk, placed=placed)
+    except ProviderError as exc:
+        reason = f"{exc.code}: {exc.message}"
+        if exc.transient and not final and order.provisioning_attempts < MAX_ATTEMPTS:
+            _release(order.pk)
+            logger.info("provisioning of order %s will retry: %s", order.pk, reason)
+            return Outcome(
+                "retry",
+                countdown=retry_countdown(order.provisioning_attempts, retry_after=exc.retry_after),
+                reason=reason,
+            )
+        return order_provision_fail(order_id=order.pk, reason=reason)
+    except Exception:
+        _release(order.pk)
+        raise
+
+
+def _claim(order_id: int) -> Order | None:
+    now = timezone.now()
+    claimed = (
+        Order.objects.filter(pk=order_id, status=S.PROVISIONING)
+        .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+        .update(
+            provisioning_lease_until=now + LEASE,
+            provisioning_attempts=F("provisioning_attempts") + 1,
+            updated_at=now,
+        )
+    )
+    return Order.objects.get(pk=order_id) if claimed else None
+
+
+def _release(order_id: int, *, provider_reference: str = "") -> None:
+    fields: dict[str, Any] = {"provisioning_lease_until": None}
+    if provider_reference:
+        fields["provider_reference"] = provider_reference
+    Order.objects.filter(pk=order_id, status=S.PROVISIONING).update(**fields)
+
+
+def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
+    provider = get_provider()
+    if order.provider_reference:
+        return provider.get_order(order.provider_reference)
+    if order.provisioning_attempts > 1:
+        # An earlier attempt may have bought before it died: never order twice.
+        found = provider.find_order(
+            reference,
+            since=order.created_at - timedelta(minutes=5),
+            bundle_code=bundle_code,
+            quantity=quantity,
+        )
+        if found is not None:
+            return found
+    placed = provider.create_order(bundle_code=bundle_code, quantity=quantity, reference=reference)
+    # Keep the provider's id at once: a crash before settling then re-reads, not re-buys.
+    Order.objects.filter(pk=order.pk).update(provider_reference=placed.reference)
+    return placed
+
+
+@dataclass(frozen=True)
+class _Topup:
+    reference: str
+    cost: Money | None
+
+
+def _apply_topup(*, order: Order, bundle_code: str, reference: str) -> _Topup:
+    if order.provider_reference:
+        return _Topup(order.provider_reference, None)  # applied before a crash
+    result = get_provider().apply_topup(
+        iccid=order.target_iccid, bundle_code=bundle_code, reference=reference
+    )
+    Order.objects.filter(pk=order.pk).update(provider_reference=result.reference)
+    return _Topup(result.reference, result.cost)
+
+
+def _bundle_facts(code: str) -> tuple[int, bool, int]:
+    bundle = (
+        Bundle.objects.filter(code=code).values("data_mb", "unlimited", "validity_days").first()
+    )
+    if bundle is None:
+        return 0, False, 0
+    return bundle["data_mb"], bundle["unlimited"], bundle["validity_days"]
+
+
+def _locked_provisioning(order_id: int) -> Order | None:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    return order if order.status == S.PROVISIONING else None
+
+
+def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
+    from orders.notifications import order_completed_notify
+
+    with transaction.atomic():
+        order = _locked_provisioning(order_id)
+        if order is None:
+            return Outcome("skipped", reason="settled meanwhile")
+        data_mb, unlimited, validity_days = _bundle_facts(placed.bundle_code)
+        expires = timezone.now() + timedelta(days=validity_days) if validity_days else None
+        known = set(Esim.objects.filter(order=order).values_list("iccid", flat=True))
+        Esim.objects.bulk_create(
+            [
+                Esim(
+                    iccid=e.iccid,
+                    order=order,
+                    bundle_code=placed.bundle_code,
+                    smdp_address=e.smdp_address,
+                    matching_id=e.matching_id,
+                    initial_mb=data_mb,
+                    remaining_mb=data_mb,
+                    unlimited=unlimited,
+                    expires_at=expires,
+                )
+                for e in placed.esims[: order.items.get().quantity]
+                if e.iccid not in known
+            ]
+        )
+        cost = placed.total if placed.total is not None else Money(order.cost_total, order.currency)
+        order = _settle_money_and_complete(
+            order=order, provider_reference=placed.reference, cost=cost
+        )
+        order_completed_notify(order=order)
+    return Outcome("completed")
+
+
+def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | None) -> Outcome:
+    from orders.notifications import order_completed_notify
+
+    with transaction.atomic():
+        order = _locked_provisioning(order_id)
+        if order is None:
+            return Outcome("skipped", reason="settled meanwhile")
+        item = order.items.get()
+        data_mb, unlimited, validity_days = _bundle_facts(item.bundle_code)
+        esim = Esim.objects.select_for_update().get(iccid=order.target_iccid)
+        now = timezone.now()
+        start = max(esim.expires_at or now, now)
+        Esim.objects.filter(pk=esim.pk).update(
+            bundle_code=item.bundle_code,
+            initial_mb=F("initial_mb") + data_mb,
+            remaining_mb=F("remaining_mb") + data_mb,
+            unlimited=esim.unlimited or unlimited,
+            expires_at=start + timedelta(days=validity_days) if validity_days else esim.expires_at,
+            status=Esim.Status.ACTIVE if esim.status != Esim.Status.RELEASED else esim.status,
+            usage_alerted_percent=0,
+        )
+        order = _settle_money_and_complete(
+            order=order,
+            provider_reference=provider_reference,
+            cost=cost or Money(order.cost_total, order.currency),
+        )
+        order_completed_notify(order=order)
+    return Outcome("completed")
+
+
+def _settle_money_and_complete(*, order: Order, provider_reference: str, cost: Money) -> Order:
+    from ledger.services import order_cost_record, vendor_order_capture
+
+    if order.channel == Order.Channel.B2B:
+        # The vendor's reservation becomes the charge; the cost of goods is posted with it.
+        vendor_order_capture(order_id=order.pk, cost=cost)
+    elif cost.amount > 0:
+        order_cost_record(cost=cost, reference=f"order:{order.pk}:cost", order_id=order.pk)
+    return order_transition(
+        order_id=order.pk,
+        to=S.COMPLETED,
+        expected=S.PROVISIONING,
+        reason="eSIMs delivered" if order.kind == Order.Kind.ESIM else "top-up applied",
+        provider_reference=provider_reference,
+        cost_total=cost.amount,
+        provisioning_lease_until=None,
+    )
+
+
+def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Outcome:
+    """Fail a provisioning order for good: the order fails with the reason and, in the
+    same transaction, the customer's payment is refunded or the vendor's hold voided. The
+    transition comes first, so this happens once whoever calls it twice."""
+    from orders.notifications import order_failed_notify
+
+    with transaction.atomic():
+        order = _locked_provisioning(order_id)
+        if order is None:
+            return Outcome("skipped", reason="settled meanwhile")
+        order = order_transition(
+            order_id=order_id,
+            to=S.FAILED,
+            expected=S.PROVISIONING,
+            actor=actor,
+            reason=f"provisioning failed: {reason}",
+            failure_reason=reason[:1000],
+            provisioning_lease_until=None,
+        )
+        if order.channel == Order.Channel.B2B:
+            from ledger.services import vendor_order_void
+
+            vendor_order_void(order_id=order_id)
+        else:
+            from payments.services import payment_refund_for_order
+
+            payment_refund_for_order(order_id=order_id, reason=f"provisioning failed: {reason}")
+        order_failed_notify(order=order)
+    logger.warning("order %s failed: %s", order_id, reason)
+    return Outcome("failed", reason=reason)
+
+
+# --- re-drive ---------------------------------------------------------------------------
+
+ESCALATE_AFTER_ATTEMPTS: int = getattr(settings, "ORDERS_ESCALATE_AFTER_ATTEMPTS", 5)
+
+
+@dataclass(frozen=True)
+class RedriveResult:
+    released: list[int]
+    redriven: list[int]
+    escalated: list[int]
+
+
+def orders_redrive_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> RedriveResult:
+    """Orders untouched for `older_than` in `paid` or `provisioning` (a lost task, a dead
+    worker, a provider that was down): `paid` ones go on to provisioning, `provisioning`
+    ones are queued again, and those with ESCALATE_AFTER_ATTEMPTS attempts behind them are
+    also reported to operations, once."""
+    from orders.services import order_release_to_provisioning
+    from orders.tasks import order_provision
+
+    cutoff = timezone.now() - older_than
+    released: list[int] = []
+    for order_id in Order.objects.filter(status=S.PAID, updated_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        try:
+            order_release_to_provisioning(order_id=order_id, reason="re-driven: stuck in paid")
+            released.append(order_id)
+        except Exception:  # one bad order must not stop the sweep
+            logger.exception("re-drive of paid order %s failed", order_id)
+
+    stuck = Order.objects.filter(status=S.PROVISIONING, updated_at__lt=cutoff).filter(
+        Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=timezone.now())
+    )
+    redriven: list[int] = []
+    escalate: list[int] = []
+    for order_id, attempts, escalated_at in stuck.values_list(
+        "pk", "provisioning_attempts", "escalated_at"
+    ):
+        if attempts >= ESCALATE_AFTER_ATTEMPTS and escalated_at is None:
+            escalate.append(order_id)
+        redriven.append(order_id)
+        transaction.on_commit(lambda pk=order_id: order_provision.delay(pk))  # type: ignore[misc]
+    if escalate:
+        _escalate(escalate)
+    return RedriveResult(released=released, redriven=redriven, escalated=escalate)
+
+
+def _escalate(order_ids: list[int]) -> None:
+    from django.core.mail import send_mail
+
+    with transaction.atomic():
+        marked = list(
+            Order.objects.filter(pk__in=order_ids, escalated_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        Order.objects.filter(pk__in=marked).update(escalated_at=timezone.now())
+        if not marked:
+            return
+        lines = "\n".join(f"- order {pk}" for pk in sorted(marked))
+        body = (
+            f"These orders are still provisioning after {ESCALATE_AFTER_ATTEMPTS} or more "
+            f"attempts. Check the provider and the orders in the admin:\n{lines}\n"
+        )
+        transaction.on_commit(
+            lambda: send_mail(
+                f"[TTelGo] {len(marked)} order(s) stuck in provisioning",
+                body,
+                settings.DEFAULT_FROM_EMAIL,
+                [settings.OPERATIONS_EMAIL],
+                fail_silently=True,
+            )
+        )

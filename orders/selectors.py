@@ -1,0 +1,61 @@
+"""Reads of orders and eSIMs shared by the API and the admin. Every buyer-facing read is
+scoped to its buyer: someone else's order or eSIM is simply `not_found`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from esims.records import Esim
+from orders.models import Order
+from ttelgo.errors import DomainError
+from vendors.models import Vendor
+
+
+def _buyer_filter(*, customer: Any = None, vendor: Vendor | None = None) -> dict[str, Any]:
+    if (customer is None) == (vendor is None):
+        raise ValueError("exactly one of customer or vendor")
+    if vendor is not None:
+        return {"channel": Order.Channel.B2B, "vendor": vendor}
+    return {"channel": Order.Channel.B2C, "customer": customer}
+
+
+def order_list_for_buyer(*, customer: Any = None, vendor: Vendor | None = None) -> QuerySet[Order]:
+    """The buyer's orders, newest first, with items, eSIMs (and payments for customers)
+    fetched in a constant number of queries per page."""
+    qs = Order.objects.filter(**_buyer_filter(customer=customer, vendor=vendor)).prefetch_related(
+        "items", Prefetch("esims", queryset=Esim.objects.order_by("id"))
+    )
+    if customer is not None:
+        qs = qs.prefetch_related("payments")
+    return qs.order_by("-created_at", "-id")
+
+
+def order_get_for_buyer(
+    *, order_id: int, customer: Any = None, vendor: Vendor | None = None
+) -> Order:
+    order = order_list_for_buyer(customer=customer, vendor=vendor).filter(pk=order_id).first()
+    if order is None:
+        raise DomainError("not_found", "Order not found.", details={"id": order_id})
+    return order
+
+
+def esim_list_for_buyer(*, customer: Any = None, vendor: Vendor | None = None) -> QuerySet[Esim]:
+    scope = {f"order__{k}": v for k, v in _buyer_filter(customer=customer, vendor=vendor).items()}
+    return Esim.objects.filter(**scope).order_by("-created_at", "-id")
+
+
+def esim_get_for_buyer(*, iccid: str, customer: Any = None, vendor: Vendor | None = None) -> Esim:
+    esim = esim_list_for_buyer(customer=customer, vendor=vendor).filter(iccid=iccid).first()
+    if esim is None:
+        raise DomainError("not_found", "eSIM not found.", details={"iccid": iccid})
+    return esim
+
+
+def order_payment(order: Order) -> Any:
+    """The order's latest payment record (prefetched on lists), or None."""
+    payments = list(order.payments.all()) if hasattr(order, "payments") else []
+    if not payments:
+        return None
+    return max(payments, key=lambda p: p.pk)
