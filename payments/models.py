@@ -1,1 +1,146 @@
-"""Models of this app."""
+"""Payments: one row per Stripe PaymentIntent we created, and the refunds made against it.
+
+Amounts are integer minor units with the currency beside them (Stripe's own convention).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Payment(models.Model):
+    class Kind(models.TextChoices):
+        ORDER = "order"
+        WALLET_TOPUP = "wallet_topup"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # created, waiting for the customer to pay
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"  # last attempt declined; Stripe lets the customer retry
+        CANCELED = "canceled"
+
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    payment_intent_id = models.CharField(max_length=255, unique=True)
+    client_secret = models.CharField(max_length=255, blank=True)
+    amount = models.BigIntegerField(help_text="minor units")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    vendor = models.ForeignKey(
+        "vendors.Vendor", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    failure_reason = models.TextField(blank=True)
+    refunded_amount = models.BigIntegerField(default=0, help_text="minor units")
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="payment_refunded_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="order", order__isnull=False)
+                    | Q(kind="wallet_topup", vendor__isnull=False, order__isnull=True)
+                ),
+                name="payment_kind_matches_target",
+            ),
+            # One PaymentIntent per order: creating it twice returns the first.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(kind="order"), name="payment_one_per_order"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="payment_status_age")]
+
+    def __str__(self) -> str:
+        return f"{self.payment_intent_id} ({self.kind}, {self.status})"
+
+    @property
+    def fully_refunded(self) -> bool:
+        return self.refunded_amount >= self.amount
+
+
+class Refund(models.Model):
+    """Our refund row exists before the gateway call: its id is the gateway idempotency key,
+    so a retried refund can never become a second refund."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    gateway_refund_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    amount = models.BigIntegerField(help_text="minor units")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.pk} of {self.payment_id} ({self.status})"
+
+
+class SandboxPaymentIntent(models.Model):
+    """The sandbox gateway's own PaymentIntents (used only with PAYMENTS_BACKEND=sandbox)."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=32, default="requires_payment_method")
+    client_secret = models.CharField(max_length=255)
+    metadata = models.JSONField(default=dict)
+    latest_charge = models.CharField(max_length=64, blank=True)
+    last_payment_error = models.JSONField(null=True, blank=True)
+    created = models.BigIntegerField(help_text="unix seconds, as Stripe reports it")
+
+    class Meta:
+        ordering = ("-created",)
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+
+class SandboxRefund(models.Model):
+    id = models.CharField(primary_key=True, max_length=64)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    payment_intent = models.ForeignKey(
+        SandboxPaymentIntent, on_delete=models.CASCADE, related_name="refunds"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict)
+    created = models.BigIntegerField()
+
+    class Meta:
+        ordering = ("created", "id")
+
+    def __str__(self) -> str:
+        return self.id

@@ -18,3 +18,10 @@ def deliveries_send_due() -> int:
     for delivery_id in ids:
         delivery_send.delay(delivery_id)
     return len(ids)
+
+
+@shared_task(name="webhooks.tasks.inbound_event_process", ignore_result=True)
+def inbound_event_process_task(event_id: int) -> None:
+    from webhooks.inbound import inbound_event_process
+
+    inbound_event_process(event_id=event_id)

@@ -2,9 +2,11 @@ from django.urls import URLPattern, path
 
 from webhooks import api
 from webhooks.esimgo import EsimGoCallbackApi
+from webhooks.inbound_api import StripeWebhookApi
 
 urlpatterns: list[URLPattern] = [
     path("webhooks/esimgo", EsimGoCallbackApi.as_view(), name="webhooks-esimgo"),
+    path("webhooks/stripe", StripeWebhookApi.as_view(), name="webhooks-stripe"),
     path(
         "vendor/webhook-endpoints",
         api.VendorWebhookEndpointListApi.as_view(),

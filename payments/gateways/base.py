@@ -1,0 +1,87 @@
+"""The payment gateway interface, in our own terms (minor units, upper-case currency)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ttelgo.money import Money
+
+
+@dataclass(frozen=True)
+class GatewayIntent:
+    id: str
+    client_secret: str
+    status: str  # Stripe's PaymentIntent status strings
+    amount: int
+    currency: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    failure_message: str = ""
+    latest_charge: str | None = None
+    created: int = 0
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    id: str
+    payment_intent_id: str
+    amount: int
+    currency: str
+    status: str  # pending | succeeded | failed | canceled | requires_action
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class GatewayError(Exception):
+    """The gateway refused or could not be reached. `state_conflict` means the object is
+    in a state that does not allow the operation (e.g. cancelling a succeeded intent)."""
+
+    def __init__(self, message: str, *, code: str = "", state_conflict: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.state_conflict = state_conflict
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def create_payment_intent(
+        self, *, amount: Money, metadata: dict[str, str], idempotency_key: str
+    ) -> GatewayIntent: ...
+
+    def retrieve_payment_intent(self, id: str) -> GatewayIntent: ...
+
+    def cancel_payment_intent(self, id: str, idempotency_key: str) -> GatewayIntent: ...
+
+    def refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount: Money | None,
+        idempotency_key: str,
+        reason: str,
+        metadata: dict[str, str] | None = None,
+    ) -> GatewayRefund: ...
+
+    def list_refunds(self, *, payment_intent_id: str) -> list[GatewayRefund]: ...
+
+    def list_payment_intents(
+        self, *, created_gte: int | None = None, limit: int = 100
+    ) -> list[GatewayIntent]: ...
+
+
+# Stripe's `reason` on a refund accepts only these; anything else is kept in metadata.
+STRIPE_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+
+def stripe_refund_reason(reason: str) -> str | None:
+    return reason if reason in STRIPE_REFUND_REASONS else None
+
+
+def metadata_str(metadata: dict[str, Any]) -> dict[str, str]:
+    """Stripe metadata values are strings (max 500 chars)."""
+    return {str(k)[:40]: str(v)[:500] for k, v in metadata.items()}

@@ -1,0 +1,161 @@
+"""SandboxGateway: PaymentIntents and refunds kept in our own tables; state changes emit
+Stripe-shaped signed events into the real webhook endpoint (see `payments.sandbox`)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from django.db import IntegrityError, transaction
+
+from payments import sandbox
+from payments.gateways.base import GatewayError, GatewayIntent, GatewayRefund, metadata_str
+from payments.models import SandboxPaymentIntent, SandboxRefund
+from ttelgo.money import Money
+
+
+def _intent(pi: SandboxPaymentIntent) -> GatewayIntent:
+    error = pi.last_payment_error or {}
+    return GatewayIntent(
+        id=pi.id,
+        client_secret=pi.client_secret,
+        status=pi.status,
+        amount=pi.amount,
+        currency=pi.currency,
+        metadata=dict(pi.metadata),
+        failure_message=str(error.get("message") or ""),
+        latest_charge=pi.latest_charge or None,
+        created=pi.created,
+    )
+
+
+def _refund(r: SandboxRefund) -> GatewayRefund:
+    return GatewayRefund(
+        id=r.id,
+        payment_intent_id=r.payment_intent_id,
+        amount=r.amount,
+        currency=r.currency,
+        status="succeeded",
+        metadata=dict(r.metadata),
+    )
+
+
+def _get(id: str) -> SandboxPaymentIntent:
+    try:
+        return SandboxPaymentIntent.objects.get(pk=id)
+    except SandboxPaymentIntent.DoesNotExist:
+        raise GatewayError(f"No such payment_intent: '{id}'", code="resource_missing") from None
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def create_payment_intent(
+        self, *, amount: Money, metadata: dict[str, str], idempotency_key: str
+    ) -> GatewayIntent:
+        # Like Stripe: the same idempotency key returns the intent created the first time.
+        existing = SandboxPaymentIntent.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _intent(existing)
+        pi_id = sandbox.new_id("pi")
+        try:
+            with transaction.atomic():
+                pi = SandboxPaymentIntent.objects.create(
+                    id=pi_id,
+                    idempotency_key=idempotency_key,
+                    amount=amount.amount,
+                    currency=amount.currency,
+                    client_secret=f"{pi_id}_secret_{secrets.token_hex(12)}",
+                    metadata=metadata_str(metadata),
+                    created=int(time.time()),
+                )
+        except IntegrityError:
+            pi = SandboxPaymentIntent.objects.get(idempotency_key=idempotency_key)
+        return _intent(pi)
+
+    def retrieve_payment_intent(self, id: str) -> GatewayIntent:
+        return _intent(_get(id))
+
+    def cancel_payment_intent(self, id: str, idempotency_key: str) -> GatewayIntent:
+        with transaction.atomic():
+            pi = SandboxPaymentIntent.objects.select_for_update().filter(pk=id).first()
+            if pi is None:
+                raise GatewayError(f"No such payment_intent: '{id}'", code="resource_missing")
+            if pi.status == "canceled":
+                return _intent(pi)
+            if pi.status in ("succeeded", "processing"):
+                raise GatewayError(
+                    f"You cannot cancel this PaymentIntent because it has a status of {pi.status}.",
+                    code="payment_intent_unexpected_state",
+                    state_conflict=True,
+                )
+            pi.status = "canceled"
+            pi.save(update_fields=["status"])
+            sandbox.event_emit_on_commit(
+                type="payment_intent.canceled", obj=sandbox.intent_json(pi)
+            )
+            return _intent(pi)
+
+    def refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount: Money | None,
+        idempotency_key: str,
+        reason: str,
+        metadata: dict[str, str] | None = None,
+    ) -> GatewayRefund:
+        existing = SandboxRefund.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _refund(existing)
+        with transaction.atomic():
+            pi = SandboxPaymentIntent.objects.select_for_update().filter(pk=payment_intent_id)
+            intent = pi.first()
+            if intent is None:
+                raise GatewayError(
+                    f"No such payment_intent: '{payment_intent_id}'", code="resource_missing"
+                )
+            if intent.status != "succeeded":
+                raise GatewayError(
+                    "This PaymentIntent does not have a successful charge to refund.",
+                    code="charge_not_refundable",
+                    state_conflict=True,
+                )
+            refunded = sum(r.amount for r in intent.refunds.all())
+            value = intent.amount - refunded if amount is None else amount.amount
+            if refunded >= intent.amount:
+                raise GatewayError(
+                    f"Charge {intent.latest_charge} has already been refunded.",
+                    code="charge_already_refunded",
+                    state_conflict=True,
+                )
+            if value <= 0 or value > intent.amount - refunded:
+                raise GatewayError(
+                    "Refund amount is greater than unrefunded amount on charge.",
+                    code="amount_too_large",
+                )
+            refund = SandboxRefund.objects.create(
+                id=sandbox.new_id("re"),
+                idempotency_key=idempotency_key,
+                payment_intent=intent,
+                amount=value,
+                currency=intent.currency,
+                reason=reason[:64],
+                metadata=metadata_str({**(metadata or {}), "reason": reason}),
+                created=int(time.time()),
+            )
+            sandbox.event_emit_on_commit(type="charge.refunded", obj=sandbox.charge_json(intent))
+            return _refund(refund)
+
+    def list_refunds(self, *, payment_intent_id: str) -> list[GatewayRefund]:
+        return [
+            _refund(r) for r in SandboxRefund.objects.filter(payment_intent_id=payment_intent_id)
+        ]
+
+    def list_payment_intents(
+        self, *, created_gte: int | None = None, limit: int = 100
+    ) -> list[GatewayIntent]:
+        qs = SandboxPaymentIntent.objects.order_by("-created", "-id")
+        if created_gte is not None:
+            qs = qs.filter(created__gte=created_gte)
+        return [_intent(pi) for pi in qs[:limit]]

@@ -1,0 +1,449 @@
+"""Payment services: creating PaymentIntents, following their state, refunds, disputes.
+
+Stripe is the source of truth for an intent's state. Event handlers never trust the order
+events arrive in: `payment_intent_sync` re-reads the intent through the gateway and moves
+our row forward with compare-and-set, so `succeeded` before `processing` ends the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
+from payments.models import Payment, Refund
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+
+logger = logging.getLogger(__name__)
+P = Payment.Status
+
+# Stripe intent status -> ours. `requires_payment_method` is "failed" only when the last
+# attempt left an error (otherwise nobody has tried to pay yet).
+_FROM_GATEWAY = {
+    "processing": P.PROCESSING,
+    "succeeded": P.SUCCEEDED,
+    "canceled": P.CANCELED,
+}
+# Where our row may go from each status. Stripe lets a customer retry after a decline,
+# so `failed` is not final; `succeeded` and `canceled` are.
+_ALLOWED: dict[str, frozenset[str]] = {
+    P.PENDING: frozenset({P.PROCESSING, P.SUCCEEDED, P.FAILED, P.CANCELED}),
+    P.PROCESSING: frozenset({P.SUCCEEDED, P.FAILED, P.CANCELED, P.PENDING}),
+    P.FAILED: frozenset({P.PROCESSING, P.SUCCEEDED, P.CANCELED, P.PENDING}),
+    P.SUCCEEDED: frozenset(),
+    P.CANCELED: frozenset(),
+}
+
+
+def _status_of(intent: GatewayIntent) -> str:
+    if intent.status in _FROM_GATEWAY:
+        return _FROM_GATEWAY[intent.status]
+    if intent.status == "requires_payment_method" and intent.failure_message:
+        return P.FAILED
+    return P.PENDING
+
+
+def _gateway_failed(exc: GatewayError) -> DomainError:
+    return DomainError(
+        "payment_provider_error",
+        f"The payment provider refused the request: {exc.message}",
+        details={"provider_code": exc.code},
+    )
+
+
+# --- creating intents -------------------------------------------------------------------
+
+
+def payment_create_for_order(*, order: Any) -> Payment:
+    """The PaymentIntent a customer pays an order with. Calling it again for the same order
+    returns the same payment (Stripe's idempotency key and our unique constraint agree)."""
+    existing = Payment.objects.filter(order_id=order.pk, kind=Payment.Kind.ORDER).first()
+    if existing is not None:
+        return existing
+    amount = Money(order.total, order.currency)
+    try:
+        intent = get_gateway().create_payment_intent(
+            amount=amount,
+            metadata={
+                "kind": Payment.Kind.ORDER,
+                "order_id": str(order.pk),
+                "customer_id": str(order.customer_id or ""),
+            },
+            idempotency_key=f"order:{order.pk}:payment_intent",
+        )
+    except GatewayError as exc:
+        raise _gateway_failed(exc) from exc
+    try:
+        with transaction.atomic():
+            return Payment.objects.create(
+                kind=Payment.Kind.ORDER,
+                payment_intent_id=intent.id,
+                client_secret=intent.client_secret,
+                amount=amount.amount,
+                currency=amount.currency,
+                order_id=order.pk,
+            )
+    except IntegrityError:
+        return Payment.objects.get(order_id=order.pk, kind=Payment.Kind.ORDER)
+
+
+def payment_create_for_wallet_topup(*, vendor: Any, amount: Money) -> Payment:
+    """A PaymentIntent that credits the vendor's wallet once Stripe confirms it."""
+    if amount.amount <= 0:
+        raise DomainError("validation_error", "The amount must be greater than zero.")
+    if amount.currency != vendor.currency:
+        raise DomainError(
+            "validation_error",
+            f"Wallet top-ups are in the wallet's currency, {vendor.currency}.",
+            details={"amount": [f"Currency must be {vendor.currency}."]},
+        )
+    reference = uuid.uuid4()
+    try:
+        intent = get_gateway().create_payment_intent(
+            amount=amount,
+            metadata={"kind": Payment.Kind.WALLET_TOPUP, "vendor_id": str(vendor.pk)},
+            idempotency_key=f"payment:{reference}:create",
+        )
+    except GatewayError as exc:
+        raise _gateway_failed(exc) from exc
+    return Payment.objects.create(
+        reference=reference,
+        kind=Payment.Kind.WALLET_TOPUP,
+        payment_intent_id=intent.id,
+        client_secret=intent.client_secret,
+        amount=amount.amount,
+        currency=amount.currency,
+        vendor=vendor,
+    )
+
+
+def payment_cancel_for_order(*, order_id: int) -> Payment:
+    """Cancel the order's PaymentIntent. `invalid_state` once money is (being) taken."""
+    payment = Payment.objects.filter(order_id=order_id, kind=Payment.Kind.ORDER).first()
+    if payment is None:
+        raise DomainError("not_found", f"Order {order_id} has no payment.")
+    if payment.status == P.CANCELED:
+        return payment
+    if payment.status in (P.SUCCEEDED, P.PROCESSING):
+        raise DomainError(
+            "invalid_state",
+            f"The payment is {payment.status} and can no longer be cancelled.",
+            details={"payment_status": payment.status},
+        )
+    try:
+        intent = get_gateway().cancel_payment_intent(
+            payment.payment_intent_id, idempotency_key=f"payment:{payment.reference}:cancel"
+        )
+    except GatewayError as exc:
+        if exc.state_conflict:
+            raise DomainError(
+                "invalid_state",
+                "The payment can no longer be cancelled.",
+                details={"provider_code": exc.code},
+            ) from exc
+        raise _gateway_failed(exc) from exc
+    return _payment_apply_intent(payment_id=payment.pk, intent=intent)
+
+
+# --- following the intent's state -------------------------------------------------------
+
+
+def payment_intent_sync(*, payment_intent_id: str) -> Payment | None:
+    """Bring our payment in line with the intent's state at the gateway (the handler of
+    every payment_intent.* event). None when the intent is not ours."""
+    payment = Payment.objects.filter(payment_intent_id=payment_intent_id).first()
+    if payment is None:
+        return None
+    intent = get_gateway().retrieve_payment_intent(payment_intent_id)
+    return _payment_apply_intent(payment_id=payment.pk, intent=intent)
+
+
+def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        old, new = payment.status, _status_of(intent)
+        if new == old and not (
+            new == P.FAILED and intent.failure_message != payment.failure_reason
+        ):
+            return payment
+        if new != old and new not in _ALLOWED[old]:
+            return payment  # a stale view of an intent that already moved on
+        fields: dict[str, Any] = {"status": new, "updated_at": timezone.now()}
+        if new == P.FAILED:
+            fields["failure_reason"] = intent.failure_message[:1000]
+        if new == P.SUCCEEDED:
+            fields["succeeded_at"] = timezone.now()
+        if Payment.objects.filter(pk=payment_id, status=old).update(**fields) != 1:
+            raise DomainError("invalid_state", f"Payment {payment_id} changed concurrently.")
+        payment.refresh_from_db()
+        if new != old:
+            _on_status_changed(payment=payment, new=new)
+        return payment
+
+
+def _on_status_changed(*, payment: Payment, new: str) -> None:
+    from orders import services as orders
+
+    if new == P.SUCCEEDED:
+        _ledger_captured(payment=payment)
+        if payment.kind == Payment.Kind.ORDER:
+            assert payment.order_id is not None
+            orders.order_payment_succeeded(order_id=payment.order_id)
+        else:
+            _wallet_topup_published(payment=payment)
+    elif new == P.FAILED and payment.kind == Payment.Kind.ORDER:
+        assert payment.order_id is not None
+        orders.order_payment_failed(
+            order_id=payment.order_id, reason=payment.failure_reason or "declined"
+        )
+    elif new == P.CANCELED and payment.kind == Payment.Kind.ORDER:
+        assert payment.order_id is not None
+        orders.order_payment_canceled(order_id=payment.order_id)
+
+
+def _ledger_captured(*, payment: Payment) -> None:
+    from ledger import services as ledger
+
+    amount = Money(payment.amount, payment.currency)
+    if payment.kind == Payment.Kind.ORDER:
+        ledger.b2c_payment_captured(
+            amount=amount,
+            reference=f"payment:{payment.payment_intent_id}:captured",
+            order_id=payment.order_id,
+        )
+    else:
+        assert payment.vendor is not None
+        ledger.vendor_wallet_topup_credit(
+            vendor=payment.vendor,
+            amount=amount,
+            reference=f"wallet_topup:{payment.payment_intent_id}",
+        )
+
+
+def _wallet_topup_published(*, payment: Payment) -> None:
+    from webhooks import services as webhooks
+
+    publish = getattr(webhooks, "event_publish", None)
+    if publish is None or payment.vendor is None:
+        return
+    publish(
+        vendor=payment.vendor,
+        type="wallet.topup_succeeded",
+        data={
+            "payment_intent_id": payment.payment_intent_id,
+            "amount": Money(payment.amount, payment.currency).to_api(),
+        },
+    )
+
+
+# --- refunds ----------------------------------------------------------------------------
+
+
+def payment_refund(
+    *, payment: Payment, amount: Money | None, reason: str, actor: Any = None
+) -> Refund:
+    """Refund a succeeded payment in full (`amount=None`: whatever is left) or in part.
+
+    Our refund row is written first and its id is the gateway idempotency key, so a retry
+    never refunds twice; calling this again once nothing is left to refund is a no-op that
+    returns the last refund."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status != P.SUCCEEDED:
+            raise DomainError(
+                "invalid_state",
+                f"Only a succeeded payment can be refunded; this one is {locked.status}.",
+                details={"payment_status": locked.status},
+            )
+        in_flight = sum(r.amount for r in locked.refunds.filter(status=Refund.Status.PENDING))
+        remaining = locked.amount - locked.refunded_amount - in_flight
+        if remaining <= 0:
+            last = locked.refunds.exclude(status=Refund.Status.FAILED).first()
+            if last is not None:
+                return last
+        if amount is not None and amount.currency != locked.currency:
+            raise DomainError(
+                "validation_error",
+                f"The refund must be in {locked.currency}.",
+                details={"amount": [f"Currency must be {locked.currency}."]},
+            )
+        value = remaining if amount is None else amount.amount
+        if value <= 0 or value > remaining:
+            raise DomainError(
+                "validation_error",
+                f"The refund must be between 0 and {Money(max(remaining, 0), locked.currency)}.",
+                details={"amount": ["More than what is left to refund."]},
+            )
+        refund = Refund.objects.create(
+            payment=locked,
+            amount=value,
+            currency=locked.currency,
+            reason=reason,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+    try:
+        result = get_gateway().refund(
+            payment_intent_id=locked.payment_intent_id,
+            amount=Money(value, locked.currency),
+            idempotency_key=f"refund:{refund.pk}",
+            reason=reason,
+            metadata={"refund_id": str(refund.pk), "payment_id": str(locked.pk)},
+        )
+    except GatewayError as exc:
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            status=Refund.Status.FAILED, error=exc.message[:1000], completed_at=timezone.now()
+        )
+        raise _gateway_failed(exc) from exc
+    if result.status in ("failed", "canceled"):
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            status=Refund.Status.FAILED,
+            gateway_refund_id=result.id,
+            error=f"refund {result.status}",
+            completed_at=timezone.now(),
+        )
+        raise DomainError("payment_provider_error", f"The refund {result.status} at the provider.")
+    _refund_record(refund_id=refund.pk, gateway_refund_id=result.id, actor=actor)
+    refund.refresh_from_db()
+    return refund
+
+
+def payment_refund_for_order(
+    *, order_id: int, reason: str, amount: Money | None = None, actor: Any = None
+) -> Refund | None:
+    """Refund the order's card payment (failed provisioning, late payments, operators).
+    None when the order has no succeeded payment to refund."""
+    payment = Payment.objects.filter(
+        order_id=order_id, kind=Payment.Kind.ORDER, status=P.SUCCEEDED
+    ).first()
+    if payment is None:
+        logger.info("order %s has no succeeded payment to refund", order_id)
+        return None
+    return payment_refund(payment=payment, amount=amount, reason=reason, actor=actor)
+
+
+def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None) -> bool:
+    """pending -> succeeded exactly once (compare-and-set), with its ledger reversal and the
+    order callback. Both the refund call and the `charge.refunded` handler come here."""
+    from ledger import services as ledger
+    from orders import services as orders
+
+    with transaction.atomic():
+        refund = Refund.objects.select_related("payment").get(pk=refund_id)
+        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        # A refund we marked failed (say, a timeout) may have gone through after all.
+        changed = Refund.objects.filter(
+            pk=refund_id, status__in=(Refund.Status.PENDING, Refund.Status.FAILED)
+        ).update(
+            status=Refund.Status.SUCCEEDED,
+            gateway_refund_id=gateway_refund_id,
+            completed_at=timezone.now(),
+            error="",
+        )
+        if changed != 1:
+            return False
+        payment.refunded_amount += refund.amount
+        payment.save(update_fields=["refunded_amount", "updated_at"])
+        amount = Money(refund.amount, refund.currency)
+        if payment.kind == Payment.Kind.ORDER:
+            ledger.b2c_refund(
+                amount=amount, reference=f"refund:{gateway_refund_id}", order_id=payment.order_id
+            )
+            assert payment.order_id is not None
+            orders.order_refund_recorded(
+                order_id=payment.order_id,
+                fully_refunded=payment.fully_refunded,
+                actor=actor,
+                reason=refund.reason,
+            )
+        else:
+            # Money back to a vendor's card leaves its wallet; operators handle it by hand.
+            _operators_notify(
+                subject=f"Wallet top-up {payment.payment_intent_id} refunded",
+                body=f"Refund {gateway_refund_id} of {amount}: adjust the vendor's wallet.",
+            )
+        return True
+
+
+def payment_refunds_sync(*, payment_intent_id: str) -> Payment | None:
+    """`charge.refunded`: record every refund the gateway knows of for this intent,
+    including refunds made outside our system (the Stripe dashboard)."""
+    payment = Payment.objects.filter(payment_intent_id=payment_intent_id).first()
+    if payment is None:
+        return None
+    for gr in get_gateway().list_refunds(payment_intent_id=payment_intent_id):
+        if gr.status not in ("succeeded", "pending"):
+            continue
+        _refund_sync_one(payment=payment, gr=gr)
+    payment.refresh_from_db()
+    return payment
+
+
+def _refund_sync_one(*, payment: Payment, gr: GatewayRefund) -> None:
+    if Refund.objects.filter(gateway_refund_id=gr.id, status=Refund.Status.SUCCEEDED).exists():
+        return
+    ours = gr.metadata.get("refund_id")
+    if ours and ours.isdigit() and Refund.objects.filter(pk=int(ours), payment=payment).exists():
+        _refund_record(refund_id=int(ours), gateway_refund_id=gr.id)
+        return
+    with transaction.atomic():
+        Payment.objects.select_for_update().get(pk=payment.pk)
+        # Re-checked under the payment lock: a concurrent delivery may have recorded it.
+        if Refund.objects.filter(gateway_refund_id=gr.id).exists():
+            return
+        try:
+            with transaction.atomic():
+                refund = Refund.objects.create(
+                    payment=payment,
+                    amount=gr.amount,
+                    currency=gr.currency,
+                    reason=gr.metadata.get("reason", "refunded at the provider"),
+                )
+        except IntegrityError:
+            return
+        _refund_record(refund_id=refund.pk, gateway_refund_id=gr.id)
+
+
+# --- disputes ---------------------------------------------------------------------------
+
+
+def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | None:
+    """`charge.dispute.created`: flag the payment, its order and customer; tell operators."""
+    from orders import services as orders
+
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update().filter(payment_intent_id=payment_intent_id).first()
+        )
+        if payment is None:
+            return None
+        if payment.disputed_at is None:
+            Payment.objects.filter(pk=payment.pk).update(disputed_at=timezone.now())
+        if payment.kind == Payment.Kind.ORDER:
+            assert payment.order_id is not None
+            orders.order_dispute_opened(order_id=payment.order_id, reason=reason)
+        else:
+            _operators_notify(
+                subject=f"Dispute on wallet top-up {payment_intent_id}",
+                body=f"Vendor {payment.vendor_id} disputed a wallet top-up: {reason}.",
+            )
+        payment.refresh_from_db()
+        return payment
+
+
+def _operators_notify(*, subject: str, body: str) -> None:
+    transaction.on_commit(
+        lambda: send_mail(
+            f"[TTelGo] {subject}",
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            [settings.OPERATIONS_EMAIL],
+            fail_silently=True,
+        )
+    )

@@ -1,0 +1,133 @@
+"""Inbound events (Stripe): verify, store first, process later.
+
+The unique (source, event_id) constraint is what makes a duplicate delivery harmless: only
+the first insert wins and only it queues processing. Processing locks the event row, so
+even a manual reprocess racing the task runs the handler once at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ttelgo.errors import DomainError
+from webhooks.models import InboundEvent
+
+logger = logging.getLogger(__name__)
+S = InboundEvent.Status
+
+
+def _bad_signature(message: str) -> DomainError:
+    return DomainError(
+        "validation_error",
+        f"Invalid Stripe-Signature: {message}",
+        details={"Stripe-Signature": [message]},
+    )
+
+
+def _signature_timestamp(header: str) -> int | None:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return None
+
+
+def stripe_event_verify(
+    *, payload: bytes, signature: str | None, now: float | None = None
+) -> dict[str, Any]:
+    """The event if `signature` is Stripe's for `payload` and its timestamp is within the
+    tolerance in both directions; `validation_error` otherwise."""
+    if not signature:
+        raise _bad_signature("the header is missing.")
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE
+    timestamp = _signature_timestamp(signature)
+    if timestamp is None:
+        raise _bad_signature("no timestamp.")
+    # stripe-python refuses old timestamps only; a far-future one is refused here.
+    if timestamp > (now if now is not None else time.time()) + tolerance:
+        raise _bad_signature("timestamp is in the future.")
+    try:
+        stripe.Webhook.construct_event(
+            payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=tolerance
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise _bad_signature(str(exc.user_message or exc)) from None
+    except ValueError:
+        raise DomainError("validation_error", "The body is not valid JSON.") from None
+    event = json.loads(payload)
+    if (
+        not isinstance(event, dict)
+        or event.get("object") != "event"
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+    ):
+        raise DomainError("validation_error", "The body is not a Stripe event.")
+    return event
+
+
+def inbound_event_store(
+    *, source: str, event_id: str, event_type: str, payload: dict[str, Any]
+) -> tuple[InboundEvent, bool]:
+    """Store the event once; (event, created). Processing is queued on commit only for the
+    delivery that created the row."""
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(
+                source=source, event_id=event_id, event_type=event_type, payload=payload
+            )
+            transaction.on_commit(lambda: _process_later(event.pk), robust=True)
+            return event, True
+    except IntegrityError:
+        return InboundEvent.objects.get(source=source, event_id=event_id), False
+
+
+def _process_later(event_pk: int) -> None:
+    from webhooks.tasks import inbound_event_process_task
+
+    inbound_event_process_task.delay(event_pk)
+
+
+def _handle(event: InboundEvent) -> bool:
+    if event.source == InboundEvent.Source.STRIPE:
+        from webhooks.stripe_events import stripe_event_handle
+
+        return stripe_event_handle(event.payload)
+    return False
+
+
+def inbound_event_process(*, event_id: int) -> InboundEvent:
+    """Run the handler of a stored event once: processed (or ignored when it is not for
+    us), or failed with the error kept for operators to reprocess."""
+    with transaction.atomic():
+        event = InboundEvent.objects.select_for_update().get(pk=event_id)
+        if event.status in (S.PROCESSED, S.IGNORED):
+            return event
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                handled = _handle(event)
+        except Exception as exc:
+            logger.exception("inbound event %s failed", event.pk)
+            event.status = S.FAILED
+            event.error = f"{type(exc).__name__}: {exc}"[:5000]
+            event.save(update_fields=["status", "error", "attempts"])
+            return event
+        event.status = S.PROCESSED if handled else S.IGNORED
+        event.error = ""
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "error", "attempts", "processed_at"])
+        return event
+
+
+def inbound_event_reprocess(*, event_id: int) -> InboundEvent:
+    """Operators: run a stored event's handler again (handlers are idempotent)."""
+    InboundEvent.objects.filter(pk=event_id).update(status=S.RECEIVED)
+    return inbound_event_process(event_id=event_id)
