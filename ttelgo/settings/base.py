@@ -259,4 +259,7 @@ UNFOLD = {
     "SITE_TITLE": "TTelGo operations",
     "SITE_HEADER": "TTelGo",
     "SITE_SYMBOL": "sim_card",
+    "DASHBOARD_CALLBACK": "ttelgo.dashboard.dashboard_callback",
 }
+# The largest refund (minor units) the support role may give; bigger ones need finance.
+SUPPORT_REFUND_LIMIT = env.int("SUPPORT_REFUND_LIMIT", default=5000)

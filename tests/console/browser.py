@@ -1,0 +1,55 @@
+"""A thin page helper for the console browser tests (Selenium 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+WAIT_SECONDS = 10
+
+
+class Console:
+    def __init__(self, driver: Any, base_url: str) -> None:
+        self.driver = driver
+        self.base_url = base_url
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base_url + path)
+
+    def wait_css(self, selector: str) -> WebElement:
+        return WebDriverWait(self.driver, WAIT_SECONDS).until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, selector))
+        )
+
+    def text(self) -> str:
+        return str(self.driver.find_element(By.TAG_NAME, "body").text)
+
+    def wait_text(self, fragment: str) -> None:
+        WebDriverWait(self.driver, WAIT_SECONDS).until(
+            lambda d: fragment in d.find_element(By.TAG_NAME, "body").text
+        )
+
+    def fill(self, name: str, value: str) -> None:
+        field = self.wait_css(f"[name='{name}']")
+        if field.tag_name == "select":
+            Select(field).select_by_value(value)
+            return
+        field.clear()
+        field.send_keys(value)
+
+    def submit(self, selector: str = "form [type='submit']") -> None:
+        self.driver.find_element(By.CSS_SELECTOR, selector).click()
+
+    def click_link(self, text: str) -> None:
+        self.driver.find_element(By.PARTIAL_LINK_TEXT, text).click()
+
+    def login(self, email: str, password: str) -> None:
+        self.open("/admin/login/?next=/admin/")
+        self.fill("username", email)
+        self.fill("password", password)
+        self.submit("form [type='submit']")
+        self.wait_css("#ttelgo-dashboard")

@@ -1,0 +1,133 @@
+"""The operator dashboard: figures come from the data, and an empty database still opens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from orders.models import Order
+from tests.console.factories import order_row
+from tests.ledger.factories import fund, postpaid, prepaid
+from ttelgo import dashboard
+from ttelgo.money import Money
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sales_count_only_sold_orders_today_and_this_month():
+    order_row(status=Order.Status.COMPLETED, total=1500)
+    order_row(status=Order.Status.PROVISIONING, total=500)
+    order_row(status=Order.Status.AWAITING_PAYMENT, total=9900)
+    order_row(status=Order.Status.REFUNDED, total=7700)
+    old = order_row(status=Order.Status.COMPLETED, total=300)
+    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+
+    today = dashboard.sales_between(start=timezone.now() - timedelta(hours=1))
+    assert today.count == 2
+    assert today.amounts == [Money(2000, "USD")]
+
+
+def test_sales_by_day_is_zero_filled_and_ends_today():
+    order_row(total=1234)
+    days = dashboard.sales_by_day(days=5, currency="USD")
+    assert len(days) == 5
+    assert days[-1] == (timezone.localdate().isoformat(), 1234)
+    assert [amount for _, amount in days[:-1]] == [0, 0, 0, 0]
+
+
+def test_orders_by_status_lists_every_status():
+    order_row(status=Order.Status.IN_REVIEW)
+    order_row(status=Order.Status.IN_REVIEW)
+    order_row(status=Order.Status.FAILED, failure_reason="provider said no")
+    counts = dashboard.orders_by_status()
+    assert set(counts) == set(Order.Status.values)
+    assert counts["in_review"] == 2
+    assert counts["failed"] == 1
+    assert counts["completed"] == 0
+    assert dashboard.open_reviews() == 2
+    assert dashboard.provisioning_failures(since=timezone.now() - timedelta(hours=1)) == 1
+
+
+def test_payment_failures_are_not_provisioning_failures():
+    order_row(status=Order.Status.FAILED, failure_reason="payment failed: card_declined")
+    assert dashboard.provisioning_failures(since=timezone.now() - timedelta(hours=1)) == 0
+
+
+def test_stuck_provisioning_counts_only_old_ones():
+    fresh = order_row(status=Order.Status.PROVISIONING)
+    stale = order_row(status=Order.Status.PROVISIONING)
+    Order.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    assert fresh.pk != stale.pk
+    assert dashboard.orders_stuck_provisioning() == 1
+
+
+def test_vendor_liabilities_and_receivables_come_from_the_ledger():
+    fund(prepaid(), 2500)
+    fund(prepaid(), 500)
+    from ledger import services as ledger
+
+    vendor = postpaid(credit_limit=10_000)
+    ledger.vendor_credit_limit_set(vendor=vendor, limit=Money(10_000, "USD"))
+    hold = ledger.vendor_order_reserve(vendor=vendor, order_id=991, amount=Money(700, "USD"))
+    assert hold is not None
+    ledger.vendor_order_capture(order_id=991)
+
+    assert dashboard.vendor_liabilities() == [Money(3000, "USD")]
+    assert dashboard.vendor_receivables() == [Money(700, "USD")]
+
+
+def test_sandbox_provider_health_reports_injected_faults():
+    from esims.providers.sandbox import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
+
+    assert dashboard.provider_health().detail == "no faults injected"
+    sandbox_faults_set(SandboxFaults(mode="503"))
+    try:
+        health = dashboard.provider_health()
+        assert health.state == "sandbox"
+        assert "mode=503" in health.detail
+    finally:
+        sandbox_faults_reset()
+
+
+def test_esimgo_provider_health_shows_the_breaker_state(settings):
+    import pybreaker
+
+    from esims.providers.esimgo import build_breaker
+
+    settings.ESIM_PROVIDER = "esimgo"
+    breaker = build_breaker(name="dash-test", fail_max=1, reset_timeout=60, redis_url="")
+    breaker.open()
+
+    class FakeProvider:
+        pass
+
+    fake = FakeProvider()
+    fake.breaker = breaker  # type: ignore[attr-defined]
+    from unittest import mock
+
+    with mock.patch("esims.providers.get_provider", return_value=fake):
+        health = dashboard.provider_health()
+    assert health.state == pybreaker.STATE_OPEN
+    assert not health.healthy
+
+
+def test_dashboard_page_opens_on_an_empty_database(admin_user_role):
+    client = Client()
+    client.force_login(admin_user_role)
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="ttelgo-dashboard"' in body
+    assert 'data-testid="open-reviews">0<' in body
+
+
+def test_dashboard_page_shows_open_reviews_and_sales(admin_user_role):
+    order_row(status=Order.Status.IN_REVIEW, total=4200)
+    client = Client()
+    client.force_login(admin_user_role)
+    body = client.get("/admin/").content.decode()
+    assert 'data-testid="open-reviews">1<' in body
+    assert 'data-testid="sales-today">42.00 USD<' in body
