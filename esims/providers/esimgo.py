@@ -159,7 +159,7 @@ class EsimGoProvider(Provider):
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.breaker = breaker or shared_breaker(name="esimgo", fail_max=5, reset_timeout=60)
-        self.sleep = sleep or time.sleep
+        self.sleep = sleep if sleep is not None else time.sleep
         self.session = requests.Session()
         self.session.headers.update(
             {"X-API-Key": self.api_key, "Accept": "application/json", "User-Agent": "ttelgo/1"}
@@ -168,7 +168,9 @@ class EsimGoProvider(Provider):
     # --- transport ----------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        backoff = wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max)(state)
+        backoff = wait_exponential_jitter(
+            multiplier=self.backoff_initial, max=self.backoff_max, jitter=self.backoff_initial
+        )(state)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return min(MAX_RETRY_AFTER, max(retry_after, 0.0))

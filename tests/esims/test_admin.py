@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from esims.models import Bundle, PriceRule
+from esims.pricing import minimum_price
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_sync_now_runs_the_sync_and_reports_counts(operator_client):
+    resp = operator_client.get(reverse("admin:esims_bundle_sync_now"))
+    assert resp.status_code == 302
+    [message] = [str(m) for m in get_messages(resp.wsgi_request)]
+    total = Bundle.objects.count()
+    assert message.startswith(f"Sync done: {total} created, 0 updated, 0 deactivated")
+    resp = operator_client.get(reverse("admin:esims_bundle_sync_now"))
+    message = [str(m) for m in get_messages(resp.wsgi_request)][-1]
+    assert message.startswith(f"Sync done: 0 created, 0 updated, 0 deactivated, {total} unchanged")
+
+
+def test_admin_pages_render_and_a_rule_change_reprices(operator_client, synced_catalogue):
+    bundle = Bundle.objects.order_by("code").first()
+    for url in (
+        reverse("admin:esims_bundle_changelist"),
+        reverse("admin:esims_bundle_change", args=[bundle.pk]),
+        reverse("admin:esims_pricerule_add"),
+        reverse("admin:esims_country_changelist"),
+    ):
+        assert operator_client.get(url).status_code == 200, url
+    resp = operator_client.post(
+        reverse("admin:esims_pricerule_add"),
+        {
+            "scope": "global",
+            "markup_bps": "0",
+            "rounding": "none",
+            "min_margin_bps": "0",
+            "active": "on",
+        },
+    )
+    assert resp.status_code == 302, resp.content[:2000]
+    assert PriceRule.objects.count() == 1
+    bundle.refresh_from_db()
+    assert bundle.retail_amount == minimum_price(bundle.cost_amount)
+
+
+def test_override_edit_in_admin_is_kept(operator_client, synced_catalogue):
+    bundle = Bundle.objects.order_by("code").first()
+    resp = operator_client.post(
+        reverse("admin:esims_bundle_change", args=[bundle.pk]),
+        {
+            "display_name": "Spring special",
+            "description": "Ours",
+            "featured": "on",
+            "price_history-TOTAL_FORMS": "0",
+            "price_history-INITIAL_FORMS": "0",
+        },
+    )
+    assert resp.status_code == 302, resp.content[:2000]
+    bundle.refresh_from_db()
+    assert (bundle.display_name, bundle.featured, bundle.hidden) == ("Spring special", True, False)
+
+
+def test_seed_demo_line(db):
+    from io import StringIO
+
+    from esims.demo import seed_demo
+
+    [line] = seed_demo(StringIO())
+    assert line == f"Catalogue: {Bundle.objects.count()} bundles in 70 countries"
