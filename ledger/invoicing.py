@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -67,7 +67,7 @@ def _lines(account: Account, start: datetime, end: datetime) -> list[dict[str, A
         .annotate(
             day=TruncDate("transaction__created_at", tzinfo=UTC),
             kind=F("transaction__kind"),
-            bundle_code=KT("transaction__metadata__bundle_code"),
+            bundle_code=KeyTextTransform("bundle_code", "transaction__metadata"),
         )
         .values("day", "kind", "bundle_code")
         .annotate(quantity=Count("id"), total=Sum("amount"))
