@@ -27,7 +27,13 @@ _STATE_CONFLICT_CODES = frozenset(
 )
 
 
-def intent_from_stripe(obj: Any) -> GatewayIntent:
+def _plain(obj: Any) -> dict[str, Any]:
+    """StripeObjects are not dicts (stripe-python 13+); read plain data."""
+    return dict(obj.to_dict()) if hasattr(obj, "to_dict") else dict(obj)
+
+
+def intent_from_stripe(raw: Any) -> GatewayIntent:
+    obj = _plain(raw)
     error = obj.get("last_payment_error") or {}
     return GatewayIntent(
         id=obj["id"],
@@ -42,7 +48,8 @@ def intent_from_stripe(obj: Any) -> GatewayIntent:
     )
 
 
-def refund_from_stripe(obj: Any) -> GatewayRefund:
+def refund_from_stripe(raw: Any) -> GatewayRefund:
+    obj = _plain(raw)
     return GatewayRefund(
         id=obj["id"],
         payment_intent_id=_id_of(obj.get("payment_intent")) or "",
