@@ -31,7 +31,7 @@ class CatalogueFilterSerializer(serializers.Serializer):
         max_digits=12,
         decimal_places=2,
         min_value=0,
-        help_text="in the catalogue currency",
+        help_text="upper bound on the retail price, in the catalogue currency",
     )
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
     page = serializers.IntegerField(required=False, min_value=1)

@@ -99,9 +99,22 @@ def catalogue_sync(*, provider: Provider | None = None) -> SyncResult:
     return result
 
 
+PROVIDER_FIELDS = (
+    "provider", "provider_description", "region", "data_mb", "unlimited", "validity_days",
+    "cost_amount", "currency", "retail_amount", "is_active", "deactivated_at", "last_synced_at",
+)  # fmt: skip
+
+
+def _provider_state(bundle: Bundle, country_ids: list[int]) -> tuple[object, ...]:
+    values = tuple(getattr(bundle, f) for f in PROVIDER_FIELDS if f != "last_synced_at")
+    return (*values, bundle.region_id, country_ids)
+
+
 def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResult:
+    """Bulk writes: a provider catalogue runs to thousands of bundles, so rows are created
+    and updated in batches and only changed country sets are rewritten."""
     now = timezone.now()
-    created = updated = unchanged = 0
+    through = Bundle.countries.through
     with transaction.atomic():
         regions, countries = _upsert_geography(remote)
         book = RuleBook()
@@ -109,37 +122,28 @@ def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResu
             b.code: b
             for b in Bundle.objects.select_for_update().order_by("pk").prefetch_related("countries")
         }
-        history: list[BundlePriceHistory] = []
+        to_create: list[tuple[Bundle, list[int]]] = []
+        to_update: list[Bundle] = []
+        new_countries: dict[int, list[int]] = {}
+        priced: list[Bundle] = []
+        unchanged = 0
         for pb in remote:
-            region = _bundle_region(pb, regions)
             country_ids = sorted(countries[c.iso].pk for c in pb.countries)
             bundle = existing.get(pb.code)
+            before = None
+            old_prices = None
             if bundle is None:
                 bundle = Bundle(code=pb.code)
-                is_new = True
-                old = None
             else:
-                is_new = False
-                old = (
-                    bundle.provider_description,
-                    bundle.region_id,
-                    bundle.data_mb,
-                    bundle.unlimited,
-                    bundle.validity_days,
-                    bundle.cost_amount,
-                    bundle.currency,
-                    bundle.retail_amount,
-                    bundle.is_active,
-                    sorted(c.pk for c in bundle.countries.all()),
-                    bundle.provider,
-                )
+                old_ids = sorted(c.pk for c in bundle.countries.all())
+                before = _provider_state(bundle, old_ids)
+                old_prices = (bundle.cost_amount, bundle.retail_amount)
             bundle.provider = provider_name
             bundle.provider_description = pb.description[:300]
-            bundle.region = region
+            bundle.region = _bundle_region(pb, regions)
             bundle.data_mb = pb.data_mb
             bundle.unlimited = pb.unlimited
             bundle.validity_days = pb.validity_days
-            prices_before = (bundle.cost_amount, bundle.retail_amount) if not is_new else None
             bundle.cost_amount = pb.cost.amount
             bundle.currency = pb.cost.currency
             bundle.retail_amount = bundle_retail_amount(
@@ -147,47 +151,48 @@ def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResu
             )
             bundle.is_active = True
             bundle.deactivated_at = None
-            new = (
-                bundle.provider_description,
-                bundle.region_id,
-                bundle.data_mb,
-                bundle.unlimited,
-                bundle.validity_days,
-                bundle.cost_amount,
-                bundle.currency,
-                bundle.retail_amount,
-                bundle.is_active,
-                country_ids,
-                bundle.provider,
-            )
-            if is_new or old != new:
-                bundle.last_synced_at = now
-                bundle.save()
-                bundle.countries.set(country_ids)
-                created += is_new
-                updated += not is_new
+            bundle.last_synced_at = now
+            if before is None:
+                to_create.append((bundle, country_ids))
+            elif before != _provider_state(bundle, country_ids):
+                to_update.append(bundle)
+                if before[-1] != country_ids:
+                    new_countries[bundle.pk] = country_ids
             else:
                 unchanged += 1
-            if prices_before != (bundle.cost_amount, bundle.retail_amount):
-                history.append(
-                    BundlePriceHistory(
-                        bundle=bundle,
-                        cost_amount=bundle.cost_amount,
-                        retail_amount=bundle.retail_amount,
-                        currency=bundle.currency,
-                        reason="sync",
-                    )
+            if old_prices != (bundle.cost_amount, bundle.retail_amount):
+                priced.append(bundle)
+
+        Bundle.objects.bulk_create([b for b, _ in to_create], batch_size=500)
+        Bundle.objects.bulk_update(to_update, PROVIDER_FIELDS, batch_size=500)
+        through.objects.filter(bundle_id__in=list(new_countries)).delete()
+        links = [(b.pk, ids) for b, ids in to_create] + list(new_countries.items())
+        through.objects.bulk_create(
+            [through(bundle_id=pk, country_id=cid) for pk, ids in links for cid in ids],
+            batch_size=1000,
+        )
+        BundlePriceHistory.objects.bulk_create(
+            [
+                BundlePriceHistory(
+                    bundle=b,
+                    cost_amount=b.cost_amount,
+                    retail_amount=b.retail_amount,
+                    currency=b.currency,
+                    reason="sync",
                 )
-        BundlePriceHistory.objects.bulk_create(history)
+                for b in priced
+            ],
+            batch_size=500,
+        )
         seen = {pb.code for pb in remote}
         vanished = [b.pk for code, b in existing.items() if code not in seen and b.is_active]
         deactivated = Bundle.objects.filter(pk__in=vanished, is_active=True).update(
             is_active=False, deactivated_at=now
         )
-        Bundle.objects.filter(code__in=seen).update(last_synced_at=now)
+        Bundle.objects.filter(is_active=True).update(last_synced_at=now)
         transaction.on_commit(catalogue_cache_bump)
     n_countries = len({c.iso for b in remote for c in b.countries})
-    return SyncResult(created, updated, deactivated, unchanged, n_countries)
+    return SyncResult(len(to_create), len(to_update), deactivated, unchanged, n_countries)
 
 
 def catalogue_reprice() -> int:

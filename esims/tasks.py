@@ -6,11 +6,19 @@ from typing import Any
 
 from celery import shared_task
 
+from .providers import ProviderRateLimited, ProviderUnavailable
 from .services import catalogue_reprice as _catalogue_reprice
 from .services import catalogue_sync as _catalogue_sync
 
 
-@shared_task(name="esims.tasks.catalogue_sync", ignore_result=True)
+@shared_task(
+    name="esims.tasks.catalogue_sync",
+    ignore_result=True,
+    # a provider hiccup is retried later; the next hourly run would catch up anyway
+    autoretry_for=(ProviderUnavailable, ProviderRateLimited),
+    retry_backoff=60,
+    max_retries=3,
+)
 def catalogue_sync() -> dict[str, Any]:
     result = _catalogue_sync()
     return {

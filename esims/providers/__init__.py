@@ -54,7 +54,12 @@ def get_provider() -> Provider:
     global _esimgo
     if settings.ESIM_PROVIDER == "esimgo":
         if _esimgo is None:
+            from django.core.exceptions import ImproperlyConfigured
+
             from .esimgo import EsimGoProvider
+
+            if not settings.ESIMGO_API_KEY:
+                raise ImproperlyConfigured("ESIM_PROVIDER=esimgo needs ESIMGO_API_KEY")
 
             _esimgo = EsimGoProvider()
         return _esimgo

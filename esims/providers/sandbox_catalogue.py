@@ -4,6 +4,7 @@ the same bundles. Wholesale prices follow believable per-GB rates by region."""
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 
 from ttelgo.money import Money
 
@@ -122,7 +123,9 @@ def _unlimited_price(per_gb_cents: int, days: int) -> int:
     return per_gb_cents * 2 * days + 150
 
 
-def build_catalogue(currency: str = "USD") -> list[ProviderBundle]:
+@cache
+def build_catalogue(currency: str = "USD") -> tuple[ProviderBundle, ...]:
+    """Built once per process; the bundles are frozen dataclasses."""
     by_iso = {iso: ProviderCountry(iso, name, region) for iso, name, region, _ in COUNTRIES}
     rate = {iso: per_gb for iso, _, _, per_gb in COUNTRIES}
     bundles: list[ProviderBundle] = []
@@ -168,4 +171,4 @@ def build_catalogue(currency: str = "USD") -> list[ProviderBundle]:
                     cost=Money(_price(avg, gb, days), currency),
                 )
             )
-    return bundles
+    return tuple(bundles)
