@@ -1,1 +1,265 @@
-"""Admin screens of this app."""
+"""Operator screens: vendor approval, suspension, credit and tier changes, API keys.
+
+Money and status fields are read-only here; they change only through the services (the
+actions below), which lock, validate, sync the ledger and write the audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
+from unfold.forms import ActionForm
+
+from ttelgo.errors import DomainError
+from ttelgo.models import User
+from ttelgo.money import Money
+from vendors import services
+from vendors.models import Vendor, VendorAPIKey, VendorUser
+
+
+class VendorActionForm(ActionForm):
+    """Extra inputs shown next to the action menu; each action reads what it needs."""
+
+    reason = forms.CharField(required=False, label="Reason")
+    credit_limit = forms.DecimalField(
+        required=False, min_value=0, decimal_places=3, label="Credit limit"
+    )
+    tier = forms.ChoiceField(
+        required=False, choices=[("", "Tier"), *list(Vendor.Tier.choices)], label=""
+    )
+
+
+def _run(request: HttpRequest, queryset: QuerySet[Vendor], label: str, call: Any) -> None:
+    done = 0
+    for vendor in queryset.order_by("pk"):
+        try:
+            call(vendor)
+            done += 1
+        except DomainError as exc:
+            messages.error(request, f"{vendor}: {exc.message} {exc.details or ''}".strip())
+    if done:
+        messages.success(request, f"{label}: {done} vendor(s).")
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+def _reason(request: HttpRequest) -> str:
+    return request.POST.get("reason", "").strip()
+
+
+class VendorUserInline(admin.TabularInline):
+    model = VendorUser
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Vendor)
+class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
+    action_form = VendorActionForm
+    list_display = (
+        "name",
+        "status",
+        "billing_mode",
+        "currency",
+        "credit_limit_display",
+        "tier",
+        "discount_bps",
+        "created_at",
+    )
+    list_filter = ("status", "billing_mode", "tier")
+    search_fields = ("name", "contact_email", "billing_email")
+    inlines = (VendorUserInline,)
+    readonly_fields = (
+        "status",
+        "status_reason",
+        "approved_at",
+        "credit_limit_display",
+        "tier",
+        "discount_bps",
+        "created_at",
+        "updated_at",
+    )
+    fields = (
+        "name",
+        ("status", "status_reason", "approved_at"),
+        ("billing_mode", "currency"),
+        ("credit_limit_display", "tier", "discount_bps"),
+        "low_balance_threshold",
+        ("contact_name", "contact_email"),
+        ("billing_email", "technical_email", "phone"),
+        "country",
+        ("created_at", "updated_at"),
+    )
+    actions = (
+        "approve",
+        "suspend",
+        "reactivate",
+        "close",
+        "change_credit_limit",
+        "change_tier",
+        "issue_api_key",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(self.readonly_fields)
+        # The ledger accounts are per currency and mode: fixed once the vendor exists.
+        return (*fields, "billing_mode", "currency") if obj else fields
+
+    @admin.display(description="credit limit")
+    def credit_limit_display(self, obj: Vendor) -> str:
+        return str(Money(obj.credit_limit, obj.currency))
+
+    @admin.action(description="Approve (activate) selected vendors")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        reason = _reason(request)
+        _run(
+            request,
+            queryset,
+            "Approved",
+            lambda v: services.vendor_approve(vendor=v, actor=_actor(request), reason=reason),
+        )
+
+    @admin.action(description="Suspend selected vendors (reason required)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        reason = _reason(request)
+        _run(
+            request,
+            queryset,
+            "Suspended",
+            lambda v: services.vendor_suspend(vendor=v, actor=_actor(request), reason=reason),
+        )
+
+    @admin.action(description="Reactivate selected suspended vendors")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        reason = _reason(request)
+        _run(
+            request,
+            queryset,
+            "Reactivated",
+            lambda v: services.vendor_reactivate(vendor=v, actor=_actor(request), reason=reason),
+        )
+
+    @admin.action(description="Close selected vendors (revokes keys; reason required)")
+    def close(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        reason = _reason(request)
+        _run(
+            request,
+            queryset,
+            "Closed",
+            lambda v: services.vendor_close(vendor=v, actor=_actor(request), reason=reason),
+        )
+
+    @admin.action(description="Set credit limit (postpaid; amount and reason)")
+    def change_credit_limit(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        raw = request.POST.get("credit_limit", "").strip()
+        if not raw:
+            messages.error(request, "Enter the new credit limit.")
+            return
+        reason = _reason(request)
+
+        def call(vendor: Vendor) -> None:
+            try:
+                limit = Money.from_decimal(raw, vendor.currency)
+            except ValueError as exc:
+                raise DomainError("validation_error", str(exc)) from None
+            services.vendor_credit_limit_change(
+                vendor=vendor, limit=limit, actor=_actor(request), reason=reason
+            )
+
+        _run(request, queryset, "Credit limit set", call)
+
+    @admin.action(description="Change pricing tier (tier and reason)")
+    def change_tier(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        tier = request.POST.get("tier", "")
+        reason = _reason(request)
+        _run(
+            request,
+            queryset,
+            "Tier changed",
+            lambda v: services.vendor_tier_change(
+                vendor=v, tier=tier, actor=_actor(request), reason=reason
+            ),
+        )
+
+    @admin.action(description="Issue an API key (shown once)")
+    def issue_api_key(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        name = _reason(request) or "issued by an operator"
+        for vendor in queryset.order_by("pk"):
+            try:
+                _, key = services.api_key_issue(vendor=vendor, name=name, actor=_actor(request))
+            except DomainError as exc:
+                messages.error(request, f"{vendor}: {exc.message}")
+                continue
+            messages.warning(
+                request, f"{vendor}: new API key (copy it now, it is not stored): {key}"
+            )
+
+    def save_model(self, request: HttpRequest, obj: Vendor, form: Any, change: bool) -> None:
+        obj._history_user = request.user  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+
+class VendorAPIKeyForm(forms.ModelForm):
+    class Meta:
+        model = VendorAPIKey
+        fields = ("vendor", "name", "expiry_date")
+
+
+@admin.register(VendorAPIKey)
+class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
+    form = VendorAPIKeyForm
+    list_display = ("prefix", "name", "vendor", "created", "last_used_at", "expiry_date", "revoked")
+    list_filter = ("revoked",)
+    search_fields = ("prefix", "name", "vendor__name")
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return (
+            "prefix",
+            "name",
+            "vendor",
+            "created",
+            "last_used_at",
+            "expiry_date",
+            "revoked",
+            "revoked_at",
+        )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("vendor", "name", "expiry_date")
+        return self.get_readonly_fields(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the record stays for the audit trail
+
+    def save_model(self, request: HttpRequest, obj: VendorAPIKey, form: Any, change: bool) -> None:
+        if change:
+            return  # keys are immutable; revocation is an action
+        api_key, key = services.api_key_issue(
+            vendor=obj.vendor, name=obj.name, expires_at=obj.expiry_date, actor=_actor(request)
+        )
+        obj.pk = api_key.pk
+        obj.prefix = api_key.prefix
+        messages.warning(
+            request, f"The API key for {obj.vendor} is: {key} — copy it now, it is not stored."
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        return None
+
+    @admin.action(description="Revoke selected keys (effective on the next request)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[VendorAPIKey]) -> None:
+        for api_key in queryset.order_by("pk"):
+            services.api_key_revoke(api_key=api_key, actor=_actor(request))
+        messages.success(request, f"Revoked {queryset.count()} key(s).")

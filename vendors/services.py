@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ttelgo.audit import audit_record, snapshot
 from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
@@ -138,6 +139,7 @@ def _transition(vendor: Vendor, *, action: str, actor: User | None, reason: str)
                 f"Cannot {action} a vendor that is {locked.status}.",
                 details={"status": locked.status},
             )
+        before = snapshot(locked, ["status", "status_reason"])
         locked.status = to
         if action == "approve":
             locked.approved_at = timezone.now()
@@ -147,6 +149,14 @@ def _transition(vendor: Vendor, *, action: str, actor: User | None, reason: str)
             locked.status_reason = ""
         _audit(locked, actor=actor, reason=f"{action}: {reason}" if reason else action)
         locked.save()
+        audit_record(
+            actor=actor,
+            action=f"vendor.{action}",
+            target=locked,
+            before=before,
+            after=snapshot(locked, ["status", "status_reason"]),
+            reason=reason,
+        )
     vendor.refresh_from_db()
     return vendor
 
@@ -220,6 +230,14 @@ def vendor_credit_limit_change(
         _audit(locked, actor=actor, reason=f"credit limit {before} -> {limit}: {reason}")
         locked.save()
         vendor_credit_limit_set(vendor=locked, limit=limit, actor=actor)
+        audit_record(
+            actor=actor,
+            action="vendor.credit_limit_change",
+            target=locked,
+            before={"credit_limit": before.to_api()},
+            after={"credit_limit": limit.to_api()},
+            reason=reason,
+        )
     vendor.refresh_from_db()
     return vendor
 
@@ -241,16 +259,25 @@ def vendor_tier_change(
     with transaction.atomic():
         locked = _lock(vendor)
         before = f"{locked.tier}/{locked.discount_bps}bps"
+        before_fields = snapshot(locked, ["tier", "discount_bps"])
         locked.tier = tier
         locked.discount_bps = bps
         _audit(locked, actor=actor, reason=f"tier {before} -> {tier}/{bps}bps: {reason}")
         locked.save()
+        audit_record(
+            actor=actor,
+            action="vendor.tier_change",
+            target=locked,
+            before=before_fields,
+            after=snapshot(locked, ["tier", "discount_bps"]),
+            reason=reason,
+        )
     vendor.refresh_from_db()
     return vendor
 
 
 def api_key_issue(
-    *, vendor: Vendor, name: str, expires_at: datetime | None = None
+    *, vendor: Vendor, name: str, expires_at: datetime | None = None, actor: User | None = None
 ) -> tuple[VendorAPIKey, str]:
     """Create a key; the full key is returned once and only its hash is stored."""
     if vendor.status == Vendor.Status.CLOSED:
@@ -260,6 +287,12 @@ def api_key_issue(
     with transaction.atomic():
         api_key, key = VendorAPIKey.objects.create_key(
             vendor=vendor, name=name[:50] or "API key", expiry_date=expires_at
+        )
+        audit_record(
+            actor=actor,
+            action="vendor.api_key_issue",
+            target=vendor,
+            after={"prefix": api_key.prefix, "name": api_key.name, "expires_at": expires_at},
         )
     return cast(VendorAPIKey, api_key), key
 
@@ -274,4 +307,11 @@ def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
         locked.revoked_at = timezone.now()
         _audit(locked, actor=actor, reason="revoked")
         locked.save()
+        audit_record(
+            actor=actor,
+            action="vendor.api_key_revoke",
+            target=locked.vendor,
+            before={"prefix": locked.prefix, "revoked": False},
+            after={"prefix": locked.prefix, "revoked": True},
+        )
     api_key.refresh_from_db()

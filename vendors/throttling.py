@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from vendors.models import VendorAPIKey
 
@@ -40,3 +40,11 @@ class VendorOrderThrottle(VendorRateThrottle):
         if request.method in SAFE_METHODS:
             return True
         return super().allow_request(request, view)
+
+
+class SignupThrottle(ScopedRateThrottle):
+    """Scope `signup`, per client IP; rates read at request time like the vendor throttles."""
+
+    def get_rate(self) -> str | None:
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "signup")
+        return None if rate is None else str(rate)

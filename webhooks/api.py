@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 from webhooks import selectors, services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -127,6 +128,7 @@ class VendorWebhookEndpointTestApi(VendorApiMixin, APIView):
         pass
 
     @extend_schema(request=None, responses={202: OutputSerializer}, tags=["vendor webhooks"])
+    @idempotent()
     def post(self, request: Request, endpoint_id: int) -> Response:
         endpoint = selectors.endpoint_get(
             vendor=request.vendor,  # type: ignore[attr-defined]
@@ -188,6 +190,7 @@ class VendorWebhookDeliveryRetryApi(VendorApiMixin, APIView):
         pass
 
     @extend_schema(request=None, responses={202: OutputSerializer}, tags=["vendor webhooks"])
+    @idempotent()
     def post(self, request: Request, delivery_id: int) -> Response:
         delivery = selectors.delivery_get(
             vendor=request.vendor,  # type: ignore[attr-defined]
