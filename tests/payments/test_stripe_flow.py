@@ -36,7 +36,7 @@ def stripe_payment(order) -> Payment:
         assert mocked.calls[0].request.headers["Idempotency-Key"] == (
             f"order:{order.pk}:payment_intent"
         )
-        form = parse_qs(mocked.calls[0].request.body)
+        form = parse_qs(str(mocked.calls[0].request.body))
         assert form["metadata[order_id]"] == [str(order.pk)]
         assert form["amount"] == ["1500"]
     return payment
@@ -117,7 +117,7 @@ def test_refund_through_stripe_then_charge_refunded_event_records_it_once(
     with django_capture_on_commit_callbacks(execute=True):
         refund = payment_refund(payment=stripe_payment, amount=None, reason="requested_by_customer")
     # amount=None refunds what is left, and we always send the amount we recorded
-    sent = parse_qs(responses.calls[-1].request.body)
+    sent = parse_qs(str(responses.calls[-1].request.body))
     assert responses.calls[-1].request.headers["Idempotency-Key"] == f"refund:{refund.pk}"
     assert sent["amount"] == ["1500"]
     assert sent["reason"] == ["requested_by_customer"]

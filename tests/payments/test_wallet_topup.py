@@ -19,7 +19,7 @@ BODY = {"amount": {"amount": "250.00", "currency": "USD"}}
 
 @pytest.fixture
 def vendor() -> Vendor:
-    return VendorFactory()
+    return VendorFactory.create()
 
 
 def test_topup_creates_an_intent_and_the_wallet_is_credited_when_paid(
