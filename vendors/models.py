@@ -48,6 +48,9 @@ class Vendor(models.Model):
     billing_email = models.EmailField(blank=True)
     technical_email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
+    low_balance_alerted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="set while below the threshold"
+    )
     status_reason = models.TextField(blank=True, help_text="why it was last suspended/closed")
     approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -315,3 +315,40 @@ def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
             after={"prefix": locked.prefix, "revoked": True},
         )
     api_key.refresh_from_db()
+
+
+def vendor_low_balance_check(*, vendor: Vendor) -> bool:
+    """Publish `wallet.low_balance` (and email the vendor) once when a prepaid vendor's
+    available funds fall below its threshold; re-armed once they are back above it.
+    Call after anything that moves a wallet (or enqueue `vendors.tasks.
+    vendor_low_balance_check` on commit). Returns whether the alert fired now."""
+    from ledger.selectors import vendor_balance
+    from webhooks.services import event_publish
+
+    if vendor.billing_mode != Vendor.BillingMode.PREPAID or vendor.low_balance_threshold <= 0:
+        return False
+    available = vendor_balance(vendor=vendor).available
+    threshold = Money(vendor.low_balance_threshold, vendor.currency)
+    with transaction.atomic():
+        if not available < threshold:
+            Vendor.objects.filter(pk=vendor.pk, low_balance_alerted_at__isnull=False).update(
+                low_balance_alerted_at=None
+            )
+            return False
+        # Compare-and-set: concurrent checks fire the alert once.
+        fired = Vendor.objects.filter(pk=vendor.pk, low_balance_alerted_at__isnull=True).update(
+            low_balance_alerted_at=timezone.now()
+        )
+        if fired:
+            event_publish(
+                vendor=vendor,
+                type="wallet.low_balance",
+                data={"available": available.to_api(), "threshold": threshold.to_api()},
+            )
+            vendor_notify(
+                vendor=vendor,
+                subject="TTelGo: your wallet balance is low",
+                body=f"Hello {vendor.name},\n\nyour available wallet balance is {available}, "
+                f"below your alert threshold of {threshold}. Top up to keep ordering.",
+            )
+    return bool(fired)

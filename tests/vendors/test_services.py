@@ -174,3 +174,39 @@ def test_revoke_is_idempotent_and_audited(operator):
     api_key_revoke(api_key=api_key, actor=operator)
     assert api_key.revoked and api_key.revoked_at is not None
     assert AuditLog.objects.filter(action="vendor.api_key_revoke").count() == 1
+
+
+def test_low_balance_alert_fires_once_per_crossing(db, django_capture_on_commit_callbacks):
+    import responses
+
+    from ledger import services as ledger
+    from tests.webhooks.factories import PUBLIC_URL, endpoint_for
+    from vendors.services import vendor_low_balance_check
+    from webhooks.models import WebhookEvent
+
+    vendor = VendorFactory(low_balance_threshold=2_000)
+    endpoint_for(vendor, events=["wallet.low_balance"])
+    ledger.vendor_wallet_topup_credit(vendor=vendor, amount=Money(5_000, "USD"), reference="t1")
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, PUBLIC_URL, status=200)
+        assert vendor_low_balance_check(vendor=vendor) is False
+
+        ledger.vendor_adjustment(vendor=vendor, amount=Money(-3_500, "USD"), reason="x", actor=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert vendor_low_balance_check(vendor=vendor) is True
+            assert vendor_low_balance_check(vendor=vendor) is False  # once per crossing
+        assert len(mock.calls) == 1
+
+    event = WebhookEvent.objects.get(type="wallet.low_balance")
+    assert event.data == {
+        "available": {"amount": "15.00", "currency": "USD"},
+        "threshold": {"amount": "20.00", "currency": "USD"},
+    }
+    assert "low" in mail.outbox[-1].subject
+
+    # Topped up above the threshold re-arms it; the next drop fires again.
+    ledger.vendor_wallet_topup_credit(vendor=vendor, amount=Money(1_000, "USD"), reference="t2")
+    assert vendor_low_balance_check(vendor=vendor) is False
+    ledger.vendor_adjustment(vendor=vendor, amount=Money(-600, "USD"), reason="y", actor=None)
+    assert vendor_low_balance_check(vendor=vendor) is True
+    assert WebhookEvent.objects.filter(type="wallet.low_balance").count() == 2
