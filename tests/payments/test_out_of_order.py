@@ -55,7 +55,7 @@ def test_every_delivery_order_ends_paid_with_one_posting(
 ):
     finals = set()
     for perm in itertools.permutations(range(len(history))):
-        order = OrderFactory()
+        order = OrderFactory.create()
         payment = payment_create_for_order(order=order)
         pi = SandboxPaymentIntent.objects.get(pk=payment.payment_intent_id)
         events = _history(pi, history)

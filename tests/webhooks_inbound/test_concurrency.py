@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django.db import connections
@@ -23,10 +23,9 @@ from webhooks.models import InboundEvent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 N = 10
-T = TypeVar("T")
 
 
-def _together(fn: Callable[[int], T], n: int = N) -> list[T]:
+def _together[T](fn: Callable[[int], T], n: int = N) -> list[T]:
     """Run fn(i) in n threads released at the same instant."""
     barrier = threading.Barrier(n)
 
@@ -42,7 +41,7 @@ def _together(fn: Callable[[int], T], n: int = N) -> list[T]:
 
 
 def _paid_at_stripe() -> tuple[Order, Payment, dict[str, Any]]:
-    order = OrderFactory()
+    order = OrderFactory.create()
     payment = payment_create_for_order(order=order)
     SandboxPaymentIntent.objects.filter(pk=payment.payment_intent_id).update(
         status="succeeded", latest_charge="ch_sbxconcurrent"
