@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
@@ -22,6 +23,9 @@ from webhooks.models import InboundEvent
 
 logger = logging.getLogger(__name__)
 S = InboundEvent.Status
+# A stored event whose task has not run after this long was lost (broker outage, crash).
+REDRIVE_GRACE = timedelta(minutes=2)
+REDRIVE_MAX_ATTEMPTS = 8
 
 
 def _bad_signature(message: str) -> DomainError:
@@ -131,3 +135,20 @@ def inbound_event_reprocess(*, event_id: int) -> InboundEvent:
     """Operators: run a stored event's handler again (handlers are idempotent)."""
     InboundEvent.objects.filter(pk=event_id).update(status=S.RECEIVED)
     return inbound_event_process(event_id=event_id)
+
+
+def inbound_events_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
+    """Stripe events to run again: stored but never processed, or failed and due again
+    (2^attempts minutes after receipt), until REDRIVE_MAX_ATTEMPTS."""
+    now = now or timezone.now()
+    rows = InboundEvent.objects.filter(
+        source=InboundEvent.Source.STRIPE,
+        status__in=(S.RECEIVED, S.FAILED),
+        attempts__lt=REDRIVE_MAX_ATTEMPTS,
+        received_at__lte=now - REDRIVE_GRACE,
+    ).order_by("id")[:limit]
+    return [
+        e.pk
+        for e in rows
+        if e.status == S.RECEIVED or e.received_at + timedelta(minutes=2**e.attempts) <= now
+    ]

@@ -25,3 +25,13 @@ def inbound_event_process_task(event_id: int) -> None:
     from webhooks.inbound import inbound_event_process
 
     inbound_event_process(event_id=event_id)
+
+
+@shared_task(name="webhooks.tasks.inbound_events_redrive", ignore_result=True)
+def inbound_events_redrive() -> int:
+    from webhooks.inbound import inbound_events_due
+
+    ids = inbound_events_due()
+    for event_id in ids:
+        inbound_event_process_task.delay(event_id)
+    return len(ids)

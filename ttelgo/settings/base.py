@@ -137,6 +137,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reconciliation-run": {"task": "orders.tasks.reconciliation_run", "schedule": 86400.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
+    "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
 }
 
 # --- upstream provider and payments -------------------------------------------------------
