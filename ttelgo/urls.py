@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -35,3 +36,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]
+
+if settings.BENCH_BARE_VIEW:  # benchmark-only comparison view (bench/urls.py)
+    urlpatterns.append(path("bench/", include("bench.urls")))

@@ -144,6 +144,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 ESIM_PROVIDER = env.str("ESIM_PROVIDER", default="sandbox")
 ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")
 ESIMGO_BASE_URL = env.str("ESIMGO_BASE_URL", default="https://api.esim-go.com/v2.4")
+# Provider calls per second from all workers together (shared limiter in Redis).
+ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
 PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_sandbox_local_only")
@@ -166,6 +168,11 @@ WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=Fa
 # (rotation). Empty: a key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+
+# --- benchmarks (bench/run.py only) ---------------------------------------------------------
+# Mounts bench/urls.py: a bare view serving saved catalogue bytes, to compare against.
+BENCH_BARE_VIEW = env.bool("BENCH_BARE_VIEW", default=False)
+BENCH_BARE_BODY_FILE = env.str("BENCH_BARE_BODY_FILE", default="")
 
 # --- email ------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

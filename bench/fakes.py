@@ -1,0 +1,415 @@
+"""Loopback stand-ins for the two upstreams the production settings insist on: an eSIM Go
+v2.4 server (shapes from shared/providers/esimgo-v2.4.md, zero latency) and a small
+Stripe-compatible API (PaymentIntents, refunds). Each runs in its own process:
+
+    python -m bench.fakes esimgo --port 8101
+    python -m bench.fakes stripe --port 8102
+
+They keep state in memory and log every request's arrival time, which the rate-limit
+benchmark reads back from `GET /__bench/log`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import threading
+import time
+import uuid
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# (iso, name, region, cents per GB): enough countries for a realistic catalogue page.
+COUNTRIES: list[tuple[str, str, str, int]] = [
+    ("GB", "United Kingdom", "Europe", 120),
+    ("FR", "France", "Europe", 110),
+    ("DE", "Germany", "Europe", 110),
+    ("ES", "Spain", "Europe", 105),
+    ("IT", "Italy", "Europe", 110),
+    ("NL", "Netherlands", "Europe", 115),
+    ("PT", "Portugal", "Europe", 100),
+    ("CH", "Switzerland", "Europe", 250),
+    ("US", "United States", "North America", 190),
+    ("CA", "Canada", "North America", 260),
+    ("MX", "Mexico", "North America", 200),
+    ("BR", "Brazil", "South America", 240),
+    ("JP", "Japan", "Asia", 150),
+    ("KR", "South Korea", "Asia", 160),
+    ("SG", "Singapore", "Asia", 130),
+    ("TH", "Thailand", "Asia", 100),
+    ("IN", "India", "Asia", 140),
+    ("AE", "United Arab Emirates", "Middle East", 280),
+    ("AU", "Australia", "Oceania", 170),
+    ("ZA", "South Africa", "Africa", 230),
+]
+PLANS: list[tuple[int, int]] = [(1, 7), (3, 15), (5, 30), (10, 30), (20, 30)]  # (GB, days)
+
+
+def esimgo_catalogue() -> list[dict[str, Any]]:
+    """eSIM Go catalogue items, one per (country, plan), prices as decimal numbers."""
+    items: list[dict[str, Any]] = []
+    for iso, name, region, per_gb in COUNTRIES:
+        country = {"name": name, "region": region, "iso": iso}
+        for gb, days in PLANS:
+            price = Decimal(per_gb * gb) / 100
+            items.append(
+                {
+                    "name": f"esim_{gb}GB_{days}D_{iso}_V2",
+                    "description": f"eSIM, {gb}GB, {days} Days, {name}, V2",
+                    "groups": ["Standard Fixed"],
+                    "countries": [country],
+                    "roamingEnabled": [],
+                    "dataAmount": gb * 1000,
+                    "duration": days,
+                    "speed": ["4G", "5G"],
+                    "autostart": True,
+                    "unlimited": False,
+                    "price": price,
+                    "billingType": "FixedCost",
+                }
+            )
+    return items
+
+
+class _Json(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return float(o)  # eSIM Go sends JSON numbers; the client parses them as Decimal
+        return super().default(o)
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: thousands of requests
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, payload: Any) -> None:
+        body = json.dumps(payload, cls=_Json).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        body = self._body()
+        with self.server.lock:
+            self.server.log.append((time.time(), method, parts.path))
+        if parts.path == "/__bench/log":
+            with self.server.lock:
+                entries = list(self.server.log)
+            return self._send(200, {"log": entries})
+        if parts.path == "/__bench/reset":
+            with self.server.lock:
+                self.server.log.clear()
+            return self._send(200, {})
+        status, payload = self.server.app.handle(
+            method, parts.path, parse_qs(parts.query), body, self.headers
+        )
+        self._send(status, payload)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+
+Response = tuple[int, Any]
+
+
+class EsimGoApp:
+    """In-memory eSIM Go: catalogue, orders (completed at once), eSIM tags and details."""
+
+    def __init__(self) -> None:
+        self.catalogue = {item["name"]: item for item in esimgo_catalogue()}
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.esims: dict[str, dict[str, Any]] = {}
+        self.iccids = itertools.count(8944000000000000001)
+        self.lock = threading.Lock()
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: Any
+    ) -> Response:
+        if not headers.get("X-API-Key"):
+            return 401, {"message": "Unauthorised"}
+        seg = [s for s in path.split("/") if s]
+        if seg and seg[0] == "v2.4":
+            seg = seg[1:]
+        if seg == ["catalogue"] and method == "GET":
+            return self._catalogue(query)
+        if len(seg) == 3 and seg[:2] == ["catalogue", "bundle"]:
+            item = self.catalogue.get(seg[2])
+            return (200, item) if item else (404, {"message": "Bundle not found"})
+        if seg == ["orders"] and method == "POST":
+            return self._order(json.loads(body or b"{}"))
+        if seg == ["orders"] and method == "GET":
+            return 200, {"orders": list(self.orders.values()), "pageCount": 1}
+        if len(seg) == 2 and seg[0] == "orders":
+            order = self.orders.get(seg[1])
+            return (200, order) if order else (404, {"message": "Order not found"})
+        if seg == ["esims"] and method == "PUT":
+            data = json.loads(body or b"{}")
+            with self.lock:
+                esim = self.esims.setdefault(str(data.get("iccid")), {"iccid": data.get("iccid")})
+                esim["customerRef"] = data.get("customerRef", "")
+            return 200, {}
+        if seg == ["esims", "assignments"]:
+            refs = query.get("reference", [])
+            return 200, [
+                {**e, "profileStatus": "Released", "pin": "1111", "puk": "22222222"}
+                for ref in refs
+                for line in self.orders.get(ref, {}).get("order", [])
+                for e in line.get("esims", [])
+            ]
+        if len(seg) == 2 and seg[0] == "esims":
+            found = self.esims.get(seg[1])
+            return (
+                (200, {**found, "profileStatus": "Released"})
+                if found
+                else (404, {"message": "eSIM not found"})
+            )
+        if len(seg) == 3 and seg[0] == "esims" and seg[2] == "bundles":
+            return 200, {"bundles": []}
+        if seg == ["organisation"]:
+            return 200, {"balance": 100000.0, "currency": "USD", "testCredit": 0}
+        return 404, {"message": "Not found"}
+
+    def _catalogue(self, query: dict[str, list[str]]) -> Response:
+        page = int((query.get("page") or ["1"])[0])
+        per_page = int((query.get("perPage") or ["100"])[0])
+        items = list(self.catalogue.values())
+        pages = max(1, -(-len(items) // per_page))
+        start = (page - 1) * per_page
+        return 200, {
+            "bundles": items[start : start + per_page],
+            "pageCount": pages,
+            "rows": len(items),
+        }
+
+    def _order(self, data: dict[str, Any]) -> Response:
+        lines_out = []
+        total = Decimal(0)
+        for line in data.get("order") or []:
+            item = self.catalogue.get(str(line.get("item")))
+            if item is None:
+                return 400, {"message": f"Bundle {line.get('item')} not found"}
+            qty = int(line.get("quantity") or 1)
+            subtotal = item["price"] * qty
+            total += subtotal
+            out: dict[str, Any] = {
+                "type": "bundle",
+                "item": item["name"],
+                "quantity": qty,
+                "subTotal": subtotal,
+                "pricePerUnit": item["price"],
+                "allowReassign": False,
+            }
+            if data.get("type") == "transaction":
+                iccids = line.get("iccids") or []
+                with self.lock:
+                    new = [str(next(self.iccids)) for _ in range(qty - len(iccids))]
+                out["iccids"] = iccids or new
+                out["esims"] = [
+                    {
+                        "iccid": i,
+                        "matchingId": uuid.uuid4().hex[:20].upper(),
+                        "smdpAddress": "rsp.fake.esim-go.test",
+                    }
+                    for i in new
+                ]
+                with self.lock:
+                    for e in out["esims"]:
+                        self.esims[e["iccid"]] = {**e, "customerRef": ""}
+            lines_out.append(out)
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if data.get("type") != "transaction":
+            return 200, {
+                "order": lines_out,
+                "total": total,
+                "valid": True,
+                "currency": "USD",
+                "createdDate": created,
+                "assigned": False,
+            }
+        ref = str(uuid.uuid4())
+        order = {
+            "order": lines_out,
+            "total": total,
+            "currency": "USD",
+            "status": "completed",
+            "statusMessage": "Order completed",
+            "orderReference": ref,
+            "createdDate": created,
+            "assigned": True,
+            "sourceIP": "127.0.0.1",
+        }
+        with self.lock:
+            self.orders[ref] = order
+        return 200, order
+
+
+class StripeApp:
+    """The part of Stripe's API the gateway uses. `POST /__bench/succeed/<pi>` plays the
+    customer paying (the PaymentIntent then reads `succeeded`)."""
+
+    def __init__(self) -> None:
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.idempotent: dict[str, Response] = {}
+        self.lock = threading.Lock()
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: Any
+    ) -> Response:
+        if not str(headers.get("Authorization", "")).startswith("Bearer sk_"):
+            return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}}
+        form = _form(parse_qs(body.decode()))
+        key = headers.get("Idempotency-Key")
+        if method == "POST" and key:
+            with self.lock:
+                if key in self.idempotent:
+                    return self.idempotent[key]
+        response = self._route(method, [s for s in path.split("/") if s], query, form)
+        if method == "POST" and key and response[0] < 500:
+            with self.lock:
+                self.idempotent[key] = response
+        return response
+
+    def _route(
+        self, method: str, seg: list[str], query: dict[str, list[str]], form: dict[str, Any]
+    ) -> Response:
+        if seg[:1] == ["__bench"] and len(seg) == 3 and seg[1] == "succeed":
+            return self._set_status(seg[2], "succeeded")
+        if seg[:2] != ["v1", "payment_intents"] and seg[:2] != ["v1", "refunds"]:
+            return 404, {
+                "error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}
+            }
+        if seg == ["v1", "payment_intents"] and method == "POST":
+            pi = {
+                "id": f"pi_{uuid.uuid4().hex[:24]}",
+                "object": "payment_intent",
+                "amount": int(form.get("amount", 0)),
+                "currency": form.get("currency", "usd"),
+                "status": "requires_payment_method",
+                "metadata": form.get("metadata", {}),
+                "created": int(time.time()),
+                "latest_charge": None,
+                "last_payment_error": None,
+                "livemode": False,
+            }
+            pi["client_secret"] = f"{pi['id']}_secret_{uuid.uuid4().hex[:16]}"
+            with self.lock:
+                self.intents[pi["id"]] = pi
+            return 200, pi
+        if seg == ["v1", "payment_intents"]:
+            return 200, _list("/v1/payment_intents", list(self.intents.values())[-100:])
+        if len(seg) == 3 and seg[1] == "payment_intents":
+            intent = self.intents.get(seg[2])
+            return (200, intent) if intent else _missing("payment_intent", seg[2])
+        if len(seg) == 4 and seg[3] == "cancel":
+            return self._set_status(seg[2], "canceled")
+        if seg == ["v1", "refunds"] and method == "POST":
+            paid = self.intents.get(str(form.get("payment_intent")))
+            if paid is None:
+                return _missing("payment_intent", str(form.get("payment_intent")))
+            refund = {
+                "id": f"re_{uuid.uuid4().hex[:24]}",
+                "object": "refund",
+                "amount": int(form.get("amount") or paid["amount"]),
+                "currency": paid["currency"],
+                "payment_intent": paid["id"],
+                "status": "succeeded",
+                "metadata": form.get("metadata", {}),
+                "created": int(time.time()),
+            }
+            with self.lock:
+                self.refunds[refund["id"]] = refund
+            return 200, refund
+        if seg == ["v1", "refunds"]:
+            pi_id = (query.get("payment_intent") or [""])[0]
+            return 200, _list(
+                "/v1/refunds", [r for r in self.refunds.values() if r["payment_intent"] == pi_id]
+            )
+        return 404, {
+            "error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}
+        }
+
+    def _set_status(self, pi_id: str, status: str) -> Response:
+        with self.lock:
+            pi = self.intents.get(pi_id)
+            if pi is None:
+                return _missing("payment_intent", pi_id)
+            pi["status"] = status
+            if status == "succeeded":
+                pi["latest_charge"] = f"ch_{pi_id[3:]}"
+        return 200, pi
+
+
+def _missing(kind: str, ident: str) -> Response:
+    return 404, {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "message": f"No such {kind}: '{ident}'",
+        }
+    }
+
+
+def _list(url: str, data: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "list", "url": url, "has_more": False, "data": data}
+
+
+def _form(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """Stripe's form encoding (`metadata[order_id]=1`) back into nested dicts."""
+    out: dict[str, Any] = {}
+    for name, values in fields.items():
+        if "[" in name:
+            outer, inner = name.split("[", 1)
+            out.setdefault(outer, {})[inner.rstrip("]").split("][")[0]] = values[-1]
+        else:
+            out[name] = values[-1]
+    return out
+
+
+class FakeServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, app: EsimGoApp | StripeApp) -> None:
+        super().__init__(("127.0.0.1", port), FakeHandler)
+        self.app = app
+        self.lock = threading.Lock()
+        self.log: list[tuple[float, str, str]] = []
+
+
+def build(kind: str, port: int) -> FakeServer:
+    app: EsimGoApp | StripeApp = EsimGoApp() if kind == "esimgo" else StripeApp()
+    return FakeServer(port, app)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["esimgo", "stripe"])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    build(args.kind, args.port).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

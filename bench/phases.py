@@ -1,0 +1,434 @@
+"""The measurements of `make bench`, in the order bench/run.py runs them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.load import Figures, percentile, run_pgbench, run_wrk
+
+if TYPE_CHECKING:
+    from bench.run import Bench
+
+CLIENTS = (1, 8, 32)
+ORDER_PATH = "/api/v1/vendor/orders"
+ORDER_BODY_BUNDLE = "esim_1GB_7D_GB_V2"  # a bundle of the fake eSIM Go catalogue
+
+
+def _http(
+    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+# --- setup --------------------------------------------------------------------------------
+
+
+def prepare(b: Bench) -> None:
+    from django.core.management import call_command
+
+    from bench import seed
+
+    t = time.monotonic()
+    call_command("migrate", "--noinput", verbosity=0)
+    _say(f"migrated in {time.monotonic() - t:.0f}s")
+    t = time.monotonic()
+    bundles = seed.catalogue_seed()
+    b.vendors = seed.vendors_seed(b.vendor_count)
+    rows = seed.vendor_lookup_rows(b.vendors)
+    seed.bench_vendor_table(rows)
+    b.keys_all = b.work / "keys-all.txt"
+    b.keys_all.write_text("\n".join(v.api_key for v in b.vendors) + "\n")
+    b.keys_hot = b.work / "keys-hot.txt"
+    b.keys_hot.write_text(b.vendors[0].api_key + "\n")
+    b.results["seed"] = {
+        "bundles": bundles,
+        "vendors": len(b.vendors),
+        "seconds": round(time.monotonic() - t, 1),
+    }
+    _say(
+        f"seeded {bundles} bundles and {len(b.vendors)} funded vendors in {time.monotonic() - t:.0f}s"
+    )
+
+
+# --- 2. catalogue -------------------------------------------------------------------------
+
+
+def catalogue(b: Bench) -> None:
+    path = "/api/v1/catalogue/bundles?country=GB"
+    status, body = _http("GET", b.base_url + path)
+    if status != 200:
+        raise RuntimeError(f"catalogue answered {status}: {body[:300]!r}")
+    Path(b.env["BENCH_BARE_BODY_FILE"]).write_bytes(body)
+    status, bare = _http("GET", b.base_url + "/bench/bare/catalogue")
+    if status != 200 or bare != body:
+        raise RuntimeError("the bare view does not serve the catalogue's bytes")
+    rows = []
+    for label, url_path in (
+        ("catalogue (cached endpoint)", path),
+        ("bare Django view, same bytes", "/bench/bare/catalogue"),
+    ):
+        rows.append(
+            run_wrk(
+                label=label, base_url=b.base_url, method="GET", path=url_path, keys_file=b.keys_hot,
+                clients=16, seconds=b.seconds, work_dir=b.work,
+            )
+        )  # fmt: skip
+    ratio = _ratio(rows[0].per_second, rows[1].per_second)
+    b.results["catalogue"] = {"runs": [_fig(r) for r in rows], "ratio": ratio, "bytes": len(body)}
+    from bench.run import print_figures
+
+    print_figures(f"2. Catalogue, {len(body)} bytes per response", rows)
+    print(f"  catalogue / bare = {ratio:.2f}  (target >= 0.80)")
+
+
+def _fig(f: Figures) -> dict[str, Any]:
+    return {
+        "label": f.label, "clients": f.clients, "per_second": round(f.per_second, 1),
+        "p50_ms": round(f.p50_ms, 2), "p99_ms": round(f.p99_ms, 2), "errors": f.errors, "requests": f.requests,
+    }  # fmt: skip
+
+
+# --- 1. B2B order ceiling -----------------------------------------------------------------
+
+
+def capture_order_sql(b: Bench) -> list[Any]:
+    """Warm the code path, then record the SQL of one real order request."""
+    from django.test import Client
+
+    from bench.sqlcapture import capture_sql
+
+    vendor = b.vendors[len(b.vendors) // 2]
+    client = Client(HTTP_HOST="127.0.0.1")
+    body = json.dumps({"bundle_code": ORDER_BODY_BUNDLE, "quantity": 1})
+    for i in range(3):
+        resp = client.post(
+            ORDER_PATH, body, content_type="application/json",
+            HTTP_AUTHORIZATION=f"Api-Key {vendor.api_key}", HTTP_IDEMPOTENCY_KEY=f"bench-warm-{i}",
+        )  # fmt: skip
+        if resp.status_code != 201:
+            raise RuntimeError(f"warm-up order answered {resp.status_code}: {resp.content[:300]!r}")
+    _sequences_spread()
+    b.capture_key = "bench-capture-" + uuid.uuid4().hex
+    with capture_sql() as statements:
+        resp = client.post(
+            ORDER_PATH, body, content_type="application/json",
+            HTTP_AUTHORIZATION=f"Api-Key {vendor.api_key}", HTTP_IDEMPOTENCY_KEY=b.capture_key,
+        )  # fmt: skip
+    if resp.status_code != 201:
+        raise RuntimeError(f"captured order answered {resp.status_code}: {resp.content[:300]!r}")
+    b.capture_vendor = vendor
+    return statements
+
+
+def _sequences_spread() -> None:
+    """Move every id sequence to its own range, so an id the captured request got back can
+    only be that row's id when the SQL is turned into a script (order 4 is not key 4)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT c.oid::regclass::text FROM pg_class c WHERE c.relkind = 'S' ORDER BY 1")
+        for i, (seq,) in enumerate(cur.fetchall()):
+            cur.execute(
+                "SELECT setval(%s, greatest(nextval(%s), %s))",
+                [seq, seq, 100_000_000 + i * 1_000_000],
+            )
+
+
+def write_pgbench_scripts(b: Bench, statements: list[Any]) -> dict[str, Path]:
+    from django.db import connection
+
+    from bench.sqlcapture import render_pgbench
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT * FROM bench_vendor WHERE id = %s", [str(b.capture_vendor.vendor_id)])
+        row = cur.fetchone()
+        cols = [d.name for d in cur.description]
+    values = {str(v): c for c, v in zip(cols, row, strict=True) if c != "n"}
+    (b.work / "order-captured.sql").write_text(
+        "\n".join(f"{s.sql} -- {s.literals}" for s in statements)
+    )
+    scripts = {}
+    for name, choice in (("spread", f"random(1, {len(b.vendors)})"), ("hot", "1")):
+        text = render_pgbench(
+            statements, vendor_values=values, idempotency_key=b.capture_key, vendor_choice=choice
+        )
+        path = b.work / f"order-{name}.pgbench.sql"
+        path.write_text(text)
+        scripts[name] = path
+    return scripts
+
+
+def orders(b: Bench) -> None:
+    from django.db import connection
+
+    statements = capture_order_sql(b)
+    queries = [s for s in statements if s.sql not in ("BEGIN", "COMMIT", "ROLLBACK")]
+    scripts = write_pgbench_scripts(b, statements)
+    _say(
+        f"captured {len(queries)} SQL statements ({len(statements) - len(queries)} transaction markers) from one order"
+    )
+    dsn = os.environ["DATABASE_URL"]
+    pgbin = Path(os.environ["PGBIN"])
+    body = json.dumps({"bundle_code": ORDER_BODY_BUNDLE, "quantity": 1})
+    connection.close()  # nothing of ours holds locks or connections while measuring
+    table: dict[str, Any] = {}
+    rows: list[Figures] = []
+    for scope, keys in (("spread", b.keys_all), ("hot", b.keys_hot)):
+        scope_label = f"{len(b.vendors)} vendors" if scope == "spread" else "1 hot vendor"
+        for clients in CLIENTS:
+            ceiling = run_pgbench(
+                label=f"pgbench ceiling, {scope_label}", pgbin=pgbin, dsn=dsn, script=scripts[scope],
+                clients=clients, seconds=b.seconds, work_dir=b.work,
+            )  # fmt: skip
+            endpoint = run_wrk(
+                label=f"endpoint, {scope_label}", base_url=b.base_url, method="POST", path=ORDER_PATH,
+                keys_file=keys, clients=clients, seconds=b.seconds, work_dir=b.work, body=body,
+                key_prefix=f"{scope}{clients}-{uuid.uuid4().hex[:8]}",
+            )  # fmt: skip
+            rows += [ceiling, endpoint]
+            table[f"{scope}/{clients}"] = {
+                "ceiling": _fig(ceiling), "endpoint": _fig(endpoint),
+                "ratio": _ratio(endpoint.per_second, ceiling.per_second),
+            }  # fmt: skip
+    b.results["orders"] = {"queries_per_order": len(queries), "runs": table}
+    from bench.run import print_figures
+
+    print_figures(
+        f"1. B2B order: {len(queries)} SQL statements per order, replayed by pgbench vs the endpoint",
+        rows,
+    )
+    for key, value in table.items():
+        print(f"  endpoint / ceiling, {key:>10} clients = {value['ratio']:.2f}")
+    print(f"  target: >= 0.50 at spread/32 (measured {table['spread/32']['ratio']:.2f})")
+
+
+# --- rate cap -----------------------------------------------------------------------------
+
+
+def _provider_log(b: Bench) -> list[tuple[float, str, str]]:
+    _, body = _http("GET", f"{b.esimgo_url}/__bench/log")
+    return [tuple(x) for x in json.loads(body)["log"] if not str(x[2]).startswith("/__bench")]  # type: ignore[misc]
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    """Most requests that arrived within any `window` seconds (sliding)."""
+    times = sorted(times)
+    best = lo = 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def rate_cap(b: Bench) -> None:
+    """4 worker processes drain the provisioning backlog the order runs left; the fake
+    eSIM Go logs when each call arrived."""
+    from django.conf import settings
+
+    limit = float(getattr(settings, "ESIMGO_RATE_LIMIT_PER_SECOND", 10))
+    _http("POST", f"{b.esimgo_url}/__bench/reset")
+    seconds = max(10, b.seconds * 2)
+    b.start_worker(concurrency=4, name="worker-cap")
+    time.sleep(seconds)
+    b.procs.stop("worker-cap")
+    purged = b.purge_queue()
+    log = _provider_log(b)
+    times = [t for t, _, _ in log]
+    peak = max_in_window(times)
+    span = (max(times) - min(times)) if len(times) > 1 else 0.0
+    mean = len(times) / span if span else 0.0
+    b.results["rate_cap"] = {
+        "limit_per_second": limit, "worker_processes": 4, "provider_calls": len(times),
+        "max_in_any_1s_window": peak, "mean_per_second": round(mean, 2), "purged_tasks": purged,
+    }  # fmt: skip
+    print("\nRate cap: 4 Celery worker processes provisioning the order backlog")
+    print(
+        f"  provider calls: {len(times)} in {span:.1f}s, mean {mean:.1f}/s, max in any 1 s window {peak}"
+    )
+    print(f"  configured cap {limit:g}/s: {'HOLDS' if peak <= limit else 'EXCEEDED'}")
+
+
+# --- 3. provisioning latency --------------------------------------------------------------
+
+
+def _stripe_signature(payload: bytes, secret: str) -> str:
+    ts = int(time.time())
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def provisioning(b: Bench) -> None:
+    from django.db.models import Min
+
+    from bench.seed import customers_seed
+    from orders.models import Order, OrderEvent
+    from orders.services import order_create_b2c
+    from payments.models import Payment
+
+    count = int(os.environ.get("BENCH_PROVISION_ORDERS", 240))
+    rate = float(os.environ.get("BENCH_PROVISION_RATE", 3))
+    customers = customers_seed(20)
+    created = []
+    for i in range(count):
+        order = order_create_b2c(
+            customer=customers[i % len(customers)], bundle_code=ORDER_BODY_BUNDLE, quantity=1
+        )
+        pi = (
+            Payment.objects.filter(order_id=order.pk)
+            .values_list("payment_intent_id", flat=True)
+            .get()
+        )
+        created.append((order.pk, pi))
+    b.purge_queue()
+    b.start_worker(concurrency=2, name="worker")
+    secret = b.env["STRIPE_WEBHOOK_SECRET"]
+    sent: dict[int, float] = {}
+    started = time.monotonic()
+    for i, (order_id, pi) in enumerate(created):
+        due = started + i / rate
+        if (wait := due - time.monotonic()) > 0:
+            time.sleep(wait)
+        _, pi_body = _http(
+            "POST",
+            f"{b.stripe_url}/__bench/succeed/{pi}",
+            headers={"Authorization": f"Bearer {b.env['STRIPE_SECRET_KEY']}"},
+        )
+        event = {
+            "id": f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "type": "payment_intent.succeeded",
+            "api_version": "2026-10-28.endive", "created": int(time.time()), "livemode": False,
+            "data": {"object": json.loads(pi_body)},
+        }  # fmt: skip
+        payload = json.dumps(event).encode()
+        sent[order_id] = time.time()
+        status, body = _http(
+            "POST", f"{b.base_url}/api/v1/webhooks/stripe", body=payload,
+            headers={"Content-Type": "application/json", "Stripe-Signature": _stripe_signature(payload, secret)},
+        )  # fmt: skip
+        if status != 200:
+            raise RuntimeError(f"webhook answered {status}: {body[:300]!r}")
+    deadline = time.monotonic() + 90
+    ids = list(sent)
+    while time.monotonic() < deadline:
+        done = Order.objects.filter(pk__in=ids, status__in=["completed", "failed"]).count()
+        if done == len(ids):
+            break
+        time.sleep(0.5)
+    completed_at = dict(
+        OrderEvent.objects.filter(order_id__in=ids, to_status="completed")
+        .values("order_id").annotate(t=Min("created_at")).values_list("order_id", "t")
+    )  # fmt: skip
+    latencies = [(completed_at[i].timestamp() - sent[i]) * 1000 for i in ids if i in completed_at]
+    missing = len(ids) - len(latencies)
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    b.results["provisioning"] = {
+        "orders": len(ids), "completed": len(latencies), "not_completed": missing, "rate_per_second": rate,
+        "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "max_ms": round(max(latencies, default=0), 1),
+    }  # fmt: skip
+    print(
+        f"\n3. Provisioning: signed payment_intent.succeeded -> completed, {len(ids)} orders at {rate:g}/s"
+    )
+    print(
+        f"  completed {len(latencies)}, not completed {missing}; p50 {p50:.0f} ms, p95 {p95:.0f} ms (target p95 < 1000 ms)"
+    )
+    b.procs.stop("worker")
+
+
+# --- 4. growth ----------------------------------------------------------------------------
+
+
+def growth(b: Bench) -> None:
+    from django.db import connection
+
+    from bench.seed import ledger_history_grow
+    from ledger.models import Entry
+
+    levels = [int(x) for x in os.environ.get("BENCH_GROWTH", "100000,1000000").split(",") if x]
+    body = json.dumps({"bundle_code": ORDER_BODY_BUNDLE, "quantity": 1})
+    seconds = max(4, b.seconds // 2)
+    out: list[dict[str, Any]] = []
+    for target in [0, *levels]:
+        seed_seconds = 0.0
+        if target:
+            seed_seconds = ledger_history_grow(
+                target_entries=target, hot_vendor_id=b.vendors[0].vendor_id
+            )
+        entries = Entry.objects.count()
+        connection.close()
+        order = run_wrk(
+            label=f"order create, {entries:,} entries", base_url=b.base_url, method="POST", path=ORDER_PATH,
+            keys_file=b.keys_all, clients=1, seconds=seconds, work_dir=b.work, body=body,
+            key_prefix=f"growth{target}-{uuid.uuid4().hex[:8]}",
+        )  # fmt: skip
+        statement = run_wrk(
+            label=f"hot vendor statement, {entries:,}", base_url=b.base_url, method="GET",
+            path="/api/v1/vendor/ledger", keys_file=b.keys_hot, clients=1, seconds=seconds, work_dir=b.work,
+        )  # fmt: skip
+        out.append(
+            {
+                "entries": entries,
+                "seed_seconds": round(seed_seconds, 1),
+                "order": _fig(order),
+                "statement": _fig(statement),
+            }
+        )
+        _say(f"growth level {entries:,} entries measured (seeded in {seed_seconds:.0f}s)")
+    base = out[0]
+    print("\n4. Growth: p50 at each ledger size (1 client), ratio to the smallest")
+    print(
+        f"  {'entries':>10} {'order p50 ms':>13} {'ratio':>6} {'statement p50 ms':>17} {'ratio':>6} {'errors':>7}"
+    )
+    for row in out:
+        ro = _ratio(row["order"]["p50_ms"], base["order"]["p50_ms"])
+        rs = _ratio(row["statement"]["p50_ms"], base["statement"]["p50_ms"])
+        row["order_ratio"], row["statement_ratio"] = round(ro, 2), round(rs, 2)
+        errors = row["order"]["errors"] + row["statement"]["errors"]
+        print(
+            f"  {row['entries']:>10,} {row['order']['p50_ms']:>13.2f} {ro:>6.2f} {row['statement']['p50_ms']:>17.2f} {rs:>6.2f} {errors:>7}"
+        )
+    print("  target: order p50 at 1M <= 1.20 x the smallest")
+    b.results["growth"] = out
+
+
+def summary(b: Bench) -> None:
+    r = b.results
+    path = Path(os.environ.get("BENCH_RESULTS", "/tmp/ttelgo-bench-results.json"))  # noqa: S108
+    path.write_text(json.dumps(r, indent=2, default=str))
+    spread32 = r["orders"]["runs"]["spread/32"]["ratio"]
+    growth_top = r["growth"][-1]
+    print("\nSummary (ratios are what count: measured side by side on this machine)")
+    print(
+        f"  1. B2B order endpoint / pgbench ceiling, 32 clients, 1,000 vendors: {spread32:.2f}  (target >= 0.50)"
+    )
+    print(f"  2. catalogue / bare view: {r['catalogue']['ratio']:.2f}  (target >= 0.80)")
+    print(f"  3. provisioning p95: {r['provisioning']['p95_ms']:.0f} ms  (target < 1000 ms)")
+    print(
+        f"  4. order p50 at {growth_top['entries']:,} entries / smallest: {growth_top['order_ratio']:.2f}  (target <= 1.20);"
+        f" statement: {growth_top['statement_ratio']:.2f}"
+    )
+    cap = r.get("rate_cap", {})
+    print(
+        f"  rate cap: max {cap.get('max_in_any_1s_window')} provider calls in any 1 s (cap {cap.get('limit_per_second')})"
+    )
+    print(f"  total {r['elapsed_seconds']:.0f}s; results in {path}")

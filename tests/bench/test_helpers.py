@@ -1,0 +1,113 @@
+"""The benchmark's own arithmetic and parsing: if these are wrong, every figure is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.load import parse_pgbench_logs, parse_pgbench_summary, parse_wrk, percentile
+from bench.phases import max_in_window
+from bench.sqlcapture import Statement, _split_placeholders, render_pgbench
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) == 0.0
+
+
+def test_max_in_window_counts_a_sliding_second():
+    # 10 calls in the first 0.9 s, 4 more soon after: no second ever holds more than 10
+    times = [i / 10 for i in range(10)] + [1.15, 1.25, 1.35, 1.45]
+    assert max_in_window(times) == 10
+    # ... but an 11th call at 0.95 s makes 11 within the first second
+    assert max_in_window([*times, 0.95]) == 11
+    assert max_in_window([0.0, 0.999, 1.0]) == 2
+    assert max_in_window([]) == 0
+
+
+def test_parse_wrk_reads_the_lua_summary_line():
+    out = (
+        "Running 8s test @ http://127.0.0.1:1\n"
+        'BENCH {"requests": 800, "duration_us": 8000000, "p50_us": 1500, "p99_us": 9000, '
+        '"status_errors": 3, "socket_errors": 1}\n'
+    )
+    fig = parse_wrk("x", 8, out)
+    assert fig.per_second == 100.0
+    assert (fig.p50_ms, fig.p99_ms, fig.errors) == (1.5, 9.0, 4)
+
+
+def test_parse_pgbench_summary_counts_failures_and_aborted_clients():
+    text = (
+        "number of transactions actually processed: 1234\n"
+        "number of failed transactions: 2 (0.1%)\n"
+        "pgbench: error: client 3 aborted in command 5\n"
+    )
+    assert parse_pgbench_summary(text) == (1234, 3)
+
+
+def test_parse_pgbench_logs_reads_microseconds(tmp_path: Path):
+    log = tmp_path / "tx.1"
+    log.write_text("0 0 1500 0 1700000000 1\n0 1 2500 0 1700000000 2\n")
+    assert parse_pgbench_logs([log]) == [1.5, 2.5]
+
+
+def test_split_placeholders_keeps_literal_percent():
+    assert _split_placeholders("a = %s AND b LIKE '%%x' OR c = %s") == [
+        "a = ",
+        " AND b LIKE '%x' OR c = ",
+        "",
+    ]
+
+
+def test_render_pgbench_turns_request_values_into_variables():
+    statements = [
+        Statement(sql="BEGIN"),
+        Statement(
+            sql='INSERT INTO "orders_order" ("vendor_id", "total") VALUES (%s, %s) RETURNING "orders_order"."id"',
+            literals=["1000007", "199"],
+            raw=[1000007, 199],
+            returning_table="orders_order",
+            returned={"id": 100000042},
+        ),
+        Statement(
+            sql='INSERT INTO "ledger_hold" ("reference", "order_id", "account_id") VALUES (%s, %s, %s)',
+            literals=["'order:100000042:reserve'", "100000042", "2000013"],
+            raw=["order:100000042:reserve", 100000042, 2000013],
+        ),
+        Statement(
+            sql='INSERT INTO "ttelgo_idempotencykey" ("key", "scope") VALUES (%s, %s)',
+            literals=["'capture-key-1'", "'vendor:1000007'"],
+            raw=["capture-key-1", "vendor:1000007"],
+        ),
+        Statement(sql="COMMIT"),
+    ]
+    script = render_pgbench(
+        statements,
+        vendor_values={"1000007": "id", "2000013": "wallet"},
+        idempotency_key="capture-key-1",
+        vendor_choice="random(1, 1000)",
+    )
+    assert "\\set vn random(1, 1000)" in script
+    assert "SELECT * FROM bench_vendor WHERE n = :vn \\gset v_" in script
+    assert 'VALUES (:v_id, 199) RETURNING "orders_order"."id" \\gset orders_order_' in script
+    assert "(('order:' || :orders_order_id || ':reserve'), :orders_order_id, :v_wallet);" in script
+    assert "(':ikey', ('vendor:' || :v_id));" in script
+    assert script.count("BEGIN;") == 1 and script.count("COMMIT;") == 1
+    assert "100000042" not in script and "1000007" not in script
+
+
+def test_render_pgbench_leaves_lookalike_numbers_alone():
+    statements = [
+        Statement(
+            sql="SELECT %s, %s",
+            literals=["'ab1000007cd'", "'x 10000070'"],
+            raw=["ab1000007cd", "x 10000070"],
+        ),
+    ]
+    script = render_pgbench(
+        statements, vendor_values={"1000007": "id"}, idempotency_key="k-1", vendor_choice="1"
+    )
+    assert "SELECT 'ab1000007cd', 'x 10000070';" in script
