@@ -16,6 +16,7 @@ One attempt has three steps, each safe to crash in:
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,7 +63,7 @@ def retry_countdown(attempt: int, *, retry_after: float | None = None) -> int:
     """Exponential backoff with full jitter; never shorter than what the provider asked."""
     ceiling = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
     delay = random.uniform(ceiling / 2, ceiling)  # jitter, not security
-    return int(max(delay, retry_after or 0))
+    return math.ceil(max(delay, retry_after or 0))
 
 
 def order_provision_run(*, order_id: int, task: Any = None) -> Outcome:

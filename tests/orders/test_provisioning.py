@@ -61,9 +61,11 @@ def paid_b2c_order(bundles, django_capture_on_commit_callbacks):
 
     order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
     payment = Payment.objects.get(order=order)
-    with mock.patch("orders.tasks.order_provision.delay"):
-        with django_capture_on_commit_callbacks(execute=True):
-            sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
+    with (
+        mock.patch("orders.tasks.order_provision.delay"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
     assert order_status(order.pk) == "provisioning"
     return order
 
@@ -80,9 +82,11 @@ def test_provisioning_task_run_twice_buys_once(b2b_order):
 
 
 def test_crash_after_buying_re_reads_the_provider_order_instead_of_buying_again(b2b_order):
-    with mock.patch.object(provisioning, "_complete", side_effect=RuntimeError("worker died")):
-        with pytest.raises(RuntimeError):
-            order_provision_attempt(order_id=b2b_order.pk)
+    with (
+        mock.patch.object(provisioning, "_complete", side_effect=RuntimeError("worker died")),
+        pytest.raises(RuntimeError),
+    ):
+        order_provision_attempt(order_id=b2b_order.pk)
     assert order_status(b2b_order.pk) == "provisioning"
     assert provider_orders(b2b_order.pk) == 1
     assert Order.objects.get(pk=b2b_order.pk).provider_reference.startswith("sbx-")
@@ -101,9 +105,11 @@ def test_crash_before_the_provider_reference_is_saved_finds_the_order_by_our_ref
         real_create(self, **kwargs)
         raise SystemExit("killed between the provider's answer and our write")
 
-    with mock.patch.object(SandboxProvider, "create_order", create_then_die):
-        with pytest.raises(SystemExit):
-            order_provision_attempt(order_id=b2b_order.pk)
+    with (
+        mock.patch.object(SandboxProvider, "create_order", create_then_die),
+        pytest.raises(SystemExit),
+    ):
+        order_provision_attempt(order_id=b2b_order.pk)
     order = Order.objects.get(pk=b2b_order.pk)
     assert order.provider_reference == ""
     assert order.provisioning_lease_until is not None  # a killed worker keeps its lease
@@ -154,9 +160,11 @@ def test_a_worker_schedules_a_celery_retry_with_backoff(b2b_order):
     task.request.retries = 0
     task.max_retries = 8
     task.retry.return_value = RuntimeError("retry scheduled")
-    with mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderUnavailable("x")):
-        with pytest.raises(RuntimeError, match="retry scheduled"):
-            order_provision_run(order_id=b2b_order.pk, task=task)
+    with (
+        mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderUnavailable("x")),
+        pytest.raises(RuntimeError, match="retry scheduled"),
+    ):
+        order_provision_run(order_id=b2b_order.pk, task=task)
     countdown = task.retry.call_args.kwargs["countdown"]
     assert provisioning.RETRY_BASE_SECONDS / 2 <= countdown <= provisioning.RETRY_BASE_SECONDS
     assert order_status(b2b_order.pk) == "provisioning"
@@ -199,9 +207,11 @@ def test_permanent_failure_of_a_vendor_order_voids_the_hold_and_tells_the_vendor
 def test_permanent_failure_of_a_customer_order_refunds_the_payment(
     paid_b2c_order, django_capture_on_commit_callbacks
 ):
-    with mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderRejected("no")):
-        with django_capture_on_commit_callbacks(execute=True):
-            order_provision.delay(paid_b2c_order.pk)
+    with (
+        mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderRejected("no")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        order_provision.delay(paid_b2c_order.pk)
     assert order_status(paid_b2c_order.pk) == "failed"
     payment = Payment.objects.get(order=paid_b2c_order)
     assert payment.refunded_amount == payment.amount
@@ -239,9 +249,11 @@ def test_redrive_completes_stuck_orders_and_escalates_once(
     Order.objects.filter(pk__in=[b2b_order.pk, stuck.pk]).update(updated_at=stale)
     fresh = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
 
-    with mock.patch("orders.tasks.order_provision.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            result = orders_redrive_stuck(older_than=timedelta(minutes=15))
+    with (
+        mock.patch("orders.tasks.order_provision.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = orders_redrive_stuck(older_than=timedelta(minutes=15))
     assert sorted(result.redriven) == sorted([b2b_order.pk, stuck.pk])
     assert sorted(c.args[0] for c in delay.call_args_list) == sorted([b2b_order.pk, stuck.pk])
     assert result.escalated == [stuck.pk]
@@ -249,9 +261,11 @@ def test_redrive_completes_stuck_orders_and_escalates_once(
     assert len(ops) == 1
     assert f"order {stuck.pk}" in ops[0].body
 
-    with mock.patch("orders.tasks.order_provision.delay"):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert orders_redrive_stuck(older_than=timedelta(minutes=15)).escalated == []
+    with (
+        mock.patch("orders.tasks.order_provision.delay"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert orders_redrive_stuck(older_than=timedelta(minutes=15)).escalated == []
     assert len([m for m in mail.outbox if m.to == [settings.OPERATIONS_EMAIL]]) == 1
 
     with django_capture_on_commit_callbacks(execute=True):
