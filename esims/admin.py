@@ -16,7 +16,13 @@ from ttelgo.money import Money
 
 from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
 from .providers import ProviderError
-from .services import OVERRIDE_FIELDS, bundle_overrides_update, catalogue_reprice, catalogue_sync
+from .services import (
+    OVERRIDE_FIELDS,
+    bundle_overrides_update,
+    catalogue_sync,
+    price_rule_delete,
+    price_rule_save,
+)
 
 
 @admin.register(Region)
@@ -151,14 +157,12 @@ class PriceRuleAdmin(ModelAdmin):
     list_select_related = ("region", "country", "bundle")
 
     def save_model(self, request: HttpRequest, obj: PriceRule, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        changed = catalogue_reprice()
+        changed = price_rule_save(rule=obj)
         self.message_user(request, f"Repriced: {changed} bundle prices changed.")
 
     def delete_model(self, request: HttpRequest, obj: PriceRule) -> None:
-        super().delete_model(request, obj)
-        catalogue_reprice()
+        price_rule_delete(rule=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceRule]) -> None:
-        super().delete_queryset(request, queryset)
-        catalogue_reprice()
+        for rule in queryset:
+            price_rule_delete(rule=rule)

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -14,7 +15,7 @@ from django.utils.text import slugify
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
-from .models import Bundle, BundlePriceHistory, Country, Region
+from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
 from .pricing import RuleBook, bundle_retail_amount
 from .providers import Provider, ProviderBundle, get_provider
 from .selectors import CATALOGUE_VERSION_KEY
@@ -227,6 +228,26 @@ def catalogue_reprice() -> int:
         )
         transaction.on_commit(catalogue_cache_bump)
     return len(changed)
+
+
+def price_rule_save(*, rule: PriceRule) -> int:
+    """Create or change a price rule and reprice the catalogue in the same transaction.
+    Returns how many bundle prices changed."""
+    try:
+        rule.full_clean()
+    except ValidationError as exc:
+        raise DomainError(
+            "validation_error", "The price rule is not valid.", details=exc.message_dict
+        )
+    with transaction.atomic():
+        rule.save()
+        return catalogue_reprice()
+
+
+def price_rule_delete(*, rule: PriceRule) -> int:
+    with transaction.atomic():
+        rule.delete()
+        return catalogue_reprice()
 
 
 def bundle_overrides_update(*, bundle: Bundle, **overrides: object) -> Bundle:

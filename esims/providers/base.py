@@ -25,12 +25,19 @@ class ProviderError(Exception):
     code: str = "provider_error"
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        request_sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        # False only when the provider surely never saw the request (connect timeout)
+        self.request_sent = request_sent
 
 
 class ProviderUnavailable(ProviderError):

@@ -183,11 +183,22 @@ class EsimGoProvider(Provider):
         *,
         params: Any = None,
         body: dict[str, Any] | None = None,
+        idempotent: bool = True,
     ) -> Any:
+        """One logical call. A call that buys something (`idempotent=False`) is retried only
+        when the provider surely did not act on it: a 429, or a connect timeout. After a
+        read timeout or a 5xx the order may exist, so the caller must check with
+        `find_order` before ordering again."""
+
+        def should_retry(exc: BaseException) -> bool:
+            if not (isinstance(exc, ProviderError) and exc.transient):
+                return False
+            return idempotent or isinstance(exc, ProviderRateLimited) or not exc.request_sent
+
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.transient),
+            retry=retry_if_exception(should_retry),
             sleep=self.sleep,
             reraise=True,
         )
@@ -204,6 +215,10 @@ class EsimGoProvider(Provider):
         url = f"{self.base_url}{path}"
         try:
             resp = self.session.request(method, url, params=params, json=body, timeout=self.timeout)
+        except requests.ConnectTimeout as exc:
+            raise ProviderTimeout(
+                f"eSIM Go connect timed out: {method} {path}", request_sent=False
+            ) from exc
         except requests.Timeout as exc:
             raise ProviderTimeout(f"eSIM Go timed out: {method} {path}") from exc
         except requests.ConnectionError as exc:
@@ -375,7 +390,8 @@ class EsimGoProvider(Provider):
 
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
         body = self._order_body("transaction", [OrderItem(bundle_code, quantity)])
-        order = self._order(self._request("POST", "/orders", body=body), client_reference=reference)
+        data = self._request("POST", "/orders", body=body, idempotent=False)
+        order = self._order(data, client_reference=reference)
         self._tag(order, reference)
         return order
 
@@ -483,7 +499,8 @@ class EsimGoProvider(Provider):
 
     def apply_topup(self, *, iccid: str, bundle_code: str, reference: str) -> TopupResult:
         body = self._order_body("transaction", [OrderItem(bundle_code, 1)], iccids=[iccid])
-        order = self._order(self._request("POST", "/orders", body=body), client_reference=reference)
+        data = self._request("POST", "/orders", body=body, idempotent=False)
+        order = self._order(data, client_reference=reference)
         return TopupResult(
             reference=order.reference,
             iccid=iccid,

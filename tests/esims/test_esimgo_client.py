@@ -572,3 +572,36 @@ def test_client_errors_do_not_open_the_breaker():
 def test_provider_errors_say_whether_they_are_transient():
     assert ProviderRateLimited("x").transient and ProviderUnavailable("x").transient
     assert not ProviderRejected("x").transient and not ProviderError("x").transient
+
+
+# --- buying is never blindly retried ------------------------------------------------------
+@responses.activate
+@pytest.mark.parametrize(
+    "failure",
+    [{"body": requests.ReadTimeout("read timed out")}, {"status": 503}, {"status": 500}],
+)
+def test_order_is_not_retried_when_it_may_have_gone_through(client, sleeps, failure):
+    responses.post(f"{BASE}/orders", **failure)
+    with pytest.raises(ProviderUnavailable) as err:
+        client.create_order(bundle_code="esim_1GB_7D_GB_V2", quantity=1, reference="order:1")
+    assert err.value.transient  # the caller checks find_order, then retries
+    assert len(responses.calls) == 1 and sleeps == []
+
+
+@responses.activate
+def test_order_is_retried_when_the_provider_surely_did_not_act(client, sleeps):
+    responses.post(f"{BASE}/orders", body=requests.ConnectTimeout("connect timed out"))
+    responses.post(f"{BASE}/orders", status=429, headers={"Retry-After": "3"})
+    responses.post(f"{BASE}/orders", json=TRANSACTION)
+    responses.put(f"{BASE}/esims", json={})
+    order = client.create_order(bundle_code="esim_1GB_7D_GB_V2", quantity=2, reference="order:1")
+    assert order.is_complete
+    assert len(sleeps) == 2 and sleeps[1] == 3.0
+
+
+@responses.activate
+def test_topup_is_not_retried_after_a_read_timeout(client):
+    responses.post(f"{BASE}/orders", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(ProviderUnavailable):
+        client.apply_topup(iccid="111", bundle_code="esim_1GB_7D_GB_V2", reference="topup:1")
+    assert len(responses.calls) == 1

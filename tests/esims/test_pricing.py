@@ -148,3 +148,22 @@ def test_only_one_active_rule_per_target():
         PriceRuleFactory(scope="global")
     with pytest.raises(IntegrityError), transaction.atomic():
         PriceRuleFactory(scope="bundle")  # a bundle rule needs its bundle
+
+
+@pytest.mark.django_db
+def test_price_rule_save_validates_and_reprices():
+    from esims.services import price_rule_delete, price_rule_save
+    from ttelgo.errors import DomainError
+
+    catalogue_sync(provider=EditableCatalogueProvider([pbundle("gb", cost=1000)]))
+    with pytest.raises(DomainError) as err:
+        price_rule_save(rule=PriceRule(scope="bundle", markup_bps=100))  # no bundle named
+    assert err.value.code == "validation_error"
+    rule = PriceRule(scope="global", markup_bps=9000, rounding=R.NONE)
+    assert price_rule_save(rule=rule) == 1
+    assert Bundle.objects.get(code="gb").retail_amount == 1900
+    assert price_rule_delete(rule=rule) == 1
+    assert (
+        Bundle.objects.get(code="gb").retail_amount
+        == price_from_cost(Money(1000, "USD"), pricing.DEFAULT_RULE).amount
+    )

@@ -123,3 +123,51 @@ def test_sync_task_runs_the_service(db):
     counts = task.delay().get()  # eager in tests
     assert counts["created"] >= 150
     assert counts["deactivated"] == 0
+
+
+def test_sync_from_esimgo_walks_pages_and_maps_fields(monkeypatch):
+    import uuid
+
+    import responses
+
+    from esims.providers import esimgo
+    from esims.providers.esimgo import EsimGoProvider, build_breaker
+
+    base = "https://api.esim-go.test/v2.4"
+    monkeypatch.setattr(esimgo, "CATALOGUE_PAGE_SIZE", 1)
+
+    def item(name: str, iso: str, price: str) -> dict:
+        return {
+            "name": name, "description": f"{name} desc", "dataAmount": 3000, "duration": 15,
+            "unlimited": False, "price": price,
+            "countries": [{"name": f"Land {iso}", "region": "Asia", "iso": iso}],
+        }  # fmt: skip
+
+    provider = EsimGoProvider(
+        api_key="k",
+        base_url=base,
+        sleep=lambda s: None,
+        breaker=build_breaker(name=uuid.uuid4().hex, fail_max=5, reset_timeout=60, redis_url=""),
+    )
+    with responses.RequestsMock() as mock:
+        for page, body in enumerate(
+            [
+                {"bundles": [item("esim_3GB_15D_JP_V2", "JP", "4.10")], "pageCount": 2},
+                {"bundles": [item("esim_3GB_15D_TH_V2", "TH", "3.20")], "pageCount": 2},
+            ],
+            start=1,
+        ):
+            mock.get(
+                f"{base}/catalogue",
+                json=body,
+                match=[responses.matchers.query_param_matcher({"page": str(page), "perPage": "1"})],
+            )
+        result = catalogue_sync(provider=provider)
+    assert (result.created, result.countries) == (2, 2)
+    jp = Bundle.objects.get(code="esim_3GB_15D_JP_V2")
+    assert (jp.provider, jp.cost_amount, jp.data_mb, jp.region.code) == (
+        "esimgo",
+        410,
+        3000,
+        "asia",
+    )
