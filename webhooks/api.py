@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,7 +33,19 @@ class _EndpointOutput(serializers.ModelSerializer):
         )
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "delivery status: " + " | ".join(WebhookDelivery.Status.values),
+    }
+)
+class DeliveryStatusField(serializers.CharField):
+    """A plain string in the schema: a `status` enum component would collide with other
+    apps' `status` enums (drf-spectacular names enums by field name)."""
+
+
 class _DeliveryOutput(serializers.ModelSerializer):
+    status = DeliveryStatusField(read_only=True)
     event_id = serializers.CharField(source="event.public_id", help_text="the webhook-id")
     event_type = serializers.CharField(source="event.type")
     endpoint_id = serializers.IntegerField()
