@@ -159,9 +159,12 @@ def _transaction_create(
         return existing, False
 
 
-def _entries_write(*, txn: Transaction, legs: dict[int, int]) -> list[Entry]:
-    """Write a transaction's entries (accounts must already be locked by this transaction)."""
-    accounts = accounts_lock(legs)  # re-read: holds may have changed `held` meanwhile
+def _entries_write(
+    *, txn: Transaction, legs: dict[int, int], locked: dict[int, Account] | None = None
+) -> list[Entry]:
+    """Write a transaction's entries. `locked`: the accounts as just locked by the caller;
+    without it they are (re-)locked and re-read, e.g. after a hold changed `held`."""
+    accounts = locked if locked is not None else accounts_lock(legs)
     rows = []
     for acc_id in sorted(legs):
         account = accounts[acc_id]
@@ -206,7 +209,7 @@ def _post(
             metadata=metadata,
         )
         if created:
-            _entries_write(txn=txn, legs=legs)
+            _entries_write(txn=txn, legs=legs, locked=accounts)
         return txn, created
 
 

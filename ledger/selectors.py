@@ -81,10 +81,14 @@ def vendor_statement(*, vendor: Vendor, purpose: str | None = None) -> QuerySet[
     purpose = purpose or _primary_purpose(vendor)
     # Vendor's view = minus the debit-positive amount for both wallet and receivable.
     balance_sign = -1 if purpose == Purpose.RECEIVABLE else 1
+    account_id = (
+        Account.objects.filter(vendor=vendor, purpose=purpose, currency=vendor.currency)
+        .values_list("id", flat=True)
+        .first()
+    )
+    # Filtering on the id (not through the join) lets PostgreSQL walk (account, -id).
     return (
-        Entry.objects.filter(
-            account__vendor=vendor, account__purpose=purpose, account__currency=vendor.currency
-        )
+        Entry.objects.filter(account_id=account_id if account_id is not None else -1)
         .select_related("transaction")
         .annotate(
             type=F("transaction__kind"),

@@ -190,6 +190,16 @@ def vendor_order_capture(
     if hold is None:
         raise DomainError("invalid_state", f"order {order_id} has no reservation")
     with transaction.atomic():
+        # Lock everything this posts up front (hold first, then accounts in id order), so a
+        # caller's surrounding transaction cannot interleave the two postings' locks.
+        locked = Hold.objects.select_for_update().get(id=hold.id)
+        ids = [locked.account_id, locked.counter_account_id]
+        if cost is not None and cost.amount > 0:
+            ids += [
+                _platform(Purpose.COGS, cost.currency).id,
+                _platform(Purpose.PROVIDER_PAYABLE, cost.currency).id,
+            ]
+        accounts_lock(ids)
         charge = hold_capture(
             hold=hold,
             amount=amount,

@@ -1,3 +1,6 @@
-from django.urls import path  # noqa: F401
+"""The ledger has no endpoints of its own: the vendor API (vendors app) serves balances,
+statements and invoices through `ledger.selectors`."""
 
-urlpatterns: list = []
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
