@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -62,52 +61,15 @@ from .base import (
     ProviderUnavailable,
     TopupResult,
 )
+from .resilience import build_breaker, retry_after_seconds, shared_breaker
+
+__all__ = ["EsimGoProvider", "build_breaker", "shared_breaker"]
 
 logger = logging.getLogger(__name__)
 
 CATALOGUE_PAGE_SIZE = 100
 MAX_PAGES = 500  # a runaway paging loop is a bug upstream, not a bigger catalogue
 MAX_RETRY_AFTER = 30.0  # never sleep longer than this inside a request
-
-_breakers: dict[str, pybreaker.CircuitBreaker] = {}
-_breakers_lock = threading.Lock()
-
-
-def _is_system_failure(exc: BaseException) -> bool:
-    return not isinstance(exc, ProviderError) or exc.transient
-
-
-def build_breaker(
-    *, name: str, fail_max: int, reset_timeout: float, redis_url: str | None = None
-) -> pybreaker.CircuitBreaker:
-    """A breaker that only counts transient failures (a 400 says nothing about health)."""
-    redis_url = settings.REDIS_URL if redis_url is None else redis_url
-    storage: pybreaker.CircuitBreakerStorage
-    if redis_url:
-        import redis
-
-        storage = pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED, redis.Redis.from_url(redis_url), namespace=name
-        )
-    else:
-        storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-    return pybreaker.CircuitBreaker(
-        fail_max=fail_max,
-        reset_timeout=reset_timeout,
-        exclude=[lambda e: not _is_system_failure(e)],
-        state_storage=storage,
-        name=name,
-        throw_new_error_on_trip=False,
-    )
-
-
-def shared_breaker(*, name: str, fail_max: int, reset_timeout: float) -> pybreaker.CircuitBreaker:
-    with _breakers_lock:
-        if name not in _breakers:
-            _breakers[name] = build_breaker(
-                name=name, fail_max=fail_max, reset_timeout=reset_timeout
-            )
-        return _breakers[name]
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -118,21 +80,6 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class EsimGoProvider(Provider):
@@ -242,7 +189,7 @@ class EsimGoProvider(Provider):
         message = message or resp.reason or "error"
         text = f"eSIM Go {resp.status_code} on {method} {path}: {message}"
         status = resp.status_code
-        retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
         if status == 429:
             return ProviderRateLimited(text, status=status, retry_after=retry_after)
         if status >= 500:

@@ -1,0 +1,299 @@
+"""The eSIM Go v2.4 client: orders, order lookup by our reference, eSIMs, usage, top-ups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from esims.providers import OrderItem, ProviderOrder, ProviderUnavailable
+from ttelgo.money import Money
+
+from .esimgo_data import BASE, TRANSACTION
+
+
+@responses.activate
+def test_validate_order_maps_the_quote(esimgo):
+    responses.post(
+        f"{BASE}/orders",
+        json={
+            "order": [
+                {
+                    "type": "bundle",
+                    "item": "esim_1GB_7D_GB_V2",
+                    "quantity": 2,
+                    "subTotal": 2.47,
+                    "pricePerUnit": 1.235,
+                    "allowReassign": False,
+                }
+            ],
+            "total": 2.47,
+            "valid": True,
+            "currency": "USD",
+            "createdDate": "2026-11-21T10:00:00Z",
+            "assigned": False,
+        },
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "type": "validate",
+                    "assign": True,
+                    "order": [
+                        {
+                            "type": "bundle",
+                            "item": "esim_1GB_7D_GB_V2",
+                            "quantity": 2,
+                            "iccids": [],
+                            "allowReassign": False,
+                        }
+                    ],
+                }
+            )
+        ],
+    )
+    quote = esimgo.validate_order([OrderItem("esim_1GB_7D_GB_V2", 2)])
+    assert quote.valid and quote.total == Money(247, "USD")
+    assert quote.lines[0].unit_cost == Money(124, "USD")
+
+
+@responses.activate
+def test_create_order_maps_esims_and_tags_them_with_our_reference(esimgo):
+    responses.post(
+        f"{BASE}/orders",
+        json=TRANSACTION,
+        match=[matchers.json_params_matcher({"type": "transaction"}, strict_match=False)],
+    )
+    tag1 = responses.put(
+        f"{BASE}/esims",
+        json={},
+        match=[
+            matchers.json_params_matcher(
+                {"iccid": "8944500000000000001", "customerRef": "order:42"}
+            )
+        ],
+    )
+    tag2 = responses.put(
+        f"{BASE}/esims",
+        json={},
+        match=[
+            matchers.json_params_matcher(
+                {"iccid": "8944500000000000002", "customerRef": "order:42"}
+            )
+        ],
+    )
+    order = esimgo.create_order(bundle_code="esim_1GB_7D_GB_V2", quantity=2, reference="order:42")
+    assert order.reference == "f0e6a1b2-ref" and order.client_reference == "order:42"
+    assert order.status == ProviderOrder.STATUS_COMPLETED and order.is_complete
+    first = order.esims[0]
+    assert (first.iccid, first.matching_id, first.smdp_address) == (
+        "8944500000000000001",
+        "AAA-1",
+        "rsp.esim-go.com",
+    )
+    assert order.total == Money(247, "USD")
+    assert tag1.call_count == tag2.call_count == 1
+
+
+@responses.activate
+def test_large_order_in_progress_is_processing(esimgo):
+    responses.post(
+        f"{BASE}/orders",
+        json={
+            **TRANSACTION,
+            "status": "In Progress",
+            "order": [{**TRANSACTION["order"][0], "esims": [], "quantity": 8}],
+        },
+    )
+    order = esimgo.create_order(bundle_code="esim_1GB_7D_GB_V2", quantity=8, reference="order:9")
+    assert order.status == ProviderOrder.STATUS_PROCESSING and not order.is_complete
+
+
+def _orders_list(*orders):
+    return {"orders": list(orders), "pageCount": 1}
+
+
+def _listed(ref: str, iccid: str, item_code: str = "esim_1GB_7D_GB_V2", qty: int = 1):
+    return {
+        "orderReference": ref,
+        "status": "Completed",
+        "currency": "USD",
+        "total": 1.24,
+        "createdDate": "2026-11-21T10:00:00Z",
+        "order": [{"type": "bundle", "item": item_code, "quantity": qty, "iccids": [iccid]}],
+    }
+
+
+@responses.activate
+def test_find_order_returns_the_order_whose_esim_carries_our_reference(esimgo):
+    responses.get(f"{BASE}/orders", json=_orders_list(_listed("r1", "111"), _listed("r2", "222")))
+    responses.get(f"{BASE}/esims/111", json={"iccid": "111", "customerRef": "order:1"})
+    responses.get(f"{BASE}/esims/222", json={"iccid": "222", "customerRef": "order:2"})
+    responses.get(f"{BASE}/orders/r2", json={**TRANSACTION, "orderReference": "r2"})
+    found = esimgo.find_order("order:2")
+    assert found is not None and found.reference == "r2"
+    listing = responses.calls[0].request
+    assert "includeIccids=true" in listing.url and "createdAt=gte" in listing.url
+
+
+@responses.activate
+def test_find_order_claims_the_single_untagged_match_after_a_crash(esimgo):
+    responses.get(f"{BASE}/orders", json=_orders_list(_listed("r1", "111", qty=2)))
+    responses.get(f"{BASE}/esims/111", json={"iccid": "111", "customerRef": ""})
+    responses.get(f"{BASE}/orders/r1", json={**TRANSACTION, "orderReference": "r1"})
+    tags = responses.put(f"{BASE}/esims", json={})
+    assert esimgo.find_order("order:7") is None  # without bundle and quantity: no guessing
+    found = esimgo.find_order("order:7", bundle_code="esim_1GB_7D_GB_V2", quantity=2)
+    assert found is not None and found.reference == "r1"
+    assert tags.call_count == 2  # both eSIMs now carry our reference
+
+
+@responses.activate
+def test_find_order_with_nothing_in_the_window_is_none(esimgo):
+    responses.get(f"{BASE}/orders", json=[])
+    assert esimgo.find_order("order:5", bundle_code="x", quantity=1) is None
+
+
+@responses.activate
+def test_install_details_usage_and_esim_detail(esimgo):
+    responses.get(
+        f"{BASE}/esims/assignments",
+        json=[
+            {
+                "iccid": "111",
+                "matchingId": "M1",
+                "smdpAddress": "rsp.esim-go.com",
+                "profileStatus": "Released",
+                "pin": "1234",
+                "puk": "5678",
+                "firstInstalledDateTime": None,
+            }
+        ],
+        match=[matchers.query_param_matcher({"reference": "r1"})],
+    )
+    responses.get(
+        f"{BASE}/esims/111/bundles",
+        json={
+            "bundles": [
+                {
+                    "name": "esim_1GB_7D_GB_V2",
+                    "description": "x",
+                    "assignments": [
+                        {
+                            "id": "a1",
+                            "callTypeGroup": "data",
+                            "initialQuantity": 1048576000,
+                            "remainingQuantity": 524288000,
+                            "assignmentDateTime": "2026-11-20T10:00:00Z",
+                            "assignmentReference": "r1",
+                            "bundleState": "Active",
+                            "unlimited": False,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    responses.get(
+        f"{BASE}/esims/111",
+        json={
+            "iccid": "111",
+            "matchingId": "M1",
+            "smdpAddress": "rsp.esim-go.com",
+            "profileStatus": "Installed",
+            "firstInstalledDateTime": "2026-11-20T11:00:00Z",
+            "customerRef": "order:1",
+        },
+    )
+    [install] = esimgo.get_install_details("r1")
+    assert (install.iccid, install.matching_id, install.smdp_address) == (
+        "111",
+        "M1",
+        "rsp.esim-go.com",
+    )
+    [usage] = esimgo.get_usage("111")
+    assert (usage.initial_mb, usage.remaining_mb, usage.used_mb) == (1000, 500, 500)
+    assert usage.state == "active" and usage.bundle_code == "esim_1GB_7D_GB_V2"
+    detail = esimgo.get_esim("111")
+    assert detail.profile_status == "Installed" and detail.customer_ref == "order:1"
+    assert detail.first_installed_at == datetime(2026, 11, 20, 11, tzinfo=UTC)
+
+
+@responses.activate
+def test_topup_orders_the_bundle_onto_the_iccid_and_revoke_refunds(esimgo):
+    responses.post(
+        f"{BASE}/orders",
+        json={**TRANSACTION, "orderReference": "t1"},
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "type": "transaction",
+                    "assign": True,
+                    "order": [
+                        {
+                            "type": "bundle",
+                            "item": "esim_1GB_7D_GB_V2",
+                            "quantity": 1,
+                            "iccids": ["111"],
+                            "allowReassign": False,
+                        }
+                    ],
+                }
+            )
+        ],
+    )
+    revoke = responses.delete(
+        f"{BASE}/esims/111/bundles/esim_1GB_7D_GB_V2",
+        json={},
+        match=[matchers.query_param_matcher({"type": "transaction", "refundToBalance": "true"})],
+    )
+    result = esimgo.apply_topup(iccid="111", bundle_code="esim_1GB_7D_GB_V2", reference="topup:1")
+    assert (result.reference, result.status) == ("t1", "completed")
+    esimgo.revoke_bundle(iccid="111", bundle_code="esim_1GB_7D_GB_V2")
+    assert revoke.call_count == 1
+
+
+@responses.activate
+def test_list_orders_passes_the_window(esimgo):
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    responses.get(f"{BASE}/orders", json=_orders_list(_listed("r1", "111")))
+    [order] = esimgo.list_orders(created_from=start, created_to=start + timedelta(days=1))
+    assert order.reference == "r1" and order.esims[0].iccid == "111"
+    url = responses.calls[0].request.url
+    assert "createdAt=gte%3A2026-11-01T00%3A00%3A00Z" in url
+    assert "createdAt=lte%3A2026-11-02T00%3A00%3A00Z" in url
+
+
+# --- buying is never blindly retried ------------------------------------------------------
+@responses.activate
+@pytest.mark.parametrize(
+    "failure",
+    [{"body": requests.ReadTimeout("read timed out")}, {"status": 503}, {"status": 500}],
+)
+def test_order_is_not_retried_when_it_may_have_gone_through(esimgo, sleeps, failure):
+    responses.post(f"{BASE}/orders", **failure)
+    with pytest.raises(ProviderUnavailable) as err:
+        esimgo.create_order(bundle_code="esim_1GB_7D_GB_V2", quantity=1, reference="order:1")
+    assert err.value.transient  # the caller checks find_order, then retries
+    assert len(responses.calls) == 1 and sleeps == []
+
+
+@responses.activate
+def test_order_is_retried_when_the_provider_surely_did_not_act(esimgo, sleeps):
+    responses.post(f"{BASE}/orders", body=requests.ConnectTimeout("connect timed out"))
+    responses.post(f"{BASE}/orders", status=429, headers={"Retry-After": "3"})
+    responses.post(f"{BASE}/orders", json=TRANSACTION)
+    responses.put(f"{BASE}/esims", json={})
+    order = esimgo.create_order(bundle_code="esim_1GB_7D_GB_V2", quantity=2, reference="order:1")
+    assert order.is_complete
+    assert len(sleeps) == 2 and sleeps[1] == 3.0
+
+
+@responses.activate
+def test_topup_is_not_retried_after_a_read_timeout(esimgo):
+    responses.post(f"{BASE}/orders", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(ProviderUnavailable):
+        esimgo.apply_topup(iccid="111", bundle_code="esim_1GB_7D_GB_V2", reference="topup:1")
+    assert len(responses.calls) == 1
