@@ -26,6 +26,7 @@ from django.utils import timezone
 from ttelgo.errors import DomainError
 from vendors.models import Vendor
 from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
+from webhooks.http import post_pinned
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.signing import sign_headers
 from webhooks.urlguard import url_check
@@ -249,17 +250,16 @@ def _next_delay(schedule_attempts: int) -> timedelta | None:
 def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str, str]:
     """(status code, first KiB of the body, error) of one POST; never raises."""
     try:
-        url_check(url)  # again at delivery time: DNS may have changed since creation
+        addresses = url_check(url)  # again at delivery time: DNS may have changed
     except DomainError as exc:
         return None, "", f"refused: {exc.message}"
     try:
-        response = requests.post(
+        response = post_pinned(
             url,
-            data=body.encode(),
+            addresses=addresses,
+            body=body.encode(),
             headers=headers,
             timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
-            allow_redirects=False,  # a redirect could lead to a private address
-            stream=True,
         )
     except requests.RequestException as exc:
         return None, "", f"{type(exc).__name__}: {exc}"[:500]

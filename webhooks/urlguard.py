@@ -35,9 +35,10 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def url_check(url: str) -> None:
+def url_check(url: str) -> list[str]:
     """Raise `validation_error` unless the URL is http(s) and resolves to public addresses
-    only (or WEBHOOKS_ALLOW_PRIVATE_URLS is on)."""
+    only (or WEBHOOKS_ALLOW_PRIVATE_URLS is on). Returns the checked addresses (empty when
+    private URLs are allowed), so the caller can connect to exactly those."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise DomainError(
@@ -52,7 +53,7 @@ def url_check(url: str) -> None:
             details={"url": ["The URL must not carry credentials."]},
         )
     if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
-        return
+        return []
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = resolve(parts.hostname, port)
@@ -69,3 +70,4 @@ def url_check(url: str) -> None:
             "The URL resolves to a private, loopback, link-local or reserved address.",
             details={"url": ["The URL must resolve to public addresses only."]},
         )
+    return addresses

@@ -273,3 +273,31 @@ def test_concurrent_workers_send_a_due_delivery_once():
     assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
     body = json.loads(responses.calls[0].request.body)
     assert body["id"] == event.public_id
+
+
+@responses.activate
+def test_delivery_dials_the_checked_address_with_the_original_host(
+    vendor_api, django_capture_on_commit_callbacks, monkeypatch
+):
+    """No second DNS lookup after the check (DNS rebinding): the request goes to the
+    approved IP with the vendor's Host header."""
+    monkeypatch.setattr(urlguard, "resolve", lambda host, port: ["93.184.215.14"])
+    _, secret = endpoint_for(vendor_api.vendor, url="https://hooks.vendor.example:8443/in?x=1")
+    responses.add(responses.POST, "https://93.184.215.14:8443/in?x=1", status=200)
+
+    publish(django_capture_on_commit_callbacks, vendor_api.vendor)
+
+    request = responses.calls[0].request
+    assert request.url == "https://93.184.215.14:8443/in?x=1"
+    assert request.headers["Host"] == "hooks.vendor.example:8443"
+    Webhook(secret).verify(request.body, dict(request.headers))
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.SUCCEEDED
+
+
+def test_the_pinned_adapter_keeps_sni_and_certificate_checks_on_the_hostname():
+    from webhooks.http import _PinnedHostAdapter
+
+    adapter = _PinnedHostAdapter("hooks.vendor.example")
+    pool = adapter.poolmanager.connection_from_url("https://93.184.215.14/in")
+    assert pool.conn_kw.get("server_hostname") == "hooks.vendor.example"
+    assert pool.assert_hostname == "hooks.vendor.example"
