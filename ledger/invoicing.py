@@ -124,7 +124,27 @@ def invoice_close_month(*, vendor: Vendor, year: int, month: int) -> Invoice:
             )
             for r in lines
         )
+        if invoice.status == Invoice.Status.ISSUED:
+            _invoice_issued_publish(invoice)
     return invoice
+
+
+def _invoice_issued_publish(invoice: Invoice) -> None:
+    """Tell the vendor (outbound webhook `invoice.issued`); delivered only if we commit."""
+    from webhooks.services import event_publish
+
+    event_publish(
+        vendor=invoice.vendor,
+        type="invoice.issued",
+        data={
+            "id": invoice.id,
+            "number": invoice.number,
+            "period_start": invoice.period_start.isoformat(),
+            "period_end": invoice.period_end.isoformat(),
+            "total": Money(invoice.total, invoice.currency).to_api(),
+            "due_date": invoice.due_date.isoformat(),
+        },
+    )
 
 
 def _previous_month(today: date) -> tuple[int, int]:

@@ -172,3 +172,18 @@ def test_csv_and_pdf_downloads_carry_the_lines_and_total(september):
     assert rows[0]["day"] == "2026-09-01" and rows[0]["amount"] == "10.00"
     pdf = invoice_pdf(invoice=inv)
     assert pdf.startswith(b"%PDF") and len(pdf) > 1_000
+
+
+def test_issuing_an_invoice_publishes_invoice_issued_to_the_vendor(september, monkeypatch):
+    from webhooks import services as webhooks
+
+    published: list[dict] = []
+    monkeypatch.setattr(webhooks, "event_publish", lambda **kw: published.append(kw))
+    with at(2026, 10, 2):
+        inv = services.invoice_close_month(vendor=september, year=2026, month=9)
+        services.invoice_close_month(vendor=september, year=2026, month=9)
+    assert len(published) == 1
+    event = published[0]
+    assert (event["vendor"], event["type"]) == (september, "invoice.issued")
+    assert event["data"]["total"] == {"amount": "19.50", "currency": "USD"}
+    assert event["data"]["id"] == inv.id
