@@ -17,8 +17,8 @@ def key() -> str:
     return str(uuid.uuid4())
 
 
-def post(client: APIClient, path: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
-    extra = {"HTTP_IDEMPOTENCY_KEY": headers.pop("idem", key()), **headers}
+def post(client: APIClient, path: str, body: dict[str, Any] | None = None, **headers: Any) -> Any:
+    extra: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": headers.pop("idem", key()), **headers}
     return client.post(path, body or {}, format="json", **extra)
 
 

@@ -3,6 +3,7 @@ exactly once."""
 
 from __future__ import annotations
 
+from typing import cast
 from unittest import mock
 
 import pytest
@@ -16,6 +17,7 @@ from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import BUNDLE_CODE, fund
 from tests.orders.helpers import assert_ledger_sound, buy_b2c, hold_status, order_status, pay
 from ttelgo.errors import DomainError
+from vendors.models import Vendor
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +35,7 @@ def held_b2c_order(customer, bundles, django_capture_on_commit_callbacks) -> int
 
 @pytest.fixture
 def held_b2b_order(bundles) -> int:
-    vendor = VendorFactory(currency="USD")
+    vendor = cast(Vendor, VendorFactory(currency="USD"))
     fund(vendor, 10_000)
     with mock.patch("orders.tasks.order_provision.delay"):
         order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
