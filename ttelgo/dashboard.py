@@ -258,7 +258,8 @@ def dashboard_context() -> dict[str, Any]:
         "sales_chart": json.dumps(sales_chart),
         "status_chart": json.dumps(status_chart),
         "links": {
-            "reviews": _changelist("orders_order", "status__exact=in_review"),
+            "reviews": _changelist("orders_orderreview")
+            or _changelist("orders_order", "status__exact=in_review"),
             "failed": _changelist("orders_order", "status__exact=failed"),
             "stuck": _changelist("orders_order", "status__exact=provisioning"),
             "vendors": _changelist("vendors_vendor", "status__exact=pending"),

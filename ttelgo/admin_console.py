@@ -1,0 +1,97 @@
+"""Console helpers shared by the apps' admin screens: the operator form page (a reason
+and whatever else an action needs, on its own page rather than a modal) and turning a
+service's refusal into an admin message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from ttelgo.errors import DomainError
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+def change_url(obj: models.Model) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def operator_require(actor: Any, *perms: str) -> None:
+    """Refuse (`permission_denied`) unless the operator holds one of `perms`. Operator
+    services call it, so a role is enforced whichever screen or script calls them."""
+    if not any(actor.has_perm(p) for p in perms):
+        raise DomainError(
+            "permission_denied",
+            "Your role does not allow this action.",
+            details={"needs": list(perms)},
+        )
+
+
+def require_perm(request: HttpRequest, *perms: str) -> None:
+    """403 unless the operator holds one of `perms` (the service checks again)."""
+    if not any(request.user.has_perm(p) for p in perms):
+        raise PermissionDenied
+
+
+def operator_form(
+    request: HttpRequest,
+    *,
+    model_admin: ModelAdmin[Any],
+    obj: models.Model | None,
+    form_class: type[forms.Form],
+    title: str,
+    submit_label: str,
+    perform: Callable[[forms.Form], str | tuple[str, str]],
+    summary: Sequence[tuple[str, Any]] = (),
+    initial: dict[str, Any] | None = None,
+    redirect_to: str | None = None,
+) -> HttpResponse:
+    """GET: the form. POST: validate, `perform(form)` (returns the success message, or the
+    message and where to go next), and go back to the object; a DomainError from the
+    service is shown on the form instead."""
+    back = redirect_to or (change_url(obj) if obj is not None else "../")
+    form = form_class(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = perform(form)
+        except DomainError as exc:
+            form.add_error(None, f"{exc.message} ({exc.code})")
+        else:
+            message, back = result if isinstance(result, tuple) else (result, back)
+            model_admin.message_user(request, message, messages.SUCCESS)
+            return HttpResponseRedirect(back)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "form_title": title,
+        "form": form,
+        "submit_label": submit_label,
+        "summary": list(summary),
+        "summary_title": str(obj) if obj is not None else title,
+        "cancel_url": change_url(obj) if obj is not None else back,
+        "opts": model_admin.model._meta,
+        "original": obj,
+    }
+    return TemplateResponse(request, "admin/console/operator_form.html", context)
+
+
+def run_service(model_admin: ModelAdmin[Any], request: HttpRequest, fn: Callable[[], str]) -> bool:
+    """Run one operator action from a list/detail action; report success or refusal."""
+    try:
+        message = fn()
+    except DomainError as exc:
+        model_admin.message_user(request, f"{exc.message} ({exc.code})", messages.ERROR)
+        return False
+    model_admin.message_user(request, message, messages.SUCCESS)
+    return True
