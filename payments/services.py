@@ -292,7 +292,9 @@ def payment_refund(
         result = get_gateway().refund(
             payment_intent_id=locked.payment_intent_id,
             amount=Money(value, locked.currency),
-            idempotency_key=f"refund:{refund.pk}",
+            # Our refund row, qualified by the payment: unique even if a rolled-back
+            # outer transaction lets the database hand out the same id again.
+            idempotency_key=f"payment:{locked.reference}:refund:{refund.pk}",
             reason=reason,
             metadata={"refund_id": str(refund.pk), "payment_id": str(locked.pk)},
         )

@@ -56,7 +56,9 @@ def test_full_refund_twice_refunds_once(paid, django_capture_on_commit_callbacks
         second = payment_refund(payment=paid, amount=None, reason="customer asked")
     assert first.pk == second.pk
     assert SandboxRefund.objects.count() == 1
-    assert SandboxRefund.objects.get().idempotency_key == f"refund:{first.pk}"
+    assert (
+        SandboxRefund.objects.get().idempotency_key == f"payment:{paid.reference}:refund:{first.pk}"
+    )
     assert Refund.objects.count() == 1
     assert _refund_postings() == [1500]
     paid.refresh_from_db()

@@ -118,7 +118,9 @@ def test_refund_through_stripe_then_charge_refunded_event_records_it_once(
         refund = payment_refund(payment=stripe_payment, amount=None, reason="requested_by_customer")
     # amount=None refunds what is left, and we always send the amount we recorded
     sent = parse_qs(str(responses.calls[-1].request.body))
-    assert responses.calls[-1].request.headers["Idempotency-Key"] == f"refund:{refund.pk}"
+    assert responses.calls[-1].request.headers["Idempotency-Key"] == (
+        f"payment:{stripe_payment.reference}:refund:{refund.pk}"
+    )
     assert sent["amount"] == ["1500"]
     assert sent["reason"] == ["requested_by_customer"]
     assert sent["metadata[refund_id]"] == [str(refund.pk)]
