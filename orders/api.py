@@ -134,6 +134,8 @@ class EsimQrMixin:
         esim = selectors.esim_get_for_buyer(iccid=iccid, **_buyer(request))
         if request.accepted_renderer.format == "svg":
             return Response(qr_svg(esim.lpa), content_type=SvgRenderer.media_type)
+        # A client that only said it accepts JSON still gets the image it asked a QR for.
+        request.accepted_renderer = PngRenderer()
         return Response(qr_png(esim.lpa), content_type=PngRenderer.media_type)
 
 

@@ -54,6 +54,11 @@ def test_b2c_buy_pay_completes_with_scannable_qr_and_email(
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.content)))
     assert [d.text for d in decoded] == [esim["lpa"]]
 
+    as_json = customer.get(f"/api/v1/esims/{esim['iccid']}/qr", HTTP_ACCEPT="application/json")
+    assert as_json.status_code == 200
+    assert as_json["Content-Type"] == "image/png"
+    assert as_json.content == qr.content
+
     svg = customer.get(f"/api/v1/esims/{esim['iccid']}/qr?format=svg")
     assert svg.status_code == 200
     assert svg["Content-Type"] == "image/svg+xml"
