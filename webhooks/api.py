@@ -114,6 +114,7 @@ class VendorWebhookEndpointListApi(VendorApiMixin, generics.ListAPIView):
         request=InputSerializer, responses={201: CreatedSerializer}, tags=["vendor webhooks"]
     )
     def post(self, request: Request) -> Response:
+        # Deliberately not @idempotent: a stored replay would keep the plaintext secret.
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint, secret = services.endpoint_create(
