@@ -76,10 +76,11 @@ def order_provision_run(*, order_id: int, task: Any = None) -> Outcome:
         return order_provision_attempt(order_id=order_id)
     if task.request.is_eager:
         return _run_inline(order_id=order_id, retries=task.max_retries or 0)
-    outcome = order_provision_attempt(order_id=order_id, final=_is_final(task))
-    if outcome.result in ("retry", "busy"):
+    final = _is_final(task)
+    outcome = order_provision_attempt(order_id=order_id, final=final)
+    if outcome.result in ("retry", "busy") and not final:
         raise task.retry(countdown=outcome.countdown)
-    return outcome
+    return outcome  # out of retries while busy/processing: the re-drive job takes over
 
 
 def _run_inline(*, order_id: int, retries: int) -> Outcome:
@@ -132,9 +133,14 @@ def order_provision_attempt(*, order_id: int, final: bool = False) -> Outcome:
                 countdown=retry_countdown(order.provisioning_attempts, retry_after=exc.retry_after),
                 reason=reason,
             )
-        return order_provision_fail(order_id=order.pk, reason=reason)
+        failure = reason
     except Exception:
         _release(order.pk)
+        raise
+    try:
+        return order_provision_fail(order_id=order.pk, reason=failure)
+    except Exception:
+        _release(order.pk)  # e.g. the refund could not be made: try again later
         raise
 
 

@@ -319,3 +319,28 @@ def test_two_workers_at_once_buy_once():
     assert provider_orders(order.pk) == 1
     assert order_status(order.pk) == "completed"
     assert_ledger_sound()
+
+
+def test_a_refund_that_cannot_be_made_leaves_the_order_to_try_again(
+    paid_b2c_order, django_capture_on_commit_callbacks
+):
+    from ttelgo.errors import DomainError
+
+    with (
+        mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderRejected("no")),
+        mock.patch(
+            "payments.services.payment_refund_for_order",
+            side_effect=DomainError("payment_provider_error", "Stripe is down"),
+        ),
+        pytest.raises(DomainError),
+    ):
+        order_provision_attempt(order_id=paid_b2c_order.pk)
+    order = Order.objects.get(pk=paid_b2c_order.pk)
+    assert order.status == "provisioning"  # not failed without its refund
+    assert order.provisioning_lease_until is None
+    assert Refund.objects.count() == 0
+
+    with mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderRejected("no")):
+        assert order_provision_attempt(order_id=paid_b2c_order.pk).result == "failed"
+    payment = Payment.objects.get(order=paid_b2c_order)
+    assert payment.refunded_amount == payment.amount
