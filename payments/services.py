@@ -50,7 +50,17 @@ def _status_of(intent: GatewayIntent) -> str:
     return P.PENDING
 
 
+# Gateway refusals that are the caller's input, not the provider's fault.
+_INPUT_ERRORS = frozenset({"amount_too_small", "amount_too_large", "invalid_currency"})
+
+
 def _gateway_failed(exc: GatewayError) -> DomainError:
+    if exc.code in _INPUT_ERRORS:
+        return DomainError(
+            "validation_error",
+            exc.message,
+            details={"amount": [exc.message], "provider_code": exc.code},
+        )
     return DomainError(
         "payment_provider_error",
         f"The payment provider refused the request: {exc.message}",

@@ -13,7 +13,9 @@ from orders.models import Order
 from payments.models import Payment, Refund
 from payments.services import payment_create_for_order, payment_refund
 from tests.payments import stripe_shapes as shapes
-from tests.payments.factories import signed_post, stripe_event
+from tests.factories import VendorFactory
+from tests.payments.factories import signed_post, stripe_event, vendor_client
+from ttelgo.errors import DomainError
 from webhooks.models import InboundEvent
 
 BASE = "https://stripe.test"
@@ -141,3 +143,39 @@ def test_refund_through_stripe_then_charge_refunded_event_records_it_once(
     assert Refund.objects.count() == 1
     assert Transaction.objects.filter(kind=Transaction.Kind.B2C_REFUND).count() == 1
     assert Order.objects.get(pk=stripe_payment.order_id).status == Order.Status.REFUNDED
+
+
+@responses.activate
+def test_amount_stripe_refuses_is_a_validation_error_and_nothing_is_stored():
+    responses.post(
+        f"{BASE}/v1/payment_intents",
+        status=400,
+        json=shapes.error(code="amount_too_small", message="Amount must be at least $0.50 usd"),
+    )
+    vendor = VendorFactory.create()
+    response = vendor_client(vendor).post(
+        "/api/v1/vendor/wallet/topups",
+        {"amount": {"amount": "0.10", "currency": "USD"}},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="tiny",
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"]["provider_code"] == "amount_too_small"
+    assert not Payment.objects.exists()
+
+
+@responses.activate
+def test_stripe_outage_on_create_is_a_502_envelope(order):
+    responses.post(
+        f"{BASE}/v1/payment_intents",
+        status=401,
+        json=shapes.error(
+            code="", message="Invalid API Key provided", type="invalid_request_error"
+        ),
+    )
+    with pytest.raises(DomainError) as exc:
+        payment_create_for_order(order=order)
+    assert (exc.value.code, exc.value.status) == ("payment_provider_error", 502)
+    assert not Payment.objects.exists()
