@@ -12,8 +12,8 @@ from ledger.models import Transaction
 from orders.models import Order
 from payments.models import Payment, Refund
 from payments.services import payment_create_for_order, payment_refund
-from tests.payments import stripe_shapes as shapes
 from tests.factories import VendorFactory
+from tests.payments import stripe_shapes as shapes
 from tests.payments.factories import signed_post, stripe_event, vendor_client
 from ttelgo.errors import DomainError
 from webhooks.models import InboundEvent
