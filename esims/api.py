@@ -14,7 +14,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -34,6 +34,7 @@ from .selectors import (
 from .serializers import BundleBaseOutputSerializer, CatalogueFilterSerializer, bundle_fields
 
 CACHE_SECONDS = 600
+BAD_QUERY = OpenApiResponse(description="Error envelope, code `validation_error`.")
 
 
 def cached_json(request: Request, scope: str, build: Callable[[], Any]) -> HttpResponse:
@@ -91,7 +92,11 @@ class CatalogueBundleListApi(generics.ListAPIView):
         rows = [{**bundle_fields(b), "price": retail_price(b)} for b in page]
         return self.OutputSerializer(rows, many=True)
 
-    @extend_schema(parameters=[CatalogueFilterSerializer], tags=["catalogue"])
+    @extend_schema(
+        parameters=[CatalogueFilterSerializer],
+        responses={200: OutputSerializer(many=True), 400: BAD_QUERY},
+        tags=["catalogue"],
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         _filters(request)  # validate before the cache lookup; errors are never cached
         return cached_json(request, "bundles", lambda: self.list(request).data)
@@ -104,7 +109,13 @@ class CatalogueBundleDetailApi(APIView):
     class OutputSerializer(BundleBaseOutputSerializer):
         pass
 
-    @extend_schema(responses=OutputSerializer, tags=["catalogue"])
+    @extend_schema(
+        responses={
+            200: OutputSerializer,
+            404: OpenApiResponse(description="Unknown or unavailable code: `not_found`."),
+        },
+        tags=["catalogue"],
+    )
     def get(self, request: Request, code: str) -> HttpResponse:
         def build() -> Any:
             bundle = bundle_get_public(code=code)
@@ -139,7 +150,11 @@ class VendorCatalogueListApi(VendorApiMixin, generics.ListAPIView):
         ]
         return self.OutputSerializer(rows, many=True)
 
-    @extend_schema(parameters=[CatalogueFilterSerializer], tags=["vendor"])
+    @extend_schema(
+        parameters=[CatalogueFilterSerializer],
+        responses={200: OutputSerializer(many=True), 400: BAD_QUERY},
+        tags=["vendor"],
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         _filters(request)
         vendor = request.vendor  # type: ignore[attr-defined]
