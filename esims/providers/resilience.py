@@ -3,13 +3,26 @@ Redis (pybreaker's CircuitRedisStorage) and `Retry-After` parsing."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pybreaker
 from django.conf import settings
 
 from .base import ProviderError
+
+logger = logging.getLogger(__name__)
+
+
+class _StateLogger(pybreaker.CircuitBreakerListener):
+    """Operators need to see a provider being cut off and let back in."""
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        old = getattr(old_state, "name", old_state)
+        logger.warning("circuit %s: %s -> %s", cb.name, old, new_state.name)
+
 
 _breakers: dict[str, pybreaker.CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
@@ -38,6 +51,7 @@ def build_breaker(
         reset_timeout=reset_timeout,
         exclude=[lambda e: not _is_system_failure(e)],
         state_storage=storage,
+        listeners=[_StateLogger()],
         name=name,
         throw_new_error_on_trip=False,
     )

@@ -77,3 +77,14 @@ def test_seed_demo_line(db):
 
     [line] = seed_demo(StringIO())
     assert line == f"Catalogue: {Bundle.objects.count()} bundles in 70 countries"
+
+
+def test_sync_now_reports_a_provider_outage_without_changing_anything(operator_client):
+    from esims.providers.sandbox import SandboxFaults, sandbox_faults_set
+
+    sandbox_faults_set(SandboxFaults(mode="503"))
+    resp = operator_client.get(reverse("admin:esims_bundle_sync_now"))
+    assert resp.status_code == 302
+    [message] = [str(m) for m in get_messages(resp.wsgi_request)]
+    assert message.startswith("Sync failed: sandbox: unavailable")
+    assert Bundle.objects.count() == 0
