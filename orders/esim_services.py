@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from esims.providers import BundleUsage, ProviderError, get_provider
@@ -132,3 +132,21 @@ def esim_usage_refresh(*, esim: Esim, force: bool = False) -> Esim:
         unlimited=unlimited,
         state=state,
     )
+
+
+def esims_usage_refresh_due(*, older_than: timedelta = timedelta(hours=1), limit: int = 500) -> int:
+    """Refresh the cached usage of live eSIMs not refreshed for `older_than` (the periodic
+    `esims_usage_refresh` job): oldest first, at most `limit` per run to stay within the
+    provider's rate limits. Returns how many were asked about."""
+    cutoff = timezone.now() - older_than
+    live = (Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE)
+    due = (
+        Esim.objects.filter(status__in=live)
+        .filter(models.Q(usage_updated_at__isnull=True) | models.Q(usage_updated_at__lt=cutoff))
+        .order_by(models.F("usage_updated_at").asc(nulls_first=True), "id")[:limit]
+    )
+    count = 0
+    for esim in due:
+        esim_usage_refresh(esim=esim, force=True)
+        count += 1
+    return count
