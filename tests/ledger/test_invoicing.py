@@ -174,7 +174,7 @@ def test_csv_and_pdf_downloads_carry_the_lines_and_total(september):
     assert pdf.startswith(b"%PDF") and len(pdf) > 1_000
 
 
-def test_issuing_an_invoice_publishes_invoice_issued_to_the_vendor(september, monkeypatch):
+def test_issuing_an_invoice_publishes_invoice_issued_to_the_vendor(september, monkeypatch) -> None:
     from webhooks import services as webhooks
 
     published: list[dict] = []
