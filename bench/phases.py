@@ -83,23 +83,40 @@ def catalogue(b: Bench) -> None:
     status, bare = _http("GET", b.base_url + "/bench/bare/catalogue")
     if status != 200 or bare != body:
         raise RuntimeError("the bare view does not serve the catalogue's bytes")
-    rows = []
-    for label, url_path in (
+    # Alternating rounds: load from other processes on the machine hits both sides alike.
+    targets = (
         ("catalogue (cached endpoint)", path),
         ("bare Django view, same bytes", "/bench/bare/catalogue"),
-    ):
-        rows.append(
-            run_wrk(
-                label=label, base_url=b.base_url, method="GET", path=url_path, keys_file=b.keys_hot,
-                clients=16, seconds=b.seconds, work_dir=b.work,
-            )
-        )  # fmt: skip
+    )
+    rounds: dict[str, list[Figures]] = {label: [] for label, _ in targets}
+    for _ in range(2):
+        for label, url_path in targets:
+            rounds[label].append(
+                run_wrk(
+                    label=label, base_url=b.base_url, method="GET", path=url_path, keys_file=b.keys_hot,
+                    clients=16, seconds=max(2, b.seconds // 2), work_dir=b.work,
+                )
+            )  # fmt: skip
+    rows = [combine(runs) for runs in rounds.values()]
     ratio = _ratio(rows[0].per_second, rows[1].per_second)
     b.results["catalogue"] = {"runs": [_fig(r) for r in rows], "ratio": ratio, "bytes": len(body)}
     from bench.run import print_figures
 
     print_figures(f"2. Catalogue, {len(body)} bytes per response", rows)
     print(f"  catalogue / bare = {ratio:.2f}  (target >= 0.80)")
+
+
+def combine(runs: list[Figures]) -> Figures:
+    """Rounds of the same run as one: summed requests and time, mean percentiles."""
+    return Figures(
+        label=runs[0].label,
+        clients=runs[0].clients,
+        requests=sum(r.requests for r in runs),
+        seconds=sum(r.seconds for r in runs),
+        p50_ms=sum(r.p50_ms for r in runs) / len(runs),
+        p99_ms=sum(r.p99_ms for r in runs) / len(runs),
+        errors=sum(r.errors for r in runs),
+    )
 
 
 def _fig(f: Figures) -> dict[str, Any]:
@@ -288,7 +305,7 @@ def provisioning(b: Bench) -> None:
     from payments.models import Payment
 
     count = int(os.environ.get("BENCH_PROVISION_ORDERS", 240))
-    rate = float(os.environ.get("BENCH_PROVISION_RATE", 3))
+    rate = float(os.environ.get("BENCH_PROVISION_RATE", 2))
     customers = customers_seed(20)
     created = []
     for i in range(count):
@@ -345,6 +362,7 @@ def provisioning(b: Bench) -> None:
     b.results["provisioning"] = {
         "orders": len(ids), "completed": len(latencies), "not_completed": missing, "rate_per_second": rate,
         "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "max_ms": round(max(latencies, default=0), 1),
+        "latencies_ms_in_send_order": [round(x) for x in latencies],
     }  # fmt: skip
     print(
         f"\n3. Provisioning: signed payment_intent.succeeded -> completed, {len(ids)} orders at {rate:g}/s"
@@ -415,20 +433,25 @@ def summary(b: Bench) -> None:
     r = b.results
     path = Path(os.environ.get("BENCH_RESULTS", "/tmp/ttelgo-bench-results.json"))  # noqa: S108
     path.write_text(json.dumps(r, indent=2, default=str))
-    spread32 = r["orders"]["runs"]["spread/32"]["ratio"]
-    growth_top = r["growth"][-1]
     print("\nSummary (ratios are what count: measured side by side on this machine)")
-    print(
-        f"  1. B2B order endpoint / pgbench ceiling, 32 clients, 1,000 vendors: {spread32:.2f}  (target >= 0.50)"
-    )
-    print(f"  2. catalogue / bare view: {r['catalogue']['ratio']:.2f}  (target >= 0.80)")
-    print(f"  3. provisioning p95: {r['provisioning']['p95_ms']:.0f} ms  (target < 1000 ms)")
-    print(
-        f"  4. order p50 at {growth_top['entries']:,} entries / smallest: {growth_top['order_ratio']:.2f}  (target <= 1.20);"
-        f" statement: {growth_top['statement_ratio']:.2f}"
-    )
-    cap = r.get("rate_cap", {})
-    print(
-        f"  rate cap: max {cap.get('max_in_any_1s_window')} provider calls in any 1 s (cap {cap.get('limit_per_second')})"
-    )
+    if "orders" in r:
+        spread32 = r["orders"]["runs"]["spread/32"]["ratio"]
+        print(
+            f"  1. B2B order endpoint / pgbench ceiling, 32 clients, 1,000 vendors: {spread32:.2f}  (target >= 0.50)"
+        )
+    if "catalogue" in r:
+        print(f"  2. catalogue / bare view: {r['catalogue']['ratio']:.2f}  (target >= 0.80)")
+    if "provisioning" in r:
+        print(f"  3. provisioning p95: {r['provisioning']['p95_ms']:.0f} ms  (target < 1000 ms)")
+    if "growth" in r:
+        top = r["growth"][-1]
+        print(
+            f"  4. order p50 at {top['entries']:,} entries / smallest: {top['order_ratio']:.2f}  (target <= 1.20);"
+            f" statement: {top['statement_ratio']:.2f}"
+        )
+    if "rate_cap" in r:
+        cap = r["rate_cap"]
+        print(
+            f"  rate cap: max {cap['max_in_any_1s_window']} provider calls in any 1 s (cap {cap['limit_per_second']:g})"
+        )
     print(f"  total {r['elapsed_seconds']:.0f}s; results in {path}")
