@@ -1,0 +1,72 @@
+"""Query budgets of the requests the benchmark measures. A request that starts issuing more
+SQL, or SQL that grows with the vendor's history, fails here before it shows in `make bench`
+(docs/PERFORMANCE.md)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import VendorFactory
+from tests.orders.factories import BUNDLE_CODE, bundles_create, fund, vendor_client
+from vendors.models import Vendor
+
+# One POST /api/v1/vendor/orders (steady state: key already used this minute): the idempotency
+# claim and completion, the funds hold and the response read-back. Inside a test transaction
+# each of the request's two transactions adds a SAVEPOINT/RELEASE pair, so PostgreSQL's 22
+# statements in `make bench` count 26 here; SQLite posts the hold in Python (no triggers).
+ORDER_CREATE_QUERIES = {"postgresql": 26, "sqlite": 27}
+STATEMENT_QUERIES = 3
+BALANCE_QUERIES = 2
+
+
+@pytest.fixture
+def vendor(db):
+    bundles_create()
+    v = VendorFactory(billing_mode=Vendor.BillingMode.PREPAID, currency="USD")
+    fund(v, 10_000_000)
+    return vendor_client(v)
+
+
+def _order(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        resp = client.post(
+            "/api/v1/vendor/orders",
+            {"bundle_code": BUNDLE_CODE, "quantity": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+    assert resp.status_code == 201, resp.content
+    return len(ctx.captured_queries)
+
+
+def _get(client, path: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        resp = client.get(path)
+    assert resp.status_code == 200, resp.content
+    return len(ctx.captured_queries)
+
+
+def test_a_vendor_order_stays_within_its_query_budget_whatever_the_history(vendor):
+    _order(vendor)  # first use of the key this minute records last_used_at
+    first = _order(vendor)
+    for _ in range(10):
+        _order(vendor)
+    assert first <= ORDER_CREATE_QUERIES[connection.vendor]
+    assert _order(vendor) == first  # ten more orders in the ledger change nothing
+
+
+def test_statement_and_balance_reads_do_not_grow_with_the_ledger(vendor):
+    _order(vendor)
+    statement, balance = (
+        _get(vendor, "/api/v1/vendor/ledger"),
+        _get(vendor, "/api/v1/vendor/balance"),
+    )
+    for i in range(30):
+        fund(vendor.vendor, 1000 + i)
+    assert statement <= STATEMENT_QUERIES and balance <= BALANCE_QUERIES
+    assert _get(vendor, "/api/v1/vendor/ledger") == statement
+    assert _get(vendor, "/api/v1/vendor/balance") == balance
