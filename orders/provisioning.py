@@ -285,7 +285,10 @@ def _settle_money_and_complete(*, order: Order, provider_reference: str, cost: M
 
     if order.channel == Order.Channel.B2B:
         # The vendor's reservation becomes the charge; the cost of goods is posted with it.
-        vendor_order_capture(order_id=order.pk, cost=cost)
+        # The bundle code rides along so postpaid invoices can show lines per bundle.
+        vendor_order_capture(
+            order_id=order.pk, cost=cost, metadata={"bundle_code": order.items.get().bundle_code}
+        )
     elif cost.amount > 0:
         order_cost_record(cost=cost, reference=f"order:{order.pk}:cost", order_id=order.pk)
     return order_transition(

@@ -302,7 +302,15 @@ def _create_b2b(
             vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
         )
         order_provisioning_enqueue(order_id=order.pk)
+        if vendor.billing_mode == Vendor.BillingMode.PREPAID:
+            transaction.on_commit(lambda: _low_balance_check(vendor.pk))
         return order
+
+
+def _low_balance_check(vendor_id: int) -> None:
+    from vendors.tasks import vendor_low_balance_check
+
+    vendor_low_balance_check.delay(vendor_id)
 
 
 def order_create_b2c(

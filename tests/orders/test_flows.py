@@ -128,6 +128,25 @@ def test_b2b_prepaid_order_reserves_then_captures(
     assert_ledger_sound()
 
 
+def test_b2b_order_that_drains_the_wallet_sends_low_balance_once(
+    prepaid_vendor, bundles, django_capture_on_commit_callbacks
+):
+    from vendors.models import Vendor
+    from webhooks.models import WebhookEvent
+
+    vendor = prepaid_vendor.vendor
+    available = vendor_balance(vendor=vendor).available.amount
+    # Below the threshold after one order, not before it.
+    Vendor.objects.filter(pk=vendor.pk).update(
+        low_balance_threshold=available - RETAIL[BUNDLE_CODE] + 1
+    )
+    for _ in range(2):
+        response = buy_b2b(prepaid_vendor, django_capture_on_commit_callbacks, quantity=1)
+        assert response.status_code == 201, response.content
+    events = WebhookEvent.objects.filter(vendor=vendor, type="wallet.low_balance")
+    assert events.count() == 1
+
+
 def test_b2b_postpaid_order_draws_on_credit_line(
     postpaid_vendor, bundles, django_capture_on_commit_callbacks
 ):
@@ -140,6 +159,26 @@ def test_b2b_postpaid_order_draws_on_credit_line(
     assert balance.billing_mode == "postpaid"
     assert balance.available.amount == 100_000 - 2 * RETAIL[BUNDLE_CODE]
     assert_ledger_sound()
+
+
+def test_b2b_postpaid_invoice_lines_name_the_bundle(
+    postpaid_vendor, bundles, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from ledger.services import invoice_close_month
+
+    response = buy_b2b(postpaid_vendor, django_capture_on_commit_callbacks, quantity=1)
+    assert response.status_code == 201, response.content
+    now = timezone.now()
+    next_month = (now.replace(day=28) + timedelta(days=5)).replace(day=2)
+    with time_machine.travel(next_month):
+        invoice = invoice_close_month(vendor=postpaid_vendor.vendor, year=now.year, month=now.month)
+    codes = {line.bundle_code for line in invoice.lines.all() if line.bundle_code}
+    assert codes == {BUNDLE_CODE}
 
 
 def test_b2b_prepaid_without_funds_is_402_and_creates_nothing(
