@@ -20,6 +20,7 @@ from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import Money
 from vendors import services
+from vendors.admin_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
 from vendors.models import Vendor, VendorAPIKey, VendorUser
 
 
@@ -62,13 +63,16 @@ class VendorUserInline(admin.TabularInline):
 
 
 @admin.register(Vendor)
-class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
+class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
     action_form = VendorActionForm
+    actions_detail = VENDOR_CONSOLE_ACTIONS_DETAIL
+    actions_row = ("approve_detail",)
     list_display = (
         "name",
-        "status",
+        "status_badge",
         "billing_mode",
         "currency",
+        "balance_display",
         "credit_limit_display",
         "tier",
         "discount_bps",
@@ -117,7 +121,7 @@ class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
     def credit_limit_display(self, obj: Vendor) -> str:
         return str(Money(obj.credit_limit, obj.currency))
 
-    @admin.action(description="Approve (activate) selected vendors")
+    @admin.action(description="Approve (activate) selected vendors", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         reason = _reason(request)
         _run(
@@ -127,7 +131,7 @@ class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
             lambda v: services.vendor_approve(vendor=v, actor=_actor(request), reason=reason),
         )
 
-    @admin.action(description="Suspend selected vendors (reason required)")
+    @admin.action(description="Suspend selected vendors (reason required)", permissions=["approve"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         reason = _reason(request)
         _run(
@@ -137,7 +141,7 @@ class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
             lambda v: services.vendor_suspend(vendor=v, actor=_actor(request), reason=reason),
         )
 
-    @admin.action(description="Reactivate selected suspended vendors")
+    @admin.action(description="Reactivate selected suspended vendors", permissions=["approve"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         reason = _reason(request)
         _run(
@@ -147,7 +151,10 @@ class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
             lambda v: services.vendor_reactivate(vendor=v, actor=_actor(request), reason=reason),
         )
 
-    @admin.action(description="Close selected vendors (revokes keys; reason required)")
+    @admin.action(
+        description="Close selected vendors (revokes keys; reason required)",
+        permissions=["approve"],
+    )
     def close(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         reason = _reason(request)
         _run(
@@ -157,7 +164,9 @@ class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
             lambda v: services.vendor_close(vendor=v, actor=_actor(request), reason=reason),
         )
 
-    @admin.action(description="Set credit limit (postpaid; amount and reason)")
+    @admin.action(
+        description="Set credit limit (postpaid; amount and reason)", permissions=["credit"]
+    )
     def change_credit_limit(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         raw = request.POST.get("credit_limit", "").strip()
         if not raw:
@@ -176,7 +185,7 @@ class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
 
         _run(request, queryset, "Credit limit set", call)
 
-    @admin.action(description="Change pricing tier (tier and reason)")
+    @admin.action(description="Change pricing tier (tier and reason)", permissions=["approve"])
     def change_tier(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         tier = request.POST.get("tier", "")
         reason = _reason(request)
@@ -189,7 +198,7 @@ class VendorAdmin(SimpleHistoryAdmin, ModelAdmin):
             ),
         )
 
-    @admin.action(description="Issue an API key (shown once)")
+    @admin.action(description="Issue an API key (shown once)", permissions=["keys"])
     def issue_api_key(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         name = _reason(request) or "issued by an operator"
         for vendor in queryset.order_by("pk"):
@@ -243,6 +252,12 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revoke instead: the record stays for the audit trail
 
+    def has_keys_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.manage_api_keys"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_keys_permission(request) and super().has_add_permission(request)
+
     def save_model(self, request: HttpRequest, obj: VendorAPIKey, form: Any, change: bool) -> None:
         if change:
             return  # keys are immutable; revocation is an action
@@ -258,7 +273,9 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         return None
 
-    @admin.action(description="Revoke selected keys (effective on the next request)")
+    @admin.action(
+        description="Revoke selected keys (effective on the next request)", permissions=["keys"]
+    )
     def revoke(self, request: HttpRequest, queryset: QuerySet[VendorAPIKey]) -> None:
         for api_key in queryset.order_by("pk"):
             services.api_key_revoke(api_key=api_key, actor=_actor(request))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-WAIT_SECONDS = 10
+WAIT_SECONDS = 20
 
 
 class Console:
@@ -45,7 +46,24 @@ class Console:
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
 
     def click_link(self, text: str) -> None:
-        self.driver.find_element(By.PARTIAL_LINK_TEXT, text).click()
+        self._click_first_visible(By.PARTIAL_LINK_TEXT, text)
+
+    def click(self, selector: str) -> None:
+        """Click the first visible match (unfold also renders actions in hidden menus)."""
+        self._click_first_visible(By.CSS_SELECTOR, selector)
+
+    def _click_first_visible(self, by: str, value: str) -> None:
+        def click(driver: Any) -> bool:
+            element = next((e for e in driver.find_elements(by, value) if e.is_displayed()), None)
+            if element is None:
+                return False
+            element.click()
+            return True
+
+        # A page still being replaced may hand out elements that go stale: try again.
+        WebDriverWait(
+            self.driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(click)
 
     def login(self, email: str, password: str) -> None:
         self.open("/admin/login/?next=/admin/")

@@ -25,6 +25,22 @@ CHROME_ARGS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _sandbox_clean():
+    from esims.providers.sandbox import sandbox_faults_reset
+
+    sandbox_faults_reset()
+    yield
+    sandbox_faults_reset()
+
+
+@pytest.fixture
+def bundles(db):
+    from tests.orders.factories import bundles_create
+
+    return bundles_create()
+
+
 @pytest.fixture
 def support_user(db):
     return operator("support")

@@ -56,3 +56,75 @@ def order_row(
         currency=currency,
     )
     return order
+
+
+# --- real flows (through the services) -----------------------------------------------------
+
+
+def b2c_order(*, customer: Any = None, quantity: int = 1, client_ip: str | None = None) -> Order:
+    """A customer's order awaiting payment, with its sandbox PaymentIntent (needs the
+    `bundles` fixture)."""
+    from orders.services import order_create_b2c
+    from tests.orders.factories import BUNDLE_CODE
+
+    return order_create_b2c(
+        customer=customer or UserFactory(),
+        bundle_code=BUNDLE_CODE,
+        quantity=quantity,
+        client_ip=client_ip,
+    )
+
+
+def pay(order: Order) -> Order:
+    """The customer pays in the sandbox; the signed event runs through the real webhook.
+    Call inside captureOnCommitCallbacks(execute=True) (or a transactional test)."""
+    from payments.models import Payment
+    from payments.sandbox import sandbox_intent_succeed
+
+    intent = Payment.objects.get(order=order).payment_intent_id
+    sandbox_intent_succeed(payment_intent_id=intent)
+    return order
+
+
+def charge_event(
+    *, order: Order, fingerprint: str = "fp_card_1", country: str = "GB", event_id: str = ""
+) -> Any:
+    """The stored `charge.succeeded` event of the order's payment, with its card."""
+    from payments.models import Payment
+    from webhooks.models import InboundEvent
+
+    payment = Payment.objects.get(order=order)
+    return InboundEvent.objects.create(
+        source="stripe",
+        event_id=event_id or f"evt_charge_{order.pk}",
+        event_type="charge.succeeded",
+        status="processed",
+        payload={
+            "id": event_id or f"evt_charge_{order.pk}",
+            "type": "charge.succeeded",
+            "data": {
+                "object": {
+                    "id": f"ch_{order.pk}",
+                    "object": "charge",
+                    "payment_intent": payment.payment_intent_id,
+                    "payment_method_details": {
+                        "type": "card",
+                        "card": {"fingerprint": fingerprint, "country": country},
+                    },
+                }
+            },
+        },
+    )
+
+
+def payment_row(order: Order, *, status: str = "succeeded", intent: str = "") -> Any:
+    from payments.models import Payment
+
+    return Payment.objects.create(
+        kind=Payment.Kind.ORDER,
+        order=order,
+        payment_intent_id=intent or f"pi_test_{order.pk}",
+        amount=order.total,
+        currency=order.currency,
+        status=status,
+    )

@@ -1,0 +1,254 @@
+"""Vendor screens of the operator console: the approval queue, approve/suspend/reactivate
+with a reason (the vendor is emailed), credit-limit and wallet-adjustment forms. Every
+action calls `vendors/operator.py` (role check, service, audit)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from unfold.decorators import action, display
+
+from ttelgo.admin_console import ReasonForm, operator_form, run_service
+from ttelgo.money import Money
+from vendors.models import Vendor
+from vendors.operator import (
+    operator_vendor_adjust,
+    operator_vendor_approve,
+    operator_vendor_credit_limit,
+    operator_vendor_reactivate,
+    operator_vendor_suspend,
+)
+
+
+class OptionalReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, required=False
+    )
+
+
+class CreditLimitForm(forms.Form):
+    credit_limit = forms.DecimalField(min_value=Decimal("0"), decimal_places=2)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.DecimalField(
+        decimal_places=2,
+        help_text="Positive credits the vendor, negative debits them.",
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+    def clean_amount(self) -> Decimal:
+        value: Decimal = self.cleaned_data["amount"]
+        if value == 0:
+            raise forms.ValidationError("An adjustment cannot be zero.")
+        return value
+
+
+def _balance(vendor: Vendor) -> str:
+    from ledger.selectors import vendor_balance
+
+    b = vendor_balance(vendor=vendor)
+    return f"balance {b.balance}, reserved {b.reserved}, available {b.available}"
+
+
+class VendorConsoleMixin:
+    """Detail and row actions; mixed into the vendors app's VendorAdmin."""
+
+    def has_approve_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.approve_vendors"))
+
+    def has_credit_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.change_credit_limit"))
+
+    def has_adjust_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.adjust_wallet"))
+
+    def has_keys_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.manage_api_keys"))
+
+    def _summary(self, vendor: Vendor) -> list[tuple[str, Any]]:
+        return [
+            ("Status", vendor.status),
+            ("Billing", f"{vendor.billing_mode} in {vendor.currency}"),
+            ("Contact", vendor.contact_email or "-"),
+            ("Country", vendor.country or "-"),
+            ("Credit limit", Money(vendor.credit_limit, vendor.currency)),
+            ("Ledger", _balance(vendor)),
+        ]
+
+    def _form(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        *,
+        form_class: type[forms.Form],
+        title: str,
+        submit: str,
+        perform: Any,
+        initial: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        vendor = Vendor.objects.get(pk=object_id)
+        return operator_form(
+            request,
+            model_admin=self,  # type: ignore[arg-type]
+            obj=vendor,
+            form_class=form_class,
+            title=f"{title}: {vendor.name}",
+            submit_label=submit,
+            perform=lambda form: perform(vendor, form),
+            summary=self._summary(vendor),
+            initial=initial,
+        )
+
+    @action(description="Approve", url_path="approve", permissions=["approve"], icon="verified")
+    def approve_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(vendor: Vendor, form: forms.Form) -> str:
+            operator_vendor_approve(
+                vendor_id=vendor.pk, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+            return f"{vendor.name} approved; the vendor was emailed."
+
+        return self._form(
+            request,
+            object_id,
+            form_class=OptionalReasonForm,
+            title="Approve",
+            submit="Approve",
+            perform=perform,
+        )
+
+    @action(description="Suspend", url_path="suspend", permissions=["approve"], icon="pause_circle")
+    def suspend_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(vendor: Vendor, form: forms.Form) -> str:
+            operator_vendor_suspend(
+                vendor_id=vendor.pk, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+            return f"{vendor.name} suspended; the vendor was emailed."
+
+        return self._form(
+            request,
+            object_id,
+            form_class=ReasonForm,
+            title="Suspend",
+            submit="Suspend",
+            perform=perform,
+        )
+
+    @action(
+        description="Reactivate", url_path="reactivate", permissions=["approve"], icon="play_circle"
+    )
+    def reactivate_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(vendor: Vendor, form: forms.Form) -> str:
+            operator_vendor_reactivate(
+                vendor_id=vendor.pk, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+            return f"{vendor.name} reactivated; the vendor was emailed."
+
+        return self._form(
+            request,
+            object_id,
+            form_class=OptionalReasonForm,
+            title="Reactivate",
+            submit="Reactivate",
+            perform=perform,
+        )
+
+    @action(
+        description="Change credit limit",
+        url_path="credit-limit",
+        permissions=["credit"],
+        icon="credit_score",
+    )
+    def credit_limit_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(vendor: Vendor, form: forms.Form) -> str:
+            limit = Money.from_decimal(form.cleaned_data["credit_limit"], vendor.currency)
+            operator_vendor_credit_limit(
+                vendor_id=vendor.pk,
+                actor=request.user,
+                limit=limit,
+                reason=form.cleaned_data["reason"],
+            )
+            return f"{vendor.name}: credit limit is now {limit}."
+
+        vendor = Vendor.objects.get(pk=object_id)
+        return self._form(
+            request,
+            object_id,
+            form_class=CreditLimitForm,
+            title="Change credit limit",
+            submit="Save the limit",
+            perform=perform,
+            initial={"credit_limit": Money(vendor.credit_limit, vendor.currency).to_decimal()},
+        )
+
+    @action(
+        description="Adjust balance",
+        url_path="adjust",
+        permissions=["adjust"],
+        icon="account_balance_wallet",
+    )
+    def adjust_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(vendor: Vendor, form: forms.Form) -> str:
+            amount = Money.from_decimal(form.cleaned_data["amount"], vendor.currency)
+            operator_vendor_adjust(
+                vendor_id=vendor.pk,
+                actor=request.user,
+                amount=amount,
+                reason=form.cleaned_data["reason"],
+            )
+            return f"{vendor.name}: adjusted by {amount}; {_balance(vendor)}."
+
+        return self._form(
+            request,
+            object_id,
+            form_class=AdjustmentForm,
+            title="Adjust balance",
+            submit="Post the adjustment",
+            perform=perform,
+        )
+
+    @action(description="Approve the selected vendors", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        for pk in (
+            queryset.filter(status=Vendor.Status.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        ):
+
+            def approve(pk: int = pk) -> str:
+                return f"{operator_vendor_approve(vendor_id=pk, actor=request.user).name} approved."
+
+            run_service(self, request, approve)  # type: ignore[arg-type]
+
+    @display(
+        description="status",
+        ordering="status",
+        label={
+            "pending": "warning",
+            "active": "success",
+            "suspended": "danger",
+            "closed": "info",
+        },
+    )
+    def status_badge(self, obj: Vendor) -> str:
+        return obj.status
+
+    @display(description="balance")
+    def balance_display(self, obj: Vendor) -> str:
+        from ledger.selectors import vendor_balance
+
+        return str(vendor_balance(vendor=obj).balance)
+
+
+VENDOR_CONSOLE_ACTIONS_DETAIL = [
+    "approve_detail",
+    "suspend_detail",
+    "reactivate_detail",
+    "credit_limit_detail",
+    "adjust_detail",
+]
