@@ -61,6 +61,7 @@ from .base import (
     ProviderUnavailable,
     TopupResult,
 )
+from .ratelimit import RateLimiter, shared_limiter
 from .resilience import build_breaker, retry_after_seconds, shared_breaker
 
 __all__ = ["EsimGoProvider", "build_breaker", "shared_breaker"]
@@ -70,6 +71,7 @@ logger = logging.getLogger(__name__)
 CATALOGUE_PAGE_SIZE = 100
 MAX_PAGES = 500  # a runaway paging loop is a bug upstream, not a bigger catalogue
 MAX_RETRY_AFTER = 30.0  # never sleep longer than this inside a request
+RATE_LIMIT_MAX_WAIT = 10.0  # longer than this for a call slot: a transient, retryable error
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -97,6 +99,7 @@ class EsimGoProvider(Provider):
         backoff_max: float = 8.0,
         breaker: pybreaker.CircuitBreaker | None = None,
         sleep: Callable[[float], None] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.api_key = settings.ESIMGO_API_KEY if api_key is None else api_key
         self.base_url = (base_url or settings.ESIMGO_BASE_URL).rstrip("/")
@@ -107,6 +110,10 @@ class EsimGoProvider(Provider):
         self.backoff_max = backoff_max
         self.breaker = breaker or shared_breaker(name="esimgo", fail_max=5, reset_timeout=60)
         self.sleep = sleep if sleep is not None else time.sleep
+        # eSIM Go allows 10 requests/s per IP: the cap holds for all processes together.
+        self.limiter = limiter or shared_limiter(
+            name="esimgo", per_second=settings.ESIMGO_RATE_LIMIT_PER_SECOND
+        )
         self.session = requests.Session()
         self.session.headers.update(
             {"X-API-Key": self.api_key, "Accept": "application/json", "User-Agent": "ttelgo/1"}
@@ -159,6 +166,7 @@ class EsimGoProvider(Provider):
             raise CircuitOpen("eSIM Go circuit is open after repeated failures") from None
 
     def _send(self, method: str, path: str, *, params: Any, body: dict[str, Any] | None) -> Any:
+        self.limiter.acquire(timeout=RATE_LIMIT_MAX_WAIT)  # every attempt, retries included
         url = f"{self.base_url}{path}"
         try:
             resp = self.session.request(method, url, params=params, json=body, timeout=self.timeout)

@@ -29,6 +29,8 @@ _breakers_lock = threading.Lock()
 
 
 def _is_system_failure(exc: BaseException) -> bool:
+    if getattr(exc, "self_imposed", False):
+        return False  # our own rate limiter refused: the provider never saw the call
     return not isinstance(exc, ProviderError) or exc.transient
 
 
