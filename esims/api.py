@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.renderers import JSONRenderer
@@ -37,17 +37,43 @@ CACHE_SECONDS = 600
 BAD_QUERY = OpenApiResponse(description="Error envelope, code `validation_error`.")
 
 
-def cached_json(request: Request, scope: str, build: Callable[[], Any]) -> HttpResponse:
+def _cache_key(request: HttpRequest, scope: str) -> str:
     raw = f"{catalogue_cache_version()}|{scope}|{request.get_host()}|{request.get_full_path()}"
-    key = "esims:api:" + hashlib.sha256(raw.encode()).hexdigest()
-    body = cache.get(key)
-    hit = body is not None
-    if body is None:
-        body = JSONRenderer().render(build())
-        cache.set(key, body, CACHE_SECONDS)
+    return "esims:api:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _json(body: bytes, *, hit: bool) -> HttpResponse:
     response = HttpResponse(body, content_type="application/json")
     response["X-Cache"] = "hit" if hit else "miss"
     return response
+
+
+def cached_json(request: Request, scope: str, build: Callable[[], Any]) -> HttpResponse:
+    key = _cache_key(request, scope)
+    body = cache.get(key)
+    if body is not None:
+        return _json(body, hit=True)
+    body = JSONRenderer().render(build())
+    cache.set(key, body, CACHE_SECONDS)
+    return _json(body, hit=False)
+
+
+class PublicCachedMixin:
+    """Public catalogue reads: a cache hit is answered before DRF builds its request, since
+    nothing DRF does (auth, permissions, throttles, validation) applies to a public GET
+    whose exact path was answered before (errors are never cached). `make bench` measured
+    the hit path at 0.4x a bare Django view before this (docs/PERFORMANCE.md)."""
+
+    cache_scope = ""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method == "GET":
+            body = cache.get(_cache_key(request, self.cache_scope))
+            if body is not None:
+                response = _json(body, hit=True)
+                response["Allow"] = ", ".join(self.allowed_methods)  # type: ignore[attr-defined]
+                return response
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
 def _filters(request: Request) -> dict[str, Any]:
@@ -56,7 +82,8 @@ def _filters(request: Request) -> dict[str, Any]:
     return params.to_filters()
 
 
-class CatalogueCountryListApi(APIView):
+class CatalogueCountryListApi(PublicCachedMixin, APIView):
+    cache_scope = "countries"
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
 
@@ -70,12 +97,13 @@ class CatalogueCountryListApi(APIView):
     def get(self, request: Request) -> HttpResponse:
         return cached_json(
             request,
-            "countries",
+            self.cache_scope,
             lambda: self.OutputSerializer(country_list_with_offers(), many=True).data,
         )
 
 
-class CatalogueBundleListApi(generics.ListAPIView):
+class CatalogueBundleListApi(PublicCachedMixin, generics.ListAPIView):
+    cache_scope = "bundles"
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
 
@@ -99,10 +127,11 @@ class CatalogueBundleListApi(generics.ListAPIView):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         _filters(request)  # validate before the cache lookup; errors are never cached
-        return cached_json(request, "bundles", lambda: self.list(request).data)
+        return cached_json(request, self.cache_scope, lambda: self.list(request).data)
 
 
-class CatalogueBundleDetailApi(APIView):
+class CatalogueBundleDetailApi(PublicCachedMixin, APIView):
+    cache_scope = "bundle"
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
 
@@ -123,7 +152,7 @@ class CatalogueBundleDetailApi(APIView):
                 {**bundle_fields(bundle), "price": retail_price(bundle)}
             ).data
 
-        return cached_json(request, "bundle", build)
+        return cached_json(request, self.cache_scope, build)
 
 
 class VendorCatalogueListApi(VendorApiMixin, generics.ListAPIView):

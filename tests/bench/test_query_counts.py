@@ -70,3 +70,18 @@ def test_statement_and_balance_reads_do_not_grow_with_the_ledger(vendor):
     assert statement <= STATEMENT_QUERIES and balance <= BALANCE_QUERIES
     assert _get(vendor, "/api/v1/vendor/ledger") == statement
     assert _get(vendor, "/api/v1/vendor/balance") == balance
+
+
+def test_a_cached_catalogue_answer_costs_no_query_and_matches_the_first(api_client, db):
+    bundles_create()
+    path = "/api/v1/catalogue/bundles?country=GB"
+    first = api_client.get(path)
+    with CaptureQueriesContext(connection) as ctx:
+        again = api_client.get(path)
+    assert (first["X-Cache"], again["X-Cache"]) == ("miss", "hit")
+    assert len(ctx.captured_queries) == 0
+    assert again.content == first.content
+    for header in ("Content-Type", "Allow"):
+        assert again[header] == first[header]
+    # a bad filter is never served from the cache, hit or not
+    assert api_client.get("/api/v1/catalogue/bundles?country=ZZZ&min_data_mb=x").status_code == 400
