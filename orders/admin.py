@@ -1,1 +1,419 @@
-"""Admin screens of this app."""
+"""Orders in the operator console: every order with its items and history, refunds,
+cancels and re-drives from the order page; the fraud review queue; the fraud rules.
+
+Nothing here changes an order directly: every action calls `orders/operator.py`, which
+checks the role permission, calls the owning service and writes the audit row."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action, display
+
+from orders.fraud_models import FraudRule, FraudSettings, OrderReview
+from orders.models import Order, OrderEvent, OrderItem
+from orders.operator import (
+    operator_order_cancel,
+    operator_order_redrive,
+    operator_order_refund,
+    operator_review_approve,
+    operator_review_reject,
+)
+from ttelgo.admin_console import ReasonForm, change_url, operator_form, run_service
+from ttelgo.audit import audit_record
+from ttelgo.money import Money
+
+S = Order.Status
+
+
+class OrderItemInline(TabularInline):
+    model = OrderItem
+    extra = 0
+    can_delete = False
+    fields = ("bundle_code", "bundle_name", "quantity", "unit_price", "unit_cost", "currency")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OrderEventInline(TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "from_status", "to_status", "actor_label", "reason")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        help_text="Leave empty for a full refund of what is left.",
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, required=False
+    )
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+def _buyer(obj: Order) -> str:
+    if obj.customer_id:
+        return str(obj.customer.email)  # type: ignore[union-attr]
+    return f"vendor: {obj.vendor}" if obj.vendor_id else "-"
+
+
+def _reasons_html(obj: Order) -> str:
+    if not obj.review_reasons:
+        return "-"
+    return format_html(
+        '<ul class="list-disc pl-4" data-testid="review-reasons">{}</ul>',
+        format_html_join("", "<li>{}</li>", ((r,) for r in obj.review_reasons)),
+    )
+
+
+class OrderActionsMixin:
+    """Detail actions shared by the order page and the review queue."""
+
+    def has_refund_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(
+            request.user.has_perm("ttelgo.refund_small")
+            or request.user.has_perm("ttelgo.refund_any")
+        )
+
+    def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.cancel_orders"))
+
+    def has_redrive_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.redrive_orders"))
+
+    def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.review_orders"))
+
+    def _summary(self, order: Order) -> list[tuple[str, Any]]:
+        return [
+            ("Buyer", _buyer(order)),
+            ("Status", order.status),
+            ("Total", Money(order.total, order.currency)),
+            ("Items", ", ".join(str(i) for i in order.items.all())),
+        ]
+
+    @action(description="Refund", url_path="refund", permissions=["refund"], icon="undo")
+    def refund_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        order = Order.objects.get(pk=object_id)
+
+        def perform(form: forms.Form) -> str:
+            value = form.cleaned_data.get("amount")
+            amount = None if value is None else Money.from_decimal(value, order.currency)
+            refund = operator_order_refund(
+                order_id=order.pk,
+                actor=request.user,
+                amount=amount,
+                reason=form.cleaned_data["reason"],
+            )
+            return f"Refunded {Money(refund.amount, refund.currency)} ({refund.status})."
+
+        return operator_form(
+            request,
+            model_admin=self,  # type: ignore[arg-type]
+            obj=order,
+            form_class=RefundForm,
+            title=f"Refund order {order.pk}",
+            submit_label="Refund",
+            perform=perform,
+            summary=self._summary(order),
+        )
+
+    @action(description="Cancel", url_path="cancel", permissions=["cancel"], icon="cancel")
+    def cancel_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        order = Order.objects.get(pk=object_id)
+
+        def perform(form: forms.Form) -> str:
+            operator_order_cancel(
+                order_id=order.pk, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+            return f"Order {order.pk} cancelled."
+
+        return operator_form(
+            request,
+            model_admin=self,  # type: ignore[arg-type]
+            obj=order,
+            form_class=ReasonForm,
+            title=f"Cancel order {order.pk}",
+            submit_label="Cancel the order",
+            perform=perform,
+            summary=self._summary(order),
+        )
+
+    @action(
+        description="Re-drive provisioning",
+        url_path="redrive",
+        permissions=["redrive"],
+        icon="replay",
+    )
+    def redrive_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        run_service(
+            self,  # type: ignore[arg-type]
+            request,
+            lambda: (
+                f"Order {operator_order_redrive(order_id=int(object_id), actor=request.user, reason='re-driven from the order page').pk} queued for provisioning."
+            ),
+        )
+        return HttpResponseRedirect(change_url(Order.objects.get(pk=object_id)))
+
+    @action(description="Approve", url_path="approve", permissions=["review"], icon="check_circle")
+    def approve_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        order = Order.objects.get(pk=object_id)
+
+        def perform(form: forms.Form) -> str:
+            operator_review_approve(
+                order_id=order.pk, actor=request.user, note=form.cleaned_data["note"]
+            )
+            return f"Order {order.pk} approved: provisioning."
+
+        return operator_form(
+            request,
+            model_admin=self,  # type: ignore[arg-type]
+            obj=order,
+            form_class=NoteForm,
+            title=f"Approve order {order.pk}",
+            submit_label="Approve",
+            perform=perform,
+            summary=[*self._summary(order), ("Held because", _reasons_html(order))],
+        )
+
+    @action(description="Reject", url_path="reject", permissions=["review"], icon="block")
+    def reject_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        order = Order.objects.get(pk=object_id)
+
+        def perform(form: forms.Form) -> str:
+            done = operator_review_reject(
+                order_id=order.pk, actor=request.user, note=form.cleaned_data["note"]
+            )
+            money = "refunded" if done.channel == Order.Channel.B2C else "reservation released"
+            return f"Order {order.pk} rejected: {money}."
+
+        return operator_form(
+            request,
+            model_admin=self,  # type: ignore[arg-type]
+            obj=order,
+            form_class=RejectForm,
+            title=f"Reject order {order.pk}",
+            submit_label="Reject",
+            perform=perform,
+            summary=[*self._summary(order), ("Held because", _reasons_html(order))],
+        )
+
+
+@admin.register(Order)
+class OrderAdmin(OrderActionsMixin, ModelAdmin):
+    list_display = (
+        "id",
+        "channel",
+        "kind",
+        "buyer",
+        "status_badge",
+        "total_display",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "channel",
+        "kind",
+        "currency",
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = (
+        "=id",
+        "customer__email",
+        "vendor__name",
+        "provider_reference",
+        "customer_reference",
+    )
+    list_select_related = ("customer", "vendor")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Order._meta.fields] + ["reasons"]
+    inlines = [OrderItemInline, OrderEventInline]
+    actions_detail = [
+        "refund_detail",
+        "cancel_detail",
+        "redrive_detail",
+        "approve_detail",
+        "reject_detail",
+    ]
+    actions = ["redrive_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # orders change only through the actions
+
+    @display(description="buyer")
+    def buyer(self, obj: Order) -> str:
+        return _buyer(obj)
+
+    @display(
+        description="status",
+        ordering="status",
+        label={
+            "completed": "success",
+            "failed": "danger",
+            "in_review": "warning",
+            "refunded": "info",
+        },
+    )
+    def status_badge(self, obj: Order) -> str:
+        return obj.status
+
+    @display(description="total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return str(Money(obj.total, obj.currency))
+
+    @display(description="review reasons")
+    def reasons(self, obj: Order) -> str:
+        return _reasons_html(obj)
+
+    @action(description="Re-drive provisioning of the selected orders", permissions=["redrive"])
+    def redrive_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+
+            def redrive(pk: int = pk) -> str:
+                operator_order_redrive(order_id=pk, actor=request.user)
+                return f"Order {pk} re-driven."
+
+            run_service(self, request, redrive)
+
+
+@admin.register(OrderReview)
+class OrderReviewAdmin(OrderActionsMixin, ModelAdmin):
+    """The fraud review queue: orders held in `in_review`, oldest first, with the reasons."""
+
+    list_display = ("id", "buyer", "total_display", "reasons", "created_at")
+    list_filter = ("channel",)
+    search_fields = ("=id", "customer__email", "vendor__name")
+    list_select_related = ("customer", "vendor")
+    ordering = ("created_at", "id")
+    readonly_fields = [f.name for f in Order._meta.fields] + ["reasons"]
+    inlines = [OrderItemInline, OrderEventInline]
+    actions_detail = ["approve_detail", "reject_detail"]
+    actions_row = ["approve_detail", "reject_detail"]
+    actions = ["approve_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(status=S.IN_REVIEW)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("orders.view_order"))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("orders.view_order"))
+
+    @display(description="buyer")
+    def buyer(self, obj: Order) -> str:
+        return _buyer(obj)
+
+    @display(description="total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return str(Money(obj.total, obj.currency))
+
+    @display(description="held because")
+    def reasons(self, obj: Order) -> str:
+        return _reasons_html(obj)
+
+    @action(description="Approve the selected orders", permissions=["review"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+
+            def approve(pk: int = pk) -> str:
+                operator_review_approve(order_id=pk, actor=request.user, note="approved in bulk")
+                return f"Order {pk} approved."
+
+            run_service(self, request, approve)
+
+
+class FraudAdminMixin:
+    """Fraud configuration: everyone may look; `ttelgo.edit_fraud_rules` may change it, and
+    every change is audited."""
+
+    def _may_edit(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("ttelgo.edit_fraud_rules"))
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._may_edit(request) and super().has_add_permission(request, *args)  # type: ignore[misc]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request) and super().has_change_permission(request, obj)  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit(request) and super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = {f: form.initial.get(f) for f in form.changed_data} if change else None
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        audit_record(
+            actor=request.user,
+            action=f"fraud.{obj._meta.model_name}_{'change' if change else 'add'}",
+            target=obj,
+            before=before,
+            after={f: form.cleaned_data.get(f) for f in form.changed_data},
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        audit_record(
+            actor=request.user,
+            action=f"fraud.{obj._meta.model_name}_delete",
+            target=obj,
+            before={"name": str(obj)},
+        )
+        super().delete_model(request, obj)  # type: ignore[misc]
+
+
+@admin.register(FraudRule)
+class FraudRuleAdmin(FraudAdminMixin, ModelAdmin):
+    list_display = ("name", "kind", "window", "limit", "currency", "countries", "score", "enabled")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "countries")
+    fields = ("name", "kind", "window", "limit", "currency", "countries", "score", "enabled")
+
+
+@admin.register(FraudSettings)
+class FraudSettingsAdmin(FraudAdminMixin, ModelAdmin):
+    list_display = ("__str__", "review_threshold", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return not FraudSettings.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

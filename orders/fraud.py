@@ -1,13 +1,221 @@
-"""Fraud assessment of paid orders.
+"""Fraud rules engine: scores each paid order against the rules operators configure in
+the admin (`FraudRule`, `FraudSettings`). An order whose score reaches the threshold is
+held for review (`in_review`) with the reasons of every rule that fired.
 
-The configurable rules engine is part of the operator console; until it lands every
-order passes (returns no reasons).
+`fraud_assess(*, order)` is what `orders.services.order_payment_succeeded` calls; the
+review decisions themselves live in `orders/admin_review.py`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from orders.fraud_models import FraudRule, FraudSettings
 from orders.models import Order
+from ttelgo.money import Money
+
+WINDOWS = {FraudRule.Window.HOUR: timedelta(hours=1), FraudRule.Window.DAY: timedelta(days=1)}
+# Orders that count towards velocity: everything a buyer got through to payment.
+NOT_COUNTED = (Order.Status.AWAITING_PAYMENT, Order.Status.CANCELLED)
+CHARGE_EVENTS = ("charge.succeeded", "charge.updated", "charge.captured")
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    fingerprint: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule_id: int
+    kind: str
+    score: int
+    reason: str
+
+
+@dataclass
+class Assessment:
+    score: int = 0
+    threshold: int = 0
+    hits: list[Hit] = field(default_factory=list)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.hits) and self.score >= self.threshold
+
+    @property
+    def reasons(self) -> list[str]:
+        return [h.reason for h in self.hits]
+
+
+def card_facts(*, order: Order) -> CardFacts:
+    """The card behind a customer's payment, from the Stripe charge event we stored
+    (`payment_method_details.card`). Empty when the charge event has not arrived."""
+    from payments.models import Payment
+    from webhooks.models import InboundEvent
+
+    intent_id = (
+        Payment.objects.filter(order_id=order.pk, kind=Payment.Kind.ORDER)
+        .values_list("payment_intent_id", flat=True)
+        .first()
+    )
+    if not intent_id:
+        return CardFacts()
+    events = InboundEvent.objects.filter(
+        source="stripe",
+        event_type__in=CHARGE_EVENTS,
+        payload__data__object__payment_intent=intent_id,
+    ).order_by("-received_at", "-id")
+    for payload in events.values_list("payload", flat=True)[:5]:
+        card = (
+            ((payload.get("data") or {}).get("object") or {}).get("payment_method_details") or {}
+        ).get("card") or {}
+        if card.get("fingerprint") or card.get("country"):
+            return CardFacts(
+                fingerprint=str(card.get("fingerprint") or ""),
+                country=str(card.get("country") or "").upper(),
+            )
+    return CardFacts()
+
+
+def _counted(qs: QuerySet[Order], since: datetime) -> int:
+    return qs.filter(created_at__gte=since).exclude(status__in=NOT_COUNTED).count()
+
+
+def _window_text(rule: FraudRule) -> str:
+    return "hour" if rule.window == FraudRule.Window.HOUR else "day"
+
+
+def _velocity(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+    since = timezone.now() - WINDOWS[FraudRule.Window(rule.window)]
+    orders = Order.objects.all()
+    if rule.kind == FraudRule.Kind.CUSTOMER_VELOCITY:
+        if order.customer_id is None:
+            return None
+        count, what = _counted(orders.filter(customer_id=order.customer_id), since), "customer"
+    elif rule.kind == FraudRule.Kind.EMAIL_DOMAIN_VELOCITY:
+        email = order.customer.email if order.customer is not None else ""
+        domain = email.rpartition("@")[2].lower()
+        if not domain:
+            return None
+        count = _counted(orders.filter(customer__email__iendswith=f"@{domain}"), since)
+        what = f"email domain {domain}"
+    elif rule.kind == FraudRule.Kind.IP_VELOCITY:
+        if not order.client_ip:
+            return None
+        count = _counted(orders.filter(client_ip=order.client_ip), since)
+        what = f"IP {order.client_ip}"
+    elif rule.kind == FraudRule.Kind.CARD_VELOCITY:
+        if not card.fingerprint:
+            return None
+        count, what = _card_count(card.fingerprint, since, order), "card"
+    elif rule.kind == FraudRule.Kind.VENDOR_VELOCITY:
+        if order.vendor_id is None:
+            return None
+        count, what = _counted(orders.filter(vendor_id=order.vendor_id), since), "vendor"
+    else:  # pragma: no cover - the caller dispatches only velocity kinds here
+        return None
+    if count <= rule.limit:
+        return None
+    return f"{count} orders by this {what} in the last {_window_text(rule)} (limit {rule.limit})"
+
+
+def _card_count(fingerprint: str, since: datetime, order: Order) -> int:
+    """Orders paid with this card since `since` (distinct PaymentIntents of its charges)."""
+    from payments.models import Payment
+    from webhooks.models import InboundEvent
+
+    intents = set(
+        InboundEvent.objects.filter(
+            source="stripe",
+            event_type__in=CHARGE_EVENTS,
+            received_at__gte=since,
+            payload__data__object__payment_method_details__card__fingerprint=fingerprint,
+        ).values_list("payload__data__object__payment_intent", flat=True)
+    )
+    own = Payment.objects.filter(order_id=order.pk).values_list("payment_intent_id", flat=True)
+    intents.update(own)
+    return Payment.objects.filter(
+        payment_intent_id__in=[i for i in intents if i], kind=Payment.Kind.ORDER
+    ).count()
+
+
+def _first_order_amount(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+    if order.currency != rule.currency or order.total <= rule.limit:
+        return None
+    buyer = Q(customer_id=order.customer_id) if order.customer_id else Q(vendor_id=order.vendor_id)
+    earlier = Order.objects.filter(buyer).exclude(pk=order.pk).exclude(status__in=NOT_COUNTED)
+    if earlier.exists():
+        return None
+    total, limit = Money(order.total, order.currency), Money(rule.limit, rule.currency)
+    return f"first order of this buyer is {total} (limit {limit})"
+
+
+def _country(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+    if order.vendor is not None:
+        country, source = (order.vendor.country or "").upper(), "vendor country"
+    else:
+        country, source = card.country, "card country"
+    if country and country in rule.country_codes:
+        return f"{source} {country} is on the risk list"
+    return None
+
+
+def _quantity(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+    quantity = order.items.aggregate(q=Sum("quantity"))["q"] or 0
+    if quantity <= rule.limit:
+        return None
+    return f"{quantity} eSIMs in one order (limit {rule.limit})"
+
+
+def _disputes(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+    if order.customer_id is not None:
+        buyer, who = Q(customer_id=order.customer_id), "customer"
+    else:
+        buyer, who = Q(vendor_id=order.vendor_id), "vendor"
+    count = Order.objects.filter(buyer, disputed_at__isnull=False).count()
+    if count <= rule.limit:
+        return None
+    return f"{count} disputes on record for this {who} (limit {rule.limit})"
+
+
+CHECKS: dict[str, Callable[[Order, FraudRule, CardFacts], str | None]] = {
+    FraudRule.Kind.FIRST_ORDER_AMOUNT: _first_order_amount,
+    FraudRule.Kind.COUNTRY_RISK: _country,
+    FraudRule.Kind.QUANTITY: _quantity,
+    FraudRule.Kind.DISPUTES: _disputes,
+    **{kind: _velocity for kind in FraudRule.Kind.values if kind.endswith("_velocity")},
+}
+
+
+def fraud_evaluate(*, order: Order) -> Assessment:
+    """Every enabled rule against the order; the total score and what fired."""
+    order = Order.objects.select_related("customer", "vendor").get(pk=order.pk)
+    rules = list(FraudRule.objects.filter(enabled=True).order_by("id"))
+    if not rules:
+        return Assessment()
+    assessment = Assessment(threshold=FraudSettings.current().review_threshold)
+    card = card_facts(order=order) if order.channel == Order.Channel.B2C else CardFacts()
+    for rule in rules:
+        reason = CHECKS[rule.kind](order, rule, card)
+        if reason is None:
+            continue
+        assessment.hits.append(
+            Hit(rule_id=rule.pk, kind=rule.kind, score=rule.score, reason=f"{rule.name}: {reason}")
+        )
+        assessment.score += rule.score
+    return assessment
 
 
 def fraud_assess(*, order: Order) -> list[str]:
-    return []
+    """Reasons to hold the order for review; empty when it may go on to provisioning."""
+    assessment = fraud_evaluate(order=order)
+    if not assessment.held:
+        return []
+    return [*assessment.reasons, f"score {assessment.score} ≥ {assessment.threshold}"]

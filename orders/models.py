@@ -131,3 +131,7 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+# Fraud rules, their settings and the review-queue proxy (see orders/fraud.py).
+from orders.fraud_models import FraudRule, FraudSettings, OrderReview  # noqa: E402, F401

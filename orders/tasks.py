@@ -47,3 +47,12 @@ def esim_callback_process(event_pk: int) -> None:
     from webhooks.esimgo import esimgo_event_process
 
     esimgo_event_process(event_pk=event_pk)
+
+
+@shared_task(name="orders.tasks.reconciliation_run")
+def reconciliation_run() -> dict[str, int]:
+    """The name CELERY_BEAT_SCHEDULE uses; the job is the ledger's."""
+    from ledger.reconciliation import reconciliation_run as run_it
+
+    run = run_it()
+    return {"run": run.pk, "findings": run.findings_count}

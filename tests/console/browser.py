@@ -30,12 +30,17 @@ class Console:
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
     def wait_text(self, fragment: str) -> None:
-        WebDriverWait(self.driver, WAIT_SECONDS).until(
-            lambda d: fragment in d.find_element(By.TAG_NAME, "body").text
-        )
+        WebDriverWait(
+            self.driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda d: fragment in d.find_element(By.TAG_NAME, "body").text)
+
+    def open_form(self, selector: str) -> None:
+        """Click an action that opens an operator form page, and wait for the form."""
+        self.click(selector)
+        self.wait_css("#operator-form")
 
     def fill(self, name: str, value: str) -> None:
-        field = self.wait_css(f"[name='{name}']")
+        field = self.wait_css(f"#operator-form [name='{name}'], #login-form [name='{name}']")
         if field.tag_name == "select":
             Select(field).select_by_value(value)
             return

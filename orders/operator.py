@@ -1,0 +1,186 @@
+"""What operators do to orders from the console: review decisions, refunds, cancels,
+re-drives. Each checks the operator's role permission, calls the orders/payments service
+that owns the change, and writes an audit row (who, when, before/after, why)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from orders.models import Order
+from ttelgo.admin_console import operator_require
+from ttelgo.audit import audit_record
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+
+S = Order.Status
+
+
+def _order_state(order: Order) -> dict[str, Any]:
+    return {"status": order.status, "review_reasons": order.review_reasons}
+
+
+def operator_review_approve(*, order_id: int, actor: Any, note: str = "") -> Order:
+    """Clear a held order: it goes on to provisioning."""
+    from orders.services import order_review_approve
+
+    operator_require(actor, "ttelgo.review_orders")
+    with transaction.atomic():
+        before = _order_state(Order.objects.get(pk=order_id))
+        order = order_review_approve(order_id=order_id, actor=actor, note=note)
+        audit_record(
+            actor=actor,
+            action="order.review_approve",
+            target=order,
+            before=before,
+            after=_order_state(order),
+            reason=note,
+        )
+    return order
+
+
+def operator_review_reject(*, order_id: int, actor: Any, note: str) -> Order:
+    """Reject a held order: the customer is refunded, a vendor's hold is voided. Rejecting
+    twice fails (`invalid_state`) before any money moves."""
+    from orders.services import order_review_reject
+
+    operator_require(actor, "ttelgo.review_orders")
+    if not note.strip():
+        raise DomainError(
+            "validation_error", "Say why the order is rejected.", details={"note": ["Required."]}
+        )
+    with transaction.atomic():
+        before = _order_state(Order.objects.get(pk=order_id))
+        order = order_review_reject(order_id=order_id, actor=actor, note=note)
+        audit_record(
+            actor=actor,
+            action="order.review_reject",
+            target=order,
+            before=before,
+            after={
+                **_order_state(order),
+                "money": "refunded" if order.channel == "b2c" else "voided",
+            },
+            reason=note,
+        )
+    return order
+
+
+def refund_limit_for(actor: Any) -> int | None:
+    """The largest refund (minor units) the operator may give; None means no limit."""
+    if actor.has_perm("ttelgo.refund_any"):
+        return None
+    if actor.has_perm("ttelgo.refund_small"):
+        return int(settings.SUPPORT_REFUND_LIMIT)
+    return 0
+
+
+def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, reason: str) -> Any:
+    """Refund a customer's order in full (`amount=None`) or in part, through the payments
+    refund service. Support may refund up to SUPPORT_REFUND_LIMIT; finance any amount."""
+    from payments.models import Payment
+    from payments.services import payment_refund
+
+    operator_require(actor, "ttelgo.refund_any", "ttelgo.refund_small")
+    if not reason.strip():
+        raise DomainError(
+            "validation_error", "A refund needs a reason.", details={"reason": ["Required."]}
+        )
+    order = Order.objects.get(pk=order_id)
+    payment = Payment.objects.filter(
+        order_id=order_id, kind=Payment.Kind.ORDER, status=Payment.Status.SUCCEEDED
+    ).first()
+    if payment is None:
+        raise DomainError(
+            "invalid_state",
+            "This order has no card payment to refund.",
+            details={"status": order.status, "channel": order.channel},
+        )
+    remaining = payment.amount - payment.refunded_amount
+    value = remaining if amount is None else amount.amount
+    limit = refund_limit_for(actor)
+    if limit is not None and value > limit:
+        raise DomainError(
+            "permission_denied",
+            f"Your role may refund up to {Money(limit, payment.currency)}; ask finance.",
+            details={"limit": Money(limit, payment.currency).to_api()},
+        )
+    before = {
+        "order_status": order.status,
+        "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
+    }
+    # The payments service commits its refund row before calling the gateway (so a retry
+    # never refunds twice); the audit row follows in its own transaction.
+    refund = payment_refund(payment=payment, amount=amount, reason=reason, actor=actor)
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="order.refund",
+        target=order,
+        before=before,
+        after={
+            "order_status": order.status,
+            "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
+            "refund": {
+                "id": refund.pk,
+                "amount": Money(refund.amount, refund.currency).to_api(),
+                "status": refund.status,
+            },
+        },
+        reason=reason,
+    )
+    return refund
+
+
+def operator_order_cancel(*, order_id: int, actor: Any, reason: str = "") -> Order:
+    """Cancel an order still awaiting payment (and its PaymentIntent)."""
+    from orders.services import order_cancel
+
+    operator_require(actor, "ttelgo.cancel_orders")
+    with transaction.atomic():
+        before = _order_state(Order.objects.get(pk=order_id))
+        order = order_cancel(order_id=order_id, actor=actor)
+        audit_record(
+            actor=actor,
+            action="order.cancel",
+            target=order,
+            before=before,
+            after=_order_state(order),
+            reason=reason,
+        )
+    return order
+
+
+def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Order:
+    """Push a stuck order on: `paid` goes to provisioning, `provisioning` is queued again
+    (the provisioning task asks the provider before buying, so this never buys twice)."""
+    from orders.services import order_provisioning_enqueue, order_release_to_provisioning
+
+    operator_require(actor, "ttelgo.redrive_orders")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        before = _order_state(order)
+        if order.status == S.PAID:
+            order = order_release_to_provisioning(
+                order_id=order_id, actor=actor, reason=reason or "re-driven by an operator"
+            )
+        elif order.status == S.PROVISIONING:
+            order_provisioning_enqueue(order_id=order_id)
+        else:
+            raise DomainError(
+                "invalid_state",
+                f"Only paid or provisioning orders can be re-driven; this one is {order.status}.",
+                details={"status": order.status},
+            )
+        audit_record(
+            actor=actor,
+            action="order.redrive",
+            target=order,
+            before=before,
+            after=_order_state(order),
+            reason=reason,
+        )
+    return order

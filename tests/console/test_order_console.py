@@ -1,0 +1,132 @@
+"""Order actions in the console by role: refunds (support up to the limit, finance any),
+cancels, re-drives; each one audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from orders.models import Order
+from orders.operator import operator_order_cancel, operator_order_redrive, operator_order_refund
+from payments.models import Payment, Refund
+from tests.console.factories import b2c_order, operator, pay
+from ttelgo.errors import DomainError
+from ttelgo.models import AuditLog
+from ttelgo.money import Money
+
+pytestmark = pytest.mark.django_db
+
+
+def denied(fn, **kw) -> None:
+    with pytest.raises(DomainError) as exc:
+        fn(**kw)
+    assert exc.value.code == "permission_denied"
+
+
+def admin_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def completed_order(bundles, django_capture_on_commit_callbacks):
+    order = b2c_order(quantity=2)  # 2 x 4.50 USD
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    order.refresh_from_db()
+    assert order.status == Order.Status.COMPLETED
+    return order
+
+
+def test_support_refunds_small_amounts_only(completed_order, settings):
+    settings.SUPPORT_REFUND_LIMIT = 500
+    support = operator("support")
+    denied(
+        operator_order_refund,
+        order_id=completed_order.pk,
+        actor=support,
+        amount=None,  # the full 9.00 is over the limit
+        reason="customer asked",
+    )
+    refund = operator_order_refund(
+        order_id=completed_order.pk, actor=support, amount=Money(450, "USD"), reason="one unused"
+    )
+    assert refund.amount == 450
+    row = AuditLog.objects.get(action="order.refund")
+    assert row.actor == support
+    assert row.before["refunded"] == {"amount": "0.00", "currency": "USD"}
+    assert row.after["refunded"] == {"amount": "4.50", "currency": "USD"}
+
+
+def test_finance_refunds_in_full_and_the_order_is_refunded(completed_order, settings):
+    settings.SUPPORT_REFUND_LIMIT = 500
+    response = admin_client(operator("finance")).post(
+        f"/admin/orders/order/{completed_order.pk}/refund/", {"amount": "", "reason": "outage"}
+    )
+    assert response.status_code == 302
+    completed_order.refresh_from_db()
+    assert completed_order.status == Order.Status.REFUNDED
+    payment = Payment.objects.get(order=completed_order)
+    assert payment.refunded_amount == payment.amount
+    assert Refund.objects.filter(payment=payment).count() == 1
+    assert AuditLog.objects.filter(action="order.refund").count() == 1
+
+
+def test_refund_above_what_is_left_is_refused_on_the_form(completed_order):
+    response = admin_client(operator("finance")).post(
+        f"/admin/orders/order/{completed_order.pk}/refund/", {"amount": "99.00", "reason": "x"}
+    )
+    assert response.status_code == 200
+    assert b"validation_error" in response.content
+    assert not Refund.objects.exists()
+
+
+def test_support_cancels_an_unpaid_order_and_finance_cannot(bundles):
+    order = b2c_order()
+    denied(operator_order_cancel, order_id=order.pk, actor=operator("finance"))
+    operator_order_cancel(order_id=order.pk, actor=operator("support"), reason="duplicate")
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert AuditLog.objects.get(action="order.cancel").after["status"] == "cancelled"
+
+
+def test_support_redrives_a_stuck_order(bundles, django_capture_on_commit_callbacks):
+    order = b2c_order()
+    from orders.state import order_transition
+
+    order_transition(order_id=order.pk, to="paid")  # stuck: payment recorded, never moved on
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_order_redrive(order_id=order.pk, actor=operator("support"), reason="lost task")
+    order.refresh_from_db()
+    assert order.status == Order.Status.COMPLETED
+    row = AuditLog.objects.get(action="order.redrive")
+    assert row.before["status"] == "paid" and row.reason == "lost task"
+
+
+def test_order_page_shows_only_the_actions_of_the_role(completed_order):
+    support_page = admin_client(operator("support")).get(
+        f"/admin/orders/order/{completed_order.pk}/change/"
+    )
+    assert support_page.status_code == 200
+    body = support_page.content.decode()
+    assert f"/admin/orders/order/{completed_order.pk}/refund/" in body
+    assert f"/admin/orders/order/{completed_order.pk}/approve/" not in body
+
+
+def test_every_console_page_opens_for_every_role(completed_order):
+    pages = [
+        "/admin/",
+        "/admin/orders/order/",
+        f"/admin/orders/order/{completed_order.pk}/change/",
+        "/admin/orders/orderreview/",
+        "/admin/orders/fraudrule/",
+        "/admin/vendors/vendor/",
+        "/admin/ledger/reconciliationrun/",
+        "/admin/ledger/reconciliationfinding/",
+        "/admin/ttelgo/auditlog/",
+    ]
+    for role in ("support", "finance", "admin"):
+        client = admin_client(operator(role))
+        for page in pages:
+            assert client.get(page).status_code == 200, (role, page)
