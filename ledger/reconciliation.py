@@ -360,6 +360,36 @@ def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> Recon
             f"This finding offers {finding.fix} or resolve, not {action}.",
             details={"action": [f"Choose {finding.fix} or resolve."]},
         )
+    # Claim the finding first (compare-and-set), so two operators fixing it at once apply
+    # the fix once; if the fix is refused, the claim is released and the finding reopens.
+    changed = ReconciliationFinding.objects.filter(pk=finding.pk, status=F.Status.OPEN).update(
+        status=F.Status.RESOLVED,
+        resolution=f"{action}: {note.strip()}",
+        resolved_by=actor if getattr(actor, "is_authenticated", False) else None,
+        resolved_at=timezone.now(),
+    )
+    if changed != 1:
+        raise DomainError("invalid_state", "This finding was resolved meanwhile.")
+    try:
+        _apply_fix(finding, action=action, actor=actor, note=note)
+    except Exception:
+        ReconciliationFinding.objects.filter(pk=finding.pk).update(
+            status=F.Status.OPEN, resolution="", resolved_by=None, resolved_at=None
+        )
+        raise
+    finding.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action=f"reconciliation.{action}",
+        target=finding,
+        before={"status": F.Status.OPEN, "code": finding.code},
+        after={"status": finding.status, "order_id": finding.order_id},
+        reason=note,
+    )
+    return finding
+
+
+def _apply_fix(finding: ReconciliationFinding, *, action: str, actor: Any, note: str) -> None:
     if action == F.Fix.REDRIVE:
         from orders.operator import operator_order_redrive
 
@@ -374,25 +404,6 @@ def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> Recon
         from payments.services import payment_intent_sync
 
         payment_intent_sync(payment_intent_id=_intent_of(finding))
-    with transaction.atomic():
-        changed = ReconciliationFinding.objects.filter(pk=finding.pk, status=F.Status.OPEN).update(
-            status=F.Status.RESOLVED,
-            resolution=f"{action}: {note.strip()}",
-            resolved_by=actor if getattr(actor, "is_authenticated", False) else None,
-            resolved_at=timezone.now(),
-        )
-        if changed != 1:
-            raise DomainError("invalid_state", "This finding was resolved meanwhile.")
-        finding.refresh_from_db()
-        audit_record(
-            actor=actor,
-            action=f"reconciliation.{action}",
-            target=finding,
-            before={"status": F.Status.OPEN, "code": finding.code},
-            after={"status": finding.status, "order_id": finding.order_id},
-            reason=note,
-        )
-    return finding
 
 
 def _required_order(finding: ReconciliationFinding) -> int:

@@ -99,6 +99,12 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             details={"status": order.status, "channel": order.channel},
         )
     remaining = payment.amount - payment.refunded_amount
+    if remaining <= 0:
+        raise DomainError(
+            "invalid_state",
+            "This order's payment is already refunded in full.",
+            details={"status": order.status},
+        )
     value = remaining if amount is None else amount.amount
     limit = refund_limit_for(actor)
     if limit is not None and value > limit:

@@ -67,3 +67,19 @@ def test_stuck_orders_are_found_and_re_driven(bundles, django_capture_on_commit_
         finding_fix(finding_id=finding.pk, actor=operator("admin"), action="redrive", note="go")
     order.refresh_from_db()
     assert order.status == Order.Status.COMPLETED
+
+
+def test_a_refused_fix_leaves_the_finding_open(bundles, django_capture_on_commit_callbacks):
+    order = b2c_order()
+    from orders.state import order_transition
+
+    order_transition(order_id=order.pk, to="paid")
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    finding = reconciliation_run().findings.get(code="order_stuck_paid")
+    order_transition(order_id=order.pk, to="refunded")  # settled some other way meanwhile
+    with pytest.raises(DomainError) as exc:
+        finding_fix(finding_id=finding.pk, actor=operator("admin"), action="redrive", note="go")
+    assert exc.value.code == "invalid_state"
+    finding.refresh_from_db()
+    assert finding.status == F.Status.OPEN and finding.resolution == ""
+    finding_fix(finding_id=finding.pk, actor=operator("admin"), action="resolve", note="settled")
