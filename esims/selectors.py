@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +29,29 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
 DEFAULT_ORDERING = ("-featured", "retail_amount", "code")
 
 
+# The version is read on every catalogue request; remembering it for a second saves a Redis
+# round trip per cached answer (`make bench`, docs/PERFORMANCE.md). Other processes see a
+# bump at most this late; this process at once (catalogue_cache_bump forgets it).
+VERSION_MEMO_SECONDS = 1.0
+_version_memo: tuple[str, float] | None = None
+
+
 def catalogue_cache_version() -> str:
+    global _version_memo
+    now = time.monotonic()
+    if _version_memo is not None and _version_memo[1] > now:
+        return _version_memo[0]
     version = cache.get(CATALOGUE_VERSION_KEY)
     if version is None:
         version = "0"
         cache.add(CATALOGUE_VERSION_KEY, version, timeout=None)
+    _version_memo = (str(version), now + VERSION_MEMO_SECONDS)
     return str(version)
+
+
+def catalogue_cache_version_forget() -> None:
+    global _version_memo
+    _version_memo = None
 
 
 def bundle_sellable_qs() -> QuerySet[Bundle]:

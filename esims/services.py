@@ -18,7 +18,7 @@ from ttelgo.money import Money
 from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
 from .pricing import RuleBook, bundle_retail_amount
 from .providers import Provider, ProviderBundle, get_provider
-from .selectors import CATALOGUE_VERSION_KEY
+from .selectors import CATALOGUE_VERSION_KEY, catalogue_cache_version_forget
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class SyncResult:
 def catalogue_cache_bump() -> None:
     """Invalidate every cached catalogue response at once (keys embed the version)."""
     cache.set(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    catalogue_cache_version_forget()
 
 
 def _upsert_geography(remote: list[ProviderBundle]) -> tuple[dict[str, Region], dict[str, Country]]:
