@@ -376,6 +376,15 @@ def provisioning(b: Bench) -> None:
 # --- 4. growth ----------------------------------------------------------------------------
 
 
+def _statement_plan(vendor_id: int) -> str:
+    """PostgreSQL's plan for the first statement page of a vendor, as the API asks for it."""
+    from ledger.selectors import vendor_statement
+    from vendors.models import Vendor
+
+    vendor = Vendor.objects.get(pk=vendor_id)
+    return vendor_statement(vendor=vendor)[:51].explain(analyze=True)
+
+
 def growth(b: Bench) -> None:
     from django.db import connection
 
@@ -409,6 +418,7 @@ def growth(b: Bench) -> None:
                 "seed_seconds": round(seed_seconds, 1),
                 "order": _fig(order),
                 "statement": _fig(statement),
+                "statement_plan": _statement_plan(b.vendors[0].vendor_id),
             }
         )
         _say(f"growth level {entries:,} entries measured (seeded in {seed_seconds:.0f}s)")
@@ -426,6 +436,9 @@ def growth(b: Bench) -> None:
             f"  {row['entries']:>10,} {row['order']['p50_ms']:>13.2f} {ro:>6.2f} {row['statement']['p50_ms']:>17.2f} {rs:>6.2f} {errors:>7}"
         )
     print("  target: order p50 at 1M <= 1.20 x the smallest")
+    print("  statement plan at the largest size (hot vendor, first page):")
+    for line in out[-1]["statement_plan"].splitlines()[:12]:
+        print(f"    {line}")
     b.results["growth"] = out
 
 
