@@ -18,11 +18,11 @@ from unfold.decorators import action
 from unfold.forms import BaseDialogForm
 
 from payments.models import Payment, Refund
-from payments.services import payment_refund
+from payments.operator import operator_payment_refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
-from webhooks.inbound import inbound_event_reprocess
 from webhooks.models import InboundEvent
+from webhooks.operator import operator_inbound_reprocess
 
 
 class RefundInline(TabularInline):
@@ -77,10 +77,16 @@ class PaymentAdmin(ModelAdmin):
     def refunded_display(self, obj: Payment) -> str:
         return str(Money(obj.refunded_amount, obj.currency))
 
+    def has_refund_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(
+            request.user.has_perm("ttelgo.refund_small")
+            or request.user.has_perm("ttelgo.refund_any")
+        )
+
     @action(
         description="Refund",
         url_path="refund",
-        permissions=["change"],
+        permissions=["refund"],
         dialog={
             "title": "Refund this payment",
             "description": "Full (leave the amount empty) or partial, with a reason.",
@@ -93,8 +99,9 @@ class PaymentAdmin(ModelAdmin):
         value = form.cleaned_data.get("amount")
         amount = None if value is None else Money.from_decimal(value, payment.currency)
         try:
-            refund = payment_refund(
-                payment=payment,
+            # Role limits and the audit row live in the operator service.
+            refund = operator_payment_refund(
+                payment_id=payment.pk,
                 amount=amount,
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
@@ -128,6 +135,7 @@ class InboundEventAdmin(ModelAdmin):
     )
     exclude = ("payload",)
     actions = ["reprocess"]
+    actions_detail = ["reprocess_detail"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -136,12 +144,22 @@ class InboundEventAdmin(ModelAdmin):
     def payload_pretty(self, obj: InboundEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
 
-    @action(description="Reprocess the selected events", permissions=["change"])
+    def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.replay_webhooks"))
+
+    @action(description="Reprocess the selected events", permissions=["replay"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
         results: dict[str, int] = {}
         for event_id in queryset.order_by("id").values_list("id", flat=True):
-            status = inbound_event_reprocess(event_id=event_id).status
+            status = operator_inbound_reprocess(event_id=event_id, actor=request.user).status
             results[status] = results.get(status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(results.items()))
         level = messages.WARNING if results.get(InboundEvent.Status.FAILED) else messages.SUCCESS
         self.message_user(request, f"Reprocessed: {summary}.", level)
+
+    @action(description="Reprocess", url_path="reprocess", permissions=["replay"], icon="replay")
+    def reprocess_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        event = operator_inbound_reprocess(event_id=int(object_id), actor=request.user)
+        level = messages.WARNING if event.status == InboundEvent.Status.FAILED else messages.SUCCESS
+        self.message_user(request, f"Event {event.event_id}: {event.status}.", level)
+        return HttpResponseRedirect(reverse("admin:webhooks_inboundevent_change", args=[object_id]))

@@ -3,17 +3,25 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action, display
 
 from ttelgo.errors import DomainError
-from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.operator import operator_delivery_replay, operator_endpoint_set_enabled
+
+
+def _pretty(value: Any) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
 class _ReadOnly:
@@ -48,19 +56,27 @@ class WebhookEndpointAdmin(SimpleHistoryAdmin, ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # vendors create endpoints through the API (the secret goes to them)
 
-    @admin.action(description="Enable selected endpoints")
+    def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.replay_webhooks"))
+
+    @admin.action(description="Enable selected endpoints", permissions=["replay"])
     def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset.order_by("pk"):
             try:
-                services.endpoint_enable(endpoint=endpoint)
+                operator_endpoint_set_enabled(
+                    endpoint_id=endpoint.pk, actor=request.user, enabled=True
+                )
             except DomainError as exc:
                 messages.error(request, f"{endpoint}: {exc.message}")
 
-    @admin.action(description="Disable selected endpoints")
+    @admin.action(description="Disable selected endpoints", permissions=["replay"])
     def disable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset.order_by("pk"):
-            services.endpoint_disable(
-                endpoint=endpoint, reason=f"disabled by operator {request.user}", notify=False
+            operator_endpoint_set_enabled(
+                endpoint_id=endpoint.pk,
+                actor=request.user,
+                enabled=False,
+                reason=f"disabled by operator {request.user}",
             )
 
 
@@ -87,6 +103,19 @@ class WebhookDeliveryAdmin(_ReadOnly, ModelAdmin):
     list_select_related = ("event", "endpoint")
     inlines = (WebhookAttemptInline,)
     actions = ("replay",)
+    actions_detail = ("replay_detail",)
+    readonly_fields = (
+        "event",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "last_attempt_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "payload_pretty",
+    )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -94,22 +123,50 @@ class WebhookDeliveryAdmin(_ReadOnly, ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
 
-    @admin.action(description="Replay selected deliveries now (same webhook-id)")
+    def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.replay_webhooks"))
+
+    @display(description="payload")
+    def payload_pretty(self, obj: WebhookDelivery) -> str:
+        return _pretty({"type": obj.event.type, "id": obj.event.public_id, "data": obj.event.data})
+
+    @admin.action(
+        description="Replay selected deliveries now (same webhook-id)", permissions=["replay"]
+    )
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         done = 0
         for delivery in queryset.select_related("endpoint").order_by("pk"):
             try:
-                services.delivery_retry(delivery=delivery)
+                operator_delivery_replay(delivery_id=delivery.pk, actor=request.user)
                 done += 1
             except DomainError as exc:
                 messages.error(request, f"delivery {delivery.pk}: {exc.message}")
         if done:
             messages.success(request, f"Replaying {done} deliveries.")
 
+    @action(description="Replay now", url_path="replay", permissions=["replay"], icon="replay")
+    def replay_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        try:
+            operator_delivery_replay(delivery_id=int(object_id), actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Replaying the delivery now (same webhook-id).")
+        return HttpResponseRedirect(
+            reverse("admin:webhooks_webhookdelivery_change", args=[object_id])
+        )
+
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(_ReadOnly, ModelAdmin):
     list_display = ("public_id", "vendor", "type", "created_at")
+    readonly_fields = ("public_id", "vendor", "type", "created_at", "data_pretty")
+    exclude = ("data",)
+
+    @display(description="data")
+    def data_pretty(self, obj: WebhookEvent) -> str:
+        return _pretty(obj.data)
+
     list_filter = ("type",)
     search_fields = ("public_id", "vendor__name")
 
