@@ -15,14 +15,14 @@ from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
 from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
-from .providers import ProviderError
-from .services import (
-    OVERRIDE_FIELDS,
-    bundle_overrides_update,
-    catalogue_sync,
-    price_rule_delete,
-    price_rule_save,
+from .operator import (
+    operator_bundle_overrides,
+    operator_catalogue_sync,
+    operator_price_rule_delete,
+    operator_price_rule_save,
 )
+from .providers import ProviderError
+from .services import OVERRIDE_FIELDS
 
 
 @admin.register(Region)
@@ -123,30 +123,35 @@ class BundleAdmin(ModelAdmin):
     def retail(self, obj: Bundle) -> str:
         return str(Money(obj.retail_amount, obj.currency))
 
+    def has_catalogue_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.edit_catalogue"))
+
     def save_model(self, request: HttpRequest, obj: Bundle, form: Any, change: bool) -> None:
         changed = [f for f in OVERRIDE_FIELDS if f in form.changed_data]
         if changed:
-            bundle_overrides_update(bundle=obj, **{f: getattr(obj, f) for f in changed})
+            operator_bundle_overrides(
+                bundle_id=obj.pk, actor=request.user, **{f: getattr(obj, f) for f in changed}
+            )
 
-    @action(description="Sync catalogue now", url_path="sync-now", permissions=["change"])
+    @action(description="Sync catalogue now", url_path="sync-now", permissions=["catalogue"])
     def sync_now(self, request: HttpRequest) -> HttpResponseRedirect:
         try:
-            result = catalogue_sync()
+            result = operator_catalogue_sync(actor=request.user)
         except (ProviderError, DomainError) as exc:
             self.message_user(request, f"Sync failed: {exc}", level=messages.ERROR)
         else:
             self.message_user(request, f"Sync done: {result}", level=messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:esims_bundle_changelist"))
 
-    @admin.action(description="Hide from the catalogue")
+    @admin.action(description="Hide from the catalogue", permissions=["catalogue"])
     def hide(self, request: HttpRequest, queryset: QuerySet[Bundle]) -> None:
-        for bundle in queryset:
-            bundle_overrides_update(bundle=bundle, hidden=True)
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+            operator_bundle_overrides(bundle_id=pk, actor=request.user, hidden=True)
 
-    @admin.action(description="Show in the catalogue")
+    @admin.action(description="Show in the catalogue", permissions=["catalogue"])
     def unhide(self, request: HttpRequest, queryset: QuerySet[Bundle]) -> None:
-        for bundle in queryset:
-            bundle_overrides_update(bundle=bundle, hidden=False)
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+            operator_bundle_overrides(bundle_id=pk, actor=request.user, hidden=False)
 
 
 @admin.register(PriceRule)
@@ -157,12 +162,14 @@ class PriceRuleAdmin(ModelAdmin):
     list_select_related = ("region", "country", "bundle")
 
     def save_model(self, request: HttpRequest, obj: PriceRule, form: Any, change: bool) -> None:
-        changed = price_rule_save(rule=obj)
+        changed = operator_price_rule_save(
+            rule=obj, actor=request.user, changed=list(form.changed_data)
+        )
         self.message_user(request, f"Repriced: {changed} bundle prices changed.")
 
     def delete_model(self, request: HttpRequest, obj: PriceRule) -> None:
-        price_rule_delete(rule=obj)
+        operator_price_rule_delete(rule=obj, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceRule]) -> None:
-        for rule in queryset:
-            price_rule_delete(rule=rule)
+        for rule in queryset.order_by("pk"):
+            operator_price_rule_delete(rule=rule, actor=request.user)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 
-from ledger import invoice_render, services
+from ledger import invoice_render
 from ledger.models import Account, Entry, Hold, Invoice, InvoiceLine, Transaction
 from ledger.selectors import trial_balance
 from ttelgo.errors import DomainError
@@ -208,22 +208,20 @@ class InvoiceAdmin(ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
         return response
 
-    @admin.action(description="Record full payment of the outstanding amount")
+    def has_settle_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.settle_invoice"))
+
+    @admin.action(
+        description="Record full payment of the outstanding amount", permissions=["settle"]
+    )
     def settle_outstanding(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
-        for invoice in queryset:
-            if invoice.outstanding <= 0:
-                self.message_user(request, f"{invoice} has nothing outstanding", messages.WARNING)
-                continue
+        from ledger.operator import operator_invoice_settle
+
+        for invoice in queryset.order_by("pk"):
             try:
-                services.invoice_settle(
-                    invoice=invoice,
-                    amount=Money(invoice.outstanding, invoice.currency),
-                    # the same click twice cannot pay twice: the reference names the state
-                    reference=f"invoice:{invoice.pk}:settle:{invoice.paid_amount}",
-                    actor=request.user,
-                )
+                operator_invoice_settle(invoice_id=invoice.pk, actor=request.user)
             except DomainError as exc:
-                self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
+                self.message_user(request, f"{invoice}: {exc.message}", messages.WARNING)
             else:
                 self.message_user(
                     request,

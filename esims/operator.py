@@ -1,0 +1,70 @@
+"""Catalogue operations from the console (edit_catalogue): sync now, hide/show bundles,
+overrides and price rules. Each is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from esims.models import Bundle, PriceRule
+from ttelgo.admin_console import operator_require
+from ttelgo.audit import audit_record
+
+PERM = "ttelgo.edit_catalogue"
+
+
+def operator_catalogue_sync(*, actor: Any) -> Any:
+    from esims.services import catalogue_sync
+
+    operator_require(actor, PERM)
+    result = catalogue_sync()
+    audit_record(actor=actor, action="catalogue.sync", after={"result": str(result)})
+    return result
+
+
+def operator_bundle_overrides(*, bundle_id: int, actor: Any, **overrides: Any) -> Bundle:
+    from esims.services import bundle_overrides_update
+
+    operator_require(actor, PERM)
+    with transaction.atomic():
+        bundle = Bundle.objects.get(pk=bundle_id)
+        before = {name: getattr(bundle, name) for name in overrides}
+        bundle = bundle_overrides_update(bundle=bundle, **overrides)
+        audit_record(
+            actor=actor,
+            action="catalogue.bundle_overrides",
+            target=bundle,
+            before=before,
+            after={name: getattr(bundle, name) for name in overrides},
+        )
+    return bundle
+
+
+def operator_price_rule_save(*, rule: PriceRule, actor: Any, changed: list[str]) -> int:
+    from esims.services import price_rule_save
+
+    operator_require(actor, PERM)
+    with transaction.atomic():
+        repriced = price_rule_save(rule=rule)
+        audit_record(
+            actor=actor,
+            action="catalogue.price_rule_save",
+            target=rule,
+            after={**{name: getattr(rule, name) for name in changed}, "repriced": repriced},
+        )
+    return repriced
+
+
+def operator_price_rule_delete(*, rule: PriceRule, actor: Any) -> int:
+    from esims.services import price_rule_delete
+
+    operator_require(actor, PERM)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="catalogue.price_rule_delete",
+            target=rule,
+            before={"rule": str(rule), "markup_bps": rule.markup_bps},
+        )
+        return price_rule_delete(rule=rule)
