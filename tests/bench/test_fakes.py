@@ -4,7 +4,7 @@ client and Stripe gateway run against them unchanged in `make bench`."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -16,7 +16,7 @@ from ttelgo.money import Money
 
 
 @pytest.fixture
-def fake() -> Iterator[callable]:
+def fake() -> Iterator[Callable[[str], str]]:
     servers: list[FakeServer] = []
 
     def start(kind: str) -> str:
