@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
+from esims.records import Esim
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview
 from orders.models import Order, OrderEvent, OrderItem
 from orders.operator import (
@@ -26,6 +27,7 @@ from orders.operator import (
     operator_review_approve,
     operator_review_reject,
 )
+from payments.models import Payment
 from ttelgo.admin_console import ReasonForm, change_url, operator_form, run_service
 from ttelgo.audit import audit_record
 from ttelgo.money import Money
@@ -51,6 +53,31 @@ class OrderEventInline(TabularInline):
     fields = ("created_at", "from_status", "to_status", "actor_label", "reason")
     readonly_fields = fields
     ordering = ("created_at", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PaymentInline(TabularInline):
+    """The card payment behind a customer order, with what was refunded."""
+
+    model = Payment
+    extra = 0
+    can_delete = False
+    fields = ("payment_intent_id", "status", "amount", "refunded_amount", "currency", "disputed_at")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EsimInline(TabularInline):
+    model = Esim
+    extra = 0
+    can_delete = False
+    fields = ("iccid", "bundle_code", "status", "remaining_mb", "initial_mb")
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -252,7 +279,7 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
     list_select_related = ("customer", "vendor")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Order._meta.fields] + ["reasons"]
-    inlines = [OrderItemInline, OrderEventInline]
+    inlines = [OrderItemInline, PaymentInline, EsimInline, OrderEventInline]
     actions_detail = [
         "refund_detail",
         "cancel_detail",
@@ -317,7 +344,7 @@ class OrderReviewAdmin(OrderActionsMixin, ModelAdmin):
     list_select_related = ("customer", "vendor")
     ordering = ("created_at", "id")
     readonly_fields = [f.name for f in Order._meta.fields] + ["reasons"]
-    inlines = [OrderItemInline, OrderEventInline]
+    inlines = [OrderItemInline, PaymentInline, EsimInline, OrderEventInline]
     actions_detail = ["approve_detail", "reject_detail"]
     actions_row = ["approve_detail", "reject_detail"]
     actions = ["approve_selected"]

@@ -112,6 +112,10 @@ def test_order_page_shows_only_the_actions_of_the_role(completed_order):
     body = support_page.content.decode()
     assert f"/admin/orders/order/{completed_order.pk}/refund/" in body
     assert f"/admin/orders/order/{completed_order.pk}/approve/" not in body
+    # the page carries the payment and the delivered eSIMs
+    assert Payment.objects.get(order=completed_order).payment_intent_id in body
+    for iccid in completed_order.esims.values_list("iccid", flat=True):  # type: ignore[attr-defined]
+        assert iccid in body
 
 
 def test_every_console_page_opens_for_every_role(completed_order):
