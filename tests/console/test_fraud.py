@@ -157,7 +157,7 @@ def test_disputes_on_record_fire_for_that_buyer_only():
 
 
 def test_score_below_the_threshold_lets_the_order_through():
-    FraudSettings.objects.create(pk=1, review_threshold=100)
+    FraudSettings.objects.update_or_create(pk=1, defaults={"review_threshold": 100})
     rule(K.QUANTITY, limit=1, score=60)
     order = order_row(quantity=2, total=200)
     assessment = fraud_evaluate(order=order)
