@@ -1,15 +1,19 @@
-"""The catalogue cache version is remembered per process for a second: a bump by this
-process applies at once, one by another process within VERSION_MEMO_SECONDS."""
+"""Catalogue answers close to the process: the cache version is remembered for a second (a
+bump here applies at once, one elsewhere within VERSION_MEMO_SECONDS), and hot answers are
+kept in process memory, keyed by that version."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
 from django.core.cache import cache
 
+from esims import api as esims_api
 from esims import selectors
 from esims.selectors import CATALOGUE_VERSION_KEY, catalogue_cache_version
 from esims.services import catalogue_cache_bump
+from tests.orders.factories import bundles_create
 
 
 def test_a_bump_here_is_seen_at_once():
@@ -26,3 +30,36 @@ def test_a_bump_elsewhere_is_seen_within_the_memo_time(monkeypatch):
     assert catalogue_cache_version() == mine  # remembered, no cache read
     time.sleep(0.25)
     assert catalogue_cache_version() == "set-by-another-process"
+
+
+@pytest.fixture
+def local_cache(settings):
+    settings.CATALOGUE_LOCAL_CACHE = True
+    esims_api._local.clear()
+    yield esims_api._local
+    esims_api._local.clear()
+
+
+def test_a_hot_answer_is_served_from_process_memory_until_the_catalogue_changes(
+    api_client, local_cache, monkeypatch, db
+):
+    bundles_create()
+    path = "/api/v1/catalogue/bundles?country=GB"
+    first = api_client.get(path)
+    reads: list[str] = []
+    real_get = esims_api.cache.get
+    monkeypatch.setattr(
+        esims_api.cache, "get", lambda key, *a, **k: reads.append(key) or real_get(key, *a, **k)
+    )
+    again = api_client.get(path)
+    assert (first["X-Cache"], again["X-Cache"]) == ("miss", "hit")
+    assert again.content == first.content and reads == []  # no round trip to the shared cache
+    catalogue_cache_bump()
+    assert api_client.get(path)["X-Cache"] == "miss"
+
+
+def test_process_memory_keeps_a_bounded_number_of_answers(local_cache):
+    for i in range(esims_api.LOCAL_CACHE_ENTRIES + 10):
+        esims_api._local_put(f"k{i}", b"x")
+    assert len(local_cache) == esims_api.LOCAL_CACHE_ENTRIES
+    assert "k0" not in local_cache and f"k{esims_api.LOCAL_CACHE_ENTRIES + 9}" in local_cache

@@ -146,6 +146,8 @@ ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")
 ESIMGO_BASE_URL = env.str("ESIMGO_BASE_URL", default="https://api.esim-go.com/v2.4")
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
+# Cached catalogue answers also kept in each process's memory (esims/api.py).
+CATALOGUE_LOCAL_CACHE = env.bool("CATALOGUE_LOCAL_CACHE", default=True)
 PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_sandbox_local_only")

@@ -9,6 +9,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ESIM_PROVIDER = "sandbox"
 ESIMGO_RATE_LIMIT_PER_SECOND = 0.0  # unlimited; tests/esims/test_ratelimit.py builds its own
+CATALOGUE_LOCAL_CACHE = False  # tests clear the shared cache between tests, not process memory
 PAYMENTS_BACKEND = "sandbox"
 STRIPE_WEBHOOK_SECRET = "whsec_test_secret_for_the_suite"  # noqa: S105
 LOG_FORMAT = "console"
