@@ -22,6 +22,7 @@ from .operator import (
     operator_price_rule_save,
 )
 from .providers import ProviderError
+from .records import Esim
 from .services import OVERRIDE_FIELDS
 
 
@@ -173,3 +174,23 @@ class PriceRuleAdmin(ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceRule]) -> None:
         for rule in queryset.order_by("pk"):
             operator_price_rule_delete(rule=rule, actor=request.user)
+
+
+@admin.register(Esim)
+class EsimAdmin(ModelAdmin):
+    """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
+
+    list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
+    list_filter = ("status",)
+    search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
+    list_select_related = ("order",)
+    readonly_fields = [f.name for f in Esim._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

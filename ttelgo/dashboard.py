@@ -271,3 +271,146 @@ def dashboard_context() -> dict[str, Any]:
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     context.update({"dashboard": dashboard_context()})
     return context
+
+
+# --- sidebar ----------------------------------------------------------------------------
+
+
+def badge_open_reviews(request: HttpRequest) -> str:
+    n = open_reviews()
+    return str(n) if n else ""
+
+
+def badge_vendors_pending(request: HttpRequest) -> str:
+    n = vendors_pending()
+    return str(n) if n else ""
+
+
+def badge_open_findings(request: HttpRequest) -> str:
+    from ledger.reconciliation_models import ReconciliationFinding
+
+    n = ReconciliationFinding.objects.filter(status=ReconciliationFinding.Status.OPEN).count()
+    return str(n) if n else ""
+
+
+# (title, icon, admin URL name, view permission, badge callback)
+_NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
+    (
+        "Operations",
+        [
+            ("Orders", "shopping_cart", "orders_order", "orders.view_order", ""),
+            (
+                "Review queue",
+                "policy",
+                "orders_orderreview",
+                "orders.view_order",
+                "ttelgo.dashboard.badge_open_reviews",
+            ),
+            ("Fraud rules", "rule", "orders_fraudrule", "orders.view_fraudrule", ""),
+            ("Fraud threshold", "tune", "orders_fraudsettings", "orders.view_fraudsettings", ""),
+            ("eSIMs", "sim_card", "esims_esim", "esims.view_esim", ""),
+        ],
+    ),
+    (
+        "Vendors",
+        [
+            (
+                "Vendors",
+                "storefront",
+                "vendors_vendor",
+                "vendors.view_vendor",
+                "ttelgo.dashboard.badge_vendors_pending",
+            ),
+            ("API keys", "key", "vendors_vendorapikey", "vendors.view_vendorapikey", ""),
+        ],
+    ),
+    (
+        "Money",
+        [
+            ("Payments", "payments", "payments_payment", "payments.view_payment", ""),
+            ("Invoices", "receipt_long", "ledger_invoice", "ledger.view_invoice", ""),
+            ("Accounts", "account_balance", "ledger_account", "ledger.view_account", ""),
+            ("Transactions", "swap_horiz", "ledger_transaction", "ledger.view_transaction", ""),
+            (
+                "Reconciliation",
+                "fact_check",
+                "ledger_reconciliationrun",
+                "ledger.view_reconciliationrun",
+                "",
+            ),
+            (
+                "Findings",
+                "report",
+                "ledger_reconciliationfinding",
+                "ledger.view_reconciliationfinding",
+                "ttelgo.dashboard.badge_open_findings",
+            ),
+        ],
+    ),
+    (
+        "Webhooks",
+        [
+            (
+                "Inbound events",
+                "call_received",
+                "webhooks_inboundevent",
+                "webhooks.view_inboundevent",
+                "",
+            ),
+            (
+                "Outbound deliveries",
+                "call_made",
+                "webhooks_webhookdelivery",
+                "webhooks.view_webhookdelivery",
+                "",
+            ),
+            (
+                "Endpoints",
+                "webhook",
+                "webhooks_webhookendpoint",
+                "webhooks.view_webhookendpoint",
+                "",
+            ),
+        ],
+    ),
+    (
+        "Catalogue",
+        [
+            ("Bundles", "inventory_2", "esims_bundle", "esims.view_bundle", ""),
+            ("Price rules", "sell", "esims_pricerule", "esims.view_pricerule", ""),
+        ],
+    ),
+    (
+        "Platform",
+        [
+            ("Audit log", "history", "ttelgo_auditlog", "ttelgo.view_auditlog", ""),
+            ("Users", "group", "ttelgo_user", "ttelgo.view_user", ""),
+        ],
+    ),
+]
+
+
+def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
+    """unfold's SIDEBAR navigation: the console's screens grouped by task, each shown
+    only to roles that may see it, with counts of what waits for an operator."""
+    groups: list[dict[str, Any]] = [
+        {"items": [{"title": "Dashboard", "icon": "dashboard", "link": reverse("admin:index")}]}
+    ]
+    for title, entries in _NAV:
+        items = []
+        for label, icon, name, perm, badge in entries:
+            url = _changelist(name)
+            if not url:
+                continue
+            item: dict[str, Any] = {
+                "title": label,
+                "icon": icon,
+                "link": url,
+                "permission": (lambda request, perm=perm: request.user.has_perm(perm)),
+            }
+            if badge:
+                item["badge"] = badge
+            items.append(item)
+        if items:
+            groups.append({"title": title, "separator": True, "collapsible": True, "items": items})
+    return groups

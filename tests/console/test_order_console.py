@@ -129,8 +129,26 @@ def test_every_console_page_opens_for_every_role(completed_order):
         "/admin/ledger/reconciliationrun/",
         "/admin/ledger/reconciliationfinding/",
         "/admin/ttelgo/auditlog/",
+        "/admin/esims/esim/",
+        "/admin/webhooks/inboundevent/",
+        "/admin/webhooks/webhookdelivery/",
+        "/admin/payments/payment/",
+        "/admin/ledger/invoice/",
     ]
     for role in ("support", "finance", "admin"):
         client = admin_client(operator(role))
         for page in pages:
             assert client.get(page).status_code == 200, (role, page)
+
+
+def test_the_sidebar_groups_the_console_and_counts_waiting_work(completed_order):
+    Order.objects.filter(pk=completed_order.pk).update(status=Order.Status.IN_REVIEW)
+    body = admin_client(operator("support")).get("/admin/").content.decode()
+    for title in ("Review queue", "Reconciliation", "Inbound events", "Audit log"):
+        assert title in body
+    assert "/admin/ttelgo/user/" not in body  # support may not see users
+    assert "/admin/ttelgo/user/" in admin_client(operator("admin")).get("/admin/").content.decode()
+    from ttelgo.dashboard import badge_open_findings, badge_open_reviews
+
+    assert badge_open_reviews(None) == "1"  # type: ignore[arg-type]
+    assert badge_open_findings(None) == ""  # type: ignore[arg-type]

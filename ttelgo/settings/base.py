@@ -270,6 +270,11 @@ UNFOLD = {
     "SITE_HEADER": "TTelGo",
     "SITE_SYMBOL": "sim_card",
     "DASHBOARD_CALLBACK": "ttelgo.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": "ttelgo.dashboard.sidebar_navigation",
+    },
 }
 # The largest refund (minor units) the support role may give; bigger ones need finance.
 SUPPORT_REFUND_LIMIT = env.int("SUPPORT_REFUND_LIMIT", default=5000)
