@@ -42,12 +42,12 @@ class SalesTotal:
 @dataclass(frozen=True)
 class ProviderHealth:
     provider: str
-    state: str  # closed | open | half-open | sandbox | unknown
+    state: str  # closed | open | half-open (eSIM Go breaker) | simulated | unknown
     detail: str
 
     @property
     def healthy(self) -> bool:
-        return self.state in ("closed", "sandbox")
+        return self.state in ("closed", "simulated")
 
 
 def _start_of_day(now: datetime) -> datetime:
@@ -148,7 +148,7 @@ def provider_health() -> ProviderHealth:
             if value
         ]
         detail = "faults injected: " + ", ".join(active) if active else "no faults injected"
-        return ProviderHealth(provider=name, state="sandbox", detail=detail)
+        return ProviderHealth(provider=name, state="simulated", detail=detail)
     try:
         from esims.providers import get_provider
 
@@ -412,5 +412,5 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
                 item["badge"] = badge
             items.append(item)
         if items:
-            groups.append({"title": title, "separator": True, "collapsible": True, "items": items})
+            groups.append({"title": title, "separator": True, "collapsible": False, "items": items})
     return groups

@@ -31,7 +31,7 @@ def test_operator_logs_in_and_sees_the_dashboard(console):
     console.login(user.email, OPERATOR_PASSWORD)
     assert console.wait_css("[data-testid='open-reviews']").text == "1"
     assert console.wait_css("[data-testid='sales-today']").text == "42.00 USD"
-    assert "sandbox: sandbox" in console.text()
+    assert "sandbox: simulated" in console.text()
 
 
 def test_operator_approves_a_pending_vendor(console):

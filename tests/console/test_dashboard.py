@@ -86,7 +86,7 @@ def test_sandbox_provider_health_reports_injected_faults():
     sandbox_faults_set(SandboxFaults(mode="503"))
     try:
         health = dashboard.provider_health()
-        assert health.state == "sandbox"
+        assert health.state == "simulated"
         assert "mode=503" in health.detail
     finally:
         sandbox_faults_reset()
