@@ -32,6 +32,16 @@ class CardFacts:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What the rules look at beyond the order row: its card, its eSIM count, and whether
+    the order is still a candidate (a vendor order assessed before it is stored)."""
+
+    card: CardFacts
+    quantity: int
+    candidate: bool = False
+
+
+@dataclass(frozen=True)
 class Hit:
     rule_id: int
     kind: str
@@ -84,41 +94,46 @@ def card_facts(*, order: Order) -> CardFacts:
     return CardFacts()
 
 
-def _counted(qs: QuerySet[Order], since: datetime) -> int:
-    return qs.filter(created_at__gte=since).exclude(status__in=NOT_COUNTED).count()
+def _counted(qs: QuerySet[Order], since: datetime, facts: Facts) -> int:
+    """Orders in the window, this one included (a candidate is not stored yet)."""
+    stored = qs.filter(created_at__gte=since).exclude(status__in=NOT_COUNTED).count()
+    return stored + (1 if facts.candidate else 0)
 
 
 def _window_text(rule: FraudRule) -> str:
     return "hour" if rule.window == FraudRule.Window.HOUR else "day"
 
 
-def _velocity(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+def _velocity(order: Order, rule: FraudRule, facts: Facts) -> str | None:
     since = timezone.now() - WINDOWS[FraudRule.Window(rule.window)]
     orders = Order.objects.all()
     if rule.kind == FraudRule.Kind.CUSTOMER_VELOCITY:
         if order.customer_id is None:
             return None
-        count, what = _counted(orders.filter(customer_id=order.customer_id), since), "customer"
+        count, what = (
+            _counted(orders.filter(customer_id=order.customer_id), since, facts),
+            "customer",
+        )
     elif rule.kind == FraudRule.Kind.EMAIL_DOMAIN_VELOCITY:
         email = order.customer.email if order.customer is not None else ""
         domain = email.rpartition("@")[2].lower()
         if not domain:
             return None
-        count = _counted(orders.filter(customer__email__iendswith=f"@{domain}"), since)
+        count = _counted(orders.filter(customer__email__iendswith=f"@{domain}"), since, facts)
         what = f"email domain {domain}"
     elif rule.kind == FraudRule.Kind.IP_VELOCITY:
         if not order.client_ip:
             return None
-        count = _counted(orders.filter(client_ip=order.client_ip), since)
+        count = _counted(orders.filter(client_ip=order.client_ip), since, facts)
         what = f"IP {order.client_ip}"
     elif rule.kind == FraudRule.Kind.CARD_VELOCITY:
-        if not card.fingerprint:
+        if not facts.card.fingerprint:
             return None
-        count, what = _card_count(card.fingerprint, since, order), "card"
+        count, what = _card_count(facts.card.fingerprint, since, order), "card"
     elif rule.kind == FraudRule.Kind.VENDOR_VELOCITY:
         if order.vendor_id is None:
             return None
-        count, what = _counted(orders.filter(vendor_id=order.vendor_id), since), "vendor"
+        count, what = _counted(orders.filter(vendor_id=order.vendor_id), since, facts), "vendor"
     else:  # pragma: no cover - the caller dispatches only velocity kinds here
         return None
     if count <= rule.limit:
@@ -146,7 +161,7 @@ def _card_count(fingerprint: str, since: datetime, order: Order) -> int:
     ).count()
 
 
-def _first_order_amount(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+def _first_order_amount(order: Order, rule: FraudRule, facts: Facts) -> str | None:
     if order.currency != rule.currency or order.total <= rule.limit:
         return None
     buyer = Q(customer_id=order.customer_id) if order.customer_id else Q(vendor_id=order.vendor_id)
@@ -157,24 +172,23 @@ def _first_order_amount(order: Order, rule: FraudRule, card: CardFacts) -> str |
     return f"first order of this buyer is {total} (limit {limit})"
 
 
-def _country(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+def _country(order: Order, rule: FraudRule, facts: Facts) -> str | None:
     if order.vendor is not None:
         country, source = (order.vendor.country or "").upper(), "vendor country"
     else:
-        country, source = card.country, "card country"
+        country, source = facts.card.country, "card country"
     if country and country in rule.country_codes:
         return f"{source} {country} is on the risk list"
     return None
 
 
-def _quantity(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
-    quantity = order.items.aggregate(q=Sum("quantity"))["q"] or 0
-    if quantity <= rule.limit:
+def _quantity(order: Order, rule: FraudRule, facts: Facts) -> str | None:
+    if facts.quantity <= rule.limit:
         return None
-    return f"{quantity} eSIMs in one order (limit {rule.limit})"
+    return f"{facts.quantity} eSIMs in one order (limit {rule.limit})"
 
 
-def _disputes(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
+def _disputes(order: Order, rule: FraudRule, facts: Facts) -> str | None:
     if order.customer_id is not None:
         buyer, who = Q(customer_id=order.customer_id), "customer"
     else:
@@ -185,7 +199,7 @@ def _disputes(order: Order, rule: FraudRule, card: CardFacts) -> str | None:
     return f"{count} disputes on record for this {who} (limit {rule.limit})"
 
 
-CHECKS: dict[str, Callable[[Order, FraudRule, CardFacts], str | None]] = {
+CHECKS: dict[str, Callable[[Order, FraudRule, Facts], str | None]] = {
     FraudRule.Kind.FIRST_ORDER_AMOUNT: _first_order_amount,
     FraudRule.Kind.COUNTRY_RISK: _country,
     FraudRule.Kind.QUANTITY: _quantity,
@@ -194,16 +208,24 @@ CHECKS: dict[str, Callable[[Order, FraudRule, CardFacts], str | None]] = {
 }
 
 
-def fraud_evaluate(*, order: Order) -> Assessment:
-    """Every enabled rule against the order; the total score and what fired."""
-    order = Order.objects.select_related("customer", "vendor").get(pk=order.pk)
+def fraud_evaluate(*, order: Order, quantity: int | None = None) -> Assessment:
+    """Every enabled rule against the order; the total score and what fired.
+
+    A stored order is read fresh. An unsaved vendor order (assessed before it is created,
+    so it can start in review) passes its eSIM count as `quantity`."""
     rules = list(FraudRule.objects.filter(enabled=True).order_by("id"))
     if not rules:
         return Assessment()
     assessment = Assessment(threshold=FraudSettings.current().review_threshold)
-    card = card_facts(order=order) if order.channel == Order.Channel.B2C else CardFacts()
+    candidate = order.pk is None
+    if not candidate:
+        order = Order.objects.select_related("customer", "vendor").get(pk=order.pk)
+    if quantity is None:
+        quantity = 0 if candidate else order.items.aggregate(q=Sum("quantity"))["q"] or 0
+    card = card_facts(order=order) if not candidate and order.channel == "b2c" else CardFacts()
+    facts = Facts(card=card, quantity=quantity, candidate=candidate)
     for rule in rules:
-        reason = CHECKS[rule.kind](order, rule, card)
+        reason = CHECKS[rule.kind](order, rule, facts)
         if reason is None:
             continue
         assessment.hits.append(
@@ -213,9 +235,9 @@ def fraud_evaluate(*, order: Order) -> Assessment:
     return assessment
 
 
-def fraud_assess(*, order: Order) -> list[str]:
-    """Reasons to hold the order for review; empty when it may go on to provisioning."""
-    assessment = fraud_evaluate(order=order)
+def fraud_assess(*, order: Order, quantity: int | None = None) -> list[str]:
+    """Reasons to hold the order for review; empty when it may go on (to provisioning)."""
+    assessment = fraud_evaluate(order=order, quantity=quantity)
     if not assessment.held:
         return []
     return [*assessment.reasons, f"score {assessment.score} ≥ {assessment.threshold}"]

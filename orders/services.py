@@ -31,11 +31,12 @@ def order_provisioning_enqueue(*, order_id: int) -> None:
     transaction.on_commit(lambda: order_provision.delay(order_id))
 
 
-def order_fraud_assess(*, order: Order) -> list[str]:
-    """Reasons to hold a paid order for review; empty means go ahead."""
+def order_fraud_assess(*, order: Order, quantity: int | None = None) -> list[str]:
+    """Reasons to hold an order for review; empty means go ahead. An unsaved vendor order
+    passes its eSIM count."""
     from orders import fraud
 
-    return fraud.fraud_assess(order=order)
+    return fraud.fraud_assess(order=order, quantity=quantity)
 
 
 def order_release_to_provisioning(*, order_id: int, actor: Any = None, reason: str = "") -> Order:
@@ -285,14 +286,25 @@ def _create_b2b(
     from ledger.services import vendor_order_reserve
 
     _vendor_may_order(vendor)
+    unit_price = vendor_price(vendor=vendor, bundle=bundle)
     with transaction.atomic():
+        # The fraud rules see the order before it exists, so a held one starts in review
+        # (its funds reserved all the same) instead of reaching the provider.
+        candidate = Order(
+            channel=Order.Channel.B2B,
+            kind=kind,
+            vendor=vendor,
+            currency=unit_price.currency,
+            total=unit_price.amount * quantity,
+        )
+        reasons = order_fraud_assess(order=candidate, quantity=quantity)
         order = _order_insert(
             channel=Order.Channel.B2B,
             kind=kind,
-            status=S.PROVISIONING,
+            status=S.IN_REVIEW if reasons else S.PROVISIONING,
             bundle=bundle,
             quantity=quantity,
-            unit_price=vendor_price(vendor=vendor, bundle=bundle),
+            unit_price=unit_price,
             vendor=vendor,
             customer_reference=customer_reference,
             target_iccid=target_iccid,
@@ -301,7 +313,11 @@ def _create_b2b(
         vendor_order_reserve(
             vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
         )
-        order_provisioning_enqueue(order_id=order.pk)
+        if reasons:
+            Order.objects.filter(pk=order.pk).update(review_reasons=reasons)
+            order.review_reasons = reasons
+        else:
+            order_provisioning_enqueue(order_id=order.pk)
         if vendor.billing_mode == Vendor.BillingMode.PREPAID:
             transaction.on_commit(lambda: _low_balance_check(vendor.pk))
         return order

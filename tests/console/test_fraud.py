@@ -278,3 +278,62 @@ def test_review_needs_the_review_permission(held_order):
         assert exc.value.code == "permission_denied"
     held_order.refresh_from_db()
     assert held_order.status == Order.Status.IN_REVIEW
+
+
+# --- vendor orders -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def funded_vendor(bundles):
+    from tests.ledger.factories import fund, prepaid
+
+    vendor = prepaid(country="FR")
+    fund(vendor, 10_000)
+    return vendor
+
+
+def test_a_busy_vendor_s_order_starts_in_review_with_its_funds_reserved(
+    funded_vendor, django_capture_on_commit_callbacks
+):
+    from orders.services import order_create_b2b
+    from tests.orders.factories import BUNDLE_CODE
+
+    rule(K.VENDOR_VELOCITY, window="hour", limit=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = order_create_b2b(vendor=funded_vendor, bundle_code=BUNDLE_CODE, quantity=1)
+    first.refresh_from_db()
+    assert first.status == Order.Status.COMPLETED
+    with django_capture_on_commit_callbacks(execute=True):
+        second = order_create_b2b(vendor=funded_vendor, bundle_code=BUNDLE_CODE, quantity=1)
+    second.refresh_from_db()
+    assert second.status == Order.Status.IN_REVIEW
+    assert "2 orders by this vendor in the last hour (limit 1)" in second.review_reasons[0]
+    assert Hold.objects.get(order_id=second.pk).status == Hold.Status.PENDING
+    assert second.esims.count() == 0  # type: ignore[attr-defined]  # nothing bought yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_review_approve(order_id=second.pk, actor=operator("admin"), note="known")
+    second.refresh_from_db()
+    assert second.status == Order.Status.COMPLETED
+    assert Hold.objects.get(order_id=second.pk).status != Hold.Status.PENDING
+
+
+def test_a_rejected_vendor_order_releases_its_reservation_once(
+    funded_vendor, django_capture_on_commit_callbacks
+):
+    from ledger.selectors import vendor_balance
+    from orders.services import order_create_b2b
+    from tests.orders.factories import BUNDLE_CODE
+
+    rule(K.QUANTITY, limit=2)
+    order = order_create_b2b(vendor=funded_vendor, bundle_code=BUNDLE_CODE, quantity=3)
+    assert order.status == Order.Status.IN_REVIEW
+    assert vendor_balance(vendor=funded_vendor).reserved.amount == order.total
+    reviewer = operator("admin")
+    operator_review_reject(order_id=order.pk, actor=reviewer, note="too many at once")
+    with pytest.raises(DomainError):
+        operator_review_reject(order_id=order.pk, actor=reviewer, note="again")
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert vendor_balance(vendor=funded_vendor).available == Money(10_000, "USD")
+    assert Hold.objects.filter(order_id=order.pk).count() == 1
