@@ -33,6 +33,9 @@ from ttelgo.audit import audit_record
 from ttelgo.money import Money
 
 S = Order.Status
+# Where a card payment may still have something to refund (failed orders are refunded as
+# part of failing; a partial refund leaves a completed order completed).
+REFUNDABLE = (S.PAID, S.IN_REVIEW, S.COMPLETED, S.FAILED, S.CANCELLED)
 
 
 class OrderItemInline(TabularInline):
@@ -118,23 +121,37 @@ def _reasons_html(obj: Order) -> str:
     )
 
 
+def _status(obj: Any) -> str | None:
+    """The order's status for a detail action's permission check (unfold passes the id)."""
+    if obj is None:
+        return None
+    if isinstance(obj, Order):
+        return obj.status
+    return Order.objects.filter(pk=obj).values_list("status", flat=True).first()
+
+
 class OrderActionsMixin:
-    """Detail actions shared by the order page and the review queue."""
+    """Detail actions shared by the order page and the review queue. On an order page each
+    shows only when the role may use it and the order's state allows it (the services
+    check both again)."""
 
     def has_refund_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(
-            request.user.has_perm("ttelgo.refund_small")
-            or request.user.has_perm("ttelgo.refund_any")
+        allowed = request.user.has_perm("ttelgo.refund_small") or request.user.has_perm(
+            "ttelgo.refund_any"
         )
+        return bool(allowed) and _status(obj) in (None, *REFUNDABLE)
 
     def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("ttelgo.cancel_orders"))
+        allowed = request.user.has_perm("ttelgo.cancel_orders")
+        return bool(allowed) and _status(obj) in (None, S.AWAITING_PAYMENT)
 
     def has_redrive_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("ttelgo.redrive_orders"))
+        allowed = request.user.has_perm("ttelgo.redrive_orders")
+        return bool(allowed) and _status(obj) in (None, S.PAID, S.PROVISIONING)
 
     def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("ttelgo.review_orders"))
+        allowed = request.user.has_perm("ttelgo.review_orders")
+        return bool(allowed) and _status(obj) in (None, S.IN_REVIEW)
 
     def _summary(self, order: Order) -> list[tuple[str, Any]]:
         return [

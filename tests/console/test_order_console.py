@@ -152,3 +152,16 @@ def test_the_sidebar_groups_the_console_and_counts_waiting_work(completed_order)
 
     assert badge_open_reviews(None) == "1"  # type: ignore[arg-type]
     assert badge_open_findings(None) == ""  # type: ignore[arg-type]
+
+
+def test_order_page_offers_only_the_actions_the_state_allows(completed_order):
+    client = admin_client(operator("admin"))
+    base = f"/admin/orders/order/{completed_order.pk}"
+    body = client.get(f"{base}/change/").content.decode()
+    assert f"{base}/refund/" in body
+    for path in ("cancel", "redrive", "approve", "reject"):
+        assert f"{base}/{path}/" not in body, path
+    assert client.get(f"{base}/cancel/").status_code == 403  # and the URL refuses too
+    Order.objects.filter(pk=completed_order.pk).update(status=Order.Status.IN_REVIEW)
+    body = client.get(f"{base}/change/").content.decode()
+    assert f"{base}/approve/" in body and f"{base}/reject/" in body
