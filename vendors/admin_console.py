@@ -71,6 +71,27 @@ class VendorConsoleMixin:
     def has_keys_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.has_perm("ttelgo.manage_api_keys"))
 
+    # Detail actions show on a vendor's page only when its state allows them.
+    def _vendor_in(self, obj: Any, *values: str) -> bool:
+        if obj is None:
+            return True
+        if isinstance(obj, Vendor):
+            return obj.status in values or obj.billing_mode in values
+        row = Vendor.objects.filter(pk=obj).values("status", "billing_mode").first()
+        return row is not None and (row["status"] in values or row["billing_mode"] in values)
+
+    def has_approve_pending_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_approve_permission(request) and self._vendor_in(obj, "pending")
+
+    def has_suspend_active_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_approve_permission(request) and self._vendor_in(obj, "active")
+
+    def has_reactivate_suspended_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_approve_permission(request) and self._vendor_in(obj, "suspended")
+
+    def has_credit_postpaid_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_credit_permission(request) and self._vendor_in(obj, "postpaid")
+
     def _summary(self, vendor: Vendor) -> list[tuple[str, Any]]:
         return [
             ("Status", vendor.status),
@@ -105,7 +126,9 @@ class VendorConsoleMixin:
             initial=initial,
         )
 
-    @action(description="Approve", url_path="approve", permissions=["approve"], icon="verified")
+    @action(
+        description="Approve", url_path="approve", permissions=["approve_pending"], icon="verified"
+    )
     def approve_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def perform(vendor: Vendor, form: forms.Form) -> str:
             operator_vendor_approve(
@@ -122,7 +145,12 @@ class VendorConsoleMixin:
             perform=perform,
         )
 
-    @action(description="Suspend", url_path="suspend", permissions=["approve"], icon="pause_circle")
+    @action(
+        description="Suspend",
+        url_path="suspend",
+        permissions=["suspend_active"],
+        icon="pause_circle",
+    )
     def suspend_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def perform(vendor: Vendor, form: forms.Form) -> str:
             operator_vendor_suspend(
@@ -140,7 +168,10 @@ class VendorConsoleMixin:
         )
 
     @action(
-        description="Reactivate", url_path="reactivate", permissions=["approve"], icon="play_circle"
+        description="Reactivate",
+        url_path="reactivate",
+        permissions=["reactivate_suspended"],
+        icon="play_circle",
     )
     def reactivate_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
         def perform(vendor: Vendor, form: forms.Form) -> str:
@@ -161,7 +192,7 @@ class VendorConsoleMixin:
     @action(
         description="Change credit limit",
         url_path="credit-limit",
-        permissions=["credit"],
+        permissions=["credit_postpaid"],
         icon="credit_score",
     )
     def credit_limit_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:

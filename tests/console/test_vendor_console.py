@@ -225,3 +225,14 @@ def test_vendor_and_reconciliation_pages_open_for_every_role():
         client = admin_client(operator(role))
         for page in pages:
             assert client.get(page).status_code == 200, (role, page)
+
+
+def test_vendor_page_offers_only_the_actions_its_state_allows():
+    vendor = prepaid(status=Vendor.Status.ACTIVE)
+    client = admin_client(operator("admin"))
+    base = f"/admin/vendors/vendor/{vendor.pk}"
+    body = client.get(f"{base}/change/").content.decode()
+    assert f"{base}/suspend/" in body and f"{base}/adjust/" in body
+    for path in ("approve", "reactivate", "credit-limit"):  # active, and prepaid
+        assert f"{base}/{path}/" not in body, path
+    assert client.get(f"{base}/approve/").status_code == 403
