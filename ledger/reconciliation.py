@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ledger.reconciliation_models import ReconciliationFinding, ReconciliationRun
@@ -176,15 +177,23 @@ def check_provider(*, since: Any) -> list[Found]:
 
     found: list[Found] = []
     provider_orders = get_provider().list_orders(created_from=since)
-    by_client_ref = {
-        provider_reference_for(pk): pk
-        for pk in Order.objects.filter(created_at__gte=since - STALE_AFTER).values_list(
-            "pk", flat=True
-        )
+    # Our reference at the provider names the order ("ttelgo-order-<id>"); older orders may
+    # be known only by the provider's own reference. One query for all of them.
+    prefix = provider_reference_for(0)[:-1]
+    wanted_ids = {
+        int(po.client_reference[len(prefix) :])
+        for po in provider_orders
+        if po.client_reference.startswith(prefix) and po.client_reference[len(prefix) :].isdigit()
     }
-    by_provider_ref = dict(
-        Order.objects.exclude(provider_reference="").values_list("provider_reference", "pk")
-    )
+    wanted_refs = {po.reference for po in provider_orders}
+    orders = {
+        o.pk: o
+        for o in Order.objects.filter(
+            Q(pk__in=wanted_ids) | Q(provider_reference__in=wanted_refs)
+        ).annotate(esim_count=Count("esims"))
+    }
+    by_client_ref = {provider_reference_for(pk): pk for pk in orders}
+    by_provider_ref = {o.provider_reference: pk for pk, o in orders.items() if o.provider_reference}
     seen_orders: set[int] = set()
     for po in provider_orders:
         order_id = by_client_ref.get(po.client_reference) or by_provider_ref.get(po.reference)
@@ -202,8 +211,8 @@ def check_provider(*, since: Any) -> list[Found]:
             )
             continue
         seen_orders.add(order_id)
-        order = Order.objects.get(pk=order_id)
-        esims = order.esims.count()  # type: ignore[attr-defined]
+        order = orders[order_id]
+        esims = order.esim_count  # type: ignore[attr-defined]
         if po.status == po.STATUS_COMPLETED and order.status == S.PROVISIONING:
             found.append(
                 _finding(
@@ -249,16 +258,16 @@ def check_provider(*, since: Any) -> list[Found]:
     ours = Order.objects.filter(
         status=S.COMPLETED, kind=Order.Kind.ESIM, created_at__gte=since
     ).exclude(pk__in=seen_orders)
-    for order in ours.only("pk", "provider_reference"):
+    for pk, reference in ours.values_list("pk", "provider_reference"):
         found.append(
             _finding(
                 F.Category.PROVIDER,
                 "esim_missing_at_provider",
-                f"Order {order.pk} is completed but the provider lists no order for it "
-                f"({order.provider_reference or 'no reference'}).",
+                f"Order {pk} is completed but the provider lists no order for it "
+                f"({reference or 'no reference'}).",
                 object_type="order",
-                object_id=str(order.pk),
-                order_id=order.pk,
+                object_id=str(pk),
+                order_id=pk,
             )
         )
     return found

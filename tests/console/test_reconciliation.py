@@ -178,3 +178,15 @@ def test_payment_rows_without_a_stripe_intent_are_found():
     Order.objects.filter(pk=order.pk).update(provider_reference="")
     run = reconciliation_run()
     assert "payment_unknown_to_stripe" in codes(run)
+
+
+def test_an_order_the_provider_delivered_but_we_still_provision_is_found(bundles):
+    from orders.provisioning import provider_reference_for
+
+    order = order_row(status=Order.Status.PROVISIONING)
+    SandboxProvider().create_order(
+        bundle_code="esim_1GB_7D_GB_V2", quantity=1, reference=provider_reference_for(order.pk)
+    )
+    finding = reconciliation_run().findings.get(category="provider")
+    assert finding.code == "provider_order_not_delivered"
+    assert (finding.order_id, finding.fix) == (order.pk, F.Fix.REDRIVE)
