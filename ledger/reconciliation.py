@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models import F as Field
 from django.utils import timezone
 
 from ledger.reconciliation_models import ReconciliationFinding, ReconciliationRun
@@ -140,6 +141,7 @@ def check_payments(*, since: Any) -> list[Found]:
         kind=Payment.Kind.ORDER,
         status=P.SUCCEEDED,
         order__status__in=[S.FAILED, S.CANCELLED, S.REFUNDED],
+        refunded_amount__lt=Field("amount"),
     ).select_related("order")
     for payment in unrefunded:
         left = payment.amount - payment.refunded_amount
