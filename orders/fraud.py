@@ -12,16 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from orders.fraud_models import FraudRule, FraudSettings
+from orders.fraud_models import FRAUD_RULES_CACHE_KEY, FraudRule, FraudSettings
 from orders.models import Order
 from ttelgo.money import Money
 
 WINDOWS = {FraudRule.Window.HOUR: timedelta(hours=1), FraudRule.Window.DAY: timedelta(days=1)}
 # Orders that count towards velocity: everything a buyer got through to payment.
 NOT_COUNTED = (Order.Status.AWAITING_PAYMENT, Order.Status.CANCELLED)
+# A safety net only: saving or deleting a rule drops the cached copy at once.
+RULES_CACHE_SECONDS = 300
 CHARGE_EVENTS = ("charge.succeeded", "charge.updated", "charge.captured")
 
 
@@ -208,15 +211,26 @@ CHECKS: dict[str, Callable[[Order, FraudRule, Facts], str | None]] = {
 }
 
 
+def fraud_rules_enabled() -> tuple[list[FraudRule], int]:
+    """The enabled rules and the review threshold, from the cache when it has them."""
+    cached = cache.get(FRAUD_RULES_CACHE_KEY)
+    if cached is None:
+        rules = list(FraudRule.objects.filter(enabled=True).order_by("id"))
+        threshold = FraudSettings.current().review_threshold if rules else 0
+        cached = (rules, threshold)
+        cache.set(FRAUD_RULES_CACHE_KEY, cached, RULES_CACHE_SECONDS)
+    return cached[0], cached[1]
+
+
 def fraud_evaluate(*, order: Order, quantity: int | None = None) -> Assessment:
     """Every enabled rule against the order; the total score and what fired.
 
     A stored order is read fresh. An unsaved vendor order (assessed before it is created,
     so it can start in review) passes its eSIM count as `quantity`."""
-    rules = list(FraudRule.objects.filter(enabled=True).order_by("id"))
+    rules, threshold = fraud_rules_enabled()
     if not rules:
         return Assessment()
-    assessment = Assessment(threshold=FraudSettings.current().review_threshold)
+    assessment = Assessment(threshold=threshold)
     candidate = order.pk is None
     if not candidate:
         order = Order.objects.select_related("customer", "vendor").get(pk=order.pk)

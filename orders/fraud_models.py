@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 
 from orders.models import Order
 
@@ -124,3 +125,21 @@ class OrderReview(Order):
         proxy = True
         verbose_name = "order in review"
         verbose_name_plural = "review queue"
+
+
+# The engine keeps the enabled rules in the cache (orders are scored on every payment and
+# every vendor order); any change to a rule or the threshold drops that copy.
+FRAUD_RULES_CACHE_KEY = "orders:fraud:rules:v1"
+
+
+def fraud_rules_changed(**kwargs: object) -> None:
+    from django.core.cache import cache
+
+    cache.delete(FRAUD_RULES_CACHE_KEY)
+
+
+for _model in (FraudRule, FraudSettings):
+    post_save.connect(fraud_rules_changed, sender=_model, dispatch_uid=f"fraud-{_model.__name__}-s")
+    post_delete.connect(
+        fraud_rules_changed, sender=_model, dispatch_uid=f"fraud-{_model.__name__}-d"
+    )

@@ -337,3 +337,19 @@ def test_a_rejected_vendor_order_releases_its_reservation_once(
     assert order.status == Order.Status.CANCELLED
     assert vendor_balance(vendor=funded_vendor).available == Money(10_000, "USD")
     assert Hold.objects.filter(order_id=order.pk).count() == 1
+
+
+def test_rule_changes_take_effect_at_once_despite_the_cache(django_assert_num_queries):
+    from orders.fraud import fraud_rules_enabled
+
+    order = order_row(quantity=2, total=200)
+    quantity = rule(K.QUANTITY, limit=5)
+    assert fired(order) == set()
+    fraud_rules_enabled()
+    with django_assert_num_queries(0):  # served from the cache
+        fraud_rules_enabled()
+    quantity.limit = 1
+    quantity.save()
+    assert fired(order) == {K.QUANTITY}
+    quantity.delete()
+    assert fired(order) == set()
