@@ -130,6 +130,32 @@ def _status(obj: Any) -> str | None:
     return Order.objects.filter(pk=obj).values_list("status", flat=True).first()
 
 
+ORDER_FIELDSETS = (
+    (
+        None,
+        {
+            "fields": (
+                ("id", "status", "channel", "kind"),
+                ("buyer", "customer", "vendor"),
+                ("total_display", "cost_display", "customer_reference"),
+                ("created_at", "updated_at", "completed_at"),
+            )
+        },
+    ),
+    ("Review", {"fields": ("reasons", "client_ip", "disputed_at")}),
+    (
+        "Provisioning",
+        {
+            "fields": (
+                ("provider_reference", "target_iccid"),
+                ("provisioning_attempts", "provisioning_lease_until", "escalated_at"),
+                "failure_reason",
+            )
+        },
+    ),
+)
+
+
 class OrderActionsMixin:
     """Detail actions shared by the order page and the review queue. On an order page each
     shows only when the role may use it and the order's state allows it (the services
@@ -152,6 +178,22 @@ class OrderActionsMixin:
     def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = request.user.has_perm("ttelgo.review_orders")
         return bool(allowed) and _status(obj) in (None, S.IN_REVIEW)
+
+    @display(description="total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return str(Money(obj.total, obj.currency))
+
+    @display(description="wholesale cost")
+    def cost_display(self, obj: Order) -> str:
+        return str(Money(obj.cost_total, obj.currency))
+
+    @display(description="buyer")
+    def buyer(self, obj: Order) -> str:
+        return _buyer(obj)
+
+    @display(description="held because")
+    def reasons(self, obj: Order) -> str:
+        return _reasons_html(obj)
 
     def _summary(self, order: Order) -> list[tuple[str, Any]]:
         return [
@@ -295,7 +337,13 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
     )
     list_select_related = ("customer", "vendor")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Order._meta.fields] + ["reasons"]
+    readonly_fields = [f.name for f in Order._meta.fields] + [
+        "reasons",
+        "buyer",
+        "total_display",
+        "cost_display",
+    ]
+    fieldsets = ORDER_FIELDSETS
     inlines = [OrderItemInline, PaymentInline, EsimInline, OrderEventInline]
     actions_detail = [
         "refund_detail",
@@ -315,10 +363,6 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # orders change only through the actions
 
-    @display(description="buyer")
-    def buyer(self, obj: Order) -> str:
-        return _buyer(obj)
-
     @display(
         description="status",
         ordering="status",
@@ -331,14 +375,6 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
     )
     def status_badge(self, obj: Order) -> str:
         return obj.status
-
-    @display(description="total", ordering="total")
-    def total_display(self, obj: Order) -> str:
-        return str(Money(obj.total, obj.currency))
-
-    @display(description="review reasons")
-    def reasons(self, obj: Order) -> str:
-        return _reasons_html(obj)
 
     @action(description="Re-drive provisioning of the selected orders", permissions=["redrive"])
     def redrive_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
@@ -360,7 +396,13 @@ class OrderReviewAdmin(OrderActionsMixin, ModelAdmin):
     search_fields = ("=id", "customer__email", "vendor__name")
     list_select_related = ("customer", "vendor")
     ordering = ("created_at", "id")
-    readonly_fields = [f.name for f in Order._meta.fields] + ["reasons"]
+    readonly_fields = [f.name for f in Order._meta.fields] + [
+        "reasons",
+        "buyer",
+        "total_display",
+        "cost_display",
+    ]
+    fieldsets = ORDER_FIELDSETS
     inlines = [OrderItemInline, PaymentInline, EsimInline, OrderEventInline]
     actions_detail = ["approve_detail", "reject_detail"]
     actions_row = ["approve_detail", "reject_detail"]
@@ -383,18 +425,6 @@ class OrderReviewAdmin(OrderActionsMixin, ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("orders.view_order"))
-
-    @display(description="buyer")
-    def buyer(self, obj: Order) -> str:
-        return _buyer(obj)
-
-    @display(description="total", ordering="total")
-    def total_display(self, obj: Order) -> str:
-        return str(Money(obj.total, obj.currency))
-
-    @display(description="held because")
-    def reasons(self, obj: Order) -> str:
-        return _reasons_html(obj)
 
     @action(description="Approve the selected orders", permissions=["review"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
