@@ -85,6 +85,7 @@ class SandboxPaymentIntentSucceedApi(SandboxPaymentIntentApi):
         responses={200: SandboxPaymentIntentApi.OutputSerializer},
         auth=[],
     )
+    @idempotent()
     def post(self, request: Request, payment_intent_id: str) -> Response:
         return self._answer(sandbox.sandbox_intent_succeed(payment_intent_id=payment_intent_id))
 
@@ -96,5 +97,6 @@ class SandboxPaymentIntentFailApi(SandboxPaymentIntentApi):
         responses={200: SandboxPaymentIntentApi.OutputSerializer},
         auth=[],
     )
+    @idempotent()
     def post(self, request: Request, payment_intent_id: str) -> Response:
         return self._answer(sandbox.sandbox_intent_fail(payment_intent_id=payment_intent_id))
