@@ -194,11 +194,47 @@ class _Topup:
 def _apply_topup(*, order: Order, bundle_code: str, reference: str) -> _Topup:
     if order.provider_reference:
         return _Topup(order.provider_reference, None)  # applied before a crash
+    if order.provisioning_attempts > 1:
+        # An earlier attempt may have applied the bundle and died before saving the
+        # provider's answer: look at the eSIM before applying it again.
+        applied = _topup_found_on_esim(order=order, bundle_code=bundle_code)
+        if applied is not None:
+            Order.objects.filter(pk=order.pk).update(provider_reference=applied)
+            return _Topup(applied, None)
     result = get_provider().apply_topup(
         iccid=order.target_iccid, bundle_code=bundle_code, reference=reference
     )
     Order.objects.filter(pk=order.pk).update(provider_reference=result.reference)
     return _Topup(result.reference, result.cost)
+
+
+def _topup_found_on_esim(*, order: Order, bundle_code: str) -> str | None:
+    """The provider's reference of a `bundle_code` assignment on the order's eSIM made
+    since the order was created and not already claimed by another top-up order, if any.
+    Top-ups carry no client reference upstream, so assignments are counted instead."""
+    since = order.created_at
+    assigned = [
+        usage
+        for usage in get_provider().get_usage(order.target_iccid)
+        if usage.bundle_code == bundle_code
+        and usage.assigned_at is not None
+        and usage.assigned_at >= since
+    ]
+    claimed = (
+        Order.objects.filter(
+            kind=Order.Kind.TOPUP,
+            target_iccid=order.target_iccid,
+            items__bundle_code=bundle_code,
+            updated_at__gte=since,
+        )
+        .exclude(pk=order.pk)
+        .exclude(provider_reference="")
+        .count()
+    )
+    if len(assigned) <= claimed:
+        return None
+    latest = assigned[-1]
+    return latest.reference or f"assignment:{order.target_iccid}:{latest.assigned_at:%s}"
 
 
 def _bundle_facts(code: str) -> tuple[int, bool, int]:

@@ -344,3 +344,41 @@ def test_a_refund_that_cannot_be_made_leaves_the_order_to_try_again(
         assert order_provision_attempt(order_id=paid_b2c_order.pk).result == "failed"
     payment = Payment.objects.get(order=paid_b2c_order)
     assert payment.refunded_amount == payment.amount
+
+
+def test_a_topup_applied_before_a_crash_is_found_on_the_esim_not_applied_again(vendor):
+    from orders.services import order_create_topup
+    from tests.orders.factories import TOPUP_CODE
+
+    first = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
+    assert order_provision_attempt(order_id=first.pk).result == "completed"
+    iccid = Esim.objects.get(order=first).iccid
+    topup = order_create_topup(iccid=iccid, bundle_code=TOPUP_CODE, vendor=vendor)
+    real_apply = SandboxProvider.apply_topup
+
+    def apply_then_die(self, **kwargs):
+        real_apply(self, **kwargs)
+        raise SystemExit("killed between the provider's answer and our write")
+
+    with (
+        mock.patch.object(SandboxProvider, "apply_topup", apply_then_die),
+        pytest.raises(SystemExit),
+    ):
+        order_provision_attempt(order_id=topup.pk)
+    assert Order.objects.get(pk=topup.pk).provider_reference == ""
+
+    def applied() -> int:
+        return sum(u.bundle_code == TOPUP_CODE for u in SandboxProvider().get_usage(iccid))
+
+    assert applied() == 1
+    with time_machine.travel(timezone.now() + provisioning.LEASE + timedelta(seconds=1)):
+        assert order_provision_attempt(order_id=topup.pk).result == "completed"
+    assert applied() == 1
+    assert Order.objects.get(pk=topup.pk).provider_reference != ""
+    assert hold_status(topup.pk) == Hold.Status.CAPTURED
+    assert_ledger_sound()
+
+    # A second, separate top-up of the same bundle is applied for real.
+    again = order_create_topup(iccid=iccid, bundle_code=TOPUP_CODE, vendor=vendor)
+    assert order_provision_attempt(order_id=again.pk).result == "completed"
+    assert applied() == 2
