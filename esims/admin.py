@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django import forms
+from django.conf import settings
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
+from ttelgo.admin_console import operator_form
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -135,14 +138,26 @@ class BundleAdmin(ModelAdmin):
             )
 
     @action(description="Sync catalogue now", url_path="sync-now", permissions=["catalogue"])
-    def sync_now(self, request: HttpRequest) -> HttpResponseRedirect:
-        try:
-            result = operator_catalogue_sync(actor=request.user)
-        except (ProviderError, DomainError) as exc:
-            self.message_user(request, f"Sync failed: {exc}", level=messages.ERROR)
-        else:
-            self.message_user(request, f"Sync done: {result}", level=messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:esims_bundle_changelist"))
+    def sync_now(self, request: HttpRequest) -> HttpResponse:
+        """GET asks for confirmation; the sync itself runs only on a POST (with CSRF)."""
+
+        def perform(form: forms.Form) -> str:
+            try:
+                return f"Sync done: {operator_catalogue_sync(actor=request.user)}"
+            except ProviderError as exc:
+                raise DomainError("provider_unavailable", f"Sync failed: {exc}") from exc
+
+        return operator_form(
+            request,
+            model_admin=self,
+            obj=None,
+            form_class=forms.Form,
+            title="Sync the catalogue from the provider",
+            submit_label="Sync now",
+            perform=perform,
+            summary=[("Provider", settings.ESIM_PROVIDER), ("Bundles now", Bundle.objects.count())],
+            redirect_to=reverse("admin:esims_bundle_changelist"),
+        )
 
     @admin.action(description="Hide from the catalogue", permissions=["catalogue"])
     def hide(self, request: HttpRequest, queryset: QuerySet[Bundle]) -> None:

@@ -17,8 +17,15 @@ def operator_client(client):
     return client
 
 
-def test_sync_now_runs_the_sync_and_reports_counts(operator_client):
+def test_sync_now_asks_first_and_changes_nothing_on_a_get(operator_client):
     resp = operator_client.get(reverse("admin:esims_bundle_sync_now"))
+    assert resp.status_code == 200
+    assert b'method="post"' in resp.content
+    assert Bundle.objects.count() == 0
+
+
+def test_sync_now_runs_the_sync_and_reports_counts(operator_client):
+    resp = operator_client.post(reverse("admin:esims_bundle_sync_now"))
     assert resp.status_code == 302
     [message] = [str(m) for m in get_messages(resp.wsgi_request)]
     total = Bundle.objects.count()
@@ -83,8 +90,7 @@ def test_sync_now_reports_a_provider_outage_without_changing_anything(operator_c
     from esims.providers.sandbox import SandboxFaults, sandbox_faults_set
 
     sandbox_faults_set(SandboxFaults(mode="503"))
-    resp = operator_client.get(reverse("admin:esims_bundle_sync_now"))
-    assert resp.status_code == 302
-    [message] = [str(m) for m in get_messages(resp.wsgi_request)]
-    assert message.startswith("Sync failed: sandbox: unavailable")
+    resp = operator_client.post(reverse("admin:esims_bundle_sync_now"))
+    assert resp.status_code == 200  # the confirmation page again, with the failure on it
+    assert "Sync failed: sandbox: unavailable" in resp.content.decode()
     assert Bundle.objects.count() == 0
