@@ -28,7 +28,13 @@ from orders.operator import (
     operator_review_reject,
 )
 from payments.models import Payment
-from ttelgo.admin_console import ReasonForm, change_url, operator_form, run_service
+from ttelgo.admin_console import (
+    ReasonForm,
+    change_url,
+    operator_form,
+    run_service,
+    run_service_each,
+)
 from ttelgo.audit import audit_record
 from ttelgo.money import Money
 
@@ -378,13 +384,11 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
 
     @action(description="Re-drive provisioning of the selected orders", permissions=["redrive"])
     def redrive_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+        def redrive(pk: int) -> str:
+            operator_order_redrive(order_id=pk, actor=request.user)
+            return f"Order {pk} re-driven."
 
-            def redrive(pk: int = pk) -> str:
-                operator_order_redrive(order_id=pk, actor=request.user)
-                return f"Order {pk} re-driven."
-
-            run_service(self, request, redrive)
+        run_service_each(self, request, queryset, redrive)
 
 
 @admin.register(OrderReview)
@@ -428,13 +432,11 @@ class OrderReviewAdmin(OrderActionsMixin, ModelAdmin):
 
     @action(description="Approve the selected orders", permissions=["review"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+        def approve(pk: int) -> str:
+            operator_review_approve(order_id=pk, actor=request.user, note="approved in bulk")
+            return f"Order {pk} approved."
 
-            def approve(pk: int = pk) -> str:
-                operator_review_approve(order_id=pk, actor=request.user, note="approved in bulk")
-                return f"Order {pk} approved."
-
-            run_service(self, request, approve)
+        run_service_each(self, request, queryset, approve)
 
 
 class FraudAdminMixin:

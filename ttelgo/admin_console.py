@@ -5,6 +5,7 @@ service's refusal into an admin message."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -95,3 +97,15 @@ def run_service(model_admin: ModelAdmin[Any], request: HttpRequest, fn: Callable
         return False
     model_admin.message_user(request, message, messages.SUCCESS)
     return True
+
+
+def run_service_each(
+    model_admin: ModelAdmin[Any],
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    fn: Callable[[int], str],
+) -> None:
+    """A bulk action: `fn(pk)` for each selected row in primary-key order, each reported
+    on its own (one refusal does not stop the others)."""
+    for pk in queryset.order_by("pk").values_list("pk", flat=True):
+        run_service(model_admin, request, partial(fn, pk))

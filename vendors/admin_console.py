@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from unfold.decorators import action, display
 
-from ttelgo.admin_console import ReasonForm, operator_form, run_service
+from ttelgo.admin_console import ReasonForm, operator_form, run_service_each
 from ttelgo.money import Money
 from vendors.models import Vendor
 from vendors.operator import (
@@ -245,16 +245,11 @@ class VendorConsoleMixin:
 
     @action(description="Approve the selected vendors", permissions=["approve"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        for pk in (
-            queryset.filter(status=Vendor.Status.PENDING)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        ):
+        def approve(pk: int) -> str:
+            return f"{operator_vendor_approve(vendor_id=pk, actor=request.user).name} approved."
 
-            def approve(pk: int = pk) -> str:
-                return f"{operator_vendor_approve(vendor_id=pk, actor=request.user).name} approved."
-
-            run_service(self, request, approve)  # type: ignore[arg-type]
+        pending = queryset.filter(status=Vendor.Status.PENDING)
+        run_service_each(self, request, pending, approve)  # type: ignore[arg-type]
 
     @display(
         description="status",
