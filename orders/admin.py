@@ -316,8 +316,32 @@ class OrderActionsMixin:
         )
 
 
+class ReadOnlyOrderAdmin(OrderActionsMixin, ModelAdmin):
+    """What the order page and the review queue share: the order read-only, with its
+    items, payment, eSIMs and history."""
+
+    list_select_related = ("customer", "vendor")
+    readonly_fields = [f.name for f in Order._meta.fields] + [
+        "reasons",
+        "buyer",
+        "total_display",
+        "cost_display",
+    ]
+    fieldsets = ORDER_FIELDSETS
+    inlines = [OrderItemInline, PaymentInline, EsimInline, OrderEventInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # orders change only through the actions
+
+
 @admin.register(Order)
-class OrderAdmin(OrderActionsMixin, ModelAdmin):
+class OrderAdmin(ReadOnlyOrderAdmin):
     list_display = (
         "id",
         "channel",
@@ -341,16 +365,7 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
         "provider_reference",
         "customer_reference",
     )
-    list_select_related = ("customer", "vendor")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Order._meta.fields] + [
-        "reasons",
-        "buyer",
-        "total_display",
-        "cost_display",
-    ]
-    fieldsets = ORDER_FIELDSETS
-    inlines = [OrderItemInline, PaymentInline, EsimInline, OrderEventInline]
     actions_detail = [
         "refund_detail",
         "cancel_detail",
@@ -359,15 +374,6 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
         "reject_detail",
     ]
     actions = ["redrive_selected"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # orders change only through the actions
 
     @display(
         description="status",
@@ -392,37 +398,19 @@ class OrderAdmin(OrderActionsMixin, ModelAdmin):
 
 
 @admin.register(OrderReview)
-class OrderReviewAdmin(OrderActionsMixin, ModelAdmin):
+class OrderReviewAdmin(ReadOnlyOrderAdmin):
     """The fraud review queue: orders held in `in_review`, oldest first, with the reasons."""
 
     list_display = ("id", "buyer", "total_display", "reasons", "created_at")
     list_filter = ("channel",)
     search_fields = ("=id", "customer__email", "vendor__name")
-    list_select_related = ("customer", "vendor")
     ordering = ("created_at", "id")
-    readonly_fields = [f.name for f in Order._meta.fields] + [
-        "reasons",
-        "buyer",
-        "total_display",
-        "cost_display",
-    ]
-    fieldsets = ORDER_FIELDSETS
-    inlines = [OrderItemInline, PaymentInline, EsimInline, OrderEventInline]
     actions_detail = ["approve_detail", "reject_detail"]
     actions_row = ["approve_detail", "reject_detail"]
     actions = ["approve_selected"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).filter(status=S.IN_REVIEW)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.has_perm("orders.view_order"))
