@@ -4,6 +4,7 @@ that owns the change, and writes an audit row (who, when, before/after, why)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -22,23 +23,43 @@ def _order_state(order: Order) -> dict[str, Any]:
     return {"status": order.status, "review_reasons": order.review_reasons}
 
 
+def _order_change_audited(
+    *,
+    order_id: int,
+    actor: Any,
+    action: str,
+    reason: str,
+    change: Callable[[], Order],
+    after_extra: Callable[[Order], dict[str, Any]] | None = None,
+) -> Order:
+    """Run one order service and write its audit row (state before and after), in one
+    transaction."""
+    with transaction.atomic():
+        before = _order_state(Order.objects.get(pk=order_id))
+        order = change()
+        audit_record(
+            actor=actor,
+            action=action,
+            target=order,
+            before=before,
+            after={**_order_state(order), **(after_extra(order) if after_extra else {})},
+            reason=reason,
+        )
+    return order
+
+
 def operator_review_approve(*, order_id: int, actor: Any, note: str = "") -> Order:
     """Clear a held order: it goes on to provisioning."""
     from orders.services import order_review_approve
 
     operator_require(actor, "ttelgo.review_orders")
-    with transaction.atomic():
-        before = _order_state(Order.objects.get(pk=order_id))
-        order = order_review_approve(order_id=order_id, actor=actor, note=note)
-        audit_record(
-            actor=actor,
-            action="order.review_approve",
-            target=order,
-            before=before,
-            after=_order_state(order),
-            reason=note,
-        )
-    return order
+    return _order_change_audited(
+        order_id=order_id,
+        actor=actor,
+        action="order.review_approve",
+        reason=note,
+        change=lambda: order_review_approve(order_id=order_id, actor=actor, note=note),
+    )
 
 
 def operator_review_reject(*, order_id: int, actor: Any, note: str) -> Order:
@@ -51,21 +72,14 @@ def operator_review_reject(*, order_id: int, actor: Any, note: str) -> Order:
         raise DomainError(
             "validation_error", "Say why the order is rejected.", details={"note": ["Required."]}
         )
-    with transaction.atomic():
-        before = _order_state(Order.objects.get(pk=order_id))
-        order = order_review_reject(order_id=order_id, actor=actor, note=note)
-        audit_record(
-            actor=actor,
-            action="order.review_reject",
-            target=order,
-            before=before,
-            after={
-                **_order_state(order),
-                "money": "refunded" if order.channel == "b2c" else "voided",
-            },
-            reason=note,
-        )
-    return order
+    return _order_change_audited(
+        order_id=order_id,
+        actor=actor,
+        action="order.review_reject",
+        reason=note,
+        change=lambda: order_review_reject(order_id=order_id, actor=actor, note=note),
+        after_extra=lambda order: {"money": "refunded" if order.channel == "b2c" else "voided"},
+    )
 
 
 def refund_limit_for(actor: Any) -> int | None:
@@ -146,18 +160,13 @@ def operator_order_cancel(*, order_id: int, actor: Any, reason: str = "") -> Ord
     from orders.services import order_cancel
 
     operator_require(actor, "ttelgo.cancel_orders")
-    with transaction.atomic():
-        before = _order_state(Order.objects.get(pk=order_id))
-        order = order_cancel(order_id=order_id, actor=actor)
-        audit_record(
-            actor=actor,
-            action="order.cancel",
-            target=order,
-            before=before,
-            after=_order_state(order),
-            reason=reason,
-        )
-    return order
+    return _order_change_audited(
+        order_id=order_id,
+        actor=actor,
+        action="order.cancel",
+        reason=reason,
+        change=lambda: order_cancel(order_id=order_id, actor=actor),
+    )
 
 
 def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Order:
