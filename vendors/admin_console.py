@@ -4,6 +4,7 @@ action calls `vendors/operator.py` (role check, service, audit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -126,23 +127,38 @@ class VendorConsoleMixin:
             initial=initial,
         )
 
+    def _status_form(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        *,
+        change: Callable[..., Vendor],
+        form_class: type[forms.Form],
+        verb: str,
+        done: str,
+    ) -> HttpResponse:
+        """Approve, suspend or reactivate: the status service with the operator's reason;
+        the service emails the vendor."""
+
+        def perform(vendor: Vendor, form: forms.Form) -> str:
+            change(vendor_id=vendor.pk, actor=request.user, reason=form.cleaned_data["reason"])
+            return f"{vendor.name} {done}; the vendor was emailed."
+
+        return self._form(
+            request, object_id, form_class=form_class, title=verb, submit=verb, perform=perform
+        )
+
     @action(
         description="Approve", url_path="approve", permissions=["approve_pending"], icon="verified"
     )
     def approve_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def perform(vendor: Vendor, form: forms.Form) -> str:
-            operator_vendor_approve(
-                vendor_id=vendor.pk, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-            return f"{vendor.name} approved; the vendor was emailed."
-
-        return self._form(
+        return self._status_form(
             request,
             object_id,
+            change=operator_vendor_approve,
             form_class=OptionalReasonForm,
-            title="Approve",
-            submit="Approve",
-            perform=perform,
+            verb="Approve",
+            done="approved",
         )
 
     @action(
@@ -152,19 +168,13 @@ class VendorConsoleMixin:
         icon="pause_circle",
     )
     def suspend_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def perform(vendor: Vendor, form: forms.Form) -> str:
-            operator_vendor_suspend(
-                vendor_id=vendor.pk, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-            return f"{vendor.name} suspended; the vendor was emailed."
-
-        return self._form(
+        return self._status_form(
             request,
             object_id,
+            change=operator_vendor_suspend,
             form_class=ReasonForm,
-            title="Suspend",
-            submit="Suspend",
-            perform=perform,
+            verb="Suspend",
+            done="suspended",
         )
 
     @action(
@@ -174,19 +184,13 @@ class VendorConsoleMixin:
         icon="play_circle",
     )
     def reactivate_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        def perform(vendor: Vendor, form: forms.Form) -> str:
-            operator_vendor_reactivate(
-                vendor_id=vendor.pk, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-            return f"{vendor.name} reactivated; the vendor was emailed."
-
-        return self._form(
+        return self._status_form(
             request,
             object_id,
+            change=operator_vendor_reactivate,
             form_class=OptionalReasonForm,
-            title="Reactivate",
-            submit="Reactivate",
-            perform=perform,
+            verb="Reactivate",
+            done="reactivated",
         )
 
     @action(
