@@ -6,6 +6,7 @@ actions below), which lock, validate, sync the ledger and write the audit trail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -54,6 +55,20 @@ def _actor(request: HttpRequest) -> User | None:
 
 def _reason(request: HttpRequest) -> str:
     return request.POST.get("reason", "").strip()
+
+
+def _run_status_change(
+    request: HttpRequest, queryset: QuerySet[Vendor], label: str, change: Callable[..., Vendor]
+) -> None:
+    """A status service (approve, suspend, ...) on each selected vendor, with the reason
+    typed next to the action menu."""
+    reason = _reason(request)
+    _run(
+        request,
+        queryset,
+        label,
+        lambda v: change(vendor=v, actor=_actor(request), reason=reason),
+    )
 
 
 class VendorUserInline(admin.TabularInline):
@@ -123,46 +138,22 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
 
     @admin.action(description="Approve (activate) selected vendors", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _run(
-            request,
-            queryset,
-            "Approved",
-            lambda v: services.vendor_approve(vendor=v, actor=_actor(request), reason=reason),
-        )
+        _run_status_change(request, queryset, "Approved", services.vendor_approve)
 
     @admin.action(description="Suspend selected vendors (reason required)", permissions=["approve"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _run(
-            request,
-            queryset,
-            "Suspended",
-            lambda v: services.vendor_suspend(vendor=v, actor=_actor(request), reason=reason),
-        )
+        _run_status_change(request, queryset, "Suspended", services.vendor_suspend)
 
     @admin.action(description="Reactivate selected suspended vendors", permissions=["approve"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _run(
-            request,
-            queryset,
-            "Reactivated",
-            lambda v: services.vendor_reactivate(vendor=v, actor=_actor(request), reason=reason),
-        )
+        _run_status_change(request, queryset, "Reactivated", services.vendor_reactivate)
 
     @admin.action(
         description="Close selected vendors (revokes keys; reason required)",
         permissions=["approve"],
     )
     def close(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _run(
-            request,
-            queryset,
-            "Closed",
-            lambda v: services.vendor_close(vendor=v, actor=_actor(request), reason=reason),
-        )
+        _run_status_change(request, queryset, "Closed", services.vendor_close)
 
     @admin.action(
         description="Set credit limit (postpaid; amount and reason)", permissions=["credit"]
