@@ -54,6 +54,25 @@ class PriceHistoryInline(TabularInline):
         return False
 
 
+# Set by the catalogue sync and repricing: shown on the bundle page, never edited there.
+PROVIDER_FIELDS = (
+    "code",
+    "provider",
+    "provider_description",
+    "region",
+    "countries",
+    "data_mb",
+    "unlimited",
+    "validity_days",
+    "cost_amount",
+    "currency",
+    "retail_amount",
+    "is_active",
+    "last_synced_at",
+    "deactivated_at",
+)
+
+
 @admin.register(Bundle)
 class BundleAdmin(ModelAdmin):
     list_display = (
@@ -77,44 +96,9 @@ class BundleAdmin(ModelAdmin):
     actions = ["hide", "unhide"]
     fieldsets = (
         ("Overrides (kept across syncs)", {"fields": OVERRIDE_FIELDS}),
-        (
-            "From the provider",
-            {
-                "fields": (
-                    "code",
-                    "provider",
-                    "provider_description",
-                    "region",
-                    "countries",
-                    "data_mb",
-                    "unlimited",
-                    "validity_days",
-                    "cost_amount",
-                    "currency",
-                    "retail_amount",
-                    "is_active",
-                    "last_synced_at",
-                    "deactivated_at",
-                )
-            },
-        ),
+        ("From the provider", {"fields": PROVIDER_FIELDS}),
     )
-    readonly_fields = (
-        "code",
-        "provider",
-        "provider_description",
-        "region",
-        "countries",
-        "data_mb",
-        "unlimited",
-        "validity_days",
-        "cost_amount",
-        "currency",
-        "retail_amount",
-        "is_active",
-        "last_synced_at",
-        "deactivated_at",
-    )
+    readonly_fields = PROVIDER_FIELDS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # bundles come from the provider
