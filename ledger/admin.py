@@ -19,6 +19,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from ledger import invoice_render
 from ledger.models import Account, Entry, Hold, Invoice, InvoiceLine, Transaction
 from ledger.selectors import trial_balance
+from ttelgo.admin_console import ReadOnlyAdminMixin
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -27,19 +28,8 @@ def _money(amount: int | None, currency: str) -> str:
     return "" if amount is None else str(Money(amount, currency))
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Account)
-class AccountAdmin(ReadOnlyMixin, ModelAdmin):
+class AccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("__str__", "type", "normal", "balance_display", "held_display", "bounds")
     list_filter = ("owner", "purpose", "currency", "type")
     search_fields = ("vendor__name", "purpose")
@@ -93,7 +83,7 @@ class AccountAdmin(ReadOnlyMixin, ModelAdmin):
         return TemplateResponse(request, "admin/ledger/trial_balance.html", context)
 
 
-class EntryInline(ReadOnlyMixin, TabularInline):
+class EntryInline(ReadOnlyAdminMixin, TabularInline):
     model = Entry
     fields = ("account", "amount", "balance_after", "created_at")
     readonly_fields = fields
@@ -102,7 +92,7 @@ class EntryInline(ReadOnlyMixin, TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyMixin, ModelAdmin):
+class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "reference", "kind", "order_id", "actor", "created_at")
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
     search_fields = ("reference", "description", "order_id")
@@ -115,14 +105,14 @@ class TransactionAdmin(ReadOnlyMixin, ModelAdmin):
 
 
 @admin.register(Hold)
-class HoldAdmin(ReadOnlyMixin, ModelAdmin):
+class HoldAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("reference", "account", "amount", "status", "order_id", "created_at")
     list_filter = ("status",)
     search_fields = ("reference", "order_id")
     readonly_fields = [f.name for f in Hold._meta.fields]
 
 
-class InvoiceLineInline(ReadOnlyMixin, TabularInline):
+class InvoiceLineInline(ReadOnlyAdminMixin, TabularInline):
     model = InvoiceLine
     fields = ("day", "description", "bundle_code", "kind", "quantity", "amount")
     readonly_fields = fields

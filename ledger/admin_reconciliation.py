@@ -15,24 +15,13 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
 from ledger.reconciliation_models import ReconciliationFinding, ReconciliationRun
-from ttelgo.admin_console import change_url, operator_form, require_perm
+from ttelgo.admin_console import ReadOnlyAdminMixin, change_url, operator_form, require_perm
 from ttelgo.errors import DomainError
 
 F = ReconciliationFinding
 
 
-class ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class FindingInline(ReadOnly, TabularInline):
+class FindingInline(ReadOnlyAdminMixin, TabularInline):
     model = ReconciliationFinding
     extra = 0
     fields = ("link", "category", "code", "message", "fix", "status")
@@ -45,7 +34,7 @@ class FindingInline(ReadOnly, TabularInline):
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(ReadOnly, ModelAdmin):
+class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "status", "trigger", "started_at", "findings_count", "open_findings")
     list_filter = ("status", "trigger")
     readonly_fields = (
@@ -116,7 +105,7 @@ class FixForm(forms.Form):
 
 
 @admin.register(ReconciliationFinding)
-class ReconciliationFindingAdmin(ReadOnly, ModelAdmin):
+class ReconciliationFindingAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "run", "category", "code", "message", "fix", "status_badge", "order_link")
     list_filter = ("status", "category", "code", "fix")
     search_fields = ("message", "object_id", "=order_id")

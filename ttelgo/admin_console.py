@@ -21,6 +21,20 @@ from django.urls import reverse
 from ttelgo.errors import DomainError
 
 
+class ReadOnlyAdminMixin:
+    """For admins and inlines of records that change only through services: no add,
+    change or delete."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
 

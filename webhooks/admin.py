@@ -15,6 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
+from ttelgo.admin_console import ReadOnlyAdminMixin
 from ttelgo.errors import DomainError
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.operator import operator_delivery_replay, operator_endpoint_set_enabled
@@ -22,17 +23,6 @@ from webhooks.operator import operator_delivery_replay, operator_endpoint_set_en
 
 def _pretty(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
-
-
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookEndpoint)
@@ -80,7 +70,7 @@ class WebhookEndpointAdmin(SimpleHistoryAdmin, ModelAdmin):
             )
 
 
-class WebhookAttemptInline(_ReadOnly, TabularInline):
+class WebhookAttemptInline(ReadOnlyAdminMixin, TabularInline):
     model = WebhookAttempt
     extra = 0
     fields = ("attempted_at", "status_code", "latency_ms", "succeeded", "error", "response_body")
@@ -88,7 +78,7 @@ class WebhookAttemptInline(_ReadOnly, TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly, ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "id",
         "event",
@@ -158,7 +148,7 @@ class WebhookDeliveryAdmin(_ReadOnly, ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(_ReadOnly, ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("public_id", "vendor", "type", "created_at")
     readonly_fields = ("public_id", "vendor", "type", "created_at", "data_pretty")
     exclude = ("data",)
