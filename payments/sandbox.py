@@ -138,16 +138,22 @@ def _intent_for_update(payment_intent_id: str) -> SandboxPaymentIntent:
     return pi
 
 
+def _open_intent_for_update(payment_intent_id: str) -> SandboxPaymentIntent:
+    """The intent, locked, if it can still be paid or declined (`invalid_state` if not)."""
+    pi = _intent_for_update(payment_intent_id)
+    if pi.status not in ("requires_payment_method", "requires_confirmation", "processing"):
+        raise DomainError(
+            "invalid_state",
+            f"PaymentIntent {pi.id} is {pi.status}.",
+            details={"status": pi.status},
+        )
+    return pi
+
+
 def sandbox_intent_succeed(*, payment_intent_id: str) -> dict[str, Any]:
     """The customer paid: intent -> succeeded, emits `payment_intent.succeeded`."""
     with transaction.atomic():
-        pi = _intent_for_update(payment_intent_id)
-        if pi.status not in ("requires_payment_method", "requires_confirmation", "processing"):
-            raise DomainError(
-                "invalid_state",
-                f"PaymentIntent {pi.id} is {pi.status}.",
-                details={"status": pi.status},
-            )
+        pi = _open_intent_for_update(payment_intent_id)
         pi.status = "succeeded"
         pi.last_payment_error = None
         pi.latest_charge = new_id("ch")
@@ -159,13 +165,7 @@ def sandbox_intent_fail(*, payment_intent_id: str) -> dict[str, Any]:
     """The card was declined: emits `payment_intent.payment_failed`; the intent is back to
     `requires_payment_method`, as at Stripe."""
     with transaction.atomic():
-        pi = _intent_for_update(payment_intent_id)
-        if pi.status not in ("requires_payment_method", "requires_confirmation", "processing"):
-            raise DomainError(
-                "invalid_state",
-                f"PaymentIntent {pi.id} is {pi.status}.",
-                details={"status": pi.status},
-            )
+        pi = _open_intent_for_update(payment_intent_id)
         pi.status = "requires_payment_method"
         pi.last_payment_error = DECLINE_ERROR
         pi.save(update_fields=["status", "last_payment_error"])
