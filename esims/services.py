@@ -112,6 +112,23 @@ def _provider_state(bundle: Bundle, country_ids: list[int]) -> tuple[object, ...
     return (*values, bundle.region_id, country_ids)
 
 
+def _price_history_record(bundles: list[Bundle], *, reason: str) -> None:
+    """One price-history row per bundle, with its prices as they are now."""
+    BundlePriceHistory.objects.bulk_create(
+        [
+            BundlePriceHistory(
+                bundle=b,
+                cost_amount=b.cost_amount,
+                retail_amount=b.retail_amount,
+                currency=b.currency,
+                reason=reason,
+            )
+            for b in bundles
+        ],
+        batch_size=500,
+    )
+
+
 def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResult:
     """Bulk writes: a provider catalogue runs to thousands of bundles, so rows are created
     and updated in batches and only changed country sets are rewritten."""
@@ -173,19 +190,7 @@ def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResu
             [through(bundle_id=pk, country_id=cid) for pk, ids in links for cid in ids],
             batch_size=1000,
         )
-        BundlePriceHistory.objects.bulk_create(
-            [
-                BundlePriceHistory(
-                    bundle=b,
-                    cost_amount=b.cost_amount,
-                    retail_amount=b.retail_amount,
-                    currency=b.currency,
-                    reason="sync",
-                )
-                for b in priced
-            ],
-            batch_size=500,
-        )
+        _price_history_record(priced, reason="sync")
         seen = {pb.code for pb in remote}
         vanished = [b.pk for code, b in existing.items() if code not in seen and b.is_active]
         deactivated = Bundle.objects.filter(pk__in=vanished, is_active=True).update(
@@ -217,16 +222,7 @@ def catalogue_reprice() -> int:
                 bundle.retail_amount = amount
                 changed.append(bundle)
         Bundle.objects.bulk_update(changed, ["retail_amount"], batch_size=500)
-        BundlePriceHistory.objects.bulk_create(
-            BundlePriceHistory(
-                bundle=b,
-                cost_amount=b.cost_amount,
-                retail_amount=b.retail_amount,
-                currency=b.currency,
-                reason="reprice",
-            )
-            for b in changed
-        )
+        _price_history_record(changed, reason="reprice")
         transaction.on_commit(catalogue_cache_bump)
     return len(changed)
 
