@@ -13,7 +13,7 @@ from django.urls import reverse
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
-from ttelgo.admin_console import operator_form
+from ttelgo.admin_console import ReadOnlyAdminMixin, operator_form
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -176,7 +176,7 @@ class PriceRuleAdmin(ModelAdmin):
 
 
 @admin.register(Esim)
-class EsimAdmin(ModelAdmin):
+class EsimAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
 
     list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
@@ -184,12 +184,3 @@ class EsimAdmin(ModelAdmin):
     search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
     list_select_related = ("order",)
     readonly_fields = [f.name for f in Esim._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -100,9 +100,6 @@ class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     inlines = [EntryInline]
     readonly_fields = [f.name for f in Transaction._meta.fields]
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdminMixin, ModelAdmin):

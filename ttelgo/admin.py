@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from ttelgo.admin_console import ReadOnlyAdminMixin
 from ttelgo.models import AuditLog, User
 
 
@@ -26,7 +27,7 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Read-only: the audit log is evidence, not a worksheet."""
 
     list_display = ("created_at", "actor_label", "action", "target_type", "target_repr", "reason")
@@ -34,12 +35,3 @@ class AuditLogAdmin(ModelAdmin):
     search_fields = ("actor_label", "action", "target_id", "target_repr", "reason", "request_id")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AuditLog._meta.fields]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

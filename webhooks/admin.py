@@ -107,9 +107,6 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "payload_pretty",
     )
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
 
