@@ -9,10 +9,6 @@ from django.http import HttpRequest, HttpResponse
 _VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def request_id_of(request: HttpRequest) -> str:
-    return getattr(request, "request_id", "")
-
-
 class RequestIDMiddleware:
     """Echo a well-formed incoming X-Request-ID, otherwise mint one.
 
