@@ -26,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ledger.models import CHART, NORMAL_SIDE, Account, Entry, Hold, NormalSide, Purpose, Transaction
+from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors.models import Vendor
@@ -47,10 +48,12 @@ def account_get_or_create(*, purpose: str, currency: str, vendor: Vendor | None 
     if (owner == "vendor") != (vendor is not None):
         raise DomainError("validation_error", f"account purpose {purpose!r} is for owner {owner!r}")
     Money(0, currency)  # validates the code
-    lookup: dict[str, Any] = {"purpose": purpose, "currency": currency, "vendor": vendor}
-    account = Account.objects.filter(**lookup).first()
+    account = _account_find(
+        purpose=purpose, currency=currency, vendor_id=vendor.pk if vendor is not None else None
+    )
     if account is not None:
         return account
+    lookup: dict[str, Any] = {"purpose": purpose, "currency": currency, "vendor": vendor}
     defaults: dict[str, Any] = {
         "owner": owner,
         "type": acc_type,
@@ -69,11 +72,24 @@ def account_get_or_create(*, purpose: str, currency: str, vendor: Vendor | None 
         return Account.objects.get(**lookup)
 
 
+def _account_find(*, purpose: str, currency: str, vendor_id: int | None) -> Account | None:
+    # On every order and posting: a hand-written statement (ttelgo/sql.py).
+    owner = "a.vendor_id = %s" if vendor_id is not None else "a.vendor_id IS NULL"
+    params: list[Any] = [purpose, currency] + ([vendor_id] if vendor_id is not None else [])
+    return sql.select_one(
+        [(Account, "a")], f"WHERE a.purpose = %s AND a.currency = %s AND {owner}", params
+    )
+
+
 def accounts_lock(ids: Iterable[int]) -> dict[int, Account]:
     """Lock account rows in primary-key order (the one lock order for the ledger)."""
     wanted = sorted(set(ids))
-    rows = Account.objects.select_for_update().filter(id__in=wanted).order_by("id")
-    locked = {a.id: a for a in rows}
+    rows = sql.select(
+        [(Account, "a")],
+        f"WHERE a.id IN ({', '.join(['%s'] * len(wanted))}) ORDER BY a.id{sql.for_update()}",
+        wanted,
+    )
+    locked = {a.id: a for (a,) in rows}
     if len(locked) != len(wanted):
         raise DomainError("not_found", "ledger account not found")
     return locked
@@ -81,9 +97,15 @@ def accounts_lock(ids: Iterable[int]) -> dict[int, Account]:
 
 def _check_bounds(account: Account, *, balance: int, held: int) -> None:
     """Mirror of the CHECK constraints, raised as the API's codes."""
+    refusal = _bounds_refusal(account, balance=balance, held=held)
+    if refusal is not None:
+        raise refusal
+
+
+def _bounds_refusal(account: Account, *, balance: int, held: int) -> DomainError | None:
     pending = held if account.normal == NormalSide.CREDIT else 0
     if account.floor is not None and balance - pending < account.floor:
-        raise DomainError(
+        return DomainError(
             "insufficient_funds",
             "Insufficient funds.",
             details={
@@ -92,7 +114,7 @@ def _check_bounds(account: Account, *, balance: int, held: int) -> None:
         )
     pending = held if account.normal == NormalSide.DEBIT else 0
     if account.ceiling is not None and balance + pending > account.ceiling:
-        raise DomainError(
+        return DomainError(
             "credit_limit_exceeded",
             "The credit limit would be exceeded.",
             details={
@@ -101,6 +123,7 @@ def _check_bounds(account: Account, *, balance: int, held: int) -> None:
                 ).to_api(),
             },
         )
+    return None
 
 
 # --- posting ----------------------------------------------------------------------------
@@ -260,38 +283,54 @@ def hold_create(
     counter_account: Account | None = None,
 ) -> Hold:
     """Reserve a pending debit of `account` (captured later into `counter_account`,
-    revenue by default). Idempotent on `reference`."""
+    revenue by default). Idempotent on `reference`.
+
+    No savepoint (this is on every vendor order): the account is locked first, so no other
+    hold on it can appear while the reference and the one-pending-hold-per-order rule are
+    checked; and a refusal is raised after the block, so a caller's transaction stays
+    usable."""
     value = _positive(amount, account.currency)
     counter = counter_account or account_get_or_create(
         purpose=Purpose.REVENUE, currency=account.currency
     )
     if counter.currency != account.currency or counter.id == account.id:
         raise DomainError("validation_error", "bad counter account for the hold")
-    with transaction.atomic():
-        existing = Hold.objects.filter(reference=reference).first()
-        if existing is not None:
-            return existing
+    refusal: DomainError | None = None
+    with transaction.atomic(savepoint=False):
         locked = accounts_lock([account.id])[account.id]
-        _check_bounds(locked, balance=locked.balance, held=locked.held + value)
-        try:
-            with transaction.atomic():
-                hold = Hold.objects.create(
+        existing = _hold_find(reference=reference, order_id=order_id)
+        if existing is not None:
+            if existing.reference == reference:
+                return existing
+            refusal = DomainError("invalid_state", "this order already has an open reservation")
+        else:
+            refusal = _bounds_refusal(locked, balance=locked.balance, held=locked.held + value)
+        if refusal is None:
+            hold = sql.insert(
+                Hold(
                     account=locked,
                     counter_account=counter,
                     amount=value,
                     reference=reference,
                     order_id=order_id,
                 )
-        except IntegrityError:
-            existing = Hold.objects.filter(reference=reference).first()
-            if existing is not None:
-                return existing
-            raise DomainError(
-                "invalid_state", "this order already has an open reservation"
-            ) from None
-        if not _db_enforces():
-            Account.objects.filter(id=locked.id).update(held=F("held") + value)
+            )
+            if not _db_enforces():
+                Account.objects.filter(id=locked.id).update(held=F("held") + value)
+            locked.held += value  # what the trigger (or the update above) just wrote
+    if refusal is not None:
+        raise refusal
     return hold
+
+
+def _hold_find(*, reference: str, order_id: int | None) -> Hold | None:
+    """The hold under `reference`, else the order's pending hold (one statement)."""
+    return sql.select_one(
+        [(Hold, "h")],
+        "WHERE h.reference = %s OR (h.order_id = %s AND h.status = %s)"
+        " ORDER BY h.reference = %s DESC LIMIT 1",
+        [reference, order_id, Hold.Status.PENDING, reference],
+    )
 
 
 def _hold_lock(hold: Hold) -> Hold:

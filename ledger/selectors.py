@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ledger.models import Account, Entry, Invoice, NormalSide, Purpose
+from ttelgo import sql
 from ttelgo.money import Money
 from vendors.models import Vendor
 
@@ -45,9 +47,17 @@ def _primary_purpose(vendor: Vendor) -> str:
 
 
 def vendor_balance(*, vendor: Vendor) -> VendorBalance:
+    purpose = _primary_purpose(vendor)
+    account = Account.objects.filter(
+        vendor=vendor, purpose=purpose, currency=vendor.currency
+    ).first()
+    return vendor_balance_of(vendor=vendor, account=account)
+
+
+def vendor_balance_of(*, vendor: Vendor, account: Account | None) -> VendorBalance:
+    """The balance view of `account`, the vendor's wallet or receivable as already read."""
     currency = vendor.currency
     purpose = _primary_purpose(vendor)
-    account = Account.objects.filter(vendor=vendor, purpose=purpose, currency=currency).first()
     balance = account.balance if account else 0
     held = account.held if account else 0
     if purpose == Purpose.WALLET:
@@ -139,11 +149,18 @@ def trial_balance() -> TrialBalance:
 def vendor_has_overdue_invoices(*, vendor: Vendor) -> bool:
     """True when an unpaid invoice is past its due date (whether or not the beat job has
     marked it overdue yet)."""
-    return Invoice.objects.filter(
-        vendor=vendor,
-        status__in=[Invoice.Status.ISSUED, Invoice.Status.OVERDUE],
-        due_date__lt=timezone.now().date(),
-    ).exists()
+    # On every vendor order: a hand-written statement (ttelgo/sql.py).
+    return sql.exists(
+        Invoice,
+        "i",
+        "WHERE i.vendor_id = %s AND i.status IN (%s, %s) AND i.due_date < %s",
+        [
+            vendor.pk,
+            Invoice.Status.ISSUED,
+            Invoice.Status.OVERDUE,
+            connection.ops.adapt_datefield_value(timezone.now().date()),
+        ],
+    )
 
 
 def vendor_invoices(*, vendor: Vendor) -> QuerySet[Invoice]:

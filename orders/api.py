@@ -242,8 +242,8 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         vendor = request.vendor  # type: ignore[attr-defined]
+        # The service returns the order with its rows: nothing to read back.
         order = services.order_create_b2b(vendor=vendor, **data.validated_data)
-        order = selectors.order_get_for_buyer(order_id=order.pk, vendor=vendor)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
@@ -305,5 +305,4 @@ class VendorEsimTopupCreateApi(VendorApiMixin, APIView):
         order = services.order_create_topup(
             iccid=iccid, bundle_code=data.validated_data["bundle_code"], vendor=vendor
         )
-        order = selectors.order_get_for_buyer(order_id=order.pk, vendor=vendor)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)

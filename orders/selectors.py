@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from esims.records import Esim
-from orders.models import Order
+from orders.models import Order, OrderItem
 from ttelgo.errors import DomainError
 from vendors.models import Vendor
 
@@ -30,6 +30,13 @@ def order_list_for_buyer(*, customer: Any = None, vendor: Vendor | None = None) 
     if customer is not None:
         qs = qs.prefetch_related("payments")
     return qs.order_by("-created_at", "-id")
+
+
+def order_rows_known(order: Order, *, items: list[OrderItem], esims: list[Esim]) -> Order:
+    """Give a just-created order its related rows as if prefetched, so the answer to the
+    request that created it reads them without a query."""
+    order._prefetched_objects_cache = {"items": items, "esims": esims}  # type: ignore[attr-defined]
+    return order
 
 
 def order_get_for_buyer(

@@ -14,7 +14,9 @@ from django.utils import timezone
 from esims.models import Bundle
 from esims.records import Esim
 from orders.models import Order, OrderItem
+from orders.selectors import order_rows_known
 from orders.state import order_event_record, order_transition
+from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors.models import Vendor
@@ -186,6 +188,7 @@ def _order_insert(
     customer_reference: str = "",
     target_iccid: str = "",
     client_ip: str | None = None,
+    review_reasons: list[str] | None = None,
 ) -> Order:
     """The order row, its item and its first event (must run inside a transaction)."""
     if not 1 <= quantity <= MAX_QUANTITY:
@@ -194,7 +197,8 @@ def _order_insert(
             f"quantity must be between 1 and {MAX_QUANTITY}.",
             details={"quantity": [f"Must be between 1 and {MAX_QUANTITY}."]},
         )
-    order = Order.objects.create(
+    # Hand-written INSERTs (ttelgo/sql.py): this runs on every order.
+    order = Order(
         kind=kind,
         channel=channel,
         customer=customer,
@@ -206,8 +210,10 @@ def _order_insert(
         customer_reference=customer_reference,
         target_iccid=target_iccid,
         client_ip=client_ip,
+        review_reasons=review_reasons or [],
     )
-    OrderItem.objects.create(
+    sql.insert(order)
+    item = OrderItem(
         order=order,
         bundle_code=bundle.code,
         bundle_name=bundle.name,
@@ -216,6 +222,9 @@ def _order_insert(
         unit_cost=bundle.cost_amount,
         currency=unit_price.currency,
     )
+    sql.insert(item)
+    # The caller answers with this order: its rows are known, nothing to read back.
+    order_rows_known(order, items=[item], esims=[])
     order_event_record(
         order=order,
         from_status="",
@@ -283,11 +292,15 @@ def _create_b2b(
     target_iccid: str = "",
 ) -> Order:
     from esims.pricing import vendor_price
+    from ledger.selectors import vendor_balance_of
     from ledger.services import vendor_order_reserve
+    from vendors.services import vendor_low_balance_due
 
     _vendor_may_order(vendor)
     unit_price = vendor_price(vendor=vendor, bundle=bundle)
-    with transaction.atomic():
+    # No savepoint: nothing here recovers from a refusal, which rolls back the order and
+    # whatever transaction the caller wrapped it in (the API's idempotency record with it).
+    with transaction.atomic(savepoint=False):
         # The fraud rules see the order before it exists, so a held one starts in review
         # (its funds reserved all the same) instead of reaching the provider.
         candidate = Order(
@@ -308,17 +321,17 @@ def _create_b2b(
             vendor=vendor,
             customer_reference=customer_reference,
             target_iccid=target_iccid,
+            review_reasons=reasons,
         )
         # Refusal (insufficient_funds / credit_limit_exceeded) rolls the order back too.
-        vendor_order_reserve(
+        hold = vendor_order_reserve(
             vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
         )
-        if reasons:
-            Order.objects.filter(pk=order.pk).update(review_reasons=reasons)
-            order.review_reasons = reasons
-        else:
+        if not reasons:
             order_provisioning_enqueue(order_id=order.pk)
-        if vendor.billing_mode == Vendor.BillingMode.PREPAID:
+        # The hold's account is the row as locked, with this hold counted.
+        available = vendor_balance_of(vendor=vendor, account=hold.account).available
+        if vendor_low_balance_due(vendor=vendor, available=available):
             transaction.on_commit(lambda: _low_balance_check(vendor.pk))
         return order
 

@@ -23,11 +23,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.models import IdempotencyKey
 
@@ -83,19 +84,13 @@ def _key_from(request: Request, *, required: bool) -> str | None:
 
 def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerprint: str) -> Claim:
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            record = IdempotencyKey.objects.create(
-                scope=scope,
-                key=key,
-                method=method,
-                path=path,
-                fingerprint=fingerprint,
-                locked_at=now,
-            )
+    record = IdempotencyKey(
+        scope=scope, key=key, method=method, path=path, fingerprint=fingerprint, locked_at=now
+    )
+    # One statement (ttelgo/sql.py), committed at once outside a transaction: a duplicate
+    # that arrives a moment later finds the claim.
+    if sql.insert_or_skip(record):
         return Claim(record=record)
-    except IntegrityError:
-        pass
 
     existing = IdempotencyKey.objects.get(scope=scope, key=key)
     if existing.created_at < now - KEY_TTL:
@@ -131,7 +126,9 @@ def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerpri
 
 def idempotency_complete(*, record: IdempotencyKey, response: Response) -> None:
     body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
-    IdempotencyKey.objects.filter(pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS).update(
+    sql.update(
+        IdempotencyKey,
+        where={"pk": record.pk, "status": IdempotencyKey.Status.IN_PROGRESS},
         status=IdempotencyKey.Status.COMPLETED,
         response_status=response.status_code,
         response_body=body,

@@ -317,6 +317,16 @@ def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
     api_key.refresh_from_db()
 
 
+def vendor_low_balance_due(*, vendor: Vendor, available: Money) -> bool:
+    """Whether a wallet movement that left `available` calls for `vendor_low_balance_check`
+    (a task): for a prepaid vendor with a threshold, when the alert would fire (not alerted,
+    now below) or re-arm (alerted, back above). Every other order skips it."""
+    if vendor.billing_mode != Vendor.BillingMode.PREPAID or vendor.low_balance_threshold <= 0:
+        return False
+    below = available.amount < vendor.low_balance_threshold
+    return below == (vendor.low_balance_alerted_at is None)
+
+
 def vendor_low_balance_check(*, vendor: Vendor) -> bool:
     """Publish `wallet.low_balance` (and email the vendor) once when a prepaid vendor's
     available funds fall below its threshold; re-armed once they are back above it.

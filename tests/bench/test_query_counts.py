@@ -14,11 +14,13 @@ from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund, vendor_client
 from vendors.models import Vendor
 
-# One POST /api/v1/vendor/orders (steady state: key already used this minute): the idempotency
-# claim and completion, the funds hold and the response read-back. Inside a test transaction
-# each of the request's two transactions adds a SAVEPOINT/RELEASE pair, so PostgreSQL's 22
-# statements in `make bench` count 26 here; SQLite posts the hold in Python (no triggers).
-ORDER_CREATE_QUERIES = {"postgresql": 26, "sqlite": 27}
+# One POST /api/v1/vendor/orders (steady state: key already used this minute): key lookup,
+# idempotency claim, bundle, overdue-invoice check, order + item + event, wallet and revenue
+# accounts, wallet lock, hold check and insert, idempotency completion: 13 statements, no
+# savepoint and no read-back (the answer is built from the rows just written). Inside a test
+# transaction the request's transaction is a SAVEPOINT/RELEASE pair, hence 15; SQLite posts
+# the hold's `held` in Python (no triggers), one more.
+ORDER_CREATE_QUERIES = {"postgresql": 15, "sqlite": 16}
 STATEMENT_QUERIES = 3
 BALANCE_QUERIES = 2
 
