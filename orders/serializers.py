@@ -1,4 +1,8 @@
-"""Output shapes shared by the customer and vendor order/eSIM endpoints (API.md)."""
+"""Output shapes shared by the customer and vendor order/eSIM endpoints (API.md).
+
+Plain serializers with their fields spelled out (the types a ModelSerializer would derive,
+so the schema is the same): a ModelSerializer introspects its model again for every
+instance, which cost about 1 ms per order answer (docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
@@ -19,12 +23,11 @@ class MoneyOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
-class OrderItemOutputSerializer(serializers.ModelSerializer):
+class OrderItemOutputSerializer(serializers.Serializer):
+    bundle_code = serializers.CharField(max_length=100)
+    bundle_name = serializers.CharField(max_length=255)
+    quantity = serializers.IntegerField(min_value=0, max_value=9223372036854775807)
     unit_price = serializers.SerializerMethodField()
-
-    class Meta:
-        model = OrderItem
-        fields = ("bundle_code", "bundle_name", "quantity", "unit_price")
 
     @extend_schema_field(MoneyOutputSerializer)
     def get_unit_price(self, item: OrderItem) -> dict[str, str]:
@@ -41,25 +44,17 @@ class EsimDataSerializer(serializers.Serializer):
     unlimited = serializers.BooleanField()
 
 
-class EsimOutputSerializer(serializers.ModelSerializer):
+class EsimOutputSerializer(serializers.Serializer):
+    iccid = serializers.CharField(max_length=22)
+    status = serializers.ChoiceField(choices=Esim.Status.choices, required=False)
+    bundle_code = serializers.CharField(max_length=100, help_text="the latest bundle applied")
     lpa = serializers.CharField(read_only=True)
+    smdp_address = serializers.CharField(max_length=255)
+    matching_id = serializers.CharField(max_length=255)
     activation = serializers.SerializerMethodField()
     data = serializers.SerializerMethodField()  # type: ignore[assignment]  # API field name
-
-    class Meta:
-        model = Esim
-        fields = (
-            "iccid",
-            "status",
-            "bundle_code",
-            "lpa",
-            "smdp_address",
-            "matching_id",
-            "activation",
-            "data",
-            "expires_at",
-            "order_id",
-        )
+    expires_at = serializers.DateTimeField(allow_null=True, required=False)
+    order_id = serializers.IntegerField(read_only=True)
 
     @extend_schema_field(EsimActivationSerializer)
     def get_activation(self, esim: Esim) -> dict[str, str]:
@@ -88,25 +83,19 @@ class OrderPaymentSerializer(serializers.Serializer):
     client_secret = serializers.CharField()
 
 
-class OrderBaseOutputSerializer(serializers.ModelSerializer):
+class OrderBaseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(label="ID", read_only=True)
+    kind = serializers.ChoiceField(choices=Order.Kind.choices, required=False)
+    status = serializers.ChoiceField(choices=Order.Status.choices)
     items = OrderItemOutputSerializer(many=True, read_only=True)
     total = serializers.SerializerMethodField()
     esims = EsimOutputSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Order
-        fields = (
-            "id",
-            "kind",
-            "status",
-            "items",
-            "total",
-            "esims",
-            "target_iccid",
-            "failure_reason",
-            "created_at",
-            "updated_at",
-        )
+    target_iccid = serializers.CharField(
+        allow_blank=True, max_length=22, required=False, help_text="top-ups only"
+    )
+    failure_reason = serializers.CharField(allow_blank=True, required=False)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
 
     @extend_schema_field(MoneyOutputSerializer)
     def get_total(self, order: Order) -> dict[str, str]:
@@ -115,9 +104,6 @@ class OrderBaseOutputSerializer(serializers.ModelSerializer):
 
 class CustomerOrderOutputSerializer(OrderBaseOutputSerializer):
     payment = serializers.SerializerMethodField()
-
-    class Meta(OrderBaseOutputSerializer.Meta):
-        fields = (*OrderBaseOutputSerializer.Meta.fields, "payment")  # type: ignore[assignment]
 
     @extend_schema_field(OrderPaymentSerializer(allow_null=True))
     def get_payment(self, order: Order) -> dict[str, str] | None:
@@ -131,5 +117,4 @@ class CustomerOrderOutputSerializer(OrderBaseOutputSerializer):
 
 
 class VendorOrderOutputSerializer(OrderBaseOutputSerializer):
-    class Meta(OrderBaseOutputSerializer.Meta):
-        fields = (*OrderBaseOutputSerializer.Meta.fields, "customer_reference")  # type: ignore[assignment]
+    customer_reference = serializers.CharField(allow_blank=True, max_length=255, required=False)

@@ -15,7 +15,6 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -25,26 +24,11 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ttelgo.slidingwindow import SLIDING_WINDOW_LUA, sliding_window_take
+
 from .base import ProviderRateLimited
 
 logger = logging.getLogger(__name__)
-
-# Returns 0 when a slot was taken, else the microseconds until the oldest grant leaves the
-# window (when a slot may free up).
-_ACQUIRE_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-    redis.call('ZADD', KEYS[1], now, ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + 1000)
-    return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
-"""
 
 # A granted call reaches the provider some time later, and on a busy machine two grants a
 # second apart can arrive closer than that: `make bench` saw 11 calls in one second with a
@@ -137,9 +121,9 @@ class RedisLimiter:
         self.name = name
         self.key = f"ttelgo:ratelimit:{name}"
         self.limit = max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
-        self.window_us = int(window * 1_000_000)
+        self.window = window
         self.client = client
-        self.script = client.register_script(_ACQUIRE_LUA)
+        self.script = client.register_script(SLIDING_WINDOW_LUA)
         self.sleep = sleep
         self.fallback = LocalLimiter(name=name, per_second=per_second, window=window, sleep=sleep)
         self.redis_down_until = 0.0
@@ -148,8 +132,8 @@ class RedisLimiter:
         if time.monotonic() < self.redis_down_until:
             return self.fallback.try_acquire()
         try:
-            wait_us = int(
-                self.script(keys=[self.key], args=[self.window_us, self.limit, uuid.uuid4().hex])
+            return sliding_window_take(
+                self.script, key=self.key, window_seconds=self.window, limit=self.limit
             )
         except redis.RedisError as exc:
             # Do not pay a failed connection per call: try Redis again after a pause.
@@ -161,7 +145,6 @@ class RedisLimiter:
                 REDIS_RETRY_SECONDS,
             )
             return self.fallback.try_acquire()
-        return wait_us / 1_000_000
 
     def acquire(self, *, timeout: float | None = None) -> None:
         started = time.monotonic()

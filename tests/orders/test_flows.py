@@ -147,6 +147,34 @@ def test_b2b_order_that_drains_the_wallet_sends_low_balance_once(
     assert events.count() == 1
 
 
+def test_b2b_orders_rearm_the_low_balance_alert_after_a_topup_and_fire_it_again(
+    prepaid_vendor, bundles, django_capture_on_commit_callbacks
+):
+    from ledger import services as ledger
+    from ttelgo.money import Money
+    from vendors.models import Vendor
+    from webhooks.models import WebhookEvent
+
+    vendor = prepaid_vendor.vendor
+    price = RETAIL[BUNDLE_CODE]
+    start = vendor_balance(vendor=vendor).available.amount
+    Vendor.objects.filter(pk=vendor.pk).update(low_balance_threshold=start - price + 1)
+
+    def order_and_alerts() -> int:
+        response = buy_b2b(prepaid_vendor, django_capture_on_commit_callbacks, quantity=1)
+        assert response.status_code == 201, response.content
+        return WebhookEvent.objects.filter(vendor=vendor, type="wallet.low_balance").count()
+
+    assert order_and_alerts() == 1  # start - price: below the threshold, fires
+    ledger.vendor_wallet_topup_credit(
+        vendor=vendor, amount=Money(3 * price, vendor.currency), reference="rearm-topup"
+    )
+    assert order_and_alerts() == 1  # start + price: above, the order re-arms the alert
+    assert Vendor.objects.get(pk=vendor.pk).low_balance_alerted_at is None
+    assert order_and_alerts() == 1  # start: still above
+    assert order_and_alerts() == 2  # start - price: below again, fires again
+
+
 def test_b2b_postpaid_order_draws_on_credit_line(
     postpaid_vendor, bundles, django_capture_on_commit_callbacks
 ):

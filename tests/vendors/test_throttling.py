@@ -70,12 +70,50 @@ def test_order_creation_has_its_own_tighter_limit_that_reads_do_not_use(db):
 
 @pytest.mark.postgres
 def test_the_counter_lives_in_the_shared_cache(db, settings):
-    """On the full stack the throttle counts in Redis, shared by every worker."""
-    from django.core.cache import cache
+    """On the full stack the throttle counts in Redis, shared by every worker: a sorted set
+    of the window's grants, not a pickled request log."""
+    from django_redis import get_redis_connection
 
     assert "redis" in settings.CACHES["default"]["BACKEND"].lower()
     client = vendor_client()
     with _rates(vendor="3/min"):
         client.get(URL)
-    keys = list(cache.keys("throttle_vendor_*"))  # type: ignore[attr-defined]
-    assert keys == [f"throttle_vendor_key:{client.vendor.api_keys.get().pk}"]
+        client.get(URL)
+    redis = get_redis_connection("default")
+    key = f"ttelgo:throttle:throttle_vendor_key:{client.vendor.api_keys.get().pk}"
+    assert [k.decode() for k in redis.scan_iter("ttelgo:throttle:*")] == [key]
+    assert redis.type(key) == b"zset" and redis.zcard(key) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrent_burst_gets_exactly_the_limit_through():
+    """The window is taken atomically in Redis: 20 requests racing for 5 slots pass 5."""
+    import threading
+
+    from django.db import connection
+
+    from tests.vendors.factories import key_client
+
+    key = vendor_client().key
+    clients = [key_client(key) for _ in range(20)]
+    barrier = threading.Barrier(len(clients))
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def send(client) -> None:
+        try:
+            barrier.wait()
+            code = client.get(URL).status_code
+            with lock:
+                codes.append(code)
+        finally:
+            connection.close()
+
+    with _rates(vendor="5/min"):
+        threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(codes) == [200] * 5 + [429] * 15
