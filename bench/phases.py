@@ -154,6 +154,7 @@ def capture_order_sql(b: Bench) -> list[Any]:
         )  # fmt: skip
     if resp.status_code != 201:
         raise RuntimeError(f"captured order answered {resp.status_code}: {resp.content[:300]!r}")
+    Path(b.env["BENCH_BARE_BODY_FILE"]).with_name("order-body.json").write_bytes(resp.content)
     b.capture_vendor = vendor
     return statements
 
@@ -228,6 +229,17 @@ def orders(b: Bench) -> None:
                 "ceiling": _fig(ceiling), "endpoint": _fig(endpoint),
                 "ratio": _ratio(endpoint.per_second, ceiling.per_second),
             }  # fmt: skip
+            if scope == "spread" and clients == max(CLIENTS):
+                # The floor: a view that answers an order's bytes and does nothing else.
+                bare = run_wrk(
+                    label="bare Django view, order bytes", base_url=b.base_url, method="GET",
+                    path="/bench/bare/order", keys_file=keys, clients=clients, seconds=b.seconds,
+                    work_dir=b.work,
+                )  # fmt: skip
+                rows.append(bare)
+                table[f"{scope}/{clients}"].update(
+                    bare=_fig(bare), bound=_bound(bare.per_second, ceiling.per_second)
+                )
     b.results["orders"] = {"queries_per_order": len(queries), "runs": table}
     from bench.run import print_figures
 
@@ -238,6 +250,18 @@ def orders(b: Bench) -> None:
     for key, value in table.items():
         print(f"  endpoint / ceiling, {key:>10} clients = {value['ratio']:.2f}")
     print(f"  target: >= 0.50 at spread/32 (measured {table['spread/32']['ratio']:.2f})")
+    print(
+        "  bound for any endpoint that runs this SQL behind this server's Django stack"
+        f" (bare view B, ceiling C: B / (B + C)): {table['spread/32']['bound']:.2f}"
+    )
+
+
+def _bound(bare_per_second: float, ceiling_per_second: float) -> float:
+    """The best endpoint / ceiling ratio an endpoint can reach if each of its requests costs
+    at least a bare Django answer plus its SQL, on the same CPUs: 1/E >= 1/B + 1/C."""
+    if not bare_per_second or not ceiling_per_second:
+        return 0.0
+    return bare_per_second / (bare_per_second + ceiling_per_second)
 
 
 # --- rate cap -----------------------------------------------------------------------------
@@ -450,8 +474,10 @@ def summary(b: Bench) -> None:
     print("\nSummary (ratios are what count: measured side by side on this machine)")
     if "orders" in r:
         spread32 = r["orders"]["runs"]["spread/32"]["ratio"]
+        bound = r["orders"]["runs"]["spread/32"].get("bound", 0.0)
         print(
-            f"  1. B2B order endpoint / pgbench ceiling, 32 clients, 1,000 vendors: {spread32:.2f}  (target >= 0.50)"
+            f"  1. B2B order endpoint / pgbench ceiling, 32 clients, 1,000 vendors: {spread32:.2f}  (target >= 0.50;"
+            f" a bare Django view on this server bounds it at {bound:.2f})"
         )
     if "catalogue" in r:
         print(f"  2. catalogue / bare view: {r['catalogue']['ratio']:.2f}  (target >= 0.80)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench.load import parse_pgbench_logs, parse_pgbench_summary, parse_wrk, percentile
 from bench.phases import max_in_window
 from bench.sqlcapture import Statement, _split_placeholders, render_pgbench
@@ -111,3 +113,12 @@ def test_render_pgbench_leaves_lookalike_numbers_alone():
         statements, vendor_values={"1000007": "id"}, idempotency_key="k-1", vendor_choice="1"
     )
     assert "SELECT 'ab1000007cd', 'x 10000070';" in script
+
+
+def test_the_order_bound_adds_the_bare_view_and_the_sql_per_request():
+    from bench.phases import _bound
+
+    # A bare view at 1,200/s and SQL at 800/s on the same CPUs: at best 1/(1/1200 + 1/800)
+    # = 480 orders/s, 0.6 of the ceiling.
+    assert _bound(1200.0, 800.0) == pytest.approx(0.6)
+    assert _bound(0.0, 800.0) == 0.0
