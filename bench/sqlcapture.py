@@ -1,7 +1,8 @@
 """Capture the exact SQL one request issues, and turn it into a pgbench script.
 
 Every statement is recorded with its parameters, in order, together with the transaction
-boundaries Django opens and closes (which never reach `execute_wrapper`). Rendering puts
+boundaries Django opens and closes and the connection health check (which never reach
+`execute_wrapper`). Rendering puts
 each parameter back as the literal psycopg would send and swaps the per-request values
 for pgbench variables:
 
@@ -63,7 +64,8 @@ def capture_sql() -> Iterator[list[Statement]]:
         return result
 
     originals = {
-        name: getattr(connection, name) for name in ("set_autocommit", "commit", "rollback")
+        name: getattr(connection, name)
+        for name in ("set_autocommit", "commit", "rollback", "is_usable")
     }
 
     def set_autocommit(autocommit: bool, *args: Any, **kwargs: Any) -> Any:
@@ -79,7 +81,14 @@ def capture_sql() -> Iterator[list[Statement]]:
         statements.append(Statement(sql="ROLLBACK"))
         return originals["rollback"]()
 
+    def is_usable() -> Any:
+        # CONN_HEALTH_CHECKS: Django runs it on the driver's own cursor, at the first query of
+        # each request on a persistent connection.
+        statements.append(Statement(sql="SELECT 1"))
+        return originals["is_usable"]()
+
     connection.set_autocommit = set_autocommit  # type: ignore[method-assign]
+    connection.is_usable = is_usable  # type: ignore[method-assign]
     connection.commit = commit  # type: ignore[method-assign]
     connection.rollback = rollback  # type: ignore[method-assign]
     try:

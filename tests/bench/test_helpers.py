@@ -122,3 +122,18 @@ def test_the_order_bound_adds_the_bare_view_and_the_sql_per_request():
     # = 480 orders/s, 0.6 of the ceiling.
     assert _bound(1200.0, 800.0) == pytest.approx(0.6)
     assert _bound(0.0, 800.0) == 0.0
+
+
+@pytest.mark.postgres
+def test_capture_records_the_connection_health_check(db):
+    """Django runs CONN_HEALTH_CHECKS' SELECT 1 on the driver's cursor, outside
+    execute_wrapper: the captured script must still replay it."""
+    from django.db import connection
+
+    from bench.sqlcapture import capture_sql
+
+    with capture_sql() as statements:
+        assert connection.is_usable()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s", [2])
+    assert [s.sql for s in statements] == ["SELECT 1", "SELECT %s"]
