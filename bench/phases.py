@@ -147,6 +147,11 @@ def capture_order_sql(b: Bench) -> list[Any]:
             raise RuntimeError(f"warm-up order answered {resp.status_code}: {resp.content[:300]!r}")
     _sequences_spread()
     b.capture_key = "bench-capture-" + uuid.uuid4().hex
+    # Under gunicorn, request_started (close_old_connections) re-arms CONN_HEALTH_CHECKS'
+    # SELECT 1 for every request; the test client disconnects that handler, so re-arm it here.
+    from django.db import connection
+
+    connection.health_check_done = False
     with capture_sql() as statements:
         resp = client.post(
             ORDER_PATH, body, content_type="application/json",

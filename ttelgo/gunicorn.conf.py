@@ -1,14 +1,16 @@
-"""gunicorn for 2-core machines: one threaded worker per core (views mostly wait on I/O)."""
+"""gunicorn for 2-core machines: two worker processes per core, two threads each."""
 
 import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# One process per core: on 2 cores `make bench` measured 2 workers x 4 threads at 3.5x the
-# order throughput of 4 x 4 at 32 clients (fewer processes fighting PostgreSQL for the CPU);
-# threads cover the time a request waits on PostgreSQL and Redis (docs/PERFORMANCE.md).
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# On 2 cores `make bench` measured, at 32 clients, vendor orders/s for workers x threads:
+# 2x4 133-142, 2x8 115, 3x2 133, 3x4 145, 4x1 129, 6x1 133, 4x2 156, and the bare view 1,057/s
+# at 2x4 against 1,613/s at 4x2: two threads per process wait on PostgreSQL and Redis for
+# each other without fighting over one GIL; more processes than that only add switching
+# (4x4 was 3.5x slower than 2x4 in the first runs). docs/PERFORMANCE.md has the runs.
+workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 keepalive = 5
