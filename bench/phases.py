@@ -151,7 +151,7 @@ def capture_order_sql(b: Bench) -> list[Any]:
     # SELECT 1 for every request; the test client disconnects that handler, so re-arm it here.
     from django.db import connection
 
-    connection.health_check_done = False
+    connection.health_check_done = False  # type: ignore[attr-defined]
     with capture_sql() as statements:
         resp = client.post(
             ORDER_PATH, body, content_type="application/json",
