@@ -136,8 +136,10 @@ def for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
-def _insert_shape(model: type[Model]) -> tuple[str, list[Field[Any, Any]], Field[Any, Any]]:
-    key = ("insert", model)
+def _insert_shape(
+    model: type[Model], on_conflict: str
+) -> tuple[str, list[Field[Any, Any]], Field[Any, Any]]:
+    key = ("insert", model, on_conflict)
     cache = _cache()
     shape = cache.get(key)
     if shape is None:
@@ -148,10 +150,11 @@ def _insert_shape(model: type[Model]) -> tuple[str, list[Field[Any, Any]], Field
             for f in model._meta.concrete_fields
             if not (f.primary_key and isinstance(f, _AUTO_FIELDS))
         ]
-        sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608 (model names)
+        sql = "INSERT INTO {} ({}) VALUES ({}){} RETURNING {}".format(  # noqa: S608 (model names)
             table(model),
             ", ".join(_quote(f.column) for f in fields),
             ", ".join(["%s"] * len(fields)),
+            on_conflict,
             _quote(pk.column),
         )
         shape = (sql, fields, pk)
@@ -159,27 +162,8 @@ def _insert_shape(model: type[Model]) -> tuple[str, list[Field[Any, Any]], Field
     return shape
 
 
-def insert[M: Model](obj: M) -> M:
-    """INSERT a new instance, like `obj.save(force_insert=True)` for a model without
-    signals or save() overrides: defaults, `auto_now(_add)` and value preparation from its
-    fields; the primary key set on `obj`."""
-    sql, fields, pk = _insert_shape(type(obj))
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    assert row is not None
-    setattr(obj, pk.attname, row[0])
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return obj
-
-
-def insert_or_skip(obj: Model) -> bool:
-    """`insert`, unless it would break a unique constraint: then nothing is written (no
-    error, so no savepoint is needed inside a transaction) and False is returned."""
-    sql, fields, pk = _insert_shape(type(obj))
-    sql = sql.replace(" RETURNING ", " ON CONFLICT DO NOTHING RETURNING ", 1)
+def _insert(obj: Model, on_conflict: str = "") -> bool:
+    sql, fields, pk = _insert_shape(type(obj), on_conflict)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -190,6 +174,21 @@ def insert_or_skip(obj: Model) -> bool:
     obj._state.adding = False
     obj._state.db = connection.alias
     return True
+
+
+def insert[M: Model](obj: M) -> M:
+    """INSERT a new instance, like `obj.save(force_insert=True)` for a model without
+    signals or save() overrides: defaults, `auto_now(_add)` and value preparation from its
+    fields; the primary key set on `obj`."""
+    inserted = _insert(obj)
+    assert inserted
+    return obj
+
+
+def insert_or_skip(obj: Model) -> bool:
+    """`insert`, unless it would break a unique constraint: then nothing is written (no
+    error, so no savepoint is needed inside a transaction) and False is returned."""
+    return _insert(obj, " ON CONFLICT DO NOTHING")
 
 
 def update(model: type[Model], *, where: dict[str, Any], **values: Any) -> int:

@@ -9,6 +9,8 @@ from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 from simple_history.models import HistoricalRecords
 
+from ttelgo import sql
+
 
 class Vendor(models.Model):
     class Status(models.TextChoices):
@@ -111,8 +113,6 @@ class VendorAPIKeyManager(APIKeyManager):
         """The usable key (with its vendor) that `key` is, else DoesNotExist. The same
         lookup as the library's, as one hand-written statement: it runs on every vendor
         request (ttelgo/sql.py)."""
-        from ttelgo import sql
-
         prefix, _, _ = key.partition(".")
         row = sql.select_one(
             [(VendorAPIKey, "k"), (Vendor, "v")],

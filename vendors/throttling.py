@@ -18,6 +18,8 @@ import threading
 from typing import Any
 
 from django.core.cache import cache, caches
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -32,11 +34,6 @@ _scripts_lock = threading.Lock()
 
 def _redis_script() -> Any | None:
     """The sliding-window script on the cache's Redis client, None without Redis."""
-    try:
-        from django_redis import get_redis_connection
-        from django_redis.cache import RedisCache
-    except ImportError:  # pragma: no cover - django-redis is a dependency
-        return None
     if not isinstance(caches["default"], RedisCache):
         return None
     client = get_redis_connection("default")
