@@ -27,7 +27,7 @@ from ledger.invoicing import (
     invoices_close_due,
     invoices_mark_overdue,
 )
-from ledger.models import Account, Hold, Purpose, Transaction
+from ledger.models import Account, Entry, Hold, Purpose, Transaction
 from ledger.posting import (
     _positive,
     account_get_or_create,
@@ -60,6 +60,7 @@ __all__ = [
     "vendor_credit_limit_set",
     "vendor_order_capture",
     "vendor_order_refund",
+    "vendor_order_refundable",
     "vendor_order_reserve",
     "vendor_order_void",
     "vendor_wallet_topup_credit",
@@ -221,39 +222,54 @@ def vendor_order_void(*, order_id: int) -> Hold | None:
     return hold_void(hold=hold)
 
 
+def _order_charge_leg(order_id: int) -> Entry:
+    """The charge's debit of the vendor's wallet / receivable; invalid_state if none."""
+    charge = Transaction.objects.filter(
+        order_id=order_id, kind=Transaction.Kind.ORDER_CHARGE
+    ).first()
+    if charge is None:
+        raise DomainError("invalid_state", f"order {order_id} was not charged")
+    return charge.entries.select_related("account", "transaction").filter(amount__gt=0).get()
+
+
+def _order_refundable(order_id: int, leg: Entry) -> int:
+    refunded = (
+        Transaction.objects.filter(order_id=order_id, kind=Transaction.Kind.ORDER_REFUND)
+        .filter(entries__account=leg.account)
+        .aggregate(total=Sum("entries__amount"))["total"]
+        or 0
+    )
+    return leg.amount + refunded  # refund legs credit the account: negative
+
+
+def vendor_order_refundable(*, order_id: int) -> Money:
+    """What of a charged vendor order can still be refunded: its charge less its refunds."""
+    leg = _order_charge_leg(order_id)
+    return Money(_order_refundable(order_id, leg), leg.account.currency)
+
+
 def vendor_order_refund(*, order_id: int, amount: Money, reference: str) -> Transaction:
     """Give a charged order's money back to the wallet / off the receivable. The refunds of
     an order never exceed its charge. Idempotent on reference."""
     existing = Transaction.objects.filter(reference=reference).first()
     if existing is not None:
         return existing
-    charge = Transaction.objects.filter(
-        order_id=order_id, kind=Transaction.Kind.ORDER_CHARGE
-    ).first()
-    if charge is None:
-        raise DomainError("invalid_state", f"order {order_id} was not charged")
-    debit_leg = charge.entries.select_related("account").filter(amount__gt=0).get()
+    debit_leg = _order_charge_leg(order_id)
+    charge = debit_leg.transaction
     account = debit_leg.account
     value = _positive(amount, account.currency)
     refunds = _platform(Purpose.REFUNDS, account.currency)
     with transaction.atomic():
         # Lock first so two refunds of one order cannot both pass the limit check.
         accounts_lock([account.id, refunds.id])
-        refunded = (
-            Transaction.objects.filter(order_id=order_id, kind=Transaction.Kind.ORDER_REFUND)
-            .filter(entries__account=account)
-            .aggregate(total=Sum("entries__amount"))["total"]
-            or 0
-        )
         if Transaction.objects.filter(reference=reference).exists():
             return Transaction.objects.get(reference=reference)
-        if -refunded + value > debit_leg.amount:
+        refundable = _order_refundable(order_id, debit_leg)
+        if value > refundable:
             raise DomainError(
                 "validation_error",
                 "The refund exceeds what the order was charged.",
-                details={
-                    "refundable": Money(debit_leg.amount + refunded, account.currency).to_api()
-                },
+                details={"refundable": Money(refundable, account.currency).to_api()},
             )
         return ledger_post(
             reference=reference,

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from esims.qr import apple_install_url, qr_png
 from esims.records import Esim
 from orders.models import Order
-from ttelgo.money import money_api
+from ttelgo.money import Money, money_api
 
 
 def order_webhook_data(order: Order) -> dict[str, Any]:
@@ -61,6 +61,15 @@ def order_completed_notify(*, order: Order) -> None:
 def order_failed_notify(*, order: Order) -> None:
     if order.channel == Order.Channel.B2B:
         _publish(order, "order.failed")
+
+
+def order_refunded_notify(*, order: Order, refund: Money) -> None:
+    """`order.refunded` to the vendor, with what this refund gave back."""
+    from webhooks.services import event_publish
+
+    if order.vendor is not None:
+        data = {**order_webhook_data(order), "refund": refund.to_api()}
+        event_publish(vendor=order.vendor, type="order.refunded", data=data)
 
 
 def order_esims_email_send(*, order_id: int) -> None:

@@ -5,6 +5,7 @@ that owns the change, and writes an audit row (who, when, before/after, why)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -91,9 +92,29 @@ def refund_limit_for(actor: Any) -> int | None:
     return 0
 
 
+@dataclass(frozen=True)
+class WalletRefund:
+    """A vendor order's refund: posted to its wallet or receivable at once."""
+
+    amount: int
+    currency: str
+    status: str = "succeeded"
+
+
+def _refund_within_limit(actor: Any, value: int, currency: str) -> None:
+    limit = refund_limit_for(actor)
+    if limit is not None and value > limit:
+        raise DomainError(
+            "permission_denied",
+            f"Your role may refund up to {Money(limit, currency)}; ask finance.",
+            details={"limit": Money(limit, currency).to_api()},
+        )
+
+
 def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, reason: str) -> Any:
-    """Refund a customer's order in full (`amount=None`) or in part, through the payments
-    refund service. Support may refund up to SUPPORT_REFUND_LIMIT; finance any amount."""
+    """Refund an order in full (`amount=None`: what is left) or in part: a customer's to
+    the card through the payments refund service, a vendor's to its wallet or receivable.
+    Support may refund up to SUPPORT_REFUND_LIMIT; finance any amount."""
     from payments.models import Payment
     from payments.services import payment_refund
 
@@ -103,6 +124,8 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             "validation_error", "A refund needs a reason.", details={"reason": ["Required."]}
         )
     order = Order.objects.get(pk=order_id)
+    if order.channel == Order.Channel.B2B:
+        return _vendor_order_refund(order=order, actor=actor, amount=amount, reason=reason)
     payment = Payment.objects.filter(
         order_id=order_id, kind=Payment.Kind.ORDER, status=Payment.Status.SUCCEEDED
     ).first()
@@ -119,14 +142,7 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             "This order's payment is already refunded in full.",
             details={"status": order.status},
         )
-    value = remaining if amount is None else amount.amount
-    limit = refund_limit_for(actor)
-    if limit is not None and value > limit:
-        raise DomainError(
-            "permission_denied",
-            f"Your role may refund up to {Money(limit, payment.currency)}; ask finance.",
-            details={"limit": Money(limit, payment.currency).to_api()},
-        )
+    _refund_within_limit(actor, remaining if amount is None else amount.amount, payment.currency)
     before = {
         "order_status": order.status,
         "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
@@ -153,6 +169,34 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
         reason=reason,
     )
     return refund
+
+
+def _vendor_order_refund(
+    *, order: Order, actor: Any, amount: Money | None, reason: str
+) -> WalletRefund:
+    from ledger.services import vendor_order_refundable
+    from orders.services import order_vendor_refund
+
+    left = vendor_order_refundable(order_id=order.pk)
+    _refund_within_limit(actor, left.amount if amount is None else amount.amount, left.currency)
+    before = {"order_status": order.status, "refundable": left.to_api()}
+    with transaction.atomic():
+        order, refunded = order_vendor_refund(
+            order_id=order.pk, amount=amount, actor=actor, reason=reason
+        )
+        audit_record(
+            actor=actor,
+            action="order.refund",
+            target=order,
+            before=before,
+            after={
+                "order_status": order.status,
+                "refundable": (left - refunded).to_api(),
+                "refund": {"amount": refunded.to_api(), "to": "vendor account"},
+            },
+            reason=reason,
+        )
+    return WalletRefund(amount=refunded.amount, currency=refunded.currency)
 
 
 def operator_order_cancel(*, order_id: int, actor: Any, reason: str = "") -> Order:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -136,6 +137,48 @@ def order_refund_recorded(
             reason=reason or ("refunded" if fully_refunded else "partially refunded"),
         )
         return order
+
+
+def order_vendor_refund(
+    *, order_id: int, amount: Money | None, actor: Any = None, reason: str = ""
+) -> tuple[Order, Money]:
+    """Give a completed vendor order's charge back, all of what is left (`amount=None`) or
+    part of it, to the vendor's wallet (prepaid) or off its receivable (postpaid). A full
+    refund moves the order to `refunded`; either way the vendor gets `order.refunded`.
+    Returns the order and the amount refunded now."""
+    from ledger.services import vendor_order_refund, vendor_order_refundable
+    from orders.notifications import order_refunded_notify
+
+    with transaction.atomic():
+        # The order row is the lock: two refunds of one order run one after the other.
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.channel != Order.Channel.B2B or order.status != S.COMPLETED:
+            raise DomainError(
+                "invalid_state",
+                "Only a completed vendor order can be refunded to the vendor.",
+                details={"status": order.status, "channel": order.channel},
+            )
+        refundable = vendor_order_refundable(order_id=order_id)
+        if refundable.amount <= 0:
+            raise DomainError(
+                "invalid_state",
+                "This order is already refunded in full.",
+                details={"status": order.status},
+            )
+        value = refundable if amount is None else amount
+        vendor_order_refund(
+            order_id=order_id,
+            amount=value,
+            reference=f"order:{order_id}:refund:{uuid.uuid4().hex[:12]}",
+        )
+        order = order_refund_recorded(
+            order_id=order_id,
+            fully_refunded=value.amount == refundable.amount,
+            actor=actor,
+            reason=reason,
+        )
+        order_refunded_notify(order=order, refund=value)
+        return order, value
 
 
 def order_dispute_opened(*, order_id: int, reason: str) -> Order:
