@@ -149,6 +149,7 @@ class Account(models.Model):
 class Transaction(models.Model):
     class Kind(models.TextChoices):
         WALLET_TOPUP = "wallet_topup"
+        WALLET_TOPUP_REFUND = "wallet_topup_refund"
         ADJUSTMENT = "adjustment"
         ORDER_CHARGE = "order_charge"
         ORDER_COST = "order_cost"

@@ -64,6 +64,7 @@ __all__ = [
     "vendor_order_reserve",
     "vendor_order_void",
     "vendor_wallet_topup_credit",
+    "vendor_wallet_topup_refund",
 ]
 
 
@@ -105,6 +106,36 @@ def vendor_wallet_topup_credit(*, vendor: Vendor, amount: Money, reference: str)
         description="Wallet top-up",
         metadata={"vendor_id": vendor.id},
     )
+
+
+def vendor_wallet_topup_refund(
+    *, vendor: Vendor, amount: Money, reference: str
+) -> tuple[Transaction, Money]:
+    """A wallet top-up went back to the vendor's card: the money leaves Stripe and the
+    wallet. What the wallet no longer holds (spent or reserved since) cannot leave it; it
+    is booked on `adjustments`, the platform's loss until operators collect it, and
+    returned as the shortfall. Idempotent on reference."""
+    _check_currency(vendor, amount)
+    value = _positive(amount, amount.currency)
+    wallet = account_get_or_create(purpose=Purpose.WALLET, currency=amount.currency, vendor=vendor)
+    clearing = _platform(Purpose.STRIPE_CLEARING, amount.currency)
+    adjustments = _platform(Purpose.ADJUSTMENTS, amount.currency)
+    with transaction.atomic():
+        locked = accounts_lock([wallet.id, clearing.id, adjustments.id])[wallet.id]
+        existing = Transaction.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing, Money(int(existing.metadata.get("shortfall", 0)), amount.currency)
+        taken = max(0, min(value, locked.balance - locked.held))
+        shortfall = value - taken
+        entries = [(clearing, -value), (wallet, taken), (adjustments, shortfall)]
+        txn = ledger_post(
+            reference=reference,
+            entries=[(account, leg) for account, leg in entries if leg],
+            kind=Transaction.Kind.WALLET_TOPUP_REFUND,
+            description="Wallet top-up refunded to the card",
+            metadata={"vendor_id": vendor.id, "shortfall": shortfall},
+        )
+    return txn, Money(shortfall, amount.currency)
 
 
 def vendor_adjustment(

@@ -375,12 +375,32 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
                 reason=refund.reason,
             )
         else:
-            # Money back to a vendor's card leaves its wallet; operators handle it by hand.
-            _operators_notify(
-                subject=f"Wallet top-up {payment.payment_intent_id} refunded",
-                body=f"Refund {gateway_refund_id} of {amount}: adjust the vendor's wallet.",
+            _wallet_topup_refunded(
+                payment=payment, amount=amount, gateway_refund_id=gateway_refund_id
             )
         return True
+
+
+def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id: str) -> None:
+    """Money back to a vendor's card leaves its wallet; a part already spent is booked as
+    owed (`vendor_wallet_topup_refund`) and operators are told to collect it."""
+    from ledger import services as ledger
+    from vendors.tasks import vendor_low_balance_check
+
+    vendor = payment.vendor
+    assert vendor is not None
+    _, shortfall = ledger.vendor_wallet_topup_refund(
+        vendor=vendor, amount=amount, reference=f"refund:{gateway_refund_id}"
+    )
+    body = f"Refund {gateway_refund_id} of {amount} was taken from vendor {vendor.pk}'s wallet."
+    if shortfall.amount:
+        body += (
+            f" The wallet no longer held {shortfall} of it (spent or reserved): booked on the"
+            " adjustments account; collect it from the vendor."
+        )
+    _operators_notify(subject=f"Wallet top-up {payment.payment_intent_id} refunded", body=body)
+    vendor_id = vendor.pk
+    transaction.on_commit(lambda: vendor_low_balance_check.delay(vendor_id))
 
 
 def payment_refunds_sync(*, payment_intent_id: str) -> Payment | None:
