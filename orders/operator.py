@@ -179,19 +179,22 @@ def _vendor_order_refund(
 
     left = vendor_order_refundable(order_id=order.pk)
     _refund_within_limit(actor, left.amount if amount is None else amount.amount, left.currency)
-    before = {"order_status": order.status, "refundable": left.to_api()}
+    status_before = order.status
     with transaction.atomic():
         order, refunded = order_vendor_refund(
             order_id=order.pk, amount=amount, actor=actor, reason=reason
         )
+        # Read under the order's lock, which the refund still holds: exact even if another
+        # refund ran between the limit check above and this one.
+        left = vendor_order_refundable(order_id=order.pk)
         audit_record(
             actor=actor,
             action="order.refund",
             target=order,
-            before=before,
+            before={"order_status": status_before, "refundable": (left + refunded).to_api()},
             after={
                 "order_status": order.status,
-                "refundable": (left - refunded).to_api(),
+                "refundable": left.to_api(),
                 "refund": {"amount": refunded.to_api(), "to": "vendor account"},
             },
             reason=reason,
