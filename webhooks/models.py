@@ -100,6 +100,11 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
+    # The endpoint's vendor, copied so a vendor's delivery log is one index range
+    # (`webhook_delivery_vendor_recent`) however many deliveries other vendors have.
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # Attempts made in the current schedule (a replay starts a new schedule).
     schedule_attempts = models.PositiveIntegerField(default=0)
@@ -115,7 +120,10 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_unique")
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["vendor", "-id"], name="webhook_delivery_vendor_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"

@@ -24,7 +24,7 @@ def delivery_list(
     *, vendor: Vendor, status: str | None = None, endpoint_id: int | None = None
 ) -> QuerySet[WebhookDelivery]:
     qs = (
-        WebhookDelivery.objects.filter(endpoint__vendor=vendor)
+        WebhookDelivery.objects.filter(vendor=vendor)
         .select_related("event", "endpoint")
         .order_by("-id")
     )

@@ -197,7 +197,10 @@ def event_publish(*, vendor: Vendor, type: str, data: dict[str, Any]) -> None:
         event = _event_create(vendor=vendor, type=type, data=data)
         now = timezone.now()
         deliveries = WebhookDelivery.objects.bulk_create(
-            [WebhookDelivery(event=event, endpoint=e, next_attempt_at=now) for e in endpoints]
+            [
+                WebhookDelivery(event=event, endpoint=e, vendor=vendor, next_attempt_at=now)
+                for e in endpoints
+            ]
         )
         _send_on_commit([d.pk for d in deliveries])
 
@@ -213,7 +216,7 @@ def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
             data={"endpoint_id": endpoint.pk, "message": "Test event from TTelGo."},
         )
         delivery = WebhookDelivery.objects.create(
-            event=event, endpoint=endpoint, next_attempt_at=timezone.now()
+            event=event, endpoint=endpoint, vendor=endpoint.vendor, next_attempt_at=timezone.now()
         )
         _send_on_commit([delivery.pk])
     return delivery

@@ -76,3 +76,41 @@ def test_a_page_of_a_long_order_history_reads_one_page_of_the_buyers_index(histo
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Seq Scan" not in plan, plan
     assert _rows_read(plan, rf"(?:{index}|orders_order_{buyer}_id_\w+)") == ROWS
+
+
+def _seed_deliveries(endpoint, rows: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH events AS (
+                INSERT INTO webhooks_webhookevent (vendor_id, public_id, type, data, created_at)
+                SELECT %s, 'msg_' || %s || '_' || g, 'order.completed', '{}', now()
+                FROM generate_series(1, %s) AS g
+                RETURNING id
+            )
+            INSERT INTO webhooks_webhookdelivery (event_id, endpoint_id, vendor_id, status,
+                schedule_attempts, attempt_count, last_error, created_at)
+            SELECT id, %s, %s, 'succeeded', 1, 1, '', now() FROM events
+            """,
+            [endpoint.vendor_id, endpoint.pk, rows, endpoint.pk, endpoint.vendor_id],
+        )
+
+
+def test_a_webhook_delivery_page_never_walks_other_vendors_deliveries():
+    """A small vendor's log sits under a big vendor's newer deliveries: its page is read
+    from its own index range, not found by walking everyone's newest deliveries."""
+    from tests.webhooks.factories import endpoint_for
+    from webhooks.selectors import delivery_list
+
+    small, big = (endpoint_for(VendorFactory(), events=["order.completed"])[0] for _ in range(2))
+    _seed_deliveries(small, 500)
+    _seed_deliveries(big, ROWS)  # newer than every one of the small vendor's
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE webhooks_webhookdelivery")
+    plan = _plan(delivery_list(vendor=small.vendor)[:20])
+    assert "Seq Scan on webhooks_webhookdelivery" not in plan, plan
+    assert "Rows Removed by Filter" not in plan, plan
+    assert _rows_read(plan, "webhook_delivery_vendor_recent") <= 21
+    # The big vendor's page stops at the page too, through whichever index.
+    plan = _plan(delivery_list(vendor=big.vendor)[:20])
+    assert "Seq Scan" not in plan and "Rows Removed by Filter" not in plan, plan

@@ -248,7 +248,10 @@ def test_concurrent_workers_send_a_due_delivery_once():
     with transaction.atomic():
         event = services._event_create(vendor=vendor, type="order.completed", data={})
         delivery = WebhookDelivery.objects.create(
-            event=event, endpoint=vendor.webhook_endpoints.get(), next_attempt_at=timezone.now()
+            event=event,
+            endpoint=vendor.webhook_endpoints.get(),
+            vendor=vendor,
+            next_attempt_at=timezone.now(),
         )
     barrier = threading.Barrier(4)
     results = []
