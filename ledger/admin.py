@@ -96,7 +96,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "reference", "kind", "order_id", "actor", "created_at")
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
     search_fields = ("reference", "description", "order_id")
-    date_hierarchy = "created_at"
+    show_full_result_count = False
     inlines = [EntryInline]
     readonly_fields = [f.name for f in Transaction._meta.fields]
 
