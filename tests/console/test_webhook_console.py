@@ -7,7 +7,6 @@ import pytest
 import responses
 from django.test import Client
 
-from payments.models import Payment
 from payments.operator import operator_payment_refund
 from tests.console.factories import operator
 from tests.factories import VendorFactory
@@ -118,16 +117,9 @@ def test_disabling_an_endpoint_is_audited(delivery):
 
 @pytest.fixture
 def topup_payment(django_capture_on_commit_callbacks):
-    from payments.sandbox import sandbox_intent_succeed
-    from payments.services import payment_create_for_wallet_topup
-    from tests.ledger.factories import prepaid
+    from tests.payments.factories import paid_wallet_topup
 
-    payment = payment_create_for_wallet_topup(vendor=prepaid(), amount=Money(2000, "USD"))
-    with django_capture_on_commit_callbacks(execute=True):
-        sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
-    payment.refresh_from_db()
-    assert payment.status == Payment.Status.SUCCEEDED
-    return payment
+    return paid_wallet_topup(django_capture_on_commit_callbacks, cents=2000)
 
 
 def test_wallet_top_up_refunds_need_finance(topup_payment):

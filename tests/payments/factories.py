@@ -78,3 +78,20 @@ def vendor_client(vendor: Vendor) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     return client
+
+
+def paid_wallet_topup(capture: Any, *, cents: int = 2000) -> Any:
+    """A new prepaid vendor's wallet top-up, paid through the sandbox (its wallet credited).
+    `capture` is pytest-django's `django_capture_on_commit_callbacks`."""
+    from payments.models import Payment
+    from payments.sandbox import sandbox_intent_succeed
+    from payments.services import payment_create_for_wallet_topup
+    from tests.ledger.factories import prepaid
+    from ttelgo.money import Money
+
+    payment = payment_create_for_wallet_topup(vendor=prepaid(), amount=Money(cents, "USD"))
+    with capture(execute=True):
+        sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    return payment

@@ -10,10 +10,9 @@ from django.core import mail
 from ledger import services as ledger
 from ledger.models import Account, Purpose, Transaction
 from ledger.selectors import vendor_balance
-from payments.models import Payment
 from payments.services import payment_refund, payment_refunds_sync
-from tests.ledger.factories import prepaid
 from tests.orders.helpers import assert_ledger_sound
+from tests.payments.factories import paid_wallet_topup
 from ttelgo.money import Money
 
 pytestmark = pytest.mark.django_db
@@ -21,14 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def topup(django_capture_on_commit_callbacks):
-    from payments.sandbox import sandbox_intent_succeed
-    from payments.services import payment_create_for_wallet_topup
-
-    payment = payment_create_for_wallet_topup(vendor=prepaid(), amount=Money(2000, "USD"))
-    with django_capture_on_commit_callbacks(execute=True):
-        sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
-    payment.refresh_from_db()
-    assert payment.status == Payment.Status.SUCCEEDED
+    payment = paid_wallet_topup(django_capture_on_commit_callbacks, cents=2000)
     assert vendor_balance(vendor=payment.vendor).available.amount == 2000
     return payment
 
