@@ -14,7 +14,6 @@ Redis, DRF's log in the local cache does the same job.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from django.core.cache import cache, caches
@@ -28,20 +27,13 @@ from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 from ttelgo.slidingwindow import SLIDING_WINDOW_LUA, sliding_window_take
 from vendors.models import VendorAPIKey
 
-_scripts: dict[int, Any] = {}
-_scripts_lock = threading.Lock()
-
 
 def _redis_script() -> Any | None:
-    """The sliding-window script on the cache's Redis client, None without Redis."""
+    """The sliding-window script on the cache's Redis client, None without Redis. (A
+    Script only hashes its source; Redis keeps the script loaded after the first call.)"""
     if not isinstance(caches["default"], RedisCache):
         return None
-    client = get_redis_connection("default")
-    with _scripts_lock:
-        script = _scripts.get(id(client))
-        if script is None:
-            script = _scripts[id(client)] = client.register_script(SLIDING_WINDOW_LUA)
-    return script
+    return get_redis_connection("default").register_script(SLIDING_WINDOW_LUA)
 
 
 class VendorRateThrottle(SimpleRateThrottle):
