@@ -150,6 +150,8 @@ class Transaction(models.Model):
     class Kind(models.TextChoices):
         WALLET_TOPUP = "wallet_topup"
         WALLET_TOPUP_REFUND = "wallet_topup_refund"
+        DISPUTE_WITHDRAWAL = "dispute_withdrawal"
+        DISPUTE_REINSTATEMENT = "dispute_reinstatement"
         ADJUSTMENT = "adjustment"
         ORDER_CHARGE = "order_charge"
         ORDER_COST = "order_cost"

@@ -44,8 +44,10 @@ from vendors.models import Vendor
 __all__ = [
     "account_get_or_create",
     "accounts_lock",
+    "b2c_dispute_withdrawn",
     "b2c_payment_captured",
     "b2c_refund",
+    "dispute_reinstated",
     "hold_capture",
     "hold_create",
     "hold_void",
@@ -109,12 +111,18 @@ def vendor_wallet_topup_credit(*, vendor: Vendor, amount: Money, reference: str)
 
 
 def vendor_wallet_topup_refund(
-    *, vendor: Vendor, amount: Money, reference: str
+    *,
+    vendor: Vendor,
+    amount: Money,
+    reference: str,
+    kind: str = Transaction.Kind.WALLET_TOPUP_REFUND,
+    description: str = "Wallet top-up refunded to the card",
 ) -> tuple[Transaction, Money]:
-    """A wallet top-up went back to the vendor's card: the money leaves Stripe and the
-    wallet. What the wallet no longer holds (spent or reserved since) cannot leave it; it
-    is booked on `adjustments`, the platform's loss until operators collect it, and
-    returned as the shortfall. Idempotent on reference."""
+    """A wallet top-up went back to the vendor's card (a refund, or a dispute's withdrawal
+    with `kind`): the money leaves Stripe and the wallet. What the wallet no longer holds
+    (spent or reserved since) cannot leave it; it is booked on `adjustments`, the
+    platform's loss until operators collect it, and returned as the shortfall. Idempotent
+    on reference."""
     _check_currency(vendor, amount)
     value = _positive(amount, amount.currency)
     wallet = account_get_or_create(purpose=Purpose.WALLET, currency=amount.currency, vendor=vendor)
@@ -131,8 +139,8 @@ def vendor_wallet_topup_refund(
         txn = ledger_post(
             reference=reference,
             entries=[(account, leg) for account, leg in entries if leg],
-            kind=Transaction.Kind.WALLET_TOPUP_REFUND,
-            description="Wallet top-up refunded to the card",
+            kind=kind,
+            description=description,
             metadata={"vendor_id": vendor.id, "shortfall": shortfall},
         )
     return txn, Money(shortfall, amount.currency)
@@ -344,6 +352,42 @@ def b2c_refund(*, amount: Money, reference: str, order_id: int | None = None) ->
         kind=Transaction.Kind.B2C_REFUND,
         description="Card refund",
         order_id=order_id,
+    )
+
+
+def b2c_dispute_withdrawn(
+    *, amount: Money, reference: str, order_id: int | None = None
+) -> Transaction:
+    """Stripe took a disputed card payment's money back: refunds / stripe_clearing, like a
+    refund, until the dispute is won (`dispute_reinstated`)."""
+    value = _positive(amount, amount.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (_platform(Purpose.REFUNDS, amount.currency), value),
+            (_platform(Purpose.STRIPE_CLEARING, amount.currency), -value),
+        ],
+        kind=Transaction.Kind.DISPUTE_WITHDRAWAL,
+        description="Disputed card payment withdrawn",
+        order_id=order_id,
+    )
+
+
+def dispute_reinstated(*, withdrawal_reference: str, reference: str) -> Transaction | None:
+    """A dispute was won and Stripe gave the money back: the mirror image of the withdrawal
+    (whatever it moved: refunds, or the wallet and adjustments). None if no withdrawal was
+    recorded. Idempotent on reference."""
+    withdrawal = Transaction.objects.filter(reference=withdrawal_reference).first()
+    if withdrawal is None:
+        return None
+    legs = [(e.account, -e.amount) for e in withdrawal.entries.select_related("account")]
+    return ledger_post(
+        reference=reference,
+        entries=legs,
+        kind=Transaction.Kind.DISPUTE_REINSTATEMENT,
+        description="Disputed payment reinstated",
+        order_id=withdrawal.order_id,
+        metadata=withdrawal.metadata,
     )
 
 

@@ -469,6 +469,52 @@ def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | 
         return payment
 
 
+def payment_dispute_funds_moved(
+    *, payment_intent_id: str, dispute_id: str, amount: Money, withdrawn: bool
+) -> Payment | None:
+    """`charge.dispute.funds_withdrawn` / `funds_reinstated`: Stripe took a disputed
+    payment's money back, or returned it when the dispute was won. A customer's payment
+    moves refunds / stripe_clearing; a wallet top-up leaves the wallet (what the wallet no
+    longer holds is booked on adjustments, to collect). Each happens once per dispute."""
+    from ledger import services as ledger
+    from ledger.models import Transaction
+
+    withdrawal_reference = f"dispute:{dispute_id}:withdrawn"
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update().filter(payment_intent_id=payment_intent_id).first()
+        )
+        if payment is None:
+            return None
+        if not withdrawn:
+            ledger.dispute_reinstated(
+                withdrawal_reference=withdrawal_reference,
+                reference=f"dispute:{dispute_id}:reinstated",
+            )
+            return payment
+        if payment.kind == Payment.Kind.ORDER:
+            ledger.b2c_dispute_withdrawn(
+                amount=amount, reference=withdrawal_reference, order_id=payment.order_id
+            )
+            return payment
+        assert payment.vendor is not None
+        _, shortfall = ledger.vendor_wallet_topup_refund(
+            vendor=payment.vendor,
+            amount=amount,
+            reference=withdrawal_reference,
+            kind=Transaction.Kind.DISPUTE_WITHDRAWAL,
+            description="Disputed wallet top-up withdrawn",
+        )
+        if shortfall.amount:
+            _operators_notify(
+                subject=f"Disputed wallet top-up {payment_intent_id}: {shortfall} to collect",
+                body=f"Stripe withdrew {amount} for dispute {dispute_id}; vendor "
+                f"{payment.vendor_id}'s wallet no longer held {shortfall} of it (booked on "
+                "the adjustments account). It comes back if the dispute is won.",
+            )
+        return payment
+
+
 def _operators_notify(*, subject: str, body: str) -> None:
     transaction.on_commit(
         lambda: send_mail(

@@ -46,6 +46,29 @@ def _dispute_created(event: dict[str, Any]) -> bool:
     )
 
 
+def _dispute_funds(withdrawn: bool) -> Handler:
+    def handle(event: dict[str, Any]) -> bool:
+        from payments.services import payment_dispute_funds_moved
+        from ttelgo.money import Money
+
+        dispute = _object(event)
+        pi_id = _intent_id(dispute.get("payment_intent"))
+        amount, currency = dispute.get("amount"), str(dispute.get("currency") or "").upper()
+        if pi_id is None or not dispute.get("id") or not isinstance(amount, int) or amount <= 0:
+            return False
+        return (
+            payment_dispute_funds_moved(
+                payment_intent_id=pi_id,
+                dispute_id=str(dispute["id"]),
+                amount=Money(amount, currency),
+                withdrawn=withdrawn,
+            )
+            is not None
+        )
+
+    return handle
+
+
 # Every payment_intent.* event resolves to the same thing: sync with the intent as it is now.
 HANDLERS: dict[str, Handler] = {
     "payment_intent.created": _payment_intent_changed,
@@ -57,6 +80,8 @@ HANDLERS: dict[str, Handler] = {
     "charge.refunded": _charge_refunded,
     "charge.refund.updated": _charge_refunded,
     "charge.dispute.created": _dispute_created,
+    "charge.dispute.funds_withdrawn": _dispute_funds(withdrawn=True),
+    "charge.dispute.funds_reinstated": _dispute_funds(withdrawn=False),
 }
 
 
