@@ -44,7 +44,6 @@ from vendors.models import Vendor
 __all__ = [
     "account_get_or_create",
     "accounts_lock",
-    "b2c_dispute_withdrawn",
     "b2c_payment_captured",
     "b2c_refund",
     "dispute_reinstated",
@@ -340,26 +339,16 @@ def b2c_payment_captured(
     )
 
 
-def b2c_refund(*, amount: Money, reference: str, order_id: int | None = None) -> Transaction:
-    """A customer's card payment was refunded: refunds / stripe_clearing."""
-    value = _positive(amount, amount.currency)
-    return ledger_post(
-        reference=reference,
-        entries=[
-            (_platform(Purpose.REFUNDS, amount.currency), value),
-            (_platform(Purpose.STRIPE_CLEARING, amount.currency), -value),
-        ],
-        kind=Transaction.Kind.B2C_REFUND,
-        description="Card refund",
-        order_id=order_id,
-    )
-
-
-def b2c_dispute_withdrawn(
-    *, amount: Money, reference: str, order_id: int | None = None
+def b2c_refund(
+    *,
+    amount: Money,
+    reference: str,
+    order_id: int | None = None,
+    kind: str = Transaction.Kind.B2C_REFUND,
+    description: str = "Card refund",
 ) -> Transaction:
-    """Stripe took a disputed card payment's money back: refunds / stripe_clearing, like a
-    refund, until the dispute is won (`dispute_reinstated`)."""
+    """A customer's card payment was refunded (or, with `kind`, its money withdrawn by a
+    dispute until the dispute is won, `dispute_reinstated`): refunds / stripe_clearing."""
     value = _positive(amount, amount.currency)
     return ledger_post(
         reference=reference,
@@ -367,8 +356,8 @@ def b2c_dispute_withdrawn(
             (_platform(Purpose.REFUNDS, amount.currency), value),
             (_platform(Purpose.STRIPE_CLEARING, amount.currency), -value),
         ],
-        kind=Transaction.Kind.DISPUTE_WITHDRAWAL,
-        description="Disputed card payment withdrawn",
+        kind=kind,
+        description=description,
         order_id=order_id,
     )
 

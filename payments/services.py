@@ -493,8 +493,12 @@ def payment_dispute_funds_moved(
             )
             return payment
         if payment.kind == Payment.Kind.ORDER:
-            ledger.b2c_dispute_withdrawn(
-                amount=amount, reference=withdrawal_reference, order_id=payment.order_id
+            ledger.b2c_refund(
+                amount=amount,
+                reference=withdrawal_reference,
+                order_id=payment.order_id,
+                kind=Transaction.Kind.DISPUTE_WITHDRAWAL,
+                description="Disputed card payment withdrawn",
             )
             return payment
         assert payment.vendor is not None
