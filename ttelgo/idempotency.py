@@ -10,6 +10,11 @@ The claim is a row insert guarded by a unique constraint (committed on its own, 
 concurrent duplicate sees it at once). The view then runs in a transaction that also marks
 the key completed, so the business write and the stored response commit together: a
 crash in between leaves neither, and a later retry runs the request afresh.
+
+An answer that carries a secret shown only once (a webhook endpoint's signing secret) is
+stored sealed: the endpoint passes `seal`/`unseal`, which encrypt and decrypt that part of
+the stored body, so a replay shows the same secret and the database never holds it in
+plaintext.
 """
 
 from __future__ import annotations
@@ -124,8 +129,12 @@ def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerpri
     )
 
 
-def idempotency_complete(*, record: IdempotencyKey, response: Response) -> None:
+def idempotency_complete(
+    *, record: IdempotencyKey, response: Response, seal: BodyTransform | None = None
+) -> None:
     body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+    if seal is not None and response.status_code < 300:
+        body = seal(body)
     sql.update(
         IdempotencyKey,
         where={"pk": record.pk, "status": IdempotencyKey.Status.IN_PROGRESS},
@@ -146,10 +155,20 @@ def idempotency_keys_purge(*, older_than: timedelta = KEY_TTL) -> int:
 
 
 ViewMethod = Callable[..., Response]
+# Maps a stored JSON body to the same shape with its secret parts encrypted (and back).
+BodyTransform = Callable[[Any], Any]
 
 
-def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
-    """Decorate an APIView's `post`. `required=True` where API.md demands the header."""
+def idempotent(
+    *,
+    required: bool = False,
+    seal: BodyTransform | None = None,
+    unseal: BodyTransform | None = None,
+) -> Callable[[ViewMethod], ViewMethod]:
+    """Decorate an APIView's `post`. `required=True` where API.md demands the header;
+    `seal`/`unseal` for a successful answer that must not be stored as it was sent."""
+    if (seal is None) != (unseal is None):
+        raise ValueError("seal and unseal go together")
 
     def decorate(method: ViewMethod) -> ViewMethod:
         @functools.wraps(method)
@@ -165,12 +184,14 @@ def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
                 fingerprint=request_fingerprint(request),
             )
             if claim.replay is not None:
+                if unseal is not None and claim.replay.status_code < 300:
+                    claim.replay.data = unseal(claim.replay.data)
                 return claim.replay
             try:
                 with transaction.atomic():
                     response = method(view, request, *args, **kwargs)
                     if response.status_code < 500:
-                        idempotency_complete(record=claim.record, response=response)
+                        idempotency_complete(record=claim.record, response=response, seal=seal)
                     return response
             except Exception as exc:
                 response = view.handle_exception(exc)

@@ -14,7 +14,16 @@ from rest_framework.views import APIView
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 from webhooks import selectors, services
+from webhooks.crypto import secret_decrypt, secret_encrypt
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+def _secret_sealed(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "secret": secret_encrypt(body["secret"])}
+
+
+def _secret_unsealed(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "secret": secret_decrypt(body["secret"])}
 
 
 class _EndpointOutput(serializers.ModelSerializer):
@@ -113,8 +122,9 @@ class VendorWebhookEndpointListApi(VendorApiMixin, generics.ListAPIView):
     @extend_schema(
         request=InputSerializer, responses={201: CreatedSerializer}, tags=["vendor webhooks"]
     )
+    # A replay shows the same secret; the stored answer holds it encrypted like the endpoint.
+    @idempotent(seal=_secret_sealed, unseal=_secret_unsealed)
     def post(self, request: Request) -> Response:
-        # Deliberately not @idempotent: a stored replay would keep the plaintext secret.
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint, secret = services.endpoint_create(

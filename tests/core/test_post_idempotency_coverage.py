@@ -18,8 +18,6 @@ EXEMPT = {
     # Called by Stripe / eSIM Go, deduplicated on the sender's own event id.
     "api/v1/webhooks/stripe",
     "api/v1/webhooks/esimgo",
-    # The response carries the signing secret, shown once; a stored replay would keep it.
-    "api/v1/vendor/webhook-endpoints",
 }
 
 

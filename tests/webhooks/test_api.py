@@ -4,6 +4,7 @@ import responses
 
 from tests.vendors.test_auth import database_text
 from tests.webhooks.factories import PUBLIC_URL, endpoint_for
+from ttelgo.models import IdempotencyKey
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_secret
 
@@ -31,6 +32,40 @@ def test_creating_an_endpoint_shows_the_secret_once_and_stores_it_encrypted(vend
     assert listed["count"] == 1
     assert "secret" not in listed["results"][0]
     assert secret not in str(listed)
+
+
+def test_creating_an_endpoint_with_an_idempotency_key_replays_the_same_secret(vendor_api):
+    body = {"url": PUBLIC_URL, "events": ["order.completed"]}
+    first = vendor_api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    again = vendor_api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert again.json() == first.json()
+    assert WebhookEndpoint.objects.count() == 1
+    secret = first.json()["secret"]
+    # The stored answer holds the secret encrypted, like the endpoint itself.
+    stored = IdempotencyKey.objects.get(key="hook-1").response_body
+    assert stored["secret"] != secret and stored["id"] == first.json()["id"]
+    dump = database_text()
+    assert secret.removeprefix("whsec_") not in dump
+
+    other = vendor_api.post(
+        ENDPOINTS, {**body, "description": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="hook-1"
+    )
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    fresh = vendor_api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="hook-2")
+    assert fresh.status_code == 201 and fresh.json()["secret"] != secret
+    assert WebhookEndpoint.objects.count() == 2
+
+
+def test_a_refused_endpoint_is_replayed_as_refused_and_stores_no_secret(vendor_api):
+    body = {"url": "http://127.0.0.1/hook", "events": ["order.completed"]}
+    first = vendor_api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="hook-bad")
+    again = vendor_api.post(ENDPOINTS, body, format="json", HTTP_IDEMPOTENCY_KEY="hook-bad")
+    assert first.status_code == again.status_code == 400
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert WebhookEndpoint.objects.count() == 0
 
 
 def test_endpoint_input_is_validated_with_precise_errors(vendor_api):
