@@ -243,7 +243,9 @@ def orders(b: Bench) -> None:
                 )  # fmt: skip
                 rows.append(bare)
                 table[f"{scope}/{clients}"].update(
-                    bare=_fig(bare), bound=_bound(bare.per_second, ceiling.per_second)
+                    bare=_fig(bare),
+                    bound=_bound(bare.per_second, ceiling.per_second),
+                    **_own_cpu_ms(endpoint.per_second, bare.per_second, ceiling.per_second),
                 )
     b.results["orders"] = {"queries_per_order": len(queries), "runs": table}
     from bench.run import print_figures
@@ -259,6 +261,24 @@ def orders(b: Bench) -> None:
         "  bound for any endpoint that runs this SQL behind this server's Django stack"
         f" (bare view B, ceiling C: B / (B + C)): {table['spread/32']['bound']:.2f}"
     )
+    spread = table["spread/32"]
+    print(
+        f"  the order's own work (E endpoint: {os.cpu_count()} cores x (1/E - 1/B - 1/C)):"
+        f" {spread['own_cpu_ms']:.2f} ms of CPU per order; at 0.50 it would have"
+        f" {spread['own_cpu_budget_ms']:.2f} ms (cores x (1/C - 1/B))"
+    )
+
+
+def _own_cpu_ms(endpoint: float, bare: float, ceiling: float) -> dict[str, float]:
+    """What an order costs beyond a bare answer and its SQL, in CPU ms on this machine's
+    cores, and what the 0.5 target leaves for it: 1/E = 2/C."""
+    if not (endpoint and bare and ceiling):
+        return {"own_cpu_ms": 0.0, "own_cpu_budget_ms": 0.0}
+    cores = os.cpu_count() or 1
+    return {
+        "own_cpu_ms": round(1000 * cores * (1 / endpoint - 1 / bare - 1 / ceiling), 2),
+        "own_cpu_budget_ms": round(1000 * cores * (1 / ceiling - 1 / bare), 2),
+    }
 
 
 def _bound(bare_per_second: float, ceiling_per_second: float) -> float:
@@ -479,10 +499,12 @@ def summary(b: Bench) -> None:
     print("\nSummary (ratios are what count: measured side by side on this machine)")
     if "orders" in r:
         spread32 = r["orders"]["runs"]["spread/32"]["ratio"]
-        bound = r["orders"]["runs"]["spread/32"].get("bound", 0.0)
+        run = r["orders"]["runs"]["spread/32"]
         print(
             f"  1. B2B order endpoint / pgbench ceiling, 32 clients, 1,000 vendors: {spread32:.2f}  (target >= 0.50;"
-            f" a bare Django view on this server bounds it at {bound:.2f})"
+            f" a bare Django view on this server bounds it at {run.get('bound', 0.0):.2f};"
+            f" the order's own work {run.get('own_cpu_ms', 0.0):.1f} ms CPU, 0.50 leaves it"
+            f" {run.get('own_cpu_budget_ms', 0.0):.1f} ms)"
         )
     if "catalogue" in r:
         print(f"  2. catalogue / bare view: {r['catalogue']['ratio']:.2f}  (target >= 0.80)")

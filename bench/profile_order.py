@@ -7,6 +7,15 @@ Sets up like `make bench` (production settings, fake eSIM Go and Stripe on loopb
 few funded vendors), then sends orders through the Django test client, so gunicorn and the
 network are out of the figure: what is left is the request's own Python, its SQL round
 trips and its Redis calls. Knobs: N (orders per round, 300), BENCH_VENDORS (50).
+
+Three lines, each measured twice:
+- `order`: the whole request through Django, DRF and the middleware;
+- `bare`: a bare Django view through the same middleware (the floor of any request);
+- `service`: the order's own work with no request at all, the same calls the view makes
+  in the same order: API-key lookup, both throttle windows, idempotency claim, the order
+  with its hold, its answer (the output serializer) stored, the commit and the
+  provisioning publish. What is left of `order` once the HTTP request, Django's handler
+  and DRF's view cost nothing.
 """
 
 from __future__ import annotations
@@ -53,8 +62,9 @@ def main() -> int:
         def bare(i: int) -> None:
             assert client.get("/bench/bare/catalogue").status_code == 200
 
+        service = _service(b, phases.ORDER_BODY_BUNDLE)
         n = int(os.environ.get("N", 300))
-        for fn in (order, bare, order, bare):
+        for fn in (order, bare, service, order, bare, service):
             _measure(fn, n)
         if os.environ.get("PROFILE"):
             profile = cProfile.Profile(time.process_time)
@@ -68,6 +78,45 @@ def main() -> int:
         return 0
     finally:
         b.close()
+
+
+def _service(b: Bench, bundle_code: str) -> Callable[[int], None]:
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db import transaction
+    from rest_framework.response import Response
+
+    from orders import services
+    from orders.serializers import VendorOrderOutputSerializer
+    from ttelgo.idempotency import idempotency_claim, idempotency_complete
+    from ttelgo.slidingwindow import sliding_window_take
+    from vendors.models import VendorAPIKey
+    from vendors.throttling import VendorRateThrottle, _redis_script
+
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    windows = [
+        (scope, *VendorRateThrottle().parse_rate(rates[scope]))
+        for scope in ("vendor", "vendor_orders")
+    ]
+
+    def service(i: int) -> None:
+        api_key = VendorAPIKey.objects.get_from_key(b.vendors[i % len(b.vendors)].api_key)
+        script = _redis_script()
+        for scope, limit, seconds in windows:
+            key = f"{cache.key_prefix}:throttle:{scope}:{api_key.pk}"
+            assert sliding_window_take(script, key=key, window_seconds=seconds, limit=limit) == 0
+        claim = idempotency_claim(
+            scope=f"vendor:{api_key.vendor.pk}", key=uuid.uuid4().hex, method="POST",
+            path="/api/v1/vendor/orders", fingerprint="0" * 64,
+        )  # fmt: skip
+        with transaction.atomic():
+            order = services.order_create_b2b(
+                vendor=api_key.vendor, bundle_code=bundle_code, quantity=1
+            )
+            answer = Response(VendorOrderOutputSerializer(order).data, status=201)
+            idempotency_complete(record=claim.record, response=answer)
+
+    return service
 
 
 def _measure(fn: Callable[[int], None], n: int) -> None:

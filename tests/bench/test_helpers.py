@@ -124,6 +124,18 @@ def test_the_order_bound_adds_the_bare_view_and_the_sql_per_request():
     assert _bound(0.0, 800.0) == 0.0
 
 
+def test_the_orders_own_cpu_is_what_is_left_after_a_bare_answer_and_its_sql(monkeypatch):
+    from bench.phases import _own_cpu_ms
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    # 200 orders/s against a bare view at 1,000/s and SQL at 500/s: each order takes 5 ms of
+    # the 2 cores, 1 ms + 2 ms of which the bare answer and the SQL cost: 2 ms x 2 cores.
+    # At 0.5 (250/s, 4 ms) the order's own work would have 4 - 2 - 1 = 1 ms x 2 cores.
+    figures = _own_cpu_ms(200.0, 1000.0, 500.0)
+    assert figures == {"own_cpu_ms": pytest.approx(4.0), "own_cpu_budget_ms": pytest.approx(2.0)}
+    assert _own_cpu_ms(0.0, 1000.0, 500.0) == {"own_cpu_ms": 0.0, "own_cpu_budget_ms": 0.0}
+
+
 @pytest.mark.postgres
 def test_capture_records_the_connection_health_check(db):
     """Django runs CONN_HEALTH_CHECKS' SELECT 1 on the driver's cursor, outside
