@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ttelgo import api, health
+from ttelgo import api, errors, health
 
 handler400 = "ttelgo.errors.json_400"
 handler403 = "ttelgo.errors.json_403"
@@ -34,6 +34,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    # Any other /api/ URL: the envelope, also with DEBUG on (where Django would answer with
+    # its HTML debug page instead of handler404).
+    re_path(r"^api/", errors.json_404, name="api-not-found"),
     path("admin/", admin.site.urls),
 ]
 

@@ -47,6 +47,16 @@ def test_unknown_api_url_is_not_found(api_client):
     assert_envelope(api_client.get("/api/v1/no/such/thing"), 404, "not_found")
 
 
+def test_unknown_api_url_is_not_found_with_debug_on_too(api_client, settings):
+    # `make run` serves with DEBUG on, where Django answers an unmatched URL with its
+    # HTML debug page instead of handler404.
+    settings.DEBUG = True
+    assert_envelope(api_client.post("/api/v1/no/such/thing", {}), 404, "not_found")
+    assert_envelope(api_client.get("/api/v2/orders"), 404, "not_found")
+    admin = api_client.get("/admin/no/such/page")
+    assert admin.status_code in (302, 404) and "error" not in admin.content.decode()
+
+
 def test_wrong_method_is_method_not_allowed(api_client):
     assert_envelope(api_client.get("/api/v1/auth/register"), 405, "method_not_allowed")
 

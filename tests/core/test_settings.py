@@ -63,3 +63,21 @@ def test_bad_provider_value_fails_loudly():
     result = run_manage("check", ESIM_PROVIDER="carrier-pigeon")
     assert result.returncode != 0
     assert "ESIM_PROVIDER" in result.stderr
+
+
+def _setting(module: str, name: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in SAFE and k != name}
+    env["DJANGO_SETTINGS_MODULE"] = module
+    code = (
+        f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_private_webhook_urls_are_allowed_under_make_run_only():
+    assert _setting("ttelgo.settings.local", "WEBHOOKS_ALLOW_PRIVATE_URLS") == "True"
+    assert _setting("ttelgo.settings.test", "WEBHOOKS_ALLOW_PRIVATE_URLS") == "False"
