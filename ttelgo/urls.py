@@ -34,9 +34,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
-    # Any other /api/ URL: the envelope, also with DEBUG on (where Django would answer with
-    # its HTML debug page instead of handler404).
-    re_path(r"^api/", errors.json_404, name="api-not-found"),
+    # Any other /api/v1/ URL: the envelope, also with DEBUG on (where Django would answer
+    # with its HTML debug page instead of handler404). Not all of /api/: `/api/docs` must
+    # still be redirected to `/api/docs/`.
+    re_path(r"^api/v1/", errors.json_404, name="api-not-found"),
     path("admin/", admin.site.urls),
 ]
 
