@@ -139,7 +139,9 @@ def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResu
         book = RuleBook()
         existing = {
             b.code: b
-            for b in Bundle.objects.select_for_update().order_by("pk").prefetch_related("countries")
+            for b in Bundle.objects.select_for_update(no_key=True)
+            .order_by("pk")
+            .prefetch_related("countries")
         }
         to_create: list[tuple[Bundle, list[int]]] = []
         to_update: list[Bundle] = []
@@ -208,7 +210,9 @@ def catalogue_reprice() -> int:
     with transaction.atomic():
         book = RuleBook()
         bundles = list(
-            Bundle.objects.select_for_update().order_by("pk").prefetch_related("countries")
+            Bundle.objects.select_for_update(no_key=True)
+            .order_by("pk")
+            .prefetch_related("countries")
         )
         changed: list[Bundle] = []
         for bundle in bundles:

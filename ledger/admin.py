@@ -18,7 +18,7 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from ledger import invoice_render
 from ledger.models import Account, Entry, Hold, Invoice, InvoiceLine, Transaction
-from ledger.selectors import trial_balance
+from ledger.selectors import account_balance, trial_balance
 from ttelgo.admin_console import ReadOnlyAdminMixin
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -37,6 +37,8 @@ class AccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, obj: Account) -> str:
+        if obj.balance is None:  # a platform account: the sum of its entries
+            return str(account_balance(account=obj))
         return _money(obj.balance, obj.currency)
 
     @admin.display(description="held", ordering="held")

@@ -186,7 +186,11 @@ def invoice_settle(
     value = _positive(amount, invoice.currency)
     bank = account_get_or_create(purpose=Purpose.BANK, currency=invoice.currency)
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().select_related("account").get(id=invoice.id)
+        locked = (
+            Invoice.objects.select_for_update(no_key=True)
+            .select_related("account")
+            .get(id=invoice.id)
+        )
         if Transaction.objects.filter(reference=reference).exists():
             return locked
         if value > locked.outstanding:

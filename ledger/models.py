@@ -5,7 +5,12 @@ Sign convention
 * `Entry.amount` is signed from the ledger's point of view: **debit positive, credit
   negative**. Every transaction's entries sum to zero per currency.
 * `Account.balance` (and `Entry.balance_after`) are shown in the account's **normal
-  direction**: for debit-normal accounts (assets, expenses) balance = sum(amount); for
+  direction**, and cached only on vendor accounts (wallets and receivables), the ones
+  whose bound the database must check. Platform (house) accounts keep no running balance
+  (`balance` and their entries' `balance_after` are NULL): every order posts to revenue,
+  cost of sales and provider payable, and a cached balance there would be a row that
+  every completion on the platform must lock. Their balance is the sum of their entries
+  (`ledger.selectors.account_balance`). For cached accounts: for debit-normal accounts (assets, expenses) balance = sum(amount); for
   credit-normal accounts (liabilities, income, equity) balance = -sum(amount). So a funded
   vendor wallet (a liability: what we owe the vendor) has a positive balance, and a
   postpaid receivable (an asset: what the vendor owes us) is positive when they owe us.
@@ -95,8 +100,9 @@ class Account(models.Model):
     currency = models.CharField(max_length=3)
     type = models.CharField(max_length=16, choices=AccountType.choices)
     normal = models.CharField(max_length=6, choices=NormalSide.choices)
-    # Cached, in the normal direction; only the posting path writes it (a trigger on PG).
-    balance = models.BigIntegerField(default=0)
+    # Cached, in the normal direction, on vendor accounts only (NULL on platform accounts);
+    # only the posting path writes it (a trigger on PG).
+    balance = models.BigIntegerField(null=True, blank=True, default=0)
     held = models.BigIntegerField(default=0, help_text="sum of pending holds (pending debits)")
     floor = models.BigIntegerField(null=True, blank=True, help_text="lowest allowed balance")
     ceiling = models.BigIntegerField(null=True, blank=True, help_text="highest allowed balance")
@@ -121,6 +127,17 @@ class Account(models.Model):
                 name="ledger_account_owner_matches_vendor",
             ),
             models.CheckConstraint(condition=Q(held__gte=0), name="ledger_account_held_gte_0"),
+            # Only vendor accounts cache a balance (and only they carry bounds).
+            models.CheckConstraint(
+                condition=(Q(owner=Owner.VENDOR) & Q(balance__isnull=False))
+                | (
+                    Q(owner=Owner.PLATFORM)
+                    & Q(balance__isnull=True)
+                    & Q(floor__isnull=True)
+                    & Q(ceiling__isnull=True)
+                ),
+                name="ledger_account_cached_balance_iff_vendor",
+            ),
             # Pending debits lower a credit-normal balance and raise a debit-normal one.
             models.CheckConstraint(
                 condition=Q(floor__isnull=True)
@@ -139,6 +156,14 @@ class Account(models.Model):
     def __str__(self) -> str:
         owner = f"vendor:{self.vendor_id}" if self.vendor_id else "platform"
         return f"{owner}:{self.purpose}:{self.currency}"
+
+    @property
+    def cached_balance(self) -> int:
+        """The cached balance of a vendor account; platform accounts have none (their
+        balance is the sum of their entries: `ledger.selectors.account_balance`)."""
+        if self.balance is None:
+            raise ValueError(f"{self} keeps no cached balance")
+        return self.balance
 
     @property
     def sign(self) -> int:
@@ -193,7 +218,11 @@ class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     amount = models.BigIntegerField(help_text="signed minor units: debit +, credit -")
-    balance_after = models.BigIntegerField(help_text="account balance (normal direction) after")
+    balance_after = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="account balance (normal direction) after; NULL on accounts with no cached balance",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

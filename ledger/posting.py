@@ -11,8 +11,13 @@ Who enforces what:
   only guard. They run on PostgreSQL too, so callers get a precise `DomainError` instead
   of an IntegrityError.
 
-Every state change locks the touched account rows with `select_for_update()` in id
-order inside one `transaction.atomic()`; holds are locked before accounts.
+The lock order, for everything that touches the ledger (`ledger_lock`, the one place):
+holds first, then accounts, each in primary-key order, `FOR NO KEY UPDATE` (a balance
+change is not a key change, so the `FOR KEY SHARE` of a foreign-key check on an account
+or hold never waits for it). Only accounts that cache a balance are locked: platform
+accounts keep none (see `ledger/models.py`), so no posting locks a row that every order
+on the platform would share. Callers that lock rows of their own (an order, a payment)
+lock them before calling in here.
 """
 
 from __future__ import annotations
@@ -59,7 +64,9 @@ def account_get_or_create(*, purpose: str, currency: str, vendor: Vendor | None 
         "type": acc_type,
         "normal": NORMAL_SIDE[acc_type],
     }
-    if purpose == Purpose.WALLET:
+    if owner == "platform":
+        defaults["balance"] = None  # no cached balance: see ledger/models.py
+    elif purpose == Purpose.WALLET:
         defaults["floor"] = 0
     elif purpose == Purpose.RECEIVABLE:
         assert vendor is not None
@@ -81,18 +88,50 @@ def _account_find(*, purpose: str, currency: str, vendor_id: int | None) -> Acco
     )
 
 
-def accounts_lock(ids: Iterable[int]) -> dict[int, Account]:
-    """Lock account rows in primary-key order (the one lock order for the ledger)."""
-    wanted = sorted(set(ids))
-    rows = sql.select(
+def ledger_lock(
+    *, holds: Iterable[int] = (), accounts: Iterable[int] = ()
+) -> tuple[dict[int, Hold], dict[int, Account]]:
+    """Lock the ledger rows a change is about to touch, in the ledger's one lock order:
+    holds, then accounts, each by primary key, `FOR NO KEY UPDATE`. Accounts that keep no
+    cached balance (platform accounts) are returned unlocked: nothing writes their row.
+    Call it again inside the same transaction only for rows after those already locked."""
+    locked_holds: dict[int, Hold] = {}
+    hold_ids = sorted(set(holds))
+    if hold_ids:
+        rows = sql.select(
+            [(Hold, "h")],
+            f"WHERE h.id IN ({', '.join(['%s'] * len(hold_ids))})"
+            f" ORDER BY h.id{sql.for_no_key_update()}",
+            hold_ids,
+        )
+        locked_holds = {h.id: h for (h,) in rows}
+        if len(locked_holds) != len(hold_ids):
+            raise DomainError("not_found", "ledger hold not found")
+    wanted = sorted(set(accounts))
+    if not wanted:
+        return locked_holds, {}
+    # Only rows that cache a balance qualify for the lock; platform rows are read plainly.
+    cached = sql.select(
         [(Account, "a")],
-        f"WHERE a.id IN ({', '.join(['%s'] * len(wanted))}) ORDER BY a.id{sql.for_update()}",
+        f"WHERE a.id IN ({', '.join(['%s'] * len(wanted))}) AND a.balance IS NOT NULL"
+        f" ORDER BY a.id{sql.for_no_key_update()}",
         wanted,
     )
-    locked = {a.id: a for (a,) in rows}
-    if len(locked) != len(wanted):
+    found = {a.id: a for (a,) in cached}
+    rest = [i for i in wanted if i not in found]
+    if rest:
+        plain = sql.select(
+            [(Account, "a")], f"WHERE a.id IN ({', '.join(['%s'] * len(rest))})", rest
+        )
+        found.update({a.id: a for (a,) in plain})
+    if len(found) != len(wanted):
         raise DomainError("not_found", "ledger account not found")
-    return locked
+    return locked_holds, found
+
+
+def accounts_lock(ids: Iterable[int]) -> dict[int, Account]:
+    """`ledger_lock` for accounts only."""
+    return ledger_lock(accounts=ids)[1]
 
 
 def _check_bounds(account: Account, *, balance: int, held: int) -> None:
@@ -103,27 +142,43 @@ def _check_bounds(account: Account, *, balance: int, held: int) -> None:
 
 
 def _bounds_refusal(account: Account, *, balance: int, held: int) -> DomainError | None:
-    pending = held if account.normal == NormalSide.CREDIT else 0
-    if account.floor is not None and balance - pending < account.floor:
-        return DomainError(
-            "insufficient_funds",
-            "Insufficient funds.",
-            details={
-                "available": Money(account.balance - pending, account.currency).to_api(),
-            },
-        )
-    pending = held if account.normal == NormalSide.DEBIT else 0
-    if account.ceiling is not None and balance + pending > account.ceiling:
-        return DomainError(
-            "credit_limit_exceeded",
-            "The credit limit would be exceeded.",
-            details={
-                "available": Money(
-                    account.ceiling - account.balance - account.held, account.currency
-                ).to_api(),
-            },
-        )
+    """The refusal, if moving `account` to (balance, held) would cross its bound. The
+    details say how far off the caller is: what was available before, what the change
+    needs, and the shortfall between them."""
+    if account.balance is None:
+        return None  # platform accounts carry no bound
+    # Pending debits lower a credit-normal balance and raise a debit-normal one.
+    credit = account.normal == NormalSide.CREDIT
+    if account.floor is not None:
+        before = account.balance - (account.held if credit else 0) - account.floor
+        after = balance - (held if credit else 0) - account.floor
+        if after < 0:
+            return _refusal(account, "insufficient_funds", "Insufficient funds.", before, after)
+    if account.ceiling is not None:
+        before = account.ceiling - account.balance - (0 if credit else account.held)
+        after = account.ceiling - balance - (0 if credit else held)
+        if after < 0:
+            return _refusal(
+                account,
+                "credit_limit_exceeded",
+                "The credit limit would be exceeded.",
+                before,
+                after,
+            )
     return None
+
+
+def _refusal(account: Account, code: str, message: str, before: int, after: int) -> DomainError:
+    currency = account.currency
+    return DomainError(
+        code,
+        message,
+        details={
+            "available": Money(before, currency).to_api(),
+            "required": Money(before - after, currency).to_api(),
+            "shortfall": Money(-after, currency).to_api(),
+        },
+    )
 
 
 # --- posting ----------------------------------------------------------------------------
@@ -191,8 +246,10 @@ def _entries_write(
     rows = []
     for acc_id in sorted(legs):
         account = accounts[acc_id]
-        balance = account.balance + account.sign * legs[acc_id]
-        _check_bounds(account, balance=balance, held=account.held)
+        balance: int | None = None
+        if account.balance is not None:
+            balance = account.balance + account.sign * legs[acc_id]
+            _check_bounds(account, balance=balance, held=account.held)
         rows.append(
             Entry(transaction=txn, account=account, amount=legs[acc_id], balance_after=balance)
         )
@@ -200,7 +257,8 @@ def _entries_write(
     Entry.objects.bulk_create(rows)
     if not _db_enforces():
         for row in rows:
-            Account.objects.filter(id=row.account_id).update(balance=row.balance_after)
+            if row.balance_after is not None:
+                Account.objects.filter(id=row.account_id).update(balance=row.balance_after)
     return rows
 
 
@@ -304,7 +362,9 @@ def hold_create(
                 return existing
             refusal = DomainError("invalid_state", "this order already has an open reservation")
         else:
-            refusal = _bounds_refusal(locked, balance=locked.balance, held=locked.held + value)
+            refusal = _bounds_refusal(
+                locked, balance=locked.cached_balance, held=locked.held + value
+            )
         if refusal is None:
             hold = sql.insert(
                 Hold(
@@ -334,7 +394,7 @@ def _hold_find(*, reference: str, order_id: int | None) -> Hold | None:
 
 
 def _hold_lock(hold: Hold) -> Hold:
-    return Hold.objects.select_for_update().get(id=hold.id)
+    return ledger_lock(holds=[hold.id])[0][hold.id]
 
 
 def hold_capture(

@@ -17,9 +17,24 @@ from vendors.models import Vendor
 
 
 def account_balance(*, account: Account) -> Money:
-    """The account's balance in its normal direction, read fresh from the database."""
+    """The account's balance in its normal direction, read fresh from the database: the
+    cached balance of a vendor account, the sum of the entries of a platform account."""
     balance = Account.objects.values_list("balance", flat=True).get(id=account.id)
+    if balance is None:
+        return Money(account_entries_sum(account=account), account.currency)
     return Money(balance, account.currency)
+
+
+def platform_balances() -> dict[int, int]:
+    """Account id -> debit-positive sum of its entries, for every platform account (they
+    cache no balance). One grouped read of their entries."""
+    rows = (
+        Entry.objects.filter(account__vendor__isnull=True)
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {r["account_id"]: int(r["total"]) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,7 @@ def vendor_balance_of(*, vendor: Vendor, account: Account | None) -> VendorBalan
     """The balance view of `account`, the vendor's wallet or receivable as already read."""
     currency = vendor.currency
     purpose = _primary_purpose(vendor)
-    balance = account.balance if account else 0
+    balance = (account.balance or 0) if account else 0
     held = account.held if account else 0
     if purpose == Purpose.WALLET:
         return VendorBalance(
@@ -132,13 +147,18 @@ class TrialBalance:
 
 
 def trial_balance() -> TrialBalance:
-    """Every account's balance in a debit or credit column (from the cached balances; the
-    integrity check proves they equal the entries)."""
+    """Every account's balance in a debit or credit column (vendor accounts from their
+    cached balances, which the integrity check proves equal the entries; platform accounts
+    from their entries)."""
     rows = []
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    platform = platform_balances()
     for account in Account.objects.select_related("vendor").order_by("currency", "owner", "id"):
         # A debit-normal account with a negative balance sits in the credit column.
-        signed = account.balance * account.sign  # debit-positive
+        if account.balance is None:
+            signed = platform.get(account.id, 0)
+        else:
+            signed = account.balance * account.sign  # debit-positive
         debit, credit = (signed, 0) if signed >= 0 else (0, -signed)
         rows.append(TrialBalanceRow(account=account, debit=debit, credit=credit))
         totals[account.currency][0] += debit

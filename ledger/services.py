@@ -35,6 +35,7 @@ from ledger.posting import (
     hold_capture,
     hold_create,
     hold_void,
+    ledger_lock,
     ledger_post,
 )
 from ttelgo.errors import DomainError
@@ -54,6 +55,7 @@ __all__ = [
     "invoice_settle",
     "invoices_close_due",
     "invoices_mark_overdue",
+    "ledger_lock",
     "ledger_post",
     "order_cost_record",
     "vendor_account",
@@ -128,11 +130,11 @@ def vendor_wallet_topup_refund(
     clearing = _platform(Purpose.STRIPE_CLEARING, amount.currency)
     adjustments = _platform(Purpose.ADJUSTMENTS, amount.currency)
     with transaction.atomic():
-        locked = accounts_lock([wallet.id, clearing.id, adjustments.id])[wallet.id]
+        locked = accounts_lock([wallet.id])[wallet.id]
         existing = Transaction.objects.filter(reference=reference).first()
         if existing is not None:
             return existing, Money(int(existing.metadata.get("shortfall", 0)), amount.currency)
-        taken = max(0, min(value, locked.balance - locked.held))
+        taken = max(0, min(value, locked.cached_balance - locked.held))
         shortfall = value - taken
         entries = [(clearing, -value), (wallet, taken), (adjustments, shortfall)]
         txn = ledger_post(
@@ -185,7 +187,7 @@ def vendor_credit_limit_set(*, vendor: Vendor, limit: Money, actor: Any = None) 
     )
     with transaction.atomic():
         locked = accounts_lock([receivable.id])[receivable.id]
-        used = locked.balance + locked.held
+        used = locked.cached_balance + locked.held
         if limit.amount < used:
             raise DomainError(
                 "invalid_state",
@@ -229,16 +231,10 @@ def vendor_order_capture(
     if hold is None:
         raise DomainError("invalid_state", f"order {order_id} has no reservation")
     with transaction.atomic():
-        # Lock everything this posts up front (hold first, then accounts in id order), so a
-        # caller's surrounding transaction cannot interleave the two postings' locks.
-        locked = Hold.objects.select_for_update().get(id=hold.id)
-        ids = [locked.account_id, locked.counter_account_id]
-        if cost is not None and cost.amount > 0:
-            ids += [
-                _platform(Purpose.COGS, cost.currency).id,
-                _platform(Purpose.PROVIDER_PAYABLE, cost.currency).id,
-            ]
-        accounts_lock(ids)
+        # Lock what this changes up front, in the ledger's lock order (the hold, then the
+        # vendor's account; the platform accounts it posts to are never locked).
+        locked = ledger_lock(holds=[hold.id])[0][hold.id]
+        ledger_lock(accounts=[locked.account_id])
         charge = hold_capture(
             hold=hold,
             amount=amount,
@@ -299,7 +295,7 @@ def vendor_order_refund(*, order_id: int, amount: Money, reference: str) -> Tran
     refunds = _platform(Purpose.REFUNDS, account.currency)
     with transaction.atomic():
         # Lock first so two refunds of one order cannot both pass the limit check.
-        accounts_lock([account.id, refunds.id])
+        accounts_lock([account.id])
         if Transaction.objects.filter(reference=reference).exists():
             return Transaction.objects.get(reference=reference)
         refundable = _order_refundable(order_id, debit_leg)

@@ -68,7 +68,7 @@ def esim_usage_apply(
     per threshold crossed (80 %, 100 %) and `esim.expired` once."""
     with transaction.atomic():
         esim = (
-            Esim.objects.select_for_update(of=("self",))
+            Esim.objects.select_for_update(of=("self",), no_key=True)
             .select_related("order__vendor")
             .get(pk=esim_id)
         )

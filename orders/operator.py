@@ -223,7 +223,7 @@ def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Or
 
     operator_require(actor, "ttelgo.redrive_orders")
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         before = _order_state(order)
         if order.status == S.PAID:
             order = order_release_to_provisioning(

@@ -247,7 +247,7 @@ def _bundle_facts(code: str) -> tuple[int, bool, int]:
 
 
 def _locked_provisioning(order_id: int) -> Order | None:
-    order = Order.objects.select_for_update().get(pk=order_id)
+    order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
     return order if order.status == S.PROVISIONING else None
 
 
@@ -295,7 +295,7 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             return Outcome("skipped", reason="settled meanwhile")
         item = order.items.get()
         data_mb, unlimited, validity_days = _bundle_facts(item.bundle_code)
-        esim = Esim.objects.select_for_update().get(iccid=order.target_iccid)
+        esim = Esim.objects.select_for_update(no_key=True).get(iccid=order.target_iccid)
         now = timezone.now()
         start = max(esim.expires_at or now, now)
         Esim.objects.filter(pk=esim.pk).update(

@@ -61,7 +61,7 @@ def order_payment_succeeded(*, order_id: int) -> Order:
     awaiting payment moves (-> paid -> in_review or provisioning). An order that was
     cancelled or failed meanwhile keeps its status and its money is refunded."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.status in (S.CANCELLED, S.FAILED):
             transaction.on_commit(lambda: _refund_late_payment(order_id))
             return order
@@ -91,7 +91,7 @@ def _refund_late_payment(order_id: int) -> None:
 def order_payment_failed(*, order_id: int, reason: str) -> Order:
     """The payment attempt failed: the order fails with the reason. Idempotent."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.status != S.AWAITING_PAYMENT:
             return order
         return order_transition(
@@ -106,7 +106,7 @@ def order_payment_failed(*, order_id: int, reason: str) -> Order:
 def order_payment_canceled(*, order_id: int) -> Order:
     """The PaymentIntent was cancelled: an order still awaiting payment is cancelled."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.status != S.AWAITING_PAYMENT:
             return order
         return order_transition(
@@ -124,7 +124,7 @@ def order_refund_recorded(
     to `refunded`; a partial one only leaves an event. Failed orders stay failed (their
     refund is part of failing)."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if fully_refunded and order.status in (S.PAID, S.IN_REVIEW, S.COMPLETED):
             return order_transition(
                 order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason or "refunded"
@@ -151,7 +151,7 @@ def order_vendor_refund(
 
     with transaction.atomic():
         # The order row is the lock: two refunds of one order run one after the other.
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.channel != Order.Channel.B2B or order.status != S.COMPLETED:
             raise DomainError(
                 "invalid_state",
@@ -186,7 +186,7 @@ def order_dispute_opened(*, order_id: int, reason: str) -> Order:
     from ttelgo.services import user_flag
 
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.disputed_at is None:
             Order.objects.filter(pk=order_id).update(disputed_at=timezone.now())
         if order.customer_id is not None:
@@ -461,7 +461,7 @@ def order_cancel(*, order_id: int, actor: Any) -> Order:
     from payments.services import payment_cancel_for_order
 
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.status != S.AWAITING_PAYMENT:
             raise DomainError(
                 "invalid_state",
@@ -481,7 +481,7 @@ def order_cancel(*, order_id: int, actor: Any) -> Order:
 
 
 def _locked_in_review(order_id: int) -> Order:
-    order = Order.objects.select_for_update().get(pk=order_id)
+    order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
     if order.status != S.IN_REVIEW:
         raise DomainError(
             "invalid_state",

@@ -132,7 +132,11 @@ def event_emit_on_commit(*, type: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _intent_for_update(payment_intent_id: str) -> SandboxPaymentIntent:
-    pi = SandboxPaymentIntent.objects.select_for_update().filter(pk=payment_intent_id).first()
+    pi = (
+        SandboxPaymentIntent.objects.select_for_update(no_key=True)
+        .filter(pk=payment_intent_id)
+        .first()
+    )
     if pi is None:
         raise DomainError("not_found", f"No sandbox PaymentIntent {payment_intent_id}.")
     return pi

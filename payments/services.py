@@ -177,7 +177,7 @@ def payment_intent_sync(*, payment_intent_id: str) -> Payment | None:
 
 def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = Payment.objects.select_for_update(no_key=True).get(pk=payment_id)
         old, new = payment.status, _status_of(intent)
         if new == old and not (
             new == P.FAILED and intent.failure_message != payment.failure_reason
@@ -265,7 +265,7 @@ def payment_refund(
     never refunds twice; calling this again once nothing is left to refund is a no-op that
     returns the last refund."""
     with transaction.atomic():
-        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
         if locked.status != P.SUCCEEDED:
             raise DomainError(
                 "invalid_state",
@@ -348,7 +348,7 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
 
     with transaction.atomic():
         refund = Refund.objects.select_related("payment").get(pk=refund_id)
-        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        payment = Payment.objects.select_for_update(no_key=True).get(pk=refund.payment_id)
         # A refund we marked failed (say, a timeout) may have gone through after all.
         changed = Refund.objects.filter(
             pk=refund_id, status__in=(Refund.Status.PENDING, Refund.Status.FAILED)
@@ -425,7 +425,7 @@ def _refund_sync_one(*, payment: Payment, gr: GatewayRefund) -> None:
         _refund_record(refund_id=int(ours), gateway_refund_id=gr.id)
         return
     with transaction.atomic():
-        Payment.objects.select_for_update().get(pk=payment.pk)
+        Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
         # Re-checked under the payment lock: a concurrent delivery may have recorded it.
         if Refund.objects.filter(gateway_refund_id=gr.id).exists():
             return
@@ -451,7 +451,9 @@ def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | 
 
     with transaction.atomic():
         payment = (
-            Payment.objects.select_for_update().filter(payment_intent_id=payment_intent_id).first()
+            Payment.objects.select_for_update(no_key=True)
+            .filter(payment_intent_id=payment_intent_id)
+            .first()
         )
         if payment is None:
             return None
@@ -482,7 +484,9 @@ def payment_dispute_funds_moved(
     withdrawal_reference = f"dispute:{dispute_id}:withdrawn"
     with transaction.atomic():
         payment = (
-            Payment.objects.select_for_update().filter(payment_intent_id=payment_intent_id).first()
+            Payment.objects.select_for_update(no_key=True)
+            .filter(payment_intent_id=payment_intent_id)
+            .first()
         )
         if payment is None:
             return None

@@ -131,9 +131,13 @@ def exists(model: type[Model], alias: str, rest: str, params: Sequence[Any]) -> 
         return cursor.fetchone() is not None
 
 
-def for_update() -> str:
-    """` FOR UPDATE` where the database has row locks (SQLite locks the whole file)."""
-    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+def for_no_key_update() -> str:
+    """` FOR NO KEY UPDATE` where the database has row locks (SQLite locks the whole file).
+
+    The lock for rows whose key is not changed: it does not conflict with the `FOR KEY
+    SHARE` that PostgreSQL's foreign-key checks take, so inserting a row that points at a
+    locked one (an entry, a hold) never waits for it."""
+    return " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
 
 
 def _insert_shape(

@@ -56,7 +56,7 @@ def vendor_notify(*, vendor: Vendor, subject: str, body: str) -> None:
 
 
 def _lock(vendor: Vendor) -> Vendor:
-    return Vendor.objects.select_for_update().get(pk=vendor.pk)
+    return Vendor.objects.select_for_update(no_key=True).get(pk=vendor.pk)
 
 
 def vendor_signup(
@@ -300,7 +300,7 @@ def api_key_issue(
 def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
     """Revoke at once: the very next request with this key is a 401."""
     with transaction.atomic():
-        locked = VendorAPIKey.objects.select_for_update().get(pk=api_key.pk)
+        locked = VendorAPIKey.objects.select_for_update(no_key=True).get(pk=api_key.pk)
         if locked.revoked:
             return
         locked.revoked = True

@@ -111,7 +111,7 @@ def inbound_event_process(*, event_id: int) -> InboundEvent:
     """Run the handler of a stored event once: processed (or ignored when it is not for
     us), or failed with the error kept for operators to reprocess."""
     with transaction.atomic():
-        event = InboundEvent.objects.select_for_update().get(pk=event_id)
+        event = InboundEvent.objects.select_for_update(no_key=True).get(pk=event_id)
         if event.status in (S.PROCESSED, S.IGNORED):
             return event
         event.attempts += 1

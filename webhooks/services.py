@@ -85,7 +85,7 @@ def endpoint_create(
     secret = secret_generate()
     with transaction.atomic():
         # Lock the vendor row so two concurrent creates cannot both pass the limit.
-        Vendor.objects.select_for_update().get(pk=vendor.pk)
+        Vendor.objects.select_for_update(no_key=True).get(pk=vendor.pk)
         if (
             WebhookEndpoint.objects.filter(vendor=vendor, deleted_at__isnull=True).count()
             >= MAX_ENDPOINTS_PER_VENDOR
@@ -307,7 +307,7 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
     succeeded = status_code is not None and 200 <= status_code < 300
 
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_id)
         attempt = WebhookAttempt.objects.create(
             delivery=delivery,
             attempted_at=now,

@@ -78,7 +78,7 @@ class SandboxGateway:
 
     def cancel_payment_intent(self, id: str, idempotency_key: str) -> GatewayIntent:
         with transaction.atomic():
-            pi = SandboxPaymentIntent.objects.select_for_update().filter(pk=id).first()
+            pi = SandboxPaymentIntent.objects.select_for_update(no_key=True).filter(pk=id).first()
             if pi is None:
                 raise GatewayError(f"No such payment_intent: '{id}'", code="resource_missing")
             if pi.status == "canceled":
@@ -109,7 +109,9 @@ class SandboxGateway:
         if existing is not None:
             return _refund(existing)
         with transaction.atomic():
-            pi = SandboxPaymentIntent.objects.select_for_update().filter(pk=payment_intent_id)
+            pi = SandboxPaymentIntent.objects.select_for_update(no_key=True).filter(
+                pk=payment_intent_id
+            )
             intent = pi.first()
             if intent is None:
                 raise GatewayError(

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from ledger import services
@@ -153,3 +153,41 @@ def test_the_same_reference_posted_concurrently_posts_once():
     assert {_outcome(r) for r in results} == {"ok"}
     assert len({r.id for r in results}) == 1
     assert vendor_balance(vendor=vendor).balance == usd(500)
+
+
+def test_completions_of_different_vendors_never_wait_on_platform_accounts():
+    """Every capture posts to revenue (and the cost to cogs / provider payable); none of
+    them locks those rows, so one vendor's completion still open in its transaction does
+    not hold up another vendor's (nor an order creation, whose hold points at revenue)."""
+    for purpose in (Purpose.REVENUE, Purpose.COGS, Purpose.PROVIDER_PAYABLE):
+        platform(purpose)
+    first, second = prepaid(), prepaid()
+    for n, vendor in enumerate((first, second)):
+        fund(vendor, 1_000)
+        services.vendor_order_reserve(vendor=vendor, order_id=n + 1, amount=usd(300))
+    inside = threading.Event()
+    release = threading.Event()
+
+    def open_capture() -> None:
+        try:
+            with transaction.atomic():
+                services.vendor_order_capture(order_id=1, cost=usd(100))
+                inside.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=open_capture)
+    holder.start()
+    try:
+        assert inside.wait(timeout=30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            services.vendor_order_capture(order_id=2, cost=usd(100))
+            services.vendor_order_reserve(vendor=second, order_id=3, amount=usd(100))
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert Hold.objects.filter(status=Hold.Status.CAPTURED).count() == 2
+    assert ledger_integrity_check() == []

@@ -12,8 +12,8 @@ from django.db import connection
 
 from ledger import services
 from ledger.integrity import ledger_integrity_check
-from ledger.models import Account, Purpose, Transaction
-from tests.ledger.factories import fund, platform, prepaid, usd, wallet
+from ledger.models import Account, Transaction
+from tests.ledger.factories import fund, prepaid, usd, wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -70,12 +70,12 @@ def test_an_unbalanced_transaction_and_a_wrong_held_are_reported():
         _sql(
             "INSERT INTO ledger_entry (transaction_id, account_id, amount, balance_after,"
             " created_at) VALUES (%s, %s, 5, 0, CURRENT_TIMESTAMP)",
-            [txn.id, platform(Purpose.REVENUE).id],
+            [txn.id, account.id],
         )
         _sql("UPDATE ledger_account SET held = 3 WHERE id = %s", [account.id])
     assert codes() == [
         "balance_after_mismatch",  # the planted entry claims balance_after 0
-        "balance_mismatch",  # revenue's cache no longer equals its entries
+        "balance_mismatch",  # the wallet's cache no longer equals its entries
         "held_mismatch",
         "unbalanced_transaction",
     ]

@@ -48,8 +48,10 @@ def test_post_moves_balances_in_each_accounts_normal_direction():
     )
     assert account_balance(account=clearing) == usd(450)  # asset up
     assert account_balance(account=revenue) == usd(450)  # income up
+    # Platform accounts keep no running balance: their entries carry none either.
     legs = {e.account_id: (e.amount, e.balance_after) for e in txn.entries.all()}
-    assert legs == {clearing.id: (450, 450), revenue.id: (-450, 450)}
+    assert legs == {clearing.id: (450, None), revenue.id: (-450, None)}
+    assert Account.objects.filter(vendor__isnull=True).exclude(balance=None).count() == 0
 
 
 def test_posting_the_same_reference_again_returns_the_first_and_posts_nothing():
@@ -189,6 +191,12 @@ def test_cached_balances_equal_their_entries_after_mixed_activity():
     services.vendor_order_reserve(vendor=vendor, order_id=1, amount=usd(700))
     services.vendor_order_capture(order_id=1, cost=usd(400))
     services.vendor_order_refund(order_id=1, amount=usd(200), reference="order:1:refund:1")
-    for account in Account.objects.all():
+    for account in Account.objects.filter(vendor=vendor):
         assert account.balance == account_entries_sum(account=account)
+    # Platform accounts cache nothing; their balance is their entries'.
+    assert set(Account.objects.filter(vendor__isnull=True).values_list("balance", flat=True)) == {
+        None
+    }
+    revenue = Account.objects.get(purpose=Purpose.REVENUE)
+    assert account_balance(account=revenue) == usd(700)
     assert ledger_integrity_check() == []

@@ -190,8 +190,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert (w.balance, w.held) == (self.balance["pre"], self.held["pre"])
         assert (r.balance, r.held) == (self.balance["post"], self.held["post"])
         pre, post = vendor_balance(vendor=self.pre), vendor_balance(vendor=self.post)
-        assert pre.available.amount == w.balance - w.held >= 0
-        assert post.available.amount == self.limit - r.balance - r.held >= 0
+        assert pre.available.amount == w.cached_balance - w.held >= 0
+        assert post.available.amount == self.limit - r.cached_balance - r.held >= 0
         pending = Hold.objects.filter(account__in=[w, r], status=Hold.Status.PENDING)
         assert pending.count() == sum(1 for h in self.orders.values() if h.status == "pending")
         assert Entry.objects.aggregate(s=Sum("amount"))["s"] in (0, None)

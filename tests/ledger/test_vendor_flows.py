@@ -50,6 +50,12 @@ def test_prepaid_order_reserve_capture_refund():
     with pytest.raises(DomainError) as exc:
         services.vendor_order_reserve(vendor=vendor, order_id=43, amount=usd(401))
     assert exc.value.code == "insufficient_funds"
+    # The refusal says how far off the caller is, each figure as money.
+    assert exc.value.details == {
+        "available": usd(400).to_api(),
+        "required": usd(401).to_api(),
+        "shortfall": usd(1).to_api(),
+    }
 
     charge = services.vendor_order_capture(
         order_id=42, cost=usd(350), metadata={"bundle_code": "esim_1GB_7D_FR"}
@@ -104,6 +110,11 @@ def test_postpaid_orders_draw_on_the_credit_line():
     with pytest.raises(DomainError) as exc:
         services.vendor_order_reserve(vendor=vendor, order_id=2, amount=usd(301))
     assert exc.value.code == "credit_limit_exceeded"
+    assert exc.value.details == {
+        "available": usd(300).to_api(),
+        "required": usd(301).to_api(),
+        "shortfall": usd(1).to_api(),
+    }
     services.vendor_order_capture(order_id=1, metadata={"bundle_code": "B"})
     bal = vendor_balance(vendor=vendor)
     # postpaid balance is minus what they owe

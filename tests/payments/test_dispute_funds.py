@@ -9,7 +9,7 @@ from django.core import mail
 
 from ledger import services as ledger
 from ledger.models import Account, Purpose, Transaction
-from ledger.selectors import vendor_balance
+from ledger.selectors import account_balance, vendor_balance
 from payments.models import Payment
 from payments.sandbox import sandbox_intent_succeed
 from payments.services import payment_create_for_order
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def _platform(purpose: str) -> int:
     row = Account.objects.filter(purpose=purpose, currency="USD", vendor__isnull=True).first()
-    return row.balance if row else 0
+    return account_balance(account=row).amount if row else 0
 
 
 def _dispute_event(client, type: str, payment: Payment, amount: int, n: int) -> None:

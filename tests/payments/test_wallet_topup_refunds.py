@@ -9,7 +9,7 @@ from django.core import mail
 
 from ledger import services as ledger
 from ledger.models import Account, Purpose, Transaction
-from ledger.selectors import vendor_balance
+from ledger.selectors import account_balance, vendor_balance
 from payments.services import payment_refund, payment_refunds_sync
 from tests.orders.helpers import assert_ledger_sound
 from tests.payments.factories import paid_wallet_topup
@@ -26,7 +26,8 @@ def topup(django_capture_on_commit_callbacks):
 
 
 def _platform_balance(purpose: str) -> int:
-    return Account.objects.get(purpose=purpose, currency="USD", vendor__isnull=True).balance
+    account = Account.objects.get(purpose=purpose, currency="USD", vendor__isnull=True)
+    return account_balance(account=account).amount
 
 
 def test_a_refunded_top_up_leaves_the_wallet(topup, django_capture_on_commit_callbacks):
