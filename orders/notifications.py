@@ -9,13 +9,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 
 from esims.qr import apple_install_url, qr_png
 from esims.records import Esim
 from orders.models import Order
 from ttelgo.money import Money, money_api
+from ttelgo.outbox import task_enqueue
 
 
 def order_webhook_data(order: Order) -> dict[str, Any]:
@@ -52,10 +52,7 @@ def order_completed_notify(*, order: Order) -> None:
     if order.channel == Order.Channel.B2B:
         _publish(order, "order.completed")
     elif order.kind == Order.Kind.ESIM:
-        from orders.tasks import order_esims_email
-
-        order_id = order.pk
-        transaction.on_commit(lambda: order_esims_email.delay(order_id))
+        task_enqueue("orders.tasks.order_esims_email", order.pk)
 
 
 def order_failed_notify(*, order: Order) -> None:

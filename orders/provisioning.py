@@ -33,6 +33,7 @@ from esims.records import Esim
 from orders.models import Order
 from orders.state import order_transition
 from ttelgo.money import Money
+from ttelgo.outbox import task_enqueue
 
 logger = logging.getLogger(__name__)
 S = Order.Status
@@ -388,7 +389,6 @@ def orders_redrive_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> Re
     ones are queued again, and those with ESCALATE_AFTER_ATTEMPTS attempts behind them are
     also reported to operations, once."""
     from orders.services import order_release_to_provisioning
-    from orders.tasks import order_provision
 
     cutoff = timezone.now() - older_than
     released: list[int] = []
@@ -412,7 +412,7 @@ def orders_redrive_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> Re
         if attempts >= ESCALATE_AFTER_ATTEMPTS and escalated_at is None:
             escalate.append(order_id)
         redriven.append(order_id)
-        transaction.on_commit(lambda pk=order_id: order_provision.delay(pk))  # type: ignore[misc]
+        task_enqueue("orders.tasks.order_provision", order_id)
     if escalate:
         _escalate(escalate)
     return RedriveResult(released=released, redriven=redriven, escalated=escalate)

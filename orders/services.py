@@ -20,6 +20,7 @@ from orders.state import order_event_record, order_transition
 from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.outbox import task_enqueue
 from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,9 @@ MAX_QUANTITY = 10
 
 
 def order_provisioning_enqueue(*, order_id: int) -> None:
-    """Queue provisioning once the current transaction commits (tasks take ids)."""
-    from orders.tasks import order_provision
-
-    transaction.on_commit(lambda: order_provision.delay(order_id))
+    """Queue provisioning with the current transaction, through the outbox (an order
+    accepted while the broker is down is sent when it is back)."""
+    task_enqueue("orders.tasks.order_provision", order_id)
 
 
 def order_fraud_assess(*, order: Order, quantity: int | None = None) -> list[str]:
@@ -375,14 +375,8 @@ def _create_b2b(
         # The hold's account is the row as locked, with this hold counted.
         available = vendor_balance_of(vendor=vendor, account=hold.account).available
         if vendor_low_balance_due(vendor=vendor, available=available):
-            transaction.on_commit(lambda: _low_balance_check(vendor.pk))
+            task_enqueue("vendors.tasks.vendor_low_balance_check", vendor.pk)
         return order
-
-
-def _low_balance_check(vendor_id: int) -> None:
-    from vendors.tasks import vendor_low_balance_check
-
-    vendor_low_balance_check.delay(vendor_id)
 
 
 def order_create_b2c(

@@ -20,6 +20,7 @@ from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_ga
 from payments.models import Payment, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.outbox import task_enqueue
 
 logger = logging.getLogger(__name__)
 P = Payment.Status
@@ -385,7 +386,6 @@ def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id
     """Money back to a vendor's card leaves its wallet; a part already spent is booked as
     owed (`vendor_wallet_topup_refund`) and operators are told to collect it."""
     from ledger import services as ledger
-    from vendors.tasks import vendor_low_balance_check
 
     vendor = payment.vendor
     assert vendor is not None
@@ -399,8 +399,7 @@ def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id
             " adjustments account; collect it from the vendor."
         )
     _operators_notify(subject=f"Wallet top-up {payment.payment_intent_id} refunded", body=body)
-    vendor_id = vendor.pk
-    transaction.on_commit(lambda: vendor_low_balance_check.delay(vendor_id))
+    task_enqueue("vendors.tasks.vendor_low_balance_check", vendor.pk)
 
 
 def payment_refunds_sync(*, payment_intent_id: str) -> Payment | None:

@@ -77,6 +77,26 @@ class IdempotencyKey(models.Model):
         return f"{self.scope}:{self.key}"
 
 
+class OutboxMessage(models.Model):
+    """A Celery task to send, written in the transaction of the change that asks for it
+    (`ttelgo.outbox.task_enqueue`): sent once that transaction commits and deleted, or,
+    if the broker could not take it then (Redis down, the process killed), sent by the
+    relay (`ttelgo.outbox.outbox_relay`) once the broker is back. At least once: the
+    tasks it carries are idempotent."""
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"
+
+
 class AuditLog(models.Model):
     """Who did what to which object, when, with the state before and after. Append-only:
     the application never updates or deletes a row, and on PostgreSQL a trigger refuses

@@ -13,6 +13,7 @@ from ttelgo.audit import audit_record, snapshot
 from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
+from ttelgo.outbox import task_enqueue
 from vendors.models import Vendor, VendorAPIKey
 
 # Default discount off retail per pricing tier (basis points); operators may override it.
@@ -50,9 +51,7 @@ def vendor_notify(*, vendor: Vendor, subject: str, body: str) -> None:
     """Email the vendor after the surrounding transaction commits."""
     if not vendor.notify_email:
         return
-    from vendors.tasks import vendor_email_send
-
-    transaction.on_commit(lambda: vendor_email_send.delay(vendor.pk, subject, body))
+    task_enqueue("vendors.tasks.vendor_email_send", vendor.pk, subject, body)
 
 
 def _lock(vendor: Vendor) -> Vendor:
@@ -76,20 +75,13 @@ def vendor_signup(
         )
         _audit(vendor, actor=None, reason="self-service signup")
         vendor.save()
-        transaction.on_commit(
-            lambda: _operations_email(
-                subject=f"New vendor signup: {vendor.name}",
-                body=f"Vendor #{vendor.pk} {vendor.name} ({vendor.contact_email}) "
-                "signed up and waits for approval in the admin.",
-            )
+        task_enqueue(
+            "vendors.tasks.operations_email_send",
+            f"New vendor signup: {vendor.name}",
+            f"Vendor #{vendor.pk} {vendor.name} ({vendor.contact_email}) "
+            "signed up and waits for approval in the admin.",
         )
     return vendor
-
-
-def _operations_email(*, subject: str, body: str) -> None:
-    from vendors.tasks import operations_email_send
-
-    operations_email_send.delay(subject, body)
 
 
 def vendor_create(

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ttelgo.errors import DomainError
+from ttelgo.outbox import task_enqueue
 from webhooks.models import InboundEvent
 
 SIGNATURE_HEADER = "X-Signature-SHA256"
@@ -65,12 +66,9 @@ def esimgo_event_receive(*, body: bytes, signature: str) -> tuple[InboundEvent, 
                 event_type=str(payload.get("alertType") or "unknown")[:100],
                 payload=payload,
             )
+            task_enqueue("orders.tasks.esim_callback_process", event.pk)
     except IntegrityError:
         return InboundEvent.objects.get(source=InboundEvent.Source.ESIMGO, event_id=event_id), False
-
-    from orders.tasks import esim_callback_process
-
-    transaction.on_commit(lambda: esim_callback_process.delay(event.pk))
     return event, True
 
 

@@ -164,8 +164,13 @@ def _event_body(event: WebhookEvent) -> str:
 def _send_on_commit(delivery_ids: list[int]) -> None:
     from webhooks.tasks import delivery_send
 
+    # The delivery rows are their own outbox: a send the broker refuses now is made by
+    # `deliveries_send_due` (every minute), so a broker outage costs a delay, not a 500.
     for delivery_id in delivery_ids:
-        transaction.on_commit(lambda pk=delivery_id: delivery_send.delay(pk))  # type: ignore[misc]
+        transaction.on_commit(
+            lambda pk=delivery_id: delivery_send.delay(pk),  # type: ignore[misc]
+            robust=True,
+        )
 
 
 def _event_create(*, vendor: Vendor, type: str, data: dict[str, Any]) -> WebhookEvent:

@@ -16,11 +16,12 @@ from vendors.models import Vendor
 
 # One POST /api/v1/vendor/orders (steady state: key already used this minute): key lookup,
 # idempotency claim, bundle, overdue-invoice check, order + item + event, wallet and revenue
-# accounts, wallet lock, hold check and insert, idempotency completion: 13 statements, no
-# savepoint and no read-back (the answer is built from the rows just written). Inside a test
-# transaction the request's transaction is a SAVEPOINT/RELEASE pair, hence 15; SQLite posts
-# the hold's `held` in Python (no triggers), one more.
-ORDER_CREATE_QUERIES = {"postgresql": 15, "sqlite": 16}
+# accounts, wallet lock, hold check and insert, the provisioning task's outbox row,
+# idempotency completion: 14 statements, no savepoint and no read-back (the answer is built
+# from the rows just written). Inside a test transaction the request's transaction is a
+# SAVEPOINT/RELEASE pair, hence 16; SQLite posts the hold's `held` in Python (no triggers),
+# one more. (After the commit the outbox row is deleted once the broker took the task.)
+ORDER_CREATE_QUERIES = {"postgresql": 16, "sqlite": 17}
 STATEMENT_QUERIES = 3
 BALANCE_QUERIES = 2
 

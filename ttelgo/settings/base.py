@@ -138,6 +138,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
+    # Tasks whose send failed at commit (broker down): sent once the broker is back.
+    "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
 }
 
 # --- upstream provider and payments -------------------------------------------------------

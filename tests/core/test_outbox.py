@@ -1,0 +1,76 @@
+"""The outbox: a task a committed change asked for reaches the broker, even if the broker
+was away at commit time; a rolled-back change sends nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from orders.models import Order
+from tests.factories import VendorFactory
+from tests.orders.factories import BUNDLE_CODE, bundles_create, fund, vendor_client
+from ttelgo.models import OutboxMessage
+from ttelgo.outbox import outbox_relay, task_enqueue
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROVISION = "orders.tasks.order_provision.delay"
+
+
+def _order(client) -> dict:
+    response = client.post(
+        "/api/v1/vendor/orders",
+        {"bundle_code": BUNDLE_CODE, "quantity": 1},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+@pytest.fixture
+def vendor():
+    bundles_create()
+    vendor = VendorFactory(currency="USD")
+    fund(vendor, 100_000)
+    return vendor_client(vendor)
+
+
+def test_a_task_sent_at_commit_leaves_no_outbox_row(vendor):
+    with mock.patch(PROVISION) as delay:
+        order = _order(vendor)
+    delay.assert_called_once_with(order["id"])
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_an_order_accepted_while_the_broker_is_down_is_sent_when_it_is_back(vendor):
+    with mock.patch(PROVISION, side_effect=KombuOperationalError("Connection refused")):
+        order = _order(vendor)  # accepted all the same: 201, not 500
+    assert order["status"] == "provisioning"
+    message = OutboxMessage.objects.get()
+    assert (message.task, message.args) == ("orders.tasks.order_provision", [order["id"]])
+
+    assert outbox_relay() == 0  # too young: its own on-commit send may still be under way
+    with time_machine.travel(timezone.now() + timedelta(seconds=30)):
+        with mock.patch(PROVISION, side_effect=KombuOperationalError("still down")):
+            assert outbox_relay() == 0
+        assert OutboxMessage.objects.get().attempts == 1
+        assert outbox_relay() == 1  # the broker is back: the (eager) task runs
+    assert OutboxMessage.objects.count() == 0
+    assert Order.objects.get(pk=order["id"]).status == "completed"
+
+
+def test_a_rolled_back_change_sends_nothing():
+    with mock.patch("vendors.tasks.vendor_email_send.delay") as delay:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            task_enqueue("vendors.tasks.vendor_email_send", 1, "subject", "body")
+            raise RuntimeError("the change failed")
+    delay.assert_not_called()
+    assert OutboxMessage.objects.count() == 0
