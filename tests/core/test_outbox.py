@@ -68,9 +68,12 @@ def test_an_order_accepted_while_the_broker_is_down_is_sent_when_it_is_back(vend
 
 
 def test_a_rolled_back_change_sends_nothing():
-    with mock.patch("vendors.tasks.vendor_email_send.delay") as delay:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            task_enqueue("vendors.tasks.vendor_email_send", 1, "subject", "body")
-            raise RuntimeError("the change failed")
+    with (
+        mock.patch("vendors.tasks.vendor_email_send.delay") as delay,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        task_enqueue("vendors.tasks.vendor_email_send", 1, "subject", "body")
+        raise RuntimeError("the change failed")
     delay.assert_not_called()
     assert OutboxMessage.objects.count() == 0
