@@ -6,6 +6,8 @@ from typing import Any
 
 from celery import shared_task
 
+from ttelgo.transient import DATABASE_FAULTS
+
 from .providers import ProviderRateLimited, ProviderUnavailable
 from .services import catalogue_reprice as _catalogue_reprice
 from .services import catalogue_sync as _catalogue_sync
@@ -15,7 +17,7 @@ from .services import catalogue_sync as _catalogue_sync
     name="esims.tasks.catalogue_sync",
     ignore_result=True,
     # a provider hiccup is retried later; the next hourly run would catch up anyway
-    autoretry_for=(ProviderUnavailable, ProviderRateLimited),
+    autoretry_for=(ProviderUnavailable, ProviderRateLimited, *DATABASE_FAULTS),
     retry_backoff=60,
     max_retries=3,
 )

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from ttelgo.transient import DATABASE_FAULTS
+
 
 @shared_task(
     name="orders.tasks.order_provision",
@@ -20,7 +22,7 @@ def order_provision(self, order_id: int) -> None:  # type: ignore[no-untyped-def
 @shared_task(
     name="orders.tasks.order_esims_email",
     acks_late=True,
-    autoretry_for=(OSError,),
+    autoretry_for=(OSError, *DATABASE_FAULTS),
     retry_backoff=True,
     max_retries=5,
 )

@@ -6,18 +6,18 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from ttelgo.idempotency import idempotent
 from ttelgo.services import user_register
+from ttelgo.throttling import ClientScopedThrottle
 
 
 class RegisterApi(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedThrottle]
     throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
@@ -38,12 +38,12 @@ class RegisterApi(APIView):
 
 
 class TokenApi(TokenObtainPairView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedThrottle]
     throttle_scope = "auth"
 
 
 class TokenRefreshApi(TokenRefreshView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedThrottle]
     throttle_scope = "auth"
 
 

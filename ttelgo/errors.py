@@ -13,10 +13,18 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+
+from ttelgo.transient import (
+    RETRY_AFTER_SECONDS,
+    current_transient_exception,
+    is_conflict,
+    is_transient,
+    mark_conflict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +50,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payment_provider_error": 502,
     "provider_unavailable": 503,
     "service_unavailable": 503,
+    "temporarily_unavailable": 503,
 }
 
 
@@ -168,10 +177,45 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
         return Response(body, status=exc.status_code, headers=headers or None)
 
+    if is_transient(exc):
+        # A lost conflict (re-run by ConflictRetryMiddleware) or a dependency that is down.
+        set_rollback()
+        if is_conflict(exc):
+            mark_conflict(request)
+        else:
+            logger.warning("dependency unavailable: %s", exc, extra={"request_id": rid})
+        return Response(
+            unavailable_body(rid), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
+
     set_rollback()
     logger.exception("unhandled API error", extra={"request_id": rid})
     body = envelope(code="internal_error", message="An unexpected error occurred.", request_id=rid)
     return Response(body, status=500)
+
+
+def unavailable_body(request_id: str) -> dict[str, Any]:
+    return envelope(
+        code="temporarily_unavailable",
+        message="A service this request needs is busy or unavailable; retry shortly "
+        "(with the same Idempotency-Key, if you sent one).",
+        request_id=request_id,
+    )
+
+
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """The 503 for a request that did not go through DRF (the admin, a middleware)."""
+    response: HttpResponse
+    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse(unavailable_body(getattr(request, "request_id", "")), status=503)
+    else:
+        response = HttpResponse(
+            "Temporarily unavailable: please retry in a moment.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -193,6 +237,8 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> Any:
 
 
 def json_500(request: HttpRequest) -> Any:
+    if current_transient_exception() is not None:
+        return unavailable_response(request)  # e.g. the database down under a middleware
     if not _wants_json(request):
         from django.views.defaults import server_error
 

@@ -18,9 +18,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
@@ -37,15 +37,16 @@ RELAY_BATCH = 500
 
 
 def task_enqueue(task: str, *args: Any) -> None:
-    """Queue `task(*args)` durably with the current transaction (args: JSON values, ids)."""
+    """Queue `task(*args)` durably with the current transaction. `task` is the task's
+    dotted path (its name); args are JSON values, ids."""
     message = sql.insert(OutboxMessage(task=task, args=list(args)))
     transaction.on_commit(lambda: _send_and_forget(message.pk, task, list(args)))
 
 
 def _send(task: str, args: list[Any]) -> None:
-    # Through the registered task object (not send_task), so eager mode and test doubles
-    # of `.delay` behave as they do for a direct call.
-    current_app.tasks[task].delay(*args)
+    # Task names are their dotted paths. Through the task object (not send_task), so eager
+    # mode and test doubles of `.delay` behave as they do for a direct call.
+    import_string(task).delay(*args)
 
 
 def _send_and_forget(pk: int, task: str, args: list[Any]) -> None:

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "ttelgo.middleware.RequestIDMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
+    "ttelgo.middleware.ConflictRetryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,8 +101,12 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+                # A Redis outage makes cache reads misses and writes no-ops (the catalogue
+                # is read from the database); throttles, which use the raw client, decide
+                # for themselves (ttelgo/throttling.py).
+                "IGNORE_EXCEPTIONS": True,
             },
             "KEY_PREFIX": "ttelgo",
         }
