@@ -53,6 +53,9 @@ class Order(models.Model):
     # A worker holds the order while it talks to the provider; a second worker (duplicate
     # delivery, re-drive) backs off until the lease ends, so one order is never bought twice.
     provisioning_lease_until = models.DateTimeField(null=True, blank=True)
+    provisioning_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the scheduled provisioning retry is due"
+    )
     escalated_at = models.DateTimeField(
         null=True, blank=True, help_text="when operators were told the order is stuck"
     )

@@ -4,13 +4,16 @@ One attempt has three steps, each safe to crash in:
 
 1. Claim (own transaction): an order in `provisioning` whose lease is free gets a lease and
    `provisioning_attempts + 1`. Committed before the provider is called, so a crash later
-   leaves the trace "an attempt may have bought".
+   leaves the trace "an attempt may have bought". A worker renews its lease while the
+   attempt runs (a heartbeat every third of LEASE); a worker that is killed stops renewing,
+   so its order is free again within LEASE and the re-drive (every 30 s) sends it on.
 2. Buy (no transaction open): on any attempt after the first, ask the provider first
    (`find_order(reference)` / `get_order(provider_reference)`) and only order when it has
    nothing for our reference.
 3. Settle (own transaction, order row locked, status re-checked): store the eSIMs and
    complete (capture the vendor's hold or record the cost, email, webhook), or fail
-   (refund or void, webhook). Transient errors release the lease and retry with backoff.
+   (refund or void, webhook). Transient errors release the lease and retry with backoff;
+   the order records when that retry is due, so the re-drive leaves it alone until then.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -38,8 +44,11 @@ from ttelgo.outbox import task_enqueue
 logger = logging.getLogger(__name__)
 S = Order.Status
 
-# Longer than Celery's hard time limit, so a lease only outlives a worker that died.
-LEASE = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 300) + 60)
+# How long a claim holds without a heartbeat: what a killed worker costs its order.
+LEASE = timedelta(seconds=getattr(settings, "ORDERS_PROVISION_LEASE_SECONDS", 45))
+HEARTBEAT_SECONDS = LEASE.total_seconds() / 3
+# A retry this late past its due time was lost (its worker died holding it): re-drive it.
+RETRY_LOST_AFTER = timedelta(seconds=60)
 MAX_ATTEMPTS: int = getattr(settings, "ORDERS_PROVISION_MAX_ATTEMPTS", 10)
 RETRY_BASE_SECONDS: int = getattr(settings, "ORDERS_PROVISION_RETRY_BASE_SECONDS", 5)
 RETRY_MAX_SECONDS = 900
@@ -78,7 +87,7 @@ def order_provision_run(*, order_id: int, task: Any = None) -> Outcome:
     if task.request.is_eager:
         return _run_inline(order_id=order_id, retries=task.max_retries or 0)
     final = _is_final(task)
-    outcome = order_provision_attempt(order_id=order_id, final=final)
+    outcome = order_provision_attempt(order_id=order_id, final=final, heartbeat=True)
     if outcome.result in ("retry", "busy") and not final:
         raise task.retry(countdown=outcome.countdown)
     return outcome  # out of retries while busy/processing: the re-drive job takes over
@@ -99,16 +108,25 @@ def _is_final(task: Any) -> bool:
     return bool(task.request.retries >= (task.max_retries or 0))
 
 
-def order_provision_attempt(*, order_id: int, final: bool = False) -> Outcome:
+def order_provision_attempt(
+    *, order_id: int, final: bool = False, heartbeat: bool = False
+) -> Outcome:
     """One attempt (see the module docstring). `final`: a transient failure fails the
-    order. An order past MAX_ATTEMPTS fails on a transient error too."""
+    order. An order past MAX_ATTEMPTS fails on a transient error too. `heartbeat`: renew
+    the lease from a thread while the attempt runs (a worker; not eager runs)."""
     order = _claim(order_id)
     if order is None:
         current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
         if current == S.PROVISIONING:
             return Outcome("busy", countdown=PROCESSING_RECHECK_SECONDS)
         return Outcome("skipped", reason=f"status {current}")
+    if not heartbeat:
+        return _attempt(order, final=final)
+    with _lease_heartbeat(order):
+        return _attempt(order, final=final)
 
+
+def _attempt(order: Order, *, final: bool) -> Outcome:
     reference = provider_reference_for(order.pk)
     item = order.items.get()
     try:
@@ -121,19 +139,18 @@ def order_provision_attempt(*, order_id: int, final: bool = False) -> Outcome:
             order=order, bundle_code=item.bundle_code, quantity=item.quantity, reference=reference
         )
         if not placed.is_complete:
-            _release(order.pk, provider_reference=placed.reference)
+            _release(
+                order.pk, provider_reference=placed.reference, due_in=PROCESSING_RECHECK_SECONDS
+            )
             return Outcome("retry", countdown=PROCESSING_RECHECK_SECONDS, reason="processing")
         return _complete(order_id=order.pk, placed=placed)
     except ProviderError as exc:
         reason = f"{exc.code}: {exc.message}"
         if exc.transient and not final and order.provisioning_attempts < MAX_ATTEMPTS:
-            _release(order.pk)
+            countdown = retry_countdown(order.provisioning_attempts, retry_after=exc.retry_after)
+            _release(order.pk, due_in=countdown)
             logger.info("provisioning of order %s will retry: %s", order.pk, reason)
-            return Outcome(
-                "retry",
-                countdown=retry_countdown(order.provisioning_attempts, retry_after=exc.retry_after),
-                reason=reason,
-            )
+            return Outcome("retry", countdown=countdown, reason=reason)
         failure = reason
     except Exception:
         _release(order.pk)
@@ -152,6 +169,7 @@ def _claim(order_id: int) -> Order | None:
         .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
         .update(
             provisioning_lease_until=now + LEASE,
+            provisioning_due_at=None,
             provisioning_attempts=F("provisioning_attempts") + 1,
             updated_at=now,
         )
@@ -159,10 +177,46 @@ def _claim(order_id: int) -> Order | None:
     return Order.objects.get(pk=order_id) if claimed else None
 
 
-def _release(order_id: int, *, provider_reference: str = "") -> None:
+@contextmanager
+def _lease_heartbeat(order: Order) -> Iterator[None]:
+    """Renew the claim's lease every HEARTBEAT_SECONDS while the block runs, from a thread
+    with its own connection. Compare-and-set on the lease it last wrote: once the attempt
+    released or settled the order (or, stalled past its lease, lost it), it stops."""
+    stop = threading.Event()
+
+    def renew(lease: Any) -> None:
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                extended = timezone.now() + LEASE
+                kept = Order.objects.filter(
+                    pk=order.pk, status=S.PROVISIONING, provisioning_lease_until=lease
+                ).update(provisioning_lease_until=extended)
+                if not kept:
+                    return
+                lease = extended
+        except Exception:  # the attempt goes on; a lapsed lease only risks a busy re-drive
+            logger.warning("lease heartbeat of order %s stopped", order.pk, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(
+        target=renew, args=(order.provisioning_lease_until,), daemon=True, name="lease-heartbeat"
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def _release(order_id: int, *, provider_reference: str = "", due_in: int | None = None) -> None:
+    """Give the lease back; with `due_in`, the seconds until the scheduled retry."""
     fields: dict[str, Any] = {"provisioning_lease_until": None}
     if provider_reference:
         fields["provider_reference"] = provider_reference
+    if due_in is not None:
+        fields["provisioning_due_at"] = timezone.now() + timedelta(seconds=due_in)
     Order.objects.filter(pk=order_id, status=S.PROVISIONING).update(**fields)
 
 
@@ -383,11 +437,13 @@ class RedriveResult:
     escalated: list[int]
 
 
-def orders_redrive_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> RedriveResult:
-    """Orders untouched for `older_than` in `paid` or `provisioning` (a lost task, a dead
-    worker, a provider that was down): `paid` ones go on to provisioning, `provisioning`
-    ones are queued again, and those with ESCALATE_AFTER_ATTEMPTS attempts behind them are
-    also reported to operations, once."""
+def orders_redrive_stuck(*, older_than: timedelta = timedelta(seconds=60)) -> RedriveResult:
+    """Orders untouched for `older_than` in `paid` or `provisioning` that nobody is working
+    on (a lost task, a dead worker, a retry its worker died holding): `paid` ones go on to
+    provisioning; `provisioning` ones whose lease is free and whose scheduled retry, if
+    any, is more than RETRY_LOST_AFTER overdue are queued again; those with
+    ESCALATE_AFTER_ATTEMPTS attempts behind them are also reported to operations, once.
+    Runs every 30 s: the last resort, after the outbox and Celery's own retries."""
     from orders.services import order_release_to_provisioning
 
     cutoff = timezone.now() - older_than
@@ -401,8 +457,13 @@ def orders_redrive_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> Re
         except Exception:  # one bad order must not stop the sweep
             logger.exception("re-drive of paid order %s failed", order_id)
 
-    stuck = Order.objects.filter(status=S.PROVISIONING, updated_at__lt=cutoff).filter(
-        Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=timezone.now())
+    now = timezone.now()
+    stuck = (
+        Order.objects.filter(status=S.PROVISIONING, updated_at__lt=cutoff)
+        .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+        .filter(
+            Q(provisioning_due_at__isnull=True) | Q(provisioning_due_at__lt=now - RETRY_LOST_AFTER)
+        )
     )
     redriven: list[int] = []
     escalate: list[int] = []
@@ -412,7 +473,13 @@ def orders_redrive_stuck(*, older_than: timedelta = timedelta(minutes=15)) -> Re
         if attempts >= ESCALATE_AFTER_ATTEMPTS and escalated_at is None:
             escalate.append(order_id)
         redriven.append(order_id)
-        task_enqueue("orders.tasks.order_provision", order_id)
+    with transaction.atomic():
+        # Due now: a queue with a backlog is not sent the same order every 30 s.
+        Order.objects.filter(pk__in=redriven, status=S.PROVISIONING).update(
+            provisioning_due_at=now
+        )
+        for order_id in redriven:
+            task_enqueue("orders.tasks.order_provision", order_id)
     if escalate:
         _escalate(escalate)
     return RedriveResult(released=released, redriven=redriven, escalated=escalate)

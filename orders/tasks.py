@@ -33,10 +33,10 @@ def order_esims_email(order_id: int) -> None:
 
 
 @shared_task(name="orders.tasks.orders_redrive_stuck")
-def orders_redrive_stuck(older_than_minutes: int = 15) -> dict[str, int]:
+def orders_redrive_stuck(older_than_seconds: int = 60) -> dict[str, int]:
     from orders.provisioning import orders_redrive_stuck as redrive
 
-    result = redrive(older_than=timedelta(minutes=older_than_minutes))
+    result = redrive(older_than=timedelta(seconds=older_than_seconds))
     return {
         "released": len(result.released),
         "redriven": len(result.redriven),

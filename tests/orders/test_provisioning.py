@@ -261,14 +261,24 @@ def test_redrive_completes_stuck_orders_and_escalates_once(
     assert len(ops) == 1
     assert f"order {stuck.pk}" in ops[0].body
 
+    # Just re-driven: the next sweep leaves them alone while their tasks may be queued.
+    assert orders_redrive_stuck(older_than=timedelta(minutes=15)).redriven == []
+
+    later = timezone.now() + provisioning.RETRY_LOST_AFTER + timedelta(seconds=1)
     with (
+        time_machine.travel(later),
         mock.patch("orders.tasks.order_provision.delay"),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert orders_redrive_stuck(older_than=timedelta(minutes=15)).escalated == []
+        result = orders_redrive_stuck(older_than=timedelta(minutes=15))
+    assert sorted(result.redriven) == sorted([b2b_order.pk, stuck.pk])  # those tasks were lost
+    assert result.escalated == []
     assert len([m for m in mail.outbox if m.to == [settings.OPERATIONS_EMAIL]]) == 1
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        time_machine.travel(later + provisioning.RETRY_LOST_AFTER + timedelta(seconds=1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         orders_redrive_stuck(older_than=timedelta(minutes=15))
     assert order_status(b2b_order.pk) == "completed"
     assert order_status(stuck.pk) == "completed"

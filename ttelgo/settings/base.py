@@ -138,7 +138,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "esim-usage-refresh": {"task": "esims.tasks.esims_usage_refresh", "schedule": 900.0},
     "invoices-close-month": {"task": "ledger.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "ledger.tasks.invoices_mark_overdue", "schedule": 3600.0},
-    "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 300.0},
+    "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
     "reconciliation-run": {"task": "orders.tasks.reconciliation_run", "schedule": 86400.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
