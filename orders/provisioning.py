@@ -475,9 +475,7 @@ def orders_redrive_stuck(*, older_than: timedelta = timedelta(seconds=60)) -> Re
         redriven.append(order_id)
     with transaction.atomic():
         # Due now: a queue with a backlog is not sent the same order every 30 s.
-        Order.objects.filter(pk__in=redriven, status=S.PROVISIONING).update(
-            provisioning_due_at=now
-        )
+        Order.objects.filter(pk__in=redriven, status=S.PROVISIONING).update(provisioning_due_at=now)
         for order_id in redriven:
             task_enqueue("orders.tasks.order_provision", order_id)
     if escalate:
