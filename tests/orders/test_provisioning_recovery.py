@@ -22,7 +22,7 @@ from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
 
 
-def _b2b_order() -> Order:
+def _b2b_order():
     bundles_create()
     vendor = VendorFactory(currency="USD")
     fund(vendor, 100_000)
