@@ -162,6 +162,45 @@ def check_payments(*, since: Any) -> list[Found]:
                     fix=F.Fix.REFUND,
                 )
             )
+    found.extend(_delivered_against_payment(since=since))
+    return found
+
+
+def _delivered_against_payment(*, since: Any) -> list[Found]:
+    """Customer orders whose delivery and payment disagree: an order standing completed
+    (its eSIMs active) on a payment that never succeeded, or on one refunded in full."""
+    from payments.models import Payment
+
+    found: list[Found] = []
+    completed = Payment.objects.filter(
+        kind=Payment.Kind.ORDER, order__status=S.COMPLETED, order__updated_at__gte=since
+    )
+    for payment in completed.exclude(status=Payment.Status.SUCCEEDED):
+        found.append(
+            _finding(
+                F.Category.PAYMENTS,
+                "delivered_unpaid",
+                f"Order {payment.order_id} delivered its eSIMs but its payment "
+                f"{payment.payment_intent_id} is {payment.status}.",
+                object_type="payment",
+                object_id=str(payment.pk),
+                order_id=payment.order_id,
+                details={"payment_status": payment.status},
+            )
+        )
+    for payment in completed.filter(refunded_amount__gte=Field("amount"), amount__gt=0):
+        found.append(
+            _finding(
+                F.Category.PAYMENTS,
+                "refunded_but_active",
+                f"Order {payment.order_id} is refunded in full "
+                f"({Money(payment.refunded_amount, payment.currency)}) but stands completed "
+                "with its eSIMs.",
+                object_type="payment",
+                object_id=str(payment.pk),
+                order_id=payment.order_id,
+            )
+        )
     return found
 
 

@@ -337,6 +337,8 @@ def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
         order = _settle_money_and_complete(
             order=order, provider_reference=placed.reference, cost=cost
         )
+        if _refunded_meanwhile(order):
+            return Outcome("completed", reason="refunded while provisioning")
         order_completed_notify(order=order)
     return Outcome("completed")
 
@@ -367,8 +369,25 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             provider_reference=provider_reference,
             cost=cost or Money(order.cost_total, order.currency),
         )
+        if _refunded_meanwhile(order):
+            return Outcome("completed", reason="refunded while provisioning")
         order_completed_notify(order=order)
     return Outcome("completed")
+
+
+def _refunded_meanwhile(order: Order) -> bool:
+    """A customer's payment refunded in full while its order was provisioning (the
+    refund could not move an order mid-purchase): the delivered order is refunded at
+    once, in the same transaction, so it never stands completed on a refunded payment."""
+    from orders.services import order_refund_recorded
+    from payments.selectors import payment_fully_refunded
+
+    if order.channel != Order.Channel.B2C or not payment_fully_refunded(order_id=order.pk):
+        return False
+    order_refund_recorded(
+        order_id=order.pk, fully_refunded=True, reason="payment refunded while provisioning"
+    )
+    return True
 
 
 def _settle_money_and_complete(*, order: Order, provider_reference: str, cost: Money) -> Order:

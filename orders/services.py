@@ -120,12 +120,19 @@ def order_payment_canceled(*, order_id: int) -> Order:
 def order_refund_recorded(
     *, order_id: int, fully_refunded: bool, actor: Any = None, reason: str = ""
 ) -> Order:
-    """Payments recorded a refund. A full refund moves a paid/in-review/completed order
-    to `refunded`; a partial one only leaves an event. Failed orders stay failed (their
-    refund is part of failing)."""
+    """Payments recorded a refund. A full refund moves an order that is not being
+    provisioned to `refunded` (awaiting payment too: Stripe's events may arrive in any
+    order, and a refunded payment never provisions); an order in `provisioning` is
+    refunded when provisioning settles (`order_settle_refund`). A partial refund only
+    leaves an event. Failed orders stay failed (their refund is part of failing)."""
     with transaction.atomic():
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
-        if fully_refunded and order.status in (S.PAID, S.IN_REVIEW, S.COMPLETED):
+        if fully_refunded and order.status in (
+            S.AWAITING_PAYMENT,
+            S.PAID,
+            S.IN_REVIEW,
+            S.COMPLETED,
+        ):
             return order_transition(
                 order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason or "refunded"
             )

@@ -15,7 +15,8 @@ from ttelgo.errors import DomainError
 S = Order.Status
 
 ALLOWED: dict[str, frozenset[str]] = {
-    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.FAILED}),
+    # refunded: a refund reached us before the payment's success did (it never provisions)
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.FAILED, S.REFUNDED}),
     S.PAID: frozenset({S.IN_REVIEW, S.PROVISIONING, S.REFUNDED}),
     S.IN_REVIEW: frozenset({S.PROVISIONING, S.REFUNDED, S.CANCELLED}),
     S.PROVISIONING: frozenset({S.COMPLETED, S.FAILED}),

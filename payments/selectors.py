@@ -17,3 +17,9 @@ def payment_by_intent(*, payment_intent_id: str) -> Payment | None:
 
 def refunds_for_payment(*, payment: Payment) -> QuerySet[Refund]:
     return payment.refunds.order_by("created_at", "id")
+
+
+def payment_fully_refunded(*, order_id: int) -> bool:
+    """Whether the customer's payment for the order has been refunded in full."""
+    payment = payment_for_order(order_id=order_id)
+    return payment is not None and payment.refunded_amount > 0 and payment.fully_refunded
