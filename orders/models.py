@@ -77,6 +77,13 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="esim") | ~Q(target_iccid=""), name="order_topup_has_iccid"
             ),
+            # One provider order serves one of ours: an orphan two orders both found is
+            # adopted by one of them only (orders/provisioning.py).
+            models.UniqueConstraint(
+                fields=["provider_reference"],
+                condition=Q(kind="esim") & ~Q(provider_reference=""),
+                name="order_provider_reference_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="order_customer_recent"),

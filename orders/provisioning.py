@@ -29,12 +29,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from esims.models import Bundle
-from esims.providers import ProviderError, ProviderOrder, get_provider
+from esims.providers import ProviderError, ProviderOrder, ProviderUnavailable, get_provider
 from esims.records import Esim
 from orders.models import Order
 from orders.state import order_transition
@@ -231,13 +231,31 @@ def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> Pr
             since=order.created_at - timedelta(minutes=5),
             bundle_code=bundle_code,
             quantity=quantity,
+            adoptable=_unclaimed,
         )
         if found is not None:
+            _provider_reference_keep(order.pk, found.reference)
             return found
     placed = provider.create_order(bundle_code=bundle_code, quantity=quantity, reference=reference)
     # Keep the provider's id at once: a crash before settling then re-reads, not re-buys.
-    Order.objects.filter(pk=order.pk).update(provider_reference=placed.reference)
+    _provider_reference_keep(order.pk, placed.reference)
     return placed
+
+
+def _unclaimed(provider_reference: str) -> bool:
+    return not Order.objects.filter(provider_reference=provider_reference).exists()
+
+
+def _provider_reference_keep(order_id: int, provider_reference: str) -> None:
+    """Record the provider's order on ours. Unique per provider order: if another of our
+    orders adopted the same orphan meanwhile, this attempt backs off and retries."""
+    try:
+        with transaction.atomic():
+            Order.objects.filter(pk=order_id).update(provider_reference=provider_reference)
+    except IntegrityError:
+        raise ProviderUnavailable(
+            f"provider order {provider_reference} was taken by another order; looking again"
+        ) from None
 
 
 @dataclass(frozen=True)

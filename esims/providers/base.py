@@ -9,6 +9,7 @@ names.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -224,8 +225,15 @@ class Provider(abc.ABC):
         since: datetime | None = None,
         bundle_code: str | None = None,
         quantity: int | None = None,
+        adoptable: Callable[[str], bool] | None = None,
     ) -> ProviderOrder | None:
-        """The order created with our `reference`, or None. Call before re-ordering."""
+        """The order created with our `reference`, or None. Call before re-ordering.
+
+        A provider that cannot carry our reference on an order (eSIM Go) may also return
+        an order it cannot attribute (bought by an attempt that died before tagging it)
+        of the same bundle and quantity, if `adoptable(provider_reference)` says none of
+        our orders has it: such eSIMs are interchangeable, so any one of our orders may
+        take it, as long as only one does (the caller's unique provider reference)."""
 
     @abc.abstractmethod
     def get_order(self, provider_reference: str) -> ProviderOrder: ...

@@ -93,7 +93,7 @@ class EsimGoProvider(Provider):
         api_key: str | None = None,
         base_url: str | None = None,
         currency: str | None = None,
-        timeout: tuple[float, float] = (3.05, 20.0),
+        timeout: tuple[float, float] | None = None,
         max_attempts: int = 4,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
@@ -104,7 +104,7 @@ class EsimGoProvider(Provider):
         self.api_key = settings.ESIMGO_API_KEY if api_key is None else api_key
         self.base_url = (base_url or settings.ESIMGO_BASE_URL).rstrip("/")
         self.currency = (currency or settings.DEFAULT_CURRENCY).upper()
-        self.timeout = timeout
+        self.timeout = timeout or (3.05, settings.ESIMGO_READ_TIMEOUT_SECONDS)
         self.max_attempts = max_attempts
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -389,6 +389,7 @@ class EsimGoProvider(Provider):
         since: datetime | None = None,
         bundle_code: str | None = None,
         quantity: int | None = None,
+        adoptable: Callable[[str], bool] | None = None,
     ) -> ProviderOrder | None:
         window_start = since or datetime.now(UTC) - timedelta(hours=24)
         untagged: list[ProviderOrder] = []
@@ -400,11 +401,18 @@ class EsimGoProvider(Provider):
                 return self.get_order(order.reference)
             if not ref and order.bundle_code == bundle_code and order.quantity == quantity:
                 untagged.append(order)
-        if bundle_code is not None and len(untagged) == 1:
-            found = self.get_order(untagged[0].reference)
-            self._tag(found, reference)
-            return found
-        return None
+        if bundle_code is None:
+            return None
+        # Without `adoptable` only an unambiguous orphan is taken.
+        if adoptable is None:
+            candidates = untagged if len(untagged) == 1 else []
+        else:
+            candidates = [o for o in untagged if adoptable(o.reference)]
+        if not candidates:
+            return None
+        found = self.get_order(candidates[0].reference)
+        self._tag(found, reference)
+        return found
 
     def get_order(self, provider_reference: str) -> ProviderOrder:
         return self._order(self._request("GET", f"/orders/{provider_reference}"))

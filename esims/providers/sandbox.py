@@ -17,6 +17,7 @@ import hashlib
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -256,6 +257,7 @@ class SandboxProvider(Provider):
         since: datetime | None = None,
         bundle_code: str | None = None,
         quantity: int | None = None,
+        adoptable: Callable[[str], bool] | None = None,
     ) -> ProviderOrder | None:
         self._before_call()
         order = (

@@ -151,6 +151,28 @@ def test_find_order_claims_the_single_untagged_match_after_a_crash(esimgo):
 
 
 @responses.activate
+def test_find_order_adopts_an_orphan_none_of_ours_holds_when_several_are_untagged(esimgo):
+    """Two attempts died before tagging: their orders are interchangeable. Without a way
+    to tell which is ours nothing is taken; with one, the first not held by another of
+    our orders is."""
+    responses.get(f"{BASE}/orders", json=_orders_list(_listed("r1", "111"), _listed("r2", "222")))
+    responses.get(f"{BASE}/esims/111", json={"iccid": "111", "customerRef": ""})
+    responses.get(f"{BASE}/esims/222", json={"iccid": "222", "customerRef": ""})
+    responses.get(f"{BASE}/orders/r2", json={**TRANSACTION, "orderReference": "r2"})
+    responses.put(f"{BASE}/esims", json={})
+    code = "esim_1GB_7D_GB_V2"
+    assert esimgo.find_order("order:7", bundle_code=code, quantity=1) is None  # ambiguous
+    found = esimgo.find_order(
+        "order:7", bundle_code=code, quantity=1, adoptable=lambda ref: ref != "r1"
+    )
+    assert found is not None and found.reference == "r2"
+    assert (
+        esimgo.find_order("order:7", bundle_code=code, quantity=1, adoptable=lambda ref: False)
+        is None
+    )
+
+
+@responses.activate
 def test_find_order_with_nothing_in_the_window_is_none(esimgo):
     responses.get(f"{BASE}/orders", json=[])
     assert esimgo.find_order("order:5", bundle_code="x", quantity=1) is None

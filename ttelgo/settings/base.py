@@ -151,6 +151,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 ESIM_PROVIDER = env.str("ESIM_PROVIDER", default="sandbox")
 ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")
 ESIMGO_BASE_URL = env.str("ESIMGO_BASE_URL", default="https://api.esim-go.com/v2.4")
+# How long one eSIM Go call may wait for its answer (a read timeout is retried or checked).
+ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
 # Cached catalogue answers also kept in each process's memory (esims/api.py).
