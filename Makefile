@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Python 3.12: the pyenv build on our machines, else whatever python3.12 is on PATH.
 PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python))),$(shell command -v python3.12),python3)
 
-.PHONY: venv run serve test test-fast lint fmt migrate bench clean
+.PHONY: venv run serve test test-fast lint fmt migrate bench chaos clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
@@ -47,6 +47,10 @@ fmt: venv
 
 bench: venv
 	.ci/services.sh run $(PY) bench/run.py
+
+## The app as production runs it (gunicorn, Celery worker and beat), hurt on purpose.
+chaos: venv
+	.ci/services.sh run $(PY) bench/chaos.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .mypy_cache .ruff_cache

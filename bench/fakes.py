@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import threading
 import time
 import uuid
@@ -113,6 +114,9 @@ class FakeHandler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self.server.log.clear()
             return self._send(200, {})
+        if parts.path.startswith("/__bench/") and hasattr(self.server.app, "bench"):
+            status, payload = self.server.app.bench(method, parts.path, body)
+            return self._send(status, payload)
         status, payload = self.server.app.handle(
             method, parts.path, parse_qs(parts.query), body, self.headers
         )
@@ -135,7 +139,13 @@ Response = tuple[int, Any]
 
 
 class EsimGoApp:
-    """In-memory eSIM Go: catalogue, orders (completed at once), eSIM tags and details."""
+    """In-memory eSIM Go: catalogue, orders (completed at once), eSIM tags and details.
+
+    Faults for the chaos suite, set with `POST /__bench/faults {latency, error_rate,
+    timeout_rate, timeout_seconds}`: every call but the catalogue waits `latency` seconds;
+    `error_rate` of them answer 500 without acting; `timeout_rate` act and then answer only
+    after `timeout_seconds` (longer than the client waits: a read timeout after the
+    provider acted). `GET /__bench/stats` counts the orders placed."""
 
     def __init__(self) -> None:
         self.catalogue = {item["name"]: item for item in esimgo_catalogue()}
@@ -143,12 +153,50 @@ class EsimGoApp:
         self.esims: dict[str, dict[str, Any]] = {}
         self.iccids = itertools.count(8944000000000000001)
         self.lock = threading.Lock()
+        self.faults: dict[str, float] = {}
+        self.random = random.Random(7)
+
+    def bench(self, method: str, path: str, body: bytes) -> Response:
+        if path == "/__bench/faults" and method == "POST":
+            with self.lock:
+                self.faults = {k: float(v) for k, v in json.loads(body or b"{}").items()}
+            return 200, self.faults
+        if path == "/__bench/stats":
+            with self.lock:
+                by_ref: dict[str, int] = {}
+                for order in self.orders.values():
+                    iccids = [i for line in order["order"] for i in line.get("iccids", [])]
+                    refs = {self.esims.get(i, {}).get("customerRef", "") for i in iccids}
+                    for ref in refs:
+                        by_ref[ref or "(untagged)"] = by_ref.get(ref or "(untagged)", 0) + 1
+                untagged = by_ref.pop("(untagged)", 0)
+                return 200, {
+                    "orders": len(self.orders),
+                    "untagged": untagged,
+                    "by_ref": by_ref,
+                    "faults": self.faults,
+                }
+        return 404, {"message": "Not found"}
 
     def handle(
         self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: Any
     ) -> Response:
         if not headers.get("X-API-Key"):
             return 401, {"message": "Unauthorised"}
+        if "catalogue" in path or not self.faults:
+            return self._handle(method, path, query, body)
+        with self.lock:
+            faults, roll = dict(self.faults), self.random.random()
+        time.sleep(faults.get("latency", 0.0))
+        error_rate = faults.get("error_rate", 0.0)
+        if roll < error_rate:
+            return 500, {"message": "Internal error (injected)"}
+        response = self._handle(method, path, query, body)
+        if roll < error_rate + faults.get("timeout_rate", 0.0):
+            time.sleep(faults.get("timeout_seconds", 5.0))  # acted; the answer comes too late
+        return response
+
+    def _handle(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Response:
         seg = [s for s in path.split("/") if s]
         if seg and seg[0] == "v2.4":
             seg = seg[1:]

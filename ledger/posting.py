@@ -219,22 +219,18 @@ def _transaction_create(
     """Insert the transaction row; the unique reference makes a concurrent twin lose."""
     if not reference or len(reference) > 255:
         raise DomainError("validation_error", "reference must be 1-255 characters")
-    try:
-        with transaction.atomic():
-            txn = Transaction.objects.create(
-                reference=reference,
-                kind=kind,
-                description=description[:500],
-                order_id=order_id,
-                actor=actor,
-                metadata=metadata or {},
-            )
+    txn = Transaction(
+        reference=reference,
+        kind=kind,
+        description=description[:500],
+        order_id=order_id,
+        actor=actor,
+        metadata=metadata or {},
+    )
+    # One statement, no savepoint: a twin already there is skipped, not an error.
+    if sql.insert_or_skip(txn):
         return txn, True
-    except IntegrityError:
-        existing = Transaction.objects.filter(reference=reference).first()
-        if existing is None:
-            raise
-        return existing, False
+    return Transaction.objects.get(reference=reference), False
 
 
 def _entries_write(
@@ -445,7 +441,10 @@ def hold_capture(
             raise DomainError("invalid_state", "the hold changed concurrently")
         if not _db_enforces():
             Account.objects.filter(id=account.id).update(held=F("held") - locked.amount)
-        _entries_write(txn=txn, legs={account.id: value, locked.counter_account_id: -value})
+        account.held -= locked.amount  # what the trigger (or the update above) released
+        _entries_write(
+            txn=txn, legs={account.id: value, locked.counter_account_id: -value}, locked=accounts
+        )
     hold.refresh_from_db()
     return txn
 

@@ -230,11 +230,9 @@ def vendor_order_capture(
     hold = _order_hold(order_id)
     if hold is None:
         raise DomainError("invalid_state", f"order {order_id} has no reservation")
+    # hold_capture locks in the ledger's order (the hold, then the vendor's account); the
+    # platform accounts both postings touch are never locked.
     with transaction.atomic():
-        # Lock what this changes up front, in the ledger's lock order (the hold, then the
-        # vendor's account; the platform accounts it posts to are never locked).
-        locked = ledger_lock(holds=[hold.id])[0][hold.id]
-        ledger_lock(accounts=[locked.account_id])
         charge = hold_capture(
             hold=hold,
             amount=amount,

@@ -1,0 +1,709 @@
+"""`make chaos`: TTelGo run the way production runs it, then hurt on purpose.
+
+Runs under `.ci/services.sh` (throwaway PostgreSQL + Redis). Starts the fake eSIM Go and
+Stripe servers on loopback, gunicorn with the production settings, a real Celery worker
+and beat, then plays seven scenarios, each load bounded in time and count and sent only
+to 127.0.0.1:
+
+1. hot vendor: 20 clients on one prepaid vendor while the worker completes its orders;
+2. spread: 32 clients over 50 vendors;
+3. worker killed: the worker's children and then its master SIGKILLed mid-provisioning
+   (provider latency on), then restarted;
+4. Redis down 20 s during traffic (killed, restarted on its append-only file);
+5. PostgreSQL restarted during traffic;
+6. provider faults: 30 % errors and timeouts over 200 orders;
+7. payment events: the four events of a declined-paid-refunded payment delivered in
+   every one of their 24 orders, each for its own order.
+
+After each, it waits for every order to be final and checks the answers (only the
+statuses the scenario allows: never a 500), the ledger (integrity check, no pending hold
+on a final order), and the provider's own count (no reference of ours bought twice).
+It prints a table; any failed check makes it exit 1, which fails CI.
+
+The clients together offer CHAOS_RATE orders a second (default 25): on the 2 cores CI
+has, gunicorn, the worker, PostgreSQL, Redis, the fakes and the clients share the CPU,
+and the worker provisions about 35 orders a second at best while the API alone accepts
+over 55, so a faster offer only grows the queue (a capacity question, answered by more
+workers, and measured by `make bench`), not a correctness one.
+
+Knobs (environment): CHAOS_SECONDS (load length of scenarios 1-2, default 30), CHAOS_RATE,
+CHAOS_SCENARIOS (comma-separated subset of hot,spread,worker_killed,redis_down,
+postgres_restart,provider_faults,payment_events), CHAOS_WORKER_CONCURRENCY (4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import Bench  # noqa: E402
+
+TIME_LIMIT_SECONDS = 25 * 60
+FINAL = ("completed", "failed", "refunded", "cancelled")
+BUNDLE = "esim_1GB_7D_GB_V2"
+READ_TIMEOUT = 2.0  # the app's eSIM Go read timeout here (a timeout fault answers later)
+
+
+def _say(message: str) -> None:
+    print(f"chaos: {message}", flush=True)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+
+class Client:
+    """One keep-alive connection to the app, as one API client would hold."""
+
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
+        self.port = port
+        self.headers = headers
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        data = (
+            json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+        )
+        all_headers = {"Content-Type": "application/json", **self.headers, **(headers or {})}
+        for attempt in range(2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.conn.request(method, path, body=data, headers=all_headers)
+                response = self.conn.getresponse()
+                payload = response.read()
+                return response.status, dict(response.getheaders()), payload
+            except (OSError, http.client.HTTPException):
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                if attempt:
+                    return 0, {}, b""  # no answer at all
+        return 0, {}, b""
+
+
+@dataclass
+class Tally:
+    statuses: Counter[int] = field(default_factory=Counter)
+    created: list[int] = field(default_factory=list)
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, status: int, order_id: int | None = None) -> None:
+        with self.lock:
+            self.requests += 1
+            self.statuses[status] += 1
+            if order_id is not None:
+                self.created.append(order_id)
+
+
+def order_once(client: Client, tally: Tally, *, quantity: int = 1) -> None:
+    """One vendor order as a well-behaved client places it: a fresh Idempotency-Key, and on
+    a 503 the same key again after Retry-After."""
+    key = str(uuid.uuid4())
+    for _ in range(30):
+        status, headers, payload = client.request(
+            "POST",
+            "/api/v1/vendor/orders",
+            {"bundle_code": BUNDLE, "quantity": quantity},
+            {"Idempotency-Key": key},
+        )
+        order_id = json.loads(payload)["id"] if status == 201 else None
+        tally.record(status, order_id)
+        if status not in (0, 503):
+            return
+        time.sleep(min(float(headers.get("Retry-After", "1")), 2.0))
+
+
+def order_load(
+    *,
+    port: int,
+    keys: list[str],
+    clients: int,
+    seconds: float,
+    tally: Tally,
+    max_orders: int | None = None,
+    rate: float | None = None,
+    events: list[tuple[float, Callable[[], None]]] = (),  # type: ignore[assignment]
+) -> None:
+    """`clients` threads placing orders for `seconds` (or until `max_orders` were
+    created), together at most `rate` orders a second (default CHAOS_RATE); `events` run
+    at their offset from the start, on this thread."""
+    deadline = time.monotonic() + seconds
+    interval = clients / (rate or float(os.environ.get("CHAOS_RATE", "25")))
+
+    def run(n: int) -> None:
+        client = Client(port, {"Authorization": f"Api-Key {keys[n % len(keys)]}"})
+        next_at = time.monotonic() + interval * n / clients  # spread the clients' phases
+        while time.monotonic() < deadline:
+            if max_orders is not None and len(tally.created) >= max_orders:
+                return
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval
+            order_once(client, tally)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for offset, action in sorted(events, key=lambda e: e[0]):
+        time.sleep(max(0.0, start + offset - time.monotonic()))
+        action()
+    for t in threads:
+        t.join(timeout=seconds + 120)
+
+
+# --- the platform's state ---------------------------------------------------------------
+
+
+def _db() -> None:
+    from django.db import close_old_connections, connection
+
+    close_old_connections()
+    connection.close()  # after a PostgreSQL restart the old connection is gone
+
+
+def wait_final(order_ids: list[int], timeout: float) -> float | None:
+    """Seconds until every order is final, or None if some are not within `timeout`."""
+    from orders.models import Order
+
+    start = time.monotonic()
+    while True:
+        _db()
+        try:
+            open_count = Order.objects.filter(pk__in=order_ids).exclude(status__in=FINAL).count()
+        except Exception as exc:  # the database coming back
+            _say(f"  (waiting on the database: {exc})")
+            open_count = -1
+        if open_count == 0:
+            return round(time.monotonic() - start, 1)
+        if int(time.monotonic() - start) % 5 == 0:
+            _say(f"  {open_count} orders not final yet")
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(1.0)
+
+
+def statuses_of(order_ids: list[int]) -> Counter[str]:
+    from orders.models import Order
+
+    _db()
+    return Counter(Order.objects.filter(pk__in=order_ids).values_list("status", flat=True))
+
+
+def ledger_problems(order_ids: list[int]) -> list[str]:
+    from ledger.integrity import ledger_integrity_check
+    from ledger.models import Hold
+    from orders.models import Order
+
+    _db()
+    problems = [f"{f.code}: {f.message}" for f in ledger_integrity_check()]
+    final = Order.objects.filter(pk__in=order_ids, status__in=FINAL).values_list("pk", flat=True)
+    pending = Hold.objects.filter(order_id__in=list(final), status=Hold.Status.PENDING).count()
+    if pending:
+        problems.append(f"{pending} final orders still hold funds")
+    captured_failed = Hold.objects.filter(
+        order_id__in=Order.objects.filter(pk__in=order_ids, status="failed").values("pk"),
+        status=Hold.Status.CAPTURED,
+    ).count()
+    if captured_failed:
+        problems.append(f"{captured_failed} failed orders were charged")
+    return problems
+
+
+# --- the harness ------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    scenario: str
+    requests: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    orders: int = 0
+    outcome: dict[str, int] = field(default_factory=dict)
+    settle_seconds: float | None = None
+    provider_orders: int = 0
+    bought_twice: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+class Chaos(Bench):
+    def __init__(self) -> None:
+        super().__init__()
+        self.env.update(
+            {
+                "ESIMGO_RATE_LIMIT_PER_SECOND": "1000",
+                "ESIMGO_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
+                "THROTTLE_AUTH": "100000/min",
+                "BENCH_BARE_VIEW": "false",
+            }
+        )
+        self.keys: list[str] = []
+        self.rows: list[Row] = []
+        self.provider_before = 0
+        self.worker_concurrency = _env_int("CHAOS_WORKER_CONCURRENCY", 4)
+        self.redis_port = int(os.environ["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+        self.tmp = Path(os.environ["SERVICES_TMP"])
+
+    # --- processes ----------------------------------------------------------------------
+    def start_beat(self) -> None:
+        self.procs.start(
+            "beat",
+            [
+                str(Path(sys.executable).parent / "celery"), "-A", "ttelgo", "beat", "-l", "INFO",
+                "-s", str(self.work / "beat-schedule"),
+            ],
+            env=self.env,
+            cwd=ROOT,
+        )  # fmt: skip
+
+    def worker_pid(self) -> int:
+        for name, proc in self.procs.procs:
+            if name == "worker" and proc.poll() is None:
+                return proc.pid
+        raise RuntimeError("no worker running")
+
+    def kill_worker_children(self) -> None:
+        master = self.worker_pid()
+        children = _children(master)
+        _say(f"  SIGKILL worker children {children}")
+        for pid in children:
+            _kill(pid)
+
+    def kill_worker_master(self) -> None:
+        master = self.worker_pid()
+        _say(f"  SIGKILL worker master {master} (and what is left of its children)")
+        for pid in [master, *_children(master)]:
+            _kill(pid)
+
+    def restart_worker(self) -> None:
+        _say("  worker restarted")
+        self.start_worker(concurrency=self.worker_concurrency, name="worker")
+
+    def redis_kill(self) -> None:
+        pid = int((self.tmp / "redis.pid").read_text().strip())
+        _say(f"  SIGKILL redis ({pid})")
+        _kill(pid)
+
+    def redis_start(self) -> None:
+        subprocess.run(
+            [
+                "redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                "--daemonize", "yes", "--pidfile", str(self.tmp / "redis.pid"),
+                "--dir", str(self.tmp), "--logfile", str(self.tmp / "redis.log"),
+            ],
+            check=True,
+        )  # fmt: skip
+        _say("  redis restarted on its append-only file")
+
+    def redis_durable(self) -> None:
+        """The production broker keeps an append-only file (docker-compose.yml): turn it
+        on here too, and wait for the first rewrite, before killing Redis."""
+        cli = ["redis-cli", "-p", str(self.redis_port)]
+        subprocess.run(
+            [*cli, "config", "set", "appendonly", "yes"], check=True, capture_output=True
+        )
+        for _ in range(100):
+            info = subprocess.run([*cli, "info", "persistence"], capture_output=True, text=True)
+            if "aof_rewrite_in_progress:0" in info.stdout and "aof_enabled:1" in info.stdout:
+                return
+            time.sleep(0.1)
+
+    def pg_ctl(self, *args: str) -> None:
+        run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        pgdata = str(self.tmp / "pg")
+        subprocess.run(
+            [*run_as, f"{os.environ['PGBIN']}/pg_ctl", "-D", pgdata, *args],
+            check=True,
+            capture_output=True,
+        )
+
+    def pg_stop(self) -> None:
+        _say("  PostgreSQL stopping (fast)")
+        self.pg_ctl("-m", "fast", "stop")
+
+    def pg_start(self) -> None:
+        self.pg_ctl("-w", "-l", str(self.tmp / "pg.log"), "start")
+        _say("  PostgreSQL started again")
+
+    def provider(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports["esimgo"], timeout=30)
+        conn.request("POST" if body is not None else "GET", path, json.dumps(body or {}).encode())
+        return json.loads(conn.getresponse().read())
+
+    def provider_counts(self) -> tuple[int, int]:
+        """(orders the provider holds, references of ours bought more than once)."""
+        stats = self.provider("/__bench/stats")
+        twice = sum(1 for n in stats["by_ref"].values() if n > 1)
+        return int(stats["orders"]), twice
+
+    # --- setup --------------------------------------------------------------------------
+    def prepare(self) -> None:
+        from django.core.management import call_command
+
+        from bench import seed
+
+        call_command("migrate", "--noinput", verbosity=0)
+        seed.catalogue_seed()
+        self.keys = [v.api_key for v in seed.vendors_seed(50)]
+        _say(f"seeded the catalogue and {len(self.keys)} funded vendors")
+
+    def run(self) -> None:
+        t0 = time.monotonic()
+        self.start_fakes()
+        self.django_setup()
+        self.prepare()
+        self.purge_queue()
+        self.start_app()
+        self.start_worker(concurrency=self.worker_concurrency, name="worker")
+        self.start_beat()
+        wanted = os.environ.get("CHAOS_SCENARIOS", ",".join(SCENARIOS)).split(",")
+        for name in SCENARIOS:
+            if name in wanted:
+                _say(f"scenario {name}")
+                self.provider("/__bench/faults", {})
+                self.provider_before = self.provider_counts()[0]
+                row = SCENARIOS[name](self)
+                self.rows.append(row)
+                _say(f"  -> {'ok' if not row.failures else 'FAILED: ' + '; '.join(row.failures)}")
+        self.results["elapsed_seconds"] = round(time.monotonic() - t0, 1)
+
+    def finish_row(
+        self,
+        row: Row,
+        tally: Tally,
+        *,
+        allowed: set[int],
+        settle_within: float,
+        all_completed: bool,
+    ) -> Row:
+        row.requests = tally.requests
+        row.statuses = dict(sorted(tally.statuses.items()))
+        row.orders = len(tally.created)
+        bad = {s: n for s, n in tally.statuses.items() if s not in allowed}
+        if bad:
+            row.failures.append(f"answers outside {sorted(allowed)}: {bad}")
+        row.settle_seconds = wait_final(tally.created, settle_within)
+        if row.settle_seconds is None:
+            row.failures.append(f"orders not final within {settle_within:.0f}s")
+        row.outcome = dict(statuses_of(tally.created))
+        if all_completed and set(row.outcome) - {"completed"}:
+            row.failures.append(f"not every order completed: {row.outcome}")
+        row.failures.extend(ledger_problems(tally.created))
+        total, row.bought_twice = self.provider_counts()
+        row.provider_orders = total - self.provider_before
+        if row.bought_twice:
+            row.failures.append(f"{row.bought_twice} orders bought twice at the provider")
+        return row
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+# --- scenarios --------------------------------------------------------------------------
+
+
+def hot_vendor(c: Chaos) -> Row:
+    tally = Tally()
+    seconds = _env_int("CHAOS_SECONDS", 30)
+    order_load(port=c.ports["app"], keys=c.keys[:1], clients=20, seconds=seconds, tally=tally)
+    return c.finish_row(
+        Row("1 hot vendor: 20 clients, 1 vendor"),
+        tally,
+        allowed={201, 402, 429},
+        settle_within=30,
+        all_completed=True,
+    )
+
+
+def spread(c: Chaos) -> Row:
+    tally = Tally()
+    seconds = _env_int("CHAOS_SECONDS", 30)
+    order_load(port=c.ports["app"], keys=c.keys, clients=32, seconds=seconds, tally=tally)
+    return c.finish_row(
+        Row("2 spread: 32 clients, 50 vendors"),
+        tally,
+        allowed={201, 402, 429},
+        settle_within=30,
+        all_completed=True,
+    )
+
+
+def worker_killed(c: Chaos) -> Row:
+    c.provider("/__bench/faults", {"latency": 0.3})
+    tally = Tally()
+    order_load(
+        port=c.ports["app"],
+        keys=c.keys,
+        clients=8,
+        seconds=12,
+        tally=tally,
+        events=[(3, c.kill_worker_children), (6, c.kill_worker_master), (8, c.restart_worker)],
+    )
+    c.provider("/__bench/faults", {})
+    return c.finish_row(
+        Row("3 worker killed (children, then master)"),
+        tally,
+        allowed={201, 402, 429},
+        settle_within=120,
+        all_completed=True,
+    )
+
+
+def redis_down(c: Chaos) -> Row:
+    c.redis_durable()
+    tally = Tally()
+    order_load(
+        port=c.ports["app"],
+        keys=c.keys,
+        clients=8,
+        seconds=30,
+        tally=tally,
+        events=[(5, c.redis_kill), (25, c.redis_start)],
+    )
+    return c.finish_row(
+        Row("4 Redis down 20 s"),
+        tally,
+        allowed={201, 402, 429, 503},
+        settle_within=120,
+        all_completed=True,
+    )
+
+
+def postgres_restart(c: Chaos) -> Row:
+    tally = Tally()
+    order_load(
+        port=c.ports["app"],
+        keys=c.keys,
+        clients=8,
+        seconds=20,
+        tally=tally,
+        events=[(5, c.pg_stop), (12, c.pg_start)],
+    )
+    return c.finish_row(
+        Row("5 PostgreSQL restarted"),
+        tally,
+        allowed={201, 402, 429, 503},
+        settle_within=120,
+        all_completed=True,
+    )
+
+
+def provider_faults(c: Chaos) -> Row:
+    c.provider(
+        "/__bench/faults",
+        {"error_rate": 0.15, "timeout_rate": 0.15, "timeout_seconds": READ_TIMEOUT + 1},
+    )
+    tally = Tally()
+    order_load(
+        port=c.ports["app"], keys=c.keys, clients=8, seconds=120, tally=tally, max_orders=200
+    )
+    row = Row("6 provider: 30 % errors and timeouts")
+    c.finish_row(row, tally, allowed={201, 402, 429}, settle_within=240, all_completed=False)
+    c.provider("/__bench/faults", {})
+    if set(row.outcome) - {"completed", "failed"}:
+        row.failures.append(f"orders neither completed nor failed: {row.outcome}")
+    return row
+
+
+def payment_events(c: Chaos) -> Row:
+    """Each of the 24 orders of arrival of one payment's four events, for its own order."""
+    row = Row("7 payment events, 24 orders of arrival")
+    api = Client(c.ports["app"], {})
+    email = f"chaos-{uuid.uuid4().hex[:8]}@example.com"
+    password = "Chaos-pass-" + uuid.uuid4().hex[:8]
+    api.request("POST", "/api/v1/auth/register", {"email": email, "password": password})
+    _, _, token = api.request("POST", "/api/v1/auth/token", {"email": email, "password": password})
+    customer = Client(c.ports["app"], {"Authorization": f"Bearer {json.loads(token)['access']}"})
+    stripe = Client(c.ports["stripe"], {"Authorization": f"Bearer {c.env['STRIPE_SECRET_KEY']}"})
+    tally = Tally()
+    refunded_first: list[int] = []
+    for arrival in itertools.permutations(("created", "failed", "succeeded", "refunded")):
+        status, _, payload = customer.request(
+            "POST",
+            "/api/v1/orders",
+            {"bundle_code": BUNDLE, "quantity": 1},
+            {"Idempotency-Key": str(uuid.uuid4())},
+        )
+        tally.record(status, json.loads(payload)["id"] if status == 201 else None)
+        if status != 201:
+            continue
+        order = json.loads(payload)
+        pi = order["payment"]["payment_intent_id"]
+        # What happened at Stripe: the card declined once, then paid, then refunded.
+        stripe.request("POST", f"/__bench/succeed/{pi}", b"")
+        stripe.request(
+            "POST",
+            "/v1/refunds",
+            urlencode({"payment_intent": pi}).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        if arrival.index("refunded") == 0:
+            refunded_first.append(order["id"])
+        for name in arrival:
+            status, _, _ = api.request(
+                "POST", "/api/v1/webhooks/stripe", *_signed(c, _stripe_event(name, pi))
+            )
+            tally.record(status)
+    c.finish_row(row, tally, allowed={200, 201}, settle_within=60, all_completed=False)
+    if row.outcome != {"refunded": len(tally.created)}:
+        row.failures.append(f"every order should end refunded: {row.outcome}")
+    problems = _payments_consistent(tally.created, refunded_first)
+    row.failures.extend(problems)
+    return row
+
+
+def _stripe_event(name: str, pi: str) -> dict[str, Any]:
+    intent = {"id": pi, "object": "payment_intent", "status": "requires_payment_method"}
+    obj, type_ = {
+        "created": (intent, "payment_intent.created"),
+        "failed": ({**intent, "last_payment_error": {"code": "card_declined"}}, "payment_intent.payment_failed"),
+        "succeeded": ({**intent, "status": "succeeded"}, "payment_intent.succeeded"),
+        "refunded": ({"id": f"ch_{pi[3:]}", "object": "charge", "payment_intent": pi}, "charge.refunded"),
+    }[name]  # fmt: skip
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "created": int(time.time()),
+        "type": type_,
+        "data": {"object": obj},
+        "livemode": False,
+    }
+
+
+def _signed(c: Chaos, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    payload = json.dumps(event).encode()
+    t = int(time.time())
+    secret = c.env["STRIPE_WEBHOOK_SECRET"].encode()
+    digest = hmac.new(secret, f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return payload, {"Stripe-Signature": f"t={t},v1={digest}"}
+
+
+def _payments_consistent(order_ids: list[int], refunded_first: list[int]) -> list[str]:
+    from django.db.models import F
+
+    from esims.records import Esim
+    from ledger.reconciliation import _delivered_against_payment
+    from payments.models import Payment
+
+    _db()
+    problems = []
+    short = Payment.objects.filter(order_id__in=order_ids, refunded_amount__lt=F("amount"))
+    if short.exists():
+        problems.append(f"{short.count()} payments not refunded in full")
+    delivered = Esim.objects.filter(order_id__in=refunded_first).count()
+    if delivered:
+        problems.append(f"{delivered} eSIMs bought for payments refunded before they succeeded")
+    found = _delivered_against_payment(since=_an_hour_ago())
+    if found:
+        problems.append(f"reconciliation: {[f['code'] for f in found]}")
+    return problems
+
+
+def _an_hour_ago() -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() - timedelta(hours=1)
+
+
+SCENARIOS: dict[str, Callable[[Chaos], Row]] = {
+    "hot": hot_vendor,
+    "spread": spread,
+    "worker_killed": worker_killed,
+    "redis_down": redis_down,
+    "postgres_restart": postgres_restart,
+    "provider_faults": provider_faults,
+    "payment_events": payment_events,
+}
+
+
+def print_table(rows: list[Row]) -> None:
+    print("\nchaos figures")
+    print(
+        f"  {'scenario':42} {'requests':>8} {'orders':>6} {'settled s':>9} "
+        f"{'prov.':>5} {'twice':>5}  answers / outcome / result"
+    )
+    for r in rows:
+        settled = "-" if r.settle_seconds is None else f"{r.settle_seconds:.1f}"
+        answers = " ".join(f"{s}:{n}" for s, n in r.statuses.items())
+        outcome = " ".join(f"{s}:{n}" for s, n in sorted(r.outcome.items()))
+        result = "ok" if not r.failures else "FAILED"
+        print(
+            f"  {r.scenario:42} {r.requests:>8} {r.orders:>6} {settled:>9} "
+            f"{r.provider_orders:>5} {r.bought_twice:>5}  {answers} / {outcome} / {result}"
+        )
+    failed = [r for r in rows if r.failures]
+    for r in failed:
+        for f in r.failures:
+            print(f"  FAILED {r.scenario}: {f}")
+    print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGALRM, _on_term)
+    signal.alarm(TIME_LIMIT_SECONDS)
+    chaos = Chaos()
+    try:
+        chaos.run()
+    except KeyboardInterrupt as exc:
+        print(f"chaos: interrupted ({exc}); stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        chaos.close()
+        print_table(chaos.rows)
+    return 1 if any(r.failures for r in chaos.rows) or not chaos.rows else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
