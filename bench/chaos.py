@@ -208,6 +208,23 @@ def wait_final(order_ids: list[int], timeout: float) -> float | None:
         time.sleep(1.0)
 
 
+def _describe_open(order_ids: list[int]) -> None:
+    """What the orders still open look like (for the log of a failed run)."""
+    from django.utils import timezone
+
+    from orders.models import Order
+
+    now = timezone.now()
+    rows = Order.objects.filter(pk__in=order_ids).exclude(status__in=FINAL)[:10]
+    for o in rows:
+        _say(
+            f"  open order {o.pk}: {o.status}, attempts {o.provisioning_attempts}, lease "
+            f"{o.provisioning_lease_until and (o.provisioning_lease_until - now)}, due "
+            f"{o.provisioning_due_at and (o.provisioning_due_at - now)}, updated "
+            f"{now - o.updated_at} ago, provider ref {o.provider_reference!r}"
+        )
+
+
 def statuses_of(order_ids: list[int]) -> Counter[str]:
     from orders.models import Order
 
@@ -411,6 +428,7 @@ class Chaos(Bench):
         row.settle_seconds = wait_final(tally.created, settle_within)
         if row.settle_seconds is None:
             row.failures.append(f"orders not final within {settle_within:.0f}s")
+            _describe_open(tally.created)
         row.outcome = dict(statuses_of(tally.created))
         if all_completed and set(row.outcome) - {"completed"}:
             row.failures.append(f"not every order completed: {row.outcome}")

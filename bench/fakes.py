@@ -208,7 +208,7 @@ class EsimGoApp:
         if seg == ["orders"] and method == "POST":
             return self._order(json.loads(body or b"{}"))
         if seg == ["orders"] and method == "GET":
-            return 200, {"orders": list(self.orders.values()), "pageCount": 1}
+            return self._orders_list(query)
         if len(seg) == 2 and seg[0] == "orders":
             order = self.orders.get(seg[1])
             return (200, order) if order else (404, {"message": "Order not found"})
@@ -238,6 +238,22 @@ class EsimGoApp:
         if seg == ["organisation"]:
             return 200, {"balance": 100000.0, "currency": "USD", "testCredit": 0}
         return 404, {"message": "Not found"}
+
+    def _orders_list(self, query: dict[str, list[str]]) -> Response:
+        """`createdAt=gte:<iso>` / `lte:<iso>` and `page` / `limit`, as eSIM Go filters."""
+        with self.lock:
+            orders = list(self.orders.values())
+        for bound in query.get("createdAt", []):
+            op, _, when = bound.partition(":")
+            stamp = when[:19]  # ISO seconds compare as text
+            if op == "gte":
+                orders = [o for o in orders if o["createdDate"][:19] >= stamp]
+            elif op == "lte":
+                orders = [o for o in orders if o["createdDate"][:19] <= stamp]
+        limit = int((query.get("limit") or ["100"])[0])
+        page = int((query.get("page") or ["1"])[0])
+        pages = max(1, -(-len(orders) // limit))
+        return 200, {"orders": orders[(page - 1) * limit : page * limit], "pageCount": pages}
 
     def _catalogue(self, query: dict[str, list[str]]) -> Response:
         page = int((query.get("page") or ["1"])[0])

@@ -396,6 +396,8 @@ class EsimGoProvider(Provider):
         for order in self.list_orders(created_from=window_start - timedelta(minutes=5)):
             if not order.esims:
                 continue
+            if adoptable is not None and not adoptable(order.reference):
+                continue  # another of our orders holds it: not ours, no need to ask
             ref = self.get_esim(order.esims[0].iccid).customer_ref
             if ref == reference:
                 return self.get_order(order.reference)
