@@ -7,7 +7,9 @@
 - keys live 24 hours (purged by `ttelgo.tasks.idempotency_keys_purge`).
 
 The claim is a row insert guarded by a unique constraint (committed on its own, so a
-concurrent duplicate sees it at once). The view then runs in a transaction that also marks
+concurrent duplicate sees it at once). It names the database session running the request;
+a claim whose session is gone (the database restarted under it, the process was killed)
+is taken over at once instead of answering 409 until it is stale. The view then runs in a transaction that also marks
 the key completed, so the business write and the stored response commit together: a
 crash in between leaves neither, and a later retry runs the request afresh.
 
@@ -28,7 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -87,10 +89,51 @@ def _key_from(request: Request, *, required: bool) -> str | None:
     return key
 
 
+def _session() -> str:
+    """This connection's database session ("pid:backend start", PostgreSQL only), read
+    once per connection."""
+    if connection.vendor != "postgresql":
+        return ""
+    connection.ensure_connection()
+    raw = connection.connection
+    cached = getattr(connection, "_ttelgo_session", None)
+    if cached is not None and cached[0] is raw:
+        return str(cached[1])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_backend_pid() || ':' || extract(epoch FROM backend_start)"
+            " FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+        )
+        row = cursor.fetchone()
+    session = str(row[0]) if row else ""
+    connection._ttelgo_session = (raw, session)  # type: ignore[attr-defined]
+    return session
+
+
+def _session_alive(session: str) -> bool:
+    """Whether the session that claimed a key still exists (True where unknown)."""
+    if not session or connection.vendor != "postgresql":
+        return True
+    pid, _, started = session.partition(":")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = %s"
+            " AND extract(epoch FROM backend_start)::text = %s",
+            [int(pid), started],
+        )
+        return cursor.fetchone() is not None
+
+
 def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerprint: str) -> Claim:
     now = timezone.now()
     record = IdempotencyKey(
-        scope=scope, key=key, method=method, path=path, fingerprint=fingerprint, locked_at=now
+        scope=scope,
+        key=key,
+        method=method,
+        path=path,
+        fingerprint=fingerprint,
+        locked_at=now,
+        holder=_session(),
     )
     # One statement (ttelgo/sql.py), committed at once outside a transaction: a duplicate
     # that arrives a moment later finds the claim.
@@ -115,10 +158,10 @@ def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerpri
             existing.response_body, status=existing.response_status, headers={REPLAY_HEADER: "true"}
         )
         return Claim(record=existing, replay=response)
-    if existing.locked_at < now - STALE_CLAIM:
+    if existing.locked_at < now - STALE_CLAIM or not _session_alive(existing.holder):
         taken = IdempotencyKey.objects.filter(
             pk=existing.pk, status=IdempotencyKey.Status.IN_PROGRESS, locked_at=existing.locked_at
-        ).update(locked_at=now)
+        ).update(locked_at=now, holder=record.holder)
         if taken:
             existing.locked_at = now
             return Claim(record=existing)
@@ -126,6 +169,7 @@ def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerpri
         "idempotency_key_in_use",
         "A request with this Idempotency-Key is still being processed.",
         details={"idempotency_key": key},
+        headers={"Retry-After": "1"},
     )
 
 

@@ -65,6 +65,9 @@ class IdempotencyKey(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
     locked_at = models.DateTimeField()
+    # The database session of the request running it ("pid:backend start"): a claim whose
+    # session is gone (the database restarted, the worker was killed) is free again.
+    holder = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -90,6 +90,28 @@ def test_a_claim_left_by_a_dead_request_is_taken_over(api_client):
     assert response.status_code == 402
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_claim_whose_database_session_is_gone_is_taken_over_at_once(api_client):
+    """The database restarted (or the process was killed) under a running request: its
+    claim cannot be released, but its session is gone, so the client's retry runs at once
+    instead of answering 409 until the claim is stale."""
+    post(api_client, {"email": "refuse@example.com"}, key="k-gone")
+    IdempotencyKey.objects.filter(key="k-gone").update(
+        status=IdempotencyKey.Status.IN_PROGRESS, locked_at=timezone.now(), holder="999999:1"
+    )
+    response = post(api_client, {"email": "refuse@example.com"}, key="k-gone")
+    assert response.status_code == 402
+    # A claim held by a live session is still in use, and the answer says when to retry.
+    IdempotencyKey.objects.filter(key="k-gone").update(
+        status=IdempotencyKey.Status.IN_PROGRESS, locked_at=timezone.now()
+    )
+    assert IdempotencyKey.objects.get(key="k-gone").holder not in ("", "999999:1")
+    busy = post(api_client, {"email": "refuse@example.com"}, key="k-gone")
+    assert busy.status_code == 409
+    assert busy["Retry-After"] == "1"
+
+
 @pytest.mark.django_db
 def test_keys_are_scoped_to_the_caller():
     alice, bob = APIClient(), APIClient()
