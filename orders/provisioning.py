@@ -50,8 +50,8 @@ HEARTBEAT_SECONDS = LEASE.total_seconds() / 3
 # A retry this late past its due time was lost (its worker died holding it): re-drive it.
 RETRY_LOST_AFTER = timedelta(seconds=60)
 MAX_ATTEMPTS: int = getattr(settings, "ORDERS_PROVISION_MAX_ATTEMPTS", 10)
-RETRY_BASE_SECONDS: int = getattr(settings, "ORDERS_PROVISION_RETRY_BASE_SECONDS", 5)
-RETRY_MAX_SECONDS = 900
+RETRY_BASE_SECONDS: int = settings.ORDERS_PROVISION_RETRY_BASE_SECONDS
+RETRY_MAX_SECONDS: int = settings.ORDERS_PROVISION_RETRY_MAX_SECONDS
 PROCESSING_RECHECK_SECONDS = 30
 
 

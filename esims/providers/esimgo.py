@@ -392,29 +392,50 @@ class EsimGoProvider(Provider):
         adoptable: Callable[[str], bool] | None = None,
     ) -> ProviderOrder | None:
         window_start = since or datetime.now(UTC) - timedelta(hours=24)
+        listed = self.list_orders(created_from=window_start - timedelta(minutes=5))
+        if adoptable is not None and bundle_code is not None:
+            return self._adopt(listed, reference, bundle_code, quantity, adoptable)
         untagged: list[ProviderOrder] = []
-        for order in self.list_orders(created_from=window_start - timedelta(minutes=5)):
+        for order in listed:
             if not order.esims:
                 continue
-            if adoptable is not None and not adoptable(order.reference):
-                continue  # another of our orders holds it: not ours, no need to ask
             ref = self.get_esim(order.esims[0].iccid).customer_ref
             if ref == reference:
                 return self.get_order(order.reference)
             if not ref and order.bundle_code == bundle_code and order.quantity == quantity:
                 untagged.append(order)
-        if bundle_code is None:
-            return None
         # Without `adoptable` only an unambiguous orphan is taken.
-        if adoptable is None:
-            candidates = untagged if len(untagged) == 1 else []
-        else:
-            candidates = [o for o in untagged if adoptable(o.reference)]
-        if not candidates:
+        if bundle_code is None or len(untagged) != 1:
             return None
-        found = self.get_order(candidates[0].reference)
+        found = self.get_order(untagged[0].reference)
         self._tag(found, reference)
         return found
+
+    def _adopt(
+        self,
+        listed: list[ProviderOrder],
+        reference: str,
+        bundle_code: str,
+        quantity: int | None,
+        adoptable: Callable[[str], bool],
+    ) -> ProviderOrder | None:
+        """The first listed order of this bundle and quantity that none of our orders
+        holds. Whichever attempt bought it (ours, tagged or not, or another order's that
+        died before recording it), its eSIMs are interchangeable with the ones we need;
+        the caller records it under a unique constraint, so one order takes it. No eSIM
+        is read to find out whose it was: at a few hundred orders in the window, with a
+        slow provider, that alone outlived the attempt."""
+        for order in listed:
+            if (
+                order.esims
+                and order.bundle_code == bundle_code
+                and order.quantity == quantity
+                and adoptable(order.reference)
+            ):
+                found = self.get_order(order.reference)
+                self._tag(found, reference)
+                return found
+        return None
 
     def get_order(self, provider_reference: str) -> ProviderOrder:
         return self._order(self._request("GET", f"/orders/{provider_reference}"))

@@ -151,21 +151,34 @@ def test_find_order_claims_the_single_untagged_match_after_a_crash(esimgo):
 
 
 @responses.activate
-def test_find_order_adopts_an_orphan_none_of_ours_holds_when_several_are_untagged(esimgo):
-    """Two attempts died before tagging: their orders are interchangeable. Without a way
-    to tell which is ours nothing is taken; with one, the first not held by another of
-    our orders is."""
-    responses.get(f"{BASE}/orders", json=_orders_list(_listed("r1", "111"), _listed("r2", "222")))
-    responses.get(f"{BASE}/esims/111", json={"iccid": "111", "customerRef": ""})
-    responses.get(f"{BASE}/esims/222", json={"iccid": "222", "customerRef": ""})
+def test_find_order_adopts_an_order_none_of_ours_holds_without_reading_its_esims(esimgo):
+    """Attempts died before recording what they bought: those orders are interchangeable.
+    Without a way to tell which ones our orders hold nothing is taken when several are
+    untagged; with one, the first of the right bundle and quantity that none holds is,
+    without reading any eSIM's tag."""
+    responses.get(
+        f"{BASE}/orders",
+        json=_orders_list(
+            _listed("r0", "000", item_code="esim_3GB_15D_GB_V2"),
+            _listed("r1", "111"),
+            _listed("r2", "222"),
+        ),
+    )
+    untagged = [
+        responses.get(f"{BASE}/esims/{i}", json={"iccid": i, "customerRef": ""})
+        for i in ("000", "111", "222")
+    ]
     responses.get(f"{BASE}/orders/r2", json={**TRANSACTION, "orderReference": "r2"})
-    responses.put(f"{BASE}/esims", json={})
+    tags = responses.put(f"{BASE}/esims", json={})
     code = "esim_1GB_7D_GB_V2"
     assert esimgo.find_order("order:7", bundle_code=code, quantity=1) is None  # ambiguous
+    reads = sum(r.call_count for r in untagged)
     found = esimgo.find_order(
         "order:7", bundle_code=code, quantity=1, adoptable=lambda ref: ref != "r1"
     )
     assert found is not None and found.reference == "r2"
+    assert sum(r.call_count for r in untagged) == reads  # no eSIM read to adopt
+    assert tags.call_count == len(found.esims)  # each now tagged with our reference
     assert (
         esimgo.find_order("order:7", bundle_code=code, quantity=1, adoptable=lambda ref: False)
         is None

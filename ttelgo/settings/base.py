@@ -151,6 +151,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 ESIM_PROVIDER = env.str("ESIM_PROVIDER", default="sandbox")
 ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")
 ESIMGO_BASE_URL = env.str("ESIMGO_BASE_URL", default="https://api.esim-go.com/v2.4")
+# Provisioning retries back off exponentially from the base to the cap (with jitter).
+ORDERS_PROVISION_RETRY_BASE_SECONDS = env.int("ORDERS_PROVISION_RETRY_BASE_SECONDS", default=5)
+ORDERS_PROVISION_RETRY_MAX_SECONDS = env.int("ORDERS_PROVISION_RETRY_MAX_SECONDS", default=900)
 # How long one eSIM Go call may wait for its answer (a read timeout is retried or checked).
 ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
