@@ -127,6 +127,8 @@ def order_provision_attempt(
 
 
 def _attempt(order: Order, *, final: bool) -> Outcome:
+    if _refunded_before_buying(order):
+        return Outcome("skipped", reason="payment refunded before provisioning")
     reference = provider_reference_for(order.pk)
     item = order.items.get()
     try:
@@ -391,6 +393,23 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             return Outcome("completed", reason="refunded while provisioning")
         order_completed_notify(order=order)
     return Outcome("completed")
+
+
+def _refunded_before_buying(order: Order) -> bool:
+    """A customer's payment refunded in full before provisioning began (Stripe's refund
+    processed after its success, before the worker got to the order): refund the order
+    instead of buying. Only on the first attempt: a later one may follow an attempt that
+    died after buying, and then the purchase is settled and refunded as delivered."""
+    from orders.services import order_refund_settle
+    from payments.selectors import payment_fully_refunded
+
+    if (
+        order.channel != Order.Channel.B2C
+        or order.provisioning_attempts > 1
+        or not payment_fully_refunded(order_id=order.pk)
+    ):
+        return False
+    return order_refund_settle(order_id=order.pk, reason="payment refunded before provisioning")
 
 
 def _refunded_meanwhile(order: Order) -> bool:

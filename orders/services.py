@@ -146,6 +146,23 @@ def order_refund_recorded(
         return order
 
 
+def order_refund_settle(*, order_id: int, reason: str) -> bool:
+    """A provisioning order whose payment was refunded in full before anything was bought:
+    provisioning -> refunded. False if the order moved on meanwhile."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        if order.status != S.PROVISIONING:
+            return False
+        order_transition(
+            order_id=order_id,
+            to=S.REFUNDED,
+            expected=S.PROVISIONING,
+            reason=reason,
+            provisioning_lease_until=None,
+        )
+        return True
+
+
 def order_vendor_refund(
     *, order_id: int, amount: Money | None, actor: Any = None, reason: str = ""
 ) -> tuple[Order, Money]:

@@ -19,7 +19,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.FAILED, S.REFUNDED}),
     S.PAID: frozenset({S.IN_REVIEW, S.PROVISIONING, S.REFUNDED}),
     S.IN_REVIEW: frozenset({S.PROVISIONING, S.REFUNDED, S.CANCELLED}),
-    S.PROVISIONING: frozenset({S.COMPLETED, S.FAILED}),
+    # refunded: the payment was refunded before an attempt bought anything
+    S.PROVISIONING: frozenset({S.COMPLETED, S.FAILED, S.REFUNDED}),
     S.COMPLETED: frozenset({S.REFUNDED}),
     S.FAILED: frozenset(),
     S.REFUNDED: frozenset(),

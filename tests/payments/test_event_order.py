@@ -99,3 +99,37 @@ def test_reconciliation_flags_an_order_delivered_on_a_refunded_payment():
         f["code"] for f in _delivered_against_payment(since=timezone.now() - timedelta(hours=1))
     ]
     assert codes == ["delivered_unpaid"]
+
+
+def test_a_payment_refunded_before_provisioning_began_is_refunded_without_buying(
+    django_capture_on_commit_callbacks,
+):
+    from unittest import mock
+
+    from orders.provisioning import order_provision_attempt
+    from payments.sandbox import sandbox_intent_succeed
+    from payments.services import payment_refunds_sync
+
+    bundles_create()
+    order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
+    payment = Payment.objects.get(order=order)
+    with (
+        mock.patch("orders.tasks.order_provision.delay"),  # the worker has not got to it
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
+    assert Order.objects.get(pk=order.pk).status == "provisioning"
+    get_gateway().refund(
+        payment_intent_id=payment.payment_intent_id,
+        amount=None,
+        idempotency_key="r-early",
+        reason="requested_by_customer",
+    )
+    payment_refunds_sync(payment_intent_id=payment.payment_intent_id)
+    assert Order.objects.get(pk=order.pk).status == "provisioning"  # mid-purchase is possible
+
+    outcome = order_provision_attempt(order_id=order.pk)
+    assert outcome.result == "skipped"
+    assert Order.objects.get(pk=order.pk).status == "refunded"
+    assert not SandboxOrder.objects.filter(client_reference=provider_reference_for(order.pk))
+    assert ledger_integrity_check() == []
