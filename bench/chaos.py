@@ -279,6 +279,7 @@ class Row:
     settle_seconds: float | None = None
     provider_orders: int = 0
     bought_twice: int = 0
+    restarts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
 
@@ -302,6 +303,8 @@ class Chaos(Bench):
         self.provider_before = 0
         self.worker_concurrency = _env_int("CHAOS_WORKER_CONCURRENCY", 4)
         self.redis_port = int(os.environ["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+        self.supervise = threading.Event()  # set: a worker or beat that exits is restarted
+        self.restarts: Counter[str] = Counter()
         self.tmp = Path(os.environ["SERVICES_TMP"])
 
     # --- processes ----------------------------------------------------------------------
@@ -322,6 +325,25 @@ class Chaos(Bench):
                 return proc.pid
         raise RuntimeError("no worker running")
 
+    def supervisor(self) -> None:
+        """What production's process supervisor does (docker-compose `restart:
+        unless-stopped`, systemd): start the worker or beat again when it exits. The
+        restarts are counted and printed: a run that needed one says so."""
+        while True:
+            time.sleep(1.0)
+            if not self.supervise.is_set():
+                continue
+            for name in ("worker", "beat"):
+                running = [p for n, p in self.procs.procs if n == name and p.poll() is None]
+                if running:
+                    continue
+                self.restarts[name] += 1
+                _say(f"  supervisor: {name} exited; starting it again")
+                if name == "worker":
+                    self.start_worker(concurrency=self.worker_concurrency, name="worker")
+                else:
+                    self.start_beat()
+
     def kill_worker_children(self) -> None:
         master = self.worker_pid()
         children = _children(master)
@@ -330,6 +352,7 @@ class Chaos(Bench):
             _kill(pid)
 
     def kill_worker_master(self) -> None:
+        self.supervise.clear()  # the scenario restarts it itself, later
         master = self.worker_pid()
         _say(f"  SIGKILL worker master {master} (and what is left of its children)")
         for pid in [master, *_children(master)]:
@@ -338,6 +361,7 @@ class Chaos(Bench):
     def restart_worker(self) -> None:
         _say("  worker restarted")
         self.start_worker(concurrency=self.worker_concurrency, name="worker")
+        self.supervise.set()
 
     def redis_kill(self) -> None:
         pid = int((self.tmp / "redis.pid").read_text().strip())
@@ -414,13 +438,21 @@ class Chaos(Bench):
         self.start_app()
         self.start_worker(concurrency=self.worker_concurrency, name="worker")
         self.start_beat()
+        threading.Thread(target=self.supervisor, daemon=True).start()
+        self.supervise.set()
         wanted = os.environ.get("CHAOS_SCENARIOS", ",".join(SCENARIOS)).split(",")
         for name in SCENARIOS:
             if name in wanted:
                 _say(f"scenario {name}")
                 self.provider("/__bench/faults", {})
                 self.provider_before = self.provider_orders()
+                restarts_before = dict(self.restarts)
                 row = SCENARIOS[name](self)
+                row.restarts = {
+                    k: n - restarts_before.get(k, 0)
+                    for k, n in self.restarts.items()
+                    if n > restarts_before.get(k, 0)
+                }
                 self.rows.append(row)
                 _say(f"  -> {'ok' if not row.failures else 'FAILED: ' + '; '.join(row.failures)}")
         self.results["elapsed_seconds"] = round(time.monotonic() - t0, 1)
@@ -714,6 +746,12 @@ def print_table(rows: list[Row]) -> None:
         answers = " ".join(f"{s}:{n}" for s, n in r.statuses.items())
         outcome = " ".join(f"{s}:{n}" for s, n in sorted(r.outcome.items()))
         result = "ok" if not r.failures else "FAILED"
+        if r.restarts:
+            result += (
+                " (supervisor restarted "
+                + ", ".join(f"{k} x{n}" for k, n in r.restarts.items())
+                + ")"
+            )
         print(
             f"  {r.scenario:42} {r.requests:>8} {r.orders:>6} {settled:>9} "
             f"{r.provider_orders:>5} {r.bought_twice:>5}  {answers} / {outcome} / {result}"

@@ -1,5 +1,5 @@
 """Loopback stand-ins for the two upstreams the production settings insist on: an eSIM Go
-v2.4 server (shapes from shared/providers/esimgo-v2.4.md, zero latency) and a small
+v2.4 server (shapes from eSIM Go API v2.4, zero latency by default) and a small
 Stripe-compatible API (PaymentIntents, refunds). Each runs in its own process:
 
     python -m bench.fakes esimgo --port 8101
