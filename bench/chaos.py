@@ -438,6 +438,7 @@ class Chaos(Bench):
         self.start_app()
         self.start_worker(concurrency=self.worker_concurrency, name="worker")
         self.start_beat()
+        self.rows.append(request_limits(self))
         threading.Thread(target=self.supervisor, daemon=True).start()
         self.supervise.set()
         wanted = os.environ.get("CHAOS_SCENARIOS", ",".join(SCENARIOS)).split(",")
@@ -512,6 +513,23 @@ def _kill(pid: int) -> None:
 
 
 # --- scenarios --------------------------------------------------------------------------
+
+
+def request_limits(c: Chaos) -> Row:
+    """Long URLs and headers a real client may send reach Django (the envelope), not
+    gunicorn's own HTML refusals."""
+    row = Row("0 long request line and headers")
+    client = Client(c.ports["app"], {"Authorization": f"Api-Key {c.keys[0]}"})
+    for path, headers in [
+        ("/api/v1/vendor/orders/" + "9" * 6000, {}),
+        ("/api/v1/vendor/balance", {"X-Trace": "t" * 12000}),
+    ]:
+        status, got, payload = client.request("GET", path, headers=headers)
+        row.requests += 1
+        row.statuses[status] = row.statuses.get(status, 0) + 1
+        if "application/json" not in got.get("Content-Type", ""):
+            row.failures.append(f"{status} answered by gunicorn, not the API: {payload[:60]!r}")
+    return row
 
 
 def hot_vendor(c: Chaos) -> Row:

@@ -62,6 +62,7 @@ __all__ = [
     "vendor_adjustment",
     "vendor_credit_limit_set",
     "vendor_order_capture",
+    "vendor_order_charged",
     "vendor_order_refund",
     "vendor_order_refundable",
     "vendor_order_reserve",
@@ -272,6 +273,12 @@ def _order_refundable(order_id: int, leg: Entry) -> int:
         or 0
     )
     return leg.amount + refunded  # refund legs credit the account: negative
+
+
+def vendor_order_charged(*, order_id: int) -> Money:
+    """What a vendor order was charged (its capture)."""
+    leg = _order_charge_leg(order_id)
+    return Money(leg.amount, leg.account.currency)
 
 
 def vendor_order_refundable(*, order_id: int) -> Money:

@@ -101,14 +101,12 @@ class WalletRefund:
     status: str = "succeeded"
 
 
-def _refund_within_limit(actor: Any, value: int, currency: str) -> None:
+def _refund_within_limit(actor: Any, value: int, currency: str, *, already: int) -> None:
+    from payments.services import refund_limit_check
+
     limit = refund_limit_for(actor)
-    if limit is not None and value > limit:
-        raise DomainError(
-            "permission_denied",
-            f"Your role may refund up to {Money(limit, currency)}; ask finance.",
-            details={"limit": Money(limit, currency).to_api()},
-        )
+    if limit is not None:
+        refund_limit_check(limit=limit, already=already, value=value, currency=currency)
 
 
 def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, reason: str) -> Any:
@@ -142,14 +140,25 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             "This order's payment is already refunded in full.",
             details={"status": order.status},
         )
-    _refund_within_limit(actor, remaining if amount is None else amount.amount, payment.currency)
+    _refund_within_limit(
+        actor,
+        remaining if amount is None else amount.amount,
+        payment.currency,
+        already=payment.refunded_amount,
+    )
     before = {
         "order_status": order.status,
         "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
     }
     # The payments service commits its refund row before calling the gateway (so a retry
     # never refunds twice); the audit row follows in its own transaction.
-    refund = payment_refund(payment=payment, amount=amount, reason=reason, actor=actor)
+    refund = payment_refund(
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+        total_limit=refund_limit_for(actor),  # re-checked under the payment's lock
+    )
     payment.refresh_from_db()
     order.refresh_from_db()
     audit_record(
@@ -171,22 +180,34 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
     return refund
 
 
+def _vendor_order_charged(order_id: int) -> int:
+    from ledger.services import vendor_order_charged
+
+    return vendor_order_charged(order_id=order_id).amount
+
+
 def _vendor_order_refund(
     *, order: Order, actor: Any, amount: Money | None, reason: str
 ) -> WalletRefund:
     from ledger.services import vendor_order_refundable
     from orders.services import order_vendor_refund
 
-    left = vendor_order_refundable(order_id=order.pk)
-    _refund_within_limit(actor, left.amount if amount is None else amount.amount, left.currency)
     status_before = order.status
     with transaction.atomic():
         order, refunded = order_vendor_refund(
             order_id=order.pk, amount=amount, actor=actor, reason=reason
         )
         # Read under the order's lock, which the refund still holds: exact even if another
-        # refund ran between the limit check above and this one.
+        # refund ran at the same time. Over the operator's limit (this refund and the
+        # order's earlier ones together), the whole refund rolls back.
         left = vendor_order_refundable(order_id=order.pk)
+        charged = _vendor_order_charged(order.pk)
+        _refund_within_limit(
+            actor,
+            refunded.amount,
+            refunded.currency,
+            already=charged - left.amount - refunded.amount,
+        )
         audit_record(
             actor=actor,
             action="order.refund",

@@ -258,9 +258,16 @@ def _wallet_topup_published(*, payment: Payment) -> None:
 
 
 def payment_refund(
-    *, payment: Payment, amount: Money | None, reason: str, actor: Any = None
+    *,
+    payment: Payment,
+    amount: Money | None,
+    reason: str,
+    actor: Any = None,
+    total_limit: int | None = None,
 ) -> Refund:
     """Refund a succeeded payment in full (`amount=None`: whatever is left) or in part.
+    `total_limit`: the most this payment's refunds may come to with this one (an
+    operator's refund limit), checked under the payment's lock.
 
     Our refund row is written first and its id is the gateway idempotency key, so a retry
     never refunds twice; calling this again once nothing is left to refund is a no-op that
@@ -291,6 +298,13 @@ def payment_refund(
                 "validation_error",
                 f"The refund must be between 0 and {Money(max(remaining, 0), locked.currency)}.",
                 details={"amount": ["More than what is left to refund."]},
+            )
+        if total_limit is not None:
+            refund_limit_check(
+                limit=total_limit,
+                already=locked.refunded_amount + in_flight,
+                value=value,
+                currency=locked.currency,
             )
         refund = Refund.objects.create(
             payment=locked,
@@ -325,6 +339,21 @@ def payment_refund(
     _refund_record(refund_id=refund.pk, gateway_refund_id=result.id, actor=actor)
     refund.refresh_from_db()
     return refund
+
+
+def refund_limit_check(*, limit: int, already: int, value: int, currency: str) -> None:
+    """An operator's refund limit holds for an order's refunds together: splitting one
+    refund into several does not get past it."""
+    if already + value > limit:
+        raise DomainError(
+            "permission_denied",
+            f"Your role may refund up to {Money(limit, currency)} of an order; "
+            f"{Money(already, currency)} of it is refunded already. Ask finance.",
+            details={
+                "limit": Money(limit, currency).to_api(),
+                "already_refunded": Money(already, currency).to_api(),
+            },
+        )
 
 
 def payment_refund_for_order(

@@ -2,11 +2,15 @@
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from ttelgo.idempotency import idempotent
@@ -42,7 +46,22 @@ class TokenApi(TokenObtainPairView):
     throttle_scope = "auth"
 
 
+class RotatingRefreshSerializer(TokenRefreshSerializer):
+    """simplejwt checks the blacklist, then blacklists the old token: two refreshes of one
+    token at once both passed the check. The token's outstanding row is locked first, so
+    refreshes of one token run one after the other and exactly one succeeds."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        token = self.token_class(attrs["refresh"])  # signature, expiry, blacklist
+        with transaction.atomic():
+            OutstandingToken.objects.select_for_update(no_key=True).filter(
+                jti=token[jwt_settings.JTI_CLAIM]
+            ).first()
+            return super().validate(attrs)  # the blacklist is read again, under the lock
+
+
 class TokenRefreshApi(TokenRefreshView):
+    serializer_class = RotatingRefreshSerializer  # type: ignore[assignment]
     throttle_classes = [ClientScopedThrottle]
     throttle_scope = "auth"
 

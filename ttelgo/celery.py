@@ -7,7 +7,10 @@ from celery.signals import setup_logging
 
 from ttelgo.transient import DATABASE_FAULTS
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ttelgo.settings.local")
+# The same default as the web process (ttelgo/wsgi.py): a worker started without
+# DJANGO_SETTINGS_MODULE runs with production's checks (and its SSRF guard), never with
+# the permissive local settings.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ttelgo.settings.production")
 
 
 class ResilientTask(Task):  # type: ignore[misc]

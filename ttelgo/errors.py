@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -177,6 +178,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
         return Response(body, status=exc.status_code, headers=headers or None)
 
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (a number out of range, a NUL byte) that got
+        # past validation: the request's fault, so a 400, and logged so it can be fixed.
+        set_rollback()
+        logger.warning("database refused a value: %s", exc, extra={"request_id": rid})
+        body = envelope(
+            code="validation_error",
+            message="A value in the request is out of range or not allowed.",
+            request_id=rid,
+        )
+        return Response(body, status=400)
+
     if is_transient(exc):
         # A lost conflict (re-run by ConflictRetryMiddleware) or a dependency that is down.
         set_rollback()
@@ -216,6 +229,14 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
         )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def bad_request_response(request: HttpRequest, message: str) -> HttpResponse:
+    """A 400 for a request refused before DRF (a middleware)."""
+    if _wants_json(request):
+        body = envelope(code="validation_error", message=message, request_id=_request_id(request))
+        return JsonResponse(body, status=400)
+    return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
 def _wants_json(request: HttpRequest) -> bool:

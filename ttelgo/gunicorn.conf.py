@@ -16,4 +16,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 keepalive = 5
 max_requests = 5000
 max_requests_jitter = 500
+# gunicorn answers requests beyond these itself, before Django, as plain HTML (400 "Request
+# Line is too large", 431 for headers) and not in the API's error envelope; the limits are
+# set high so no real client meets them (a request line up to 8190 bytes, the most gunicorn
+# allows; headers up to 16 KiB each, 100 of them). docs/RELIABILITY.md lists them.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 16384
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # access lines come from django-structlog

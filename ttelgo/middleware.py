@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from ttelgo.errors import unavailable_response
+from ttelgo.errors import bad_request_response, unavailable_response
 from ttelgo.transient import (
     CONFLICT_FLAG,
     REQUEST_RETRIES,
@@ -43,6 +43,20 @@ class RequestIDMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class BadInputMiddleware:
+    """A NUL byte in the path or the query string is a 400 before any view runs (no
+    database accepts it in text, and no URL of ours has one)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            return bad_request_response(request, "NUL characters are not allowed in URLs.")
+        return self.get_response(request)
 
 
 class ConflictRetryMiddleware:

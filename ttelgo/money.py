@@ -6,6 +6,7 @@ This is the only place that converts between `{"amount": "4.50", "currency": "US
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -117,6 +118,12 @@ MONEY_SCHEMA = {
 }
 
 
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,6})?")
+# What one API amount may be unless a field says otherwise: 1,000,000.00 in a two-decimal
+# currency, far below what the database's 64-bit minor units hold.
+DEFAULT_MAX_AMOUNT = 100_000_000
+
+
 @extend_schema_field(MONEY_SCHEMA)
 class MoneyField(serializers.Field):
     """DRF field for `{"amount": "4.50", "currency": "USD"}` <-> Money."""
@@ -125,11 +132,16 @@ class MoneyField(serializers.Field):
         "invalid": 'Expected {{"amount": "<decimal string>", "currency": "<ISO code>"}}.',
         "currency": "Unsupported currency {currency}.",
         "amount": "{reason}",
+        "format": 'Write the amount as a plain decimal string, such as "4.50".',
         "positive": "Amount must be greater than zero.",
+        "max": "Amount must be at most {limit}.",
     }
 
-    def __init__(self, *, positive: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, positive: bool = False, max_amount: int = DEFAULT_MAX_AMOUNT, **kwargs: Any
+    ) -> None:
         self.positive = positive
+        self.max_amount = max_amount  # minor units, either sign
         super().__init__(**kwargs)
 
     def to_representation(self, value: Money) -> dict[str, str]:
@@ -144,10 +156,14 @@ class MoneyField(serializers.Field):
         currency = currency.upper()
         if currency not in SUPPORTED_CURRENCIES:
             self.fail("currency", currency=currency)
+        if not _PLAIN_DECIMAL.fullmatch(amount):
+            self.fail("format")  # no exponents ("1e10"), no spaces, no thousands separators
         try:
             money = Money.from_decimal(amount, currency)
         except ValueError as exc:
             self.fail("amount", reason=str(exc))
         if self.positive and money.amount <= 0:
             self.fail("positive")
+        if abs(money.amount) > self.max_amount:
+            self.fail("max", limit=Money(self.max_amount, currency))
         return money

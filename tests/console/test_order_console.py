@@ -59,6 +59,26 @@ def test_support_refunds_small_amounts_only(completed_order, settings):
     assert row.after["refunded"] == {"amount": "4.50", "currency": "USD"}
 
 
+def test_support_cannot_get_past_its_limit_by_splitting_a_refund(completed_order, settings):
+    settings.SUPPORT_REFUND_LIMIT = 500
+    support = operator("support")
+    operator_order_refund(
+        order_id=completed_order.pk, actor=support, amount=Money(300, "USD"), reason="part 1"
+    )
+    denied(
+        operator_order_refund,
+        order_id=completed_order.pk,
+        actor=support,
+        amount=Money(300, "USD"),  # 6.00 of the order in all: over 5.00
+        reason="part 2",
+    )
+    operator_order_refund(
+        order_id=completed_order.pk, actor=support, amount=Money(200, "USD"), reason="part 2"
+    )
+    payment = Payment.objects.get(order=completed_order)
+    assert payment.refunded_amount == 500
+
+
 def test_finance_refunds_in_full_and_the_order_is_refunded(completed_order, settings):
     settings.SUPPORT_REFUND_LIMIT = 500
     response = admin_client(operator("finance")).post(

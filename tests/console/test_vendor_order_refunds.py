@@ -92,8 +92,17 @@ def test_partial_refunds_add_up_to_the_charge_and_no_further(
             order_id=order.pk, actor=support, amount=Money(PRICE + 1, "USD"), reason="too much"
         )
     assert exc.value.code in ("validation_error", "permission_denied")
+    # Support's limit holds for the order's refunds together: the rest is finance's call.
+    with pytest.raises(DomainError) as exc:
+        operator_order_refund(
+            order_id=order.pk, actor=support, amount=Money(PRICE, "USD"), reason="split"
+        )
+    assert exc.value.code == "permission_denied"
     operator_order_refund(
-        order_id=order.pk, actor=support, amount=Money(PRICE, "USD"), reason="the other one"
+        order_id=order.pk,
+        actor=operator("finance"),
+        amount=Money(PRICE, "USD"),
+        reason="the other one",
     )
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED

@@ -82,3 +82,38 @@ def test_refresh_rotates_and_the_old_refresh_token_is_refused(api_client):
         "/api/v1/auth/token/refresh", {"refresh": second["refresh"]}, format="json"
     )
     assert again.status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_refreshes_of_one_token_let_exactly_one_through():
+    import threading
+    from collections import Counter
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    register(client)
+    refresh = login(client).json()["refresh"]
+    barrier = threading.Barrier(10)
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        try:
+            barrier.wait(timeout=30)
+            response = APIClient().post(
+                "/api/v1/auth/token/refresh", {"refresh": refresh}, format="json"
+            )
+            with lock:
+                statuses[response.status_code] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert statuses == {200: 1, 401: 9}, statuses

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.models import Group
+from django.test import Client
 
 from tests.factories import UserFactory
 
@@ -40,3 +41,42 @@ def test_admin_role_has_everything_operated():
     for perm in ("ttelgo.review_orders", "ttelgo.approve_vendors", "ttelgo.change_credit_limit"):
         assert user.has_perm(perm)
     assert user.has_perm("vendors.change_vendor")
+
+
+def _login(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_admin_role_cannot_make_itself_superuser_or_touch_staff_accounts():
+    from ttelgo.models import User
+
+    admin = operator("admin")
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    customer = UserFactory()
+    client = _login(admin)
+
+    # Its own account: no change form to post is_superuser through.
+    own = f"/admin/ttelgo/user/{admin.pk}/change/"
+    client.post(own, {"email": admin.email, "is_active": "on", "is_superuser": "on"})
+    assert not User.objects.get(pk=admin.pk).is_superuser
+    # A superuser's password cannot be reset by it.
+    assert client.get(f"/admin/ttelgo/user/{superuser.pk}/password/").status_code == 403
+    # A customer's account it may look after, but not make staff of.
+    page = client.get(f"/admin/ttelgo/user/{customer.pk}/change/")
+    assert page.status_code == 200
+    client.post(
+        f"/admin/ttelgo/user/{customer.pk}/change/",
+        {"email": customer.email, "is_active": "on", "is_staff": "on", "is_superuser": "on"},
+    )
+    customer.refresh_from_db()
+    assert not customer.is_staff and not customer.is_superuser
+
+
+def test_a_superuser_still_manages_staff_accounts():
+    root = UserFactory(is_staff=True, is_superuser=True)
+    support = operator("support")
+    client = _login(root)
+    assert client.get(f"/admin/ttelgo/user/{support.pk}/change/").status_code == 200
+    assert client.get(f"/admin/ttelgo/user/{support.pk}/password/").status_code == 200

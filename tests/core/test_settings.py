@@ -50,6 +50,7 @@ def test_safe_production_configuration_passes_check_deploy():
         ({"ESIM_PROVIDER": "sandbox"}, "ESIM_PROVIDER=sandbox"),
         ({"PAYMENTS_BACKEND": "sandbox"}, "PAYMENTS_BACKEND=sandbox"),
         ({"STRIPE_SECRET_KEY": ""}, "STRIPE_SECRET_KEY"),
+        ({"WEBHOOKS_ALLOW_PRIVATE_URLS": "true"}, "WEBHOOKS_ALLOW_PRIVATE_URLS"),
     ],
 )
 def test_production_refuses_unsafe_configuration(override, complaint):
@@ -76,6 +77,29 @@ def _setting(module: str, name: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+def test_the_worker_and_the_web_process_default_to_the_same_settings():
+    """A Celery worker started without DJANGO_SETTINGS_MODULE must not fall back to the
+    local settings, which let webhooks reach private addresses."""
+    for first in ("ttelgo.celery", "ttelgo.wsgi"):
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        env.update(SAFE)
+        del env["DJANGO_SETTINGS_MODULE"]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import os, {first}; print(os.environ['DJANGO_SETTINGS_MODULE'])",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "ttelgo.settings.production"
 
 
 def test_private_webhook_urls_are_allowed_under_make_run_only():

@@ -30,6 +30,10 @@ def _refuse_unsafe() -> None:
         problems.append("STRIPE_WEBHOOK_SECRET must be set")
     if ESIM_PROVIDER == "esimgo" and not ESIMGO_API_KEY:
         problems.append("ESIMGO_API_KEY is required")
+    if WEBHOOKS_ALLOW_PRIVATE_URLS:
+        problems.append(
+            "WEBHOOKS_ALLOW_PRIVATE_URLS must be off (vendor webhooks would reach internal hosts)"
+        )
     if problems:
         raise ImproperlyConfigured("Unsafe production configuration: " + "; ".join(problems))
 
