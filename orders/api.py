@@ -27,6 +27,7 @@ from orders.serializers import (
     EsimUsageOutputSerializer,
     VendorOrderOutputSerializer,
 )
+from ttelgo.crypto import body_sealer
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 from vendors.throttling import VendorOrderThrottle, VendorRateThrottle
@@ -42,6 +43,11 @@ def _buyer(request: Request) -> dict[str, Any]:
 
 
 # --- customer orders --------------------------------------------------------------------
+
+# A stored answer keeps the PaymentIntent's client secret encrypted (replays show it).
+_SECRET_SEAL, _SECRET_UNSEAL = body_sealer(
+    "payment", "client_secret", purpose="ttelgo.payments.client_secret"
+)
 
 
 class OrderListCreateApi(generics.ListAPIView):
@@ -62,7 +68,7 @@ class OrderListCreateApi(generics.ListAPIView):
         responses={201: OutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
     )
-    @idempotent(required=True)
+    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -199,7 +205,7 @@ class EsimTopupCreateApi(APIView):
     @extend_schema(
         request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
-    @idempotent(required=True)
+    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL)
     def post(self, request: Request, iccid: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -14,10 +14,14 @@ from rest_framework.views import APIView
 
 from payments import sandbox
 from payments.services import payment_create_for_wallet_topup
+from ttelgo.crypto import body_sealer
 from ttelgo.errors import DomainError
 from ttelgo.idempotency import idempotent
 from ttelgo.money import Money, MoneyField
 from vendors.auth import VendorApiMixin
+
+# A stored answer keeps the PaymentIntent's client secret encrypted (replays show it).
+_SECRET_SEAL, _SECRET_UNSEAL = body_sealer("client_secret", purpose="ttelgo.payments.client_secret")
 
 
 class VendorWalletTopupCreateApi(VendorApiMixin, APIView):
@@ -34,7 +38,7 @@ class VendorWalletTopupCreateApi(VendorApiMixin, APIView):
         request=InputSerializer,
         responses={201: OutputSerializer},
     )
-    @idempotent(required=True)
+    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL)
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from ttelgo.crypto import EncryptedCharField
+
 
 class Payment(models.Model):
     class Kind(models.TextChoices):
@@ -27,7 +29,8 @@ class Payment(models.Model):
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     payment_intent_id = models.CharField(max_length=255, unique=True)
-    client_secret = models.CharField(max_length=255, blank=True)
+    # Shown to the customer again (GET order), so encrypted rather than hashed.
+    client_secret = EncryptedCharField(blank=True, purpose="ttelgo.payments.client_secret")
     amount = models.BigIntegerField(help_text="minor units")
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -6,19 +6,16 @@ The secret must be recoverable to sign deliveries, so it is encrypted rather tha
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import MultiFernet
 from django.conf import settings
+
+from ttelgo.crypto import fernet
 
 
 def _fernet() -> MultiFernet:
-    keys: list[str] = list(getattr(settings, "WEBHOOKS_ENCRYPTION_KEYS", []) or [])
-    if not keys:
-        digest = hashlib.sha256(b"ttelgo.webhooks.secret:" + settings.SECRET_KEY.encode()).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode()]
-    return MultiFernet([Fernet(key) for key in keys])
+    return fernet("ttelgo.webhooks.secret", list(settings.WEBHOOKS_ENCRYPTION_KEYS or []))
 
 
 def secret_generate() -> str:

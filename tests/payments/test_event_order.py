@@ -133,3 +133,36 @@ def test_a_payment_refunded_before_provisioning_began_is_refunded_without_buying
     assert Order.objects.get(pk=order.pk).status == "refunded"
     assert not SandboxOrder.objects.filter(client_reference=provider_reference_for(order.pk))
     assert ledger_integrity_check() == []
+
+
+def test_a_payment_intents_client_secret_is_stored_encrypted_and_shown_in_plaintext():
+    from django.db import connection
+
+    bundles_create()
+    order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
+    payment = Payment.objects.get(order=order)
+    secret = SandboxPaymentIntent.objects.get(pk=payment.payment_intent_id).client_secret
+    assert payment.client_secret == secret  # what the API shows
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT client_secret FROM payments_payment WHERE id = %s", [payment.pk])
+        stored = cursor.fetchone()[0]
+    assert secret not in stored and "_secret_" not in stored
+
+
+def test_a_replayed_order_shows_its_client_secret_but_the_stored_answer_keeps_it_encrypted():
+    import uuid
+
+    from tests.orders.factories import customer_client
+    from ttelgo.models import IdempotencyKey
+
+    bundles_create()
+    client = customer_client(UserFactory())
+    key = str(uuid.uuid4())
+    body = {"bundle_code": BUNDLE_CODE, "quantity": 1}
+    first = client.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    again = client.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    secret = first.json()["payment"]["client_secret"]
+    assert secret and again.json()["payment"]["client_secret"] == secret
+    assert again["Idempotent-Replayed"] == "true"
+    stored = IdempotencyKey.objects.get(key=key).response_body
+    assert secret not in str(stored)

@@ -182,6 +182,9 @@ WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=Fa
 # Fernet keys for endpoint signing secrets at rest: the first encrypts, all decrypt
 # (rotation). Empty: a key derived from SECRET_KEY.
 WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
+# Fernet keys (newest first) for other secrets kept to be shown again (PaymentIntent
+# client secrets); without them a key is derived from SECRET_KEY.
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 
 # --- benchmarks (bench/run.py only) ---------------------------------------------------------
