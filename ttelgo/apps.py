@@ -7,8 +7,13 @@ class TtelgoConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_migrate, pre_save
+        from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
         from ttelgo.roles import roles_sync_after_migrate
+        from ttelgo.tokens import outstanding_token_hash
 
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="ttelgo-roles")
+        pre_save.connect(
+            outstanding_token_hash, sender=OutstandingToken, dispatch_uid="ttelgo-token-hash"
+        )

@@ -117,3 +117,20 @@ def test_ten_concurrent_refreshes_of_one_token_let_exactly_one_through():
     for t in threads:
         t.join(timeout=60)
     assert statuses == {200: 1, 401: 9}, statuses
+
+
+def test_issued_refresh_tokens_are_stored_as_digests_only(api_client):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    register(api_client)
+    first = login(api_client).json()["refresh"]
+    second = api_client.post(
+        "/api/v1/auth/token/refresh", {"refresh": first}, format="json"
+    ).json()["refresh"]
+    stored = list(OutstandingToken.objects.values_list("token", flat=True))
+    assert len(stored) == 2
+    assert all(t.startswith("sha256:") for t in stored)
+    assert first not in stored and second not in stored
+    # Rotation still refuses the old one.
+    replay = api_client.post("/api/v1/auth/token/refresh", {"refresh": first}, format="json")
+    assert replay.status_code == 401
