@@ -151,8 +151,12 @@ class Bench:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"celery worker exited: see {log}")
-            if app.control.ping(destination=[f"{name}@bench"], timeout=1.0):
-                return
+            try:
+                if app.control.ping(destination=[f"{name}@bench"], timeout=1.0):
+                    return
+            except Exception:  # a broker that restarted: reconnect and ask again
+                app.pool.force_close_all()
+                time.sleep(0.5)
         raise RuntimeError(f"celery worker not ready after 60s: see {log}")
 
     def purge_queue(self) -> int:
