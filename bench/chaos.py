@@ -340,7 +340,7 @@ class Chaos(Bench):
                 self.restarts[name] += 1
                 _say(f"  supervisor: {name} exited; starting it again")
                 if name == "worker":
-                    self.start_worker(concurrency=self.worker_concurrency, name="worker")
+                    self.spawn_worker()
                 else:
                     self.start_beat()
 
@@ -351,9 +351,25 @@ class Chaos(Bench):
         self.supervise.clear()
         self.procs.stop("worker")
         self.procs.stop("beat")
-        self.start_worker(concurrency=self.worker_concurrency, name="worker")
+        self.spawn_worker()
         self.start_beat()
+        time.sleep(5)  # tasks sent meanwhile wait in the broker
         self.supervise.set()
+
+    def spawn_worker(self) -> None:
+        """Start the worker without asking it to answer a ping: after a broker restart
+        this process's own control connection may be the one that is stale."""
+        self.procs.start(
+            "worker",
+            [
+                str(Path(sys.executable).parent / "celery"), "-A", "ttelgo", "worker",
+                "-l", "INFO", "-c", str(self.worker_concurrency), "-P", "prefork",
+                "-n", "worker@bench", "--without-gossip", "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=self.env,
+            cwd=ROOT,
+        )  # fmt: skip
 
     def kill_worker_children(self) -> None:
         master = self.worker_pid()
