@@ -827,6 +827,8 @@ def main() -> int:
         print(f"chaos: interrupted ({exc}); stopping everything", file=sys.stderr)
         return 130
     finally:
+        chaos.supervise.clear()  # nothing is restarted while everything stops
+        time.sleep(1.5)
         chaos.close()
         print_table(chaos.rows)
     return 1 if any(r.failures for r in chaos.rows) or not chaos.rows else 0
