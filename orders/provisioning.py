@@ -230,7 +230,7 @@ def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> Pr
         # An earlier attempt may have bought before it died: never order twice.
         found = provider.find_order(
             reference,
-            since=order.created_at - timedelta(minutes=5),
+            since=order.created_at,
             bundle_code=bundle_code,
             quantity=quantity,
             adoptable=_unclaimed,

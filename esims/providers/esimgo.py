@@ -69,6 +69,7 @@ __all__ = ["EsimGoProvider", "build_breaker", "shared_breaker"]
 logger = logging.getLogger(__name__)
 
 CATALOGUE_PAGE_SIZE = 100
+CLOCK_SKEW = timedelta(minutes=2)  # ours against the provider's, when searching by time
 MAX_PAGES = 500  # a runaway paging loop is a bug upstream, not a bigger catalogue
 MAX_RETRY_AFTER = 30.0  # never sleep longer than this inside a request
 RATE_LIMIT_MAX_WAIT = 10.0  # longer than this for a call slot: a transient, retryable error
@@ -391,8 +392,14 @@ class EsimGoProvider(Provider):
         quantity: int | None = None,
         adoptable: Callable[[str], bool] | None = None,
     ) -> ProviderOrder | None:
-        window_start = since or datetime.now(UTC) - timedelta(hours=24)
-        listed = self.list_orders(created_from=window_start - timedelta(minutes=5))
+        # Only what was created from `since` (the earliest moment the order could have
+        # been placed) until now, give or take the clocks' skew: every page costs a call,
+        # and under load a wide window is many pages, each one that can fail.
+        now = datetime.now(UTC)
+        window_start = since or now - timedelta(hours=24)
+        listed = self.list_orders(
+            created_from=window_start - CLOCK_SKEW, created_to=now + CLOCK_SKEW
+        )
         if adoptable is not None and bundle_code is not None:
             return self._adopt(listed, reference, bundle_code, quantity, adoptable)
         untagged: list[ProviderOrder] = []

@@ -1,0 +1,416 @@
+"""The operator dashboard: the admin index page (unfold's DASHBOARD_CALLBACK).
+
+The selectors here only read; each one tolerates an empty database and a provider or
+cache that does not answer, because the dashboard must open even when things are wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from ttelgo.money import Money
+
+logger = logging.getLogger(__name__)
+
+# Orders whose money we have (or are about to have) kept: sold, not yet given back.
+SOLD_STATUSES = ("paid", "in_review", "provisioning", "completed")
+STUCK_AFTER = timedelta(minutes=15)
+CHART_DAYS = 14
+
+
+@dataclass(frozen=True)
+class SalesTotal:
+    count: int
+    amounts: list[Money]
+
+    @property
+    def display(self) -> str:
+        return ", ".join(str(m) for m in self.amounts) or str(Money(0, settings.DEFAULT_CURRENCY))
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    provider: str
+    state: str  # closed | open | half-open (eSIM Go breaker) | simulated | unknown
+    detail: str
+
+    @property
+    def healthy(self) -> bool:
+        return self.state in ("closed", "simulated")
+
+
+def _start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def sales_between(*, start: datetime, end: datetime | None = None) -> SalesTotal:
+    """Orders sold in [start, end), summed per currency."""
+    from orders.models import Order
+
+    qs = Order.objects.filter(status__in=SOLD_STATUSES, created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    rows = qs.values("currency").annotate(n=Count("id"), total=Sum("total")).order_by("currency")
+    return SalesTotal(
+        count=sum(r["n"] for r in rows),
+        amounts=[Money(int(r["total"] or 0), r["currency"]) for r in rows],
+    )
+
+
+def sales_by_day(*, days: int = CHART_DAYS, currency: str | None = None) -> list[tuple[str, int]]:
+    """(ISO date, minor units) for each of the last `days` days, oldest first, zero-filled."""
+    from orders.models import Order
+
+    currency = currency or settings.DEFAULT_CURRENCY
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    start = _start_of_day(timezone.now()) - timedelta(days=days - 1)
+    rows = (
+        Order.objects.filter(status__in=SOLD_STATUSES, currency=currency, created_at__gte=start)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(total=Sum("total"))
+        .order_by("day")
+    )
+    by_day = {r["day"]: int(r["total"] or 0) for r in rows}
+    return [
+        ((first + timedelta(days=i)).isoformat(), by_day.get(first + timedelta(days=i), 0))
+        for i in range(days)
+    ]
+
+
+def orders_by_status() -> dict[str, int]:
+    """Every status with its count (zero for statuses no order is in)."""
+    from orders.models import Order
+
+    counts = dict(
+        Order.objects.values_list("status").annotate(n=Count("id")).order_by("status")  # type: ignore[arg-type]
+    )
+    return {status: int(counts.get(status, 0)) for status in Order.Status.values}
+
+
+def provisioning_failures(*, since: datetime) -> int:
+    from orders.models import Order
+
+    return (
+        Order.objects.filter(status="failed", updated_at__gte=since)
+        .exclude(failure_reason__startswith="payment failed")
+        .count()
+    )
+
+
+def orders_stuck_provisioning(*, older_than: timedelta = STUCK_AFTER) -> int:
+    from orders.models import Order
+
+    return Order.objects.filter(
+        status="provisioning", updated_at__lt=timezone.now() - older_than
+    ).count()
+
+
+def open_reviews() -> int:
+    from orders.models import Order
+
+    return Order.objects.filter(status="in_review").count()
+
+
+def vendors_pending() -> int:
+    from vendors.models import Vendor
+
+    return Vendor.objects.filter(status=Vendor.Status.PENDING).count()
+
+
+def provider_health() -> ProviderHealth:
+    """The provider in use and its circuit breaker's state (shared through Redis when
+    REDIS_URL is set, so this is what the workers see)."""
+    name = str(getattr(settings, "ESIM_PROVIDER", "sandbox"))
+    if name != "esimgo":
+        from esims.providers.sandbox import sandbox_faults_get
+
+        faults = sandbox_faults_get()
+        active = [
+            f"{label}={value}"
+            for label, value in (
+                ("mode", faults.mode),
+                ("error_rate", faults.error_rate),
+                ("latency", faults.latency),
+            )
+            if value
+        ]
+        detail = "faults injected: " + ", ".join(active) if active else "no faults injected"
+        return ProviderHealth(provider=name, state="simulated", detail=detail)
+    try:
+        from esims.providers import get_provider
+
+        breaker = getattr(get_provider(), "breaker", None)
+        if breaker is None:
+            return ProviderHealth(provider=name, state="unknown", detail="no circuit breaker")
+        state = str(breaker.current_state)
+        return ProviderHealth(
+            provider=name,
+            state=state,
+            detail=f"{breaker.fail_counter} recent failures (opens at {breaker.fail_max})",
+        )
+    except Exception as exc:  # the breaker lives in Redis; Redis may be the problem
+        logger.warning("provider health unreadable: %s", exc)
+        return ProviderHealth(provider=name, state="unknown", detail=str(exc)[:200])
+
+
+def vendor_liabilities() -> list[Money]:
+    """Prepaid wallet funds we hold for vendors (a liability), per currency."""
+    return _vendor_account_totals("wallet")
+
+
+def vendor_receivables() -> list[Money]:
+    """What postpaid vendors owe us (an asset), per currency."""
+    return _vendor_account_totals("receivable")
+
+
+def _vendor_account_totals(purpose: str) -> list[Money]:
+    from ledger.models import Account
+
+    rows = (
+        Account.objects.filter(purpose=purpose, vendor__isnull=False)
+        .values("currency")
+        .annotate(total=Sum("balance"))
+        .order_by("currency")
+    )
+    return [Money(int(r["total"] or 0), r["currency"]) for r in rows]
+
+
+def _money_list(amounts: list[Money]) -> str:
+    return ", ".join(str(m) for m in amounts) or str(Money(0, settings.DEFAULT_CURRENCY))
+
+
+def _changelist(name: str, query: str = "") -> str:
+    try:
+        url = reverse(f"admin:{name}_changelist")
+    except Exception:  # the app's admin may not be registered yet
+        return ""
+    return f"{url}?{query}" if query else url
+
+
+STATUS_COLOURS = {
+    "awaiting_payment": "#94a3b8",
+    "paid": "#60a5fa",
+    "in_review": "#f59e0b",
+    "provisioning": "#a78bfa",
+    "completed": "#22c55e",
+    "failed": "#ef4444",
+    "refunded": "#f472b6",
+    "cancelled": "#64748b",
+}
+
+
+def dashboard_context() -> dict[str, Any]:
+    """Everything the dashboard template shows, as plain values."""
+    now = timezone.now()
+    today = _start_of_day(now)
+    month = today.replace(day=1)
+    statuses = orders_by_status()
+    daily = sales_by_day()
+    currency = settings.DEFAULT_CURRENCY
+    sales_chart = {
+        "labels": [day[5:] for day, _ in daily],
+        "datasets": [
+            {
+                "label": f"Sales ({currency})",
+                "data": [str(Money(amount, currency).to_decimal()) for _, amount in daily],
+                "backgroundColor": "#6366f1",
+            }
+        ],
+    }
+    status_chart = {
+        "labels": list(statuses),
+        "datasets": [
+            {
+                "label": "Orders",
+                "data": list(statuses.values()),
+                "backgroundColor": [STATUS_COLOURS.get(s, "#6366f1") for s in statuses],
+            }
+        ],
+    }
+    health = provider_health()
+    return {
+        "sales_today": sales_between(start=today),
+        "sales_month": sales_between(start=month),
+        "orders_by_status": [
+            {"status": s, "count": n, "url": _changelist("orders_order", f"status__exact={s}")}
+            for s, n in statuses.items()
+        ],
+        "failures_24h": provisioning_failures(since=now - timedelta(hours=24)),
+        "stuck": orders_stuck_provisioning(),
+        "open_reviews": open_reviews(),
+        "vendors_pending": vendors_pending(),
+        "provider": health,
+        "liabilities": _money_list(vendor_liabilities()),
+        "receivables": _money_list(vendor_receivables()),
+        "sales_chart": json.dumps(sales_chart),
+        "status_chart": json.dumps(status_chart),
+        "links": {
+            "reviews": _changelist("orders_orderreview")
+            or _changelist("orders_order", "status__exact=in_review"),
+            "failed": _changelist("orders_order", "status__exact=failed"),
+            "stuck": _changelist("orders_order", "status__exact=provisioning"),
+            "vendors": _changelist("vendors_vendor", "status__exact=pending"),
+            "accounts": _changelist("ledger_account"),
+        },
+    }
+
+
+def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    context.update({"dashboard": dashboard_context()})
+    return context
+
+
+# --- sidebar ----------------------------------------------------------------------------
+
+
+def badge_open_reviews(request: HttpRequest) -> str:
+    n = open_reviews()
+    return str(n) if n else ""
+
+
+def badge_vendors_pending(request: HttpRequest) -> str:
+    n = vendors_pending()
+    return str(n) if n else ""
+
+
+def badge_open_findings(request: HttpRequest) -> str:
+    from ledger.reconciliation_models import ReconciliationFinding
+
+    n = ReconciliationFinding.objects.filter(status=ReconciliationFinding.Status.OPEN).count()
+    return str(n) if n else ""
+
+
+# (title, icon, admin URL name, view permission, badge callback)
+_NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
+    (
+        "Operations",
+        [
+            ("Orders", "shopping_cart", "orders_order", "orders.view_order", ""),
+            (
+                "Review queue",
+                "policy",
+                "orders_orderreview",
+                "orders.view_order",
+                "ttelgo.dashboard.badge_open_reviews",
+            ),
+            ("Fraud rules", "rule", "orders_fraudrule", "orders.view_fraudrule", ""),
+            ("Fraud threshold", "tune", "orders_fraudsettings", "orders.view_fraudsettings", ""),
+            ("eSIMs", "sim_card", "esims_esim", "esims.view_esim", ""),
+        ],
+    ),
+    (
+        "Vendors",
+        [
+            (
+                "Vendors",
+                "storefront",
+                "vendors_vendor",
+                "vendors.view_vendor",
+                "ttelgo.dashboard.badge_vendors_pending",
+            ),
+            ("API keys", "key", "vendors_vendorapikey", "vendors.view_vendorapikey", ""),
+        ],
+    ),
+    (
+        "Money",
+        [
+            ("Payments", "payments", "payments_payment", "payments.view_payment", ""),
+            ("Invoices", "receipt_long", "ledger_invoice", "ledger.view_invoice", ""),
+            ("Accounts", "account_balance", "ledger_account", "ledger.view_account", ""),
+            ("Transactions", "swap_horiz", "ledger_transaction", "ledger.view_transaction", ""),
+            (
+                "Reconciliation",
+                "fact_check",
+                "ledger_reconciliationrun",
+                "ledger.view_reconciliationrun",
+                "",
+            ),
+            (
+                "Findings",
+                "report",
+                "ledger_reconciliationfinding",
+                "ledger.view_reconciliationfinding",
+                "ttelgo.dashboard.badge_open_findings",
+            ),
+        ],
+    ),
+    (
+        "Webhooks",
+        [
+            (
+                "Inbound events",
+                "call_received",
+                "webhooks_inboundevent",
+                "webhooks.view_inboundevent",
+                "",
+            ),
+            (
+                "Outbound deliveries",
+                "call_made",
+                "webhooks_webhookdelivery",
+                "webhooks.view_webhookdelivery",
+                "",
+            ),
+            (
+                "Endpoints",
+                "webhook",
+                "webhooks_webhookendpoint",
+                "webhooks.view_webhookendpoint",
+                "",
+            ),
+        ],
+    ),
+    (
+        "Catalogue",
+        [
+            ("Bundles", "inventory_2", "esims_bundle", "esims.view_bundle", ""),
+            ("Price rules", "sell", "esims_pricerule", "esims.view_pricerule", ""),
+        ],
+    ),
+    (
+        "Platform",
+        [
+            ("Audit log", "history", "ttelgo_auditlog", "ttelgo.view_auditlog", ""),
+            ("Users", "group", "ttelgo_user", "ttelgo.view_user", ""),
+        ],
+    ),
+]
+
+
+def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
+    """unfold's SIDEBAR navigation: the console's screens grouped by task, each shown
+    only to roles that may see it, with counts of what waits for an operator."""
+    groups: list[dict[str, Any]] = [
+        {"items": [{"title": "Dashboard", "icon": "dashboard", "link": reverse("admin:index")}]}
+    ]
+    for title, entries in _NAV:
+        items = []
+        for label, icon, name, perm, badge in entries:
+            url = _changelist(name)
+            if not url:
+                continue
+            item: dict[str, Any] = {
+                "title": label,
+                "icon": icon,
+                "link": url,
+                "permission": (lambda request, perm=perm: request.user.has_perm(perm)),
+            }
+            if badge:
+                item["badge"] = badge
+            items.append(item)
+        if items:
+            groups.append({"title": title, "separator": True, "collapsible": False, "items": items})
+    return groups
