@@ -34,12 +34,3 @@ def catalogue_sync() -> dict[str, Any]:
 @shared_task(name="esims.tasks.catalogue_reprice", ignore_result=True)
 def catalogue_reprice() -> int:
     return _catalogue_reprice()
-
-
-@shared_task(name="esims.tasks.esims_usage_refresh", ignore_result=True)
-def esims_usage_refresh() -> int:
-    """Beat job: refresh cached usage of live eSIMs (the service lives with the eSIM
-    records in orders.esim_services)."""
-    from orders.esim_services import esims_usage_refresh_due
-
-    return esims_usage_refresh_due()

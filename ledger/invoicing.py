@@ -24,6 +24,7 @@ from ledger.models import Account, Entry, Invoice, InvoiceLine, Purpose, Transac
 from ledger.posting import _positive, _post, account_get_or_create, accounts_lock
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.outbox import event_record
 from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
@@ -131,10 +132,8 @@ def invoice_close_month(*, vendor: Vendor, year: int, month: int) -> Invoice:
 
 def _invoice_issued_publish(invoice: Invoice) -> None:
     """Tell the vendor (outbound webhook `invoice.issued`); delivered only if we commit."""
-    from webhooks.services import event_publish
-
-    event_publish(
-        vendor=invoice.vendor,
+    event_record(
+        vendor_id=invoice.vendor_id,
         type="invoice.issued",
         data={
             "id": invoice.id,

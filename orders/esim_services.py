@@ -13,6 +13,7 @@ from django.utils import timezone
 from esims.providers import BundleUsage, ProviderError, get_provider
 from esims.records import Esim
 from orders.models import Order
+from ttelgo.outbox import event_record
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ def esim_usage_apply(
         esim.save()
         vendor = esim.order.vendor
         if vendor is not None and esim.order.channel == Order.Channel.B2B:
-            from webhooks.services import event_publish
-
             data = {
                 "iccid": esim.iccid,
                 "order_id": esim.order_id,
@@ -102,11 +101,13 @@ def esim_usage_apply(
                 "remaining_mb": esim.remaining_mb,
             }
             if alert:
-                event_publish(
-                    vendor=vendor, type="esim.usage_threshold", data={**data, "percent": crossed}
+                event_record(
+                    vendor_id=vendor.pk,
+                    type="esim.usage_threshold",
+                    data={**data, "percent": crossed},
                 )
             if esim.status == Esim.Status.EXPIRED and previous_status != Esim.Status.EXPIRED:
-                event_publish(vendor=vendor, type="esim.expired", data=data)
+                event_record(vendor_id=vendor.pk, type="esim.expired", data=data)
         return esim
 
 

@@ -15,7 +15,7 @@ from esims.qr import apple_install_url, qr_png
 from esims.records import Esim
 from orders.models import Order
 from ttelgo.money import Money, money_api
-from ttelgo.outbox import task_enqueue
+from ttelgo.outbox import event_record, task_enqueue
 
 
 def order_webhook_data(order: Order) -> dict[str, Any]:
@@ -42,10 +42,8 @@ def order_webhook_data(order: Order) -> dict[str, Any]:
 
 
 def _publish(order: Order, type: str) -> None:
-    from webhooks.services import event_publish
-
-    if order.vendor is not None:
-        event_publish(vendor=order.vendor, type=type, data=order_webhook_data(order))
+    if order.vendor_id is not None:
+        event_record(vendor_id=order.vendor_id, type=type, data=order_webhook_data(order))
 
 
 def order_completed_notify(*, order: Order) -> None:
@@ -62,11 +60,9 @@ def order_failed_notify(*, order: Order) -> None:
 
 def order_refunded_notify(*, order: Order, refund: Money) -> None:
     """`order.refunded` to the vendor, with what this refund gave back."""
-    from webhooks.services import event_publish
-
-    if order.vendor is not None:
+    if order.vendor_id is not None:
         data = {**order_webhook_data(order), "refund": refund.to_api()}
-        event_publish(vendor=order.vendor, type="order.refunded", data=data)
+        event_record(vendor_id=order.vendor_id, type="order.refunded", data=data)
 
 
 def order_esims_email_send(*, order_id: int) -> None:

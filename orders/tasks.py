@@ -44,17 +44,9 @@ def orders_redrive_stuck(older_than_seconds: int = 60) -> dict[str, int]:
     }
 
 
-@shared_task(name="orders.tasks.esim_callback_process", acks_late=True)
-def esim_callback_process(event_pk: int) -> None:
-    from webhooks.esimgo import esimgo_event_process
+@shared_task(name="orders.tasks.esims_usage_refresh", ignore_result=True)
+def esims_usage_refresh() -> int:
+    """Beat job: refresh cached usage of live eSIMs."""
+    from orders.esim_services import esims_usage_refresh_due
 
-    esimgo_event_process(event_pk=event_pk)
-
-
-@shared_task(name="orders.tasks.reconciliation_run")
-def reconciliation_run() -> dict[str, int]:
-    """The name CELERY_BEAT_SCHEDULE uses; the job is the ledger's."""
-    from ledger.reconciliation import reconciliation_run as run_it
-
-    run = run_it()
-    return {"run": run.pk, "findings": run.findings_count}
+    return esims_usage_refresh_due()

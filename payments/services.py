@@ -16,11 +16,12 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
 from payments.models import Payment, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
-from ttelgo.outbox import task_enqueue
+from ttelgo.outbox import event_record, task_enqueue
 
 logger = logging.getLogger(__name__)
 P = Payment.Status
@@ -200,23 +201,21 @@ def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
 
 
 def _on_status_changed(*, payment: Payment, new: str) -> None:
-    from orders import services as orders
-
     if new == P.SUCCEEDED:
         _ledger_captured(payment=payment)
         if payment.kind == Payment.Kind.ORDER:
             assert payment.order_id is not None
-            orders.order_payment_succeeded(order_id=payment.order_id)
+            signals.order_payment_succeeded.send(Payment, order_id=payment.order_id)
         else:
             _wallet_topup_published(payment=payment)
     elif new == P.FAILED and payment.kind == Payment.Kind.ORDER:
         assert payment.order_id is not None
-        orders.order_payment_failed(
-            order_id=payment.order_id, reason=payment.failure_reason or "declined"
+        signals.order_payment_failed.send(
+            Payment, order_id=payment.order_id, reason=payment.failure_reason or "declined"
         )
     elif new == P.CANCELED and payment.kind == Payment.Kind.ORDER:
         assert payment.order_id is not None
-        orders.order_payment_canceled(order_id=payment.order_id)
+        signals.order_payment_canceled.send(Payment, order_id=payment.order_id)
 
 
 def _ledger_captured(*, payment: Payment) -> None:
@@ -239,13 +238,10 @@ def _ledger_captured(*, payment: Payment) -> None:
 
 
 def _wallet_topup_published(*, payment: Payment) -> None:
-    from webhooks import services as webhooks
-
-    publish = getattr(webhooks, "event_publish", None)
-    if publish is None or payment.vendor is None:
+    if payment.vendor_id is None:
         return
-    publish(
-        vendor=payment.vendor,
+    event_record(
+        vendor_id=payment.vendor_id,
         type="wallet.topup_succeeded",
         data={
             "payment_intent_id": payment.payment_intent_id,
@@ -374,7 +370,6 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
     """pending -> succeeded exactly once (compare-and-set), with its ledger reversal and the
     order callback. Both the refund call and the `charge.refunded` handler come here."""
     from ledger import services as ledger
-    from orders import services as orders
 
     with transaction.atomic():
         refund = Refund.objects.select_related("payment").get(pk=refund_id)
@@ -398,7 +393,8 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
                 amount=amount, reference=f"refund:{gateway_refund_id}", order_id=payment.order_id
             )
             assert payment.order_id is not None
-            orders.order_refund_recorded(
+            signals.order_payment_refunded.send(
+                Payment,
                 order_id=payment.order_id,
                 fully_refunded=payment.fully_refunded,
                 actor=actor,
@@ -475,7 +471,6 @@ def _refund_sync_one(*, payment: Payment, gr: GatewayRefund) -> None:
 
 def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | None:
     """`charge.dispute.created`: flag the payment, its order and customer; tell operators."""
-    from orders import services as orders
 
     with transaction.atomic():
         payment = (
@@ -489,7 +484,7 @@ def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | 
             Payment.objects.filter(pk=payment.pk).update(disputed_at=timezone.now())
         if payment.kind == Payment.Kind.ORDER:
             assert payment.order_id is not None
-            orders.order_dispute_opened(order_id=payment.order_id, reason=reason)
+            signals.order_payment_disputed.send(Payment, order_id=payment.order_id, reason=reason)
         else:
             _operators_notify(
                 subject=f"Dispute on wallet top-up {payment_intent_id}",

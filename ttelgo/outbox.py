@@ -1,4 +1,14 @@
-"""Transactional outbox for Celery tasks: nothing a committed change asked for is lost.
+"""Transactional outbox: domain events and Celery tasks; nothing a committed change asked
+for is lost.
+
+Domain events. `event_record(vendor_id=, type=, data=)` records that something happened
+to a vendor (an order completed, an invoice was issued, ...) in the caller's
+transaction. The apps that act on events subscribe with `event_subscribe` from their
+`AppConfig.ready` (the webhooks app stores one delivery per endpoint, in the same
+transaction; those rows are its outbox). The app that records an event knows nothing of
+who listens, so lower layers never import the webhooks app.
+
+Tasks.
 
 `task_enqueue("orders.tasks.order_provision", order.pk)` writes an `OutboxMessage` in the
 caller's transaction. When that transaction commits, the task is sent to the broker and
@@ -15,12 +25,13 @@ callback as before and its own errors propagate; only broker errors are absorbed
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
@@ -35,6 +46,42 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuOperationalError, RedisEr
 RELAY_GRACE = timedelta(seconds=10)
 RELAY_BATCH = 500
 
+# The events vendors can subscribe to (the public webhook vocabulary).
+EVENT_TYPES: tuple[str, ...] = (
+    "order.completed",
+    "order.failed",
+    "order.refunded",
+    "esim.usage_threshold",
+    "esim.expired",
+    "wallet.topup_succeeded",
+    "wallet.low_balance",
+    "invoice.issued",
+)
+
+
+class EventSubscriber(Protocol):
+    def __call__(self, *, vendor_id: int, type: str, data: dict[str, Any]) -> None: ...
+
+
+_subscribers: list[EventSubscriber] = []
+
+
+def event_subscribe(subscriber: EventSubscriber) -> Callable[[], None]:
+    """Call `subscriber(vendor_id=, type=, data=)` for every recorded event, inside the
+    recording transaction; returns a function that unsubscribes it."""
+    _subscribers.append(subscriber)
+    return lambda: _subscribers.remove(subscriber)
+
+
+def event_record(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
+    """Record a domain event for a vendor. Call it inside your own transaction: what the
+    subscribers store is kept (and sent) only if that transaction commits."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    with transaction.atomic():
+        for subscriber in list(_subscribers):
+            subscriber(vendor_id=vendor_id, type=type, data=data)
+
 
 def task_enqueue(task: str, *args: Any) -> None:
     """Queue `task(*args)` durably with the current transaction. `task` is the task's
@@ -44,9 +91,15 @@ def task_enqueue(task: str, *args: Any) -> None:
 
 
 def _send(task: str, args: list[Any]) -> None:
-    # Task names are their dotted paths. Through the task object (not send_task), so eager
-    # mode and test doubles of `.delay` behave as they do for a direct call.
-    import_string(task).delay(*args)
+    # By registered name, through the task object (not send_task), so eager mode and test
+    # doubles of `.delay` behave as they do for a direct call. A task that moves to another
+    # module keeps its name, so rows queued before the move still resolve.
+    registry = current_app.tasks
+    if task not in registry:
+        # Apps' tasks modules are imported lazily (at worker start); a web process
+        # imports them here, the first time it sends one.
+        current_app.loader.import_default_modules()
+    registry[task].delay(*args)
 
 
 def _send_and_forget(pk: int, task: str, args: list[Any]) -> None:

@@ -49,6 +49,8 @@ def roles_sync() -> None:
 
 def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     # post_migrate is sent once per app, after that app's permissions were created; the
-    # last app's signal is the moment every permission exists.
-    if sender is list(global_apps.get_app_configs())[-1]:
+    # last app's signal is the moment every permission exists. Apps without models get
+    # no signal.
+    with_models = [a for a in global_apps.get_app_configs() if a.models_module is not None]
+    if sender is with_models[-1]:
         roles_sync()

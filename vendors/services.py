@@ -13,7 +13,7 @@ from ttelgo.audit import audit_record, snapshot
 from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
-from ttelgo.outbox import task_enqueue
+from ttelgo.outbox import event_record, task_enqueue
 from vendors.models import Vendor, VendorAPIKey
 
 # Default discount off retail per pricing tier (basis points); operators may override it.
@@ -325,7 +325,6 @@ def vendor_low_balance_check(*, vendor: Vendor) -> bool:
     Call after anything that moves a wallet (or enqueue `vendors.tasks.
     vendor_low_balance_check` on commit). Returns whether the alert fired now."""
     from ledger.selectors import vendor_balance
-    from webhooks.services import event_publish
 
     if vendor.billing_mode != Vendor.BillingMode.PREPAID or vendor.low_balance_threshold <= 0:
         return False
@@ -342,8 +341,8 @@ def vendor_low_balance_check(*, vendor: Vendor) -> bool:
             low_balance_alerted_at=timezone.now()
         )
         if fired:
-            event_publish(
-                vendor=vendor,
+            event_record(
+                vendor_id=vendor.pk,
                 type="wallet.low_balance",
                 data={"available": available.to_api(), "threshold": threshold.to_api()},
             )

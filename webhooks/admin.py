@@ -1,5 +1,5 @@
 """Operator screens for outbound webhooks: endpoints (enable/disable) and deliveries
-(attempt log, replay). Inbound events have their own admin elsewhere."""
+(attempt log, replay); stored inbound events (reprocess)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,18 @@ from unfold.decorators import action, display
 
 from ttelgo.admin_console import ReadOnlyAdminMixin
 from ttelgo.errors import DomainError
-from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from webhooks.operator import operator_delivery_replay, operator_endpoint_set_enabled
+from webhooks.models import (
+    InboundEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from webhooks.operator import (
+    operator_delivery_replay,
+    operator_endpoint_set_enabled,
+    operator_inbound_reprocess,
+)
 
 
 def _pretty(value: Any) -> str:
@@ -159,3 +169,51 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(ModelAdmin):
+    list_display = ("event_id", "source", "event_type", "status", "attempts", "received_at")
+    list_filter = ("source", "status", "event_type")
+    search_fields = ("event_id", "event_type")
+    readonly_fields = (
+        "source",
+        "event_id",
+        "event_type",
+        "status",
+        "attempts",
+        "error",
+        "received_at",
+        "processed_at",
+        "payload_pretty",
+    )
+    exclude = ("payload",)
+    actions = ["reprocess"]
+    actions_detail = ["reprocess_detail"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj: InboundEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
+
+    def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.replay_webhooks"))
+
+    @action(description="Reprocess the selected events", permissions=["replay"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+        results: dict[str, int] = {}
+        for event_id in queryset.order_by("id").values_list("id", flat=True):
+            status = operator_inbound_reprocess(event_id=event_id, actor=request.user).status
+            results[status] = results.get(status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(results.items()))
+        level = messages.WARNING if results.get(InboundEvent.Status.FAILED) else messages.SUCCESS
+        self.message_user(request, f"Reprocessed: {summary}.", level)
+
+    @action(description="Reprocess", url_path="reprocess", permissions=["replay"], icon="replay")
+    def reprocess_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        event = operator_inbound_reprocess(event_id=int(object_id), actor=request.user)
+        level = messages.WARNING if event.status == InboundEvent.Status.FAILED else messages.SUCCESS
+        self.message_user(request, f"Event {event.event_id}: {event.status}.", level)
+        return HttpResponseRedirect(reverse("admin:webhooks_inboundevent_change", args=[object_id]))

@@ -1,8 +1,9 @@
 """Outbound vendor webhooks: endpoints, events, deliveries, attempts.
 
-Other apps call exactly one function here: `event_publish(vendor=, type=, data=)`. It
-stores the event and one delivery per subscribed endpoint and, after commit, makes the
-first attempt. Later attempts are picked up by the `webhooks.tasks.deliveries_send_due`
+No other app calls in here to publish: they record domain events with
+`ttelgo.outbox.event_record`, and `event_publish` (subscribed in `WebhooksConfig.ready`)
+stores the event and one delivery per subscribed endpoint in the same transaction and,
+after commit, makes the first attempt. Later attempts are picked up by the `webhooks.tasks.deliveries_send_due`
 beat task from `next_attempt_at`, so retries survive worker restarts and a Redis
 visibility timeout never re-sends a message early.
 """
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ttelgo.errors import DomainError
+from ttelgo.outbox import EVENT_TYPES
 from vendors.models import Vendor
 from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
 from webhooks.http import post_pinned
@@ -31,16 +33,6 @@ from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, We
 from webhooks.signing import sign_headers
 from webhooks.urlguard import url_check
 
-EVENT_TYPES: tuple[str, ...] = (
-    "order.completed",
-    "order.failed",
-    "order.refunded",
-    "esim.usage_threshold",
-    "esim.expired",
-    "wallet.topup_succeeded",
-    "wallet.low_balance",
-    "invoice.issued",
-)
 TEST_EVENT_TYPE = "webhook.test"
 
 # Delay before attempt 2, 3, ... (after the immediate first one): about 23.6 hours in all,
@@ -173,12 +165,12 @@ def _send_on_commit(delivery_ids: list[int]) -> None:
         )
 
 
-def _event_create(*, vendor: Vendor, type: str, data: dict[str, Any]) -> WebhookEvent:
+def _event_create(*, vendor_id: int, type: str, data: dict[str, Any]) -> WebhookEvent:
     # Round-trip through JSON now so the stored data is what will be sent (no surprises
     # from Decimals or datetimes at delivery time).
     clean = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     return WebhookEvent.objects.create(
-        vendor=vendor,
+        vendor_id=vendor_id,
         public_id="msg_" + secrets.token_hex(12),
         type=type,
         data=clean,
@@ -186,24 +178,25 @@ def _event_create(*, vendor: Vendor, type: str, data: dict[str, Any]) -> Webhook
     )
 
 
-def event_publish(*, vendor: Vendor, type: str, data: dict[str, Any]) -> None:
-    """Record an event for a vendor and deliver it to every enabled endpoint subscribed to
-    its type. Call it inside your own transaction: nothing is sent unless that commits."""
+def event_publish(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
+    """Store a domain event for a vendor and one delivery to every enabled endpoint
+    subscribed to its type, in the recording transaction: nothing is sent unless that
+    commits. Subscribed to `ttelgo.outbox.event_record`."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r}")
     with transaction.atomic():
         endpoints = [
             e
             for e in WebhookEndpoint.objects.filter(
-                vendor=vendor, enabled=True, deleted_at__isnull=True
+                vendor_id=vendor_id, enabled=True, deleted_at__isnull=True
             ).order_by("id")
             if e.subscribes_to(type)
         ]
-        event = _event_create(vendor=vendor, type=type, data=data)
+        event = _event_create(vendor_id=vendor_id, type=type, data=data)
         now = timezone.now()
         deliveries = WebhookDelivery.objects.bulk_create(
             [
-                WebhookDelivery(event=event, endpoint=e, vendor=vendor, next_attempt_at=now)
+                WebhookDelivery(event=event, endpoint=e, vendor_id=vendor_id, next_attempt_at=now)
                 for e in endpoints
             ]
         )
@@ -216,7 +209,7 @@ def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         raise DomainError("invalid_state", "The endpoint is disabled.")
     with transaction.atomic():
         event = _event_create(
-            vendor=endpoint.vendor,
+            vendor_id=endpoint.vendor_id,
             type=TEST_EVENT_TYPE,
             data={"endpoint_id": endpoint.pk, "message": "Test event from TTelGo."},
         )

@@ -27,6 +27,14 @@ def inbound_event_process_task(event_id: int) -> None:
     inbound_event_process(event_id=event_id)
 
 
+# Its name from before it lived here: outbox rows queued under it still resolve.
+@shared_task(name="orders.tasks.esim_callback_process", acks_late=True, ignore_result=True)
+def esim_callback_process(event_pk: int) -> None:
+    from webhooks.esimgo import esimgo_event_process
+
+    esimgo_event_process(event_pk=event_pk)
+
+
 @shared_task(name="webhooks.tasks.inbound_events_redrive", ignore_result=True)
 def inbound_events_redrive() -> int:
     from webhooks.inbound import inbound_events_due

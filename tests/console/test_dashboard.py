@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from console import dashboard
 from orders.models import Order
 from tests.console.factories import order_row
 from tests.ledger.factories import fund, postpaid, prepaid
-from ttelgo import dashboard
 from ttelgo.money import Money
 
 pytestmark = pytest.mark.django_db

@@ -168,7 +168,7 @@ def test_the_sidebar_groups_the_console_and_counts_waiting_work(completed_order)
         assert title in body
     assert "/admin/ttelgo/user/" not in body  # support may not see users
     assert "/admin/ttelgo/user/" in admin_client(operator("admin")).get("/admin/").content.decode()
-    from ttelgo.dashboard import badge_open_findings, badge_open_reviews
+    from console.dashboard import badge_open_findings, badge_open_reviews
 
     assert badge_open_reviews(None) == "1"  # type: ignore[arg-type]
     assert badge_open_findings(None) == ""  # type: ignore[arg-type]

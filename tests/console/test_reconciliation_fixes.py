@@ -29,10 +29,11 @@ def completed(bundles, django_capture_on_commit_callbacks):
     return order
 
 
-def test_the_orders_beat_task_name_runs_reconciliation():
+def test_the_scheduled_reconciliation_task_is_the_one_beat_runs(settings):
     from ledger.reconciliation_models import ReconciliationRun
-    from orders.tasks import reconciliation_run as task
+    from ledger.tasks import reconciliation_run as task
 
+    assert settings.CELERY_BEAT_SCHEDULE["reconciliation-run"]["task"] == task.name
     result = task.delay().get()
     run = ReconciliationRun.objects.get()
     assert result == {"run": run.pk, "findings": run.findings_count}

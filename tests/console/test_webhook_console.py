@@ -7,7 +7,7 @@ import pytest
 import responses
 from django.test import Client
 
-from payments.operator import operator_payment_refund
+from console.operator import operator_payment_refund
 from tests.console.factories import operator
 from tests.factories import VendorFactory
 from ttelgo.errors import DomainError

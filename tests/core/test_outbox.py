@@ -77,3 +77,20 @@ def test_a_rolled_back_change_sends_nothing():
         raise RuntimeError("the change failed")
     delay.assert_not_called()
     assert OutboxMessage.objects.count() == 0
+
+
+def test_a_task_is_found_by_its_registered_name_even_after_it_moved_module(
+    django_capture_on_commit_callbacks,
+):
+    """Rows queued under a task's name still resolve when the task's code moved to
+    another module (it keeps its `name=`): eSIM callback processing lives in webhooks."""
+    from webhooks import tasks as webhook_tasks
+
+    with (
+        mock.patch.object(webhook_tasks.esim_callback_process, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        task_enqueue("orders.tasks.esim_callback_process", 41)
+    delay.assert_called_once_with(41)
+    assert not OutboxMessage.objects.exists()

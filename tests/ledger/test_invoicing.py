@@ -175,15 +175,16 @@ def test_csv_and_pdf_downloads_carry_the_lines_and_total(september):
 
 
 def test_issuing_an_invoice_publishes_invoice_issued_to_the_vendor(september, monkeypatch) -> None:
-    from webhooks import services as webhooks
+    from ttelgo.outbox import event_subscribe
 
     published: list[dict] = []
-    monkeypatch.setattr(webhooks, "event_publish", lambda **kw: published.append(kw))
+    unsubscribe = event_subscribe(lambda **kw: published.append(kw))
     with at(2026, 10, 2):
         inv = services.invoice_close_month(vendor=september, year=2026, month=9)
         services.invoice_close_month(vendor=september, year=2026, month=9)
+    unsubscribe()
     assert len(published) == 1
     event = published[0]
-    assert (event["vendor"], event["type"]) == (september, "invoice.issued")
+    assert (event["vendor_id"], event["type"]) == (september.pk, "invoice.issued")
     assert event["data"]["total"] == {"amount": "19.50", "currency": "USD"}
     assert event["data"]["id"] == inv.id

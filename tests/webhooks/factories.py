@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from ttelgo.outbox import EVENT_TYPES
 from webhooks.models import WebhookEndpoint
-from webhooks.services import EVENT_TYPES, endpoint_create
+from webhooks.services import endpoint_create
 
 # A public IP literal: the SSRF guard accepts it without a DNS lookup.
 PUBLIC_URL = "https://93.184.215.14/hooks"

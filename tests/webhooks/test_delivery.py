@@ -14,9 +14,10 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from tests.webhooks.factories import PUBLIC_URL, endpoint_for
+from ttelgo.outbox import event_record
 from webhooks import services, urlguard
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
-from webhooks.services import MAX_ATTEMPTS, RETRY_SCHEDULE, event_publish
+from webhooks.services import MAX_ATTEMPTS, RETRY_SCHEDULE
 from webhooks.tasks import deliveries_send_due
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -24,7 +25,7 @@ START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 def publish(capture, vendor, type="order.completed", data=None):
     with capture(execute=True):
-        event_publish(vendor=vendor, type=type, data=data or {"order_id": 7})
+        event_record(vendor_id=vendor.pk, type=type, data=data or {"order_id": 7})
 
 
 @responses.activate
@@ -73,7 +74,7 @@ def test_only_enabled_endpoints_subscribed_to_the_type_receive_it(
 def test_nothing_is_recorded_or_sent_when_the_callers_transaction_rolls_back(vendor_api):
     endpoint_for(vendor_api.vendor)
     with pytest.raises(RuntimeError), transaction.atomic():
-        event_publish(vendor=vendor_api.vendor, type="order.completed", data={})
+        event_record(vendor_id=vendor_api.vendor.pk, type="order.completed", data={})
         raise RuntimeError("the order failed to save")
     assert WebhookEvent.objects.count() == 0
     assert WebhookDelivery.objects.count() == 0
@@ -81,7 +82,7 @@ def test_nothing_is_recorded_or_sent_when_the_callers_transaction_rolls_back(ven
 
 def test_unknown_event_types_are_a_programming_error(vendor_api):
     with pytest.raises(ValueError):
-        event_publish(vendor=vendor_api.vendor, type="order.exploded", data={})
+        event_record(vendor_id=vendor_api.vendor.pk, type="order.exploded", data={})
 
 
 @responses.activate
@@ -246,7 +247,7 @@ def test_concurrent_workers_send_a_due_delivery_once():
 
     responses.add_callback(responses.POST, PUBLIC_URL, callback=slow_ok)
     with transaction.atomic():
-        event = services._event_create(vendor=vendor, type="order.completed", data={})
+        event = services._event_create(vendor_id=vendor.pk, type="order.completed", data={})
         delivery = WebhookDelivery.objects.create(
             event=event,
             endpoint=vendor.webhook_endpoints.get(),

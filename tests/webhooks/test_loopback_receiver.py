@@ -7,8 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from django.test import override_settings
 from standardwebhooks.webhooks import Webhook
 
+from ttelgo.outbox import event_record
 from webhooks.models import WebhookDelivery
-from webhooks.services import endpoint_create, event_publish
+from webhooks.services import endpoint_create
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -34,7 +35,9 @@ def test_a_real_receiver_verifies_our_signature(vendor_api, django_capture_on_co
         url = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
         _, secret = endpoint_create(vendor=vendor_api.vendor, url=url, events=["esim.expired"])
         with django_capture_on_commit_callbacks(execute=True):
-            event_publish(vendor=vendor_api.vendor, type="esim.expired", data={"iccid": "8944"})
+            event_record(
+                vendor_id=vendor_api.vendor.pk, type="esim.expired", data={"iccid": "8944"}
+            )
     finally:
         server.shutdown()
         server.server_close()

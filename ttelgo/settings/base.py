@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "payments",
     "orders",
     "webhooks",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -136,11 +137,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs; each task is thin and calls its app's service.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
-    "esim-usage-refresh": {"task": "esims.tasks.esims_usage_refresh", "schedule": 900.0},
+    "esim-usage-refresh": {"task": "orders.tasks.esims_usage_refresh", "schedule": 900.0},
     "invoices-close-month": {"task": "ledger.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "ledger.tasks.invoices_mark_overdue", "schedule": 3600.0},
     "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
-    "reconciliation-run": {"task": "orders.tasks.reconciliation_run", "schedule": 86400.0},
+    "reconciliation-run": {"task": "ledger.tasks.reconciliation_run", "schedule": 86400.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
@@ -285,11 +286,11 @@ UNFOLD = {
     "SITE_TITLE": "TTelGo operations",
     "SITE_HEADER": "TTelGo",
     "SITE_SYMBOL": "sim_card",
-    "DASHBOARD_CALLBACK": "ttelgo.dashboard.dashboard_callback",
+    "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": True,
-        "navigation": "ttelgo.dashboard.sidebar_navigation",
+        "navigation": "console.dashboard.sidebar_navigation",
     },
 }
 # The largest refund (minor units) the support role may give; bigger ones need finance.

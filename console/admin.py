@@ -1,28 +1,23 @@
-"""Operators' screens: payments with their refunds (and a refund action), and the stored
-inbound webhook events with a reprocess action."""
+"""Operators' screens for payments with their refunds and a refund action. It lives in the
+console because a refund of an order's payment follows the order's refund rules."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.forms import BaseDialogForm
 
+from console.operator import operator_payment_refund
 from payments.models import Payment, Refund
-from payments.operator import operator_payment_refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
-from webhooks.models import InboundEvent
-from webhooks.operator import operator_inbound_reprocess
 
 
 class RefundInline(TabularInline):
@@ -115,51 +110,3 @@ class PaymentAdmin(ModelAdmin):
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[object_id]))
-
-
-@admin.register(InboundEvent)
-class InboundEventAdmin(ModelAdmin):
-    list_display = ("event_id", "source", "event_type", "status", "attempts", "received_at")
-    list_filter = ("source", "status", "event_type")
-    search_fields = ("event_id", "event_type")
-    readonly_fields = (
-        "source",
-        "event_id",
-        "event_type",
-        "status",
-        "attempts",
-        "error",
-        "received_at",
-        "processed_at",
-        "payload_pretty",
-    )
-    exclude = ("payload",)
-    actions = ["reprocess"]
-    actions_detail = ["reprocess_detail"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.display(description="payload")
-    def payload_pretty(self, obj: InboundEvent) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
-
-    def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("ttelgo.replay_webhooks"))
-
-    @action(description="Reprocess the selected events", permissions=["replay"])
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
-        results: dict[str, int] = {}
-        for event_id in queryset.order_by("id").values_list("id", flat=True):
-            status = operator_inbound_reprocess(event_id=event_id, actor=request.user).status
-            results[status] = results.get(status, 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(results.items()))
-        level = messages.WARNING if results.get(InboundEvent.Status.FAILED) else messages.SUCCESS
-        self.message_user(request, f"Reprocessed: {summary}.", level)
-
-    @action(description="Reprocess", url_path="reprocess", permissions=["replay"], icon="replay")
-    def reprocess_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = operator_inbound_reprocess(event_id=int(object_id), actor=request.user)
-        level = messages.WARNING if event.status == InboundEvent.Status.FAILED else messages.SUCCESS
-        self.message_user(request, f"Event {event.event_id}: {event.status}.", level)
-        return HttpResponseRedirect(reverse("admin:webhooks_inboundevent_change", args=[object_id]))
