@@ -59,6 +59,12 @@ class Order(models.Model):
     escalated_at = models.DateTimeField(
         null=True, blank=True, help_text="when operators were told the order is stuck"
     )
+    provider_order_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when an attempt first asked the provider to place the order (before that, "
+        "no provider order can exist, so a retry need not look for one)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)

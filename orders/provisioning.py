@@ -226,11 +226,12 @@ def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> Pr
     provider = get_provider()
     if order.provider_reference:
         return provider.get_order(order.provider_reference)
-    if order.provisioning_attempts > 1:
-        # An earlier attempt may have bought before it died: never order twice.
+    if order.provider_order_sent_at is not None:
+        # An earlier attempt asked the provider to order: it may have bought before it
+        # timed out or died. Never order twice.
         found = provider.find_order(
             reference,
-            since=order.created_at,
+            since=order.provider_order_sent_at,
             bundle_code=bundle_code,
             quantity=quantity,
             adoptable=_unclaimed,
@@ -238,6 +239,10 @@ def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> Pr
         if found is not None:
             _provider_reference_keep(order.pk, found.reference)
             return found
+    # Written before the call: an attempt that dies during it leaves the mark behind.
+    Order.objects.filter(pk=order.pk, provider_order_sent_at__isnull=True).update(
+        provider_order_sent_at=timezone.now()
+    )
     placed = provider.create_order(bundle_code=bundle_code, quantity=quantity, reference=reference)
     # Keep the provider's id at once: a crash before settling then re-reads, not re-buys.
     _provider_reference_keep(order.pk, placed.reference)

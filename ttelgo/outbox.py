@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
+from importlib import import_module
 from typing import Any, Protocol
 
 from celery import current_app
@@ -94,12 +96,20 @@ def _send(task: str, args: list[Any]) -> None:
     # By registered name, through the task object (not send_task), so eager mode and test
     # doubles of `.delay` behave as they do for a direct call. A task that moves to another
     # module keeps its name, so rows queued before the move still resolve.
+    _task(task).delay(*args)
+
+
+def _task(name: str) -> Any:
+    """The registered task of that name. A web process has imported no tasks module
+    until it sends its first task: import the module the name points at (where the task
+    lives unless it moved), else every app's tasks module."""
     registry = current_app.tasks
-    if task not in registry:
-        # Apps' tasks modules are imported lazily (at worker start); a web process
-        # imports them here, the first time it sends one.
+    if name not in registry:
+        with suppress(ImportError):
+            import_module(name.rpartition(".")[0])
+    if name not in registry:
         current_app.loader.import_default_modules()
-    registry[task].delay(*args)
+    return registry[name]
 
 
 def _send_and_forget(pk: int, task: str, args: list[Any]) -> None:

@@ -69,7 +69,7 @@ __all__ = ["EsimGoProvider", "build_breaker", "shared_breaker"]
 logger = logging.getLogger(__name__)
 
 CATALOGUE_PAGE_SIZE = 100
-CLOCK_SKEW = timedelta(minutes=2)  # ours against the provider's, when searching by time
+CLOCK_SKEW = timedelta(minutes=1)  # ours against the provider's, when searching by time
 MAX_PAGES = 500  # a runaway paging loop is a bug upstream, not a bigger catalogue
 MAX_RETRY_AFTER = 30.0  # never sleep longer than this inside a request
 RATE_LIMIT_MAX_WAIT = 10.0  # longer than this for a call slot: a transient, retryable error

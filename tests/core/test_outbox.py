@@ -94,3 +94,29 @@ def test_a_task_is_found_by_its_registered_name_even_after_it_moved_module(
         task_enqueue("orders.tasks.esim_callback_process", 41)
     delay.assert_called_once_with(41)
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_fresh_web_process_finds_tasks_it_has_not_imported_yet():
+    """A gunicorn worker has imported no tasks module before its first send (two orders
+    answered 500 `NotRegistered` in the chaos suite when only the registry was asked)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup()\n"
+        "from celery import current_app\n"
+        "assert 'orders.tasks.order_provision' not in current_app.tasks\n"
+        "from ttelgo.outbox import _task\n"
+        "print(_task('orders.tasks.order_provision').name)\n"
+        "print(_task('orders.tasks.esim_callback_process').name)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ttelgo.settings.test"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [
+        "orders.tasks.order_provision",
+        "orders.tasks.esim_callback_process",
+    ]

@@ -122,6 +122,54 @@ def test_crash_before_the_provider_reference_is_saved_finds_the_order_by_our_ref
     assert Esim.objects.filter(order=b2b_order).count() == 2
 
 
+def test_a_retry_searches_the_provider_only_once_an_order_was_sent(b2b_order):
+    """Listing the provider's orders is the costly part of a retry: it is skipped while
+    no attempt has asked the provider to order, and starts from the first request."""
+    real_create = SandboxProvider.create_order
+    calls = {"n": 0}
+
+    def fails_before_sending(self, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ProviderUnavailable("connection refused", status=None)
+        return real_create(self, **kwargs)
+
+    with (
+        mock.patch.object(SandboxProvider, "create_order", fails_before_sending),
+        mock.patch.object(SandboxProvider, "find_order", autospec=True) as find,
+    ):
+        # The first call marks the order as sent before it fails: mark and look.
+        find.return_value = None
+        assert order_provision_attempt(order_id=b2b_order.pk).result == "retry"
+        sent = Order.objects.get(pk=b2b_order.pk).provider_order_sent_at
+        assert sent is not None
+        assert order_provision_attempt(order_id=b2b_order.pk).result == "completed"
+    assert find.call_count == 1
+    assert find.call_args.kwargs["since"] == sent
+    assert provider_orders(b2b_order.pk) == 1
+
+
+def test_a_retry_after_a_failure_before_ordering_does_not_search(b2b_order):
+    real_get_provider = provisioning.get_provider
+    calls = {"n": 0}
+
+    def provider_once_unreachable():
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ProviderUnavailable("no provider client yet")
+        return real_get_provider()
+
+    with (
+        mock.patch.object(provisioning, "get_provider", provider_once_unreachable),
+        mock.patch.object(SandboxProvider, "find_order", autospec=True) as find,
+    ):
+        assert order_provision_attempt(order_id=b2b_order.pk).result == "retry"
+        assert Order.objects.get(pk=b2b_order.pk).provider_order_sent_at is None
+        assert order_provision_attempt(order_id=b2b_order.pk).result == "completed"
+    find.assert_not_called()
+    assert provider_orders(b2b_order.pk) == 1
+
+
 def test_transient_errors_are_retried_until_the_provider_answers(b2b_order):
     real_create = SandboxProvider.create_order
     calls = {"n": 0}

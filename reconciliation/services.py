@@ -1,0 +1,502 @@
+"""Reconciliation: compares what we recorded with the ledger's own invariants, with
+Stripe's PaymentIntents and with the provider's orders, and lists orders stuck in a
+state. Each discrepancy becomes a `ReconciliationFinding` with the fix an operator can
+apply from the admin (re-drive, refund, re-sync, or resolve with a note).
+
+The run only reports (it reads orders, payments and eSIMs, never writes them); fixes go
+through the owning app's services (`orders/operator.py`, `payments.services`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models import F as Field
+from django.utils import timezone
+
+from reconciliation.models import ReconciliationFinding, ReconciliationRun
+from orders.models import Order
+from ttelgo.admin_console import operator_require
+from ttelgo.audit import audit_record
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+
+logger = logging.getLogger(__name__)
+S = Order.Status
+F = ReconciliationFinding
+DEFAULT_WINDOW = timedelta(days=7)
+STUCK_AFTER = timedelta(minutes=15)
+STALE_AFTER = timedelta(hours=24)
+GATEWAY_LIMIT = 1000
+
+Found = dict[str, Any]  # keyword arguments of a ReconciliationFinding
+
+
+def _finding(category: str, code: str, message: str, **kw: Any) -> Found:
+    return {"category": category, "code": code, "message": message, **kw}
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def check_ledger(*, since: Any) -> list[Found]:
+    from ledger.integrity import ledger_integrity_check
+
+    return [
+        _finding(
+            F.Category.LEDGER,
+            f.code,
+            f.message,
+            object_type=f.object_type,
+            object_id=str(f.object_id),
+            details=f.details,
+        )
+        for f in ledger_integrity_check()
+    ]
+
+
+def check_payments(*, since: Any) -> list[Found]:
+    """Stripe's PaymentIntents since `since` against our Payment rows, and card payments
+    of orders that closed without their refund."""
+    from payments.gateways import get_gateway
+    from payments.models import Payment
+
+    P = Payment.Status
+    found: list[Found] = []
+    intents = get_gateway().list_payment_intents(
+        created_gte=int(since.timestamp()), limit=GATEWAY_LIMIT
+    )
+    ours = {
+        p.payment_intent_id: p
+        for p in Payment.objects.filter(payment_intent_id__in=[i.id for i in intents])
+    }
+    for intent in intents:
+        payment = ours.get(intent.id)
+        money = str(Money(intent.amount, intent.currency))
+        order_id = _int(intent.metadata.get("order_id"))
+        if payment is None:
+            if intent.status == "succeeded":
+                found.append(
+                    _finding(
+                        F.Category.PAYMENTS,
+                        "payment_missing",
+                        f"Stripe took {money} on {intent.id} but we have no payment for it.",
+                        object_type="payment_intent",
+                        object_id=intent.id,
+                        order_id=order_id,
+                        details={"stripe_status": intent.status, "metadata": intent.metadata},
+                    )
+                )
+            continue
+        if (intent.amount, intent.currency) != (payment.amount, payment.currency):
+            found.append(
+                _finding(
+                    F.Category.PAYMENTS,
+                    "payment_amount_mismatch",
+                    f"{intent.id}: Stripe has {money}, we have "
+                    f"{Money(payment.amount, payment.currency)}.",
+                    object_type="payment",
+                    object_id=str(payment.pk),
+                    order_id=payment.order_id,
+                )
+            )
+        stripe_ok, ours_ok = intent.status == "succeeded", payment.status == P.SUCCEEDED
+        if stripe_ok != ours_ok:
+            found.append(
+                _finding(
+                    F.Category.PAYMENTS,
+                    "payment_status_mismatch",
+                    f"{intent.id}: Stripe says {intent.status}, we say {payment.status}.",
+                    object_type="payment",
+                    object_id=str(payment.pk),
+                    order_id=payment.order_id,
+                    details={"stripe_status": intent.status, "our_status": payment.status},
+                    fix=F.Fix.SYNC,
+                )
+            )
+    if len(intents) < GATEWAY_LIMIT:  # a truncated list cannot prove absence
+        seen = {i.id for i in intents}
+        for payment in Payment.objects.filter(created_at__gte=since, status=P.SUCCEEDED).exclude(
+            payment_intent_id__in=seen
+        ):
+            found.append(
+                _finding(
+                    F.Category.PAYMENTS,
+                    "payment_unknown_to_stripe",
+                    f"We recorded {payment.payment_intent_id} as succeeded; Stripe does not "
+                    "list it.",
+                    object_type="payment",
+                    object_id=str(payment.pk),
+                    order_id=payment.order_id,
+                )
+            )
+    unrefunded = Payment.objects.filter(
+        kind=Payment.Kind.ORDER,
+        status=P.SUCCEEDED,
+        order__status__in=[S.FAILED, S.CANCELLED, S.REFUNDED],
+        refunded_amount__lt=Field("amount"),
+    ).select_related("order")
+    for payment in unrefunded:
+        left = payment.amount - payment.refunded_amount
+        if (
+            payment.order is not None
+            and left > 0
+            and not payment.refunds.filter(status="pending").exists()
+        ):
+            found.append(
+                _finding(
+                    F.Category.PAYMENTS,
+                    "refund_missing",
+                    f"Order {payment.order_id} is {payment.order.status} but "
+                    f"{Money(left, payment.currency)} of its payment was never refunded.",
+                    object_type="payment",
+                    object_id=str(payment.pk),
+                    order_id=payment.order_id,
+                    fix=F.Fix.REFUND,
+                )
+            )
+    found.extend(_delivered_against_payment(since=since))
+    return found
+
+
+def _delivered_against_payment(*, since: Any) -> list[Found]:
+    """Customer orders whose delivery and payment disagree: an order standing completed
+    (its eSIMs active) on a payment that never succeeded, or on one refunded in full."""
+    from payments.models import Payment
+
+    found: list[Found] = []
+    completed = Payment.objects.filter(
+        kind=Payment.Kind.ORDER, order__status=S.COMPLETED, order__updated_at__gte=since
+    )
+    for payment in completed.exclude(status=Payment.Status.SUCCEEDED):
+        found.append(
+            _finding(
+                F.Category.PAYMENTS,
+                "delivered_unpaid",
+                f"Order {payment.order_id} delivered its eSIMs but its payment "
+                f"{payment.payment_intent_id} is {payment.status}.",
+                object_type="payment",
+                object_id=str(payment.pk),
+                order_id=payment.order_id,
+                details={"payment_status": payment.status},
+            )
+        )
+    for payment in completed.filter(refunded_amount__gte=Field("amount"), amount__gt=0):
+        found.append(
+            _finding(
+                F.Category.PAYMENTS,
+                "refunded_but_active",
+                f"Order {payment.order_id} is refunded in full "
+                f"({Money(payment.refunded_amount, payment.currency)}) but stands completed "
+                "with its eSIMs.",
+                object_type="payment",
+                object_id=str(payment.pk),
+                order_id=payment.order_id,
+            )
+        )
+    return found
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_provider(*, since: Any) -> list[Found]:
+    """The provider's orders since `since` against our orders and eSIMs."""
+    from esims.providers import get_provider
+    from orders.provisioning import provider_reference_for
+
+    found: list[Found] = []
+    provider_orders = get_provider().list_orders(created_from=since)
+    # Our reference at the provider names the order ("ttelgo-order-<id>"); older orders may
+    # be known only by the provider's own reference. One query for all of them.
+    prefix = provider_reference_for(0)[:-1]
+    wanted_ids = {
+        int(po.client_reference[len(prefix) :])
+        for po in provider_orders
+        if po.client_reference.startswith(prefix) and po.client_reference[len(prefix) :].isdigit()
+    }
+    wanted_refs = {po.reference for po in provider_orders}
+    orders = {
+        o.pk: o
+        for o in Order.objects.filter(
+            Q(pk__in=wanted_ids) | Q(provider_reference__in=wanted_refs)
+        ).annotate(esim_count=Count("esims"))
+    }
+    by_client_ref = {provider_reference_for(pk): pk for pk in orders}
+    by_provider_ref = {o.provider_reference: pk for pk, o in orders.items() if o.provider_reference}
+    seen_orders: set[int] = set()
+    for po in provider_orders:
+        order_id = by_client_ref.get(po.client_reference) or by_provider_ref.get(po.reference)
+        if order_id is None:
+            found.append(
+                _finding(
+                    F.Category.PROVIDER,
+                    "provider_order_unknown",
+                    f"Provider order {po.reference} ({po.quantity} x {po.bundle_code}, "
+                    f"{po.status}) matches none of our orders.",
+                    object_type="provider_order",
+                    object_id=po.reference,
+                    details={"client_reference": po.client_reference},
+                )
+            )
+            continue
+        seen_orders.add(order_id)
+        order = orders[order_id]
+        esims = order.esim_count  # type: ignore[attr-defined]
+        if po.status == po.STATUS_COMPLETED and order.status == S.PROVISIONING:
+            found.append(
+                _finding(
+                    F.Category.PROVIDER,
+                    "provider_order_not_delivered",
+                    f"The provider completed {po.reference}; order {order_id} is still "
+                    "provisioning.",
+                    object_type="order",
+                    object_id=str(order_id),
+                    order_id=order_id,
+                    fix=F.Fix.REDRIVE,
+                )
+            )
+        elif po.status == po.STATUS_COMPLETED and order.status in (
+            S.FAILED,
+            S.REFUNDED,
+            S.CANCELLED,
+        ):
+            found.append(
+                _finding(
+                    F.Category.PROVIDER,
+                    "provider_order_for_closed_order",
+                    f"The provider delivered {po.reference} for order {order_id}, which is "
+                    f"{order.status}: we paid for eSIMs nobody got.",
+                    object_type="order",
+                    object_id=str(order_id),
+                    order_id=order_id,
+                )
+            )
+        elif (
+            order.status == S.COMPLETED and order.kind == Order.Kind.ESIM and esims != len(po.esims)
+        ):
+            found.append(
+                _finding(
+                    F.Category.PROVIDER,
+                    "esim_count_mismatch",
+                    f"Order {order_id}: the provider has {len(po.esims)} eSIMs, we have {esims}.",
+                    object_type="order",
+                    object_id=str(order_id),
+                    order_id=order_id,
+                )
+            )
+    ours = Order.objects.filter(
+        status=S.COMPLETED, kind=Order.Kind.ESIM, created_at__gte=since
+    ).exclude(pk__in=seen_orders)
+    for pk, reference in ours.values_list("pk", "provider_reference"):
+        found.append(
+            _finding(
+                F.Category.PROVIDER,
+                "esim_missing_at_provider",
+                f"Order {pk} is completed but the provider lists no order for it "
+                f"({reference or 'no reference'}).",
+                object_type="order",
+                object_id=str(pk),
+                order_id=pk,
+            )
+        )
+    return found
+
+
+def check_stuck(*, since: Any) -> list[Found]:
+    now = timezone.now()
+    rules = (
+        (S.PAID, STUCK_AFTER, "order_stuck_paid", F.Fix.REDRIVE),
+        (S.PROVISIONING, STUCK_AFTER, "order_stuck_provisioning", F.Fix.REDRIVE),
+        (S.IN_REVIEW, STALE_AFTER, "review_overdue", F.Fix.RESOLVE),
+        (S.AWAITING_PAYMENT, STALE_AFTER, "order_stale_awaiting_payment", F.Fix.RESOLVE),
+    )
+    found: list[Found] = []
+    for status, age, code, fix in rules:
+        for pk, updated in Order.objects.filter(
+            status=status, updated_at__lt=now - age
+        ).values_list("pk", "updated_at"):
+            found.append(
+                _finding(
+                    F.Category.STUCK,
+                    code,
+                    f"Order {pk} has been {status} since {updated:%Y-%m-%d %H:%M} UTC.",
+                    object_type="order",
+                    object_id=str(pk),
+                    order_id=pk,
+                    fix=fix,
+                )
+            )
+    return found
+
+
+CHECKS: dict[str, Callable[..., list[Found]]] = {
+    F.Category.LEDGER: check_ledger,
+    F.Category.PAYMENTS: check_payments,
+    F.Category.PROVIDER: check_provider,
+    F.Category.STUCK: check_stuck,
+}
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def reconciliation_run(
+    *, actor: Any = None, window: timedelta = DEFAULT_WINDOW
+) -> ReconciliationRun:
+    """Run every check and store the findings. A check that cannot run (Stripe or the
+    provider down) becomes a `check_failed` finding; the others still run."""
+    if actor is not None:
+        operator_require(actor, "ttelgo.run_reconciliation")
+    since = timezone.now() - window
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    run = ReconciliationRun.objects.create(
+        trigger="operator" if user else "schedule", actor=user, window_start=since
+    )
+    found: list[Found] = []
+    summary: dict[str, int] = {}
+    for check, fn in CHECKS.items():
+        try:
+            results = fn(since=since)
+        except Exception as exc:  # one unreachable service must not hide the other checks
+            logger.exception("reconciliation check %s failed", check)
+            results = [_finding(check, "check_failed", f"The {check} check could not run: {exc}")]
+        summary[check] = len(results)
+        found.extend(results)
+    with transaction.atomic():
+        ReconciliationFinding.objects.bulk_create(
+            ReconciliationFinding(run=run, **f) for f in found
+        )
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            status=ReconciliationRun.Status.COMPLETED,
+            finished_at=timezone.now(),
+            findings_count=len(found),
+            summary=summary,
+        )
+        if user is not None:
+            audit_record(
+                actor=user,
+                action="reconciliation.run",
+                target=run,
+                after={"findings": len(found), "summary": summary},
+            )
+    run.refresh_from_db()
+    return run
+
+
+def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> ReconciliationFinding:
+    """Apply a fix to an open finding and mark it resolved with the note. The fix itself
+    goes through the owning service (which checks its own permission and audits)."""
+    operator_require(actor, "ttelgo.run_reconciliation")
+    if not note.strip():
+        raise DomainError("validation_error", "Say what was done.", details={"note": ["Required."]})
+    finding = ReconciliationFinding.objects.get(pk=finding_id)
+    if finding.status != F.Status.OPEN:
+        raise DomainError("invalid_state", "This finding is already resolved.")
+    if action not in (F.Fix.RESOLVE, finding.fix):
+        raise DomainError(
+            "validation_error",
+            f"This finding offers {finding.fix} or resolve, not {action}.",
+            details={"action": [f"Choose {finding.fix} or resolve."]},
+        )
+    # Claim the finding first (compare-and-set), so two operators fixing it at once apply
+    # the fix once; if the fix is refused, the claim is released and the finding reopens.
+    changed = ReconciliationFinding.objects.filter(pk=finding.pk, status=F.Status.OPEN).update(
+        status=F.Status.RESOLVED,
+        resolution=f"{action}: {note.strip()}",
+        resolved_by=actor if getattr(actor, "is_authenticated", False) else None,
+        resolved_at=timezone.now(),
+    )
+    if changed != 1:
+        raise DomainError("invalid_state", "This finding was resolved meanwhile.")
+    try:
+        _apply_fix(finding, action=action, actor=actor, note=note)
+    except Exception:
+        ReconciliationFinding.objects.filter(pk=finding.pk).update(
+            status=F.Status.OPEN, resolution="", resolved_by=None, resolved_at=None
+        )
+        raise
+    finding.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action=f"reconciliation.{action}",
+        target=finding,
+        before={"status": F.Status.OPEN, "code": finding.code},
+        after={"status": finding.status, "order_id": finding.order_id},
+        reason=note,
+    )
+    return finding
+
+
+def _apply_fix(finding: ReconciliationFinding, *, action: str, actor: Any, note: str) -> None:
+    if action == F.Fix.REDRIVE:
+        from orders.operator import operator_order_redrive
+
+        operator_order_redrive(order_id=_required_order(finding), actor=actor, reason=note)
+    elif action == F.Fix.REFUND:
+        from orders.operator import operator_order_refund
+
+        operator_order_refund(
+            order_id=_required_order(finding), actor=actor, amount=None, reason=note
+        )
+    elif action == F.Fix.SYNC:
+        from payments.services import payment_intent_sync
+
+        payment_intent_sync(payment_intent_id=_intent_of(finding))
+
+
+def _required_order(finding: ReconciliationFinding) -> int:
+    if finding.order_id is None:
+        raise DomainError("invalid_state", "This finding is not about an order.")
+    return finding.order_id
+
+
+def _intent_of(finding: ReconciliationFinding) -> str:
+    from payments.models import Payment
+
+    if finding.object_type == "payment_intent":
+        return finding.object_id
+    return Payment.objects.values_list("payment_intent_id", flat=True).get(
+        pk=int(finding.object_id)
+    )
+
+
+CSV_FIELDS = (
+    "id",
+    "category",
+    "code",
+    "message",
+    "object_type",
+    "object_id",
+    "order_id",
+    "fix",
+    "status",
+    "resolution",
+    "resolved_at",
+)
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Ids and messages come from Stripe and the provider: never let a spreadsheet run them.
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def findings_csv(*, run: ReconciliationRun) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for finding in run.findings.order_by("category", "id"):
+        writer.writerow([_cell(getattr(finding, name)) for name in CSV_FIELDS])
+    return out.getvalue()
