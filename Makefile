@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Python 3.12: the pyenv build on our machines, else whatever python3.12 is on PATH.
 PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python))),$(shell command -v python3.12),python3)
 
-.PHONY: venv run serve test test-fast lint fmt migrate bench chaos clean
+.PHONY: venv run serve test test-upgrade test-fast lint fmt migrate bench chaos clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: venv
 	.ci/services.sh run $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## Quick loop on SQLite (tests marked postgres are skipped there).
+# Build a database with an older commit's code, migrate it with this one, compare.
+test-upgrade: venv
+	.ci/services.sh run .ci/upgrade/run.sh
+
 test-fast: venv
 	$(VENV)/bin/pytest -x -q $(PYTEST_ARGS)
 

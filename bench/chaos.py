@@ -740,9 +740,9 @@ def _payments_consistent(order_ids: list[int]) -> list[str]:
     from django.db.models import F
 
     from esims.records import Esim
-    from ledger.reconciliation import _delivered_against_payment
     from orders.models import OrderEvent
     from payments.models import Payment
+    from reconciliation.services import _delivered_against_payment
 
     _db()
     problems = []

@@ -287,7 +287,7 @@ def badge_vendors_pending(request: HttpRequest) -> str:
 
 
 def badge_open_findings(request: HttpRequest) -> str:
-    from ledger.reconciliation_models import ReconciliationFinding
+    from reconciliation.models import ReconciliationFinding
 
     n = ReconciliationFinding.objects.filter(status=ReconciliationFinding.Status.OPEN).count()
     return str(n) if n else ""
@@ -334,15 +334,15 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
             (
                 "Reconciliation",
                 "fact_check",
-                "ledger_reconciliationrun",
-                "ledger.view_reconciliationrun",
+                "reconciliation_reconciliationrun",
+                "reconciliation.view_reconciliationrun",
                 "",
             ),
             (
                 "Findings",
                 "report",
-                "ledger_reconciliationfinding",
-                "ledger.view_reconciliationfinding",
+                "reconciliation_reconciliationfinding",
+                "reconciliation.view_reconciliationfinding",
                 "console.dashboard.badge_open_findings",
             ),
         ],

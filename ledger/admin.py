@@ -217,7 +217,3 @@ class InvoiceAdmin(ModelAdmin):
                     f"{invoice} settled at {timezone.now():%Y-%m-%d %H:%M}",
                     messages.SUCCESS,
                 )
-
-
-# Registers the reconciliation screens.
-from ledger import admin_reconciliation  # noqa: E402, F401

@@ -351,7 +351,3 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.description} {self.amount}"
-
-
-# Reconciliation runs and findings (the job is ledger/reconciliation.py).
-from ledger.reconciliation_models import ReconciliationFinding, ReconciliationRun  # noqa: E402, F401

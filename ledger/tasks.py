@@ -13,11 +13,3 @@ def invoices_close_due() -> list[int]:
 @shared_task(name="ledger.tasks.invoices_mark_overdue")
 def invoices_mark_overdue() -> int:
     return services.invoices_mark_overdue()
-
-
-@shared_task(name="ledger.tasks.reconciliation_run")
-def reconciliation_run() -> dict[str, int]:
-    from ledger.reconciliation import reconciliation_run as run_it
-
-    run = run_it()
-    return {"run": run.pk, "findings": run.findings_count}

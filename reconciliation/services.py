@@ -21,8 +21,8 @@ from django.db.models import Count, Q
 from django.db.models import F as Field
 from django.utils import timezone
 
-from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from orders.models import Order
+from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError

@@ -16,7 +16,16 @@ from django.db.models import Q
 SUPPORT, FINANCE, ADMIN = "support", "finance", "admin"
 ROLES = (SUPPORT, FINANCE, ADMIN)
 # Apps whose data operators look after; every role may view all of it.
-OPERATED_APPS = ("ttelgo", "vendors", "esims", "ledger", "payments", "orders", "webhooks")
+OPERATED_APPS = (
+    "ttelgo",
+    "vendors",
+    "esims",
+    "ledger",
+    "payments",
+    "orders",
+    "webhooks",
+    "reconciliation",
+)
 
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     SUPPORT: ("cancel_orders", "refund_small", "redrive_orders"),

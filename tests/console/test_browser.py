@@ -62,7 +62,7 @@ def test_operator_runs_reconciliation_and_sees_a_planted_mismatch(console):
     )
     user = operator("finance")
     console.login(user.email, OPERATOR_PASSWORD)
-    console.open("/admin/ledger/reconciliationrun/")
+    console.open("/admin/reconciliation/reconciliationrun/")
     console.open_form("a[href$='/run-now/']")
     console.submit("#operator-submit")
     console.wait_text("1 findings")

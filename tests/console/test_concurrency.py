@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from ledger.reconciliation import finding_fix, reconciliation_run
 from orders.fraud_models import FraudRule
 from orders.models import Order
 from orders.operator import operator_review_approve, operator_review_reject
 from payments.models import Payment, Refund
+from reconciliation.services import finding_fix, reconciliation_run
 from tests.console.factories import b2c_order, operator, pay
 from ttelgo.errors import DomainError
 from ttelgo.models import AuditLog

@@ -12,10 +12,10 @@ from django.test import Client
 
 from esims.providers.sandbox import SandboxFaults, SandboxProvider, sandbox_faults_set
 from ledger.models import Account
-from ledger.reconciliation import finding_fix, findings_csv, reconciliation_run
-from ledger.reconciliation_models import ReconciliationFinding, ReconciliationRun
 from orders.models import Order
 from payments.models import Payment, SandboxPaymentIntent
+from reconciliation.models import ReconciliationFinding, ReconciliationRun
+from reconciliation.services import finding_fix, findings_csv, reconciliation_run
 from tests.console.factories import b2c_order, operator, order_row, pay, payment_row
 from tests.ledger.factories import fund, prepaid
 from tests.ledger.test_integrity import bypassing_triggers
@@ -145,7 +145,7 @@ def test_csv_export_lists_findings_and_defuses_formulas():
     assert rows[1]["message"] == "'=HYPERLINK(1)"
     client = Client()
     client.force_login(operator("finance"))
-    response = client.get(f"/admin/ledger/reconciliationrun/{run.pk}/csv/")
+    response = client.get(f"/admin/reconciliation/reconciliationrun/{run.pk}/csv/")
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     assert b"payment_missing" in response.content
@@ -155,8 +155,8 @@ def test_the_button_runs_it_and_shows_the_run():
     plant_stranger_intent()
     client = Client()
     client.force_login(operator("finance"))
-    assert client.get("/admin/ledger/reconciliationrun/run-now/").status_code == 200
-    response = client.post("/admin/ledger/reconciliationrun/run-now/")
+    assert client.get("/admin/reconciliation/reconciliationrun/run-now/").status_code == 200
+    response = client.post("/admin/reconciliation/reconciliationrun/run-now/")
     run = ReconciliationRun.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{run.pk}/change/")
     page = client.get(response["Location"]).content.decode()
@@ -164,7 +164,7 @@ def test_the_button_runs_it_and_shows_the_run():
 
 
 def test_the_beat_task_runs_reconciliation():
-    from ledger.tasks import reconciliation_run as task
+    from reconciliation.tasks import reconciliation_run as task
 
     plant_stranger_intent()
     result = task.delay().get()

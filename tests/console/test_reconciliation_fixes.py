@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ledger.reconciliation import finding_fix, reconciliation_run
-from ledger.reconciliation_models import ReconciliationFinding
 from orders.models import Order
 from payments.models import Payment
+from reconciliation.models import ReconciliationFinding
+from reconciliation.services import finding_fix, reconciliation_run
 from tests.console.factories import b2c_order, operator, pay
 from ttelgo.errors import DomainError
 from ttelgo.models import AuditLog
@@ -30,8 +30,8 @@ def completed(bundles, django_capture_on_commit_callbacks):
 
 
 def test_the_scheduled_reconciliation_task_is_the_one_beat_runs(settings):
-    from ledger.reconciliation_models import ReconciliationRun
-    from ledger.tasks import reconciliation_run as task
+    from reconciliation.models import ReconciliationRun
+    from reconciliation.tasks import reconciliation_run as task
 
     assert settings.CELERY_BEAT_SCHEDULE["reconciliation-run"]["task"] == task.name
     result = task.delay().get()

@@ -217,8 +217,8 @@ def test_vendor_and_reconciliation_pages_open_for_every_role():
         "/admin/",
         "/admin/vendors/vendor/",
         f"/admin/vendors/vendor/{vendor.pk}/change/",
-        "/admin/ledger/reconciliationrun/",
-        "/admin/ledger/reconciliationfinding/",
+        "/admin/reconciliation/reconciliationrun/",
+        "/admin/reconciliation/reconciliationfinding/",
         "/admin/ttelgo/auditlog/",
     ]
     for role in ("support", "finance", "admin"):

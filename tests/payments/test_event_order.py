@@ -16,7 +16,6 @@ from esims.models import SandboxOrder
 from esims.records import Esim
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose
-from ledger.reconciliation import _delivered_against_payment
 from ledger.selectors import account_balance
 from orders.models import Order
 from orders.provisioning import provider_reference_for
@@ -24,6 +23,7 @@ from orders.services import order_create_b2c
 from payments.gateways import get_gateway
 from payments.models import Payment, SandboxPaymentIntent
 from payments.sandbox import DECLINE_ERROR, charge_json, event_build, event_deliver, intent_json
+from reconciliation.services import _delivered_against_payment
 from tests.factories import UserFactory
 from tests.orders.factories import BUNDLE_CODE, RETAIL, bundles_create
 

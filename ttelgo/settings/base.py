@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "payments",
     "orders",
     "webhooks",
+    "reconciliation",
     "console",
 ]
 
@@ -141,7 +142,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "invoices-close-month": {"task": "ledger.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "ledger.tasks.invoices_mark_overdue", "schedule": 3600.0},
     "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
-    "reconciliation-run": {"task": "ledger.tasks.reconciliation_run", "schedule": 86400.0},
+    "reconciliation-run": {"task": "reconciliation.tasks.reconciliation_run", "schedule": 86400.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
