@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class LedgerConfig(AppConfig):
     name = "ledger"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ledger.receivers import receivers_connect
+
+        receivers_connect()

@@ -1,4 +1,5 @@
-"""Ledger operations from the console: recording an invoice payment (finance)."""
+"""Ledger operations from the console: recording an invoice payment (finance), adjusting a
+vendor's wallet or receivable."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 from django.db import transaction
 
 from ledger.models import Invoice
+from ledger.selectors import vendor_balance
+from ledger.services import vendor_adjustment
 from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from vendors.models import Vendor
 
 
 def operator_invoice_settle(*, invoice_id: int, actor: Any) -> Invoice:
@@ -44,3 +48,36 @@ def operator_invoice_settle(*, invoice_id: int, actor: Any) -> Invoice:
             },
         )
     return settled
+
+
+def _reason_required(reason: str, what: str) -> None:
+    if not reason.strip():
+        raise DomainError(
+            "validation_error", f"{what} needs a reason.", details={"reason": ["Required."]}
+        )
+
+
+def operator_vendor_adjust(*, vendor_id: int, actor: Any, amount: Money, reason: str) -> Any:
+    """Credit (amount > 0) or debit (amount < 0) the vendor's wallet or receivable through
+    the ledger, with the balance before and after in the audit row."""
+    operator_require(actor, "ttelgo.adjust_wallet")
+    _reason_required(reason, "An adjustment")
+    vendor = Vendor.objects.get(pk=vendor_id)
+    with transaction.atomic():
+        before = vendor_balance(vendor=vendor)
+        txn = vendor_adjustment(vendor=vendor, amount=amount, reason=reason, actor=actor)
+        after = vendor_balance(vendor=vendor)
+        audit_record(
+            actor=actor,
+            action="vendor.wallet_adjust",
+            target=vendor,
+            before={"balance": before.balance.to_api(), "available": before.available.to_api()},
+            after={
+                "balance": after.balance.to_api(),
+                "available": after.available.to_api(),
+                "amount": amount.to_api(),
+                "transaction": txn.reference,
+            },
+            reason=reason,
+        )
+    return txn

@@ -3,11 +3,22 @@
 from celery import shared_task
 
 from ledger import services
+from ledger.selectors import vendor_balance
+from vendors.models import Vendor
+from vendors.services import vendor_low_balance_check as low_balance_check
 
 
 @shared_task(name="ledger.tasks.invoices_close_due")
 def invoices_close_due() -> list[int]:
     return [invoice.id for invoice in services.invoices_close_due()]
+
+
+# The name it had in the vendors app: outbox rows queued under it still resolve.
+@shared_task(name="vendors.tasks.vendor_low_balance_check", ignore_result=True)
+def vendor_low_balance_check(vendor_id: int) -> None:
+    vendor = Vendor.objects.filter(pk=vendor_id).first()
+    if vendor is not None:
+        low_balance_check(vendor=vendor, available=vendor_balance(vendor=vendor).available)
 
 
 @shared_task(name="ledger.tasks.invoices_mark_overdue")

@@ -1,6 +1,21 @@
-"""The ledger has no endpoints of its own: the vendor API (vendors app) serves balances,
-statements and invoices through `ledger.selectors`."""
+"""The vendor's money in the vendor API: balance, statement and invoices."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from ledger import api
+
+urlpatterns: list[URLPattern] = [
+    path("vendor/balance", api.VendorBalanceApi.as_view(), name="vendor-balance"),
+    path("vendor/ledger", api.VendorLedgerApi.as_view(), name="vendor-ledger"),
+    path("vendor/invoices", api.VendorInvoiceListApi.as_view(), name="vendor-invoices"),
+    path(
+        "vendor/invoices/<int:invoice_id>/lines",
+        api.VendorInvoiceLinesApi.as_view(),
+        name="vendor-invoice-lines",
+    ),
+    path(
+        "vendor/invoices/<int:invoice_id>/lines.csv",
+        api.VendorInvoiceLinesCsvApi.as_view(),
+        name="vendor-invoice-lines-csv",
+    ),
+]

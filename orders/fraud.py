@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from orders.fraud_models import FRAUD_RULES_CACHE_KEY, FraudRule, FraudSettings
 from orders.models import Order
+from payments.models import Payment
 from ttelgo.money import Money
 
 WINDOWS = {FraudRule.Window.HOUR: timedelta(hours=1), FraudRule.Window.DAY: timedelta(days=1)}
@@ -25,7 +26,6 @@ WINDOWS = {FraudRule.Window.HOUR: timedelta(hours=1), FraudRule.Window.DAY: time
 NOT_COUNTED = (Order.Status.AWAITING_PAYMENT, Order.Status.CANCELLED)
 # A safety net only: saving or deleting a rule drops the cached copy at once.
 RULES_CACHE_SECONDS = 300
-CHARGE_EVENTS = ("charge.succeeded", "charge.updated", "charge.captured")
 
 
 @dataclass(frozen=True)
@@ -68,33 +68,16 @@ class Assessment:
 
 
 def card_facts(*, order: Order) -> CardFacts:
-    """The card behind a customer's payment, from the Stripe charge event we stored
-    (`payment_method_details.card`). Empty when the charge event has not arrived."""
-    from payments.models import Payment
-    from webhooks.models import InboundEvent
-
-    intent_id = (
+    """The card behind a customer's payment, as its Stripe charge event recorded it on the
+    payment. Empty when the charge event has not arrived."""
+    card = (
         Payment.objects.filter(order_id=order.pk, kind=Payment.Kind.ORDER)
-        .values_list("payment_intent_id", flat=True)
+        .values_list("card_fingerprint", "card_country")
         .first()
     )
-    if not intent_id:
+    if card is None:
         return CardFacts()
-    events = InboundEvent.objects.filter(
-        source="stripe",
-        event_type__in=CHARGE_EVENTS,
-        payload__data__object__payment_intent=intent_id,
-    ).order_by("-received_at", "-id")
-    for payload in events.values_list("payload", flat=True)[:5]:
-        card = (
-            ((payload.get("data") or {}).get("object") or {}).get("payment_method_details") or {}
-        ).get("card") or {}
-        if card.get("fingerprint") or card.get("country"):
-            return CardFacts(
-                fingerprint=str(card.get("fingerprint") or ""),
-                country=str(card.get("country") or "").upper(),
-            )
-    return CardFacts()
+    return CardFacts(fingerprint=card[0], country=card[1])
 
 
 def _counted(qs: QuerySet[Order], since: datetime, facts: Facts) -> int:
@@ -145,22 +128,10 @@ def _velocity(order: Order, rule: FraudRule, facts: Facts) -> str | None:
 
 
 def _card_count(fingerprint: str, since: datetime, order: Order) -> int:
-    """Orders paid with this card since `since` (distinct PaymentIntents of its charges)."""
-    from payments.models import Payment
-    from webhooks.models import InboundEvent
-
-    intents = set(
-        InboundEvent.objects.filter(
-            source="stripe",
-            event_type__in=CHARGE_EVENTS,
-            received_at__gte=since,
-            payload__data__object__payment_method_details__card__fingerprint=fingerprint,
-        ).values_list("payload__data__object__payment_intent", flat=True)
-    )
-    own = Payment.objects.filter(order_id=order.pk).values_list("payment_intent_id", flat=True)
-    intents.update(own)
+    """Orders paid with this card since `since`, this one included."""
     return Payment.objects.filter(
-        payment_intent_id__in=[i for i in intents if i], kind=Payment.Kind.ORDER
+        Q(card_fingerprint=fingerprint, created_at__gte=since) | Q(order_id=order.pk),
+        kind=Payment.Kind.ORDER,
     ).count()
 
 

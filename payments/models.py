@@ -43,6 +43,9 @@ class Payment(models.Model):
     failure_reason = models.TextField(blank=True)
     refunded_amount = models.BigIntegerField(default=0, help_text="minor units")
     disputed_at = models.DateTimeField(null=True, blank=True)
+    # The card that paid (from Stripe's charge events), for fraud rules.
+    card_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    card_country = models.CharField(max_length=2, blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

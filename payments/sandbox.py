@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 import secrets
@@ -14,8 +15,9 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import transaction
-from django.test import RequestFactory
+from django.urls import resolve
 
 from payments.gateways.stripe import STRIPE_API_VERSION
 from payments.models import SandboxPaymentIntent
@@ -109,15 +111,27 @@ def event_build(*, type: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_deliver(event: dict[str, Any]) -> int:
-    """POST the signed event through the real webhook view; returns its HTTP status."""
-    from webhooks.inbound_api import StripeWebhookApi
-
+    """POST the signed event to our Stripe webhook URL, as Stripe would (the view found
+    through the URLconf, in process); returns its HTTP status."""
     payload = json.dumps(event, separators=(",", ":")).encode()
     header = stripe_signature_header(payload, secret=settings.STRIPE_WEBHOOK_SECRET)
-    request = RequestFactory().post(
-        WEBHOOK_PATH, data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+    request = WSGIRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": WEBHOOK_PATH,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(payload)),
+            "HTTP_STRIPE_SIGNATURE": header,
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(payload),
+        }
     )
-    response = StripeWebhookApi.as_view()(request)
+    response = resolve(WEBHOOK_PATH).func(request)
     if response.status_code != 200:
         logger.warning("sandbox event %s refused: %s", event["id"], response.status_code)
     return int(response.status_code)

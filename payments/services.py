@@ -250,6 +250,16 @@ def _wallet_topup_published(*, payment: Payment) -> None:
     )
 
 
+def payment_card_record(*, payment_intent_id: str, fingerprint: str, country: str) -> bool:
+    """A charge event told us which card paid: keep its fingerprint and country on the
+    payment (fraud rules read them). False when the intent is not ours."""
+    return bool(
+        Payment.objects.filter(payment_intent_id=payment_intent_id).update(
+            card_fingerprint=fingerprint[:64], card_country=country.upper()[:2]
+        )
+    )
+
+
 # --- refunds ----------------------------------------------------------------------------
 
 

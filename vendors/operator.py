@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from ttelgo.admin_console import operator_require
-from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors.models import Vendor
@@ -55,32 +52,3 @@ def operator_vendor_credit_limit(
     return vendor_credit_limit_change(
         vendor=Vendor.objects.get(pk=vendor_id), limit=limit, actor=actor, reason=reason
     )
-
-
-def operator_vendor_adjust(*, vendor_id: int, actor: Any, amount: Money, reason: str) -> Any:
-    """Credit (amount > 0) or debit (amount < 0) the vendor's wallet or receivable through
-    the ledger, with the balance before and after in the audit row."""
-    from ledger.selectors import vendor_balance
-    from ledger.services import vendor_adjustment
-
-    operator_require(actor, "ttelgo.adjust_wallet")
-    _reason_required(reason, "An adjustment")
-    vendor = Vendor.objects.get(pk=vendor_id)
-    with transaction.atomic():
-        before = vendor_balance(vendor=vendor)
-        txn = vendor_adjustment(vendor=vendor, amount=amount, reason=reason, actor=actor)
-        after = vendor_balance(vendor=vendor)
-        audit_record(
-            actor=actor,
-            action="vendor.wallet_adjust",
-            target=vendor,
-            before={"balance": before.balance.to_api(), "available": before.available.to_api()},
-            after={
-                "balance": after.balance.to_api(),
-                "available": after.available.to_api(),
-                "amount": amount.to_api(),
-                "transaction": txn.reference,
-            },
-            reason=reason,
-        )
-    return txn

@@ -14,6 +14,7 @@ from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
 from ttelgo.outbox import event_record, task_enqueue
+from vendors import signals
 from vendors.models import Vendor, VendorAPIKey
 
 # Default discount off retail per pricing tier (basis points); operators may override it.
@@ -206,9 +207,8 @@ def vendor_credit_limit_change(
     *, vendor: Vendor, limit: Money, actor: User | None, reason: str
 ) -> Vendor:
     """Set a postpaid vendor's credit line; the ledger copies it onto the receivable account
-    (where the database enforces it) in the same transaction."""
-    from ledger.services import vendor_credit_limit_set
-
+    (where the database enforces it) in the same transaction (`signals.
+    credit_limit_changed`)."""
     if vendor.billing_mode != Vendor.BillingMode.POSTPAID:
         raise _validation("credit_limit", "Credit limits apply to postpaid vendors only.")
     if limit.currency != vendor.currency:
@@ -221,7 +221,7 @@ def vendor_credit_limit_change(
         locked.credit_limit = limit.amount
         _audit(locked, actor=actor, reason=f"credit limit {before} -> {limit}: {reason}")
         locked.save()
-        vendor_credit_limit_set(vendor=locked, limit=limit, actor=actor)
+        signals.credit_limit_changed.send(Vendor, vendor=locked, limit=limit, actor=actor)
         audit_record(
             actor=actor,
             action="vendor.credit_limit_change",
@@ -319,16 +319,13 @@ def vendor_low_balance_due(*, vendor: Vendor, available: Money) -> bool:
     return below == (vendor.low_balance_alerted_at is None)
 
 
-def vendor_low_balance_check(*, vendor: Vendor) -> bool:
+def vendor_low_balance_check(*, vendor: Vendor, available: Money) -> bool:
     """Publish `wallet.low_balance` (and email the vendor) once when a prepaid vendor's
-    available funds fall below its threshold; re-armed once they are back above it.
-    Call after anything that moves a wallet (or enqueue `vendors.tasks.
-    vendor_low_balance_check` on commit). Returns whether the alert fired now."""
-    from ledger.selectors import vendor_balance
-
+    `available` funds are below its threshold; re-armed once they are back above it.
+    Enqueue `vendors.tasks.vendor_low_balance_check` on commit after anything that moves
+    a wallet (the ledger's task reads the balance). Returns whether the alert fired now."""
     if vendor.billing_mode != Vendor.BillingMode.PREPAID or vendor.low_balance_threshold <= 0:
         return False
-    available = vendor_balance(vendor=vendor).available
     threshold = Money(vendor.low_balance_threshold, vendor.currency)
     with transaction.atomic():
         if not available < threshold:

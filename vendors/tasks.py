@@ -20,12 +20,3 @@ def vendor_email_send(vendor_id: int, subject: str, body: str) -> None:
 @shared_task(name="vendors.tasks.operations_email_send", ignore_result=True)
 def operations_email_send(subject: str, body: str) -> None:
     send_mail(subject, body, None, [settings.OPERATIONS_EMAIL])
-
-
-@shared_task(name="vendors.tasks.vendor_low_balance_check", ignore_result=True)
-def vendor_low_balance_check(vendor_id: int) -> None:
-    from vendors import services
-
-    vendor = Vendor.objects.filter(pk=vendor_id).first()
-    if vendor is not None:
-        services.vendor_low_balance_check(vendor=vendor)

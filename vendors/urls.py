@@ -4,17 +4,4 @@ from vendors import api
 
 urlpatterns: list[URLPattern] = [
     path("vendors/signup", api.VendorSignupApi.as_view(), name="vendor-signup"),
-    path("vendor/balance", api.VendorBalanceApi.as_view(), name="vendor-balance"),
-    path("vendor/ledger", api.VendorLedgerApi.as_view(), name="vendor-ledger"),
-    path("vendor/invoices", api.VendorInvoiceListApi.as_view(), name="vendor-invoices"),
-    path(
-        "vendor/invoices/<int:invoice_id>/lines",
-        api.VendorInvoiceLinesApi.as_view(),
-        name="vendor-invoice-lines",
-    ),
-    path(
-        "vendor/invoices/<int:invoice_id>/lines.csv",
-        api.VendorInvoiceLinesCsvApi.as_view(),
-        name="vendor-invoice-lines-csv",
-    ),
 ]

@@ -27,6 +27,19 @@ def _payment_intent_changed(event: dict[str, Any]) -> bool:
     return pi_id is not None and payment_intent_sync(payment_intent_id=pi_id) is not None
 
 
+def _charge_card(event: dict[str, Any]) -> bool:
+    """charge.succeeded / updated / captured: the card that paid, for fraud rules."""
+    from payments.services import payment_card_record
+
+    charge = _object(event)
+    pi_id = _intent_id(charge.get("payment_intent"))
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    fingerprint, country = str(card.get("fingerprint") or ""), str(card.get("country") or "")
+    if pi_id is None or not (fingerprint or country):
+        return False
+    return payment_card_record(payment_intent_id=pi_id, fingerprint=fingerprint, country=country)
+
+
 def _charge_refunded(event: dict[str, Any]) -> bool:
     from payments.services import payment_refunds_sync
 
@@ -77,6 +90,9 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.succeeded": _payment_intent_changed,
     "payment_intent.payment_failed": _payment_intent_changed,
     "payment_intent.canceled": _payment_intent_changed,
+    "charge.succeeded": _charge_card,
+    "charge.updated": _charge_card,
+    "charge.captured": _charge_card,
     "charge.refunded": _charge_refunded,
     "charge.refund.updated": _charge_refunded,
     "charge.dispute.created": _dispute_created,

@@ -89,16 +89,18 @@ def pay(order: Order) -> Order:
 def charge_event(
     *, order: Order, fingerprint: str = "fp_card_1", country: str = "GB", event_id: str = ""
 ) -> Any:
-    """The stored `charge.succeeded` event of the order's payment, with its card."""
+    """The order payment's `charge.succeeded` event with its card, received and
+    processed as Stripe's delivery would be."""
     from payments.models import Payment
+    from webhooks.inbound import inbound_event_process
     from webhooks.models import InboundEvent
 
     payment = Payment.objects.get(order=order)
-    return InboundEvent.objects.create(
+    event = InboundEvent.objects.create(
         source="stripe",
         event_id=event_id or f"evt_charge_{order.pk}",
         event_type="charge.succeeded",
-        status="processed",
+        status="received",
         payload={
             "id": event_id or f"evt_charge_{order.pk}",
             "type": "charge.succeeded",
@@ -115,6 +117,7 @@ def charge_event(
             },
         },
     )
+    return inbound_event_process(event_id=event.pk)
 
 
 def payment_row(order: Order, *, status: str = "succeeded", intent: str = "") -> Any:

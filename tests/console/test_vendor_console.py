@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from ledger.operator import operator_vendor_adjust
 from ledger.selectors import vendor_balance
 from tests.console.factories import operator
 from tests.factories import VendorFactory
@@ -16,7 +17,6 @@ from ttelgo.models import AuditLog
 from ttelgo.money import Money
 from vendors.models import Vendor
 from vendors.operator import (
-    operator_vendor_adjust,
     operator_vendor_approve,
     operator_vendor_credit_limit,
     operator_vendor_suspend,

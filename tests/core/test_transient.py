@@ -126,11 +126,11 @@ def test_an_outage_below_the_api_layer_is_a_503_too(rf):
 
 
 def test_a_task_retries_a_database_fault_at_once():
-    from vendors.tasks import vendor_low_balance_check
+    from ledger.tasks import vendor_low_balance_check
 
     vendor = VendorFactory(currency="USD")
     with mock.patch(
-        "vendors.services.vendor_low_balance_check",
+        "ledger.tasks.low_balance_check",
         side_effect=[OperationalError("server closed the connection"), False],
     ) as check:
         # As a worker runs it (apply without eager propagation): the fault is retried.

@@ -17,11 +17,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
 
+from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
 from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import Money
 from vendors import services
-from vendors.admin_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
 from vendors.models import Vendor, VendorAPIKey, VendorUser
 
 

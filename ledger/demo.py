@@ -1,9 +1,11 @@
-"""Demo vendors for `make run` (called by `manage.py seed_demo`). Safe to run again."""
+"""Demo vendors with their money for `make run` (called by `manage.py seed_demo`): a
+prepaid one with a funded wallet, a postpaid one with a credit line. Safe to run again."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ledger.services import vendor_wallet_topup_credit
 from ttelgo.money import Money
 from vendors.models import Vendor
 from vendors.services import (
@@ -19,10 +21,6 @@ CREDIT_LIMIT = Money(200_000, "USD")  # 2,000.00
 
 
 def _fund(vendor: Vendor) -> str:
-    try:
-        from ledger.services import vendor_wallet_topup_credit
-    except ImportError:
-        return "unfunded"
     # The reference makes the credit idempotent across re-runs.
     vendor_wallet_topup_credit(
         vendor=vendor, amount=WALLET_FUNDS, reference=f"demo:wallet-topup:{vendor.pk}"

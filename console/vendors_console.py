@@ -13,11 +13,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from unfold.decorators import action, display
 
+from ledger.operator import operator_vendor_adjust
+from ledger.selectors import vendor_balance
 from ttelgo.admin_console import ReasonForm, operator_form, run_service_each
 from ttelgo.money import Money
 from vendors.models import Vendor
 from vendors.operator import (
-    operator_vendor_adjust,
     operator_vendor_approve,
     operator_vendor_credit_limit,
     operator_vendor_reactivate,
@@ -51,8 +52,6 @@ class AdjustmentForm(forms.Form):
 
 
 def _balance(vendor: Vendor) -> str:
-    from ledger.selectors import vendor_balance
-
     b = vendor_balance(vendor=vendor)
     return f"balance {b.balance}, reserved {b.reserved}, available {b.available}"
 
@@ -270,8 +269,6 @@ class VendorConsoleMixin:
 
     @display(description="balance")
     def balance_display(self, obj: Vendor) -> str:
-        from ledger.selectors import vendor_balance
-
         return str(vendor_balance(vendor=obj).balance)
 
 

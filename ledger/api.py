@@ -1,0 +1,188 @@
+"""Vendor API: the account's money (API.md "Vendor API"): balance, statement, invoices.
+Served by the ledger app, which keeps the vendor's accounts and invoices."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger import selectors as ledger_selectors
+from ledger.invoice_render import invoice_csv
+from ledger.models import Entry, Invoice
+from ttelgo.errors import DomainError
+from ttelgo.money import MONEY_SCHEMA, Money, MoneyField, money_api
+from ttelgo.pagination import StatementCursorPagination
+from vendors.auth import VendorApiMixin
+from vendors.models import Vendor
+
+
+class MinorUnitsMoneyField(MoneyField):
+    """Read-only Money from an integer column and a currency column of the same object."""
+
+    def __init__(self, amount_attr: str, currency_attr: str = "currency", **kwargs: Any) -> None:
+        self.amount_attr = amount_attr
+        self.currency_attr = currency_attr
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> dict[str, str]:  # type: ignore[override]
+        return money_api(int(getattr(value, self.amount_attr)), getattr(value, self.currency_attr))
+
+
+class VendorBalanceApi(VendorApiMixin, APIView):
+    class OutputSerializer(serializers.Serializer):
+        billing_mode = serializers.ChoiceField(choices=Vendor.BillingMode.choices)
+        currency = serializers.CharField()
+        balance = MoneyField()
+        reserved = MoneyField()
+        credit_limit = MoneyField()
+        available = MoneyField()
+
+    @extend_schema(responses=OutputSerializer, tags=["vendor"])
+    def get(self, request: Request) -> Response:
+        balance = ledger_selectors.vendor_balance(vendor=request.vendor)  # type: ignore[attr-defined]
+        return Response(self.OutputSerializer(balance).data)
+
+
+class VendorLedgerApi(VendorApiMixin, generics.ListAPIView):
+    """The statement of the vendor's wallet (prepaid) or receivable (postpaid), newest
+    first; amounts from the vendor's point of view (money of theirs with us is positive)."""
+
+    pagination_class = StatementCursorPagination
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        created_at = serializers.DateTimeField(source="posted_at")
+        type = serializers.CharField()
+        description = serializers.CharField()
+        amount = MinorUnitsMoneyField("statement_amount")
+        balance_after = MinorUnitsMoneyField("statement_balance_after")
+        order_id = serializers.IntegerField(allow_null=True)
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
+            return Entry.objects.none()
+        return ledger_selectors.vendor_statement(vendor=self.request.vendor)  # type: ignore[attr-defined]
+
+    @extend_schema(tags=["vendor"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+def _invoice_get(request: Request, invoice_id: int) -> Invoice:
+    invoice = (
+        ledger_selectors.vendor_invoices(vendor=request.vendor)  # type: ignore[attr-defined]
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise DomainError("not_found", "No such invoice.")
+    return invoice
+
+
+class VendorInvoiceListApi(VendorApiMixin, generics.ListAPIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        number = serializers.CharField()
+        period_start = serializers.DateField()
+        period_end = serializers.DateField()
+        total = MinorUnitsMoneyField("total")
+        paid = MinorUnitsMoneyField("paid_amount")
+        status = serializers.CharField()
+        issued_at = serializers.DateTimeField()
+        due_date = serializers.DateField()
+        lines_url = serializers.SerializerMethodField()
+        lines_csv_url = serializers.SerializerMethodField()
+
+        def get_lines_url(self, invoice: Invoice) -> str:
+            return self.context["request"].build_absolute_uri(
+                reverse("vendor-invoice-lines", kwargs={"invoice_id": invoice.pk})
+            )
+
+        def get_lines_csv_url(self, invoice: Invoice) -> str:
+            return self.context["request"].build_absolute_uri(
+                reverse("vendor-invoice-lines-csv", kwargs={"invoice_id": invoice.pk})
+            )
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Invoice]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
+            return Invoice.objects.none()
+        return ledger_selectors.vendor_invoices(vendor=self.request.vendor)  # type: ignore[attr-defined]
+
+    @extend_schema(tags=["vendor"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class VendorInvoiceLineSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    kind = serializers.CharField()
+    bundle_code = serializers.CharField()
+    quantity = serializers.IntegerField()
+    description = serializers.CharField()
+    amount = serializers.SerializerMethodField()
+
+    @extend_schema_field(MONEY_SCHEMA)
+    def get_amount(self, line: Any) -> dict[str, str]:
+        return money_api(line.amount, self.context["currency"])
+
+
+class VendorInvoiceLinesApi(VendorApiMixin, APIView):
+    class OutputSerializer(serializers.Serializer):
+        invoice_id = serializers.IntegerField()
+        number = serializers.CharField()
+        total = MoneyField()
+        lines = VendorInvoiceLineSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer, tags=["vendor"])
+    def get(self, request: Request, invoice_id: int) -> Response:
+        invoice = _invoice_get(request, invoice_id)
+        body = {
+            "invoice_id": invoice.pk,
+            "number": invoice.number,
+            "total": Money(invoice.total, invoice.currency),
+            "lines": invoice.lines.all(),
+        }
+        return Response(self.OutputSerializer(body, context={"currency": invoice.currency}).data)
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets `Accept: text/csv` through content negotiation; errors still render as JSON."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
+        if isinstance(data, str | bytes):
+            return data.encode() if isinstance(data, str) else data
+        return json.dumps(data).encode()
+
+
+class VendorInvoiceLinesCsvApi(VendorApiMixin, APIView):
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        tags=["vendor"],
+    )
+    def get(self, request: Request, invoice_id: int) -> HttpResponse:
+        invoice = _invoice_get(request, invoice_id)
+        response = HttpResponse(invoice_csv(invoice=invoice), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
+        return response
