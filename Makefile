@@ -44,6 +44,8 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) .ci/local_imports.py
 
 fmt: venv
 	$(VENV)/bin/ruff format .

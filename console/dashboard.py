@@ -19,7 +19,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from esims.providers import get_provider
+from esims.providers.sandbox import sandbox_faults_get
+from ledger.models import Account
+from orders.models import Order
+from reconciliation.models import ReconciliationFinding
 from ttelgo.money import Money
+from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +62,6 @@ def _start_of_day(now: datetime) -> datetime:
 
 def sales_between(*, start: datetime, end: datetime | None = None) -> SalesTotal:
     """Orders sold in [start, end), summed per currency."""
-    from orders.models import Order
 
     qs = Order.objects.filter(status__in=SOLD_STATUSES, created_at__gte=start)
     if end is not None:
@@ -70,7 +75,6 @@ def sales_between(*, start: datetime, end: datetime | None = None) -> SalesTotal
 
 def sales_by_day(*, days: int = CHART_DAYS, currency: str | None = None) -> list[tuple[str, int]]:
     """(ISO date, minor units) for each of the last `days` days, oldest first, zero-filled."""
-    from orders.models import Order
 
     currency = currency or settings.DEFAULT_CURRENCY
     today = timezone.localdate()
@@ -92,7 +96,6 @@ def sales_by_day(*, days: int = CHART_DAYS, currency: str | None = None) -> list
 
 def orders_by_status() -> dict[str, int]:
     """Every status with its count (zero for statuses no order is in)."""
-    from orders.models import Order
 
     counts = dict(
         Order.objects.values_list("status").annotate(n=Count("id")).order_by("status")  # type: ignore[arg-type]
@@ -101,7 +104,6 @@ def orders_by_status() -> dict[str, int]:
 
 
 def provisioning_failures(*, since: datetime) -> int:
-    from orders.models import Order
 
     return (
         Order.objects.filter(status="failed", updated_at__gte=since)
@@ -111,7 +113,6 @@ def provisioning_failures(*, since: datetime) -> int:
 
 
 def orders_stuck_provisioning(*, older_than: timedelta = STUCK_AFTER) -> int:
-    from orders.models import Order
 
     return Order.objects.filter(
         status="provisioning", updated_at__lt=timezone.now() - older_than
@@ -119,13 +120,11 @@ def orders_stuck_provisioning(*, older_than: timedelta = STUCK_AFTER) -> int:
 
 
 def open_reviews() -> int:
-    from orders.models import Order
 
     return Order.objects.filter(status="in_review").count()
 
 
 def vendors_pending() -> int:
-    from vendors.models import Vendor
 
     return Vendor.objects.filter(status=Vendor.Status.PENDING).count()
 
@@ -135,8 +134,6 @@ def provider_health() -> ProviderHealth:
     REDIS_URL is set, so this is what the workers see)."""
     name = str(getattr(settings, "ESIM_PROVIDER", "sandbox"))
     if name != "esimgo":
-        from esims.providers.sandbox import sandbox_faults_get
-
         faults = sandbox_faults_get()
         active = [
             f"{label}={value}"
@@ -150,8 +147,6 @@ def provider_health() -> ProviderHealth:
         detail = "faults injected: " + ", ".join(active) if active else "no faults injected"
         return ProviderHealth(provider=name, state="simulated", detail=detail)
     try:
-        from esims.providers import get_provider
-
         breaker = getattr(get_provider(), "breaker", None)
         if breaker is None:
             return ProviderHealth(provider=name, state="unknown", detail="no circuit breaker")
@@ -177,7 +172,6 @@ def vendor_receivables() -> list[Money]:
 
 
 def _vendor_account_totals(purpose: str) -> list[Money]:
-    from ledger.models import Account
 
     rows = (
         Account.objects.filter(purpose=purpose, vendor__isnull=False)
@@ -287,7 +281,6 @@ def badge_vendors_pending(request: HttpRequest) -> str:
 
 
 def badge_open_findings(request: HttpRequest) -> str:
-    from reconciliation.models import ReconciliationFinding
 
     n = ReconciliationFinding.objects.filter(status=ReconciliationFinding.Status.OPEN).count()
     return str(n) if n else ""

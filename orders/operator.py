@@ -11,7 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from ledger.services import vendor_order_charged, vendor_order_refundable
 from orders.models import Order
+from payments.models import Payment
+from payments.services import payment_refund, refund_limit_check
 from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
@@ -102,7 +105,6 @@ class WalletRefund:
 
 
 def _refund_within_limit(actor: Any, value: int, currency: str, *, already: int) -> None:
-    from payments.services import refund_limit_check
 
     limit = refund_limit_for(actor)
     if limit is not None:
@@ -113,8 +115,6 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
     """Refund an order in full (`amount=None`: what is left) or in part: a customer's to
     the card through the payments refund service, a vendor's to its wallet or receivable.
     Support may refund up to SUPPORT_REFUND_LIMIT; finance any amount."""
-    from payments.models import Payment
-    from payments.services import payment_refund
 
     operator_require(actor, "ttelgo.refund_any", "ttelgo.refund_small")
     if not reason.strip():
@@ -181,7 +181,6 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
 
 
 def _vendor_order_charged(order_id: int) -> int:
-    from ledger.services import vendor_order_charged
 
     return vendor_order_charged(order_id=order_id).amount
 
@@ -189,7 +188,6 @@ def _vendor_order_charged(order_id: int) -> int:
 def _vendor_order_refund(
     *, order: Order, actor: Any, amount: Money | None, reason: str
 ) -> WalletRefund:
-    from ledger.services import vendor_order_refundable
     from orders.services import order_vendor_refund
 
     status_before = order.status

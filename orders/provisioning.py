@@ -36,8 +36,11 @@ from django.utils import timezone
 from esims.models import Bundle
 from esims.providers import ProviderError, ProviderOrder, ProviderUnavailable, get_provider
 from esims.records import Esim
+from ledger.services import order_cost_record, vendor_order_capture, vendor_order_void
 from orders.models import Order
 from orders.state import order_transition
+from payments.selectors import payment_fully_refunded
+from payments.services import payment_refund_for_order
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 
@@ -406,7 +409,6 @@ def _refunded_before_buying(order: Order) -> bool:
     instead of buying. Only on the first attempt: a later one may follow an attempt that
     died after buying, and then the purchase is settled and refunded as delivered."""
     from orders.services import order_refund_settle
-    from payments.selectors import payment_fully_refunded
 
     if (
         order.channel != Order.Channel.B2C
@@ -422,7 +424,6 @@ def _refunded_meanwhile(order: Order) -> bool:
     refund could not move an order mid-purchase): the delivered order is refunded at
     once, in the same transaction, so it never stands completed on a refunded payment."""
     from orders.services import order_refund_recorded
-    from payments.selectors import payment_fully_refunded
 
     if order.channel != Order.Channel.B2C or not payment_fully_refunded(order_id=order.pk):
         return False
@@ -433,7 +434,6 @@ def _refunded_meanwhile(order: Order) -> bool:
 
 
 def _settle_money_and_complete(*, order: Order, provider_reference: str, cost: Money) -> Order:
-    from ledger.services import order_cost_record, vendor_order_capture
 
     if order.channel == Order.Channel.B2B:
         # The vendor's reservation becomes the charge; the cost of goods is posted with it.
@@ -474,12 +474,8 @@ def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Ou
             provisioning_lease_until=None,
         )
         if order.channel == Order.Channel.B2B:
-            from ledger.services import vendor_order_void
-
             vendor_order_void(order_id=order_id)
         else:
-            from payments.services import payment_refund_for_order
-
             payment_refund_for_order(order_id=order_id, reason=f"provisioning failed: {reason}")
         order_failed_notify(order=order)
     logger.warning("order %s failed: %s", order_id, reason)

@@ -13,15 +13,31 @@ from django.db import transaction
 from django.utils import timezone
 
 from esims.models import Bundle
+from esims.pricing import retail_price, vendor_price
 from esims.records import Esim
+from esims.selectors import bundle_get_sellable
+from ledger.selectors import vendor_balance_of, vendor_has_overdue_invoices
+from ledger.services import (
+    vendor_order_refund,
+    vendor_order_refundable,
+    vendor_order_reserve,
+    vendor_order_void,
+)
 from orders.models import Order, OrderItem
 from orders.selectors import order_rows_known
 from orders.state import order_event_record, order_transition
+from payments.services import (
+    payment_cancel_for_order,
+    payment_create_for_order,
+    payment_refund_for_order,
+)
 from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
+from ttelgo.services import user_flag
 from vendors.models import Vendor
+from vendors.services import vendor_low_balance_due
 
 logger = logging.getLogger(__name__)
 S = Order.Status
@@ -83,7 +99,6 @@ def order_payment_succeeded(*, order_id: int) -> Order:
 
 
 def _refund_late_payment(order_id: int) -> None:
-    from payments.services import payment_refund_for_order
 
     payment_refund_for_order(order_id=order_id, reason="paid after the order was closed")
 
@@ -170,7 +185,6 @@ def order_vendor_refund(
     part of it, to the vendor's wallet (prepaid) or off its receivable (postpaid). A full
     refund moves the order to `refunded`; either way the vendor gets `order.refunded`.
     Returns the order and the amount refunded now."""
-    from ledger.services import vendor_order_refund, vendor_order_refundable
     from orders.notifications import order_refunded_notify
 
     with transaction.atomic():
@@ -207,7 +221,6 @@ def order_vendor_refund(
 
 def order_dispute_opened(*, order_id: int, reason: str) -> Order:
     """A chargeback: flag the order and its customer, tell the operators."""
-    from ttelgo.services import user_flag
 
     with transaction.atomic():
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
@@ -309,15 +322,14 @@ def _vendor_may_order(vendor: Vendor) -> None:
             f"This vendor account is {vendor.status}.",
             details={"status": vendor.status},
         )
-    if getattr(settings, "SUSPEND_ORDERING_WHEN_OVERDUE", True):
-        from ledger.selectors import vendor_has_overdue_invoices
-
-        if vendor_has_overdue_invoices(vendor=vendor):
-            raise DomainError(
-                "vendor_not_active",
-                "Ordering is suspended until the overdue invoices are paid.",
-                details={"status": vendor.status, "reason": "overdue_invoices"},
-            )
+    if getattr(settings, "SUSPEND_ORDERING_WHEN_OVERDUE", True) and vendor_has_overdue_invoices(
+        vendor=vendor
+    ):
+        raise DomainError(
+            "vendor_not_active",
+            "Ordering is suspended until the overdue invoices are paid.",
+            details={"status": vendor.status, "reason": "overdue_invoices"},
+        )
 
 
 def _create_b2c(
@@ -329,8 +341,6 @@ def _create_b2c(
     target_iccid: str = "",
     client_ip: str | None = None,
 ) -> Order:
-    from esims.pricing import retail_price
-    from payments.services import payment_create_for_order
 
     with transaction.atomic():
         order = _order_insert(
@@ -358,10 +368,6 @@ def _create_b2b(
     customer_reference: str = "",
     target_iccid: str = "",
 ) -> Order:
-    from esims.pricing import vendor_price
-    from ledger.selectors import vendor_balance_of
-    from ledger.services import vendor_order_reserve
-    from vendors.services import vendor_low_balance_due
 
     _vendor_may_order(vendor)
     unit_price = vendor_price(vendor=vendor, bundle=bundle)
@@ -407,7 +413,6 @@ def order_create_b2c(
     *, customer: Any, bundle_code: str, quantity: int, client_ip: str | None = None
 ) -> Order:
     """A customer's eSIM order, awaiting payment, with its PaymentIntent created."""
-    from esims.selectors import bundle_get_sellable
 
     bundle = bundle_get_sellable(code=bundle_code)
     return _create_b2c(
@@ -424,7 +429,6 @@ def order_create_b2b(
 ) -> Order:
     """A vendor's eSIM order: funds reserved in the same transaction, provisioning queued
     once it commits."""
-    from esims.selectors import bundle_get_sellable
 
     bundle = bundle_get_sellable(code=bundle_code)
     return _create_b2b(
@@ -446,7 +450,6 @@ def order_create_topup(
 ) -> Order:
     """A top-up of the caller's own eSIM: pays like any order of its channel, then the
     provisioning task applies the bundle to that eSIM."""
-    from esims.selectors import bundle_get_sellable
     from orders.selectors import esim_get_for_buyer
 
     if (customer is None) == (vendor is None):
@@ -476,7 +479,6 @@ def order_create_topup(
 
 def order_cancel(*, order_id: int, actor: Any) -> Order:
     """Cancel an order still awaiting payment, and its PaymentIntent with it."""
-    from payments.services import payment_cancel_for_order
 
     with transaction.atomic():
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
@@ -526,14 +528,11 @@ def order_review_reject(*, order_id: int, actor: Any, note: str = "") -> Order:
     with transaction.atomic():
         order = _locked_in_review(order_id)
         if order.channel == Order.Channel.B2C:
-            from payments.services import payment_refund_for_order
-
             order = order_transition(
                 order_id=order_id, to=S.REFUNDED, expected=S.IN_REVIEW, actor=actor, reason=reason
             )
             payment_refund_for_order(order_id=order_id, reason=reason, actor=actor)
             return order
-        from ledger.services import vendor_order_void
 
         order = order_transition(
             order_id=order_id, to=S.CANCELLED, expected=S.IN_REVIEW, actor=actor, reason=reason

@@ -16,6 +16,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ledger import services as ledger
+from ledger.models import Transaction
 from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
 from payments.models import Payment, Refund
@@ -219,7 +221,6 @@ def _on_status_changed(*, payment: Payment, new: str) -> None:
 
 
 def _ledger_captured(*, payment: Payment) -> None:
-    from ledger import services as ledger
 
     amount = Money(payment.amount, payment.currency)
     if payment.kind == Payment.Kind.ORDER:
@@ -379,7 +380,6 @@ def payment_refund_for_order(
 def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None) -> bool:
     """pending -> succeeded exactly once (compare-and-set), with its ledger reversal and the
     order callback. Both the refund call and the `charge.refunded` handler come here."""
-    from ledger import services as ledger
 
     with transaction.atomic():
         refund = Refund.objects.select_related("payment").get(pk=refund_id)
@@ -420,7 +420,6 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
 def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id: str) -> None:
     """Money back to a vendor's card leaves its wallet; a part already spent is booked as
     owed (`vendor_wallet_topup_refund`) and operators are told to collect it."""
-    from ledger import services as ledger
 
     vendor = payment.vendor
     assert vendor is not None
@@ -511,8 +510,6 @@ def payment_dispute_funds_moved(
     payment's money back, or returned it when the dispute was won. A customer's payment
     moves refunds / stripe_clearing; a wallet top-up leaves the wallet (what the wallet no
     longer holds is booked on adjustments, to collect). Each happens once per dispute."""
-    from ledger import services as ledger
-    from ledger.models import Transaction
 
     withdrawal_reference = f"dispute:{dispute_id}:withdrawn"
     with transaction.atomic():

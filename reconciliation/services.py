@@ -21,7 +21,14 @@ from django.db.models import Count, Q
 from django.db.models import F as Field
 from django.utils import timezone
 
+from esims.providers import get_provider
+from ledger.integrity import ledger_integrity_check
 from orders.models import Order
+from orders.operator import operator_order_redrive, operator_order_refund
+from orders.provisioning import provider_reference_for
+from payments.gateways import get_gateway
+from payments.models import Payment
+from payments.services import payment_intent_sync
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
@@ -47,7 +54,6 @@ def _finding(category: str, code: str, message: str, **kw: Any) -> Found:
 
 
 def check_ledger(*, since: Any) -> list[Found]:
-    from ledger.integrity import ledger_integrity_check
 
     return [
         _finding(
@@ -65,8 +71,6 @@ def check_ledger(*, since: Any) -> list[Found]:
 def check_payments(*, since: Any) -> list[Found]:
     """Stripe's PaymentIntents since `since` against our Payment rows, and card payments
     of orders that closed without their refund."""
-    from payments.gateways import get_gateway
-    from payments.models import Payment
 
     P = Payment.Status
     found: list[Found] = []
@@ -169,7 +173,6 @@ def check_payments(*, since: Any) -> list[Found]:
 def _delivered_against_payment(*, since: Any) -> list[Found]:
     """Customer orders whose delivery and payment disagree: an order standing completed
     (its eSIMs active) on a payment that never succeeded, or on one refunded in full."""
-    from payments.models import Payment
 
     found: list[Found] = []
     completed = Payment.objects.filter(
@@ -213,8 +216,6 @@ def _int(value: Any) -> int | None:
 
 def check_provider(*, since: Any) -> list[Found]:
     """The provider's orders since `since` against our orders and eSIMs."""
-    from esims.providers import get_provider
-    from orders.provisioning import provider_reference_for
 
     found: list[Found] = []
     provider_orders = get_provider().list_orders(created_from=since)
@@ -441,18 +442,12 @@ def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> Recon
 
 def _apply_fix(finding: ReconciliationFinding, *, action: str, actor: Any, note: str) -> None:
     if action == F.Fix.REDRIVE:
-        from orders.operator import operator_order_redrive
-
         operator_order_redrive(order_id=_required_order(finding), actor=actor, reason=note)
     elif action == F.Fix.REFUND:
-        from orders.operator import operator_order_refund
-
         operator_order_refund(
             order_id=_required_order(finding), actor=actor, amount=None, reason=note
         )
     elif action == F.Fix.SYNC:
-        from payments.services import payment_intent_sync
-
         payment_intent_sync(payment_intent_id=_intent_of(finding))
 
 
@@ -463,7 +458,6 @@ def _required_order(finding: ReconciliationFinding) -> int:
 
 
 def _intent_of(finding: ReconciliationFinding) -> str:
-    from payments.models import Payment
 
     if finding.object_type == "payment_intent":
         return finding.object_id

@@ -25,6 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from esims.records import Esim
+from orders.esim_services import esim_usage_apply
 from ttelgo.errors import DomainError
 from ttelgo.outbox import task_enqueue
 from webhooks.models import InboundEvent
@@ -82,8 +84,6 @@ def _int(value: Any) -> int:
 def esimgo_event_process(*, event_pk: int) -> None:
     """Apply a stored callback's usage figures to our eSIM record. Unknown eSIMs (sold
     elsewhere on the same account) are ignored; a processed event is not applied again."""
-    from esims.records import Esim
-    from orders.esim_services import esim_usage_apply
 
     event = InboundEvent.objects.get(pk=event_pk)
     if event.status != InboundEvent.Status.RECEIVED:

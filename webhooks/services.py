@@ -27,6 +27,7 @@ from django.utils import timezone
 from ttelgo.errors import DomainError
 from ttelgo.outbox import EVENT_TYPES
 from vendors.models import Vendor
+from vendors.services import vendor_notify
 from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
 from webhooks.http import post_pinned
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -117,8 +118,6 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool = T
             enabled=False, disabled_reason=reason[:200], disabled_at=timezone.now()
         )
         if changed and notify:
-            from vendors.services import vendor_notify
-
             vendor_notify(
                 vendor=endpoint.vendor,
                 subject="TTelGo: a webhook endpoint was disabled",

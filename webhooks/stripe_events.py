@@ -7,6 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from payments.services import (
+    payment_card_record,
+    payment_dispute_funds_moved,
+    payment_dispute_opened,
+    payment_intent_sync,
+    payment_refunds_sync,
+)
+from ttelgo.money import Money
+
 Handler = Callable[[dict[str, Any]], bool]
 
 
@@ -21,7 +30,6 @@ def _intent_id(value: Any) -> str | None:
 
 
 def _payment_intent_changed(event: dict[str, Any]) -> bool:
-    from payments.services import payment_intent_sync
 
     pi_id = _intent_id(_object(event).get("id"))
     return pi_id is not None and payment_intent_sync(payment_intent_id=pi_id) is not None
@@ -29,7 +37,6 @@ def _payment_intent_changed(event: dict[str, Any]) -> bool:
 
 def _charge_card(event: dict[str, Any]) -> bool:
     """charge.succeeded / updated / captured: the card that paid, for fraud rules."""
-    from payments.services import payment_card_record
 
     charge = _object(event)
     pi_id = _intent_id(charge.get("payment_intent"))
@@ -41,14 +48,12 @@ def _charge_card(event: dict[str, Any]) -> bool:
 
 
 def _charge_refunded(event: dict[str, Any]) -> bool:
-    from payments.services import payment_refunds_sync
 
     pi_id = _intent_id(_object(event).get("payment_intent"))
     return pi_id is not None and payment_refunds_sync(payment_intent_id=pi_id) is not None
 
 
 def _dispute_created(event: dict[str, Any]) -> bool:
-    from payments.services import payment_dispute_opened
 
     dispute = _object(event)
     pi_id = _intent_id(dispute.get("payment_intent"))
@@ -61,8 +66,6 @@ def _dispute_created(event: dict[str, Any]) -> bool:
 
 def _dispute_funds(withdrawn: bool) -> Handler:
     def handle(event: dict[str, Any]) -> bool:
-        from payments.services import payment_dispute_funds_moved
-        from ttelgo.money import Money
 
         dispute = _object(event)
         pi_id = _intent_id(dispute.get("payment_intent"))

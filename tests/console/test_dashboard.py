@@ -108,7 +108,7 @@ def test_esimgo_provider_health_shows_the_breaker_state(settings):
     fake.breaker = breaker  # type: ignore[attr-defined]
     from unittest import mock
 
-    with mock.patch("esims.providers.get_provider", return_value=fake):
+    with mock.patch("console.dashboard.get_provider", return_value=fake):
         health = dashboard.provider_health()
     assert health.state == pybreaker.STATE_OPEN
     assert not health.healthy

@@ -57,7 +57,7 @@ def _reserve_failing(times: int):
             raise deadlock()
         return real(**kwargs)
 
-    return mock.patch("ledger.services.vendor_order_reserve", side_effect=reserve), calls
+    return mock.patch("orders.services.vendor_order_reserve", side_effect=reserve), calls
 
 
 def test_conflicts_and_outages_are_told_apart():

@@ -387,7 +387,7 @@ def test_a_refund_that_cannot_be_made_leaves_the_order_to_try_again(
     with (
         mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderRejected("no")),
         mock.patch(
-            "payments.services.payment_refund_for_order",
+            "orders.provisioning.payment_refund_for_order",
             side_effect=DomainError("payment_provider_error", "Stripe is down"),
         ),
         pytest.raises(DomainError),
