@@ -12,6 +12,13 @@ WORK="$(mktemp -d /tmp/ttelgo-upgrade.XXXXXX)"
 cleanup() { git -C "$ROOT" worktree remove --force "$WORK/base" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
+if ! git -C "$ROOT" cat-file -e "$BASE^{commit}" 2>/dev/null; then
+  git -C "$ROOT" fetch --quiet --unshallow 2>/dev/null || true
+fi
+if ! git -C "$ROOT" cat-file -e "$BASE^{commit}" 2>/dev/null; then
+  echo "upgrade: SKIPPED - commit $BASE is not in this clone (a shallow clone?); clone the full history to run it" >&2
+  exit 0
+fi
 git -C "$ROOT" worktree add --detach --quiet "$WORK/base" "$BASE"
 echo "upgrade: base $(git -C "$WORK/base" log --oneline -1)"
 export DJANGO_SETTINGS_MODULE=ttelgo.settings.test
