@@ -13,7 +13,7 @@ from django.urls import reverse
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
-from ttelgo.admin_console import ReadOnlyAdminMixin, operator_form
+from ttelgo.admin_console import operator_form
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -25,7 +25,6 @@ from .operator import (
     operator_price_rule_save,
 )
 from .providers import ProviderError
-from .records import Esim
 from .services import OVERRIDE_FIELDS
 
 
@@ -173,14 +172,3 @@ class PriceRuleAdmin(ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceRule]) -> None:
         for rule in queryset.order_by("pk"):
             operator_price_rule_delete(rule=rule, actor=request.user)
-
-
-@admin.register(Esim)
-class EsimAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
-
-    list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
-    list_filter = ("status",)
-    search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
-    list_select_related = ("order",)
-    readonly_fields = [f.name for f in Esim._meta.fields]

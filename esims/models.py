@@ -245,6 +245,3 @@ class SandboxBundleAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bundle_code} on {self.esim_id}"
-
-
-from esims.records import Esim  # noqa: E402,F401  (eSIM records; see records.py)

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from esims.records import Esim
+from orders.esim_records import Esim
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview
 from orders.models import Order, OrderEvent, OrderItem
 from orders.operator import (
@@ -29,6 +29,7 @@ from orders.operator import (
 )
 from payments.models import Payment
 from ttelgo.admin_console import (
+    ReadOnlyAdminMixin,
     ReasonForm,
     change_url,
     operator_form,
@@ -481,3 +482,14 @@ class FraudSettingsAdmin(FraudAdminMixin, ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Esim)
+class EsimAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
+
+    list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
+    list_filter = ("status",)
+    search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
+    list_select_related = ("order",)
+    readonly_fields = [f.name for f in Esim._meta.fields]

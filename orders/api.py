@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from esims.qr import qr_png, qr_svg
-from esims.records import Esim
 from orders import selectors, services
+from orders.esim_records import Esim
 from orders.esim_services import esim_usage_refresh, esim_usage_view
 from orders.models import Order
 from orders.serializers import (

@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from esims.providers import BundleUsage, ProviderError, get_provider
-from esims.records import Esim
+from orders.esim_records import Esim
 from orders.models import Order
 from ttelgo.outbox import event_record
 

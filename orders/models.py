@@ -150,4 +150,6 @@ class OrderEvent(models.Model):
 
 
 # Fraud rules, their settings and the review-queue proxy (see orders/fraud.py).
+# eSIM records (see orders/esim_records.py).
+from orders.esim_records import Esim  # noqa: E402, F401
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview  # noqa: E402, F401

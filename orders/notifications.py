@@ -12,7 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from esims.qr import apple_install_url, qr_png
-from esims.records import Esim
+from orders.esim_records import Esim
 from orders.models import Order
 from ttelgo.money import Money, money_api
 from ttelgo.outbox import event_record, task_enqueue

@@ -35,8 +35,8 @@ from django.utils import timezone
 
 from esims.models import Bundle
 from esims.providers import ProviderError, ProviderOrder, ProviderUnavailable, get_provider
-from esims.records import Esim
 from ledger.services import order_cost_record, vendor_order_capture, vendor_order_void
+from orders.esim_records import Esim
 from orders.models import Order
 from orders.state import order_transition
 from payments.selectors import payment_fully_refunded

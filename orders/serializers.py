@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from esims.qr import apple_install_url
-from esims.records import Esim
+from orders.esim_records import Esim
 from orders.models import Order, OrderItem
 from orders.selectors import order_payment
 from ttelgo.money import money_api

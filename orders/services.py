@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from esims.models import Bundle
 from esims.pricing import retail_price, vendor_price
-from esims.records import Esim
 from esims.selectors import bundle_get_sellable
 from ledger.selectors import vendor_balance_of, vendor_has_overdue_invoices
 from ledger.services import (
@@ -23,6 +22,7 @@ from ledger.services import (
     vendor_order_reserve,
     vendor_order_void,
 )
+from orders.esim_records import Esim
 from orders.models import Order, OrderItem
 from orders.selectors import order_rows_known
 from orders.state import order_event_record, order_transition

@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esims.records import Esim
+from orders.esim_records import Esim
 from orders.esim_services import esim_usage_apply
 from ttelgo.errors import DomainError
 from ttelgo.outbox import task_enqueue

@@ -149,7 +149,7 @@ def test_every_console_page_opens_for_every_role(completed_order):
         "/admin/reconciliation/reconciliationrun/",
         "/admin/reconciliation/reconciliationfinding/",
         "/admin/ttelgo/auditlog/",
-        "/admin/esims/esim/",
+        "/admin/orders/esim/",
         "/admin/webhooks/inboundevent/",
         "/admin/webhooks/webhookdelivery/",
         "/admin/payments/payment/",

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from esims.records import Esim
+from orders.esim_records import Esim
 from orders.models import Order
 from tests.orders.factories import TOPUP_CODE
 from tests.orders.helpers import buy_b2b, buy_b2c, key, pay

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from esims.records import Esim
+from orders.esim_records import Esim
 from tests.orders.helpers import buy_b2b
 from webhooks.models import InboundEvent, WebhookEvent
 

@@ -11,8 +11,8 @@ from django.db.models import Count
 
 from esims.models import SandboxOrder
 from esims.providers.sandbox import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
-from esims.records import Esim
 from ledger.models import Hold
+from orders.esim_records import Esim
 from orders.models import Order
 from orders.provisioning import provider_reference_for
 from orders.services import order_create_b2b, order_create_b2c

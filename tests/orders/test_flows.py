@@ -10,9 +10,9 @@ from django.core import mail
 from PIL import Image
 
 from esims.models import SandboxOrder
-from esims.records import Esim
 from ledger.models import Hold, Transaction
 from ledger.selectors import vendor_balance
+from orders.esim_records import Esim
 from orders.models import Order, OrderEvent
 from payments.models import Payment
 from tests.orders.factories import BUNDLE_CODE, RETAIL, TOPUP_CODE

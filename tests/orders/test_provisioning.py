@@ -15,9 +15,9 @@ from django.utils import timezone
 from esims.models import SandboxOrder
 from esims.providers import CircuitOpen, ProviderRejected, ProviderUnavailable
 from esims.providers.sandbox import SandboxFaults, SandboxProvider, sandbox_faults_set
-from esims.records import Esim
 from ledger.models import Hold
 from orders import provisioning
+from orders.esim_records import Esim
 from orders.models import Order
 from orders.provisioning import (
     order_provision_attempt,

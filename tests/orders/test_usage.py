@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from esims.providers.sandbox import SandboxFaults, sandbox_faults_set
-from esims.records import Esim
+from orders.esim_records import Esim
 from orders.esim_services import esims_usage_refresh_due
 from tests.orders.helpers import buy_b2b
 from webhooks.models import WebhookEvent

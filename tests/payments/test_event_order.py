@@ -13,10 +13,10 @@ import pytest
 from django.utils import timezone
 
 from esims.models import SandboxOrder
-from esims.records import Esim
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose
 from ledger.selectors import account_balance
+from orders.esim_records import Esim
 from orders.models import Order
 from orders.provisioning import provider_reference_for
 from orders.services import order_create_b2c

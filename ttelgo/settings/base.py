@@ -255,7 +255,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.Order.Status",
-        "EsimStatusEnum": "esims.records.Esim.Status",
+        "EsimStatusEnum": "orders.esim_records.Esim.Status",
     },
 }
 

@@ -1,5 +1,7 @@
 """eSIM records: what a completed order delivered. Ownership (customer or vendor) is the
-order's; an eSIM is never visible without going through its order's buyer."""
+order's; an eSIM is never visible without going through its order's buyer.
+
+The table keeps the name it had when the model lived in the esims app."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class Esim(models.Model):
     objects: ClassVar[models.Manager[Esim]] = models.Manager()
 
     class Meta:
+        db_table = "esims_esim"
         ordering = ("-created_at", "-id")
         constraints = [
             models.CheckConstraint(
