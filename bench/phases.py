@@ -437,7 +437,7 @@ def provisioning(b: Bench) -> None:
 
 def _statement_plan(vendor_id: int) -> str:
     """PostgreSQL's plan for the first statement page of a vendor, as the API asks for it."""
-    from ledger.selectors import vendor_statement
+    from billing.selectors import vendor_statement
     from vendors.models import Vendor
 
     vendor = Vendor.objects.get(pk=vendor_id)

@@ -44,7 +44,7 @@ def catalogue_seed() -> int:
 
 def vendors_seed(count: int) -> list[SeededVendor]:
     """`count` active prepaid vendors through the same services operators use."""
-    from ledger.services import vendor_wallet_topup_credit
+    from billing.services import vendor_wallet_topup_credit
     from ttelgo.money import Money
     from vendors.models import Vendor
     from vendors.services import api_key_issue, vendor_create
@@ -188,10 +188,10 @@ def ledger_history_grow(*, target_entries: int, hot_vendor_id: int, batch: int =
     triggers guard are then checked in SQL; a failure stops the benchmark. The tables are
     then vacuumed and analysed, as a production database's would be."""
     from ledger.models import Account, Entry
-    from ledger.services import _platform
+    from ledger.services import platform_account
 
     started = time.monotonic()
-    counter = _platform("adjustments", "USD").pk
+    counter = platform_account("adjustments", "USD").pk
     hot = Account.objects.get(vendor_id=hot_vendor_id, purpose="wallet").pk
     wallets = list(Account.objects.filter(purpose="wallet").values_list("pk", flat=True))
     while (have := Entry.objects.count()) < target_entries:

@@ -321,7 +321,7 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
         "Money",
         [
             ("Payments", "payments", "payments_payment", "payments.view_payment", ""),
-            ("Invoices", "receipt_long", "ledger_invoice", "ledger.view_invoice", ""),
+            ("Invoices", "receipt_long", "billing_invoice", "billing.view_invoice", ""),
             ("Accounts", "account_balance", "ledger_account", "ledger.view_account", ""),
             ("Transactions", "swap_horiz", "ledger_transaction", "ledger.view_transaction", ""),
             (

@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from unfold.decorators import action, display
 
-from ledger.operator import operator_vendor_adjust
-from ledger.selectors import vendor_balance
+from billing.operator import operator_vendor_adjust
+from billing.selectors import vendor_balance
 from ttelgo.admin_console import ReasonForm, operator_form, run_service_each
 from ttelgo.money import Money
 from vendors.models import Vendor

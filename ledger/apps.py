@@ -4,8 +4,3 @@ from django.apps import AppConfig
 class LedgerConfig(AppConfig):
     name = "ledger"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from ledger.receivers import receivers_connect
-
-        receivers_connect()

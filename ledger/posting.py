@@ -34,7 +34,6 @@ from ledger.models import CHART, NORMAL_SIDE, Account, Entry, Hold, NormalSide, 
 from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
-from vendors.models import Vendor
 
 
 def _db_enforces() -> bool:
@@ -45,8 +44,9 @@ def _db_enforces() -> bool:
 # --- accounts ---------------------------------------------------------------------------
 
 
-def account_get_or_create(*, purpose: str, currency: str, vendor: Vendor | None = None) -> Account:
-    """The account for (owner, purpose, currency), created on first use."""
+def account_get_or_create(*, purpose: str, currency: str, vendor: Any = None) -> Account:
+    """The account for (owner, purpose, currency), created on first use. `vendor` owns a
+    vendor account (its `pk`, and `credit_limit` for a receivable's ceiling, are read)."""
     if purpose not in CHART:
         raise DomainError("validation_error", f"unknown account purpose {purpose!r}")
     owner, acc_type = CHART[purpose]
@@ -466,3 +466,8 @@ def hold_void(*, hold: Hold) -> Hold:
         locked.refresh_from_db()
     hold.refresh_from_db()
     return locked
+
+
+# What billing (vendor money flows) posts with.
+post = _post
+positive = _positive

@@ -1,19 +1,15 @@
-"""Reads of the ledger shared by the API, the admin and reconciliation."""
+"""Reads of the ledger: balances of accounts, the trial balance."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection
-from django.db.models import F, QuerySet, Sum, Value
+from django.db.models import Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
-from ledger.models import Account, Entry, Invoice, NormalSide, Purpose
-from ttelgo import sql
+from ledger.models import Account, Entry, NormalSide
 from ttelgo.money import Money
-from vendors.models import Vendor
 
 
 def account_balance(*, account: Account) -> Money:
@@ -35,97 +31,6 @@ def platform_balances() -> dict[int, int]:
         .annotate(total=Sum("amount"))
     )
     return {r["account_id"]: int(r["total"]) for r in rows}
-
-
-@dataclass(frozen=True)
-class VendorBalance:
-    """What a vendor can spend, from the vendor's point of view.
-
-    prepaid:  balance = wallet funds, reserved = open holds, available = balance - reserved.
-    postpaid: balance = minus what the vendor owes (negative while they owe us, positive if
-              they paid ahead), reserved = open holds, available =
-              credit_limit - owed - reserved.
-    """
-
-    billing_mode: str
-    currency: str
-    balance: Money
-    reserved: Money
-    credit_limit: Money
-    available: Money
-
-
-def _primary_purpose(vendor: Vendor) -> str:
-    if vendor.billing_mode == Vendor.BillingMode.POSTPAID:
-        return Purpose.RECEIVABLE
-    return Purpose.WALLET
-
-
-def vendor_balance(*, vendor: Vendor) -> VendorBalance:
-    purpose = _primary_purpose(vendor)
-    account = Account.objects.filter(
-        vendor=vendor, purpose=purpose, currency=vendor.currency
-    ).first()
-    return vendor_balance_of(vendor=vendor, account=account)
-
-
-def vendor_balance_of(*, vendor: Vendor, account: Account | None) -> VendorBalance:
-    """The balance view of `account`, the vendor's wallet or receivable as already read."""
-    currency = vendor.currency
-    purpose = _primary_purpose(vendor)
-    balance = (account.balance or 0) if account else 0
-    held = account.held if account else 0
-    if purpose == Purpose.WALLET:
-        return VendorBalance(
-            billing_mode=vendor.billing_mode,
-            currency=currency,
-            balance=Money(balance, currency),
-            reserved=Money(held, currency),
-            credit_limit=Money(0, currency),
-            available=Money(balance - held, currency),
-        )
-    limit = account.ceiling if account and account.ceiling is not None else vendor.credit_limit
-    return VendorBalance(
-        billing_mode=vendor.billing_mode,
-        currency=currency,
-        balance=Money(-balance, currency),
-        reserved=Money(held, currency),
-        credit_limit=Money(limit, currency),
-        available=Money(limit - balance - held, currency),
-    )
-
-
-def vendor_statement(*, vendor: Vendor, purpose: str | None = None) -> QuerySet[Entry]:
-    """Statement lines of the vendor's account (wallet or receivable by billing mode),
-    newest first, one indexed read: `balance_after` was stored when the entry was posted.
-
-    Each row is an Entry annotated with `type`, `description`, `order_id`, `currency`,
-    and, from the vendor's point of view (money of theirs with us is positive, like
-    `vendor_balance().balance`): `statement_amount` and `statement_balance_after`.
-    """
-    purpose = purpose or _primary_purpose(vendor)
-    # Vendor's view = minus the debit-positive amount for both wallet and receivable.
-    balance_sign = -1 if purpose == Purpose.RECEIVABLE else 1
-    account_id = (
-        Account.objects.filter(vendor=vendor, purpose=purpose, currency=vendor.currency)
-        .values_list("id", flat=True)
-        .first()
-    )
-    # Filtering on the id (not through the join) lets PostgreSQL walk (account, -id).
-    return (
-        Entry.objects.filter(account_id=account_id if account_id is not None else -1)
-        .select_related("transaction")
-        .annotate(
-            type=F("transaction__kind"),
-            description=F("transaction__description"),
-            order_id=F("transaction__order_id"),
-            currency=F("account__currency"),
-            statement_amount=-F("amount"),
-            statement_balance_after=F("balance_after") * Value(balance_sign),
-            posted_at=F("transaction__created_at"),
-        )
-        .order_by("-id")
-    )
 
 
 @dataclass
@@ -164,27 +69,6 @@ def trial_balance() -> TrialBalance:
         totals[account.currency][0] += debit
         totals[account.currency][1] += credit
     return TrialBalance(rows=rows, totals={c: (d, k) for c, (d, k) in totals.items()})
-
-
-def vendor_has_overdue_invoices(*, vendor: Vendor) -> bool:
-    """True when an unpaid invoice is past its due date (whether or not the beat job has
-    marked it overdue yet)."""
-    # On every vendor order: a hand-written statement (ttelgo/sql.py).
-    return sql.exists(
-        Invoice,
-        "i",
-        "WHERE i.vendor_id = %s AND i.status IN (%s, %s) AND i.due_date < %s",
-        [
-            vendor.pk,
-            Invoice.Status.ISSUED,
-            Invoice.Status.OVERDUE,
-            connection.ops.adapt_datefield_value(timezone.now().date()),
-        ],
-    )
-
-
-def vendor_invoices(*, vendor: Vendor) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(vendor=vendor).order_by("-period_start")
 
 
 def account_entries_sum(*, account: Account) -> int:

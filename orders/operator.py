@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from ledger.services import vendor_order_charged, vendor_order_refundable
+from billing.services import vendor_order_charged, vendor_order_refundable
 from orders.models import Order
 from payments.models import Payment
 from payments.services import payment_refund, refund_limit_check

@@ -12,16 +12,16 @@ from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from esims.models import Bundle
-from esims.pricing import retail_price, vendor_price
-from esims.selectors import bundle_get_sellable
-from ledger.selectors import vendor_balance_of, vendor_has_overdue_invoices
-from ledger.services import (
+from billing.selectors import vendor_balance_of, vendor_has_overdue_invoices
+from billing.services import (
     vendor_order_refund,
     vendor_order_refundable,
     vendor_order_reserve,
     vendor_order_void,
 )
+from esims.models import Bundle
+from esims.pricing import retail_price, vendor_price
+from esims.selectors import bundle_get_sellable
 from orders.esim_records import Esim
 from orders.models import Order, OrderItem
 from orders.selectors import order_rows_known

@@ -16,7 +16,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ledger import services as ledger
+from billing import services as ledger
 from ledger.models import Transaction
 from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway

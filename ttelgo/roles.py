@@ -21,6 +21,7 @@ OPERATED_APPS = (
     "vendors",
     "esims",
     "ledger",
+    "billing",
     "payments",
     "orders",
     "webhooks",

@@ -23,7 +23,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("orders.urls")),
     path("", include("vendors.urls")),
     path("", include("payments.urls")),
-    path("", include("ledger.urls")),
+    path("", include("billing.urls")),
     path("", include("webhooks.urls")),
 ]
 

@@ -67,7 +67,7 @@ def test_stuck_provisioning_counts_only_old_ones():
 def test_vendor_liabilities_and_receivables_come_from_the_ledger():
     fund(prepaid(), 2500)
     fund(prepaid(), 500)
-    from ledger import services as ledger
+    from billing import services as ledger
 
     vendor = postpaid(credit_limit=10_000)
     ledger.vendor_credit_limit_set(vendor=vendor, limit=Money(10_000, "USD"))

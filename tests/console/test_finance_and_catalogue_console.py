@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from django.test import Client
 
+from billing import services
+from billing.models import Invoice
 from esims.models import Bundle, PriceRule
-from ledger import services
-from ledger.models import Invoice
 from tests.console.factories import operator
 from tests.ledger.factories import postpaid, usd
 from ttelgo.models import AuditLog
@@ -36,7 +36,7 @@ def invoice() -> Invoice:
 
 def settle(user, invoice: Invoice) -> None:
     client_for(user).post(
-        "/admin/ledger/invoice/",
+        "/admin/billing/invoice/",
         {"action": "settle_outstanding", "_selected_action": [invoice.pk]},
     )
 
@@ -112,7 +112,7 @@ def test_the_transaction_list_neither_aggregates_dates_nor_counts_twice(db):
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from ledger import services as ledger
+    from billing import services as ledger
     from tests.console.factories import operator
     from tests.ledger.factories import prepaid
     from ttelgo.money import Money

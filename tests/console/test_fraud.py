@@ -250,7 +250,7 @@ def test_rejected_review_refunds_exactly_once(held_order, django_capture_on_comm
 
 
 def test_rejected_vendor_review_voids_the_hold_exactly_once():
-    from ledger import services as ledger
+    from billing import services as ledger
     from tests.ledger.factories import fund, prepaid
 
     vendor = prepaid()
@@ -266,7 +266,7 @@ def test_rejected_vendor_review_voids_the_hold_exactly_once():
     with pytest.raises(DomainError):
         operator_review_reject(order_id=order.pk, actor=reviewer, note="again")
     assert Hold.objects.filter(order_id=order.pk).count() == 1
-    from ledger.selectors import vendor_balance
+    from billing.selectors import vendor_balance
 
     assert vendor_balance(vendor=vendor).available == Money(5000, "USD")
 
@@ -321,7 +321,7 @@ def test_a_busy_vendor_s_order_starts_in_review_with_its_funds_reserved(
 def test_a_rejected_vendor_order_releases_its_reservation_once(
     funded_vendor, django_capture_on_commit_callbacks
 ):
-    from ledger.selectors import vendor_balance
+    from billing.selectors import vendor_balance
     from orders.services import order_create_b2b
     from tests.orders.factories import BUNDLE_CODE
 

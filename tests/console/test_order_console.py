@@ -153,7 +153,7 @@ def test_every_console_page_opens_for_every_role(completed_order):
         "/admin/webhooks/inboundevent/",
         "/admin/webhooks/webhookdelivery/",
         "/admin/payments/payment/",
-        "/admin/ledger/invoice/",
+        "/admin/billing/invoice/",
     ]
     for role in ("support", "finance", "admin"):
         client = admin_client(operator(role))

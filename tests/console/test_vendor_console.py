@@ -7,8 +7,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from ledger.operator import operator_vendor_adjust
-from ledger.selectors import vendor_balance
+from billing.operator import operator_vendor_adjust
+from billing.selectors import vendor_balance
 from tests.console.factories import operator
 from tests.factories import VendorFactory
 from tests.ledger.factories import fund, postpaid, prepaid

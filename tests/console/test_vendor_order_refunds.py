@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from ledger.selectors import vendor_balance
+from billing.selectors import vendor_balance
 from orders.models import Order, OrderEvent
 from orders.operator import operator_order_refund
 from tests.console.factories import operator

@@ -24,13 +24,13 @@ def test_a_function_importing_another_app_is_reported(tmp_path, monkeypatch):
     source.write_text(
         "from orders.models import Order\n\n"
         "def f():\n"
-        "    from ledger.services import vendor_order_reserve\n"
+        "    from billing.services import vendor_order_reserve\n"
         "    from orders.state import order_transition\n"
         "    import payments.models\n"
     )
-    found = checker.local_cross_app_imports(source, "orders", {"orders", "ledger", "payments"})
+    found = checker.local_cross_app_imports(source, "orders", {"orders", "billing", "payments"})
     assert found == [
-        "orders/thing.py:4: imports ledger.services",
+        "orders/thing.py:4: imports billing.services",
         "orders/thing.py:6: imports payments.models",
     ]
 

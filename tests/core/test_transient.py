@@ -12,7 +12,7 @@ import pytest
 from django.db import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from ledger import services as ledger_services
+from billing import services as ledger_services
 from ledger.models import Hold
 from orders.models import Order
 from tests.factories import VendorFactory
@@ -101,7 +101,7 @@ def test_an_order_that_keeps_losing_is_a_503_and_its_key_is_free_for_the_retry(v
 
 def test_a_database_outage_is_a_503_not_a_500(vendor):
     refused = OperationalError("connection to server failed: Connection refused")
-    with mock.patch("ledger.selectors.vendor_balance", side_effect=refused):
+    with mock.patch("billing.selectors.vendor_balance", side_effect=refused):
         response = vendor.get("/api/v1/vendor/balance")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "temporarily_unavailable"
@@ -126,11 +126,11 @@ def test_an_outage_below_the_api_layer_is_a_503_too(rf):
 
 
 def test_a_task_retries_a_database_fault_at_once():
-    from ledger.tasks import vendor_low_balance_check
+    from billing.tasks import vendor_low_balance_check
 
     vendor = VendorFactory(currency="USD")
     with mock.patch(
-        "ledger.tasks.low_balance_check",
+        "billing.tasks.low_balance_check",
         side_effect=[OperationalError("server closed the connection"), False],
     ) as check:
         # As a worker runs it (apply without eager propagation): the fault is retried.

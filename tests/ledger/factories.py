@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger import services
+from billing import services
 from ledger.models import Account, Purpose
 from tests.factories import VendorFactory
 from ttelgo.money import Money

@@ -10,8 +10,9 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from ledger import services
-from ledger.models import Invoice, Transaction
+from billing import services
+from billing.models import Invoice
+from ledger.models import Transaction
 from tests.factories import UserFactory
 from tests.ledger.factories import fund, postpaid, prepaid, usd
 
@@ -73,16 +74,16 @@ def test_trial_balance_needs_staff():
 
 
 def test_invoice_downloads(admin_client, invoice):
-    csv_resp = admin_client.get(reverse("admin:ledger_invoice_csv", args=[invoice.id]))
+    csv_resp = admin_client.get(reverse("admin:billing_invoice_csv", args=[invoice.id]))
     assert csv_resp["Content-Type"] == "text/csv"
     assert "12.34" in csv_resp.content.decode()
-    pdf_resp = admin_client.get(reverse("admin:ledger_invoice_pdf", args=[invoice.id]))
+    pdf_resp = admin_client.get(reverse("admin:billing_invoice_pdf", args=[invoice.id]))
     assert pdf_resp["Content-Type"] == "application/pdf"
     assert pdf_resp.content.startswith(b"%PDF")
 
 
 def test_settle_action_calls_the_service_once(admin_client, invoice):
-    url = reverse("admin:ledger_invoice_changelist")
+    url = reverse("admin:billing_invoice_changelist")
     form = {"action": "settle_outstanding", "_selected_action": [invoice.id]}
     assert admin_client.post(url, form).status_code == 302
     admin_client.post(url, form)  # a second click has nothing outstanding

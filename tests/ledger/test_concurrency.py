@@ -13,10 +13,10 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from ledger import services
+from billing import services
+from billing.selectors import account_entries_sum, vendor_balance
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Entry, Hold, Purpose
-from ledger.selectors import account_entries_sum, vendor_balance
 from tests.ledger.factories import fund, platform, prepaid, usd, wallet
 from ttelgo.errors import DomainError
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from ledger import services
+from billing import services
+from billing.selectors import account_balance
 from ledger.models import Entry, Hold, Purpose, Transaction
-from ledger.selectors import account_balance
 from tests.ledger.factories import fund, platform, postpaid, prepaid, receivable, usd, wallet
 
 pytestmark = [pytest.mark.postgres]

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from ledger import services
+from billing import services
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Transaction
 from tests.ledger.factories import fund, prepaid, usd, wallet

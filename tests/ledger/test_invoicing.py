@@ -11,10 +11,11 @@ import time_machine
 from django.db.models import Sum
 from django.test import override_settings
 
-from ledger import services, tasks
-from ledger.invoice_render import invoice_csv, invoice_pdf
-from ledger.models import Entry, Invoice, Purpose
-from ledger.selectors import account_balance, vendor_balance, vendor_has_overdue_invoices
+from billing import services, tasks
+from billing.invoice_render import invoice_csv, invoice_pdf
+from billing.models import Invoice
+from billing.selectors import account_balance, vendor_balance, vendor_has_overdue_invoices
+from ledger.models import Entry, Purpose
 from tests.ledger.factories import platform, postpaid, receivable, usd
 from ttelgo.errors import DomainError
 

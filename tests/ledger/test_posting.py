@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import services
+from billing import services
+from billing.selectors import account_balance, account_entries_sum
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Entry, Hold, ImmutableRowError, Purpose, Transaction
-from ledger.selectors import account_balance, account_entries_sum
 from tests.ledger.factories import fund, platform, postpaid, prepaid, receivable, usd, wallet
 from ttelgo.errors import DomainError
 from ttelgo.money import Money

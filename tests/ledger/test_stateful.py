@@ -21,10 +21,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ledger import services
+from billing import services
+from billing.selectors import vendor_balance
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Entry, Hold
-from ledger.selectors import vendor_balance
 from tests.ledger.factories import postpaid, prepaid, receivable, usd, wallet
 from ttelgo.errors import DomainError
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from ledger import services
-from ledger.integrity import ledger_integrity_check
-from ledger.models import Hold, Purpose, Transaction
-from ledger.selectors import (
+from billing import services
+from billing.selectors import (
     account_balance,
     trial_balance,
     vendor_balance,
     vendor_statement,
 )
+from ledger.integrity import ledger_integrity_check
+from ledger.models import Hold, Purpose, Transaction
 from tests.factories import UserFactory
 from tests.ledger.factories import fund, platform, postpaid, prepaid, receivable, usd
 from ttelgo.errors import DomainError

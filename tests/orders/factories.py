@@ -7,8 +7,8 @@ from typing import Any
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from billing import services as ledger
 from esims.models import Bundle
-from ledger import services as ledger
 from ttelgo.money import Money
 from vendors.models import Vendor, VendorAPIKey
 

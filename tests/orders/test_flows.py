@@ -9,9 +9,9 @@ import zxingcpp
 from django.core import mail
 from PIL import Image
 
+from billing.selectors import vendor_balance
 from esims.models import SandboxOrder
 from ledger.models import Hold, Transaction
-from ledger.selectors import vendor_balance
 from orders.esim_records import Esim
 from orders.models import Order, OrderEvent
 from payments.models import Payment
@@ -150,7 +150,7 @@ def test_b2b_order_that_drains_the_wallet_sends_low_balance_once(
 def test_b2b_orders_rearm_the_low_balance_alert_after_a_topup_and_fire_it_again(
     prepaid_vendor, bundles, django_capture_on_commit_callbacks
 ):
-    from ledger import services as ledger
+    from billing import services as ledger
     from ttelgo.money import Money
     from vendors.models import Vendor
     from webhooks.models import WebhookEvent
@@ -197,7 +197,7 @@ def test_b2b_postpaid_invoice_lines_name_the_bundle(
     import time_machine
     from django.utils import timezone
 
-    from ledger.services import invoice_close_month
+    from billing.services import invoice_close_month
 
     response = buy_b2b(postpaid_vendor, django_capture_on_commit_callbacks, quantity=1)
     assert response.status_code == 201, response.content
@@ -215,7 +215,7 @@ def test_b2b_prepaid_without_funds_is_402_and_creates_nothing(
     response = buy_b2b(prepaid_vendor, django_capture_on_commit_callbacks, quantity=5)
     assert response.status_code == 201  # 22.50 of the 1000.00 wallet
     poor = prepaid_vendor.vendor
-    from ledger.services import vendor_adjustment
+    from billing.services import vendor_adjustment
     from ttelgo.money import Money
 
     balance = vendor_balance(vendor=poor).available.amount
@@ -259,11 +259,11 @@ def test_vendor_with_overdue_invoice_cannot_order(
 ):
     from datetime import date, timedelta
 
-    from ledger.models import Invoice
+    from billing.models import Invoice
 
     settings.SUSPEND_ORDERING_WHEN_OVERDUE = True
     today = date.today()
-    from ledger.services import vendor_account
+    from billing.services import vendor_account
 
     Invoice.objects.create(
         vendor=postpaid_vendor.vendor,

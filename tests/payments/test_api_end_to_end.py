@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
+from billing.selectors import account_balance
 from esims.providers.sandbox import sandbox_faults_reset
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose, Transaction
-from ledger.selectors import account_balance
 from payments.models import Payment
 from payments.services import payment_refund_for_order
 from tests.orders.factories import BUNDLE_CODE, RETAIL, bundles_create, customer_client

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.selectors import vendor_balance
+from billing.selectors import vendor_balance
 from payments.models import Payment, SandboxPaymentIntent
 from tests.factories import VendorFactory
 from tests.payments.factories import vendor_client

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from ledger import services as ledger
+from billing import services as ledger
+from billing.selectors import account_balance, vendor_balance
 from ledger.models import Account, Purpose, Transaction
-from ledger.selectors import account_balance, vendor_balance
 from payments.services import payment_refund, payment_refunds_sync
 from tests.orders.helpers import assert_ledger_sound
 from tests.payments.factories import paid_wallet_topup

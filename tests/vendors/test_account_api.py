@@ -5,7 +5,7 @@ import io
 
 from django.utils import timezone
 
-from ledger import services as ledger
+from billing import services as ledger
 from ttelgo.money import Money
 from vendors.services import vendor_credit_limit_change
 
@@ -54,7 +54,8 @@ def test_postpaid_balance_shows_the_credit_line(db):
 
 
 def test_invoices_list_with_lines_url_and_csv(db):
-    from ledger.models import Invoice, InvoiceLine, Purpose
+    from billing.models import Invoice, InvoiceLine
+    from ledger.models import Purpose
     from ledger.posting import account_get_or_create
     from tests.vendors.factories import vendor_client
 

@@ -132,7 +132,7 @@ def test_operator_replays_a_delivery(operator_client, django_capture_on_commit_c
 
 
 def test_seed_demo_is_idempotent_and_returns_working_keys(db):
-    from ledger.demo import seed_demo
+    from billing.demo import seed_demo
 
     first = seed_demo(io.StringIO())
     second = seed_demo(io.StringIO())

@@ -83,7 +83,8 @@ def _make_webhooks(vendor: Vendor, client: APIClient, capture: Any) -> dict[str,
 
 
 def _make_invoice(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
-    from ledger.models import Invoice, Purpose
+    from billing.models import Invoice
+    from ledger.models import Purpose
     from ledger.posting import account_get_or_create
 
     account = account_get_or_create(purpose=Purpose.RECEIVABLE, currency="USD", vendor=vendor)

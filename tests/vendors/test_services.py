@@ -106,7 +106,7 @@ def test_tier_change_sets_the_tier_discount_or_an_override(operator):
 
 
 def test_credit_limit_change_updates_the_vendor_and_the_ledger_bound(operator):
-    from ledger.selectors import vendor_balance
+    from billing.selectors import vendor_balance
 
     vendor = VendorFactory(billing_mode="postpaid")
     vendor_credit_limit_change(
@@ -179,8 +179,8 @@ def test_revoke_is_idempotent_and_audited(operator):
 def test_low_balance_alert_fires_once_per_crossing(db, django_capture_on_commit_callbacks):
     import responses
 
-    from ledger import services as ledger
-    from ledger.selectors import vendor_balance
+    from billing import services as ledger
+    from billing.selectors import vendor_balance
     from tests.webhooks.factories import PUBLIC_URL, endpoint_for
     from vendors import services as vendor_services
     from webhooks.models import WebhookEvent

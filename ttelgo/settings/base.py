@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "vendors",
     "esims",
     "ledger",
+    "billing",
     "payments",
     "orders",
     "webhooks",
@@ -139,8 +140,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
     "esim-usage-refresh": {"task": "orders.tasks.esims_usage_refresh", "schedule": 900.0},
-    "invoices-close-month": {"task": "ledger.tasks.invoices_close_due", "schedule": 3600.0},
-    "invoices-mark-overdue": {"task": "ledger.tasks.invoices_mark_overdue", "schedule": 3600.0},
+    "invoices-close-month": {"task": "billing.tasks.invoices_close_due", "schedule": 3600.0},
+    "invoices-mark-overdue": {"task": "billing.tasks.invoices_mark_overdue", "schedule": 3600.0},
     "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
     "reconciliation-run": {"task": "reconciliation.tasks.reconciliation_run", "schedule": 86400.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},

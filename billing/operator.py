@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db import transaction
 
-from ledger.models import Invoice
-from ledger.selectors import vendor_balance
-from ledger.services import vendor_adjustment
+from billing.models import Invoice
+from billing.selectors import vendor_balance
+from billing.services import vendor_adjustment
 from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
@@ -20,7 +20,7 @@ from vendors.models import Vendor
 def operator_invoice_settle(*, invoice_id: int, actor: Any) -> Invoice:
     """Record full payment of what is outstanding. The reference names the invoice's paid
     amount, so the same click twice cannot pay twice."""
-    from ledger.services import invoice_settle
+    from billing.services import invoice_settle
 
     operator_require(actor, "ttelgo.settle_invoice")
     invoice = Invoice.objects.get(pk=invoice_id)

@@ -20,8 +20,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ledger.models import Account, Entry, Invoice, InvoiceLine, Purpose, Transaction
-from ledger.posting import _positive, _post, account_get_or_create, accounts_lock
+from billing.models import Invoice, InvoiceLine
+from ledger.models import Account, Entry, Purpose, Transaction
+from ledger.posting import account_get_or_create, accounts_lock, positive, post
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record
@@ -182,7 +183,7 @@ def invoice_settle(
 ) -> Invoice:
     """Record a payment of an invoice: debit bank, credit the vendor's receivable; the
     invoice is paid once the total is covered. Idempotent on reference."""
-    value = _positive(amount, invoice.currency)
+    value = positive(amount, invoice.currency)
     bank = account_get_or_create(purpose=Purpose.BANK, currency=invoice.currency)
     with transaction.atomic():
         locked = (
@@ -198,7 +199,7 @@ def invoice_settle(
                 "The payment exceeds what is outstanding on the invoice.",
                 details={"outstanding": Money(locked.outstanding, locked.currency).to_api()},
             )
-        _, created = _post(
+        _, created = post(
             reference=reference,
             entries=[(bank, value), (locked.account, -value)],
             kind=Transaction.Kind.INVOICE_SETTLEMENT,

@@ -10,7 +10,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ledger.models import Invoice
+from billing.models import Invoice
 from ttelgo.money import Money
 
 CSV_HEADER = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.services import vendor_credit_limit_set
+from billing.services import vendor_credit_limit_set
 from ttelgo.money import Money
 from vendors import signals
 from vendors.models import Vendor
@@ -17,5 +17,5 @@ def _credit_limit_changed(*, vendor: Vendor, limit: Money, actor: Any = None, **
 
 def receivers_connect() -> None:
     signals.credit_limit_changed.connect(
-        _credit_limit_changed, dispatch_uid="ledger.receivers.credit_limit_changed"
+        _credit_limit_changed, dispatch_uid="billing.receivers.credit_limit_changed"
     )

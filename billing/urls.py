@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from ledger import api
+from billing import api
 
 urlpatterns: list[URLPattern] = [
     path("vendor/balance", api.VendorBalanceApi.as_view(), name="vendor-balance"),

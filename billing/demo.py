@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.services import vendor_wallet_topup_credit
+from billing.services import vendor_wallet_topup_credit
 from ttelgo.money import Money
 from vendors.models import Vendor
 from vendors.services import (

@@ -1,14 +1,14 @@
-"""Thin periodic tasks; the work is in ledger.invoicing."""
+"""Thin periodic tasks; the work is in billing.invoicing."""
 
 from celery import shared_task
 
-from ledger import services
-from ledger.selectors import vendor_balance
+from billing import services
+from billing.selectors import vendor_balance
 from vendors.models import Vendor
 from vendors.services import vendor_low_balance_check as low_balance_check
 
 
-@shared_task(name="ledger.tasks.invoices_close_due")
+@shared_task(name="billing.tasks.invoices_close_due")
 def invoices_close_due() -> list[int]:
     return [invoice.id for invoice in services.invoices_close_due()]
 
@@ -21,6 +21,6 @@ def vendor_low_balance_check(vendor_id: int) -> None:
         low_balance_check(vendor=vendor, available=vendor_balance(vendor=vendor).available)
 
 
-@shared_task(name="ledger.tasks.invoices_mark_overdue")
+@shared_task(name="billing.tasks.invoices_mark_overdue")
 def invoices_mark_overdue() -> int:
     return services.invoices_mark_overdue()

@@ -17,9 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledger import selectors as ledger_selectors
-from ledger.invoice_render import invoice_csv
-from ledger.models import Entry, Invoice
+from billing import selectors as ledger_selectors
+from billing.invoice_render import invoice_csv
+from billing.models import Invoice
+from ledger.models import Entry
 from ttelgo.errors import DomainError
 from ttelgo.money import MONEY_SCHEMA, Money, MoneyField, money_api
 from ttelgo.pagination import StatementCursorPagination

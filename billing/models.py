@@ -1,0 +1,68 @@
+"""Postpaid vendors' monthly invoices and their lines. The tables keep the names they had
+when these models lived in the ledger app."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        ISSUED = "issued"
+        OVERDUE = "overdue"
+        PAID = "paid"
+
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="invoices")
+    account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="invoices")
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="last day of the period (inclusive)")
+    currency = models.CharField(max_length=3)
+    total = models.BigIntegerField(help_text="net charges of the period, minor units")
+    opening_balance = models.BigIntegerField(help_text="receivable balance at period start")
+    closing_balance = models.BigIntegerField(help_text="receivable balance at period end")
+    paid_amount = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    due_date = models.DateField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "ledger_invoice"
+        ordering = ("-period_start", "vendor_id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "period_start"], name="ledger_invoice_one_per_vendor_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_amount__gte=0), name="ledger_invoice_paid_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"INV-{self.pk:06d} {self.vendor_id} {self.period_start:%Y-%m}"
+
+    @property
+    def number(self) -> str:
+        return f"INV-{self.pk:06d}"
+
+    @property
+    def outstanding(self) -> int:
+        return max(self.total - self.paid_amount, 0)
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    day = models.DateField()
+    kind = models.CharField(max_length=32)
+    bundle_code = models.CharField(max_length=100, blank=True)
+    quantity = models.PositiveIntegerField()
+    amount = models.BigIntegerField(help_text="minor units; refunds and credits negative")
+    description = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "ledger_invoiceline"
+        ordering = ("day", "kind", "bundle_code")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.description} {self.amount}"

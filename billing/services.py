@@ -1,0 +1,319 @@
+"""Billing: the vendors' money flows other apps call. Amounts are `Money` here; the
+postings are the ledger's (`ledger/posting.py`).
+
+* vendor wallet top-up:   debit stripe_clearing, credit vendor wallet
+* operator adjustment:    debit adjustments, credit wallet/receivable (negative: reverse)
+* vendor order reserve:   hold (pending debit) on the wallet (prepaid) or receivable
+                          (postpaid); capture: debit wallet/receivable, credit revenue
+* vendor order refund:    debit refunds, credit wallet/receivable
+* invoice settlement:     debit bank, credit receivable (`billing/invoicing.py`)
+
+The ledger's own postings (`ledger.services`: B2C payments and refunds, order costs,
+disputes) are re-exported here, so callers find every money flow in one place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+
+from billing.invoicing import (
+    invoice_close_month,
+    invoice_settle,
+    invoices_close_due,
+    invoices_mark_overdue,
+)
+from ledger.models import Account, Entry, Hold, Purpose, Transaction
+from ledger.posting import (
+    account_get_or_create,
+    accounts_lock,
+    hold_capture,
+    hold_create,
+    hold_void,
+    ledger_lock,
+    ledger_post,
+    positive,
+)
+from ledger.services import (
+    b2c_payment_captured,
+    b2c_refund,
+    dispute_reinstated,
+    order_cost_record,
+    platform_account,
+)
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from vendors.models import Vendor
+
+__all__ = [
+    "account_get_or_create",
+    "accounts_lock",
+    "b2c_payment_captured",
+    "b2c_refund",
+    "dispute_reinstated",
+    "hold_capture",
+    "hold_create",
+    "hold_void",
+    "invoice_close_month",
+    "invoice_settle",
+    "invoices_close_due",
+    "invoices_mark_overdue",
+    "ledger_lock",
+    "ledger_post",
+    "order_cost_record",
+    "vendor_account",
+    "vendor_adjustment",
+    "vendor_credit_limit_set",
+    "vendor_order_capture",
+    "vendor_order_charged",
+    "vendor_order_refund",
+    "vendor_order_refundable",
+    "vendor_order_reserve",
+    "vendor_order_void",
+    "vendor_wallet_topup_credit",
+    "vendor_wallet_topup_refund",
+]
+
+
+def _check_currency(vendor: Vendor, amount: Money) -> None:
+    if amount.currency != vendor.currency:
+        raise DomainError(
+            "validation_error",
+            f"the vendor is billed in {vendor.currency}, not {amount.currency}",
+        )
+
+
+def vendor_account(*, vendor: Vendor, currency: str | None = None) -> Account:
+    """The account a vendor's orders draw on: the wallet (prepaid) or receivable (postpaid)."""
+    purpose = (
+        Purpose.RECEIVABLE if vendor.billing_mode == Vendor.BillingMode.POSTPAID else Purpose.WALLET
+    )
+    return account_get_or_create(
+        purpose=purpose, currency=currency or vendor.currency, vendor=vendor
+    )
+
+
+def vendor_wallet_topup_credit(*, vendor: Vendor, amount: Money, reference: str) -> Transaction:
+    """Stripe confirmed a wallet top-up: credit the vendor's wallet. Idempotent on reference."""
+    _check_currency(vendor, amount)
+    value = positive(amount, amount.currency)
+    wallet = account_get_or_create(purpose=Purpose.WALLET, currency=amount.currency, vendor=vendor)
+    clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[(clearing, value), (wallet, -value)],
+        kind=Transaction.Kind.WALLET_TOPUP,
+        description="Wallet top-up",
+        metadata={"vendor_id": vendor.id},
+    )
+
+
+def vendor_wallet_topup_refund(
+    *,
+    vendor: Vendor,
+    amount: Money,
+    reference: str,
+    kind: str = Transaction.Kind.WALLET_TOPUP_REFUND,
+    description: str = "Wallet top-up refunded to the card",
+) -> tuple[Transaction, Money]:
+    """A wallet top-up went back to the vendor's card (a refund, or a dispute's withdrawal
+    with `kind`): the money leaves Stripe and the wallet. What the wallet no longer holds
+    (spent or reserved since) cannot leave it; it is booked on `adjustments`, the
+    platform's loss until operators collect it, and returned as the shortfall. Idempotent
+    on reference."""
+    _check_currency(vendor, amount)
+    value = positive(amount, amount.currency)
+    wallet = account_get_or_create(purpose=Purpose.WALLET, currency=amount.currency, vendor=vendor)
+    clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
+    adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency)
+    with transaction.atomic():
+        locked = accounts_lock([wallet.id])[wallet.id]
+        existing = Transaction.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing, Money(int(existing.metadata.get("shortfall", 0)), amount.currency)
+        taken = max(0, min(value, locked.cached_balance - locked.held))
+        shortfall = value - taken
+        entries = [(clearing, -value), (wallet, taken), (adjustments, shortfall)]
+        txn = ledger_post(
+            reference=reference,
+            entries=[(account, leg) for account, leg in entries if leg],
+            kind=kind,
+            description=description,
+            metadata={"vendor_id": vendor.id, "shortfall": shortfall},
+        )
+    return txn, Money(shortfall, amount.currency)
+
+
+def vendor_adjustment(
+    *,
+    vendor: Vendor,
+    amount: Money,
+    reason: str,
+    actor: Any,
+    reference: str | None = None,
+) -> Transaction:
+    """Operator credit (amount > 0: in the vendor's favour) or debit (amount < 0), with the
+    reason and the operator recorded on the transaction (the audit trail)."""
+    _check_currency(vendor, amount)
+    if amount.amount == 0:
+        raise DomainError("validation_error", "an adjustment cannot be zero")
+    if not reason.strip():
+        raise DomainError("validation_error", "an adjustment needs a reason")
+    target = vendor_account(vendor=vendor, currency=amount.currency)
+    adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency)
+    return ledger_post(
+        reference=reference or f"adjustment:{uuid.uuid4()}",
+        entries=[(adjustments, amount.amount), (target, -amount.amount)],
+        kind=Transaction.Kind.ADJUSTMENT,
+        description=reason.strip()[:500],
+        actor=actor,
+        metadata={"vendor_id": vendor.id, "reason": reason.strip()},
+    )
+
+
+def vendor_credit_limit_set(*, vendor: Vendor, limit: Money, actor: Any = None) -> None:
+    """Copy a new credit limit onto the receivable's ceiling (the DB-checked bound).
+
+    A limit below what is already owed plus reserved is refused (`invalid_state`): the
+    CHECK constraint keeps every receivable within its ceiling at all times."""
+    _check_currency(vendor, limit)
+    if limit.amount < 0:
+        raise DomainError("validation_error", "a credit limit cannot be negative")
+    receivable = account_get_or_create(
+        purpose=Purpose.RECEIVABLE, currency=limit.currency, vendor=vendor
+    )
+    with transaction.atomic():
+        locked = accounts_lock([receivable.id])[receivable.id]
+        used = locked.cached_balance + locked.held
+        if limit.amount < used:
+            raise DomainError(
+                "invalid_state",
+                "The new credit limit is below what the vendor owes and has reserved.",
+                details={"in_use": Money(used, limit.currency).to_api()},
+            )
+        Account.objects.filter(id=locked.id).update(ceiling=limit.amount)
+
+
+def vendor_order_reserve(*, vendor: Vendor, order_id: int, amount: Money) -> Hold:
+    """Reserve an order's price: a hold on the wallet (prepaid, else `insufficient_funds`)
+    or on the receivable's credit line (postpaid, else `credit_limit_exceeded`).
+
+    Call it inside the order's own `transaction.atomic()` so the order and the hold commit
+    (or roll back) together."""
+    _check_currency(vendor, amount)
+    account = vendor_account(vendor=vendor, currency=amount.currency)
+    return hold_create(
+        account=account,
+        amount=amount,
+        reference=f"order:{order_id}:reserve",
+        order_id=order_id,
+        counter_account=platform_account(Purpose.REVENUE, amount.currency),
+    )
+
+
+def _order_hold(order_id: int) -> Hold | None:
+    return Hold.objects.filter(order_id=order_id).order_by("-id").first()
+
+
+def vendor_order_capture(
+    *,
+    order_id: int,
+    cost: Money | None = None,
+    amount: Money | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Transaction:
+    """The eSIM was delivered: capture the order's hold (wallet/receivable -> revenue) and,
+    with `cost`, record the cost of goods. Safe to call again: returns the same charge."""
+    hold = _order_hold(order_id)
+    if hold is None:
+        raise DomainError("invalid_state", f"order {order_id} has no reservation")
+    # hold_capture locks in the ledger's order (the hold, then the vendor's account); the
+    # platform accounts both postings touch are never locked.
+    with transaction.atomic():
+        charge = hold_capture(
+            hold=hold,
+            amount=amount,
+            reference=f"order:{order_id}:charge",
+            kind=Transaction.Kind.ORDER_CHARGE,
+            description=f"Order {order_id}",
+            metadata={**(metadata or {}), "order_id": order_id},
+        )
+        if cost is not None and cost.amount > 0:
+            order_cost_record(cost=cost, reference=f"order:{order_id}:cost", order_id=order_id)
+    return charge
+
+
+def vendor_order_void(*, order_id: int) -> Hold | None:
+    """Provisioning failed: release the order's reservation (None if it never had one)."""
+    hold = _order_hold(order_id)
+    if hold is None:
+        return None
+    return hold_void(hold=hold)
+
+
+def _order_charge_leg(order_id: int) -> Entry:
+    """The charge's debit of the vendor's wallet / receivable; invalid_state if none."""
+    charge = Transaction.objects.filter(
+        order_id=order_id, kind=Transaction.Kind.ORDER_CHARGE
+    ).first()
+    if charge is None:
+        raise DomainError("invalid_state", f"order {order_id} was not charged")
+    return charge.entries.select_related("account", "transaction").filter(amount__gt=0).get()
+
+
+def _order_refundable(order_id: int, leg: Entry) -> int:
+    refunded = (
+        Transaction.objects.filter(order_id=order_id, kind=Transaction.Kind.ORDER_REFUND)
+        .filter(entries__account=leg.account)
+        .aggregate(total=Sum("entries__amount"))["total"]
+        or 0
+    )
+    return leg.amount + refunded  # refund legs credit the account: negative
+
+
+def vendor_order_charged(*, order_id: int) -> Money:
+    """What a vendor order was charged (its capture)."""
+    leg = _order_charge_leg(order_id)
+    return Money(leg.amount, leg.account.currency)
+
+
+def vendor_order_refundable(*, order_id: int) -> Money:
+    """What of a charged vendor order can still be refunded: its charge less its refunds."""
+    leg = _order_charge_leg(order_id)
+    return Money(_order_refundable(order_id, leg), leg.account.currency)
+
+
+def vendor_order_refund(*, order_id: int, amount: Money, reference: str) -> Transaction:
+    """Give a charged order's money back to the wallet / off the receivable. The refunds of
+    an order never exceed its charge. Idempotent on reference."""
+    existing = Transaction.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing
+    debit_leg = _order_charge_leg(order_id)
+    charge = debit_leg.transaction
+    account = debit_leg.account
+    value = positive(amount, account.currency)
+    refunds = platform_account(Purpose.REFUNDS, account.currency)
+    with transaction.atomic():
+        # Lock first so two refunds of one order cannot both pass the limit check.
+        accounts_lock([account.id])
+        if Transaction.objects.filter(reference=reference).exists():
+            return Transaction.objects.get(reference=reference)
+        refundable = _order_refundable(order_id, debit_leg)
+        if value > refundable:
+            raise DomainError(
+                "validation_error",
+                "The refund exceeds what the order was charged.",
+                details={"refundable": Money(refundable, account.currency).to_api()},
+            )
+        return ledger_post(
+            reference=reference,
+            entries=[(refunds, value), (account, -value)],
+            kind=Transaction.Kind.ORDER_REFUND,
+            description=f"Refund of order {order_id}",
+            order_id=order_id,
+            metadata={**charge.metadata, "vendor_id": account.vendor_id},
+        )
