@@ -301,7 +301,9 @@ class Chaos(Bench):
         self.keys: list[str] = []
         self.rows: list[Row] = []
         self.provider_before = 0
-        self.worker_concurrency = _env_int("CHAOS_WORKER_CONCURRENCY", 4)
+        # Provisioning waits on the provider (seconds per call under faults): I/O-bound, so
+        # more processes than cores, as docker-compose.yml runs it.
+        self.worker_concurrency = _env_int("CHAOS_WORKER_CONCURRENCY", 8)
         self.redis_port = int(os.environ["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
         self.supervise = threading.Event()  # set: a worker or beat that exits is restarted
         self.restarts: Counter[str] = Counter()
