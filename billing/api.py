@@ -22,22 +22,11 @@ from billing.invoice_render import invoice_csv
 from billing.models import Invoice
 from ledger.models import Entry
 from ttelgo.errors import DomainError
-from ttelgo.money import MONEY_SCHEMA, Money, MoneyField, money_api
+from ttelgo.fields import MONEY_SCHEMA, MinorUnitsMoneyField, MoneyField
+from ttelgo.money import Money, money_api
 from ttelgo.pagination import StatementCursorPagination
 from vendors.auth import VendorApiMixin
 from vendors.models import Vendor
-
-
-class MinorUnitsMoneyField(MoneyField):
-    """Read-only Money from an integer column and a currency column of the same object."""
-
-    def __init__(self, amount_attr: str, currency_attr: str = "currency", **kwargs: Any) -> None:
-        self.amount_attr = amount_attr
-        self.currency_attr = currency_attr
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, value: Any) -> dict[str, str]:  # type: ignore[override]
-        return money_api(int(getattr(value, self.amount_attr)), getattr(value, self.currency_attr))
 
 
 class VendorBalanceApi(VendorApiMixin, APIView):

@@ -24,7 +24,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from ttelgo.money import MoneyField
+from ttelgo.fields import MoneyField
 from vendors.auth import VendorApiMixin
 
 from .models import Bundle

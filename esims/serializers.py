@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from ttelgo.money import Money, MoneyField
+from ttelgo.fields import MoneyField
+from ttelgo.money import Money
 
 from .models import Bundle
 from .selectors import ORDERINGS

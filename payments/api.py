@@ -16,8 +16,9 @@ from payments import sandbox
 from payments.services import payment_create_for_wallet_topup
 from ttelgo.crypto import body_sealer
 from ttelgo.errors import DomainError
+from ttelgo.fields import MoneyField
 from ttelgo.idempotency import idempotent
-from ttelgo.money import Money, MoneyField
+from ttelgo.money import Money
 from vendors.auth import VendorApiMixin
 
 # A stored answer keeps the PaymentIntent's client secret encrypted (replays show it).

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ttelgo.money import Money, MoneyField
+from ttelgo.fields import MoneyField
+from ttelgo.money import Money
 
 
 def test_round_trip_to_api():
