@@ -26,11 +26,15 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Any
+    # The console renderer prints `exc_info` itself; JSON needs it turned into text, or a
+    # stdlib logger's `.exception()` (Django, Celery) would lose its traceback.
+    formatting: list[Any] = []
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer()
+        formatting = [structlog.processors.format_exc_info]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -39,6 +43,7 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
                 "()": structlog.stdlib.ProcessorFormatter,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    *formatting,
                     renderer,
                 ],
                 "foreign_pre_chain": shared,
