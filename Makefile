@@ -25,11 +25,11 @@ run: venv
 serve: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
-	$(VENV)/bin/gunicorn ttelgo.wsgi -c ttelgo/gunicorn.conf.py
+	$(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.conf.py
 
 ## Whole suite against throwaway PostgreSQL + Redis started (and stopped) by .ci/services.sh.
 test: venv
-	$(PY) manage.py makemigrations --check --dry-run --settings=ttelgo.settings.test
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	.ci/services.sh run $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## Quick loop on SQLite (tests marked postgres are skipped there).

@@ -314,7 +314,7 @@ class Chaos(Bench):
         self.procs.start(
             "beat",
             [
-                str(Path(sys.executable).parent / "celery"), "-A", "ttelgo", "beat", "-l", "INFO",
+                str(Path(sys.executable).parent / "celery"), "-A", "config", "beat", "-l", "INFO",
                 "-s", str(self.work / "beat-schedule"),
             ],
             env=self.env,
@@ -364,7 +364,7 @@ class Chaos(Bench):
         self.procs.start(
             "worker",
             [
-                str(Path(sys.executable).parent / "celery"), "-A", "ttelgo", "worker",
+                str(Path(sys.executable).parent / "celery"), "-A", "config", "worker",
                 "-l", "INFO", "-c", str(self.worker_concurrency), "-P", "prefork",
                 "-n", "worker@bench", "--without-gossip", "--without-mingle",
                 "--without-heartbeat",

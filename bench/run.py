@@ -75,7 +75,7 @@ class Bench:
         env = dict(os.environ)
         env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "ttelgo.settings.production",
+                "DJANGO_SETTINGS_MODULE": "config.settings.production",
                 "SECRET_KEY": secrets.token_urlsafe(64),
                 "DEBUG": "false",
                 "SECURE_SSL_REDIRECT": "false",
@@ -124,9 +124,9 @@ class Bench:
             "gunicorn",
             [
                 str(VENV_BIN / "gunicorn"),
-                "ttelgo.wsgi",
+                "config.wsgi",
                 "-c",
-                str(ROOT / "ttelgo" / "gunicorn.conf.py"),
+                str(ROOT / "config" / "gunicorn.conf.py"),
             ],
             env=self.env,
             cwd=ROOT,
@@ -134,13 +134,13 @@ class Bench:
         wait_http(f"{self.base_url}/healthz", timeout=60, proc=proc)
 
     def start_worker(self, *, concurrency: int, name: str) -> None:
-        from ttelgo.celery import app
+        from config.celery import app
 
         log = self.work / f"{name}.log"
         proc = self.procs.start(
             name,
             [
-                str(VENV_BIN / "celery"), "-A", "ttelgo", "worker", "-l", "INFO",
+                str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO",
                 "-c", str(concurrency), "-P", "prefork", "-n", f"{name}@bench",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ],
@@ -160,7 +160,7 @@ class Bench:
         raise RuntimeError(f"celery worker not ready after 60s: see {log}")
 
     def purge_queue(self) -> int:
-        from ttelgo.celery import app
+        from config.celery import app
 
         return int(app.control.purge() or 0)
 

@@ -1,4 +1,4 @@
-"""Benchmark-only routes, mounted by ttelgo/urls.py only when `BENCH_BARE_VIEW` is on.
+"""Benchmark-only routes, mounted by config/urls.py only when `BENCH_BARE_VIEW` is on.
 
 `bench/bare/catalogue` answers with the exact bytes the cached catalogue endpoint served
 (saved by bench/run.py to `BENCH_BARE_BODY_FILE`): the floor a Django view can reach on

@@ -20,10 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from esims.providers import get_provider
-from esims.providers.sandbox import sandbox_faults_get
 from ledger.models import Account
 from orders.models import Order
 from reconciliation.models import ReconciliationFinding
+from sandbox.provider import sandbox_faults_get
 from ttelgo.money import Money
 from vendors.models import Vendor
 

@@ -1,5 +1,4 @@
-"""Catalogue (regions, countries, bundles, price rules, price history) and the sandbox
-provider's own state.
+"""Catalogue: regions, countries, bundles, price rules, price history.
 
 The eSIM record model is added by the orders work; this file holds what is sold and how it
 is priced. Money columns are integer minor units next to their currency.
@@ -193,55 +192,3 @@ class BundlePriceHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bundle_id} {self.retail_amount} {self.currency} ({self.reason})"
-
-
-# --- sandbox provider state ---------------------------------------------------------------
-# Kept in the database (not process memory or a cache that evicts) so the web process and a
-# Celery worker see the same simulated orders and eSIMs, on SQLite and PostgreSQL alike.
-class SandboxOrder(models.Model):
-    reference = models.CharField(max_length=40, unique=True, help_text="provider-side id")
-    client_reference = models.CharField(max_length=100, db_index=True)
-    bundle_code = models.CharField(max_length=100)
-    quantity = models.PositiveIntegerField()
-    cost_amount = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    kind = models.CharField(max_length=10, default="order")  # order | topup
-    created_at = models.DateTimeField(auto_now_add=True)
-    ready_at = models.DateTimeField(help_text="when a 'processing' order completes")
-
-    class Meta:
-        ordering = ("id",)
-
-    def __str__(self) -> str:
-        return self.reference
-
-
-class SandboxEsim(models.Model):
-    iccid = models.CharField(max_length=19, unique=True)
-    order = models.ForeignKey(SandboxOrder, on_delete=models.CASCADE, related_name="esims")
-    matching_id = models.CharField(max_length=40)
-    smdp_address = models.CharField(max_length=100)
-    customer_ref = models.CharField(max_length=100, blank=True)
-
-    class Meta:
-        ordering = ("id",)
-
-    def __str__(self) -> str:
-        return self.iccid
-
-
-class SandboxBundleAssignment(models.Model):
-    esim = models.ForeignKey(SandboxEsim, on_delete=models.CASCADE, related_name="assignments")
-    order = models.ForeignKey(SandboxOrder, on_delete=models.CASCADE, related_name="assignments")
-    bundle_code = models.CharField(max_length=100)
-    initial_bytes = models.BigIntegerField()
-    unlimited = models.BooleanField(default=False)
-    validity_days = models.PositiveIntegerField()
-    assigned_at = models.DateTimeField()
-    revoked = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ("id",)
-
-    def __str__(self) -> str:
-        return f"{self.bundle_code} on {self.esim_id}"

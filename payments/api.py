@@ -1,21 +1,15 @@
-"""Payments endpoints: vendor wallet top-ups and the local sandbox's test hooks."""
+"""Payments endpoints: vendor wallet top-ups."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import sandbox
 from payments.services import payment_create_for_wallet_topup
 from ttelgo.crypto import body_sealer
-from ttelgo.errors import DomainError
 from ttelgo.fields import MoneyField
 from ttelgo.idempotency import idempotent
 from ttelgo.money import Money
@@ -53,55 +47,3 @@ class VendorWalletTopupCreateApi(VendorApiMixin, APIView):
             "amount": Money(payment.amount, payment.currency),
         }
         return Response(self.OutputSerializer(data).data, status=201)
-
-
-class SandboxPaymentIntentApi(APIView):
-    """Test hooks of the local gateway: they exist only while the sandbox is on."""
-
-    authentication_classes: list[type] = []
-    permission_classes = [AllowAny]
-
-    class OutputSerializer(serializers.Serializer):
-        payment_intent_id = serializers.CharField()
-        status = serializers.CharField()
-        event_id = serializers.CharField()
-        event_type = serializers.CharField()
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if settings.PAYMENTS_BACKEND != "sandbox":
-            raise DomainError("not_found", "Not found.")
-        super().initial(request, *args, **kwargs)
-
-    def _answer(self, event: dict[str, Any]) -> Response:
-        obj = event["data"]["object"]
-        data = {
-            "payment_intent_id": obj["id"],
-            "status": obj["status"],
-            "event_id": event["id"],
-            "event_type": event["type"],
-        }
-        return Response(self.OutputSerializer(data).data, status=200)
-
-
-class SandboxPaymentIntentSucceedApi(SandboxPaymentIntentApi):
-    @extend_schema(
-        operation_id="sandbox_payment_intent_succeed",
-        request=None,
-        responses={200: SandboxPaymentIntentApi.OutputSerializer},
-        auth=[],
-    )
-    @idempotent()
-    def post(self, request: Request, payment_intent_id: str) -> Response:
-        return self._answer(sandbox.sandbox_intent_succeed(payment_intent_id=payment_intent_id))
-
-
-class SandboxPaymentIntentFailApi(SandboxPaymentIntentApi):
-    @extend_schema(
-        operation_id="sandbox_payment_intent_fail",
-        request=None,
-        responses={200: SandboxPaymentIntentApi.OutputSerializer},
-        auth=[],
-    )
-    @idempotent()
-    def post(self, request: Request, payment_intent_id: str) -> Response:
-        return self._answer(sandbox.sandbox_intent_fail(payment_intent_id=payment_intent_id))

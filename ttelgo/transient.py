@@ -10,7 +10,7 @@ Neither is the client's fault nor a bug, so neither may become a 500:
   (`ttelgo.errors`). Every request's writes are in one transaction and an idempotency
   key is released on a 5xx, so the client may retry with the same key.
 
-Celery tasks get the same treatment from `ttelgo.celery.ResilientTask`: database faults
+Celery tasks get the same treatment from `ttelgo.task_base.ResilientTask`: database faults
 retry the task with backoff at once.
 """
 

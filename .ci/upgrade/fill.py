@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from importlib import import_module
 
 sys.path.insert(0, os.getcwd())  # the checkout's packages, not the installed ones
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ttelgo.settings.test")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 import django
 

@@ -21,11 +21,14 @@ if ! git -C "$ROOT" cat-file -e "$BASE^{commit}" 2>/dev/null; then
 fi
 git -C "$ROOT" worktree add --detach --quiet "$WORK/base" "$BASE"
 echo "upgrade: base $(git -C "$WORK/base" log --oneline -1)"
-export DJANGO_SETTINGS_MODULE=ttelgo.settings.test
-(cd "$WORK/base" && "$PY" "$ROOT/.ci/upgrade/fill.py")
-(cd "$WORK/base" && "$PY" "$ROOT/.ci/upgrade/snapshot.py") > "$WORK/before.json"
-(cd "$ROOT" && "$PY" manage.py migrate --noinput -v 1 | grep -E "Apply|No migrations" || true)
-(cd "$ROOT" && "$PY" "$ROOT/.ci/upgrade/snapshot.py") > "$WORK/after.json"
+# Settings moved from ttelgo/settings to config/settings; each tree uses its own.
+settings_of() { if [ -d "$1/config/settings" ]; then echo config.settings.test; else echo ttelgo.settings.test; fi; }
+BASE_SETTINGS="$(settings_of "$WORK/base")"
+HEAD_SETTINGS="$(settings_of "$ROOT")"
+(cd "$WORK/base" && DJANGO_SETTINGS_MODULE=$BASE_SETTINGS "$PY" "$ROOT/.ci/upgrade/fill.py")
+(cd "$WORK/base" && DJANGO_SETTINGS_MODULE=$BASE_SETTINGS "$PY" "$ROOT/.ci/upgrade/snapshot.py") > "$WORK/before.json"
+(cd "$ROOT" && DJANGO_SETTINGS_MODULE=$HEAD_SETTINGS "$PY" manage.py migrate --noinput -v 1 | grep -E "Apply|No migrations" || true)
+(cd "$ROOT" && DJANGO_SETTINGS_MODULE=$HEAD_SETTINGS "$PY" "$ROOT/.ci/upgrade/snapshot.py") > "$WORK/after.json"
 "$PY" - "$WORK/before.json" "$WORK/after.json" <<'PYEOF'
 import json, sys
 before, after = (json.load(open(p)) for p in sys.argv[1:3])

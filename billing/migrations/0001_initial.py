@@ -5,19 +5,9 @@ over."""
 import django.db.models.deletion
 from django.db import migrations, models
 
+from ttelgo.migration_ops import content_types_move
+
 MODELS = ("invoice", "invoiceline")
-
-
-def content_types_follow(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if ContentType.objects.filter(app_label="billing", model__in=MODELS).exists():
-        return  # a database created with this code already has them
-    ContentType.objects.filter(app_label="ledger", model__in=MODELS).update(app_label="billing")
-
-
-def content_types_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="billing", model__in=MODELS).update(app_label="ledger")
 
 
 class Migration(migrations.Migration):
@@ -84,5 +74,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(content_types_follow, content_types_back),
+        content_types_move(models=MODELS, from_app="ledger", to_app="billing"),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from .base import (
     BundleUsage,
@@ -63,6 +64,6 @@ def get_provider() -> Provider:
 
             _esimgo = EsimGoProvider()
         return _esimgo
-    from .sandbox import SandboxProvider
-
-    return SandboxProvider(currency=settings.DEFAULT_CURRENCY)
+    # The simulator lives in the `sandbox` app, above this one: found by its dotted path.
+    sandbox_provider = import_string(settings.SANDBOX_PROVIDER_CLASS)
+    return sandbox_provider(currency=settings.DEFAULT_CURRENCY)  # type: ignore[no-any-return]

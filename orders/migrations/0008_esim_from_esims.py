@@ -4,17 +4,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def content_type_follows(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if ContentType.objects.filter(app_label="orders", model="esim").exists():
-        return  # a database created with this code already has it
-    ContentType.objects.filter(app_label="esims", model="esim").update(app_label="orders")
-
-
-def content_type_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="orders", model="esim").update(app_label="esims")
+from ttelgo.migration_ops import content_types_move
 
 
 class Migration(migrations.Migration):
@@ -57,5 +47,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(content_type_follows, content_type_back),
+        content_types_move(models=["esim"], from_app="esims", to_app="orders"),
     ]

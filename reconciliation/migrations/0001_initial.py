@@ -6,23 +6,9 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from ttelgo.migration_ops import content_types_move
+
 MODELS = ("reconciliationrun", "reconciliationfinding")
-
-
-def content_types_follow(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if ContentType.objects.filter(app_label="reconciliation", model__in=MODELS).exists():
-        return  # a database created with this code already has them
-    ContentType.objects.filter(app_label="ledger", model__in=MODELS).update(
-        app_label="reconciliation"
-    )
-
-
-def content_types_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="reconciliation", model__in=MODELS).update(
-        app_label="ledger"
-    )
 
 
 class Migration(migrations.Migration):
@@ -84,5 +70,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(content_types_follow, content_types_back),
+        content_types_move(models=MODELS, from_app="ledger", to_app="reconciliation"),
     ]

@@ -27,7 +27,7 @@ CHROME_ARGS = (
 
 @pytest.fixture(autouse=True)
 def _sandbox_clean():
-    from esims.providers.sandbox import sandbox_faults_reset
+    from sandbox.provider import sandbox_faults_reset
 
     sandbox_faults_reset()
     yield

@@ -79,7 +79,7 @@ def pay(order: Order) -> Order:
     """The customer pays in the sandbox; the signed event runs through the real webhook.
     Call inside captureOnCommitCallbacks(execute=True) (or a transactional test)."""
     from payments.models import Payment
-    from payments.sandbox import sandbox_intent_succeed
+    from sandbox.stripe import sandbox_intent_succeed
 
     intent = Payment.objects.get(order=order).payment_intent_id
     sandbox_intent_succeed(payment_intent_id=intent)

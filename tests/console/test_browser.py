@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 
 from orders.models import Order
-from payments.models import SandboxPaymentIntent
+from sandbox.models import SandboxPaymentIntent
 from tests.console.factories import OPERATOR_PASSWORD, operator, order_row
 from tests.factories import VendorFactory
 from vendors.models import Vendor

@@ -80,7 +80,7 @@ def test_vendor_liabilities_and_receivables_come_from_the_ledger():
 
 
 def test_sandbox_provider_health_reports_injected_faults():
-    from esims.providers.sandbox import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
+    from sandbox.provider import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
 
     assert dashboard.provider_health().detail == "no faults injected"
     sandbox_faults_set(SandboxFaults(mode="503"))

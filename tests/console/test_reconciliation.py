@@ -10,12 +10,13 @@ import time
 import pytest
 from django.test import Client
 
-from esims.providers.sandbox import SandboxFaults, SandboxProvider, sandbox_faults_set
 from ledger.models import Account
 from orders.models import Order
-from payments.models import Payment, SandboxPaymentIntent
+from payments.models import Payment
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from reconciliation.services import finding_fix, findings_csv, reconciliation_run
+from sandbox.models import SandboxPaymentIntent
+from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
 from tests.console.factories import b2c_order, operator, order_row, pay, payment_row
 from tests.ledger.factories import fund, prepaid
 from tests.ledger.test_integrity import bypassing_triggers

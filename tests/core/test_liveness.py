@@ -24,7 +24,7 @@ def worker():
     nodename = f"probe-{uuid.uuid4().hex[:8]}@test"
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ttelgo.settings.test",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "PYTHONPATH": str(Path(settings.BASE_DIR)),
     }
     proc = subprocess.Popen(
@@ -33,7 +33,7 @@ def worker():
             "-m",
             "celery",
             "-A",
-            "ttelgo",
+            "config",
             "worker",
             "-n",
             nodename,

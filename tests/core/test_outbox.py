@@ -111,7 +111,7 @@ def test_a_fresh_web_process_finds_tasks_it_has_not_imported_yet():
         "print(_task('orders.tasks.order_provision').name)\n"
         "print(_task('orders.tasks.esim_callback_process').name)\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ttelgo.settings.test"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )

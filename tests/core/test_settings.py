@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE = {
-    "DJANGO_SETTINGS_MODULE": "ttelgo.settings.production",
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "SECRET_KEY": "p" * 20 + "-production-secret-key-that-is-long-enough-4x9!",
     "DEBUG": "false",
     "ALLOWED_HOSTS": "api.ttelgo.example",
@@ -82,7 +82,7 @@ def _setting(module: str, name: str) -> str:
 def test_the_worker_and_the_web_process_default_to_the_same_settings():
     """A Celery worker started without DJANGO_SETTINGS_MODULE must not fall back to the
     local settings, which let webhooks reach private addresses."""
-    for first in ("ttelgo.celery", "ttelgo.wsgi"):
+    for first in ("config.celery", "config.wsgi"):
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
         env.update(SAFE)
         del env["DJANGO_SETTINGS_MODULE"]
@@ -99,9 +99,9 @@ def test_the_worker_and_the_web_process_default_to_the_same_settings():
             timeout=60,
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().splitlines()[-1] == "ttelgo.settings.production"
+        assert result.stdout.strip().splitlines()[-1] == "config.settings.production"
 
 
 def test_private_webhook_urls_are_allowed_under_make_run_only():
-    assert _setting("ttelgo.settings.local", "WEBHOOKS_ALLOW_PRIVATE_URLS") == "True"
-    assert _setting("ttelgo.settings.test", "WEBHOOKS_ALLOW_PRIVATE_URLS") == "False"
+    assert _setting("config.settings.local", "WEBHOOKS_ALLOW_PRIVATE_URLS") == "True"
+    assert _setting("config.settings.test", "WEBHOOKS_ALLOW_PRIVATE_URLS") == "False"

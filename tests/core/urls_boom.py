@@ -5,9 +5,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as real_patterns
 from ttelgo.errors import DomainError
-from ttelgo.urls import handler400, handler403, handler404, handler500  # noqa: F401
-from ttelgo.urls import urlpatterns as real_patterns
 
 
 class BoomApi(APIView):

@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from esims.providers.esimgo import EsimGoProvider, build_breaker
-from esims.providers.sandbox import sandbox_faults_reset
 from esims.services import catalogue_sync
+from sandbox.provider import sandbox_faults_reset
 
 
 @pytest.fixture(autouse=True)

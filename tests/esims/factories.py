@@ -6,7 +6,7 @@ import factory
 
 from esims.models import Bundle, Country, PriceRule, Region
 from esims.providers.base import ProviderBundle, ProviderCountry
-from esims.providers.sandbox import SandboxProvider
+from sandbox.provider import SandboxProvider
 from ttelgo.money import Money
 
 

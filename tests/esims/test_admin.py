@@ -88,7 +88,7 @@ def test_seed_demo_line(db):
 
 
 def test_sync_now_reports_a_provider_outage_without_changing_anything(operator_client):
-    from esims.providers.sandbox import SandboxFaults, sandbox_faults_set
+    from sandbox.provider import SandboxFaults, sandbox_faults_set
 
     sandbox_faults_set(SandboxFaults(mode="503"))
     resp = operator_client.post(reverse("admin:esims_bundle_sync_now"))

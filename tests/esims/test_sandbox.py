@@ -17,7 +17,7 @@ from esims.providers import (
     ProviderUnavailable,
     get_provider,
 )
-from esims.providers.sandbox import (
+from sandbox.provider import (
     SandboxFaults,
     SandboxProvider,
     luhn_valid,
@@ -177,7 +177,7 @@ def test_error_rate_is_deterministic_for_a_seed(sandbox):
 
 def test_latency_is_injected(sandbox, monkeypatch):
     slept = []
-    monkeypatch.setattr("esims.providers.sandbox.time.sleep", slept.append)
+    monkeypatch.setattr("sandbox.provider.time.sleep", slept.append)
     sandbox_faults_set(SandboxFaults(latency=0.25))
     sandbox.get_bundle(BUNDLE)
     assert slept == [0.25]

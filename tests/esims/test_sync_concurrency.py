@@ -44,7 +44,7 @@ def test_concurrent_syncs_never_duplicate_or_half_apply():
 
 def test_get_provider_follows_settings(settings):
     from esims.providers import get_provider
-    from esims.providers.sandbox import SandboxProvider
+    from sandbox.provider import SandboxProvider
 
     settings.ESIM_PROVIDER = "sandbox"
     assert isinstance(get_provider(), SandboxProvider)

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_periodic_esims_job_is_a_registered_task(settings):
-    from ttelgo.celery import app
+    from config.celery import app
 
     app.loader.import_default_modules()
     names = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}

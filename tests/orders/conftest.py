@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from esims.providers.sandbox import sandbox_faults_reset
+from sandbox.provider import sandbox_faults_reset
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import bundles_create, credit_line, customer_client, fund, vendor_client
 from vendors.models import Vendor

@@ -9,8 +9,6 @@ from unittest import mock
 import pytest
 from django.db.models import Count
 
-from esims.models import SandboxOrder
-from esims.providers.sandbox import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
 from ledger.models import Hold
 from orders.esim_records import Esim
 from orders.models import Order
@@ -18,7 +16,9 @@ from orders.provisioning import provider_reference_for
 from orders.services import order_create_b2b, order_create_b2c
 from orders.tasks import order_provision
 from payments.models import Payment
-from payments.sandbox import sandbox_intent_succeed
+from sandbox.models import SandboxOrder
+from sandbox.provider import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
+from sandbox.stripe import sandbox_intent_succeed
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import BUNDLE_CODE, fund
 from tests.orders.helpers import assert_ledger_sound

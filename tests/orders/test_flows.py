@@ -10,11 +10,11 @@ from django.core import mail
 from PIL import Image
 
 from billing.selectors import vendor_balance
-from esims.models import SandboxOrder
 from ledger.models import Hold, Transaction
 from orders.esim_records import Esim
 from orders.models import Order, OrderEvent
 from payments.models import Payment
+from sandbox.models import SandboxOrder
 from tests.orders.factories import BUNDLE_CODE, RETAIL, TOPUP_CODE
 from tests.orders.helpers import (
     assert_ledger_sound,

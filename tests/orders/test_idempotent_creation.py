@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 
 from orders.models import Order
-from payments.models import Payment, SandboxPaymentIntent
+from payments.models import Payment
+from sandbox.models import SandboxPaymentIntent
 from tests.factories import UserFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, customer_client
 

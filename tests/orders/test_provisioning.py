@@ -12,9 +12,7 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from esims.models import SandboxOrder
 from esims.providers import CircuitOpen, ProviderRejected, ProviderUnavailable
-from esims.providers.sandbox import SandboxFaults, SandboxProvider, sandbox_faults_set
 from ledger.models import Hold
 from orders import provisioning
 from orders.esim_records import Esim
@@ -29,6 +27,8 @@ from orders.provisioning import (
 from orders.services import order_create_b2b, order_create_b2c
 from orders.tasks import order_provision
 from payments.models import Payment, Refund
+from sandbox.models import SandboxOrder
+from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
 from tests.orders.helpers import assert_ledger_sound, hold_status, order_status
@@ -57,7 +57,7 @@ def b2b_order(vendor):
 @pytest.fixture
 def paid_b2c_order(bundles, django_capture_on_commit_callbacks):
     """Paid, with provisioning held back: the order sits in `provisioning`."""
-    from payments.sandbox import sandbox_intent_succeed
+    from sandbox.stripe import sandbox_intent_succeed
 
     order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
     payment = Payment.objects.get(order=order)

@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from esims.providers.sandbox import SandboxFaults, sandbox_faults_set
 from orders.esim_records import Esim
 from orders.esim_services import esims_usage_refresh_due
+from sandbox.provider import SandboxFaults, sandbox_faults_set
 from tests.orders.helpers import buy_b2b
 from webhooks.models import WebhookEvent
 

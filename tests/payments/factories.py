@@ -11,7 +11,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from orders.models import Order
-from payments.sandbox import stripe_signature_header
+from sandbox.stripe import stripe_signature_header
 from tests.factories import UserFactory
 from vendors.models import Vendor, VendorAPIKey
 
@@ -84,8 +84,8 @@ def paid_wallet_topup(capture: Any, *, cents: int = 2000) -> Any:
     """A new prepaid vendor's wallet top-up, paid through the sandbox (its wallet credited).
     `capture` is pytest-django's `django_capture_on_commit_callbacks`."""
     from payments.models import Payment
-    from payments.sandbox import sandbox_intent_succeed
     from payments.services import payment_create_for_wallet_topup
+    from sandbox.stripe import sandbox_intent_succeed
     from tests.ledger.factories import prepaid
     from ttelgo.money import Money
 

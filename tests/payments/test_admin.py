@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 
 from orders.models import Order
-from payments.models import Payment, Refund, SandboxPaymentIntent
+from payments.models import Payment, Refund
 from payments.services import payment_create_for_order, payment_intent_sync
+from sandbox.models import SandboxPaymentIntent
 from tests.factories import UserFactory
 from tests.payments.factories import signed_post, stripe_event
 from webhooks.models import InboundEvent

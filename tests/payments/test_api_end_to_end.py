@@ -8,11 +8,11 @@ import uuid
 import pytest
 
 from billing.selectors import account_balance
-from esims.providers.sandbox import sandbox_faults_reset
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose, Transaction
 from payments.models import Payment
 from payments.services import payment_refund_for_order
+from sandbox.provider import sandbox_faults_reset
 from tests.orders.factories import BUNDLE_CODE, RETAIL, bundles_create, customer_client
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from billing import services as ledger
 from billing.selectors import account_balance, vendor_balance
 from ledger.models import Account, Purpose, Transaction
 from payments.models import Payment
-from payments.sandbox import sandbox_intent_succeed
 from payments.services import payment_create_for_order
+from sandbox.stripe import sandbox_intent_succeed
 from tests.orders.helpers import assert_ledger_sound
 from tests.payments import stripe_shapes as shapes
 from tests.payments.factories import paid_wallet_topup, signed_post, stripe_event

@@ -4,8 +4,9 @@ import pytest
 from django.core import mail
 
 from orders.models import Order
-from payments.models import Payment, SandboxPaymentIntent
+from payments.models import Payment
 from payments.services import payment_cancel_for_order, payment_create_for_order
+from sandbox.models import SandboxPaymentIntent
 from tests.payments import stripe_shapes as shapes
 from tests.payments.factories import signed_post, stripe_event
 from ttelgo.errors import DomainError

@@ -13,7 +13,6 @@ import pytest
 from django.utils import timezone
 
 from billing.selectors import account_balance
-from esims.models import SandboxOrder
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose
 from orders.esim_records import Esim
@@ -21,9 +20,10 @@ from orders.models import Order
 from orders.provisioning import provider_reference_for
 from orders.services import order_create_b2c
 from payments.gateways import get_gateway
-from payments.models import Payment, SandboxPaymentIntent
-from payments.sandbox import DECLINE_ERROR, charge_json, event_build, event_deliver, intent_json
+from payments.models import Payment
 from reconciliation.services import _delivered_against_payment
+from sandbox.models import SandboxOrder, SandboxPaymentIntent
+from sandbox.stripe import DECLINE_ERROR, charge_json, event_build, event_deliver, intent_json
 from tests.factories import UserFactory
 from tests.orders.factories import BUNDLE_CODE, RETAIL, bundles_create
 
@@ -107,8 +107,8 @@ def test_a_payment_refunded_before_provisioning_began_is_refunded_without_buying
     from unittest import mock
 
     from orders.provisioning import order_provision_attempt
-    from payments.sandbox import sandbox_intent_succeed
     from payments.services import payment_refunds_sync
+    from sandbox.stripe import sandbox_intent_succeed
 
     bundles_create()
     order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)

@@ -9,9 +9,10 @@ import pytest
 
 from ledger.models import Transaction
 from orders.models import Order
-from payments import sandbox
-from payments.models import Payment, SandboxPaymentIntent
+from payments.models import Payment
 from payments.services import payment_create_for_order
+from sandbox import stripe as sandbox
+from sandbox.models import SandboxPaymentIntent
 from tests.payments.factories import OrderFactory, signed_post
 from webhooks.models import InboundEvent
 

@@ -9,16 +9,17 @@ import pytest
 
 from ledger.models import Entry, Transaction
 from orders.models import Order
-from payments import sandbox
 from payments.gateways import GatewayError
-from payments.gateways.sandbox import SandboxGateway
-from payments.models import Payment, Refund, SandboxPaymentIntent, SandboxRefund
+from payments.models import Payment, Refund
 from payments.services import (
     payment_create_for_order,
     payment_intent_sync,
     payment_refund,
     payment_refund_for_order,
 )
+from sandbox import stripe as sandbox
+from sandbox.gateway import SandboxGateway
+from sandbox.models import SandboxPaymentIntent, SandboxRefund
 from tests.payments.factories import signed_post
 from ttelgo.errors import DomainError
 from ttelgo.money import Money

@@ -10,8 +10,9 @@ from django.test import override_settings
 from billing.selectors import account_balance
 from ledger.models import Account, Purpose, Transaction
 from orders.models import Order
-from payments.models import Payment, SandboxPaymentIntent
+from payments.models import Payment
 from payments.services import payment_create_for_order, payment_refund
+from sandbox.models import SandboxPaymentIntent
 from webhooks.models import InboundEvent
 
 pytestmark = pytest.mark.django_db

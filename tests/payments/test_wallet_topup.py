@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from billing.selectors import vendor_balance
-from payments.models import Payment, SandboxPaymentIntent
+from payments.models import Payment
+from sandbox.models import SandboxPaymentIntent
 from tests.factories import VendorFactory
 from tests.payments.factories import vendor_client
 from ttelgo.money import Money

@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 
 from ledger.models import Entry, Transaction
 from orders.models import Order
-from payments import sandbox
-from payments.models import Payment, Refund, SandboxPaymentIntent, SandboxRefund
+from payments.models import Payment, Refund
 from payments.services import payment_create_for_order, payment_intent_sync, payment_refund
+from sandbox import stripe as sandbox
+from sandbox.models import SandboxPaymentIntent, SandboxRefund
 from tests.payments.factories import OrderFactory, signed_post
 from webhooks.inbound import inbound_event_process, inbound_event_store
 from webhooks.models import InboundEvent

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.urls import resolve
 
 from payments.gateways.stripe import STRIPE_API_VERSION
-from payments.models import SandboxPaymentIntent
+from sandbox.models import SandboxPaymentIntent
 from ttelgo.errors import DomainError
 
 logger = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("payments.urls")),
     path("", include("billing.urls")),
     path("", include("webhooks.urls")),
+    path("", include("sandbox.urls")),
 ]
 
 urlpatterns = [

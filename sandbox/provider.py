@@ -25,10 +25,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from esims.models import SandboxBundleAssignment, SandboxEsim, SandboxOrder
-from ttelgo.money import Money
-
-from .base import (
+from esims.providers.base import (
     BYTES_PER_MB,
     BundleUsage,
     EsimDetails,
@@ -46,7 +43,9 @@ from .base import (
     ProviderUnavailable,
     TopupResult,
 )
-from .sandbox_catalogue import build_catalogue
+from sandbox.catalogue import build_catalogue
+from sandbox.models import SandboxBundleAssignment, SandboxEsim, SandboxOrder
+from ttelgo.money import Money
 
 FAULTS_CACHE_KEY = "esims:sandbox:faults"
 COUNTER_CACHE_KEY = "esims:sandbox:draws"

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "orders",
     "webhooks",
     "reconciliation",
+    "sandbox",
     "console",
 ]
 
@@ -68,9 +69,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-ROOT_URLCONF = "ttelgo.urls"
+ROOT_URLCONF = "config.urls"
 CSRF_FAILURE_VIEW = "ttelgo.errors.csrf_failure"
-WSGI_APPLICATION = "ttelgo.wsgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "ttelgo.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -167,6 +168,9 @@ ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default
 # Cached catalogue answers also kept in each process's memory (esims/api.py).
 CATALOGUE_LOCAL_CACHE = env.bool("CATALOGUE_LOCAL_CACHE", default=True)
 PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
+# The simulators (the `sandbox` app) used when ESIM_PROVIDER / PAYMENTS_BACKEND is "sandbox".
+SANDBOX_PROVIDER_CLASS = "sandbox.provider.SandboxProvider"
+SANDBOX_GATEWAY_CLASS = "sandbox.gateway.SandboxGateway"
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_sandbox_local_only")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 
+from esims.providers.base import ProviderBundle, ProviderCountry
 from ttelgo.money import Money
-
-from .base import ProviderBundle, ProviderCountry
 
 # (iso, name, region, price per GB in cents)
 COUNTRIES: list[tuple[str, str, str, int]] = [

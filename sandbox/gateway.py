@@ -8,9 +8,9 @@ import time
 
 from django.db import IntegrityError, transaction
 
-from payments import sandbox
 from payments.gateways.base import GatewayError, GatewayIntent, GatewayRefund, metadata_str
-from payments.models import SandboxPaymentIntent, SandboxRefund
+from sandbox import stripe as sandbox
+from sandbox.models import SandboxPaymentIntent, SandboxRefund
 from ttelgo.money import Money
 
 
