@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import F, QuerySet, Value
 from django.utils import timezone
 
 from billing.models import Invoice
 from ledger.models import Account, Entry, Purpose
 from ledger.selectors import account_balance, account_entries_sum, platform_balances, trial_balance
-from ttelgo import sql
 from ttelgo.money import Money
 from vendors.models import Vendor
 
@@ -124,18 +122,11 @@ def vendor_statement(*, vendor: Vendor, purpose: str | None = None) -> QuerySet[
 def vendor_has_overdue_invoices(*, vendor: Vendor) -> bool:
     """True when an unpaid invoice is past its due date (whether or not the beat job has
     marked it overdue yet)."""
-    # On every vendor order: a hand-written statement (ttelgo/sql.py).
-    return sql.exists(
-        Invoice,
-        "i",
-        "WHERE i.vendor_id = %s AND i.status IN (%s, %s) AND i.due_date < %s",
-        [
-            vendor.pk,
-            Invoice.Status.ISSUED,
-            Invoice.Status.OVERDUE,
-            connection.ops.adapt_datefield_value(timezone.now().date()),
-        ],
-    )
+    return Invoice.objects.filter(
+        vendor_id=vendor.pk,
+        status__in=[Invoice.Status.ISSUED, Invoice.Status.OVERDUE],
+        due_date__lt=timezone.now().date(),
+    ).exists()
 
 
 def vendor_invoices(*, vendor: Vendor) -> QuerySet[Invoice]:

@@ -9,7 +9,6 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Min, Q, QuerySet
 
-from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -62,8 +61,7 @@ def bundle_sellable_qs() -> QuerySet[Bundle]:
 def bundle_get_sellable(*, code: str) -> Bundle:
     """The bundle an order may be placed for. Unknown code -> not_found; known but hidden
     or no longer offered by the provider -> bundle_unavailable."""
-    # On every order: a hand-written statement (ttelgo/sql.py).
-    bundle = sql.select_one([(Bundle, "b")], "WHERE b.code = %s", [code])
+    bundle = Bundle.objects.filter(code=code).first()
     if bundle is None:
         raise DomainError("not_found", f"Bundle {code} does not exist.", details={"code": code})
     if not bundle.is_sellable:

@@ -100,6 +100,19 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"Order {self.pk} ({self.channel}, {self.status})"
 
+    # Rows the service that created this order already holds (`order_rows_known`): the
+    # answer to the creating request lists them without reading them back.
+    known_items: list[OrderItem] | None = None
+    known_esims: list[Esim] | None = None
+
+    @property
+    def items_listed(self) -> list[OrderItem]:
+        return self.known_items if self.known_items is not None else list(self.items.all())
+
+    @property
+    def esims_listed(self) -> list[Esim]:
+        return self.known_esims if self.known_esims is not None else list(self.esims.all())
+
 
 class OrderItem(models.Model):
     """A bundle line. Code, name, price and cost are copied so the order never changes
@@ -151,5 +164,5 @@ class OrderEvent(models.Model):
 
 # Fraud rules, their settings and the review-queue proxy (see orders/fraud.py).
 # eSIM records (see orders/esim_records.py).
-from orders.esim_records import Esim  # noqa: E402, F401
+from orders.esim_records import Esim  # noqa: E402
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview  # noqa: E402, F401

@@ -35,7 +35,7 @@ def order_list_for_buyer(*, customer: Any = None, vendor: Vendor | None = None) 
 def order_rows_known(order: Order, *, items: list[OrderItem], esims: list[Esim]) -> Order:
     """Give a just-created order its related rows as if prefetched, so the answer to the
     request that created it reads them without a query."""
-    order._prefetched_objects_cache = {"items": items, "esims": esims}  # type: ignore[attr-defined]
+    order.known_items, order.known_esims = items, esims
     return order
 
 

@@ -87,9 +87,9 @@ class OrderBaseOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(label="ID", read_only=True)
     kind = serializers.ChoiceField(choices=Order.Kind.choices, required=False)
     status = serializers.ChoiceField(choices=Order.Status.choices)
-    items = OrderItemOutputSerializer(many=True, read_only=True)
+    items = OrderItemOutputSerializer(many=True, read_only=True, source="items_listed")
     total = serializers.SerializerMethodField()
-    esims = EsimOutputSerializer(many=True, read_only=True)
+    esims = EsimOutputSerializer(many=True, read_only=True, source="esims_listed")
     target_iccid = serializers.CharField(
         allow_blank=True, max_length=22, required=False, help_text="top-ups only"
     )

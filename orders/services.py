@@ -31,7 +31,6 @@ from payments.services import (
     payment_create_for_order,
     payment_refund_for_order,
 )
-from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
@@ -277,7 +276,6 @@ def _order_insert(
             f"quantity must be between 1 and {MAX_QUANTITY}.",
             details={"quantity": [f"Must be between 1 and {MAX_QUANTITY}."]},
         )
-    # Hand-written INSERTs (ttelgo/sql.py): this runs on every order.
     order = Order(
         kind=kind,
         channel=channel,
@@ -292,7 +290,7 @@ def _order_insert(
         client_ip=client_ip,
         review_reasons=review_reasons or [],
     )
-    sql.insert(order)
+    order.save(force_insert=True)
     item = OrderItem(
         order=order,
         bundle_code=bundle.code,
@@ -302,7 +300,7 @@ def _order_insert(
         unit_cost=bundle.cost_amount,
         currency=unit_price.currency,
     )
-    sql.insert(item)
+    item.save(force_insert=True)
     # The caller answers with this order: its rows are known, nothing to read back.
     order_rows_known(order, items=[item], esims=[])
     order_event_record(

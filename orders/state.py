@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent
-from ttelgo import sql
 from ttelgo.errors import DomainError
 
 S = Order.Status
@@ -46,16 +45,13 @@ def order_event_record(
         label = str(actor)
     elif isinstance(actor, str):
         label, actor = actor, None
-    # On every order and transition: a hand-written INSERT (ttelgo/sql.py).
-    return sql.insert(
-        OrderEvent(
-            order=order,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor,
-            actor_label=label[:100],
-            reason=reason,
-        )
+    return OrderEvent.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        actor_label=label[:100],
+        reason=reason,
     )
 
 

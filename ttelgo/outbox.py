@@ -37,7 +37,6 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
-from ttelgo import sql
 from ttelgo.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ def event_record(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
 def task_enqueue(task: str, *args: Any) -> None:
     """Queue `task(*args)` durably with the current transaction. `task` is the task's
     dotted path (its name); args are JSON values, ids."""
-    message = sql.insert(OutboxMessage(task=task, args=list(args)))
+    message = OutboxMessage.objects.create(task=task, args=list(args))
     transaction.on_commit(lambda: _send_and_forget(message.pk, task, list(args)))
 
 

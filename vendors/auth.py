@@ -17,7 +17,6 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from ttelgo import sql
 from ttelgo.errors import DomainError
 from vendors.models import Vendor, VendorAPIKey
 from vendors.throttling import VendorRateThrottle
@@ -50,7 +49,7 @@ class VendorApiKeyAuthentication(authentication.BaseAuthentication):
             api_key.last_used_at is None
             or (now - api_key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
         ):
-            sql.update(VendorAPIKey, where={"pk": api_key.pk}, last_used_at=now)
+            VendorAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         request.vendor = api_key.vendor  # type: ignore[attr-defined]
         return AnonymousUser(), api_key
 
