@@ -90,8 +90,9 @@ def _service(b: Bench, bundle_code: str) -> Callable[[int], None]:
     from orders.serializers import VendorOrderOutputSerializer
     from ttelgo.idempotency import idempotency_claim, idempotency_complete
     from ttelgo.slidingwindow import sliding_window_take
+    from ttelgo.throttling import _redis_script
     from vendors.models import VendorAPIKey
-    from vendors.throttling import VendorRateThrottle, _redis_script
+    from vendors.throttling import VendorRateThrottle
 
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     windows = [

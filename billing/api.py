@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -22,8 +22,8 @@ from billing.invoice_render import invoice_csv
 from billing.models import Invoice
 from ledger.models import Entry
 from ttelgo.errors import DomainError
-from ttelgo.fields import MONEY_SCHEMA, MinorUnitsMoneyField, MoneyField
-from ttelgo.money import Money, money_api
+from ttelgo.fields import MoneyField
+from ttelgo.money import Money
 from ttelgo.pagination import StatementCursorPagination
 from vendors.auth import VendorApiMixin
 from vendors.models import Vendor
@@ -55,8 +55,8 @@ class VendorLedgerApi(VendorApiMixin, generics.ListAPIView):
         created_at = serializers.DateTimeField(source="posted_at")
         type = serializers.CharField()
         description = serializers.CharField()
-        amount = MinorUnitsMoneyField("statement_amount")
-        balance_after = MinorUnitsMoneyField("statement_balance_after")
+        amount = MoneyField(amount_attr="statement_amount")
+        balance_after = MoneyField(amount_attr="statement_balance_after")
         order_id = serializers.IntegerField(allow_null=True)
 
     serializer_class = OutputSerializer
@@ -88,8 +88,8 @@ class VendorInvoiceListApi(VendorApiMixin, generics.ListAPIView):
         number = serializers.CharField()
         period_start = serializers.DateField()
         period_end = serializers.DateField()
-        total = MinorUnitsMoneyField("total")
-        paid = MinorUnitsMoneyField("paid_amount")
+        total = MoneyField(amount_attr="total")
+        paid = MoneyField(amount_attr="paid_amount")
         status = serializers.CharField()
         issued_at = serializers.DateTimeField()
         due_date = serializers.DateField()
@@ -124,11 +124,7 @@ class VendorInvoiceLineSerializer(serializers.Serializer):
     bundle_code = serializers.CharField()
     quantity = serializers.IntegerField()
     description = serializers.CharField()
-    amount = serializers.SerializerMethodField()
-
-    @extend_schema_field(MONEY_SCHEMA)
-    def get_amount(self, line: Any) -> dict[str, str]:
-        return money_api(line.amount, self.context["currency"])
+    amount = MoneyField(amount_attr="amount", currency_attr="invoice.currency")
 
 
 class VendorInvoiceLinesApi(VendorApiMixin, APIView):

@@ -10,10 +10,10 @@ from django.db import transaction
 from billing.models import Invoice
 from billing.selectors import vendor_balance
 from billing.services import vendor_adjustment
-from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.permissions import operator_require
 from vendors.models import Vendor
 
 

@@ -121,7 +121,10 @@ def vendor_statement(*, vendor: Vendor, purpose: str | None = None) -> QuerySet[
 
 def vendor_has_overdue_invoices(*, vendor: Vendor) -> bool:
     """True when an unpaid invoice is past its due date (whether or not the beat job has
-    marked it overdue yet)."""
+    marked it overdue yet). Only postpaid vendors are invoiced (the billing mode is fixed
+    once a vendor exists), so a prepaid vendor's order asks nothing of the database."""
+    if vendor.billing_mode != Vendor.BillingMode.POSTPAID:
+        return False
     return Invoice.objects.filter(
         vendor_id=vendor.pk,
         status__in=[Invoice.Status.ISSUED, Invoice.Status.OVERDUE],

@@ -8,10 +8,10 @@ from typing import Any
 from orders.operator import operator_order_refund
 from payments.models import Payment, Refund
 from payments.services import payment_refund
-from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.permissions import operator_require
 
 
 def operator_payment_refund(

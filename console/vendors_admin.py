@@ -18,10 +18,10 @@ from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
 
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
+from ttelgo.admin_console import run_service_each
 from ttelgo.errors import DomainError
-from ttelgo.models import User
 from ttelgo.money import Money
-from vendors import services
+from vendors import operator
 from vendors.models import Vendor, VendorAPIKey, VendorUser
 
 
@@ -37,38 +37,19 @@ class VendorActionForm(ActionForm):
     )
 
 
-def _run(request: HttpRequest, queryset: QuerySet[Vendor], label: str, call: Any) -> None:
-    done = 0
-    for vendor in queryset.order_by("pk"):
-        try:
-            call(vendor)
-            done += 1
-        except DomainError as exc:
-            messages.error(request, f"{vendor}: {exc.message} {exc.details or ''}".strip())
-    if done:
-        messages.success(request, f"{label}: {done} vendor(s).")
-
-
-def _actor(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
-
-
 def _reason(request: HttpRequest) -> str:
     return request.POST.get("reason", "").strip()
 
 
-def _run_status_change(
-    request: HttpRequest, queryset: QuerySet[Vendor], label: str, change: Callable[..., Vendor]
+def _each(
+    model_admin: Any,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    act: Callable[[int], str],
 ) -> None:
-    """A status service (approve, suspend, ...) on each selected vendor, with the reason
-    typed next to the action menu."""
-    reason = _reason(request)
-    _run(
-        request,
-        queryset,
-        label,
-        lambda v: change(vendor=v, actor=_actor(request), reason=reason),
-    )
+    """A bulk action: the same operator function as the single-object form (role check,
+    reason, audit) for each selected row, each reported on its own."""
+    run_service_each(model_admin, request, queryset, act)
 
 
 class VendorUserInline(admin.TabularInline):
@@ -138,22 +119,54 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
 
     @admin.action(description="Approve (activate) selected vendors", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        _run_status_change(request, queryset, "Approved", services.vendor_approve)
+        reason = _reason(request)
+        _each(
+            self,
+            request,
+            queryset,
+            lambda pk: (
+                f"{operator.operator_vendor_approve(vendor_id=pk, actor=request.user, reason=reason)} approved."
+            ),
+        )
 
     @admin.action(description="Suspend selected vendors (reason required)", permissions=["approve"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        _run_status_change(request, queryset, "Suspended", services.vendor_suspend)
+        reason = _reason(request)
+        _each(
+            self,
+            request,
+            queryset,
+            lambda pk: (
+                f"{operator.operator_vendor_suspend(vendor_id=pk, actor=request.user, reason=reason)} suspended."
+            ),
+        )
 
     @admin.action(description="Reactivate selected suspended vendors", permissions=["approve"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        _run_status_change(request, queryset, "Reactivated", services.vendor_reactivate)
+        reason = _reason(request)
+        _each(
+            self,
+            request,
+            queryset,
+            lambda pk: (
+                f"{operator.operator_vendor_reactivate(vendor_id=pk, actor=request.user, reason=reason)} reactivated."
+            ),
+        )
 
     @admin.action(
         description="Close selected vendors (revokes keys; reason required)",
         permissions=["approve"],
     )
     def close(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        _run_status_change(request, queryset, "Closed", services.vendor_close)
+        reason = _reason(request)
+        _each(
+            self,
+            request,
+            queryset,
+            lambda pk: (
+                f"{operator.operator_vendor_close(vendor_id=pk, actor=request.user, reason=reason)} closed."
+            ),
+        )
 
     @admin.action(
         description="Set credit limit (postpaid; amount and reason)", permissions=["credit"]
@@ -165,41 +178,45 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
             return
         reason = _reason(request)
 
-        def call(vendor: Vendor) -> None:
+        def set_limit(pk: int) -> str:
+            vendor = Vendor.objects.get(pk=pk)
             try:
                 limit = Money.from_decimal(raw, vendor.currency)
             except ValueError as exc:
                 raise DomainError("validation_error", str(exc)) from None
-            services.vendor_credit_limit_change(
-                vendor=vendor, limit=limit, actor=_actor(request), reason=reason
+            operator.operator_vendor_credit_limit(
+                vendor_id=pk, actor=request.user, limit=limit, reason=reason
             )
+            return f"{vendor}: credit limit set to {limit}."
 
-        _run(request, queryset, "Credit limit set", call)
+        _each(self, request, queryset, set_limit)
 
     @admin.action(description="Change pricing tier (tier and reason)", permissions=["approve"])
     def change_tier(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         tier = request.POST.get("tier", "")
         reason = _reason(request)
-        _run(
+        _each(
+            self,
             request,
             queryset,
-            "Tier changed",
-            lambda v: services.vendor_tier_change(
-                vendor=v, tier=tier, actor=_actor(request), reason=reason
+            lambda pk: (
+                f"{operator.operator_vendor_tier(vendor_id=pk, actor=request.user, tier=tier, reason=reason)}: tier {tier}."
             ),
         )
 
     @admin.action(description="Issue an API key (shown once)", permissions=["keys"])
     def issue_api_key(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         name = _reason(request) or "issued by an operator"
-        for vendor in queryset.order_by("pk"):
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
             try:
-                _, key = services.api_key_issue(vendor=vendor, name=name, actor=_actor(request))
+                api_key, key = operator.operator_api_key_issue(
+                    vendor_id=pk, actor=request.user, name=name
+                )
             except DomainError as exc:
-                messages.error(request, f"{vendor}: {exc.message}")
+                self.message_user(request, f"{exc.message}", messages.ERROR)
                 continue
             messages.warning(
-                request, f"{vendor}: new API key (copy it now, it is not stored): {key}"
+                request, f"{api_key.vendor}: new API key (copy it now, it is not stored): {key}"
             )
 
     def save_model(self, request: HttpRequest, obj: Vendor, form: Any, change: bool) -> None:
@@ -252,8 +269,8 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
     def save_model(self, request: HttpRequest, obj: VendorAPIKey, form: Any, change: bool) -> None:
         if change:
             return  # keys are immutable; revocation is an action
-        api_key, key = services.api_key_issue(
-            vendor=obj.vendor, name=obj.name, expires_at=obj.expiry_date, actor=_actor(request)
+        api_key, key = operator.operator_api_key_issue(
+            vendor_id=obj.vendor_id, actor=request.user, name=obj.name, expires_at=obj.expiry_date
         )
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
@@ -268,6 +285,11 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
         description="Revoke selected keys (effective on the next request)", permissions=["keys"]
     )
     def revoke(self, request: HttpRequest, queryset: QuerySet[VendorAPIKey]) -> None:
-        for api_key in queryset.order_by("pk"):
-            services.api_key_revoke(api_key=api_key, actor=_actor(request))
-        messages.success(request, f"Revoked {queryset.count()} key(s).")
+        _each(
+            self,
+            request,
+            queryset,
+            lambda pk: (
+                f"Key {operator.operator_api_key_revoke(api_key_id=pk, actor=request.user).prefix} revoked."
+            ),
+        )

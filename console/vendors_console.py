@@ -24,6 +24,7 @@ from vendors.operator import (
     operator_vendor_reactivate,
     operator_vendor_suspend,
 )
+from vendors.services import VENDOR_STATES
 
 
 class OptionalReasonForm(forms.Form):
@@ -72,25 +73,39 @@ class VendorConsoleMixin:
         return bool(request.user.has_perm("ttelgo.manage_api_keys"))
 
     # Detail actions show on a vendor's page only when its state allows them.
-    def _vendor_in(self, obj: Any, *values: str) -> bool:
+    def _vendor_row(self, obj: Any) -> dict[str, Any] | None:
+        if isinstance(obj, Vendor):
+            return {"status": obj.status, "billing_mode": obj.billing_mode}
+        return (
+            dict(Vendor.objects.filter(pk=obj).values("status", "billing_mode").first() or {})
+            or None
+        )
+
+    def _vendor_may(self, obj: Any, action: str) -> bool:
+        """Whether the vendor state table lets `action` start here (no vendor: the list)."""
         if obj is None:
             return True
-        if isinstance(obj, Vendor):
-            return obj.status in values or obj.billing_mode in values
-        row = Vendor.objects.filter(pk=obj).values("status", "billing_mode").first()
-        return row is not None and (row["status"] in values or row["billing_mode"] in values)
+        row = self._vendor_row(obj)
+        return row is not None and VENDOR_STATES.may(action, row["status"])
 
     def has_approve_pending_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_approve_permission(request) and self._vendor_in(obj, "pending")
+        return self.has_approve_permission(request) and self._vendor_may(obj, "approve")
 
     def has_suspend_active_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_approve_permission(request) and self._vendor_in(obj, "active")
+        return self.has_approve_permission(request) and self._vendor_may(obj, "suspend")
 
     def has_reactivate_suspended_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_approve_permission(request) and self._vendor_in(obj, "suspended")
+        return self.has_approve_permission(request) and self._vendor_may(obj, "reactivate")
 
     def has_credit_postpaid_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_credit_permission(request) and self._vendor_in(obj, "postpaid")
+        if obj is None:
+            return self.has_credit_permission(request)
+        row = self._vendor_row(obj)
+        return (
+            self.has_credit_permission(request)
+            and row is not None
+            and row["billing_mode"] == Vendor.BillingMode.POSTPAID
+        )
 
     def _summary(self, vendor: Vendor) -> list[tuple[str, Any]]:
         return [

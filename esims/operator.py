@@ -8,8 +8,8 @@ from typing import Any
 from django.db import transaction
 
 from esims.models import Bundle, PriceRule
-from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
+from ttelgo.permissions import operator_require
 
 PERM = "ttelgo.edit_catalogue"
 

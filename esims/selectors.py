@@ -61,9 +61,12 @@ def bundle_sellable_qs() -> QuerySet[Bundle]:
 def bundle_get_sellable(*, code: str) -> Bundle:
     """The bundle an order may be placed for. Unknown code -> not_found; known but hidden
     or no longer offered by the provider -> bundle_unavailable."""
-    bundle = Bundle.objects.filter(code=code).first()
-    if bundle is None:
-        raise DomainError("not_found", f"Bundle {code} does not exist.", details={"code": code})
+    try:
+        bundle = Bundle.objects.get(code=code)
+    except Bundle.DoesNotExist:
+        raise DomainError(
+            "not_found", f"Bundle {code} does not exist.", details={"code": code}
+        ) from None
     if not bundle.is_sellable:
         raise DomainError(
             "bundle_unavailable", f"Bundle {code} is not available.", details={"code": code}

@@ -27,6 +27,7 @@ from orders.operator import (
     operator_review_approve,
     operator_review_reject,
 )
+from orders.state import ORDER_STATES
 from payments.models import Payment
 from ttelgo.admin_console import (
     ReadOnlyAdminMixin,
@@ -40,9 +41,6 @@ from ttelgo.audit import audit_record
 from ttelgo.money import Money
 
 S = Order.Status
-# Where a card payment may still have something to refund (failed orders are refunded as
-# part of failing; a partial refund leaves a completed order completed).
-REFUNDABLE = (S.PAID, S.IN_REVIEW, S.COMPLETED, S.FAILED, S.CANCELLED)
 
 
 class OrderItemInline(TabularInline):
@@ -163,6 +161,13 @@ ORDER_FIELDSETS = (
 )
 
 
+def _order_may(action: str, obj: Any) -> bool:
+    """Whether the state table lets `action` start from this order's status (no order: a
+    changelist, where the action shows)."""
+    status = _status(obj)
+    return status is None or ORDER_STATES.may(action, status)
+
+
 class OrderActionsMixin:
     """Detail actions shared by the order page and the review queue. On an order page each
     shows only when the role may use it and the order's state allows it (the services
@@ -172,19 +177,19 @@ class OrderActionsMixin:
         allowed = request.user.has_perm("ttelgo.refund_small") or request.user.has_perm(
             "ttelgo.refund_any"
         )
-        return bool(allowed) and _status(obj) in (None, *REFUNDABLE)
+        return bool(allowed) and _order_may("refund", obj)
 
     def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = request.user.has_perm("ttelgo.cancel_orders")
-        return bool(allowed) and _status(obj) in (None, S.AWAITING_PAYMENT)
+        return bool(allowed) and _order_may("cancel", obj)
 
     def has_redrive_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = request.user.has_perm("ttelgo.redrive_orders")
-        return bool(allowed) and _status(obj) in (None, S.PAID, S.PROVISIONING)
+        return bool(allowed) and _order_may("redrive", obj)
 
     def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = request.user.has_perm("ttelgo.review_orders")
-        return bool(allowed) and _status(obj) in (None, S.IN_REVIEW)
+        return bool(allowed) and _order_may("review", obj)
 
     @display(description="total", ordering="total")
     def total_display(self, obj: Order) -> str:

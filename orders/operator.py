@@ -13,12 +13,13 @@ from django.db import transaction
 
 from billing.services import vendor_order_charged, vendor_order_refundable
 from orders.models import Order
+from orders.state import ORDER_STATES
 from payments.models import Payment
 from payments.services import payment_refund, refund_limit_check
-from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.permissions import operator_require
 
 S = Order.Status
 
@@ -122,6 +123,12 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             "validation_error", "A refund needs a reason.", details={"reason": ["Required."]}
         )
     order = Order.objects.get(pk=order_id)
+    if not ORDER_STATES.may("refund", order.status):
+        raise DomainError(
+            "invalid_state",
+            f"An order that is {order.status} cannot be refunded now.",
+            details={"status": order.status},
+        )
     if order.channel == Order.Channel.B2B:
         return _vendor_order_refund(order=order, actor=actor, amount=amount, reason=reason)
     payment = Payment.objects.filter(
@@ -250,7 +257,7 @@ def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Or
             )
         elif order.status == S.PROVISIONING:
             order_provisioning_enqueue(order_id=order_id)
-        else:
+        else:  # ORDER_STATES.may("redrive", ...) is exactly these two
             raise DomainError(
                 "invalid_state",
                 f"Only paid or provisioning orders can be re-driven; this one is {order.status}.",

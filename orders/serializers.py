@@ -13,25 +13,16 @@ from rest_framework import serializers
 
 from esims.qr import apple_install_url
 from orders.esim_records import Esim
-from orders.models import Order, OrderItem
+from orders.models import Order
 from orders.selectors import order_payment
-from ttelgo.money import money_api
-
-
-class MoneyOutputSerializer(serializers.Serializer):
-    amount = serializers.CharField()
-    currency = serializers.CharField()
+from ttelgo.fields import MoneyField
 
 
 class OrderItemOutputSerializer(serializers.Serializer):
     bundle_code = serializers.CharField(max_length=100)
     bundle_name = serializers.CharField(max_length=255)
     quantity = serializers.IntegerField(min_value=0, max_value=9223372036854775807)
-    unit_price = serializers.SerializerMethodField()
-
-    @extend_schema_field(MoneyOutputSerializer)
-    def get_unit_price(self, item: OrderItem) -> dict[str, str]:
-        return money_api(item.unit_price, item.currency)
+    unit_price = MoneyField(amount_attr="unit_price")
 
 
 class EsimActivationSerializer(serializers.Serializer):
@@ -88,7 +79,7 @@ class OrderBaseOutputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Order.Kind.choices, required=False)
     status = serializers.ChoiceField(choices=Order.Status.choices)
     items = OrderItemOutputSerializer(many=True, read_only=True, source="items_listed")
-    total = serializers.SerializerMethodField()
+    total = MoneyField(amount_attr="total")
     esims = EsimOutputSerializer(many=True, read_only=True, source="esims_listed")
     target_iccid = serializers.CharField(
         allow_blank=True, max_length=22, required=False, help_text="top-ups only"
@@ -96,10 +87,6 @@ class OrderBaseOutputSerializer(serializers.Serializer):
     failure_reason = serializers.CharField(allow_blank=True, required=False)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-
-    @extend_schema_field(MoneyOutputSerializer)
-    def get_total(self, order: Order) -> dict[str, str]:
-        return money_api(order.total, order.currency)
 
 
 class CustomerOrderOutputSerializer(OrderBaseOutputSerializer):

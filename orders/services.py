@@ -25,7 +25,7 @@ from esims.selectors import bundle_get_sellable
 from orders.esim_records import Esim
 from orders.models import Order, OrderItem
 from orders.selectors import order_rows_known
-from orders.state import order_event_record, order_transition
+from orders.state import ORDER_STATES, order_event_record, order_transition
 from payments.services import (
     payment_cancel_for_order,
     payment_create_for_order,
@@ -480,7 +480,7 @@ def order_cancel(*, order_id: int, actor: Any) -> Order:
 
     with transaction.atomic():
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
-        if order.status != S.AWAITING_PAYMENT:
+        if not ORDER_STATES.may("cancel", order.status):
             raise DomainError(
                 "invalid_state",
                 "Only an order awaiting payment can be cancelled.",
@@ -500,7 +500,7 @@ def order_cancel(*, order_id: int, actor: Any) -> Order:
 
 def _locked_in_review(order_id: int) -> Order:
     order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
-    if order.status != S.IN_REVIEW:
+    if not ORDER_STATES.may("review", order.status):
         raise DomainError(
             "invalid_state",
             f"Order {order_id} is not in review.",

@@ -1,5 +1,6 @@
-"""The order state machine: the one table of allowed transitions and the one function
-that performs them (compare-and-set + an OrderEvent row)."""
+"""The order state machine: the one table of allowed transitions and operator actions
+(`ORDER_STATES`), and the one function that performs a move (`ttelgo.state.transition`,
+compare-and-set, plus an OrderEvent row)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent
-from ttelgo.errors import DomainError
+from ttelgo.state import StateTable, transition
 
 S = Order.Status
 
@@ -30,11 +31,19 @@ INITIAL: dict[str, frozenset[str]] = {
     Order.Channel.B2C: frozenset({S.AWAITING_PAYMENT}),
     Order.Channel.B2B: frozenset({S.PROVISIONING, S.IN_REVIEW}),
 }
-TERMINAL = frozenset(s for s, targets in ALLOWED.items() if not targets)
-
-
-def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in ALLOWED.get(from_status, frozenset())
+ORDER_STATES = StateTable.of(
+    "Order",
+    ALLOWED,
+    actions={
+        "cancel": {S.AWAITING_PAYMENT},  # the buyer or an operator, before payment
+        "review": {S.IN_REVIEW},  # approve or reject a held order
+        "redrive": {S.PAID, S.PROVISIONING},  # provisioning again, find-before-buy
+        # Where a payment may still hold something to refund (a failed or cancelled
+        # order's payment is refunded as it fails; a partial refund keeps it completed).
+        "refund": {S.PAID, S.IN_REVIEW, S.COMPLETED, S.FAILED, S.CANCELLED},
+    },
+)
+TERMINAL = ORDER_STATES.terminal
 
 
 def order_event_record(
@@ -67,39 +76,18 @@ def order_transition(
     """Move an order to `to` if the table allows it from its current status.
 
     `expected` narrows the statuses it may come from (callers that react to an event say
-    which state they expect). Compare-and-set: the UPDATE matches on the status read, so
-    two concurrent transitions cannot both win; the loser gets `invalid_state`.
-    Extra `fields` are written in the same UPDATE. `actor` is a user, a label such as
-    "vendor:3", or None for the system.
+    which state they expect). Compare-and-set (`ttelgo.state.transition`): two concurrent
+    transitions cannot both win; the loser gets `invalid_state`. Extra `fields` are
+    written in the same UPDATE. `actor` is a user, a label such as "vendor:3", or None for
+    the system.
     """
+    if to == S.COMPLETED:
+        fields.setdefault("completed_at", timezone.now())
     with transaction.atomic():
-        order = Order.objects.get(pk=order_id)
-        current = order.status
-        allowed_from = (
-            {expected} if isinstance(expected, str) else set(expected) if expected else None
+        order, current = transition(
+            Order, pk=order_id, table=ORDER_STATES, to=to, expected=expected, **fields
         )
-        if (allowed_from is not None and current not in allowed_from) or not can_transition(
-            current, to
-        ):
-            raise DomainError(
-                "invalid_state",
-                f"Order {order_id} cannot go from {current} to {to}.",
-                details={"status": current, "requested": to},
-            )
-        now = timezone.now()
-        if to == S.COMPLETED:
-            fields.setdefault("completed_at", now)
-        changed = Order.objects.filter(pk=order_id, status=current).update(
-            status=to, updated_at=now, **fields
-        )
-        if changed != 1:
-            raise DomainError(
-                "invalid_state",
-                f"Order {order_id} changed while moving to {to}; try again.",
-                details={"status": current, "requested": to},
-            )
         order_event_record(
             order=order, from_status=current, to_status=to, actor=actor, reason=reason
         )
-        order.refresh_from_db()
         return order

@@ -24,6 +24,7 @@ from payments.models import Payment, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record, task_enqueue
+from ttelgo.state import StateTable, transition
 
 logger = logging.getLogger(__name__)
 P = Payment.Status
@@ -37,13 +38,16 @@ _FROM_GATEWAY = {
 }
 # Where our row may go from each status. Stripe lets a customer retry after a decline,
 # so `failed` is not final; `succeeded` and `canceled` are.
-_ALLOWED: dict[str, frozenset[str]] = {
-    P.PENDING: frozenset({P.PROCESSING, P.SUCCEEDED, P.FAILED, P.CANCELED}),
-    P.PROCESSING: frozenset({P.SUCCEEDED, P.FAILED, P.CANCELED, P.PENDING}),
-    P.FAILED: frozenset({P.PROCESSING, P.SUCCEEDED, P.CANCELED, P.PENDING}),
-    P.SUCCEEDED: frozenset(),
-    P.CANCELED: frozenset(),
-}
+PAYMENT_STATES = StateTable.of(
+    "Payment",
+    {
+        P.PENDING: {P.PROCESSING, P.SUCCEEDED, P.FAILED, P.CANCELED},
+        P.PROCESSING: {P.SUCCEEDED, P.FAILED, P.CANCELED, P.PENDING},
+        P.FAILED: {P.PROCESSING, P.SUCCEEDED, P.CANCELED, P.PENDING},
+        P.SUCCEEDED: set(),
+        P.CANCELED: set(),
+    },
+)
 
 
 def _status_of(intent: GatewayIntent) -> str:
@@ -187,18 +191,21 @@ def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
             new == P.FAILED and intent.failure_message != payment.failure_reason
         ):
             return payment
-        if new != old and new not in _ALLOWED[old]:
+        if new != old and not PAYMENT_STATES.can(old, new):
             return payment  # a stale view of an intent that already moved on
-        fields: dict[str, Any] = {"status": new, "updated_at": timezone.now()}
+        fields: dict[str, Any] = {}
         if new == P.FAILED:
             fields["failure_reason"] = intent.failure_message[:1000]
+        if new == old:  # failed again, with another decline message
+            Payment.objects.filter(pk=payment_id).update(updated_at=timezone.now(), **fields)
+            payment.refresh_from_db()
+            return payment
         if new == P.SUCCEEDED:
             fields["succeeded_at"] = timezone.now()
-        if Payment.objects.filter(pk=payment_id, status=old).update(**fields) != 1:
-            raise DomainError("invalid_state", f"Payment {payment_id} changed concurrently.")
-        payment.refresh_from_db()
-        if new != old:
-            _on_status_changed(payment=payment, new=new)
+        payment, _ = transition(
+            Payment, pk=payment_id, table=PAYMENT_STATES, to=new, expected=old, **fields
+        )
+        _on_status_changed(payment=payment, new=new)
         return payment
 
 

@@ -30,10 +30,10 @@ from payments.gateways import get_gateway
 from payments.models import Payment
 from payments.services import payment_intent_sync
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
-from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.permissions import operator_require
 
 logger = logging.getLogger(__name__)
 S = Order.Status

@@ -30,9 +30,6 @@ from esims.providers.base import (
     BundleUsage,
     EsimDetails,
     EsimInstall,
-    OrderItem,
-    OrderQuote,
-    OrderQuoteLine,
     Provider,
     ProviderBundle,
     ProviderNotFound,
@@ -163,28 +160,11 @@ class SandboxProvider(Provider):
         self._before_call()
         return list(self._catalogue.values())
 
-    def get_bundle(self, code: str) -> ProviderBundle:
-        self._before_call()
-        return self._bundle(code)
-
     def _bundle(self, code: str) -> ProviderBundle:
         try:
             return self._catalogue[code]
         except KeyError:
             raise ProviderRejected(f"Bundle {code} not found", status=400) from None
-
-    def validate_order(self, items: list[OrderItem]) -> OrderQuote:
-        self._before_call()
-        lines = []
-        for item in items:
-            if not 1 <= item.quantity <= MAX_BUNDLES_PER_ORDER:
-                raise ProviderRejected("quantity must be 1-10", status=400)
-            unit = self._bundle(item.bundle_code).cost
-            lines.append(
-                OrderQuoteLine(item.bundle_code, item.quantity, unit, unit * item.quantity)
-            )
-        total = sum((ln.subtotal for ln in lines), Money.zero(self.currency))
-        return OrderQuote(valid=True, total=total, lines=tuple(lines))
 
     # --- orders -------------------------------------------------------------------------
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
@@ -275,9 +255,6 @@ class SandboxProvider(Provider):
             return SandboxOrder.objects.get(reference=provider_reference)
         except SandboxOrder.DoesNotExist:
             raise ProviderNotFound(f"Order {provider_reference} not found", status=404) from None
-
-    def get_install_details(self, provider_reference: str) -> list[EsimInstall]:
-        return self.get_order(provider_reference).esims
 
     def list_orders(
         self, *, created_from: datetime, created_to: datetime | None = None

@@ -43,17 +43,6 @@ def change_url(obj: models.Model) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
 
 
-def operator_require(actor: Any, *perms: str) -> None:
-    """Refuse (`permission_denied`) unless the operator holds one of `perms`. Operator
-    services call it, so a role is enforced whichever screen or script calls them."""
-    if not any(actor.has_perm(p) for p in perms):
-        raise DomainError(
-            "permission_denied",
-            "Your role does not allow this action.",
-            details={"needs": list(perms)},
-        )
-
-
 def require_perm(request: HttpRequest, *perms: str) -> None:
     """403 unless the operator holds one of `perms` (the service checks again)."""
     if not any(request.user.has_perm(p) for p in perms):

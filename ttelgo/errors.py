@@ -64,16 +64,15 @@ class DomainError(Exception):
         message: str,
         *,
         details: dict[str, Any] | None = None,
-        status: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        if status is None and code not in STATUS_BY_CODE:
+        if code not in STATUS_BY_CODE:
             raise ValueError(f"unknown error code {code!r}")
         self.code = code
         self.message = message
         self.details = details or {}
-        self.status = status or STATUS_BY_CODE[code]
+        self.status = STATUS_BY_CODE[code]
         self.headers = headers or {}
 
 

@@ -1,9 +1,10 @@
-"""The API's money fields: `{"amount": "4.50", "currency": "USD"}` in and out, in one
-place (the domain type is `ttelgo.money.Money`)."""
+"""The API's one money field: `{"amount": "4.50", "currency": "USD"}` in and out, one
+`Money` component in the OpenAPI schema (the domain type is `ttelgo.money.Money`)."""
 
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -11,14 +12,20 @@ from rest_framework import serializers
 
 from ttelgo.money import SUPPORTED_CURRENCIES, Money, money_api
 
-MONEY_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "amount": {"type": "string", "pattern": r"^-?\d+(\.\d{1,3})?$", "example": "4.50"},
-        "currency": {"type": "string", "minLength": 3, "maxLength": 3, "example": "USD"},
-    },
-    "required": ["amount", "currency"],
-}
+
+# The schema of every amount in the API (the `Money` component); `MoneyField` below reads
+# and writes it. Its docstring is what integrators read.
+class MoneySerializer(serializers.Serializer):
+    """An amount of money: a decimal string in the currency's major unit (never a float,
+    never minor units) and the currency's ISO 4217 code."""
+
+    amount = serializers.RegexField(
+        r"^-?\d+(\.\d{1,3})?$",
+        help_text='a decimal string in the currency\'s major unit, such as "4.50"',
+    )
+    currency = serializers.CharField(
+        min_length=3, max_length=3, help_text="ISO 4217 code, such as USD"
+    )
 
 
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,6})?")
@@ -27,9 +34,12 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,6})?")
 DEFAULT_MAX_AMOUNT = 100_000_000
 
 
-@extend_schema_field(MONEY_SCHEMA)
+@extend_schema_field(MoneySerializer)
 class MoneyField(serializers.Field):
-    """DRF field for `{"amount": "4.50", "currency": "USD"}` <-> Money."""
+    """DRF field for `{"amount": "4.50", "currency": "USD"}` <-> Money.
+
+    Given `amount_attr`, it is read-only and reads an integer minor-units column and its
+    currency column (`currency_attr`, dotted paths allowed) of the object itself."""
 
     default_error_messages = {
         "invalid": 'Expected {{"amount": "<decimal string>", "currency": "<ISO code>"}}.',
@@ -41,14 +51,26 @@ class MoneyField(serializers.Field):
     }
 
     def __init__(
-        self, *, positive: bool = False, max_amount: int = DEFAULT_MAX_AMOUNT, **kwargs: Any
+        self,
+        *,
+        positive: bool = False,
+        max_amount: int = DEFAULT_MAX_AMOUNT,
+        amount_attr: str | None = None,
+        currency_attr: str = "currency",
+        **kwargs: Any,
     ) -> None:
         self.positive = positive
         self.max_amount = max_amount  # minor units, either sign
+        self.columns = (attrgetter(amount_attr), attrgetter(currency_attr)) if amount_attr else None
+        if amount_attr:
+            kwargs.update(source="*", read_only=True)
         super().__init__(**kwargs)
 
-    def to_representation(self, value: Money) -> dict[str, str]:
-        return value.to_api()
+    def to_representation(self, value: Any) -> dict[str, str]:
+        if self.columns is not None:
+            amount, currency = self.columns
+            return money_api(int(amount(value)), currency(value))
+        return value.to_api()  # type: ignore[no-any-return]
 
     def to_internal_value(self, data: Any) -> Money:
         if not isinstance(data, dict) or set(data) != {"amount", "currency"}:
@@ -70,15 +92,3 @@ class MoneyField(serializers.Field):
         if abs(money.amount) > self.max_amount:
             self.fail("max", limit=Money(self.max_amount, currency))
         return money
-
-
-class MinorUnitsMoneyField(MoneyField):
-    """Read-only Money from an integer column and a currency column of the same object."""
-
-    def __init__(self, amount_attr: str, currency_attr: str = "currency", **kwargs: Any) -> None:
-        self.amount_attr = amount_attr
-        self.currency_attr = currency_attr
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, value: Any) -> dict[str, str]:  # type: ignore[override]
-        return money_api(int(getattr(value, self.amount_attr)), getattr(value, self.currency_attr))

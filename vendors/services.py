@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from ttelgo.audit import audit_record, snapshot
@@ -14,6 +15,7 @@ from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
 from ttelgo.outbox import event_record, task_enqueue
+from ttelgo.state import StateTable, transition
 from vendors import signals
 from vendors.models import Vendor, VendorAPIKey
 
@@ -25,15 +27,29 @@ TIER_DISCOUNT_BPS: dict[str, int] = {
     Vendor.Tier.PLATINUM: 1500,
 }
 
-# Allowed status transitions: action -> (from statuses, to status).
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "approve": (frozenset({Vendor.Status.PENDING}), Vendor.Status.ACTIVE),
-    "suspend": (frozenset({Vendor.Status.ACTIVE}), Vendor.Status.SUSPENDED),
-    "reactivate": (frozenset({Vendor.Status.SUSPENDED}), Vendor.Status.ACTIVE),
-    "close": (
-        frozenset({Vendor.Status.PENDING, Vendor.Status.ACTIVE, Vendor.Status.SUSPENDED}),
-        Vendor.Status.CLOSED,
-    ),
+V = Vendor.Status
+# The vendor status table (ttelgo.state): where a vendor may go, and where each operator
+# action starts from. The console shows an action only where `VENDOR_STATES.may` says so.
+VENDOR_STATES = StateTable.of(
+    "Vendor",
+    {
+        V.PENDING: {V.ACTIVE, V.CLOSED},
+        V.ACTIVE: {V.SUSPENDED, V.CLOSED},
+        V.SUSPENDED: {V.ACTIVE, V.CLOSED},
+        V.CLOSED: set(),
+    },
+    actions={
+        "approve": {V.PENDING},
+        "suspend": {V.ACTIVE},
+        "reactivate": {V.SUSPENDED},
+        "close": {V.PENDING, V.ACTIVE, V.SUSPENDED},
+    },
+)
+ACTION_TARGET = {
+    "approve": V.ACTIVE,
+    "suspend": V.SUSPENDED,
+    "reactivate": V.ACTIVE,
+    "close": V.CLOSED,
 }
 
 
@@ -123,31 +139,30 @@ def vendor_create(
 
 
 def _transition(vendor: Vendor, *, action: str, actor: User | None, reason: str) -> Vendor:
-    allowed_from, to = TRANSITIONS[action]
+    """One status action: a compare-and-set move (`ttelgo.state.transition`) with its
+    audit row and history entry in the same transaction."""
+    to = ACTION_TARGET[action]
+    fields: dict[str, Any] = {}
+    if action == "approve":
+        fields["approved_at"] = timezone.now()
+    if action in {"suspend", "close"}:
+        fields["status_reason"] = reason
+    elif action in {"approve", "reactivate"}:
+        fields["status_reason"] = ""
     with transaction.atomic():
-        locked = _lock(vendor)
-        if locked.status not in allowed_from:
-            raise DomainError(
-                "invalid_state",
-                f"Cannot {action} a vendor that is {locked.status}.",
-                details={"status": locked.status},
-            )
-        before = snapshot(locked, ["status", "status_reason"])
-        locked.status = to
-        if action == "approve":
-            locked.approved_at = timezone.now()
-        if action in {"suspend", "close"}:
-            locked.status_reason = reason
-        elif action in {"approve", "reactivate"}:
-            locked.status_reason = ""
-        _audit(locked, actor=actor, reason=f"{action}: {reason}" if reason else action)
-        locked.save()
+        before = snapshot(Vendor.objects.get(pk=vendor.pk), ["status", "status_reason"])
+        moved, _ = transition(
+            Vendor, pk=vendor.pk, table=VENDOR_STATES, to=to, action=action, **fields
+        )
+        # The UPDATE sends no signal: tell django-simple-history, as a save() would.
+        _audit(moved, actor=actor, reason=f"{action}: {reason}" if reason else action)
+        post_save.send(Vendor, instance=moved, created=False, raw=False, using="default")
         audit_record(
             actor=actor,
             action=f"vendor.{action}",
-            target=locked,
+            target=moved,
             before=before,
-            after=snapshot(locked, ["status", "status_reason"]),
+            after=snapshot(moved, ["status", "status_reason"]),
             reason=reason,
         )
     vendor.refresh_from_db()

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
-from ttelgo.admin_console import operator_require
 from ttelgo.audit import audit_record
+from ttelgo.permissions import operator_require
 from webhooks.models import InboundEvent, WebhookDelivery, WebhookEndpoint
 
 PERM = "ttelgo.replay_webhooks"

@@ -105,21 +105,6 @@ class OrderItem:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderQuoteLine:
-    bundle_code: str
-    quantity: int
-    unit_cost: Money
-    subtotal: Money
-
-
-@dataclass(frozen=True, slots=True)
-class OrderQuote:
-    valid: bool
-    total: Money
-    lines: tuple[OrderQuoteLine, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class EsimInstall:
     iccid: str
     matching_id: str
@@ -207,11 +192,7 @@ class Provider(abc.ABC):
         """The whole catalogue (adapters walk every page)."""
 
     @abc.abstractmethod
-    def get_bundle(self, code: str) -> ProviderBundle: ...
-
     @abc.abstractmethod
-    def validate_order(self, items: list[OrderItem]) -> OrderQuote: ...
-
     @abc.abstractmethod
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
         """Buy `quantity` new eSIMs with `bundle_code`. `reference` is our order reference,
@@ -239,8 +220,6 @@ class Provider(abc.ABC):
     def get_order(self, provider_reference: str) -> ProviderOrder: ...
 
     @abc.abstractmethod
-    def get_install_details(self, provider_reference: str) -> list[EsimInstall]: ...
-
     @abc.abstractmethod
     def get_esim(self, iccid: str) -> EsimDetails: ...
 

@@ -46,8 +46,6 @@ from .base import (
     EsimDetails,
     EsimInstall,
     OrderItem,
-    OrderQuote,
-    OrderQuoteLine,
     Provider,
     ProviderAuthError,
     ProviderBundle,
@@ -303,9 +301,6 @@ class EsimGoProvider(Provider):
             raise ProviderUnavailable("eSIM Go catalogue paging did not end")
         return list(bundles.values())
 
-    def get_bundle(self, code: str) -> ProviderBundle:
-        return self._bundle(self._request("GET", f"/catalogue/bundle/{code}"))
-
     # --- orders -------------------------------------------------------------------------
     @staticmethod
     def _order_body(
@@ -325,24 +320,6 @@ class EsimGoProvider(Provider):
                 for it in items
             ],
         }
-
-    def validate_order(self, items: list[OrderItem]) -> OrderQuote:
-        data = self._request("POST", "/orders", body=self._order_body("validate", items))
-        currency = data.get("currency") or self.currency
-        lines = tuple(
-            OrderQuoteLine(
-                bundle_code=str(line.get("item")),
-                quantity=int(line.get("quantity") or 0),
-                unit_cost=self._money(line.get("pricePerUnit") or 0, currency),
-                subtotal=self._money(line.get("subTotal") or 0, currency),
-            )
-            for line in data.get("order") or []
-        )
-        return OrderQuote(
-            valid=bool(data.get("valid")),
-            total=self._money(data.get("total") or 0, currency),
-            lines=lines,
-        )
 
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
         body = self._order_body("transaction", [OrderItem(bundle_code, quantity)])
@@ -446,17 +423,6 @@ class EsimGoProvider(Provider):
 
     def get_order(self, provider_reference: str) -> ProviderOrder:
         return self._order(self._request("GET", f"/orders/{provider_reference}"))
-
-    def get_install_details(self, provider_reference: str) -> list[EsimInstall]:
-        data = self._request("GET", "/esims/assignments", params={"reference": provider_reference})
-        return [
-            EsimInstall(
-                iccid=str(a["iccid"]),
-                matching_id=str(a.get("matchingId") or ""),
-                smdp_address=str(a.get("smdpAddress") or ""),
-            )
-            for a in self._items(data, "assignments")
-        ]
 
     # --- eSIMs --------------------------------------------------------------------------
     def get_esim(self, iccid: str) -> EsimDetails:

@@ -16,7 +16,7 @@ from esims.providers import CircuitOpen, ProviderRejected, ProviderUnavailable
 from esims.providers import esimgo as esimgo_module
 from esims.providers.esimgo import EsimGoProvider, build_breaker
 
-from .esimgo_data import BASE, KEY, item
+from .esimgo_data import BASE, KEY
 
 
 # --- circuit breaker ----------------------------------------------------------------------
@@ -34,21 +34,21 @@ def _two_clients(breaker_factory):
 
 
 def _breaker_opens_and_closes(first: EsimGoProvider, second: EsimGoProvider, fail_max: int):
-    failing = responses.get(f"{BASE}/catalogue/bundle/x", status=503)
+    failing = responses.get(f"{BASE}/esims/x", status=503)
     for _ in range(fail_max):
         with pytest.raises(ProviderUnavailable):
-            first.get_bundle("x")
+            first.get_esim("x")
     calls = failing.call_count
     # the *other* client refuses without sending anything
     with pytest.raises(CircuitOpen) as err:
-        second.get_bundle("x")
+        second.get_esim("x")
     assert err.value.transient
     assert failing.call_count == calls
     # a 400 never counts towards opening (checked on a fresh state below)
-    responses.replace(responses.GET, f"{BASE}/catalogue/bundle/x", json=item("x"))
+    responses.replace(responses.GET, f"{BASE}/esims/x", json={"iccid": "x"})
     with time_machine.travel(datetime.now(UTC) + timedelta(seconds=61), tick=True):
-        assert second.get_bundle("x").code == "x"  # half-open trial succeeds -> closed
-        assert first.get_bundle("x").code == "x"
+        assert second.get_esim("x").iccid == "x"  # half-open trial succeeds -> closed
+        assert first.get_esim("x").iccid == "x"
         assert first.breaker.current_state == pybreaker.STATE_CLOSED
 
 
@@ -79,8 +79,8 @@ def test_client_errors_do_not_open_the_breaker():
         name=f"t-{uuid.uuid4().hex}", fail_max=2, reset_timeout=60, redis_url=""
     )
     client = EsimGoProvider(api_key=KEY, base_url=BASE, breaker=breaker, sleep=lambda s: None)
-    responses.get(f"{BASE}/catalogue/bundle/x", status=400, json={"message": "bad"})
+    responses.get(f"{BASE}/esims/x", status=400, json={"message": "bad"})
     for _ in range(5):
         with pytest.raises(ProviderRejected):
-            client.get_bundle("x")
+            client.get_esim("x")
     assert breaker.current_state == pybreaker.STATE_CLOSED

@@ -69,16 +69,10 @@ def test_catalogue_bare_array_pages_until_a_short_page(esimgo, monkeypatch):
 
 
 @responses.activate
-def test_bundle_detail(esimgo):
-    responses.get(f"{BASE}/catalogue/bundle/esim_1GB_7D_GB_V2", json=ITEM_GB)
-    assert esimgo.get_bundle("esim_1GB_7D_GB_V2").description.startswith("eSIM, 1GB")
-
-
-@responses.activate
 def test_400_is_a_permanent_rejection_with_the_provider_message(esimgo, sleeps):
-    responses.get(f"{BASE}/catalogue/bundle/nope", status=400, json={"message": "Bundle not found"})
+    responses.get(f"{BASE}/esims/nope", status=400, json={"message": "Bundle not found"})
     with pytest.raises(ProviderRejected) as err:
-        esimgo.get_bundle("nope")
+        esimgo.get_esim("nope")
     assert not err.value.transient
     assert err.value.status == 400
     assert "Bundle not found" in str(err.value)
@@ -97,39 +91,39 @@ def test_401_is_an_auth_error_not_retried(esimgo, sleeps):
 @responses.activate
 def test_429_waits_what_retry_after_says_then_succeeds(esimgo, sleeps):
     responses.get(
-        f"{BASE}/catalogue/bundle/x",
+        f"{BASE}/esims/x",
         status=429,
         json={"message": "Too Many Requests"},
         headers={"Retry-After": "7"},
     )
-    responses.get(f"{BASE}/catalogue/bundle/x", json=item("x"))
-    assert esimgo.get_bundle("x").code == "x"
+    responses.get(f"{BASE}/esims/x", json={"iccid": "x"})
+    assert esimgo.get_esim("x").iccid == "x"
     assert sleeps == [7.0]
     assert len(responses.calls) == 2
 
 
 @responses.activate
 def test_retry_after_is_capped(esimgo, sleeps):
-    responses.get(f"{BASE}/catalogue/bundle/x", status=429, headers={"Retry-After": "3600"})
-    responses.get(f"{BASE}/catalogue/bundle/x", json=item("x"))
-    esimgo.get_bundle("x")
+    responses.get(f"{BASE}/esims/x", status=429, headers={"Retry-After": "3600"})
+    responses.get(f"{BASE}/esims/x", json={"iccid": "x"})
+    esimgo.get_esim("x")
     assert sleeps == [esimgo_module.MAX_RETRY_AFTER]
 
 
 @responses.activate
 def test_503_is_retried_with_backoff(esimgo, sleeps):
-    responses.get(f"{BASE}/catalogue/bundle/x", status=503, json={"message": "Processing"})
-    responses.get(f"{BASE}/catalogue/bundle/x", status=502)
-    responses.get(f"{BASE}/catalogue/bundle/x", json=item("x"))
-    assert esimgo.get_bundle("x").code == "x"
+    responses.get(f"{BASE}/esims/x", status=503, json={"message": "Processing"})
+    responses.get(f"{BASE}/esims/x", status=502)
+    responses.get(f"{BASE}/esims/x", json={"iccid": "x"})
+    assert esimgo.get_esim("x").iccid == "x"
     assert len(sleeps) == 2 and all(0 < s <= esimgo.backoff_max for s in sleeps)
 
 
 @responses.activate
 def test_persistent_5xx_gives_up_after_max_attempts(esimgo, sleeps):
-    responses.get(f"{BASE}/catalogue/bundle/x", status=500, json={"message": "boom"})
+    responses.get(f"{BASE}/esims/x", status=500, json={"message": "boom"})
     with pytest.raises(ProviderUnavailable) as err:
-        esimgo.get_bundle("x")
+        esimgo.get_esim("x")
     assert err.value.transient and err.value.status == 500
     assert len(responses.calls) == esimgo.max_attempts
     assert len(sleeps) == esimgo.max_attempts - 1
@@ -137,10 +131,10 @@ def test_persistent_5xx_gives_up_after_max_attempts(esimgo, sleeps):
 
 @responses.activate
 def test_timeouts_are_retried(esimgo, sleeps):
-    responses.get(f"{BASE}/catalogue/bundle/x", body=requests.ReadTimeout("read timed out"))
-    responses.get(f"{BASE}/catalogue/bundle/x", body=requests.ConnectTimeout("connect timed out"))
-    responses.get(f"{BASE}/catalogue/bundle/x", json=item("x"))
-    assert esimgo.get_bundle("x").code == "x"
+    responses.get(f"{BASE}/esims/x", body=requests.ReadTimeout("read timed out"))
+    responses.get(f"{BASE}/esims/x", body=requests.ConnectTimeout("connect timed out"))
+    responses.get(f"{BASE}/esims/x", json={"iccid": "x"})
+    assert esimgo.get_esim("x").iccid == "x"
     assert len(responses.calls) == 3 and len(sleeps) == 2
 
 
@@ -155,7 +149,7 @@ def test_every_request_has_connect_and_read_timeouts(esimgo, monkeypatch):
         return resp
 
     monkeypatch.setattr(esimgo.session, "request", fake_request)
-    esimgo.get_bundle("esim_1GB_7D_GB_V2")
+    esimgo.get_esim("8944500000000000001")
     connect, read = seen["timeout"]
     assert 0 < connect < read
 

@@ -134,22 +134,11 @@ class CountingLimiter:
 @responses.activate
 def test_the_esimgo_client_takes_a_slot_before_every_attempt_retries_included():
     base = "https://esimgo.test/v2.4"
-    responses.get(
-        f"{base}/catalogue/bundle/esim_1GB_7D_GB_V2", status=503, json={"message": "busy"}
-    )
-    responses.get(
-        f"{base}/catalogue/bundle/esim_1GB_7D_GB_V2",
-        json={
-            "name": "esim_1GB_7D_GB_V2",
-            "dataAmount": 1000,
-            "duration": 7,
-            "price": 1.2,
-            "countries": [],
-        },
-    )
+    responses.get(f"{base}/esims/8944500000000000001", status=503, json={"message": "busy"})
+    responses.get(f"{base}/esims/8944500000000000001", json={"iccid": "8944500000000000001"})
     limiter = CountingLimiter()
     client = EsimGoProvider(api_key="k", base_url=base, limiter=limiter, sleep=lambda s: None)
-    assert client.get_bundle("esim_1GB_7D_GB_V2").code == "esim_1GB_7D_GB_V2"
+    assert client.get_esim("8944500000000000001").iccid == "8944500000000000001"
     assert limiter.calls == 2  # one refused attempt, one that succeeded
 
 
@@ -168,5 +157,5 @@ def test_our_own_refusals_never_open_the_circuit_breaker():
     )  # fmt: skip
     for _ in range(3):
         with pytest.raises(LocalRateLimited):
-            client.get_bundle("esim_1GB_7D_GB_V2")
+            client.get_esim("8944500000000000001")
     assert breaker.current_state == "closed"
