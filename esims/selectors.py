@@ -9,6 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Min, Q, QuerySet
 
+from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -61,12 +62,11 @@ def bundle_sellable_qs() -> QuerySet[Bundle]:
 def bundle_get_sellable(*, code: str) -> Bundle:
     """The bundle an order may be placed for. Unknown code -> not_found; known but hidden
     or no longer offered by the provider -> bundle_unavailable."""
-    try:
-        bundle = Bundle.objects.get(code=code)
-    except Bundle.DoesNotExist:
-        raise DomainError(
-            "not_found", f"Bundle {code} does not exist.", details={"code": code}
-        ) from None
+    # On every order, and the ORM's query building cost more than the statement: one
+    # hand-written SELECT (ttelgo/sql.py, docs/PERFORMANCE.md).
+    bundle = sql.select_one([(Bundle, "b")], "WHERE b.code = %s", [code])
+    if bundle is None:
+        raise DomainError("not_found", f"Bundle {code} does not exist.", details={"code": code})
     if not bundle.is_sellable:
         raise DomainError(
             "bundle_unavailable", f"Bundle {code} is not available.", details={"code": code}
