@@ -23,6 +23,7 @@ from billing.models import Invoice
 from ledger.models import Entry
 from ttelgo.errors import DomainError
 from ttelgo.fields import MoneyField
+from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.money import Money
 from ttelgo.pagination import StatementCursorPagination
 from vendors.auth import VendorApiMixin
@@ -64,6 +65,7 @@ class VendorLedgerApi(VendorApiMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
             return Entry.objects.none()
+        query_filters(self.request)  # no filters (yet): unknown parameters are refused
         return ledger_selectors.vendor_statement(vendor=self.request.vendor)  # type: ignore[attr-defined]
 
     @extend_schema(tags=["vendor"])
@@ -80,6 +82,10 @@ def _invoice_get(request: Request, invoice_id: int) -> Invoice:
     if invoice is None:
         raise DomainError("not_found", "No such invoice.")
     return invoice
+
+
+class InvoiceFilters(QueryFilters):
+    status = serializers.ChoiceField(choices=Invoice.Status.choices, required=False)
 
 
 class VendorInvoiceListApi(VendorApiMixin, generics.ListAPIView):
@@ -111,7 +117,8 @@ class VendorInvoiceListApi(VendorApiMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Invoice]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
             return Invoice.objects.none()
-        return ledger_selectors.vendor_invoices(vendor=self.request.vendor)  # type: ignore[attr-defined]
+        where = query_filters(self.request, InvoiceFilters)
+        return ledger_selectors.vendor_invoices(vendor=self.request.vendor).filter(**where)  # type: ignore[attr-defined]
 
     @extend_schema(tags=["vendor"])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -30,7 +30,9 @@ from vendors.models import Vendor
 logger = logging.getLogger(__name__)
 
 # Orders whose money we have (or are about to have) kept: sold, not yet given back.
-SOLD_STATUSES = ("paid", "in_review", "provisioning", "completed")
+# A sale is an order delivered (completed), counted on the day it completed: paid or
+# provisioning orders may still fail and be refunded.
+SOLD_STATUSES = ("completed",)
 STUCK_AFTER = timedelta(minutes=15)
 CHART_DAYS = 14
 
@@ -61,11 +63,11 @@ def _start_of_day(now: datetime) -> datetime:
 
 
 def sales_between(*, start: datetime, end: datetime | None = None) -> SalesTotal:
-    """Orders sold in [start, end), summed per currency."""
+    """Orders delivered in [start, end), summed per currency."""
 
-    qs = Order.objects.filter(status__in=SOLD_STATUSES, created_at__gte=start)
+    qs = Order.objects.filter(status__in=SOLD_STATUSES, completed_at__gte=start)
     if end is not None:
-        qs = qs.filter(created_at__lt=end)
+        qs = qs.filter(completed_at__lt=end)
     rows = qs.values("currency").annotate(n=Count("id"), total=Sum("total")).order_by("currency")
     return SalesTotal(
         count=sum(r["n"] for r in rows),
@@ -81,8 +83,8 @@ def sales_by_day(*, days: int = CHART_DAYS, currency: str | None = None) -> list
     first = today - timedelta(days=days - 1)
     start = _start_of_day(timezone.now()) - timedelta(days=days - 1)
     rows = (
-        Order.objects.filter(status__in=SOLD_STATUSES, currency=currency, created_at__gte=start)
-        .annotate(day=TruncDate("created_at"))
+        Order.objects.filter(status__in=SOLD_STATUSES, currency=currency, completed_at__gte=start)
+        .annotate(day=TruncDate("completed_at"))
         .values("day")
         .annotate(total=Sum("total"))
         .order_by("day")

@@ -229,14 +229,28 @@ class VendorAPIKeyForm(forms.ModelForm):
         model = VendorAPIKey
         fields = ("vendor", "name", "expiry_date")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "vendor" in self.fields:  # keys are issued to active vendors only
+            self.fields["vendor"].queryset = Vendor.objects.filter(  # type: ignore[attr-defined]
+                status=Vendor.Status.ACTIVE
+            ).order_by("name")
+
 
 @admin.register(VendorAPIKey)
 class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
     form = VendorAPIKeyForm
-    list_display = ("prefix", "name", "vendor", "created", "last_used_at", "expiry_date", "revoked")
+    list_display = ("prefix", "name", "vendor", "created", "last_used_at", "expiry_date", "state")
     list_filter = ("revoked",)
     search_fields = ("prefix", "name", "vendor__name")
     actions = ("revoke",)
+
+    @admin.display(description="state", ordering="revoked")
+    def state(self, obj: VendorAPIKey) -> str:
+        """Words, not a red cross on every key that is fine."""
+        if obj.revoked:
+            return "revoked"
+        return "expired" if obj.has_expired else "active"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:

@@ -27,12 +27,6 @@ from vendors.operator import (
 from vendors.services import VENDOR_STATES
 
 
-class OptionalReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, required=False
-    )
-
-
 class CreditLimitForm(forms.Form):
     credit_limit = forms.DecimalField(min_value=Decimal("0"), decimal_places=2)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
@@ -170,7 +164,7 @@ class VendorConsoleMixin:
             request,
             object_id,
             change=operator_vendor_approve,
-            form_class=OptionalReasonForm,
+            form_class=ReasonForm,
             verb="Approve",
             done="approved",
         )
@@ -202,7 +196,7 @@ class VendorConsoleMixin:
             request,
             object_id,
             change=operator_vendor_reactivate,
-            form_class=OptionalReasonForm,
+            form_class=ReasonForm,
             verb="Reactivate",
             done="reactivated",
         )
@@ -263,8 +257,11 @@ class VendorConsoleMixin:
 
     @action(description="Approve the selected vendors", permissions=["approve"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
+        reason = request.POST.get("reason", "").strip()
+
         def approve(pk: int) -> str:
-            return f"{operator_vendor_approve(vendor_id=pk, actor=request.user).name} approved."
+            vendor = operator_vendor_approve(vendor_id=pk, actor=request.user, reason=reason)
+            return f"{vendor.name} approved."
 
         pending = queryset.filter(status=Vendor.Status.PENDING)
         run_service_each(self, request, pending, approve)  # type: ignore[arg-type]

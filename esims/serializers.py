@@ -8,9 +8,10 @@ from django.conf import settings
 from rest_framework import serializers
 
 from ttelgo.fields import MoneyField
+from ttelgo.filters import QueryFilters
 from ttelgo.money import Money
 
-from .models import Bundle
+from .models import Bundle, Country, Region
 from .selectors import ORDERINGS
 
 
@@ -19,9 +20,10 @@ class CatalogueCountryRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class CatalogueFilterSerializer(serializers.Serializer):
+class CatalogueFilterSerializer(QueryFilters):
     """Query parameters of the bundle lists. Validate with a plain dict (not a QueryDict) so
-    an absent `unlimited` means "either", not false."""
+    an absent `unlimited` means "either", not false. Unknown names, and a country or region
+    the catalogue does not know, are refused (an empty 200 would look like "no bundles")."""
 
     country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="ISO 3166 alpha-2")
     region = serializers.SlugField(required=False)
@@ -37,6 +39,16 @@ class CatalogueFilterSerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    def validate_country(self, value: str) -> str:
+        if not Country.objects.filter(iso=value.upper()).exists():
+            raise serializers.ValidationError(f"Unknown country {value.upper()}.")
+        return value
+
+    def validate_region(self, value: str) -> str:
+        if not Region.objects.filter(code=value.lower()).exists():
+            raise serializers.ValidationError(f"Unknown region {value}.")
+        return value
 
     def to_filters(self) -> dict[str, Any]:
         data = dict(self.validated_data)

@@ -28,6 +28,8 @@ from orders.serializers import (
     VendorOrderOutputSerializer,
 )
 from ttelgo.crypto import body_sealer
+from ttelgo.errors import DomainError
+from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 from vendors.throttling import VendorOrderThrottle, VendorRateThrottle
@@ -50,6 +52,20 @@ _SECRET_SEAL, _SECRET_UNSEAL = body_sealer(
 )
 
 
+class CustomerOrderFilters(QueryFilters):
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+
+
+class VendorOrderFilters(CustomerOrderFilters):
+    customer_reference = serializers.CharField(max_length=255, required=False)
+    created_from = serializers.DateTimeField(required=False)
+    created_to = serializers.DateTimeField(required=False)
+
+
+class EsimFilters(QueryFilters):
+    status = serializers.ChoiceField(choices=Esim.Status.choices, required=False)
+
+
 class OrderListCreateApi(generics.ListAPIView):
     class InputSerializer(serializers.Serializer):
         bundle_code = serializers.CharField(max_length=100)
@@ -61,7 +77,13 @@ class OrderListCreateApi(generics.ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
-        return selectors.order_list_for_buyer(customer=self.request.user)
+        return selectors.order_list_for_buyer(
+            customer=self.request.user, **query_filters(self.request, CustomerOrderFilters)
+        )
+
+    @extend_schema(parameters=[CustomerOrderFilters])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=InputSerializer,
@@ -130,6 +152,20 @@ class EsimQrMixin:
 
     renderer_classes: Sequence[type[BaseRenderer]] = [PngRenderer, SvgRenderer, JSONRenderer]
 
+    QR_FORMATS = ("png", "svg")
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # A QR is an image: `?format=json` (or any other format) is refused with 406, not
+        # answered with a PNG nor a 404.
+        wanted = request.query_params.get("format")
+        if wanted is not None and wanted not in self.QR_FORMATS and not force:
+            raise DomainError(
+                "not_acceptable",
+                f"A QR code comes as png or svg, not {wanted[:20]}.",
+                details={"format": list(self.QR_FORMATS)},
+            )
+        return super().perform_content_negotiation(request, force)  # type: ignore[misc]
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code >= 400:
             request.accepted_renderer = JSONRenderer()
@@ -166,7 +202,13 @@ class EsimListApi(generics.ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self) -> QuerySet[Esim]:
-        return selectors.esim_list_for_buyer(customer=self.request.user)
+        return selectors.esim_list_for_buyer(
+            customer=self.request.user, **query_filters(self.request, EsimFilters)
+        )
+
+    @extend_schema(parameters=[EsimFilters])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class EsimDetailApi(APIView):
@@ -238,7 +280,14 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
-        return selectors.order_list_for_buyer(vendor=self.request.vendor)  # type: ignore[attr-defined]
+        return selectors.order_list_for_buyer(
+            vendor=self.request.vendor,  # type: ignore[attr-defined]
+            **query_filters(self.request, VendorOrderFilters),
+        )
+
+    @extend_schema(parameters=[VendorOrderFilters])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]

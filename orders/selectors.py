@@ -21,12 +21,22 @@ def _buyer_filter(*, customer: Any = None, vendor: Vendor | None = None) -> dict
     return {"channel": Order.Channel.B2C, "customer": customer}
 
 
-def order_list_for_buyer(*, customer: Any = None, vendor: Vendor | None = None) -> QuerySet[Order]:
+def order_list_for_buyer(
+    *, customer: Any = None, vendor: Vendor | None = None, **filters: Any
+) -> QuerySet[Order]:
     """The buyer's orders, newest first, with items, eSIMs (and payments for customers)
-    fetched in a constant number of queries per page."""
-    qs = Order.objects.filter(**_buyer_filter(customer=customer, vendor=vendor)).prefetch_related(
-        "items", Prefetch("esims", queryset=Esim.objects.order_by("id"))
-    )
+    fetched in a constant number of queries per page. `filters`: status,
+    customer_reference, created_from / created_to (datetimes, the range is inclusive)."""
+    lookups = {
+        "status": "status",
+        "customer_reference": "customer_reference",
+        "created_from": "created_at__gte",
+        "created_to": "created_at__lte",
+    }
+    where = {lookups[name]: value for name, value in filters.items()}
+    qs = Order.objects.filter(
+        **_buyer_filter(customer=customer, vendor=vendor), **where
+    ).prefetch_related("items", Prefetch("esims", queryset=Esim.objects.order_by("id")))
     if customer is not None:
         qs = qs.prefetch_related("payments")
     return qs.order_by("-created_at", "-id")
@@ -48,8 +58,12 @@ def order_get_for_buyer(
     return order
 
 
-def esim_list_for_buyer(*, customer: Any = None, vendor: Vendor | None = None) -> QuerySet[Esim]:
+def esim_list_for_buyer(
+    *, customer: Any = None, vendor: Vendor | None = None, status: str | None = None
+) -> QuerySet[Esim]:
     scope = {f"order__{k}": v for k, v in _buyer_filter(customer=customer, vendor=vendor).items()}
+    if status:
+        scope["status"] = status
     return Esim.objects.filter(**scope).order_by("-created_at", "-id")
 
 

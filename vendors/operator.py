@@ -22,8 +22,9 @@ def _reason_required(reason: str, what: str) -> None:
         )
 
 
-def operator_vendor_approve(*, vendor_id: int, actor: Any, reason: str = "") -> Vendor:
+def operator_vendor_approve(*, vendor_id: int, actor: Any, reason: str) -> Vendor:
     operator_require(actor, "ttelgo.approve_vendors")
+    _reason_required(reason, "Approving a vendor")
     return services.vendor_approve(
         vendor=Vendor.objects.get(pk=vendor_id), actor=actor, reason=reason
     )
@@ -37,8 +38,9 @@ def operator_vendor_suspend(*, vendor_id: int, actor: Any, reason: str) -> Vendo
     )
 
 
-def operator_vendor_reactivate(*, vendor_id: int, actor: Any, reason: str = "") -> Vendor:
+def operator_vendor_reactivate(*, vendor_id: int, actor: Any, reason: str) -> Vendor:
     operator_require(actor, "ttelgo.approve_vendors")
+    _reason_required(reason, "Reactivating a vendor")
     return services.vendor_reactivate(
         vendor=Vendor.objects.get(pk=vendor_id), actor=actor, reason=reason
     )

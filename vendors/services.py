@@ -81,10 +81,18 @@ def vendor_signup(
     """Self-service signup: a pending vendor that an operator approves in the admin."""
     if billing_mode not in Vendor.BillingMode.values:
         raise _validation("billing_mode", "Choose prepaid or postpaid.")
+    email = contact_email.strip().lower()
+    if Vendor.objects.filter(contact_email__iexact=email, status=Vendor.Status.PENDING).exists():
+        raise DomainError(
+            "conflict",
+            "A signup with this email is already waiting for approval; we will write to "
+            "you once it is reviewed.",
+            details={"contact_email": ["A pending signup already uses this email."]},
+        )
     with transaction.atomic():
         vendor = Vendor(
             name=company_name.strip(),
-            contact_email=contact_email.lower(),
+            contact_email=email,
             country=country.upper(),
             billing_mode=billing_mode,
             currency=settings.DEFAULT_CURRENCY,

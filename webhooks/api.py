@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 from webhooks import selectors, services
@@ -113,6 +114,7 @@ class VendorWebhookEndpointListApi(VendorApiMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
             return WebhookEndpoint.objects.none()
+        query_filters(self.request)  # no filters: unknown parameters are refused
         return selectors.endpoint_list(vendor=self.request.vendor)  # type: ignore[attr-defined]
 
     @extend_schema(tags=["vendor webhooks"])
@@ -162,6 +164,11 @@ class VendorWebhookEndpointTestApi(VendorApiMixin, APIView):
         return Response(self.OutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+class DeliveryFilters(QueryFilters):
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
+    endpoint_id = serializers.IntegerField(required=False, min_value=1)
+
+
 class VendorWebhookDeliveryListApi(VendorApiMixin, generics.ListAPIView):
     class OutputSerializer(_DeliveryOutput):
         pass
@@ -171,21 +178,13 @@ class VendorWebhookDeliveryListApi(VendorApiMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[WebhookDelivery]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
             return WebhookDelivery.objects.none()
-        status_filter = self.request.query_params.get("status") or None
-        if status_filter and status_filter not in WebhookDelivery.Status.values:
-            status_filter = "-"  # an unknown status matches nothing rather than everything
-        endpoint = self.request.query_params.get("endpoint_id") or ""
         return selectors.delivery_list(
             vendor=self.request.vendor,  # type: ignore[attr-defined]
-            status=status_filter,
-            endpoint_id=int(endpoint) if endpoint.isdigit() else None,
+            **query_filters(self.request, DeliveryFilters),
         )
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=WebhookDelivery.Status.values),
-            OpenApiParameter("endpoint_id", int),
-        ],
+        parameters=[DeliveryFilters],
         tags=["vendor webhooks"],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -117,6 +117,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ("-id",)
+        verbose_name_plural = "webhook deliveries"
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_unique")
         ]

@@ -70,6 +70,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Staff log in at /admin/login/; with no `next` they land on the console, not on
+# Django's default /accounts/profile/ (which does not exist here).
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 CSRF_FAILURE_VIEW = "ttelgo.errors.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "ttelgo.User"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from orders.models import Order, OrderItem
 from tests.factories import UserFactory, VendorFactory
@@ -37,6 +38,8 @@ def order_row(
         customer = UserFactory()
     if channel == Order.Channel.B2B and vendor is None:
         vendor = VendorFactory()
+    if status == Order.Status.COMPLETED:
+        fields.setdefault("completed_at", timezone.now())
     order = Order.objects.create(
         channel=channel,
         customer=customer if channel == Order.Channel.B2C else None,

@@ -27,7 +27,8 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
 
 def test_operator_logs_in_and_sees_the_dashboard(console):
     user = operator("admin")
-    order_row(status=Order.Status.IN_REVIEW, total=4200)
+    order_row(status=Order.Status.IN_REVIEW, total=4200)  # held: not a sale yet
+    order_row(status=Order.Status.COMPLETED, total=4200)
     console.login(user.email, OPERATOR_PASSWORD)
     assert console.wait_css("[data-testid='open-reviews']").text == "1"
     assert console.wait_css("[data-testid='sales-today']").text == "42.00 USD"

@@ -17,17 +17,20 @@ from ttelgo.money import Money
 pytestmark = pytest.mark.django_db
 
 
-def test_sales_count_only_sold_orders_today_and_this_month():
+def test_sales_count_only_orders_delivered_in_the_period():
+    """A sale is a delivered order, on the day it was delivered: orders still paid or
+    provisioning may yet fail and be refunded."""
     order_row(status=Order.Status.COMPLETED, total=1500)
     order_row(status=Order.Status.PROVISIONING, total=500)
+    order_row(status=Order.Status.PAID, total=600)
     order_row(status=Order.Status.AWAITING_PAYMENT, total=9900)
     order_row(status=Order.Status.REFUNDED, total=7700)
     old = order_row(status=Order.Status.COMPLETED, total=300)
-    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    Order.objects.filter(pk=old.pk).update(completed_at=timezone.now() - timedelta(days=40))
 
     today = dashboard.sales_between(start=timezone.now() - timedelta(hours=1))
-    assert today.count == 2
-    assert today.amounts == [Money(2000, "USD")]
+    assert today.count == 1
+    assert today.amounts == [Money(1500, "USD")]
 
 
 def test_sales_by_day_is_zero_filled_and_ends_today():
@@ -125,7 +128,8 @@ def test_dashboard_page_opens_on_an_empty_database(admin_user_role):
 
 
 def test_dashboard_page_shows_open_reviews_and_sales(admin_user_role):
-    order_row(status=Order.Status.IN_REVIEW, total=4200)
+    order_row(status=Order.Status.IN_REVIEW, total=4200)  # held: not a sale yet
+    order_row(status=Order.Status.COMPLETED, total=4200)
     client = Client()
     client.force_login(admin_user_role)
     body = client.get("/admin/").content.decode()

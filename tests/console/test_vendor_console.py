@@ -136,7 +136,7 @@ def test_an_adjustment_that_would_overdraw_the_wallet_is_refused_on_the_form():
 def test_only_admins_approve_vendors_and_the_vendor_is_emailed(django_capture_on_commit_callbacks):
     vendor = VendorFactory(status=Vendor.Status.PENDING)
     for role in ("support", "finance"):
-        denied(operator_vendor_approve, vendor_id=vendor.pk, actor=operator(role))
+        denied(operator_vendor_approve, vendor_id=vendor.pk, actor=operator(role), reason="ok")
     boss = operator("admin")
     with django_capture_on_commit_callbacks(execute=True):
         operator_vendor_approve(vendor_id=vendor.pk, actor=boss, reason="KYC done")
@@ -191,12 +191,13 @@ def test_view_only_roles_cannot_use_the_bulk_vendor_actions():
     for role in ("support", "finance"):
         admin_client(operator(role)).post(
             "/admin/vendors/vendor/",
-            {"action": "approve", "_selected_action": [vendor.pk]},
+            {"action": "approve", "_selected_action": [vendor.pk], "reason": "KYC checked"},
         )
         vendor.refresh_from_db()
         assert vendor.status == Vendor.Status.PENDING, role
     admin_client(operator("admin")).post(
-        "/admin/vendors/vendor/", {"action": "approve", "_selected_action": [vendor.pk]}
+        "/admin/vendors/vendor/",
+        {"action": "approve", "_selected_action": [vendor.pk], "reason": "KYC checked"},
     )
     vendor.refresh_from_db()
     assert vendor.status == Vendor.Status.ACTIVE

@@ -75,7 +75,6 @@ def test_bundle_list_shape(api_client, small_catalogue):
         ({"unlimited": "true"}, {"gb_ul_3d"}),
         ({"unlimited": "false", "country": "GB"}, {"gb_1gb_7d", "gb_10gb_30d", "eu_3gb_15d"}),
         ({"min_data_mb": "5000"}, {"gb_10gb_30d", "gb_ul_3d", "fr_5gb_15d"}),
-        ({"country": "ZZ"}, set()),
     ],
 )
 def test_bundle_list_filters(api_client, small_catalogue, params, expected):
@@ -260,3 +259,24 @@ def test_vendor_catalogue_needs_an_active_vendor_key(api_client, small_catalogue
 def test_public_catalogue_ignores_credentials(api_client, small_catalogue):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
     assert api_client.get(BUNDLES).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"country": "ZZ"}, "country"),
+        ({"region": "atlantis"}, "region"),
+        ({"contry": "GB"}, "contry"),
+        ({"country": "GB", "sort": "price"}, "sort"),
+    ],
+)
+def test_unknown_countries_regions_and_parameters_are_refused(
+    api_client, small_catalogue, params, field
+):
+    """An unknown country, region or parameter name is a 400 naming it, not an empty 200
+    that looks like "no bundles there"."""
+    response = api_client.get(BUNDLES, params)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert field in error["details"]

@@ -43,7 +43,10 @@ def local_cache(settings):
 def test_a_hot_answer_is_served_from_process_memory_until_the_catalogue_changes(
     api_client, local_cache, monkeypatch, db
 ):
+    from esims.models import Country
+
     bundles_create()
+    Country.objects.create(iso="GB", name="United Kingdom")
     path = "/api/v1/catalogue/bundles?country=GB"
     first = api_client.get(path)
     reads: list[str] = []

@@ -45,7 +45,11 @@ def test_admin_pages_render(operator_client):
 
 def test_approve_and_suspend_with_reason_are_audited_to_the_operator(operator_client):
     vendor = VendorFactory(status=Vendor.Status.PENDING)
-    _action(operator_client, "approve", [vendor])
+    response = _action(operator_client, "approve", [vendor], reason="")
+    vendor.refresh_from_db()
+    assert vendor.status == "pending"  # the console asks for a reason; so does the service
+    assert any("reason" in str(m) for m in get_messages(response.wsgi_request))
+    _action(operator_client, "approve", [vendor], reason="KYC checked")
     vendor.refresh_from_db()
     assert vendor.status == "active"
 

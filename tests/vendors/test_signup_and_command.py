@@ -61,7 +61,12 @@ def test_signup_is_throttled(api_client, db, settings):
     from tests.vendors.test_throttling import _rates
 
     with _rates(signup="2/hour"):
-        codes = [api_client.post(SIGNUP, BODY, format="json").status_code for _ in range(3)]
+        codes = [
+            api_client.post(
+                SIGNUP, {**BODY, "contact_email": f"ops{i}@example.com"}, format="json"
+            ).status_code
+            for i in range(3)
+        ]
     assert codes == [201, 201, 429]
 
 
@@ -109,3 +114,13 @@ def test_vendor_create_refuses_bad_amounts(db):
             stdout=io.StringIO(),
         )
     assert not Vendor.objects.exists()
+
+
+def test_a_second_signup_with_the_same_email_is_refused_while_the_first_waits(api_client, db):
+    assert api_client.post(SIGNUP, BODY, format="json").status_code == 201
+    again = {**BODY, "contact_email": BODY["contact_email"].upper(), "company_name": "Other"}
+    response = api_client.post(SIGNUP, again, format="json")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "conflict" and "contact_email" in error["details"]
+    assert Vendor.objects.count() == 1
