@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -103,18 +104,39 @@ def _refund_late_payment(order_id: int) -> None:
 
 
 def order_payment_failed(*, order_id: int, reason: str) -> Order:
-    """The payment attempt failed: the order fails with the reason. Idempotent."""
+    """A payment attempt was declined. Stripe keeps the PaymentIntent open so the customer
+    can try another card, and so does the order: it stays awaiting payment with the
+    decline on its timeline and as its `failure_reason`, until the intent succeeds, is
+    cancelled, or the payment window closes (`orders_awaiting_payment_expire`)."""
     with transaction.atomic():
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if order.status != S.AWAITING_PAYMENT:
             return order
-        return order_transition(
-            order_id=order_id,
-            to=S.FAILED,
-            expected=S.AWAITING_PAYMENT,
-            reason=f"payment failed: {reason}",
-            failure_reason=f"payment failed: {reason}"[:1000],
-        )
+        message = f"payment declined: {reason}"[:1000]
+        if order.failure_reason != message:
+            Order.objects.filter(pk=order_id).update(
+                failure_reason=message, updated_at=timezone.now()
+            )
+            order_event_record(
+                order=order, from_status=order.status, to_status=order.status, reason=message
+            )
+            order.refresh_from_db()
+        return order
+
+
+def orders_awaiting_payment_expire(*, older_than: timedelta) -> list[int]:
+    """Beat job: orders nobody paid within the payment window are cancelled with their
+    PaymentIntent (the customer can no longer be charged for them)."""
+    cutoff = timezone.now() - older_than
+    expired = []
+    stale = Order.objects.filter(status=S.AWAITING_PAYMENT, created_at__lt=cutoff)
+    for order_id in stale.order_by("id").values_list("id", flat=True)[:500]:
+        try:
+            order_cancel(order_id=order_id, actor="system", reason="payment window closed")
+        except DomainError:
+            continue  # paid or cancelled meanwhile
+        expired.append(order_id)
+    return expired
 
 
 def order_payment_canceled(*, order_id: int) -> Order:
@@ -475,7 +497,7 @@ def order_create_topup(
 # --- cancel and review ------------------------------------------------------------------
 
 
-def order_cancel(*, order_id: int, actor: Any) -> Order:
+def order_cancel(*, order_id: int, actor: Any, reason: str = "cancelled by the buyer") -> Order:
     """Cancel an order still awaiting payment, and its PaymentIntent with it."""
 
     with transaction.atomic():
@@ -491,7 +513,7 @@ def order_cancel(*, order_id: int, actor: Any) -> Order:
             to=S.CANCELLED,
             expected=S.AWAITING_PAYMENT,
             actor=actor,
-            reason="cancelled by the buyer",
+            reason=reason,
         )
         # Inside the transaction: if the gateway refuses, the order stays as it was.
         payment_cancel_for_order(order_id=order_id)

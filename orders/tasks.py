@@ -3,7 +3,9 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
+from orders import services
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -42,6 +44,12 @@ def orders_redrive_stuck(older_than_seconds: int = 60) -> dict[str, int]:
         "redriven": len(result.redriven),
         "escalated": len(result.escalated),
     }
+
+
+@shared_task(name="orders.tasks.orders_awaiting_payment_expire")
+def orders_awaiting_payment_expire() -> int:
+    window = timedelta(seconds=settings.ORDER_PAYMENT_WINDOW_SECONDS)
+    return len(services.orders_awaiting_payment_expire(older_than=window))
 
 
 @shared_task(name="orders.tasks.esims_usage_refresh", ignore_result=True)

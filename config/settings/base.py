@@ -150,6 +150,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "invoices-close-month": {"task": "billing.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "billing.tasks.invoices_mark_overdue", "schedule": 3600.0},
     "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
+    "orders-awaiting-payment-expire": {
+        "task": "orders.tasks.orders_awaiting_payment_expire",
+        "schedule": 900.0,
+    },
     "reconciliation-run": {"task": "reconciliation.tasks.reconciliation_run", "schedule": 86400.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
@@ -307,3 +311,6 @@ UNFOLD = {
 }
 # The largest refund (minor units) the support role may give; bigger ones need finance.
 SUPPORT_REFUND_LIMIT = env.int("SUPPORT_REFUND_LIMIT", default=5000)
+# How long a customer order waits for its payment (a declined card may be retried) before
+# it and its PaymentIntent are cancelled.
+ORDER_PAYMENT_WINDOW_SECONDS = env.int("ORDER_PAYMENT_WINDOW_SECONDS", default=24 * 3600)

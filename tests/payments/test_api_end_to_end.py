@@ -71,11 +71,14 @@ def test_pay_get_esim_then_refund_reverses_the_ledger(client, django_capture_on_
     assert ledger_integrity_check() == []
 
 
-def test_declined_payment_fails_the_order(client, django_capture_on_commit_callbacks):
+def test_a_declined_payment_leaves_the_order_waiting_for_another_card(
+    client, django_capture_on_commit_callbacks
+):
     order = _buy(client, django_capture_on_commit_callbacks)
     _sandbox(client, django_capture_on_commit_callbacks, order, "fail")
     detail = client.get(f"/api/v1/orders/{order['id']}").json()
-    assert detail["status"] == "failed"
+    assert detail["status"] == "awaiting_payment"
+    assert "declined" in detail["failure_reason"]
     assert detail["esims"] == []
     payment = Payment.objects.get(payment_intent_id=order["payment"]["payment_intent_id"])
     assert payment.status == Payment.Status.FAILED

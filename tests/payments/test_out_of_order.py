@@ -95,17 +95,17 @@ def test_late_failure_event_after_success_changes_nothing(
     assert order.status == Order.Status.PROVISIONING
 
 
-def test_customer_retry_after_decline_is_refunded_because_the_order_already_failed(
+def test_a_customer_who_retries_after_a_decline_gets_the_order(
     api_client, order, provision_delay, django_capture_on_commit_callbacks
 ):
-    """Decline (order fails), then the customer pays the same intent: the money came in for
-    a closed order, so it goes straight back."""
+    """Decline (the order keeps waiting), then the customer pays the same intent with
+    another card: the order is paid and provisioned, nothing is refunded."""
     payment = payment_create_for_order(order=order)
     base = f"/api/v1/sandbox/payment_intents/{payment.payment_intent_id}"
     with django_capture_on_commit_callbacks(execute=True):
         api_client.post(f"{base}/fail")
     order.refresh_from_db()
-    assert order.status == Order.Status.FAILED
+    assert order.status == Order.Status.AWAITING_PAYMENT
 
     with django_capture_on_commit_callbacks(execute=True):
         assert api_client.post(f"{base}/succeed").status_code == 200
@@ -113,8 +113,30 @@ def test_customer_retry_after_decline_is_refunded_because_the_order_already_fail
     payment.refresh_from_db()
     order.refresh_from_db()
     assert payment.status == Payment.Status.SUCCEEDED
-    assert payment.refunded_amount == payment.amount
-    assert order.status == Order.Status.FAILED
+    assert payment.refunded_amount == 0
+    assert order.status == Order.Status.PROVISIONING
     kinds = sorted(Transaction.objects.filter(order_id=order.pk).values_list("kind", flat=True))
-    assert kinds == [Transaction.Kind.B2C_PAYMENT, Transaction.Kind.B2C_REFUND]
-    provision_delay.assert_not_called()
+    assert kinds == [Transaction.Kind.B2C_PAYMENT]
+    provision_delay.assert_called_once_with(order.pk)
+
+
+def test_an_order_nobody_pays_within_the_window_is_cancelled_with_its_intent(
+    api_client, order, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.services import orders_awaiting_payment_expire
+
+    payment = payment_create_for_order(order=order)
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post(f"/api/v1/sandbox/payment_intents/{payment.payment_intent_id}/fail")
+    assert orders_awaiting_payment_expire(older_than=timedelta(hours=24)) == []
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert orders_awaiting_payment_expire(older_than=timedelta(hours=24)) == [order.pk]
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert order.events.last().reason == "payment window closed"
+    assert SandboxPaymentIntent.objects.get(pk=payment.payment_intent_id).status == "canceled"

@@ -48,7 +48,11 @@ def test_paid_order_is_handed_to_provisioning(
     assert captured.order_id == order.pk
 
 
-def test_declined_card_fails_the_order(api_client, order, django_capture_on_commit_callbacks):
+def test_a_declined_card_keeps_the_order_waiting_and_says_why(
+    api_client, order, django_capture_on_commit_callbacks
+):
+    """Stripe keeps the PaymentIntent open after a decline so the customer can try another
+    card; the order waits with it instead of failing."""
     payment = payment_create_for_order(order=order)
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post(
@@ -60,8 +64,10 @@ def test_declined_card_fails_the_order(api_client, order, django_capture_on_comm
     assert payment.status == Payment.Status.FAILED
     assert payment.failure_reason == "Your card was declined."
     order.refresh_from_db()
-    assert order.status == Order.Status.FAILED
+    assert order.status == Order.Status.AWAITING_PAYMENT
     assert "declined" in order.failure_reason
+    (event,) = order.events.filter(reason__startswith="payment declined")
+    assert (event.from_status, event.to_status) == ("awaiting_payment", "awaiting_payment")
     assert not Transaction.objects.filter(order_id=order.pk).exists()
 
 
