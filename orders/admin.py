@@ -370,6 +370,10 @@ class OrderAdmin(ReadOnlyOrderAdmin):
         "vendor__name",
         "provider_reference",
         "customer_reference",
+        # an ICCID or PaymentIntent id pasted from a support ticket or Stripe
+        "=esims__iccid",
+        "=target_iccid",
+        "=payments__payment_intent_id",
     )
     date_hierarchy = "created_at"
     actions_detail = [

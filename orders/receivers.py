@@ -24,10 +24,20 @@ def _canceled(*, order_id: int, **_: Any) -> None:
 
 
 def _refunded(
-    *, order_id: int, fully_refunded: bool, actor: Any = None, reason: str = "", **_: Any
+    *,
+    order_id: int,
+    fully_refunded: bool,
+    actor: Any = None,
+    reason: str = "",
+    amount: Any = None,
+    **_: Any,
 ) -> None:
     services.order_refund_recorded(
-        order_id=order_id, fully_refunded=fully_refunded, actor=actor, reason=reason
+        order_id=order_id,
+        fully_refunded=fully_refunded,
+        actor=actor,
+        reason=reason,
+        amount=amount,
     )
 
 

@@ -154,13 +154,22 @@ def order_payment_canceled(*, order_id: int) -> Order:
 
 
 def order_refund_recorded(
-    *, order_id: int, fully_refunded: bool, actor: Any = None, reason: str = ""
+    *,
+    order_id: int,
+    fully_refunded: bool,
+    actor: Any = None,
+    reason: str = "",
+    amount: Money | None = None,
 ) -> Order:
     """Payments recorded a refund. A full refund moves an order that is not being
     provisioned to `refunded` (awaiting payment too: Stripe's events may arrive in any
     order, and a refunded payment never provisions); an order in `provisioning` is
     refunded when provisioning settles (`order_settle_refund`). A partial refund only
-    leaves an event. Failed orders stay failed (their refund is part of failing)."""
+    leaves an event. Failed orders stay failed (their refund is part of failing). The
+    event names the amount and why; its actor is the operator who refunded."""
+    what = "refund" if fully_refunded else "partial refund"
+    label = f"{what} of {amount}" if amount is not None else what
+    reason = f"{label}: {reason}" if reason else label
     with transaction.atomic():
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
         if fully_refunded and order.status in (
@@ -169,15 +178,13 @@ def order_refund_recorded(
             S.IN_REVIEW,
             S.COMPLETED,
         ):
-            return order_transition(
-                order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason or "refunded"
-            )
+            return order_transition(order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason)
         order_event_record(
             order=order,
             from_status=order.status,
             to_status=order.status,
             actor=actor,
-            reason=reason or ("refunded" if fully_refunded else "partially refunded"),
+            reason=reason,
         )
         return order
 

@@ -414,8 +414,11 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
                 Payment,
                 order_id=payment.order_id,
                 fully_refunded=payment.fully_refunded,
-                actor=actor,
+                # Who asked for it: the operator who refunded, also when Stripe's
+                # charge.refunded event is what settles it.
+                actor=actor or refund.actor,
                 reason=refund.reason,
+                amount=amount,
             )
         else:
             _wallet_topup_refunded(

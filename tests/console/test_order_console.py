@@ -185,3 +185,31 @@ def test_order_page_offers_only_the_actions_the_state_allows(completed_order):
     Order.objects.filter(pk=completed_order.pk).update(status=Order.Status.IN_REVIEW)
     body = client.get(f"{base}/change/").content.decode()
     assert f"{base}/approve/" in body and f"{base}/reject/" in body
+
+
+def test_the_timeline_names_the_operator_and_the_amount_of_a_partial_refund(
+    completed_order, django_capture_on_commit_callbacks
+):
+    finance = operator("finance")
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_order_refund(
+            order_id=completed_order.pk,
+            actor=finance,
+            amount=Money(200, "USD"),
+            reason="one day of outage",
+        )
+    event = completed_order.events.order_by("id").last()
+    assert (event.from_status, event.to_status) == ("completed", "completed")
+    assert event.actor == finance and event.actor_label == str(finance)
+    assert event.reason == "partial refund of 2.00 USD: one day of outage"
+
+
+def test_order_search_finds_an_order_by_iccid_or_payment_intent(completed_order):
+    client = admin_client(operator("support"))
+    iccid = completed_order.esims.first().iccid
+    intent = Payment.objects.get(order=completed_order).payment_intent_id
+    for term in (iccid, intent):
+        page = client.get("/admin/orders/order/", {"q": term}).content.decode()
+        assert f"/admin/orders/order/{completed_order.pk}/change/" in page, term
+    page = client.get("/admin/orders/order/", {"q": "8944500000000009999"}).content.decode()
+    assert f"/admin/orders/order/{completed_order.pk}/change/" not in page

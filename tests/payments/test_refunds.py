@@ -72,7 +72,7 @@ def test_partial_refunds_then_the_rest(paid, django_capture_on_commit_callbacks)
         payment_refund(payment=paid, amount=Money(400, "USD"), reason="partial")
     order = Order.objects.get(pk=paid.order_id)
     assert order.status == Order.Status.COMPLETED  # a partial refund leaves the order
-    assert order.events.last().reason == "partial"
+    assert order.events.last().reason == "partial refund of 4.00 USD: partial"
     with django_capture_on_commit_callbacks(execute=True):
         rest = payment_refund(payment=paid, amount=None, reason="the rest")
     assert rest.amount == 1100
