@@ -1,18 +1,26 @@
 """Demo vendors with their money for `make run` (called by `manage.py seed_demo`): a
-prepaid one with a funded wallet, a postpaid one with a credit line. Safe to run again."""
+prepaid one with a funded wallet, a postpaid one with a credit line.
+
+Safe to run again: it creates what is missing and changes nothing an operator changed
+(a credit limit raised in the console stays raised; a demo key an operator revoked stays
+revoked). Each demo vendor's API key is the same on every run of the same database
+(derived from SECRET_KEY), so the key printed yesterday still works today."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
+from django.conf import settings
+from rest_framework_api_key.crypto import KeyGenerator
+
+from billing.selectors import vendor_balance
 from billing.services import vendor_wallet_topup_credit
+from ttelgo.audit import audit_record
 from ttelgo.money import Money
-from vendors.models import Vendor
-from vendors.services import (
-    api_key_issue,
-    vendor_create,
-    vendor_credit_limit_change,
-)
+from vendors.models import Vendor, VendorAPIKey
+from vendors.services import vendor_create, vendor_credit_limit_change
 
 PREPAID_NAME = "Demo Prepaid Travel Co"
 POSTPAID_NAME = "Demo Postpaid Roaming Ltd"
@@ -20,12 +28,11 @@ WALLET_FUNDS = Money(50_000, "USD")  # 500.00
 CREDIT_LIMIT = Money(200_000, "USD")  # 2,000.00
 
 
-def _fund(vendor: Vendor) -> str:
+def _fund(vendor: Vendor) -> None:
     # The reference makes the credit idempotent across re-runs.
     vendor_wallet_topup_credit(
         vendor=vendor, amount=WALLET_FUNDS, reference=f"demo:wallet-topup:{vendor.pk}"
     )
-    return f"wallet {WALLET_FUNDS}"
 
 
 def _vendor(name: str, billing_mode: str) -> tuple[Vendor, bool]:
@@ -43,18 +50,49 @@ def _vendor(name: str, billing_mode: str) -> tuple[Vendor, bool]:
     return vendor, True
 
 
+def demo_key(vendor: Vendor) -> str:
+    """The demo vendor's key: the same string on every run (an HMAC of SECRET_KEY), its
+    hash stored once. Only its hash is kept, as for any key."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"ttelgo-demo-key:{vendor.pk}".encode(), hashlib.sha256
+    ).hexdigest()
+    prefix, secret = digest[:8], digest[8:40]
+    key = f"{prefix}.{secret}"
+    if not VendorAPIKey.objects.filter(vendor=vendor, prefix=prefix).exists():
+        hashed = KeyGenerator().hash(key)
+        api_key = VendorAPIKey(
+            id=f"{prefix}.{hashed}", prefix=prefix, hashed_key=hashed, vendor=vendor, name="demo"
+        )
+        api_key.save(force_insert=True)
+        audit_record(
+            actor=None,
+            action="vendor.api_key_issue",
+            target=vendor,
+            after={"prefix": prefix, "name": "demo", "expires_at": None},
+        )
+    return key
+
+
+def _key_line(vendor: Vendor) -> str:
+    key = demo_key(vendor)
+    if VendorAPIKey.objects.filter(vendor=vendor, prefix=key.partition(".")[0], revoked=True):
+        return "Api-Key revoked in the console (issue a new one there)"
+    return f"Api-Key {key}"
+
+
 def seed_demo(stdout: Any) -> list[str]:
     prepaid, _ = _vendor(PREPAID_NAME, Vendor.BillingMode.PREPAID)
-    funding = _fund(prepaid)
+    _fund(prepaid)
     postpaid, created = _vendor(POSTPAID_NAME, Vendor.BillingMode.POSTPAID)
-    if created or postpaid.credit_limit != CREDIT_LIMIT.amount:
+    if created:  # later changes are the operator's
         vendor_credit_limit_change(
             vendor=postpaid, limit=CREDIT_LIMIT, actor=None, reason="demo credit line"
         )
-    # A fresh key per run: earlier keys cannot be shown again (only their hashes exist).
-    _, prepaid_key = api_key_issue(vendor=prepaid, name="demo")
-    _, postpaid_key = api_key_issue(vendor=postpaid, name="demo")
+    # The figures as they are now, not as the first run left them.
+    wallet = vendor_balance(vendor=prepaid)
+    credit = vendor_balance(vendor=postpaid)
     return [
-        f"Demo vendor (prepaid, {funding}): Api-Key {prepaid_key}",
-        f"Demo vendor (postpaid, credit {CREDIT_LIMIT}): Api-Key {postpaid_key}",
+        f"Demo vendor (prepaid, wallet {wallet.available} available): {_key_line(prepaid)}",
+        f"Demo vendor (postpaid, {credit.available} of {credit.credit_limit} credit left): "
+        f"{_key_line(postpaid)}",
     ]

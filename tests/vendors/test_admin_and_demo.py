@@ -10,6 +10,7 @@ from django.urls import reverse
 from tests.factories import UserFactory, VendorFactory
 from tests.vendors.factories import key_client
 from ttelgo.models import AuditLog
+from ttelgo.money import Money
 from vendors.models import Vendor, VendorAPIKey
 
 
@@ -148,3 +149,46 @@ def test_seed_demo_is_idempotent_and_returns_working_keys(db):
     balance = key_client(second[0].rsplit(" ", 1)[1]).get("/api/v1/vendor/balance").json()
     assert balance["balance"] == {"amount": "500.00", "currency": "USD"}  # funded once
     assert prepaid.status == "active"
+
+
+def test_seeding_again_changes_nothing_an_operator_changed_and_prints_current_figures(db):
+    """`make run` twice on one database: the same keys (nothing new issued), a credit
+    limit the operator raised stays raised, the banner shows today's balances."""
+    from billing.demo import seed_demo
+    from billing.services import vendor_wallet_topup_credit
+    from vendors.models import VendorAPIKey
+    from vendors.services import vendor_credit_limit_change
+
+    first = seed_demo(io.StringIO())
+    keys = VendorAPIKey.objects.count()
+    postpaid = Vendor.objects.get(billing_mode="postpaid")
+    vendor_credit_limit_change(
+        vendor=postpaid, limit=Money(500_000, "USD"), actor=None, reason="raised by ops"
+    )
+    prepaid = Vendor.objects.get(billing_mode="prepaid")
+    vendor_wallet_topup_credit(  # the wallet moved since the first run
+        vendor=prepaid, amount=Money(10_000, "USD"), reference="test:more-funds"
+    )
+    second = seed_demo(io.StringIO())
+    assert "wallet 600.00 USD available" in second[0]
+    assert VendorAPIKey.objects.count() == keys  # no new keys
+    assert [line.rsplit("Api-Key ", 1)[1] for line in second] == [
+        line.rsplit("Api-Key ", 1)[1] for line in first
+    ]
+    postpaid.refresh_from_db()
+    assert postpaid.credit_limit == 500_000
+    assert "of 5,000.00 USD credit left" in second[1] or "of 5000.00 USD credit left" in second[1]
+
+
+def test_a_demo_key_the_operator_revoked_stays_revoked(db):
+    from billing.demo import seed_demo
+    from vendors.models import VendorAPIKey
+    from vendors.services import api_key_revoke
+
+    first = seed_demo(io.StringIO())
+    for api_key in VendorAPIKey.objects.all():
+        api_key_revoke(api_key=api_key, actor=None)
+    second = seed_demo(io.StringIO())
+    assert all("revoked" in line for line in second)
+    key = first[0].rsplit("Api-Key ", 1)[1]
+    assert key_client(key).get("/api/v1/vendor/balance").status_code == 401
