@@ -19,7 +19,7 @@ venv: $(VENV)/.installed
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runembedded 127.0.0.1:8000
 
 ## Production-like: gunicorn against whatever DATABASE_URL / REDIS_URL say.
 serve: venv

@@ -98,7 +98,7 @@ def _send(task: str, args: list[Any]) -> None:
     _task(task).delay(*args)
 
 
-def _task(name: str) -> Any:
+def task_resolve(name: str) -> Any:
     """The registered task of that name. A web process has imported no tasks module
     until it sends its first task: import the module the name points at (where the task
     lives unless it moved), else every app's tasks module."""
@@ -109,6 +109,9 @@ def _task(name: str) -> Any:
     if name not in registry:
         current_app.loader.import_default_modules()
     return registry[name]
+
+
+_task = task_resolve
 
 
 def _send_and_forget(pk: int, task: str, args: list[Any]) -> None:
