@@ -45,6 +45,17 @@ class VendorBalanceApi(VendorApiMixin, APIView):
         return Response(self.OutputSerializer(balance).data)
 
 
+class StatementFilters(QueryFilters):
+    """`from` / `to`: ISO dates (UTC), both inclusive."""
+
+    def get_fields(self) -> dict[str, Any]:
+        # `from` is a Python keyword: declared here instead of as class attributes.
+        return {
+            "from": serializers.DateField(required=False),
+            "to": serializers.DateField(required=False),
+        }
+
+
 class VendorLedgerApi(VendorApiMixin, generics.ListAPIView):
     """The statement of the vendor's wallet (prepaid) or receivable (postpaid), newest
     first; amounts from the vendor's point of view (money of theirs with us is positive)."""
@@ -65,10 +76,15 @@ class VendorLedgerApi(VendorApiMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
             return Entry.objects.none()
-        query_filters(self.request)  # no filters (yet): unknown parameters are refused
-        return ledger_selectors.vendor_statement(vendor=self.request.vendor)  # type: ignore[attr-defined]
+        when = query_filters(self.request, StatementFilters)
+        lines = ledger_selectors.vendor_statement(vendor=self.request.vendor)  # type: ignore[attr-defined]
+        if "from" in when:
+            lines = lines.filter(transaction__created_at__date__gte=when["from"])
+        if "to" in when:
+            lines = lines.filter(transaction__created_at__date__lte=when["to"])
+        return lines
 
-    @extend_schema(tags=["vendor"])
+    @extend_schema(tags=["vendor"], parameters=[StatementFilters])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

@@ -66,6 +66,12 @@ class EsimFilters(QueryFilters):
     status = serializers.ChoiceField(choices=Esim.Status.choices, required=False)
 
 
+class VendorEsimFilters(EsimFilters):
+    bundle_code = serializers.CharField(max_length=100, required=False)
+    customer_reference = serializers.CharField(max_length=255, required=False)
+    iccid = serializers.CharField(max_length=22, required=False)
+
+
 class OrderListCreateApi(generics.ListAPIView):
     class InputSerializer(serializers.Serializer):
         bundle_code = serializers.CharField(max_length=100)
@@ -322,6 +328,25 @@ class VendorEsimDetailApi(VendorApiMixin, APIView):
         vendor = request.vendor  # type: ignore[attr-defined]
         esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
         return Response(self.OutputSerializer(esim).data)
+
+
+class VendorEsimListApi(VendorApiMixin, generics.ListAPIView):
+    class OutputSerializer(EsimOutputSerializer):
+        pass
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self) -> QuerySet[Esim]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
+            return Esim.objects.none()
+        return selectors.esim_list_for_buyer(
+            vendor=self.request.vendor,  # type: ignore[attr-defined]
+            **query_filters(self.request, VendorEsimFilters),
+        )
+
+    @extend_schema(parameters=[VendorEsimFilters])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class VendorEsimQrApi(VendorApiMixin, EsimQrMixin, APIView):

@@ -59,11 +59,18 @@ def order_get_for_buyer(
 
 
 def esim_list_for_buyer(
-    *, customer: Any = None, vendor: Vendor | None = None, status: str | None = None
+    *, customer: Any = None, vendor: Vendor | None = None, **filters: Any
 ) -> QuerySet[Esim]:
+    """The buyer's eSIMs, newest first. `filters`: status, bundle_code (the latest bundle),
+    customer_reference (of the order that bought it), iccid."""
     scope = {f"order__{k}": v for k, v in _buyer_filter(customer=customer, vendor=vendor).items()}
-    if status:
-        scope["status"] = status
+    lookups = {
+        "status": "status",
+        "bundle_code": "bundle_code",
+        "customer_reference": "order__customer_reference",
+        "iccid": "iccid",
+    }
+    scope.update({lookups[name]: value for name, value in filters.items()})
     return Esim.objects.filter(**scope).order_by("-created_at", "-id")
 
 

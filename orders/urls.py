@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern] = [
     path("esims/<str:iccid>/topups", api.EsimTopupCreateApi.as_view(), name="esim-topups"),
     path("vendor/orders", api.VendorOrderListCreateApi.as_view(), name="vendor-orders"),
     path("vendor/orders/<int:order_id>", api.VendorOrderDetailApi.as_view(), name="vendor-order"),
+    path("vendor/esims", api.VendorEsimListApi.as_view(), name="vendor-esims"),
     path("vendor/esims/<str:iccid>", api.VendorEsimDetailApi.as_view(), name="vendor-esim"),
     path("vendor/esims/<str:iccid>/qr", api.VendorEsimQrApi.as_view(), name="vendor-esim-qr"),
     path(

@@ -90,14 +90,23 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
         )
 
 
+_EVENT_CHOICES = [*services.EVENT_TYPES, services.EVERY_EVENT]
+
+
+def _events_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=_EVENT_CHOICES),
+        allow_empty=False,
+        max_length=len(_EVENT_CHOICES),
+        help_text='event types to receive; ["*"] = every type, including new ones',
+        **kwargs,
+    )
+
+
 class VendorWebhookEndpointListApi(VendorApiMixin, generics.ListAPIView):
     class InputSerializer(serializers.Serializer):
         url = serializers.URLField(max_length=2000)
-        events = serializers.ListField(
-            child=serializers.ChoiceField(choices=services.EVENT_TYPES),
-            allow_empty=False,
-            max_length=len(services.EVENT_TYPES),
-        )
+        events = _events_field()
         description = serializers.CharField(max_length=200, required=False, default="")
 
     class OutputSerializer(_EndpointOutput):
@@ -138,6 +147,28 @@ class VendorWebhookEndpointListApi(VendorApiMixin, generics.ListAPIView):
 
 
 class VendorWebhookEndpointDetailApi(VendorApiMixin, APIView):
+    class UpdateSerializer(serializers.Serializer):
+        url = serializers.URLField(max_length=2000, required=False)
+        events = _events_field(required=False)
+        enabled = serializers.BooleanField(required=False)
+        description = serializers.CharField(max_length=200, required=False)
+
+    class OutputSerializer(_EndpointOutput):
+        pass
+
+    @extend_schema(
+        request=UpdateSerializer, responses={200: OutputSerializer}, tags=["vendor webhooks"]
+    )
+    def patch(self, request: Request, endpoint_id: int) -> Response:
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = selectors.endpoint_get(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            endpoint_id=endpoint_id,
+        )
+        endpoint = services.endpoint_update(endpoint=endpoint, **data.validated_data)
+        return Response(self.OutputSerializer(endpoint).data)
+
     @extend_schema(responses={204: None}, tags=["vendor webhooks"])
     def delete(self, request: Request, endpoint_id: int) -> Response:
         endpoint = selectors.endpoint_get(

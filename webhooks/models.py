@@ -67,7 +67,7 @@ class WebhookEndpoint(models.Model):
         return f"{self.vendor_id}:{self.url}"
 
     def subscribes_to(self, event_type: str) -> bool:
-        return event_type in self.events
+        return "*" in self.events or event_type in self.events
 
 
 class WebhookEvent(models.Model):

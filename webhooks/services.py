@@ -59,10 +59,16 @@ def _validation(field: str, message: str) -> DomainError:
     return DomainError("validation_error", message, details={field: [message]})
 
 
+# Subscribes an endpoint to every event type, including ones added later.
+EVERY_EVENT = "*"
+
+
 def _events_clean(events: Iterable[str]) -> list[str]:
     cleaned = sorted(set(events))
     if not cleaned:
         raise _validation("events", "Subscribe to at least one event type.")
+    if EVERY_EVENT in cleaned:
+        return [EVERY_EVENT]
     unknown = [e for e in cleaned if e not in EVENT_TYPES]
     if unknown:
         raise _validation("events", f"Unknown event types: {', '.join(unknown)}.")
@@ -92,6 +98,38 @@ def endpoint_create(
             secret_encrypted=secret_encrypt(secret),
         )
     return endpoint, secret
+
+
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: Iterable[str] | None = None,
+    enabled: bool | None = None,
+    description: str | None = None,
+) -> WebhookEndpoint:
+    """Change an endpoint's URL, events, description or enabled flag; its signing secret
+    stays the same. Re-enabling checks the URL again."""
+    if endpoint.deleted_at is not None:
+        raise DomainError("not_found", "No such webhook endpoint.")
+    fields: dict[str, Any] = {}
+    if url is not None:
+        url_check(url)
+        fields["url"] = url
+    if events is not None:
+        fields["events"] = _events_clean(events)
+    if description is not None:
+        fields["description"] = description
+    with transaction.atomic():
+        if fields:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
+            endpoint.refresh_from_db()
+        if enabled is True and not endpoint.enabled:
+            endpoint_enable(endpoint=endpoint)
+        elif enabled is False and endpoint.enabled:
+            endpoint_disable(endpoint=endpoint, reason="disabled by the vendor", notify=False)
+    endpoint.refresh_from_db()
+    return endpoint
 
 
 def endpoint_secret(*, endpoint: WebhookEndpoint) -> str:

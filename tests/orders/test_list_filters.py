@@ -50,7 +50,10 @@ def test_vendor_orders_filter_by_status_reference_and_creation_time():
         ("/api/v1/vendor/orders", {"statuss": "failed"}, "statuss"),
         ("/api/v1/vendor/orders", {"status": "lost"}, "status"),
         ("/api/v1/vendor/orders", {"created_from": "yesterday"}, "created_from"),
-        ("/api/v1/vendor/ledger", {"from": "2026-01-01"}, "from"),
+        ("/api/v1/vendor/ledger", {"since": "2026-01-01"}, "since"),
+        ("/api/v1/vendor/ledger", {"from": "last week"}, "from"),
+        ("/api/v1/vendor/esims", {"order_id": "1"}, "order_id"),
+        ("/api/v1/vendor/esims", {"status": "sleeping"}, "status"),
         ("/api/v1/vendor/invoices", {"status": "late"}, "status"),
         ("/api/v1/vendor/webhook-endpoints", {"enabled": "true"}, "enabled"),
         ("/api/v1/vendor/webhook-deliveries", {"status": "nope"}, "status"),
@@ -82,3 +85,46 @@ def test_paging_and_format_parameters_are_not_unknown():
     api = vendor_client(VendorFactory(status="active"))
     assert api.get("/api/v1/vendor/orders", {"page": 1, "page_size": 5}).status_code == 200
     assert api.get("/api/v1/vendor/orders", {"format": "json"}).status_code == 200
+
+
+def test_vendor_esims_list_filters_by_status_bundle_reference_and_iccid():
+    from orders.esim_records import Esim
+
+    vendor = VendorFactory(status="active")
+    api = vendor_client(vendor)
+    trip = order_row(channel="b2b", vendor=vendor, customer_reference="trip-9")
+    other = order_row(channel="b2b", vendor=vendor)
+
+    def esim(order, iccid, bundle, status):
+        return Esim.objects.create(
+            order=order, iccid=iccid, bundle_code=bundle, status=status,
+            smdp_address="rsp.example", matching_id="M",
+        )  # fmt: skip
+
+    a = esim(trip, "8944000000000000001", "gb_1gb", "active")
+    b = esim(other, "8944000000000000002", "fr_5gb", "released")
+    esim(order_row(channel="b2b", status="completed"), "8944000000000000003", "gb_1gb", "active")
+
+    def iccids(params):
+        response = api.get("/api/v1/vendor/esims", params)
+        assert response.status_code == 200, response.content
+        return {row["iccid"] for row in response.json()["results"]}
+
+    assert iccids({}) == {a.iccid, b.iccid}  # never another vendor's
+    assert iccids({"status": "active"}) == {a.iccid}
+    assert iccids({"bundle_code": "fr_5gb"}) == {b.iccid}
+    assert iccids({"customer_reference": "trip-9"}) == {a.iccid}
+    assert iccids({"iccid": b.iccid}) == {b.iccid}
+
+
+def test_vendor_statement_by_date_range():
+    from tests.orders.factories import fund
+
+    vendor = VendorFactory(status="active")
+    fund(vendor, 1000)
+    api = vendor_client(vendor)
+    today = timezone.now().date()
+    lines = api.get("/api/v1/vendor/ledger", {"from": today.isoformat()}).json()["results"]
+    assert len(lines) == 1
+    yesterday = (today - timedelta(days=1)).isoformat()
+    assert api.get("/api/v1/vendor/ledger", {"to": yesterday}).json()["results"] == []
