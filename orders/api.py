@@ -250,6 +250,13 @@ class EsimTopupCreateApi(APIView):
     class OutputSerializer(CustomerOrderOutputSerializer):
         pass
 
+    def precheck(self, request: Request, iccid: str) -> None:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.topup_compatibility_check(
+            iccid=iccid, bundle_code=data.validated_data["bundle_code"], customer=request.user
+        )
+
     @extend_schema(
         request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
@@ -373,6 +380,15 @@ class VendorEsimTopupCreateApi(VendorApiMixin, APIView):
 
     class OutputSerializer(VendorOrderOutputSerializer):
         pass
+
+    def precheck(self, request: Request, iccid: str) -> None:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.topup_compatibility_check(
+            iccid=iccid,
+            bundle_code=data.validated_data["bundle_code"],
+            vendor=request.vendor,  # type: ignore[attr-defined]
+        )
 
     @extend_schema(
         request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]

@@ -22,6 +22,7 @@ from billing.services import (
 )
 from esims.models import Bundle
 from esims.pricing import retail_price, vendor_price
+from esims.providers import ProviderError, get_provider
 from esims.selectors import bundle_get_sellable
 from orders.esim_records import Esim
 from orders.models import Order, OrderItem
@@ -465,6 +466,30 @@ def order_create_b2b(
         kind=Order.Kind.ESIM,
         customer_reference=customer_reference,
     )
+
+
+def topup_compatibility_check(
+    *, iccid: str, bundle_code: str, customer: Any = None, vendor: Vendor | None = None
+) -> None:
+    """Ask the provider whether the bundle fits the buyer's eSIM (a Japan bundle does not
+    fit a UK eSIM). An HTTP call: run it outside any transaction, before the order.
+    Refuses with `bundle_incompatible` (409); someone else's eSIM is a 404."""
+    from orders.selectors import esim_get_for_buyer
+
+    esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
+    bundle_get_sellable(code=bundle_code)
+    try:
+        fits = get_provider().bundle_compatible(iccid=iccid, bundle_code=bundle_code)
+    except ProviderError as exc:
+        raise DomainError(
+            "provider_error", "The eSIM provider could not check this top-up; try again."
+        ) from exc
+    if not fits:
+        raise DomainError(
+            "bundle_incompatible",
+            f"Bundle {bundle_code} cannot be applied to eSIM {iccid}.",
+            details={"iccid": iccid, "bundle_code": bundle_code},
+        )
 
 
 def order_create_topup(

@@ -272,6 +272,17 @@ class SandboxProvider(Provider):
         except SandboxEsim.DoesNotExist:
             raise ProviderNotFound(f"eSIM {iccid} not found", status=404) from None
 
+    def bundle_compatible(self, *, iccid: str, bundle_code: str) -> bool:
+        """The simulator's rule: a bundle fits an eSIM when it covers at least one country
+        of the bundle the eSIM was bought with."""
+        self._before_call()
+        esim = self._esim(iccid)
+        first = esim.assignments.order_by("id").first()
+        wanted = {c.iso for c in self._bundle(bundle_code).countries}
+        if first is None or first.bundle_code not in self._catalogue:
+            return True
+        return bool(wanted & {c.iso for c in self._catalogue[first.bundle_code].countries})
+
     def get_esim(self, iccid: str) -> EsimDetails:
         self._before_call()
         esim = self._esim(iccid)

@@ -42,6 +42,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "idempotency_key_in_use": 409,
     "invalid_state": 409,
     "bundle_unavailable": 409,
+    "bundle_incompatible": 409,
     "conflict": 409,
     "unsupported_media_type": 415,
     "idempotency_key_reused": 422,

@@ -218,7 +218,12 @@ def idempotent(
         @functools.wraps(method)
         def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
             key = _key_from(request, required=required)
+            # A view's `precheck` runs before the transaction: checks that must ask
+            # another service over HTTP (no external call inside a database transaction).
+            precheck = getattr(view, "precheck", None)
             if key is None:
+                if precheck is not None:
+                    precheck(request, *args, **kwargs)
                 return method(view, request, *args, **kwargs)
             claim = idempotency_claim(
                 scope=caller_scope(request),
@@ -232,6 +237,8 @@ def idempotent(
                     claim.replay.data = unseal(claim.replay.data)
                 return claim.replay
             try:
+                if precheck is not None:
+                    precheck(request, *args, **kwargs)
                 with transaction.atomic():
                     response = method(view, request, *args, **kwargs)
                     if response.status_code < 500:

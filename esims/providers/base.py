@@ -193,7 +193,6 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     @abc.abstractmethod
-    @abc.abstractmethod
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
         """Buy `quantity` new eSIMs with `bundle_code`. `reference` is our order reference,
         recorded so `find_order(reference)` can tell after a crash whether it went through."""
@@ -220,8 +219,11 @@ class Provider(abc.ABC):
     def get_order(self, provider_reference: str) -> ProviderOrder: ...
 
     @abc.abstractmethod
-    @abc.abstractmethod
     def get_esim(self, iccid: str) -> EsimDetails: ...
+
+    @abc.abstractmethod
+    def bundle_compatible(self, *, iccid: str, bundle_code: str) -> bool:
+        """Whether the provider can apply this bundle to this eSIM (a top-up)."""
 
     @abc.abstractmethod
     def get_usage(self, iccid: str) -> list[BundleUsage]:

@@ -436,6 +436,10 @@ class EsimGoProvider(Provider):
             first_installed_at=_parse_time(data.get("firstInstalledDateTime")),
         )
 
+    def bundle_compatible(self, *, iccid: str, bundle_code: str) -> bool:
+        data = self._request("GET", f"/esims/{iccid}/compatible/{bundle_code}")
+        return bool(data.get("compatible"))
+
     def get_usage(self, iccid: str) -> list[BundleUsage]:
         data = self._request("GET", f"/esims/{iccid}/bundles", params={"includeUsed": "true"})
         usages: list[BundleUsage] = []

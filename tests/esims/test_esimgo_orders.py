@@ -280,3 +280,11 @@ def test_topup_is_not_retried_after_a_read_timeout(esimgo):
     with pytest.raises(ProviderUnavailable):
         esimgo.apply_topup(iccid="111", bundle_code="esim_1GB_7D_GB_V2", reference="topup:1")
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_bundle_compatibility_asks_the_esim_go_endpoint(esimgo):
+    responses.get(f"{BASE}/esims/111/compatible/esim_1GB_7D_GB_V2", json={"compatible": True})
+    responses.get(f"{BASE}/esims/111/compatible/esim_2GB_7D_JP_V2", json={"compatible": False})
+    assert esimgo.bundle_compatible(iccid="111", bundle_code="esim_1GB_7D_GB_V2") is True
+    assert esimgo.bundle_compatible(iccid="111", bundle_code="esim_2GB_7D_JP_V2") is False

@@ -383,3 +383,33 @@ def test_order_creation_requires_an_idempotency_key(customer, bundles):
     )
     assert response.status_code == 400
     assert Order.objects.count() == 0
+
+
+def test_a_topup_the_esim_cannot_take_is_refused_before_any_money_moves(
+    prepaid_vendor, bundles, django_capture_on_commit_callbacks
+):
+    """A Japan bundle on a UK eSIM: the provider says it does not fit, so the top-up is a
+    409 `bundle_incompatible` and no order, hold or provider call to buy is made."""
+    from esims.models import Bundle
+
+    Bundle.objects.create(
+        code="esim_2GB_7D_JP_V2", provider="sandbox", provider_description="Japan 2GB",
+        data_mb=2000, validity_days=7, cost_amount=300, retail_amount=700, currency="USD",
+    )  # fmt: skip
+    order_id = buy_b2b(prepaid_vendor, django_capture_on_commit_callbacks).json()["id"]
+    iccid = Esim.objects.get(order_id=order_id).iccid
+    orders_before = Order.objects.count()
+    balance_before = vendor_balance(vendor=Order.objects.get(pk=order_id).vendor)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(
+            prepaid_vendor,
+            f"/api/v1/vendor/esims/{iccid}/topups",
+            {"bundle_code": "esim_2GB_7D_JP_V2"},
+        )
+    assert response.status_code == 409, response.content
+    error = response.json()["error"]
+    assert error["code"] == "bundle_incompatible"
+    assert error["details"] == {"iccid": iccid, "bundle_code": "esim_2GB_7D_JP_V2"}
+    assert Order.objects.count() == orders_before
+    assert vendor_balance(vendor=Order.objects.get(pk=order_id).vendor) == balance_before
+    assert not SandboxOrder.objects.filter(kind="topup").exists()
