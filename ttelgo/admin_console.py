@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from unfold.widgets import CHECKBOX_CLASSES, INPUT_CLASSES, SELECT_CLASSES, TEXTAREA_CLASSES
 
 from ttelgo.errors import DomainError
 
@@ -49,6 +50,24 @@ def require_perm(request: HttpRequest, *perms: str) -> None:
         raise PermissionDenied
 
 
+def console_styled(form: forms.Form) -> forms.Form:
+    """Give a plain Django form's inputs the console's look (bordered boxes, as on every
+    admin change form): the widgets get unfold's classes for their kind."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput):
+            classes = CHECKBOX_CLASSES
+        elif isinstance(widget, forms.Textarea):
+            classes = TEXTAREA_CLASSES
+        elif isinstance(widget, forms.Select):
+            classes = SELECT_CLASSES
+        else:
+            classes = INPUT_CLASSES
+        current = widget.attrs.get("class", "")
+        widget.attrs["class"] = " ".join([current, *classes]).strip()
+    return form
+
+
 def operator_form(
     request: HttpRequest,
     *,
@@ -67,11 +86,12 @@ def operator_form(
     service is shown on the form instead."""
     back = redirect_to or (change_url(obj) if obj is not None else "../")
     form = form_class(request.POST if request.method == "POST" else None, initial=initial)
+    console_styled(form)
     if request.method == "POST" and form.is_valid():
         try:
             result = perform(form)
         except DomainError as exc:
-            form.add_error(None, f"{exc.message} ({exc.code})")
+            form.add_error(None, exc.message)  # words for the operator, not the API's code
         else:
             message, back = result if isinstance(result, tuple) else (result, back)
             model_admin.message_user(request, message, messages.SUCCESS)
@@ -96,7 +116,7 @@ def run_service(model_admin: ModelAdmin[Any], request: HttpRequest, fn: Callable
     try:
         message = fn()
     except DomainError as exc:
-        model_admin.message_user(request, f"{exc.message} ({exc.code})", messages.ERROR)
+        model_admin.message_user(request, exc.message, messages.ERROR)
         return False
     model_admin.message_user(request, message, messages.SUCCESS)
     return True

@@ -125,7 +125,9 @@ def test_an_adjustment_that_would_overdraw_the_wallet_is_refused_on_the_form():
         f"/admin/vendors/vendor/{vendor.pk}/adjust/", {"amount": "-5.00", "reason": "claw back"}
     )
     assert response.status_code == 200  # the form again, with the ledger's refusal
-    assert b"insufficient_funds" in response.content or b"invalid_state" in response.content
+    body = response.content.decode()
+    assert "Insufficient funds." in body  # the service's words, not its API code
+    assert "(insufficient_funds)" not in body
     assert vendor_balance(vendor=vendor).balance == Money(100, "USD")
     assert not AuditLog.objects.filter(action="vendor.wallet_adjust").exists()
 
@@ -237,3 +239,16 @@ def test_vendor_page_offers_only_the_actions_its_state_allows():
     for path in ("approve", "reactivate", "credit-limit"):  # active, and prepaid
         assert f"{base}/{path}/" not in body, path
     assert client.get(f"{base}/approve/").status_code == 403
+
+
+def test_action_forms_have_the_consoles_bordered_inputs():
+    """Plain Django forms on the operator pages get unfold's input classes (they rendered
+    as borderless boxes)."""
+    vendor = prepaid()
+    page = admin_client(operator("finance")).get(f"/admin/vendors/vendor/{vendor.pk}/adjust/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for name in ("amount", "reason"):
+        start = html.index(f'name="{name}"')
+        tag = html[html.rindex("<", 0, start) : html.index(">", start)]
+        assert "border-base-200" in tag, tag
