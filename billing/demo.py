@@ -75,7 +75,9 @@ def demo_key(vendor: Vendor) -> str:
 
 def _key_line(vendor: Vendor) -> str:
     key = demo_key(vendor)
-    if VendorAPIKey.objects.filter(vendor=vendor, prefix=key.partition(".")[0], revoked=True):
+    if VendorAPIKey.objects.filter(
+        vendor=vendor, prefix=key.partition(".")[0], revoked=True
+    ).exists():
         return "Api-Key revoked in the console (issue a new one there)"
     return f"Api-Key {key}"
 

@@ -41,14 +41,20 @@ def _reason(request: HttpRequest) -> str:
     return request.POST.get("reason", "").strip()
 
 
-def _each(
+def _status_each(
     model_admin: Any,
     request: HttpRequest,
-    queryset: QuerySet[Any],
-    act: Callable[[int], str],
+    queryset: QuerySet[Vendor],
+    change: Callable[..., Vendor],
+    done: str,
 ) -> None:
-    """A bulk action: the same operator function as the single-object form (role check,
-    reason, audit) for each selected row, each reported on its own."""
+    """A bulk status action: the same operator function as the single-vendor form (role
+    check, reason, audit) for each selected vendor, each reported on its own."""
+    reason = _reason(request)
+
+    def act(pk: int) -> str:
+        return f"{change(vendor_id=pk, actor=request.user, reason=reason)} {done}."
+
     run_service_each(model_admin, request, queryset, act)
 
 
@@ -119,54 +125,22 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
 
     @admin.action(description="Approve (activate) selected vendors", permissions=["approve"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda pk: (
-                f"{operator.operator_vendor_approve(vendor_id=pk, actor=request.user, reason=reason)} approved."
-            ),
-        )
+        _status_each(self, request, queryset, operator.operator_vendor_approve, "approved")
 
     @admin.action(description="Suspend selected vendors (reason required)", permissions=["approve"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda pk: (
-                f"{operator.operator_vendor_suspend(vendor_id=pk, actor=request.user, reason=reason)} suspended."
-            ),
-        )
+        _status_each(self, request, queryset, operator.operator_vendor_suspend, "suspended")
 
     @admin.action(description="Reactivate selected suspended vendors", permissions=["approve"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda pk: (
-                f"{operator.operator_vendor_reactivate(vendor_id=pk, actor=request.user, reason=reason)} reactivated."
-            ),
-        )
+        _status_each(self, request, queryset, operator.operator_vendor_reactivate, "reactivated")
 
     @admin.action(
         description="Close selected vendors (revokes keys; reason required)",
         permissions=["approve"],
     )
     def close(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = _reason(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda pk: (
-                f"{operator.operator_vendor_close(vendor_id=pk, actor=request.user, reason=reason)} closed."
-            ),
-        )
+        _status_each(self, request, queryset, operator.operator_vendor_close, "closed")
 
     @admin.action(
         description="Set credit limit (postpaid; amount and reason)", permissions=["credit"]
@@ -189,13 +163,13 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
             )
             return f"{vendor}: credit limit set to {limit}."
 
-        _each(self, request, queryset, set_limit)
+        run_service_each(self, request, queryset, set_limit)
 
     @admin.action(description="Change pricing tier (tier and reason)", permissions=["approve"])
     def change_tier(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
         tier = request.POST.get("tier", "")
         reason = _reason(request)
-        _each(
+        run_service_each(
             self,
             request,
             queryset,
@@ -213,7 +187,7 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
                     vendor_id=pk, actor=request.user, name=name
                 )
             except DomainError as exc:
-                self.message_user(request, f"{exc.message}", messages.ERROR)
+                self.message_user(request, exc.message, messages.ERROR)
                 continue
             messages.warning(
                 request, f"{api_key.vendor}: new API key (copy it now, it is not stored): {key}"
@@ -299,7 +273,7 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
         description="Revoke selected keys (effective on the next request)", permissions=["keys"]
     )
     def revoke(self, request: HttpRequest, queryset: QuerySet[VendorAPIKey]) -> None:
-        _each(
+        run_service_each(
             self,
             request,
             queryset,

@@ -9,13 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from unfold.decorators import action, display
 
 from billing.operator import operator_vendor_adjust
 from billing.selectors import vendor_balance
-from ttelgo.admin_console import ReasonForm, operator_form, run_service_each
+from ttelgo.admin_console import ReasonForm, operator_form
 from ttelgo.money import Money
 from vendors.models import Vendor
 from vendors.operator import (
@@ -70,10 +69,8 @@ class VendorConsoleMixin:
     def _vendor_row(self, obj: Any) -> dict[str, Any] | None:
         if isinstance(obj, Vendor):
             return {"status": obj.status, "billing_mode": obj.billing_mode}
-        return (
-            dict(Vendor.objects.filter(pk=obj).values("status", "billing_mode").first() or {})
-            or None
-        )
+        row = Vendor.objects.filter(pk=obj).values("status", "billing_mode").first()
+        return dict(row) if row is not None else None
 
     def _vendor_may(self, obj: Any, action: str) -> bool:
         """Whether the vendor state table lets `action` start here (no vendor: the list)."""
@@ -254,17 +251,6 @@ class VendorConsoleMixin:
             submit="Post the adjustment",
             perform=perform,
         )
-
-    @action(description="Approve the selected vendors", permissions=["approve"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> None:
-        reason = request.POST.get("reason", "").strip()
-
-        def approve(pk: int) -> str:
-            vendor = operator_vendor_approve(vendor_id=pk, actor=request.user, reason=reason)
-            return f"{vendor.name} approved."
-
-        pending = queryset.filter(status=Vendor.Status.PENDING)
-        run_service_each(self, request, pending, approve)  # type: ignore[arg-type]
 
     @display(
         description="status",

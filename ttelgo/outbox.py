@@ -95,7 +95,7 @@ def _send(task: str, args: list[Any]) -> None:
     # By registered name, through the task object (not send_task), so eager mode and test
     # doubles of `.delay` behave as they do for a direct call. A task that moves to another
     # module keeps its name, so rows queued before the move still resolve.
-    _task(task).delay(*args)
+    task_resolve(task).delay(*args)
 
 
 def task_resolve(name: str) -> Any:
@@ -109,9 +109,6 @@ def task_resolve(name: str) -> Any:
     if name not in registry:
         current_app.loader.import_default_modules()
     return registry[name]
-
-
-_task = task_resolve
 
 
 def _send_and_forget(pk: int, task: str, args: list[Any]) -> None:

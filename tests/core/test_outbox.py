@@ -107,9 +107,9 @@ def test_a_fresh_web_process_finds_tasks_it_has_not_imported_yet():
         "import django; django.setup()\n"
         "from celery import current_app\n"
         "assert 'orders.tasks.order_provision' not in current_app.tasks\n"
-        "from ttelgo.outbox import _task\n"
-        "print(_task('orders.tasks.order_provision').name)\n"
-        "print(_task('orders.tasks.esim_callback_process').name)\n"
+        "from ttelgo.outbox import task_resolve\n"
+        "print(task_resolve('orders.tasks.order_provision').name)\n"
+        "print(task_resolve('orders.tasks.esim_callback_process').name)\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     out = subprocess.run(
