@@ -78,10 +78,8 @@ def vendor_lookup_rows(seeded: list[SeededVendor]) -> list[dict[str, Any]]:
 
     vendors = Vendor.objects.in_bulk([s.vendor_id for s in seeded])
     keys = {k.vendor_id: k for k in VendorAPIKey.objects.filter(vendor_id__in=vendors)}
-    accounts: dict[tuple[int, str], int] = {
-        (a.vendor_id, a.purpose): a.pk
-        for a in Account.objects.filter(vendor_id__in=vendors)
-        if a.vendor_id
+    accounts: dict[tuple[int | None, str], int] = {
+        (a.holder, a.purpose): a.pk for a in Account.objects.filter(holder__in=list(vendors))
     }
     rows = []
     for s in seeded:
@@ -192,7 +190,7 @@ def ledger_history_grow(*, target_entries: int, hot_vendor_id: int, batch: int =
 
     started = time.monotonic()
     counter = platform_account("adjustments", "USD").pk
-    hot = Account.objects.get(vendor_id=hot_vendor_id, purpose="wallet").pk
+    hot = Account.objects.get(holder=hot_vendor_id, purpose="wallet").pk
     wallets = list(Account.objects.filter(purpose="wallet").values_list("pk", flat=True))
     while (have := Entry.objects.count()) < target_entries:
         count = min(batch, (target_entries - have + 1) // 2)

@@ -7,6 +7,8 @@ class BillingConfig(AppConfig):
 
     name = "billing"
     default_auto_field = "django.db.models.BigAutoField"
+    # Its data is the operators\' to look after: every operator role may view it.
+    operated = True
 
     def ready(self) -> None:
         from billing.receivers import receivers_connect

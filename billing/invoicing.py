@@ -20,9 +20,11 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from billing.accounts import vendor_ledger_account
 from billing.models import Invoice, InvoiceLine
 from ledger.models import Account, Entry, Purpose, Transaction
-from ledger.posting import account_get_or_create, accounts_lock, positive, post
+from ledger.posting import accounts_lock, positive, post
+from ledger.services import platform_account
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record
@@ -87,9 +89,7 @@ def invoice_close_month(*, vendor: Vendor, year: int, month: int) -> Invoice:
         return existing
     if timezone.now() < end:
         raise DomainError("invalid_state", "the month is not over yet")
-    account = account_get_or_create(
-        purpose=Purpose.RECEIVABLE, currency=vendor.currency, vendor=vendor
-    )
+    account = vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE)
     with transaction.atomic():
         # Holding the account lock waits out postings still in flight from the month.
         accounts_lock([account.id])
@@ -159,7 +159,7 @@ def invoices_close_due(*, today: date | None = None) -> list[Invoice]:
     first, _, _, end = month_bounds(year, month)
     vendors = Vendor.objects.filter(
         billing_mode=Vendor.BillingMode.POSTPAID,
-        accounts__purpose=Purpose.RECEIVABLE,
+        ledger_accounts__account__purpose=Purpose.RECEIVABLE,
         created_at__lt=end,
     ).distinct()
     closed = []
@@ -184,7 +184,7 @@ def invoice_settle(
     """Record a payment of an invoice: debit bank, credit the vendor's receivable; the
     invoice is paid once the total is covered. Idempotent on reference."""
     value = positive(amount, invoice.currency)
-    bank = account_get_or_create(purpose=Purpose.BANK, currency=invoice.currency)
+    bank = platform_account(Purpose.BANK, invoice.currency)
     with transaction.atomic():
         locked = (
             Invoice.objects.select_for_update(no_key=True)

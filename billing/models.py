@@ -7,6 +7,24 @@ from django.db import models
 from django.db.models import Q
 
 
+class VendorAccount(models.Model):
+    """A vendor's ledger account (wallet or receivable, one per currency). The owner points
+    at its account; the ledger only knows the vendor's id as the account's `holder`."""
+
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.PROTECT, related_name="ledger_accounts"
+    )
+    account = models.OneToOneField(
+        "ledger.Account", on_delete=models.PROTECT, related_name="vendor_link"
+    )
+
+    class Meta:
+        ordering = ("vendor_id", "account_id")
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}: {self.account_id}"
+
+
 class Invoice(models.Model):
     class Status(models.TextChoices):
         ISSUED = "issued"

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from billing.invoicing import invoice_settle
 from billing.models import Invoice
 from billing.selectors import vendor_balance
 from billing.services import vendor_adjustment
@@ -20,8 +21,6 @@ from vendors.models import Vendor
 def operator_invoice_settle(*, invoice_id: int, actor: Any) -> Invoice:
     """Record full payment of what is outstanding. The reference names the invoice's paid
     amount, so the same click twice cannot pay twice."""
-    from billing.services import invoice_settle
-
     operator_require(actor, "ttelgo.settle_invoice")
     invoice = Invoice.objects.get(pk=invoice_id)
     if invoice.outstanding <= 0:

@@ -1,5 +1,5 @@
-"""Reads of a vendor's money: balance, statement, invoices. The ledger's own reads
-(`ledger.selectors`) are re-exported for callers that need both."""
+"""Reads of a vendor's money: balance, statement, invoices. The ledger's own reads (account
+balances, the trial balance) are `ledger.selectors`."""
 
 from __future__ import annotations
 
@@ -8,24 +8,11 @@ from dataclasses import dataclass
 from django.db.models import F, QuerySet, Value
 from django.utils import timezone
 
+from billing.accounts import vendor_ledger_account_find, vendor_purpose
 from billing.models import Invoice
 from ledger.models import Account, Entry, Purpose
-from ledger.selectors import account_balance, account_entries_sum, platform_balances, trial_balance
 from ttelgo.money import Money
 from vendors.models import Vendor
-
-__all__ = [
-    "VendorBalance",
-    "account_balance",
-    "account_entries_sum",
-    "platform_balances",
-    "trial_balance",
-    "vendor_balance",
-    "vendor_balance_of",
-    "vendor_has_overdue_invoices",
-    "vendor_invoices",
-    "vendor_statement",
-]
 
 
 @dataclass(frozen=True)
@@ -46,24 +33,15 @@ class VendorBalance:
     available: Money
 
 
-def _primary_purpose(vendor: Vendor) -> str:
-    if vendor.billing_mode == Vendor.BillingMode.POSTPAID:
-        return Purpose.RECEIVABLE
-    return Purpose.WALLET
-
-
 def vendor_balance(*, vendor: Vendor) -> VendorBalance:
-    purpose = _primary_purpose(vendor)
-    account = Account.objects.filter(
-        vendor=vendor, purpose=purpose, currency=vendor.currency
-    ).first()
+    account = vendor_ledger_account_find(vendor=vendor)
     return vendor_balance_of(vendor=vendor, account=account)
 
 
 def vendor_balance_of(*, vendor: Vendor, account: Account | None) -> VendorBalance:
     """The balance view of `account`, the vendor's wallet or receivable as already read."""
     currency = vendor.currency
-    purpose = _primary_purpose(vendor)
+    purpose = vendor_purpose(vendor)
     balance = (account.balance or 0) if account else 0
     held = account.held if account else 0
     if purpose == Purpose.WALLET:
@@ -94,14 +72,11 @@ def vendor_statement(*, vendor: Vendor, purpose: str | None = None) -> QuerySet[
     and, from the vendor's point of view (money of theirs with us is positive, like
     `vendor_balance().balance`): `statement_amount` and `statement_balance_after`.
     """
-    purpose = purpose or _primary_purpose(vendor)
+    purpose = purpose or vendor_purpose(vendor)
     # Vendor's view = minus the debit-positive amount for both wallet and receivable.
     balance_sign = -1 if purpose == Purpose.RECEIVABLE else 1
-    account_id = (
-        Account.objects.filter(vendor=vendor, purpose=purpose, currency=vendor.currency)
-        .values_list("id", flat=True)
-        .first()
-    )
+    account = vendor_ledger_account_find(vendor=vendor, purpose=purpose)
+    account_id = account.id if account is not None else None
     # Filtering on the id (not through the join) lets PostgreSQL walk (account, -id).
     return (
         Entry.objects.filter(account_id=account_id if account_id is not None else -1)

@@ -8,8 +8,8 @@ postings are the ledger's (`ledger/posting.py`).
 * vendor order refund:    debit refunds, credit wallet/receivable
 * invoice settlement:     debit bank, credit receivable (`billing/invoicing.py`)
 
-The ledger's own postings (`ledger.services`: B2C payments and refunds, order costs,
-disputes) are re-exported here, so callers find every money flow in one place.
+The platform's own postings (B2C payments and refunds, order costs, disputes) are the
+ledger's (`ledger.services`).
 """
 
 from __future__ import annotations
@@ -20,62 +20,20 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 
-from billing.invoicing import (
-    invoice_close_month,
-    invoice_settle,
-    invoices_close_due,
-    invoices_mark_overdue,
-)
+from billing.accounts import vendor_ledger_account
 from ledger.models import Account, Entry, Hold, Purpose, Transaction
 from ledger.posting import (
-    account_get_or_create,
     accounts_lock,
     hold_capture,
     hold_create,
     hold_void,
-    ledger_lock,
     ledger_post,
     positive,
 )
-from ledger.services import (
-    b2c_payment_captured,
-    b2c_refund,
-    dispute_reinstated,
-    order_cost_record,
-    platform_account,
-)
+from ledger.services import order_cost_record, platform_account
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors.models import Vendor
-
-__all__ = [
-    "account_get_or_create",
-    "accounts_lock",
-    "b2c_payment_captured",
-    "b2c_refund",
-    "dispute_reinstated",
-    "hold_capture",
-    "hold_create",
-    "hold_void",
-    "invoice_close_month",
-    "invoice_settle",
-    "invoices_close_due",
-    "invoices_mark_overdue",
-    "ledger_lock",
-    "ledger_post",
-    "order_cost_record",
-    "vendor_account",
-    "vendor_adjustment",
-    "vendor_credit_limit_set",
-    "vendor_order_capture",
-    "vendor_order_charged",
-    "vendor_order_refund",
-    "vendor_order_refundable",
-    "vendor_order_reserve",
-    "vendor_order_void",
-    "vendor_wallet_topup_credit",
-    "vendor_wallet_topup_refund",
-]
 
 
 def _check_currency(vendor: Vendor, amount: Money) -> None:
@@ -88,19 +46,14 @@ def _check_currency(vendor: Vendor, amount: Money) -> None:
 
 def vendor_account(*, vendor: Vendor, currency: str | None = None) -> Account:
     """The account a vendor's orders draw on: the wallet (prepaid) or receivable (postpaid)."""
-    purpose = (
-        Purpose.RECEIVABLE if vendor.billing_mode == Vendor.BillingMode.POSTPAID else Purpose.WALLET
-    )
-    return account_get_or_create(
-        purpose=purpose, currency=currency or vendor.currency, vendor=vendor
-    )
+    return vendor_ledger_account(vendor=vendor, currency=currency)
 
 
 def vendor_wallet_topup_credit(*, vendor: Vendor, amount: Money, reference: str) -> Transaction:
     """Stripe confirmed a wallet top-up: credit the vendor's wallet. Idempotent on reference."""
     _check_currency(vendor, amount)
     value = positive(amount, amount.currency)
-    wallet = account_get_or_create(purpose=Purpose.WALLET, currency=amount.currency, vendor=vendor)
+    wallet = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency=amount.currency)
     clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
     return ledger_post(
         reference=reference,
@@ -126,7 +79,7 @@ def vendor_wallet_topup_refund(
     on reference."""
     _check_currency(vendor, amount)
     value = positive(amount, amount.currency)
-    wallet = account_get_or_create(purpose=Purpose.WALLET, currency=amount.currency, vendor=vendor)
+    wallet = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency=amount.currency)
     clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
     adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency)
     with transaction.atomic():
@@ -182,8 +135,8 @@ def vendor_credit_limit_set(*, vendor: Vendor, limit: Money, actor: Any = None) 
     _check_currency(vendor, limit)
     if limit.amount < 0:
         raise DomainError("validation_error", "a credit limit cannot be negative")
-    receivable = account_get_or_create(
-        purpose=Purpose.RECEIVABLE, currency=limit.currency, vendor=vendor
+    receivable = vendor_ledger_account(
+        vendor=vendor, purpose=Purpose.RECEIVABLE, currency=limit.currency
     )
     with transaction.atomic():
         locked = accounts_lock([receivable.id])[receivable.id]
@@ -315,5 +268,5 @@ def vendor_order_refund(*, order_id: int, amount: Money, reference: str) -> Tran
             kind=Transaction.Kind.ORDER_REFUND,
             description=f"Refund of order {order_id}",
             order_id=order_id,
-            metadata={**charge.metadata, "vendor_id": account.vendor_id},
+            metadata={**charge.metadata, "vendor_id": account.holder},
         )

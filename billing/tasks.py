@@ -2,15 +2,15 @@
 
 from celery import shared_task
 
-from billing import services
+from billing import invoicing
+from billing.alerts import vendor_low_balance_check as low_balance_check
 from billing.selectors import vendor_balance
 from vendors.models import Vendor
-from vendors.services import vendor_low_balance_check as low_balance_check
 
 
 @shared_task(name="billing.tasks.invoices_close_due")
 def invoices_close_due() -> list[int]:
-    return [invoice.id for invoice in services.invoices_close_due()]
+    return [invoice.id for invoice in invoicing.invoices_close_due()]
 
 
 # The name it had in the vendors app: outbox rows queued under it still resolve.
@@ -23,4 +23,4 @@ def vendor_low_balance_check(vendor_id: int) -> None:
 
 @shared_task(name="billing.tasks.invoices_mark_overdue")
 def invoices_mark_overdue() -> int:
-    return services.invoices_mark_overdue()
+    return invoicing.invoices_mark_overdue()

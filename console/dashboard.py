@@ -176,7 +176,7 @@ def vendor_receivables() -> list[Money]:
 def _vendor_account_totals(purpose: str) -> list[Money]:
 
     rows = (
-        Account.objects.filter(purpose=purpose, vendor__isnull=False)
+        Account.objects.filter(purpose=purpose, holder__isnull=False)
         .values("currency")
         .annotate(total=Sum("balance"))
         .order_by("currency")

@@ -23,8 +23,7 @@ def _money(amount: int | None, currency: str) -> str:
 class AccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("__str__", "type", "normal", "balance_display", "held_display", "bounds")
     list_filter = ("owner", "purpose", "currency", "type")
-    search_fields = ("vendor__name", "purpose")
-    list_select_related = ("vendor",)
+    search_fields = ("=holder", "purpose")
 
     @admin.display(description="balance", ordering="balance")
     def balance_display(self, obj: Account) -> str:

@@ -4,3 +4,5 @@ from django.apps import AppConfig
 class LedgerConfig(AppConfig):
     name = "ledger"
     default_auto_field = "django.db.models.BigAutoField"
+    # Its data is the operators\' to look after: every operator role may view it.
+    operated = True

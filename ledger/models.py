@@ -93,9 +93,10 @@ NORMAL_SIDE: dict[str, str] = {
 
 class Account(models.Model):
     owner = models.CharField(max_length=16, choices=Owner.choices)
-    vendor = models.ForeignKey(
-        "vendors.Vendor", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
-    )
+    # Whose account this is, as the owner's own key (a vendor account: the vendor's id);
+    # NULL on platform accounts. The ledger keeps no foreign key to its owners: owners
+    # point at their accounts (billing.VendorAccount), as double-entry libraries do.
+    holder = models.BigIntegerField(null=True, blank=True)
     purpose = models.CharField(max_length=32, choices=Purpose.choices)
     currency = models.CharField(max_length=3)
     type = models.CharField(max_length=16, choices=AccountType.choices)
@@ -113,18 +114,18 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["purpose", "currency"],
-                condition=Q(vendor__isnull=True),
+                condition=Q(holder__isnull=True),
                 name="ledger_account_platform_unique",
             ),
             models.UniqueConstraint(
-                fields=["vendor", "purpose", "currency"],
-                condition=Q(vendor__isnull=False),
-                name="ledger_account_vendor_unique",
+                fields=["holder", "purpose", "currency"],
+                condition=Q(holder__isnull=False),
+                name="ledger_account_holder_unique",
             ),
             models.CheckConstraint(
-                condition=(Q(owner=Owner.VENDOR) & Q(vendor__isnull=False))
-                | (Q(owner=Owner.PLATFORM) & Q(vendor__isnull=True)),
-                name="ledger_account_owner_matches_vendor",
+                condition=(Q(owner=Owner.VENDOR) & Q(holder__isnull=False))
+                | (Q(owner=Owner.PLATFORM) & Q(holder__isnull=True)),
+                name="ledger_account_owner_has_holder",
             ),
             models.CheckConstraint(condition=Q(held__gte=0), name="ledger_account_held_gte_0"),
             # Only vendor accounts cache a balance (and only they carry bounds).
@@ -154,7 +155,7 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        owner = f"vendor:{self.vendor_id}" if self.vendor_id else "platform"
+        owner = f"{self.owner}:{self.holder}" if self.holder is not None else self.owner
         return f"{owner}:{self.purpose}:{self.currency}"
 
     @property

@@ -30,7 +30,17 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ledger.models import CHART, NORMAL_SIDE, Account, Entry, Hold, NormalSide, Purpose, Transaction
+from ledger.models import (
+    CHART,
+    NORMAL_SIDE,
+    Account,
+    Entry,
+    Hold,
+    NormalSide,
+    Owner,
+    Purpose,
+    Transaction,
+)
 from ttelgo import sql
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -44,33 +54,33 @@ def _db_enforces() -> bool:
 # --- accounts ---------------------------------------------------------------------------
 
 
-def account_get_or_create(*, purpose: str, currency: str, vendor: Any = None) -> Account:
-    """The account for (owner, purpose, currency), created on first use. `vendor` owns a
-    vendor account (its `pk`, and `credit_limit` for a receivable's ceiling, are read)."""
+def account_get_or_create(
+    *, purpose: str, currency: str, holder: int | None = None, ceiling: int | None = None
+) -> Account:
+    """The account for (holder, purpose, currency), created on first use. `holder` is the
+    owner's key for an owned account (a vendor's id), None for a platform account;
+    `ceiling` bounds a new receivable (the vendor's credit limit)."""
     if purpose not in CHART:
         raise DomainError("validation_error", f"unknown account purpose {purpose!r}")
     owner, acc_type = CHART[purpose]
-    if (owner == "vendor") != (vendor is not None):
+    if (owner == Owner.PLATFORM) != (holder is None):
         raise DomainError("validation_error", f"account purpose {purpose!r} is for owner {owner!r}")
     Money(0, currency)  # validates the code
-    account = _account_find(
-        purpose=purpose, currency=currency, vendor_id=vendor.pk if vendor is not None else None
-    )
+    account = account_find(purpose=purpose, currency=currency, holder=holder)
     if account is not None:
         return account
-    lookup: dict[str, Any] = {"purpose": purpose, "currency": currency, "vendor": vendor}
+    lookup: dict[str, Any] = {"purpose": purpose, "currency": currency, "holder": holder}
     defaults: dict[str, Any] = {
         "owner": owner,
         "type": acc_type,
         "normal": NORMAL_SIDE[acc_type],
     }
-    if owner == "platform":
+    if owner == Owner.PLATFORM:
         defaults["balance"] = None  # no cached balance: see ledger/models.py
     elif purpose == Purpose.WALLET:
         defaults["floor"] = 0
     elif purpose == Purpose.RECEIVABLE:
-        assert vendor is not None
-        defaults["ceiling"] = vendor.credit_limit
+        defaults["ceiling"] = ceiling if ceiling is not None else 0
     try:
         with transaction.atomic():
             return Account.objects.create(**lookup, **defaults)
@@ -79,10 +89,11 @@ def account_get_or_create(*, purpose: str, currency: str, vendor: Any = None) ->
         return Account.objects.get(**lookup)
 
 
-def _account_find(*, purpose: str, currency: str, vendor_id: int | None) -> Account | None:
+def account_find(*, purpose: str, currency: str, holder: int | None = None) -> Account | None:
+    """The account for (holder, purpose, currency), or None if it was never opened."""
     # On every order and posting: a hand-written statement (ttelgo/sql.py).
-    owner = "a.vendor_id = %s" if vendor_id is not None else "a.vendor_id IS NULL"
-    params: list[Any] = [purpose, currency] + ([vendor_id] if vendor_id is not None else [])
+    owner = "a.holder = %s" if holder is not None else "a.holder IS NULL"
+    params: list[Any] = [purpose, currency] + ([holder] if holder is not None else [])
     return sql.select_one(
         [(Account, "a")], f"WHERE a.purpose = %s AND a.currency = %s AND {owner}", params
     )

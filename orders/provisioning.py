@@ -33,9 +33,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.services import order_cost_record, vendor_order_capture, vendor_order_void
+from billing.services import vendor_order_capture, vendor_order_void
 from esims.models import Bundle
 from esims.providers import ProviderError, ProviderOrder, ProviderUnavailable, get_provider
+from ledger.services import order_cost_record
 from orders.esim_records import Esim
 from orders.models import Order
 from orders.state import order_transition

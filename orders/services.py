@@ -13,6 +13,7 @@ from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from billing.alerts import vendor_low_balance_due
 from billing.selectors import vendor_balance_of, vendor_has_overdue_invoices
 from billing.services import (
     vendor_order_refund,
@@ -38,7 +39,6 @@ from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.services import user_flag
 from vendors.models import Vendor
-from vendors.services import vendor_low_balance_due
 
 logger = logging.getLogger(__name__)
 S = Order.Status

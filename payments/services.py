@@ -16,7 +16,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import services as ledger
+from billing import services as billing
+from ledger import services as ledger
 from ledger.models import Transaction
 from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
@@ -238,7 +239,7 @@ def _ledger_captured(*, payment: Payment) -> None:
         )
     else:
         assert payment.vendor is not None
-        ledger.vendor_wallet_topup_credit(
+        billing.vendor_wallet_topup_credit(
             vendor=payment.vendor,
             amount=amount,
             reference=f"wallet_topup:{payment.payment_intent_id}",
@@ -433,7 +434,7 @@ def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id
 
     vendor = payment.vendor
     assert vendor is not None
-    _, shortfall = ledger.vendor_wallet_topup_refund(
+    _, shortfall = billing.vendor_wallet_topup_refund(
         vendor=vendor, amount=amount, reference=f"refund:{gateway_refund_id}"
     )
     body = f"Refund {gateway_refund_id} of {amount} was taken from vendor {vendor.pk}'s wallet."
@@ -546,7 +547,7 @@ def payment_dispute_funds_moved(
             )
             return payment
         assert payment.vendor is not None
-        _, shortfall = ledger.vendor_wallet_topup_refund(
+        _, shortfall = billing.vendor_wallet_topup_refund(
             vendor=payment.vendor,
             amount=amount,
             reference=withdrawal_reference,

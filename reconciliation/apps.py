@@ -7,3 +7,5 @@ class ReconciliationConfig(AppConfig):
 
     name = "reconciliation"
     default_auto_field = "django.db.models.BigAutoField"
+    # Its data is the operators\' to look after: every operator role may view it.
+    operated = True

@@ -5,6 +5,8 @@ class TtelgoConfig(AppConfig):
     name = "ttelgo"
     verbose_name = "Accounts and platform"
     default_auto_field = "django.db.models.BigAutoField"
+    # Its data is the operators\' to look after: every operator role may view it.
+    operated = True
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate, pre_save

@@ -15,18 +15,13 @@ from django.db.models import Q
 
 SUPPORT, FINANCE, ADMIN = "support", "finance", "admin"
 ROLES = (SUPPORT, FINANCE, ADMIN)
-# Apps whose data operators look after; every role may view all of it.
-OPERATED_APPS = (
-    "ttelgo",
-    "vendors",
-    "esims",
-    "ledger",
-    "billing",
-    "payments",
-    "orders",
-    "webhooks",
-    "reconciliation",
-)
+
+
+def operated_apps() -> list[str]:
+    """Apps whose data operators look after (their AppConfig says `operated = True`);
+    every role may view all of it."""
+    return [c.label for c in global_apps.get_app_configs() if getattr(c, "operated", False)]
+
 
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     SUPPORT: ("cancel_orders", "refund_small", "redrive_orders"),
@@ -43,10 +38,10 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
 
 def role_permissions(role: str) -> Any:
     if role == ADMIN:
-        return Permission.objects.filter(content_type__app_label__in=OPERATED_APPS)
+        return Permission.objects.filter(content_type__app_label__in=operated_apps())
     actions = ROLE_ACTIONS[role]
     return Permission.objects.filter(
-        Q(content_type__app_label__in=OPERATED_APPS, codename__startswith="view_")
+        Q(content_type__app_label__in=operated_apps(), codename__startswith="view_")
         | Q(content_type__app_label="ttelgo", codename__in=actions)
     ).exclude(content_type__app_label="ttelgo", codename="view_user")
 

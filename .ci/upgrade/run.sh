@@ -36,8 +36,19 @@ problems = []
 for table, n in before["rows"].items():
     if after["rows"].get(table) != n:
         problems.append(f"table {table}: {n} rows before, {after['rows'].get(table)} after")
+# Tables a migration fills from existing rows, and the rows they must hold.
+vendor_accounts = {
+    pk: int(b["account"].split(":")[1])
+    for pk, b in before["balances"].items()
+    if b["account"].split(":")[1] != "None"
+}
+DERIVED = {"billing_vendoraccount": ("one link per vendor account", vendor_accounts)}
 for table in set(after["rows"]) - set(before["rows"]):
-    if after["rows"][table]:
+    if table in DERIVED and table not in before["rows"]:
+        what, expected = DERIVED[table]
+        if after["links"] != {k: v for k, v in expected.items()}:
+            problems.append(f"new table {table}: expected {what}, got {after['links']}")
+    elif after["rows"][table]:
         problems.append(f"new table {table} has {after['rows'][table]} rows")
 if before["balances"] != after["balances"]:
     problems.append("ledger balances changed")

@@ -33,18 +33,35 @@ def main() -> None:
         for table in tables:
             cur.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608 (names from the catalogue)
             counts[table] = cur.fetchone()[0]
+        # The account's owner column: `vendor_id` until ledger 0007 renamed it `holder`.
         cur.execute(
-            "SELECT a.id, a.purpose, a.vendor_id, a.currency, a.balance, a.held, "
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = 'ledger_account' AND column_name IN ('vendor_id', 'holder')"
+        )
+        (owner_column,) = cur.fetchone()
+        # The column name comes from the catalogue.
+        query = (
+            f"SELECT a.id, a.purpose, a.{owner_column}, a.currency, a.balance, a.held, "  # noqa: S608
             "coalesce(sum(e.amount), 0) FROM ledger_account a "
             "LEFT JOIN ledger_entry e ON e.account_id = a.id GROUP BY a.id ORDER BY a.id"
         )
+        cur.execute(query)
         balances = {
             str(pk): {"account": f"{purpose}:{vendor}:{currency}", "cached": cached,
                       "held": held, "entries": int(total)}
             for pk, purpose, vendor, currency, cached, held, total in cur.fetchall()
         }  # fmt: skip
+        links = {}
+        if "billing_vendoraccount" in tables:
+            cur.execute("SELECT account_id, vendor_id FROM billing_vendoraccount ORDER BY 1")
+            links = {str(account): vendor for account, vendor in cur.fetchall()}
     findings = sorted(f.code for f in ledger_integrity_check())
-    print(json.dumps({"rows": counts, "balances": balances, "integrity": findings}, indent=1))
+    print(
+        json.dumps(
+            {"rows": counts, "balances": balances, "integrity": findings, "links": links},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

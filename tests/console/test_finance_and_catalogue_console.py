@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from billing import services
+from billing import invoicing, services
 from billing.models import Invoice
 from esims.models import Bundle, PriceRule
 from tests.console.factories import operator
@@ -31,7 +31,7 @@ def invoice() -> Invoice:
         services.vendor_order_reserve(vendor=vendor, order_id=1, amount=usd(1_234))
         services.vendor_order_capture(order_id=1, metadata={"bundle_code": "EU_1GB"})
     with time_machine.travel(datetime(2026, 10, 1, 1, tzinfo=UTC), tick=False):
-        return services.invoice_close_month(vendor=vendor, year=2026, month=9)
+        return invoicing.invoice_close_month(vendor=vendor, year=2026, month=9)
 
 
 def settle(user, invoice: Invoice) -> None:

@@ -97,7 +97,7 @@ def test_ledger_integrity_findings_are_reported():
     vendor = prepaid()
     fund(vendor, 1000)
     with bypassing_triggers():  # PostgreSQL itself refuses this; plant it the way psql could
-        Account.objects.filter(vendor=vendor, purpose="wallet").update(balance=999)
+        Account.objects.filter(holder=vendor.pk, purpose="wallet").update(balance=999)
     run = reconciliation_run()
     finding = run.findings.get(category="ledger")
     assert finding.code == "balance_mismatch"

@@ -80,3 +80,30 @@ def test_a_superuser_still_manages_staff_accounts():
     client = _login(root)
     assert client.get(f"/admin/ttelgo/user/{support.pk}/change/").status_code == 200
     assert client.get(f"/admin/ttelgo/user/{support.pk}/password/").status_code == 200
+
+
+def test_every_project_app_with_data_is_operated_except_the_simulators():
+    from pathlib import Path
+
+    from django.apps import apps
+    from django.conf import settings
+
+    from ttelgo.roles import operated_apps
+
+    root = Path(settings.BASE_DIR).resolve()
+    ours = {
+        c.label
+        for c in apps.get_app_configs()
+        if c.models_module is not None
+        and root in Path(c.path).resolve().parents
+        and ".venv" not in Path(c.path).parts
+    }
+    assert set(operated_apps()) == ours - {"sandbox"}
+    # Every role can view the data of each of them (user accounts excepted).
+    support = operator("support")
+    for label in operated_apps():
+        for model in apps.get_app_config(label).get_models():
+            if "view" not in model._meta.default_permissions:
+                continue
+            perm = f"{label}.view_{model._meta.model_name}"
+            assert support.has_perm(perm) == (perm != "ttelgo.view_user"), perm

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from billing import services
+from billing.accounts import vendor_ledger_account
+from ledger import services as ledger_services
 from ledger.models import Account, Purpose
 from tests.factories import VendorFactory
 from ttelgo.money import Money
@@ -33,12 +35,12 @@ def fund(vendor: Vendor, cents: int, reference: str | None = None) -> None:
 
 
 def wallet(vendor: Vendor) -> Account:
-    return services.account_get_or_create(purpose=Purpose.WALLET, currency="USD", vendor=vendor)
+    return vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency="USD")
 
 
 def receivable(vendor: Vendor) -> Account:
-    return services.account_get_or_create(purpose=Purpose.RECEIVABLE, currency="USD", vendor=vendor)
+    return vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE, currency="USD")
 
 
 def platform(purpose: str) -> Account:
-    return services.account_get_or_create(purpose=purpose, currency="USD")
+    return ledger_services.account_get_or_create(purpose=purpose, currency="USD")

@@ -10,8 +10,9 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from billing import services
+from billing import invoicing, services
 from billing.models import Invoice
+from ledger import services as ledger_services
 from ledger.models import Transaction
 from tests.factories import UserFactory
 from tests.ledger.factories import fund, postpaid, prepaid, usd
@@ -35,7 +36,7 @@ def invoice() -> Invoice:
         services.vendor_order_reserve(vendor=vendor, order_id=1, amount=usd(1_234))
         services.vendor_order_capture(order_id=1, metadata={"bundle_code": "EU_1GB"})
     with time_machine.travel(datetime(2026, 10, 1, 1, tzinfo=UTC), tick=False):
-        return services.invoice_close_month(vendor=vendor, year=2026, month=9)
+        return invoicing.invoice_close_month(vendor=vendor, year=2026, month=9)
 
 
 def test_accounts_list_shows_balances(admin_client):
@@ -60,7 +61,7 @@ def test_transactions_are_read_only_with_their_entries(admin_client):
 
 def test_trial_balance_page_balances(admin_client):
     fund(prepaid(), 700)
-    services.b2c_payment_captured(amount=usd(300), reference="pi")
+    ledger_services.b2c_payment_captured(amount=usd(300), reference="pi")
     response = admin_client.get(reverse("admin:ledger_trial_balance"))
     body = response.content.decode()
     assert response.status_code == 200

@@ -14,9 +14,11 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing import services
-from billing.selectors import account_entries_sum, vendor_balance
+from billing.selectors import vendor_balance
+from ledger import services as ledger_services
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Entry, Hold, Purpose
+from ledger.selectors import account_entries_sum
 from tests.ledger.factories import fund, platform, prepaid, usd, wallet
 from ttelgo.errors import DomainError
 
@@ -62,7 +64,9 @@ def test_100_concurrent_holds_on_a_wallet_funded_for_10_exactly_10_succeed():
 
     results = _run_concurrently(
         100,
-        lambda i: services.hold_create(account=account, amount=usd(250), reference=f"hold:{i}"),
+        lambda i: ledger_services.hold_create(
+            account=account, amount=usd(250), reference=f"hold:{i}"
+        ),
     )
 
     outcomes = Counter(_outcome(r) for r in results)
@@ -89,7 +93,7 @@ def test_32_workers_doing_random_transfers_among_20_wallets_never_lose_a_cent():
     def transfer(i: int) -> Any:
         src, dst, cents = plan[i]
         # debit the payer's wallet (liability down), credit the payee's (liability up)
-        return services.ledger_post(
+        return ledger_services.ledger_post(
             reference=f"transfer:{i}",
             entries=[(accounts[src], cents), (accounts[dst], -cents)],
             kind="transfer",
@@ -118,13 +122,13 @@ def test_32_workers_doing_random_transfers_among_20_wallets_never_lose_a_cent():
 def test_concurrent_capture_and_void_of_one_hold_resolve_it_once():
     vendor = prepaid()
     fund(vendor, 1_000)
-    hold = services.hold_create(account=wallet(vendor), amount=usd(400), reference="race")
+    hold = ledger_services.hold_create(account=wallet(vendor), amount=usd(400), reference="race")
 
     def act(i: int) -> Any:
         h = Hold.objects.get(id=hold.id)
         if i % 2:
-            return services.hold_void(hold=h)
-        return services.hold_capture(hold=h, reference=f"race:capture:{i}")
+            return ledger_services.hold_void(hold=h)
+        return ledger_services.hold_capture(hold=h, reference=f"race:capture:{i}")
 
     results = _run_concurrently(20, act)
 

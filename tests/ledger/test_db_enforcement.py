@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from billing import services
-from billing.selectors import account_balance
+from ledger import services as ledger_services
 from ledger.models import Entry, Hold, Purpose, Transaction
+from ledger.selectors import account_balance
 from tests.ledger.factories import fund, platform, postpaid, prepaid, receivable, usd, wallet
 
 pytestmark = [pytest.mark.postgres]
@@ -82,7 +82,7 @@ def test_an_unbalanced_transaction_cannot_commit():
 @pytest.mark.django_db(transaction=True)
 def test_unbalanced_across_currencies_cannot_commit():
     usd_clear = platform(Purpose.STRIPE_CLEARING)
-    eur_rev = services.account_get_or_create(purpose=Purpose.REVENUE, currency="EUR")
+    eur_rev = ledger_services.account_get_or_create(purpose=Purpose.REVENUE, currency="EUR")
     with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
         txn = _new_txn("raw:fx")
         _entries(txn, [(usd_clear.id, 100), (eur_rev.id, -100)])
@@ -107,7 +107,7 @@ def test_open_holds_count_against_the_wallet_floor_in_the_database():
     vendor = prepaid()
     fund(vendor, 500)
     w, revenue = wallet(vendor), platform(Purpose.REVENUE)
-    services.hold_create(account=w, amount=usd(400), reference="h")
+    ledger_services.hold_create(account=w, amount=usd(400), reference="h")
     with pytest.raises(IntegrityError, match="ledger_account_within_floor"), transaction.atomic():
         _entries(_new_txn("raw:spend-reserved"), [(w.id, 101), (revenue.id, -101)])
     with pytest.raises(IntegrityError, match="ledger_account_within_floor"), transaction.atomic():
@@ -124,7 +124,7 @@ def test_a_receivable_over_its_credit_limit_is_refused():
     r, revenue = receivable(vendor), platform(Purpose.REVENUE)
     with pytest.raises(IntegrityError, match="ledger_account_within_ceiling"), transaction.atomic():
         _entries(_new_txn("raw:over-limit"), [(r.id, 1_001), (revenue.id, -1_001)])
-    services.hold_create(account=r, amount=usd(600), reference="h")
+    ledger_services.hold_create(account=r, amount=usd(600), reference="h")
     with pytest.raises(IntegrityError, match="ledger_account_within_ceiling"), transaction.atomic():
         _entries(_new_txn("raw:over-with-hold"), [(r.id, 401), (revenue.id, -401)])
     with transaction.atomic():
@@ -165,10 +165,10 @@ def test_balance_after_is_stamped_by_the_database():
 def test_resolved_holds_are_final_and_hold_terms_immutable():
     vendor = prepaid()
     fund(vendor, 500)
-    hold = services.hold_create(account=wallet(vendor), amount=usd(100), reference="h")
+    hold = ledger_services.hold_create(account=wallet(vendor), amount=usd(100), reference="h")
     with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
         _sql("UPDATE ledger_hold SET amount = 1 WHERE id = %s", [hold.id])
-    services.hold_void(hold=hold)
+    ledger_services.hold_void(hold=hold)
     with pytest.raises(IntegrityError, match="already voided"), transaction.atomic():
         _sql(
             "UPDATE ledger_hold SET status = 'pending', resolved_at = NULL WHERE id = %s",

@@ -11,6 +11,7 @@ import time_machine
 from django.db import connection
 
 from billing import services
+from ledger import services as ledger_services
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Transaction
 from tests.ledger.factories import fund, prepaid, usd, wallet
@@ -45,7 +46,7 @@ def test_a_healthy_ledger_has_no_findings():
     fund(vendor, 1_000)
     services.vendor_order_reserve(vendor=vendor, order_id=1, amount=usd(100))
     services.vendor_order_capture(order_id=1, cost=usd(60))
-    services.b2c_payment_captured(amount=usd(300), reference="pi")
+    ledger_services.b2c_payment_captured(amount=usd(300), reference="pi")
     assert ledger_integrity_check() == []
 
 

@@ -11,11 +11,12 @@ import time_machine
 from django.db.models import Sum
 from django.test import override_settings
 
-from billing import services, tasks
+from billing import invoicing, services, tasks
 from billing.invoice_render import invoice_csv, invoice_pdf
 from billing.models import Invoice
-from billing.selectors import account_balance, vendor_balance, vendor_has_overdue_invoices
+from billing.selectors import vendor_balance, vendor_has_overdue_invoices
 from ledger.models import Entry, Purpose
+from ledger.selectors import account_balance
 from tests.ledger.factories import platform, postpaid, receivable, usd
 from ttelgo.errors import DomainError
 
@@ -51,8 +52,8 @@ def september(db):
         # a voided reservation charges nothing; a payment in the month is not a charge
         services.vendor_order_reserve(vendor=vendor, order_id=6, amount=usd(1))
         services.vendor_order_void(order_id=6)
-        aug = services.invoice_close_month(vendor=vendor, year=2026, month=8)
-        services.invoice_settle(invoice=aug, amount=usd(1_000), reference="wire-aug")
+        aug = invoicing.invoice_close_month(vendor=vendor, year=2026, month=8)
+        invoicing.invoice_settle(invoice=aug, amount=usd(1_000), reference="wire-aug")
     with at(2026, 9, 30, 23):
         _order(vendor, 7, 300, "EU_1GB")
     with at(2026, 10, 1, 0):
@@ -63,7 +64,7 @@ def september(db):
 def test_an_invoice_for_a_month_ties_exactly_to_that_months_ledger_entries(september):
     vendor = september
     with at(2026, 10, 1, 1):
-        inv = services.invoice_close_month(vendor=vendor, year=2026, month=9)
+        inv = invoicing.invoice_close_month(vendor=vendor, year=2026, month=9)
 
     acc = receivable(vendor)
     month = Entry.objects.filter(
@@ -99,11 +100,11 @@ def test_closing_a_month_is_idempotent_and_refused_before_it_ends(september):
     vendor = september
     with at(2026, 9, 30, 23):
         with pytest.raises(DomainError) as exc:
-            services.invoice_close_month(vendor=vendor, year=2026, month=9)
+            invoicing.invoice_close_month(vendor=vendor, year=2026, month=9)
         assert exc.value.code == "invalid_state"
     with at(2026, 10, 2):
-        first = services.invoice_close_month(vendor=vendor, year=2026, month=9)
-        again = services.invoice_close_month(vendor=vendor, year=2026, month=9)
+        first = invoicing.invoice_close_month(vendor=vendor, year=2026, month=9)
+        again = invoicing.invoice_close_month(vendor=vendor, year=2026, month=9)
     assert first.id == again.id
     assert Invoice.objects.filter(period_start=date(2026, 9, 1)).count() == 1
     assert first.lines.count() == 6
@@ -124,16 +125,16 @@ def test_beat_job_closes_last_month_for_every_postpaid_vendor(september):
 
 def test_settlement_posts_against_the_receivable_and_pays_the_invoice(september):
     with at(2026, 10, 2):
-        inv = services.invoice_close_month(vendor=september, year=2026, month=9)
+        inv = invoicing.invoice_close_month(vendor=september, year=2026, month=9)
     owed_before = account_balance(account=receivable(september)).amount
     with at(2026, 10, 5):
-        services.invoice_settle(invoice=inv, amount=usd(950), reference="wire-1")
-        services.invoice_settle(invoice=inv, amount=usd(950), reference="wire-1")  # replay
+        invoicing.invoice_settle(invoice=inv, amount=usd(950), reference="wire-1")
+        invoicing.invoice_settle(invoice=inv, amount=usd(950), reference="wire-1")  # replay
         inv.refresh_from_db()
         assert (inv.paid_amount, inv.status) == (950, Invoice.Status.ISSUED)
         with pytest.raises(DomainError):
-            services.invoice_settle(invoice=inv, amount=usd(1_001), reference="wire-x")
-        services.invoice_settle(invoice=inv, amount=usd(1_000), reference="wire-2")
+            invoicing.invoice_settle(invoice=inv, amount=usd(1_001), reference="wire-x")
+        invoicing.invoice_settle(invoice=inv, amount=usd(1_000), reference="wire-2")
     inv.refresh_from_db()
     assert (inv.paid_amount, inv.status, inv.outstanding) == (1_950, Invoice.Status.PAID, 0)
     assert account_balance(account=receivable(september)).amount == owed_before - 1_950
@@ -143,7 +144,7 @@ def test_settlement_posts_against_the_receivable_and_pays_the_invoice(september)
 
 def test_unpaid_invoices_become_overdue_and_can_stop_ordering(september):
     with at(2026, 10, 2):
-        inv = services.invoice_close_month(vendor=september, year=2026, month=9)
+        inv = invoicing.invoice_close_month(vendor=september, year=2026, month=9)
         assert not vendor_has_overdue_invoices(vendor=september)
     with at(2026, 10, 15):
         assert tasks.invoices_mark_overdue() == 0
@@ -153,20 +154,20 @@ def test_unpaid_invoices_become_overdue_and_can_stop_ordering(september):
         assert tasks.invoices_mark_overdue() == 1
         inv.refresh_from_db()
         assert inv.status == Invoice.Status.OVERDUE
-        services.invoice_settle(invoice=inv, amount=usd(inv.total), reference="late")
+        invoicing.invoice_settle(invoice=inv, amount=usd(inv.total), reference="late")
         assert not vendor_has_overdue_invoices(vendor=september)
 
 
 @override_settings(INVOICE_DUE_DAYS=30)
 def test_due_date_follows_the_setting(september):
     with at(2026, 10, 2):
-        inv = services.invoice_close_month(vendor=september, year=2026, month=9)
+        inv = invoicing.invoice_close_month(vendor=september, year=2026, month=9)
     assert inv.due_date == date(2026, 10, 30)
 
 
 def test_csv_and_pdf_downloads_carry_the_lines_and_total(september):
     with at(2026, 10, 2):
-        inv = services.invoice_close_month(vendor=september, year=2026, month=9)
+        inv = invoicing.invoice_close_month(vendor=september, year=2026, month=9)
     rows = list(csv.DictReader(io.StringIO(invoice_csv(invoice=inv))))
     assert len(rows) == 7
     assert rows[-1]["description"] == "Total" and rows[-1]["amount"] == "19.50"
@@ -181,8 +182,8 @@ def test_issuing_an_invoice_publishes_invoice_issued_to_the_vendor(september, mo
     published: list[dict] = []
     unsubscribe = event_subscribe(lambda **kw: published.append(kw))
     with at(2026, 10, 2):
-        inv = services.invoice_close_month(vendor=september, year=2026, month=9)
-        services.invoice_close_month(vendor=september, year=2026, month=9)
+        inv = invoicing.invoice_close_month(vendor=september, year=2026, month=9)
+        invoicing.invoice_close_month(vendor=september, year=2026, month=9)
     unsubscribe()
     assert len(published) == 1
     event = published[0]

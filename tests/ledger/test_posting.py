@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from billing import services
-from billing.selectors import account_balance, account_entries_sum
+from billing.accounts import vendor_ledger_account
+from ledger import services as ledger_services
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Entry, Hold, ImmutableRowError, Purpose, Transaction
+from ledger.selectors import account_balance, account_entries_sum
 from tests.ledger.factories import fund, platform, postpaid, prepaid, receivable, usd, wallet
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -17,13 +19,13 @@ pytestmark = pytest.mark.django_db
 
 def test_account_get_or_create_returns_one_account_per_owner_purpose_currency():
     vendor = prepaid()
-    a = services.account_get_or_create(purpose=Purpose.WALLET, currency="USD", vendor=vendor)
-    b = services.account_get_or_create(purpose=Purpose.WALLET, currency="USD", vendor=vendor)
-    c = services.account_get_or_create(purpose=Purpose.WALLET, currency="EUR", vendor=vendor)
+    a = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency="USD")
+    b = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency="USD")
+    c = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency="EUR")
     assert a.id == b.id != c.id
     assert (a.type, a.normal, a.floor, a.ceiling) == ("liability", "credit", 0, None)
     rev = platform(Purpose.REVENUE)
-    assert (rev.owner, rev.vendor_id, rev.normal) == ("platform", None, "credit")
+    assert (rev.owner, rev.holder, rev.normal) == ("platform", None, "credit")
     assert platform(Purpose.REVENUE).id == rev.id
 
 
@@ -35,15 +37,15 @@ def test_receivable_ceiling_is_the_vendors_credit_limit():
 
 def test_account_purpose_must_match_owner():
     with pytest.raises(DomainError) as exc:
-        services.account_get_or_create(purpose=Purpose.WALLET, currency="USD")
+        ledger_services.account_get_or_create(purpose=Purpose.WALLET, currency="USD")
     assert exc.value.code == "validation_error"
     with pytest.raises(DomainError):
-        services.account_get_or_create(purpose="savings", currency="USD")
+        ledger_services.account_get_or_create(purpose="savings", currency="USD")
 
 
 def test_post_moves_balances_in_each_accounts_normal_direction():
     clearing, revenue = platform(Purpose.STRIPE_CLEARING), platform(Purpose.REVENUE)
-    txn = services.ledger_post(
+    txn = ledger_services.ledger_post(
         reference="t1", entries=[(clearing, 450), (revenue, -450)], kind="b2c_payment"
     )
     assert account_balance(account=clearing) == usd(450)  # asset up
@@ -51,15 +53,15 @@ def test_post_moves_balances_in_each_accounts_normal_direction():
     # Platform accounts keep no running balance: their entries carry none either.
     legs = {e.account_id: (e.amount, e.balance_after) for e in txn.entries.all()}
     assert legs == {clearing.id: (450, None), revenue.id: (-450, None)}
-    assert Account.objects.filter(vendor__isnull=True).exclude(balance=None).count() == 0
+    assert Account.objects.filter(holder__isnull=True).exclude(balance=None).count() == 0
 
 
 def test_posting_the_same_reference_again_returns_the_first_and_posts_nothing():
     clearing, revenue = platform(Purpose.STRIPE_CLEARING), platform(Purpose.REVENUE)
-    first = services.ledger_post(
+    first = ledger_services.ledger_post(
         reference="dup", entries=[(clearing, 100), (revenue, -100)], kind="x"
     )
-    again = services.ledger_post(
+    again = ledger_services.ledger_post(
         reference="dup", entries=[(clearing, 999), (revenue, -999)], kind="x"
     )
     assert again.id == first.id
@@ -71,29 +73,33 @@ def test_unbalanced_or_empty_postings_are_refused_and_nothing_is_written():
     clearing, revenue = platform(Purpose.STRIPE_CLEARING), platform(Purpose.REVENUE)
     for entries in ([(clearing, 100), (revenue, -99)], [(clearing, 100), (clearing, -100)], []):
         with pytest.raises(DomainError) as exc:
-            services.ledger_post(reference="bad", entries=entries, kind="x")
+            ledger_services.ledger_post(reference="bad", entries=entries, kind="x")
         assert exc.value.code == "validation_error"
     assert not Transaction.objects.exists()
 
 
 def test_currencies_balance_separately():
     usd_clear = platform(Purpose.STRIPE_CLEARING)
-    eur_rev = services.account_get_or_create(purpose=Purpose.REVENUE, currency="EUR")
+    eur_rev = ledger_services.account_get_or_create(purpose=Purpose.REVENUE, currency="EUR")
     with pytest.raises(DomainError):
-        services.ledger_post(reference="fx", entries=[(usd_clear, 100), (eur_rev, -100)], kind="x")
+        ledger_services.ledger_post(
+            reference="fx", entries=[(usd_clear, 100), (eur_rev, -100)], kind="x"
+        )
 
 
 def test_float_amounts_are_refused():
     clearing, revenue = platform(Purpose.STRIPE_CLEARING), platform(Purpose.REVENUE)
     with pytest.raises(DomainError):
-        services.ledger_post(reference="f", entries=[(clearing, 1.5), (revenue, -1.5)], kind="x")  # type: ignore[list-item]
+        ledger_services.ledger_post(
+            reference="f", entries=[(clearing, 1.5), (revenue, -1.5)], kind="x"
+        )  # type: ignore[list-item]
 
 
 def test_a_wallet_cannot_be_overdrawn_through_a_posting():
     vendor = prepaid()
     fund(vendor, 500)
     with pytest.raises(DomainError) as exc:
-        services.ledger_post(
+        ledger_services.ledger_post(
             reference="over",
             entries=[(wallet(vendor), 501), (platform(Purpose.REVENUE), -501)],
             kind="x",
@@ -118,27 +124,27 @@ def test_hold_capture_and_void_happen_exactly_once():
     vendor = prepaid()
     fund(vendor, 1_000)
     w = wallet(vendor)
-    hold = services.hold_create(account=w, amount=usd(300), reference="h1")
-    assert services.hold_create(account=w, amount=usd(300), reference="h1").id == hold.id
+    hold = ledger_services.hold_create(account=w, amount=usd(300), reference="h1")
+    assert ledger_services.hold_create(account=w, amount=usd(300), reference="h1").id == hold.id
     w.refresh_from_db()
     assert (w.balance, w.held) == (1_000, 300)
 
-    txn = services.hold_capture(hold=hold, reference="h1:capture")
-    assert services.hold_capture(hold=hold, reference="h1:capture").id == txn.id
+    txn = ledger_services.hold_capture(hold=hold, reference="h1:capture")
+    assert ledger_services.hold_capture(hold=hold, reference="h1:capture").id == txn.id
     with pytest.raises(DomainError) as exc:
-        services.hold_capture(hold=hold, reference="h1:capture-again")
+        ledger_services.hold_capture(hold=hold, reference="h1:capture-again")
     assert exc.value.code == "invalid_state"
     with pytest.raises(DomainError):
-        services.hold_void(hold=hold)
+        ledger_services.hold_void(hold=hold)
     w.refresh_from_db()
     assert (w.balance, w.held) == (700, 0)
     assert hold.status == Hold.Status.CAPTURED and hold.resolved_at is not None
 
-    other = services.hold_create(account=w, amount=usd(200), reference="h2")
-    services.hold_void(hold=other)
-    assert services.hold_void(hold=other).status == Hold.Status.VOIDED
+    other = ledger_services.hold_create(account=w, amount=usd(200), reference="h2")
+    ledger_services.hold_void(hold=other)
+    assert ledger_services.hold_void(hold=other).status == Hold.Status.VOIDED
     with pytest.raises(DomainError):
-        services.hold_capture(hold=other, reference="h2:capture")
+        ledger_services.hold_capture(hold=other, reference="h2:capture")
     w.refresh_from_db()
     assert (w.balance, w.held) == (700, 0)
     assert ledger_integrity_check() == []
@@ -147,14 +153,14 @@ def test_hold_capture_and_void_happen_exactly_once():
 def test_partial_capture_releases_the_rest():
     vendor = prepaid()
     fund(vendor, 1_000)
-    hold = services.hold_create(account=wallet(vendor), amount=usd(400), reference="p")
-    services.hold_capture(hold=hold, amount=usd(150), reference="p:capture")
+    hold = ledger_services.hold_create(account=wallet(vendor), amount=usd(400), reference="p")
+    ledger_services.hold_capture(hold=hold, amount=usd(150), reference="p:capture")
     w = wallet(vendor)
     w.refresh_from_db()
     assert (w.balance, w.held) == (850, 0)
     with pytest.raises(DomainError):
-        services.hold_capture(
-            hold=services.hold_create(account=w, amount=usd(10), reference="q"),
+        ledger_services.hold_capture(
+            hold=ledger_services.hold_create(account=w, amount=usd(10), reference="q"),
             amount=usd(11),
             reference="q:capture",
         )
@@ -164,13 +170,13 @@ def test_holds_count_against_available_funds():
     vendor = prepaid()
     fund(vendor, 1_000)
     w = wallet(vendor)
-    services.hold_create(account=w, amount=usd(600), reference="a")
+    ledger_services.hold_create(account=w, amount=usd(600), reference="a")
     with pytest.raises(DomainError) as exc:
-        services.hold_create(account=w, amount=usd(401), reference="b")
+        ledger_services.hold_create(account=w, amount=usd(401), reference="b")
     assert exc.value.code == "insufficient_funds"
-    services.hold_create(account=w, amount=usd(400), reference="c")
+    ledger_services.hold_create(account=w, amount=usd(400), reference="c")
     with pytest.raises(DomainError):  # nor can a posting spend reserved money
-        services.ledger_post(
+        ledger_services.ledger_post(
             reference="spend", entries=[(w, 1), (platform(Purpose.REVENUE), -1)], kind="x"
         )
 
@@ -180,7 +186,7 @@ def test_hold_amount_must_be_positive_and_in_the_accounts_currency():
     fund(vendor, 1_000)
     for amount in (usd(0), usd(-5), Money(10, "EUR")):
         with pytest.raises(DomainError) as exc:
-            services.hold_create(account=wallet(vendor), amount=amount, reference="z")
+            ledger_services.hold_create(account=wallet(vendor), amount=amount, reference="z")
         assert exc.value.code == "validation_error"
 
 
@@ -191,10 +197,10 @@ def test_cached_balances_equal_their_entries_after_mixed_activity():
     services.vendor_order_reserve(vendor=vendor, order_id=1, amount=usd(700))
     services.vendor_order_capture(order_id=1, cost=usd(400))
     services.vendor_order_refund(order_id=1, amount=usd(200), reference="order:1:refund:1")
-    for account in Account.objects.filter(vendor=vendor):
+    for account in Account.objects.filter(holder=vendor.pk):
         assert account.balance == account_entries_sum(account=account)
     # Platform accounts cache nothing; their balance is their entries'.
-    assert set(Account.objects.filter(vendor__isnull=True).values_list("balance", flat=True)) == {
+    assert set(Account.objects.filter(holder__isnull=True).values_list("balance", flat=True)) == {
         None
     }
     revenue = Account.objects.get(purpose=Purpose.REVENUE)

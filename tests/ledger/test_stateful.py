@@ -197,7 +197,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert Entry.objects.aggregate(s=Sum("amount"))["s"] in (0, None)
         assert (
             not Entry.objects.exclude(account__in=[w, r])
-            .exclude(account__vendor__isnull=True)
+            .exclude(account__holder__isnull=True)
             .exists()
         )  # nothing leaked from an earlier example
         assert ledger_integrity_check() == []

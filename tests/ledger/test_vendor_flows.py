@@ -6,14 +6,11 @@ import pytest
 from django.db import transaction
 
 from billing import services
-from billing.selectors import (
-    account_balance,
-    trial_balance,
-    vendor_balance,
-    vendor_statement,
-)
+from billing.selectors import vendor_balance, vendor_statement
+from ledger import services as ledger_services
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Hold, Purpose, Transaction
+from ledger.selectors import account_balance, trial_balance
 from tests.factories import UserFactory
 from tests.ledger.factories import fund, platform, postpaid, prepaid, receivable, usd
 from ttelgo.errors import DomainError
@@ -190,10 +187,10 @@ def test_postpaid_statement_shows_debt_as_negative():
 
 
 def test_b2c_payments_refunds_and_costs_post_to_platform_accounts():
-    services.b2c_payment_captured(amount=usd(900), reference="pi_a", order_id=3)
-    services.b2c_payment_captured(amount=usd(900), reference="pi_a", order_id=3)
-    services.b2c_refund(amount=usd(400), reference="re_a", order_id=3)
-    services.order_cost_record(cost=usd(300), reference="order:3:cost", order_id=3)
+    ledger_services.b2c_payment_captured(amount=usd(900), reference="pi_a", order_id=3)
+    ledger_services.b2c_payment_captured(amount=usd(900), reference="pi_a", order_id=3)
+    ledger_services.b2c_refund(amount=usd(400), reference="re_a", order_id=3)
+    ledger_services.order_cost_record(cost=usd(300), reference="order:3:cost", order_id=3)
     assert account_balance(account=platform(Purpose.STRIPE_CLEARING)) == usd(500)
     assert account_balance(account=platform(Purpose.REVENUE)) == usd(900)
     assert account_balance(account=platform(Purpose.REFUNDS)) == usd(400)

@@ -197,7 +197,7 @@ def test_b2b_postpaid_invoice_lines_name_the_bundle(
     import time_machine
     from django.utils import timezone
 
-    from billing.services import invoice_close_month
+    from billing.invoicing import invoice_close_month
 
     response = buy_b2b(postpaid_vendor, django_capture_on_commit_callbacks, quantity=1)
     assert response.status_code == 201, response.content

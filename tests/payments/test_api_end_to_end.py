@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from billing.selectors import account_balance
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose, Transaction
+from ledger.selectors import account_balance
 from payments.models import Payment
 from payments.services import payment_refund_for_order
 from sandbox.provider import sandbox_faults_reset

@@ -8,8 +8,9 @@ import pytest
 from django.core import mail
 
 from billing import services as ledger
-from billing.selectors import account_balance, vendor_balance
+from billing.selectors import vendor_balance
 from ledger.models import Account, Purpose, Transaction
+from ledger.selectors import account_balance
 from payments.models import Payment
 from payments.services import payment_create_for_order
 from sandbox.stripe import sandbox_intent_succeed
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _platform(purpose: str) -> int:
-    row = Account.objects.filter(purpose=purpose, currency="USD", vendor__isnull=True).first()
+    row = Account.objects.filter(purpose=purpose, currency="USD", holder__isnull=True).first()
     return account_balance(account=row).amount if row else 0
 
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from billing.selectors import account_balance
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose
+from ledger.selectors import account_balance
 from orders.esim_records import Esim
 from orders.models import Order
 from orders.provisioning import provider_reference_for

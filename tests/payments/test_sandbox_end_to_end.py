@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from billing.selectors import account_balance
 from ledger.models import Account, Purpose, Transaction
+from ledger.selectors import account_balance
 from orders.models import Order
 from payments.models import Payment
 from payments.services import payment_create_for_order, payment_refund

@@ -8,8 +8,9 @@ import pytest
 from django.core import mail
 
 from billing import services as ledger
-from billing.selectors import account_balance, vendor_balance
+from billing.selectors import vendor_balance
 from ledger.models import Account, Purpose, Transaction
+from ledger.selectors import account_balance
 from payments.services import payment_refund, payment_refunds_sync
 from tests.orders.helpers import assert_ledger_sound
 from tests.payments.factories import paid_wallet_topup
@@ -26,7 +27,7 @@ def topup(django_capture_on_commit_callbacks):
 
 
 def _platform_balance(purpose: str) -> int:
-    account = Account.objects.get(purpose=purpose, currency="USD", vendor__isnull=True)
+    account = Account.objects.get(purpose=purpose, currency="USD", holder__isnull=True)
     return account_balance(account=account).amount
 
 
@@ -48,7 +49,7 @@ def test_a_refund_of_money_already_spent_is_booked_as_owed(
     vendor = topup.vendor
     ledger.vendor_order_reserve(vendor=vendor, order_id=991, amount=Money(1200, "USD"))
     adjustments_before = (
-        Account.objects.filter(purpose=Purpose.ADJUSTMENTS, vendor__isnull=True)
+        Account.objects.filter(purpose=Purpose.ADJUSTMENTS, holder__isnull=True)
         .values_list("balance", flat=True)
         .first()
         or 0

@@ -54,14 +54,14 @@ def test_postpaid_balance_shows_the_credit_line(db):
 
 
 def test_invoices_list_with_lines_url_and_csv(db):
+    from billing.accounts import vendor_ledger_account
     from billing.models import Invoice, InvoiceLine
     from ledger.models import Purpose
-    from ledger.posting import account_get_or_create
     from tests.vendors.factories import vendor_client
 
     client = vendor_client(billing_mode="postpaid")
     vendor = client.vendor
-    account = account_get_or_create(purpose=Purpose.RECEIVABLE, currency="USD", vendor=vendor)
+    account = vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE, currency="USD")
     today = timezone.now().date()
     invoice = Invoice.objects.create(
         vendor=vendor,

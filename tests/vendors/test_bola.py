@@ -83,11 +83,11 @@ def _make_webhooks(vendor: Vendor, client: APIClient, capture: Any) -> dict[str,
 
 
 def _make_invoice(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
+    from billing.accounts import vendor_ledger_account
     from billing.models import Invoice
     from ledger.models import Purpose
-    from ledger.posting import account_get_or_create
 
-    account = account_get_or_create(purpose=Purpose.RECEIVABLE, currency="USD", vendor=vendor)
+    account = vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE, currency="USD")
     today = timezone.now().date()
     invoice = Invoice.objects.create(
         vendor=vendor,

@@ -179,15 +179,15 @@ def test_revoke_is_idempotent_and_audited(operator):
 def test_low_balance_alert_fires_once_per_crossing(db, django_capture_on_commit_callbacks):
     import responses
 
+    from billing import alerts
     from billing import services as ledger
     from billing.selectors import vendor_balance
     from tests.webhooks.factories import PUBLIC_URL, endpoint_for
-    from vendors import services as vendor_services
     from webhooks.models import WebhookEvent
 
     def vendor_low_balance_check(*, vendor):
         available = vendor_balance(vendor=vendor).available
-        return vendor_services.vendor_low_balance_check(vendor=vendor, available=available)
+        return alerts.vendor_low_balance_check(vendor=vendor, available=available)
 
     vendor = VendorFactory(low_balance_threshold=2_000)
     endpoint_for(vendor, events=["wallet.low_balance"])
