@@ -215,3 +215,60 @@ def invoice_settle(
             locked.save(update_fields=["paid_amount", "status", "paid_at"])
     invoice.refresh_from_db()
     return locked
+
+
+def invoices_open(*, vendor: Vendor) -> list[Invoice]:
+    """The vendor's invoices with something still due, oldest first."""
+    return list(
+        Invoice.objects.filter(
+            vendor=vendor, status__in=(Invoice.Status.ISSUED, Invoice.Status.OVERDUE)
+        ).order_by("period_start", "id")
+    )
+
+
+def vendor_receivable_card_payment(
+    *, vendor: Vendor, amount: Money, reference: str, invoice_id: int | None = None
+) -> Transaction:
+    """A postpaid vendor paid by card (Stripe confirmed it): debit Stripe clearing, credit
+    the receivable, and settle its open invoices with it: the invoice it paid for first
+    (`invoice_id`), then the oldest. What is left over stays on the receivable as credit
+    for the vendor (what it owes next falls by it). Idempotent on reference.
+
+    Lock order as in `invoice_settle`: the invoices, then (by posting) the account."""
+    value = positive(amount, vendor.currency)
+    receivable = vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE)
+    clearing = platform_account(Purpose.STRIPE_CLEARING, receivable.currency)
+    with transaction.atomic():
+        invoices = list(
+            Invoice.objects.select_for_update(no_key=True)
+            .filter(
+                vendor=vendor, status__in=(Invoice.Status.ISSUED, Invoice.Status.OVERDUE)
+            )
+            .order_by("period_start", "id")
+        )
+        invoices.sort(key=lambda inv: inv.id != invoice_id)  # the one paid for first
+        txn, created = post(
+            reference=reference,
+            entries=[(clearing, value), (receivable, -value)],
+            kind=Transaction.Kind.INVOICE_SETTLEMENT,
+            description="Card payment",
+            metadata={"vendor_id": vendor.pk, "invoice_id": invoice_id},
+        )
+        if not created:
+            return txn
+        left = value
+        for invoice in invoices:
+            if left <= 0:
+                break
+            take = min(left, invoice.outstanding)
+            if take <= 0:
+                continue
+            invoice.paid_amount += take
+            left -= take
+            fields = ["paid_amount"]
+            if invoice.paid_amount >= invoice.total:
+                invoice.status = Invoice.Status.PAID
+                invoice.paid_at = timezone.now()
+                fields += ["status", "paid_at"]
+            invoice.save(update_fields=fields)
+    return txn

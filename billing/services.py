@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from billing.accounts import vendor_ledger_account
+from billing.invoicing import vendor_receivable_card_payment
 from ledger.models import Account, Entry, Hold, Purpose, Transaction
 from ledger.posting import (
     accounts_lock,
@@ -49,9 +50,17 @@ def vendor_account(*, vendor: Vendor, currency: str | None = None) -> Account:
     return vendor_ledger_account(vendor=vendor, currency=currency)
 
 
-def vendor_wallet_topup_credit(*, vendor: Vendor, amount: Money, reference: str) -> Transaction:
-    """Stripe confirmed a wallet top-up: credit the vendor's wallet. Idempotent on reference."""
+def vendor_wallet_topup_credit(
+    *, vendor: Vendor, amount: Money, reference: str, invoice_id: int | None = None
+) -> Transaction:
+    """Stripe confirmed a vendor's card payment: a prepaid vendor's wallet is credited; a
+    postpaid vendor's receivable is, settling its open invoices (`invoice_id` first, then
+    the oldest). Idempotent on reference."""
     _check_currency(vendor, amount)
+    if vendor.billing_mode == Vendor.BillingMode.POSTPAID:
+        return vendor_receivable_card_payment(
+            vendor=vendor, amount=amount, reference=reference, invoice_id=invoice_id
+        )
     value = positive(amount, amount.currency)
     wallet = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency=amount.currency)
     clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
@@ -72,14 +81,19 @@ def vendor_wallet_topup_refund(
     kind: str = Transaction.Kind.WALLET_TOPUP_REFUND,
     description: str = "Wallet top-up refunded to the card",
 ) -> tuple[Transaction, Money]:
-    """A wallet top-up went back to the vendor's card (a refund, or a dispute's withdrawal
-    with `kind`): the money leaves Stripe and the wallet. What the wallet no longer holds
-    (spent or reserved since) cannot leave it; it is booked on `adjustments`, the
-    platform's loss until operators collect it, and returned as the shortfall. Idempotent
-    on reference."""
+    """A vendor's card payment went back to its card (a refund, or a dispute's withdrawal
+    with `kind`): the money leaves Stripe and the wallet (prepaid), or the receivable owes
+    it again (postpaid). What the wallet no longer holds (spent or reserved since), or
+    what the credit line has no room for, is booked on `adjustments`, the platform's loss
+    until operators collect it, and returned as the shortfall. Idempotent on reference."""
     _check_currency(vendor, amount)
     value = positive(amount, amount.currency)
-    wallet = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency=amount.currency)
+    postpaid = vendor.billing_mode == Vendor.BillingMode.POSTPAID
+    wallet = vendor_ledger_account(
+        vendor=vendor,
+        purpose=Purpose.RECEIVABLE if postpaid else Purpose.WALLET,
+        currency=amount.currency,
+    )
     clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
     adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency)
     with transaction.atomic():
@@ -87,7 +101,11 @@ def vendor_wallet_topup_refund(
         existing = Transaction.objects.filter(reference=reference).first()
         if existing is not None:
             return existing, Money(int(existing.metadata.get("shortfall", 0)), amount.currency)
-        taken = max(0, min(value, locked.cached_balance - locked.held))
+        if postpaid:  # room left on the credit line
+            room = (locked.ceiling or 0) - locked.cached_balance - locked.held
+        else:  # what the wallet still holds
+            room = locked.cached_balance - locked.held
+        taken = max(0, min(value, room))
         shortfall = value - taken
         entries = [(clearing, -value), (wallet, taken), (adjustments, shortfall)]
         txn = ledger_post(

@@ -32,11 +32,18 @@ class CreditLimitForm(forms.Form):
 
 
 class AdjustmentForm(forms.Form):
-    amount = forms.DecimalField(
-        decimal_places=2,
-        help_text="Positive credits the vendor, negative debits them.",
-    )
+    amount = forms.DecimalField(decimal_places=2)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+    currency = "USD"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].label = f"Amount in {self.currency}"
+        self.fields["amount"].help_text = (
+            f"In {self.currency}, e.g. 25.00 (not cents). Positive credits the vendor, "
+            "negative debits them."
+        )
 
     def clean_amount(self) -> Decimal:
         value: Decimal = self.cleaned_data["amount"]
@@ -118,6 +125,7 @@ class VendorConsoleMixin:
         submit: str,
         perform: Any,
         initial: dict[str, Any] | None = None,
+        confirm: Any = None,
     ) -> HttpResponse:
         vendor = Vendor.objects.get(pk=object_id)
         return operator_form(
@@ -130,6 +138,7 @@ class VendorConsoleMixin:
             perform=lambda form: perform(vendor, form),
             summary=self._summary(vendor),
             initial=initial,
+            confirm=(lambda form: confirm(vendor, form)) if confirm else None,
         )
 
     def _status_form(
@@ -233,6 +242,8 @@ class VendorConsoleMixin:
         icon="account_balance_wallet",
     )
     def adjust_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        vendor_currency = Vendor.objects.values_list("currency", flat=True).get(pk=object_id)
+
         def perform(vendor: Vendor, form: forms.Form) -> str:
             amount = Money.from_decimal(form.cleaned_data["amount"], vendor.currency)
             operator_vendor_adjust(
@@ -243,13 +254,20 @@ class VendorConsoleMixin:
             )
             return f"{vendor.name}: adjusted by {amount}; {_balance(vendor)}."
 
+        def confirm(vendor: Vendor, form: forms.Form) -> str:
+            amount = Money.from_decimal(form.cleaned_data["amount"], vendor.currency)
+            if amount.amount > 0:
+                return f"Credit {vendor.name} with {amount}?"
+            return f"Debit {vendor.name} by {-amount}?"
+
         return self._form(
             request,
             object_id,
-            form_class=AdjustmentForm,
+            form_class=type("AdjustmentForm", (AdjustmentForm,), {"currency": vendor_currency}),
             title="Adjust balance",
             submit="Post the adjustment",
             perform=perform,
+            confirm=confirm,
         )
 
     @display(

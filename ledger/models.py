@@ -181,6 +181,7 @@ class Transaction(models.Model):
         ADJUSTMENT = "adjustment"
         ORDER_CHARGE = "order_charge"
         ORDER_COST = "order_cost"
+        ORDER_COST_REVERSAL = "order_cost_reversal"
         ORDER_REFUND = "order_refund"
         B2C_PAYMENT = "b2c_payment"
         B2C_REFUND = "b2c_refund"

@@ -2,6 +2,7 @@
 (see `ledger/posting.py` for the core). Vendor money flows are the billing app's.
 
 * order cost:             debit cogs, credit provider_payable
+* order cost reversal:    the reverse, for a bundle the provider took back and refunded
 * B2C payment captured:   debit stripe_clearing, credit revenue
 * B2C refund:             debit refunds, credit stripe_clearing
 * dispute reinstated:     the reverse of the withdrawal
@@ -34,6 +35,7 @@ __all__ = [
     "ledger_lock",
     "ledger_post",
     "order_cost_record",
+    "order_cost_reverse",
     "platform_account",
 ]
 
@@ -115,5 +117,21 @@ def order_cost_record(*, cost: Money, reference: str, order_id: int) -> Transact
         ],
         kind=Transaction.Kind.ORDER_COST,
         description=f"Provider cost of order {order_id}",
+        order_id=order_id,
+    )
+
+
+def order_cost_reverse(*, cost: Money, reference: str, order_id: int) -> Transaction:
+    """The provider took a bundle back and credited us (a revocation with a refund to our
+    balance): what we owe it falls by `cost`. Idempotent on reference."""
+    value = _positive(cost, cost.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.PROVIDER_PAYABLE, cost.currency), value),
+            (platform_account(Purpose.COGS, cost.currency), -value),
+        ],
+        kind=Transaction.Kind.ORDER_COST_REVERSAL,
+        description=f"Provider refunded a revoked bundle of order {order_id}",
         order_id=order_id,
     )

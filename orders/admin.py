@@ -100,6 +100,40 @@ class RefundForm(forms.Form):
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
 
+    currency = "USD"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        amount = self.fields["amount"]
+        amount.label = f"Amount in {self.currency}"
+        amount.help_text = (
+            f"In {self.currency}, e.g. 4.50 (not cents). Leave empty for a full refund of what"
+            " is left: a full refund revokes the order's unused eSIMs at the provider."
+        )
+
+
+def refund_form_for(currency: str) -> type[RefundForm]:
+    """The refund form, its amount labelled in the order's currency."""
+    return type("RefundForm", (RefundForm,), {"currency": currency})
+
+
+def _refund_outcome(order: Order) -> str:
+    """What the customer keeps after a refund, in the operator's words."""
+    order.refresh_from_db()
+    if order.kind == Order.Kind.TOPUP:
+        return ""
+    esims = list(order.esims.values_list("status", flat=True))
+    revoked = sum(1 for status in esims if status == Esim.Status.REVOKED)
+    kept = len(esims) - revoked
+    if kept == 0 and revoked:
+        return f" {revoked} eSIM(s) revoked at the provider: the customer keeps nothing."
+    if kept:
+        return (
+            f" The customer keeps {kept} eSIM(s) and the data left on them"
+            " (a partial refund takes nothing back)."
+        )
+    return ""
+
 
 class NoteForm(forms.Form):
     note = forms.CharField(
@@ -228,17 +262,34 @@ class OrderActionsMixin:
                 amount=amount,
                 reason=form.cleaned_data["reason"],
             )
-            return f"Refunded {Money(refund.amount, refund.currency)} ({refund.status})."
+            refunded = Money(refund.amount, refund.currency)
+            return f"Refunded {refunded} ({refund.status}).{_refund_outcome(order)}"
+
+        def confirm(form: forms.Form) -> str:
+            value = form.cleaned_data.get("amount")
+            if value is None:
+                return (
+                    f"Refund everything that is left of order {order.pk} to the "
+                    f"{'vendor account' if order.vendor_id else 'card'}? Its unused eSIMs "
+                    "will be revoked at the provider."
+                )
+            amount = Money.from_decimal(value, order.currency)
+            return (
+                f"Refund {amount} of order {order.pk} to the "
+                f"{'vendor account' if order.vendor_id else 'card'}? The customer keeps the "
+                "eSIMs."
+            )
 
         return operator_form(
             request,
             model_admin=self,  # type: ignore[arg-type]
             obj=order,
-            form_class=RefundForm,
+            form_class=refund_form_for(order.currency),
             title=f"Refund order {order.pk}",
             submit_label="Refund",
             perform=perform,
             summary=self._summary(order),
+            confirm=confirm,
         )
 
     @action(description="Cancel", url_path="cancel", permissions=["cancel"], icon="cancel")

@@ -180,6 +180,12 @@ class EsimQrMixin:
 
     def qr_response(self, request: Request, iccid: str) -> Response:
         esim = selectors.esim_get_for_buyer(iccid=iccid, **_buyer(request))
+        if esim.status == Esim.Status.REVOKED:
+            raise DomainError(
+                "invalid_state",
+                f"eSIM {esim.iccid} was revoked (refunded); its QR code installs nothing.",
+                details={"status": esim.status},
+            )
         if request.accepted_renderer.format == "svg":
             return Response(qr_svg(esim.lpa), content_type=SvgRenderer.media_type)
         # A client that only said it accepts JSON still gets the image it asked a QR for.

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import transaction
 
 from billing.services import vendor_order_charged, vendor_order_refundable
+from orders.esim_records import Esim
+from orders.esim_revocation import esim_refund_share, order_esims_revoke
 from orders.models import Order
 from orders.state import ORDER_STATES
 from payments.models import Payment
@@ -112,6 +114,44 @@ def _refund_within_limit(actor: Any, value: int, currency: str, *, already: int)
         refund_limit_check(limit=limit, already=already, value=value, currency=currency)
 
 
+def _take_back(order: Order, *, full: bool, actor: Any) -> None:
+    """A full refund of a completed order takes back what it delivered (revoked at the
+    provider) before any money moves. What is in use cannot be taken back: the refund is
+    refused, and only a partial one is possible; the customer keeps the eSIM and its data.
+    A partial refund revokes nothing."""
+    if not full:
+        return
+    revocation = order_esims_revoke(order=order, actor=actor)
+    if not revocation.in_use:
+        return
+    kept = ", ".join(revocation.in_use)
+    if order.kind == Order.Kind.TOPUP:
+        message = (
+            f"The top-up on eSIM {kept} has already started, so it cannot be taken back: "
+            "refund this order in part. The customer keeps the data left on it."
+        )
+    else:
+        message = (
+            f"eSIM {kept} is already installed or in use, so it cannot be taken back: refund "
+            "this order in part. The customer keeps it and the data left on it."
+        )
+    details: dict[str, Any] = {"in_use": list(revocation.in_use)}
+    if revocation.revoked:
+        share = sum(
+            (
+                esim_refund_share(order=order, esim=esim)[0]
+                for esim in Esim.objects.filter(iccid__in=revocation.revoked)
+            ),
+            Money(0, order.currency),
+        )
+        message += (
+            f" Revoked already: {', '.join(revocation.revoked)}; their share of the order, "
+            f"{share}, can be refunded."
+        )
+        details.update(revoked=list(revocation.revoked), revoked_share=share.to_api())
+    raise DomainError("invalid_state", message, details=details)
+
+
 def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, reason: str) -> Any:
     """Refund an order in full (`amount=None`: what is left) or in part: a customer's to
     the card through the payments refund service, a vendor's to its wallet or receivable.
@@ -130,6 +170,14 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             details={"status": order.status},
         )
     if order.channel == Order.Channel.B2B:
+        left = vendor_order_refundable(order_id=order.pk)
+        value = left.amount if amount is None else amount.amount
+        # Checked again under the order's lock; here so nothing is revoked for a refund the
+        # operator may not give.
+        _refund_within_limit(
+            actor, value, left.currency, already=_vendor_order_charged(order.pk) - left.amount
+        )
+        _take_back(order, full=value >= left.amount, actor=actor)
         return _vendor_order_refund(order=order, actor=actor, amount=amount, reason=reason)
     payment = Payment.objects.filter(
         order_id=order_id, kind=Payment.Kind.ORDER, status=Payment.Status.SUCCEEDED
@@ -153,6 +201,7 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
         payment.currency,
         already=payment.refunded_amount,
     )
+    _take_back(order, full=amount is None or amount.amount >= remaining, actor=actor)
     before = {
         "order_status": order.status,
         "refunded": Money(payment.refunded_amount, payment.currency).to_api(),

@@ -17,7 +17,8 @@ from ttelgo.crypto import EncryptedCharField
 class Payment(models.Model):
     class Kind(models.TextChoices):
         ORDER = "order"
-        WALLET_TOPUP = "wallet_topup"
+        WALLET_TOPUP = "wallet_topup"  # a vendor's card payment: its wallet, or its credit line
+        INVOICE = "invoice"  # a postpaid vendor paying one invoice by card
 
     class Status(models.TextChoices):
         PENDING = "pending"  # created, waiting for the customer to pay
@@ -39,6 +40,9 @@ class Payment(models.Model):
     )
     vendor = models.ForeignKey(
         "vendors.Vendor", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    invoice = models.ForeignKey(
+        "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )
     failure_reason = models.TextField(blank=True)
     refunded_amount = models.BigIntegerField(default=0, help_text="minor units")
@@ -62,6 +66,12 @@ class Payment(models.Model):
                 condition=(
                     Q(kind="order", order__isnull=False)
                     | Q(kind="wallet_topup", vendor__isnull=False, order__isnull=True)
+                    | Q(
+                        kind="invoice",
+                        vendor__isnull=False,
+                        invoice__isnull=False,
+                        order__isnull=True,
+                    )
                 ),
                 name="payment_kind_matches_target",
             ),

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import services as billing
+from billing.models import Invoice
 from ledger import services as ledger
 from ledger.models import Transaction
 from payments import signals
@@ -143,6 +144,45 @@ def payment_create_for_wallet_topup(*, vendor: Any, amount: Money) -> Payment:
     )
 
 
+def payment_create_for_invoice(*, vendor: Any, invoice_id: int) -> Payment:
+    """A PaymentIntent for what is still due on one of a postpaid vendor's invoices; once
+    Stripe confirms it, the receivable is credited and that invoice settled first."""
+    invoice = Invoice.objects.filter(pk=invoice_id, vendor=vendor).first()
+    if invoice is None:
+        raise DomainError("not_found", "Invoice not found.")
+    due = invoice.outstanding
+    if invoice.status == Invoice.Status.PAID or due <= 0:
+        raise DomainError(
+            "invalid_state",
+            f"{invoice.number} is paid; nothing is due on it.",
+            details={"status": invoice.status},
+        )
+    amount = Money(due, invoice.currency)
+    reference = uuid.uuid4()
+    try:
+        intent = get_gateway().create_payment_intent(
+            amount=amount,
+            metadata={
+                "kind": Payment.Kind.INVOICE,
+                "vendor_id": str(vendor.pk),
+                "invoice_id": str(invoice.pk),
+            },
+            idempotency_key=f"payment:{reference}:create",
+        )
+    except GatewayError as exc:
+        raise _gateway_failed(exc) from exc
+    return Payment.objects.create(
+        reference=reference,
+        kind=Payment.Kind.INVOICE,
+        payment_intent_id=intent.id,
+        client_secret=intent.client_secret,
+        amount=amount.amount,
+        currency=amount.currency,
+        vendor=vendor,
+        invoice=invoice,
+    )
+
+
 def payment_cancel_for_order(*, order_id: int) -> Payment:
     """Cancel the order's PaymentIntent. `invalid_state` once money is (being) taken."""
     payment = Payment.objects.filter(order_id=order_id, kind=Payment.Kind.ORDER).first()
@@ -243,11 +283,12 @@ def _ledger_captured(*, payment: Payment) -> None:
             vendor=payment.vendor,
             amount=amount,
             reference=f"wallet_topup:{payment.payment_intent_id}",
+            invoice_id=payment.invoice_id,
         )
 
 
 def _wallet_topup_published(*, payment: Payment) -> None:
-    if payment.vendor_id is None:
+    if payment.vendor_id is None or payment.kind != Payment.Kind.WALLET_TOPUP:
         return
     event_record(
         vendor_id=payment.vendor_id,

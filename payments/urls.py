@@ -8,4 +8,9 @@ urlpatterns: list[URLPattern] = [
         api.VendorWalletTopupCreateApi.as_view(),
         name="vendor-wallet-topups",
     ),
+    path(
+        "vendor/invoices/<int:invoice_id>/pay",
+        api.VendorInvoicePayApi.as_view(),
+        name="vendor-invoice-pay",
+    ),
 ]

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from esims.providers import get_provider
 from ledger.integrity import ledger_integrity_check
+from ledger.models import Transaction
+from orders.esim_records import Esim
 from orders.models import Order
 from orders.operator import operator_order_redrive, operator_order_refund
 from orders.provisioning import provider_reference_for
@@ -214,6 +216,28 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _taken_back(order_ids: list[int]) -> set[int]:
+    """Closed orders whose delivery the provider took back and refunded: every eSIM of an
+    eSIM order revoked, or a top-up's bundle revoked (its cost reversed in the ledger)."""
+    if not order_ids:
+        return set()
+    revoked = set(
+        Order.objects.filter(pk__in=order_ids, kind=Order.Kind.ESIM)
+        .annotate(
+            esim_total=Count("esims"),
+            revoked=Count("esims", filter=Q(esims__status=Esim.Status.REVOKED)),
+        )
+        .filter(esim_total__gt=0, esim_total=Field("revoked"))
+        .values_list("pk", flat=True)
+    )
+    reversed_costs = set(
+        Transaction.objects.filter(
+            order_id__in=order_ids, kind=Transaction.Kind.ORDER_COST_REVERSAL
+        ).values_list("order_id", flat=True)
+    )
+    return revoked | {pk for pk in reversed_costs if pk is not None}
+
+
 def check_provider(*, since: Any) -> list[Found]:
     """The provider's orders since `since` against our orders and eSIMs."""
 
@@ -234,6 +258,9 @@ def check_provider(*, since: Any) -> list[Found]:
             Q(pk__in=wanted_ids) | Q(provider_reference__in=wanted_refs)
         ).annotate(esim_count=Count("esims"))
     }
+    taken_back = _taken_back(
+        [pk for pk, o in orders.items() if o.status in (S.FAILED, S.REFUNDED, S.CANCELLED)]
+    )
     by_client_ref = {provider_reference_for(pk): pk for pk in orders}
     by_provider_ref = {o.provider_reference: pk for pk, o in orders.items() if o.provider_reference}
     seen_orders: set[int] = set()
@@ -268,10 +295,10 @@ def check_provider(*, since: Any) -> list[Found]:
                     fix=F.Fix.REDRIVE,
                 )
             )
-        elif po.status == po.STATUS_COMPLETED and order.status in (
-            S.FAILED,
-            S.REFUNDED,
-            S.CANCELLED,
+        elif (
+            po.status == po.STATUS_COMPLETED
+            and order.status in (S.FAILED, S.REFUNDED, S.CANCELLED)
+            and order_id not in taken_back
         ):
             found.append(
                 _finding(

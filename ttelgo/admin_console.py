@@ -80,14 +80,21 @@ def operator_form(
     summary: Sequence[tuple[str, Any]] = (),
     initial: dict[str, Any] | None = None,
     redirect_to: str | None = None,
+    confirm: Callable[[forms.Form], str] | None = None,
 ) -> HttpResponse:
     """GET: the form. POST: validate, `perform(form)` (returns the success message, or the
     message and where to go next), and go back to the object; a DomainError from the
-    service is shown on the form instead."""
+    service is shown on the form instead. With `confirm`, a valid form first shows the
+    sentence `confirm(form)` returns ("Refund 4.50 USD ...?") and its values, and only the
+    operator's second click performs it."""
     back = redirect_to or (change_url(obj) if obj is not None else "../")
     form = form_class(request.POST if request.method == "POST" else None, initial=initial)
     console_styled(form)
-    if request.method == "POST" and form.is_valid():
+    confirmation = ""
+    posted = request.method == "POST" and form.is_valid()
+    if posted and confirm is not None and "_confirmed" not in request.POST:
+        confirmation = confirm(form)
+    if request.method == "POST" and form.is_valid() and not confirmation:
         try:
             result = perform(form)
         except DomainError as exc:
@@ -102,6 +109,7 @@ def operator_form(
         "form_title": title,
         "form": form,
         "submit_label": submit_label,
+        "confirmation": confirmation,
         "summary": list(summary),
         "summary_title": str(obj) if obj is not None else title,
         "cancel_url": change_url(obj) if obj is not None else back,

@@ -54,6 +54,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "order.refunded",
     "esim.usage_threshold",
     "esim.expired",
+    "esim.revoked",
     "wallet.topup_succeeded",
     "wallet.low_balance",
     "invoice.issued",

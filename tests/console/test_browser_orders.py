@@ -42,6 +42,9 @@ def test_operator_refunds_an_order(console, bundles):
     console.fill("amount", "4.50")
     console.fill("reason", "one eSIM never installed")
     console.submit("#operator-submit")
+    console.wait_text("Refund 4.50 USD of order")  # asked first
+    console.submit("#operator-submit")
     console.wait_text("Refunded 4.50 USD")
+    console.wait_text("The customer keeps 2 eSIM(s)")
     payment = Payment.objects.get(order=order)
     assert payment.refunded_amount == 450

@@ -81,9 +81,16 @@ def test_support_cannot_get_past_its_limit_by_splitting_a_refund(completed_order
 
 def test_finance_refunds_in_full_and_the_order_is_refunded(completed_order, settings):
     settings.SUPPORT_REFUND_LIMIT = 500
-    response = admin_client(operator("finance")).post(
-        f"/admin/orders/order/{completed_order.pk}/refund/", {"amount": "", "reason": "outage"}
-    )
+    client = admin_client(operator("finance"))
+    url = f"/admin/orders/order/{completed_order.pk}/refund/"
+    form = client.get(url).content.decode()
+    assert "Amount in USD" in form and "not cents" in form
+    # The first click asks; nothing moves until the operator confirms.
+    asked = client.post(url, {"amount": "", "reason": "outage"})
+    assert asked.status_code == 200
+    assert "Refund everything that is left of order" in asked.content.decode()
+    assert not Refund.objects.exists()
+    response = client.post(url, {"amount": "", "reason": "outage", "_confirmed": "1"})
     assert response.status_code == 302
     completed_order.refresh_from_db()
     assert completed_order.status == Order.Status.REFUNDED
@@ -95,7 +102,8 @@ def test_finance_refunds_in_full_and_the_order_is_refunded(completed_order, sett
 
 def test_refund_above_what_is_left_is_refused_on_the_form(completed_order):
     response = admin_client(operator("finance")).post(
-        f"/admin/orders/order/{completed_order.pk}/refund/", {"amount": "99.00", "reason": "x"}
+        f"/admin/orders/order/{completed_order.pk}/refund/",
+        {"amount": "99.00", "reason": "x", "_confirmed": "1"},
     )
     assert response.status_code == 200
     body = response.content.decode()

@@ -94,10 +94,14 @@ def test_finance_adjusts_a_wallet_through_the_ledger_with_before_and_after():
     vendor = prepaid()
     fund(vendor, 1000)
     finance = operator("finance")
-    response = admin_client(finance).post(
-        f"/admin/vendors/vendor/{vendor.pk}/adjust/",
-        {"amount": "-2.50", "reason": "duplicate top-up credited"},
-    )
+    client = admin_client(finance)
+    url = f"/admin/vendors/vendor/{vendor.pk}/adjust/"
+    assert "Amount in USD" in client.get(url).content.decode()
+    body = {"amount": "-2.50", "reason": "duplicate top-up credited"}
+    asked = client.post(url, body)
+    assert asked.status_code == 200 and "Debit " in asked.content.decode()
+    assert vendor_balance(vendor=vendor).balance == Money(1000, "USD")  # not yet
+    response = client.post(url, {**body, "_confirmed": "1"})
     assert response.status_code == 302
     assert vendor_balance(vendor=vendor).balance == Money(750, "USD")
     row = AuditLog.objects.get(action="vendor.wallet_adjust")
@@ -122,7 +126,8 @@ def test_an_adjustment_that_would_overdraw_the_wallet_is_refused_on_the_form():
     vendor = prepaid()
     fund(vendor, 100)
     response = admin_client(operator("finance")).post(
-        f"/admin/vendors/vendor/{vendor.pk}/adjust/", {"amount": "-5.00", "reason": "claw back"}
+        f"/admin/vendors/vendor/{vendor.pk}/adjust/",
+        {"amount": "-5.00", "reason": "claw back", "_confirmed": "1"},
     )
     assert response.status_code == 200  # the form again, with the ledger's refusal
     body = response.content.decode()

@@ -144,7 +144,8 @@ def test_the_console_refund_form_refunds_a_vendor_order(
     page = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
     assert f"/admin/orders/order/{order.pk}/refund/" in page
     response = client.post(
-        f"/admin/orders/order/{order.pk}/refund/", {"amount": "", "reason": "outage"}
+        f"/admin/orders/order/{order.pk}/refund/",
+        {"amount": "", "reason": "outage", "_confirmed": "1"},
     )
     assert response.status_code == 302
     order.refresh_from_db()

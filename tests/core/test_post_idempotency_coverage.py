@@ -9,6 +9,7 @@ REQUIRED = {
     "api/v1/vendor/orders",
     "api/v1/vendor/esims/<str:iccid>/topups",
     "api/v1/vendor/wallet/topups",
+    "api/v1/vendor/invoices/<int:invoice_id>/pay",
 }
 # POSTs that do not take the header, and why.
 EXEMPT = {

@@ -1,0 +1,163 @@
+"""Taking unused eSIMs back: the provider revokes the bundle (and refunds it to our
+balance), the eSIM shows `revoked`, the cost we booked is reversed, and a vendor hears
+`esim.revoked`. Refunds call this before they move any money, outside any transaction
+(the provider is asked over HTTP).
+
+An eSIM that was installed or used is not taken back: the provider refuses to revoke a
+bundle that started, and so do we when our own records already say it is in use. Such an
+order can only be refunded in part; the customer keeps the eSIM and its data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from esims.providers import ProviderError, ProviderNotFound, ProviderRejected, get_provider
+from ledger.services import order_cost_reverse
+from orders.esim_records import Esim
+from orders.models import Order
+from orders.state import order_event_record
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from ttelgo.outbox import event_record
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What a revocation of an order's eSIMs did: `revoked` lists the ICCIDs taken back
+    (now or by an earlier attempt), `in_use` those the customer keeps."""
+
+    revoked: tuple[str, ...] = ()
+    in_use: tuple[str, ...] = ()
+
+
+def esim_in_use(esim: Esim) -> bool:
+    """Whether our records already say the eSIM was installed or used."""
+    return esim.status not in (Esim.Status.RELEASED, Esim.Status.REVOKED)
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    """`total` split into `parts` integer shares that add up to it exactly."""
+    base, rest = divmod(total, parts)
+    return [base + (1 if i < rest else 0) for i in range(parts)]
+
+
+def esim_refund_share(*, order: Order, esim: Esim) -> tuple[Money, Money]:
+    """The part of the order's price and of its cost that one of its eSIMs stands for."""
+    ids = list(order.esims.order_by("id").values_list("id", flat=True)) or [esim.pk]
+    at = ids.index(esim.pk) if esim.pk in ids else 0
+    price = _shares(order.total, len(ids))[at]
+    cost = _shares(order.cost_total, len(ids))[at]
+    return Money(price, order.currency), Money(cost, order.currency)
+
+
+def _provider_revoke(*, iccid: str, bundle_code: str) -> bool:
+    """Ask the provider to take the bundle back. True when it did (or already had), False
+    when it refused because the bundle is in use."""
+    try:
+        get_provider().revoke_bundle(iccid=iccid, bundle_code=bundle_code)
+    except ProviderNotFound:
+        return True  # not on the eSIM any more: an earlier attempt revoked it
+    except ProviderRejected:
+        return False
+    except ProviderError as exc:
+        raise DomainError(
+            "provider_unavailable",
+            "The eSIM provider could not be reached to revoke the eSIM; nothing was "
+            "refunded. Try again in a few minutes.",
+        ) from exc
+    return True
+
+
+def _revoked_record(
+    *, order: Order, esim: Esim, bundle_code: str, cost: Money, actor: Any, whole: bool
+) -> None:
+    with transaction.atomic():
+        locked = Esim.objects.select_for_update(no_key=True).get(pk=esim.pk)
+        if whole and locked.status != Esim.Status.REVOKED:
+            locked.status = Esim.Status.REVOKED
+            locked.save(update_fields=["status", "updated_at"])
+        if cost.amount > 0:
+            order_cost_reverse(
+                cost=cost,
+                reference=f"order:{order.pk}:revoke:{esim.iccid}:{bundle_code}",
+                order_id=order.pk,
+            )
+        what = f"eSIM {esim.iccid}" if whole else f"bundle {bundle_code} on eSIM {esim.iccid}"
+        order_event_record(
+            order=order,
+            from_status=order.status,
+            to_status=order.status,
+            actor=actor,
+            reason=f"{what} revoked at the provider",
+        )
+        if order.channel == Order.Channel.B2B and order.vendor_id is not None:
+            event_record(
+                vendor_id=order.vendor_id,
+                type="esim.revoked",
+                data={
+                    "iccid": esim.iccid,
+                    "order_id": order.pk,
+                    "bundle_code": bundle_code,
+                    "customer_reference": order.customer_reference,
+                },
+            )
+
+
+def esim_revoke(*, order: Order, esim: Esim, actor: Any = None) -> bool:
+    """Take one eSIM of an eSIM order back. True when it is revoked (now or before),
+    False when it is in use (the customer keeps it)."""
+    if esim.status == Esim.Status.REVOKED:
+        return True
+    if esim_in_use(esim):
+        return False
+    if not _provider_revoke(iccid=esim.iccid, bundle_code=esim.bundle_code):
+        return False
+    _, cost = esim_refund_share(order=order, esim=esim)
+    _revoked_record(
+        order=order, esim=esim, bundle_code=esim.bundle_code, cost=cost, actor=actor, whole=True
+    )
+    return True
+
+
+def order_esims_revoke(*, order: Order, actor: Any = None) -> Revocation:
+    """Before a full refund of a completed order: take back what it delivered. An eSIM
+    order's eSIMs are revoked when none is in use by our records (one in use stops it
+    before the provider is asked); a top-up's bundle is revoked on its eSIM, which keeps
+    its other bundles. Anything but a completed order delivered nothing to take back."""
+    if order.status != Order.Status.COMPLETED:
+        return Revocation()
+    if order.kind == Order.Kind.TOPUP:
+        target = Esim.objects.filter(iccid=order.target_iccid).first()
+        bundle_code = order.items.values_list("bundle_code", flat=True).first() or ""
+        if target is None or not bundle_code:
+            return Revocation()
+        if not _provider_revoke(iccid=target.iccid, bundle_code=bundle_code):
+            return Revocation(in_use=(target.iccid,))
+        _revoked_record(
+            order=order,
+            esim=target,
+            bundle_code=bundle_code,
+            cost=Money(order.cost_total, order.currency),
+            actor=actor,
+            whole=False,
+        )
+        return Revocation(revoked=(target.iccid,))
+    esims = list(order.esims.order_by("id"))
+    in_use = tuple(e.iccid for e in esims if esim_in_use(e))
+    if in_use:
+        return Revocation(
+            revoked=tuple(e.iccid for e in esims if e.status == Esim.Status.REVOKED),
+            in_use=in_use,
+        )
+    revoked: list[str] = []
+    refused: list[str] = []
+    for esim in esims:
+        if refused:  # the provider said one is in use: ask nothing more
+            break
+        (revoked if esim_revoke(order=order, esim=esim, actor=actor) else refused).append(
+            esim.iccid
+        )
+    return Revocation(revoked=tuple(revoked), in_use=tuple(refused))
