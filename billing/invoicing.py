@@ -241,9 +241,7 @@ def vendor_receivable_card_payment(
     with transaction.atomic():
         invoices = list(
             Invoice.objects.select_for_update(no_key=True)
-            .filter(
-                vendor=vendor, status__in=(Invoice.Status.ISSUED, Invoice.Status.OVERDUE)
-            )
+            .filter(vendor=vendor, status__in=(Invoice.Status.ISSUED, Invoice.Status.OVERDUE))
             .order_by("period_start", "id")
         )
         invoices.sort(key=lambda inv: inv.id != invoice_id)  # the one paid for first
