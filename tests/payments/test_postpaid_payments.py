@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def vendor() -> Vendor:
-    vendor = VendorFactory(
+    vendor: Vendor = VendorFactory.create(
         billing_mode=Vendor.BillingMode.POSTPAID, currency="USD", credit_limit=100_000
     )
     # It owes 300.00: two months invoiced, 100.00 then 200.00.
