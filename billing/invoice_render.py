@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -11,6 +12,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from billing.models import Invoice
+from ttelgo.csv_safe import csv_text
 from ttelgo.money import Money
 
 CSV_HEADER = [
@@ -39,9 +41,9 @@ def invoice_csv(*, invoice: Invoice) -> str:
             [
                 invoice.number,
                 line.day.isoformat(),
-                line.description,
-                line.bundle_code,
-                line.kind,
+                csv_text(line.description),
+                csv_text(line.bundle_code),
+                csv_text(line.kind),
                 line.quantity,
                 _fmt(line.amount, invoice.currency),
                 invoice.currency,
@@ -63,13 +65,15 @@ def invoice_csv(*, invoice: Invoice) -> str:
 
 
 def invoice_pdf(*, invoice: Invoice) -> bytes:
+    """The invoice as a PDF. Paragraph text is reportlab markup: every string that is not
+    ours (the vendor's name) is escaped, so `A <B> Travel` prints as written."""
     buf = io.BytesIO()
     styles = getSampleStyleSheet()
     doc = SimpleDocTemplate(buf, pagesize=A4, title=f"Invoice {invoice.number}")
     cur = invoice.currency
     story = [
         Paragraph(f"TTelGo invoice {invoice.number}", styles["Title"]),
-        Paragraph(f"Vendor: {invoice.vendor.name}", styles["Normal"]),
+        Paragraph(f"Vendor: {escape(invoice.vendor.name)}", styles["Normal"]),
         Paragraph(
             f"Period: {invoice.period_start.isoformat()} to {invoice.period_end.isoformat()}",
             styles["Normal"],

@@ -27,6 +27,7 @@ from orders.serializers import (
     EsimUsageOutputSerializer,
     VendorOrderOutputSerializer,
 )
+from ttelgo.client_ip import client_ip
 from ttelgo.crypto import body_sealer
 from ttelgo.errors import DomainError
 from ttelgo.filters import QueryFilters, query_filters
@@ -104,7 +105,7 @@ class OrderListCreateApi(generics.ListAPIView):
             customer=request.user,
             bundle_code=data.validated_data["bundle_code"],
             quantity=data.validated_data["quantity"],
-            client_ip=request.META.get("REMOTE_ADDR"),
+            client_ip=client_ip(request),
         )
         order = selectors.order_get_for_buyer(order_id=order.pk, customer=request.user)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
@@ -274,7 +275,7 @@ class EsimTopupCreateApi(APIView):
             iccid=iccid,
             bundle_code=data.validated_data["bundle_code"],
             customer=request.user,
-            client_ip=request.META.get("REMOTE_ADDR"),
+            client_ip=client_ip(request),
         )
         order = selectors.order_get_for_buyer(order_id=order.pk, customer=request.user)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)

@@ -33,6 +33,7 @@ from payments.models import Payment
 from payments.services import payment_intent_sync
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from ttelgo.audit import audit_record
+from ttelgo.csv_safe import csv_text
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.permissions import operator_require
@@ -508,16 +509,11 @@ CSV_FIELDS = (
 )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Ids and messages come from Stripe and the provider: never let a spreadsheet run them.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def findings_csv(*, run: ReconciliationRun) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_FIELDS)
     for finding in run.findings.order_by("category", "id"):
-        writer.writerow([_cell(getattr(finding, name)) for name in CSV_FIELDS])
+        # Ids and messages come from Stripe and the provider: never let a spreadsheet run them.
+        writer.writerow([csv_text(getattr(finding, name)) for name in CSV_FIELDS])
     return out.getvalue()

@@ -10,12 +10,17 @@ class TtelgoConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate, pre_save
+        from django_structlog import signals as structlog_signals
         from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+        from ttelgo.client_ip import log_client_ip
         from ttelgo.roles import roles_sync_after_migrate
         from ttelgo.tokens import outstanding_token_hash
 
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="ttelgo-roles")
+        structlog_signals.bind_extra_request_metadata.connect(
+            log_client_ip, dispatch_uid="ttelgo-client-ip"
+        )
         pre_save.connect(
             outstanding_token_hash, sender=OutstandingToken, dispatch_uid="ttelgo-token-hash"
         )

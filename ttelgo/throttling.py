@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from ttelgo.client_ip import client_ip
 from ttelgo.errors import DomainError
 from ttelgo.slidingwindow import SLIDING_WINDOW_LUA, sliding_window_take
 from ttelgo.transient import RETRY_AFTER_SECONDS
@@ -48,6 +49,11 @@ class SlidingWindowThrottle(SimpleRateThrottle):
         # Read at request time (DRF binds the rates at import), so settings overrides apply.
         rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
         return None if rate is None else str(rate)
+
+    def get_ident(self, request: Request) -> str:
+        # One client-IP rule for the whole product (`NUM_PROXIES`): a rotating
+        # X-Forwarded-For from the client itself is not a new client.
+        return client_ip(request) or ""
 
     def allow_request(self, request: Request, view: Any) -> bool:
         script = _redis_script()

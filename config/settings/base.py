@@ -226,7 +226,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- API --------------------------------------------------------------------------------
+# Reverse proxies of ours in front of the app (0: trust no X-Forwarded-For); see
+# ttelgo/client_ip.py. DRF's own reading of it is set to the same number.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 REST_FRAMEWORK = {
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
@@ -289,6 +294,8 @@ STORAGES = {
 # --- observability ------------------------------------------------------------------------
 REQUEST_ID_HEADER = "X-Request-ID"
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# The client IP is bound by ttelgo.client_ip (NUM_PROXIES), not by ipware's own guess.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True  # RequestIDMiddleware has validated it
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | console

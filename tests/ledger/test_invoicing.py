@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -190,3 +191,35 @@ def test_issuing_an_invoice_publishes_invoice_issued_to_the_vendor(september, mo
     assert (event["vendor_id"], event["type"]) == (september.pk, "invoice.issued")
     assert event["data"]["total"] == {"amount": "19.50", "currency": "USD"}
     assert event["data"]["id"] == inv.id
+
+
+@pytest.mark.parametrize("name", ["A <B> Travel", "Bold <b>Co", "Tours & <font color=red>Go"])
+def test_the_pdf_prints_any_vendor_name_as_written(september, name, monkeypatch):
+    import reportlab.rl_config
+
+    from vendors.models import Vendor
+
+    monkeypatch.setattr(reportlab.rl_config, "pageCompression", 0)  # readable page text
+    Vendor.objects.filter(pk=september.pk).update(name=name)
+    with at(2026, 10, 2):
+        inv = invoicing.invoice_close_month(vendor=september, year=2026, month=9)
+    inv.refresh_from_db()
+    pdf = invoice_pdf(invoice=inv)  # raised on markup-looking names before
+    # Each text line is a run of `(...) Tj` pieces between BT and ET.
+    lines = [
+        b"".join(re.findall(rb"\(((?:[^()\\]|\\.)*)\) Tj", block))
+        for block in re.findall(rb"BT(.*?)ET", pdf, re.S)
+    ]
+    text = [line.replace(b"\\(", b"(").replace(b"\\)", b")") for line in lines]
+    assert f"Vendor: {name}".encode() in text
+
+
+def test_csv_text_cells_cannot_run_as_formulas(september):
+    from billing.models import InvoiceLine
+
+    with at(2026, 10, 2):
+        inv = invoicing.invoice_close_month(vendor=september, year=2026, month=9)
+    InvoiceLine.objects.filter(invoice=inv).update(bundle_code='=HYPERLINK("http://x")')
+    rows = list(csv.DictReader(io.StringIO(invoice_csv(invoice=inv))))
+    assert rows[0]["bundle_code"] == '\'=HYPERLINK("http://x")'
+    assert any(r["amount"].startswith("-") for r in rows)  # numbers stay numbers
