@@ -39,6 +39,8 @@ class _EndpointOutput(serializers.ModelSerializer):
             "description",
             "enabled",
             "disabled_reason",
+            "secret_rotated_at",
+            "previous_secret_expires_at",
             "created_at",
         )
 
@@ -177,6 +179,37 @@ class VendorWebhookEndpointDetailApi(VendorApiMixin, APIView):
         )
         services.endpoint_delete(endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VendorWebhookEndpointRotateSecretApi(VendorApiMixin, APIView):
+    class OutputSerializer(_EndpointOutput):
+        secret = serializers.CharField(read_only=True, help_text="the new secret, shown once")
+
+        class Meta(_EndpointOutput.Meta):
+            fields = (*_EndpointOutput.Meta.fields, "secret")
+
+    @extend_schema(
+        operation_id="vendor_webhook_endpoint_rotate_secret",
+        summary="Rotate the signing secret",
+        description=(
+            "Returns a new signing secret, once. The old secret keeps signing beside it "
+            "until `previous_secret_expires_at` (a day by default): every delivery in "
+            "between carries two signatures in `webhook-signature`, so a receiver that "
+            "knows either secret accepts it. Rotating again drops the oldest secret."
+        ),
+        request=None,
+        responses={200: OutputSerializer},
+        tags=["vendor webhooks"],
+    )
+    @idempotent(seal=_secret_sealed, unseal=_secret_unsealed)
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        endpoint = selectors.endpoint_get(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            endpoint_id=endpoint_id,
+        )
+        endpoint, secret = services.endpoint_secret_rotate(endpoint=endpoint)
+        endpoint.secret = secret  # type: ignore[attr-defined]
+        return Response(self.OutputSerializer(endpoint).data)
 
 
 class VendorWebhookEndpointTestApi(VendorApiMixin, APIView):

@@ -50,6 +50,11 @@ class WebhookEndpoint(models.Model):
     # The signing secret is needed to sign, so it is kept recoverable but encrypted at rest
     # (webhooks.crypto); the API shows it once, at creation.
     secret_encrypted = models.TextField(editable=False)
+    # After a rotation the old secret keeps signing beside the new one until it expires,
+    # so the vendor can switch its verifier without dropping a delivery.
+    previous_secret_encrypted = models.TextField(editable=False, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     description = models.CharField(max_length=200, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
@@ -57,7 +62,9 @@ class WebhookEndpoint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["secret_encrypted"])
+    history = HistoricalRecords(
+        excluded_fields=["secret_encrypted", "previous_secret_encrypted"]
+    )
 
     class Meta:
         ordering = ("-id",)

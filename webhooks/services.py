@@ -24,6 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.outbox import EVENT_TYPES
 from vendors.models import Vendor
@@ -134,6 +135,58 @@ def endpoint_update(
 
 def endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
     return secret_decrypt(endpoint.secret_encrypted)
+
+
+def endpoint_previous_secrets(*, endpoint: WebhookEndpoint) -> list[str]:
+    """The old secret while a rotation's overlap lasts (it signs beside the new one)."""
+    expires = endpoint.previous_secret_expires_at
+    if not endpoint.previous_secret_encrypted or expires is None or expires <= timezone.now():
+        return []
+    return [secret_decrypt(endpoint.previous_secret_encrypted)]
+
+
+def endpoint_secret_rotate(
+    *, endpoint: WebhookEndpoint, overlap_seconds: int | None = None
+) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret, returned once. The old one keeps signing beside it for
+    `overlap_seconds` (WEBHOOK_SECRET_OVERLAP_SECONDS, a day by default; 0 ends it at
+    once). Rotating again during an overlap drops the oldest secret."""
+    if endpoint.deleted_at is not None:
+        raise DomainError("not_found", "No such webhook endpoint.")
+    overlap = (
+        settings.WEBHOOK_SECRET_OVERLAP_SECONDS if overlap_seconds is None else overlap_seconds
+    )
+    if overlap < 0:
+        raise DomainError("validation_error", "The overlap cannot be negative.")
+    secret = secret_generate()
+    now = timezone.now()
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint.pk)
+        locked.previous_secret_encrypted = locked.secret_encrypted if overlap else ""
+        locked.previous_secret_expires_at = now + timedelta(seconds=overlap) if overlap else None
+        locked.secret_encrypted = secret_encrypt(secret)
+        locked.secret_rotated_at = now
+        locked.save(
+            update_fields=[
+                "previous_secret_encrypted",
+                "previous_secret_expires_at",
+                "secret_encrypted",
+                "secret_rotated_at",
+            ]
+        )
+        audit_record(
+            actor=f"vendor:{locked.vendor_id}",
+            action="webhook.secret_rotate",
+            target=locked,
+            after={
+                "overlap_until": (
+                    locked.previous_secret_expires_at.isoformat()
+                    if locked.previous_secret_expires_at
+                    else None
+                )
+            },
+        )
+    return locked, secret
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
@@ -332,6 +385,7 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
     body = _event_body(delivery.event)
     headers = sign_headers(
         secret=endpoint_secret(endpoint=endpoint),
+        also=endpoint_previous_secrets(endpoint=endpoint),
         msg_id=delivery.event.public_id,
         timestamp=timezone.now(),
         body=body,

@@ -18,6 +18,11 @@ urlpatterns: list[URLPattern] = [
         name="vendor-webhook-endpoint",
     ),
     path(
+        "vendor/webhook-endpoints/<int:endpoint_id>/rotate-secret",
+        api.VendorWebhookEndpointRotateSecretApi.as_view(),
+        name="vendor-webhook-endpoint-rotate-secret",
+    ),
+    path(
         "vendor/webhook-endpoints/<int:endpoint_id>/test",
         api.VendorWebhookEndpointTestApi.as_view(),
         name="vendor-webhook-endpoint-test",

@@ -203,6 +203,8 @@ WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
 # client secrets); without them a key is derived from SECRET_KEY.
 ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# After a secret rotation the old secret keeps signing beside the new one this long.
+WEBHOOK_SECRET_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_SECONDS", default=86400)
 
 # --- benchmarks (bench/run.py only) ---------------------------------------------------------
 # Mounts bench/urls.py: a bare view serving saved catalogue bytes, to compare against.
