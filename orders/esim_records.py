@@ -31,6 +31,9 @@ class Esim(models.Model):
     remaining_mb = models.PositiveIntegerField(default=0)
     unlimited = models.BooleanField(default=False)
     usage_state = models.CharField(max_length=16, blank=True)
+    # Each bundle applied to the eSIM as the provider last reported it (code, state, MB,
+    # assigned and expiry times); the totals above are the sum of the usable ones.
+    bundles = models.JSONField(default=list, blank=True)
     usage_updated_at = models.DateTimeField(null=True, blank=True)
     # Highest usage alert already sent to the vendor (80 or 100), so each fires once.
     usage_alerted_percent = models.PositiveSmallIntegerField(default=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -36,6 +37,7 @@ class UsageView:
     unlimited: bool
     state: str
     updated_at: datetime | None
+    bundles: list[dict[str, Any]]
 
 
 def esim_usage_view(esim: Esim) -> UsageView:
@@ -46,24 +48,94 @@ def esim_usage_view(esim: Esim) -> UsageView:
         unlimited=esim.unlimited,
         state=esim.usage_state or "unknown",
         updated_at=esim.usage_updated_at,
+        bundles=list(esim.bundles or []),
     )
 
 
-def _summarise(bundles: list[BundleUsage]) -> tuple[int, int, bool, str]:
-    """Sum the bundles still usable; fall back to the newest one when none is."""
-    live = [b for b in bundles if b.state in _LIVE_STATES]
-    chosen = live or bundles[-1:]
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def bundle_rows(bundles: list[BundleUsage]) -> list[dict[str, Any]]:
+    """The provider's bundles as the eSIM keeps them (oldest first)."""
+    return [
+        {
+            "bundle_code": b.bundle_code,
+            "state": b.state,
+            "initial_mb": b.initial_mb,
+            "remaining_mb": b.remaining_mb if not b.unlimited else 0,
+            "used_mb": max(0, b.initial_mb - b.remaining_mb) if not b.unlimited else b.used_mb,
+            "unlimited": b.unlimited,
+            "assigned_at": _iso(b.assigned_at),
+            "expires_at": _iso(b.expires_at),
+        }
+        for b in bundles
+    ]
+
+
+def _summarise(rows: list[dict[str, Any]]) -> tuple[int, int, bool, str]:
+    """Sum the bundles still usable; fall back to the newest one when none is. Each bundle
+    keeps its own figures (a top-up is not merged into another bundle's pool)."""
+    live = [r for r in rows if r["state"] in _LIVE_STATES]
+    chosen = live or rows[-1:]
     if not chosen:
         return 0, 0, False, "unknown"
-    initial = sum(b.initial_mb for b in chosen)
-    remaining = sum(b.remaining_mb for b in chosen)
-    unlimited = any(b.unlimited for b in chosen)
-    state = "active" if any(b.state == "active" for b in chosen) else chosen[-1].state
-    return initial, remaining, unlimited, state
+    initial = sum(int(r["initial_mb"]) for r in chosen)
+    remaining = sum(int(r["remaining_mb"]) for r in chosen)
+    unlimited = any(r["unlimited"] for r in chosen)
+    state = "active" if any(r["state"] == "active" for r in chosen) else chosen[-1]["state"]
+    return initial, remaining, unlimited, str(state)
+
+
+def esim_bundle_reported(
+    *,
+    esim: Esim,
+    bundle_code: str,
+    initial_mb: int,
+    remaining_mb: int,
+    unlimited: bool,
+    state: str,
+    expires_at: datetime | None = None,
+) -> Esim:
+    """One bundle's figures pushed by the provider (a usage callback): that bundle's row
+    changes, the others stand, and the totals are summed again."""
+    rows = [dict(r) for r in (esim.bundles or [])]
+    matching = [r for r in rows if r.get("bundle_code") == bundle_code]
+    live = [r for r in matching if r.get("state") in _LIVE_STATES]
+    found = live or matching
+    if found:
+        row = found[-1]
+    else:
+        row = {"bundle_code": bundle_code, "assigned_at": None, "expires_at": None}
+        rows.append(row)
+    row.update(
+        state=state,
+        initial_mb=initial_mb,
+        remaining_mb=0 if unlimited else remaining_mb,
+        used_mb=max(0, initial_mb - remaining_mb),
+        unlimited=unlimited,
+    )
+    if expires_at is not None:
+        row["expires_at"] = _iso(expires_at)
+    initial, remaining, unlimited_total, total_state = _summarise(rows)
+    return esim_usage_apply(
+        esim_id=esim.pk,
+        initial_mb=initial,
+        remaining_mb=remaining,
+        unlimited=unlimited_total,
+        state=total_state,
+        bundles=rows,
+    )
 
 
 def esim_usage_apply(
-    *, esim_id: int, initial_mb: int, remaining_mb: int, unlimited: bool, state: str
+    *,
+    esim_id: int,
+    initial_mb: int,
+    remaining_mb: int,
+    unlimited: bool,
+    state: str,
+    bundles: list[dict[str, Any]] | None = None,
 ) -> Esim:
     """Store usage on the eSIM and, for a vendor's eSIM, send `esim.usage_threshold` once
     per threshold crossed (80 %, 100 %) and `esim.expired` once."""
@@ -79,6 +151,8 @@ def esim_usage_apply(
         esim.unlimited = unlimited
         esim.usage_state = state[:16]
         esim.usage_updated_at = timezone.now()
+        if bundles is not None:
+            esim.bundles = bundles
         if state in _STATUS_BY_STATE:
             esim.status = _STATUS_BY_STATE[state]
         elif state == "active" and esim.status == Esim.Status.RELEASED:
@@ -125,13 +199,15 @@ def esim_usage_refresh(*, esim: Esim, force: bool = False) -> Esim:
     except ProviderError as exc:
         logger.info("usage of %s not refreshed: %s", esim.iccid, exc.message)
         return esim
-    initial, remaining, unlimited, state = _summarise(bundles)
+    rows = bundle_rows(bundles)
+    initial, remaining, unlimited, state = _summarise(rows)
     return esim_usage_apply(
         esim_id=esim.pk,
         initial_mb=initial,
         remaining_mb=remaining,
         unlimited=unlimited,
         state=state,
+        bundles=rows,
     )
 
 

@@ -60,13 +60,29 @@ class EsimOutputSerializer(serializers.Serializer):
         }
 
 
-class EsimUsageOutputSerializer(serializers.Serializer):
+class EsimBundleUsageSerializer(serializers.Serializer):
+    bundle_code = serializers.CharField()
+    state = serializers.CharField(
+        help_text="processing | queued | active | depleted | expired | revoked | lapsed"
+    )
     initial_mb = serializers.IntegerField()
+    used_mb = serializers.IntegerField()
+    remaining_mb = serializers.IntegerField()
+    unlimited = serializers.BooleanField()
+    assigned_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="set once the bundle started, when the provider tells it"
+    )
+
+
+class EsimUsageOutputSerializer(serializers.Serializer):
+    initial_mb = serializers.IntegerField(help_text="total of the bundles still usable")
     used_mb = serializers.IntegerField()
     remaining_mb = serializers.IntegerField()
     unlimited = serializers.BooleanField()
     state = serializers.CharField()
     updated_at = serializers.DateTimeField(allow_null=True)
+    bundles = EsimBundleUsageSerializer(many=True, help_text="each bundle on the eSIM")
 
 
 class OrderPaymentSerializer(serializers.Serializer):

@@ -312,11 +312,12 @@ class SandboxProvider(Provider):
     def _usage(iccid: str, a: SandboxBundleAssignment, now: datetime) -> BundleUsage:
         """Usage grows linearly from an hour after assignment, at a per-eSIM pace between
         40% and 130% of the bundle over its validity, so some run out and some expire."""
+        started = a.assigned_at + timedelta(hours=1)
+        lifetime = timedelta(days=a.validity_days)
+        expires_at = started + lifetime if now >= started and not a.revoked else None
         if a.revoked:
             state, remaining = "revoked", a.initial_bytes
         else:
-            started = a.assigned_at + timedelta(hours=1)
-            lifetime = timedelta(days=a.validity_days)
             elapsed = max(timedelta(0), now - started)
             pace = 40 + int(hashlib.sha256(f"{iccid}:{a.id}".encode()).hexdigest(), 16) % 91
             span = lifetime.total_seconds()
@@ -339,6 +340,7 @@ class SandboxProvider(Provider):
             state=state,
             assigned_at=a.assigned_at,
             reference=a.order.reference,
+            expires_at=expires_at,
         )
 
     def apply_topup(self, *, iccid: str, bundle_code: str, reference: str) -> TopupResult:

@@ -13,11 +13,13 @@ import binascii
 import hashlib
 import hmac
 import json
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -26,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.esim_records import Esim
-from orders.esim_services import esim_usage_apply
+from orders.esim_services import esim_bundle_reported
 from ttelgo.errors import DomainError
 from ttelgo.outbox import task_enqueue
 from webhooks.models import InboundEvent
@@ -103,15 +105,25 @@ def esimgo_event_process(*, event_pk: int) -> None:
         ).update(status=InboundEvent.Status.PROCESSED, processed_at=timezone.now(), attempts=1)
         if not claimed:
             return
-        esim_usage_apply(
-            esim_id=esim.pk,
+        esim_bundle_reported(
+            esim=esim,
+            bundle_code=str(bundle.get("name") or esim.bundle_code),
             initial_mb=_int(bundle.get("initialQuantity")) // BYTES_PER_MB,
             remaining_mb=_int(bundle.get("remainingQuantity")) // BYTES_PER_MB,
             unlimited=unlimited,
             state="depleted"
             if not unlimited and _int(bundle.get("remainingQuantity")) <= 0
             else "active",
+            expires_at=_when(bundle.get("endTime")),
         )
+
+
+def _when(value: Any) -> datetime | None:
+    """A provider timestamp, or None when it is missing or not a date."""
+    try:
+        return parse_datetime(str(value or ""))
+    except ValueError:
+        return None
 
 
 class EsimGoCallbackApi(APIView):

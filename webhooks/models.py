@@ -62,9 +62,7 @@ class WebhookEndpoint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(
-        excluded_fields=["secret_encrypted", "previous_secret_encrypted"]
-    )
+    history = HistoricalRecords(excluded_fields=["secret_encrypted", "previous_secret_encrypted"])
 
     class Meta:
         ordering = ("-id",)

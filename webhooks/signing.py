@@ -15,8 +15,7 @@ def sign_headers(
     (an old secret during a rotation's overlap): the signatures are space-separated, and
     a receiver that knows any one of the secrets accepts the message."""
     signature = " ".join(
-        Webhook(key).sign(msg_id=msg_id, timestamp=timestamp, data=body)
-        for key in (secret, *also)
+        Webhook(key).sign(msg_id=msg_id, timestamp=timestamp, data=body) for key in (secret, *also)
     )
     return {
         "webhook-id": msg_id,

@@ -157,6 +157,7 @@ class BundleUsage:
     state: str  # one of STATES, lowercase
     assigned_at: datetime | None = None
     reference: str = ""
+    expires_at: datetime | None = None  # once the bundle started, when the provider says
 
     @property
     def initial_mb(self) -> int:

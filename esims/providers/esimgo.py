@@ -455,6 +455,7 @@ class EsimGoProvider(Provider):
                         state=str(a.get("bundleState") or "").lower(),
                         assigned_at=_parse_time(a.get("assignmentDateTime")),
                         reference=str(a.get("assignmentReference") or ""),
+                        expires_at=_parse_time(a.get("endTime")),
                     )
                 )
         usages.sort(key=lambda u: u.assigned_at or datetime.min.replace(tzinfo=UTC))
