@@ -16,11 +16,13 @@ from unfold.forms import BaseDialogForm
 
 from console.operator import operator_payment_refund
 from payments.models import Payment, Refund
+from ttelgo.admin_console import MoneyColumnsMixin
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
 
-class RefundInline(TabularInline):
+class RefundInline(MoneyColumnsMixin, TabularInline):
+    money_fields = {"amount": "currency"}
     model = Refund
     extra = 0
     can_delete = False
@@ -41,7 +43,8 @@ class RefundForm(BaseDialogForm):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ModelAdmin):
+class PaymentAdmin(MoneyColumnsMixin, ModelAdmin):
+    money_fields = {"amount": "currency", "refunded_amount": "currency"}
     list_display = (
         "payment_intent_id",
         "kind",

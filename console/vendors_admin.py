@@ -18,7 +18,7 @@ from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
 
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
-from ttelgo.admin_console import run_service_each
+from ttelgo.admin_console import MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors import operator
@@ -64,9 +64,41 @@ class VendorUserInline(admin.TabularInline):
     autocomplete_fields = ("user",)
 
 
+class VendorAdminForm(forms.ModelForm):
+    """The vendor page's form: the low-balance threshold in the vendor's currency."""
+
+    class Meta:
+        model = Vendor
+        fields = (
+            "name",
+            "billing_mode",
+            "currency",
+            "low_balance_threshold",
+            "contact_name",
+            "contact_email",
+            "billing_email",
+            "technical_email",
+            "phone",
+            "country",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "low_balance_threshold" in self.fields:
+            currency = self.instance.currency if self.instance.pk else "USD"
+            self.fields["low_balance_threshold"] = MinorUnitsField(
+                currency=currency,
+                min_value=0,
+                label="Low-balance alert below",
+                help_text="wallet.low_balance fires (and the vendor is emailed) when what a "
+                "prepaid vendor can spend falls below this; 0 turns it off.",
+            )
+
+
 @admin.register(Vendor)
 class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
     action_form = VendorActionForm
+    form = VendorAdminForm
     actions_detail = VENDOR_CONSOLE_ACTIONS_DETAIL
     actions_row = ("approve_detail",)
     list_display = (

@@ -13,7 +13,7 @@ from django.urls import reverse
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
-from ttelgo.admin_console import operator_form
+from ttelgo.admin_console import MoneyColumnsMixin, operator_form
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -41,8 +41,9 @@ class CountryAdmin(ModelAdmin):
     search_fields = ("name", "iso")
 
 
-class PriceHistoryInline(TabularInline):
+class PriceHistoryInline(MoneyColumnsMixin, TabularInline):
     model = BundlePriceHistory
+    money_fields = {"cost_amount": "currency", "retail_amount": "currency"}
     extra = 0
     can_delete = False
     fields = ("created_at", "reason", "cost_amount", "retail_amount", "currency")
@@ -73,7 +74,8 @@ PROVIDER_FIELDS = (
 
 
 @admin.register(Bundle)
-class BundleAdmin(ModelAdmin):
+class BundleAdmin(MoneyColumnsMixin, ModelAdmin):
+    money_fields = {"cost_amount": "currency", "retail_amount": "currency"}
     list_display = (
         "code",
         "name",

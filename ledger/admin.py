@@ -11,7 +11,7 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from ledger.models import Account, Entry, Hold, Transaction
 from ledger.selectors import account_balance, trial_balance
-from ttelgo.admin_console import ReadOnlyAdminMixin
+from ttelgo.admin_console import MoneyColumnsMixin, ReadOnlyAdminMixin
 from ttelgo.money import Money
 
 
@@ -20,7 +20,13 @@ def _money(amount: int | None, currency: str) -> str:
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class AccountAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
+    money_fields = {
+        "balance": "currency",
+        "held": "currency",
+        "floor": "currency",
+        "ceiling": "currency",
+    }
     list_display = ("__str__", "type", "normal", "balance_display", "held_display", "bounds")
     list_filter = ("owner", "purpose", "currency", "type")
     search_fields = ("=holder", "purpose")
@@ -75,7 +81,8 @@ class AccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
         return TemplateResponse(request, "admin/ledger/trial_balance.html", context)
 
 
-class EntryInline(ReadOnlyAdminMixin, TabularInline):
+class EntryInline(MoneyColumnsMixin, ReadOnlyAdminMixin, TabularInline):
+    money_fields = {"amount": "account.currency", "balance_after": "account.currency"}
     model = Entry
     fields = ("account", "amount", "balance_after", "created_at")
     readonly_fields = fields
@@ -94,7 +101,8 @@ class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(Hold)
-class HoldAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class HoldAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
+    money_fields = {"amount": "account.currency", "captured_amount": "account.currency"}
     list_display = ("reference", "account", "amount", "status", "order_id", "created_at")
     list_filter = ("status",)
     search_fields = ("reference", "order_id")

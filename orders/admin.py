@@ -30,9 +30,11 @@ from orders.operator import (
 from orders.state import ORDER_STATES
 from payments.models import Payment
 from ttelgo.admin_console import (
+    MoneyColumnsMixin,
     ReadOnlyAdminMixin,
     ReasonForm,
     change_url,
+    money_text,
     operator_form,
     run_service,
     run_service_each,
@@ -43,8 +45,9 @@ from ttelgo.money import Money
 S = Order.Status
 
 
-class OrderItemInline(TabularInline):
+class OrderItemInline(MoneyColumnsMixin, TabularInline):
     model = OrderItem
+    money_fields = {"unit_price": "currency", "unit_cost": "currency"}
     extra = 0
     can_delete = False
     fields = ("bundle_code", "bundle_name", "quantity", "unit_price", "unit_cost", "currency")
@@ -66,10 +69,11 @@ class OrderEventInline(TabularInline):
         return False
 
 
-class PaymentInline(TabularInline):
+class PaymentInline(MoneyColumnsMixin, TabularInline):
     """The card payment behind a customer order, with what was refunded."""
 
     model = Payment
+    money_fields = {"amount": "currency", "refunded_amount": "currency"}
     extra = 0
     can_delete = False
     fields = ("payment_intent_id", "status", "amount", "refunded_amount", "currency", "disputed_at")
@@ -525,12 +529,57 @@ class FraudAdminMixin:
         super().delete_model(request, obj)  # type: ignore[misc]
 
 
+class FraudRuleForm(forms.ModelForm):
+    """`limit` is a count for most rules and an amount for the first-order rule, entered
+    in major units of the rule's currency (125.00, not 12500)."""
+
+    limit = forms.DecimalField(
+        min_value=0,
+        decimal_places=3,
+        help_text="Orders, eSIMs or disputes for counting rules; for the first-order rule an "
+        "amount in its currency, e.g. 125.00.",
+    )
+
+    class Meta:
+        model = FraudRule
+        fields = ("name", "kind", "window", "limit", "currency", "countries", "score", "enabled")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rule = self.instance
+        if rule.pk and rule.kind == FraudRule.Kind.FIRST_ORDER_AMOUNT and rule.currency:
+            self.initial["limit"] = Money(rule.limit, rule.currency).to_decimal()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        limit = data.get("limit")
+        if limit is None:
+            return data
+        if data.get("kind") == FraudRule.Kind.FIRST_ORDER_AMOUNT:
+            try:
+                data["limit"] = Money.from_decimal(limit, data.get("currency") or "USD").amount
+            except ValueError as exc:
+                self.add_error("limit", str(exc))
+        elif limit != limit.to_integral_value():
+            self.add_error("limit", "A count is a whole number.")
+        else:
+            data["limit"] = int(limit)
+        return data
+
+
 @admin.register(FraudRule)
 class FraudRuleAdmin(FraudAdminMixin, ModelAdmin):
-    list_display = ("name", "kind", "window", "limit", "currency", "countries", "score", "enabled")
+    form = FraudRuleForm
+    list_display = ("name", "kind", "window", "limit_display", "countries", "score", "enabled")
     list_filter = ("kind", "enabled")
     search_fields = ("name", "countries")
     fields = ("name", "kind", "window", "limit", "currency", "countries", "score", "enabled")
+
+    @display(description="limit", ordering="limit")
+    def limit_display(self, obj: FraudRule) -> str:
+        if obj.kind == FraudRule.Kind.FIRST_ORDER_AMOUNT and obj.currency:
+            return money_text(obj.limit, obj.currency)
+        return str(obj.limit)
 
 
 @admin.register(FraudSettings)

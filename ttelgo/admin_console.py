@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
@@ -20,6 +20,7 @@ from django.urls import reverse
 from unfold.widgets import CHECKBOX_CLASSES, INPUT_CLASSES, SELECT_CLASSES, TEXTAREA_CLASSES
 
 from ttelgo.errors import DomainError
+from ttelgo.money import Money, exponent
 
 
 class ReadOnlyAdminMixin:
@@ -34,6 +35,113 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def money_text(amount: int | None, currency: str) -> str:
+    """An amount of minor units as an operator reads it: major units, thousands separated,
+    with the currency ("1,234.50 USD"); "-" when there is none."""
+    if amount is None:
+        return "-"
+    places = exponent(currency)
+    value = Money(amount, currency).to_decimal()
+    return f"{value:,.{places}f} {currency}"
+
+
+def _currency_of(obj: Any, source: str | Callable[[Any], str]) -> str:
+    if callable(source):
+        return source(obj)
+    value: Any = obj
+    for part in source.split("."):
+        value = getattr(value, part)
+    return str(value)
+
+
+class MoneyColumnsMixin:
+    """Integer money columns (minor units) shown in major units with their currency.
+
+    Name them in `money_fields` (column -> where its currency is: an attribute, a dotted
+    path such as "account.currency", or a callable) and use the column names as usual in
+    `list_display`, `fields`, `fieldsets` and `readonly_fields`: wherever a named column
+    is shown rather than edited, its major-unit display (`money_<column>`) takes its place.
+    A column the operator edits uses `MinorUnitsField` in the form instead."""
+
+    money_fields: ClassVar[dict[str, str | Callable[[Any], str]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, source in cls.money_fields.items():
+            setattr(cls, f"money_{name}", cls._money_display(name, source))
+
+    @staticmethod
+    def _money_display(name: str, source: str | Callable[[Any], str]) -> Any:
+        def show(self: Any, obj: Any) -> str:
+            return money_text(getattr(obj, name), _currency_of(obj, source))
+
+        show.short_description = name.replace("_", " ")  # type: ignore[attr-defined]
+        show.admin_order_field = name  # type: ignore[attr-defined]
+        return show
+
+    def _money_shown(self, request: HttpRequest, obj: Any) -> set[str]:
+        """The money columns shown rather than edited on this page."""
+        if not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            return set(self.money_fields)
+        base = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        return {name for name in base if name in self.money_fields}
+
+    def _money_swap(self, names: Any, shown: set[str]) -> Any:
+        swapped: list[Any] = []
+        for name in names or ():
+            if isinstance(name, (list, tuple)):
+                swapped.append(tuple(self._money_swap(name, shown)))
+            elif isinstance(name, str) and name in shown:
+                swapped.append(f"money_{name}")
+            else:
+                swapped.append(name)
+        return swapped
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        names = super().get_list_display(request)  # type: ignore[misc]
+        return self._money_swap(names, set(self.money_fields))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        base = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        return self._money_swap(base, self._money_shown(request, obj))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_fields(request, obj)  # type: ignore[misc]
+        # A shown column can come twice: from the form and from the read-only list.
+        return list(dict.fromkeys(self._money_swap(fields, self._money_shown(request, obj))))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        shown = self._money_shown(request, obj)
+        return [
+            (title, {**options, "fields": self._money_swap(options.get("fields", ()), shown)})
+            for title, options in super().get_fieldsets(request, obj)  # type: ignore[misc]
+        ]
+
+
+class MinorUnitsField(forms.DecimalField):
+    """A money column (minor units) entered in major units of `currency`: the form shows
+    1,234.50 for 123450 and saves 123450 for "1234.50"."""
+
+    def __init__(self, *, currency: str, **kwargs: Any) -> None:
+        self.currency = currency
+        kwargs.setdefault("decimal_places", exponent(currency))
+        kwargs.setdefault("label", None)
+        super().__init__(**kwargs)
+        if self.label:
+            self.label = f"{self.label} ({currency})"
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Money(value, self.currency).to_decimal()
+        return value
+
+    def clean(self, value: Any) -> int | None:  # type: ignore[override]
+        decimal = super().clean(value)
+        if decimal is None:
+            return None
+        return Money.from_decimal(decimal, self.currency).amount
 
 
 class ReasonForm(forms.Form):

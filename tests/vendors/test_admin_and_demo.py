@@ -94,6 +94,7 @@ def test_money_and_status_cannot_be_edited_in_the_change_form(operator_client):
     vendor.refresh_from_db()
     assert vendor.name == "Renamed"
     assert (vendor.status, vendor.credit_limit, vendor.discount_bps) == ("active", 0, 0)
+    assert vendor.low_balance_threshold == 100_000  # entered in major units: 1000.00
 
 
 def test_issuing_a_key_in_the_admin_shows_it_once_and_it_works(operator_client):
