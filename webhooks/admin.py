@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -80,6 +81,10 @@ class WebhookEndpointAdmin(SimpleHistoryAdmin, ModelAdmin):
             )
 
 
+def _short(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 class WebhookAttemptInline(ReadOnlyAdminMixin, TabularInline):
     model = WebhookAttempt
     extra = 0
@@ -89,10 +94,13 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    # Narrow columns: a long endpoint URL or vendor name is shortened in the list (the
+    # record page shows it whole), so the table fits a laptop screen.
     list_display = (
         "id",
-        "event",
-        "endpoint",
+        "event_type",
+        "vendor_name",
+        "endpoint_host",
         "status",
         "attempt_count",
         "last_status_code",
@@ -100,7 +108,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     )
     list_filter = ("status", "event__type")
     search_fields = ("event__public_id", "endpoint__url", "endpoint__vendor__name")
-    list_select_related = ("event", "endpoint")
+    list_select_related = ("event", "endpoint__vendor")
     inlines = (WebhookAttemptInline,)
     actions = ("replay",)
     actions_detail = ("replay_detail",)
@@ -122,6 +130,19 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     def has_replay_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.has_perm("ttelgo.replay_webhooks"))
+
+    @display(description="event", ordering="event__type")
+    def event_type(self, obj: WebhookDelivery) -> str:
+        return obj.event.type
+
+    @display(description="vendor", ordering="endpoint__vendor__name")
+    def vendor_name(self, obj: WebhookDelivery) -> str:
+        return _short(obj.endpoint.vendor.name, 28)
+
+    @display(description="endpoint")
+    def endpoint_host(self, obj: WebhookDelivery) -> str:
+        url = obj.endpoint.url
+        return format_html('<span title="{}">{}</span>', url, _short(urlsplit(url).netloc, 32))
 
     @display(description="payload")
     def payload_pretty(self, obj: WebhookDelivery) -> str:
