@@ -275,6 +275,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The client schema: no sandbox hooks or inbound webhooks; every operation documented
+    # for integrators, with its errors and examples (config/api_docs.py).
+    "PREPROCESSING_HOOKS": ["config.api_docs.endpoints_public"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_docs.schema_document",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.Order.Status",
         "EsimStatusEnum": "orders.esim_records.Esim.Status",

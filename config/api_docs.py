@@ -1,0 +1,498 @@
+"""The public API's documentation, written for integrators, applied to the generated
+OpenAPI schema (drf-spectacular hooks, `SPECTACULAR_SETTINGS`).
+
+* `endpoints_public` (preprocessing) keeps the sandbox's test hooks and the inbound
+  webhooks (Stripe's and the provider's) out of the client schema.
+* `schema_document` (postprocessing) gives every operation its summary and description
+  from `OPERATIONS`, every error it can answer (the `ErrorEnvelope` component, with an
+  example of each code), the `Idempotency-Key` header where a POST takes it (required
+  where it is), and request/response examples that work against `make run`.
+
+An operation added without an entry in `OPERATIONS` fails `tests/core/test_api_docs.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttelgo.errors import STATUS_BY_CODE
+
+# Paths that are not part of the client API.
+PRIVATE_PREFIXES = ("/api/v1/sandbox/", "/api/v1/webhooks/")
+
+# POSTs whose Idempotency-Key is required (the rest accept it).
+IDEMPOTENCY_REQUIRED = {
+    "orders_create",
+    "esims_topups_create",
+    "vendor_orders_create",
+    "vendor_esims_topups_create",
+    "vendor_wallet_topup_create",
+    "vendor_invoice_pay",
+}
+
+# POSTs that take no Idempotency-Key (credentials in, tokens out: never stored).
+IDEMPOTENCY_NONE = {"auth_token_create", "auth_token_refresh_create"}
+
+BUNDLE = "esim_1GB_7D_GB_V2"  # in the make run catalogue
+TOPUP_BUNDLE = "esim_2GB_7D_GB_V2"
+ICCID = "8944500000000000017"
+
+MONEY_EXAMPLE = {"amount": "4.50", "currency": "USD"}
+ESIM_EXAMPLE = {
+    "iccid": ICCID,
+    "status": "released",
+    "bundle_code": BUNDLE,
+    "lpa": "LPA:1$rsp.sandbox.example$K2-ABCDEF-123456",
+    "smdp_address": "rsp.sandbox.example",
+    "matching_id": "K2-ABCDEF-123456",
+    "activation": {
+        "ios_url": "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA:1$rsp.sandbox.example$K2-ABCDEF-123456"
+    },
+    "data": {"initial_mb": 1000, "remaining_mb": 1000, "unlimited": False},
+    "expires_at": None,
+    "order_id": 42,
+}
+
+ORDER_EXAMPLE: dict[str, Any] = {
+    "id": 42,
+    "kind": "esim",
+    "status": "provisioning",
+    "items": [
+        {
+            "bundle_code": BUNDLE,
+            "bundle_name": "United Kingdom 1 GB, 7 days",
+            "quantity": 1,
+            "unit_price": MONEY_EXAMPLE,
+        }
+    ],
+    "total": MONEY_EXAMPLE,
+    "esims": [],
+    "customer_reference": "booking-1042",
+    "created_at": "2026-11-29T10:00:00Z",
+}
+
+
+@dataclass(frozen=True)
+class Doc:
+    summary: str
+    description: str
+    # Error codes beyond the ones every operation of its kind can answer.
+    errors: tuple[str, ...] = ()
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: dict[str, Doc] = {
+    # --- customers: accounts -----------------------------------------------------------
+    "auth_register_create": Doc(
+        "Create a customer account",
+        "Registers a customer with an email and a password (at least 10 characters, not "
+        "a common one) and returns the account. Log in with `POST /auth/token` next. "
+        "Throttled per client IP.",
+        errors=("validation_error", "conflict"),
+        request={"email": "traveller@example.com", "password": "a-long-passphrase"},
+    ),
+    "auth_token_create": Doc(
+        "Log in",
+        "Exchanges a customer's email and password for a JWT pair: send `access` as "
+        "`Authorization: Bearer <access>` (valid 15 minutes) and renew it with `refresh` "
+        "at `POST /auth/token/refresh`. Wrong credentials are 401. Throttled per client IP.",
+        errors=("not_authenticated",),
+        request={"email": "traveller@example.com", "password": "a-long-passphrase"},
+    ),
+    "auth_token_refresh_create": Doc(
+        "Renew the access token",
+        "Exchanges a refresh token for a new access token and a new refresh token; the old "
+        "refresh token stops working (rotation). An expired or reused refresh token is 401.",
+        errors=("not_authenticated",),
+    ),
+    "me_retrieve": Doc("The logged-in customer", "The account behind the access token."),
+    # --- catalogue -----------------------------------------------------------------------
+    "catalogue_bundles_list": Doc(
+        "List bundles",
+        "The public catalogue at retail prices, paginated. Filter with `country` (ISO code, "
+        "e.g. `GB`), `region`, `unlimited`; order with `ordering=price|-price|data|validity`. "
+        "No authentication. Unknown query parameters are 400.",
+    ),
+    "catalogue_bundles_retrieve": Doc(
+        "One bundle", "A bundle by its code, with the countries it covers and its price."
+    ),
+    "catalogue_countries_list": Doc(
+        "List countries", "Every country the catalogue covers, with how many bundles each has."
+    ),
+    # --- customers: orders and eSIMs -----------------------------------------------------
+    "orders_create": Doc(
+        "Buy eSIMs",
+        "Creates an order for `quantity` eSIMs of a bundle and a Stripe PaymentIntent for "
+        "its total. Confirm the payment with `payment.client_secret` (Stripe.js; under "
+        "`make run`, the sandbox). Once Stripe confirms it the order is provisioned and "
+        "its eSIMs appear on `GET /orders/{id}`. A declined card leaves the order "
+        "`awaiting_payment` so another card can pay the same intent. The "
+        "`Idempotency-Key` header is required: a retry with the same key returns the "
+        "first answer.",
+        errors=("bundle_unavailable",),
+        request={"bundle_code": BUNDLE, "quantity": 1},
+    ),
+    "orders_list": Doc(
+        "List my orders",
+        "The customer's orders, newest first, paginated. Filter with `status`, "
+        "`created_from` and `created_to` (ISO dates).",
+    ),
+    "orders_retrieve": Doc(
+        "One order",
+        "An order of the customer's with its items, payment and, once completed, its "
+        "eSIMs. Another customer's order is 404.",
+    ),
+    "orders_cancel_create": Doc(
+        "Cancel an unpaid order",
+        "Cancels an order still awaiting payment, and its PaymentIntent. An order being "
+        "paid or already paid is 409 `invalid_state`.",
+        errors=("invalid_state",),
+    ),
+    "esims_list": Doc("List my eSIMs", "The customer's eSIMs, newest first, paginated."),
+    "esims_retrieve": Doc(
+        "One eSIM",
+        "An eSIM with its activation data: the LPA string, the SM-DP+ address and matching "
+        "id for manual entry, and `activation.ios_url` for one-tap install on iOS 17.4+.",
+    ),
+    "esims_qr_retrieve": Doc(
+        "The eSIM's QR code",
+        "The LPA string as a QR code: PNG by default, SVG with `?format=svg` or "
+        "`Accept: image/svg+xml`. Any other format is 406. A revoked eSIM is 409.",
+        errors=("not_acceptable", "invalid_state"),
+    ),
+    "esims_usage_retrieve": Doc(
+        "The eSIM's data usage",
+        "Data left and used, refreshed from the provider when the cached figures are "
+        "older than 5 minutes (`updated_at` tells their age), with each bundle on the eSIM "
+        "listed: its state, data and expiry.",
+    ),
+    "esims_topups_create": Doc(
+        "Top up an eSIM",
+        "Buys another bundle for one of the customer's eSIMs: an order of kind `topup` "
+        "paid by card like `POST /orders`. A bundle the eSIM cannot take is 409 "
+        "`bundle_incompatible`; a revoked eSIM is 409 `invalid_state`. `Idempotency-Key` "
+        "is required.",
+        errors=("bundle_incompatible", "bundle_unavailable", "invalid_state"),
+        request={"bundle_code": TOPUP_BUNDLE},
+    ),
+    # --- vendors: onboarding --------------------------------------------------------------
+    "vendors_signup_create": Doc(
+        "Apply as a reseller",
+        "Creates a pending vendor account; an operator reviews and approves it, and the "
+        "contact is emailed. A second signup with the same email while one is pending is "
+        "409. Throttled per client IP.",
+        errors=("conflict",),
+        request={
+            "company_name": "Globetrotter Travel Ltd",
+            "contact_email": "ops@globetrotter.example",
+            "country": "GB",
+            "billing_mode": "prepaid",
+        },
+    ),
+    # --- vendors: catalogue and orders ---------------------------------------------------
+    "vendor_catalogue_list": Doc(
+        "List bundles at my prices",
+        "The catalogue at this vendor's prices (retail minus its tier discount), with the "
+        "same filters as the public catalogue.",
+    ),
+    "vendor_orders_create": Doc(
+        "Buy eSIMs for a customer",
+        "Reserves the order's total on the vendor's wallet (prepaid) or credit line "
+        "(postpaid) at once and provisions the eSIMs in the background: the answer is "
+        "`provisioning` (or `in_review` when fraud rules hold it), and the order turns "
+        "`completed` with its eSIMs within seconds for small orders (the `order.completed` "
+        "webhook, or poll `GET /vendor/orders/{id}`). Not "
+        "enough funds is 402 `insufficient_funds` (prepaid) or `credit_limit_exceeded` "
+        "(postpaid), with `available`, `required` and `shortfall` in `details`; nothing "
+        "is created then. `Idempotency-Key` is required.",
+        errors=(
+            "insufficient_funds",
+            "credit_limit_exceeded",
+            "bundle_unavailable",
+            "invalid_state",
+        ),
+        request={"bundle_code": BUNDLE, "quantity": 1, "customer_reference": "booking-1042"},
+        response=ORDER_EXAMPLE,
+    ),
+    "vendor_orders_list": Doc(
+        "List my orders",
+        "The vendor's orders, newest first, paginated. Filter with `status`, "
+        "`customer_reference`, `created_from` and `created_to`.",
+    ),
+    "vendor_orders_retrieve": Doc(
+        "One order",
+        "An order of this vendor's, with its eSIMs once completed.",
+        response={**ORDER_EXAMPLE, "status": "completed", "esims": [ESIM_EXAMPLE]},
+    ),
+    "vendor_esims_list": Doc(
+        "List my eSIMs",
+        "The vendor's eSIMs, newest first. Filter with `status`, `bundle_code`, "
+        "`customer_reference` and `iccid`.",
+    ),
+    "vendor_esims_retrieve": Doc(
+        "One eSIM", "An eSIM of this vendor's, with its activation data (LPA, iOS link)."
+    ),
+    "vendor_esims_qr_retrieve": Doc(
+        "The eSIM's QR code",
+        "PNG by default, SVG with `?format=svg`; another format is 406, a revoked eSIM 409.",
+        errors=("not_acceptable", "invalid_state"),
+    ),
+    "vendor_esims_usage_retrieve": Doc(
+        "The eSIM's data usage",
+        "Totals and each bundle's state, data and expiry, refreshed from the provider "
+        "when older than 5 minutes.",
+    ),
+    "vendor_esims_topups_create": Doc(
+        "Top up an eSIM",
+        "Applies another bundle to one of the vendor's eSIMs, paid like an order from the "
+        "wallet or credit line. A bundle the eSIM cannot take is 409 "
+        "`bundle_incompatible`. `Idempotency-Key` is required.",
+        errors=(
+            "insufficient_funds",
+            "credit_limit_exceeded",
+            "bundle_incompatible",
+            "bundle_unavailable",
+            "invalid_state",
+        ),
+        request={"bundle_code": TOPUP_BUNDLE},
+    ),
+    # --- vendors: money -----------------------------------------------------------------
+    "vendor_balance_retrieve": Doc(
+        "My balance",
+        "Prepaid: the wallet's funds, what open orders reserve and what is available. "
+        "Postpaid: what is owed (negative balance), the credit limit and what is available.",
+    ),
+    "vendor_ledger_list": Doc(
+        "My statement",
+        "Every movement of the wallet or receivable, newest first, with the balance after "
+        "it. `from` and `to` (ISO dates, inclusive) pick a period.",
+    ),
+    "vendor_wallet_topup_create": Doc(
+        "Pay by card",
+        "Creates a Stripe PaymentIntent for `amount` (in the vendor's currency); confirm it "
+        "with the `client_secret`. Once Stripe confirms it, a prepaid wallet is credited "
+        "(`wallet.topup_succeeded`); a postpaid vendor's payment settles its open "
+        "invoices, oldest first. `Idempotency-Key` is required.",
+        request={"amount": {"amount": "250.00", "currency": "USD"}},
+    ),
+    "vendor_invoices_list": Doc(
+        "List my invoices", "Postpaid vendors' monthly invoices, newest first."
+    ),
+    "vendor_invoices_lines_retrieve": Doc(
+        "An invoice's lines", "The invoice's charges and credits, day by day, and its total."
+    ),
+    "vendor_invoices_lines.csv_retrieve": Doc(
+        "An invoice as CSV", "The same lines as a CSV file (`Accept: text/csv`)."
+    ),
+    "vendor_invoice_pay": Doc(
+        "Pay an invoice by card",
+        "A Stripe PaymentIntent for what is still due on the invoice. When Stripe confirms "
+        "it, the invoice is settled first, anything above it settles the next open "
+        "invoice. A paid invoice is 409 `invalid_state`. `Idempotency-Key` is required.",
+        errors=("invalid_state",),
+    ),
+    # --- vendors: webhooks ----------------------------------------------------------------
+    "vendor_webhook_endpoints_list": Doc(
+        "List webhook endpoints", "The vendor's endpoints; secrets are never shown here."
+    ),
+    "vendor_webhook_endpoints_create": Doc(
+        "Add a webhook endpoint",
+        'Registers an HTTPS URL for the event types in `events` (`["*"]` for all). The '
+        "answer carries the signing `secret` (`whsec_...`) once: verify each delivery's "
+        "`webhook-signature` with it (Standard Webhooks). Private and loopback addresses "
+        "are refused.",
+        request={"url": "https://hooks.globetrotter.example/ttelgo", "events": ["*"]},
+    ),
+    "vendor_webhook_endpoints_partial_update": Doc(
+        "Change a webhook endpoint",
+        "Changes the URL, the events, the description or `enabled`; the signing secret "
+        "stays the same.",
+        request={"events": ["order.completed", "esim.usage_threshold"]},
+    ),
+    "vendor_webhook_endpoints_destroy": Doc(
+        "Remove a webhook endpoint",
+        "Stops deliveries to it; its delivery log is kept.",
+    ),
+    "vendor_webhook_endpoint_rotate_secret": Doc(
+        "Rotate the signing secret",
+        "A new signing secret, shown once. The old one keeps signing beside it until "
+        "`previous_secret_expires_at` (a day): each delivery in between carries both "
+        "signatures, so a receiver that knows either accepts it.",
+    ),
+    "vendor_webhook_endpoints_test_create": Doc(
+        "Send a test event",
+        "Queues a `test` event to the endpoint and returns its delivery.",
+    ),
+    "vendor_webhook_deliveries_list": Doc(
+        "List webhook deliveries",
+        "Deliveries newest first; filter with `status` and `endpoint_id`.",
+    ),
+    "vendor_webhook_deliveries_retrieve": Doc(
+        "One webhook delivery",
+        "A delivery with its payload and every attempt (status, latency, response body).",
+    ),
+    "vendor_webhook_deliveries_retry_create": Doc(
+        "Send a delivery again",
+        "Queues the delivery again now, with the same `webhook-id`.",
+    ),
+}
+
+ERROR_TEXT: dict[str, str] = {
+    "validation_error": "A field or query parameter is missing or wrong; `details` names each.",
+    "not_authenticated": "No credentials, or wrong or expired ones.",
+    "insufficient_funds": "The wallet cannot pay for it; see `details`.",
+    "credit_limit_exceeded": "The credit line cannot pay for it; see `details`.",
+    "permission_denied": "These credentials may not do this.",
+    "vendor_not_active": "The vendor account is pending, suspended or closed.",
+    "not_found": "No such object for these credentials.",
+    "not_acceptable": "The requested format is not offered.",
+    "idempotency_key_in_use": "A request with this Idempotency-Key is still running.",
+    "invalid_state": "The object's state does not allow it now; `details` says why.",
+    "bundle_unavailable": "The bundle is not sold now.",
+    "bundle_incompatible": "The eSIM cannot take this bundle.",
+    "conflict": "It already exists.",
+    "idempotency_key_reused": "This Idempotency-Key was used with another request.",
+    "rate_limited": "Too many requests; retry after `Retry-After` seconds.",
+}
+
+EXAMPLE_DETAILS: dict[str, dict[str, Any]] = {
+    "validation_error": {"quantity": ["Ensure this value is less than or equal to 50."]},
+    "insufficient_funds": {
+        "available": {"amount": "3.20", "currency": "USD"},
+        "required": {"amount": "4.50", "currency": "USD"},
+        "shortfall": {"amount": "1.30", "currency": "USD"},
+    },
+    "credit_limit_exceeded": {
+        "available": {"amount": "3.20", "currency": "USD"},
+        "required": {"amount": "4.50", "currency": "USD"},
+        "shortfall": {"amount": "1.30", "currency": "USD"},
+    },
+    "rate_limited": {"retry_after": 12},
+}
+
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every error, whatever the status: one machine-readable `code`, a "
+    "message for people, `details` (field errors, amounts) and the request id to quote "
+    "to support.",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details", "request_id"],
+            "properties": {
+                "code": {"type": "string", "enum": sorted(STATUS_BY_CODE)},
+                "message": {"type": "string"},
+                "details": {"type": "object", "additionalProperties": True},
+                "request_id": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def endpoints_public(endpoints: list[Any], **_kwargs: Any) -> list[Any]:
+    """Preprocessing hook: the sandbox's hooks and inbound webhooks are not client API."""
+    return [e for e in endpoints if not e[0].startswith(PRIVATE_PREFIXES)]
+
+
+def _errors_for(path: str, method: str, operation: dict[str, Any], doc: Doc) -> list[str]:
+    codes: list[str] = []
+    vendor = path.startswith("/api/v1/vendor/")
+    public = path.startswith(("/api/v1/catalogue/", "/api/v1/auth/", "/api/v1/vendors/"))
+    if operation.get("requestBody") or operation.get("parameters"):
+        codes.append("validation_error")
+    if not public:
+        codes.append("not_authenticated")
+    if vendor:
+        codes.append("vendor_not_active")
+    if "{" in path:
+        codes.append("not_found")
+    if method == "post" and operation["operationId"] not in IDEMPOTENCY_NONE:
+        codes += ["idempotency_key_in_use", "idempotency_key_reused"]
+    if vendor or path.startswith("/api/v1/auth/") or path.startswith("/api/v1/vendors/"):
+        codes.append("rate_limited")
+    codes += doc.errors
+    return list(dict.fromkeys(codes))
+
+
+def _error_response(codes: list[str]) -> dict[str, Any]:
+    examples = {
+        code: {
+            "summary": ERROR_TEXT.get(code, code),
+            "value": {
+                "error": {
+                    "code": code,
+                    "message": ERROR_TEXT.get(code, code),
+                    "details": EXAMPLE_DETAILS.get(code, {}),
+                    "request_id": "4f9c2a7d1e6b4c3a9b8d7e6f5a4b3c2d",
+                }
+            },
+        }
+        for code in codes
+    }
+    response: dict[str, Any] = {
+        "description": "; ".join(f"`{c}`: {ERROR_TEXT.get(c, c)}" for c in codes),
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
+                "examples": examples,
+            }
+        },
+    }
+    if "rate_limited" in codes:
+        response["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
+        }
+    return response
+
+
+def _idempotency_header(operation: dict[str, Any], required: bool) -> None:
+    params = operation.setdefault("parameters", [])
+    params[:] = [p for p in params if p.get("name") != "Idempotency-Key"]
+    params.append(
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": required,
+            "schema": {"type": "string", "maxLength": 255},
+            "description": "Your unique key for this request (a UUID): a retry with the same "
+            "key and body returns the first answer (`Idempotent-Replayed: true`) instead of "
+            "doing it again. Kept 24 hours.",
+        }
+    )
+
+
+def schema_document(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: summaries, descriptions, errors, headers and examples."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ENVELOPE_SCHEMA
+    for path, methods in result.get("paths", {}).items():
+        for method, operation in methods.items():
+            if not isinstance(operation, dict) or "operationId" not in operation:
+                continue
+            doc = OPERATIONS.get(operation["operationId"])
+            if doc is None:
+                continue  # tests/core/test_api_docs.py names it
+            operation["summary"] = doc.summary
+            operation["description"] = doc.description
+            if method == "post" and operation["operationId"] not in IDEMPOTENCY_NONE:
+                _idempotency_header(operation, operation["operationId"] in IDEMPOTENCY_REQUIRED)
+            by_status: dict[str, list[str]] = {}
+            for code in _errors_for(path, method, operation, doc):
+                by_status.setdefault(str(STATUS_BY_CODE[code]), []).append(code)
+            responses = operation.setdefault("responses", {})
+            for status, codes in sorted(by_status.items()):
+                responses[status] = _error_response(codes)
+            if doc.request is not None:
+                for media in operation.get("requestBody", {}).get("content", {}).values():
+                    media["example"] = doc.request
+            if doc.response is not None:
+                for status in ("201", "200"):
+                    if status in responses:
+                        for media in responses[status].get("content", {}).values():
+                            media["example"] = doc.response
+                        break
+    return result
