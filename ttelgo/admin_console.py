@@ -17,7 +17,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from unfold.widgets import CHECKBOX_CLASSES, INPUT_CLASSES, SELECT_CLASSES, TEXTAREA_CLASSES
+from unfold.widgets import (
+    CHECKBOX_CLASSES,
+    INPUT_CLASSES,
+    SELECT_CLASSES,
+    TEXTAREA_CLASSES,
+    UnfoldAdminDecimalFieldWidget,
+)
 
 from ttelgo.errors import DomainError
 from ttelgo.money import Money, exponent
@@ -128,6 +134,7 @@ class MinorUnitsField(forms.DecimalField):
         self.currency = currency
         kwargs.setdefault("decimal_places", exponent(currency))
         kwargs.setdefault("label", None)
+        kwargs.setdefault("widget", UnfoldAdminDecimalFieldWidget)
         super().__init__(**kwargs)
         if self.label:
             self.label = f"{self.label} ({currency})"

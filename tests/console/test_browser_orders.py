@@ -48,3 +48,26 @@ def test_operator_refunds_an_order(console, bundles):
     console.wait_text("The customer keeps 2 eSIM(s)")
     payment = Payment.objects.get(order=order)
     assert payment.refunded_amount == 450
+
+
+def test_an_operator_reads_and_enters_money_in_major_units(console, bundles):
+    from tests.factories import VendorFactory
+    from vendors.models import Vendor
+
+    order = pay(b2c_order(quantity=2))
+    vendor = VendorFactory(low_balance_threshold=2_500)
+    user = operator("admin")
+    console.login(user.email, OPERATOR_PASSWORD)
+    console.open(f"/admin/orders/order/{order.pk}/change/")
+    console.wait_css("#content")
+    html = console.driver.page_source
+    assert "4.50 USD" in html and ">450<" not in html.replace(" ", "")  # the items' unit price
+    assert "9.00 USD" in html  # the payment
+    console.open(f"/admin/vendors/vendor/{vendor.pk}/change/")
+    field = console.wait_css("input[name='low_balance_threshold']")
+    assert field.get_attribute("value") == "25.00"
+    assert "border" in (field.get_attribute("class") or "")  # styled like every input
+    field.clear()
+    field.send_keys("40.00")
+    console.click("[name='_save']")
+    wait_for(lambda: Vendor.objects.get(pk=vendor.pk).low_balance_threshold == 4_000)
