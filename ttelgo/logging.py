@@ -11,6 +11,8 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        # `logger.info(..., extra={...})` from a stdlib logger keeps its fields.
+        structlog.stdlib.ExtraAdder(),
     ]
     structlog.configure(
         processors=[

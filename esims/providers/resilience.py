@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pybreaker
+import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .base import ProviderError
 
@@ -34,6 +37,18 @@ def _is_system_failure(exc: BaseException) -> bool:
     return not isinstance(exc, ProviderError) or exc.transient
 
 
+class _RedisStorage(pybreaker.CircuitRedisStorage):
+    """pybreaker's shared Redis storage, except that Redis being unreachable when the
+    breaker is built is not an error either (every other read and write already falls
+    back to a closed circuit and logs)."""
+
+    def _initialize_redis_state(self, state: str) -> None:
+        try:
+            super()._initialize_redis_state(state)
+        except redis.RedisError as exc:
+            logger.warning("circuit breaker: Redis unavailable at start (%s)", exc)
+
+
 def build_breaker(
     *, name: str, fail_max: int, reset_timeout: float, redis_url: str | None = None
 ) -> pybreaker.CircuitBreaker:
@@ -41,11 +56,15 @@ def build_breaker(
     redis_url = settings.REDIS_URL if redis_url is None else redis_url
     storage: pybreaker.CircuitBreakerStorage
     if redis_url:
-        import redis
-
-        storage = pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED, redis.Redis.from_url(redis_url), namespace=name
+        # A hung Redis must not hang the provider call behind it: half a second, no
+        # retries, then pybreaker falls back to a closed circuit (as the rate limiter does).
+        client = redis.Redis.from_url(
+            redis_url,
+            socket_connect_timeout=0.5,
+            socket_timeout=0.5,
+            retry=Retry(NoBackoff(), 0),
         )
+        storage = _RedisStorage(pybreaker.STATE_CLOSED, client, namespace=name)
     else:
         storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
     return pybreaker.CircuitBreaker(

@@ -52,3 +52,12 @@ def test_a_structlog_exception_carries_its_traceback_in_json(json_stream):
     (record,) = _records(json_stream)
     assert record["order_id"] == 7
     assert "ValueError: provider said no" in record["exception"]
+
+
+def test_a_stdlib_loggers_extra_fields_reach_the_json(json_stream):
+    logging.getLogger("billing.invoicing").warning(
+        "invoice close failed", extra={"vendor_id": 42, "period": "2026-09"}
+    )
+    (record,) = _records(json_stream)
+    assert (record["vendor_id"], record["period"]) == (42, "2026-09")
+    assert record["event"] == "invoice close failed"
