@@ -21,7 +21,9 @@ run: venv
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runembedded 127.0.0.1:8000
 
-## Production-like: gunicorn against whatever DATABASE_URL / REDIS_URL say.
+## Production-like: gunicorn against whatever DATABASE_URL / REDIS_URL say. Static files
+## are collected under the settings gunicorn serves with (production's manifest storage).
+serve: export DJANGO_SETTINGS_MODULE := $(or $(DJANGO_SETTINGS_MODULE),config.settings.production)
 serve: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
@@ -46,6 +48,7 @@ lint: venv
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) .ci/local_imports.py
+	$(VENV)/bin/hadolint Dockerfile
 
 fmt: venv
 	$(VENV)/bin/ruff format .
