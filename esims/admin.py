@@ -14,7 +14,6 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
 from ttelgo.admin_console import MoneyColumnsMixin, operator_form
-from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
 from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
@@ -24,8 +23,7 @@ from .operator import (
     operator_price_rule_delete,
     operator_price_rule_save,
 )
-from .providers import ProviderError
-from .services import OVERRIDE_FIELDS
+from .services import OVERRIDE_FIELDS, catalogue_sync_status
 
 
 @admin.register(Region)
@@ -104,6 +102,15 @@ class BundleAdmin(MoneyColumnsMixin, ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # bundles come from the provider
 
+    # The last sync's state on the list, reloading itself while one is queued or running.
+    change_list_template = "admin/esims/bundle/change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        status = catalogue_sync_status()
+        return super().changelist_view(
+            request, {**(extra_context or {}), "sync_status": status}
+        )
+
     @admin.display(description="cost")
     def cost(self, obj: Bundle) -> str:
         return str(Money(obj.cost_amount, obj.currency))
@@ -127,10 +134,8 @@ class BundleAdmin(MoneyColumnsMixin, ModelAdmin):
         """GET asks for confirmation; the sync itself runs only on a POST (with CSRF)."""
 
         def perform(form: forms.Form) -> str:
-            try:
-                return f"Sync done: {operator_catalogue_sync(actor=request.user)}"
-            except ProviderError as exc:
-                raise DomainError("provider_unavailable", f"Sync failed: {exc}") from exc
+            operator_catalogue_sync(actor=request.user)
+            return "Sync started: this list shows its progress and outcome."
 
         return operator_form(
             request,

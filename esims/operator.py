@@ -9,18 +9,22 @@ from django.db import transaction
 
 from esims.models import Bundle, PriceRule
 from ttelgo.audit import audit_record
+from ttelgo.outbox import task_enqueue
 from ttelgo.permissions import operator_require
 
 PERM = "ttelgo.edit_catalogue"
 
 
-def operator_catalogue_sync(*, actor: Any) -> Any:
-    from esims.services import catalogue_sync
+def operator_catalogue_sync(*, actor: Any) -> None:
+    """Queue a catalogue sync on a worker (the console's "Sync now"): the click returns at
+    once and the bundle list shows the sync's progress and outcome."""
+    from esims.services import catalogue_sync_status_set
 
     operator_require(actor, PERM)
-    result = catalogue_sync()
-    audit_record(actor=actor, action="catalogue.sync", after={"result": str(result)})
-    return result
+    with transaction.atomic():
+        catalogue_sync_status_set("queued", by=str(actor))
+        audit_record(actor=actor, action="catalogue.sync")
+        task_enqueue("esims.tasks.catalogue_sync")
 
 
 def operator_bundle_overrides(*, bundle_id: int, actor: Any, **overrides: Any) -> Bundle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -85,18 +86,51 @@ def _bundle_region(pb: ProviderBundle, regions: dict[str, Region]) -> Region | N
     return regions[GLOBAL_REGION[0]] if len(pb.countries) > 1 else None
 
 
+SYNC_STATUS_KEY = "esims:catalogue:sync:status"
+
+
+def catalogue_sync_status() -> dict[str, Any] | None:
+    """The last catalogue sync as the console shows it: `state` queued | running | done |
+    failed, with its times, its counts or its error."""
+    status: dict[str, Any] | None = cache.get(SYNC_STATUS_KEY)
+    return status
+
+
+def catalogue_sync_status_set(state: str, **fields: Any) -> None:
+    previous = catalogue_sync_status() or {}
+    keep = {k: previous[k] for k in ("queued_at", "started_at", "by") if k in previous}
+    if state == "queued":
+        keep = {}
+    cache.set(
+        SYNC_STATUS_KEY,
+        {**keep, "state": state, f"{state}_at": timezone.now().isoformat(), **fields},
+        timeout=7 * 86400,
+    )
+
+
 def catalogue_sync(*, provider: Provider | None = None) -> SyncResult:
     """Bring the catalogue in line with the provider: create new bundles, update changed
     provider data (never the operator overrides), deactivate bundles that vanished,
-    reactivate ones that came back, and reprice. Running it twice changes nothing."""
+    reactivate ones that came back, and reprice. Running it twice changes nothing. Its
+    progress and outcome are kept for the console (`catalogue_sync_status`)."""
     provider = provider or get_provider()
-    remote = provider.list_bundles()  # network first, outside the transaction
-    if not cache.add(SYNC_LOCK_KEY, "1", timeout=SYNC_LOCK_SECONDS):
-        raise DomainError("conflict", "A catalogue sync is already running.")
+    catalogue_sync_status_set("running")
     try:
-        result = _apply_sync(remote, provider_name=provider.name)
-    finally:
-        cache.delete(SYNC_LOCK_KEY)
+        remote = provider.list_bundles()  # network first, outside the transaction
+        if not cache.add(SYNC_LOCK_KEY, "1", timeout=SYNC_LOCK_SECONDS):
+            raise DomainError("conflict", "A catalogue sync is already running.")
+        try:
+            result = _apply_sync(remote, provider_name=provider.name)
+        finally:
+            cache.delete(SYNC_LOCK_KEY)
+    except DomainError as exc:
+        if exc.code != "conflict":  # another sync is running: its status stands
+            catalogue_sync_status_set("failed", error=exc.message[:500])
+        raise
+    except Exception as exc:
+        catalogue_sync_status_set("failed", error=str(exc)[:500])
+        raise
+    catalogue_sync_status_set("done", result=str(result))
     logger.info("catalogue sync: %s", result)
     return result
 

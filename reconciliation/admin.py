@@ -35,10 +35,21 @@ class FindingInline(ReadOnlyAdminMixin, TabularInline):
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ("id", "status", "trigger", "started_at", "findings_count", "open_findings")
+    # A running run's page reloads itself every few seconds until the run is over.
+    change_form_template = "admin/reconciliation/run_change_form.html"
+    list_display = (
+        "id",
+        "status",
+        "progress",
+        "trigger",
+        "started_at",
+        "findings_count",
+        "open_findings",
+    )
     list_filter = ("status", "trigger")
     readonly_fields = (
         "status",
+        "progress",
         "trigger",
         "actor",
         "window_start",
@@ -55,6 +66,13 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def has_reconcile_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.has_perm("ttelgo.run_reconciliation"))
 
+    @display(description="progress")
+    def progress(self, obj: ReconciliationRun) -> str:
+        done = f"{obj.checks_done} of {obj.checks_total} checks"
+        if obj.status == ReconciliationRun.Status.RUNNING:
+            return f"running: {done} done"
+        return f"{obj.status}: {done}"
+
     @display(description="open")
     def open_findings(self, obj: ReconciliationRun) -> int:
         return obj.findings.filter(status=F.Status.OPEN).count()
@@ -66,11 +84,15 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         icon="sync",
     )
     def run_now(self, request: HttpRequest) -> HttpResponse:
-        from reconciliation.services import reconciliation_run
+        """Starts a run on a worker and opens its page, which follows its progress."""
+        from reconciliation.services import reconciliation_start
 
         def perform(form: forms.Form) -> tuple[str, str]:
-            run = reconciliation_run(actor=request.user)
-            return f"Reconciliation {run.pk}: {run.findings_count} findings.", change_url(run)
+            run = reconciliation_start(actor=request.user)
+            return (
+                f"Reconciliation {run.pk} started; this page shows its progress.",
+                change_url(run),
+            )
 
         return operator_form(
             request,

@@ -27,6 +27,11 @@ class ReconciliationRun(models.Model):
     findings_count = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True, help_text="findings per check")
     error = models.TextField(blank=True)
+    # A worker runs the checks one by one and stamps each step; a run whose stamp is older
+    # than RECONCILIATION_STALE_SECONDS lost its worker and is marked failed by a sweep.
+    checks_done = models.PositiveSmallIntegerField(default=0)
+    checks_total = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "ledger_reconciliationrun"

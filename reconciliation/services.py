@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models import F as Field
@@ -36,6 +37,7 @@ from ttelgo.audit import audit_record
 from ttelgo.csv_safe import csv_text
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.outbox import task_enqueue
 from ttelgo.permissions import operator_require
 
 logger = logging.getLogger(__name__)
@@ -381,21 +383,49 @@ CHECKS: dict[str, Callable[..., list[Found]]] = {
 # --- the run ----------------------------------------------------------------------------
 
 
-def reconciliation_run(
-    *, actor: Any = None, window: timedelta = DEFAULT_WINDOW
+def reconciliation_start(
+    *, actor: Any = None, window: timedelta = DEFAULT_WINDOW, enqueue: bool = True
 ) -> ReconciliationRun:
-    """Run every check and store the findings. A check that cannot run (Stripe or the
-    provider down) becomes a `check_failed` finding; the others still run."""
+    """Open a run and hand it to a worker (`reconciliation.tasks.reconciliation_execute`,
+    sent on commit): an operator's click returns at once and the run's page follows its
+    progress. One run at a time: while one is running (and alive), another is refused."""
     if actor is not None:
         operator_require(actor, "ttelgo.run_reconciliation")
-    since = timezone.now() - window
     user = actor if getattr(actor, "is_authenticated", False) else None
-    run = ReconciliationRun.objects.create(
-        trigger="operator" if user else "schedule", actor=user, window_start=since
-    )
+    with transaction.atomic():
+        runs_sweep_stale()
+        running = ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING).first()
+        if running is not None:
+            raise DomainError(
+                "invalid_state",
+                f"Reconciliation {running.pk} is still running; wait for it to finish.",
+                details={"run_id": running.pk},
+            )
+        run = ReconciliationRun.objects.create(
+            trigger="operator" if user else "schedule",
+            actor=user,
+            window_start=timezone.now() - window,
+            checks_total=len(CHECKS),
+            heartbeat_at=timezone.now(),
+        )
+        if user is not None:
+            audit_record(actor=user, action="reconciliation.start", target=run)
+        if enqueue:
+            task_enqueue("reconciliation.tasks.reconciliation_execute", run.pk)
+    return run
+
+
+def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
+    """Run every check of an open run and store the findings, stamping each step. A check
+    that cannot run (Stripe or the provider down) becomes a `check_failed` finding; the
+    others still run. A run already finished (a duplicate delivery) is left alone."""
+    run = ReconciliationRun.objects.get(pk=run_id)
+    if run.status != ReconciliationRun.Status.RUNNING:
+        return run
+    since = run.window_start
     found: list[Found] = []
     summary: dict[str, int] = {}
-    for check, fn in CHECKS.items():
+    for done, (check, fn) in enumerate(CHECKS.items(), start=1):
         try:
             results = fn(since=since)
         except Exception as exc:  # one unreachable service must not hide the other checks
@@ -403,25 +433,51 @@ def reconciliation_run(
             results = [_finding(check, "check_failed", f"The {check} check could not run: {exc}")]
         summary[check] = len(results)
         found.extend(results)
-    with transaction.atomic():
-        ReconciliationFinding.objects.bulk_create(
-            ReconciliationFinding(run=run, **f) for f in found
+        ReconciliationRun.objects.filter(pk=run.pk, status=ReconciliationRun.Status.RUNNING).update(
+            checks_done=done, summary=summary, heartbeat_at=timezone.now()
         )
-        ReconciliationRun.objects.filter(pk=run.pk).update(
+    with transaction.atomic():
+        finished = ReconciliationRun.objects.filter(
+            pk=run.pk, status=ReconciliationRun.Status.RUNNING
+        ).update(
             status=ReconciliationRun.Status.COMPLETED,
             finished_at=timezone.now(),
             findings_count=len(found),
             summary=summary,
         )
-        if user is not None:
-            audit_record(
-                actor=user,
-                action="reconciliation.run",
-                target=run,
-                after={"findings": len(found), "summary": summary},
+        if finished:  # not swept as failed meanwhile
+            ReconciliationFinding.objects.bulk_create(
+                ReconciliationFinding(run=run, **f) for f in found
             )
+            if run.actor_id is not None:
+                audit_record(
+                    actor=run.actor,
+                    action="reconciliation.run",
+                    target=run,
+                    after={"findings": len(found), "summary": summary},
+                )
     run.refresh_from_db()
     return run
+
+
+def reconciliation_run(*, actor: Any = None, window: timedelta = DEFAULT_WINDOW) -> ReconciliationRun:
+    """Start a run and execute it here and now (the daily beat job, a worker already)."""
+    run = reconciliation_start(actor=actor, window=window, enqueue=False)
+    return reconciliation_execute(run_id=run.pk)
+
+
+def runs_sweep_stale() -> int:
+    """Runs whose worker stopped stamping them (killed, lost) are marked failed, so the
+    page stops waiting and a new run can start. Returns how many."""
+    stale = timezone.now() - timedelta(seconds=settings.RECONCILIATION_STALE_SECONDS)
+    return ReconciliationRun.objects.filter(
+        status=ReconciliationRun.Status.RUNNING, heartbeat_at__lt=stale
+    ).update(
+        status=ReconciliationRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error="The worker running it stopped (no progress for "
+        f"{settings.RECONCILIATION_STALE_SECONDS} s); run it again.",
+    )
 
 
 def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> ReconciliationFinding:

@@ -155,12 +155,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 900.0,
     },
     "reconciliation-run": {"task": "reconciliation.tasks.reconciliation_run", "schedule": 86400.0},
+    "reconciliation-runs-sweep": {
+        "task": "reconciliation.tasks.reconciliation_runs_sweep",
+        "schedule": 300.0,
+    },
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
     # Tasks whose send failed at commit (broker down): sent once the broker is back.
     "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
 }
+
+# A reconciliation run with no progress for this long lost its worker: marked failed.
+RECONCILIATION_STALE_SECONDS = env.int("RECONCILIATION_STALE_SECONDS", default=900)
 
 # --- upstream provider and payments -------------------------------------------------------
 ESIM_PROVIDER = env.str("ESIM_PROVIDER", default="sandbox")

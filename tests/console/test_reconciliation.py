@@ -152,16 +152,50 @@ def test_csv_export_lists_findings_and_defuses_formulas():
     assert b"payment_missing" in response.content
 
 
-def test_the_button_runs_it_and_shows_the_run():
+def test_the_button_starts_a_run_on_a_worker_and_its_page_follows_it(
+    django_capture_on_commit_callbacks,
+):
     plant_stranger_intent()
     client = Client()
     client.force_login(operator("finance"))
     assert client.get("/admin/reconciliation/reconciliationrun/run-now/").status_code == 200
-    response = client.post("/admin/reconciliation/reconciliationrun/run-now/")
+    with django_capture_on_commit_callbacks() as sent:
+        response = client.post("/admin/reconciliation/reconciliationrun/run-now/")
+    # The click returns at once: the checks run on a worker (the task is queued on commit).
     run = ReconciliationRun.objects.get()
+    assert run.status == ReconciliationRun.Status.RUNNING and run.checks_done == 0
     assert response.status_code == 302 and response["Location"].endswith(f"/{run.pk}/change/")
     page = client.get(response["Location"]).content.decode()
-    assert "payment_missing" in page
+    assert "running: 0 of 4 checks done" in page and 'http-equiv="refresh"' in page
+    # A second click while it runs is refused on the form.
+    again = client.post("/admin/reconciliation/reconciliationrun/run-now/")
+    assert again.status_code == 200 and "still running" in again.content.decode()
+
+    for callback in sent:
+        callback()  # the worker's turn
+    run.refresh_from_db()
+    assert run.status == ReconciliationRun.Status.COMPLETED and run.checks_done == 4
+    page = client.get(response["Location"]).content.decode()
+    assert "payment_missing" in page and 'http-equiv="refresh"' not in page
+
+
+def test_a_run_that_stops_making_progress_is_swept_as_failed_and_can_be_run_again(settings):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from reconciliation.services import reconciliation_start, runs_sweep_stale
+
+    settings.RECONCILIATION_STALE_SECONDS = 60
+    run = reconciliation_start(actor=operator("finance"), enqueue=False)
+    assert runs_sweep_stale() == 0  # still fresh
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        assert runs_sweep_stale() == 1
+        run.refresh_from_db()
+        assert run.status == ReconciliationRun.Status.FAILED and "stopped" in run.error
+        again = reconciliation_start(actor=operator("finance"), enqueue=False)
+    assert again.pk != run.pk
 
 
 def test_the_beat_task_runs_reconciliation():

@@ -24,16 +24,26 @@ def test_sync_now_asks_first_and_changes_nothing_on_a_get(operator_client):
     assert Bundle.objects.count() == 0
 
 
-def test_sync_now_runs_the_sync_and_reports_counts(operator_client):
-    resp = operator_client.post(reverse("admin:esims_bundle_sync_now"))
+def test_sync_now_queues_the_sync_and_the_list_follows_it(
+    operator_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as sent:
+        resp = operator_client.post(reverse("admin:esims_bundle_sync_now"))
+    # The click returns at once: the sync runs on a worker.
     assert resp.status_code == 302
     [message] = [str(m) for m in get_messages(resp.wsgi_request)]
+    assert message.startswith("Sync started")
+    assert Bundle.objects.count() == 0
+    listing = operator_client.get(reverse("admin:esims_bundle_changelist")).content.decode()
+    assert "Catalogue sync queued" in listing and 'id="sync-refresh"' in listing
+
+    for callback in sent:
+        callback()  # the worker's turn
     total = Bundle.objects.count()
-    assert message.startswith(f"Sync done: {total} created, 0 updated, 0 deactivated")
-    resp = operator_client.post(reverse("admin:esims_bundle_sync_now"))
-    assert resp.status_code == 302
-    again = f"Sync done: 0 created, 0 updated, 0 deactivated, {total} unchanged"
-    assert any(str(m).startswith(again) for m in get_messages(resp.wsgi_request))
+    assert total > 0
+    listing = operator_client.get(reverse("admin:esims_bundle_changelist")).content.decode()
+    assert "Last catalogue sync done" in listing and f"{total} created" in listing
+    assert 'id="sync-refresh"' not in listing
 
 
 def test_admin_pages_render_and_a_rule_change_reprices(operator_client, synced_catalogue):
@@ -91,7 +101,10 @@ def test_sync_now_reports_a_provider_outage_without_changing_anything(operator_c
     from sandbox.provider import SandboxFaults, sandbox_faults_set
 
     sandbox_faults_set(SandboxFaults(mode="503"))
-    resp = operator_client.post(reverse("admin:esims_bundle_sync_now"))
-    assert resp.status_code == 200  # the confirmation page again, with the failure on it
-    assert "Sync failed: sandbox: unavailable" in resp.content.decode()
+    from esims.tasks import catalogue_sync
+
+    with pytest.raises(Exception):
+        catalogue_sync.apply(throw=True)
+    listing = operator_client.get(reverse("admin:esims_bundle_changelist")).content.decode()
+    assert "Last catalogue sync failed" in listing and "sandbox: unavailable" in listing
     assert Bundle.objects.count() == 0
