@@ -7,10 +7,14 @@ FROM python:3.12-slim-bookworm AS build
 ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 RUN python -m venv /venv
+# The locked runtime packages first (a layer that changes only with the lock), then the
+# project without resolving anything again.
+COPY requirements.lock ./
+RUN /venv/bin/pip install --require-hashes -r requirements.lock
 COPY . .
 # Static files are collected under the production settings (whitenoise's manifest). The
 # values below exist only for this step, which serves nothing; they are not in the image.
-RUN /venv/bin/pip install . \
+RUN /venv/bin/pip install --no-deps . \
  && DJANGO_SETTINGS_MODULE=config.settings.production \
     STATIC_ROOT=/app/staticfiles \
     SECRET_KEY=build-only-collectstatic-placeholder-not-a-secret-000000000000 \

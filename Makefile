@@ -5,13 +5,22 @@ PY := $(VENV)/bin/python
 # Python 3.12: the pyenv build on our machines, else whatever python3.12 is on PATH.
 PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python))),$(shell command -v python3.12),python3)
 
-.PHONY: venv run serve test test-upgrade test-fast lint fmt migrate bench chaos clean
+.PHONY: venv run serve test test-upgrade test-fast lint fmt migrate bench chaos clean lock
 
-$(VENV)/.installed: pyproject.toml
+# Installed from the lock file (every package pinned, with hashes); the project itself on
+# top, without resolving anything again. `make lock` regenerates the locks after a pin in
+# pyproject.toml changes; `make lint` fails while they disagree.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
+
+LOCK_ARGS := --generate-hashes --python-version 3.12 --python-platform x86_64-manylinux_2_28 --quiet
+lock: venv
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev $(LOCK_ARGS) -o requirements-dev.lock
 
 venv: $(VENV)/.installed
 
@@ -49,6 +58,7 @@ lint: venv
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) .ci/local_imports.py
 	$(VENV)/bin/hadolint Dockerfile
+	$(PY) .ci/lock_check.py
 
 fmt: venv
 	$(VENV)/bin/ruff format .

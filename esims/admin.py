@@ -107,9 +107,7 @@ class BundleAdmin(MoneyColumnsMixin, ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         status = catalogue_sync_status()
-        return super().changelist_view(
-            request, {**(extra_context or {}), "sync_status": status}
-        )
+        return super().changelist_view(request, {**(extra_context or {}), "sync_status": status})
 
     @admin.display(description="cost")
     def cost(self, obj: Bundle) -> str:

@@ -460,7 +460,9 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
     return run
 
 
-def reconciliation_run(*, actor: Any = None, window: timedelta = DEFAULT_WINDOW) -> ReconciliationRun:
+def reconciliation_run(
+    *, actor: Any = None, window: timedelta = DEFAULT_WINDOW
+) -> ReconciliationRun:
     """Start a run and execute it here and now (the daily beat job, a worker already)."""
     run = reconciliation_start(actor=actor, window=window, enqueue=False)
     return reconciliation_execute(run_id=run.pk)
