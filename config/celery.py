@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_ready
 
 from ttelgo.task_base import ResilientTask
 
@@ -11,6 +11,9 @@ from ttelgo.task_base import ResilientTask
 # DJANGO_SETTINGS_MODULE runs with production's checks (and its SSRF guard), never with
 # the permissive local settings.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+# Metrics of every worker process go to files there (prometheus-client multiprocess mode).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
 app = Celery("ttelgo", task_cls=ResilientTask)
@@ -26,6 +29,21 @@ def _use_django_logging(**_kwargs: object) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_ready.connect
+def _metrics_serve(**_kwargs: object) -> None:
+    """With CELERY_METRICS_PORT set, the worker serves its processes' metrics (read from
+    PROMETHEUS_MULTIPROC_DIR, which the worker's environment must set) on that port."""
+    port = os.environ.get("CELERY_METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), registry=registry)
 
 
 try:  # carries the request id of the enqueuing request into the worker's logs

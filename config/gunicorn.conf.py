@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # On 2 cores `make bench` measured, at 32 clients, vendor orders/s for workers x threads:
@@ -24,3 +26,19 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 16384
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # access lines come from django-structlog
+
+# Metrics from every worker process: each writes its samples under
+# PROMETHEUS_MULTIPROC_DIR and /metrics adds them up (prometheus-client multiprocess mode).
+# Set here, before any worker imports the app; a fresh directory per server start.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ttelgo-metrics-")
+else:
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker that exits stops counting as live for its gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

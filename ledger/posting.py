@@ -43,6 +43,7 @@ from ledger.models import (
 )
 from ttelgo import sql
 from ttelgo.errors import DomainError
+from ttelgo.metrics import LEDGER_POSTINGS, count_on_commit
 from ttelgo.money import Money
 
 
@@ -298,6 +299,7 @@ def _post(
         )
         if created:
             _entries_write(txn=txn, legs=legs, locked=accounts)
+            count_on_commit(LEDGER_POSTINGS.labels(kind=kind))
         return txn, created
 
 

@@ -35,6 +35,7 @@ from payments.services import (
     payment_refund_for_order,
 )
 from ttelgo.errors import DomainError
+from ttelgo.metrics import ORDERS_CREATED, count_on_commit
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.services import user_flag
@@ -340,6 +341,7 @@ def _order_insert(
         actor=_buyer_label(customer=customer, vendor=vendor),
         reason="order placed",
     )
+    count_on_commit(ORDERS_CREATED.labels(channel=channel, kind=kind))
     return order
 
 

@@ -10,6 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent
+from ttelgo.metrics import (
+    ORDER_PROVISIONING_SECONDS,
+    ORDERS_COMPLETED,
+    ORDERS_FAILED,
+    count_on_commit,
+)
 from ttelgo.state import StateTable, transition
 
 S = Order.Status
@@ -90,4 +96,19 @@ def order_transition(
         order_event_record(
             order=order, from_status=current, to_status=to, actor=actor, reason=reason
         )
+        if to == S.COMPLETED:
+            _completion_count(order)
+        elif to == S.FAILED:
+            count_on_commit(ORDERS_FAILED.labels(channel=order.channel))
         return order
+
+
+def _completion_count(order: Order) -> None:
+    seconds = (order.completed_at - order.created_at).total_seconds() if order.completed_at else 0
+    channel = order.channel
+
+    def record() -> None:
+        ORDERS_COMPLETED.labels(channel=channel).inc()
+        ORDER_PROVISIONING_SECONDS.labels(channel=channel).observe(max(seconds, 0))
+
+    transaction.on_commit(record)

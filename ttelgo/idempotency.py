@@ -37,6 +37,7 @@ from rest_framework.response import Response
 
 from ttelgo import sql
 from ttelgo.errors import DomainError
+from ttelgo.metrics import IDEMPOTENT_REPLAYS
 from ttelgo.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -157,6 +158,7 @@ def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerpri
         response = Response(
             existing.response_body, status=existing.response_status, headers={REPLAY_HEADER: "true"}
         )
+        IDEMPOTENT_REPLAYS.inc()
         return Claim(record=existing, replay=response)
     if existing.locked_at < now - STALE_CLAIM or not _session_alive(existing.holder):
         taken = IdempotencyKey.objects.filter(

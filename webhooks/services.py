@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
+from ttelgo.metrics import WEBHOOK_DELIVERIES, count_on_commit
 from ttelgo.outbox import EVENT_TYPES
 from vendors.models import Vendor
 from vendors.services import vendor_notify
@@ -431,6 +432,10 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
         delivery.save()
         if give_up_reason:
             endpoint_disable(endpoint=endpoint, reason=give_up_reason)
+        outcome = "succeeded" if succeeded else "retrying"
+        if delivery.status == WebhookDelivery.Status.FAILED:
+            outcome = "failed"
+        count_on_commit(WEBHOOK_DELIVERIES.labels(outcome=outcome))
     return attempt
 
 

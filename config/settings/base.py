@@ -169,6 +169,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # A reconciliation run with no progress for this long lost its worker: marked failed.
 RECONCILIATION_STALE_SECONDS = env.int("RECONCILIATION_STALE_SECONDS", default=900)
 
+# /metrics: with a token, only `Authorization: Bearer <METRICS_TOKEN>` reads it; without
+# one it is open where METRICS_PUBLIC says so (local and test), and 404 in production.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
+
 # --- upstream provider and payments -------------------------------------------------------
 ESIM_PROVIDER = env.str("ESIM_PROVIDER", default="sandbox")
 ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from ttelgo.metrics import PROVIDER_CALLS
 from ttelgo.money import Money, exponent
 
 from .base import (
@@ -81,6 +83,11 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# Path segments that carry an id (ICCIDs, bundle names, references): one series per
+# operation, not per eSIM.
+_OPERATION_ID = re.compile(r"/[^/]*\d[^/]*")
 
 
 class EsimGoProvider(Provider):
@@ -159,10 +166,21 @@ class EsimGoProvider(Provider):
         def attempt_all() -> Any:
             return retrying(self._send, method, path, params=params, body=body)
 
+        operation = f"{method} {_OPERATION_ID.sub('/{id}', path)}"
         try:
-            return self.breaker.call(attempt_all)
+            result = self.breaker.call(attempt_all)
         except pybreaker.CircuitBreakerError:
+            PROVIDER_CALLS.labels(
+                provider="esimgo", operation=operation, outcome="CircuitOpen"
+            ).inc()
             raise CircuitOpen("eSIM Go circuit is open after repeated failures") from None
+        except Exception as exc:
+            PROVIDER_CALLS.labels(
+                provider="esimgo", operation=operation, outcome=type(exc).__name__
+            ).inc()
+            raise
+        PROVIDER_CALLS.labels(provider="esimgo", operation=operation, outcome="ok").inc()
+        return result
 
     def _send(self, method: str, path: str, *, params: Any, body: dict[str, Any] | None) -> Any:
         self.limiter.acquire(timeout=RATE_LIMIT_MAX_WAIT)  # every attempt, retries included

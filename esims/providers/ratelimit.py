@@ -24,6 +24,7 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ttelgo.metrics import RATE_LIMITER_WAIT_SECONDS, RATE_LIMITER_WAITS
 from ttelgo.slidingwindow import SLIDING_WINDOW_LUA, sliding_window_take
 
 from .base import ProviderRateLimited
@@ -104,6 +105,7 @@ class LocalLimiter:
             if timeout is not None and waited + wait > timeout:
                 raise _waited_too_long(self.name, waited, wait)
             self.sleep(min(wait, MAX_POLL_SECONDS))
+        _waits_count(self.name, self.clock() - started)
 
 
 class RedisLimiter:
@@ -154,6 +156,13 @@ class RedisLimiter:
                 raise _waited_too_long(self.name, waited, wait)
             # jitter: processes that were refused together do not all retry together
             self.sleep(min(wait, MAX_POLL_SECONDS) * random.uniform(1.0, 1.2))
+        _waits_count(self.name, time.monotonic() - started)
+
+
+def _waits_count(name: str, waited: float) -> None:
+    if waited > 0.0005:  # a call that found a free slot did not wait
+        RATE_LIMITER_WAITS.labels(limiter=name).inc()
+        RATE_LIMITER_WAIT_SECONDS.labels(limiter=name).inc(waited)
 
 
 _limiters: dict[str, RateLimiter] = {}

@@ -14,6 +14,8 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ttelgo.metrics import PROVIDER_CIRCUIT_OPEN
+
 from .base import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,9 @@ class _StateLogger(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         old = getattr(old_state, "name", old_state)
         logger.warning("circuit %s: %s -> %s", cb.name, old, new_state.name)
+        PROVIDER_CIRCUIT_OPEN.labels(breaker=cb.name or "provider").set(
+            1 if new_state.name == pybreaker.STATE_OPEN else 0
+        )
 
 
 _breakers: dict[str, pybreaker.CircuitBreaker] = {}
