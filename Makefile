@@ -41,7 +41,7 @@ serve: venv
 ## Whole suite against throwaway PostgreSQL + Redis started (and stopped) by .ci/services.sh.
 test: venv
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
-	.ci/services.sh run $(VENV)/bin/pytest $(PYTEST_ARGS)
+	.ci/services.sh run $(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 ## Quick loop on SQLite (tests marked postgres are skipped there).
 # Build a database with an older commit's code, migrate it with this one, compare.
