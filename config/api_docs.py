@@ -29,6 +29,8 @@ IDEMPOTENCY_REQUIRED = {
     "vendor_esims_topups_create",
     "vendor_wallet_topup_create",
     "vendor_invoice_pay",
+    "esims_refund_create",
+    "vendor_esims_refund_create",
 }
 
 # POSTs that take no Idempotency-Key (credentials in, tokens out: never stored).
@@ -178,6 +180,18 @@ OPERATIONS: dict[str, Doc] = {
         errors=("bundle_incompatible", "bundle_unavailable", "invalid_state"),
         request={"bundle_code": TOPUP_BUNDLE},
     ),
+    "esims_refund_create": Doc(
+        "Refund an unused eSIM",
+        "Asks for the refund of an eSIM that was never installed, within 30 days of its "
+        "delivery: it is revoked at the provider (its QR stops working) and its share of "
+        "the order goes back to the card (`status: refunded`). A request on a disputed "
+        "order waits for an operator (`in_review`). An installed or used eSIM, one outside "
+        "the window or one already refunded is 409 `refund_not_allowed`, with the reason "
+        "in `details.reason`. `Idempotency-Key` is required.",
+        errors=("refund_not_allowed",),
+        request={"reason": "Trip cancelled, never installed"},
+        response={"id": 7, "status": "refunded", "amount": MONEY_EXAMPLE},
+    ),
     # --- vendors: onboarding --------------------------------------------------------------
     "vendors_signup_create": Doc(
         "Apply as a reseller",
@@ -258,6 +272,19 @@ OPERATIONS: dict[str, Doc] = {
             "invalid_state",
         ),
         request={"bundle_code": TOPUP_BUNDLE},
+    ),
+    "vendor_esims_refund_create": Doc(
+        "Refund an unused eSIM",
+        "Asks for the refund of one of the vendor's eSIMs that was never installed, within "
+        "30 days of its delivery: it is revoked at the provider (`esim.revoked` webhook) "
+        "and its share of the order goes back to the wallet or off the receivable "
+        "(`order.refunded`). A request on a disputed order waits for an operator "
+        "(`in_review`). An installed or used eSIM, one outside the window or one already "
+        "refunded is 409 `refund_not_allowed` with the reason in `details.reason`. "
+        "`Idempotency-Key` is required.",
+        errors=("refund_not_allowed",),
+        request={"reason": "Traveller cancelled"},
+        response={"id": 7, "status": "refunded", "amount": MONEY_EXAMPLE},
     ),
     # --- vendors: money -----------------------------------------------------------------
     "vendor_balance_retrieve": Doc(
@@ -353,6 +380,7 @@ ERROR_TEXT: dict[str, str] = {
     "invalid_state": "The object's state does not allow it now; `details` says why.",
     "bundle_unavailable": "The bundle is not sold now.",
     "bundle_incompatible": "The eSIM cannot take this bundle.",
+    "refund_not_allowed": "The eSIM cannot be refunded; `details.reason` says why.",
     "conflict": "It already exists.",
     "idempotency_key_reused": "This Idempotency-Key was used with another request.",
     "rate_limited": "Too many requests; retry after `Retry-After` seconds.",

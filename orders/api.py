@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from esims.qr import qr_png, qr_svg
 from orders import selectors, services
 from orders.esim_records import Esim
+from orders.esim_refunds import esim_refund_request
 from orders.esim_services import esim_usage_refresh, esim_usage_view
 from orders.models import Order
 from orders.serializers import (
@@ -30,6 +31,7 @@ from orders.serializers import (
 from ttelgo.client_ip import client_ip
 from ttelgo.crypto import body_sealer
 from ttelgo.errors import DomainError
+from ttelgo.fields import MoneyField
 from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
@@ -409,3 +411,51 @@ class VendorEsimTopupCreateApi(VendorApiMixin, APIView):
             iccid=iccid, bundle_code=data.validated_data["bundle_code"], vendor=vendor
         )
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class EsimRefundInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class EsimRefundOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="refunded | in_review")
+    amount = MoneyField(amount_attr="amount")
+
+
+class EsimRefundCreateApi(APIView):
+    @extend_schema(
+        request=EsimRefundInputSerializer,
+        responses={201: EsimRefundOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    # The provider is asked between the service's own transactions.
+    @idempotent(required=True, atomic=False)
+    def post(self, request: Request, iccid: str) -> Response:
+        data = EsimRefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        esim = selectors.esim_get_for_buyer(iccid=iccid, customer=request.user)
+        refund = esim_refund_request(
+            esim=esim,
+            requested_by=f"customer:{request.user.pk}",
+            reason=data.validated_data["reason"],
+        )
+        return Response(EsimRefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+class VendorEsimRefundCreateApi(VendorApiMixin, APIView):
+    @extend_schema(
+        request=EsimRefundInputSerializer,
+        responses={201: EsimRefundOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent(required=True, atomic=False)
+    def post(self, request: Request, iccid: str) -> Response:
+        data = EsimRefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        vendor = request.vendor  # type: ignore[attr-defined]
+        esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
+        refund = esim_refund_request(
+            esim=esim, requested_by=f"vendor:{vendor.pk}", reason=data.validated_data["reason"]
+        )
+        return Response(EsimRefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)

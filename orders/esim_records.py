@@ -10,6 +10,8 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import Q
 
+from ttelgo.money import Money
+
 
 class Esim(models.Model):
     class Status(models.TextChoices):
@@ -64,3 +66,45 @@ class Esim(models.Model):
     @property
     def used_mb(self) -> int:
         return max(0, self.initial_mb - self.remaining_mb)
+
+
+class EsimRefund(models.Model):
+    """A customer's or vendor's request to refund an eSIM that was never installed: taken
+    back at the provider and paid back to the card or the vendor account (`refunded`), or
+    left to operators (`in_review`, e.g. a disputed order) who refund or reject it."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested"  # being carried out (revoke, then the money)
+        REFUNDED = "refunded"
+        IN_REVIEW = "in_review"
+        REJECTED = "rejected"
+
+    esim = models.ForeignKey(Esim, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField(help_text="minor units")
+    currency = models.CharField(max_length=3)
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.CharField(max_length=100, help_text="customer:<id> or vendor:<id>")
+    resolution = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            # One live request per eSIM; a rejected one may be asked again.
+            models.UniqueConstraint(
+                fields=["esim"],
+                condition=~Q(status="rejected"),
+                name="esim_refund_one_live_per_esim",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="esim_refund_amount_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund of {self.esim_id} ({self.status})"
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)

@@ -11,11 +11,17 @@ urlpatterns: list[URLPattern] = [
     path("esims/<str:iccid>/qr", api.EsimQrApi.as_view(), name="esim-qr"),
     path("esims/<str:iccid>/usage", api.EsimUsageApi.as_view(), name="esim-usage"),
     path("esims/<str:iccid>/topups", api.EsimTopupCreateApi.as_view(), name="esim-topups"),
+    path("esims/<str:iccid>/refund", api.EsimRefundCreateApi.as_view(), name="esim-refund"),
     path("vendor/orders", api.VendorOrderListCreateApi.as_view(), name="vendor-orders"),
     path("vendor/orders/<int:order_id>", api.VendorOrderDetailApi.as_view(), name="vendor-order"),
     path("vendor/esims", api.VendorEsimListApi.as_view(), name="vendor-esims"),
     path("vendor/esims/<str:iccid>", api.VendorEsimDetailApi.as_view(), name="vendor-esim"),
     path("vendor/esims/<str:iccid>/qr", api.VendorEsimQrApi.as_view(), name="vendor-esim-qr"),
+    path(
+        "vendor/esims/<str:iccid>/refund",
+        api.VendorEsimRefundCreateApi.as_view(),
+        name="vendor-esim-refund",
+    ),
     path(
         "vendor/esims/<str:iccid>/usage",
         api.VendorEsimUsageApi.as_view(),

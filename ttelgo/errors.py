@@ -43,6 +43,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_state": 409,
     "bundle_unavailable": 409,
     "bundle_incompatible": 409,
+    "refund_not_allowed": 409,
     "conflict": 409,
     "unsupported_media_type": 415,
     "idempotency_key_reused": 422,

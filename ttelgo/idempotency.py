@@ -210,9 +210,12 @@ def idempotent(
     required: bool = False,
     seal: BodyTransform | None = None,
     unseal: BodyTransform | None = None,
+    atomic: bool = True,
 ) -> Callable[[ViewMethod], ViewMethod]:
     """Decorate an APIView's `post`. `required=True` where API.md demands the header;
-    `seal`/`unseal` for a successful answer that must not be stored as it was sent."""
+    `seal`/`unseal` for a successful answer that must not be stored as it was sent.
+    `atomic=False` for a view whose service calls another service over HTTP between its
+    own transactions (it must not run inside one); the claim still makes it run once."""
     if (seal is None) != (unseal is None):
         raise ValueError("seal and unseal go together")
 
@@ -241,6 +244,11 @@ def idempotent(
             try:
                 if precheck is not None:
                     precheck(request, *args, **kwargs)
+                if not atomic:
+                    response = method(view, request, *args, **kwargs)
+                    if response.status_code < 500:
+                        idempotency_complete(record=claim.record, response=response, seal=seal)
+                    return response
                 with transaction.atomic():
                     response = method(view, request, *args, **kwargs)
                     if response.status_code < 500:

@@ -166,6 +166,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
 }
 
+# Customers and vendors may ask for a refund of an unused eSIM this long after delivery.
+ESIM_REFUND_WINDOW_DAYS = env.int("ESIM_REFUND_WINDOW_DAYS", default=30)
+
 # A reconciliation run with no progress for this long lost its worker: marked failed.
 RECONCILIATION_STALE_SECONDS = env.int("RECONCILIATION_STALE_SECONDS", default=900)
 

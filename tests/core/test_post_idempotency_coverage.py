@@ -10,6 +10,8 @@ REQUIRED = {
     "api/v1/vendor/esims/<str:iccid>/topups",
     "api/v1/vendor/wallet/topups",
     "api/v1/vendor/invoices/<int:invoice_id>/pay",
+    "api/v1/esims/<str:iccid>/refund",
+    "api/v1/vendor/esims/<str:iccid>/refund",
 }
 # POSTs that do not take the header, and why.
 EXEMPT = {
