@@ -70,6 +70,10 @@ def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRe
             "Say why the refund is asked for.",
             details={"reason": ["Required."]},
         )
+    # A request cut short after the revocation (the card refund failed) is carried on.
+    pending = EsimRefund.objects.filter(esim=esim, status=R.REQUESTED).first()
+    if pending is not None:
+        return _refund_carry_out(refund=pending, actor=requested_by)
     order = _check(esim)
     price, _cost = esim_refund_share(order=order, esim=esim)
     status = R.IN_REVIEW if order.disputed_at is not None else R.REQUESTED

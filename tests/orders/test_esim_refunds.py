@@ -136,3 +136,31 @@ def test_a_disputed_order_waits_for_an_operator(vendor_api, django_capture_on_co
     second.refresh_from_db()
     assert second.status == Esim.Status.RELEASED
     assert EsimRefund.objects.get(pk=other.pk).status == EsimRefund.Status.REJECTED
+
+
+def test_a_request_cut_short_after_the_revocation_is_carried_on(
+    bundles, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from ttelgo.errors import DomainError
+
+    customer = customer_client(UserFactory())
+    order = buy_b2c(customer, django_capture_on_commit_callbacks)
+    pay(customer, django_capture_on_commit_callbacks, order)
+    esim = Esim.objects.get(order_id=order["id"])
+    failing = mock.patch(
+        "orders.esim_refunds.payment_refund",
+        side_effect=DomainError("payment_provider_error", "Stripe is down"),
+    )
+    with failing:
+        first = post(customer, f"/api/v1/esims/{esim.iccid}/refund", {"reason": "plans"})
+    assert first.status_code == 502
+    esim.refresh_from_db()
+    assert esim.status == Esim.Status.REVOKED  # taken back, not yet paid back
+    assert EsimRefund.objects.get().status == EsimRefund.Status.REQUESTED
+    with django_capture_on_commit_callbacks(execute=True):
+        again = post(customer, f"/api/v1/esims/{esim.iccid}/refund", {"reason": "plans"})
+    assert again.status_code == 201, again.content
+    assert again.json()["status"] == "refunded"
+    assert Payment.objects.get(order_id=order["id"]).refunded_amount == PRICE
