@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from orders.esim_pages import esim_page
 from ttelgo import api, errors, health
 from ttelgo.metrics import metrics_view
 
@@ -41,6 +42,8 @@ urlpatterns = [
     # still be redirected to `/api/docs/`.
     re_path(r"^api/v1/", errors.json_404, name="api-not-found"),
     path("admin/", admin.site.urls),
+    # A traveller's eSIM install page, behind its signed link (orders/esim_pages.py).
+    path("e/<str:token>", esim_page, name="esim-page"),
 ]
 
 if settings.BENCH_BARE_VIEW:  # benchmark-only comparison view (bench/urls.py)

@@ -40,6 +40,9 @@ class Esim(models.Model):
     # Highest usage alert already sent to the vendor (80 or 100), so each fires once.
     usage_alerted_percent = models.PositiveSmallIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The install page's signed link names this number; raising it revokes every link
+    # handed out so far (orders/esim_pages.py).
+    page_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -12,6 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from esims.qr import apple_install_url, qr_png
+from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
 from orders.models import Order
 from ttelgo.money import Money, money_api
@@ -35,6 +36,7 @@ def order_webhook_data(order: Order) -> dict[str, Any]:
                 "smdp_address": e.smdp_address,
                 "matching_id": e.matching_id,
                 "bundle_code": e.bundle_code,
+                "page_url": esim_page_url(e),
             }
             for e in Esim.objects.filter(order=order).order_by("id")
         ],
@@ -74,7 +76,13 @@ def order_esims_email_send(*, order_id: int) -> None:
     if not esims:
         return
     cards: list[dict[str, Any]] = [
-        {"esim": e, "lpa": e.lpa, "ios_url": apple_install_url(e.lpa), "cid": f"qr-{e.iccid}"}
+        {
+            "esim": e,
+            "lpa": e.lpa,
+            "ios_url": apple_install_url(e.lpa),
+            "page_url": esim_page_url(e),
+            "cid": f"qr-{e.iccid}",
+        }
         for e in esims
     ]
     context = {"order": order, "cards": cards}

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from esims.qr import apple_install_url
+from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
 from orders.models import Order
 from orders.selectors import order_payment
@@ -46,6 +47,12 @@ class EsimOutputSerializer(serializers.Serializer):
     data = serializers.SerializerMethodField()  # type: ignore[assignment]  # API field name
     expires_at = serializers.DateTimeField(allow_null=True, required=False)
     order_id = serializers.IntegerField(read_only=True)
+    page_url = serializers.SerializerMethodField(
+        help_text="the eSIM's install page (a signed link to hand to the traveller)"
+    )
+
+    def get_page_url(self, esim: Esim) -> str:
+        return esim_page_url(esim)
 
     @extend_schema_field(EsimActivationSerializer)
     def get_activation(self, esim: Esim) -> dict[str, str]:

@@ -166,6 +166,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
 }
 
+# Where travellers open their eSIM's install page (the links in emails, webhooks, the API).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
 # Customers and vendors may ask for a refund of an unused eSIM this long after delivery.
 ESIM_REFUND_WINDOW_DAYS = env.int("ESIM_REFUND_WINDOW_DAYS", default=30)
 
