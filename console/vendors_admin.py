@@ -22,7 +22,7 @@ from ttelgo.admin_console import MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors import operator
-from vendors.models import Vendor, VendorAPIKey, VendorUser
+from vendors.models import Vendor, VendorAPIKey, VendorUser, default_usage_alert_levels
 
 
 class VendorActionForm(ActionForm):
@@ -74,6 +74,7 @@ class VendorAdminForm(forms.ModelForm):
             "billing_mode",
             "currency",
             "low_balance_threshold",
+            "usage_alert_levels",
             "contact_name",
             "contact_email",
             "billing_email",
@@ -84,6 +85,8 @@ class VendorAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "usage_alert_levels" in self.fields:
+            self.fields["usage_alert_levels"].required = False
         if "low_balance_threshold" in self.fields:
             currency = self.instance.currency if self.instance.pk else "USD"
             self.fields["low_balance_threshold"] = MinorUnitsField(
@@ -93,6 +96,16 @@ class VendorAdminForm(forms.ModelForm):
                 help_text="wallet.low_balance fires (and the vendor is emailed) when what a "
                 "prepaid vendor can spend falls below this; 0 turns it off.",
             )
+
+    def clean_usage_alert_levels(self) -> list[int]:
+        levels = self.cleaned_data.get("usage_alert_levels")
+        if levels in (None, ""):  # left out: keep what the vendor has
+            return list(self.instance.usage_alert_levels or default_usage_alert_levels())
+        if not isinstance(levels, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 100 for v in levels
+        ):
+            raise forms.ValidationError("A list of whole percentages from 1 to 100, e.g. [50, 80].")
+        return sorted(set(levels))
 
 
 @admin.register(Vendor)
@@ -130,7 +143,7 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
         ("status", "status_reason", "approved_at"),
         ("billing_mode", "currency"),
         ("credit_limit_display", "tier", "discount_bps"),
-        "low_balance_threshold",
+        ("low_balance_threshold", "usage_alert_levels"),
         ("contact_name", "contact_email"),
         ("billing_email", "technical_email", "phone"),
         "country",

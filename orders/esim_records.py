@@ -37,8 +37,9 @@ class Esim(models.Model):
     # assigned and expiry times); the totals above are the sum of the usable ones.
     bundles = models.JSONField(default=list, blank=True)
     usage_updated_at = models.DateTimeField(null=True, blank=True)
-    # Highest usage alert already sent to the vendor (80 or 100), so each fires once.
-    usage_alerted_percent = models.PositiveSmallIntegerField(default=0)
+    # The lifecycle events already sent for this eSIM ("installed", "usage:80",
+    # "expiring:3", ...): each fires once per eSIM and level (a top-up re-arms usage).
+    events_sent = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     # The install page's signed link names this number; raising it revokes every link
     # handed out so far (orders/esim_pages.py).
@@ -51,12 +52,6 @@ class Esim(models.Model):
     class Meta:
         db_table = "esims_esim"
         ordering = ("-created_at", "-id")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(usage_alerted_percent__in=[0, 80, 100]),
-                name="esim_usage_alerted_percent_valid",
-            ),
-        ]
         indexes = [models.Index(fields=["order", "id"], name="esim_order_id")]
 
     def __str__(self) -> str:

@@ -19,7 +19,8 @@ from ttelgo.outbox import event_record
 logger = logging.getLogger(__name__)
 
 USAGE_FRESH_FOR = timedelta(minutes=5)
-ALERT_PERCENTS = (80, 100)
+DEFAULT_ALERT_LEVELS = (50, 80, 90, 100)
+EXPIRING_DAYS = (3, 1)
 _LIVE_STATES = ("active", "queued", "processing")
 _STATUS_BY_STATE = {
     "depleted": Esim.Status.DEPLETED,
@@ -137,8 +138,9 @@ def esim_usage_apply(
     state: str,
     bundles: list[dict[str, Any]] | None = None,
 ) -> Esim:
-    """Store usage on the eSIM and, for a vendor's eSIM, send `esim.usage_threshold` once
-    per threshold crossed (80 %, 100 %) and `esim.expired` once."""
+    """Store usage on the eSIM and, for a vendor's eSIM, send each lifecycle event once:
+    `esim.installed` (first use), `esim.bundle_started`, `esim.usage_threshold` at each of
+    the vendor's levels, `esim.depleted` and `esim.expired`."""
     with transaction.atomic():
         esim = (
             Esim.objects.select_for_update(of=("self",), no_key=True)
@@ -157,16 +159,13 @@ def esim_usage_apply(
             esim.status = _STATUS_BY_STATE[state]
         elif state == "active" and esim.status == Esim.Status.RELEASED:
             esim.status = Esim.Status.ACTIVE
-        crossed = 0
-        if not unlimited and esim.initial_mb:
-            percent = esim.used_mb * 100 // esim.initial_mb
-            crossed = max((p for p in ALERT_PERCENTS if percent >= p), default=0)
-        alert = crossed > esim.usage_alerted_percent
-        if alert:
-            esim.usage_alerted_percent = crossed
-        esim.save()
         vendor = esim.order.vendor
+        due: list[tuple[str, str, dict[str, Any]]] = []
         if vendor is not None and esim.order.channel == Order.Channel.B2B:
+            due = _lifecycle_due(esim, previous_status, vendor.usage_alert_levels)
+            esim.events_sent = [*esim.events_sent, *(key for key, _t, _d in due)]
+        esim.save()
+        if vendor is not None and due:
             data = {
                 "iccid": esim.iccid,
                 "order_id": esim.order_id,
@@ -174,15 +173,86 @@ def esim_usage_apply(
                 "initial_mb": esim.initial_mb,
                 "remaining_mb": esim.remaining_mb,
             }
-            if alert:
-                event_record(
-                    vendor_id=vendor.pk,
-                    type="esim.usage_threshold",
-                    data={**data, "percent": crossed},
-                )
-            if esim.status == Esim.Status.EXPIRED and previous_status != Esim.Status.EXPIRED:
-                event_record(vendor_id=vendor.pk, type="esim.expired", data=data)
+            for _key, type_, extra in due:
+                event_record(vendor_id=vendor.pk, type=type_, data={**data, **extra})
         return esim
+
+
+def _lifecycle_due(
+    esim: Esim, previous_status: str, levels: Any
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The events this change of the eSIM calls for that were not sent before:
+    (key, type, extra data), in the order they happened."""
+    sent = set(esim.events_sent or [])
+    due: list[tuple[str, str, dict[str, Any]]] = []
+
+    def once(key: str, type_: str, **extra: Any) -> None:
+        if key not in sent:
+            sent.add(key)
+            due.append((key, type_, extra))
+
+    if previous_status == Esim.Status.RELEASED and esim.status not in (
+        Esim.Status.RELEASED,
+        Esim.Status.REVOKED,
+    ):
+        once("installed", "esim.installed")
+    for row in esim.bundles or []:
+        if row.get("state") in ("active", "depleted", "expired"):
+            started = f"bundle_started:{row.get('bundle_code')}:{row.get('assigned_at')}"
+            once(started, "esim.bundle_started", bundle_code=row.get("bundle_code"))
+    if not esim.unlimited and esim.initial_mb:
+        percent = esim.used_mb * 100 // esim.initial_mb
+        valid = sorted({int(v) for v in levels or DEFAULT_ALERT_LEVELS if 0 < int(v) <= 100})
+        for level in valid:
+            if percent >= level:
+                once(f"usage:{level}", "esim.usage_threshold", percent=level)
+    if esim.status == Esim.Status.DEPLETED:
+        once("depleted", "esim.depleted")
+    if esim.status == Esim.Status.EXPIRED:
+        once("expired", "esim.expired")
+    return due
+
+
+def esims_expiry_notify(*, now: datetime | None = None) -> int:
+    """Beat job: `esim.expiring` once at 3 days and once at 1 day before a vendor's live
+    eSIM expires (`data.days_left`). Returns how many were sent."""
+    now = now or timezone.now()
+    soon = now + timedelta(days=max(EXPIRING_DAYS))
+    candidates = Esim.objects.filter(
+        order__channel=Order.Channel.B2B,
+        expires_at__gt=now,
+        expires_at__lte=soon,
+        status__in=[Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE],
+    ).values_list("pk", flat=True)
+    sent = 0
+    for pk in candidates:
+        with transaction.atomic():
+            esim = (
+                Esim.objects.select_for_update(of=("self",), no_key=True)
+                .select_related("order")
+                .get(pk=pk)
+            )
+            if esim.expires_at is None or esim.order.vendor_id is None:
+                continue
+            left = esim.expires_at - now
+            due = [d for d in EXPIRING_DAYS if left <= timedelta(days=d)]
+            keys = [f"expiring:{d}" for d in due if f"expiring:{d}" not in esim.events_sent]
+            if not keys:
+                continue
+            Esim.objects.filter(pk=pk).update(events_sent=[*esim.events_sent, *keys])
+            event_record(
+                vendor_id=esim.order.vendor_id,
+                type="esim.expiring",
+                data={
+                    "iccid": esim.iccid,
+                    "order_id": esim.order_id,
+                    "customer_reference": esim.order.customer_reference,
+                    "expires_at": esim.expires_at.isoformat(),
+                    "days_left": min(due),
+                },
+            )
+            sent += 1
+    return sent
 
 
 def esim_usage_refresh(*, esim: Esim, force: bool = False) -> Esim:

@@ -391,7 +391,8 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             unlimited=esim.unlimited or unlimited,
             expires_at=start + timedelta(days=validity_days) if validity_days else esim.expires_at,
             status=Esim.Status.ACTIVE if esim.status != Esim.Status.RELEASED else esim.status,
-            usage_alerted_percent=0,
+            # A new bundle re-arms the usage alerts and the depleted notice.
+            events_sent=[k for k in esim.events_sent if not k.startswith(("usage:", "depleted"))],
         )
         order = _settle_money_and_complete(
             order=order,

@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from orders import services
+from orders import esim_services, services
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -58,3 +58,8 @@ def esims_usage_refresh() -> int:
     from orders.esim_services import esims_usage_refresh_due
 
     return esims_usage_refresh_due()
+
+
+@shared_task(name="orders.tasks.esims_expiry_notify", ignore_result=True)
+def esims_expiry_notify() -> int:
+    return esim_services.esims_expiry_notify()

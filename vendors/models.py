@@ -12,6 +12,10 @@ from simple_history.models import HistoricalRecords
 from ttelgo import sql
 
 
+def default_usage_alert_levels() -> list[int]:
+    return [50, 80, 90, 100]
+
+
 class Vendor(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -41,6 +45,10 @@ class Vendor(models.Model):
         PLATINUM = "platinum"
 
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
+    usage_alert_levels = models.JSONField(
+        default=default_usage_alert_levels,
+        help_text="esim.usage_threshold fires once per eSIM at each of these % of data used",
+    )
     low_balance_threshold = models.BigIntegerField(
         default=0, help_text="minor units; wallet.low_balance fires below it (0 = off)"
     )

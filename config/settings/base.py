@@ -147,6 +147,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
     "esim-usage-refresh": {"task": "orders.tasks.esims_usage_refresh", "schedule": 900.0},
+    "esim-expiry-notify": {"task": "orders.tasks.esims_expiry_notify", "schedule": 3600.0},
     "invoices-close-month": {"task": "billing.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "billing.tasks.invoices_mark_overdue", "schedule": 3600.0},
     "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},

@@ -112,7 +112,9 @@ def test_duplicate_callback_is_stored_once(
     assert first.status_code == again.status_code == 200
     assert again.json()["duplicate"] is True
     assert InboundEvent.objects.count() == 1
-    assert WebhookEvent.objects.filter(type="esim.usage_threshold").count() == 1
+    # 90 % used: the 50, 80 and 90 % levels, once each, not again for the duplicate.
+    alerts = WebhookEvent.objects.filter(type="esim.usage_threshold")
+    assert sorted(e.data["percent"] for e in alerts) == [50, 80, 90]
 
 
 def test_thresholds_reach_the_vendor_once_each(
@@ -123,7 +125,8 @@ def test_thresholds_reach_the_vendor_once_each(
         # distinct bodies per step except the repeated 0, which is a duplicate
         send(api_client, body, sign_hex(body), django_capture_on_commit_callbacks)
     alerts = WebhookEvent.objects.filter(type="esim.usage_threshold").order_by("id")
-    assert [e.data["percent"] for e in alerts] == [80, 100]
+    # The default levels, each once: 85 % used crosses 50 and 80, 100 % crosses 90 and 100.
+    assert [e.data["percent"] for e in alerts] == [50, 80, 90, 100]
     assert all(e.data["iccid"] == vendor_esim.iccid for e in alerts)
     vendor_esim.refresh_from_db()
     assert vendor_esim.status == Esim.Status.DEPLETED

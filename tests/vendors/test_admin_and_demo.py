@@ -193,3 +193,20 @@ def test_a_demo_key_the_operator_revoked_stays_revoked(db):
     assert all("revoked" in line for line in second)
     key = first[0].rsplit("Api-Key ", 1)[1]
     assert key_client(key).get("/api/v1/vendor/balance").status_code == 401
+
+
+def test_an_operator_sets_a_vendors_usage_alert_levels(operator_client):
+    vendor = VendorFactory()
+    url = reverse("admin:vendors_vendor_change", args=[vendor.pk])
+    form = {
+        "name": vendor.name,
+        "contact_email": "ops@vendor.example",
+        "low_balance_threshold": "0",
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+    }
+    refused = operator_client.post(url, {**form, "usage_alert_levels": "[0, 150]"})
+    assert refused.status_code == 200 and "whole percentages" in refused.content.decode()
+    operator_client.post(url, {**form, "usage_alert_levels": "[90, 75, 75]"})
+    vendor.refresh_from_db()
+    assert vendor.usage_alert_levels == [75, 90]
