@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from esims.providers import BundleUsage, ProviderError, get_provider
 from orders.esim_records import Esim
-from orders.models import Order
-from ttelgo.outbox import event_record
+from ttelgo.outbox import event_record, task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -160,12 +159,14 @@ def esim_usage_apply(
         elif state == "active" and esim.status == Esim.Status.RELEASED:
             esim.status = Esim.Status.ACTIVE
         vendor = esim.order.vendor
-        due: list[tuple[str, str, dict[str, Any]]] = []
-        if vendor is not None and esim.order.channel == Order.Channel.B2B:
-            due = _lifecycle_due(esim, previous_status, vendor.usage_alert_levels)
-            esim.events_sent = [*esim.events_sent, *(key for key, _t, _d in due)]
+        levels = vendor.usage_alert_levels if vendor is not None else DEFAULT_ALERT_LEVELS
+        due = _lifecycle_due(esim, previous_status, levels)
+        esim.events_sent = [*esim.events_sent, *(key for key, _t, _d in due)]
         esim.save()
-        if vendor is not None and due:
+        if vendor is None:  # a customer's eSIM: the moments that matter, by email
+            for _key, type_, extra in due:
+                _customer_email(esim, type_, extra)
+        elif due:
             data = {
                 "iccid": esim.iccid,
                 "order_id": esim.order_id,
@@ -213,13 +214,21 @@ def _lifecycle_due(
     return due
 
 
+# Customers are emailed about these (orders/esim_emails.py); vendors get every event.
+CUSTOMER_EMAILS = ("esim.usage_threshold", "esim.depleted", "esim.expiring", "esim.expired")
+
+
+def _customer_email(esim: Esim, type_: str, extra: dict[str, Any]) -> None:
+    if type_ in CUSTOMER_EMAILS:
+        task_enqueue("orders.tasks.esim_lifecycle_email", esim.pk, type_, extra)
+
+
 def esims_expiry_notify(*, now: datetime | None = None) -> int:
     """Beat job: `esim.expiring` once at 3 days and once at 1 day before a vendor's live
     eSIM expires (`data.days_left`). Returns how many were sent."""
     now = now or timezone.now()
     soon = now + timedelta(days=max(EXPIRING_DAYS))
     candidates = Esim.objects.filter(
-        order__channel=Order.Channel.B2B,
         expires_at__gt=now,
         expires_at__lte=soon,
         status__in=[Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE],
@@ -232,7 +241,7 @@ def esims_expiry_notify(*, now: datetime | None = None) -> int:
                 .select_related("order")
                 .get(pk=pk)
             )
-            if esim.expires_at is None or esim.order.vendor_id is None:
+            if esim.expires_at is None:
                 continue
             left = esim.expires_at - now
             due = [d for d in EXPIRING_DAYS if left <= timedelta(days=d)]
@@ -240,17 +249,17 @@ def esims_expiry_notify(*, now: datetime | None = None) -> int:
             if not keys:
                 continue
             Esim.objects.filter(pk=pk).update(events_sent=[*esim.events_sent, *keys])
-            event_record(
-                vendor_id=esim.order.vendor_id,
-                type="esim.expiring",
-                data={
-                    "iccid": esim.iccid,
-                    "order_id": esim.order_id,
-                    "customer_reference": esim.order.customer_reference,
-                    "expires_at": esim.expires_at.isoformat(),
-                    "days_left": min(due),
-                },
-            )
+            data = {
+                "iccid": esim.iccid,
+                "order_id": esim.order_id,
+                "customer_reference": esim.order.customer_reference,
+                "expires_at": esim.expires_at.isoformat(),
+                "days_left": min(due),
+            }
+            if esim.order.vendor_id is None:
+                _customer_email(esim, "esim.expiring", data)
+            else:
+                event_record(vendor_id=esim.order.vendor_id, type="esim.expiring", data=data)
             sent += 1
     return sent
 

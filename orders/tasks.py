@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from orders import esim_services, services
+from orders import esim_emails, esim_services, services
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -63,3 +63,8 @@ def esims_usage_refresh() -> int:
 @shared_task(name="orders.tasks.esims_expiry_notify", ignore_result=True)
 def esims_expiry_notify() -> int:
     return esim_services.esims_expiry_notify()
+
+
+@shared_task(name="orders.tasks.esim_lifecycle_email", ignore_result=True)
+def esim_lifecycle_email(esim_id: int, type: str, data: dict) -> None:
+    esim_emails.esim_lifecycle_email_send(esim_id=esim_id, type=type, data=data)

@@ -83,3 +83,34 @@ def test_expiring_fires_at_3_days_and_at_1_day_once_each(prepaid_vendor, esim):
         assert esims_expiry_notify() == 1
     expiring = WebhookEvent.objects.filter(vendor=vendor, type="esim.expiring").order_by("id")
     assert [e.data["days_left"] for e in expiring] == [3, 1]
+
+
+def test_a_customer_is_emailed_about_data_and_expiry_with_the_page_link(
+    bundles, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from orders.esim_pages import esim_page_token
+    from tests.factories import UserFactory
+    from tests.orders.factories import customer_client
+    from tests.orders.helpers import buy_b2c, pay
+
+    customer = customer_client(UserFactory())
+    order = buy_b2c(customer, django_capture_on_commit_callbacks)
+    pay(customer, django_capture_on_commit_callbacks, order)
+    esim = Esim.objects.get(order_id=order["id"])
+    sent_before = len(mail.outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        _use(esim, 150)  # 85 % used: the 50 and 80 % levels
+    lifecycle = mail.outbox[sent_before:]
+    assert [m.subject for m in lifecycle] == [
+        "You have used 50 % of your eSIM's data",
+        "You have used 80 % of your eSIM's data",
+    ]
+    assert f"/e/{esim_page_token(esim)}" in lifecycle[-1].body
+    assert "150 MB left" in lifecycle[-1].body
+    Esim.objects.filter(pk=esim.pk).update(expires_at=timezone.now() + timedelta(hours=20))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert esims_expiry_notify() == 1
+    assert mail.outbox[-1].subject == "Your eSIM expires in 1 day(s)"
+    assert not WebhookEvent.objects.filter(type__startswith="esim.").exists()  # no vendor
