@@ -25,12 +25,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
@@ -38,7 +38,7 @@ from esims.models import Bundle
 from esims.providers import ProviderError, ProviderOrder, ProviderUnavailable, get_provider
 from ledger.services import order_cost_record
 from orders.esim_records import Esim
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.state import order_transition
 from payments.selectors import payment_fully_refunded
 from payments.services import payment_refund_for_order
@@ -482,6 +482,70 @@ def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Ou
         order_failed_notify(order=order)
     logger.warning("order %s failed: %s", order_id, reason)
     return Outcome("failed", reason=reason)
+
+
+# --- delivery guarantee -------------------------------------------------------------------
+
+
+def orders_delivery_guarantee(*, now: datetime | None = None) -> list[int]:
+    """Beat job: an eSIM order still provisioning ESIM_DELIVERY_GUARANTEE_MINUTES (70)
+    after it started is failed and refunded (card) or released (vendor hold), provided the
+    provider holds nothing for it: the job takes the order's lease (so no attempt runs
+    meanwhile), asks the provider, and fails the order only when nothing was bought. An
+    order the provider is still processing is left to the re-drive. Returns the ids."""
+    now = now or timezone.now()
+    minutes = settings.ESIM_DELIVERY_GUARANTEE_MINUTES
+    entered = OrderEvent.objects.filter(order=OuterRef("pk"), to_status=S.PROVISIONING)
+    late = (
+        Order.objects.filter(status=S.PROVISIONING, kind=Order.Kind.ESIM)
+        .annotate(
+            provisioning_since=Subquery(entered.order_by("created_at").values("created_at")[:1])
+        )
+        .filter(provisioning_since__lt=now - timedelta(minutes=minutes))
+        .values_list("pk", flat=True)
+    )
+    failed: list[int] = []
+    for order_id in late:
+        claimed = (
+            Order.objects.filter(pk=order_id, status=S.PROVISIONING)
+            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+            .update(provisioning_lease_until=now + LEASE)
+        )
+        if not claimed:
+            continue  # an attempt is working on it right now
+        order = Order.objects.get(pk=order_id)
+        try:
+            bought = _provider_holds(order)
+        except ProviderError as exc:
+            logger.info("delivery guarantee of order %s: provider unsure (%s)", order_id, exc)
+            bought = True  # not sure: never refund what may have been bought
+        if bought:
+            _release(order_id)
+            continue
+        order_provision_fail(
+            order_id=order_id,
+            reason=f"not delivered within {minutes} minutes: refunded (delivery guarantee)",
+        )
+        failed.append(order_id)
+    return failed
+
+
+def _provider_holds(order: Order) -> bool:
+    """Whether the provider has an order for ours (bought, or still processing)."""
+    provider = get_provider()
+    if order.provider_reference:
+        return True
+    if order.provider_order_sent_at is None:
+        return False  # never asked to buy
+    item = order.items.get()
+    found = provider.find_order(
+        provider_reference_for(order.pk),
+        since=order.provider_order_sent_at,
+        bundle_code=item.bundle_code,
+        quantity=item.quantity,
+        adoptable=_unclaimed,
+    )
+    return found is not None
 
 
 # --- re-drive ---------------------------------------------------------------------------

@@ -68,3 +68,10 @@ def esims_expiry_notify() -> int:
 @shared_task(name="orders.tasks.esim_lifecycle_email", ignore_result=True)
 def esim_lifecycle_email(esim_id: int, type: str, data: dict) -> None:
     esim_emails.esim_lifecycle_email_send(esim_id=esim_id, type=type, data=data)
+
+
+@shared_task(name="orders.tasks.orders_delivery_guarantee", ignore_result=True)
+def orders_delivery_guarantee() -> list[int]:
+    from orders.provisioning import orders_delivery_guarantee as guarantee
+
+    return guarantee()

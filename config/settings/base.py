@@ -148,6 +148,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
     "esim-usage-refresh": {"task": "orders.tasks.esims_usage_refresh", "schedule": 900.0},
     "esim-expiry-notify": {"task": "orders.tasks.esims_expiry_notify", "schedule": 3600.0},
+    "orders-delivery-guarantee": {
+        "task": "orders.tasks.orders_delivery_guarantee",
+        "schedule": 300.0,
+    },
     "invoices-close-month": {"task": "billing.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "billing.tasks.invoices_mark_overdue", "schedule": 3600.0},
     "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
@@ -169,6 +173,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 
 # Where travellers open their eSIM's install page (the links in emails, webhooks, the API).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# An eSIM order not delivered this long after it started provisioning is refunded.
+ESIM_DELIVERY_GUARANTEE_MINUTES = env.int("ESIM_DELIVERY_GUARANTEE_MINUTES", default=70)
 
 # Customers and vendors may ask for a refund of an unused eSIM this long after delivery.
 ESIM_REFUND_WINDOW_DAYS = env.int("ESIM_REFUND_WINDOW_DAYS", default=30)
