@@ -365,6 +365,45 @@ OPERATIONS: dict[str, Doc] = {
         "Send a delivery again",
         "Queues the delivery again now, with the same `webhook-id`.",
     ),
+    # --- support ------------------------------------------------------------------------
+    "tickets_list": Doc(
+        "List my support tickets",
+        "The customer's tickets, most recently active first, each with its conversation.",
+    ),
+    "tickets_create": Doc(
+        "Ask for help",
+        "Opens a ticket with a subject and a first message, optionally about one of the "
+        "customer's orders (`order_id`) or eSIMs (`iccid`); another customer's order or "
+        "eSIM is 400. Operators answer by email and in the ticket; `status` is `open` "
+        "while it waits for them, `answered` when it waits for you.",
+        request={"subject": "eSIM not connecting", "body": "No data in Lisbon", "iccid": ICCID},
+    ),
+    "tickets_retrieve": Doc("One support ticket", "A ticket of the customer's with every message."),
+    "tickets_messages_create": Doc(
+        "Add to a support ticket",
+        "Adds a message to an open or answered ticket (it is `open` again); a closed ticket "
+        "is 409 `invalid_state`.",
+        errors=("invalid_state",),
+        request={"body": "Still no data after restarting the phone."},
+    ),
+    "vendor_tickets_list": Doc(
+        "List my support tickets", "The vendor's tickets, most recently active first."
+    ),
+    "vendor_tickets_create": Doc(
+        "Ask for help",
+        "Opens a ticket, optionally about one of the vendor's orders (`order_id`) or eSIMs "
+        "(`iccid`). The answer is emailed to the vendor's contact and shown in the ticket.",
+        request={"subject": "Order stuck in provisioning", "body": "Order 42", "order_id": 42},
+    ),
+    "vendor_tickets_retrieve": Doc(
+        "One support ticket", "A ticket of the vendor's with every message."
+    ),
+    "vendor_tickets_messages_create": Doc(
+        "Add to a support ticket",
+        "Adds a message to an open or answered ticket; a closed one is 409 `invalid_state`.",
+        errors=("invalid_state",),
+        request={"body": "Here is the customer's reference: booking-1042."},
+    ),
 }
 
 ERROR_TEXT: dict[str, str] = {

@@ -28,6 +28,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("billing.urls")),
     path("", include("webhooks.urls")),
     path("", include("sandbox.urls")),
+    path("", include("support.urls")),
 ]
 
 urlpatterns = [

@@ -432,9 +432,10 @@ class EsimRefundCreateApi(APIView):
     # The provider is asked between the service's own transactions.
     @idempotent(required=True, atomic=False)
     def post(self, request: Request, iccid: str) -> Response:
+        # Whose eSIM it is comes first: another buyer's eSIM is 404 whatever the body.
+        esim = selectors.esim_get_for_buyer(iccid=iccid, customer=request.user)
         data = EsimRefundInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        esim = selectors.esim_get_for_buyer(iccid=iccid, customer=request.user)
         refund = esim_refund_request(
             esim=esim,
             requested_by=f"customer:{request.user.pk}",
@@ -451,10 +452,10 @@ class VendorEsimRefundCreateApi(VendorApiMixin, APIView):
     )
     @idempotent(required=True, atomic=False)
     def post(self, request: Request, iccid: str) -> Response:
-        data = EsimRefundInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
         vendor = request.vendor  # type: ignore[attr-defined]
         esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
+        data = EsimRefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
         refund = esim_refund_request(
             esim=esim, requested_by=f"vendor:{vendor.pk}", reason=data.validated_data["reason"]
         )

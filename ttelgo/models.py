@@ -154,6 +154,7 @@ class Operations(models.Model):
             ("replay_webhooks", "Replay webhook events and deliveries"),
             ("edit_fraud_rules", "Edit fraud rules"),
             ("edit_catalogue", "Edit catalogue overrides and price rules"),
+            ("answer_tickets", "Answer and close support tickets"),
         ]
 
     def __str__(self) -> str:

@@ -24,7 +24,7 @@ def operated_apps() -> list[str]:
 
 
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
-    SUPPORT: ("cancel_orders", "refund_small", "redrive_orders"),
+    SUPPORT: ("cancel_orders", "refund_small", "redrive_orders", "answer_tickets"),
     FINANCE: (
         "refund_small",
         "refund_any",

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "orders",
     "webhooks",
     "reconciliation",
+    "support",
     "sandbox",
     "console",
 ]
@@ -176,6 +177,9 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # An eSIM order not delivered this long after it started provisioning is refunded.
 ESIM_DELIVERY_GUARANTEE_MINUTES = env.int("ESIM_DELIVERY_GUARANTEE_MINUTES", default=70)
+
+# New support tickets and replies are emailed here (empty: nobody is emailed).
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="")
 
 # Customers and vendors may ask for a refund of an unused eSIM this long after delivery.
 ESIM_REFUND_WINDOW_DAYS = env.int("ESIM_REFUND_WINDOW_DAYS", default=30)

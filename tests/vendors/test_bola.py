@@ -129,6 +129,17 @@ def _make_order(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, An
     return values
 
 
+def _make_ticket(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
+    response = client.post(
+        "/api/v1/vendor/tickets",
+        {"subject": "BOLA check", "body": "vendor A's ticket"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="bola-ticket",
+    )
+    assert response.status_code == 201, response.content
+    return {"ticket_id": response.json()["id"]}
+
+
 # Fields any vendor write might need (extra ones are ignored by the serializers).
 VALID_BODY = {
     "bundle_code": "esim_2GB_7D_GB_V2",
@@ -142,6 +153,7 @@ MAKERS: list[Callable[[Vendor, APIClient, Any], dict[str, Any]]] = [
     _make_webhooks,
     _make_invoice,
     _make_order,
+    _make_ticket,
 ]
 
 
