@@ -130,3 +130,28 @@ def test_one_scrape_sums_100_orders_across_4_gunicorn_workers(tmp_path):
     assert sum(float(line.rsplit(" ", 1)[1]) for line in samples) == 100, samples
     # More than one worker process served them (each keeps its own file).
     assert len(list(metrics_dir.glob("counter_*.db"))) >= 2
+
+
+def test_a_celery_worker_serves_its_processes_metrics(tmp_path, monkeypatch):
+    """What a worker's child processes count (files under PROMETHEUS_MULTIPROC_DIR) is
+    served on CELERY_METRICS_PORT once the worker is ready."""
+    from config.celery import _metrics_serve
+
+    metrics_dir = tmp_path / "worker-metrics"
+    metrics_dir.mkdir()
+    child = (
+        "from prometheus_client import Counter\n"
+        "Counter('orders_completed', 'x', ['channel']).labels(channel='b2b').inc(3)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", child],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+        check=True,
+        timeout=60,
+    )
+    port = _free_port()
+    monkeypatch.setenv("CELERY_METRICS_PORT", str(port))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+    _metrics_serve()
+    body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert 'orders_completed_total{channel="b2b"} 3.0' in body

@@ -164,3 +164,51 @@ def test_a_request_cut_short_after_the_revocation_is_carried_on(
     assert again.status_code == 201, again.content
     assert again.json()["status"] == "refunded"
     assert Payment.objects.get(order_id=order["id"]).refunded_amount == PRICE
+
+
+def test_the_provider_refusing_or_unreachable_leaves_the_money(
+    vendor_api, django_capture_on_commit_callbacks
+):
+    from sandbox.provider import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
+
+    first, second = _vendor_esims(vendor_api, django_capture_on_commit_callbacks)
+    before = vendor_balance(vendor=vendor_api.vendor).available.amount
+    sandbox_faults_set(SandboxFaults(mode="503"))
+    try:
+        down = post(vendor_api, f"/api/v1/vendor/esims/{first.iccid}/refund", {"reason": "x"})
+    finally:
+        sandbox_faults_reset()
+    assert down.status_code == 503
+    assert EsimRefund.objects.get(esim=first).status == EsimRefund.Status.REJECTED
+    # The provider says the bundle started (first use) though our records did not know.
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        used = post(vendor_api, f"/api/v1/vendor/esims/{second.iccid}/refund", {"reason": "x"})
+    assert used.status_code == 409 and used.json()["error"]["details"]["reason"] == "installed"
+    assert vendor_balance(vendor=vendor_api.vendor).available.amount == before
+
+
+def test_operators_refund_or_reject_held_requests_from_the_console(
+    vendor_api, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    first, second = _vendor_esims(vendor_api, django_capture_on_commit_callbacks)
+    Order.objects.filter(pk=first.order_id).update(disputed_at=timezone.now())
+    post(vendor_api, f"/api/v1/vendor/esims/{first.iccid}/refund", {"reason": "x"})
+    post(vendor_api, f"/api/v1/vendor/esims/{second.iccid}/refund", {"reason": "y"})
+    held, other = EsimRefund.objects.order_by("id")
+    client = Client()
+    client.force_login(operator("finance"))
+    url = f"/admin/orders/esimrefund/{held.pk}/approve/"
+    assert "Refund eSIM" in client.get(url).content.decode()
+    asked = client.post(url, {"note": "checked"})
+    assert "Revoke eSIM" in asked.content.decode()  # asks first
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(url, {"note": "checked", "_confirmed": "1"})
+    assert done.status_code == 302
+    assert EsimRefund.objects.get(pk=held.pk).status == EsimRefund.Status.REFUNDED
+    reject = f"/admin/orders/esimrefund/{other.pk}/reject/"
+    assert client.post(reject, {"note": "used abroad"}).status_code == 302
+    assert EsimRefund.objects.get(pk=other.pk).status == EsimRefund.Status.REJECTED
+    listing = client.get("/admin/orders/esimrefund/").content.decode()
+    assert f"{PRICE / 100:.2f} USD" in listing
