@@ -124,23 +124,33 @@ def payment_create_for_wallet_topup(*, vendor: Any, amount: Money) -> Payment:
             f"Wallet top-ups are in the wallet's currency, {vendor.currency}.",
             details={"amount": [f"Currency must be {vendor.currency}."]},
         )
+    return _vendor_payment_create(kind=Payment.Kind.WALLET_TOPUP, vendor=vendor, amount=amount)
+
+
+def _vendor_payment_create(
+    *, kind: str, vendor: Any, amount: Money, invoice: Invoice | None = None
+) -> Payment:
+    """A vendor's PaymentIntent and its payment row (the gateway call is idempotent on
+    the row's reference)."""
     reference = uuid.uuid4()
+    metadata = {"kind": kind, "vendor_id": str(vendor.pk)}
+    if invoice is not None:
+        metadata["invoice_id"] = str(invoice.pk)
     try:
         intent = get_gateway().create_payment_intent(
-            amount=amount,
-            metadata={"kind": Payment.Kind.WALLET_TOPUP, "vendor_id": str(vendor.pk)},
-            idempotency_key=f"payment:{reference}:create",
+            amount=amount, metadata=metadata, idempotency_key=f"payment:{reference}:create"
         )
     except GatewayError as exc:
         raise _gateway_failed(exc) from exc
     return Payment.objects.create(
         reference=reference,
-        kind=Payment.Kind.WALLET_TOPUP,
+        kind=kind,
         payment_intent_id=intent.id,
         client_secret=intent.client_secret,
         amount=amount.amount,
         currency=amount.currency,
         vendor=vendor,
+        invoice=invoice,
     )
 
 
@@ -157,28 +167,10 @@ def payment_create_for_invoice(*, vendor: Any, invoice_id: int) -> Payment:
             f"{invoice.number} is paid; nothing is due on it.",
             details={"status": invoice.status},
         )
-    amount = Money(due, invoice.currency)
-    reference = uuid.uuid4()
-    try:
-        intent = get_gateway().create_payment_intent(
-            amount=amount,
-            metadata={
-                "kind": Payment.Kind.INVOICE,
-                "vendor_id": str(vendor.pk),
-                "invoice_id": str(invoice.pk),
-            },
-            idempotency_key=f"payment:{reference}:create",
-        )
-    except GatewayError as exc:
-        raise _gateway_failed(exc) from exc
-    return Payment.objects.create(
-        reference=reference,
+    return _vendor_payment_create(
         kind=Payment.Kind.INVOICE,
-        payment_intent_id=intent.id,
-        client_secret=intent.client_secret,
-        amount=amount.amount,
-        currency=amount.currency,
         vendor=vendor,
+        amount=Money(due, invoice.currency),
         invoice=invoice,
     )
 
