@@ -48,9 +48,7 @@ def money_text(amount: int | None, currency: str) -> str:
     with the currency ("1,234.50 USD"); "-" when there is none."""
     if amount is None:
         return "-"
-    places = exponent(currency)
-    value = Money(amount, currency).to_decimal()
-    return f"{value:,.{places}f} {currency}"
+    return str(Money(amount, currency))
 
 
 def _currency_of(obj: Any, source: str | Callable[[Any], str]) -> str:

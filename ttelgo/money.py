@@ -55,7 +55,9 @@ class Money:
         return Decimal(self.amount).scaleb(-exponent(self.currency))
 
     def __str__(self) -> str:
-        return f"{self.to_decimal():.{exponent(self.currency)}f} {self.currency}"
+        """For people (console, emails, messages): thousands separated, "1,234.50 USD".
+        The API's form is `to_api()`."""
+        return f"{self.to_decimal():,.{exponent(self.currency)}f} {self.currency}"
 
     def to_api(self) -> dict[str, str]:
         return {

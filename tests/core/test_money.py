@@ -57,3 +57,12 @@ def test_money_field_validates_shape_and_precision():
         with pytest.raises(ValidationError):
             field.to_internal_value(bad)
     assert Money(1, "USD").to_decimal() == Decimal("0.01")
+
+
+def test_people_read_amounts_with_thousands_separated():
+    from ttelgo.money import Money
+
+    assert str(Money(123_456_789, "USD")) == "1,234,567.89 USD"
+    assert str(Money(450, "USD")) == "4.50 USD"
+    assert str(Money(1_234_567, "JPY")) == "1,234,567 JPY"
+    assert Money(123_456_789, "USD").to_api() == {"amount": "1234567.89", "currency": "USD"}
