@@ -61,13 +61,15 @@ def build_breaker(
     redis_url = settings.REDIS_URL if redis_url is None else redis_url
     storage: pybreaker.CircuitBreakerStorage
     if redis_url:
-        # A hung Redis must not hang the provider call behind it: half a second, no
-        # retries, then pybreaker falls back to a closed circuit (as the rate limiter does).
+        # A hung Redis must not hang the provider call behind it: half a second per try,
+        # then pybreaker falls back to a closed circuit. One quick retry, on a fresh
+        # connection: after a Redis restart the pooled connections are dead, and the
+        # breaker's shared state should not be skipped for that alone.
         client = redis.Redis.from_url(
             redis_url,
             socket_connect_timeout=0.5,
             socket_timeout=0.5,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1),
         )
         storage = _RedisStorage(pybreaker.STATE_CLOSED, client, namespace=name)
     else:
