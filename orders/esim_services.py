@@ -168,15 +168,22 @@ def esim_usage_apply(
                 _customer_email(esim, type_, extra)
         elif due:
             data = {
-                "iccid": esim.iccid,
-                "order_id": esim.order_id,
-                "customer_reference": esim.order.customer_reference,
+                **_event_refs(esim),
                 "initial_mb": esim.initial_mb,
                 "remaining_mb": esim.remaining_mb,
             }
             for _key, type_, extra in due:
                 event_record(vendor_id=vendor.pk, type=type_, data={**data, **extra})
         return esim
+
+
+def _event_refs(esim: Esim) -> dict[str, Any]:
+    """What names the eSIM in every lifecycle event (webhook body or customer email)."""
+    return {
+        "iccid": esim.iccid,
+        "order_id": esim.order_id,
+        "customer_reference": esim.order.customer_reference,
+    }
 
 
 def _lifecycle_due(
@@ -250,9 +257,7 @@ def esims_expiry_notify(*, now: datetime | None = None) -> int:
                 continue
             Esim.objects.filter(pk=pk).update(events_sent=[*esim.events_sent, *keys])
             data = {
-                "iccid": esim.iccid,
-                "order_id": esim.order_id,
-                "customer_reference": esim.order.customer_reference,
+                **_event_refs(esim),
                 "expires_at": esim.expires_at.isoformat(),
                 "days_left": min(due),
             }

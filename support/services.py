@@ -13,28 +13,33 @@ from django.utils import timezone
 
 from orders.esim_records import Esim
 from orders.models import Order
+from orders.selectors import esim_get_for_buyer, order_get_for_buyer
 from support.models import Ticket, TicketMessage
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.permissions import operator_require
 from vendors.models import Vendor
 
+# The order or eSIM a ticket names is a field of its body: one the requester does not own
+# is a validation error on that field (the buyer lookups of orders.selectors say 404).
+
 
 def _owned_order(*, order_id: int, customer: Any, vendor: Vendor | None) -> Order:
-    order = Order.objects.filter(
-        pk=order_id, **({"vendor": vendor} if vendor else {"customer": customer})
-    ).first()
-    if order is None:
-        raise DomainError("validation_error", "No such order.", details={"order_id": ["Unknown."]})
-    return order
+    try:
+        return order_get_for_buyer(order_id=order_id, customer=customer, vendor=vendor)
+    except DomainError:
+        raise DomainError(
+            "validation_error", "No such order.", details={"order_id": ["Unknown."]}
+        ) from None
 
 
 def _owned_esim(*, iccid: str, customer: Any, vendor: Vendor | None) -> Esim:
-    owner = {"order__vendor": vendor} if vendor else {"order__customer": customer}
-    esim = Esim.objects.filter(iccid=iccid, **owner).first()
-    if esim is None:
-        raise DomainError("validation_error", "No such eSIM.", details={"iccid": ["Unknown."]})
-    return esim
+    try:
+        return esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
+    except DomainError:
+        raise DomainError(
+            "validation_error", "No such eSIM.", details={"iccid": ["Unknown."]}
+        ) from None
 
 
 def ticket_open(
