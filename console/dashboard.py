@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import (
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
 from django.urls import reverse
@@ -21,7 +29,7 @@ from django.utils import timezone
 
 from esims.providers import get_provider
 from ledger.models import Account
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from reconciliation.models import ReconciliationFinding
 from sandbox.provider import sandbox_faults_get
 from ttelgo.money import Money
@@ -119,6 +127,42 @@ def orders_stuck_provisioning(*, older_than: timedelta = STUCK_AFTER) -> int:
     return Order.objects.filter(
         status="provisioning", updated_at__lt=timezone.now() - older_than
     ).count()
+
+
+@dataclass(frozen=True)
+class GuaranteeRate:
+    """eSIM orders of the last `days` days that settled: how many were delivered within
+    the delivery guarantee's window, and how many the guarantee refunded."""
+
+    minutes: int
+    settled: int
+    in_time: int
+    refunded: int
+
+    @property
+    def display(self) -> str:
+        if not self.settled:
+            return "no eSIM orders yet"
+        return f"{self.in_time * 100 / self.settled:.1f} %"
+
+
+def delivery_guarantee_rate(*, days: int = 30) -> GuaranteeRate:
+    minutes = settings.ESIM_DELIVERY_GUARANTEE_MINUTES
+    entered = OrderEvent.objects.filter(order=OuterRef("pk"), to_status="provisioning")
+    recent = Order.objects.filter(
+        kind=Order.Kind.ESIM, created_at__gte=timezone.now() - timedelta(days=days)
+    ).annotate(since=Subquery(entered.order_by("created_at").values("created_at")[:1]))
+    completed = recent.filter(status="completed", since__isnull=False)
+    in_time = completed.filter(
+        completed_at__lte=ExpressionWrapper(
+            F("since") + timedelta(minutes=minutes), output_field=DateTimeField()
+        )
+    ).count()
+    refunded = recent.filter(
+        status="failed", failure_reason__contains="(delivery guarantee)"
+    ).count()
+    settled = completed.count() + refunded
+    return GuaranteeRate(minutes=minutes, settled=settled, in_time=in_time, refunded=refunded)
 
 
 def open_reviews() -> int:
@@ -246,6 +290,7 @@ def dashboard_context() -> dict[str, Any]:
         ],
         "failures_24h": provisioning_failures(since=now - timedelta(hours=24)),
         "stuck": orders_stuck_provisioning(),
+        "guarantee": delivery_guarantee_rate(),
         "open_reviews": open_reviews(),
         "vendors_pending": vendors_pending(),
         "provider": health,

@@ -61,6 +61,8 @@ class Purpose(models.TextChoices):
     REVENUE = "revenue"
     COGS = "cogs"
     PROVIDER_PAYABLE = "provider_payable"
+    # A refund the provider owes us for a bundle it took back, until it shows as arrived.
+    PROVIDER_REFUND_RECEIVABLE = "provider_refund_receivable"
     REFUNDS = "refunds"
     ADJUSTMENTS = "adjustments"
     # vendor
@@ -75,6 +77,7 @@ CHART: dict[str, tuple[str, str]] = {
     Purpose.REVENUE: (Owner.PLATFORM, AccountType.INCOME),
     Purpose.COGS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.PROVIDER_PAYABLE: (Owner.PLATFORM, AccountType.LIABILITY),
+    Purpose.PROVIDER_REFUND_RECEIVABLE: (Owner.PLATFORM, AccountType.ASSET),
     # contra-revenue: debit-normal
     Purpose.REFUNDS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.ADJUSTMENTS: (Owner.PLATFORM, AccountType.EXPENSE),
@@ -182,6 +185,7 @@ class Transaction(models.Model):
         ORDER_CHARGE = "order_charge"
         ORDER_COST = "order_cost"
         ORDER_COST_REVERSAL = "order_cost_reversal"
+        PROVIDER_REFUND = "provider_refund"
         ORDER_REFUND = "order_refund"
         B2C_PAYMENT = "b2c_payment"
         B2C_REFUND = "b2c_refund"

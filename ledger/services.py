@@ -2,7 +2,10 @@
 (see `ledger/posting.py` for the core). Vendor money flows are the billing app's.
 
 * order cost:             debit cogs, credit provider_payable
-* order cost reversal:    the reverse, for a bundle the provider took back and refunded
+* provider refund due:    debit provider_refund_receivable, credit cogs (a bundle the
+                          provider took back; what it cost us is owed back)
+* provider refund in:     debit provider_payable, credit provider_refund_receivable (the
+                          provider shows the bundle refunded to our balance)
 * B2C payment captured:   debit stripe_clearing, credit revenue
 * B2C refund:             debit refunds, credit stripe_clearing
 * dispute reinstated:     the reverse of the withdrawal
@@ -35,8 +38,9 @@ __all__ = [
     "ledger_lock",
     "ledger_post",
     "order_cost_record",
-    "order_cost_reverse",
     "platform_account",
+    "provider_refund_due",
+    "provider_refund_received",
 ]
 
 
@@ -121,17 +125,34 @@ def order_cost_record(*, cost: Money, reference: str, order_id: int) -> Transact
     )
 
 
-def order_cost_reverse(*, cost: Money, reference: str, order_id: int) -> Transaction:
-    """The provider took a bundle back and credited us (a revocation with a refund to our
-    balance): what we owe it falls by `cost`. Idempotent on reference."""
+def provider_refund_due(*, cost: Money, reference: str, order_id: int) -> Transaction:
+    """The provider took a bundle back and is to refund what it cost us: the cost leaves
+    cogs and waits on provider_refund_receivable until it arrives. Idempotent on
+    reference."""
     value = _positive(cost, cost.currency)
     return ledger_post(
         reference=reference,
         entries=[
-            (platform_account(Purpose.PROVIDER_PAYABLE, cost.currency), value),
+            (platform_account(Purpose.PROVIDER_REFUND_RECEIVABLE, cost.currency), value),
             (platform_account(Purpose.COGS, cost.currency), -value),
         ],
         kind=Transaction.Kind.ORDER_COST_REVERSAL,
+        description=f"Provider to refund a revoked bundle of order {order_id}",
+        order_id=order_id,
+    )
+
+
+def provider_refund_received(*, amount: Money, reference: str, order_id: int) -> Transaction:
+    """The provider's refund arrived (credited to our balance with it): what we owe it
+    falls and the receivable is settled. Idempotent on reference."""
+    value = _positive(amount, amount.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.PROVIDER_PAYABLE, amount.currency), value),
+            (platform_account(Purpose.PROVIDER_REFUND_RECEIVABLE, amount.currency), -value),
+        ],
+        kind=Transaction.Kind.PROVIDER_REFUND,
         description=f"Provider refunded a revoked bundle of order {order_id}",
         order_id=order_id,
     )

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from orders.esim_records import Esim, EsimRefund
+from orders.esim_records import Esim, EsimRefund, ProviderRefund
 from orders.esim_refunds import operator_esim_refund_approve, operator_esim_refund_reject
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview
 from orders.models import Order, OrderEvent, OrderItem
@@ -675,3 +675,16 @@ class EsimRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
             perform=perform,
             summary=self._summary(refund),
         )
+
+
+@admin.register(ProviderRefund)
+class ProviderRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
+    """What the provider owes us for bundles it took back: pending until the provider
+    shows the bundle revoked (checked hourly), then received."""
+
+    money_fields = {"amount": "currency"}
+    list_display = ("id", "iccid", "bundle_code", "order", "amount", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("=iccid", "=order__id", "bundle_code")
+    list_select_related = ("order",)
+    readonly_fields = [f.name for f in ProviderRefund._meta.fields]

@@ -106,3 +106,39 @@ class EsimRefund(models.Model):
     @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
+
+
+class ProviderRefund(models.Model):
+    """What the provider owes us for a bundle it took back (a revocation with a refund to
+    our balance). Booked as a receivable when the bundle is revoked; `received` once the
+    provider reports the bundle revoked (the refund is then on our balance)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RECEIVED = "received"
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="+")
+    iccid = models.CharField(max_length=22)
+    bundle_code = models.CharField(max_length=100)
+    amount = models.BigIntegerField(help_text="minor units")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "iccid", "bundle_code"], name="provider_refund_once"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="provider_refund_amount_gt_0"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="provider_refund_due")]
+
+    def __str__(self) -> str:
+        return f"Provider refund of {self.bundle_code} on {self.iccid} ({self.status})"
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)

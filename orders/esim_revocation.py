@@ -1,5 +1,6 @@
 """Taking unused eSIMs back: the provider revokes the bundle (and refunds it to our
-balance), the eSIM shows `revoked`, the cost we booked is reversed, and a vendor hears
+balance), the eSIM shows `revoked`, the cost we booked is owed back to us until the
+provider's refund arrives (orders/provider_refunds.py), and a vendor hears
 `esim.revoked`. Refunds call this before they move any money, outside any transaction
 (the provider is asked over HTTP).
 
@@ -10,18 +11,22 @@ order can only be refunded in part; the customer keeps the eSIM and its data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from esims.providers import ProviderError, ProviderNotFound, ProviderRejected, get_provider
-from ledger.services import order_cost_reverse
 from orders.esim_records import Esim
 from orders.models import Order
+from orders.provider_refunds import provider_refund_expect
 from orders.state import order_event_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record
+
+RETURN_DAYS = 4
 
 
 @dataclass(frozen=True)
@@ -79,12 +84,7 @@ def _revoked_record(
         if whole and locked.status != Esim.Status.REVOKED:
             locked.status = Esim.Status.REVOKED
             locked.save(update_fields=["status", "updated_at"])
-        if cost.amount > 0:
-            order_cost_reverse(
-                cost=cost,
-                reference=f"order:{order.pk}:revoke:{esim.iccid}:{bundle_code}",
-                order_id=order.pk,
-            )
+        provider_refund_expect(order=order, iccid=esim.iccid, bundle_code=bundle_code, cost=cost)
         what = f"eSIM {esim.iccid}" if whole else f"bundle {bundle_code} on eSIM {esim.iccid}"
         order_event_record(
             order=order,
@@ -94,16 +94,23 @@ def _revoked_record(
             reason=f"{what} revoked at the provider",
         )
         if order.channel == Order.Channel.B2B and order.vendor_id is not None:
-            event_record(
-                vendor_id=order.vendor_id,
-                type="esim.revoked",
-                data={
-                    "iccid": esim.iccid,
-                    "order_id": order.pk,
-                    "bundle_code": bundle_code,
-                    "customer_reference": order.customer_reference,
-                },
-            )
+            data = {
+                "iccid": esim.iccid,
+                "order_id": order.pk,
+                "bundle_code": bundle_code,
+                "customer_reference": order.customer_reference,
+            }
+            event_record(vendor_id=order.vendor_id, type="esim.revoked", data=data)
+            if whole:
+                # A never-installed eSIM left with no bundle goes back to the provider
+                # (eSIM Go's returns process): it leaves our account now and is recycled
+                # after RETURN_DAYS unless it is installed meanwhile.
+                deletion_at = timezone.now() + timedelta(days=RETURN_DAYS)
+                event_record(
+                    vendor_id=order.vendor_id,
+                    type="esim.deletion_scheduled",
+                    data={**data, "deletion_at": deletion_at.isoformat()},
+                )
 
 
 def esim_revoke(*, order: Order, esim: Esim, actor: Any = None) -> bool:

@@ -45,6 +45,9 @@ class Order(models.Model):
     customer_reference = models.CharField(max_length=255, blank=True)
     target_iccid = models.CharField(max_length=22, blank=True, help_text="top-ups only")
     provider_reference = models.CharField(max_length=100, blank=True)
+    # Failed by the delivery guarantee while the provider was still processing it: what
+    # the provider delivers later is revoked there (orders_late_deliveries_revoke).
+    revoke_on_arrival = models.BooleanField(default=False)
     failure_reason = models.TextField(blank=True)
     review_reasons = models.JSONField(default=list, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)

@@ -35,11 +35,18 @@ from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
 from esims.models import Bundle
-from esims.providers import ProviderError, ProviderOrder, ProviderUnavailable, get_provider
+from esims.providers import (
+    ProviderError,
+    ProviderNotFound,
+    ProviderOrder,
+    ProviderUnavailable,
+    get_provider,
+)
 from ledger.services import order_cost_record
 from orders.esim_records import Esim
 from orders.models import Order, OrderEvent
-from orders.state import order_transition
+from orders.provider_refunds import provider_refund_expect
+from orders.state import order_event_record, order_transition
 from payments.selectors import payment_fully_refunded
 from payments.services import payment_refund_for_order
 from ttelgo.money import Money
@@ -488,11 +495,13 @@ def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Ou
 
 
 def orders_delivery_guarantee(*, now: datetime | None = None) -> list[int]:
-    """Beat job: an eSIM order still provisioning ESIM_DELIVERY_GUARANTEE_MINUTES (70)
-    after it started is failed and refunded (card) or released (vendor hold), provided the
-    provider holds nothing for it: the job takes the order's lease (so no attempt runs
-    meanwhile), asks the provider, and fails the order only when nothing was bought. An
-    order the provider is still processing is left to the re-drive. Returns the ids."""
+    """Beat job: an eSIM order still provisioning ESIM_DELIVERY_GUARANTEE_MINUTES (60)
+    after it started is failed and refunded (card) or released (vendor hold). The job
+    takes the order's lease (so no attempt runs meanwhile) and asks the provider first:
+    an order it delivered is left to the re-drive (it completes at once); one it is still
+    processing is failed and marked `revoke_on_arrival`, so what arrives later is taken
+    back (`orders_late_deliveries_revoke`); one it cannot answer about waits. Returns the
+    ids failed."""
     now = now or timezone.now()
     minutes = settings.ESIM_DELIVERY_GUARANTEE_MINUTES
     entered = OrderEvent.objects.filter(order=OuterRef("pk"), to_status=S.PROVISIONING)
@@ -515,37 +524,102 @@ def orders_delivery_guarantee(*, now: datetime | None = None) -> list[int]:
             continue  # an attempt is working on it right now
         order = Order.objects.get(pk=order_id)
         try:
-            bought = _provider_holds(order)
+            held = _provider_order(order)
         except ProviderError as exc:
             logger.info("delivery guarantee of order %s: provider unsure (%s)", order_id, exc)
-            bought = True  # not sure: never refund what may have been bought
-        if bought:
-            _release(order_id)
+            _release(order_id)  # not sure: never refund what may have been delivered
             continue
-        order_provision_fail(
+        if held is not None and held.status == ProviderOrder.STATUS_COMPLETED:
+            _release(order_id)  # delivered: the next attempt completes it
+            continue
+        outcome = order_provision_fail(
             order_id=order_id,
             reason=f"not delivered within {minutes} minutes: refunded (delivery guarantee)",
         )
+        if outcome.result != "failed":
+            continue
+        if held is not None and held.status == ProviderOrder.STATUS_PROCESSING:
+            Order.objects.filter(pk=order_id).update(
+                revoke_on_arrival=True, provider_reference=held.reference
+            )
         failed.append(order_id)
     return failed
 
 
-def _provider_holds(order: Order) -> bool:
-    """Whether the provider has an order for ours (bought, or still processing)."""
+def _provider_order(order: Order) -> ProviderOrder | None:
+    """The provider's order for ours (delivered or still processing), or None."""
     provider = get_provider()
     if order.provider_reference:
-        return True
+        return provider.get_order(order.provider_reference)
     if order.provider_order_sent_at is None:
-        return False  # never asked to buy
+        return None  # never asked to buy
     item = order.items.get()
-    found = provider.find_order(
+    return provider.find_order(
         provider_reference_for(order.pk),
         since=order.provider_order_sent_at,
         bundle_code=item.bundle_code,
         quantity=item.quantity,
         adoptable=_unclaimed,
     )
-    return found is not None
+
+
+def orders_late_deliveries_revoke() -> list[int]:
+    """Beat job: orders the guarantee refunded while the provider was still processing
+    them. Once the provider delivers, each eSIM is revoked there (refunded to our balance)
+    and nobody receives it; the cost it charged is booked and owed back to us until the
+    refund arrives. A provider order that failed needs nothing. Returns the ids done."""
+    done: list[int] = []
+    for order in Order.objects.filter(revoke_on_arrival=True, status=S.FAILED):
+        try:
+            held = _provider_order(order)
+            if held is not None and held.status == ProviderOrder.STATUS_PROCESSING:
+                continue
+            if held is not None:
+                _provider_revoke_all(held)
+        except ProviderError as exc:
+            logger.info("late delivery of order %s not revoked yet: %s", order.pk, exc)
+            continue
+        _late_delivery_record(order, held)
+        done.append(order.pk)
+    return done
+
+
+def _provider_revoke_all(held: ProviderOrder) -> None:
+    for install in held.esims:
+        try:
+            get_provider().revoke_bundle(iccid=install.iccid, bundle_code=held.bundle_code)
+        except ProviderNotFound:
+            pass  # revoked by an earlier run
+
+
+def _late_delivery_record(order: Order, held: ProviderOrder | None) -> None:
+    with transaction.atomic():
+        locked = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+        if not locked.revoke_on_arrival:
+            return
+        item = locked.items.get()
+        iccids = [e.iccid for e in held.esims] if held is not None else []
+        for iccid in iccids:
+            cost = Money(item.unit_cost, item.currency)
+            if cost.amount > 0:
+                order_cost_record(
+                    cost=cost, reference=f"order:{order.pk}:late:{iccid}", order_id=order.pk
+                )
+            provider_refund_expect(
+                order=locked, iccid=iccid, bundle_code=item.bundle_code, cost=cost
+            )
+        Order.objects.filter(pk=order.pk).update(revoke_on_arrival=False)
+        order_event_record(
+            order=locked,
+            from_status=locked.status,
+            to_status=locked.status,
+            actor=None,
+            reason=(
+                f"delivered late by the provider ({', '.join(iccids)}): revoked there"
+                if iccids
+                else "the provider never delivered it"
+            ),
+        )
 
 
 # --- re-drive ---------------------------------------------------------------------------

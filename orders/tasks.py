@@ -75,3 +75,17 @@ def orders_delivery_guarantee() -> list[int]:
     from orders.provisioning import orders_delivery_guarantee as guarantee
 
     return guarantee()
+
+
+@shared_task(name="orders.tasks.orders_late_deliveries_revoke", ignore_result=True)
+def orders_late_deliveries_revoke() -> list[int]:
+    from orders.provisioning import orders_late_deliveries_revoke as revoke
+
+    return revoke()
+
+
+@shared_task(name="orders.tasks.provider_refunds_collect", ignore_result=True)
+def provider_refunds_collect() -> list[int]:
+    from orders.provider_refunds import provider_refunds_collect as collect
+
+    return collect()

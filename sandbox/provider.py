@@ -199,7 +199,8 @@ class SandboxProvider(Provider):
                     smdp_address=SMDP_ADDRESSES[i % len(SMDP_ADDRESSES)],
                     customer_ref=reference,
                 )
-                self._assign(esim=esim, order=order, bundle=bundle, at=now)
+                # The bundle is applied when the order completes.
+                self._assign(esim=esim, order=order, bundle=bundle, at=order.ready_at)
         return self._to_order(order)
 
     def _assign(

@@ -59,6 +59,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "esim.depleted",
     "esim.expired",
     "esim.revoked",
+    "esim.deletion_scheduled",
     "wallet.topup_succeeded",
     "wallet.low_balance",
     "invoice.issued",

@@ -153,6 +153,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "orders.tasks.orders_delivery_guarantee",
         "schedule": 300.0,
     },
+    "orders-late-deliveries-revoke": {
+        "task": "orders.tasks.orders_late_deliveries_revoke",
+        "schedule": 600.0,
+    },
+    "provider-refunds-collect": {
+        "task": "orders.tasks.provider_refunds_collect",
+        "schedule": 3600.0,
+    },
     "invoices-close-month": {"task": "billing.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "billing.tasks.invoices_mark_overdue", "schedule": 3600.0},
     "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
@@ -176,7 +184,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # An eSIM order not delivered this long after it started provisioning is refunded.
-ESIM_DELIVERY_GUARANTEE_MINUTES = env.int("ESIM_DELIVERY_GUARANTEE_MINUTES", default=70)
+ESIM_DELIVERY_GUARANTEE_MINUTES = env.int("ESIM_DELIVERY_GUARANTEE_MINUTES", default=60)
 
 # New support tickets and replies are emailed here (empty: nobody is emailed).
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="")

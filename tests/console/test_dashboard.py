@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console import dashboard
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from tests.console.factories import order_row
 from tests.ledger.factories import fund, postpaid, prepaid
 from ttelgo.money import Money
@@ -65,6 +65,32 @@ def test_stuck_provisioning_counts_only_old_ones():
     Order.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(hours=1))
     assert fresh.pk != stale.pk
     assert dashboard.orders_stuck_provisioning() == 1
+
+
+def test_the_delivery_guarantee_rate_counts_orders_delivered_within_the_window():
+    now = timezone.now()
+
+    def settled(status: str, *, took: timedelta, reason: str = "") -> None:
+        order = order_row(status=status, failure_reason=reason)
+        OrderEvent.objects.create(order=order, from_status="paid", to_status="provisioning")
+        OrderEvent.objects.filter(order=order).update(created_at=now - took)
+        Order.objects.filter(pk=order.pk).update(
+            completed_at=now if status == "completed" else None
+        )
+
+    for _ in range(3):
+        settled("completed", took=timedelta(minutes=2))
+    settled("completed", took=timedelta(minutes=90))  # delivered, but late
+    settled(
+        "failed",
+        took=timedelta(minutes=61),
+        reason="not delivered within 60 minutes: refunded (delivery guarantee)",
+    )
+    settled("failed", took=timedelta(minutes=1), reason="provider said no")  # not the guarantee
+    rate = dashboard.delivery_guarantee_rate()
+    assert (rate.settled, rate.in_time, rate.refunded, rate.minutes) == (5, 3, 1, 60)
+    assert rate.display == "60.0 %"
+    assert dashboard.GuaranteeRate(60, 0, 0, 0).display == "no eSIM orders yet"
 
 
 def test_vendor_liabilities_and_receivables_come_from_the_ledger():

@@ -1,4 +1,4 @@
-"""Delivered or refunded: an eSIM order still provisioning 70 minutes after it started is
+"""Delivered or refunded: an eSIM order still provisioning 60 minutes after it started is
 failed and its money given back, unless the provider has bought something for it (then
 the re-drive completes it; nothing is refunded that may have been delivered)."""
 
@@ -11,16 +11,21 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from esims.providers import ProviderUnavailable
+from esims.providers import ProviderOrder, ProviderUnavailable
+from ledger.models import Account, Purpose
+from ledger.selectors import account_balance
+from orders.esim_records import Esim, ProviderRefund
 from orders.models import Order
+from orders.provider_refunds import provider_refunds_collect
 from orders.provisioning import (
     order_provision_attempt,
     orders_delivery_guarantee,
+    orders_late_deliveries_revoke,
     provider_reference_for,
 )
 from orders.services import order_create_b2b
 from orders.tasks import order_provision
-from sandbox.models import SandboxOrder
+from sandbox.models import SandboxBundleAssignment, SandboxOrder
 from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, fund
@@ -49,13 +54,13 @@ def _stuck_order(vendor) -> Order:
     return order
 
 
-def test_an_order_not_delivered_in_70_minutes_is_refunded(
+def test_an_order_not_delivered_in_60_minutes_is_refunded(
     vendor, django_capture_on_commit_callbacks
 ):
     order = _stuck_order(vendor)
     assert orders_delivery_guarantee() == []  # not late yet
     with (
-        time_machine.travel(timezone.now() + timedelta(minutes=71)),
+        time_machine.travel(timezone.now() + timedelta(minutes=61)),
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert orders_delivery_guarantee() == [order.pk]
@@ -72,15 +77,68 @@ def test_an_order_not_delivered_in_70_minutes_is_refunded(
     ).exists()
 
 
-def test_an_order_the_provider_is_processing_is_not_refunded(vendor):
+def test_an_order_the_provider_holds_is_refunded_and_revoked_when_it_arrives(
+    vendor, django_capture_on_commit_callbacks
+):
     sandbox_faults_set(SandboxFaults(mode="processing", processing_seconds=7200))
     order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
     assert order_provision_attempt(order_id=order.pk).result == "retry"
     order.refresh_from_db()
     assert order.status == Order.Status.PROVISIONING and order.provider_reference
-    with time_machine.travel(timezone.now() + timedelta(minutes=71)):
+    later = timezone.now() + timedelta(minutes=61)
+    with time_machine.travel(later), django_capture_on_commit_callbacks(execute=True):
+        assert orders_delivery_guarantee() == [order.pk]
+        # Still processing at the provider: nothing to take back yet.
+        assert orders_late_deliveries_revoke() == []
+    order.refresh_from_db()
+    assert order.status == Order.Status.FAILED and order.revoke_on_arrival
+    assert hold_status(order.pk) == "voided"
+    assert WebhookEvent.objects.filter(vendor=vendor, type="order.failed").exists()
+
+    # The provider delivers two hours later: the eSIM is revoked there, nobody gets it.
+    arrived = timezone.now() + timedelta(hours=2, minutes=1)
+    with time_machine.travel(arrived), django_capture_on_commit_callbacks(execute=True):
+        assert orders_late_deliveries_revoke() == [order.pk]
+        assert orders_late_deliveries_revoke() == []  # once
+        assert order_provision_attempt(order_id=order.pk).result != "completed"
+    order.refresh_from_db()
+    assert order.status == Order.Status.FAILED and not order.revoke_on_arrival
+    assignment = SandboxBundleAssignment.objects.get(order__reference=order.provider_reference)
+    assert assignment.revoked
+    assert not Esim.objects.filter(order=order).exists()
+    refund = ProviderRefund.objects.get(order=order)
+    assert refund.status == ProviderRefund.Status.PENDING
+    assert refund.amount == order.items.get().unit_cost
+    assert _platform(Purpose.PROVIDER_REFUND_RECEIVABLE) == refund.amount
+    assert "delivered late" in order.events.order_by("-id").first().reason
+
+    # The provider shows the bundle revoked: the refund has arrived and is settled.
+    with time_machine.travel(arrived):
+        assert provider_refunds_collect() == [refund.pk]
+        assert provider_refunds_collect() == []
+    refund.refresh_from_db()
+    assert refund.status == ProviderRefund.Status.RECEIVED
+    assert _platform(Purpose.PROVIDER_REFUND_RECEIVABLE) == 0
+    assert _platform(Purpose.PROVIDER_PAYABLE) == 0  # charged, then refunded
+    assert_ledger_sound()
+
+
+def test_an_order_the_provider_delivered_is_left_to_complete(vendor):
+    order = _stuck_order(vendor)
+    delivered = ProviderOrder(
+        reference="p-1", status=ProviderOrder.STATUS_COMPLETED, bundle_code=BUNDLE_CODE, quantity=1
+    )
+    with (
+        time_machine.travel(timezone.now() + timedelta(minutes=61)),
+        mock.patch("orders.provisioning._provider_order", return_value=delivered),
+    ):
         assert orders_delivery_guarantee() == []
     order.refresh_from_db()
     assert order.status == Order.Status.PROVISIONING
     assert order.provisioning_lease_until is None  # handed back to the re-drive
     assert hold_status(order.pk) == "pending"
+
+
+def _platform(purpose: str) -> int:
+    account = Account.objects.filter(purpose=purpose, currency="USD", holder=None).first()
+    return account_balance(account=account).amount if account else 0

@@ -6,15 +6,21 @@ disputed order."""
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+import responses
 import time_machine
 from django.utils import timezone
+from responses import matchers
 
 from billing.selectors import vendor_balance
-from orders.esim_records import Esim, EsimRefund
+from esims.providers.esimgo import EsimGoProvider
+from esims.providers.resilience import build_breaker
+from orders.esim_records import Esim, EsimRefund, ProviderRefund
 from orders.esim_refunds import operator_esim_refund_approve, operator_esim_refund_reject
 from orders.models import Order
+from orders.provider_refunds import provider_refunds_collect
 from payments.models import Payment
 from sandbox.models import SandboxBundleAssignment
 from tests.console.factories import operator
@@ -28,13 +34,14 @@ from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
 PRICE = RETAIL[BUNDLE_CODE]
+ESIMGO = "https://api.esim-go.test/v2.4"
 
 
 @pytest.fixture
 def vendor_api(bundles):
     vendor = VendorFactory(billing_mode=Vendor.BillingMode.PREPAID, currency="USD")
     fund(vendor, 100_000)
-    endpoint_for(vendor, events=["esim.revoked", "order.refunded"])
+    endpoint_for(vendor, events=["esim.revoked", "esim.deletion_scheduled", "order.refunded"])
     return vendor_client(vendor)
 
 
@@ -212,3 +219,59 @@ def test_operators_refund_or_reject_held_requests_from_the_console(
     assert EsimRefund.objects.get(pk=other.pk).status == EsimRefund.Status.REJECTED
     listing = client.get("/admin/orders/esimrefund/").content.decode()
     assert f"{PRICE / 100:.2f} USD" in listing
+
+
+@responses.activate
+def test_an_unused_esim_refunded_through_the_esimgo_client(
+    vendor_api, django_capture_on_commit_callbacks
+):
+    """End to end with the real eSIM Go client: revoked there with a refund to our
+    balance, the vendor refunded, the provider's refund owed to us until eSIM Go shows the
+    bundle revoked, then settled; the ledger balances at each step."""
+    (esim,) = _vendor_esims(vendor_api, django_capture_on_commit_callbacks, quantity=1)
+    client = EsimGoProvider(
+        api_key="k",
+        base_url=ESIMGO,
+        currency="USD",
+        breaker=build_breaker(name="t-refund", fail_max=50, reset_timeout=60, redis_url=""),
+        sleep=lambda _s: None,
+    )
+    revoke = responses.delete(
+        f"{ESIMGO}/esims/{esim.iccid}/bundles/{BUNDLE_CODE}",
+        json={"status": "Bundle revoked"},
+        match=[matchers.query_param_matcher({"type": "transaction", "refundToBalance": "true"})],
+    )
+    before = vendor_balance(vendor=vendor_api.vendor).available.amount
+    with (
+        mock.patch("orders.esim_revocation.get_provider", return_value=client),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = post(vendor_api, f"/api/v1/vendor/esims/{esim.iccid}/refund", {"reason": "x"})
+    assert response.status_code == 201, response.content
+    assert revoke.call_count == 1
+    assert vendor_balance(vendor=vendor_api.vendor).available.amount == before + PRICE
+    refund = ProviderRefund.objects.get(iccid=esim.iccid)
+    assert refund.status == ProviderRefund.Status.PENDING
+    # Left with no bundle and never installed, the eSIM goes back to the provider.
+    (scheduled,) = WebhookEvent.objects.filter(type="esim.deletion_scheduled")
+    assert scheduled.data["iccid"] == esim.iccid and scheduled.data["deletion_at"]
+    assert_ledger_sound()
+
+    def bundles(state: str) -> dict:
+        assignment = {"id": "1", "initialQuantity": 10**9, "remainingQuantity": 10**9}
+        return {
+            "bundles": [
+                {"name": BUNDLE_CODE, "assignments": [{**assignment, "bundleState": state}]}
+            ]
+        }
+
+    with mock.patch("orders.provider_refunds.get_provider", return_value=client):
+        responses.get(f"{ESIMGO}/esims/{esim.iccid}/bundles", json=bundles("Queued"))
+        assert provider_refunds_collect() == []  # not shown as refunded yet
+        responses.replace(
+            responses.GET, f"{ESIMGO}/esims/{esim.iccid}/bundles", json=bundles("Revoked")
+        )
+        assert provider_refunds_collect() == [refund.pk]
+    refund.refresh_from_db()
+    assert refund.status == ProviderRefund.Status.RECEIVED
+    assert_ledger_sound()

@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from billing.selectors import vendor_balance
 from ledger.models import Entry, Purpose, Transaction
-from orders.esim_records import Esim
+from orders.esim_records import Esim, ProviderRefund
 from orders.models import Order
 from orders.operator import operator_order_refund
+from orders.provider_refunds import provider_refunds_collect
 from reconciliation.services import check_provider
 from sandbox.models import SandboxBundleAssignment
 from sandbox.provider import SandboxFaults, sandbox_faults_reset, sandbox_faults_set
@@ -81,8 +82,16 @@ def test_a_full_refund_revokes_the_unused_esims_before_the_money_goes_back(
     assert set(order.esims.values_list("status", flat=True)) == {Esim.Status.REVOKED}
     # The provider took both bundles back.
     assert SandboxBundleAssignment.objects.filter(esim__iccid__in=iccids, revoked=True).count() == 2
-    # What we owed the provider for them is reversed; the ledger still balances.
+    # What they cost is owed back to us until the provider shows the refunds, then what
+    # we owe the provider falls by it; the ledger balances throughout.
+    receivable = _platform_balance(Purpose.PROVIDER_REFUND_RECEIVABLE)
+    assert receivable == 2 * COST[BUNDLE_CODE]
+    assert _platform_balance(Purpose.PROVIDER_PAYABLE) == payable_before
+    assert_ledger_sound()
+    assert len(provider_refunds_collect()) == 2
+    assert _platform_balance(Purpose.PROVIDER_REFUND_RECEIVABLE) == 0
     assert _platform_balance(Purpose.PROVIDER_PAYABLE) - payable_before == 2 * COST[BUNDLE_CODE]
+    assert set(ProviderRefund.objects.values_list("status", flat=True)) == {"received"}
     assert (
         Transaction.objects.filter(
             order_id=order.pk, kind=Transaction.Kind.ORDER_COST_REVERSAL
