@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Python 3.12: the pyenv build on our machines, else whatever python3.12 is on PATH.
 PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python))),$(shell command -v python3.12),python3)
 
-.PHONY: venv run serve test test-upgrade test-fast lint fmt migrate bench chaos clean lock
+.PHONY: venv run serve test test-upgrade test-fast lint fmt migrate bench chaos clean lock messages
 
 # Installed from the lock file (every package pinned, with hashes); the project itself on
 # top, without resolving anything again. `make lock` regenerates the locks after a pin in
@@ -59,6 +59,15 @@ lint: venv
 	$(PY) .ci/local_imports.py
 	$(VENV)/bin/hadolint Dockerfile
 	$(PY) .ci/lock_check.py
+	$(PY) .ci/messages.py --check
+
+## Translations: collect the strings (needs xgettext: Debian's gettext), then translate the
+## new entries in locale/<lang>/LC_MESSAGES/django.po and compile them (polib, no gettext).
+messages: venv
+	command -v xgettext >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)
+	$(PY) manage.py makemessages -l es -l fr -l de --no-obsolete --no-location \
+	  --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles --ignore=templates/admin
+	$(PY) .ci/messages.py
 
 fmt: venv
 	$(VENV)/bin/ruff format .

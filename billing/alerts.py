@@ -47,9 +47,6 @@ def vendor_low_balance_check(*, vendor: Vendor, available: Money) -> bool:
                 data={"available": available.to_api(), "threshold": threshold.to_api()},
             )
             vendor_notify(
-                vendor=vendor,
-                subject="TTelGo: your wallet balance is low",
-                body=f"Hello {vendor.name},\n\nyour available wallet balance is {available}, "
-                f"below your alert threshold of {threshold}. Top up to keep ordering.",
+                vendor=vendor, template="low_balance", available=available, threshold=threshold
             )
     return bool(fired)

@@ -110,7 +110,16 @@ OPERATIONS: dict[str, Doc] = {
         "refresh token stops working (rotation). An expired or reused refresh token is 401.",
         errors=("not_authenticated",),
     ),
-    "me_retrieve": Doc("The logged-in customer", "The account behind the access token."),
+    "me_retrieve": Doc(
+        "The logged-in customer",
+        "The account behind the access token, with the `language` its emails are written "
+        "in (en, es, fr or de; taken from the browser at registration).",
+    ),
+    "me_partial_update": Doc(
+        "Change my language",
+        "The language of the customer's emails and support answers: `en`, `es`, `fr` or `de`.",
+        request={"language": "es"},
+    ),
     # --- catalogue -----------------------------------------------------------------------
     "catalogue_bundles_list": Doc(
         "List bundles",
@@ -403,6 +412,31 @@ OPERATIONS: dict[str, Doc] = {
         "Adds a message to an open or answered ticket; a closed one is 409 `invalid_state`.",
         errors=("invalid_state",),
         request={"body": "Here is the customer's reference: booking-1042."},
+    ),
+    "vendor_brand_retrieve": Doc(
+        "My brand (white label)",
+        "The name, logo, colour and support contacts the vendor's end customers see on "
+        "their eSIM's page instead of TTelGo's. Until one is set: the vendor's name and "
+        "contact email on the default colour.",
+    ),
+    "vendor_brand_update": Doc(
+        "Set my brand",
+        "Creates or replaces the brand (`display_name` is required the first time). "
+        "Logo and support addresses must be https; the colour is `#rrggbb`; the text on "
+        "it is black or white, whichever reads better.",
+        request={
+            "display_name": "Globetrotter Mobile",
+            "logo_url": "https://globetrotter.example/logo.png",
+            "primary_color": "#0f766e",
+            "support_email": "help@globetrotter.example",
+            "support_url": "https://globetrotter.example/help",
+            "sender_name": "Globetrotter Mobile",
+        },
+    ),
+    "vendor_brand_partial_update": Doc(
+        "Change my brand",
+        "Changes only the fields sent; the others stay.",
+        request={"primary_color": "#7c3aed"},
     ),
 }
 

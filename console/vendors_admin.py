@@ -22,7 +22,14 @@ from ttelgo.admin_console import MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors import operator
-from vendors.models import Vendor, VendorAPIKey, VendorUser, default_usage_alert_levels
+from vendors.branding import FIELDS, brand_validate
+from vendors.models import (
+    Vendor,
+    VendorAPIKey,
+    VendorBrand,
+    VendorUser,
+    default_usage_alert_levels,
+)
 
 
 class VendorActionForm(ActionForm):
@@ -62,6 +69,34 @@ class VendorUserInline(admin.TabularInline):
     model = VendorUser
     extra = 0
     autocomplete_fields = ("user",)
+
+
+class VendorBrandForm(forms.ModelForm):
+    logo_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    support_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = VendorBrand
+        fields = FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            brand_validate(cleaned)
+        except DomainError as exc:
+            for field, problems in (exc.details or {}).items():
+                self.add_error(field, problems)
+        return cleaned
+
+
+class VendorBrandInline(admin.StackedInline):
+    """The vendor's brand on its end customers' eSIM pages (vendors set it by API too)."""
+
+    model = VendorBrand
+    form = VendorBrandForm
+    extra = 0
+    max_num = 1
+    verbose_name = "brand (white label)"
 
 
 class VendorAdminForm(forms.ModelForm):
@@ -127,7 +162,7 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
     )
     list_filter = ("status", "billing_mode", "tier")
     search_fields = ("name", "contact_email", "billing_email")
-    inlines = (VendorUserInline,)
+    inlines = (VendorUserInline, VendorBrandInline)
     readonly_fields = (
         "status",
         "status_reason",

@@ -4,20 +4,32 @@ Vendors hear the same moments as webhooks instead (their customers are theirs)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
 from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
 
-SUBJECTS = {
-    "esim.usage_threshold": "You have used {percent} % of your eSIM's data",
-    "esim.depleted": "Your eSIM's data has run out",
-    "esim.expiring": "Your eSIM expires in {days_left} day(s)",
-    "esim.expired": "Your eSIM has expired",
+SUBJECTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "esim.usage_threshold": lambda d: (
+        gettext("You have used %(percent)s %% of your eSIM's data") % d
+    ),
+    "esim.depleted": lambda d: gettext("Your eSIM's data has run out"),
+    "esim.expiring": lambda d: (
+        ngettext(
+            "Your eSIM expires in %(days_left)s day",
+            "Your eSIM expires in %(days_left)s days",
+            d["days_left"],
+        )
+        % d
+    ),
+    "esim.expired": lambda d: gettext("Your eSIM has expired"),
 }
 
 
@@ -30,12 +42,13 @@ def esim_lifecycle_email_send(*, esim_id: int, type: str, data: dict[str, Any]) 
     if customer is None or not customer.email:
         return False
     context = {"esim": esim, "type": type, "data": data, "page_url": esim_page_url(esim)}
+    with translation.override(customer.language or settings.LANGUAGE_CODE):
+        subject = SUBJECTS[type]({"percent": "", "days_left": 0, **data})
+        text = render_to_string("emails/esim_lifecycle.txt", context)
+        html = render_to_string("emails/esim_lifecycle.html", context)
     message = EmailMultiAlternatives(
-        subject=SUBJECTS[type].format(**{"percent": "", "days_left": "", **data}),
-        body=render_to_string("emails/esim_lifecycle.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[customer.email],
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[customer.email]
     )
-    message.attach_alternative(render_to_string("emails/esim_lifecycle.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     message.send()
     return True

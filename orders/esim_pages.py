@@ -14,15 +14,17 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.safestring import mark_safe
 
 from esims.qr import apple_install_url, qr_svg
 from orders.esim_records import Esim
 from orders.esim_services import esim_usage_refresh
 from ttelgo.audit import audit_record
+from vendors.branding import brand_for, platform_brand
 
 SALT = "ttelgo.esim-page"
 
@@ -62,12 +64,33 @@ def esim_page_revoke(*, esim: Esim, actor: Any) -> Esim:
     return esim
 
 
+def page_language(request: HttpRequest) -> str:
+    """`?lang=` when it names one of ours, else the browser's (Accept-Language)."""
+    asked = request.GET.get("lang", "")
+    if asked in dict(settings.LANGUAGES):
+        return asked
+    return translation.get_language_from_request(request)
+
+
+def link_gone(request: HttpRequest) -> HttpResponse:
+    """A forged, altered or revoked link: a friendly 404 page that names nothing."""
+    language = page_language(request)
+    with translation.override(language):
+        response = render(
+            request, "esim/gone.html", {"language": language, "brand": platform_brand()}, status=404
+        )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def esim_page(request: HttpRequest, token: str) -> HttpResponse:
     esim = esim_from_page_token(token)
     if esim is None:
-        raise Http404("This link is not valid (any more).")
+        return link_gone(request)
+    language = page_language(request)
     if esim.status != Esim.Status.REVOKED:
         esim = esim_usage_refresh(esim=esim)  # fresh figures when stale; cached otherwise
+    order = esim.order
     context = {
         "esim": esim,
         "lpa": esim.lpa,
@@ -76,8 +99,18 @@ def esim_page(request: HttpRequest, token: str) -> HttpResponse:
         "qr": mark_safe(qr_svg(esim.lpa).decode()),  # noqa: S308
         "bundles": list(esim.bundles or []),
         "revoked": esim.status == Esim.Status.REVOKED,
+        "brand": brand_for(order.vendor),
+        # A customer asks us here (a ticket); a vendor's end customer asks the vendor.
+        "help_form": order.customer_id is not None,
+        "help_sent": request.GET.get("help") == "sent",
+        "help_error": request.GET.get("help") == "error",
+        "language": language,
+        "languages": settings.LANGUAGES,
+        "token": token,
     }
-    response = render(request, "esim/page.html", context)
+    with translation.override(language):
+        response = render(request, "esim/page.html", context)
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"
+    response["Content-Language"] = language
     return response

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from orders.customer_emails import customer_email
 from orders.esim_records import Esim, EsimRefund
 from orders.esim_revocation import esim_in_use, esim_refund_share, esim_revoke
 from orders.models import Order
@@ -127,9 +128,13 @@ def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
     else:
         payment = Payment.objects.get(order=order, kind=Payment.Kind.ORDER)
         payment_refund(payment=payment, amount=amount, reason=refund.reason, actor=None)
-        EsimRefund.objects.filter(pk=refund.pk).update(
-            status=R.REFUNDED, resolved_at=timezone.now()
-        )
+        with transaction.atomic():
+            EsimRefund.objects.filter(pk=refund.pk).update(
+                status=R.REFUNDED, resolved_at=timezone.now()
+            )
+            customer_email(
+                order=order, kind="esim_refund_done", iccid=esim.iccid, amount=str(amount)
+            )
     refund.refresh_from_db()
     return refund
 
@@ -159,6 +164,12 @@ def operator_esim_refund_reject(*, refund_id: int, actor: Any, note: str) -> Esi
         )
         if not changed:
             raise DomainError("invalid_state", "This request is not in review.")
-        refund = EsimRefund.objects.get(pk=refund_id)
+        refund = EsimRefund.objects.select_related("order", "esim").get(pk=refund_id)
         audit_record(actor=actor, action="esim_refund.reject", target=refund, reason=note)
+        customer_email(
+            order=refund.order,
+            kind="esim_refund_refused",
+            iccid=refund.esim.iccid,
+            reason=note.strip(),
+        )
     return refund

@@ -47,7 +47,7 @@ class Order(models.Model):
     provider_reference = models.CharField(max_length=100, blank=True)
     # Failed by the delivery guarantee while the provider was still processing it: what
     # the provider delivers later is revoked there (orders_late_deliveries_revoke).
-    revoke_on_arrival = models.BooleanField(default=False)
+    revoke_on_arrival = models.BooleanField(default=False, db_default=False)
     failure_reason = models.TextField(blank=True)
     review_reasons = models.JSONField(default=list, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)

@@ -10,8 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext
 
 from esims.qr import apple_install_url, qr_png
+from orders.customer_emails import customer_email
 from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
 from orders.models import Order
@@ -56,8 +59,14 @@ def order_completed_notify(*, order: Order) -> None:
 
 
 def order_failed_notify(*, order: Order) -> None:
+    """A failed order was refunded (card) or released (vendor hold) in the same
+    transaction: the vendor hears `order.failed`, the customer gets an email."""
     if order.channel == Order.Channel.B2B:
         _publish(order, "order.failed")
+    else:
+        customer_email(
+            order=order, kind="order_failed", amount=str(Money(order.total, order.currency))
+        )
 
 
 def order_refunded_notify(*, order: Order, refund: Money) -> None:
@@ -65,6 +74,8 @@ def order_refunded_notify(*, order: Order, refund: Money) -> None:
     if order.vendor_id is not None:
         data = {**order_webhook_data(order), "refund": refund.to_api()}
         event_record(vendor_id=order.vendor_id, type="order.refunded", data=data)
+    else:
+        customer_email(order=order, kind="order_refunded", amount=str(refund))
 
 
 def order_esims_email_send(*, order_id: int) -> None:
@@ -86,13 +97,17 @@ def order_esims_email_send(*, order_id: int) -> None:
         for e in esims
     ]
     context = {"order": order, "cards": cards}
+    with translation.override(order.customer.language or settings.LANGUAGE_CODE):
+        subject = gettext("Your eSIM is ready (order %(id)s)") % {"id": order.pk}
+        text = render_to_string("emails/esims_ready.txt", context)
+        html = render_to_string("emails/esims_ready.html", context)
     message = EmailMultiAlternatives(
-        subject=f"Your eSIM is ready (order {order.pk})",
-        body=render_to_string("emails/esims_ready.txt", context),
+        subject=subject,
+        body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.customer.email],
     )
-    message.attach_alternative(render_to_string("emails/esims_ready.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     # multipart/related keeps the QR images inline with the HTML (cid: references).
     message.mixed_subtype = "related"
     for card in cards:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from orders import esim_emails, esim_services, services
+from orders import customer_emails, esim_emails, esim_services, services
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -63,6 +63,18 @@ def esims_usage_refresh() -> int:
 @shared_task(name="orders.tasks.esims_expiry_notify", ignore_result=True)
 def esims_expiry_notify() -> int:
     return esim_services.esims_expiry_notify()
+
+
+@shared_task(
+    name="orders.tasks.customer_email",
+    acks_late=True,
+    autoretry_for=(OSError, *DATABASE_FAULTS),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def customer_email(order_id: int, kind: str, data: dict) -> None:
+    customer_emails.customer_email_send(order_id=order_id, kind=kind, data=data)
 
 
 @shared_task(name="orders.tasks.esim_lifecycle_email", ignore_result=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils.crypto import constant_time_compare
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -62,7 +65,11 @@ class _TicketsMixin:
         return {"vendor": vendor} if vendor is not None else {"customer": request.user}
 
     def _tickets(self) -> QuerySet[Ticket]:
-        return Ticket.objects.filter(**self._owner()).prefetch_related("messages")
+        # Operators' internal notes are never shown to the requester.
+        public = TicketMessage.objects.exclude(author=TicketMessage.Author.NOTE)
+        return Ticket.objects.filter(**self._owner()).prefetch_related(
+            Prefetch("messages", queryset=public)
+        )
 
     def _ticket(self, ticket_id: int) -> Ticket:
         ticket = self._tickets().filter(pk=ticket_id).first()
@@ -104,8 +111,6 @@ class TicketMessageCreateApi(_TicketsMixin, APIView):
         ticket = self._ticket(ticket_id)  # another's ticket is 404 whatever the body
         data = MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if ticket.status == Ticket.Status.CLOSED:
-            raise DomainError("invalid_state", "This ticket is closed; open a new one.")
         services.ticket_reply_by_requester(ticket=ticket, body=data.validated_data["body"])
         return Response(
             TicketSerializer(self._ticket(ticket_id)).data, status=status.HTTP_201_CREATED
@@ -122,3 +127,50 @@ class VendorTicketDetailApi(VendorApiMixin, TicketDetailApi):
 
 class VendorTicketMessageCreateApi(VendorApiMixin, TicketMessageCreateApi):
     pass
+
+
+def _first(data: Any, *names: str) -> str:
+    for name in names:
+        value = data.get(name)
+        if value:
+            return str(value)
+    return ""
+
+
+class InboundEmailApi(APIView):
+    """Replies by email to a ticket's answer, posted by the mail provider's inbound hook
+    (Postmark, Mailgun and similar; JSON or form fields). Authenticated with
+    INBOUND_EMAIL_SECRET as a Bearer token or as the Basic-auth password; the ticket is
+    the one whose signed reply address the email was sent to. The same email (Message-ID)
+    twice adds one message."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request: Request) -> Response:
+        if not _inbound_authorised(request.headers.get("Authorization", "")):
+            raise DomainError("not_authenticated", "The inbound-email secret is missing or wrong.")
+        data = request.data
+        to = " ".join(
+            _first(data, name) for name in ("To", "to", "OriginalRecipient", "recipient", "Cc")
+        )
+        text = _first(data, "StrippedTextReply", "stripped-text", "TextBody", "body-plain", "text")
+        message_id = _first(data, "MessageID", "Message-Id", "message-id", "message_id")
+        ticket, message = services.ticket_reply_by_email(to=to, body=text, message_id=message_id)
+        return Response({"ticket_id": ticket.pk, "added": message is not None})
+
+
+def _inbound_authorised(header: str) -> bool:
+    secret = settings.INBOUND_EMAIL_SECRET
+    if not secret:
+        return False
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return constant_time_compare(value.strip(), secret)
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip()).decode()
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return constant_time_compare(decoded.partition(":")[2], secret)
+    return False

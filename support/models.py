@@ -29,6 +29,20 @@ class Ticket(models.Model):
     )
     iccid = models.CharField(max_length=22, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        help_text="the operator working on it",
+    )
+    # Since when the requester has been waiting for an answer (NULL once answered): the
+    # SLA clock, SUPPORT_SLA_HOURS from this moment.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # The requester's language (a ticket opened from the eSIM's page): answers are
+    # emailed in it.
+    language = models.CharField(max_length=8, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,6 +65,13 @@ class TicketMessage(models.Model):
     class Author(models.TextChoices):
         REQUESTER = "requester"  # the customer or the vendor
         OPERATOR = "operator"
+        NOTE = "note"  # an operator's internal note: never shown or sent to the requester
+
+    class Via(models.TextChoices):
+        API = "api"
+        PAGE = "page"  # the eSIM's page or the ticket's reply link
+        EMAIL = "email"  # a reply by email (the inbound-email endpoint)
+        CONSOLE = "console"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
     author = models.CharField(max_length=16, choices=Author.choices)
@@ -58,10 +79,20 @@ class TicketMessage(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     body = models.TextField()
+    via = models.CharField(max_length=8, choices=Via.choices, default=Via.API)
+    # The email's Message-ID for a reply by email: the same email twice adds one message.
+    message_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ("created_at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_id"],
+                condition=~Q(message_id=""),
+                name="ticket_message_email_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.author} on #{self.ticket_id}"

@@ -1,15 +1,23 @@
 """Open a ticket, add to it, answer it. A ticket names an order or an eSIM only if the
-requester owns it; the other side hears of each new message (operators by email to
-SUPPORT_EMAIL, a customer or vendor by email)."""
+requester owns it. The other side hears of each new message: operators by email to
+SUPPORT_EMAIL; a customer or vendor by an email (in the ticket's language) that carries a
+reply link and a Reply-To address, both signed for this ticket, so a reply by email or on
+the link lands back in the same ticket. Operators' internal notes are never sent."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.utils import timezone
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext
 
 from orders.esim_records import Esim
 from orders.models import Order
@@ -19,6 +27,9 @@ from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.permissions import operator_require
 from vendors.models import Vendor
+
+REPLY_SALT = "ttelgo.ticket-reply"
+LINK_SALT = "ttelgo.ticket-link"
 
 # The order or eSIM a ticket names is a field of its body: one the requester does not own
 # is a validation error on that field (the buyer lookups of orders.selectors say 404).
@@ -50,7 +61,10 @@ def ticket_open(
     vendor: Vendor | None = None,
     order_id: int | None = None,
     iccid: str = "",
+    via: str = TicketMessage.Via.API,
+    language: str = "",
 ) -> Ticket:
+    language = language or getattr(customer, "language", "") or "en"
     order = None
     if iccid:
         esim = _owned_esim(iccid=iccid, customer=customer, vendor=vendor)
@@ -64,22 +78,39 @@ def ticket_open(
             subject=subject.strip(),
             order=order,
             iccid=iccid,
+            waiting_since=timezone.now(),
+            language=language,
         )
         TicketMessage.objects.create(
-            ticket=ticket, author=TicketMessage.Author.REQUESTER, body=body.strip()
+            ticket=ticket, author=TicketMessage.Author.REQUESTER, body=body.strip(), via=via
         )
     _tell_operators(ticket, body)
     return ticket
 
 
-def ticket_reply_by_requester(*, ticket: Ticket, body: str) -> TicketMessage:
-    with transaction.atomic():
-        message = TicketMessage.objects.create(
-            ticket=ticket, author=TicketMessage.Author.REQUESTER, body=body.strip()
-        )
-        Ticket.objects.filter(pk=ticket.pk).update(
-            status=Ticket.Status.OPEN, updated_at=timezone.now()
-        )
+def ticket_reply_by_requester(
+    *, ticket: Ticket, body: str, via: str = TicketMessage.Via.API, message_id: str = ""
+) -> TicketMessage | None:
+    """The requester writes again: the ticket is open (waiting for us) again. A reply by
+    email already added (same Message-ID) adds nothing and returns None."""
+    if ticket.status == Ticket.Status.CLOSED:
+        raise DomainError("invalid_state", "This ticket is closed; open a new one.")
+    try:
+        with transaction.atomic():
+            message = TicketMessage.objects.create(
+                ticket=ticket,
+                author=TicketMessage.Author.REQUESTER,
+                body=body.strip(),
+                via=via,
+                message_id=message_id[:255],
+            )
+            now = timezone.now()
+            Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.OPEN, updated_at=now)
+            Ticket.objects.filter(pk=ticket.pk, waiting_since__isnull=True).update(
+                waiting_since=now
+            )
+    except IntegrityError:
+        return None  # this email was received before
     _tell_operators(ticket, body)
     return message
 
@@ -94,33 +125,165 @@ def operator_ticket_answer(
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
         message = TicketMessage.objects.create(
-            ticket=ticket, author=TicketMessage.Author.OPERATOR, operator=actor, body=body.strip()
+            ticket=ticket,
+            author=TicketMessage.Author.OPERATOR,
+            operator=actor,
+            body=body.strip(),
+            via=TicketMessage.Via.CONSOLE,
         )
         ticket.status = Ticket.Status.CLOSED if close else Ticket.Status.ANSWERED
-        ticket.save(update_fields=["status", "updated_at"])
+        ticket.waiting_since = None
+        if ticket.assignee_id is None:
+            ticket.assignee = actor
+        ticket.save(update_fields=["status", "waiting_since", "assignee", "updated_at"])
         audit_record(
             actor=actor, action="ticket.answer", target=ticket, after={"status": ticket.status}
         )
-    email = (
-        ticket.customer.email
-        if ticket.customer
-        else (ticket.vendor.contact_email if ticket.vendor else "")
-    )
-    if email:
-        send_mail(
-            subject=f"Re: {ticket.subject} (ticket #{ticket.pk})",
-            message=f"{body.strip()}\n\nReply through the API (ticket #{ticket.pk}).\n\nTTelGo support",
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[email],
-        )
+        transaction.on_commit(lambda: _answer_email(ticket, message))
     return message
+
+
+def operator_ticket_note(*, ticket_id: int, actor: Any, body: str) -> TicketMessage:
+    """An internal note for other operators: not sent, not shown to the requester."""
+    operator_require(actor, "ttelgo.answer_tickets")
+    if not body.strip():
+        raise DomainError("validation_error", "Write the note.", details={"body": ["Required."]})
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        return TicketMessage.objects.create(
+            ticket=ticket,
+            author=TicketMessage.Author.NOTE,
+            operator=actor,
+            body=body.strip(),
+            via=TicketMessage.Via.CONSOLE,
+        )
+
+
+def operator_ticket_assign(*, ticket_id: int, actor: Any, assignee: Any) -> Ticket:
+    operator_require(actor, "ttelgo.answer_tickets")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        before = ticket.assignee_id
+        ticket.assignee = assignee
+        ticket.save(update_fields=["assignee", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="ticket.assign",
+            target=ticket,
+            before={"assignee": before},
+            after={"assignee": getattr(assignee, "pk", None)},
+        )
+    return ticket
+
+
+# --- the requester's way back: a signed reply address and a signed reply link ----------
+
+
+def ticket_reply_address(ticket: Ticket) -> str:
+    """ticket+<id>-<hmac>@SUPPORT_REPLY_DOMAIN: lower-case hex, so mail servers that fold
+    the local part's case keep it valid."""
+    return f"ticket+{ticket.pk}-{_reply_mac(ticket.pk)}@{settings.SUPPORT_REPLY_DOMAIN}"
+
+
+def _reply_mac(ticket_id: int) -> str:
+    return salted_hmac(REPLY_SALT, str(ticket_id), algorithm="sha256").hexdigest()[:24]
+
+
+REPLY_ADDRESS = re.compile(r"ticket\+(?P<id>\d+)-(?P<mac>[0-9a-f]{24})@", re.IGNORECASE)
+
+
+def ticket_from_reply_address(addresses: str) -> Ticket | None:
+    """The ticket a reply was sent to (any of the To/Cc addresses), or None for a forged
+    or altered address."""
+    for match in REPLY_ADDRESS.finditer(addresses or ""):
+        ticket_id = int(match["id"])
+        if constant_time_compare(match["mac"].lower(), _reply_mac(ticket_id)):
+            return Ticket.objects.filter(pk=ticket_id).first()
+    return None
+
+
+def ticket_link_token(ticket: Ticket) -> str:
+    return signing.Signer(salt=LINK_SALT).sign(str(ticket.pk))
+
+
+def ticket_from_link_token(token: str) -> Ticket | None:
+    try:
+        ticket_id = signing.Signer(salt=LINK_SALT).unsign(token)
+    except signing.BadSignature:
+        return None
+    return Ticket.objects.filter(pk=int(ticket_id)).first() if ticket_id.isdigit() else None
+
+
+def ticket_link_url(ticket: Ticket) -> str:
+    path = reverse("ticket-page", args=[ticket_link_token(ticket)])
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+
+
+QUOTE_START = re.compile(
+    r"^(>|On .+ wrote:$|Le .+ a écrit\s?:$|El .+ escribió:$|Am .+ schrieb .+:$|-----Original)",
+    re.MULTILINE,
+)
+
+
+def reply_text(body: str) -> str:
+    """A reply by email without the quoted conversation under it."""
+    match = QUOTE_START.search(body or "")
+    return (body[: match.start()] if match else body or "").strip()
+
+
+def ticket_reply_by_email(
+    *, to: str, body: str, message_id: str = ""
+) -> tuple[Ticket, TicketMessage | None]:
+    ticket = ticket_from_reply_address(to)
+    if ticket is None:
+        raise DomainError("not_found", "No ticket has this reply address.")
+    text = reply_text(body)
+    if not text:
+        raise DomainError(
+            "validation_error", "The reply is empty.", details={"text": ["Required."]}
+        )
+    return ticket, ticket_reply_by_requester(
+        ticket=ticket, body=text, via=TicketMessage.Via.EMAIL, message_id=message_id
+    )
+
+
+def _requester_email(ticket: Ticket) -> str:
+    if ticket.customer_id:
+        return str(ticket.customer.email)  # type: ignore[union-attr]
+    return ticket.vendor.contact_email if ticket.vendor else ""
+
+
+def _answer_email(ticket: Ticket, message: TicketMessage) -> None:
+    email = _requester_email(ticket)
+    if not email:
+        return
+    context = {"ticket": ticket, "message": message, "link": ticket_link_url(ticket)}
+    with translation.override(ticket.language):
+        subject = gettext("Re: %(subject)s (ticket #%(id)s)") % {
+            "subject": ticket.subject,
+            "id": ticket.pk,
+        }
+        text = render_to_string("emails/ticket_answer.txt", context)
+        html = render_to_string("emails/ticket_answer.html", context)
+    mail = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email],
+        reply_to=[ticket_reply_address(ticket)],
+    )
+    mail.attach_alternative(html, "text/html")
+    mail.send()
 
 
 def _tell_operators(ticket: Ticket, body: str) -> None:
     if settings.SUPPORT_EMAIL:
-        send_mail(
-            subject=f"[support] #{ticket.pk} {ticket.subject}",
-            message=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[settings.SUPPORT_EMAIL],
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"[support] #{ticket.pk} {ticket.subject}",
+                message=body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[settings.SUPPORT_EMAIL],
+                fail_silently=True,
+            )
         )

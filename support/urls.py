@@ -4,6 +4,7 @@ from support import api
 
 urlpatterns: list[URLPattern] = [
     path("tickets", api.TicketListApi.as_view(), name="tickets"),
+    path("webhooks/inbound-email", api.InboundEmailApi.as_view(), name="inbound-email"),
     path("tickets/<int:ticket_id>", api.TicketDetailApi.as_view(), name="ticket"),
     path(
         "tickets/<int:ticket_id>/messages",

@@ -2,7 +2,9 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
@@ -14,7 +16,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from ttelgo.idempotency import idempotent
-from ttelgo.services import user_register
+from ttelgo.services import user_language_set, user_register
 from ttelgo.throttling import ClientScopedThrottle
 
 
@@ -37,7 +39,10 @@ class RegisterApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = user_register(**data.validated_data)
+        # The browser's language (Accept-Language) until the customer picks another.
+        user = user_register(
+            **data.validated_data, language=translation.get_language_from_request(request)
+        )
         return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -70,8 +75,19 @@ class MeApi(APIView):
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         email = serializers.EmailField()
+        language = serializers.CharField()
         date_joined = serializers.DateTimeField()
+
+    class UpdateSerializer(serializers.Serializer):
+        language = serializers.ChoiceField(choices=settings.LANGUAGES)
 
     @extend_schema(responses=OutputSerializer, tags=["auth"])
     def get(self, request: Request) -> Response:
         return Response(self.OutputSerializer(request.user).data)
+
+    @extend_schema(request=UpdateSerializer, responses=OutputSerializer, tags=["auth"])
+    def patch(self, request: Request) -> Response:
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_language_set(user=request.user, language=data.validated_data["language"])  # type: ignore[arg-type]
+        return Response(self.OutputSerializer(user).data)

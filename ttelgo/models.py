@@ -38,6 +38,9 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     flagged_at = models.DateTimeField(null=True, blank=True)
     flag_reason = models.CharField(max_length=255, blank=True)
+    # What the customer reads emails and pages in (one of settings.LANGUAGES): taken from
+    # the browser at registration, changed with PATCH /me.
+    language = models.CharField(max_length=8, default="en", db_default="en")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

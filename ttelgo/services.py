@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -10,7 +11,7 @@ from ttelgo.errors import DomainError
 from ttelgo.models import User
 
 
-def user_register(*, email: str, password: str) -> User:
+def user_register(*, email: str, password: str, language: str = "en") -> User:
     """Create a customer account. Weak passwords and taken emails are validation errors."""
     email = User.objects.normalize_email(email).lower()
     try:
@@ -21,7 +22,7 @@ def user_register(*, email: str, password: str) -> User:
         ) from None
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password)
+            return User.objects.create_user(email=email, password=password, language=language)
     except IntegrityError:
         raise DomainError(
             "validation_error",
@@ -38,3 +39,15 @@ def user_flag(*, user_id: int, reason: str) -> None:
     User.objects.filter(Q(pk=user_id) & Q(flagged_at__isnull=True)).update(
         flagged_at=timezone.now(), flag_reason=reason[:255]
     )
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    if language not in dict(settings.LANGUAGES):
+        raise DomainError(
+            "validation_error",
+            "Unknown language.",
+            details={"language": [f"One of {', '.join(dict(settings.LANGUAGES))}."]},
+        )
+    User.objects.filter(pk=user.pk).update(language=language)
+    user.language = language
+    return user

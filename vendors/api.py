@@ -12,7 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ttelgo.idempotency import idempotent
-from vendors.models import Vendor
+from vendors.auth import VendorApiMixin
+from vendors.branding import vendor_brand_set
+from vendors.models import Vendor, VendorBrand
 from vendors.services import vendor_signup
 from vendors.throttling import SignupThrottle
 
@@ -41,3 +43,39 @@ class VendorSignupApi(APIView):
         data.is_valid(raise_exception=True)
         vendor = vendor_signup(**data.validated_data)
         return Response(self.OutputSerializer(vendor).data, status=status.HTTP_201_CREATED)
+
+
+class VendorBrandApi(VendorApiMixin, APIView):
+    """The vendor's brand on its end customers' eSIM pages (white label)."""
+
+    class BrandSerializer(serializers.Serializer):
+        display_name = serializers.CharField(max_length=100, required=False)
+        logo_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+        primary_color = serializers.RegexField(
+            r"^#[0-9a-fA-F]{6}$", required=False, help_text="#rrggbb"
+        )
+        support_email = serializers.EmailField(required=False, allow_blank=True)
+        support_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+        sender_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    @extend_schema(responses={200: BrandSerializer}, tags=["vendor"])
+    def get(self, request: Request) -> Response:
+        vendor = request.vendor  # type: ignore[attr-defined]
+        brand = VendorBrand.objects.filter(vendor=vendor).first()
+        if brand is None:  # what the end customers see until one is set
+            brand = VendorBrand(
+                vendor=vendor, display_name=vendor.name, support_email=vendor.contact_email
+            )
+        return Response(self.BrandSerializer(brand).data)
+
+    @extend_schema(request=BrandSerializer, responses={200: BrandSerializer}, tags=["vendor"])
+    def put(self, request: Request) -> Response:
+        data = self.BrandSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        brand = vendor_brand_set(
+            vendor=request.vendor,  # type: ignore[attr-defined]
+            **data.validated_data,
+        )
+        return Response(self.BrandSerializer(brand).data)
+
+    patch = put

@@ -151,3 +151,32 @@ class VendorAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "vendor API key"
         verbose_name_plural = "vendor API keys"
+
+
+class VendorBrand(models.Model):
+    """How a vendor's end customers see their eSIM's page (and anything else we show
+    them): the vendor's name, logo, colours and support contacts instead of ours."""
+
+    vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, related_name="brand")
+    display_name = models.CharField(max_length=100)
+    logo_url = models.URLField(max_length=500, blank=True, help_text="https only")
+    primary_color = models.CharField(max_length=7, default="#2563eb", help_text="#rrggbb")
+    support_email = models.EmailField(blank=True)
+    support_url = models.URLField(max_length=500, blank=True, help_text="https only")
+    sender_name = models.CharField(
+        max_length=100, blank=True, help_text="the From name of emails to its customers"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(primary_color__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="vendor_brand_color_hex",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name

@@ -8,6 +8,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ttelgo.audit import audit_record, snapshot
@@ -64,11 +65,21 @@ def _audit(obj: Any, *, actor: User | None, reason: str) -> None:
     obj._change_reason = reason[:100] if reason else None
 
 
-def vendor_notify(*, vendor: Vendor, subject: str, body: str) -> None:
-    """Email the vendor after the surrounding transaction commits."""
+def vendor_notify(*, vendor: Vendor, template: str, **context: Any) -> None:
+    """Email the vendor `templates/emails/vendor/<template>.txt` (its first line is the
+    subject) after the surrounding transaction commits."""
     if not vendor.notify_email:
         return
-    task_enqueue("vendors.tasks.vendor_email_send", vendor.pk, subject, body)
+    text = render_to_string(
+        f"emails/vendor/{template}.txt",
+        {
+            "vendor": vendor,
+            "docs_url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/docs/",
+            **context,
+        },
+    )
+    subject, _, body = text.partition("\n")
+    task_enqueue("vendors.tasks.vendor_email_send", vendor.pk, subject.strip(), body.strip() + "\n")
 
 
 def _lock(vendor: Vendor) -> Vendor:
@@ -180,12 +191,7 @@ def _transition(vendor: Vendor, *, action: str, actor: User | None, reason: str)
 def vendor_approve(*, vendor: Vendor, actor: User | None, reason: str = "") -> Vendor:
     with transaction.atomic():
         _transition(vendor, action="approve", actor=actor, reason=reason)
-        vendor_notify(
-            vendor=vendor,
-            subject="TTelGo: your vendor account is active",
-            body=f"Hello {vendor.name},\n\nyour TTelGo vendor account is approved and active. "
-            "You can now create API keys and place orders through the vendor API.",
-        )
+        vendor_notify(vendor=vendor, template="approved")
     return vendor
 
 
@@ -194,24 +200,14 @@ def vendor_suspend(*, vendor: Vendor, actor: User | None, reason: str) -> Vendor
         raise _validation("reason", "A reason is required to suspend a vendor.")
     with transaction.atomic():
         _transition(vendor, action="suspend", actor=actor, reason=reason)
-        vendor_notify(
-            vendor=vendor,
-            subject="TTelGo: your vendor account is suspended",
-            body=f"Hello {vendor.name},\n\nyour TTelGo vendor account is suspended: {reason}\n"
-            "You can still read your orders, balance and invoices; new orders are refused "
-            "until the account is reactivated. Contact us to resolve this.",
-        )
+        vendor_notify(vendor=vendor, template="suspended", reason=reason)
     return vendor
 
 
 def vendor_reactivate(*, vendor: Vendor, actor: User | None, reason: str = "") -> Vendor:
     with transaction.atomic():
         _transition(vendor, action="reactivate", actor=actor, reason=reason)
-        vendor_notify(
-            vendor=vendor,
-            subject="TTelGo: your vendor account is active again",
-            body=f"Hello {vendor.name},\n\nyour TTelGo vendor account is active again.",
-        )
+        vendor_notify(vendor=vendor, template="reactivated")
     return vendor
 
 

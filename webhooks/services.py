@@ -212,12 +212,9 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool = T
         if changed and notify:
             vendor_notify(
                 vendor=endpoint.vendor,
-                subject="TTelGo: a webhook endpoint was disabled",
-                body=(
-                    f"We disabled your webhook endpoint {endpoint.url} ({reason}).\n"
-                    "Fix the receiver, then re-enable it (or create a new endpoint) and "
-                    "replay the failed deliveries from the API."
-                ),
+                template="endpoint_disabled",
+                endpoint=endpoint,
+                reason=reason,
             )
     endpoint.refresh_from_db()
     return bool(changed)

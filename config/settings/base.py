@@ -188,6 +188,13 @@ ESIM_DELIVERY_GUARANTEE_MINUTES = env.int("ESIM_DELIVERY_GUARANTEE_MINUTES", def
 
 # New support tickets and replies are emailed here (empty: nobody is emailed).
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="")
+# A ticket's answer says "reply to this email": the Reply-To is ticket+<signed id>@ this
+# domain, whose mail provider posts replies to /api/v1/webhooks/inbound-email with
+# INBOUND_EMAIL_SECRET (empty: that endpoint refuses everything; the reply link works).
+SUPPORT_REPLY_DOMAIN = env.str("SUPPORT_REPLY_DOMAIN", default="reply.ttelgo.local")
+INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="")
+# Operators answer within this many hours of a requester's message (the queue's SLA).
+SUPPORT_SLA_HOURS = env.int("SUPPORT_SLA_HOURS", default=24)
 
 # Customers and vendors may ask for a refund of an unused eSIM this long after delivery.
 ESIM_REFUND_WINDOW_DAYS = env.int("ESIM_REFUND_WINDOW_DAYS", default=30)
@@ -328,6 +335,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- i18n / static ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# What travellers read (the eSIM's page, customer emails) is translated into these; the
+# API and the operator console stay in English. Catalogues: locale/<lang>/LC_MESSAGES.
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -127,6 +127,8 @@ def test_amounts_are_entered_in_major_units(client):
             "contact_email": "u@example.com",
             "members-TOTAL_FORMS": "0",
             "members-INITIAL_FORMS": "0",
+            "brand-TOTAL_FORMS": "0",
+            "brand-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

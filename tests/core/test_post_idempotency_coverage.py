@@ -21,6 +21,8 @@ EXEMPT = {
     # Called by Stripe / eSIM Go, deduplicated on the sender's own event id.
     "api/v1/webhooks/stripe",
     "api/v1/webhooks/esimgo",
+    # Called by the mail provider, deduplicated on the email's Message-ID.
+    "api/v1/webhooks/inbound-email",
 }
 
 

@@ -112,5 +112,5 @@ def test_a_customer_is_emailed_about_data_and_expiry_with_the_page_link(
     Esim.objects.filter(pk=esim.pk).update(expires_at=timezone.now() + timedelta(hours=20))
     with django_capture_on_commit_callbacks(execute=True):
         assert esims_expiry_notify() == 1
-    assert mail.outbox[-1].subject == "Your eSIM expires in 1 day(s)"
+    assert mail.outbox[-1].subject == "Your eSIM expires in 1 day"
     assert not WebhookEvent.objects.filter(type__startswith="esim.").exists()  # no vendor

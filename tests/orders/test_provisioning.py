@@ -32,6 +32,7 @@ from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
 from tests.orders.helpers import assert_ledger_sound, hold_status, order_status
+from ttelgo.money import Money
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -264,7 +265,10 @@ def test_permanent_failure_of_a_customer_order_refunds_the_payment(
     payment = Payment.objects.get(order=paid_b2c_order)
     assert payment.refunded_amount == payment.amount
     assert Refund.objects.filter(payment=payment).count() == 1
-    assert mail.outbox == []
+    # No eSIM email; the customer is told the order failed and was refunded.
+    (told,) = mail.outbox
+    assert told.subject == f"We could not deliver order {paid_b2c_order.pk}: refunded"
+    assert str(Money(payment.amount, payment.currency)) in told.body
     # failing again (a duplicate task) refunds nothing more
     assert provisioning.order_provision_fail(order_id=paid_b2c_order.pk, reason="x").result == (
         "skipped"

@@ -28,9 +28,12 @@ def test_a_vendor_asks_about_its_esim_and_reads_the_answer(
     api = vendor_client(vendor)
     order_id = buy_b2b(api, django_capture_on_commit_callbacks).json()["id"]
     iccid = Esim.objects.get(order_id=order_id).iccid
-    created = post(
-        api, "/api/v1/vendor/tickets", {"subject": "No data", "body": "In Lisbon", "iccid": iccid}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        created = post(
+            api,
+            "/api/v1/vendor/tickets",
+            {"subject": "No data", "body": "In Lisbon", "iccid": iccid},
+        )
     assert created.status_code == 201, created.content
     ticket = created.json()
     assert (ticket["status"], ticket["order_id"], ticket["iccid"]) == ("open", order_id, iccid)
@@ -40,7 +43,8 @@ def test_a_vendor_asks_about_its_esim_and_reads_the_answer(
     client.force_login(operator("support"))
     url = f"/admin/support/ticket/{ticket['id']}/answer/"
     assert client.get(url).status_code == 200
-    answered = client.post(url, {"body": "Turn on data roaming, please."})
+    with django_capture_on_commit_callbacks(execute=True):
+        answered = client.post(url, {"body": "Turn on data roaming, please."})
     assert answered.status_code == 302
     assert mail.outbox[-1].to == ["ops@vendor.example"]
     assert "data roaming" in mail.outbox[-1].body

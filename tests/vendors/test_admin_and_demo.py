@@ -89,6 +89,8 @@ def test_money_and_status_cannot_be_edited_in_the_change_form(operator_client):
             "contact_email": "new@vendor.example",
             "members-TOTAL_FORMS": "0",
             "members-INITIAL_FORMS": "0",
+            "brand-TOTAL_FORMS": "0",
+            "brand-INITIAL_FORMS": "0",
         },
     )
     vendor.refresh_from_db()
@@ -204,6 +206,8 @@ def test_an_operator_sets_a_vendors_usage_alert_levels(operator_client):
         "low_balance_threshold": "0",
         "members-TOTAL_FORMS": "0",
         "members-INITIAL_FORMS": "0",
+        "brand-TOTAL_FORMS": "0",
+        "brand-INITIAL_FORMS": "0",
     }
     refused = operator_client.post(url, {**form, "usage_alert_levels": "[0, 150]"})
     assert refused.status_code == 200 and "whole percentages" in refused.content.decode()
