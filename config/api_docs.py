@@ -413,6 +413,73 @@ OPERATIONS: dict[str, Doc] = {
         errors=("invalid_state",),
         request={"body": "Here is the customer's reference: booking-1042."},
     ),
+    "auto_topups_list": Doc(
+        "List my auto top-up rules",
+        "The customer's active rules, each with its latest firings (`runs`: `applied`, "
+        "`action_required` while the bank waits for the customer, `failed` with the reason, "
+        "`limit_reached`).",
+    ),
+    "auto_topups_create": Doc(
+        "Top up an eSIM automatically",
+        "When data left falls to `below_percent` % or less, or expiry is `expiry_days` "
+        "days away or less, the bundle is bought and applied, once per crossing and at most "
+        "`monthly_limit` times a calendar month, charged off-session to the card saved "
+        "with `save_card` on an order (409 `invalid_state` without one). A bundle the eSIM "
+        "cannot take is 409 `bundle_incompatible`; a second rule for the eSIM is 409 "
+        "`conflict`. When the bank asks for authentication, the customer is emailed a link "
+        "to confirm the payment.",
+        errors=("bundle_incompatible", "bundle_unavailable", "conflict", "invalid_state"),
+        request={
+            "iccid": "8944500000000000001",
+            "bundle_code": "esim_1GB_7D_GB_V2",
+            "below_percent": 20,
+            "expiry_days": 1,
+            "monthly_limit": 3,
+        },
+    ),
+    "auto_topups_retrieve": Doc(
+        "One auto top-up rule", "A rule of the customer's, with its firings."
+    ),
+    "auto_topups_partial_update": Doc(
+        "Change an auto top-up rule",
+        "Changes the fields sent (a new bundle is checked against the eSIM).",
+        errors=("bundle_incompatible", "conflict"),
+        request={"below_percent": 10},
+    ),
+    "auto_topups_destroy": Doc("Stop an auto top-up rule", "The rule stops firing."),
+    "vendor_auto_topups_list": Doc(
+        "List my auto top-up rules",
+        "The vendor's active rules (per eSIM, and the default one with `iccid: null`), "
+        "each with its latest firings.",
+    ),
+    "vendor_auto_topups_create": Doc(
+        "Top up eSIMs automatically",
+        "With `iccid`, a rule for that eSIM; without, the default for every eSIM of the "
+        "vendor that has no rule of its own. When data left falls to `below_percent` % or "
+        "less, or expiry is `expiry_days` days away or less, a top-up order is placed on the "
+        "wallet or credit line, once per crossing and at most `monthly_limit` times a "
+        "calendar month per eSIM; each firing is an `esim.auto_topup` webhook. A bundle the "
+        "eSIM cannot take is 409 `bundle_incompatible`; a second rule for the same eSIMs is "
+        "409 `conflict`.",
+        errors=("bundle_incompatible", "bundle_unavailable", "conflict", "invalid_state"),
+        request={
+            "iccid": "8944500000000000001",
+            "bundle_code": "esim_1GB_7D_GB_V2",
+            "below_percent": 20,
+            "expiry_days": 1,
+            "monthly_limit": 3,
+        },
+    ),
+    "vendor_auto_topups_retrieve": Doc(
+        "One auto top-up rule", "A rule of the vendor's, with its firings."
+    ),
+    "vendor_auto_topups_partial_update": Doc(
+        "Change an auto top-up rule",
+        "Changes the fields sent (a new bundle is checked against the eSIM).",
+        errors=("bundle_incompatible", "conflict"),
+        request={"monthly_limit": 5},
+    ),
+    "vendor_auto_topups_destroy": Doc("Stop an auto top-up rule", "The rule stops firing."),
     "vendor_brand_retrieve": Doc(
         "My brand (white label)",
         "The name, logo, colour and support contacts the vendor's end customers see on "

@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
+from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.esim_records import Esim, EsimRefund, ProviderRefund
 from orders.esim_refunds import operator_esim_refund_approve, operator_esim_refund_reject
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview
@@ -688,3 +689,44 @@ class ProviderRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ("=iccid", "=order__id", "bundle_code")
     list_select_related = ("order",)
     readonly_fields = [f.name for f in ProviderRefund._meta.fields]
+
+
+class AutoTopupRunInline(ReadOnlyAdminMixin, TabularInline):
+    model = AutoTopupRun
+    extra = 0
+    fields = ("created_at", "esim", "trigger", "status", "order", "detail")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+
+@admin.register(AutoTopupRule)
+class AutoTopupRuleAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """Auto top-up rules set by vendors and customers (through the API), with each time
+    one fired: what it bought, or why it did not."""
+
+    list_display = (
+        "id",
+        "vendor",
+        "customer",
+        "esim",
+        "bundle_code",
+        "below_percent",
+        "expiry_days",
+        "monthly_limit",
+        "active",
+        "created_at",
+    )
+    list_filter = ("active",)
+    search_fields = ("=esim__iccid", "vendor__name", "customer__email", "bundle_code")
+    list_select_related = ("vendor", "customer", "esim")
+    readonly_fields = [f.name for f in AutoTopupRule._meta.fields]
+    inlines = (AutoTopupRunInline,)
+
+
+@admin.register(AutoTopupRun)
+class AutoTopupRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ("id", "esim", "rule", "trigger", "status", "order", "created_at")
+    list_filter = ("status",)
+    search_fields = ("=esim__iccid", "=order__id")
+    list_select_related = ("esim", "rule", "order")
+    readonly_fields = [f.name for f in AutoTopupRun._meta.fields]

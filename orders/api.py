@@ -79,6 +79,11 @@ class OrderListCreateApi(generics.ListAPIView):
     class InputSerializer(serializers.Serializer):
         bundle_code = serializers.CharField(max_length=100)
         quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_QUANTITY)
+        save_card = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="keep the card this order is paid with for auto top-ups (consent)",
+        )
 
     class OutputSerializer(CustomerOrderOutputSerializer):
         pass
@@ -108,6 +113,7 @@ class OrderListCreateApi(generics.ListAPIView):
             bundle_code=data.validated_data["bundle_code"],
             quantity=data.validated_data["quantity"],
             client_ip=client_ip(request),
+            save_card=data.validated_data["save_card"],
         )
         order = selectors.order_get_for_buyer(order_id=order.pk, customer=request.user)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)

@@ -26,6 +26,7 @@ SUBJECTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "esim_refund_refused": lambda d: gettext("Your eSIM refund request was declined") % d,
     "auto_topup_applied": lambda d: gettext("Your eSIM was topped up") % d,
     "auto_topup_action": lambda d: gettext("Confirm your eSIM top-up") % d,
+    "auto_topup_failed": lambda d: gettext("Your eSIM's automatic top-up failed") % d,
 }
 
 

@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from esims.providers import BundleUsage, ProviderError, get_provider
+from orders.auto_topup_triggers import auto_topup_due
 from orders.esim_records import Esim
 from ttelgo.outbox import event_record, task_enqueue
 
@@ -163,6 +164,7 @@ def esim_usage_apply(
         due = _lifecycle_due(esim, previous_status, levels)
         esim.events_sent = [*esim.events_sent, *(key for key, _t, _d in due)]
         esim.save()
+        auto_topup_due(esim)
         if vendor is None:  # a customer's eSIM: the moments that matter, by email
             for _key, type_, extra in due:
                 _customer_email(esim, type_, extra)

@@ -167,5 +167,6 @@ class OrderEvent(models.Model):
 
 # Fraud rules, their settings and the review-queue proxy (see orders/fraud.py).
 # eSIM records (see orders/esim_records.py).
+from orders.auto_topup_models import AutoTopupRule, AutoTopupRun  # noqa: E402, F401
 from orders.esim_records import Esim  # noqa: E402
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview  # noqa: E402, F401

@@ -370,8 +370,11 @@ def _create_b2c(
     kind: str,
     target_iccid: str = "",
     client_ip: str | None = None,
+    save_card: bool = False,
+    pay_off_session: bool = False,
 ) -> Order:
-
+    """With `pay_off_session`, no PaymentIntent yet: the caller charges the customer's
+    saved card (payments.services.payment_off_session) once this has committed."""
     with transaction.atomic():
         order = _order_insert(
             channel=Order.Channel.B2C,
@@ -385,7 +388,8 @@ def _create_b2c(
             client_ip=client_ip,
         )
         # Same transaction: no order without its PaymentIntent record, and vice versa.
-        payment_create_for_order(order=order)
+        if not pay_off_session:
+            payment_create_for_order(order=order, save_card=save_card)
         return order
 
 
@@ -440,9 +444,16 @@ def _create_b2b(
 
 
 def order_create_b2c(
-    *, customer: Any, bundle_code: str, quantity: int, client_ip: str | None = None
+    *,
+    customer: Any,
+    bundle_code: str,
+    quantity: int,
+    client_ip: str | None = None,
+    save_card: bool = False,
 ) -> Order:
-    """A customer's eSIM order, awaiting payment, with its PaymentIntent created."""
+    """A customer's eSIM order, awaiting payment, with its PaymentIntent created. With
+    `save_card`, the card it is paid with is kept (the customer's consent) for auto
+    top-ups."""
 
     bundle = bundle_get_sellable(code=bundle_code)
     return _create_b2c(
@@ -451,6 +462,7 @@ def order_create_b2c(
         quantity=quantity,
         kind=Order.Kind.ESIM,
         client_ip=client_ip,
+        save_card=save_card,
     )
 
 
@@ -501,9 +513,11 @@ def order_create_topup(
     customer: Any = None,
     vendor: Vendor | None = None,
     client_ip: str | None = None,
+    pay_off_session: bool = False,
 ) -> Order:
     """A top-up of the caller's own eSIM: pays like any order of its channel, then the
-    provisioning task applies the bundle to that eSIM."""
+    provisioning task applies the bundle to that eSIM. `pay_off_session`: a customer's
+    auto top-up, charged to the saved card by the caller."""
     from orders.selectors import esim_get_for_buyer
 
     if (customer is None) == (vendor is None):
@@ -525,6 +539,7 @@ def order_create_topup(
         kind=Order.Kind.TOPUP,
         target_iccid=iccid,
         client_ip=client_ip,
+        pay_off_session=pay_off_session,
     )
 
 

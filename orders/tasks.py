@@ -101,3 +101,24 @@ def provider_refunds_collect() -> list[int]:
     from orders.provider_refunds import provider_refunds_collect as collect
 
     return collect()
+
+
+@shared_task(name="orders.tasks.auto_topups_expiry_check", ignore_result=True)
+def auto_topups_expiry_check() -> int:
+    from orders.auto_topup_triggers import auto_topups_expiry_check as check
+
+    return check()
+
+
+@shared_task(
+    name="orders.tasks.auto_topup_execute",
+    acks_late=True,
+    autoretry_for=DATABASE_FAULTS,
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def auto_topup_execute(run_id: int) -> None:
+    from orders.auto_topups import auto_topup_execute as execute
+
+    execute(run_id=run_id)

@@ -1,8 +1,24 @@
 from django.urls import URLPattern, path
 
-from orders import api
+from orders import api, auto_topup_api
 
 urlpatterns: list[URLPattern] = [
+    path("auto-topups", auto_topup_api.AutoTopupListCreateApi.as_view(), name="auto-topups"),
+    path(
+        "auto-topups/<int:rule_id>",
+        auto_topup_api.AutoTopupDetailApi.as_view(),
+        name="auto-topup",
+    ),
+    path(
+        "vendor/auto-topups",
+        auto_topup_api.VendorAutoTopupListCreateApi.as_view(),
+        name="vendor-auto-topups",
+    ),
+    path(
+        "vendor/auto-topups/<int:rule_id>",
+        auto_topup_api.VendorAutoTopupDetailApi.as_view(),
+        name="vendor-auto-topup",
+    ),
     path("orders", api.OrderListCreateApi.as_view(), name="orders"),
     path("orders/<int:order_id>", api.OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<int:order_id>/cancel", api.OrderCancelApi.as_view(), name="order-cancel"),

@@ -120,3 +120,19 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.pk} of {self.payment_id} ({self.status})"
+
+
+class PaymentProfile(models.Model):
+    """A customer at the gateway (Stripe Customer) and the card the customer saved, with
+    consent, for payments made without them (auto top-ups)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_profile"
+    )
+    stripe_customer_id = models.CharField(max_length=100)
+    payment_method_id = models.CharField(max_length=100, blank=True)
+    card_saved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Payment profile of {self.user_id}"

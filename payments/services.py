@@ -22,7 +22,7 @@ from ledger import services as ledger
 from ledger.models import Transaction
 from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
-from payments.models import Payment, Refund
+from payments.models import Payment, PaymentProfile, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record, task_enqueue
@@ -81,25 +81,37 @@ def _gateway_failed(exc: GatewayError) -> DomainError:
 # --- creating intents -------------------------------------------------------------------
 
 
-def payment_create_for_order(*, order: Any) -> Payment:
+def payment_create_for_order(*, order: Any, save_card: bool = False) -> Payment:
     """The PaymentIntent a customer pays an order with. Calling it again for the same order
-    returns the same payment (Stripe's idempotency key and our unique constraint agree)."""
+    returns the same payment (Stripe's idempotency key and our unique constraint agree).
+    With `save_card`, the card is kept (with the customer's consent) for auto top-ups."""
     existing = Payment.objects.filter(order_id=order.pk, kind=Payment.Kind.ORDER).first()
     if existing is not None:
         return existing
     amount = Money(order.total, order.currency)
+    metadata = {
+        "kind": Payment.Kind.ORDER,
+        "order_id": str(order.pk),
+        "customer_id": str(order.customer_id or ""),
+    }
+    customer = ""
+    if save_card and order.customer_id is not None:
+        customer = payment_profile_ensure(user=order.customer).stripe_customer_id
+        metadata["save_card"] = "1"
     try:
         intent = get_gateway().create_payment_intent(
             amount=amount,
-            metadata={
-                "kind": Payment.Kind.ORDER,
-                "order_id": str(order.pk),
-                "customer_id": str(order.customer_id or ""),
-            },
+            metadata=metadata,
             idempotency_key=f"order:{order.pk}:payment_intent",
+            customer=customer,
+            save_card=bool(customer),
         )
     except GatewayError as exc:
         raise _gateway_failed(exc) from exc
+    return _order_payment_record(order=order, intent=intent, amount=amount)
+
+
+def _order_payment_record(*, order: Any, intent: GatewayIntent, amount: Money) -> Payment:
     try:
         with transaction.atomic():
             return Payment.objects.create(
@@ -112,6 +124,61 @@ def payment_create_for_order(*, order: Any) -> Payment:
             )
     except IntegrityError:
         return Payment.objects.get(order_id=order.pk, kind=Payment.Kind.ORDER)
+
+
+def payment_profile_ensure(*, user: Any) -> PaymentProfile:
+    """The customer's gateway customer, created once (an HTTP call the first time)."""
+    profile = PaymentProfile.objects.filter(user=user).first()
+    if profile is not None:
+        return profile
+    try:
+        customer_id = get_gateway().create_customer(
+            email=user.email, idempotency_key=f"user:{user.pk}:customer"
+        )
+    except GatewayError as exc:
+        raise _gateway_failed(exc) from exc
+    profile, _ = PaymentProfile.objects.get_or_create(
+        user=user, defaults={"stripe_customer_id": customer_id}
+    )
+    return profile
+
+
+def saved_card_of(user: Any) -> PaymentProfile | None:
+    """The customer's profile when it holds a card saved for off-session payments."""
+    return PaymentProfile.objects.filter(user=user).exclude(payment_method_id="").first()
+
+
+def payment_off_session(*, order: Any, profile: PaymentProfile, idempotency_key: str) -> str:
+    """Charge the customer's saved card for `order` without them. Returns "succeeded"
+    (the payment webhook pays the order as usual), "action_required" (the bank asks the
+    customer to authenticate: the intent waits for them, its client secret on the
+    payment) or "declined". Runs outside any transaction (an HTTP call)."""
+    amount = Money(order.total, order.currency)
+    metadata = {
+        "kind": Payment.Kind.ORDER,
+        "order_id": str(order.pk),
+        "customer_id": str(order.customer_id or ""),
+        "off_session": "1",
+    }
+    try:
+        intent = get_gateway().create_payment_intent(
+            amount=amount,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            customer=profile.stripe_customer_id,
+            off_session_payment_method=profile.payment_method_id,
+        )
+    except GatewayError as exc:
+        if exc.code == "authentication_required" and exc.payment_intent_id:
+            waiting = get_gateway().retrieve_payment_intent(exc.payment_intent_id)
+            _order_payment_record(order=order, intent=waiting, amount=amount)
+            return "action_required"
+        if exc.payment_intent_id or exc.code in ("card_declined", "expired_card"):
+            return "declined"
+        raise _gateway_failed(exc) from exc
+    _order_payment_record(order=order, intent=intent, amount=amount)
+    payment_intent_sync(payment_intent_id=intent.id)  # paid now, not only when the event lands
+    return "succeeded"
 
 
 def payment_create_for_wallet_topup(*, vendor: Any, amount: Money) -> Payment:
@@ -235,11 +302,23 @@ def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
             return payment
         if new == P.SUCCEEDED:
             fields["succeeded_at"] = timezone.now()
+            _card_keep(payment=payment, intent=intent)
         payment, _ = transition(
             Payment, pk=payment_id, table=PAYMENT_STATES, to=new, expected=old, **fields
         )
         _on_status_changed(payment=payment, new=new)
         return payment
+
+
+def _card_keep(*, payment: Payment, intent: GatewayIntent) -> None:
+    """A payment made with "save my card": keep the card for off-session payments."""
+    if intent.metadata.get("save_card") != "1" or not intent.payment_method:
+        return
+    customer_id = intent.metadata.get("customer_id")
+    if customer_id:
+        PaymentProfile.objects.filter(user_id=int(customer_id)).update(
+            payment_method_id=intent.payment_method, card_saved_at=timezone.now()
+        )
 
 
 def _on_status_changed(*, payment: Payment, new: str) -> None:

@@ -3,6 +3,7 @@ Stripe-shaped signed events into the real webhook endpoint (see `payments.sandbo
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 
@@ -26,7 +27,14 @@ def _intent(pi: SandboxPaymentIntent) -> GatewayIntent:
         failure_message=str(error.get("message") or ""),
         latest_charge=pi.latest_charge or None,
         created=pi.created,
+        payment_method=pi.payment_method,
     )
+
+
+# Like Stripe's test cards: this saved card asks for authentication when charged
+# off-session (`pm_card_authenticationRequired`), this one is declined.
+AUTHENTICATION_REQUIRED_CARD = "pm_card_authenticationRequired"
+DECLINED_CARD = "pm_card_chargeDeclined"
 
 
 def _refund(r: SandboxRefund) -> GatewayRefund:
@@ -51,7 +59,14 @@ class SandboxGateway:
     name = "sandbox"
 
     def create_payment_intent(
-        self, *, amount: Money, metadata: dict[str, str], idempotency_key: str
+        self,
+        *,
+        amount: Money,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        customer: str = "",
+        save_card: bool = False,
+        off_session_payment_method: str = "",
     ) -> GatewayIntent:
         # Like Stripe: the same idempotency key returns the intent created the first time.
         existing = SandboxPaymentIntent.objects.filter(idempotency_key=idempotency_key).first()
@@ -68,10 +83,42 @@ class SandboxGateway:
                     client_secret=f"{pi_id}_secret_{secrets.token_hex(12)}",
                     metadata=metadata_str(metadata),
                     created=int(time.time()),
+                    customer=customer,
+                    payment_method=off_session_payment_method,
+                    setup_future_usage="off_session" if save_card else "",
                 )
         except IntegrityError:
             pi = SandboxPaymentIntent.objects.get(idempotency_key=idempotency_key)
+        if off_session_payment_method:
+            return self._confirm_off_session(pi)
         return _intent(pi)
+
+    @staticmethod
+    def _confirm_off_session(pi: SandboxPaymentIntent) -> GatewayIntent:
+        """Charge a saved card without the customer, as Stripe's test cards behave."""
+        card = pi.payment_method
+        if card in (AUTHENTICATION_REQUIRED_CARD, DECLINED_CARD):
+            code = (
+                "authentication_required"
+                if card == AUTHENTICATION_REQUIRED_CARD
+                else "card_declined"
+            )
+            message = (
+                "Your card was declined. This transaction requires authentication."
+                if code == "authentication_required"
+                else "Your card was declined."
+            )
+            SandboxPaymentIntent.objects.filter(pk=pi.pk).update(
+                last_payment_error={"code": code, "message": message}
+            )
+            raise GatewayError(message, code=code, payment_intent_id=pi.pk)
+        sandbox.sandbox_intent_succeed(payment_intent_id=pi.pk)
+        pi.refresh_from_db()
+        return _intent(pi)
+
+    def create_customer(self, *, email: str, idempotency_key: str) -> str:
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:14]
+        return f"cus_sbx{digest}"
 
     def retrieve_payment_intent(self, id: str) -> GatewayIntent:
         return _intent(_get(id))

@@ -79,6 +79,10 @@ class SandboxPaymentIntent(models.Model):
     latest_charge = models.CharField(max_length=64, blank=True)
     last_payment_error = models.JSONField(null=True, blank=True)
     created = models.BigIntegerField(help_text="unix seconds, as Stripe reports it")
+    customer = models.CharField(max_length=64, blank=True)
+    # The card it is (to be) paid with; saved for off-session use when `setup_future_usage`.
+    payment_method = models.CharField(max_length=64, blank=True)
+    setup_future_usage = models.CharField(max_length=16, blank=True)
 
     class Meta:
         db_table = "payments_sandboxpaymentintent"

@@ -62,14 +62,15 @@ def intent_json(pi: SandboxPaymentIntent) -> dict[str, Any]:
         "confirmation_method": "automatic",
         "created": pi.created,
         "currency": pi.currency.lower(),
-        "customer": None,
+        "customer": pi.customer or None,
+        "setup_future_usage": pi.setup_future_usage or None,
         "description": None,
         "last_payment_error": pi.last_payment_error,
         "latest_charge": pi.latest_charge or None,
         "livemode": False,
         "metadata": pi.metadata,
         "next_action": None,
-        "payment_method": f"pm_sbx{pi.id[-12:]}" if pi.latest_charge else None,
+        "payment_method": pi.payment_method or None,
         "payment_method_types": ["card"],
         "status": pi.status,
     }
@@ -175,7 +176,9 @@ def sandbox_intent_succeed(*, payment_intent_id: str) -> dict[str, Any]:
         pi.status = "succeeded"
         pi.last_payment_error = None
         pi.latest_charge = new_id("ch")
-        pi.save(update_fields=["status", "last_payment_error", "latest_charge"])
+        # The card it was paid with (the one saved for later, with setup_future_usage).
+        pi.payment_method = pi.payment_method or f"pm_sbx{pi.id[-12:]}"
+        pi.save(update_fields=["status", "last_payment_error", "latest_charge", "payment_method"])
         return event_emit_on_commit(type="payment_intent.succeeded", obj=intent_json(pi))
 
 

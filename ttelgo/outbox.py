@@ -60,6 +60,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "esim.expired",
     "esim.revoked",
     "esim.deletion_scheduled",
+    "esim.auto_topup",
     "wallet.topup_succeeded",
     "wallet.low_balance",
     "invoice.issued",

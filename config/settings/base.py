@@ -149,6 +149,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
     "esim-usage-refresh": {"task": "orders.tasks.esims_usage_refresh", "schedule": 900.0},
     "esim-expiry-notify": {"task": "orders.tasks.esims_expiry_notify", "schedule": 3600.0},
+    "auto-topups-expiry": {"task": "orders.tasks.auto_topups_expiry_check", "schedule": 3600.0},
     "orders-delivery-guarantee": {
         "task": "orders.tasks.orders_delivery_guarantee",
         "schedule": 300.0,
@@ -225,6 +226,8 @@ PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 SANDBOX_PROVIDER_CLASS = "sandbox.provider.SandboxProvider"
 SANDBOX_GATEWAY_CLASS = "sandbox.gateway.SandboxGateway"
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+# Stripe.js on the page where a customer confirms an off-session payment their bank held.
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_sandbox_local_only")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)

@@ -19,6 +19,7 @@ class GatewayIntent:
     failure_message: str = ""
     latest_charge: str | None = None
     created: int = 0
+    payment_method: str = ""
 
     @property
     def money(self) -> Money:
@@ -39,19 +40,43 @@ class GatewayError(Exception):
     """The gateway refused or could not be reached. `state_conflict` means the object is
     in a state that does not allow the operation (e.g. cancelling a succeeded intent)."""
 
-    def __init__(self, message: str, *, code: str = "", state_conflict: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        state_conflict: bool = False,
+        payment_intent_id: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.state_conflict = state_conflict
+        # The intent an off-session charge left behind (e.g. `authentication_required`:
+        # the customer confirms it on-session).
+        self.payment_intent_id = payment_intent_id
 
 
 class PaymentGateway(Protocol):
     name: str
 
     def create_payment_intent(
-        self, *, amount: Money, metadata: dict[str, str], idempotency_key: str
-    ) -> GatewayIntent: ...
+        self,
+        *,
+        amount: Money,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        customer: str = "",
+        save_card: bool = False,
+        off_session_payment_method: str = "",
+    ) -> GatewayIntent:
+        """`save_card`: keep the card for off-session use (setup_future_usage) on
+        `customer`. `off_session_payment_method`: charge that saved card now, without the
+        customer (confirm off-session); a bank asking for authentication raises
+        GatewayError(code="authentication_required", payment_intent_id=...)."""
+        ...
+
+    def create_customer(self, *, email: str, idempotency_key: str) -> str: ...
 
     def retrieve_payment_intent(self, id: str) -> GatewayIntent: ...
 

@@ -45,6 +45,7 @@ def intent_from_stripe(raw: Any) -> GatewayIntent:
         failure_message=str(error.get("message") or error.get("code") or ""),
         latest_charge=_id_of(obj.get("latest_charge")),
         created=int(obj.get("created") or 0),
+        payment_method=_id_of(obj.get("payment_method")) or "",
     )
 
 
@@ -86,19 +87,43 @@ class StripeGateway:
         except stripe.StripeError as exc:
             code = str(getattr(exc, "code", "") or "")
             message = str(getattr(exc, "user_message", None) or exc)
+            error = getattr(exc, "error", None)
+            intent = getattr(error, "payment_intent", None) if error is not None else None
             raise GatewayError(
-                message, code=code, state_conflict=code in _STATE_CONFLICT_CODES
+                message,
+                code=code,
+                state_conflict=code in _STATE_CONFLICT_CODES,
+                payment_intent_id=_id_of(intent) or "",
             ) from exc
 
     def create_payment_intent(
-        self, *, amount: Money, metadata: dict[str, str], idempotency_key: str
+        self,
+        *,
+        amount: Money,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        customer: str = "",
+        save_card: bool = False,
+        off_session_payment_method: str = "",
     ) -> GatewayIntent:
         params: dict[str, Any] = {
             "amount": amount.amount,
             "currency": amount.currency.lower(),
             "metadata": metadata_str(metadata),
-            "automatic_payment_methods": {"enabled": True},
         }
+        if customer:
+            params["customer"] = customer
+        if off_session_payment_method:
+            params.update(
+                payment_method=off_session_payment_method,
+                off_session=True,
+                confirm=True,
+                payment_method_types=["card"],
+            )
+        else:
+            params["automatic_payment_methods"] = {"enabled": True}
+            if save_card:
+                params["setup_future_usage"] = "off_session"
         obj = self._call(
             self.client.v1.payment_intents.create,
             params=params,
@@ -108,6 +133,14 @@ class StripeGateway:
 
     def retrieve_payment_intent(self, id: str) -> GatewayIntent:
         return intent_from_stripe(self._call(self.client.v1.payment_intents.retrieve, id))
+
+    def create_customer(self, *, email: str, idempotency_key: str) -> str:
+        obj = self._call(
+            self.client.v1.customers.create,
+            params={"email": email},
+            options={"idempotency_key": idempotency_key},
+        )
+        return str(_plain(obj)["id"])
 
     def cancel_payment_intent(self, id: str, idempotency_key: str) -> GatewayIntent:
         obj = self._call(

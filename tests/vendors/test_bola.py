@@ -140,6 +140,17 @@ def _make_ticket(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, A
     return {"ticket_id": response.json()["id"]}
 
 
+def _make_auto_topup(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
+    response = client.post(
+        "/api/v1/vendor/auto-topups",
+        {"bundle_code": "esim_2GB_7D_GB_V2", "below_percent": 20},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="bola-auto-topup",
+    )
+    assert response.status_code == 201, response.content
+    return {"rule_id": response.json()["id"]}
+
+
 # Fields any vendor write might need (extra ones are ignored by the serializers).
 VALID_BODY = {
     "bundle_code": "esim_2GB_7D_GB_V2",
@@ -154,6 +165,7 @@ MAKERS: list[Callable[[Vendor, APIClient, Any], dict[str, Any]]] = [
     _make_invoice,
     _make_order,
     _make_ticket,
+    _make_auto_topup,
 ]
 
 
