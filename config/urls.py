@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orders.esim_pages import esim_page
-from orders.payment_pages import payment_page
+from orders.payment_pages import esim_page_topup, payment_page
 from support import pages as support_pages
 from ttelgo import api, errors, health
 from ttelgo.metrics import metrics_view
@@ -48,6 +48,7 @@ urlpatterns = [
     # A traveller's eSIM install page, behind its signed link (orders/esim_pages.py).
     path("e/<str:token>", esim_page, name="esim-page"),
     path("e/<str:token>/help", support_pages.esim_help, name="esim-help"),
+    path("e/<str:token>/topup", esim_page_topup, name="esim-topup"),
     # Confirming an off-session payment the bank held (SCA), from the email's link.
     path("pay/<str:token>", payment_page, name="payment-page"),
     # A support ticket's reply link, from the answers we email (support/pages.py).

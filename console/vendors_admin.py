@@ -74,6 +74,7 @@ class VendorUserInline(admin.TabularInline):
 class VendorBrandForm(forms.ModelForm):
     logo_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
     support_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    topup_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
 
     class Meta:
         model = VendorBrand

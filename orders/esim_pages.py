@@ -8,22 +8,25 @@ the delivery email; vendors get it as `page_url` in the API and webhooks, to pas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.safestring import mark_safe
 
+from esims.models import Bundle
 from esims.qr import apple_install_url, qr_svg
 from orders.esim_records import Esim
 from orders.esim_services import esim_usage_refresh
 from ttelgo.audit import audit_record
+from ttelgo.money import Money
 from vendors.branding import brand_for, platform_brand
 
 SALT = "ttelgo.esim-page"
@@ -91,6 +94,7 @@ def esim_page(request: HttpRequest, token: str) -> HttpResponse:
     if esim.status != Esim.Status.REVOKED:
         esim = esim_usage_refresh(esim=esim)  # fresh figures when stale; cached otherwise
     order = esim.order
+    revoked = esim.status == Esim.Status.REVOKED
     context = {
         "esim": esim,
         "lpa": esim.lpa,
@@ -98,10 +102,13 @@ def esim_page(request: HttpRequest, token: str) -> HttpResponse:
         # The QR is our own SVG (qrcode's output), not user input.
         "qr": mark_safe(qr_svg(esim.lpa).decode()),  # noqa: S308
         "bundles": list(esim.bundles or []),
-        "revoked": esim.status == Esim.Status.REVOKED,
+        "revoked": revoked,
         "brand": brand_for(order.vendor),
         # A customer asks us here (a ticket); a vendor's end customer asks the vendor.
         "help_form": order.customer_id is not None,
+        # A customer buys more data here; a vendor's end customer at the vendor's shop.
+        "offers": topup_offers(esim) if order.customer_id is not None and not revoked else [],
+        "topup_error": request.GET.get("topup") == "error",
         "help_sent": request.GET.get("help") == "sent",
         "help_error": request.GET.get("help") == "error",
         "language": language,
@@ -114,3 +121,29 @@ def esim_page(request: HttpRequest, token: str) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex"
     response["Content-Language"] = language
     return response
+
+
+def topup_offers(esim: Esim, *, limit: int = 6) -> list[Offer]:
+    """Bundles a customer can top the eSIM up with from its page: the one it was bought
+    with and the sellable ones covering one of its countries, cheapest first."""
+    codes = list(esim.order.items.values_list("bundle_code", flat=True)[:1]) or [esim.bundle_code]
+    first = Bundle.objects.filter(code=codes[0]).prefetch_related("countries").first()
+    found = Bundle.objects.filter(is_active=True, hidden=False)
+    if first is not None and first.countries.exists():
+        isos = [c.iso for c in first.countries.all()]
+        found = found.filter(Q(countries__iso__in=isos) | Q(pk=first.pk))
+    elif first is not None:
+        found = found.filter(pk=first.pk)
+    else:
+        return []
+    bundles = found.distinct().order_by("retail_amount", "code")[:limit]
+    return [
+        Offer(b.code, b.display_name or b.code, Money(b.retail_amount, b.currency)) for b in bundles
+    ]
+
+
+@dataclass(frozen=True)
+class Offer:
+    code: str
+    name: str
+    price: Money

@@ -56,6 +56,7 @@ class VendorBrandApi(VendorApiMixin, APIView):
         )
         support_email = serializers.EmailField(required=False, allow_blank=True)
         support_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+        topup_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
         sender_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
     @extend_schema(responses={200: BrandSerializer}, tags=["vendor"])

@@ -20,6 +20,7 @@ FIELDS = (
     "primary_color",
     "support_email",
     "support_url",
+    "topup_url",
     "sender_name",
 )
 
@@ -35,6 +36,7 @@ class Brand:
     support_email: str
     support_url: str
     white_label: bool
+    topup_url: str = ""
 
 
 def text_colour_on(background: str) -> str:
@@ -55,7 +57,7 @@ def brand_validate(values: dict[str, Any]) -> None:
     colour = values.get("primary_color")
     if colour is not None and not HEX_COLOUR.match(colour):
         errors["primary_color"] = ["A colour as #rrggbb."]
-    for field in ("logo_url", "support_url"):
+    for field in ("logo_url", "support_url", "topup_url"):
         url = values.get(field)
         if url and not str(url).startswith("https://"):
             errors[field] = ["An https:// address."]
@@ -131,4 +133,5 @@ def brand_for(vendor: Vendor | None) -> Brand:
         support_email=brand.support_email or vendor.contact_email,
         support_url=brand.support_url,
         white_label=True,
+        topup_url=brand.topup_url,
     )

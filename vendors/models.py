@@ -163,6 +163,9 @@ class VendorBrand(models.Model):
     primary_color = models.CharField(max_length=7, default="#2563eb", help_text="#rrggbb")
     support_email = models.EmailField(blank=True)
     support_url = models.URLField(max_length=500, blank=True, help_text="https only")
+    topup_url = models.URLField(
+        max_length=500, blank=True, help_text="https only: where its customers buy more data"
+    )
     sender_name = models.CharField(
         max_length=100, blank=True, help_text="the From name of emails to its customers"
     )

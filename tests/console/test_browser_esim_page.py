@@ -14,6 +14,7 @@ from selenium.webdriver.common.by import By
 
 from orders.esim_pages import esim_page_token
 from orders.esim_records import Esim
+from orders.models import Order
 from orders.services import order_create_b2b
 from support.models import Ticket
 from tests.console.factories import b2c_order, pay
@@ -104,3 +105,17 @@ def _check_the_layout(console: Any, esim: Esim) -> None:
     width = console.driver.execute_script("return document.documentElement.scrollWidth")
     viewport = console.driver.execute_script("return document.documentElement.clientWidth")
     assert width <= viewport, (width, viewport)
+
+
+def test_a_customer_buys_more_data_on_the_page(phone, bundles):
+    order = pay(b2c_order())
+    esim = Esim.objects.get(order=order)
+    phone.open(f"/e/{esim_page_token(esim)}?lang=en")
+    phone.wait_css("#topup-buy").click()
+    phone.wait_css("#confirm-payment")
+    assert "Top up your eSIM" in phone.text()
+    assert critical_violations(phone.driver) == []
+    phone.driver.find_element(By.ID, "confirm-payment").click()
+    phone.wait_css("#paid")
+    topup = Order.objects.get(kind="topup")
+    assert topup.status == "completed" and topup.target_iccid == esim.iccid

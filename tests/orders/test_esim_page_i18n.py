@@ -77,6 +77,7 @@ def test_a_vendor_sets_its_brand_and_its_customers_see_only_that(vendor_esim):
         "primary_color": "#fde047",
         "support_url": "https://globetrotter.example/help",
         "support_email": "help@globetrotter.example",
+        "topup_url": "https://globetrotter.example/data",
         "sender_name": "Globetrotter",
     }
     saved = api.put("/api/v1/vendor/brand", brand, format="json")
@@ -89,6 +90,7 @@ def test_a_vendor_sets_its_brand_and_its_customers_see_only_that(vendor_esim):
     assert "Globetrotter Mobile" in html and "https://globetrotter.example/logo.png" in html
     assert "--brand: #0f766e; --on-brand: #ffffff" in html
     assert "https://globetrotter.example/help" in html and "help@globetrotter.example" in html
+    assert 'href="https://globetrotter.example/data"' in html
     # Nothing of ours (the sandbox's SM-DP+ host aside: it is the provider's address).
     assert (
         "ttelgo"
