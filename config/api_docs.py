@@ -230,7 +230,9 @@ OPERATIONS: dict[str, Doc] = {
         "webhook, or poll `GET /vendor/orders/{id}`). Not "
         "enough funds is 402 `insufficient_funds` (prepaid) or `credit_limit_exceeded` "
         "(postpaid), with `available`, `required` and `shortfall` in `details`; nothing "
-        "is created then. `Idempotency-Key` is required.",
+        "is created then. With `customer_email` (and `customer_language`: en, es, fr, de) "
+        "the end customer is emailed the eSIMs once delivered, under the vendor's brand. "
+        "`Idempotency-Key` is required.",
         errors=(
             "insufficient_funds",
             "credit_limit_exceeded",
@@ -480,6 +482,13 @@ OPERATIONS: dict[str, Doc] = {
         request={"monthly_limit": 5},
     ),
     "vendor_auto_topups_destroy": Doc("Stop an auto top-up rule", "The rule stops firing."),
+    "vendor_esims_resend_create": Doc(
+        "Email the eSIM to the end customer again",
+        "Queues the delivery email (QR, install page, iOS link) of the eSIM's order again, "
+        "to `email` or the `customer_email` given with the order, under the vendor's brand.",
+        errors=("invalid_state",),
+        request={"email": "traveller@example.com"},
+    ),
     "vendor_brand_retrieve": Doc(
         "My brand (white label)",
         "The name, logo, colour and support contacts the vendor's end customers see on "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -301,6 +302,15 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
         customer_reference = serializers.CharField(
             max_length=255, required=False, allow_blank=True, default=""
         )
+        customer_email = serializers.EmailField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="email the end customer the eSIMs, under the vendor's brand",
+        )
+        customer_language = serializers.ChoiceField(
+            choices=settings.LANGUAGES, required=False, default="en"
+        )
 
     class OutputSerializer(VendorOrderOutputSerializer):
         pass
@@ -466,3 +476,25 @@ class VendorEsimRefundCreateApi(VendorApiMixin, APIView):
             esim=esim, requested_by=f"vendor:{vendor.pk}", reason=data.validated_data["reason"]
         )
         return Response(EsimRefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+class VendorEsimResendApi(VendorApiMixin, APIView):
+    """Email the eSIM's order to the end customer again (or to another address), under
+    the vendor's brand."""
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    class OutputSerializer(serializers.Serializer):
+        iccid = serializers.CharField()
+        email = serializers.EmailField()
+
+    @extend_schema(request=InputSerializer, responses={202: OutputSerializer})
+    @idempotent()
+    def post(self, request: Request, iccid: str) -> Response:
+        vendor = request.vendor  # type: ignore[attr-defined]
+        esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        email = services.esim_delivery_resend(esim=esim, to=data.validated_data["email"])
+        return Response({"iccid": esim.iccid, "email": email}, status=status.HTTP_202_ACCEPTED)

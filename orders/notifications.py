@@ -5,6 +5,7 @@ leaves only after it commits."""
 from __future__ import annotations
 
 from email.mime.image import MIMEImage
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,8 @@ from orders.esim_records import Esim
 from orders.models import Order
 from ttelgo.money import Money, money_api
 from ttelgo.outbox import event_record, task_enqueue
+from vendors.branding import brand_for
+from vendors.models import VendorBrand
 
 
 def order_webhook_data(order: Order) -> dict[str, Any]:
@@ -54,6 +57,8 @@ def _publish(order: Order, type: str) -> None:
 def order_completed_notify(*, order: Order) -> None:
     if order.channel == Order.Channel.B2B:
         _publish(order, "order.completed")
+        if order.kind == Order.Kind.ESIM and order.end_customer_email:
+            task_enqueue("orders.tasks.order_esims_email", order.pk)
     elif order.kind == Order.Kind.ESIM:
         task_enqueue("orders.tasks.order_esims_email", order.pk)
 
@@ -78,14 +83,24 @@ def order_refunded_notify(*, order: Order, refund: Money) -> None:
         customer_email(order=order, kind="order_refunded", amount=str(refund))
 
 
-def order_esims_email_send(*, order_id: int) -> None:
-    """Email the customer their eSIMs: one inline QR per eSIM and the iOS install link."""
-    order = Order.objects.select_related("customer").get(pk=order_id)
-    if order.customer is None or not order.customer.email:
-        return
+def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
+    """Email the buyer's eSIMs: one inline QR per eSIM, the install page and the iOS
+    link. A customer's order goes to the customer; a vendor's to its end customer (`to`,
+    else the address on the order) under the vendor's brand: its name as the sender, its
+    support address to reply to, nothing of ours. False when there is nobody to email."""
+    order = Order.objects.select_related("customer", "vendor").get(pk=order_id)
+    brand = brand_for(order.vendor)
+    if order.vendor is not None:
+        recipient, language = to or order.end_customer_email, order.end_customer_language
+        vendor_brand = VendorBrand.objects.filter(vendor=order.vendor).first()
+        sender = (vendor_brand.sender_name if vendor_brand else "") or brand.name
+    elif order.customer is not None:
+        recipient, language, sender = order.customer.email, order.customer.language, ""
+    else:
+        return False
     esims = list(Esim.objects.filter(order=order).order_by("id"))
-    if not esims:
-        return
+    if not recipient or not esims:
+        return False
     cards: list[dict[str, Any]] = [
         {
             "esim": e,
@@ -96,16 +111,22 @@ def order_esims_email_send(*, order_id: int) -> None:
         }
         for e in esims
     ]
-    context = {"order": order, "cards": cards}
-    with translation.override(order.customer.language or settings.LANGUAGE_CODE):
+    context = {"order": order, "cards": cards, "brand": brand}
+    with translation.override(language or settings.LANGUAGE_CODE):
         subject = gettext("Your eSIM is ready (order %(id)s)") % {"id": order.pk}
         text = render_to_string("emails/esims_ready.txt", context)
         html = render_to_string("emails/esims_ready.html", context)
+    from_email = settings.DEFAULT_FROM_EMAIL
+    if sender:
+        from_email = formataddr((sender, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[order.customer.email],
+        from_email=from_email,
+        to=[recipient],
+        reply_to=[brand.support_email]
+        if order.vendor is not None and brand.support_email
+        else None,
     )
     message.attach_alternative(html, "text/html")
     # multipart/related keeps the QR images inline with the HTML (cid: references).
@@ -116,3 +137,4 @@ def order_esims_email_send(*, order_id: int) -> None:
         image.add_header("Content-Disposition", "inline", filename=f"{card['cid']}.png")
         message.attach(image)
     message.send()
+    return True

@@ -299,6 +299,7 @@ def _order_insert(
     target_iccid: str = "",
     client_ip: str | None = None,
     review_reasons: list[str] | None = None,
+    end_customer: tuple[str, str] = ("", ""),
 ) -> Order:
     """The order row, its item and its first event (must run inside a transaction)."""
     if not 1 <= quantity <= MAX_QUANTITY:
@@ -312,6 +313,8 @@ def _order_insert(
         channel=channel,
         customer=customer,
         vendor=vendor,
+        end_customer_email=end_customer[0],
+        end_customer_language=end_customer[1],
         status=status,
         currency=unit_price.currency,
         total=unit_price.amount * quantity,
@@ -401,6 +404,7 @@ def _create_b2b(
     kind: str,
     customer_reference: str = "",
     target_iccid: str = "",
+    end_customer: tuple[str, str] = ("", ""),
 ) -> Order:
 
     _vendor_may_order(vendor)
@@ -429,6 +433,7 @@ def _create_b2b(
             customer_reference=customer_reference,
             target_iccid=target_iccid,
             review_reasons=reasons,
+            end_customer=end_customer,
         )
         # Refusal (insufficient_funds / credit_limit_exceeded) rolls the order back too.
         hold = vendor_order_reserve(
@@ -467,10 +472,17 @@ def order_create_b2c(
 
 
 def order_create_b2b(
-    *, vendor: Vendor, bundle_code: str, quantity: int, customer_reference: str = ""
+    *,
+    vendor: Vendor,
+    bundle_code: str,
+    quantity: int,
+    customer_reference: str = "",
+    customer_email: str = "",
+    customer_language: str = "",
 ) -> Order:
     """A vendor's eSIM order: funds reserved in the same transaction, provisioning queued
-    once it commits."""
+    once it commits. With `customer_email`, the end customer is emailed the eSIMs under
+    the vendor's brand once they are delivered."""
 
     bundle = bundle_get_sellable(code=bundle_code)
     return _create_b2b(
@@ -479,6 +491,7 @@ def order_create_b2b(
         quantity=quantity,
         kind=Order.Kind.ESIM,
         customer_reference=customer_reference,
+        end_customer=(customer_email, customer_language),
     )
 
 
@@ -608,3 +621,21 @@ def order_review_reject(*, order_id: int, actor: Any, note: str = "") -> Order:
         )
         vendor_order_void(order_id=order_id)
         return order
+
+
+def esim_delivery_resend(*, esim: Esim, to: str = "") -> str:
+    """Queue the delivery email of a vendor's eSIM again, to `to` or the end customer on
+    the order. Returns the address; none known is a validation error."""
+    order = esim.order
+    email = to or order.end_customer_email
+    if not email:
+        raise DomainError(
+            "validation_error",
+            "No end customer email is on this order; send one.",
+            details={"email": ["Required."]},
+        )
+    if esim.status == Esim.Status.REVOKED:
+        raise DomainError("invalid_state", f"eSIM {esim.iccid} was revoked.")
+    with transaction.atomic():
+        task_enqueue("orders.tasks.order_esims_email", order.pk, email)
+    return email

@@ -28,10 +28,10 @@ def order_provision(self, order_id: int) -> None:  # type: ignore[no-untyped-def
     retry_backoff=True,
     max_retries=5,
 )
-def order_esims_email(order_id: int) -> None:
+def order_esims_email(order_id: int, to: str = "") -> None:
     from orders.notifications import order_esims_email_send
 
-    order_esims_email_send(order_id=order_id)
+    order_esims_email_send(order_id=order_id, to=to)
 
 
 @shared_task(name="orders.tasks.orders_redrive_stuck")

@@ -39,6 +39,11 @@ urlpatterns: list[URLPattern] = [
         name="vendor-esim-refund",
     ),
     path(
+        "vendor/esims/<str:iccid>/resend",
+        api.VendorEsimResendApi.as_view(),
+        name="vendor-esim-resend",
+    ),
+    path(
         "vendor/esims/<str:iccid>/usage",
         api.VendorEsimUsageApi.as_view(),
         name="vendor-esim-usage",

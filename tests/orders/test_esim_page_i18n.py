@@ -140,3 +140,53 @@ def test_registration_takes_the_browsers_language(db):
     from ttelgo.models import User
 
     assert User.objects.get(email="ana@example.com").language == "es"
+
+
+def test_a_vendors_end_customer_gets_the_esims_under_the_vendors_brand(
+    bundles, django_capture_on_commit_callbacks
+):
+    vendor = VendorFactory(name="Shop Ltd", contact_email="ops@shop.example")
+    fund(vendor, 10_000)
+    api = vendor_client(vendor)
+    api.put(
+        "/api/v1/vendor/brand",
+        {
+            "display_name": "Globetrotter Mobile",
+            "sender_name": "Globetrotter",
+            "support_email": "help@globetrotter.example",
+        },
+        format="json",
+    )
+    bad = buy_b2b(api, django_capture_on_commit_callbacks, customer_email="not-an-email")
+    assert bad.status_code == 400 and "customer_email" in bad.json()["error"]["details"]
+    order = buy_b2b(
+        api,
+        django_capture_on_commit_callbacks,
+        customer_email="ana@example.com",
+        customer_language="es",
+    ).json()
+    (sent,) = mail.outbox
+    assert sent.to == ["ana@example.com"] and sent.reply_to == ["help@globetrotter.example"]
+    assert sent.from_email.startswith("Globetrotter <")
+    assert sent.subject == f"Tu eSIM está lista (pedido {order['id']})"
+    assert "Globetrotter Mobile" in sent.body and "TTelGo" not in sent.body
+    esim = Esim.objects.get(order_id=order["id"])
+    assert f"/e/{esim_page_token(esim)}" in sent.body
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = api.post(
+            f"/api/v1/vendor/esims/{esim.iccid}/resend",
+            {"email": "luis@example.com"},
+            format="json",
+        )
+    assert resent.status_code == 202 and mail.outbox[-1].to == ["luis@example.com"]
+    plain = buy_b2b(api, django_capture_on_commit_callbacks).json()  # no customer_email
+    assert len(mail.outbox) == 2
+    other = Esim.objects.get(order_id=plain["id"])
+    nobody = api.post(f"/api/v1/vendor/esims/{other.iccid}/resend", {}, format="json")
+    assert nobody.status_code == 400
+    stranger = vendor_client(VendorFactory())
+    assert (
+        stranger.post(f"/api/v1/vendor/esims/{esim.iccid}/resend", {}, format="json").status_code
+        == 404
+    )
