@@ -105,7 +105,7 @@ class OrderListCreateApi(generics.ListAPIView):
         responses={201: OutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
     )
-    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL)
+    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL, atomic=False)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -135,7 +135,7 @@ class OrderCancelApi(APIView):
         pass
 
     @extend_schema(request=None, responses={200: OutputSerializer})
-    @idempotent()
+    @idempotent(atomic=False)
     def post(self, request: Request, order_id: int) -> Response:
         selectors.order_get_for_buyer(order_id=order_id, customer=request.user)
         services.order_cancel(order_id=order_id, actor=request.user)
@@ -276,7 +276,7 @@ class EsimTopupCreateApi(APIView):
     @extend_schema(
         request=InputSerializer, responses={201: OutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
-    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL)
+    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL, atomic=False)
     def post(self, request: Request, iccid: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

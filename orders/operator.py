@@ -282,13 +282,20 @@ def operator_order_cancel(*, order_id: int, actor: Any, reason: str = "") -> Ord
     from orders.services import order_cancel
 
     operator_require(actor, "ttelgo.cancel_orders")
-    return _order_change_audited(
-        order_id=order_id,
-        actor=actor,
-        action="order.cancel",
-        reason=reason,
-        change=lambda: order_cancel(order_id=order_id, actor=actor),
-    )
+
+    def audit(before: Order, after: Order) -> None:
+        audit_record(
+            actor=actor,
+            action="order.cancel",
+            target=after,
+            before=_order_state(before),
+            after=_order_state(after),
+            reason=reason,
+        )
+
+    # Not in one transaction with the gateway call: order_cancel commits the order (and
+    # this audit row) before it asks the gateway to cancel the PaymentIntent.
+    return order_cancel(order_id=order_id, actor=actor, audit=audit)
 
 
 def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Order:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -376,8 +377,10 @@ def _create_b2c(
     save_card: bool = False,
     pay_off_session: bool = False,
 ) -> Order:
-    """With `pay_off_session`, no PaymentIntent yet: the caller charges the customer's
-    saved card (payments.services.payment_off_session) once this has committed."""
+    """The order, then its PaymentIntent: the gateway is asked outside any transaction
+    (the order is committed first, awaiting payment); if it fails, the order is cancelled
+    and the error raised. With `pay_off_session`, no PaymentIntent yet: the caller charges
+    the customer's saved card (payments.services.payment_off_session)."""
     with transaction.atomic():
         order = _order_insert(
             channel=Order.Channel.B2C,
@@ -390,10 +393,20 @@ def _create_b2c(
             target_iccid=target_iccid,
             client_ip=client_ip,
         )
-        # Same transaction: no order without its PaymentIntent record, and vice versa.
-        if not pay_off_session:
-            payment_create_for_order(order=order, save_card=save_card)
+    if pay_off_session:
         return order
+    try:
+        payment_create_for_order(order=order, save_card=save_card)
+    except DomainError:
+        with transaction.atomic():
+            order_transition(
+                order_id=order.pk,
+                to=S.CANCELLED,
+                expected=S.AWAITING_PAYMENT,
+                reason="the payment could not be set up",
+            )
+        raise
+    return order
 
 
 def _create_b2b(
@@ -559,8 +572,17 @@ def order_create_topup(
 # --- cancel and review ------------------------------------------------------------------
 
 
-def order_cancel(*, order_id: int, actor: Any, reason: str = "cancelled by the buyer") -> Order:
-    """Cancel an order still awaiting payment, and its PaymentIntent with it."""
+def order_cancel(
+    *,
+    order_id: int,
+    actor: Any,
+    reason: str = "cancelled by the buyer",
+    audit: Callable[[Order, Order], None] | None = None,
+) -> Order:
+    """Cancel an order still awaiting payment, then its PaymentIntent (asked of the
+    gateway after the order's transaction commits). A payment that lands on the cancelled
+    order anyway (the customer paid at that moment, or the gateway was unreachable) is
+    refunded as a late payment (`order_paid`)."""
 
     with transaction.atomic():
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
@@ -570,6 +592,7 @@ def order_cancel(*, order_id: int, actor: Any, reason: str = "cancelled by the b
                 "Only an order awaiting payment can be cancelled.",
                 details={"status": order.status},
             )
+        before = order
         order = order_transition(
             order_id=order_id,
             to=S.CANCELLED,
@@ -577,9 +600,13 @@ def order_cancel(*, order_id: int, actor: Any, reason: str = "cancelled by the b
             actor=actor,
             reason=reason,
         )
-        # Inside the transaction: if the gateway refuses, the order stays as it was.
+        if audit is not None:  # the operator's audit row, in the same transaction
+            audit(before, order)
+    try:
         payment_cancel_for_order(order_id=order_id)
-        return order
+    except DomainError as exc:
+        logger.warning("payment of cancelled order %s not cancelled: %s", order_id, exc.message)
+    return order
 
 
 def _locked_in_review(order_id: int) -> Order:

@@ -40,3 +40,53 @@ def test_the_compatibility_check_runs_outside_a_transaction():
         )
     assert response.status_code == 409
     assert seen == [False]
+
+
+def test_a_customer_order_and_its_cancel_ask_the_gateway_outside_a_transaction():
+    """The PaymentIntent is created after the order commits, and cancelled after the
+    order's cancel commits; a gateway failure cancels the order it could not pay."""
+    from orders.models import Order
+    from sandbox.gateway import SandboxGateway
+    from tests.factories import UserFactory
+    from tests.orders.factories import BUNDLE_CODE, customer_client
+    from ttelgo.errors import DomainError
+
+    bundles_create()
+    api = customer_client(UserFactory())
+    seen: list[bool] = []
+    create, cancel = SandboxGateway.create_payment_intent, SandboxGateway.cancel_payment_intent
+
+    def spy(real):
+        def call(self, *args, **kwargs):
+            seen.append(connection.in_atomic_block)
+            return real(self, *args, **kwargs)
+
+        return call
+
+    with (
+        mock.patch.object(SandboxGateway, "create_payment_intent", spy(create)),
+        mock.patch.object(SandboxGateway, "cancel_payment_intent", spy(cancel)),
+    ):
+        created = api.post(
+            "/api/v1/orders",
+            {"bundle_code": BUNDLE_CODE, "quantity": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="gw-1",
+        )
+        assert created.status_code == 201, created.content
+        cancelled = api.post(f"/api/v1/orders/{created.json()['id']}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert seen == [False, False]
+
+    def down(**_kwargs):
+        raise DomainError("payment_provider_error", "The payment provider is unreachable.")
+
+    with mock.patch("orders.services.payment_create_for_order", side_effect=down):
+        failed = api.post(
+            "/api/v1/orders",
+            {"bundle_code": BUNDLE_CODE, "quantity": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="gw-2",
+        )
+    assert failed.status_code == 502, failed.content
+    assert Order.objects.order_by("-id").first().status == "cancelled"
