@@ -48,7 +48,6 @@ from orders.models import Order, OrderEvent
 from orders.provider_refunds import provider_refund_expect
 from orders.state import order_event_record, order_transition
 from payments.selectors import payment_fully_refunded
-from payments.services import payment_refund_for_order
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 
@@ -484,8 +483,10 @@ def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Ou
         )
         if order.channel == Order.Channel.B2B:
             vendor_order_void(order_id=order_id)
-        else:
-            payment_refund_for_order(order_id=order_id, reason=f"provisioning failed: {reason}")
+        else:  # the card refund leaves after this commits (no gateway call in here)
+            task_enqueue(
+                "payments.tasks.order_payment_refund", order_id, f"provisioning failed: {reason}"
+            )
         order_failed_notify(order=order)
     logger.warning("order %s failed: %s", order_id, reason)
     return Outcome("failed", reason=reason)

@@ -640,7 +640,13 @@ def order_review_reject(*, order_id: int, actor: Any, note: str = "") -> Order:
             order = order_transition(
                 order_id=order_id, to=S.REFUNDED, expected=S.IN_REVIEW, actor=actor, reason=reason
             )
-            payment_refund_for_order(order_id=order_id, reason=reason, actor=actor)
+            # The card refund leaves after this commits (no gateway call in here).
+            task_enqueue(
+                "payments.tasks.order_payment_refund",
+                order_id,
+                reason,
+                getattr(actor, "pk", None),
+            )
             return order
 
         order = order_transition(

@@ -383,29 +383,35 @@ def test_two_workers_at_once_buy_once():
     assert_ledger_sound()
 
 
-def test_a_refund_that_cannot_be_made_leaves_the_order_to_try_again(
+def test_the_card_refund_of_a_failed_order_leaves_after_commit_and_is_retried(
     paid_b2c_order, django_capture_on_commit_callbacks
 ):
+    """The order fails in its transaction; the refund is a task queued with it (no
+    gateway call inside). A gateway outage fails one run of the task, the retry refunds,
+    and a run too many refunds nothing more."""
+    from payments.gateways.base import GatewayError
+    from payments.tasks import order_payment_refund
+    from sandbox.gateway import SandboxGateway
     from ttelgo.errors import DomainError
 
     with (
         mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderRejected("no")),
-        mock.patch(
-            "orders.provisioning.payment_refund_for_order",
-            side_effect=DomainError("payment_provider_error", "Stripe is down"),
-        ),
+        django_capture_on_commit_callbacks(execute=False) as queued,
+    ):
+        assert order_provision_attempt(order_id=paid_b2c_order.pk).result == "failed"
+    assert order_status(paid_b2c_order.pk) == "failed"
+    assert Refund.objects.count() == 0 and queued  # not refunded before the commit
+    reason = "provisioning failed: provider_rejected: no"
+    with (
+        mock.patch.object(SandboxGateway, "refund", side_effect=GatewayError("down")),
         pytest.raises(DomainError),
     ):
-        order_provision_attempt(order_id=paid_b2c_order.pk)
-    order = Order.objects.get(pk=paid_b2c_order.pk)
-    assert order.status == "provisioning"  # not failed without its refund
-    assert order.provisioning_lease_until is None
-    assert Refund.objects.count() == 0
-
-    with mock.patch.object(SandboxProvider, "create_order", side_effect=ProviderRejected("no")):
-        assert order_provision_attempt(order_id=paid_b2c_order.pk).result == "failed"
+        order_payment_refund.run(paid_b2c_order.pk, reason)
+    order_payment_refund.run(paid_b2c_order.pk, reason)
+    order_payment_refund.run(paid_b2c_order.pk, reason)
     payment = Payment.objects.get(order=paid_b2c_order)
     assert payment.refunded_amount == payment.amount
+    assert Refund.objects.filter(status=Refund.Status.SUCCEEDED).count() == 1
 
 
 def test_a_topup_applied_before_a_crash_is_found_on_the_esim_not_applied_again(vendor):
