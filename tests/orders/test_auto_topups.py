@@ -357,3 +357,54 @@ def test_a_declined_saved_card_fails_the_top_up_and_tells_the_customer(
     (run,) = AutoTopupRun.objects.all()
     assert run.status == R.FAILED and "declined" in run.detail
     assert mail.outbox[-1].subject == "La recharge automatique de votre eSIM a échoué"
+
+
+def test_a_rule_is_changed_and_stopped(vendor_api, django_capture_on_commit_callbacks):
+    esim = _vendor_esim(vendor_api, django_capture_on_commit_callbacks)
+    rule = post(
+        vendor_api,
+        "/api/v1/vendor/auto-topups",
+        {"iccid": esim.iccid, "bundle_code": TOPUP_CODE, "below_percent": 20},
+    ).json()
+    url = f"/api/v1/vendor/auto-topups/{rule['id']}"
+    changed = vendor_api.patch(url, {"monthly_limit": 5, "bundle_code": BUNDLE_CODE}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["monthly_limit"], changed.json()["bundle_code"]) == (5, BUNDLE_CODE)
+    bad = vendor_api.patch(url, {"below_percent": None, "expiry_days": None}, format="json")
+    assert bad.status_code == 400
+    with mock.patch.object(SandboxProvider, "bundle_compatible", return_value=False):
+        misfit = vendor_api.patch(url, {"bundle_code": TOPUP_CODE}, format="json")
+    assert misfit.status_code == 409
+    assert vendor_api.delete(url).status_code == 204
+    assert vendor_api.get(url).status_code == 404
+    _use(esim, remaining=0, capture=django_capture_on_commit_callbacks)
+    assert AutoTopupRun.objects.count() == 0  # stopped: nothing fires
+    again = post(
+        vendor_api,
+        "/api/v1/vendor/auto-topups",
+        {"iccid": esim.iccid, "bundle_code": TOPUP_CODE, "below_percent": 20},
+    )
+    assert again.status_code == 201  # a stopped rule leaves room for a new one
+
+
+def test_a_customer_rule_whose_card_was_removed_fails_and_says_so(
+    bundles, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    user, api, esim = _customer_with_saved_card(capture)
+    post(
+        api,
+        "/api/v1/auto-topups",
+        {"iccid": esim.iccid, "bundle_code": TOPUP_CODE, "below_percent": 20},
+    )
+    PaymentProfile.objects.filter(user=user).update(payment_method_id="")
+    _use(esim, remaining=100, capture=capture)
+    (run,) = AutoTopupRun.objects.all()
+    assert run.status == R.FAILED and run.detail.startswith("no saved card")
+    assert mail.outbox[-1].subject == "La recharge automatique de votre eSIM a échoué"
+    assert (
+        post(
+            api, "/api/v1/auto-topups", {"bundle_code": TOPUP_CODE, "below_percent": 5}
+        ).status_code
+        == 400
+    )

@@ -142,3 +142,26 @@ def test_an_order_the_provider_delivered_is_left_to_complete(vendor):
 def _platform(purpose: str) -> int:
     account = Account.objects.filter(purpose=purpose, currency="USD", holder=None).first()
     return account_balance(account=account).amount if account else 0
+
+
+def test_the_beat_tasks_run_their_jobs_and_an_unreachable_provider_waits(vendor):
+    from esims.providers import ProviderNotFound
+    from orders import tasks
+
+    assert tasks.orders_late_deliveries_revoke() == []
+    assert tasks.provider_refunds_collect() == []
+    assert tasks.auto_topups_expiry_check() == 0
+    order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
+    refund = ProviderRefund.objects.create(
+        order=order,
+        iccid="8944000000000000001",
+        bundle_code=BUNDLE_CODE,
+        amount=100,
+        currency="USD",
+    )
+    with mock.patch.object(SandboxProvider, "get_usage", side_effect=ProviderUnavailable("503")):
+        assert provider_refunds_collect() == []
+    with mock.patch.object(SandboxProvider, "get_usage", side_effect=ProviderNotFound("gone")):
+        assert provider_refunds_collect() == []
+    refund.refresh_from_db()
+    assert refund.status == ProviderRefund.Status.PENDING

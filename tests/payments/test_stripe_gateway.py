@@ -196,3 +196,60 @@ def test_missing_secret_key_is_refused_loudly(settings):
     settings.STRIPE_SECRET_KEY = ""
     with pytest.raises(GatewayError):
         get_gateway()
+
+
+@responses.activate
+def test_saving_a_card_and_charging_it_off_session():
+    """A customer at Stripe; a payment that keeps the card (setup_future_usage); an
+    off-session charge of the saved card, and the bank asking for authentication (the
+    intent it left behind is named in the error)."""
+    responses.post(f"{BASE}/v1/customers", json={"id": "cus_T1", "object": "customer"})
+    gateway = get_gateway()
+    assert gateway.create_customer(email="a@example.com", idempotency_key="user:1:customer") == (
+        "cus_T1"
+    )
+    assert responses.calls[0].request.headers["Idempotency-Key"] == "user:1:customer"
+    assert _form(responses.calls[0]) == {"email": ["a@example.com"]}
+
+    responses.post(f"{BASE}/v1/payment_intents", json=shapes.payment_intent())
+    gateway.create_payment_intent(
+        amount=Money(1500, "USD"),
+        metadata={},
+        idempotency_key="k1",
+        customer="cus_T1",
+        save_card=True,
+    )
+    saving = _form(responses.calls[1])
+    assert saving["customer"] == ["cus_T1"] and saving["setup_future_usage"] == ["off_session"]
+
+    succeeded = {**shapes.payment_intent(status="succeeded"), "payment_method": "pm_saved"}
+    responses.replace(responses.POST, f"{BASE}/v1/payment_intents", json=succeeded)
+    intent = gateway.create_payment_intent(
+        amount=Money(650, "USD"),
+        metadata={},
+        idempotency_key="k2",
+        customer="cus_T1",
+        off_session_payment_method="pm_saved",
+    )
+    off = _form(responses.calls[2])
+    assert off["off_session"] == ["true"] and off["confirm"] == ["true"]
+    assert off["payment_method"] == ["pm_saved"] and "setup_future_usage" not in off
+    assert intent.payment_method == "pm_saved" and intent.status == "succeeded"
+
+    declined = shapes.error(
+        code="authentication_required",
+        message="This transaction requires authentication.",
+        type="card_error",
+    )
+    declined["error"]["payment_intent"] = shapes.payment_intent(id="pi_held")
+    responses.replace(responses.POST, f"{BASE}/v1/payment_intents", status=402, json=declined)
+    with pytest.raises(GatewayError) as exc:
+        gateway.create_payment_intent(
+            amount=Money(650, "USD"),
+            metadata={},
+            idempotency_key="k3",
+            customer="cus_T1",
+            off_session_payment_method="pm_saved",
+        )
+    assert exc.value.code == "authentication_required"
+    assert exc.value.payment_intent_id == "pi_held"

@@ -214,3 +214,29 @@ def test_an_operator_sets_a_vendors_usage_alert_levels(operator_client):
     operator_client.post(url, {**form, "usage_alert_levels": "[90, 75, 75]"})
     vendor.refresh_from_db()
     assert vendor.usage_alert_levels == [75, 90]
+
+
+def test_an_operator_sets_a_vendors_brand_with_the_same_checks_as_the_api(operator_client):
+    from vendors.models import VendorBrand
+
+    vendor = VendorFactory()
+    url = reverse("admin:vendors_vendor_change", args=[vendor.pk])
+    form = {
+        "name": vendor.name,
+        "contact_email": "ops@vendor.example",
+        "low_balance_threshold": "0",
+        "usage_alert_levels": "[50, 80]",
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+        "brand-TOTAL_FORMS": "1",
+        "brand-INITIAL_FORMS": "0",
+        "brand-0-display_name": "Globetrotter",
+        "brand-0-primary_color": "#0f766e",
+        "brand-0-logo_url": "http://plain.example/logo.png",
+    }
+    refused = operator_client.post(url, form)
+    assert refused.status_code == 200 and "An https:// address." in refused.content.decode()
+    assert not VendorBrand.objects.exists()
+    saved = operator_client.post(url, {**form, "brand-0-logo_url": "https://cdn.example/l.png"})
+    assert saved.status_code == 302
+    assert VendorBrand.objects.get(vendor=vendor).logo_url == "https://cdn.example/l.png"
