@@ -97,7 +97,7 @@ class AutoTopupListCreateApi(_RulesMixin, generics.ListAPIView):
         return self._rules()
 
     @extend_schema(request=RuleInputSerializer, responses={201: RuleSerializer})
-    @idempotent()
+    @idempotent(atomic=False)
     def post(self, request: Request) -> Response:
         data = RuleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

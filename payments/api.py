@@ -44,7 +44,7 @@ class VendorWalletTopupCreateApi(VendorApiMixin, APIView):
         request=InputSerializer,
         responses={201: PaymentIntentSerializer},
     )
-    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL)
+    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL, atomic=False)
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -68,7 +68,7 @@ class VendorInvoicePayApi(VendorApiMixin, APIView):
         request=None,
         responses={201: PaymentIntentSerializer},
     )
-    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL)
+    @idempotent(required=True, seal=_SECRET_SEAL, unseal=_SECRET_UNSEAL, atomic=False)
     def post(self, request: Request, invoice_id: int) -> Response:
         payment = payment_create_for_invoice(
             vendor=request.vendor,  # type: ignore[attr-defined]

@@ -90,3 +90,51 @@ def test_a_customer_order_and_its_cancel_ask_the_gateway_outside_a_transaction()
         )
     assert failed.status_code == 502, failed.content
     assert Order.objects.order_by("-id").first().status == "cancelled"
+
+
+def test_wallet_top_ups_and_auto_top_up_rules_ask_outside_a_transaction():
+    """The vendor's PaymentIntent (Stripe) and the auto top-up rule's compatibility
+    question (the provider) are not asked while the request holds a transaction."""
+    from orders.esim_records import Esim
+    from sandbox.gateway import SandboxGateway
+    from tests.orders.factories import TOPUP_CODE
+
+    bundles_create()
+    vendor = VendorFactory(status="active", currency="USD")
+    fund(vendor, 10_000)
+    order = order_row(channel="b2b", vendor=vendor)
+    Esim.objects.create(
+        order=order, iccid="8944000000000000009", bundle_code="x",
+        smdp_address="rsp.example", matching_id="M",
+    )  # fmt: skip
+    api = vendor_client(vendor)
+    seen: list[bool] = []
+    real = SandboxGateway.create_payment_intent
+
+    def spy(self, **kwargs):
+        seen.append(connection.in_atomic_block)
+        return real(self, **kwargs)
+
+    def compatible(**_kwargs):
+        seen.append(connection.in_atomic_block)
+        return True
+
+    with (
+        mock.patch.object(SandboxGateway, "create_payment_intent", spy),
+        mock.patch("sandbox.provider.SandboxProvider.bundle_compatible", side_effect=compatible),
+    ):
+        topup = api.post(
+            "/api/v1/vendor/wallet/topups",
+            {"amount": {"amount": "25.00", "currency": "USD"}},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="w-1",
+        )
+        assert topup.status_code == 201, topup.content
+        rule = api.post(
+            "/api/v1/vendor/auto-topups",
+            {"iccid": "8944000000000000009", "bundle_code": TOPUP_CODE, "below_percent": 20},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="r-1",
+        )
+        assert rule.status_code == 201, rule.content
+    assert seen == [False, False]
