@@ -45,6 +45,10 @@ urlpatterns = [
     # still be redirected to `/api/docs/`.
     re_path(r"^api/v1/", errors.json_404, name="api-not-found"),
     path("admin/", admin.site.urls),
+    # The vendor portal (portal/) and its accounts (django-allauth: login, signup, email
+    # verification, password reset, two-factor).
+    path("portal/accounts/", include("allauth.urls")),
+    path("portal/", include("portal.urls")),
     # A traveller's eSIM install page, behind its signed link (orders/esim_pages.py).
     path("e/<str:token>", esim_page, name="esim-page"),
     path("e/<str:token>/help", support_pages.esim_help, name="esim-help"),

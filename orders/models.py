@@ -45,8 +45,8 @@ class Order(models.Model):
     customer_reference = models.CharField(max_length=255, blank=True)
     # A vendor's end customer, when the vendor wants us to email them the eSIM (under the
     # vendor's brand, in this language).
-    end_customer_email = models.EmailField(blank=True, db_default="")
-    end_customer_language = models.CharField(max_length=8, blank=True, db_default="")
+    end_customer_email = models.EmailField(blank=True, default="", db_default="")
+    end_customer_language = models.CharField(max_length=8, blank=True, default="", db_default="")
     target_iccid = models.CharField(max_length=22, blank=True, help_text="top-ups only")
     provider_reference = models.CharField(max_length=100, blank=True)
     # Failed by the delivery guarantee while the provider was still processing it: what

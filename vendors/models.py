@@ -96,13 +96,21 @@ class Vendor(models.Model):
 
 
 class VendorUser(models.Model):
-    """A member of a vendor's staff (console login)."""
+    """A member of a vendor's staff: logs in to the vendor portal (/portal/) with the
+    rights of their role (vendors/members.py)."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        ADMIN = "admin"
+        DEVELOPER = "developer"
+        FINANCE = "finance"
+        VIEWER = "viewer"
 
     vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="members")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vendor_memberships"
     )
-    role = models.CharField(max_length=16, default="admin")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ADMIN)
 
     class Meta:
         constraints = [

@@ -50,6 +50,12 @@ INSTALLED_APPS = [
     "support",
     "sandbox",
     "console",
+    "portal",
+    # Vendor staff accounts in the portal: signup, email verification, login, password
+    # reset, TOTP two-factor with recovery codes (django-allauth).
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -76,6 +83,32 @@ ROOT_URLCONF = "config.urls"
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
 CSRF_FAILURE_VIEW = "ttelgo.errors.csrf_failure"
+
+# --- vendor portal accounts (django-allauth) --------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "portal.adapter.PortalAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_SIGNUP_FORM_CLASS = "portal.forms.VendorSignupForm"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "TTelGo: "
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# Failed logins are throttled per IP and per account (allauth's defaults, stated).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "TTelGo vendor portal"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "ttelgo.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -313,6 +346,11 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
+# What travellers read (the eSIM's page, customer emails) is translated into these; the
+# API and the operator console stay in English. Catalogues: locale/<lang>/LC_MESSAGES.
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "TTelGo API",
     "DESCRIPTION": "eSIM reseller platform: customer (JWT) and vendor (API key) APIs.",
@@ -333,15 +371,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.Order.Status",
         "EsimStatusEnum": "orders.esim_records.Esim.Status",
+        "LanguageEnum": LANGUAGES,
     },
 }
 
 # --- i18n / static ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-# What travellers read (the eSIM's page, customer emails) is translated into these; the
-# API and the operator console stay in English. Catalogues: locale/<lang>/LC_MESSAGES.
-LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("de", "Deutsch")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

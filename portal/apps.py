@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    """The vendor portal: server-rendered pages for vendors' staff (/portal/)."""
+
+    name = "portal"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,65 @@
+"""The portal's forms. Signup asks for the company as well as the person: it creates the
+vendor (pending until an operator approves it) with the person as its owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest
+
+from ttelgo.errors import DomainError
+from vendors.members import vendor_signup_with_owner
+from vendors.models import Vendor
+
+
+class VendorSignupForm(forms.Form):
+    company_name = forms.CharField(max_length=200, label="Company name")
+    country = forms.RegexField(
+        regex=r"^[A-Za-z]{2}$",
+        label="Country (ISO code, e.g. GB)",
+        error_messages={"invalid": "Two letters, e.g. GB."},
+    )
+    billing_mode = forms.ChoiceField(
+        choices=Vendor.BillingMode.choices,
+        label="How you pay us",
+        help_text="prepaid: a wallet you top up; postpaid: a credit line, invoiced monthly",
+    )
+
+    def signup(self, request: HttpRequest, user: Any) -> None:
+        """Called by django-allauth once the user exists (same transaction)."""
+        try:
+            vendor_signup_with_owner(
+                user=user,
+                company_name=self.cleaned_data["company_name"],
+                country=self.cleaned_data["country"],
+                billing_mode=self.cleaned_data["billing_mode"],
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=50, label="Name", help_text="e.g. booking site")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires (optional)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class BrandForm(forms.Form):
+    display_name = forms.CharField(max_length=100, label="Name your customers see")
+    logo_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    primary_color = forms.RegexField(
+        regex=r"^#[0-9a-fA-F]{6}$",
+        initial="#2563eb",
+        widget=forms.TextInput(attrs={"type": "color"}),
+        error_messages={"invalid": "A colour as #rrggbb."},
+    )
+    support_email = forms.EmailField(required=False)
+    support_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    topup_url = forms.URLField(
+        max_length=500, required=False, assume_scheme="https", label="Top-up page URL"
+    )
+    sender_name = forms.CharField(max_length=100, required=False, label="Email sender name")

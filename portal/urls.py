@@ -1,0 +1,12 @@
+from django.urls import URLPattern, path
+
+from portal import views
+
+app_name = "portal"
+
+urlpatterns: list[URLPattern] = [
+    path("", views.overview, name="overview"),
+    path("keys/", views.api_keys, name="api-keys"),
+    path("keys/<str:key_id>/revoke", views.api_key_revoke, name="api-key-revoke"),
+    path("brand/", views.brand, name="brand"),
+]

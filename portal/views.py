@@ -1,0 +1,147 @@
+"""The vendor portal's pages. Every page looks up the logged-in person's membership on
+each request (a removed member or a closed vendor loses access at once) and every action
+goes through a service that checks the member's role (vendors/members.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from billing.selectors import vendor_balance
+from orders.models import Order
+from portal.forms import ApiKeyForm, BrandForm
+from ttelgo.errors import DomainError
+from vendors.members import (
+    member_api_key_issue,
+    member_api_key_revoke,
+    member_brand_set,
+    member_for,
+    member_may,
+    member_require,
+)
+from vendors.models import VendorAPIKey, VendorBrand, VendorUser
+
+View = Callable[..., HttpResponse]
+
+
+def portal_page(view: Callable[..., HttpResponse]) -> View:
+    """Logged in, a member of an open vendor; the view gets the membership."""
+
+    @login_required(login_url="account_login")
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        member = member_for(request.user)
+        try:
+            member_require(member, "view")
+        except DomainError as exc:
+            return render(request, "portal/no_access.html", {"message": exc.message}, status=403)
+        assert member is not None
+        return view(request, member, *args, **kwargs)
+
+    return wrapper
+
+
+def _context(member: VendorUser, **extra: Any) -> dict[str, Any]:
+    return {
+        "member": member,
+        "vendor": member.vendor,
+        "may_keys": member_may(member, "keys.manage"),
+        "may_brand": member_may(member, "brand.manage"),
+        **extra,
+    }
+
+
+@portal_page
+def overview(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    vendor = member.vendor
+    now = timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    orders = Order.objects.filter(vendor=vendor)
+    context = _context(
+        member,
+        balance=vendor_balance(vendor=vendor),
+        orders_today=orders.filter(created_at__gte=today).count(),
+        orders_month=orders.filter(created_at__gte=today.replace(day=1)).count(),
+        delivered_30d=orders.filter(
+            status="completed", created_at__gte=now - timedelta(days=30)
+        ).count(),
+        failed_30d=orders.filter(status="failed", created_at__gte=now - timedelta(days=30)).count(),
+    )
+    return render(request, "portal/overview.html", context)
+
+
+@portal_page
+def api_keys(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    created: str | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _key, created = member_api_key_issue(
+                member=member,
+                name=form.cleaned_data["name"],
+                expires_at=form.cleaned_data["expires_at"],
+            )
+        except DomainError as exc:
+            _field_errors(form, exc)
+        else:
+            form = ApiKeyForm()
+    keys = VendorAPIKey.objects.filter(vendor=member.vendor).order_by("-created")
+    status = 400 if request.method == "POST" and created is None else 200
+    context = _context(member, form=form, keys=keys, created=created)
+    return render(request, "portal/api_keys.html", context, status=status)
+
+
+@require_POST
+@portal_page
+def api_key_revoke(request: HttpRequest, member: VendorUser, key_id: str) -> HttpResponse:
+    try:
+        api_key = member_api_key_revoke(member=member, key_id=key_id)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The key {api_key.prefix}… is revoked.")
+    return redirect("portal:api-keys")
+
+
+@portal_page
+def brand(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    current = VendorBrand.objects.filter(vendor=member.vendor).first()
+    initial = (
+        {f: getattr(current, f) for f in BrandForm.base_fields}
+        if current
+        else {"display_name": member.vendor.name, "support_email": member.vendor.contact_email}
+    )
+    form = BrandForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                member_brand_set(member=member, **form.cleaned_data)
+            except DomainError as exc:
+                _field_errors(form, exc)
+            else:
+                messages.success(request, "Your brand is saved.")
+                return redirect("portal:brand")
+    return render(request, "portal/brand.html", _context(member, form=form), status=status)
+
+
+def _field_errors(form: forms.Form, exc: DomainError) -> None:
+    details = exc.details or {}
+    placed = False
+    for field, problems in details.items():
+        if field in form.fields:
+            form.add_error(field, problems if isinstance(problems, list) else [str(problems)])
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)

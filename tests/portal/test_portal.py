@@ -1,0 +1,212 @@
+"""The vendor portal: a company signs up (vendor pending, the person its owner), verifies
+its email, protects the account with TOTP two-factor, and once approved creates and
+revokes live API keys and sets its brand; each role may do only what it may (checked in
+the services); another vendor's staff reach nothing; removed members and closed vendors
+lose access on the next request."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pyotp
+import pytest
+import time_machine
+from django.core import mail
+from django.test import Client
+from django.urls import URLPattern, reverse
+from django.utils import timezone
+
+from portal import urls as portal_urls
+from tests.console.factories import operator
+from tests.factories import UserFactory, VendorFactory
+from ttelgo.models import AuditLog
+from vendors.members import member_api_key_issue
+from vendors.models import Vendor, VendorAPIKey, VendorBrand, VendorUser
+from vendors.operator import operator_vendor_approve
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "a-long-portal-passphrase-7"
+
+
+def _signup(client: Client, email: str = "owner@globetrotter.example") -> None:
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": email,
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "company_name": "Globetrotter Ltd",
+            "country": "gb",
+            "billing_mode": "prepaid",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def _confirm_link(email):
+    message = next(m for m in reversed(mail.outbox) if email in m.to)
+    return re.search(r"https?://[^\s]+/portal/accounts/confirm-email/[^\s]+/", message.body)[0]
+
+
+def _member(role, vendor=None):
+    vendor = vendor or VendorFactory(status="active")
+    user = UserFactory()
+    member = VendorUser.objects.create(vendor=vendor, user=user, role=role)
+    client = Client()
+    client.force_login(user)
+    return client, member
+
+
+def test_a_company_signs_up_verifies_its_email_and_waits_for_approval(
+    django_capture_on_commit_callbacks,
+):
+    client = Client()
+    assert client.get(reverse("account_signup")).status_code == 200
+    _signup(client)
+    member = VendorUser.objects.get(user__email="owner@globetrotter.example")
+    assert member.role == "owner" and member.vendor.status == "pending"
+    assert member.vendor.name == "Globetrotter Ltd" and member.vendor.country == "GB"
+    # Not in before the email is verified.
+    assert client.get(reverse("portal:overview")).status_code == 302
+    link = _confirm_link("owner@globetrotter.example")
+    confirm = client.post(link.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
+    assert confirm.status_code == 302
+    overview = client.get(reverse("portal:overview"))
+    html = overview.content.decode()
+    assert overview.status_code == 200 and 'id="pending"' in html
+    keys = client.post(reverse("portal:api-keys"), {"name": "site"})
+    assert keys.status_code == 400 and "once the account is approved" in keys.content.decode()
+
+    operator_vendor_approve(vendor_id=member.vendor_id, actor=operator("admin"), reason="checked")
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(reverse("portal:api-keys"), {"name": "booking site"})
+    raw = re.search(r'id="new-key-value">([^<]+)<', created.content.decode())[1]
+    api = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    assert api.get("/api/v1/vendor/balance").status_code == 200
+    listing = client.get(reverse("portal:api-keys")).content.decode()
+    assert raw not in listing  # shown once
+    key = VendorAPIKey.objects.get(vendor=member.vendor)
+    assert key.prefix in listing and "booking site" in listing
+    assert any("api key was created" in m.subject.lower() for m in mail.outbox)
+    assert client.post(reverse("portal:api-key-revoke", args=[key.pk])).status_code == 302
+    assert api.get("/api/v1/vendor/balance").status_code == 401
+    assert AuditLog.objects.filter(action="vendor.api_key_revoke").exists()
+
+
+def test_two_factor_protects_the_login():
+    user = UserFactory(email="dev@shop.example")
+    user.set_password(PASSWORD)
+    user.save()
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    VendorUser.objects.create(vendor=VendorFactory(status="active"), user=user, role="owner")
+    client = Client()
+    login = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert login.status_code == 302
+    # Adding a second factor asks for the password again (allauth's reauthentication).
+    asked = client.get(reverse("mfa_activate_totp"))
+    assert asked.status_code == 302 and reverse("account_reauthenticate") in asked["Location"]
+    again_password = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert again_password.status_code == 302
+    activate = client.get(reverse("mfa_activate_totp"))
+    secret = activate.context["form"].secret
+    wrong = client.post(reverse("mfa_activate_totp"), {"code": "000000"})
+    assert wrong.status_code == 200 and wrong.context["form"].errors
+    done = client.post(reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 302
+    client.post(reverse("account_logout"))
+
+    # Later (a code is good once): password, then the authenticator's code.
+    with time_machine.travel(timezone.now() + timedelta(seconds=90)):
+        again = Client()
+        step = again.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+        assert step.status_code == 302 and reverse("mfa_authenticate") in step["Location"]
+        assert again.get(reverse("portal:overview")).status_code == 302  # not in yet
+        wrong_code = again.post(reverse("mfa_authenticate"), {"code": "123456"})
+        assert wrong_code.status_code == 200  # a wrong code keeps you out
+        passed = again.post(reverse("mfa_authenticate"), {"code": pyotp.TOTP(secret).now()})
+        assert passed.status_code == 302
+        assert again.get(reverse("portal:overview")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("role", "keys", "brand"),
+    [
+        ("owner", True, True),
+        ("admin", True, True),
+        ("developer", True, False),
+        ("finance", False, False),
+        ("viewer", False, False),
+    ],
+)
+def test_each_role_may_do_what_it_may(role, keys, brand):
+    client, member = _member(role)
+    made = client.post(reverse("portal:api-keys"), {"name": "k"})
+    assert (made.status_code == 200) is keys
+    assert VendorAPIKey.objects.filter(vendor=member.vendor).exists() is keys
+    page = client.get(reverse("portal:api-keys")).content.decode()
+    assert ('id="create-key"' in page) is keys
+    saved = client.post(
+        reverse("portal:brand"), {"display_name": "Shop", "primary_color": "#0f766e"}
+    )
+    assert (saved.status_code == 302) is brand
+    assert VendorBrand.objects.filter(vendor=member.vendor).exists() is brand
+
+
+def test_forms_show_errors_in_place_and_write_nothing():
+    client, _member_row = _member("owner")
+    bad = client.post(
+        reverse("portal:brand"),
+        {"display_name": "", "primary_color": "red", "logo_url": "http://plain.example/l.png"},
+    )
+    html = bad.content.decode()
+    assert bad.status_code == 400 and "A colour as #rrggbb." in html
+    assert "This field is required." in html
+    insecure = client.post(
+        reverse("portal:brand"),
+        {"display_name": "Shop", "primary_color": "#000000", "logo_url": "http://plain.example/l"},
+    )
+    assert insecure.status_code == 400 and "An https:// address." in insecure.content.decode()
+    assert not VendorBrand.objects.exists()
+    assert client.post(reverse("portal:api-keys"), {"name": ""}).status_code == 400
+    assert not VendorAPIKey.objects.exists()
+
+
+def _portal_routes() -> list[URLPattern]:
+    return [p for p in portal_urls.urlpatterns if isinstance(p, URLPattern)]
+
+
+def test_another_vendors_staff_reach_nothing_on_any_portal_url():
+    """Generated over every portal URL: vendor B's owner, with vendor A's object ids in
+    the path, never sees or changes vendor A's things."""
+    _client_a, member_a = _member("owner")
+    key, raw = member_api_key_issue(member=member_a, name="A's key")
+    client_b, _member_b = _member("owner")
+    ids = {"key_id": key.pk}
+    checked = 0
+    for route in _portal_routes():
+        kwargs = {name: ids[name] for name in route.pattern.converters}
+        url = reverse(f"portal:{route.name}", kwargs=kwargs)
+        for method in ("get", "post"):
+            response = getattr(client_b, method)(url, {"name": "x", "display_name": "x"})
+            body = response.content.decode()
+            assert key.prefix not in body and member_a.vendor.name not in body, (url, method)
+            checked += 1
+    key.refresh_from_db()
+    assert not key.revoked and checked == 2 * len(_portal_routes())
+    assert (
+        Client(HTTP_AUTHORIZATION=f"Api-Key {raw}").get("/api/v1/vendor/balance").status_code == 200
+    )
+
+
+def test_removed_members_and_closed_vendors_lose_access_on_the_next_request():
+    client, member = _member("owner")
+    assert client.get(reverse("portal:overview")).status_code == 200
+    member.delete()
+    assert client.get(reverse("portal:overview")).status_code == 403
+    client, member = _member("owner")
+    Vendor.objects.filter(pk=member.vendor_id).update(status="closed")
+    assert client.get(reverse("portal:api-keys")).status_code == 403
+    assert Client().get(reverse("portal:overview")).status_code == 302  # anonymous: log in
