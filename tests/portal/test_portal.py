@@ -210,3 +210,20 @@ def test_removed_members_and_closed_vendors_lose_access_on_the_next_request():
     Vendor.objects.filter(pk=member.vendor_id).update(status="closed")
     assert client.get(reverse("portal:api-keys")).status_code == 403
     assert Client().get(reverse("portal:overview")).status_code == 302  # anonymous: log in
+
+
+def test_make_run_prints_a_working_portal_login():
+    from billing.demo import seed_demo as vendors_demo
+    from portal.demo import EMAIL, seed_demo
+    from portal.demo import PASSWORD as DEMO_PASSWORD
+
+    assert seed_demo(None) == []  # no demo vendor yet: nothing to log in to
+    vendors_demo(None)
+    (line,) = seed_demo(None)
+    assert EMAIL in line and DEMO_PASSWORD in line
+    seed_demo(None)  # again: nothing doubled
+    client = Client()
+    login = client.post(reverse("account_login"), {"login": EMAIL, "password": DEMO_PASSWORD})
+    assert login.status_code == 302
+    overview = client.get(reverse("portal:overview")).content.decode()
+    assert "Demo Prepaid Travel Co" in overview and 'id="active"' in overview
