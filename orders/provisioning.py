@@ -31,11 +31,13 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
 from esims.models import Bundle
 from esims.providers import (
+    CircuitOpen,
     ProviderError,
     ProviderNotFound,
     ProviderOrder,
@@ -77,6 +79,11 @@ class Outcome:
 def provider_reference_for(order_id: int) -> str:
     """Our reference at the provider: deterministic, so a re-run finds what a crash left."""
     return f"ttelgo-order-{order_id}"
+
+
+# How long an order waits when our circuit breaker refuses the provider (its reset
+# timeout is 60 s): about when the breaker lets a probe through again.
+CIRCUIT_WAIT_SECONDS = 30
 
 
 def retry_countdown(attempt: int, *, retry_after: float | None = None) -> int:
@@ -156,6 +163,17 @@ def _attempt(order: Order, *, final: bool) -> Outcome:
             )
             return Outcome("retry", countdown=PROCESSING_RECHECK_SECONDS, reason="processing")
         return _complete(order_id=order.pk, placed=placed)
+    except CircuitOpen as exc:
+        # Our breaker refused: no request was sent, so this was not an attempt. The
+        # order waits for the breaker (never failed for it: the re-drive picks it up
+        # when due, and the delivery guarantee bounds the wait).
+        countdown = max(
+            CIRCUIT_WAIT_SECONDS,
+            retry_countdown(order.provisioning_attempts, retry_after=exc.retry_after),
+        )
+        _release(order.pk, due_in=countdown, not_an_attempt=True)
+        logger.info("provisioning of order %s waits for the circuit: %s", order.pk, exc.message)
+        return Outcome("retry", countdown=countdown, reason=f"{exc.code}: circuit open")
     except ProviderError as exc:
         reason = f"{exc.code}: {exc.message}"
         if exc.transient and not final and order.provisioning_attempts < MAX_ATTEMPTS:
@@ -222,9 +240,18 @@ def _lease_heartbeat(order: Order) -> Iterator[None]:
         thread.join(timeout=10)
 
 
-def _release(order_id: int, *, provider_reference: str = "", due_in: int | None = None) -> None:
-    """Give the lease back; with `due_in`, the seconds until the scheduled retry."""
+def _release(
+    order_id: int,
+    *,
+    provider_reference: str = "",
+    due_in: int | None = None,
+    not_an_attempt: bool = False,
+) -> None:
+    """Give the lease back; with `due_in`, the seconds until the scheduled retry;
+    `not_an_attempt`: the claim's attempt is given back (nothing reached the provider)."""
     fields: dict[str, Any] = {"provisioning_lease_until": None}
+    if not_an_attempt:
+        fields["provisioning_attempts"] = Greatest(F("provisioning_attempts") - 1, 0)
     if provider_reference:
         fields["provider_reference"] = provider_reference
     if due_in is not None:

@@ -203,6 +203,22 @@ def test_open_circuit_defers_without_failing_the_order(b2b_order):
     assert hold_status(b2b_order.pk) == Hold.Status.PENDING
 
 
+def test_an_open_circuit_uses_no_attempt_and_never_fails_the_order(b2b_order):
+    """No request reached the provider: the order keeps its attempts, and even a last
+    try (or one past the attempt limit) leaves it to the re-drive instead of failing."""
+    Order.objects.filter(pk=b2b_order.pk).update(provisioning_attempts=provisioning.MAX_ATTEMPTS)
+    with mock.patch.object(SandboxProvider, "create_order", side_effect=CircuitOpen("open")):
+        for _ in range(3):
+            outcome = order_provision_attempt(order_id=b2b_order.pk, final=True)
+            assert outcome.result == "retry" and "circuit" in outcome.reason
+    order = Order.objects.get(pk=b2b_order.pk)
+    assert order.status == "provisioning"
+    assert order.provisioning_attempts == provisioning.MAX_ATTEMPTS
+    assert order.provisioning_due_at is not None
+    # The breaker closes: the next try delivers.
+    assert order_provision_attempt(order_id=b2b_order.pk).result == "completed"
+
+
 def test_a_worker_schedules_a_celery_retry_with_backoff(b2b_order):
     task = mock.Mock()
     task.request.is_eager = False
