@@ -63,3 +63,11 @@ class BrandForm(forms.Form):
         max_length=500, required=False, assume_scheme="https", label="Top-up page URL"
     )
     sender_name = forms.CharField(max_length=100, required=False, label="Email sender name")
+
+
+class TicketForm(forms.Form):
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(
+        label="Message", widget=forms.Textarea(attrs={"rows": 5}), max_length=10000
+    )
+    iccid = forms.CharField(max_length=22, required=False, label="eSIM ICCID (optional)")

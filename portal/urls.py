@@ -9,4 +9,6 @@ urlpatterns: list[URLPattern] = [
     path("keys/", views.api_keys, name="api-keys"),
     path("keys/<str:key_id>/revoke", views.api_key_revoke, name="api-key-revoke"),
     path("brand/", views.brand, name="brand"),
+    path("auto-topups/", views.auto_topups, name="auto-topups"),
+    path("support/", views.support, name="support"),
 ]

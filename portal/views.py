@@ -12,14 +12,18 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing.selectors import vendor_balance
+from orders.auto_topup_models import AutoTopupRule
 from orders.models import Order
-from portal.forms import ApiKeyForm, BrandForm
+from portal.forms import ApiKeyForm, BrandForm, TicketForm
+from support.models import Ticket, TicketMessage
+from support.services import ticket_open
 from ttelgo.errors import DomainError
 from vendors.members import (
     member_api_key_issue,
@@ -145,3 +149,42 @@ def _field_errors(form: forms.Form, exc: DomainError) -> None:
             placed = True
     if not placed:
         form.add_error(None, exc.message)
+
+
+@portal_page
+def auto_topups(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """The vendor's auto top-up rules and what each last did (set through the API)."""
+    rules = (
+        AutoTopupRule.objects.filter(vendor=member.vendor, active=True)
+        .select_related("esim")
+        .prefetch_related("runs")
+    )
+    return render(request, "portal/auto_topups.html", _context(member, rules=rules))
+
+
+@portal_page
+def support(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """The vendor's tickets and a form to open one (answers also arrive by email)."""
+    form = TicketForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                ticket_open(
+                    vendor=member.vendor,
+                    subject=form.cleaned_data["subject"],
+                    body=form.cleaned_data["body"],
+                    iccid=form.cleaned_data["iccid"],
+                    via=TicketMessage.Via.PAGE,
+                )
+            except DomainError as exc:
+                _field_errors(form, exc)
+            else:
+                messages.success(request, "We have your message; we answer by email and here.")
+                return redirect("portal:support")
+    tickets = Ticket.objects.filter(vendor=member.vendor).prefetch_related(
+        Prefetch("messages", queryset=TicketMessage.objects.exclude(author="note"))
+    )
+    context = _context(member, form=form, tickets=tickets)
+    return render(request, "portal/support.html", context, status=status)

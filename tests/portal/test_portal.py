@@ -227,3 +227,49 @@ def test_make_run_prints_a_working_portal_login():
     assert login.status_code == 302
     overview = client.get(reverse("portal:overview")).content.decode()
     assert "Demo Prepaid Travel Co" in overview and 'id="active"' in overview
+
+
+def test_support_tickets_and_auto_top_ups_in_the_portal(
+    bundles, django_capture_on_commit_callbacks
+):
+    from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
+    from orders.esim_records import Esim
+    from support.models import Ticket, TicketMessage
+    from tests.orders.factories import TOPUP_CODE, fund, vendor_client
+    from tests.orders.helpers import buy_b2b
+
+    client, member = _member("viewer")
+    fund(member.vendor, 10_000)
+    api = vendor_client(member.vendor)
+    esim = Esim.objects.get(order_id=buy_b2b(api, django_capture_on_commit_callbacks).json()["id"])
+    _other, stranger = _member("owner")
+    fund(stranger.vendor, 10_000)
+    foreign = Esim.objects.get(
+        order_id=buy_b2b(vendor_client(stranger.vendor), django_capture_on_commit_callbacks).json()[
+            "id"
+        ]
+    )
+
+    refused = client.post(
+        reverse("portal:support"), {"subject": "Help", "body": "x", "iccid": foreign.iccid}
+    )
+    assert refused.status_code == 400 and "Unknown." in refused.content.decode()
+    sent = client.post(
+        reverse("portal:support"),
+        {"subject": "No data in Lisbon", "body": "Customer has no data", "iccid": esim.iccid},
+    )
+    assert sent.status_code == 302
+    ticket = Ticket.objects.get(vendor=member.vendor)
+    assert ticket.iccid == esim.iccid and ticket.messages.get().via == "page"
+    TicketMessage.objects.create(ticket=ticket, author="operator", body="Roaming is on now.")
+    TicketMessage.objects.create(ticket=ticket, author="note", body="internal only")
+    page = client.get(reverse("portal:support")).content.decode()
+    assert "Roaming is on now." in page and "internal only" not in page
+
+    rule = AutoTopupRule.objects.create(
+        vendor=member.vendor, esim=esim, bundle_code=TOPUP_CODE, below_percent=20
+    )
+    AutoTopupRun.objects.create(rule=rule, esim=esim, trigger="data:1:20", status="applied")
+    topups = client.get(reverse("portal:auto-topups")).content.decode()
+    assert f"eSIM {esim.iccid}" in topups and "data:1:20" in topups and "applied" in topups
+    assert foreign.iccid not in client.get(reverse("portal:auto-topups")).content.decode()
