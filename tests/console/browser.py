@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
@@ -22,16 +22,20 @@ class Console:
         self.driver.get(self.base_url + path)
 
     def wait_css(self, selector: str) -> WebElement:
-        return WebDriverWait(self.driver, WAIT_SECONDS).until(
-            ec.presence_of_element_located((By.CSS_SELECTOR, selector))
-        )
+        return WebDriverWait(
+            self.driver, WAIT_SECONDS, ignored_exceptions=(WebDriverException,)
+        ).until(ec.presence_of_element_located((By.CSS_SELECTOR, selector)))
 
     def text(self) -> str:
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
     def wait_text(self, fragment: str) -> None:
+        # While a form's answer replaces the page, Chromium may report the old body's
+        # node as gone (stale element, or an inspector error): look again.
         WebDriverWait(
-            self.driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+            self.driver,
+            WAIT_SECONDS,
+            ignored_exceptions=(StaleElementReferenceException, WebDriverException),
         ).until(lambda d: fragment in d.find_element(By.TAG_NAME, "body").text)
 
     def open_form(self, selector: str) -> None:
