@@ -9,6 +9,7 @@ from django import forms
 from django.http import HttpRequest
 
 from ttelgo.errors import DomainError
+from ttelgo.outbox import EVENT_TYPES
 from vendors.members import vendor_signup_with_owner
 from vendors.models import Vendor
 
@@ -71,3 +72,14 @@ class TicketForm(forms.Form):
         label="Message", widget=forms.Textarea(attrs={"rows": 5}), max_length=10000
     )
     iccid = forms.CharField(max_length=22, required=False, label="eSIM ICCID (optional)")
+
+
+def _event_choices() -> list[tuple[str, str]]:
+    return [("*", "every event"), *((t, t) for t in EVENT_TYPES)]
+
+
+class EndpointForm(forms.Form):
+    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL (https)")
+    events = forms.MultipleChoiceField(
+        choices=_event_choices, widget=forms.CheckboxSelectMultiple, label="Events"
+    )

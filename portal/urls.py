@@ -11,4 +11,15 @@ urlpatterns: list[URLPattern] = [
     path("brand/", views.brand, name="brand"),
     path("auto-topups/", views.auto_topups, name="auto-topups"),
     path("support/", views.support, name="support"),
+    path("webhooks/", views.webhooks, name="webhooks"),
+    path(
+        "webhooks/<int:endpoint_id>/<slug:action>",
+        views.webhook_action,
+        name="webhook-action",
+    ),
+    path(
+        "webhooks/deliveries/<int:delivery_id>/retry",
+        views.webhook_retry,
+        name="webhook-retry",
+    ),
 ]

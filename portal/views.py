@@ -21,7 +21,14 @@ from django.views.decorators.http import require_POST
 from billing.selectors import vendor_balance
 from orders.auto_topup_models import AutoTopupRule
 from orders.models import Order
-from portal.forms import ApiKeyForm, BrandForm, TicketForm
+from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TicketForm
+from portal.webhook_actions import (
+    member_delivery_retry,
+    member_endpoint_create,
+    member_endpoint_enabled_set,
+    member_endpoint_rotate,
+    member_endpoint_test,
+)
 from support.models import Ticket, TicketMessage
 from support.services import ticket_open
 from ttelgo.errors import DomainError
@@ -34,6 +41,8 @@ from vendors.members import (
     member_require,
 )
 from vendors.models import VendorAPIKey, VendorBrand, VendorUser
+from webhooks import selectors as webhook_selectors
+from webhooks.models import WebhookDelivery
 
 View = Callable[..., HttpResponse]
 
@@ -188,3 +197,89 @@ def support(request: HttpRequest, member: VendorUser) -> HttpResponse:
     )
     context = _context(member, form=form, tickets=tickets)
     return render(request, "portal/support.html", context, status=status)
+
+
+@portal_page
+def webhooks(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """Endpoints (create; the secret shown once), their state, and the latest deliveries
+    with their attempts."""
+    form = EndpointForm(request.POST or None)
+    secret: str | None = None
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                _endpoint, secret = member_endpoint_create(
+                    member=member, url=form.cleaned_data["url"], events=form.cleaned_data["events"]
+                )
+            except DomainError as exc:
+                _field_errors(form, exc)
+            else:
+                status, form = 200, EndpointForm()
+    return _webhooks_page(request, member, form=form, secret=secret, status=status)
+
+
+def _webhooks_page(
+    request: HttpRequest,
+    member: VendorUser,
+    *,
+    form: EndpointForm | None = None,
+    secret: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    endpoints = webhook_selectors.endpoint_list(vendor=member.vendor)
+    deliveries = (
+        WebhookDelivery.objects.filter(vendor=member.vendor)
+        .select_related("event", "endpoint")
+        .prefetch_related("attempts")
+        .order_by("-created_at", "-id")[:50]
+    )
+    context = _context(
+        member,
+        form=form or EndpointForm(),
+        secret=secret,
+        endpoints=endpoints,
+        deliveries=deliveries,
+        may_webhooks=member_may(member, "webhooks.manage"),
+    )
+    return render(request, "portal/webhooks.html", context, status=status)
+
+
+@require_POST
+@portal_page
+def webhook_action(
+    request: HttpRequest, member: VendorUser, endpoint_id: int, action: str
+) -> HttpResponse:
+    """rotate (the new secret shown once; the old one keeps signing for the overlap),
+    test, enable, disable."""
+    try:
+        if action == "rotate":
+            endpoint, secret = member_endpoint_rotate(member=member, endpoint_id=endpoint_id)
+            messages.success(request, f"New secret for {endpoint.url}; the old one still signs.")
+            return _webhooks_page(request, member, secret=secret)
+        if action == "test":
+            member_endpoint_test(member=member, endpoint_id=endpoint_id)
+            messages.success(request, "A webhook.test event is on its way.")
+        elif action in ("enable", "disable"):
+            member_endpoint_enabled_set(
+                member=member, endpoint_id=endpoint_id, enabled=action == "enable"
+            )
+            messages.success(request, f"Endpoint {action}d.")
+        else:
+            messages.error(request, "Unknown action.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("portal:webhooks")
+
+
+@require_POST
+@portal_page
+def webhook_retry(request: HttpRequest, member: VendorUser, delivery_id: int) -> HttpResponse:
+    try:
+        member_delivery_retry(member=member, delivery_id=delivery_id)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The delivery is sent again.")
+    return redirect("portal:webhooks")

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset(Role.values),
     "keys.manage": frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER}),
     "brand.manage": frozenset({Role.OWNER, Role.ADMIN}),
+    "webhooks.manage": frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER}),
 }
 
 

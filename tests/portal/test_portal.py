@@ -183,8 +183,19 @@ def test_another_vendors_staff_reach_nothing_on_any_portal_url():
     the path, never sees or changes vendor A's things."""
     _client_a, member_a = _member("owner")
     key, raw = member_api_key_issue(member=member_a, name="A's key")
+    from webhooks.services import endpoint_create, endpoint_test
+
+    endpoint, _secret = endpoint_create(
+        vendor=member_a.vendor, url="https://93.184.215.14/a", events=["*"]
+    )
+    delivery = endpoint_test(endpoint=endpoint)
     client_b, _member_b = _member("owner")
-    ids = {"key_id": key.pk}
+    ids = {
+        "key_id": key.pk,
+        "endpoint_id": endpoint.pk,
+        "action": "rotate",
+        "delivery_id": delivery.pk,
+    }
     checked = 0
     for route in _portal_routes():
         kwargs = {name: ids[name] for name in route.pattern.converters}
@@ -193,9 +204,12 @@ def test_another_vendors_staff_reach_nothing_on_any_portal_url():
             response = getattr(client_b, method)(url, {"name": "x", "display_name": "x"})
             body = response.content.decode()
             assert key.prefix not in body and member_a.vendor.name not in body, (url, method)
+            assert endpoint.url not in body, (url, method)
             checked += 1
     key.refresh_from_db()
+    endpoint.refresh_from_db()
     assert not key.revoked and checked == 2 * len(_portal_routes())
+    assert endpoint.secret_rotated_at is None  # B's rotate reached nothing
     assert (
         Client(HTTP_AUTHORIZATION=f"Api-Key {raw}").get("/api/v1/vendor/balance").status_code == 200
     )
@@ -273,3 +287,67 @@ def test_support_tickets_and_auto_top_ups_in_the_portal(
     topups = client.get(reverse("portal:auto-topups")).content.decode()
     assert f"eSIM {esim.iccid}" in topups and "data:1:20" in topups and "applied" in topups
     assert foreign.iccid not in client.get(reverse("portal:auto-topups")).content.decode()
+
+
+def test_webhooks_in_the_portal_create_test_rotate_replay(django_capture_on_commit_callbacks):
+    """Add an endpoint (the secret shown once), send a test event, rotate the secret and
+    see both signatures verify on the next delivery, replay it, disable it; finance may
+    only look; another vendor reaches none of it."""
+    import responses
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.webhooks.factories import PUBLIC_URL
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    capture = django_capture_on_commit_callbacks
+    client, member = _member("developer")
+    bad = client.post(reverse("portal:webhooks"), {"url": "ftp://x", "events": ["nope"]})
+    assert bad.status_code == 400 and not WebhookEndpoint.objects.exists()
+    added = client.post(reverse("portal:webhooks"), {"url": PUBLIC_URL, "events": ["*"]})
+    first = re.search(r'id="secret-value">([^<]+)<', added.content.decode())[1]
+    endpoint = WebhookEndpoint.objects.get(vendor=member.vendor)
+    assert (
+        first.startswith("whsec_")
+        and first not in client.get(reverse("portal:webhooks")).content.decode()
+    )
+
+    action = reverse("portal:webhook-action", args=[endpoint.pk, "rotate"])
+    rotated = client.post(action)
+    second = re.search(r'id="secret-value">([^<]+)<', rotated.content.decode())[1]
+    assert second != first
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, PUBLIC_URL, status=204, body="ok")
+        with capture(execute=True):
+            client.post(reverse("portal:webhook-action", args=[endpoint.pk, "test"]))
+        call = mock.calls[0]
+    headers = dict(call.request.headers)
+    Webhook(first).verify(call.request.body, headers)  # both sign during the overlap
+    Webhook(second).verify(call.request.body, headers)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    page = client.get(reverse("portal:webhooks")).content.decode()
+    assert "webhook.test" in page and "204" in page
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, PUBLIC_URL, status=204)
+        with capture(execute=True):
+            client.post(reverse("portal:webhook-retry", args=[delivery.pk]))
+        assert len(mock.calls) == 1
+    client.post(reverse("portal:webhook-action", args=[endpoint.pk, "disable"]))
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+
+    finance = Client()
+    finance_member = VendorUser.objects.create(
+        vendor=member.vendor, user=UserFactory(), role="finance"
+    )
+    finance.force_login(finance_member.user)
+    finance.post(reverse("portal:webhook-action", args=[endpoint.pk, "enable"]))
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled  # finance may look, not change
+    assert 'id="add-endpoint"' not in finance.get(reverse("portal:webhooks")).content.decode()
+
+    stranger, _other = _member("owner")
+    stranger.post(reverse("portal:webhook-action", args=[endpoint.pk, "enable"]))
+    stranger.post(reverse("portal:webhook-action", args=[endpoint.pk, "rotate"]))
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.secret_rotated_at is not None
+    assert PUBLIC_URL not in stranger.get(reverse("portal:webhooks")).content.decode()
