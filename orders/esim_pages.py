@@ -67,11 +67,13 @@ def esim_page_revoke(*, esim: Esim, actor: Any) -> Esim:
     return esim
 
 
-def page_language(request: HttpRequest) -> str:
-    """`?lang=` when it names one of ours, else the browser's (Accept-Language)."""
-    asked = request.GET.get("lang", "")
-    if asked in dict(settings.LANGUAGES):
-        return asked
+def page_language(request: HttpRequest, *, preferred: str = "") -> str:
+    """`?lang=` when it names one of ours, else `preferred` (the reader's own language,
+    when we know it) when it is one of ours, else the browser's (Accept-Language)."""
+    ours = dict(settings.LANGUAGES)
+    for language in (request.GET.get("lang", ""), preferred):
+        if language in ours:
+            return language
     return translation.get_language_from_request(request)
 
 

@@ -22,7 +22,6 @@ from orders.models import Order
 from ttelgo.money import Money, money_api
 from ttelgo.outbox import event_record, task_enqueue
 from vendors.branding import brand_for
-from vendors.models import VendorBrand
 
 
 def order_webhook_data(order: Order) -> dict[str, Any]:
@@ -92,8 +91,7 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
     brand = brand_for(order.vendor)
     if order.vendor is not None:
         recipient, language = to or order.end_customer_email, order.end_customer_language
-        vendor_brand = VendorBrand.objects.filter(vendor=order.vendor).first()
-        sender = (vendor_brand.sender_name if vendor_brand else "") or brand.name
+        sender = brand.sender_name
     elif order.customer is not None:
         recipient, language, sender = order.customer.email, order.customer.language, ""
     else:

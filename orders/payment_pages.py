@@ -43,9 +43,7 @@ def payment_page(request: HttpRequest, token: str) -> HttpResponse:
     payment = Payment.objects.filter(order=order, kind=Payment.Kind.ORDER).first()
     if order is None or payment is None:
         return link_gone(request)
-    language = request.GET.get("lang") or (order.customer.language if order.customer else "")
-    if language not in dict(settings.LANGUAGES):
-        language = page_language(request)
+    language = page_language(request, preferred=order.customer.language if order.customer else "")
     item = order.items.first()
     context = {
         "order": order,

@@ -176,8 +176,9 @@ def payment_off_session(*, order: Any, profile: PaymentProfile, idempotency_key:
         if exc.payment_intent_id or exc.code in ("card_declined", "expired_card"):
             return "declined"
         raise _gateway_failed(exc) from exc
-    _order_payment_record(order=order, intent=intent, amount=amount)
-    payment_intent_sync(payment_intent_id=intent.id)  # paid now, not only when the event lands
+    payment = _order_payment_record(order=order, intent=intent, amount=amount)
+    # Paid now, not only when the event lands: the intent in hand is the gateway's answer.
+    _payment_apply_intent(payment_id=payment.pk, intent=intent)
     return "succeeded"
 
 

@@ -66,9 +66,7 @@ def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_from_link_token(token)
     if ticket is None:
         return link_gone(request)
-    language = request.GET.get("lang") or ticket.language
-    if language not in dict(settings.LANGUAGES):
-        language = "en"
+    language = page_language(request, preferred=ticket.language)
     error = ""
     if request.method == "POST":
         body = request.POST.get("body", "").strip()

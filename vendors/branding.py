@@ -37,6 +37,7 @@ class Brand:
     support_url: str
     white_label: bool
     topup_url: str = ""
+    sender_name: str = ""  # the From name of emails to its customers
 
 
 def text_colour_on(background: str) -> str:
@@ -124,6 +125,7 @@ def brand_for(vendor: Vendor | None) -> Brand:
             support_email=vendor.contact_email,
             support_url="",
             white_label=True,
+            sender_name=vendor.name,
         )
     return Brand(
         name=brand.display_name,
@@ -134,4 +136,5 @@ def brand_for(vendor: Vendor | None) -> Brand:
         support_url=brand.support_url,
         white_label=True,
         topup_url=brand.topup_url,
+        sender_name=brand.sender_name or brand.display_name,
     )
