@@ -32,7 +32,11 @@ def vendor_ledger_account(
     ceiling = vendor.credit_limit if purpose == Purpose.RECEIVABLE else None
     with transaction.atomic():
         account = account_get_or_create(
-            purpose=purpose, currency=currency, holder=vendor.pk, ceiling=ceiling
+            purpose=purpose,
+            currency=currency,
+            holder=vendor.pk,
+            ceiling=ceiling,
+            livemode=vendor.livemode,
         )
         VendorAccount.objects.get_or_create(account=account, defaults={"vendor": vendor})
     return account

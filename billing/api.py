@@ -38,11 +38,13 @@ class VendorBalanceApi(VendorApiMixin, APIView):
         reserved = MoneyField()
         credit_limit = MoneyField()
         available = MoneyField()
+        livemode = serializers.BooleanField(help_text="false for the test wallet")
 
     @extend_schema(responses=OutputSerializer, tags=["vendor"])
     def get(self, request: Request) -> Response:
-        balance = ledger_selectors.vendor_balance(vendor=request.vendor)  # type: ignore[attr-defined]
-        return Response(self.OutputSerializer(balance).data)
+        vendor: Vendor = request.vendor  # type: ignore[attr-defined]
+        balance = ledger_selectors.vendor_balance(vendor=vendor)
+        return Response(self.OutputSerializer({**vars(balance), "livemode": vendor.livemode}).data)
 
 
 class StatementFilters(QueryFilters):

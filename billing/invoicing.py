@@ -237,7 +237,7 @@ def vendor_receivable_card_payment(
     Lock order as in `invoice_settle`: the invoices, then (by posting) the account."""
     value = positive(amount, vendor.currency)
     receivable = vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE)
-    clearing = platform_account(Purpose.STRIPE_CLEARING, receivable.currency)
+    clearing = platform_account(Purpose.STRIPE_CLEARING, receivable.currency, vendor.livemode)
     with transaction.atomic():
         invoices = list(
             Invoice.objects.select_for_update(no_key=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from ttelgo.money import Money
+
 
 class VendorAccount(models.Model):
     """A vendor's ledger account (wallet or receivable, one per currency). The owner points
@@ -63,6 +65,10 @@ class Invoice(models.Model):
     @property
     def number(self) -> str:
         return f"INV-{self.pk:06d}"
+
+    @property
+    def total_display(self) -> str:
+        return str(Money(self.total, self.currency))
 
     @property
     def outstanding(self) -> int:

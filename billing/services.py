@@ -63,7 +63,7 @@ def vendor_wallet_topup_credit(
         )
     value = positive(amount, amount.currency)
     wallet = vendor_ledger_account(vendor=vendor, purpose=Purpose.WALLET, currency=amount.currency)
-    clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
+    clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency, vendor.livemode)
     return ledger_post(
         reference=reference,
         entries=[(clearing, value), (wallet, -value)],
@@ -94,8 +94,8 @@ def vendor_wallet_topup_refund(
         purpose=Purpose.RECEIVABLE if postpaid else Purpose.WALLET,
         currency=amount.currency,
     )
-    clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency)
-    adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency)
+    clearing = platform_account(Purpose.STRIPE_CLEARING, amount.currency, vendor.livemode)
+    adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency, vendor.livemode)
     with transaction.atomic():
         locked = accounts_lock([wallet.id])[wallet.id]
         existing = Transaction.objects.filter(reference=reference).first()
@@ -134,7 +134,7 @@ def vendor_adjustment(
     if not reason.strip():
         raise DomainError("validation_error", "an adjustment needs a reason")
     target = vendor_account(vendor=vendor, currency=amount.currency)
-    adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency)
+    adjustments = platform_account(Purpose.ADJUSTMENTS, amount.currency, vendor.livemode)
     return ledger_post(
         reference=reference or f"adjustment:{uuid.uuid4()}",
         entries=[(adjustments, amount.amount), (target, -amount.amount)],
@@ -181,12 +181,12 @@ def vendor_order_reserve(*, vendor: Vendor, order_id: int, amount: Money) -> Hol
         amount=amount,
         reference=f"order:{order_id}:reserve",
         order_id=order_id,
-        counter_account=platform_account(Purpose.REVENUE, amount.currency),
+        counter_account=platform_account(Purpose.REVENUE, amount.currency, vendor.livemode),
     )
 
 
 def _order_hold(order_id: int) -> Hold | None:
-    return Hold.objects.filter(order_id=order_id).order_by("-id").first()
+    return Hold.objects.filter(order_id=order_id).select_related("account").order_by("-id").first()
 
 
 def vendor_order_capture(
@@ -213,7 +213,12 @@ def vendor_order_capture(
             metadata={**(metadata or {}), "order_id": order_id},
         )
         if cost is not None and cost.amount > 0:
-            order_cost_record(cost=cost, reference=f"order:{order_id}:cost", order_id=order_id)
+            order_cost_record(
+                cost=cost,
+                reference=f"order:{order_id}:cost",
+                order_id=order_id,
+                livemode=hold.account.livemode,
+            )
     return charge
 
 
@@ -267,7 +272,7 @@ def vendor_order_refund(*, order_id: int, amount: Money, reference: str) -> Tran
     charge = debit_leg.transaction
     account = debit_leg.account
     value = positive(amount, account.currency)
-    refunds = platform_account(Purpose.REFUNDS, account.currency)
+    refunds = platform_account(Purpose.REFUNDS, account.currency, account.livemode)
     with transaction.atomic():
         # Lock first so two refunds of one order cannot both pass the limit check.
         accounts_lock([account.id])

@@ -364,6 +364,20 @@ OPERATIONS: dict[str, Doc] = {
         "Send a test event",
         "Queues a `test` event to the endpoint and returns its delivery.",
     ),
+    "vendor_request_logs_list": Doc(
+        "Search your request log",
+        "Every request made with your keys in the last 30 days, newest first (a test key "
+        "reads its test environment's): time, method, path, status, latency, request id, "
+        "Idempotency-Key and key prefix. Filter with `method`, `status`, `path` (part of "
+        "it), `request_id`, `idempotency_key`, `created_from` and `created_to`.",
+        errors=("validation_error",),
+    ),
+    "vendor_request_logs_retrieve": Doc(
+        "One logged request",
+        "A logged request with its request and response bodies; secrets and personal data "
+        "(emails, names, phone numbers, activation codes) are redacted, and long bodies "
+        "are cut at 4 KB.",
+    ),
     "vendor_webhook_deliveries_list": Doc(
         "List webhook deliveries",
         "Deliveries newest first; filter with `status` and `endpoint_id`.",

@@ -73,7 +73,7 @@ def _start_of_day(now: datetime) -> datetime:
 def sales_between(*, start: datetime, end: datetime | None = None) -> SalesTotal:
     """Orders delivered in [start, end), summed per currency."""
 
-    qs = Order.objects.filter(status__in=SOLD_STATUSES, completed_at__gte=start)
+    qs = Order.objects.filter(livemode=True, status__in=SOLD_STATUSES, completed_at__gte=start)
     if end is not None:
         qs = qs.filter(completed_at__lt=end)
     rows = qs.values("currency").annotate(n=Count("id"), total=Sum("total")).order_by("currency")
@@ -91,7 +91,9 @@ def sales_by_day(*, days: int = CHART_DAYS, currency: str | None = None) -> list
     first = today - timedelta(days=days - 1)
     start = _start_of_day(timezone.now()) - timedelta(days=days - 1)
     rows = (
-        Order.objects.filter(status__in=SOLD_STATUSES, currency=currency, completed_at__gte=start)
+        Order.objects.filter(
+            livemode=True, status__in=SOLD_STATUSES, currency=currency, completed_at__gte=start
+        )
         .annotate(day=TruncDate("completed_at"))
         .values("day")
         .annotate(total=Sum("total"))
@@ -108,7 +110,10 @@ def orders_by_status() -> dict[str, int]:
     """Every status with its count (zero for statuses no order is in)."""
 
     counts = dict(
-        Order.objects.values_list("status").annotate(n=Count("id")).order_by("status")  # type: ignore[arg-type]
+        Order.objects.filter(livemode=True)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by("status")  # type: ignore[arg-type]
     )
     return {status: int(counts.get(status, 0)) for status in Order.Status.values}
 
@@ -116,7 +121,7 @@ def orders_by_status() -> dict[str, int]:
 def provisioning_failures(*, since: datetime) -> int:
 
     return (
-        Order.objects.filter(status="failed", updated_at__gte=since)
+        Order.objects.filter(livemode=True, status="failed", updated_at__gte=since)
         .exclude(failure_reason__startswith="payment failed")
         .count()
     )
@@ -125,7 +130,7 @@ def provisioning_failures(*, since: datetime) -> int:
 def orders_stuck_provisioning(*, older_than: timedelta = STUCK_AFTER) -> int:
 
     return Order.objects.filter(
-        status="provisioning", updated_at__lt=timezone.now() - older_than
+        livemode=True, status="provisioning", updated_at__lt=timezone.now() - older_than
     ).count()
 
 
@@ -150,7 +155,7 @@ def delivery_guarantee_rate(*, days: int = 30) -> GuaranteeRate:
     minutes = settings.ESIM_DELIVERY_GUARANTEE_MINUTES
     entered = OrderEvent.objects.filter(order=OuterRef("pk"), to_status="provisioning")
     recent = Order.objects.filter(
-        kind=Order.Kind.ESIM, created_at__gte=timezone.now() - timedelta(days=days)
+        livemode=True, kind=Order.Kind.ESIM, created_at__gte=timezone.now() - timedelta(days=days)
     ).annotate(since=Subquery(entered.order_by("created_at").values("created_at")[:1]))
     completed = recent.filter(status="completed", since__isnull=False)
     in_time = completed.filter(
@@ -167,7 +172,7 @@ def delivery_guarantee_rate(*, days: int = 30) -> GuaranteeRate:
 
 def open_reviews() -> int:
 
-    return Order.objects.filter(status="in_review").count()
+    return Order.objects.filter(livemode=True, status="in_review").count()
 
 
 def vendors_pending() -> int:
@@ -220,7 +225,7 @@ def vendor_receivables() -> list[Money]:
 def _vendor_account_totals(purpose: str) -> list[Money]:
 
     rows = (
-        Account.objects.filter(purpose=purpose, holder__isnull=False)
+        Account.objects.filter(purpose=purpose, holder__isnull=False, livemode=True)
         .values("currency")
         .annotate(total=Sum("balance"))
         .order_by("currency")

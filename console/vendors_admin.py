@@ -195,6 +195,10 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
         "issue_api_key",
     )
 
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Vendors' test environments are theirs to play with, not operators' business.
+        return super().get_queryset(request).filter(live_vendor__isnull=True)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = tuple(self.readonly_fields)
         # The ledger accounts are per currency and mode: fixed once the vendor exists.

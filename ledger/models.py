@@ -102,6 +102,9 @@ class Account(models.Model):
     holder = models.BigIntegerField(null=True, blank=True)
     purpose = models.CharField(max_length=32, choices=Purpose.choices)
     currency = models.CharField(max_length=3)
+    # Platform accounts come in two sets: live, and test mode's play money (test-mode
+    # vendors' postings), so test activity never reaches the live books.
+    livemode = models.BooleanField(default=True, db_default=True)
     type = models.CharField(max_length=16, choices=AccountType.choices)
     normal = models.CharField(max_length=6, choices=NormalSide.choices)
     # Cached, in the normal direction, on vendor accounts only (NULL on platform accounts);
@@ -116,9 +119,9 @@ class Account(models.Model):
         ordering = ("id",)
         constraints = [
             models.UniqueConstraint(
-                fields=["purpose", "currency"],
+                fields=["purpose", "currency", "livemode"],
                 condition=Q(holder__isnull=True),
-                name="ledger_account_platform_unique",
+                name="ledger_account_platform_mode_unique",
             ),
             models.UniqueConstraint(
                 fields=["holder", "purpose", "currency"],

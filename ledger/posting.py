@@ -56,21 +56,32 @@ def _db_enforces() -> bool:
 
 
 def account_get_or_create(
-    *, purpose: str, currency: str, holder: int | None = None, ceiling: int | None = None
+    *,
+    purpose: str,
+    currency: str,
+    holder: int | None = None,
+    ceiling: int | None = None,
+    livemode: bool = True,
 ) -> Account:
     """The account for (holder, purpose, currency), created on first use. `holder` is the
     owner's key for an owned account (a vendor's id), None for a platform account;
-    `ceiling` bounds a new receivable (the vendor's credit limit)."""
+    `ceiling` bounds a new receivable (the vendor's credit limit). `livemode=False` is
+    test mode's set (play money), kept apart from the live books."""
     if purpose not in CHART:
         raise DomainError("validation_error", f"unknown account purpose {purpose!r}")
     owner, acc_type = CHART[purpose]
     if (owner == Owner.PLATFORM) != (holder is None):
         raise DomainError("validation_error", f"account purpose {purpose!r} is for owner {owner!r}")
     Money(0, currency)  # validates the code
-    account = account_find(purpose=purpose, currency=currency, holder=holder)
+    account = account_find(purpose=purpose, currency=currency, holder=holder, livemode=livemode)
     if account is not None:
         return account
-    lookup: dict[str, Any] = {"purpose": purpose, "currency": currency, "holder": holder}
+    lookup: dict[str, Any] = {
+        "purpose": purpose,
+        "currency": currency,
+        "holder": holder,
+        "livemode": livemode,
+    }
     defaults: dict[str, Any] = {
         "owner": owner,
         "type": acc_type,
@@ -90,11 +101,16 @@ def account_get_or_create(
         return Account.objects.get(**lookup)
 
 
-def account_find(*, purpose: str, currency: str, holder: int | None = None) -> Account | None:
-    """The account for (holder, purpose, currency), or None if it was never opened."""
+def account_find(
+    *, purpose: str, currency: str, holder: int | None = None, livemode: bool = True
+) -> Account | None:
+    """The account for (holder, purpose, currency), or None if it was never opened. A
+    holder's accounts are its own whatever the mode; platform accounts come per mode."""
     # On every order and posting: a hand-written statement (ttelgo/sql.py).
-    owner = "a.holder = %s" if holder is not None else "a.holder IS NULL"
-    params: list[Any] = [purpose, currency] + ([holder] if holder is not None else [])
+    if holder is not None:
+        owner, params = "a.holder = %s", [purpose, currency, holder]
+    else:
+        owner, params = "a.holder IS NULL AND a.livemode = %s", [purpose, currency, livemode]
     return sql.select_one(
         [(Account, "a")], f"WHERE a.purpose = %s AND a.currency = %s AND {owner}", params
     )

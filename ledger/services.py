@@ -44,9 +44,10 @@ __all__ = [
 ]
 
 
-def platform_account(purpose: str, currency: str) -> Account:
-    """A platform account (revenue, clearing, ...), created on first use."""
-    return account_get_or_create(purpose=purpose, currency=currency)
+def platform_account(purpose: str, currency: str, livemode: bool = True) -> Account:
+    """A platform account (revenue, clearing, ...), created on first use; `livemode=False`
+    is its test-mode twin, which only test-mode vendors' postings reach."""
+    return account_get_or_create(purpose=purpose, currency=currency, livemode=livemode)
 
 
 # --- B2C (called by payments) -----------------------------------------------------------
@@ -110,14 +111,16 @@ def dispute_reinstated(*, withdrawal_reference: str, reference: str) -> Transact
     )
 
 
-def order_cost_record(*, cost: Money, reference: str, order_id: int) -> Transaction:
+def order_cost_record(
+    *, cost: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
     """What the provider charges us for an order: cogs / provider_payable."""
     value = _positive(cost, cost.currency)
     return ledger_post(
         reference=reference,
         entries=[
-            (platform_account(Purpose.COGS, cost.currency), value),
-            (platform_account(Purpose.PROVIDER_PAYABLE, cost.currency), -value),
+            (platform_account(Purpose.COGS, cost.currency, livemode), value),
+            (platform_account(Purpose.PROVIDER_PAYABLE, cost.currency, livemode), -value),
         ],
         kind=Transaction.Kind.ORDER_COST,
         description=f"Provider cost of order {order_id}",
@@ -125,7 +128,9 @@ def order_cost_record(*, cost: Money, reference: str, order_id: int) -> Transact
     )
 
 
-def provider_refund_due(*, cost: Money, reference: str, order_id: int) -> Transaction:
+def provider_refund_due(
+    *, cost: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
     """The provider took a bundle back and is to refund what it cost us: the cost leaves
     cogs and waits on provider_refund_receivable until it arrives. Idempotent on
     reference."""
@@ -133,8 +138,8 @@ def provider_refund_due(*, cost: Money, reference: str, order_id: int) -> Transa
     return ledger_post(
         reference=reference,
         entries=[
-            (platform_account(Purpose.PROVIDER_REFUND_RECEIVABLE, cost.currency), value),
-            (platform_account(Purpose.COGS, cost.currency), -value),
+            (platform_account(Purpose.PROVIDER_REFUND_RECEIVABLE, cost.currency, livemode), value),
+            (platform_account(Purpose.COGS, cost.currency, livemode), -value),
         ],
         kind=Transaction.Kind.ORDER_COST_REVERSAL,
         description=f"Provider to refund a revoked bundle of order {order_id}",
@@ -142,15 +147,20 @@ def provider_refund_due(*, cost: Money, reference: str, order_id: int) -> Transa
     )
 
 
-def provider_refund_received(*, amount: Money, reference: str, order_id: int) -> Transaction:
+def provider_refund_received(
+    *, amount: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
     """The provider's refund arrived (credited to our balance with it): what we owe it
     falls and the receivable is settled. Idempotent on reference."""
     value = _positive(amount, amount.currency)
     return ledger_post(
         reference=reference,
         entries=[
-            (platform_account(Purpose.PROVIDER_PAYABLE, amount.currency), value),
-            (platform_account(Purpose.PROVIDER_REFUND_RECEIVABLE, amount.currency), -value),
+            (platform_account(Purpose.PROVIDER_PAYABLE, amount.currency, livemode), value),
+            (
+                platform_account(Purpose.PROVIDER_REFUND_RECEIVABLE, amount.currency, livemode),
+                -value,
+            ),
         ],
         kind=Transaction.Kind.PROVIDER_REFUND,
         description=f"Provider refunded a revoked bundle of order {order_id}",

@@ -418,6 +418,7 @@ class OrderAdmin(ReadOnlyOrderAdmin):
         "status",
         "channel",
         "kind",
+        "livemode",
         "currency",
         ("created_at", admin.DateFieldListFilter),
     )

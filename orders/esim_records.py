@@ -28,6 +28,7 @@ class Esim(models.Model):
     smdp_address = models.CharField(max_length=255)
     matching_id = models.CharField(max_length=255)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RELEASED)
+    livemode = models.BooleanField(default=True, db_default=True)
     # Cached usage in MB (the provider reports bytes; we keep what the API shows).
     initial_mb = models.PositiveIntegerField(default=0)
     remaining_mb = models.PositiveIntegerField(default=0)

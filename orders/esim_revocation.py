@@ -58,11 +58,11 @@ def esim_refund_share(*, order: Order, esim: Esim) -> tuple[Money, Money]:
     return Money(price, order.currency), Money(cost, order.currency)
 
 
-def _provider_revoke(*, iccid: str, bundle_code: str) -> bool:
+def _provider_revoke(*, iccid: str, bundle_code: str, livemode: bool) -> bool:
     """Ask the provider to take the bundle back. True when it did (or already had), False
     when it refused because the bundle is in use."""
     try:
-        get_provider().revoke_bundle(iccid=iccid, bundle_code=bundle_code)
+        get_provider(livemode).revoke_bundle(iccid=iccid, bundle_code=bundle_code)
     except ProviderNotFound:
         return True  # not on the eSIM any more: an earlier attempt revoked it
     except ProviderRejected:
@@ -120,7 +120,9 @@ def esim_revoke(*, order: Order, esim: Esim, actor: Any = None) -> bool:
         return True
     if esim_in_use(esim):
         return False
-    if not _provider_revoke(iccid=esim.iccid, bundle_code=esim.bundle_code):
+    if not _provider_revoke(
+        iccid=esim.iccid, bundle_code=esim.bundle_code, livemode=order.livemode
+    ):
         return False
     _, cost = esim_refund_share(order=order, esim=esim)
     _revoked_record(
@@ -141,7 +143,9 @@ def order_esims_revoke(*, order: Order, actor: Any = None) -> Revocation:
         bundle_code = order.items.values_list("bundle_code", flat=True).first() or ""
         if target is None or not bundle_code:
             return Revocation()
-        if not _provider_revoke(iccid=target.iccid, bundle_code=bundle_code):
+        if not _provider_revoke(
+            iccid=target.iccid, bundle_code=bundle_code, livemode=order.livemode
+        ):
             return Revocation(in_use=(target.iccid,))
         _revoked_record(
             order=order,

@@ -281,7 +281,7 @@ def esim_usage_refresh(*, esim: Esim, force: bool = False) -> Esim:
     ):
         return esim
     try:
-        bundles = get_provider().get_usage(esim.iccid)
+        bundles = get_provider(esim.livemode).get_usage(esim.iccid)
     except ProviderError as exc:
         logger.info("usage of %s not refreshed: %s", esim.iccid, exc.message)
         return esim

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ttelgo.money import Money
+
 
 class Order(models.Model):
     class Kind(models.TextChoices):
@@ -39,6 +41,8 @@ class Order(models.Model):
         "vendors.Vendor", null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
     status = models.CharField(max_length=20, choices=Status.choices)
+    # False for a vendor's test-mode order: kept out of live lists, figures and money.
+    livemode = models.BooleanField(default=True, db_default=True)
     currency = models.CharField(max_length=3)
     total = models.BigIntegerField(help_text="minor units: what the buyer pays")
     cost_total = models.BigIntegerField(default=0, help_text="minor units: wholesale cost")
@@ -111,6 +115,10 @@ class Order(models.Model):
     # answer to the creating request lists them without reading them back.
     known_items: list[OrderItem] | None = None
     known_esims: list[Esim] | None = None
+
+    @property
+    def total_display(self) -> str:
+        return str(Money(self.total, self.currency))
 
     @property
     def items_listed(self) -> list[OrderItem]:

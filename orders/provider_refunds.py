@@ -34,13 +34,14 @@ def provider_refund_expect(*, order: Order, iccid: str, bundle_code: str, cost: 
             cost=cost,
             reference=f"order:{order.pk}:revoke:{iccid}:{bundle_code}",
             order_id=order.pk,
+            livemode=order.livemode,
         )
 
 
 def _refund_arrived(refund: ProviderRefund) -> bool:
     """Whether the provider reports the bundle revoked (asked outside any transaction)."""
     try:
-        bundles = get_provider().get_usage(refund.iccid)
+        bundles = get_provider(refund.order.livemode).get_usage(refund.iccid)
     except ProviderNotFound:
         return False
     rows = [b for b in bundles if b.bundle_code == refund.bundle_code]
@@ -51,9 +52,11 @@ def provider_refunds_collect(*, limit: int = 200) -> list[int]:
     """Beat job: settle the pending refunds the provider now shows as made. Returns the
     ids settled; one the provider cannot answer about waits for the next run."""
     settled: list[int] = []
-    pending = ProviderRefund.objects.filter(status=ProviderRefund.Status.PENDING).order_by(
-        "created_at", "id"
-    )[:limit]
+    pending = (
+        ProviderRefund.objects.filter(status=ProviderRefund.Status.PENDING)
+        .select_related("order")
+        .order_by("created_at", "id")[:limit]
+    )
     for refund in pending:
         try:
             arrived = _refund_arrived(refund)
@@ -72,7 +75,10 @@ def provider_refund_settle(*, refund_id: int) -> bool:
         if refund.status != ProviderRefund.Status.PENDING:
             return False
         provider_refund_received(
-            amount=refund.money, reference=f"provider-refund:{refund.pk}", order_id=refund.order_id
+            amount=refund.money,
+            reference=f"provider-refund:{refund.pk}",
+            order_id=refund.order_id,
+            livemode=refund.order.livemode,
         )
         refund.status = ProviderRefund.Status.RECEIVED
         refund.received_at = timezone.now()

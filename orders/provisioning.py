@@ -260,7 +260,7 @@ def _release(
 
 
 def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
-    provider = get_provider()
+    provider = get_provider(order.livemode)
     if order.provider_reference:
         return provider.get_order(order.provider_reference)
     if order.provider_order_sent_at is not None:
@@ -318,7 +318,7 @@ def _apply_topup(*, order: Order, bundle_code: str, reference: str) -> _Topup:
         if applied is not None:
             Order.objects.filter(pk=order.pk).update(provider_reference=applied)
             return _Topup(applied, None)
-    result = get_provider().apply_topup(
+    result = get_provider(order.livemode).apply_topup(
         iccid=order.target_iccid, bundle_code=bundle_code, reference=reference
     )
     Order.objects.filter(pk=order.pk).update(provider_reference=result.reference)
@@ -332,7 +332,7 @@ def _topup_found_on_esim(*, order: Order, bundle_code: str) -> str | None:
     since = order.created_at
     assigned = [
         usage
-        for usage in get_provider().get_usage(order.target_iccid)
+        for usage in get_provider(order.livemode).get_usage(order.target_iccid)
         if usage.bundle_code == bundle_code
         and usage.assigned_at is not None
         and usage.assigned_at >= since
@@ -383,6 +383,7 @@ def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
                 Esim(
                     iccid=e.iccid,
                     order=order,
+                    livemode=order.livemode,
                     bundle_code=placed.bundle_code,
                     smdp_address=e.smdp_address,
                     matching_id=e.matching_id,
@@ -576,7 +577,7 @@ def orders_delivery_guarantee(*, now: datetime | None = None) -> list[int]:
 
 def _provider_order(order: Order) -> ProviderOrder | None:
     """The provider's order for ours (delivered or still processing), or None."""
-    provider = get_provider()
+    provider = get_provider(order.livemode)
     if order.provider_reference:
         return provider.get_order(order.provider_reference)
     if order.provider_order_sent_at is None:
@@ -603,7 +604,7 @@ def orders_late_deliveries_revoke() -> list[int]:
             if held is not None and held.status == ProviderOrder.STATUS_PROCESSING:
                 continue
             if held is not None:
-                _provider_revoke_all(held)
+                _provider_revoke_all(held, livemode=order.livemode)
         except ProviderError as exc:
             logger.info("late delivery of order %s not revoked yet: %s", order.pk, exc)
             continue
@@ -612,10 +613,10 @@ def orders_late_deliveries_revoke() -> list[int]:
     return done
 
 
-def _provider_revoke_all(held: ProviderOrder) -> None:
+def _provider_revoke_all(held: ProviderOrder, *, livemode: bool) -> None:
     for install in held.esims:
         try:
-            get_provider().revoke_bundle(iccid=install.iccid, bundle_code=held.bundle_code)
+            get_provider(livemode).revoke_bundle(iccid=install.iccid, bundle_code=held.bundle_code)
         except ProviderNotFound:
             pass  # revoked by an earlier run
 

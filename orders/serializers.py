@@ -47,6 +47,7 @@ class EsimOutputSerializer(serializers.Serializer):
     data = serializers.SerializerMethodField()  # type: ignore[assignment]  # API field name
     expires_at = serializers.DateTimeField(allow_null=True, required=False)
     order_id = serializers.IntegerField(read_only=True)
+    livemode = serializers.BooleanField(read_only=True, help_text="false for a test-mode eSIM")
     page_url = serializers.SerializerMethodField(
         help_text="the eSIM's install page (a signed link to hand to the traveller)"
     )
@@ -108,6 +109,7 @@ class OrderBaseOutputSerializer(serializers.Serializer):
         allow_blank=True, max_length=22, required=False, help_text="top-ups only"
     )
     failure_reason = serializers.CharField(allow_blank=True, required=False)
+    livemode = serializers.BooleanField(read_only=True, help_text="false for a test-mode order")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 

@@ -314,6 +314,7 @@ def _order_insert(
         channel=channel,
         customer=customer,
         vendor=vendor,
+        livemode=vendor.livemode if vendor is not None else True,
         end_customer_email=end_customer[0],
         end_customer_language=end_customer[1],
         status=status,
@@ -434,7 +435,8 @@ def _create_b2b(
             currency=unit_price.currency,
             total=unit_price.amount * quantity,
         )
-        reasons = order_fraud_assess(order=candidate, quantity=quantity)
+        # Test mode's play money is nobody's risk: operators never review test orders.
+        reasons = order_fraud_assess(order=candidate, quantity=quantity) if vendor.livemode else []
         order = _order_insert(
             channel=Order.Channel.B2B,
             kind=kind,
@@ -516,10 +518,10 @@ def topup_compatibility_check(
     Refuses with `bundle_incompatible` (409); someone else's eSIM is a 404."""
     from orders.selectors import esim_get_for_buyer
 
-    esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
+    esim = esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
     bundle_get_sellable(code=bundle_code)
     try:
-        fits = get_provider().bundle_compatible(iccid=iccid, bundle_code=bundle_code)
+        fits = get_provider(esim.livemode).bundle_compatible(iccid=iccid, bundle_code=bundle_code)
     except ProviderError as exc:
         raise DomainError(
             "provider_error", "The eSIM provider could not check this top-up; try again."

@@ -35,6 +35,8 @@ class Payment(models.Model):
     amount = models.BigIntegerField(help_text="minor units")
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # A test-mode payment lives at the sandbox gateway, whatever PAYMENTS_BACKEND is.
+    livemode = models.BooleanField(default=True, db_default=True)
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )

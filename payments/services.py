@@ -205,7 +205,7 @@ def _vendor_payment_create(
     if invoice is not None:
         metadata["invoice_id"] = str(invoice.pk)
     try:
-        intent = get_gateway().create_payment_intent(
+        intent = get_gateway(vendor.livemode).create_payment_intent(
             amount=amount, metadata=metadata, idempotency_key=f"payment:{reference}:create"
         )
     except GatewayError as exc:
@@ -213,6 +213,7 @@ def _vendor_payment_create(
     return Payment.objects.create(
         reference=reference,
         kind=kind,
+        livemode=vendor.livemode,
         payment_intent_id=intent.id,
         client_secret=intent.client_secret,
         amount=amount.amount,
@@ -257,7 +258,7 @@ def payment_cancel_for_order(*, order_id: int) -> Payment:
             details={"payment_status": payment.status},
         )
     try:
-        intent = get_gateway().cancel_payment_intent(
+        intent = get_gateway(payment.livemode).cancel_payment_intent(
             payment.payment_intent_id, idempotency_key=f"payment:{payment.reference}:cancel"
         )
     except GatewayError as exc:
@@ -280,7 +281,7 @@ def payment_intent_sync(*, payment_intent_id: str) -> Payment | None:
     payment = Payment.objects.filter(payment_intent_id=payment_intent_id).first()
     if payment is None:
         return None
-    intent = get_gateway().retrieve_payment_intent(payment_intent_id)
+    intent = get_gateway(payment.livemode).retrieve_payment_intent(payment_intent_id)
     return _payment_apply_intent(payment_id=payment.pk, intent=intent)
 
 
@@ -442,7 +443,7 @@ def payment_refund(
             actor=actor if getattr(actor, "is_authenticated", False) else None,
         )
     try:
-        result = get_gateway().refund(
+        result = get_gateway(locked.livemode).refund(
             payment_intent_id=locked.payment_intent_id,
             amount=Money(value, locked.currency),
             # Our refund row, qualified by the payment: unique even if a rolled-back
@@ -566,7 +567,7 @@ def payment_refunds_sync(*, payment_intent_id: str) -> Payment | None:
     payment = Payment.objects.filter(payment_intent_id=payment_intent_id).first()
     if payment is None:
         return None
-    for gr in get_gateway().list_refunds(payment_intent_id=payment_intent_id):
+    for gr in get_gateway(payment.livemode).list_refunds(payment_intent_id=payment_intent_id):
         if gr.status not in ("succeeded", "pending"):
             continue
         _refund_sync_one(payment=payment, gr=gr)

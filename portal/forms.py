@@ -42,6 +42,11 @@ class VendorSignupForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=50, label="Name", help_text="e.g. booking site")
+    mode = forms.ChoiceField(
+        choices=[("live", "Live"), ("test", "Test")],
+        label="Mode",
+        help_text="a test key (ttg_test_…) works on your test environment only",
+    )
     expires_at = forms.DateTimeField(
         required=False,
         label="Expires (optional)",

@@ -4,30 +4,35 @@ goes through a service that checks the member's role (vendors/members.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from billing.selectors import vendor_balance
 from orders.auto_topup_models import AutoTopupRule
-from orders.models import Order
 from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TicketForm
+from portal.modes import member_in_mode, test_mode_on, test_mode_set
+from portal.overview import vendor_overview
 from portal.webhook_actions import (
+    member_deliveries_retry,
+    member_delivery_get,
     member_delivery_retry,
     member_endpoint_create,
     member_endpoint_enabled_set,
+    member_endpoint_get,
     member_endpoint_rotate,
     member_endpoint_test,
+    member_endpoint_update,
 )
 from support.models import Ticket, TicketMessage
 from support.services import ticket_open
@@ -43,13 +48,12 @@ from vendors.members import (
 from vendors.models import VendorAPIKey, VendorBrand, VendorUser
 from webhooks import selectors as webhook_selectors
 from webhooks.models import WebhookDelivery
+from webhooks.services import event_body
 
 View = Callable[..., HttpResponse]
 
 
-def portal_page(view: Callable[..., HttpResponse]) -> View:
-    """Logged in, a member of an open vendor; the view gets the membership."""
-
+def _page(view: Callable[..., HttpResponse], *, follows_mode: bool) -> View:
     @login_required(login_url="account_login")
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -59,74 +63,95 @@ def portal_page(view: Callable[..., HttpResponse]) -> View:
         except DomainError as exc:
             return render(request, "portal/no_access.html", {"message": exc.message}, status=403)
         assert member is not None
+        request.portal_member = member  # type: ignore[attr-defined]  # the live membership
+        if follows_mode and test_mode_on(request):
+            member = member_in_mode(member, livemode=False)
         return view(request, member, *args, **kwargs)
 
     return wrapper
+
+
+def portal_page(view: Callable[..., HttpResponse]) -> View:
+    """Logged in, a member of an open vendor; the view gets the membership, acting on the
+    test environment while the portal is in test mode."""
+    return _page(view, follows_mode=True)
+
+
+def portal_live_page(view: Callable[..., HttpResponse]) -> View:
+    """As `portal_page`, always on the live vendor (brand, support, team, keys of both)."""
+    return _page(view, follows_mode=False)
 
 
 def _context(member: VendorUser, **extra: Any) -> dict[str, Any]:
     return {
         "member": member,
         "vendor": member.vendor,
+        "livemode": member.vendor.livemode,
         "may_keys": member_may(member, "keys.manage"),
         "may_brand": member_may(member, "brand.manage"),
         **extra,
     }
 
 
+@require_POST
+@portal_live_page
+def mode_switch(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """The live/test switch: the same page, in the other mode."""
+    test_mode_set(request, request.POST.get("mode") == "test")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("portal:overview")
+    return redirect(target)
+
+
 @portal_page
 def overview(request: HttpRequest, member: VendorUser) -> HttpResponse:
-    vendor = member.vendor
-    now = timezone.now()
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    orders = Order.objects.filter(vendor=vendor)
-    context = _context(
-        member,
-        balance=vendor_balance(vendor=vendor),
-        orders_today=orders.filter(created_at__gte=today).count(),
-        orders_month=orders.filter(created_at__gte=today.replace(day=1)).count(),
-        delivered_30d=orders.filter(
-            status="completed", created_at__gte=now - timedelta(days=30)
-        ).count(),
-        failed_30d=orders.filter(status="failed", created_at__gte=now - timedelta(days=30)).count(),
-    )
+    context = _context(member, overview=vendor_overview(vendor=member.vendor))
     return render(request, "portal/overview.html", context)
 
 
-@portal_page
+@portal_live_page
 def api_keys(request: HttpRequest, member: VendorUser) -> HttpResponse:
-    form = ApiKeyForm(request.POST or None)
+    """Live and test keys together (a test key works from the first minute; live keys
+    once the account is approved)."""
+    mode = "test" if test_mode_on(request) else "live"
+    form = ApiKeyForm(request.POST or None, initial={"mode": mode})
     created: str | None = None
     if request.method == "POST" and form.is_valid():
         try:
+            acting = member_in_mode(member, livemode=form.cleaned_data["mode"] == "live")
             _key, created = member_api_key_issue(
-                member=member,
+                member=acting,
                 name=form.cleaned_data["name"],
                 expires_at=form.cleaned_data["expires_at"],
             )
         except DomainError as exc:
             _field_errors(form, exc)
         else:
-            form = ApiKeyForm()
-    keys = VendorAPIKey.objects.filter(vendor=member.vendor).order_by("-created")
+            form = ApiKeyForm(initial={"mode": mode})
+    keys = (
+        VendorAPIKey.objects.filter(Q(vendor=member.vendor) | Q(vendor__live_vendor=member.vendor))
+        .select_related("vendor")
+        .order_by("-created")
+    )
     status = 400 if request.method == "POST" and created is None else 200
     context = _context(member, form=form, keys=keys, created=created)
     return render(request, "portal/api_keys.html", context, status=status)
 
 
 @require_POST
-@portal_page
+@portal_live_page
 def api_key_revoke(request: HttpRequest, member: VendorUser, key_id: str) -> HttpResponse:
     try:
         api_key = member_api_key_revoke(member=member, key_id=key_id)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"The key {api_key.prefix}… is revoked.")
+        messages.success(request, f"The key {api_key.display_prefix}… is revoked.")
     return redirect("portal:api-keys")
 
 
-@portal_page
+@portal_live_page
 def brand(request: HttpRequest, member: VendorUser) -> HttpResponse:
     current = VendorBrand.objects.filter(vendor=member.vendor).first()
     initial = (
@@ -171,7 +196,7 @@ def auto_topups(request: HttpRequest, member: VendorUser) -> HttpResponse:
     return render(request, "portal/auto_topups.html", _context(member, rules=rules))
 
 
-@portal_page
+@portal_live_page
 def support(request: HttpRequest, member: VendorUser) -> HttpResponse:
     """The vendor's tickets and a form to open one (answers also arrive by email)."""
     form = TicketForm(request.POST or None)
@@ -270,6 +295,69 @@ def webhook_action(
             messages.error(request, "Unknown action.")
     except DomainError as exc:
         messages.error(request, exc.message)
+    return redirect("portal:webhooks")
+
+
+@portal_page
+def webhook_edit(request: HttpRequest, member: VendorUser, endpoint_id: int) -> HttpResponse:
+    """Change an endpoint's URL and events (its secret stays)."""
+    try:
+        endpoint = member_endpoint_get(member=member, endpoint_id=endpoint_id)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    initial = {"url": endpoint.url, "events": endpoint.events}
+    form = EndpointForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                member_endpoint_update(
+                    member=member,
+                    endpoint_id=endpoint_id,
+                    url=form.cleaned_data["url"],
+                    events=form.cleaned_data["events"],
+                )
+            except DomainError as exc:
+                _field_errors(form, exc)
+            else:
+                messages.success(request, "The endpoint is saved; its secret is unchanged.")
+                return redirect("portal:webhooks")
+    context = _context(member, form=form, endpoint=endpoint)
+    return render(request, "portal/webhook_edit.html", context, status=status)
+
+
+@portal_page
+def webhook_delivery(request: HttpRequest, member: VendorUser, delivery_id: int) -> HttpResponse:
+    """One delivery: the exact body sent, and each attempt's status, latency and answer."""
+    try:
+        delivery = member_delivery_get(member=member, delivery_id=delivery_id)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    context = _context(
+        member,
+        delivery=delivery,
+        body=json.dumps(json.loads(event_body(delivery.event)), indent=2),
+        attempts=delivery.attempts.order_by("attempted_at", "id"),
+        may_webhooks=member_may(member, "webhooks.manage"),
+    )
+    return render(request, "portal/webhook_delivery.html", context)
+
+
+@require_POST
+@portal_page
+def webhook_retry_many(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """Replay the deliveries ticked on the webhooks page."""
+    ids = [int(v) for v in request.POST.getlist("delivery") if v.isdigit()]
+    if not ids:
+        messages.error(request, "Tick the deliveries to send again.")
+        return redirect("portal:webhooks")
+    try:
+        count = member_deliveries_retry(member=member, delivery_ids=ids)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{count} deliveries are sent again.")
     return redirect("portal:webhooks")
 
 

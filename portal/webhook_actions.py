@@ -41,3 +41,32 @@ def member_delivery_retry(*, member: VendorUser, delivery_id: int) -> WebhookDel
     member_require(member, "webhooks.manage")
     delivery = selectors.delivery_get(vendor=member.vendor, delivery_id=delivery_id)
     return services.delivery_retry(delivery=delivery)
+
+
+def member_endpoint_get(*, member: VendorUser, endpoint_id: int) -> WebhookEndpoint:
+    member_require(member, "view")
+    return selectors.endpoint_get(vendor=member.vendor, endpoint_id=endpoint_id)
+
+
+def member_endpoint_update(
+    *, member: VendorUser, endpoint_id: int, url: str, events: list[str]
+) -> WebhookEndpoint:
+    member_require(member, "webhooks.manage")
+    endpoint = selectors.endpoint_get(vendor=member.vendor, endpoint_id=endpoint_id)
+    return services.endpoint_update(endpoint=endpoint, url=url, events=events)
+
+
+def member_delivery_get(*, member: VendorUser, delivery_id: int) -> WebhookDelivery:
+    member_require(member, "view")
+    return selectors.delivery_get(vendor=member.vendor, delivery_id=delivery_id)
+
+
+def member_deliveries_retry(*, member: VendorUser, delivery_ids: list[int]) -> int:
+    """Replay several deliveries (another vendor's ids are not found); returns how many."""
+    member_require(member, "webhooks.manage")
+    deliveries = [
+        selectors.delivery_get(vendor=member.vendor, delivery_id=pk) for pk in delivery_ids
+    ]
+    for delivery in deliveries:
+        services.delivery_retry(delivery=delivery)
+    return len(deliveries)

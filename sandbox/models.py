@@ -56,6 +56,9 @@ class SandboxBundleAssignment(models.Model):
     validity_days = models.PositiveIntegerField()
     assigned_at = models.DateTimeField()
     revoked = models.BooleanField(default=False)
+    # Test mode's simulations: what the traveller did, set by hand instead of by the clock.
+    simulated_used_permille = models.PositiveIntegerField(null=True, blank=True)
+    simulated_state = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         db_table = "esims_sandboxbundleassignment"
@@ -63,6 +66,17 @@ class SandboxBundleAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bundle_code} on {self.esim_id}"
+
+
+class SandboxScriptedFailure(models.Model):
+    """A client reference whose order the simulator refuses (test mode's simulated
+    provisioning failure)."""
+
+    client_reference = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.client_reference
 
 
 # --- the payment gateway simulator ------------------------------------------------------

@@ -25,6 +25,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from esims.models import Bundle
 from esims.providers.base import (
     BYTES_PER_MB,
     BundleUsage,
@@ -32,6 +33,7 @@ from esims.providers.base import (
     EsimInstall,
     Provider,
     ProviderBundle,
+    ProviderCountry,
     ProviderNotFound,
     ProviderOrder,
     ProviderRateLimited,
@@ -41,7 +43,12 @@ from esims.providers.base import (
     TopupResult,
 )
 from sandbox.catalogue import build_catalogue
-from sandbox.models import SandboxBundleAssignment, SandboxEsim, SandboxOrder
+from sandbox.models import (
+    SandboxBundleAssignment,
+    SandboxEsim,
+    SandboxOrder,
+    SandboxScriptedFailure,
+)
 from ttelgo.money import Money
 
 FAULTS_CACHE_KEY = "esims:sandbox:faults"
@@ -161,10 +168,24 @@ class SandboxProvider(Provider):
         return list(self._catalogue.values())
 
     def _bundle(self, code: str) -> ProviderBundle:
-        try:
+        if code in self._catalogue:
             return self._catalogue[code]
-        except KeyError:
-            raise ProviderRejected(f"Bundle {code} not found", status=400) from None
+        # Test mode simulates whatever the live catalogue sells (eSIM Go's bundles too).
+        row = Bundle.objects.filter(code=code).prefetch_related("countries__region").first()
+        if row is None:
+            raise ProviderRejected(f"Bundle {code} not found", status=400)
+        return ProviderBundle(
+            code=row.code,
+            description=row.provider_description or row.code,
+            countries=tuple(
+                ProviderCountry(c.iso, c.name, c.region.name if c.region else "")
+                for c in row.countries.all()
+            ),
+            data_mb=row.data_mb,
+            unlimited=row.unlimited,
+            validity_days=row.validity_days,
+            cost=Money(row.cost_amount, row.currency),
+        )
 
     # --- orders -------------------------------------------------------------------------
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
@@ -172,6 +193,8 @@ class SandboxProvider(Provider):
         bundle = self._bundle(bundle_code)
         if not 1 <= quantity <= MAX_BUNDLES_PER_ORDER:
             raise ProviderRejected("quantity must be 1-10", status=400)
+        if SandboxScriptedFailure.objects.filter(client_reference=reference).exists():
+            raise ProviderRejected("Simulated provisioning failure (test mode)", status=400)
         now = timezone.now()
         delay = (
             faults.processing_seconds
@@ -333,6 +356,13 @@ class SandboxProvider(Provider):
                 state = "depleted"
             else:
                 state = "active"
+        if not a.revoked and a.simulated_used_permille is not None:
+            quota = a.initial_bytes if not a.unlimited else 0
+            remaining = quota - quota * min(a.simulated_used_permille, 1000) // 1000
+            state = "depleted" if quota and remaining <= 0 else "active"
+            expires_at = expires_at or a.assigned_at + timedelta(days=a.validity_days)
+        if not a.revoked and a.simulated_state:
+            state = a.simulated_state
         return BundleUsage(
             bundle_code=a.bundle_code,
             initial_bytes=a.initial_bytes,

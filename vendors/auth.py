@@ -51,6 +51,8 @@ class VendorApiKeyAuthentication(authentication.BaseAuthentication):
         ):
             VendorAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         request.vendor = api_key.vendor  # type: ignore[attr-defined]
+        # For the request log's middleware, which sees Django's request, not DRF's.
+        request._request.vendor_api_key = api_key  # type: ignore[attr-defined]
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request: Request) -> str:

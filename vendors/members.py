@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from ttelgo.errors import DomainError
 from vendors.branding import vendor_brand_set
@@ -22,6 +23,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "keys.manage": frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER}),
     "brand.manage": frozenset({Role.OWNER, Role.ADMIN}),
     "webhooks.manage": frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER}),
+    # top-ups, resending a delivery email, test mode's simulations
+    "orders.manage": frozenset({Role.OWNER, Role.ADMIN, Role.DEVELOPER}),
+    # paying invoices, topping up the wallet, refilling the test wallet
+    "billing.manage": frozenset({Role.OWNER, Role.ADMIN, Role.FINANCE}),
+    "team.manage": frozenset({Role.OWNER, Role.ADMIN}),
 }
 
 
@@ -83,7 +89,7 @@ def member_api_key_issue(
             vendor=vendor, name=name.strip(), expires_at=expires_at, actor=member.user
         )
         vendor_notify(
-            vendor=vendor,
+            vendor=vendor.live_vendor or vendor,  # a test key's news goes to the live owner
             template="api_key_created",
             member=member.user.email,
             api_key=api_key,
@@ -93,7 +99,13 @@ def member_api_key_issue(
 
 def member_api_key_revoke(*, member: VendorUser, key_id: str) -> VendorAPIKey:
     member_require(member, "keys.manage")
-    api_key = VendorAPIKey.objects.filter(pk=key_id, vendor=member.vendor).first()
+    # A member's vendor's keys, live and test.
+    api_key = (
+        VendorAPIKey.objects.filter(pk=key_id)
+        .filter(Q(vendor=member.vendor) | Q(vendor__live_vendor=member.vendor))
+        .select_related("vendor")
+        .first()
+    )
     if api_key is None:
         raise DomainError("not_found", "API key not found.")
     with transaction.atomic():
@@ -101,7 +113,7 @@ def member_api_key_revoke(*, member: VendorUser, key_id: str) -> VendorAPIKey:
         api_key_revoke(api_key=api_key, actor=member.user)
         if not was_revoked:
             vendor_notify(
-                vendor=member.vendor,
+                vendor=member.vendor.live_vendor or member.vendor,
                 template="api_key_revoked",
                 member=member.user.email,
                 api_key=api_key,

@@ -63,6 +63,16 @@ class Vendor(models.Model):
     )
     status_reason = models.TextField(blank=True, help_text="why it was last suspended/closed")
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Test mode: a vendor's test environment is a vendor of its own (own test wallet,
+    # orders, eSIMs, keys and webhook endpoints) pointing at the live vendor it plays for.
+    live_vendor = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="test_environment",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -89,6 +99,11 @@ class Vendor(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def livemode(self) -> bool:
+        """False for a vendor's test environment: its objects carry `livemode: false`."""
+        return self.live_vendor_id is None
 
     @property
     def notify_email(self) -> str:
@@ -121,6 +136,17 @@ class VendorUser(models.Model):
         return f"{self.user} @ {self.vendor}"
 
 
+# What a key says about its mode, in front of the library's `prefix.secret`: a live key
+# reads `ttg_live_...`, a test key `ttg_test_...` (keys issued before test mode have no
+# marker and are live).
+LIVE_KEY_MARKER = "ttg_live_"
+TEST_KEY_MARKER = "ttg_test_"
+
+
+def key_marker(livemode: bool) -> str:
+    return LIVE_KEY_MARKER if livemode else TEST_KEY_MARKER
+
+
 class VendorAPIKeyManager(APIKeyManager):
     def get_usable_keys(self) -> models.QuerySet:
         return super().get_usable_keys().select_related("vendor")
@@ -129,6 +155,8 @@ class VendorAPIKeyManager(APIKeyManager):
         """The usable key (with its vendor) that `key` is, else DoesNotExist. The library's
         lookup, as one hand-written statement: it runs on every vendor request, and the
         ORM's query building cost more than the statement (docs/PERFORMANCE.md)."""
+        marker = next((m for m in (LIVE_KEY_MARKER, TEST_KEY_MARKER) if key.startswith(m)), "")
+        key = key.removeprefix(marker)
         prefix, _, _ = key.partition(".")
         row = sql.select_one(
             [(VendorAPIKey, "k"), (Vendor, "v")],
@@ -139,6 +167,8 @@ class VendorAPIKeyManager(APIKeyManager):
             raise VendorAPIKey.DoesNotExist("No such key.")
         api_key, vendor = row
         if not api_key.is_valid(key):
+            raise VendorAPIKey.DoesNotExist("Key is not valid.")
+        if marker != key_marker(vendor.livemode) and not (marker == "" and vendor.livemode):
             raise VendorAPIKey.DoesNotExist("Key is not valid.")
         api_key.vendor = vendor
         return api_key
@@ -155,6 +185,15 @@ class VendorAPIKey(AbstractAPIKey):
     history = HistoricalRecords(excluded_fields=["last_used_at"])
 
     objects: ClassVar[VendorAPIKeyManager] = VendorAPIKeyManager()  # type: ignore[assignment]
+
+    @property
+    def livemode(self) -> bool:
+        return self.vendor.livemode
+
+    @property
+    def display_prefix(self) -> str:
+        """What the key starts with, as its owner sees it (`ttg_test_AbCd1234`)."""
+        return key_marker(self.vendor.livemode) + self.prefix
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "vendor API key"
@@ -191,3 +230,61 @@ class VendorBrand(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class ApiRequestLog(models.Model):
+    """One request to the vendor API (the design's `api_usage_logs`), kept 30 days. Bodies
+    are stored with secrets and personal data redacted, and cut at a few kilobytes. Written
+    off the request path, in batches (vendors/request_log.py)."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="request_logs")
+    created_at = models.DateTimeField(db_index=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    query = models.CharField(max_length=500, blank=True)
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField()
+    request_id = models.CharField(max_length=128, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    key_prefix = models.CharField(max_length=40, blank=True)
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=["vendor", "-created_at", "-id"], name="request_log_vendor_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"
+
+
+class VendorInvitation(models.Model):
+    """An invitation by email to join a vendor's team with a role; accepted once, through
+    the link in the email, before it expires."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=VendorUser.Role.choices)
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="vendor_invitation_open_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.vendor} as {self.role}"

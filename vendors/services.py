@@ -18,7 +18,7 @@ from ttelgo.money import SUPPORTED_CURRENCIES, Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.state import StateTable, transition
 from vendors import signals
-from vendors.models import Vendor, VendorAPIKey
+from vendors.models import Vendor, VendorAPIKey, key_marker
 
 # Default discount off retail per pricing tier (basis points); operators may override it.
 TIER_DISCOUNT_BPS: dict[str, int] = {
@@ -217,9 +217,64 @@ def vendor_close(*, vendor: Vendor, actor: User | None, reason: str) -> Vendor:
         raise _validation("reason", "A reason is required to close a vendor.")
     with transaction.atomic():
         _transition(vendor, action="close", actor=actor, reason=reason)
-        for api_key in VendorAPIKey.objects.filter(vendor=vendor, revoked=False).order_by("pk"):
+        # Its test environment closes with it (test keys included).
+        test = Vendor.objects.filter(live_vendor=vendor).exclude(status=Vendor.Status.CLOSED)
+        for twin in test:
+            _transition(twin, action="close", actor=actor, reason=reason)
+        for api_key in VendorAPIKey.objects.filter(
+            vendor__in=[vendor, *test], revoked=False
+        ).order_by("pk"):
             api_key_revoke(api_key=api_key, actor=actor)
     return vendor
+
+
+# What a test environment takes from its live vendor, so test prices and alerts match.
+_FOLLOWED_TERMS = ("discount_bps", "tier", "usage_alert_levels", "contact_email")
+
+
+def _terms_follow(twin: Vendor, vendor: Vendor) -> Vendor:
+    changed = {
+        f: getattr(vendor, f) for f in _FOLLOWED_TERMS if getattr(twin, f) != getattr(vendor, f)
+    }
+    if changed:
+        Vendor.objects.filter(pk=twin.pk).update(**changed)
+        for field, value in changed.items():
+            setattr(twin, field, value)
+    return twin
+
+
+def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
+    """The vendor's test environment, opened on first use (test mode works from the first
+    minute, approved or not): a vendor of its own, always active and prepaid, in the live
+    vendor's currency and alert levels. Returns (environment, created). A closed vendor
+    has none to open."""
+    if not vendor.livemode:
+        return vendor, False
+    existing = Vendor.objects.filter(live_vendor=vendor).first()
+    if existing is not None:
+        return _terms_follow(existing, vendor), False
+    if vendor.status == Vendor.Status.CLOSED:
+        raise DomainError("invalid_state", "A closed vendor has no test environment.")
+    with transaction.atomic():
+        _lock(vendor)  # one environment even when two first visits race
+        existing = Vendor.objects.filter(live_vendor=vendor).first()
+        if existing is not None:
+            return existing, False
+        twin = Vendor.objects.create(
+            live_vendor=vendor,
+            name=f"{vendor.name} (test)",
+            status=Vendor.Status.ACTIVE,
+            billing_mode=Vendor.BillingMode.PREPAID,
+            currency=vendor.currency,
+            country=vendor.country,
+            contact_email=vendor.contact_email,
+            technical_email=vendor.technical_email,
+            usage_alert_levels=vendor.usage_alert_levels,
+            discount_bps=vendor.discount_bps,
+            tier=vendor.tier,
+            approved_at=timezone.now(),
+        )
+    return twin, True
 
 
 def vendor_credit_limit_change(
@@ -299,6 +354,7 @@ def api_key_issue(
         api_key, key = VendorAPIKey.objects.create_key(
             vendor=vendor, name=name[:50] or "API key", expiry_date=expires_at
         )
+        key = key_marker(vendor.livemode) + key
         audit_record(
             actor=actor,
             action="vendor.api_key_issue",

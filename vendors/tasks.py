@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
+from vendors import request_log
 from vendors.models import Vendor
 
 
@@ -20,3 +21,14 @@ def vendor_email_send(vendor_id: int, subject: str, body: str) -> None:
 @shared_task(name="vendors.tasks.operations_email_send", ignore_result=True)
 def operations_email_send(subject: str, body: str) -> None:
     send_mail(subject, body, None, [settings.OPERATIONS_EMAIL])
+
+
+@shared_task(name="vendors.tasks.request_logs_prune", ignore_result=True)
+def request_logs_prune() -> int:
+    return request_log.request_logs_prune()
+
+
+@shared_task(name="vendors.tasks.person_email_send", ignore_result=True)
+def person_email_send(to: str, subject: str, body: str) -> None:
+    """An email to one person who is not (yet) a vendor's contact: an invitation."""
+    send_mail(subject, body, None, [to])

@@ -29,6 +29,7 @@ def _secret_unsealed(body: dict[str, Any]) -> dict[str, Any]:
 
 class _EndpointOutput(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.CharField())
+    livemode = serializers.BooleanField(source="vendor.livemode", read_only=True)
 
     class Meta:
         model = WebhookEndpoint
@@ -41,6 +42,7 @@ class _EndpointOutput(serializers.ModelSerializer):
             "disabled_reason",
             "secret_rotated_at",
             "previous_secret_expires_at",
+            "livemode",
             "created_at",
         )
 
@@ -62,6 +64,7 @@ class _DeliveryOutput(serializers.ModelSerializer):
     event_type = serializers.CharField(source="event.type")
     endpoint_id = serializers.IntegerField()
     attempts = serializers.IntegerField(source="attempt_count")
+    livemode = serializers.BooleanField(source="event.livemode", read_only=True)
 
     class Meta:
         model = WebhookDelivery
@@ -75,6 +78,7 @@ class _DeliveryOutput(serializers.ModelSerializer):
             "next_attempt_at",
             "last_attempt_at",
             "last_status_code",
+            "livemode",
             "created_at",
         )
 

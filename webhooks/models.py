@@ -84,6 +84,7 @@ class WebhookEvent(models.Model):
     public_id = models.CharField(max_length=40, unique=True)
     type = models.CharField(max_length=64)
     data = models.JSONField(default=dict)
+    livemode = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField()
 
     class Meta:

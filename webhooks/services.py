@@ -230,12 +230,13 @@ def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
     endpoint.refresh_from_db()
 
 
-def _event_body(event: WebhookEvent) -> str:
+def event_body(event: WebhookEvent) -> str:
     """The exact bytes signed and sent; identical on every attempt of the event."""
     payload = {
         "id": event.public_id,
         "type": event.type,
         "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "livemode": event.livemode,
         "data": event.data,
     }
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
@@ -257,8 +258,10 @@ def _event_create(*, vendor_id: int, type: str, data: dict[str, Any]) -> Webhook
     # Round-trip through JSON now so the stored data is what will be sent (no surprises
     # from Decimals or datetimes at delivery time).
     clean = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    test_of = Vendor.objects.filter(pk=vendor_id).values_list("live_vendor_id", flat=True)
     return WebhookEvent.objects.create(
         vendor_id=vendor_id,
+        livemode=test_of.first() is None,
         public_id="msg_" + secrets.token_hex(12),
         type=type,
         data=clean,
@@ -380,7 +383,7 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
         )
         return None
 
-    body = _event_body(delivery.event)
+    body = event_body(delivery.event)
     headers = sign_headers(
         secret=endpoint_secret(endpoint=endpoint),
         also=endpoint_previous_secrets(endpoint=endpoint),

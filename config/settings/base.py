@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "ttelgo.middleware.RequestIDMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
+    "vendors.request_log.RequestLogMiddleware",
     "ttelgo.middleware.BadInputMiddleware",
     "ttelgo.middleware.ConflictRetryMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -212,6 +213,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
     # Tasks whose send failed at commit (broker down): sent once the broker is back.
     "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
+    "request-logs-prune": {"task": "vendors.tasks.request_logs_prune", "schedule": 3600.0},
 }
 
 # Where travellers open their eSIM's install page (the links in emails, webhooks, the API).
@@ -243,6 +245,14 @@ METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
 
 # --- upstream provider and payments -------------------------------------------------------
 ESIM_PROVIDER = env.str("ESIM_PROVIDER", default="sandbox")
+# The vendor API's request log (vendors/request_log.py): on, and written in batches by a
+# background thread every this many seconds; 0 writes each line as its response is done
+# (SQLite under `make run`, where a second writer would wait on the first).
+API_REQUEST_LOG = env.bool("API_REQUEST_LOG", default=True)
+API_REQUEST_LOG_FLUSH_SECONDS = env.float(
+    "API_REQUEST_LOG_FLUSH_SECONDS",
+    default=0.0 if env.str("DATABASE_URL", default="sqlite://").startswith("sqlite") else 1.0,
+)
 ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")
 ESIMGO_BASE_URL = env.str("ESIMGO_BASE_URL", default="https://api.esim-go.com/v2.4")
 # Provisioning retries back off exponentially from the base to the cap (with jitter).

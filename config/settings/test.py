@@ -11,6 +11,9 @@ ESIM_PROVIDER = "sandbox"
 ESIMGO_RATE_LIMIT_PER_SECOND = 0.0  # unlimited; tests/esims/test_ratelimit.py builds its own
 CATALOGUE_LOCAL_CACHE = False  # tests clear the shared cache between tests, not process memory
 PAYMENTS_BACKEND = "sandbox"
+API_REQUEST_LOG_FLUSH_SECONDS = (
+    0.0  # written inline; tests/vendors/test_request_log.py runs the thread
+)
 STRIPE_WEBHOOK_SECRET = "whsec_test_secret_for_the_suite"  # noqa: S105
 LOG_FORMAT = "console"
 LOG_LEVEL = "WARNING"

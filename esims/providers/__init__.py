@@ -47,11 +47,12 @@ __all__ = [
 _esimgo: Provider | None = None
 
 
-def get_provider() -> Provider:
-    """The configured provider (`settings.ESIM_PROVIDER`). The eSIM Go client is kept per
-    process so its HTTP session (connection pool) is reused."""
+def get_provider(livemode: bool = True) -> Provider:
+    """The configured provider (`settings.ESIM_PROVIDER`); test mode (`livemode=False`)
+    always gets the simulator. The eSIM Go client is kept per process so its HTTP session
+    (connection pool) is reused."""
     global _esimgo
-    if settings.ESIM_PROVIDER == "esimgo":
+    if livemode and settings.ESIM_PROVIDER == "esimgo":
         if _esimgo is None:
             from django.core.exceptions import ImproperlyConfigured
 

@@ -10,8 +10,9 @@ from payments.gateways.base import GatewayError, GatewayIntent, GatewayRefund, P
 __all__ = ["GatewayError", "GatewayIntent", "GatewayRefund", "PaymentGateway", "get_gateway"]
 
 
-def get_gateway() -> PaymentGateway:
-    backend = settings.PAYMENTS_BACKEND
+def get_gateway(livemode: bool = True) -> PaymentGateway:
+    """The configured gateway; test mode (`livemode=False`) always gets the simulator."""
+    backend = settings.PAYMENTS_BACKEND if livemode else "sandbox"
     if backend == "stripe":
         from payments.gateways.stripe import StripeGateway
 

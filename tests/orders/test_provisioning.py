@@ -154,11 +154,11 @@ def test_a_retry_after_a_failure_before_ordering_does_not_search(b2b_order):
     real_get_provider = provisioning.get_provider
     calls = {"n": 0}
 
-    def provider_once_unreachable():
+    def provider_once_unreachable(livemode=True):
         calls["n"] += 1
         if calls["n"] == 1:
             raise ProviderUnavailable("no provider client yet")
-        return real_get_provider()
+        return real_get_provider(livemode)
 
     with (
         mock.patch.object(provisioning, "get_provider", provider_once_unreachable),

@@ -21,6 +21,7 @@ from portal import urls as portal_urls
 from tests.console.factories import operator
 from tests.factories import UserFactory, VendorFactory
 from ttelgo.models import AuditLog
+from ttelgo.money import Money
 from vendors.members import member_api_key_issue
 from vendors.models import Vendor, VendorAPIKey, VendorBrand, VendorUser
 from vendors.operator import operator_vendor_approve
@@ -75,19 +76,29 @@ def test_a_company_signs_up_verifies_its_email_and_waits_for_approval(
     overview = client.get(reverse("portal:overview"))
     html = overview.content.decode()
     assert overview.status_code == 200 and 'id="pending"' in html
-    keys = client.post(reverse("portal:api-keys"), {"name": "site"})
+    keys = client.post(reverse("portal:api-keys"), {"name": "site", "mode": "live"})
     assert keys.status_code == 400 and "once the account is approved" in keys.content.decode()
+    # Test mode works from the first minute: a test key, on the test environment.
+    with django_capture_on_commit_callbacks(execute=True):
+        test_page = client.post(reverse("portal:api-keys"), {"name": "trial", "mode": "test"})
+    test_raw = re.search(r'id="new-key-value">([^<]+)<', test_page.content.decode())[1]
+    assert test_raw.startswith("ttg_test_")
+    test_balance = Client(HTTP_AUTHORIZATION=f"Api-Key {test_raw}").get("/api/v1/vendor/balance")
+    assert test_balance.status_code == 200
+    assert test_balance.json()["livemode"] is False
+    assert test_balance.json()["available"] == {"amount": "1000.00", "currency": "USD"}
 
     operator_vendor_approve(vendor_id=member.vendor_id, actor=operator("admin"), reason="checked")
     with django_capture_on_commit_callbacks(execute=True):
-        created = client.post(reverse("portal:api-keys"), {"name": "booking site"})
+        created = client.post(reverse("portal:api-keys"), {"name": "booking site", "mode": "live"})
     raw = re.search(r'id="new-key-value">([^<]+)<', created.content.decode())[1]
+    assert raw.startswith("ttg_live_")
     api = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     assert api.get("/api/v1/vendor/balance").status_code == 200
     listing = client.get(reverse("portal:api-keys")).content.decode()
     assert raw not in listing  # shown once
     key = VendorAPIKey.objects.get(vendor=member.vendor)
-    assert key.prefix in listing and "booking site" in listing
+    assert key.prefix in listing and "booking site" in listing and "trial" in listing
     assert any("api key was created" in m.subject.lower() for m in mail.outbox)
     assert client.post(reverse("portal:api-key-revoke", args=[key.pk])).status_code == 302
     assert api.get("/api/v1/vendor/balance").status_code == 401
@@ -143,7 +154,7 @@ def test_two_factor_protects_the_login():
 )
 def test_each_role_may_do_what_it_may(role, keys, brand):
     client, member = _member(role)
-    made = client.post(reverse("portal:api-keys"), {"name": "k"})
+    made = client.post(reverse("portal:api-keys"), {"name": "k", "mode": "live"})
     assert (made.status_code == 200) is keys
     assert VendorAPIKey.objects.filter(vendor=member.vendor).exists() is keys
     page = client.get(reverse("portal:api-keys")).content.decode()
@@ -178,37 +189,93 @@ def _portal_routes() -> list[URLPattern]:
     return [p for p in portal_urls.urlpatterns if isinstance(p, URLPattern)]
 
 
-def test_another_vendors_staff_reach_nothing_on_any_portal_url():
-    """Generated over every portal URL: vendor B's owner, with vendor A's object ids in
-    the path, never sees or changes vendor A's things."""
-    _client_a, member_a = _member("owner")
-    key, raw = member_api_key_issue(member=member_a, name="A's key")
+def _vendor_a_world(member_a, capture):
+    """Vendor A's things of every kind a portal URL names: keys, a webhook endpoint and
+    delivery, an order with its eSIM, a card payment, an invoice, a request-log line."""
+    from billing.accounts import vendor_ledger_account
+    from billing.models import Invoice
+    from orders.models import Order
+    from payments.services import payment_create_for_wallet_topup
+    from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
+    from vendors.models import ApiRequestLog
     from webhooks.services import endpoint_create, endpoint_test
 
-    endpoint, _secret = endpoint_create(
-        vendor=member_a.vendor, url="https://93.184.215.14/a", events=["*"]
-    )
+    vendor = member_a.vendor
+    key, raw = member_api_key_issue(member=member_a, name="A's key")
+    endpoint, _secret = endpoint_create(vendor=vendor, url="https://93.184.215.14/a", events=["*"])
     delivery = endpoint_test(endpoint=endpoint)
-    client_b, _member_b = _member("owner")
+    bundles_create()
+    fund(vendor, 10_000)
+    api = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    with capture(execute=True):
+        placed = api.post(
+            "/api/v1/vendor/orders",
+            {"bundle_code": BUNDLE_CODE, "quantity": 1, "customer_reference": "A-SECRET-REF"},
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="a-order",
+        )
+    assert placed.status_code == 201, placed.content
+    order = Order.objects.get(pk=placed.json()["id"])
+    esim = order.esims.get()
+    payment = payment_create_for_wallet_topup(vendor=vendor, amount=Money(2500, "USD"))
+    today = timezone.now().date()
+    invoice = Invoice.objects.create(
+        vendor=vendor,
+        account=vendor_ledger_account(vendor=vendor),
+        period_start=today,
+        period_end=today,
+        currency="USD",
+        total=1234,
+        opening_balance=0,
+        closing_balance=1234,
+        due_date=today,
+    )
+    log = ApiRequestLog.objects.filter(vendor=vendor).latest("id")
     ids = {
         "key_id": key.pk,
         "endpoint_id": endpoint.pk,
         "action": "rotate",
+        ("esim-action", "action"): "resend",
         "delivery_id": delivery.pk,
+        "order_id": order.pk,
+        "iccid": esim.iccid,
+        "payment_id": payment.pk,
+        "outcome": "pay",
+        "invoice_id": invoice.pk,
+        "fmt": "pdf",
+        "log_id": log.pk,
+        "what": "provisioning-failure",
+        "member_id": member_a.pk,
+        ("team-member", "action"): "remove",
+        "token": "not-a-real-invitation",
     }
+    markers = [key.prefix, vendor.name, endpoint.url, esim.iccid, "A-SECRET-REF", invoice.number]
+    return ids, markers, raw, key, endpoint
+
+
+def test_another_vendors_staff_reach_nothing_on_any_portal_url(django_capture_on_commit_callbacks):
+    """Generated over every portal URL, in live and in test mode: vendor B's owner, with
+    vendor A's object ids in the path, never sees or changes vendor A's things."""
+    _client_a, member_a = _member("owner")
+    ids, markers, raw, key, endpoint = _vendor_a_world(member_a, django_capture_on_commit_callbacks)
+    client_b, _member_b = _member("owner")
     checked = 0
-    for route in _portal_routes():
-        kwargs = {name: ids[name] for name in route.pattern.converters}
-        url = reverse(f"portal:{route.name}", kwargs=kwargs)
-        for method in ("get", "post"):
-            response = getattr(client_b, method)(url, {"name": "x", "display_name": "x"})
-            body = response.content.decode()
-            assert key.prefix not in body and member_a.vendor.name not in body, (url, method)
-            assert endpoint.url not in body, (url, method)
-            checked += 1
+    for mode in ("live", "test"):
+        client_b.post(reverse("portal:mode"), {"mode": mode})
+        for route in _portal_routes():
+            kwargs = {n: ids.get((route.name, n), ids[n]) for n in route.pattern.converters}
+            url = reverse(f"portal:{route.name}", kwargs=kwargs)
+            for method in ("get", "post"):
+                response = getattr(client_b, method)(
+                    url, {"name": "x", "display_name": "x", "bundle_code": "x", "mode": mode}
+                )
+                body = response.content.decode()
+                leaked = [m for m in markers if m in body]
+                assert not leaked, (url, method, mode, leaked)
+                checked += 1
     key.refresh_from_db()
     endpoint.refresh_from_db()
-    assert not key.revoked and checked == 2 * len(_portal_routes())
+    assert not key.revoked and checked == 4 * len(_portal_routes())
     assert endpoint.secret_rotated_at is None  # B's rotate reached nothing
     assert (
         Client(HTTP_AUTHORIZATION=f"Api-Key {raw}").get("/api/v1/vendor/balance").status_code == 200

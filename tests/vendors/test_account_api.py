@@ -24,6 +24,7 @@ def test_prepaid_balance_and_statement_with_balance_after(vendor_api):
         "reserved": {"amount": "0.00", "currency": "USD"},
         "credit_limit": {"amount": "0.00", "currency": "USD"},
         "available": {"amount": "70.00", "currency": "USD"},
+        "livemode": True,
     }
 
     page = vendor_api.get("/api/v1/vendor/ledger", {"page_size": 2}).json()

@@ -159,13 +159,23 @@ VALID_BODY = {
     "events": ["order.completed"],
 }
 
+
 # Each maker returns {path parameter name: vendor A's value}.
+def _make_request_log(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
+    """The request log's line of a request vendor A made with its key."""
+    from vendors.models import ApiRequestLog
+
+    assert client.get("/api/v1/vendor/balance").status_code == 200
+    return {"log_id": ApiRequestLog.objects.filter(vendor=vendor).latest("id").pk}
+
+
 MAKERS: list[Callable[[Vendor, APIClient, Any], dict[str, Any]]] = [
     _make_webhooks,
     _make_invoice,
     _make_order,
     _make_ticket,
     _make_auto_topup,
+    _make_request_log,
 ]
 
 

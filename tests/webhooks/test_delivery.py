@@ -45,6 +45,7 @@ def test_an_event_is_posted_signed_with_the_standard_webhooks_body(
         "id": event.public_id,
         "type": "order.completed",
         "created_at": payload["created_at"],
+        "livemode": True,
         "data": {"order_id": 7},
     }
     assert payload["created_at"].endswith("Z")

@@ -1,0 +1,231 @@
+"""The portal's billing pages (in the current mode): the statement over a date range
+(and its CSV), invoices (PDF, CSV) and their payment, card top-ups of the wallet, and in
+test mode the play-money refill."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, time
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from billing.invoice_render import invoice_csv, invoice_pdf
+from billing.selectors import vendor_balance, vendor_invoices, vendor_statement
+from payments.models import Payment
+from portal.billing_actions import (
+    member_invoice_get,
+    member_invoice_pay,
+    member_payment_get,
+    member_test_payment_confirm,
+    member_wallet_topup,
+    payment_at_sandbox,
+)
+from portal.order_actions import member_play_money_refill
+from portal.views import _context, _field_errors, portal_page
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from vendors.members import member_may
+from vendors.models import Vendor, VendorUser
+
+PAGE_SIZE = 50
+
+
+class StatementForm(forms.Form):
+    start = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", "The end is before the start.")
+        return data
+
+
+class TopupForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=1, max_value=100_000, decimal_places=2, label="Amount", help_text="e.g. 250.00"
+    )
+
+
+def _statement(vendor: Vendor, form: StatementForm) -> Any:
+    lines = vendor_statement(vendor=vendor)
+    if not form.is_bound or not form.is_valid():
+        return lines
+    zone = timezone.get_current_timezone()
+    if form.cleaned_data.get("start"):
+        lines = lines.filter(
+            transaction__created_at__gte=datetime.combine(
+                form.cleaned_data["start"], time.min, zone
+            )
+        )
+    if form.cleaned_data.get("end"):
+        lines = lines.filter(
+            transaction__created_at__lte=datetime.combine(form.cleaned_data["end"], time.max, zone)
+        )
+    return lines
+
+
+def _statement_csv(lines: Any, vendor: Vendor) -> HttpResponse:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["posted_at", "type", "description", "order_id", "amount", "balance_after", "currency"]
+    )
+    for line in lines:
+        writer.writerow(
+            [
+                line.posted_at.isoformat(),
+                line.type,
+                line.description,
+                line.order_id or "",
+                f"{Money(line.statement_amount, line.currency).to_decimal()}",
+                f"{Money(line.statement_balance_after or 0, line.currency).to_decimal()}",
+                line.currency,
+            ]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    mode = "" if vendor.livemode else "-test"
+    response["Content-Disposition"] = f'attachment; filename="statement{mode}.csv"'
+    return response
+
+
+@portal_page
+def billing(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    vendor = member.vendor
+    form = StatementForm(request.GET or None)
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    lines = _statement(vendor, form)
+    if request.GET.get("format") == "csv" and status == 200:
+        return _statement_csv(lines[:50_000], vendor)
+    page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
+    for line in page.object_list:
+        line.statement_amount_display = str(Money(line.statement_amount, line.currency))
+        line.statement_balance_display = str(
+            Money(line.statement_balance_after or 0, line.currency)
+        )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = _context(
+        member,
+        form=form,
+        page=page,
+        query=query.urlencode(),
+        balance=vendor_balance(vendor=vendor),
+        invoices=vendor_invoices(vendor=vendor)[:24],
+        topup_form=TopupForm(),
+        may_billing=member_may(member, "billing.manage"),
+    )
+    return render(request, "portal/billing.html", context, status=status)
+
+
+@require_POST
+@portal_page
+def wallet_topup(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    form = TopupForm(request.POST)
+    if form.is_valid():
+        try:
+            amount = Money.from_decimal(form.cleaned_data["amount"], member.vendor.currency)
+            payment = member_wallet_topup(member=member, amount=amount)
+        except DomainError as exc:
+            _field_errors(form, exc)
+        else:
+            return redirect("portal:payment", payment_id=payment.pk)
+    for problem in [*form.non_field_errors(), *form.errors.get("amount", [])]:
+        messages.error(request, problem)
+    return redirect("portal:billing")
+
+
+@require_POST
+@portal_page
+def invoice_pay(request: HttpRequest, member: VendorUser, invoice_id: int) -> HttpResponse:
+    try:
+        payment = member_invoice_pay(member=member, invoice_id=invoice_id)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("portal:billing")
+    return redirect("portal:payment", payment_id=payment.pk)
+
+
+@portal_page
+def invoice_download(
+    request: HttpRequest, member: VendorUser, invoice_id: int, fmt: str
+) -> HttpResponse:
+    try:
+        invoice = member_invoice_get(member=member, invoice_id=invoice_id)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    if fmt == "pdf":
+        response = HttpResponse(invoice_pdf(invoice=invoice), content_type="application/pdf")
+    elif fmt == "csv":
+        response = HttpResponse(
+            invoice_csv(invoice=invoice), content_type="text/csv; charset=utf-8"
+        )
+    else:
+        raise Http404("Unknown format.")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.{fmt}"'
+    return response
+
+
+@portal_page
+def payment(request: HttpRequest, member: VendorUser, payment_id: int) -> HttpResponse:
+    """Pay a top-up or an invoice by card: Stripe's Payment Element, or, at the sandbox
+    gateway (test mode, `make run`), a test card that pays or is declined."""
+    try:
+        found = member_payment_get(member=member, payment_id=payment_id)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    context = _context(
+        member,
+        payment=found,
+        amount=Money(found.amount, found.currency),
+        open=found.status in (Payment.Status.PENDING, Payment.Status.FAILED),
+        sandbox=payment_at_sandbox(found),
+        publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+    )
+    return render(request, "portal/payment.html", context)
+
+
+@require_POST
+@portal_page
+def payment_test_card(
+    request: HttpRequest, member: VendorUser, payment_id: int, outcome: str
+) -> HttpResponse:
+    try:
+        found = member_test_payment_confirm(
+            member=member, payment_id=payment_id, succeed=outcome == "pay"
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if found.status == Payment.Status.SUCCEEDED:
+            messages.success(request, f"Paid {Money(found.amount, found.currency)}.")
+        else:
+            messages.error(request, f"The card was declined: {found.failure_reason}")
+    return redirect("portal:payment", payment_id=payment_id)
+
+
+@require_POST
+@portal_page
+def play_money_refill(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    try:
+        added = member_play_money_refill(member=member)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Added {added} of play money to the test wallet.")
+    return redirect(
+        "portal:test-tools" if request.POST.get("back") == "tools" else "portal:billing"
+    )

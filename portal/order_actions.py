@@ -1,0 +1,66 @@
+"""What vendor staff do to orders and eSIMs in the portal, and test mode's simulations:
+the orders, payments and sandbox apps' services behind the member's role (owner, admin
+and developer manage orders; owner, admin and finance manage money) and the member's
+vendor (another vendor's eSIM is not found)."""
+
+from __future__ import annotations
+
+from billing.play_money import play_money_refill
+from orders.esim_records import Esim
+from orders.models import Order
+from orders.selectors import esim_get_for_buyer
+from orders.services import esim_delivery_resend, order_create_topup, topup_compatibility_check
+from payments.models import Payment
+from sandbox import simulations
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from vendors.members import member_require
+from vendors.models import VendorUser
+
+
+def member_esim_get(*, member: VendorUser, iccid: str) -> Esim:
+    member_require(member, "view")
+    return esim_get_for_buyer(iccid=iccid, vendor=member.vendor)
+
+
+def member_topup(*, member: VendorUser, iccid: str, bundle_code: str) -> Order:
+    """Top up one of the vendor's eSIMs, paid like any vendor order (wallet or credit)."""
+    member_require(member, "orders.manage")
+    # The provider is asked whether the bundle fits before any transaction opens.
+    topup_compatibility_check(iccid=iccid, bundle_code=bundle_code, vendor=member.vendor)
+    return order_create_topup(iccid=iccid, bundle_code=bundle_code, vendor=member.vendor)
+
+
+def member_delivery_resend(*, member: VendorUser, iccid: str, to: str = "") -> str:
+    member_require(member, "orders.manage")
+    esim = esim_get_for_buyer(iccid=iccid, vendor=member.vendor)
+    return esim_delivery_resend(esim=esim, to=to)
+
+
+def member_simulate_esim(*, member: VendorUser, iccid: str, what: str) -> Esim:
+    """`usage:<percent>`, `first_use` or `expiry` on one of the test environment's eSIMs."""
+    member_require(member, "orders.manage")
+    esim = esim_get_for_buyer(iccid=iccid, vendor=member.vendor)
+    kind, _, arg = what.partition(":")
+    if kind == "usage" and arg.isdigit():
+        return simulations.simulate_usage(esim=esim, percent=int(arg))
+    if kind == "first_use":
+        return simulations.simulate_first_use(esim=esim)
+    if kind == "expiry":
+        return simulations.simulate_expiry(esim=esim)
+    raise DomainError("validation_error", f"Unknown simulation {what!r}.")
+
+
+def member_simulate_provisioning_failure(*, member: VendorUser, bundle_code: str) -> Order:
+    member_require(member, "orders.manage")
+    return simulations.simulate_provisioning_failure(vendor=member.vendor, bundle_code=bundle_code)
+
+
+def member_simulate_wallet_topup(*, member: VendorUser, amount: Money, succeed: bool) -> Payment:
+    member_require(member, "billing.manage")
+    return simulations.simulate_wallet_topup(vendor=member.vendor, amount=amount, succeed=succeed)
+
+
+def member_play_money_refill(*, member: VendorUser) -> Money:
+    member_require(member, "billing.manage")
+    return play_money_refill(vendor=member.vendor, actor=member.user)

@@ -1,0 +1,291 @@
+"""The portal's orders, eSIMs and catalogue pages (in the current mode: live, or the test
+environment). Lists take the API's filters, export CSV, and refresh themselves while an
+order is still being provisioned."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, time
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from esims.models import Bundle
+from esims.pricing import vendor_price
+from esims.qr import apple_install_url, qr_svg
+from esims.selectors import bundle_list_sellable
+from orders.esim_pages import esim_page_url
+from orders.esim_services import esim_usage_view
+from orders.models import Order
+from orders.selectors import order_list_for_buyer
+from portal.order_actions import (
+    member_delivery_resend,
+    member_esim_get,
+    member_simulate_esim,
+    member_topup,
+)
+from portal.views import _context, portal_page
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from vendors.members import member_may
+from vendors.models import VendorUser
+
+PAGE_SIZE = 50
+# Orders whose page keeps itself up to date (polling) until they settle.
+UNSETTLED = (Order.Status.PROVISIONING, Order.Status.IN_REVIEW, Order.Status.AWAITING_PAYMENT)
+
+
+class OrderFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", "any"), *list(Order.Status.choices)], required=False, label="Status"
+    )
+    customer_reference = forms.CharField(max_length=255, required=False, label="Your reference")
+    created_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "The end is before the start.")
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        found: dict[str, Any] = {}
+        if data.get("status"):
+            found["status"] = data["status"]
+        if data.get("customer_reference"):
+            found["customer_reference"] = data["customer_reference"]
+        zone = timezone.get_current_timezone()
+        if data.get("created_from"):
+            found["created_from"] = datetime.combine(data["created_from"], time.min, zone)
+        if data.get("created_to"):
+            found["created_to"] = datetime.combine(data["created_to"], time.max, zone)
+        return found
+
+
+def _orders_csv(orders: Any) -> HttpResponse:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "id",
+            "created_at",
+            "kind",
+            "status",
+            "bundle",
+            "quantity",
+            "total",
+            "currency",
+            "customer_reference",
+            "iccids",
+            "livemode",
+        ]
+    )
+    for order in orders:
+        items = list(order.items.all())
+        writer.writerow(
+            [
+                order.pk,
+                order.created_at.isoformat(),
+                order.kind,
+                order.status,
+                ";".join(i.bundle_code for i in items),
+                sum(i.quantity for i in items),
+                f"{Money(order.total, order.currency).to_decimal()}",
+                order.currency,
+                order.customer_reference,
+                ";".join(e.iccid for e in order.esims.all()),
+                "true" if order.livemode else "false",
+            ]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+    return response
+
+
+@portal_page
+def orders(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    form = OrderFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound and form.is_valid() else {}
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    qs = order_list_for_buyer(vendor=member.vendor, **filters)
+    if request.GET.get("format") == "csv" and status == 200:
+        return _orders_csv(qs[:10_000])
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = _context(
+        member,
+        form=form,
+        page=page,
+        query=query.urlencode(),
+        live_refresh=any(o.status in UNSETTLED for o in page.object_list),
+    )
+    return render(request, "portal/orders.html", context, status=status)
+
+
+class TopupForm(forms.Form):
+    bundle_code = forms.CharField(max_length=100, label="Bundle code")
+
+
+class ResendForm(forms.Form):
+    email = forms.EmailField(
+        required=False, label="Send to", help_text="empty: the end customer on the order"
+    )
+
+
+def _order_get(member: VendorUser, order_id: int) -> Order:
+    order = order_list_for_buyer(vendor=member.vendor).filter(pk=order_id).first()
+    if order is None:
+        raise Http404("Order not found.")
+    return order
+
+
+def _esim_rows(order: Order) -> list[dict[str, Any]]:
+    return [
+        {
+            "esim": esim,
+            # Our own QR code of the eSIM's LPA string (SVG markup we generated).
+            "qr": mark_safe(qr_svg(esim.lpa).decode()),  # noqa: S308
+            "ios_url": apple_install_url(esim.lpa),
+            "page_url": esim_page_url(esim),
+            "usage": esim_usage_view(esim),
+        }
+        for esim in order.esims.all()
+    ]
+
+
+@portal_page
+def order_detail(request: HttpRequest, member: VendorUser, order_id: int) -> HttpResponse:
+    order = _order_get(member, order_id)
+    context = _context(
+        member,
+        order=order,
+        items=list(order.items.all()),
+        events=order.events.order_by("created_at", "id"),
+        esims=_esim_rows(order),
+        live_refresh=order.status in UNSETTLED,
+        may_orders=member_may(member, "orders.manage"),
+        topup_form=TopupForm(),
+        resend_form=ResendForm(),
+        simulate_levels=(50, 80, 100),
+    )
+    return render(request, "portal/order_detail.html", context)
+
+
+def _back_to_order(member: VendorUser, iccid: str) -> HttpResponse:
+    esim = member_esim_get(member=member, iccid=iccid)
+    return redirect("portal:order", order_id=esim.order_id)
+
+
+@require_POST
+@portal_page
+def esim_action(request: HttpRequest, member: VendorUser, iccid: str, action: str) -> HttpResponse:
+    """topup, resend, simulate (test mode) on one of the vendor's eSIMs."""
+    try:
+        member_esim_get(member=member, iccid=iccid)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    try:
+        if action == "topup":
+            form = TopupForm(request.POST)
+            if not form.is_valid():
+                raise DomainError("validation_error", "Name the bundle to top up with.")
+            order = member_topup(
+                member=member, iccid=iccid, bundle_code=form.cleaned_data["bundle_code"]
+            )
+            messages.success(request, f"Top-up order {order.pk} placed.")
+            return redirect("portal:order", order_id=order.pk)
+        if action == "resend":
+            resend = ResendForm(request.POST)
+            if not resend.is_valid():
+                raise DomainError("validation_error", "That email address is not valid.")
+            to = member_delivery_resend(member=member, iccid=iccid, to=resend.cleaned_data["email"])
+            messages.success(request, f"The delivery email is on its way to {to}.")
+        elif action == "simulate":
+            what = request.POST.get("what", "")
+            member_simulate_esim(member=member, iccid=iccid, what=what)
+            messages.success(request, f"Simulated {what.replace(':', ' ')} on {iccid}.")
+        else:
+            raise Http404("Unknown action.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return _back_to_order(member, iccid)
+
+
+class CatalogueFilterForm(forms.Form):
+    country = forms.RegexField(
+        regex=r"^[A-Za-z]{2}$",
+        required=False,
+        label="Country (ISO code)",
+        error_messages={"invalid": "Two letters, e.g. JP."},
+    )
+    region = forms.SlugField(required=False, label="Region (e.g. europe)")
+
+
+def _catalogue_rows(member: VendorUser, bundles: Any) -> list[dict[str, Any]]:
+    return [{"bundle": b, "price": vendor_price(vendor=member.vendor, bundle=b)} for b in bundles]
+
+
+@portal_page
+def catalogue(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """Bundles at the vendor's own prices, by country or region; CSV of the selection."""
+    form = CatalogueFilterForm(request.GET or None)
+    valid = not form.is_bound or form.is_valid()
+    data = form.cleaned_data if form.is_bound and valid else {}
+    bundles: Any = bundle_list_sellable(
+        country=(data.get("country") or "").upper() or None,
+        region=data.get("region") or None,
+    )
+    if request.GET.get("format") == "csv" and valid:
+        return _catalogue_csv(_catalogue_rows(member, bundles))
+    page = Paginator(bundles, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = _context(
+        member,
+        form=form,
+        page=page,
+        rows=_catalogue_rows(member, page.object_list),
+        query=query.urlencode(),
+    )
+    return render(request, "portal/catalogue.html", context, status=200 if valid else 400)
+
+
+def _catalogue_csv(rows: list[dict[str, Any]]) -> HttpResponse:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["code", "name", "countries", "data_mb", "unlimited", "validity_days", "price", "currency"]
+    )
+    for row in rows:
+        bundle: Bundle = row["bundle"]
+        writer.writerow(
+            [
+                bundle.code,
+                bundle.display_name or bundle.code,
+                ";".join(c.iso for c in bundle.countries.all()),
+                bundle.data_mb,
+                "true" if bundle.unlimited else "false",
+                bundle.validity_days,
+                f"{row['price'].to_decimal()}",
+                row["price"].currency,
+            ]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="catalogue.csv"'
+    return response

@@ -1,0 +1,123 @@
+"""A vendor's team in the portal: invitations by email with a role, accepted through the
+link (with a new account or the invited address's own), role changes and removals, each
+audited and emailed to the owner; only owners and admins manage the team."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import UserFactory, VendorFactory
+from ttelgo.models import AuditLog
+from vendors.models import VendorUser
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "a-long-team-passphrase-9"
+
+
+def _member(role, vendor=None):
+    vendor = vendor or VendorFactory(status="active", contact_email="owner@roam.example")
+    member = VendorUser.objects.create(vendor=vendor, user=UserFactory(), role=role)
+    client = Client()
+    client.force_login(member.user)
+    return client, member
+
+
+def _invite(client, email, role, capture):
+    with capture(execute=True):
+        return client.post(reverse("portal:team"), {"email": email, "role": role})
+
+
+def _link(email):
+    message = next(m for m in reversed(mail.outbox) if email in m.to)
+    return re.search(r"https?://\S+/portal/invitations/\S+", message.body)[0].split("://", 1)[1]
+
+
+def test_an_invitee_joins_with_a_new_account_and_the_owner_is_told(
+    django_capture_on_commit_callbacks,
+):
+    owner_client, owner = _member("owner")
+    answer = _invite(
+        owner_client, "Dev@Roam.example", "developer", django_capture_on_commit_callbacks
+    )
+    assert answer.status_code == 302
+    path = "/" + _link("dev@roam.example").split("/", 1)[1]
+    invitee = Client()
+    page = invitee.get(path)
+    assert page.status_code == 200 and "developer" in page.content.decode().lower()
+    short = invitee.post(path, {"password1": "short", "password2": "short"})
+    assert short.status_code == 400 and "too short" in short.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        joined = invitee.post(path, {"password1": PASSWORD, "password2": PASSWORD})
+    assert joined["Location"] == reverse("portal:overview")
+    member = VendorUser.objects.get(user__email="dev@roam.example")
+    assert member.vendor == owner.vendor and member.role == "developer"
+    assert invitee.get(reverse("portal:overview")).status_code == 200
+    assert any("joined your team" in m.subject for m in mail.outbox if "owner@roam.example" in m.to)
+    assert AuditLog.objects.filter(action="vendor.member_add").exists()
+    assert invitee.get(path).status_code == 404  # used once
+
+
+def test_an_invitation_expires_and_needs_the_invited_address(django_capture_on_commit_callbacks):
+    owner_client, _owner = _member("owner")
+    _invite(owner_client, "fin@roam.example", "finance", django_capture_on_commit_callbacks)
+    path = "/" + _link("fin@roam.example").split("/", 1)[1]
+    someone = UserFactory(email="other@roam.example")
+    other = Client()
+    other.force_login(someone)
+    refused = other.post(path, follow=True)
+    assert "log in with that address" in refused.content.decode()
+    assert not VendorUser.objects.filter(user=someone).exists()
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert Client().get(path).status_code == 404
+
+
+def test_only_owners_and_admins_manage_the_team_and_the_last_owner_stays(
+    django_capture_on_commit_callbacks,
+):
+    owner_client, owner = _member("owner")
+    admin_client, admin = _member("admin", owner.vendor)
+    dev_client, dev = _member("developer", owner.vendor)
+    assert (
+        dev_client.post(
+            reverse("portal:team"), {"email": "x@roam.example", "role": "viewer"}
+        ).status_code
+        == 400
+    )
+    made_owner = admin_client.post(
+        reverse("portal:team"), {"email": "y@roam.example", "role": "owner"}
+    )
+    assert made_owner.status_code == 400 and "Only an owner" in made_owner.content.decode()
+    assert (
+        admin_client.post(
+            reverse("portal:team"), {"email": "not-an-email", "role": "viewer"}
+        ).status_code
+        == 400
+    )
+    # The owner cannot be removed by an admin, nor as the last owner.
+    admin_client.post(reverse("portal:team-member", args=[owner.pk, "remove"]))
+    assert VendorUser.objects.filter(pk=owner.pk).exists()
+    # Role change and removal, audited; the removed member is out on the next request.
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("portal:team-member", args=[dev.pk, "role"]), {"role": "viewer"})
+    dev.refresh_from_db()
+    assert dev.role == "viewer"
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("portal:team-member", args=[dev.pk, "remove"]))
+    assert dev_client.get(reverse("portal:overview")).status_code == 403
+    assert (
+        AuditLog.objects.filter(action__in=["vendor.member_role", "vendor.member_remove"]).count()
+        == 2
+    )
+    assert sum("your team changed" in m.subject for m in mail.outbox) == 2
+    # Another vendor's member id reaches nothing.
+    stranger_client, _stranger = _member("owner")
+    stranger_client.post(reverse("portal:team-member", args=[admin.pk, "remove"]))
+    assert VendorUser.objects.filter(pk=admin.pk).exists()
