@@ -279,6 +279,56 @@ def orders(b: Bench) -> None:
     )
 
 
+def request_log(b: Bench) -> None:
+    """What the vendor API's request log costs the order endpoint: the same load with the
+    log on (written by its background thread, as in production) and off, alternated
+    twice so drift hits both sides alike. Target: the log costs at most 5 % of the
+    endpoint's throughput."""
+    from django.db import connection
+
+    from bench.run import print_figures
+
+    connection.close()
+    body = json.dumps({"bundle_code": ORDER_BODY_BUNDLE, "quantity": 1})
+    clients = max(CLIENTS)
+    b.start_worker(concurrency=2, name="log-worker")
+    from vendors.models import ApiRequestLog
+
+    rows: list[Figures] = []
+    per_second: dict[str, list[float]] = {"on": [], "off": []}
+    logged_before = ApiRequestLog.objects.count()
+    connection.close()
+    for round_ in (1, 2, 3):
+        for state in ("on", "off"):
+            b.restart_app(API_REQUEST_LOG="true" if state == "on" else "false")
+            figures = run_wrk(
+                label=f"order endpoint, request log {state}", base_url=b.base_url, method="POST",
+                path=ORDER_PATH, keys_file=b.keys_all, clients=clients, seconds=b.seconds,
+                work_dir=b.work, body=body, key_prefix=f"log{state}{round_}-{uuid.uuid4().hex[:8]}",
+            )  # fmt: skip
+            rows.append(figures)
+            per_second[state].append(figures.per_second)
+    b.procs.stop("log-worker")
+    b.purge_queue()
+    b.restart_app()  # its workers write what their threads still held
+    logged = ApiRequestLog.objects.count() - logged_before
+    connection.close()
+    on = sum(per_second["on"]) / len(per_second["on"])
+    off = sum(per_second["off"]) / len(per_second["off"])
+    cost = (1 - on / off) * 100 if off else 0.0
+    b.results["request_log"] = {
+        "per_second_on": round(on, 1), "per_second_off": round(off, 1),
+        "cost_percent": round(cost, 1), "errors": sum(f.errors for f in rows),
+        "lines_logged": logged, "requests_with_log_on": sum(f.requests for f in rows[::2]),
+    }  # fmt: skip
+    print_figures(f"5. The request log's cost on the order endpoint, {clients} clients", rows)
+    print(f"  with the log {on:.1f}/s, without {off:.1f}/s: it costs {cost:.1f} % (target <= 5 %)")
+    print(
+        f"  {logged:,} log lines written for"
+        f" {b.results['request_log']['requests_with_log_on']:,} requests made with the log on"
+    )
+
+
 def _own_cpu_ms(endpoint: float, bare: float, ceiling: float) -> dict[str, float]:
     """What an order costs beyond a bare answer and its SQL, in CPU ms on this machine's
     cores, and what the 0.5 target leaves for it: 1/E = 2/C."""
@@ -525,6 +575,13 @@ def summary(b: Bench) -> None:
         print(
             f"  4. order p50 at {top['entries']:,} entries / smallest: {top['order_ratio']:.2f}  (target <= 1.20);"
             f" statement: {top['statement_ratio']:.2f}"
+        )
+    if "request_log" in r:
+        log = r["request_log"]
+        print(
+            f"  5. request log: costs the order endpoint {log['cost_percent']:.1f} % of its"
+            f" throughput ({log['per_second_on']}/s with, {log['per_second_off']}/s without;"
+            " target <= 5 %)"
         )
     if "rate_cap" in r:
         cap = r["rate_cap"]

@@ -119,7 +119,7 @@ class Bench:
             )
             wait_http(f"http://127.0.0.1:{self.ports[kind]}/__bench/reset", proc=proc)
 
-    def start_app(self) -> None:
+    def start_app(self, **overrides: str) -> None:
         proc = self.procs.start(
             "gunicorn",
             [
@@ -128,10 +128,15 @@ class Bench:
                 "-c",
                 str(ROOT / "config" / "gunicorn.conf.py"),
             ],
-            env=self.env,
+            env={**self.env, **overrides},
             cwd=ROOT,
         )
         wait_http(f"{self.base_url}/healthz", timeout=60, proc=proc)
+
+    def restart_app(self, **overrides: str) -> None:
+        """The app again, with these environment settings on top of the bench's."""
+        self.procs.stop("gunicorn")
+        self.start_app(**overrides)
 
     def start_worker(self, *, concurrency: int, name: str) -> None:
         from config.celery import app
@@ -175,9 +180,9 @@ class Bench:
         self.purge_queue()  # seeding queued 1,000 welcome emails; measure our own tasks only
         self.start_app()
         wanted = os.environ.get(
-            "BENCH_PHASES", "catalogue,orders,rate_cap,provisioning,growth"
+            "BENCH_PHASES", "catalogue,orders,request_log,rate_cap,provisioning,growth"
         ).split(",")
-        for name in ("catalogue", "orders", "rate_cap", "provisioning", "growth"):
+        for name in ("catalogue", "orders", "request_log", "rate_cap", "provisioning", "growth"):
             if name in wanted:
                 getattr(phases, name)(self)
         self.results["elapsed_seconds"] = round(time.monotonic() - t0, 1)

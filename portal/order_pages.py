@@ -133,7 +133,8 @@ def orders(request: HttpRequest, member: VendorUser) -> HttpResponse:
         form=form,
         page=page,
         query=query.urlencode(),
-        live_refresh=any(o.status in UNSETTLED for o in page.object_list),
+        # The first page keeps itself current: new orders appear, provisioning ones settle.
+        live_refresh=page.number == 1,
     )
     return render(request, "portal/orders.html", context, status=status)
 
@@ -187,6 +188,11 @@ def order_detail(request: HttpRequest, member: VendorUser, order_id: int) -> Htt
     return render(request, "portal/order_detail.html", context)
 
 
+def _simulation_label(what: str) -> str:
+    kind, _, arg = what.partition(":")
+    return f"usage of {arg} %" if kind == "usage" else kind.replace("_", " ")
+
+
 def _back_to_order(member: VendorUser, iccid: str) -> HttpResponse:
     esim = member_esim_get(member=member, iccid=iccid)
     return redirect("portal:order", order_id=esim.order_id)
@@ -219,7 +225,7 @@ def esim_action(request: HttpRequest, member: VendorUser, iccid: str, action: st
         elif action == "simulate":
             what = request.POST.get("what", "")
             member_simulate_esim(member=member, iccid=iccid, what=what)
-            messages.success(request, f"Simulated {what.replace(':', ' ')} on {iccid}.")
+            messages.success(request, f"Simulated {_simulation_label(what)} on {iccid}.")
         else:
             raise Http404("Unknown action.")
     except DomainError as exc:

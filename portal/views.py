@@ -64,6 +64,8 @@ def _page(view: Callable[..., HttpResponse], *, follows_mode: bool) -> View:
             return render(request, "portal/no_access.html", {"message": exc.message}, status=403)
         assert member is not None
         request.portal_member = member  # type: ignore[attr-defined]  # the live membership
+        # The switch's position, for the page's header (a live-only page shows it too).
+        request.portal_mode = "test" if test_mode_on(request) else "live"  # type: ignore[attr-defined]
         if follows_mode and test_mode_on(request):
             member = member_in_mode(member, livemode=False)
         return view(request, member, *args, **kwargs)

@@ -1,13 +1,24 @@
-"""A vendor's staff in the portal, in headless Chromium: sign up, verify the email (from
-the email backend's outbox), set up two-factor (TOTP from the page's secret), wait for
-approval, create a live API key and use it, set the brand; axe-core finds no critical
-accessibility violation on the pages. With SCREENSHOTS=1 the pages are saved to
-docs/screenshots/ for the README."""
+"""A vendor's staff in the portal, in headless Chromium, along the whole path: sign up,
+verify the email (from the email backend's outbox), set up two-factor (TOTP from the
+page's secret), wait for the operator's approval, create a live and a test key, place a
+test order with curl and watch it complete in the portal with its QR code, register a
+webhook endpoint on a local receiver, send a test event, rotate the secret and verify
+both signatures during the overlap, simulate 80 % usage and receive
+`esim.usage_threshold`, download the statement. axe-core finds no critical accessibility
+violation on the pages, at desktop and phone widths. With SCREENSHOTS=1 the pages are
+saved to docs/screenshots/ for the README."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +28,7 @@ import requests
 from django.core import mail
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
+from standardwebhooks import Webhook
 
 from tests.console.factories import operator
 from tests.console.test_browser_esim_page import critical_violations
@@ -82,10 +94,11 @@ def test_a_vendor_signs_up_secures_the_account_and_creates_a_key(console, bundle
     console.wait_css("#active")
     console.open("/portal/keys/")
     _type(console, "id_name", "booking site")
+    Select(console.driver.find_element(By.ID, "id_mode")).select_by_value("live")
     console.driver.find_element(By.ID, "create-key").click()
     raw = console.wait_css("#new-key-value").text
+    assert raw.startswith("ttg_live_")
     assert critical_violations(console.driver) == []
-    _shot(console, "api-keys")
     assert VendorAPIKey.objects.get(vendor=member.vendor).name == "booking site"
     order = requests.post(
         f"{console.base_url}/api/v1/vendor/orders",
@@ -103,3 +116,180 @@ def test_a_vendor_signs_up_secures_the_account_and_creates_a_key(console, bundle
     assert VendorBrand.objects.get(vendor=member.vendor).display_name == "Globetrotter Mobile"
     assert critical_violations(console.driver) == []
     _shot(console, "brand")
+
+
+class Receiver:
+    """A webhook receiver on loopback: keeps each delivery's headers and body."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def of_type(self, type_: str) -> list[tuple[dict[str, str], bytes]]:
+        return [(h, b) for h, b in self.received if json.loads(b)["type"] == type_]
+
+
+def _wait(predicate: Any, what: str, seconds: float = 20) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _curl_order(base_url: str, key: str) -> dict[str, Any]:
+    body = json.dumps({"bundle_code": BUNDLE_CODE, "quantity": 1, "customer_reference": "TEST-1"})
+    if shutil.which("curl"):
+        out = subprocess.run(
+            ["curl", "-sS", "-X", "POST", f"{base_url}/api/v1/vendor/orders",
+             "-H", f"Authorization: Api-Key {key}", "-H", "Idempotency-Key: curl-1",
+             "-H", "Content-Type: application/json", "-d", body],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return json.loads(out.stdout)  # type: ignore[no-any-return]
+    answer = requests.post(
+        f"{base_url}/api/v1/vendor/orders",
+        data=body,
+        headers={"Authorization": f"Api-Key {key}", "Idempotency-Key": "curl-1",
+                 "Content-Type": "application/json"},
+        timeout=60,
+    )  # fmt: skip
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def _phone_check(console: Any) -> None:
+    """The page at a phone's width: nothing wider than the screen, no critical violation."""
+    console.driver.set_window_size(390, 844)
+    try:
+        overflow = console.driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 1, f"{console.driver.current_url} is {overflow}px wider than a phone"
+        assert critical_violations(console.driver) == []
+    finally:
+        console.driver.set_window_size(1400, 1000)
+
+
+def test_test_mode_from_a_test_key_to_webhooks_simulations_and_the_statement(
+    console, bundles, settings
+):
+    """The issue's path after approval, in test mode (a pending vendor: test mode works
+    from the first minute)."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
+    receiver = Receiver()
+    from tests.factories import UserFactory, VendorFactory
+
+    vendor = VendorFactory(status="pending", name="Nomad Data", contact_email="ops@nomad.example")
+    user = UserFactory(email="dev@nomad.example")
+    user.set_password(PASSWORD)
+    user.save()
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    VendorUser.objects.create(vendor=vendor, user=user, role="owner")
+    console.open("/portal/accounts/login/")
+    _type(console, "id_login", user.email)
+    _type(console, "id_password", PASSWORD)
+    _submit(console)
+    console.wait_css("#pending")
+
+    # A test key, then the portal in test mode.
+    console.open("/portal/keys/")
+    _type(console, "id_name", "integration")
+    Select(console.driver.find_element(By.ID, "id_mode")).select_by_value("test")
+    console.driver.find_element(By.ID, "create-key").click()
+    key = console.wait_css("#new-key-value").text
+    assert key.startswith("ttg_test_")
+    _shot(console, "api-keys")
+    console.driver.find_element(By.ID, "mode-switch").click()
+    console.wait_css("#test-mode-bar")
+    console.open("/portal/")
+    console.wait_css("#test-overview")
+    assert critical_violations(console.driver) == []
+    _shot(console, "test-overview")
+
+    # A webhook endpoint on the local receiver, and a test event.
+    console.open("/portal/webhooks/")
+    _type(console, "id_url", receiver.url)
+    console.driver.find_element(By.ID, "id_events_0").click()  # every event
+    console.driver.find_element(By.ID, "add-endpoint").click()
+    first_secret = console.wait_css("#secret-value").text
+    console.driver.find_element(By.CSS_SELECTOR, "button[aria-label^='Send a test event']").click()
+    console.wait_text("A webhook.test event is on its way.")
+    _wait(lambda: receiver.of_type("webhook.test"), "no test event arrived")
+    headers, body = receiver.of_type("webhook.test")[-1]
+    assert Webhook(first_secret).verify(body, headers)["livemode"] is False
+
+    # The orders page is open when the order is placed with curl: it appears, completed.
+    console.open("/portal/orders/")
+    order = _curl_order(console.base_url, key)
+    assert order["livemode"] is False, order
+    console.wait_css(f"#order-{order['id']} .status-completed")
+    assert critical_violations(console.driver) == []
+    _shot(console, "orders")
+    _phone_check(console)
+    console.driver.find_element(By.LINK_TEXT, f"#{order['id']}").click()
+    console.wait_css(".esim .qr svg")
+    iccid = console.driver.find_element(By.CSS_SELECTOR, ".esim").get_attribute("id")[5:]
+    assert critical_violations(console.driver) == []
+    _phone_check(console)
+    _wait(lambda: receiver.of_type("order.completed"), "no order.completed arrived")
+
+    # Rotate the secret: during the overlap each delivery verifies with either secret.
+    console.open("/portal/webhooks/")
+    console.driver.find_element(By.CSS_SELECTOR, "button[aria-label^='Rotate the secret']").click()
+    new_secret = console.wait_css("#secret-value").text
+    assert new_secret != first_secret
+    console.driver.find_element(By.CSS_SELECTOR, "button[aria-label^='Send a test event']").click()
+    _wait(lambda: len(receiver.of_type("webhook.test")) == 2, "no second test event")
+    headers, body = receiver.of_type("webhook.test")[-1]
+    assert len(headers["webhook-signature"].split()) == 2
+    assert Webhook(first_secret).verify(body, headers) == Webhook(new_secret).verify(body, headers)
+    assert critical_violations(console.driver) == []
+    _shot(console, "webhooks")
+
+    # Simulate 80 % usage on the test eSIM: esim.usage_threshold arrives (50 and 80).
+    console.open(f"/portal/orders/{order['id']}")
+    console.wait_css(f"#simulate-usage-80-{iccid}").click()
+    console.wait_text("Simulated usage of 80 %")
+    _wait(lambda: len(receiver.of_type("esim.usage_threshold")) == 2, "no usage events")
+    levels = sorted(
+        json.loads(b)["data"]["percent"] for _h, b in receiver.of_type("esim.usage_threshold")
+    )
+    assert levels == [50, 80]
+    headers, body = receiver.of_type("esim.usage_threshold")[-1]
+    assert Webhook(new_secret).verify(body, headers)["data"]["iccid"] == iccid
+    _shot(console, "simulate")
+
+    # The statement, downloaded with the browser's session.
+    console.open("/portal/billing/")
+    href = console.wait_css("#statement-csv").get_attribute("href")
+    assert critical_violations(console.driver) == []
+    _shot(console, "billing")
+    _phone_check(console)
+    session = requests.Session()
+    for cookie in console.driver.get_cookies():
+        session.cookies.set(cookie["name"], cookie["value"])
+    statement = session.get(href, timeout=30)
+    assert statement.headers["Content-Disposition"] == 'attachment; filename="statement-test.csv"'
+    lines = list(csv.DictReader(io.StringIO(statement.text)))
+    assert [line["order_id"] for line in lines if line["type"] == "order_charge"] == [
+        str(order["id"])
+    ]
+    assert VendorAPIKey.objects.filter(vendor__live_vendor=vendor).count() == 1
