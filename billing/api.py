@@ -22,7 +22,7 @@ from billing.invoice_render import invoice_csv
 from billing.models import Invoice
 from ledger.models import Entry
 from ttelgo.errors import DomainError
-from ttelgo.fields import MoneyField
+from ttelgo.fields import LivemodeField, MoneyField
 from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.money import Money
 from ttelgo.pagination import StatementCursorPagination
@@ -72,6 +72,7 @@ class VendorLedgerApi(VendorApiMixin, generics.ListAPIView):
         amount = MoneyField(amount_attr="statement_amount")
         balance_after = MoneyField(amount_attr="statement_balance_after")
         order_id = serializers.IntegerField(allow_null=True)
+        livemode = LivemodeField()
 
     serializer_class = OutputSerializer
 
@@ -119,6 +120,7 @@ class VendorInvoiceListApi(VendorApiMixin, generics.ListAPIView):
         due_date = serializers.DateField()
         lines_url = serializers.SerializerMethodField()
         lines_csv_url = serializers.SerializerMethodField()
+        livemode = LivemodeField()
 
         def get_lines_url(self, invoice: Invoice) -> str:
             return self.context["request"].build_absolute_uri(

@@ -32,7 +32,7 @@ from orders.serializers import (
 from ttelgo.client_ip import client_ip
 from ttelgo.crypto import body_sealer
 from ttelgo.errors import DomainError
-from ttelgo.fields import MoneyField
+from ttelgo.fields import LivemodeField, MoneyField
 from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
@@ -437,6 +437,7 @@ class EsimRefundOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField(help_text="refunded | in_review")
     amount = MoneyField(amount_attr="amount")
+    livemode = LivemodeField()
 
 
 class EsimRefundCreateApi(APIView):
@@ -475,7 +476,8 @@ class VendorEsimRefundCreateApi(VendorApiMixin, APIView):
         refund = esim_refund_request(
             esim=esim, requested_by=f"vendor:{vendor.pk}", reason=data.validated_data["reason"]
         )
-        return Response(EsimRefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)
+        body = EsimRefundOutputSerializer(refund, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class VendorEsimResendApi(VendorApiMixin, APIView):

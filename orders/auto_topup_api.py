@@ -21,6 +21,7 @@ from orders.auto_topups import (
 )
 from payments.services import saved_card_of
 from ttelgo.errors import DomainError
+from ttelgo.fields import LivemodeField
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 
@@ -34,6 +35,7 @@ class RunSerializer(serializers.ModelSerializer):
 class RuleSerializer(serializers.ModelSerializer):
     iccid = serializers.SerializerMethodField()
     runs = serializers.SerializerMethodField()
+    livemode = LivemodeField()
 
     class Meta:
         model = AutoTopupRule
@@ -47,6 +49,7 @@ class RuleSerializer(serializers.ModelSerializer):
             "active",
             "created_at",
             "runs",
+            "livemode",
         )
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -122,13 +125,14 @@ class AutoTopupListCreateApi(_RulesMixin, generics.ListAPIView):
                 stripe_customer_id=card.stripe_customer_id,
             )
         rule = auto_topup_rule_create(**owner, **values)
-        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+        body = RuleSerializer(rule, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class AutoTopupDetailApi(_RulesMixin, APIView):
     @extend_schema(responses={200: RuleSerializer})
     def get(self, request: Request, rule_id: int) -> Response:
-        return Response(RuleSerializer(self._rule(rule_id)).data)
+        return Response(RuleSerializer(self._rule(rule_id), context={"request": request}).data)
 
     @extend_schema(request=RuleUpdateSerializer, responses={200: RuleSerializer})
     def patch(self, request: Request, rule_id: int) -> Response:
@@ -137,7 +141,7 @@ class AutoTopupDetailApi(_RulesMixin, APIView):
         data.is_valid(raise_exception=True)
         actor = self._owner().get("customer") or f"vendor:{rule.vendor_id}"
         rule = auto_topup_rule_update(rule=rule, actor=actor, **data.validated_data)
-        return Response(RuleSerializer(rule).data)
+        return Response(RuleSerializer(rule, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, rule_id: int) -> Response:

@@ -4,18 +4,13 @@ test mode the play-money refill."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import datetime, time
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing.invoice_render import invoice_csv, invoice_pdf
@@ -29,29 +24,13 @@ from portal.billing_actions import (
     member_wallet_topup,
     payment_at_sandbox,
 )
+from portal.listing import DateRangeForm, csv_response, paginate
 from portal.order_actions import member_play_money_refill
 from portal.views import _context, _field_errors, portal_page
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors.members import member_may
 from vendors.models import Vendor, VendorUser
-
-PAGE_SIZE = 50
-
-
-class StatementForm(forms.Form):
-    start = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            self.add_error("end", "The end is before the start.")
-        return data
 
 
 class TopupForm(forms.Form):
@@ -60,69 +39,55 @@ class TopupForm(forms.Form):
     )
 
 
-def _statement(vendor: Vendor, form: StatementForm) -> Any:
+def _statement(vendor: Vendor, form: DateRangeForm) -> Any:
     lines = vendor_statement(vendor=vendor)
     if not form.is_bound or not form.is_valid():
         return lines
-    zone = timezone.get_current_timezone()
-    if form.cleaned_data.get("start"):
-        lines = lines.filter(
-            transaction__created_at__gte=datetime.combine(
-                form.cleaned_data["start"], time.min, zone
-            )
-        )
-    if form.cleaned_data.get("end"):
-        lines = lines.filter(
-            transaction__created_at__lte=datetime.combine(form.cleaned_data["end"], time.max, zone)
-        )
+    start, end = form.bounds()
+    if start is not None:
+        lines = lines.filter(transaction__created_at__gte=start)
+    if end is not None:
+        lines = lines.filter(transaction__created_at__lte=end)
     return lines
 
 
 def _statement_csv(lines: Any, vendor: Vendor) -> HttpResponse:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["posted_at", "type", "description", "order_id", "amount", "balance_after", "currency"]
+    header = ["posted_at", "type", "description", "order_id", "amount", "balance_after"]
+    header += ["currency"]
+    rows = (
+        [
+            line.posted_at.isoformat(),
+            line.type,
+            line.description,
+            line.order_id or "",
+            f"{Money(line.statement_amount, line.currency).to_decimal()}",
+            f"{Money(line.statement_balance_after or 0, line.currency).to_decimal()}",
+            line.currency,
+        ]
+        for line in lines
     )
-    for line in lines:
-        writer.writerow(
-            [
-                line.posted_at.isoformat(),
-                line.type,
-                line.description,
-                line.order_id or "",
-                f"{Money(line.statement_amount, line.currency).to_decimal()}",
-                f"{Money(line.statement_balance_after or 0, line.currency).to_decimal()}",
-                line.currency,
-            ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    mode = "" if vendor.livemode else "-test"
-    response["Content-Disposition"] = f'attachment; filename="statement{mode}.csv"'
-    return response
+    return csv_response(f"statement{'' if vendor.livemode else '-test'}.csv", header, rows)
 
 
 @portal_page
 def billing(request: HttpRequest, member: VendorUser) -> HttpResponse:
     vendor = member.vendor
-    form = StatementForm(request.GET or None)
+    form = DateRangeForm(request.GET or None)
     status = 400 if form.is_bound and not form.is_valid() else 200
     lines = _statement(vendor, form)
     if request.GET.get("format") == "csv" and status == 200:
         return _statement_csv(lines[:50_000], vendor)
-    page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
+    page, query = paginate(request, lines)
     for line in page.object_list:
         line.statement_amount_display = str(Money(line.statement_amount, line.currency))
         line.statement_balance_display = str(
             Money(line.statement_balance_after or 0, line.currency)
         )
-    query = request.GET.copy()
-    query.pop("page", None)
     context = _context(
         member,
         form=form,
         page=page,
-        query=query.urlencode(),
+        query=query,
         balance=vendor_balance(vendor=vendor),
         invoices=vendor_invoices(vendor=vendor)[:24],
         topup_form=TopupForm(),

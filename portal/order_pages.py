@@ -4,28 +4,24 @@ order is still being provisioned."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import datetime, time
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from esims.models import Bundle
 from esims.pricing import vendor_price
 from esims.qr import apple_install_url, qr_svg
 from esims.selectors import bundle_list_sellable
 from orders.esim_pages import esim_page_url
+from orders.esim_records import Esim
 from orders.esim_services import esim_usage_view
 from orders.models import Order
-from orders.selectors import order_list_for_buyer
+from orders.selectors import esim_list_for_buyer, order_list_for_buyer
+from portal.listing import DateRangeForm, csv_response, paginate, yes_no
 from portal.order_actions import (
     member_delivery_resend,
     member_esim_get,
@@ -38,83 +34,48 @@ from ttelgo.money import Money
 from vendors.members import member_may
 from vendors.models import VendorUser
 
-PAGE_SIZE = 50
 # Orders whose page keeps itself up to date (polling) until they settle.
 UNSETTLED = (Order.Status.PROVISIONING, Order.Status.IN_REVIEW, Order.Status.AWAITING_PAYMENT)
 
 
-class OrderFilterForm(forms.Form):
+class OrderFilterForm(DateRangeForm):
     status = forms.ChoiceField(
-        choices=[("", "any"), *list(Order.Status.choices)], required=False, label="Status"
+        choices=[("", "any"), *Order.Status.choices], required=False, label="Status"
     )
     customer_reference = forms.CharField(max_length=255, required=False, label="Your reference")
-    created_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    created_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        start, end = data.get("created_from"), data.get("created_to")
-        if start and end and start > end:
-            self.add_error("created_to", "The end is before the start.")
-        return data
 
     def filters(self) -> dict[str, Any]:
         data = self.cleaned_data
-        found: dict[str, Any] = {}
-        if data.get("status"):
-            found["status"] = data["status"]
-        if data.get("customer_reference"):
-            found["customer_reference"] = data["customer_reference"]
-        zone = timezone.get_current_timezone()
-        if data.get("created_from"):
-            found["created_from"] = datetime.combine(data["created_from"], time.min, zone)
-        if data.get("created_to"):
-            found["created_to"] = datetime.combine(data["created_to"], time.max, zone)
-        return found
+        start, end = self.bounds()
+        found = {
+            "status": data.get("status"),
+            "customer_reference": data.get("customer_reference"),
+            "created_from": start,
+            "created_to": end,
+        }
+        return {k: v for k, v in found.items() if v}
 
 
 def _orders_csv(orders: Any) -> HttpResponse:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    header = ["id", "created_at", "kind", "status", "bundle", "quantity", "total", "currency"]
+    header += ["customer_reference", "iccids", "livemode"]
+    rows = (
         [
-            "id",
-            "created_at",
-            "kind",
-            "status",
-            "bundle",
-            "quantity",
-            "total",
-            "currency",
-            "customer_reference",
-            "iccids",
-            "livemode",
+            order.pk,
+            order.created_at.isoformat(),
+            order.kind,
+            order.status,
+            ";".join(i.bundle_code for i in order.items.all()),
+            sum(i.quantity for i in order.items.all()),
+            f"{Money(order.total, order.currency).to_decimal()}",
+            order.currency,
+            order.customer_reference,
+            ";".join(e.iccid for e in order.esims.all()),
+            yes_no(order.livemode),
         ]
+        for order in orders
     )
-    for order in orders:
-        items = list(order.items.all())
-        writer.writerow(
-            [
-                order.pk,
-                order.created_at.isoformat(),
-                order.kind,
-                order.status,
-                ";".join(i.bundle_code for i in items),
-                sum(i.quantity for i in items),
-                f"{Money(order.total, order.currency).to_decimal()}",
-                order.currency,
-                order.customer_reference,
-                ";".join(e.iccid for e in order.esims.all()),
-                "true" if order.livemode else "false",
-            ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="orders.csv"'
-    return response
+    return csv_response("orders.csv", header, rows)
 
 
 @portal_page
@@ -125,14 +86,12 @@ def orders(request: HttpRequest, member: VendorUser) -> HttpResponse:
     qs = order_list_for_buyer(vendor=member.vendor, **filters)
     if request.GET.get("format") == "csv" and status == 200:
         return _orders_csv(qs[:10_000])
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = paginate(request, qs)
     context = _context(
         member,
         form=form,
         page=page,
-        query=query.urlencode(),
+        query=query,
         # The first page keeps itself current: new orders appear, provisioning ones settle.
         live_refresh=page.number == 1,
     )
@@ -233,6 +192,55 @@ def esim_action(request: HttpRequest, member: VendorUser, iccid: str, action: st
     return _back_to_order(member, iccid)
 
 
+class EsimFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", "any"), *Esim.Status.choices], required=False, label="Status"
+    )
+    iccid = forms.RegexField(
+        regex=r"^\d{18,22}$",
+        required=False,
+        label="ICCID",
+        error_messages={"invalid": "18 to 22 digits."},
+    )
+    bundle_code = forms.CharField(max_length=100, required=False, label="Bundle")
+    customer_reference = forms.CharField(max_length=255, required=False, label="Your reference")
+
+
+def _esims_csv(esims: Any) -> HttpResponse:
+    header = ["iccid", "status", "bundle_code", "initial_mb", "remaining_mb", "unlimited"]
+    header += ["expires_at", "order_id", "customer_reference", "livemode"]
+    rows = (
+        [
+            esim.iccid,
+            esim.status,
+            esim.bundle_code,
+            esim.initial_mb,
+            esim.remaining_mb,
+            yes_no(esim.unlimited),
+            esim.expires_at.isoformat() if esim.expires_at else "",
+            esim.order_id,
+            esim.order.customer_reference,
+            yes_no(esim.livemode),
+        ]
+        for esim in esims
+    )
+    return csv_response("esims.csv", header, rows)
+
+
+@portal_page
+def esims(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """The vendor's eSIMs with the API's filters; CSV of the selection."""
+    form = EsimFilterForm(request.GET or None)
+    valid = not form.is_bound or form.is_valid()
+    search = {k: v for k, v in form.cleaned_data.items() if v} if form.is_bound and valid else {}
+    qs = esim_list_for_buyer(vendor=member.vendor, **search).select_related("order")
+    if request.GET.get("format") == "csv" and valid:
+        return _esims_csv(qs[:10_000])
+    page, query = paginate(request, qs)
+    context = _context(member, form=form, page=page, query=query)
+    return render(request, "portal/esims.html", context, status=200 if valid else 400)
+
+
 class CatalogueFilterForm(forms.Form):
     country = forms.RegexField(
         regex=r"^[A-Za-z]{2}$",
@@ -259,39 +267,27 @@ def catalogue(request: HttpRequest, member: VendorUser) -> HttpResponse:
     )
     if request.GET.get("format") == "csv" and valid:
         return _catalogue_csv(_catalogue_rows(member, bundles))
-    page = Paginator(bundles, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = paginate(request, bundles)
     context = _context(
-        member,
-        form=form,
-        page=page,
-        rows=_catalogue_rows(member, page.object_list),
-        query=query.urlencode(),
+        member, form=form, page=page, rows=_catalogue_rows(member, page.object_list), query=query
     )
     return render(request, "portal/catalogue.html", context, status=200 if valid else 400)
 
 
 def _catalogue_csv(rows: list[dict[str, Any]]) -> HttpResponse:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["code", "name", "countries", "data_mb", "unlimited", "validity_days", "price", "currency"]
+    header = ["code", "name", "countries", "data_mb", "unlimited", "validity_days", "price"]
+    header += ["currency"]
+    lines = (
+        [
+            row["bundle"].code,
+            row["bundle"].display_name or row["bundle"].code,
+            ";".join(c.iso for c in row["bundle"].countries.all()),
+            row["bundle"].data_mb,
+            yes_no(row["bundle"].unlimited),
+            row["bundle"].validity_days,
+            f"{row['price'].to_decimal()}",
+            row["price"].currency,
+        ]
+        for row in rows
     )
-    for row in rows:
-        bundle: Bundle = row["bundle"]
-        writer.writerow(
-            [
-                bundle.code,
-                bundle.display_name or bundle.code,
-                ";".join(c.iso for c in bundle.countries.all()),
-                bundle.data_mb,
-                "true" if bundle.unlimited else "false",
-                bundle.validity_days,
-                f"{row['price'].to_decimal()}",
-                row["price"].currency,
-            ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="catalogue.csv"'
-    return response
+    return csv_response("catalogue.csv", header, lines)

@@ -6,15 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from portal.listing import paginate
 from portal.views import _context, portal_page
 from vendors.models import ApiRequestLog, VendorUser
 from vendors.request_log import request_log_list
-
-PAGE_SIZE = 50
 
 
 class RequestLogForm(forms.Form):
@@ -37,12 +35,8 @@ def request_log(request: HttpRequest, member: VendorUser) -> HttpResponse:
         if form.is_bound and valid
         else {}
     )
-    page = Paginator(request_log_list(vendor=member.vendor, **search), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = _context(member, form=form, page=page, query=query.urlencode())
+    page, query = paginate(request, request_log_list(vendor=member.vendor, **search))
+    context = _context(member, form=form, page=page, query=query)
     return render(request, "portal/request_log.html", context, status=200 if valid else 400)
 
 

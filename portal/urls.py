@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern] = [
     path("brand/", views.brand, name="brand"),
     path("orders/", order_pages.orders, name="orders"),
     path("orders/<int:order_id>", order_pages.order_detail, name="order"),
+    path("esims/", order_pages.esims, name="esims"),
     path("esims/<str:iccid>/<slug:action>", order_pages.esim_action, name="esim-action"),
     path("catalogue/", order_pages.catalogue, name="catalogue"),
     path("billing/", billing_pages.billing, name="billing"),

@@ -62,7 +62,11 @@ class _TicketsMixin:
     def _owner(self) -> dict[str, Any]:
         request = self.request  # type: ignore[attr-defined]
         vendor = getattr(request, "vendor", None)
-        return {"vendor": vendor} if vendor is not None else {"customer": request.user}
+        if vendor is None:
+            return {"customer": request.user}
+        # Support is the company's, whichever mode the key is in: a test key's ticket is
+        # the live vendor's (operators never see a test environment).
+        return {"vendor": vendor.live_vendor or vendor}
 
     def _tickets(self) -> QuerySet[Ticket]:
         # Operators' internal notes are never shown to the requester.

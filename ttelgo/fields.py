@@ -92,3 +92,17 @@ class MoneyField(serializers.Field):
         if abs(money.amount) > self.max_amount:
             self.fail("max", limit=Money(self.max_amount, currency))
         return money
+
+
+class LivemodeField(serializers.BooleanField):
+    """`livemode` of an object of a vendor's: false when the caller's key is a test key
+    (the object is in the vendor's test environment). Read from the request's vendor."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("help_text", "false for a test-mode object (a test key's)")
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance: Any) -> Any:
+        vendor = getattr(self.context.get("request"), "vendor", None)
+        return True if vendor is None else vendor.livemode

@@ -72,9 +72,7 @@ def test_orders_list_filters_exports_and_shows_an_order_with_its_esim(
     assert (
         "BK-77" not in portal.get(reverse("portal:orders"), {"status": "failed"}).content.decode()
     )
-    bad = portal.get(
-        reverse("portal:orders"), {"created_from": "2026-02-01", "created_to": "2026-01-01"}
-    )
+    bad = portal.get(reverse("portal:orders"), {"start": "2026-02-01", "end": "2026-01-01"})
     assert bad.status_code == 400 and "The end is before the start." in bad.content.decode()
     rows = _csv(
         portal.get(reverse("portal:orders"), {"format": "csv", "customer_reference": "BK-77"})
@@ -83,6 +81,16 @@ def test_orders_list_filters_exports_and_shows_an_order_with_its_esim(
     assert [(r["id"], r["status"], r["iccids"], r["total"]) for r in rows] == [
         (str(order.pk), "completed", esim.iccid, "4.50")
     ]
+    esim_rows = _csv(portal.get(reverse("portal:esims"), {"format": "csv", "status": "released"}))
+    assert [(r["iccid"], r["order_id"], r["customer_reference"]) for r in esim_rows] == [
+        (esim.iccid, str(order.pk), "BK-77")
+    ]
+    assert (
+        esim.iccid
+        not in portal.get(reverse("portal:esims"), {"status": "expired"}).content.decode()
+    )
+    wrong = portal.get(reverse("portal:esims"), {"iccid": "12ab"})
+    assert wrong.status_code == 400 and "18 to 22 digits." in wrong.content.decode()
     detail = portal.get(reverse("portal:order", args=[order.pk])).content.decode()
     assert esim.lpa in detail and "<svg" in detail and 'id="timeline"' in detail
     assert "provisioning" in detail and "completed" in detail

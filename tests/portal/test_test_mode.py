@@ -23,6 +23,7 @@ from ledger.selectors import platform_balances, trial_balance
 from orders.esim_services import esims_expiry_notify, esims_usage_refresh_due
 from orders.models import Order
 from reconciliation.services import reconciliation_run
+from support.models import Ticket
 from tests.factories import UserFactory
 from tests.orders.factories import BUNDLE_CODE, TOPUP_CODE, bundles_create, fund
 from ttelgo.money import Money
@@ -125,6 +126,28 @@ def test_a_test_key_works_on_the_test_environment_with_livemode_false(
     assert order["id"] not in [o["id"] for o in live.get("/api/v1/vendor/orders").json()["results"]]
     assert [o["id"] for o in test.get("/api/v1/vendor/orders").json()["results"]] == [order["id"]]
     assert test.get("/api/v1/vendor/balance").json()["available"]["amount"] == "995.50"
+    # Every other object a test key sees says so too; a live key's say the opposite.
+    lines = test.get("/api/v1/vendor/ledger").json()["results"]
+    assert lines and all(line["livemode"] is False for line in lines)
+    assert all(
+        line["livemode"] is True for line in live.get("/api/v1/vendor/ledger").json()["results"]
+    )
+    rule = _post(
+        test,
+        "/api/v1/vendor/auto-topups",
+        {"bundle_code": TOPUP_CODE, "below_percent": 20},
+        "rule",
+    )
+    assert rule["livemode"] is False
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _post(
+            test, f"/api/v1/vendor/esims/{body['esims'][0]['iccid']}/refund", {"reason": "x"}, "r"
+        )
+    assert refund["livemode"] is False and refund["status"] == "refunded"
+    # Support is the company's: a ticket opened with a test key is the live vendor's.
+    ticket = _post(test, "/api/v1/vendor/tickets", {"subject": "Q", "body": "How?"}, "t")
+    assert Ticket.objects.get(pk=ticket["id"]).vendor_id == vendor.pk
+    assert [t["id"] for t in live.get("/api/v1/vendor/tickets").json()["results"]] == [ticket["id"]]
 
 
 def test_a_key_whose_mode_marker_is_changed_is_refused(live_world):
