@@ -15,11 +15,12 @@ from typing import Any
 from django.conf import settings
 from rest_framework_api_key.crypto import KeyGenerator
 
+from billing.play_money import vendor_test_environment_open
 from billing.selectors import vendor_balance
 from billing.services import vendor_wallet_topup_credit
 from ttelgo.audit import audit_record
 from ttelgo.money import Money
-from vendors.models import Vendor, VendorAPIKey
+from vendors.models import Vendor, VendorAPIKey, key_marker
 from vendors.services import vendor_create, vendor_credit_limit_change
 
 PREPAID_NAME = "Demo Prepaid Travel Co"
@@ -70,14 +71,13 @@ def demo_key(vendor: Vendor) -> str:
             target=vendor,
             after={"prefix": prefix, "name": "demo", "expires_at": None},
         )
-    return key
+    return key_marker(vendor.livemode) + key
 
 
 def _key_line(vendor: Vendor) -> str:
     key = demo_key(vendor)
-    if VendorAPIKey.objects.filter(
-        vendor=vendor, prefix=key.partition(".")[0], revoked=True
-    ).exists():
+    prefix = key.removeprefix(key_marker(vendor.livemode)).partition(".")[0]
+    if VendorAPIKey.objects.filter(vendor=vendor, prefix=prefix, revoked=True).exists():
         return "Api-Key revoked in the console (issue a new one there)"
     return f"Api-Key {key}"
 
@@ -93,8 +93,11 @@ def seed_demo(stdout: Any) -> list[str]:
     # The figures as they are now, not as the first run left them.
     wallet = vendor_balance(vendor=prepaid)
     credit = vendor_balance(vendor=postpaid)
+    # Test mode from the first minute: the prepaid demo vendor's test environment.
+    test = vendor_test_environment_open(vendor=prepaid)
     return [
         f"Demo vendor (prepaid, wallet {wallet.available} available): {_key_line(prepaid)}",
         f"Demo vendor (postpaid, {credit.available} of {credit.credit_limit} credit left): "
         f"{_key_line(postpaid)}",
+        f"Demo vendor, test mode (play money, simulated eSIMs): {_key_line(test)}",
     ]

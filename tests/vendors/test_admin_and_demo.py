@@ -144,11 +144,17 @@ def test_seed_demo_is_idempotent_and_returns_working_keys(db):
 
     first = seed_demo(io.StringIO())
     second = seed_demo(io.StringIO())
-    assert Vendor.objects.count() == 2
+    assert Vendor.objects.filter(live_vendor__isnull=True).count() == 2
+    assert Vendor.objects.filter(live_vendor__isnull=False).count() == 1  # a test environment
     for line in first + second:
         key = line.rsplit("Api-Key ", 1)[1]
         assert key_client(key).get("/api/v1/vendor/balance").status_code == 200
-    prepaid = Vendor.objects.get(billing_mode="prepaid")
+    assert [line.rsplit("Api-Key ", 1)[1][:9] for line in first] == ["ttg_live_"] * 2 + [
+        "ttg_test_"
+    ]
+    test_balance = key_client(first[2].rsplit(" ", 1)[1]).get("/api/v1/vendor/balance").json()
+    assert test_balance["livemode"] is False and test_balance["available"]["amount"] == "1000.00"
+    prepaid = Vendor.objects.get(billing_mode="prepaid", live_vendor__isnull=True)
     balance = key_client(second[0].rsplit(" ", 1)[1]).get("/api/v1/vendor/balance").json()
     assert balance["balance"] == {"amount": "500.00", "currency": "USD"}  # funded once
     assert prepaid.status == "active"
@@ -168,7 +174,7 @@ def test_seeding_again_changes_nothing_an_operator_changed_and_prints_current_fi
     vendor_credit_limit_change(
         vendor=postpaid, limit=Money(500_000, "USD"), actor=None, reason="raised by ops"
     )
-    prepaid = Vendor.objects.get(billing_mode="prepaid")
+    prepaid = Vendor.objects.get(billing_mode="prepaid", live_vendor__isnull=True)
     vendor_wallet_topup_credit(  # the wallet moved since the first run
         vendor=prepaid, amount=Money(10_000, "USD"), reference="test:more-funds"
     )
