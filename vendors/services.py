@@ -75,6 +75,7 @@ def vendor_notify(*, vendor: Vendor, template: str, **context: Any) -> None:
         {
             "vendor": vendor,
             "docs_url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/docs/",
+            "portal_url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/portal/",
             **context,
         },
     )

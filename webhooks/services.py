@@ -187,6 +187,13 @@ def endpoint_secret_rotate(
                 )
             },
         )
+        vendor = locked.vendor
+        vendor_notify(
+            vendor=vendor.live_vendor or vendor,  # a test endpoint's news goes to the owner too
+            template="webhook_secret_rotated",
+            endpoint=locked,
+            livemode=vendor.livemode,
+        )
     return locked, secret
 
 

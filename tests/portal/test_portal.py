@@ -88,7 +88,12 @@ def test_a_company_signs_up_verifies_its_email_and_waits_for_approval(
     assert test_balance.json()["livemode"] is False
     assert test_balance.json()["available"] == {"amount": "1000.00", "currency": "USD"}
 
-    operator_vendor_approve(vendor_id=member.vendor_id, actor=operator("admin"), reason="checked")
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_vendor_approve(
+            vendor_id=member.vendor_id, actor=operator("admin"), reason="checked"
+        )
+    approved = next(m for m in mail.outbox if "account is active" in m.subject)
+    assert "/portal/keys/" in approved.body and "separate message" not in approved.body
     with django_capture_on_commit_callbacks(execute=True):
         created = client.post(reverse("portal:api-keys"), {"name": "booking site", "mode": "live"})
     raw = re.search(r'id="new-key-value">([^<]+)<', created.content.decode())[1]
@@ -379,9 +384,12 @@ def test_webhooks_in_the_portal_create_test_rotate_replay(django_capture_on_comm
     )
 
     action = reverse("portal:webhook-action", args=[endpoint.pk, "rotate"])
-    rotated = client.post(action)
+    with capture(execute=True):
+        rotated = client.post(action)
     second = re.search(r'id="secret-value">([^<]+)<', rotated.content.decode())[1]
     assert second != first
+    assert any("signing secret was rotated" in m.subject for m in mail.outbox)
+    assert AuditLog.objects.filter(action="webhook.secret_rotate").exists()
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, PUBLIC_URL, status=204, body="ok")
         with capture(execute=True):
