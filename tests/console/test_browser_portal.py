@@ -222,7 +222,6 @@ def test_test_mode_from_a_test_key_to_webhooks_simulations_and_the_statement(
     console.open("/portal/")
     console.wait_css("#test-overview")
     assert critical_violations(console.driver) == []
-    _shot(console, "test-overview")
 
     # A webhook endpoint on the local receiver, and a test event.
     console.open("/portal/webhooks/")
@@ -263,6 +262,7 @@ def test_test_mode_from_a_test_key_to_webhooks_simulations_and_the_statement(
     assert Webhook(first_secret).verify(body, headers) == Webhook(new_secret).verify(body, headers)
     assert critical_violations(console.driver) == []
     _shot(console, "webhooks")
+    _phone_check(console)
 
     # Simulate 80 % usage on the test eSIM: esim.usage_threshold arrives (50 and 80).
     console.open(f"/portal/orders/{order['id']}")
@@ -276,6 +276,9 @@ def test_test_mode_from_a_test_key_to_webhooks_simulations_and_the_statement(
     headers, body = receiver.of_type("esim.usage_threshold")[-1]
     assert Webhook(new_secret).verify(body, headers)["data"]["iccid"] == iccid
     _shot(console, "simulate")
+    console.open("/portal/")
+    console.wait_css("#orders-chart rect[height='100']")  # today's bar, the tallest
+    _shot(console, "test-overview")
 
     # The statement, downloaded with the browser's session.
     console.open("/portal/billing/")

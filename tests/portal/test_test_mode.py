@@ -288,3 +288,42 @@ def test_a_full_test_mode_day_leaves_every_live_figure_unchanged(
     # The operators never see the test environment in the vendor list.
     assert environment.pk not in [v.pk for v in Vendor.objects.filter(live_vendor__isnull=True)]
     assert VendorAPIKey.objects.filter(vendor=environment).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_eight_first_visits_at_once_open_one_test_environment_funded_once():
+    """Eight PostgreSQL connections open the same vendor's test environment at the same
+    moment (the first visits of a team in test mode): one environment, one opening grant
+    of play money."""
+    import threading
+
+    from django.db import connection
+
+    from ledger.models import Transaction
+
+    vendor = Vendor.objects.create(name="Crowd", status="pending", currency="USD")
+    start = threading.Barrier(8)
+    opened: list[int] = []
+    errors: list[str] = []
+
+    def visit() -> None:
+        try:
+            start.wait(timeout=30)
+            opened.append(vendor_test_environment_open(vendor=vendor).pk)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=visit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and len(opened) == 8 and len(set(opened)) == 1
+    environment = Vendor.objects.get(live_vendor=vendor)
+    assert environment.pk == opened[0] and environment.status == "active"
+    grants = Transaction.objects.filter(reference__startswith=f"test-mode:{environment.pk}:")
+    assert grants.count() == 1
+    assert vendor_balance(vendor=environment).available == Money(100_000, "USD")
