@@ -57,7 +57,10 @@ def _submit(console: Any) -> None:
     console.driver.find_element(By.CSS_SELECTOR, "main form [type='submit']").click()
 
 
-def test_a_vendor_signs_up_secures_the_account_and_creates_a_key(console, bundles):
+def test_a_vendor_goes_from_signup_to_test_mode_webhooks_simulations_and_the_statement(
+    console, bundles, settings
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True  # the webhook receiver is on loopback
     console.open("/portal/accounts/signup/")
     _type(console, "id_email", "owner@globetrotter.example")
     _type(console, "id_password1", PASSWORD)
@@ -116,6 +119,9 @@ def test_a_vendor_signs_up_secures_the_account_and_creates_a_key(console, bundle
     assert VendorBrand.objects.get(vendor=member.vendor).display_name == "Globetrotter Mobile"
     assert critical_violations(console.driver) == []
     _shot(console, "brand")
+
+    # Test mode, the rest of the path.
+    _test_mode_path(console, member.vendor, _test_key_and_test_mode(console, shoot=True))
 
 
 class Receiver:
@@ -186,43 +192,29 @@ def _phone_check(console: Any) -> None:
         console.driver.set_window_size(1400, 1000)
 
 
-def test_test_mode_from_a_test_key_to_webhooks_simulations_and_the_statement(
-    console, bundles, settings
-):
-    """The issue's path after approval, in test mode (a pending vendor: test mode works
-    from the first minute)."""
-    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
-    receiver = Receiver()
-    from tests.factories import UserFactory, VendorFactory
-
-    vendor = VendorFactory(status="pending", name="Nomad Data", contact_email="ops@nomad.example")
-    user = UserFactory(email="dev@nomad.example")
-    user.set_password(PASSWORD)
-    user.save()
-    from allauth.account.models import EmailAddress
-
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    VendorUser.objects.create(vendor=vendor, user=user, role="owner")
-    console.open("/portal/accounts/login/")
-    _type(console, "id_login", user.email)
-    _type(console, "id_password", PASSWORD)
-    _submit(console)
-    console.wait_css("#pending")
-
-    # A test key, then the portal in test mode.
+def _test_key_and_test_mode(console: Any, *, shoot: bool = False) -> str:
+    """Create a test key on the keys page, then switch the portal to test mode."""
     console.open("/portal/keys/")
     _type(console, "id_name", "integration")
     Select(console.driver.find_element(By.ID, "id_mode")).select_by_value("test")
     console.driver.find_element(By.ID, "create-key").click()
     key = console.wait_css("#new-key-value").text
     assert key.startswith("ttg_test_")
-    _shot(console, "api-keys")
+    if shoot:
+        _shot(console, "api-keys")  # the live key and the test key
     console.driver.find_element(By.ID, "mode-switch").click()
     console.wait_css("#test-mode-bar")
     console.open("/portal/")
     console.wait_css("#test-overview")
     assert critical_violations(console.driver) == []
+    return key
 
+
+def _test_mode_path(console: Any, vendor: Any, key: str) -> None:
+    """In test mode: a webhook endpoint on a local receiver and a test event, a test order
+    placed with curl appearing completed in the open orders page, its QR code, a secret
+    rotation verified with both secrets, 80 % usage simulated and the statement."""
+    receiver = Receiver()
     # A webhook endpoint on the local receiver, and a test event.
     console.open("/portal/webhooks/")
     _type(console, "id_url", receiver.url)
@@ -296,3 +288,29 @@ def test_test_mode_from_a_test_key_to_webhooks_simulations_and_the_statement(
         str(order["id"])
     ]
     assert VendorAPIKey.objects.filter(vendor__live_vendor=vendor).count() == 1
+
+
+def test_test_mode_works_for_a_vendor_still_waiting_for_approval(console, bundles):
+    """Test mode from the first minute: a pending vendor's test key places a test order
+    that completes, seen in the portal's orders page."""
+    from allauth.account.models import EmailAddress
+
+    from tests.factories import UserFactory, VendorFactory
+
+    vendor = VendorFactory(status="pending", name="Nomad Data", contact_email="ops@nomad.example")
+    user = UserFactory(email="dev@nomad.example")
+    user.set_password(PASSWORD)
+    user.save()
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    VendorUser.objects.create(vendor=vendor, user=user, role="owner")
+    console.open("/portal/accounts/login/")
+    _type(console, "id_login", user.email)
+    _type(console, "id_password", PASSWORD)
+    _submit(console)
+    console.wait_css("#pending")
+    key = _test_key_and_test_mode(console)
+    console.open("/portal/orders/")
+    order = _curl_order(console.base_url, key)
+    assert order["livemode"] is False, order
+    console.wait_css(f"#order-{order['id']} .status-completed")
+    assert VendorAPIKey.objects.filter(vendor=vendor).count() == 0  # no live key while pending
