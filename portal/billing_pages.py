@@ -71,6 +71,12 @@ def _statement_csv(lines: Any, vendor: Vendor) -> HttpResponse:
 
 @portal_page
 def billing(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    return _billing_page(request, member)
+
+
+def _billing_page(
+    request: HttpRequest, member: VendorUser, *, topup_form: TopupForm | None = None
+) -> HttpResponse:
     vendor = member.vendor
     form = DateRangeForm(request.GET or None)
     status = 400 if form.is_bound and not form.is_valid() else 200
@@ -90,9 +96,11 @@ def billing(request: HttpRequest, member: VendorUser) -> HttpResponse:
         query=query,
         balance=vendor_balance(vendor=vendor),
         invoices=vendor_invoices(vendor=vendor)[:24],
-        topup_form=TopupForm(),
+        topup_form=topup_form or TopupForm(),
         may_billing=member_may(member, "billing.manage"),
     )
+    if topup_form is not None:
+        status = 400  # the top-up form, shown again with its errors in place
     return render(request, "portal/billing.html", context, status=status)
 
 
@@ -108,9 +116,7 @@ def wallet_topup(request: HttpRequest, member: VendorUser) -> HttpResponse:
             _field_errors(form, exc)
         else:
             return redirect("portal:payment", payment_id=payment.pk)
-    for problem in [*form.non_field_errors(), *form.errors.get("amount", [])]:
-        messages.error(request, problem)
-    return redirect("portal:billing")
+    return _billing_page(request, member, topup_form=form)
 
 
 @require_POST

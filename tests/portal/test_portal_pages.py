@@ -160,7 +160,8 @@ def test_billing_statement_range_csv_and_a_card_topup_in_test_mode(
     environment = Vendor.objects.get(live_vendor=vendor)
     assert vendor_balance(vendor=environment).available == Money(102_500, "USD")
     assert vendor_balance(vendor=vendor).available == Money(19_550, "USD")  # live untouched
-    assert portal.post(reverse("portal:wallet-topup"), {"amount": "-3"}).status_code == 302
+    negative = portal.post(reverse("portal:wallet-topup"), {"amount": "-3"})
+    assert negative.status_code == 400 and "greater than or equal to 1" in negative.content.decode()
     # Refill: back up to the play-money amount.
     portal.post(reverse("portal:test-wallet-refill"))
     assert vendor_balance(vendor=environment).available == Money(102_500, "USD")  # already above
