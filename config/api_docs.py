@@ -375,7 +375,7 @@ OPERATIONS: dict[str, Doc] = {
     "vendor_request_logs_retrieve": Doc(
         "One logged request",
         "A logged request with its request and response bodies; secrets and personal data "
-        "(emails, names, phone numbers, activation codes) are redacted, and long bodies "
+        "(emails, people's names, phone numbers, activation codes) are redacted, and long bodies "
         "are cut at 4 KB.",
     ),
     "vendor_webhook_deliveries_list": Doc(

@@ -46,7 +46,6 @@ SENSITIVE = (
     "api_key",
     "email",
     "phone",
-    "name",
     "address",
     "matching_id",
     "lpa",
@@ -76,9 +75,13 @@ class Note:
     json_response: bool
 
 
+# People's names (a bundle's or a brand's name stays readable).
+PERSON_NAMES = frozenset({"name", "first_name", "last_name", "full_name", "contact_name"})
+
+
 def _sensitive(key: str) -> bool:
     lowered = key.lower()
-    return any(word in lowered for word in SENSITIVE)
+    return lowered in PERSON_NAMES or any(word in lowered for word in SENSITIVE)
 
 
 def redact(value: Any) -> Any:

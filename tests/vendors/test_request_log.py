@@ -89,6 +89,8 @@ def test_bodies_are_redacted_and_cut():
     kept = body_for_log(body)
     assert "whsec_x" not in kept and "M-1" not in kept and "LPA:1" not in kept
     assert '"iccid":"8910"' in kept and len(kept) <= 4097
+    people = json.loads(body_for_log(b'{"name": "Ada", "bundle_name": "Japan 5 GB"}'))
+    assert people == {"name": REDACTED, "bundle_name": "Japan 5 GB"}
     assert body_for_log(b"\x89PNG...") == "[7 bytes, not JSON]"
     assert body_for_log(b"") == ""
 
