@@ -8,15 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
-from django.utils import translation
 from django.utils.translation import gettext
 
 from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
 from orders.models import Order
+from ttelgo.emails import templated_email
 from ttelgo.outbox import task_enqueue
 
 SUBJECTS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -51,16 +48,11 @@ def customer_email_send(*, order_id: int, kind: str, data: dict[str, Any]) -> bo
         "data": data,
         "page_url": esim_page_url(esim) if esim else "",
     }
-    with translation.override(order.customer.language or settings.LANGUAGE_CODE):
-        subject = SUBJECTS[kind]({"order_id": order.pk, **data})
-        text = render_to_string("emails/customer_notice.txt", context)
-        html = render_to_string("emails/customer_notice.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[order.customer.email],
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
+    templated_email(
+        template="customer_notice",
+        context=context,
+        to=order.customer.email,
+        language=order.customer.language,
+        subject=lambda: SUBJECTS[kind]({"order_id": order.pk, **data}),
+    ).send()
     return True

@@ -7,14 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
-from django.utils import translation
 from django.utils.translation import gettext, ngettext
 
 from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
+from ttelgo.emails import templated_email
 
 SUBJECTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "esim.usage_threshold": lambda d: (
@@ -42,13 +39,11 @@ def esim_lifecycle_email_send(*, esim_id: int, type: str, data: dict[str, Any]) 
     if customer is None or not customer.email:
         return False
     context = {"esim": esim, "type": type, "data": data, "page_url": esim_page_url(esim)}
-    with translation.override(customer.language or settings.LANGUAGE_CODE):
-        subject = SUBJECTS[type]({"percent": "", "days_left": 0, **data})
-        text = render_to_string("emails/esim_lifecycle.txt", context)
-        html = render_to_string("emails/esim_lifecycle.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[customer.email]
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
+    templated_email(
+        template="esim_lifecycle",
+        context=context,
+        to=customer.email,
+        language=customer.language,
+        subject=lambda: SUBJECTS[type]({"percent": "", "days_left": 0, **data}),
+    ).send()
     return True

@@ -9,9 +9,6 @@ from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
-from django.utils import translation
 from django.utils.translation import gettext
 
 from esims.qr import apple_install_url, qr_png
@@ -19,6 +16,7 @@ from orders.customer_emails import customer_email
 from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
 from orders.models import Order
+from ttelgo.emails import templated_email
 from ttelgo.money import Money, money_api
 from ttelgo.outbox import event_record, task_enqueue
 from vendors.branding import brand_for
@@ -110,23 +108,20 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
         for e in esims
     ]
     context = {"order": order, "cards": cards, "brand": brand}
-    with translation.override(language or settings.LANGUAGE_CODE):
-        subject = gettext("Your eSIM is ready (order %(id)s)") % {"id": order.pk}
-        text = render_to_string("emails/esims_ready.txt", context)
-        html = render_to_string("emails/esims_ready.html", context)
     from_email = settings.DEFAULT_FROM_EMAIL
     if sender:
         from_email = formataddr((sender, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
+    message = templated_email(
+        template="esims_ready",
+        context=context,
+        to=recipient,
+        language=language,
+        subject=lambda: gettext("Your eSIM is ready (order %(id)s)") % {"id": order.pk},
         from_email=from_email,
-        to=[recipient],
         reply_to=[brand.support_email]
         if order.vendor is not None and brand.support_email
         else None,
     )
-    message.attach_alternative(html, "text/html")
     # multipart/related keeps the QR images inline with the HTML (cid: references).
     message.mixed_subtype = "related"
     for card in cards:

@@ -11,11 +11,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import EmailMultiAlternatives, send_mail
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
 
@@ -24,6 +23,7 @@ from orders.models import Order
 from orders.selectors import esim_get_for_buyer, order_get_for_buyer
 from support.models import Ticket, TicketMessage
 from ttelgo.audit import audit_record
+from ttelgo.emails import templated_email
 from ttelgo.errors import DomainError
 from ttelgo.permissions import operator_require
 from vendors.models import Vendor
@@ -258,22 +258,17 @@ def _answer_email(ticket: Ticket, message: TicketMessage) -> None:
     if not email:
         return
     context = {"ticket": ticket, "message": message, "link": ticket_link_url(ticket)}
-    with translation.override(ticket.language):
-        subject = gettext("Re: %(subject)s (ticket #%(id)s)") % {
-            "subject": ticket.subject,
-            "id": ticket.pk,
-        }
-        text = render_to_string("emails/ticket_answer.txt", context)
-        html = render_to_string("emails/ticket_answer.html", context)
-    mail = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email],
+    templated_email(
+        template="ticket_answer",
+        context=context,
+        to=email,
+        language=ticket.language,
+        subject=lambda: (
+            gettext("Re: %(subject)s (ticket #%(id)s)")
+            % {"subject": ticket.subject, "id": ticket.pk}
+        ),
         reply_to=[ticket_reply_address(ticket)],
-    )
-    mail.attach_alternative(html, "text/html")
-    mail.send()
+    ).send()
 
 
 def _tell_operators(ticket: Ticket, body: str) -> None:
