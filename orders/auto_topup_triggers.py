@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.esim_records import Esim
+from orders.selectors import esims_expiring_within
 from ttelgo.outbox import event_record, task_enqueue
 
 R = AutoTopupRun.Status
@@ -123,11 +124,7 @@ def auto_topups_expiry_check(*, now: datetime | None = None) -> int:
     horizon = AutoTopupRule.objects.filter(active=True).aggregate(d=Max("expiry_days"))["d"]
     if not horizon:
         return 0
-    candidates = Esim.objects.filter(
-        expires_at__gt=now,
-        expires_at__lte=now + timedelta(days=horizon),
-        status__in=[Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE],
-    ).values_list("pk", flat=True)
+    candidates = esims_expiring_within(now=now, days=horizon)
     fired = 0
     for pk in candidates:
         with transaction.atomic():

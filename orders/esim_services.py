@@ -14,6 +14,7 @@ from django.utils import timezone
 from esims.providers import BundleUsage, ProviderError, get_provider
 from orders.auto_topup_triggers import auto_topup_due
 from orders.esim_records import Esim
+from orders.selectors import esims_expiring_within
 from ttelgo.outbox import event_record, task_enqueue
 
 logger = logging.getLogger(__name__)
@@ -236,12 +237,7 @@ def esims_expiry_notify(*, now: datetime | None = None) -> int:
     """Beat job: `esim.expiring` once at 3 days and once at 1 day before a vendor's live
     eSIM expires (`data.days_left`). Returns how many were sent."""
     now = now or timezone.now()
-    soon = now + timedelta(days=max(EXPIRING_DAYS))
-    candidates = Esim.objects.filter(
-        expires_at__gt=now,
-        expires_at__lte=soon,
-        status__in=[Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE],
-    ).values_list("pk", flat=True)
+    candidates = esims_expiring_within(now=now, days=max(EXPIRING_DAYS))
     sent = 0
     for pk in candidates:
         with transaction.atomic():

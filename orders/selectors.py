@@ -3,6 +3,7 @@ scoped to its buyer: someone else's order or eSIM is simply `not_found`."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -87,3 +88,17 @@ def order_payment(order: Order) -> Any:
     if not payments:
         return None
     return max(payments, key=lambda p: p.pk)
+
+
+# An eSIM that can still be used (and so still expire).
+IN_SERVICE = (Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE)
+
+
+def esims_expiring_within(*, now: datetime, days: int) -> QuerySet[Esim, int]:
+    """The ids of eSIMs in service whose expiry falls in the next `days` days: what the
+    expiry notices and the expiry auto top-ups walk (each locks one eSIM at a time)."""
+    return Esim.objects.filter(
+        expires_at__gt=now,
+        expires_at__lte=now + timedelta(days=days),
+        status__in=IN_SERVICE,
+    ).values_list("pk", flat=True)
