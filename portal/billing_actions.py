@@ -4,9 +4,8 @@ money) and the member's vendor (another vendor's payment or invoice is not found
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from billing.models import Invoice
+from payments.gateways import gateway_backend
 from payments.models import Payment
 from payments.services import payment_create_for_invoice, payment_create_for_wallet_topup
 from sandbox.stripe import sandbox_intent_fail, sandbox_intent_succeed
@@ -62,4 +61,4 @@ def member_test_payment_confirm(*, member: VendorUser, payment_id: int, succeed:
 
 
 def payment_at_sandbox(payment: Payment) -> bool:
-    return not payment.livemode or settings.PAYMENTS_BACKEND == "sandbox"
+    return gateway_backend(payment.livemode) == "sandbox"

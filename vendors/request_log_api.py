@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ttelgo.errors import DomainError
+from ttelgo.fields import LivemodeField
 from ttelgo.filters import QueryFilters, query_filters
 from vendors.auth import VendorApiMixin
 from vendors.models import ApiRequestLog
@@ -31,7 +32,7 @@ class RequestLogFilters(QueryFilters):
 
 
 class _LogOutput(serializers.ModelSerializer):
-    livemode = serializers.SerializerMethodField()
+    livemode = LivemodeField()
 
     class Meta:
         model = ApiRequestLog
@@ -48,9 +49,6 @@ class _LogOutput(serializers.ModelSerializer):
             "key_prefix",
             "livemode",
         )
-
-    def get_livemode(self, log: ApiRequestLog) -> bool:
-        return not log.key_prefix.startswith("ttg_test_")
 
 
 class VendorRequestLogListApi(VendorApiMixin, generics.ListAPIView):
@@ -85,4 +83,4 @@ class VendorRequestLogDetailApi(VendorApiMixin, APIView):
         ).first()
         if log is None:
             raise DomainError("not_found", "Request log entry not found.")
-        return Response(self.OutputSerializer(log).data)
+        return Response(self.OutputSerializer(log, context={"request": request}).data)

@@ -7,12 +7,25 @@ from django.utils.module_loading import import_string
 
 from payments.gateways.base import GatewayError, GatewayIntent, GatewayRefund, PaymentGateway
 
-__all__ = ["GatewayError", "GatewayIntent", "GatewayRefund", "PaymentGateway", "get_gateway"]
+__all__ = [
+    "GatewayError",
+    "GatewayIntent",
+    "GatewayRefund",
+    "PaymentGateway",
+    "gateway_backend",
+    "get_gateway",
+]
+
+
+def gateway_backend(livemode: bool = True) -> str:
+    """Which gateway serves a payment of this mode: the configured one, or, in test mode,
+    always the simulator ("sandbox")."""
+    return str(settings.PAYMENTS_BACKEND) if livemode else "sandbox"
 
 
 def get_gateway(livemode: bool = True) -> PaymentGateway:
-    """The configured gateway; test mode (`livemode=False`) always gets the simulator."""
-    backend = settings.PAYMENTS_BACKEND if livemode else "sandbox"
+    """The gateway `gateway_backend(livemode)` names."""
+    backend = gateway_backend(livemode)
     if backend == "stripe":
         from payments.gateways.stripe import StripeGateway
 

@@ -127,6 +127,9 @@ def test_a_test_key_works_on_the_test_environment_with_livemode_false(
     assert [o["id"] for o in test.get("/api/v1/vendor/orders").json()["results"]] == [order["id"]]
     assert test.get("/api/v1/vendor/balance").json()["available"]["amount"] == "995.50"
     # Every other object a test key sees says so too; a live key's say the opposite.
+    logged = test.get("/api/v1/vendor/request-logs").json()["results"]
+    assert logged and all(line["livemode"] is False for line in logged)
+    assert test.get(f"/api/v1/vendor/request-logs/{logged[0]['id']}").json()["livemode"] is False
     lines = test.get("/api/v1/vendor/ledger").json()["results"]
     assert lines and all(line["livemode"] is False for line in lines)
     assert all(
