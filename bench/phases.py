@@ -368,32 +368,108 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
     return best
 
 
-def rate_cap(b: Bench) -> None:
-    """4 worker processes drain the provisioning backlog the order runs left; the fake
-    eSIM Go logs when each call arrived."""
-    from django.conf import settings
+def _span_and_mean(times: list[float]) -> tuple[float, float]:
+    span = (max(times) - min(times)) if len(times) > 1 else 0.0
+    return span, (len(times) / span if span else 0.0)
 
-    limit = float(getattr(settings, "ESIMGO_RATE_LIMIT_PER_SECOND", 10))
-    _http("POST", f"{b.esimgo_url}/__bench/reset")
-    seconds = max(10, b.seconds * 2)
+
+def rate_cap_failures(
+    *, calls: list[float], orders: int, completed: int, limit: float
+) -> list[str]:
+    """Why the rate-cap check fails, given when each provider call arrived; empty: it holds.
+    A cap that saw no call, or calls well under it, was not tested and does not hold."""
+    failures = []
+    if not calls:
+        failures.append("the fake eSIM Go saw no provider call")
+    if completed < orders or not orders:
+        failures.append(f"{orders - completed} of {orders} orders not completed")
+    _, mean = _span_and_mean(calls)
+    if calls and mean < limit / 2:
+        failures.append(f"the calls never pressed the cap (mean {mean:.1f}/s)")
+    if (peak := max_in_window(calls)) > limit:
+        failures.append(f"{peak} calls in one 1 s window, over the cap")
+    return failures
+
+
+def _place_orders(b: Bench, count: int) -> list[int]:
+    """`count` vendor orders through the API (wallet-paid: each queues its provisioning),
+    spread over up to 20 vendors; their ids."""
+    keys = [v.api_key for v in b.vendors[:20]]
+    body = json.dumps({"bundle_code": ORDER_BODY_BUNDLE, "quantity": 1}).encode()
+    ids: list[int] = []
+    for i in range(count):
+        status, answer = _http(
+            "POST", f"{b.base_url}{ORDER_PATH}", body=body,
+            headers={
+                "Authorization": f"Api-Key {keys[i % len(keys)]}", "Content-Type": "application/json",
+                "Idempotency-Key": f"rate-cap-{uuid.uuid4().hex}",
+            },
+        )  # fmt: skip
+        if status != 201:
+            raise RuntimeError(f"rate cap: order answered {status}: {answer[:300]!r}")
+        ids.append(int(json.loads(answer)["id"]))
+    return ids
+
+
+def rate_cap(b: Bench) -> None:
+    """The provider rate cap under pressure. A backlog of real vendor orders is placed
+    through the API while no worker runs; then a Celery worker with 4 processes provisions
+    them through the real eSIM Go client against the fake eSIM Go, which logs when each
+    call arrived. The check fails (and `make bench` exits 1) when the fake saw no provider
+    call, when an order was not completed, when the calls never pressed the cap (a cap
+    that was not tested cannot be said to hold), or when any 1 s window saw more than it."""
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    from orders.models import Order
+
+    limit = float(settings.ESIMGO_RATE_LIMIT_PER_SECOND)
+    count = int(os.environ.get("BENCH_RATE_CAP_ORDERS", 80))
+    b.purge_queue()  # only this phase's own provisioning tasks
+    ids = _place_orders(b, count)
+    _say(f"rate cap: {len(ids)} orders placed, provisioning queued with no worker running")
+    _http("POST", f"{b.esimgo_url}/__bench/reset")  # count the workers' calls only
+    started = time.monotonic()
     b.start_worker(concurrency=4, name="worker-cap")
-    time.sleep(seconds)
+    # about two calls per order at the cap's sustained rate, with room to spare
+    deadline = time.monotonic() + 60 + 4 * count / max(limit, 1.0)
+    done = 0
+    while time.monotonic() < deadline:
+        close_old_connections()
+        done = Order.objects.filter(pk__in=ids, status__in=["completed", "failed"]).count()
+        if done == len(ids):
+            break
+        time.sleep(0.5)
+    drained = time.monotonic() - started
     b.procs.stop("worker-cap")
     purged = b.purge_queue()
+    completed = Order.objects.filter(pk__in=ids, status="completed").count()
     log = _provider_log(b)
     times = [t for t, _, _ in log]
     peak = max_in_window(times)
-    span = (max(times) - min(times)) if len(times) > 1 else 0.0
-    mean = len(times) / span if span else 0.0
+    span, mean = _span_and_mean(times)
+    by_call: dict[str, int] = {}
+    for _, method, path in log:
+        call = f"{method} " + "/".join(":id" if x.isdigit() else x for x in path.split("/"))
+        by_call[call] = by_call.get(call, 0) + 1
+    failures = rate_cap_failures(calls=times, orders=len(ids), completed=completed, limit=limit)
+    b.failures += [f"rate cap: {f}" for f in failures]
     b.results["rate_cap"] = {
-        "limit_per_second": limit, "worker_processes": 4, "provider_calls": len(times),
+        "limit_per_second": limit, "worker_processes": 4, "orders": len(ids),
+        "orders_completed": completed, "seconds_to_drain": round(drained, 1),
+        "provider_calls": len(times), "calls_by_kind": by_call,
         "max_in_any_1s_window": peak, "mean_per_second": round(mean, 2), "purged_tasks": purged,
+        "holds": not failures, "failures": failures,
     }  # fmt: skip
-    print("\nRate cap: 4 Celery worker processes provisioning the order backlog")
+    print(f"\nRate cap: 4 Celery worker processes provisioning a backlog of {len(ids)} orders")
     print(
-        f"  provider calls: {len(times)} in {span:.1f}s, mean {mean:.1f}/s, max in any 1 s window {peak}"
+        f"  orders completed: {completed} of {len(ids)} in {drained:.1f}s;"
+        f" provider calls: {len(times)} in {span:.1f}s, mean {mean:.1f}/s,"
+        f" max in any 1 s window {peak}"
     )
-    print(f"  configured cap {limit:g}/s: {'HOLDS' if peak <= limit else 'EXCEEDED'}")
+    print(f"  calls: {', '.join(f'{k} x{v}' for k, v in sorted(by_call.items()))}")
+    verdict = "HOLDS" if not failures else "FAILS (" + "; ".join(failures) + ")"
+    print(f"  configured cap {limit:g}/s: {verdict}")
 
 
 # --- 3. provisioning latency --------------------------------------------------------------
@@ -586,6 +662,10 @@ def summary(b: Bench) -> None:
     if "rate_cap" in r:
         cap = r["rate_cap"]
         print(
-            f"  rate cap: max {cap['max_in_any_1s_window']} provider calls in any 1 s (cap {cap['limit_per_second']:g})"
+            f"  rate cap: max {cap['max_in_any_1s_window']} provider calls in any 1 s"
+            f" (cap {cap['limit_per_second']:g}) over {cap['provider_calls']} calls:"
+            f" {'HOLDS' if cap['holds'] else 'FAILS'}"
         )
     print(f"  total {r['elapsed_seconds']:.0f}s; results in {path}")
+    for failure in b.failures:
+        print(f"  FAILED: {failure}")

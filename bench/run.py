@@ -11,12 +11,15 @@ worker, then measures, side by side in the same run:
 2. catalogue: cached `GET /api/v1/catalogue/bundles?country=..` vs a bare view;
 3. provisioning latency: signed `payment_intent.succeeded` webhook -> order completed;
 4. growth: order creation and vendor statement p50 at ~1k, 100k and 1M ledger entries;
-plus the provider rate cap with 4 worker processes.
+plus the provider rate cap with 4 worker processes provisioning a backlog of real orders
+through the eSIM Go client: a check that fails the run (exit 1) when the cap was exceeded,
+not pressed, or not exercised at all.
 
 Knobs (environment): BENCH_SECONDS (per load run, default 8), BENCH_VENDORS (1000),
-BENCH_PROVISION_ORDERS (240), BENCH_PROVISION_RATE (orders/s, 2), BENCH_GROWTH
-("100000,1000000"), BENCH_RESULTS (JSON output path), BENCH_PHASES (comma-separated subset
-of catalogue,orders,rate_cap,provisioning,growth), GUNICORN_WORKERS / GUNICORN_THREADS.
+BENCH_PROVISION_ORDERS (240), BENCH_PROVISION_RATE (orders/s, 2), BENCH_RATE_CAP_ORDERS
+(80), BENCH_GROWTH ("100000,1000000"), BENCH_RESULTS (JSON output path), BENCH_PHASES
+(comma-separated subset of catalogue,orders,request_log,rate_cap,provisioning,growth),
+GUNICORN_WORKERS / GUNICORN_THREADS.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ class Bench:
         self.keys_hot = self.work / "keys-hot.txt"
         self.capture_key = ""
         self.capture_vendor: Any = None
+        # checks that failed (the run then exits 1); figures against targets are not checks
+        self.failures: list[str] = []
 
     # --- environment --------------------------------------------------------------------
     def _app_env(self) -> dict[str, str]:
@@ -214,7 +219,7 @@ def main() -> int:
     bench = Bench()
     try:
         bench.run()
-        return 0
+        return 1 if bench.failures else 0
     except KeyboardInterrupt as exc:
         print(f"bench: interrupted ({exc}); stopping everything", file=sys.stderr)
         return 130

@@ -1,7 +1,14 @@
 """SSRF guard: vendor URLs may only point at public addresses.
 
 Checked when an endpoint is saved and again right before every delivery (DNS can change
-between the two).
+between the two); the delivery then connects to exactly the addresses checked.
+
+An IPv6 address that carries an IPv4 address for a transition mechanism is judged by the
+IPv4 address it carries, since a relay or translator on the way may deliver to that one:
+6to4 (2002::/16), NAT64 (64:ff9b::/96), Teredo (2001::/32: its server and its client,
+both), IPv4-mapped (::ffff:0:0/96) and IPv4-compatible (::/96). The local-use NAT64
+prefix 64:ff9b:1::/48 is refused whole: it is not globally reachable, and where the IPv4
+address sits in it depends on the local operator's prefix length.
 """
 
 from __future__ import annotations
@@ -14,10 +21,34 @@ from django.conf import settings
 
 from ttelgo.errors import DomainError
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses an IPv6 transition address carries; None for any other address."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        server, client = ip.teredo  # the client's address is stored inverted; undone here
+        return [server, client]
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return None
+
+
+def _is_public(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return all(_is_public(v4) for v4 in embedded)
     return not (
         ip.is_private
         or ip.is_loopback

@@ -262,6 +262,9 @@ ORDERS_PROVISION_RETRY_MAX_SECONDS = env.int("ORDERS_PROVISION_RETRY_MAX_SECONDS
 ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
+# When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
+# timeout), that process keeps local state for this long before it tries Redis again.
+PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)
 # Cached catalogue answers also kept in each process's memory (esims/api.py).
 CATALOGUE_LOCAL_CACHE = env.bool("CATALOGUE_LOCAL_CACHE", default=True)
 PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")

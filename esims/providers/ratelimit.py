@@ -6,7 +6,9 @@ sliding-window log in Redis: one sorted set per provider whose members are the g
 the last window, trimmed and counted by one Lua script (atomic, so two processes can never
 both take the last slot). Time is Redis's own clock, so workers with drifting clocks still
 agree. Without Redis (the embedded default), or while Redis is unreachable, an in-process
-window at the same rate keeps each process within the cap on its own.
+window at the same rate keeps each process within the cap on its own: a Redis that fails
+to answer costs one short timeout, then `PROVIDER_REDIS_COOLDOWN_SECONDS` on the local
+window before Redis is tried again.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from typing import Protocol
 
 import redis
 from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ttelgo.metrics import RATE_LIMITER_WAIT_SECONDS, RATE_LIMITER_WAITS
 from ttelgo.slidingwindow import SLIDING_WINDOW_LUA, sliding_window_take
 
 from .base import ProviderRateLimited
+from .resilience import provider_redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 # rate 10/1.1 = 9.1/s).
 WINDOW_GUARD_SECONDS = 0.1
 MAX_POLL_SECONDS = 0.25
-REDIS_RETRY_SECONDS = 5.0
 
 
 class RateLimiter(Protocol):
@@ -118,7 +118,9 @@ class RedisLimiter:
         per_second: float,
         client: redis.Redis,
         window: float = 1.0 + WINDOW_GUARD_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        cooldown: float | None = None,
     ) -> None:
         self.name = name
         self.key = f"ttelgo:ratelimit:{name}"
@@ -126,37 +128,42 @@ class RedisLimiter:
         self.window = window
         self.client = client
         self.script = client.register_script(SLIDING_WINDOW_LUA)
+        self.clock = clock
         self.sleep = sleep
-        self.fallback = LocalLimiter(name=name, per_second=per_second, window=window, sleep=sleep)
-        self.redis_down_until = 0.0
+        self.cooldown = settings.PROVIDER_REDIS_COOLDOWN_SECONDS if cooldown is None else cooldown
+        self.fallback = LocalLimiter(
+            name=name, per_second=per_second, window=window, clock=clock, sleep=sleep
+        )
+        self.redis_down_until: float | None = None
 
     def try_acquire(self) -> float:
-        if time.monotonic() < self.redis_down_until:
+        down_until = self.redis_down_until
+        if down_until is not None and self.clock() < down_until:
             return self.fallback.try_acquire()
         try:
             return sliding_window_take(
                 self.script, key=self.key, window_seconds=self.window, limit=self.limit
             )
         except redis.RedisError as exc:
-            # Do not pay a failed connection per call: try Redis again after a pause.
-            self.redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+            # Do not pay a failed Redis call per provider call: try again after a cool-down.
+            self.redis_down_until = self.clock() + self.cooldown
             logger.warning(
                 "rate limiter %s: Redis unavailable (%s); limiting this process only for %.0fs",
                 self.name,
                 exc,
-                REDIS_RETRY_SECONDS,
+                self.cooldown,
             )
             return self.fallback.try_acquire()
 
     def acquire(self, *, timeout: float | None = None) -> None:
-        started = time.monotonic()
+        started = self.clock()
         while (wait := self.try_acquire()) > 0:
-            waited = time.monotonic() - started
+            waited = self.clock() - started
             if timeout is not None and waited + wait > timeout:
                 raise _waited_too_long(self.name, waited, wait)
             # jitter: processes that were refused together do not all retry together
             self.sleep(min(wait, MAX_POLL_SECONDS) * random.uniform(1.0, 1.2))
-        _waits_count(self.name, time.monotonic() - started)
+        _waits_count(self.name, self.clock() - started)
 
 
 def _waits_count(name: str, waited: float) -> None:
@@ -179,10 +186,9 @@ def shared_limiter(*, name: str, per_second: float, redis_url: str | None = None
             if per_second <= 0:
                 limiter = UnlimitedLimiter()
             elif url:
-                client = redis.Redis.from_url(
-                    url, socket_connect_timeout=0.5, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
+                limiter = RedisLimiter(
+                    name=name, per_second=per_second, client=provider_redis_client(url)
                 )
-                limiter = RedisLimiter(name=name, per_second=per_second, client=client)
             else:
                 limiter = LocalLimiter(name=name, per_second=per_second)
             _limiters[key] = limiter

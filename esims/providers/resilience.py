@@ -1,12 +1,14 @@
 """Resilience for provider HTTP clients: a circuit breaker shared across processes through
-Redis (pybreaker's CircuitRedisStorage) and `Retry-After` parsing."""
+Redis (with local state while Redis does not answer) and `Retry-After` parsing."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pybreaker
 import redis
@@ -19,6 +21,8 @@ from ttelgo.metrics import PROVIDER_CIRCUIT_OPEN
 from .base import ProviderError
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 class _StateLogger(pybreaker.CircuitBreakerListener):
@@ -42,36 +46,184 @@ def _is_system_failure(exc: BaseException) -> bool:
     return not isinstance(exc, ProviderError) or exc.transient
 
 
-class _RedisStorage(pybreaker.CircuitRedisStorage):
-    """pybreaker's shared Redis storage, except that Redis being unreachable when the
-    breaker is built is not an error either (every other read and write already falls
-    back to a closed circuit and logs)."""
+# Redis calls of the breaker and the rate limiter wait this long for an answer, once: a
+# hung Redis costs a provider call one short timeout, then `PROVIDER_REDIS_COOLDOWN_SECONDS`
+# of local state before Redis is tried again.
+REDIS_TIMEOUT_SECONDS = 0.5
 
-    def _initialize_redis_state(self, state: str) -> None:
+
+def provider_redis_client(url: str) -> redis.Redis:
+    """A Redis client for state shared by the provider clients' processes: a short timeout
+    and no retry on a timeout, but one immediate retry on a fresh connection when the
+    pooled one is dead (after a Redis restart), which costs no waiting."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    )
+
+
+class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
+    """The breaker's state in Redis, shared by every process (the keys of pybreaker's
+    `CircuitRedisStorage`), mirrored in this process's memory.
+
+    When a Redis call fails (a hung Redis: one timeout), the breaker goes on with the
+    mirrored local state for `cooldown` seconds without trying Redis, counting and opening
+    on this process's calls alone; then one call tries Redis again. A provider call thus
+    waits for at most one Redis timeout per cool-down, however many reads and writes of
+    the state it makes."""
+
+    def __init__(
+        self,
+        state: str,
+        client: redis.Redis,
+        *,
+        namespace: str,
+        cooldown: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__("redis")
+        self._redis = client
+        self._namespace = namespace
+        self._initial_state = str(state)
+        self._cooldown = cooldown
+        self._clock = clock
+        self._local = pybreaker.CircuitMemoryStorage(state)
+        self._redis_down_until: float | None = None
+        self._shared(self._initialize_redis_state, lambda: None)
+
+    def _key(self, key: str) -> str:
+        return f"{self._namespace}:pybreaker:{key}"
+
+    def _shared(self, remote: Callable[[], _T], local: Callable[[], _T]) -> _T:
+        """`remote()` against Redis unless it failed within the cool-down; `local()` instead."""
+        down_until = self._redis_down_until
+        if down_until is not None:
+            if self._clock() < down_until:
+                return local()
+            self._redis_down_until = None
         try:
-            super()._initialize_redis_state(state)
+            return remote()
         except redis.RedisError as exc:
-            logger.warning("circuit breaker: Redis unavailable at start (%s)", exc)
+            self._redis_down_until = self._clock() + self._cooldown
+            logger.warning(
+                "circuit %s: Redis unavailable (%s); this process keeps its own circuit"
+                " state for %.0fs",
+                self._namespace,
+                exc,
+                self._cooldown,
+            )
+            return local()
+
+    def _initialize_redis_state(self, state: str | None = None) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.setnx(self._key("fail_counter"), 0)
+        pipe.setnx(self._key("success_counter"), 0)
+        pipe.setnx(self._key("state"), state or self._initial_state)
+        pipe.execute()
+
+    def _read_state(self) -> str:
+        raw = self._redis.get(self._key("state"))
+        if raw is None:  # the keys are gone (a Redis that restarted empty): start again
+            self._initialize_redis_state(pybreaker.STATE_CLOSED)
+            state = pybreaker.STATE_CLOSED
+        else:
+            state = raw.decode() if isinstance(raw, bytes) else str(raw)
+        self._local.state = state
+        return state
+
+    @property
+    def state(self) -> str:
+        return self._shared(self._read_state, lambda: self._local.state)
+
+    @state.setter
+    def state(self, state: str) -> None:
+        self._local.state = state
+        self._shared(lambda: self._redis.set(self._key("state"), str(state)), lambda: None)
+
+    def _read_counter(self, key: str) -> int:
+        return int(self._redis.get(self._key(key)) or 0)
+
+    def increment_counter(self) -> None:
+        self._local.increment_counter()
+        self._shared(lambda: self._redis.incr(self._key("fail_counter")), lambda: None)
+
+    def reset_counter(self) -> None:
+        self._local.reset_counter()
+        self._shared(lambda: self._redis.set(self._key("fail_counter"), 0), lambda: None)
+
+    def increment_success_counter(self) -> None:
+        self._local.increment_success_counter()
+        self._shared(lambda: self._redis.incr(self._key("success_counter")), lambda: None)
+
+    def reset_success_counter(self) -> None:
+        self._local.reset_success_counter()
+        self._shared(lambda: self._redis.set(self._key("success_counter"), 0), lambda: None)
+
+    @property
+    def counter(self) -> int:
+        def remote() -> int:
+            value = self._read_counter("fail_counter")
+            self._local._fail_counter = value
+            return value
+
+        return self._shared(remote, lambda: self._local.counter)
+
+    @property
+    def success_counter(self) -> int:
+        def remote() -> int:
+            value = self._read_counter("success_counter")
+            self._local._success_counter = value
+            return value
+
+        return self._shared(remote, lambda: self._local.success_counter)
+
+    @property
+    def opened_at(self) -> datetime | None:
+        def remote() -> datetime | None:
+            raw = self._redis.get(self._key("opened_at"))
+            when = datetime.fromtimestamp(int(raw), UTC) if raw else None
+            self._local._opened_at = when
+            return when
+
+        return self._shared(remote, lambda: self._local.opened_at)
+
+    @opened_at.setter
+    def opened_at(self, now: datetime) -> None:
+        self._local.opened_at = now
+        key, stamp = self._key("opened_at"), int(now.timestamp())
+
+        def set_if_later(pipe: Any) -> None:
+            current = pipe.get(key)
+            pipe.multi()
+            if not current or stamp > int(current):
+                pipe.set(key, stamp)
+
+        self._shared(lambda: self._redis.transaction(set_if_later, key), lambda: None)
 
 
 def build_breaker(
-    *, name: str, fail_max: int, reset_timeout: float, redis_url: str | None = None
+    *,
+    name: str,
+    fail_max: int,
+    reset_timeout: float,
+    redis_url: str | None = None,
+    redis_client: redis.Redis | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> pybreaker.CircuitBreaker:
-    """A breaker that only counts transient failures (a 400 says nothing about health)."""
+    """A breaker that only counts transient failures (a 400 says nothing about health),
+    its state shared through Redis when there is one (`SharedBreakerStorage`)."""
     redis_url = settings.REDIS_URL if redis_url is None else redis_url
     storage: pybreaker.CircuitBreakerStorage
-    if redis_url:
-        # A hung Redis must not hang the provider call behind it: half a second per try,
-        # then pybreaker falls back to a closed circuit. One quick retry, on a fresh
-        # connection: after a Redis restart the pooled connections are dead, and the
-        # breaker's shared state should not be skipped for that alone.
-        client = redis.Redis.from_url(
-            redis_url,
-            socket_connect_timeout=0.5,
-            socket_timeout=0.5,
-            retry=Retry(NoBackoff(), 1),
+    if redis_client is not None or redis_url:
+        storage = SharedBreakerStorage(
+            pybreaker.STATE_CLOSED,
+            redis_client or provider_redis_client(redis_url),
+            namespace=name,
+            cooldown=settings.PROVIDER_REDIS_COOLDOWN_SECONDS,
+            clock=clock,
         )
-        storage = _RedisStorage(pybreaker.STATE_CLOSED, client, namespace=name)
     else:
         storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
     return pybreaker.CircuitBreaker(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.load import parse_pgbench_logs, parse_pgbench_summary, parse_wrk, percentile
-from bench.phases import max_in_window
+from bench.phases import max_in_window, rate_cap_failures
 from bench.sqlcapture import Statement, _split_placeholders, render_pgbench
 
 
@@ -28,6 +28,28 @@ def test_max_in_window_counts_a_sliding_second():
     assert max_in_window([*times, 0.95]) == 11
     assert max_in_window([0.0, 0.999, 1.0]) == 2
     assert max_in_window([]) == 0
+
+
+def test_the_rate_cap_check_fails_when_it_saw_no_provider_call():
+    assert rate_cap_failures(calls=[], orders=80, completed=80, limit=10) == [
+        "the fake eSIM Go saw no provider call"
+    ]
+    assert rate_cap_failures(calls=[], orders=0, completed=0, limit=10)
+
+
+def test_the_rate_cap_check_holds_only_when_pressed_and_never_exceeded():
+    at_the_cap = [i / 9 for i in range(160)]  # 9 a second for ~18 s
+    assert rate_cap_failures(calls=at_the_cap, orders=80, completed=80, limit=10) == []
+    assert rate_cap_failures(calls=at_the_cap, orders=80, completed=79, limit=10) == [
+        "1 of 80 orders not completed"
+    ]
+    trickle = [float(i) for i in range(20)]  # 1 a second: the cap was never tested
+    assert rate_cap_failures(calls=trickle, orders=10, completed=10, limit=10) == [
+        "the calls never pressed the cap (mean 1.1/s)"
+    ]
+    burst = [i / 12 for i in range(120)]  # 12 a second
+    (failure,) = rate_cap_failures(calls=burst, orders=60, completed=60, limit=10)
+    assert failure.endswith("calls in one 1 s window, over the cap")
 
 
 def test_parse_wrk_reads_the_lua_summary_line():

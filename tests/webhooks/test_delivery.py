@@ -214,6 +214,30 @@ def test_the_url_is_checked_again_at_delivery_time(
 
 
 @responses.activate
+@pytest.mark.parametrize(
+    "rebound",
+    [
+        "2002:7f00:1::",  # 6to4 carrying 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 carrying the metadata service
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        "::127.0.0.1",  # IPv4-compatible loopback
+    ],
+)
+def test_a_name_rebound_to_an_ipv6_form_of_a_private_address_is_refused_at_delivery(
+    vendor_api, django_capture_on_commit_callbacks, monkeypatch, rebound
+):
+    monkeypatch.setattr(urlguard, "resolve", lambda host, port: ["93.184.215.14"])
+    endpoint_for(vendor_api.vendor, url="https://hooks.vendor.example/in")
+    monkeypatch.setattr(urlguard, "resolve", lambda host, port: [rebound])
+
+    publish(django_capture_on_commit_callbacks, vendor_api.vendor)
+
+    assert len(responses.calls) == 0
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.error.startswith("refused") and attempt.status_code is None
+
+
+@responses.activate
 def test_a_replay_resends_the_same_webhook_id_on_a_fresh_schedule(
     vendor_api, django_capture_on_commit_callbacks
 ):
