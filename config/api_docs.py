@@ -532,6 +532,9 @@ OPERATIONS: dict[str, Doc] = {
 
 ERROR_TEXT: dict[str, str] = {
     "validation_error": "A field or query parameter is missing or wrong; `details` names each.",
+    "credentials_in_query": "A credential (an API key, a token, a secret) was sent in the "
+    "query string; send the key in the `Authorization` header. `details.parameters` names "
+    "the parameters.",
     "not_authenticated": "No credentials, or wrong or expired ones.",
     "insufficient_funds": "The wallet cannot pay for it; see `details`.",
     "credit_limit_exceeded": "The credit line cannot pay for it; see `details`.",
@@ -599,7 +602,7 @@ def _errors_for(path: str, method: str, operation: dict[str, Any], doc: Doc) -> 
     if not public:
         codes.append("not_authenticated")
     if vendor:
-        codes.append("vendor_not_active")
+        codes += ["credentials_in_query", "vendor_not_active"]
     if "{" in path:
         codes.append("not_found")
     if method == "post" and operation["operationId"] not in IDEMPOTENCY_NONE:

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 400,
+    "credentials_in_query": 400,
     "not_authenticated": 401,
     "insufficient_funds": 402,
     "credit_limit_exceeded": 402,
