@@ -4,8 +4,13 @@ line that cannot be stored is counted in `request_log_lines_lost_total`."""
 
 from __future__ import annotations
 
+import os
+from collections import deque
+
 import pytest
+from django.db import OperationalError
 from django.test import Client, override_settings
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from tests.vendors.factories import vendor_with_key
@@ -73,3 +78,41 @@ def test_a_line_the_database_refuses_is_counted_and_costs_only_itself(monkeypatc
 
 def test_unstorable_text_becomes_a_replacement_character():
     assert request_log.storable("a\x00b\ud800c\U0001f600") == "a\ufffdb\ufffdc\U0001f600"
+
+
+def _note(vendor_id: int = 1) -> request_log.Note:
+    return request_log.Note(
+        vendor_id=vendor_id,
+        key_prefix="ttg_live_x",
+        at=timezone.now(),
+        method="GET",
+        path="/api/v1/vendor/balance",
+        query="",
+        status=200,
+        latency_ms=1,
+        request_id="r",
+        idempotency_key="",
+        request_body=b"",
+        response_body=b"",
+        json_response=True,
+    )
+
+
+@pytest.mark.django_db
+def test_lines_lost_to_an_unreachable_database_or_a_full_buffer_are_counted(monkeypatch):
+    def down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(ApiRequestLog.objects, "bulk_create", down)
+    unavailable = _lost("unavailable")
+    assert request_log.notes_write([_note(), _note()]) == 0
+    assert _lost("unavailable") == unavailable + 2  # and no line-by-line retry against it
+
+    monkeypatch.setattr(request_log, "BUFFER_LIMIT", 2)
+    buffer = request_log._Writer()
+    buffer.notes = deque(maxlen=2)
+    buffer.pid = os.getpid()  # as if its thread ran: add() starts none
+    full = _lost("buffer_full")
+    for _ in range(3):
+        buffer.add(_note())
+    assert len(buffer.notes) == 2 and _lost("buffer_full") == full + 1
