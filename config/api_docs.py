@@ -100,15 +100,21 @@ OPERATIONS: dict[str, Doc] = {
         "Log in",
         "Exchanges a customer's email and password for a JWT pair: send `access` as "
         "`Authorization: Bearer <access>` (valid 15 minutes) and renew it with `refresh` "
-        "at `POST /auth/token/refresh`. Wrong credentials are 401. Throttled per client IP.",
-        errors=("not_authenticated",),
+        "at `POST /auth/token/refresh`. Wrong credentials are 401. Throttled per client IP. "
+        "An account with two-factor authentication also sends its code as `otp` (from its "
+        "authenticator app, or a recovery code; each good once): without it 401 "
+        "`otp_required`, a wrong one 401 `otp_invalid`. Staff accounts get no customer "
+        "tokens (403 `staff_not_allowed`).",
+        errors=("not_authenticated", "otp_required", "otp_invalid", "staff_not_allowed"),
         request={"email": "traveller@example.com", "password": "a-long-passphrase"},
     ),
     "auth_token_refresh_create": Doc(
         "Renew the access token",
         "Exchanges a refresh token for a new access token and a new refresh token; the old "
-        "refresh token stops working (rotation). An expired or reused refresh token is 401.",
-        errors=("not_authenticated",),
+        "refresh token stops working (rotation). An expired or reused refresh token is 401; "
+        "so is one of an account with two-factor authentication issued without its code "
+        "(`otp_required`: log in again with `otp`).",
+        errors=("not_authenticated", "otp_required", "staff_not_allowed"),
     ),
     "me_retrieve": Doc(
         "The logged-in customer",
@@ -532,7 +538,13 @@ OPERATIONS: dict[str, Doc] = {
 
 ERROR_TEXT: dict[str, str] = {
     "validation_error": "A field or query parameter is missing or wrong; `details` names each.",
+    "credentials_in_query": "A credential (an API key, a token, a secret) was sent in the "
+    "query string; send the key in the `Authorization` header. `details.parameters` names "
+    "the parameters.",
     "not_authenticated": "No credentials, or wrong or expired ones.",
+    "otp_required": "The account has two-factor authentication: send its code as `otp`.",
+    "otp_invalid": "The two-factor code is wrong or was already used.",
+    "staff_not_allowed": "Staff accounts get no customer tokens.",
     "insufficient_funds": "The wallet cannot pay for it; see `details`.",
     "credit_limit_exceeded": "The credit line cannot pay for it; see `details`.",
     "permission_denied": "These credentials may not do this.",
@@ -599,7 +611,7 @@ def _errors_for(path: str, method: str, operation: dict[str, Any], doc: Doc) -> 
     if not public:
         codes.append("not_authenticated")
     if vendor:
-        codes.append("vendor_not_active")
+        codes += ["credentials_in_query", "vendor_not_active"]
     if "{" in path:
         codes.append("not_found")
     if method == "post" and operation["operationId"] not in IDEMPOTENCY_NONE:

@@ -3,6 +3,8 @@
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import update_last_login
 from django.db import transaction
 from django.utils import translation
 from drf_spectacular.utils import extend_schema
@@ -10,12 +12,14 @@ from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import TokenObtainSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from ttelgo.idempotency import idempotent
+from ttelgo.mfa import AMR_CLAIM, token_factor_check, token_refresh_factor_check
 from ttelgo.services import user_language_set, user_register
 from ttelgo.throttling import ClientScopedThrottle
 
@@ -46,7 +50,40 @@ class RegisterApi(APIView):
         return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+class FactorTokenSerializer(TokenObtainSerializer):
+    """simplejwt's email + password, then `token_factor_check` before any token is made:
+    no customer tokens for staff, and an account with a second factor gives its code as
+    `otp`. A token issued with a second factor says so in its `amr` claim."""
+
+    token_class = RefreshToken
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        write_only=True,
+        help_text="Only for an account with two-factor authentication: the code from its "
+        "authenticator app, or one of its recovery codes.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        super().validate(attrs)  # the password: self.user, or 401
+        user = self.user
+        assert user is not None  # USER_AUTHENTICATION_RULE said 401 otherwise
+        request = self.context["request"]
+        with_factor = token_factor_check(
+            request=getattr(request, "_request", request),
+            user=user,
+            otp=attrs.get("otp", "").strip(),
+        )
+        refresh = RefreshToken.for_user(user)
+        refresh[AMR_CLAIM] = ["pwd", "otp"] if with_factor else ["pwd"]
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, user)  # type: ignore[arg-type]
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+
 class TokenApi(TokenObtainPairView):
+    serializer_class = FactorTokenSerializer  # type: ignore[assignment]
     throttle_classes = [ClientScopedThrottle]
     throttle_scope = "auth"
 
@@ -58,6 +95,13 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         token = self.token_class(attrs["refresh"])  # signature, expiry, blacklist
+        user = (
+            get_user_model()
+            .objects.filter(**{jwt_settings.USER_ID_FIELD: token.get(jwt_settings.USER_ID_CLAIM)})
+            .first()
+        )
+        if user is not None:  # (a deleted account: simplejwt answers that)
+            token_refresh_factor_check(user=user, claims=token)
         with transaction.atomic():
             OutstandingToken.objects.select_for_update(no_key=True).filter(
                 jti=token[jwt_settings.JTI_CLAIM]

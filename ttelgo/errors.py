@@ -31,10 +31,14 @@ logger = logging.getLogger(__name__)
 
 STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 400,
+    "credentials_in_query": 400,
     "not_authenticated": 401,
+    "otp_required": 401,
+    "otp_invalid": 401,
     "insufficient_funds": 402,
     "credit_limit_exceeded": 402,
     "permission_denied": 403,
+    "staff_not_allowed": 403,
     "vendor_not_active": 403,
     "not_found": 404,
     "method_not_allowed": 405,

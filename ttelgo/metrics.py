@@ -58,6 +58,12 @@ LEDGER_POSTINGS = Counter("ledger_postings", "Ledger transactions posted, by kin
 IDEMPOTENT_REPLAYS = Counter(
     "idempotent_replays", "Requests answered from a stored Idempotency-Key response"
 )
+REQUEST_LOG_LINES_LOST = Counter(
+    "request_log_lines_lost",
+    "Vendor API request-log lines not stored, by reason (refused: the database would not "
+    "take the line; database_error: the database was unreachable; buffer_full)",
+    ["reason"],
+)
 
 
 def count_on_commit(counter: Any, amount: float = 1) -> None:

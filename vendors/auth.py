@@ -19,6 +19,7 @@ from rest_framework.throttling import BaseThrottle
 
 from ttelgo.errors import DomainError
 from vendors.models import Vendor, VendorAPIKey
+from vendors.request_log import query_secrets
 from vendors.throttling import VendorRateThrottle
 
 # last_used_at is written at most this often per key, to keep reads write-free.
@@ -33,10 +34,25 @@ def key_from_request(request: Request) -> str | None:
     return request.META.get("HTTP_X_API_KEY", "").strip() or None
 
 
+def credentials_in_query_refuse(request: Request) -> None:
+    """A credential in the URL (`?api_key=...`, any value that looks like one of our keys)
+    is a 400 `credentials_in_query`: URLs end up in logs, proxies and browser history. The
+    key belongs in the Authorization header."""
+    names = query_secrets(request.META.get("QUERY_STRING", ""))
+    if names:
+        raise DomainError(
+            "credentials_in_query",
+            "Credentials are not accepted in the URL's query string: send the API key as "
+            "`Authorization: Api-Key <key>`. A key that was sent in a URL should be revoked.",
+            details={"parameters": names},
+        )
+
+
 class VendorApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, VendorAPIKey] | None:
         raw = key_from_request(request)
         if raw is None:
+            credentials_in_query_refuse(request)
             return None
         try:
             api_key = cast(VendorAPIKey, VendorAPIKey.objects.get_from_key(raw))
@@ -53,6 +69,9 @@ class VendorApiKeyAuthentication(authentication.BaseAuthentication):
         request.vendor = api_key.vendor  # type: ignore[attr-defined]
         # For the request log's middleware, which sees Django's request, not DRF's.
         request._request.vendor_api_key = api_key  # type: ignore[attr-defined]
+        # Refused once the key is known, so the vendor finds the refusal (its query string
+        # redacted) in its request log.
+        credentials_in_query_refuse(request)
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request: Request) -> str:

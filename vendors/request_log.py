@@ -5,7 +5,13 @@ already in memory) in a per-process buffer. A background thread turns the notes 
 (redacting and cutting the bodies) and writes them in batches, every
 `API_REQUEST_LOG_FLUSH_SECONDS`. With 0 (tests, `make run` on SQLite) the note is written
 when the response is done instead. A log line lost to a crash or a full buffer costs a
-log line, never a request."""
+log line, never a request.
+
+A line the database cannot take costs that line only: text is made storable first (NUL
+and lone surrogates become U+FFFD), and a batch the database still refuses is written again
+line by line. Every line not stored is counted in `request_log_lines_lost_total` by reason.
+Secrets in the query string (`?api_key=...`, a value that looks like one of our keys) are
+redacted before the line is kept; the vendor API refuses them anyway (vendors/auth.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import atexit
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -20,12 +27,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from ttelgo.metrics import REQUEST_LOG_LINES_LOST
 from vendors.models import ApiRequestLog, key_marker
 
 logger = logging.getLogger(__name__)
@@ -56,6 +72,91 @@ SENSITIVE = (
     "iban",
     "payment_method",
 )
+
+
+# Query parameters that carry credentials, by name (lower case, `-` read as `_`)...
+SECRET_PARAMS = frozenset(
+    {
+        "key",
+        "apikey",
+        "api_key",
+        "x_api_key",
+        "auth",
+        "sig",
+        "jwt",
+        "access_token",
+        "refresh_token",
+        "session",
+        "sessionid",
+    }
+)
+# ... or by a word in the name.
+SECRET_PARAM_WORDS = (
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "signature",
+    "authorization",
+    "api_key",
+    "apikey",
+    "credential",
+)
+# A value that looks like a credential whatever its name: one of our API keys (with its
+# mode marker, or a key issued before test mode: 8 + "." + 32 letters and digits), a JWT.
+SECRET_VALUE = re.compile(
+    r"ttg_(?:live|test)_|^[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$|eyJ[\w-]+\.[\w-]+\.", re.IGNORECASE
+)
+# What PostgreSQL cannot store in text: NUL, and lone surrogates (no UTF-8 for them; a JSON
+# body may carry one as `"\\ud800"`).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+LOST_REASONS = ("refused", "unavailable", "buffer_full")
+for _reason in LOST_REASONS:
+    REQUEST_LOG_LINES_LOST.labels(_reason)  # exported at 0 from the start
+
+
+def storable(text: str) -> str:
+    """`text` with what PostgreSQL cannot store (NUL, lone surrogates) as U+FFFD."""
+    return UNSTORABLE.sub("\ufffd", text)
+
+
+def _secret_param(name: str, value: str) -> bool:
+    name = name.strip().lower().replace("-", "_")
+    return (
+        name in SECRET_PARAMS
+        or any(word in name for word in SECRET_PARAM_WORDS)
+        or bool(SECRET_VALUE.search(value))
+        or bool(SECRET_VALUE.search(name))
+    )
+
+
+def query_secrets(query: str) -> list[str]:
+    """The names of the query string's parameters that carry credentials (see
+    SECRET_PARAMS, SECRET_VALUE), in order, each once; a name that is itself a credential
+    reads `[redacted]`."""
+    found: list[str] = []
+    for part in query.split("&"):
+        raw_name, _, raw_value = part.partition("=")
+        name, value = unquote_plus(raw_name), unquote_plus(raw_value)
+        if part and _secret_param(name, value):
+            shown = REDACTED if SECRET_VALUE.search(name) else name
+            if shown not in found:
+                found.append(shown)
+    return found
+
+
+def query_for_log(query: str) -> str:
+    """The query string as the log keeps it: each parameter that carries a credential has
+    its value replaced by `[redacted]` (a credential with no name, or as the name, whole)."""
+    kept: list[str] = []
+    for part in query.split("&"):
+        raw_name, equals, raw_value = part.partition("=")
+        name, value = unquote_plus(raw_name), unquote_plus(raw_value)
+        if part and _secret_param(name, value):
+            whole = not equals or SECRET_VALUE.search(name)
+            part = REDACTED if whole else f"{raw_name}={REDACTED}"
+        kept.append(part)
+    return "&".join(kept)
 
 
 @dataclass(slots=True)
@@ -89,6 +190,8 @@ def redact(value: Any) -> Any:
         return {k: REDACTED if _sensitive(str(k)) else redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, str) and SECRET_VALUE.search(value):
+        return REDACTED  # one of our keys (or a JWT) pasted into any field
     return value
 
 
@@ -111,24 +214,58 @@ def _row(note: Note) -> ApiRequestLog:
     return ApiRequestLog(
         vendor_id=note.vendor_id,
         created_at=note.at,
-        method=note.method,
-        path=note.path[:300],
-        query=note.query[:500],
+        method=storable(note.method[:8]),
+        path=storable(note.path[:300]),
+        query=storable(query_for_log(note.query)[:500]),
         status=note.status,
         latency_ms=note.latency_ms,
-        request_id=note.request_id[:128],
-        idempotency_key=note.idempotency_key[:255],
-        key_prefix=note.key_prefix,
-        request_body=body_for_log(note.request_body),
-        response_body=body_for_log(note.response_body, is_json=note.json_response),
+        request_id=storable(note.request_id[:128]),
+        idempotency_key=storable(note.idempotency_key[:255]),
+        key_prefix=storable(note.key_prefix),
+        request_body=storable(body_for_log(note.request_body)),
+        response_body=storable(body_for_log(note.response_body, is_json=note.json_response)),
     )
 
 
+def lines_lost(reason: str, count: int = 1) -> None:
+    REQUEST_LOG_LINES_LOST.labels(reason).inc(count)
+
+
 def notes_write(notes: list[Note]) -> int:
+    """Store the notes as log lines; returns how many were stored. A batch the database
+    refuses is written again line by line, so a line it cannot take costs that line only;
+    every line not stored is counted (`lines_lost`) and logged."""
     if not notes:
         return 0
-    ApiRequestLog.objects.bulk_create([_row(n) for n in notes], batch_size=BATCH)
-    return len(notes)
+    rows = [_row(n) for n in notes]
+    try:
+        with transaction.atomic():
+            ApiRequestLog.objects.bulk_create(rows, batch_size=BATCH)
+        return len(rows)
+    except (OperationalError, InterfaceError):
+        logger.exception("request log: database unavailable, %d lines lost", len(rows))
+        lines_lost("unavailable", len(rows))
+        return 0
+    except (DatabaseError, ValueError):  # a line it will not take (ValueError: encoding)
+        logger.warning("request log: a batch of %d lines refused, written one by one", len(rows))
+    stored = 0
+    for done, row in enumerate(rows):
+        try:
+            with transaction.atomic():
+                ApiRequestLog.objects.bulk_create([row])
+        except (OperationalError, InterfaceError):
+            logger.exception("request log: database unavailable, %d lines lost", len(rows) - done)
+            lines_lost("unavailable", len(rows) - done)
+            break
+        except (DatabaseError, ValueError):
+            logger.exception(
+                "request log: line refused (vendor %s, %s %s, request %s)",
+                row.vendor_id, row.method, row.path, row.request_id,
+            )  # fmt: skip
+            lines_lost("refused")
+        else:
+            stored += 1
+    return stored
 
 
 class _Writer:
@@ -144,6 +281,8 @@ class _Writer:
         self.thread: threading.Thread | None = None
 
     def add(self, note: Note) -> None:
+        if len(self.notes) >= BUFFER_LIMIT:
+            lines_lost("buffer_full")  # the deque drops its oldest note to take this one
         self.notes.append(note)
         if self.pid != os.getpid():
             self._start()
@@ -185,6 +324,7 @@ class _Writer:
             return notes_write(notes)
         except Exception:
             logger.exception("request log: %d lines lost", len(notes))
+            lines_lost("unavailable", len(notes))
             connection.close()
             return 0
 
@@ -248,6 +388,7 @@ class RequestLogMiddleware:
             notes_write([note])
         except Exception:  # the log never costs the request its answer
             logger.exception("request log: a line lost")
+            lines_lost("unavailable")
         return response
 
 

@@ -110,6 +110,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "TTelGo vendor portal"
+# TOTP secrets and recovery-code seeds are stored encrypted (ttelgo/mfa.py).
+MFA_ADAPTER = "ttelgo.mfa.MfaAdapter"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "ttelgo.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
