@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def portal() -> Client:
+def portal():
     vendor = VendorFactory(status="active")
     member = VendorUser.objects.create(vendor=vendor, user=UserFactory(), role="owner")
     client = Client()
