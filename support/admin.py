@@ -75,21 +75,23 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "sla",
         "assignee",
         "requester",
+        "mode",
         "order",
         "iccid",
         "updated_at",
     )
-    list_filter = ("status", ("assignee", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", "livemode", ("assignee", admin.RelatedOnlyFieldListFilter))
     search_fields = ("subject", "=iccid", "=order__id", "customer__email", "vendor__name")
     list_select_related = ("customer", "vendor", "order", "assignee")
     readonly_fields = (
         *[f.name for f in Ticket._meta.fields],
+        "mode",
         "sla",
         "esim_state",
         "order_state",
     )
     fieldsets = (
-        (None, {"fields": ("subject", "status", "sla", "assignee", "language")}),
+        (None, {"fields": ("subject", "status", "mode", "sla", "assignee", "language")}),
         ("Requester", {"fields": ("customer", "vendor", "created_at", "updated_at")}),
         ("About", {"fields": ("order", "order_state", "iccid", "esim_state")}),
     )
@@ -112,6 +114,11 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if obj.customer_id:
             return str(obj.customer.email)  # type: ignore[union-attr]
         return f"vendor: {obj.vendor}"
+
+    @admin.display(description="mode", ordering="livemode")
+    def mode(self, obj: Ticket) -> str:
+        """A vendor's test-mode ticket is about its test environment's orders and eSIMs."""
+        return "live" if obj.livemode else "test"
 
     @admin.display(description="SLA")
     def sla(self, obj: Ticket) -> str:
@@ -175,6 +182,7 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
             perform=perform,
             summary=[
                 ("From", self.requester(ticket)),
+                ("Mode", self.mode(ticket)),
                 ("Subject", ticket.subject),
                 ("Order", ticket.order_id or "-"),
                 ("Last message", last.body if last else "-"),

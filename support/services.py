@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -64,6 +65,11 @@ def ticket_open(
     via: str = TicketMessage.Via.API,
     language: str = "",
 ) -> Ticket:
+    """A customer's ticket, or a vendor's: `vendor` is the one the caller acts as (a
+    vendor's test environment for a test key). A test environment's ticket is its live
+    vendor's with `livemode=False`, and names only the test environment's orders and
+    eSIMs; a live ticket only live ones (one of the other mode is unknown, as another
+    vendor's is)."""
     language = language or getattr(customer, "language", "") or "en"
     order = None
     if iccid:
@@ -74,7 +80,8 @@ def ticket_open(
     with transaction.atomic():
         ticket = Ticket.objects.create(
             customer=None if vendor else customer,
-            vendor=vendor,
+            vendor=ticket_vendor(vendor) if vendor else None,
+            livemode=vendor.livemode if vendor else True,
             subject=subject.strip(),
             order=order,
             iccid=iccid,
@@ -86,6 +93,16 @@ def ticket_open(
         )
     _tell_operators(ticket, body)
     return ticket
+
+
+def ticket_vendor(vendor: Vendor) -> Vendor:
+    """Whose a vendor's ticket is: the live vendor's, whichever mode the caller is in."""
+    return vendor.live_vendor or vendor
+
+
+def tickets_of_vendor(vendor: Vendor) -> QuerySet[Ticket]:
+    """The tickets a vendor acting in its mode sees: its company's, of that mode only."""
+    return Ticket.objects.filter(vendor=ticket_vendor(vendor), livemode=vendor.livemode)
 
 
 def ticket_reply_by_requester(
@@ -275,7 +292,8 @@ def _tell_operators(ticket: Ticket, body: str) -> None:
     if settings.SUPPORT_EMAIL:
         transaction.on_commit(
             lambda: send_mail(
-                subject=f"[support] #{ticket.pk} {ticket.subject}",
+                subject=f"[support]{'' if ticket.livemode else ' [test mode]'} #{ticket.pk} "
+                f"{ticket.subject}",
                 message=body,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=[settings.SUPPORT_EMAIL],
