@@ -17,12 +17,13 @@ from rest_framework.views import APIView
 from support import services
 from support.models import Ticket, TicketMessage
 from ttelgo.errors import DomainError
+from ttelgo.fields import SingleLineCharField
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 
 
 class TicketInputSerializer(serializers.Serializer):
-    subject = serializers.CharField(max_length=200)
+    subject = SingleLineCharField(max_length=200)
     body = serializers.CharField(max_length=10000)
     order_id = serializers.IntegerField(required=False, min_value=1)
     iccid = serializers.CharField(required=False, max_length=22)
