@@ -340,6 +340,9 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
         "vendor": env.str("THROTTLE_VENDOR", default="600/min"),
         "vendor_orders": env.str("THROTTLE_VENDOR_ORDERS", default="60/min"),
+        # Test-mode keys count apart from live ones, at their own (lower) rates.
+        "vendor_test": env.str("THROTTLE_VENDOR_TEST", default="300/min"),
+        "vendor_orders_test": env.str("THROTTLE_VENDOR_ORDERS_TEST", default="30/min"),
         "signup": env.str("THROTTLE_SIGNUP", default="5/hour"),
     },
     "DATETIME_FORMAT": "iso-8601",
