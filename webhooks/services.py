@@ -347,28 +347,29 @@ def _next_delay(schedule_attempts: int) -> timedelta | None:
 
 
 def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str, str]:
-    """(status code, first KiB of the body, error) of one POST; never raises."""
+    """(status code, first KiB of the body, error) of one POST; never raises. The whole
+    attempt, the URL check's DNS lookup included, has WEBHOOKS_TIMEOUT_SECONDS."""
+    budget = settings.WEBHOOKS_TIMEOUT_SECONDS
+    started = time.monotonic()
     try:
         addresses = url_check(url)  # again at delivery time: DNS may have changed
     except DomainError as exc:
         return None, "", f"refused: {exc.message}"
+    left = budget - (time.monotonic() - started)
+    if left <= 0:
+        return None, "", f"DeadlineExceeded: the name took over {budget:g}s to resolve"
     try:
-        response = post_pinned(
+        status_code, raw = post_pinned(
             url,
             addresses=addresses,
             body=body.encode(),
             headers=headers,
-            timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+            timeout=left,
+            read_limit=RESPONSE_LOG_LIMIT,
         )
     except requests.RequestException as exc:
         return None, "", f"{type(exc).__name__}: {exc}"[:500]
-    try:
-        raw = next(response.iter_content(RESPONSE_LOG_LIMIT), b"")
-    except requests.RequestException:
-        raw = b""
-    finally:
-        response.close()
-    return response.status_code, raw.decode("utf-8", "replace"), ""
+    return status_code, raw.decode("utf-8", "replace"), ""
 
 
 def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:

@@ -293,7 +293,9 @@ WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
 # Fernet keys (newest first) for other secrets kept to be shown again (PaymentIntent
 # client secrets); without them a key is derived from SECRET_KEY.
 ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
-WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# The whole of one delivery attempt (DNS, connection, TLS, answer): a hard deadline a slow
+# endpoint cannot stretch by trickling its answer (webhooks/http.py).
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
 # After a secret rotation the old secret keeps signing beside the new one this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_SECONDS", default=86400)
 
