@@ -296,6 +296,11 @@ ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
 # The whole of one delivery attempt (DNS, connection, TLS, answer): a hard deadline a slow
 # endpoint cannot stretch by trickling its answer (webhooks/http.py).
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+# Attempts of one endpoint in flight at once, across all workers: a slow endpoint holds at
+# most this many workers; its other deliveries wait their turn without holding one.
+WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=2)
+# An endpoint whose every attempt has failed for this many days is disabled (vendor told).
+WEBHOOKS_ENDPOINT_DISABLE_AFTER_DAYS = env.int("WEBHOOKS_ENDPOINT_DISABLE_AFTER_DAYS", default=5)
 # After a secret rotation the old secret keeps signing beside the new one this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_SECONDS", default=86400)
 
