@@ -242,3 +242,27 @@ def test_a_410_disables_at_once_and_tells_the_live_vendors_contacts(
     assert not endpoint.enabled and endpoint.disabled_automatically
     assert [m.to for m in mail.outbox] == [[vendor_api.vendor.notify_email]]
     assert ("test mode" in mail.outbox[0].body) is not livemode
+
+
+@responses.activate
+def test_the_console_counts_and_lists_the_endpoints_we_disabled(
+    vendor_api, django_capture_on_commit_callbacks
+):
+    from console.dashboard import badge_endpoints_disabled
+    from tests.console.factories import operator
+
+    endpoint_for(vendor_api.vendor)
+    endpoint_for(vendor_api.vendor, url=OTHER_URL)  # healthy
+    assert badge_endpoints_disabled(None) == ""  # type: ignore[arg-type]
+    responses.add(responses.POST, PUBLIC_URL, status=410)
+    responses.add(responses.POST, OTHER_URL, status=200)
+    publish(django_capture_on_commit_callbacks, vendor_api.vendor)
+    assert badge_endpoints_disabled(None) == "1"  # type: ignore[arg-type]
+
+    client = Client()
+    client.force_login(operator("support"))
+    page = client.get(
+        "/admin/webhooks/webhookendpoint/?enabled__exact=0&disabled_automatically__exact=1"
+    ).content.decode()
+    assert PUBLIC_URL in page and OTHER_URL not in page
+    assert "410 Gone" in page
