@@ -490,18 +490,19 @@ def _send_soon(delivery_id: int) -> None:
 
 
 def _endpoint_next_send(*, endpoint_id: int) -> None:
-    """Hand the slot just freed to the endpoint's oldest waiting delivery (one postponed
-    for want of a slot, or due now): it is sent now rather than when its wait ends. One
-    attempted in the last moments is waiting for its retry, not for a slot: left alone."""
+    """Hand the slot just freed to the endpoint's next waiting delivery (postponed for want
+    of a slot): it is sent now rather than when its wait ends. Deliveries already due are
+    left alone (they are queued, or the beat task queues them), and so is one attempted in
+    the last moments: it waits for its retry, not for a slot."""
     now = timezone.now()
-    recent = now - 2 * BUSY_DELAY
     row = (
         WebhookDelivery.objects.filter(
             endpoint_id=endpoint_id,
             status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__gt=now,
             next_attempt_at__lte=now + 2 * BUSY_DELAY,
         )
-        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=recent))
+        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=now - 2 * BUSY_DELAY))
         .order_by("next_attempt_at")
         .values_list("pk", "next_attempt_at")
         .first()
@@ -509,13 +510,11 @@ def _endpoint_next_send(*, endpoint_id: int) -> None:
     if row is None:
         return
     pk, due = row
-    if due is not None and due > now:
-        moved = WebhookDelivery.objects.filter(
-            pk=pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=due
-        ).update(next_attempt_at=now)
-        if not moved:
-            return  # another hand-off or a worker took it
-    _send_soon(pk)
+    moved = WebhookDelivery.objects.filter(
+        pk=pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=due
+    ).update(next_attempt_at=now)
+    if moved:  # else another hand-off took it
+        _send_soon(pk)
 
 
 def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:

@@ -266,3 +266,23 @@ def test_the_console_counts_and_lists_the_endpoints_we_disabled(
     ).content.decode()
     assert PUBLIC_URL in page and OTHER_URL not in page
     assert "410 Gone" in page
+
+
+@responses.activate
+def test_a_burst_to_a_healthy_endpoint_queues_each_delivery_once(
+    vendor_api, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Hand-offs go only to deliveries postponed for want of a slot: ones already due are
+    queued already and are not queued again."""
+    from webhooks import tasks
+
+    endpoint_for(vendor_api.vendor)
+    responses.add(responses.POST, PUBLIC_URL, status=200)
+    queued: list[int] = []
+    send = tasks.delivery_send.delay
+    monkeypatch.setattr(tasks.delivery_send, "delay", lambda pk: (queued.append(pk), send(pk))[1])
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(5):
+            event_record(vendor_id=vendor_api.vendor.pk, type="order.completed", data={"n": i})
+    assert len(responses.calls) == 5
+    assert sorted(queued) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
