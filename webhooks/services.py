@@ -468,6 +468,15 @@ def _slot_key(endpoint_id: int) -> str:
     return f"webhook-endpoint:{endpoint_id}"
 
 
+def _slot_take(*, endpoint_id: int) -> str | None:
+    return semaphore_take(
+        _slot_key(endpoint_id),
+        limit=settings.WEBHOOKS_ENDPOINT_CONCURRENCY,
+        # Longer than any attempt; frees the slot of a worker that died holding it.
+        lease_seconds=settings.WEBHOOKS_TIMEOUT_SECONDS + 30,
+    )
+
+
 _chain = threading.local()
 
 
@@ -544,15 +553,21 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
             until=endpoint.paused_until + BUSY_DELAY * random.random(),
         )
         return None
-    slot = semaphore_take(
-        _slot_key(endpoint.pk),
-        limit=settings.WEBHOOKS_ENDPOINT_CONCURRENCY,
-        # Longer than any attempt; frees the slot of a worker that died holding it.
-        lease_seconds=settings.WEBHOOKS_TIMEOUT_SECONDS + 30,
-    )
+    slot = _slot_take(endpoint_id=endpoint.pk)
     if slot is None:
-        _delivery_postpone(delivery_id=delivery_id, until=now + BUSY_DELAY * random.uniform(1, 2))
-        return None
+        until = now + BUSY_DELAY * random.uniform(1, 2)
+        _delivery_postpone(delivery_id=delivery_id, until=until)
+        # A holder that gave its slot back while we postponed may have looked for a
+        # waiting delivery before ours was one: look for its slot once more.
+        slot = _slot_take(endpoint_id=endpoint.pk)
+        if slot is None:
+            return None
+        reclaimed = WebhookDelivery.objects.filter(
+            pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at=until
+        ).update(next_attempt_at=now + CLAIM_LEASE)
+        if not reclaimed:  # handed off meanwhile: that send makes the attempt
+            semaphore_give_back(_slot_key(endpoint.pk), slot)
+            return None
 
     try:
         body = event_body(delivery.event)

@@ -106,28 +106,11 @@ def test_a_slow_endpoint_never_has_more_than_the_cap_in_flight_while_another_pro
         t.join()
     assert errors == []
 
-    # The fast endpoint's deliveries all went out in that pass, some while the slow one
-    # had every slot taken.
-    fast_states = set(
-        WebhookDelivery.objects.filter(endpoint=fast).values_list("status", flat=True)
-    )
-    assert fast_states == {WebhookDelivery.Status.SUCCEEDED}
-    assert max(receivers.slow_seen_by_fast) == CAP
-
-    # What still waits for a slot (a hand-off missed in a race) is sent by the beat task.
-    for _ in range(EACH):
-        waiting = list(
-            WebhookDelivery.objects.filter(
-                endpoint=slow, status=WebhookDelivery.Status.PENDING
-            ).values_list("pk", flat=True)
-        )
-        if not waiting:
-            break
-        WebhookDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=timezone.now())
-        for delivery_id in waiting:
-            services.delivery_attempt(delivery_id=delivery_id)
-
+    # Every delivery went out in that pass, each slow one once a slot was handed to it
+    # (none was left for the beat task), and the fast ones beside the slow endpoint's
+    # full slots.
     assert receivers.most[SLOW_URL] == CAP  # the cap was reached and never passed
+    assert max(receivers.slow_seen_by_fast) == CAP
     rows = WebhookDelivery.objects.filter(pk__in=ids).values_list("status", "attempt_count")
     assert set(rows) == {(WebhookDelivery.Status.SUCCEEDED, 1)}
     sent = Counter(c.request.url for c in responses.calls)
