@@ -46,7 +46,7 @@ from ttelgo.semaphore import semaphore_give_back, semaphore_take
 from vendors.models import Vendor
 from vendors.services import vendor_notify
 from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
-from webhooks.http import post_pinned
+from webhooks.http import DeadlineExceeded, post_pinned
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.signing import sign_headers
 from webhooks.urlguard import url_check
@@ -424,6 +424,8 @@ def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str
             timeout=left,
             read_limit=RESPONSE_LOG_LIMIT,
         )
+    except DeadlineExceeded:
+        return None, "", f"DeadlineExceeded: no complete answer within {budget:g}s"
     except requests.RequestException as exc:
         return None, "", f"{type(exc).__name__}: {exc}"[:500]
     return status_code, raw.decode("utf-8", "replace"), ""
