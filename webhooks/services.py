@@ -10,8 +10,8 @@ visibility timeout never re-sends a message early.
 One slow or dead endpoint costs only its own deliveries:
 - at most WEBHOOKS_ENDPOINT_CONCURRENCY attempts of one endpoint are in flight at once,
   across every worker (`ttelgo.semaphore`); a delivery that finds them all taken is
-  postponed a few seconds instead of waiting in a worker, and each attempt that frees a
-  slot after a success hands it to the endpoint's next waiting delivery;
+  postponed a few seconds instead of waiting in a worker, and the attempt that frees a
+  slot hands it to the endpoint's next waiting delivery (unless the endpoint now pauses);
 - each attempt ends within WEBHOOKS_TIMEOUT_SECONDS whatever the receiver does
   (`webhooks.http`);
 - after ENDPOINT_BACKOFF_AFTER failures in a row the endpoint pauses: its deliveries wait
