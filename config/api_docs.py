@@ -340,7 +340,10 @@ OPERATIONS: dict[str, Doc] = {
     ),
     # --- vendors: webhooks ----------------------------------------------------------------
     "vendor_webhook_endpoints_list": Doc(
-        "List webhook endpoints", "The vendor's endpoints; secrets are never shown here."
+        "List webhook endpoints",
+        "The vendor's endpoints; secrets are never shown here. An endpoint whose every "
+        "delivery attempt has failed for 5 days (or that answered 410 Gone) is disabled by "
+        "us: `enabled` is false and `disabled_reason` says why; we email you too.",
     ),
     "vendor_webhook_endpoints_create": Doc(
         "Add a webhook endpoint",
@@ -353,7 +356,7 @@ OPERATIONS: dict[str, Doc] = {
     "vendor_webhook_endpoints_partial_update": Doc(
         "Change a webhook endpoint",
         "Changes the URL, the events, the description or `enabled`; the signing secret "
-        "stays the same.",
+        "stays the same. Enabling an endpoint again clears its record of failures.",
         request={"events": ["order.completed", "esim.usage_threshold"]},
     ),
     "vendor_webhook_endpoints_destroy": Doc(

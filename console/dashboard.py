@@ -34,6 +34,7 @@ from reconciliation.models import ReconciliationFinding
 from sandbox.provider import sandbox_faults_get
 from ttelgo.money import Money
 from vendors.models import Vendor
+from webhooks.models import WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -338,6 +339,17 @@ def badge_open_findings(request: HttpRequest) -> str:
     return str(n) if n else ""
 
 
+def badge_endpoints_disabled(request: HttpRequest) -> str:
+    """Vendor webhook endpoints we disabled in the last week (failing for days, 410)."""
+    n = WebhookEndpoint.objects.filter(
+        enabled=False,
+        disabled_automatically=True,
+        deleted_at__isnull=True,
+        disabled_at__gte=timezone.now() - timedelta(days=7),
+    ).count()
+    return str(n) if n else ""
+
+
 # (title, icon, admin URL name, view permission, badge callback)
 _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
     (
@@ -414,7 +426,7 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
                 "webhook",
                 "webhooks_webhookendpoint",
                 "webhooks.view_webhookendpoint",
-                "",
+                "console.dashboard.badge_endpoints_disabled",
             ),
         ],
     ),

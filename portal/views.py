@@ -10,12 +10,14 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -48,7 +50,7 @@ from vendors.members import (
 from vendors.models import VendorAPIKey, VendorBrand, VendorUser
 from webhooks import selectors as webhook_selectors
 from webhooks.models import WebhookDelivery
-from webhooks.services import event_body
+from webhooks.services import ENDPOINT_BACKOFF_AFTER, event_body
 
 View = Callable[..., HttpResponse]
 
@@ -267,7 +269,7 @@ def _webhooks_page(
     secret: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    endpoints = webhook_selectors.endpoint_list(vendor=member.vendor)
+    endpoints = list(webhook_selectors.endpoint_list(vendor=member.vendor))
     deliveries = (
         WebhookDelivery.objects.filter(vendor=member.vendor)
         .select_related("event", "endpoint")
@@ -279,6 +281,12 @@ def _webhooks_page(
         form=form or EndpointForm(),
         secret=secret,
         endpoints=endpoints,
+        auto_disabled=[e for e in endpoints if not e.enabled and e.disabled_automatically],
+        now=timezone.now(),
+        webhook_timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+        webhook_concurrency=settings.WEBHOOKS_ENDPOINT_CONCURRENCY,
+        backoff_after=ENDPOINT_BACKOFF_AFTER,
+        disable_after_days=settings.WEBHOOKS_ENDPOINT_DISABLE_AFTER_DAYS,
         deliveries=deliveries,
         may_webhooks=member_may(member, "webhooks.manage"),
     )

@@ -2,7 +2,10 @@
 
 `VendorRateThrottle` (scope `vendor`) is on every vendor endpoint through VendorApiMixin;
 `VendorOrderThrottle` (scope `vendor_orders`) is the tighter limit the order-creation view
-adds: `throttle_classes = [VendorRateThrottle, VendorOrderThrottle]`.
+adds: `throttle_classes = [VendorRateThrottle, VendorOrderThrottle]`. A test-mode key counts
+in its own scopes, `vendor_test` and `vendor_orders_test`, with their own rates
+(THROTTLE_VENDOR_TEST, THROTTLE_VENDOR_ORDERS_TEST): test traffic never spends the live
+budget, and its rates can be set lower than live ones.
 
 With Redis as the cache (everywhere but the embedded default) each check is one round trip
 of a sliding-window script (`ttelgo/throttling.py`). DRF's own throttle reads the key's
@@ -28,6 +31,15 @@ class VendorRateThrottle(SlidingWindowThrottle):
 
     scope = "vendor"
     fail_open = True
+    # A test-mode key's requests count under `<scope>_test`, with that scope's rate.
+    TEST_SUFFIX = "_test"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, VendorAPIKey) and not request.auth.livemode:
+            self.scope = type(self).scope + self.TEST_SUFFIX
+            self.rate = self.get_rate()
+            self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if not isinstance(request.auth, VendorAPIKey):

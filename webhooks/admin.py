@@ -38,8 +38,20 @@ def _pretty(value: Any) -> str:
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(SimpleHistoryAdmin, ModelAdmin):
-    list_display = ("id", "vendor", "url", "enabled", "disabled_reason", "created_at")
-    list_filter = ("enabled",)
+    list_display = (
+        "id",
+        "vendor",
+        "url",
+        "enabled",
+        "disabled_reason",
+        "disabled_automatically",
+        "consecutive_failures",
+        "failing_since",
+        "created_at",
+    )
+    # "Disabled automatically: yes" with "Enabled: no" lists the endpoints we disabled
+    # (the sidebar counts last week's).
+    list_filter = ("enabled", "disabled_automatically")
     search_fields = ("url", "vendor__name")
     exclude = ("secret_encrypted",)
     readonly_fields = (
@@ -49,6 +61,10 @@ class WebhookEndpointAdmin(SimpleHistoryAdmin, ModelAdmin):
         "enabled",
         "disabled_reason",
         "disabled_at",
+        "disabled_automatically",
+        "consecutive_failures",
+        "failing_since",
+        "paused_until",
         "created_at",
         "deleted_at",
     )

@@ -59,10 +59,26 @@ class WebhookEndpoint(models.Model):
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # Disabled by us after failing for days (or a 410), not by the vendor or an operator.
+    disabled_automatically = models.BooleanField(default=False)
+    # Health since the last successful attempt (webhooks.services): the attempts that
+    # failed in a row, when the first of them was, and until when the endpoint's deliveries
+    # wait (its backoff). A success clears all three.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["secret_encrypted", "previous_secret_encrypted"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "secret_encrypted",
+            "previous_secret_encrypted",
+            "consecutive_failures",
+            "failing_since",
+            "paused_until",
+        ]
+    )
 
     class Meta:
         ordering = ("-id",)
@@ -130,6 +146,12 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["vendor", "-id"], name="webhook_delivery_vendor_recent"),
+            # The next pending delivery of one endpoint (handed a freed slot).
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_delivery_endpoint_due",
+            ),
         ]
 
     def __str__(self) -> str:

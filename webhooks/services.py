@@ -6,6 +6,18 @@ stores the event and one delivery per subscribed endpoint in the same transactio
 after commit, makes the first attempt. Later attempts are picked up by the `webhooks.tasks.deliveries_send_due`
 beat task from `next_attempt_at`, so retries survive worker restarts and a Redis
 visibility timeout never re-sends a message early.
+
+One slow or dead endpoint costs only its own deliveries:
+- at most WEBHOOKS_ENDPOINT_CONCURRENCY attempts of one endpoint are in flight at once,
+  across every worker (`ttelgo.semaphore`); a delivery that finds them all taken is
+  postponed a few seconds instead of waiting in a worker, and the attempt that frees a
+  slot hands it to the endpoint's next waiting delivery (unless the endpoint now pauses);
+- each attempt ends within WEBHOOKS_TIMEOUT_SECONDS whatever the receiver does
+  (`webhooks.http`);
+- after ENDPOINT_BACKOFF_AFTER failures in a row the endpoint pauses: its deliveries wait
+  out an exponential backoff (up to ENDPOINT_BACKOFF_MAX) without spending an attempt;
+- an endpoint whose attempts have all failed for WEBHOOKS_ENDPOINT_DISABLE_AFTER_DAYS is
+  disabled and its vendor told (email and audit row); a 410 Gone disables it at once.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from datetime import timedelta
@@ -22,16 +35,18 @@ import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.metrics import WEBHOOK_DELIVERIES, count_on_commit
 from ttelgo.outbox import EVENT_TYPES
+from ttelgo.semaphore import semaphore_give_back, semaphore_take
 from vendors.models import Vendor
 from vendors.services import vendor_notify
 from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
-from webhooks.http import post_pinned
+from webhooks.http import DeadlineExceeded, post_pinned
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.signing import sign_headers
 from webhooks.urlguard import url_check
@@ -54,6 +69,14 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 # An attempt in flight holds its delivery this long, so the beat task does not send it twice.
 CLAIM_LEASE = timedelta(minutes=2)
 RESPONSE_LOG_LIMIT = 1024
+# An endpoint pauses after this many failed attempts in a row, for BASE * 2**(n - AFTER)
+# (jittered), at most MAX: a dead endpoint is tried a few times an hour, not per delivery.
+ENDPOINT_BACKOFF_AFTER = 3
+ENDPOINT_BACKOFF_BASE = timedelta(seconds=5)
+ENDPOINT_BACKOFF_MAX = timedelta(hours=1)
+# A delivery of an endpoint with no free slot waits this long (times 1 to 2) and is handed
+# the next freed slot before then.
+BUSY_DELAY = timedelta(seconds=5)
 MAX_ENDPOINTS_PER_VENDOR = 20
 
 
@@ -209,30 +232,54 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
         ).update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="deleted")
 
 
-def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool = True) -> bool:
-    """Disable an enabled endpoint (compare-and-set); email the vendor once. Returns whether
-    this call disabled it."""
+def endpoint_disable(
+    *, endpoint: WebhookEndpoint, reason: str, notify: bool = True, automatic: bool = False
+) -> bool:
+    """Disable an enabled endpoint (compare-and-set); email the vendor once. `automatic`:
+    we disabled it (failing for days, 410 Gone), recorded as such and in the audit log.
+    Returns whether this call disabled it."""
     with transaction.atomic():
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
-            enabled=False, disabled_reason=reason[:200], disabled_at=timezone.now()
+            enabled=False,
+            disabled_reason=reason[:200],
+            disabled_at=timezone.now(),
+            disabled_automatically=automatic,
+            paused_until=None,
         )
+        if changed and automatic:
+            audit_record(
+                actor=None,
+                action="webhook.endpoint_auto_disable",
+                target=endpoint,
+                after={"enabled": False, "disabled_reason": reason[:200]},
+                reason=reason[:200],
+            )
         if changed and notify:
+            vendor = endpoint.vendor
             vendor_notify(
-                vendor=endpoint.vendor,
+                vendor=vendor.live_vendor or vendor,  # a test endpoint's news goes to the owner
                 template="endpoint_disabled",
                 endpoint=endpoint,
                 reason=reason,
+                livemode=vendor.livemode,
             )
     endpoint.refresh_from_db()
     return bool(changed)
 
 
 def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
+    """Enable it again with a clean record: its past failures no longer count."""
     if endpoint.deleted_at is not None:
         raise DomainError("invalid_state", "A deleted endpoint cannot be enabled.")
     url_check(endpoint.url)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        enabled=True, disabled_reason="", disabled_at=None
+        enabled=True,
+        disabled_reason="",
+        disabled_at=None,
+        disabled_automatically=False,
+        consecutive_failures=0,
+        failing_since=None,
+        paused_until=None,
     )
     endpoint.refresh_from_db()
 
@@ -306,6 +353,7 @@ def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     if not endpoint.enabled or endpoint.deleted_at is not None:
         raise DomainError("invalid_state", "The endpoint is disabled.")
     with transaction.atomic():
+        _endpoint_unpause(endpoint_id=endpoint.pk)
         event = _event_create(
             vendor_id=endpoint.vendor_id,
             type=TEST_EVENT_TYPE,
@@ -318,6 +366,14 @@ def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     return delivery
 
 
+def _endpoint_unpause(*, endpoint_id: int) -> None:
+    # A test event or a replay the vendor asks for is a probe: sent now, not after the
+    # backoff (the vendor has usually just fixed the receiver).
+    WebhookEndpoint.objects.filter(pk=endpoint_id, paused_until__isnull=False).update(
+        paused_until=None
+    )
+
+
 def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Replay a delivery now, with the same `webhook-id` and body, on a fresh schedule."""
     endpoint = delivery.endpoint
@@ -328,6 +384,7 @@ def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
             details={"endpoint_id": endpoint.pk},
         )
     with transaction.atomic():
+        _endpoint_unpause(endpoint_id=endpoint.pk)
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             status=WebhookDelivery.Status.PENDING,
             schedule_attempts=0,
@@ -347,33 +404,136 @@ def _next_delay(schedule_attempts: int) -> timedelta | None:
 
 
 def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str, str]:
-    """(status code, first KiB of the body, error) of one POST; never raises."""
+    """(status code, first KiB of the body, error) of one POST; never raises. The whole
+    attempt, the URL check's DNS lookup included, has WEBHOOKS_TIMEOUT_SECONDS."""
+    budget = settings.WEBHOOKS_TIMEOUT_SECONDS
+    started = time.monotonic()
     try:
         addresses = url_check(url)  # again at delivery time: DNS may have changed
     except DomainError as exc:
         return None, "", f"refused: {exc.message}"
+    left = budget - (time.monotonic() - started)
+    if left <= 0:
+        return None, "", f"DeadlineExceeded: the name took over {budget:g}s to resolve"
     try:
-        response = post_pinned(
+        status_code, raw = post_pinned(
             url,
             addresses=addresses,
             body=body.encode(),
             headers=headers,
-            timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+            timeout=left,
+            read_limit=RESPONSE_LOG_LIMIT,
         )
+    except DeadlineExceeded:
+        return None, "", f"DeadlineExceeded: no complete answer within {budget:g}s"
     except requests.RequestException as exc:
         return None, "", f"{type(exc).__name__}: {exc}"[:500]
+    return status_code, raw.decode("utf-8", "replace"), ""
+
+
+def _endpoint_backoff(failures: int) -> timedelta:
+    """How long an endpoint pauses after `failures` failed attempts in a row."""
+    if failures < ENDPOINT_BACKOFF_AFTER:
+        return timedelta(0)
+    doubled = ENDPOINT_BACKOFF_BASE * 2 ** min(failures - ENDPOINT_BACKOFF_AFTER, 20)
+    return min(doubled, ENDPOINT_BACKOFF_MAX) * random.uniform(1, 1 + JITTER)
+
+
+def _endpoint_failure_record(*, endpoint_id: int, since: Any, error: str) -> tuple[bool, str]:
+    """Count a failed attempt against its endpoint (row locked: concurrent failures each
+    count). Returns whether the endpoint now pauses, and why it must be disabled ("" if
+    it must not): every attempt since `failing_since` failed, for days."""
+    endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint_id)
+    failures = endpoint.consecutive_failures + 1
+    failing_since = endpoint.failing_since or since
+    backoff = _endpoint_backoff(failures)
+    WebhookEndpoint.objects.filter(pk=endpoint_id).update(
+        consecutive_failures=failures,
+        failing_since=failing_since,
+        paused_until=timezone.now() + backoff if backoff else None,
+    )
+    days = settings.WEBHOOKS_ENDPOINT_DISABLE_AFTER_DAYS
+    if timezone.now() - failing_since >= timedelta(days=days):
+        return bool(backoff), f"every attempt for {days} days failed (last: {error})"
+    return bool(backoff), ""
+
+
+def _delivery_postpone(*, delivery_id: int, until: Any) -> None:
+    """Move a claimed delivery's attempt later without spending one of its attempts."""
+    WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING).update(
+        next_attempt_at=until
+    )
+    count_on_commit(WEBHOOK_DELIVERIES.labels(outcome="postponed"))
+
+
+def _slot_key(endpoint_id: int) -> str:
+    return f"webhook-endpoint:{endpoint_id}"
+
+
+def _slot_take(*, endpoint_id: int) -> str | None:
+    return semaphore_take(
+        _slot_key(endpoint_id),
+        limit=settings.WEBHOOKS_ENDPOINT_CONCURRENCY,
+        # Longer than any attempt; frees the slot of a worker that died holding it.
+        lease_seconds=settings.WEBHOOKS_TIMEOUT_SECONDS + 30,
+    )
+
+
+_chain = threading.local()
+
+
+def _send_soon(delivery_id: int) -> None:
+    """Queue a send. Where tasks run inline (eager: tests, the embedded server) a send
+    queued inside a send runs after it, not inside it: a long chain of hand-offs is a
+    loop, not a recursion."""
+    from webhooks.tasks import delivery_send
+
+    waiting: list[int] | None = getattr(_chain, "waiting", None)
+    if waiting is not None:
+        waiting.append(delivery_id)
+        return
+    _chain.waiting = waiting = [delivery_id]
     try:
-        raw = next(response.iter_content(RESPONSE_LOG_LIMIT), b"")
-    except requests.RequestException:
-        raw = b""
+        while waiting:
+            delivery_send.delay(waiting.pop(0))
     finally:
-        response.close()
-    return response.status_code, raw.decode("utf-8", "replace"), ""
+        _chain.waiting = None
+
+
+def _endpoint_next_send(*, endpoint_id: int) -> None:
+    """Hand the slot just freed to the endpoint's next waiting delivery (postponed for want
+    of a slot): it is sent now rather than when its wait ends. Deliveries already due are
+    left alone (they are queued, or the beat task queues them), and so is one attempted in
+    the last moments: it waits for its retry, not for a slot."""
+    now = timezone.now()
+    row = (
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id,
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__gt=now,
+            next_attempt_at__lte=now + 2 * BUSY_DELAY,
+        )
+        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=now - 2 * BUSY_DELAY))
+        .order_by("next_attempt_at")
+        .values_list("pk", "next_attempt_at")
+        .first()
+    )
+    if row is None:
+        return
+    pk, due = row
+    moved = WebhookDelivery.objects.filter(
+        pk=pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=due
+    ).update(next_attempt_at=now)
+    if moved:  # else another hand-off took it
+        _send_soon(pk)
 
 
 def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
     """Make one attempt of a due delivery and schedule the next one. Returns the logged
-    attempt, or None when the delivery was not due (already sent, or claimed elsewhere)."""
+    attempt, or None when no attempt was made: the delivery was not due (already sent,
+    or claimed elsewhere), its endpoint is disabled, paused after failures (the delivery
+    waits out the pause), or has every slot taken (the delivery waits a few seconds, or
+    less if a slot is handed to it)."""
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
@@ -389,21 +549,58 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
             status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="disabled"
         )
         return None
+    if endpoint.paused_until is not None and endpoint.paused_until > now:
+        _delivery_postpone(
+            delivery_id=delivery_id,
+            until=endpoint.paused_until + BUSY_DELAY * random.random(),
+        )
+        return None
+    slot = _slot_take(endpoint_id=endpoint.pk)
+    if slot is None:
+        until = now + BUSY_DELAY * random.uniform(1, 2)
+        _delivery_postpone(delivery_id=delivery_id, until=until)
+        # A holder that gave its slot back while we postponed may have looked for a
+        # waiting delivery before ours was one: look for its slot once more.
+        slot = _slot_take(endpoint_id=endpoint.pk)
+        if slot is None:
+            return None
+        reclaimed = WebhookDelivery.objects.filter(
+            pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at=until
+        ).update(next_attempt_at=now + CLAIM_LEASE)
+        if not reclaimed:  # handed off meanwhile: that send makes the attempt
+            semaphore_give_back(_slot_key(endpoint.pk), slot)
+            return None
 
-    body = event_body(delivery.event)
-    headers = sign_headers(
-        secret=endpoint_secret(endpoint=endpoint),
-        also=endpoint_previous_secrets(endpoint=endpoint),
-        msg_id=delivery.event.public_id,
-        timestamp=timezone.now(),
-        body=body,
-    )
-    started = time.monotonic()
-    status_code, response_body, error = _post(endpoint.url, body, headers)
-    latency_ms = int((time.monotonic() - started) * 1000)
+    try:
+        body = event_body(delivery.event)
+        headers = sign_headers(
+            secret=endpoint_secret(endpoint=endpoint),
+            also=endpoint_previous_secrets(endpoint=endpoint),
+            msg_id=delivery.event.public_id,
+            timestamp=timezone.now(),
+            body=body,
+        )
+        started = time.monotonic()
+        status_code, response_body, error = _post(endpoint.url, body, headers)
+        latency_ms = int((time.monotonic() - started) * 1000)
+    finally:
+        semaphore_give_back(_slot_key(endpoint.pk), slot)
     succeeded = status_code is not None and 200 <= status_code < 300
 
+    paused = False
     with transaction.atomic():
+        # The endpoint before the delivery: the order endpoint_delete locks them in.
+        disable_reason = ""
+        if succeeded:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk, consecutive_failures__gt=0).update(
+                consecutive_failures=0, failing_since=None, paused_until=None
+            )
+        else:
+            paused, disable_reason = _endpoint_failure_record(
+                endpoint_id=endpoint.pk,
+                since=now,
+                error=error or f"HTTP {status_code}",
+            )
         delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_id)
         attempt = WebhookAttempt.objects.create(
             delivery=delivery,
@@ -419,7 +616,6 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
         delivery.last_attempt_at = now
         delivery.last_status_code = status_code
         delivery.last_error = error or ("" if succeeded else f"HTTP {status_code}")
-        give_up_reason = ""
         if succeeded:
             delivery.status = WebhookDelivery.Status.SUCCEEDED
             delivery.next_attempt_at = None
@@ -427,22 +623,25 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
             # 410 Gone: the receiver tells us the endpoint no longer exists.
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.next_attempt_at = None
-            give_up_reason = "the receiver answered 410 Gone"
+            disable_reason = "the receiver answered 410 Gone"
         else:
             delay = _next_delay(delivery.schedule_attempts)
             if delay is None:
+                # This delivery gives up; the endpoint stays on unless it has failed for
+                # days (other events may still reach it).
                 delivery.status = WebhookDelivery.Status.FAILED
                 delivery.next_attempt_at = None
-                give_up_reason = f"every attempt failed for about a day ({delivery.last_error})"
             else:
                 delivery.next_attempt_at = now + delay
         delivery.save()
-        if give_up_reason:
-            endpoint_disable(endpoint=endpoint, reason=give_up_reason)
+        if disable_reason:
+            endpoint_disable(endpoint=endpoint, reason=disable_reason, automatic=True)
         outcome = "succeeded" if succeeded else "retrying"
         if delivery.status == WebhookDelivery.Status.FAILED:
             outcome = "failed"
         count_on_commit(WEBHOOK_DELIVERIES.labels(outcome=outcome))
+    if not paused and not disable_reason:
+        _endpoint_next_send(endpoint_id=endpoint.pk)
     return attempt
 
 

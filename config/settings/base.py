@@ -300,7 +300,14 @@ WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
 # Fernet keys (newest first) for other secrets kept to be shown again (PaymentIntent
 # client secrets); without them a key is derived from SECRET_KEY.
 ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
-WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# The whole of one delivery attempt (DNS, connection, TLS, answer): a hard deadline a slow
+# endpoint cannot stretch by trickling its answer (webhooks/http.py).
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+# Attempts of one endpoint in flight at once, across all workers: a slow endpoint holds at
+# most this many workers; its other deliveries wait their turn without holding one.
+WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=2)
+# An endpoint whose every attempt has failed for this many days is disabled (vendor told).
+WEBHOOKS_ENDPOINT_DISABLE_AFTER_DAYS = env.int("WEBHOOKS_ENDPOINT_DISABLE_AFTER_DAYS", default=5)
 # After a secret rotation the old secret keeps signing beside the new one this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_OVERLAP_SECONDS", default=86400)
 
@@ -347,6 +354,9 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
         "vendor": env.str("THROTTLE_VENDOR", default="600/min"),
         "vendor_orders": env.str("THROTTLE_VENDOR_ORDERS", default="60/min"),
+        # Test-mode keys count apart from live ones, at their own (lower) rates.
+        "vendor_test": env.str("THROTTLE_VENDOR_TEST", default="300/min"),
+        "vendor_orders_test": env.str("THROTTLE_VENDOR_ORDERS_TEST", default="30/min"),
         "signup": env.str("THROTTLE_SIGNUP", default="5/hour"),
     },
     "DATETIME_FORMAT": "iso-8601",

@@ -23,6 +23,8 @@ _TEST_RATES: dict[str, str] = {
     "auth": "1000/min",
     "vendor": "10000/min",
     "vendor_orders": "10000/min",
+    "vendor_test": "10000/min",
+    "vendor_orders_test": "10000/min",
     "signup": "1000/min",
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": _TEST_RATES}

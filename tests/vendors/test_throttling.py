@@ -117,3 +117,59 @@ def test_a_concurrent_burst_gets_exactly_the_limit_through():
         for t in threads:
             t.join()
     assert sorted(codes) == [200] * 5 + [429] * 15
+
+
+def _test_key_client(live_client):
+    from tests.vendors.factories import key_client
+    from vendors.services import api_key_issue, vendor_test_environment
+
+    environment, _ = vendor_test_environment(vendor=live_client.vendor)
+    _, key = api_key_issue(vendor=environment, name="test key")
+    assert key.startswith("ttg_test_")
+    return key_client(key)
+
+
+def test_a_test_key_is_held_to_the_test_rate_not_the_live_one(db):
+    """Test traffic counts against `vendor_test` (THROTTLE_VENDOR_TEST), so it can be set
+    lower than live traffic's rate; the live key keeps the live rate."""
+    live = vendor_client()
+    test = _test_key_client(live)
+    with _rates(vendor="100/min", vendor_test="3/min"):
+        assert [test.get(URL).status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert [live.get(URL).status_code for _ in range(5)] == [200] * 5
+
+
+def test_test_and_live_order_budgets_never_spend_each_other(db):
+    """A test key that used up its order budget leaves the live key's whole budget, and a
+    live key at its limit leaves the test key's."""
+    live = vendor_client()
+    test = _test_key_client(live)
+
+    def order(client, i):
+        return client.post(
+            "/api/v1/vendor/orders",
+            {"bundle_code": "nope", "quantity": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"{id(client)}-{i}",
+        ).status_code
+
+    with _rates(vendor_orders="3/min", vendor_orders_test="2/min"):
+        test_codes = [order(test, i) for i in range(3)]
+        live_codes = [order(live, i) for i in range(4)]
+        assert order(test, 9) == 429
+    assert 429 not in test_codes[:2] and test_codes[2] == 429
+    assert 429 not in live_codes[:3] and live_codes[3] == 429
+
+
+@pytest.mark.postgres
+def test_a_test_key_counts_in_its_own_redis_window(db):
+    """On the full stack the test key's window is its own sorted set under the test scope."""
+    from django_redis import get_redis_connection
+
+    live = vendor_client()
+    test = _test_key_client(live)
+    with _rates(vendor="5/min", vendor_test="2/min"):
+        assert [test.get(URL).status_code for _ in range(3)] == [200, 200, 429]
+        assert live.get(URL).status_code == 200
+    keys = {k.decode() for k in get_redis_connection("default").keys("*throttle*vendor_test*")}
+    assert len(keys) == 1
