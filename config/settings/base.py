@@ -302,7 +302,7 @@ WEBHOOKS_ENCRYPTION_KEYS = env.list("WEBHOOKS_ENCRYPTION_KEYS", default=[])
 ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
 # The whole of one delivery attempt (DNS, connection, TLS, answer): a hard deadline a slow
 # endpoint cannot stretch by trickling its answer (webhooks/http.py).
-WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 # Attempts of one endpoint in flight at once, across all workers: a slow endpoint holds at
 # most this many workers; its other deliveries wait their turn without holding one.
 WEBHOOKS_ENDPOINT_CONCURRENCY = env.int("WEBHOOKS_ENDPOINT_CONCURRENCY", default=2)
