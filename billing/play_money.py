@@ -7,8 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from billing.selectors import vendor_balance
-from billing.services import vendor_adjustment
+from django.db import transaction
+
+from billing.selectors import vendor_balance_of
+from billing.services import vendor_account, vendor_adjustment
+from ledger.posting import accounts_lock
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors.models import Vendor
@@ -37,24 +40,31 @@ def vendor_test_environment_open(*, vendor: Vendor) -> Vendor:
 
 
 def play_money_refill(*, vendor: Vendor, actor: Any = None) -> Money:
-    """Bring a test wallet back up to the play-money amount; returns what was added."""
+    """Bring a test wallet back up to the play-money amount; returns what was added.
+
+    The wallet's row is locked while the shortfall is read and posted, so refills at the
+    same moment queue: the first tops the wallet up, the others find it full. The wallet
+    never holds more than the play-money amount through a refill."""
     if vendor.livemode:
         raise DomainError("invalid_state", "Only a test wallet can be refilled with play money.")
     target = play_money(vendor.currency)
-    available = vendor_balance(vendor=vendor).available
-    missing = target.amount - available.amount
-    if missing <= 0:
-        raise DomainError(
-            "invalid_state",
-            f"The test wallet already holds {available} or more of play money.",
-            details={"available": available.to_api()},
+    account = vendor_account(vendor=vendor)
+    with transaction.atomic():
+        locked = accounts_lock([account.id])[account.id]
+        available = vendor_balance_of(vendor=vendor, account=locked).available
+        missing = target.amount - available.amount
+        if missing <= 0:
+            raise DomainError(
+                "invalid_state",
+                f"The test wallet already holds {available} or more of play money.",
+                details={"available": available.to_api()},
+            )
+        added = Money(missing, vendor.currency)
+        vendor_adjustment(
+            vendor=vendor,
+            amount=added,
+            reason="Test mode: play money refill",
+            actor=actor,
+            reference=f"test-mode:{vendor.pk}:refill:{uuid.uuid4()}",
         )
-    added = Money(missing, vendor.currency)
-    vendor_adjustment(
-        vendor=vendor,
-        amount=added,
-        reason="Test mode: play money refill",
-        actor=actor,
-        reference=f"test-mode:{vendor.pk}:refill:{uuid.uuid4()}",
-    )
     return added

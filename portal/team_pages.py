@@ -4,13 +4,11 @@ address); one with an account logs in with the invited address and accepts."""
 
 from __future__ import annotations
 
-from allauth.account.models import EmailAddress
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +20,7 @@ from vendors.members import member_may
 from vendors.models import VendorInvitation, VendorUser
 from vendors.team import (
     invitation_accept,
+    invitation_accept_new_account,
     invitation_open,
     member_invite,
     member_remove,
@@ -116,16 +115,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 invitation_accept(invitation=found, user=user)
                 return redirect("portal:overview")
             if form is not None and form.is_valid():
-                with transaction.atomic():
-                    user = get_user_model().objects.create_user(
-                        email=found.email, password=form.cleaned_data["password1"]
-                    )
-                    # The link in the email proved the address.
-                    EmailAddress.objects.create(
-                        user=user, email=found.email, verified=True, primary=True
-                    )
-                    invitation_accept(invitation=found, user=user)
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                joined = invitation_accept_new_account(
+                    invitation=found, password=form.cleaned_data["password1"]
+                )
+                login(request, joined.user, backend="django.contrib.auth.backends.ModelBackend")
                 return redirect("portal:overview")
         except DomainError as exc:
             messages.error(request, exc.message)

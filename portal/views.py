@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -100,10 +100,21 @@ def _context(member: VendorUser, **extra: Any) -> dict[str, Any]:
 def mode_switch(request: HttpRequest, member: VendorUser) -> HttpResponse:
     """The live/test switch: the same page, in the other mode."""
     test_mode_set(request, request.POST.get("mode") == "test")
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("portal:overview")
-    return redirect(target)
+    return HttpResponseRedirect(_local_path(request, request.POST.get("next", "")))
+
+
+def _local_path(request: HttpRequest, target: str) -> str:
+    """`target` if it is a path on this site ("/portal/orders"), else the overview: a
+    bare word, another host or scheme is never followed (nor taken for a URL name)."""
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return target
+    return reverse("portal:overview")
 
 
 @portal_page

@@ -61,20 +61,22 @@ class VendorApiKeyAuthentication(authentication.BaseAuthentication):
 
 class IsVendor(permissions.BasePermission):
     """Any vendor key. Pending and closed vendors are refused everything; suspended vendors
-    may read (GET/HEAD/OPTIONS) but not write."""
+    may read (GET/HEAD/OPTIONS) but not write. A test key answers to its live vendor's
+    suspension or closure the same way (`Vendor.access_status`)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         vendor: Vendor | None = getattr(request, "vendor", None)
         if vendor is None or not isinstance(request.auth, VendorAPIKey):
             return False
-        if vendor.status == Vendor.Status.ACTIVE:
+        status = vendor.access_status
+        if status == Vendor.Status.ACTIVE:
             return True
-        if vendor.status == Vendor.Status.SUSPENDED and request.method in permissions.SAFE_METHODS:
+        if status == Vendor.Status.SUSPENDED and request.method in permissions.SAFE_METHODS:
             return True
         raise DomainError(
             "vendor_not_active",
-            f"This vendor account is {vendor.status}.",
-            details={"status": vendor.status},
+            f"This vendor account is {status}.",
+            details={"status": status},
         )
 
 

@@ -106,6 +106,17 @@ class Vendor(models.Model):
         return self.live_vendor_id is None
 
     @property
+    def access_status(self) -> str:
+        """The status that decides what the vendor's keys may do: its own, except that a
+        test environment follows its live vendor into a suspension or a closure (test
+        mode is no way around either). A pending vendor's test environment stays open."""
+        if self.live_vendor_id is not None:
+            live = self.live_vendor
+            if live is not None and live.status in (self.Status.SUSPENDED, self.Status.CLOSED):
+                return live.status
+        return self.status
+
+    @property
     def notify_email(self) -> str:
         return self.technical_email or self.contact_email
 

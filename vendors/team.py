@@ -8,8 +8,10 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -105,21 +107,77 @@ def invitation_accept(*, invitation: VendorInvitation, user: Any) -> VendorUser:
             "conflict", "Your account already belongs to a vendor team; use another address."
         )
     with transaction.atomic():
-        locked = VendorInvitation.objects.select_for_update().get(pk=invitation.pk)
+        locked = _invitation_lock(invitation)
         if locked.accepted_at is not None or locked.revoked_at is not None:
             raise DomainError("invalid_state", "This invitation was already used or withdrawn.")
-        locked.accepted_at = timezone.now()
-        locked.save(update_fields=["accepted_at"])
-        joined = VendorUser.objects.create(vendor=locked.vendor, user=user, role=locked.role)
-        audit_record(
-            actor=user,
-            action="vendor.member_add",
-            target=locked.vendor,
-            after={"email": user.email, "role": locked.role},
-        )
-        vendor_notify(
-            vendor=locked.vendor, template="member_added", email=user.email, role=locked.role
-        )
+        return _join(locked, user)
+
+
+def invitation_accept_new_account(*, invitation: VendorInvitation, password: str) -> VendorUser:
+    """An invitee with no account joins: an account for the invited address (verified:
+    the link in the email proved it) with `password`, then the membership.
+
+    Safe to submit several times at once: the invitation's row is locked before anything
+    is read, so one submission creates the account and joins; a later one with the same
+    password (the same person pressing twice) gets that same membership back, any other
+    a clear `invalid_state`. An account made for the address meanwhile (a sign-up) is a
+    `conflict` that asks the invitee to log in, never a database error."""
+    users = get_user_model().objects
+    with transaction.atomic():
+        locked = _invitation_lock(invitation)
+        if locked.revoked_at is not None:
+            raise DomainError("invalid_state", "This invitation was withdrawn.")
+        if locked.accepted_at is not None:
+            joined = (
+                VendorUser.objects.select_related("user", "vendor")
+                .filter(vendor_id=locked.vendor_id, user__email__iexact=locked.email)
+                .first()
+            )
+            if joined is not None and joined.user.check_password(password):
+                return joined
+            raise DomainError(
+                "invalid_state",
+                f"This invitation was already accepted; log in as {locked.email}.",
+            )
+        if users.filter(email__iexact=locked.email).exists():
+            raise _account_exists(locked)
+        try:
+            with transaction.atomic():
+                user = users.create_user(email=locked.email, password=password)
+        except IntegrityError:
+            raise _account_exists(locked) from None
+        EmailAddress.objects.create(user=user, email=locked.email, verified=True, primary=True)
+        return _join(locked, user)
+
+
+def _account_exists(invitation: VendorInvitation) -> DomainError:
+    return DomainError(
+        "conflict",
+        f"An account for {invitation.email} exists; log in with it to accept the invitation.",
+    )
+
+
+def _invitation_lock(invitation: VendorInvitation) -> VendorInvitation:
+    return (
+        VendorInvitation.objects.select_related("vendor")
+        .select_for_update(of=("self",))
+        .get(pk=invitation.pk)
+    )
+
+
+def _join(locked: VendorInvitation, user: Any) -> VendorUser:
+    """Mark the locked, open invitation accepted and add `user` to its team (inside the
+    caller's transaction)."""
+    locked.accepted_at = timezone.now()
+    locked.save(update_fields=["accepted_at"])
+    joined = VendorUser.objects.create(vendor=locked.vendor, user=user, role=locked.role)
+    audit_record(
+        actor=user,
+        action="vendor.member_add",
+        target=locked.vendor,
+        after={"email": user.email, "role": locked.role},
+    )
+    vendor_notify(vendor=locked.vendor, template="member_added", email=user.email, role=locked.role)
     return joined
 
 

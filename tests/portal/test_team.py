@@ -121,3 +121,80 @@ def test_only_owners_and_admins_manage_the_team_and_the_last_owner_stays(
     stranger_client, _stranger = _member("owner")
     stranger_client.post(reverse("portal:team-member", args=[admin.pk, "remove"]))
     assert VendorUser.objects.filter(pk=admin.pk).exists()
+
+
+def _parallel_accepts(path: str, passwords: list[str]) -> list[tuple[int, str, str]]:
+    """POST the invitation page from one connection per password at the same moment:
+    (status, Location, page text) of each."""
+    import threading
+
+    from django.db import connection
+
+    start = threading.Barrier(len(passwords))
+    answers: list[tuple[int, str, str]] = []
+
+    def accept(password: str) -> None:
+        client = Client(raise_request_exception=False)
+        try:
+            start.wait(timeout=30)
+            answer = client.post(path, {"password1": password, "password2": password})
+            answers.append(
+                (answer.status_code, answer.get("Location", ""), answer.content.decode())
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=(p,)) for p in passwords]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return answers
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_eight_parallel_accepts_of_one_invitation_give_one_account_and_the_same_answer():
+    """The invitee presses 'join' eight times at once (eight PostgreSQL connections): one
+    account, one membership, and every press lands logged in on the overview."""
+    _client, owner = _member("owner")
+    invitation = owner.vendor.invitations.create(
+        email="eight@roam.example",
+        role="developer",
+        token="eight-parallel-accepts",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    answers = _parallel_accepts(
+        reverse("portal:invitation", args=[invitation.token]), [PASSWORD] * 8
+    )
+    assert [(status, where) for status, where, _ in answers] == [
+        (302, reverse("portal:overview"))
+    ] * 8
+    assert VendorUser.objects.filter(user__email="eight@roam.example").count() == 1
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_accepts_with_different_passwords_let_one_in_and_tell_the_others():
+    """Eight different people race for one invitation link: one account is made with the
+    winner's password; the other seven get the page again (400) saying the invitation
+    was already accepted, never a 500."""
+    from django.contrib.auth import get_user_model
+
+    _client, owner = _member("owner")
+    invitation = owner.vendor.invitations.create(
+        email="race@roam.example",
+        role="developer",
+        token="eight-different-passwords",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    passwords = [f"{PASSWORD}-{n}" for n in range(8)]
+    answers = _parallel_accepts(reverse("portal:invitation", args=[invitation.token]), passwords)
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [302] + [400] * 7
+    assert all("already accepted" in text for status, _, text in answers if status == 400)
+    user = get_user_model().objects.get(email="race@roam.example")
+    assert sum(user.check_password(p) for p in passwords) == 1
+    assert VendorUser.objects.filter(user=user, vendor=owner.vendor).count() == 1

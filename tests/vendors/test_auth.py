@@ -133,3 +133,68 @@ def test_the_openapi_schema_documents_the_api_key_security_scheme(db):
         for operation in doc["paths"][path].values():
             assert {"VendorApiKey": []} in operation["security"]
     assert doc["paths"]["/api/v1/vendors/signup"]["post"].get("security") in (None, [], [{}])
+
+
+def _test_key(vendor: Vendor) -> str:
+    from vendors.services import vendor_test_environment
+
+    environment, _ = vendor_test_environment(vendor=vendor)
+    return api_key_issue(vendor=environment, name="test")[1]
+
+
+def test_a_suspended_vendors_test_key_can_read_but_not_write(db):
+    """Test mode is no way around a suspension: the test key answers as the live key."""
+    vendor, _ = vendor_with_key()
+    client = key_client(_test_key(vendor))
+    assert client.post(URL, {"url": PUBLIC_URL, "events": ["*"]}, format="json").status_code == 201
+    vendor_suspend(vendor=vendor, actor=None, reason="overdue invoice")
+    assert client.get(URL).status_code == 200
+    for path in _vendor_write_routes():
+        response = client.post(
+            path,
+            {"url": PUBLIC_URL, "events": ["order.completed"], "bundle_code": "X", "quantity": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="k-1",
+        )
+        assert response.status_code == 403, path
+        error = response.json()["error"]
+        assert error["code"] == "vendor_not_active" and error["details"] == {"status": "suspended"}
+
+
+def test_a_closed_vendors_test_key_is_refused_even_where_its_environment_stayed_open(db):
+    """A vendor closed before closures reached test environments: its test environment's
+    row still says active, its test key is still valid, and it is refused all the same."""
+    vendor, _ = vendor_with_key()
+    client = key_client(_test_key(vendor))
+    Vendor.objects.filter(pk=vendor.pk).update(status=Vendor.Status.CLOSED)
+    for response in (client.get(URL), client.post(URL, {"url": PUBLIC_URL}, format="json")):
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "vendor_not_active"
+
+
+def test_a_pending_vendors_test_key_works_from_the_first_minute(db):
+    vendor, _ = vendor_with_key()
+    Vendor.objects.filter(pk=vendor.pk).update(status=Vendor.Status.PENDING)
+    vendor.refresh_from_db()
+    assert key_client(_test_key(vendor)).get(URL).status_code == 200
+
+
+def test_a_suspended_vendors_test_environment_places_no_order_from_any_entry(db):
+    """The order service itself (the portal's test mode and the API both call it) refuses
+    a test environment whose live vendor is suspended."""
+    import pytest
+
+    from billing.play_money import vendor_test_environment_open
+    from orders.services import order_create_b2b
+    from tests.orders.factories import BUNDLE_CODE, bundles_create
+    from ttelgo.errors import DomainError
+
+    bundles_create()
+    vendor, _ = vendor_with_key()
+    environment = vendor_test_environment_open(vendor=vendor)
+    vendor_suspend(vendor=vendor, actor=None, reason="overdue invoice")
+    environment.refresh_from_db()
+    with pytest.raises(DomainError) as refused:
+        order_create_b2b(vendor=environment, bundle_code=BUNDLE_CODE, quantity=1)
+    assert refused.value.code == "vendor_not_active"
+    assert not environment.orders.exists()
