@@ -262,9 +262,23 @@ def vendor_order_refundable(*, order_id: int) -> Money:
     return Money(_order_refundable(order_id, leg), leg.account.currency)
 
 
-def vendor_order_refund(*, order_id: int, amount: Money, reference: str) -> Transaction:
+def vendor_order_refund_posted(*, reference: str) -> Money | None:
+    """What the order refund posted under `reference` gave back; None if there is none."""
+    txn = Transaction.objects.filter(
+        reference=reference, kind=Transaction.Kind.ORDER_REFUND
+    ).first()
+    if txn is None:
+        return None
+    leg = txn.entries.select_related("account").filter(amount__gt=0).get()
+    return Money(leg.amount, leg.account.currency)
+
+
+def vendor_order_refund(
+    *, order_id: int, amount: Money, reference: str, actor: Any = None
+) -> Transaction:
     """Give a charged order's money back to the wallet / off the receivable. The refunds of
-    an order never exceed its charge. Idempotent on reference."""
+    an order never exceed its charge. Idempotent on reference. `actor`: the operator who
+    gave it (kept on the transaction; reconciliation tells deliberate refunds by it)."""
     existing = Transaction.objects.filter(reference=reference).first()
     if existing is not None:
         return existing
@@ -291,5 +305,6 @@ def vendor_order_refund(*, order_id: int, amount: Money, reference: str) -> Tran
             kind=Transaction.Kind.ORDER_REFUND,
             description=f"Refund of order {order_id}",
             order_id=order_id,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
             metadata={**charge.metadata, "vendor_id": account.holder},
         )

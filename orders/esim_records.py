@@ -70,10 +70,18 @@ class Esim(models.Model):
 class EsimRefund(models.Model):
     """A customer's or vendor's request to refund an eSIM that was never installed: taken
     back at the provider and paid back to the card or the vendor account (`refunded`), or
-    left to operators (`in_review`, e.g. a disputed order) who refund or reject it."""
+    left to operators (`in_review`, e.g. a disputed order) who refund or reject it.
+
+    One refund per eSIM, held by the database: at most one row that is not `rejected` per
+    eSIM (a unique constraint), and one process at a time carries it out, the one whose
+    conditional update moved it to `refunding` (a claim that lapses after
+    `CLAIM_SECONDS`, so a carry-out cut short by a crash is taken up again). Its money
+    moves under keys derived from its id (orders/esim_refunds.py), so carrying it out
+    twice pays once."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested"  # being carried out (revoke, then the money)
+        REQUESTED = "requested"  # waiting to be carried out (again: a payment failed)
+        REFUNDING = "refunding"  # claimed: being revoked, then paid back
         REFUNDED = "refunded"
         IN_REVIEW = "in_review"
         REJECTED = "rejected"
@@ -86,6 +94,8 @@ class EsimRefund(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     requested_by = models.CharField(max_length=100, help_text="customer:<id> or vendor:<id>")
     resolution = models.TextField(blank=True)
+    # When the current carry-out claimed it (`refunding`); an older claim has lapsed.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 

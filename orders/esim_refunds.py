@@ -10,11 +10,13 @@ The provider is asked outside any transaction; nothing moves if it refuses."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders.customer_emails import customer_email
@@ -28,6 +30,7 @@ from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.permissions import operator_require
 
+logger = logging.getLogger(__name__)
 R = EsimRefund.Status
 
 
@@ -63,23 +66,51 @@ def _check(esim: Esim) -> Order:
     return order
 
 
+# A carry-out that has not finished within this long is taken to have died with its
+# process: the next request for the eSIM, or the sweep, takes the refund up again.
+CLAIM_SECONDS = 300
+
+
+def _claimable() -> Q:
+    """Refunds nobody is carrying out: waiting (a payment failed), or claimed long ago."""
+    lapsed = timezone.now() - timedelta(seconds=CLAIM_SECONDS)
+    return Q(status=R.REQUESTED) | Q(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=lapsed), status=R.REFUNDING
+    )
+
+
+def _claim(refund: EsimRefund, *, start: str | None = None) -> bool:
+    """Compare-and-set: move the refund to `refunding` with a fresh claim, from `start`
+    (an operator's approval of `in_review`) or from a claimable state. Of any number of
+    concurrent callers, the one whose update changed the row carries it out."""
+    rows = EsimRefund.objects.filter(pk=refund.pk)
+    rows = rows.filter(status=start) if start is not None else rows.filter(_claimable())
+    return bool(rows.update(status=R.REFUNDING, claimed_at=timezone.now()))
+
+
 def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRefund:
-    """Refund an unused eSIM now, or queue it for operators (`in_review`)."""
+    """Refund an unused eSIM now, or queue it for operators (`in_review`). One refund per
+    eSIM: a request that finds one already asked for is refused (`already_requested`),
+    unless that refund was cut short (revoked, not yet paid back: it is finished now)."""
     if not reason.strip():
         raise DomainError(
             "validation_error",
             "Say why the refund is asked for.",
             details={"reason": ["Required."]},
         )
-    # A request cut short after the revocation (the card refund failed) is carried on.
-    pending = EsimRefund.objects.filter(esim=esim, status=R.REQUESTED).first()
-    if pending is not None:
-        return _refund_carry_out(refund=pending, actor=requested_by)
+    live = EsimRefund.objects.filter(esim=esim).exclude(status=R.REJECTED).first()
+    if live is not None:
+        # A request cut short after the revocation (the card refund failed, the process
+        # died) is carried on, by whichever request claims it.
+        if live.status in (R.REQUESTED, R.REFUNDING) and _claim(live):
+            return _refund_carry_out(refund=live, actor=requested_by)
+        raise _not_allowed("A refund of this eSIM was already asked for.", "already_requested")
     order = _check(esim)
     price, _cost = esim_refund_share(order=order, esim=esim)
-    status = R.IN_REVIEW if order.disputed_at is not None else R.REQUESTED
+    held = order.disputed_at is not None
     try:
         with transaction.atomic():
+            # Created claimed: the unique constraint lets one request in per eSIM.
             refund = EsimRefund.objects.create(
                 esim=esim,
                 order=order,
@@ -87,63 +118,120 @@ def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRe
                 currency=price.currency,
                 reason=reason.strip()[:2000],
                 requested_by=requested_by,
-                status=status,
+                status=R.IN_REVIEW if held else R.REFUNDING,
+                claimed_at=None if held else timezone.now(),
             )
     except IntegrityError:  # another request for the same eSIM won the race
         raise _not_allowed(
             "A refund of this eSIM was already asked for.", "already_requested"
         ) from None
-    if status == R.IN_REVIEW:
+    if held:
         return refund
     return _refund_carry_out(refund=refund, actor=requested_by)
 
 
+def esim_refunds_resume() -> list[int]:
+    """Beat job: finish refunds cut short after their eSIM was revoked (a payment that
+    failed, a process that died mid-way), each by the one caller that claims it. Returns
+    the ids finished."""
+    done: list[int] = []
+    for refund in EsimRefund.objects.filter(_claimable()).order_by("id")[:100]:
+        if not _claim(refund):
+            continue  # someone else took it up meanwhile
+        try:
+            _refund_carry_out(refund=refund, actor="system")
+        except DomainError as exc:
+            logger.warning("eSIM refund %s not finished: %s", refund.pk, exc.message)
+            continue
+        done.append(refund.pk)
+    return done
+
+
+def _release(refund: EsimRefund) -> None:
+    """The eSIM is revoked but the money did not move: back to `requested`, for a retry or
+    the sweep to finish (keys derived from the refund's id make that pay once)."""
+    EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
+        status=R.REQUESTED, claimed_at=None
+    )
+
+
 def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
-    """Revoke at the provider, then pay back; a refusal leaves nothing half-done."""
+    """Revoke at the provider, then pay back; a refusal leaves nothing half-done. Runs
+    only for the caller that claimed the refund (`refunding`). The money moves under the
+    refund's own id: the ledger posts "esim_refund:<id>" once, and the card refund has
+    one row and one gateway idempotency key per eSIM refund, so a carry-out taken up
+    again after a crash pays what is left to pay, never twice."""
     order = Order.objects.get(pk=refund.order_id)
     esim = Esim.objects.get(pk=refund.esim_id)
     try:
         revoked = esim_revoke(order=order, esim=esim, actor=actor)
     except DomainError:
-        EsimRefund.objects.filter(pk=refund.pk, status__in=[R.REQUESTED, R.IN_REVIEW]).update(
+        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
             status=R.REJECTED,
             resolution="the provider could not be reached",
             resolved_at=timezone.now(),
         )
         raise
     if not revoked:
-        EsimRefund.objects.filter(pk=refund.pk).update(
+        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
             status=R.REJECTED,
             resolution="the provider says the eSIM is in use",
             resolved_at=timezone.now(),
         )
         raise _not_allowed("The eSIM is already in use, so it cannot be refunded.", "installed")
     amount = refund.money
-    if order.channel == Order.Channel.B2B:
-        with transaction.atomic():
-            order_vendor_refund(order_id=order.pk, amount=amount, actor=actor, reason=refund.reason)
-            EsimRefund.objects.filter(pk=refund.pk).update(
-                status=R.REFUNDED, resolved_at=timezone.now()
-            )
-    else:
-        payment = Payment.objects.get(order=order, kind=Payment.Kind.ORDER)
-        payment_refund(payment=payment, amount=amount, reason=refund.reason, actor=None)
-        with transaction.atomic():
-            EsimRefund.objects.filter(pk=refund.pk).update(
-                status=R.REFUNDED, resolved_at=timezone.now()
-            )
-            customer_email(
-                order=order, kind="esim_refund_done", iccid=esim.iccid, amount=str(amount)
-            )
+    key = f"esim_refund:{refund.pk}"
+    try:
+        if order.channel == Order.Channel.B2B:
+            with transaction.atomic():
+                order_vendor_refund(
+                    order_id=order.pk,
+                    amount=amount,
+                    actor=actor,
+                    reason=refund.reason,
+                    reference=key,
+                )
+                _refunded(refund)
+        else:
+            payment = Payment.objects.get(order=order, kind=Payment.Kind.ORDER)
+            payment_refund(payment=payment, amount=amount, reason=refund.reason, key=key)
+            with transaction.atomic():
+                if _refunded(refund):
+                    customer_email(
+                        order=order, kind="esim_refund_done", iccid=esim.iccid, amount=str(amount)
+                    )
+    except DomainError:
+        if not Order.objects.filter(pk=order.pk, status=Order.Status.REFUNDED).exists():
+            _release(refund)
+            raise
+        # An operator refunded the whole order meanwhile: that paid this share too.
+        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
+            status=R.REFUNDED,
+            resolution="paid back by the order's full refund",
+            resolved_at=timezone.now(),
+        )
+    except Exception:
+        _release(refund)
+        raise
     refund.refresh_from_db()
     return refund
 
 
+def _refunded(refund: EsimRefund) -> bool:
+    return bool(
+        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
+            status=R.REFUNDED, resolved_at=timezone.now()
+        )
+    )
+
+
 def operator_esim_refund_approve(*, refund_id: int, actor: Any, note: str = "") -> EsimRefund:
-    """An operator refunds an eSIM refund request held for review."""
+    """An operator refunds an eSIM refund request held for review. Approving twice (two
+    operators at once) carries it out once: the approval claims the request."""
     operator_require(actor, "ttelgo.refund_any")
     refund = EsimRefund.objects.get(pk=refund_id)
-    if refund.status != R.IN_REVIEW:
+    if refund.status != R.IN_REVIEW or not _claim(refund, start=R.IN_REVIEW):
+        refund.refresh_from_db()
         raise DomainError("invalid_state", f"This request is {refund.status}, not in review.")
     refund = _refund_carry_out(refund=refund, actor=actor)
     with transaction.atomic():

@@ -78,12 +78,17 @@ def _provider_revoke(*, iccid: str, bundle_code: str, livemode: bool) -> bool:
 
 def _revoked_record(
     *, order: Order, esim: Esim, bundle_code: str, cost: Money, actor: Any, whole: bool
-) -> None:
+) -> bool:
+    """Record a revocation the provider made. A whole eSIM is revoked once: the call that
+    finds it revoked already (under its row lock) records nothing and returns False."""
     with transaction.atomic():
         locked = Esim.objects.select_for_update(no_key=True).get(pk=esim.pk)
-        if whole and locked.status != Esim.Status.REVOKED:
+        if whole:
+            if locked.status == Esim.Status.REVOKED:
+                return False
             locked.status = Esim.Status.REVOKED
             locked.save(update_fields=["status", "updated_at"])
+            esim.status = locked.status
         provider_refund_expect(order=order, iccid=esim.iccid, bundle_code=bundle_code, cost=cost)
         what = f"eSIM {esim.iccid}" if whole else f"bundle {bundle_code} on eSIM {esim.iccid}"
         order_event_record(
@@ -111,11 +116,16 @@ def _revoked_record(
                     type="esim.deletion_scheduled",
                     data={**data, "deletion_at": deletion_at.isoformat()},
                 )
+        return True
 
 
 def esim_revoke(*, order: Order, esim: Esim, actor: Any = None) -> bool:
     """Take one eSIM of an eSIM order back. True when it is revoked (now or before),
-    False when it is in use (the customer keeps it)."""
+    False when it is in use (the customer keeps it). Its status is read afresh, and its
+    revocation is recorded (receivable, events) by one call only, however many ask:
+    being revoked pays nothing by itself; a refund's own claim decides who pays
+    (orders/esim_refunds.py)."""
+    esim.refresh_from_db(fields=["status"])
     if esim.status == Esim.Status.REVOKED:
         return True
     if esim_in_use(esim):

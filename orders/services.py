@@ -18,6 +18,7 @@ from billing.alerts import vendor_low_balance_due
 from billing.selectors import vendor_balance_of, vendor_has_overdue_invoices
 from billing.services import (
     vendor_order_refund,
+    vendor_order_refund_posted,
     vendor_order_refundable,
     vendor_order_reserve,
     vendor_order_void,
@@ -210,17 +211,30 @@ def order_refund_settle(*, order_id: int, reason: str) -> bool:
 
 
 def order_vendor_refund(
-    *, order_id: int, amount: Money | None, actor: Any = None, reason: str = ""
+    *,
+    order_id: int,
+    amount: Money | None,
+    actor: Any = None,
+    reason: str = "",
+    reference: str = "",
 ) -> tuple[Order, Money]:
     """Give a completed vendor order's charge back, all of what is left (`amount=None`) or
     part of it, to the vendor's wallet (prepaid) or off its receivable (postpaid). A full
     refund moves the order to `refunded`; either way the vendor gets `order.refunded`.
-    Returns the order and the amount refunded now."""
+    Returns the order and the amount refunded now.
+
+    `reference` names what the refund pays back (an eSIM refund: "esim_refund:<id>"):
+    the ledger posts once per reference, and a refund already posted under it is returned
+    as it was, with no second event. Without one, each call is a refund of its own."""
     from orders.notifications import order_refunded_notify
 
     with transaction.atomic():
         # The order row is the lock: two refunds of one order run one after the other.
         order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        if reference:
+            posted = vendor_order_refund_posted(reference=reference)
+            if posted is not None:
+                return order, posted
         if order.channel != Order.Channel.B2B or order.status != S.COMPLETED:
             raise DomainError(
                 "invalid_state",
@@ -238,7 +252,8 @@ def order_vendor_refund(
         vendor_order_refund(
             order_id=order_id,
             amount=value,
-            reference=f"order:{order_id}:refund:{uuid.uuid4().hex[:12]}",
+            reference=reference or f"order:{order_id}:refund:{uuid.uuid4().hex[:12]}",
+            actor=actor,
         )
         order = order_refund_recorded(
             order_id=order_id,

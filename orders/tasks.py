@@ -96,6 +96,13 @@ def orders_late_deliveries_revoke() -> list[int]:
     return revoke()
 
 
+@shared_task(name="orders.tasks.esim_refunds_resume", ignore_result=True)
+def esim_refunds_resume() -> list[int]:
+    from orders.esim_refunds import esim_refunds_resume as resume
+
+    return resume()
+
+
 @shared_task(name="orders.tasks.provider_refunds_collect", ignore_result=True)
 def provider_refunds_collect() -> list[int]:
     from orders.provider_refunds import provider_refunds_collect as collect

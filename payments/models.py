@@ -108,6 +108,10 @@ class Refund(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # What this refund pays back, when one thing may be paid back only once (an eSIM
+    # refund: "esim_refund:<id>"): asking again returns this row, and the gateway's
+    # idempotency key is derived from it.
+    key = models.CharField(max_length=100, blank=True, default="", db_default="")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -118,6 +122,9 @@ class Refund(models.Model):
         ordering = ("-created_at", "-id")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+            models.UniqueConstraint(
+                fields=["payment", "key"], condition=~Q(key=""), name="refund_one_per_key"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -421,6 +421,7 @@ def payment_refund(
     reason: str,
     actor: Any = None,
     total_limit: int | None = None,
+    key: str = "",
 ) -> Refund:
     """Refund a succeeded payment in full (`amount=None`: whatever is left) or in part.
     `total_limit`: the most this payment's refunds may come to with this one (an
@@ -428,7 +429,11 @@ def payment_refund(
 
     Our refund row is written first and its id is the gateway idempotency key, so a retry
     never refunds twice; calling this again once nothing is left to refund is a no-op that
-    returns the last refund."""
+    returns the last refund. With `key` (what the refund pays back, e.g.
+    "esim_refund:<id>"), there is one refund row per key and payment, held by a unique
+    constraint: asking again returns it once it succeeded, or asks the gateway again
+    under the same idempotency key (derived from the key) while it has not, so that
+    thing is paid back once however often and however concurrently it is asked."""
     with transaction.atomic():
         locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
         if locked.status != P.SUCCEEDED:
@@ -437,9 +442,15 @@ def payment_refund(
                 f"Only a succeeded payment can be refunded; this one is {locked.status}.",
                 details={"payment_status": locked.status},
             )
-        in_flight = sum(r.amount for r in locked.refunds.filter(status=Refund.Status.PENDING))
+        keyed = locked.refunds.filter(key=key).first() if key else None
+        if keyed is not None and keyed.status == Refund.Status.SUCCEEDED:
+            return keyed
+        pending = locked.refunds.filter(status=Refund.Status.PENDING)
+        if keyed is not None:
+            pending = pending.exclude(pk=keyed.pk)
+        in_flight = sum(r.amount for r in pending)
         remaining = locked.amount - locked.refunded_amount - in_flight
-        if remaining <= 0:
+        if remaining <= 0 and keyed is None:
             last = locked.refunds.exclude(status=Refund.Status.FAILED).first()
             if last is not None:
                 return last
@@ -450,6 +461,8 @@ def payment_refund(
                 details={"amount": [f"Currency must be {locked.currency}."]},
             )
         value = remaining if amount is None else amount.amount
+        if keyed is not None:
+            value = keyed.amount  # the same refund again: the gateway sees the same request
         if value <= 0 or value > remaining:
             raise DomainError(
                 "validation_error",
@@ -463,20 +476,30 @@ def payment_refund(
                 value=value,
                 currency=locked.currency,
             )
-        refund = Refund.objects.create(
-            payment=locked,
-            amount=value,
-            currency=locked.currency,
-            reason=reason,
-            actor=actor if getattr(actor, "is_authenticated", False) else None,
-        )
+        if keyed is not None:
+            Refund.objects.filter(pk=keyed.pk).update(status=Refund.Status.PENDING, error="")
+            refund = keyed
+        else:
+            refund = Refund.objects.create(
+                payment=locked,
+                amount=value,
+                currency=locked.currency,
+                reason=reason,
+                key=key,
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+    # Our refund row, qualified by the payment: unique even if a rolled-back outer
+    # transaction lets the database hand out the same id again. A keyed refund's key is
+    # what it pays back, the same on every retry.
+    idempotency_key = f"payment:{locked.reference}:refund:{key or refund.pk}"
     try:
-        result = get_gateway(locked.livemode).refund(
+        # A keyed refund asked again: the gateway may have made it already (an answer we
+        # never got), and its idempotency keys do not last forever; look first.
+        made = _gateway_refund_of(payment=locked, refund=refund) if keyed is not None else None
+        result = made or get_gateway(locked.livemode).refund(
             payment_intent_id=locked.payment_intent_id,
             amount=Money(value, locked.currency),
-            # Our refund row, qualified by the payment: unique even if a rolled-back
-            # outer transaction lets the database hand out the same id again.
-            idempotency_key=f"payment:{locked.reference}:refund:{refund.pk}",
+            idempotency_key=idempotency_key,
             reason=reason,
             metadata={"refund_id": str(refund.pk), "payment_id": str(locked.pk)},
         )
@@ -496,6 +519,16 @@ def payment_refund(
     _refund_record(refund_id=refund.pk, gateway_refund_id=result.id, actor=actor)
     refund.refresh_from_db()
     return refund
+
+
+def _gateway_refund_of(*, payment: Payment, refund: Refund) -> GatewayRefund | None:
+    """The gateway's refund made for our refund row (named in its metadata), if any."""
+    for gr in get_gateway(payment.livemode).list_refunds(
+        payment_intent_id=payment.payment_intent_id
+    ):
+        if gr.metadata.get("refund_id") == str(refund.pk) and gr.status in ("succeeded", "pending"):
+            return gr
+    return None
 
 
 def refund_limit_check(*, limit: int, already: int, value: int, currency: str) -> None:

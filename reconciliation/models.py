@@ -47,6 +47,7 @@ class ReconciliationFinding(models.Model):
         PAYMENTS = "payments", "Stripe vs payments"
         PROVIDER = "provider", "Provider vs eSIMs"
         STUCK = "stuck", "Stuck orders"
+        REFUNDS = "refunds", "Refunds vs revoked eSIMs"
 
     class Fix(models.TextChoices):
         REDRIVE = "redrive", "Re-drive provisioning"

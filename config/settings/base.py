@@ -192,6 +192,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "orders.tasks.orders_late_deliveries_revoke",
         "schedule": 600.0,
     },
+    # eSIM refunds cut short after the revocation (payment failed, process died).
+    "esim-refunds-resume": {"task": "orders.tasks.esim_refunds_resume", "schedule": 300.0},
     "provider-refunds-collect": {
         "task": "orders.tasks.provider_refunds_collect",
         "schedule": 3600.0,
