@@ -88,15 +88,22 @@ def operator_actions() -> list[str]:
     return sorted(found)
 
 
-def admin_actions() -> list[str]:
-    """`app.ModelAdmin.action` for every bulk action of the operator console."""
+def console_actions() -> list[str]:
+    """`module.ModelAdmin.action` for every bulk action of the operator console, and
+    `module.ModelAdmin page:<url name>` for every page a ModelAdmin adds to the standard
+    list, add, change, delete and history pages (an order's refund page, a vendor's
+    adjustment page …)."""
     from django.contrib import admin
 
-    found = []
+    standard = ("_changelist", "_add", "_history", "_delete", "_change")
+    found = set()
     for model_admin in admin.site._registry.values():
+        owner = f"{type(model_admin).__module__}.{type(model_admin).__name__}"
         for action in model_admin.actions or ():
-            name = action if isinstance(action, str) else action.__name__
-            found.append(f"{type(model_admin).__module__}.{type(model_admin).__name__}.{name}")
+            found.add(f"{owner}.{action if isinstance(action, str) else action.__name__}")
+        for url in model_admin.get_urls():
+            if isinstance(url, URLPattern) and url.name and not url.name.endswith(standard):
+                found.add(f"{owner} page:{url.name}")
     return sorted(found)
 
 
