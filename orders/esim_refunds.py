@@ -19,15 +19,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.services import vendor_order_refundable
 from orders.customer_emails import customer_email
 from orders.esim_records import Esim, EsimRefund
 from orders.esim_revocation import esim_in_use, esim_refund_share, esim_revoke
 from orders.models import Order
 from orders.services import order_vendor_refund
 from payments.models import Payment
-from payments.services import payment_refund
+from payments.services import payment_refund, payment_refunds_in_flight
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
+from ttelgo.money import Money
 from ttelgo.permissions import operator_require
 
 logger = logging.getLogger(__name__)
@@ -163,6 +165,14 @@ def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
     again after a crash pays what is left to pay, never twice."""
     order = Order.objects.get(pk=refund.order_id)
     esim = Esim.objects.get(pk=refund.esim_id)
+    if esim.status != Esim.Status.REVOKED:
+        try:
+            _payable_check(order=order, refund=refund)
+        except DomainError as exc:
+            EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
+                status=R.REJECTED, resolution=exc.message, resolved_at=timezone.now()
+            )
+            raise
     try:
         revoked = esim_revoke(order=order, esim=esim, actor=actor)
     except DomainError:
@@ -215,6 +225,34 @@ def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
         raise
     refund.refresh_from_db()
     return refund
+
+
+def _payable_check(*, order: Order, refund: EsimRefund) -> None:
+    """Whether the refund's money can move, asked before the eSIM is revoked: a refund
+    that would be refused the money (the order refunded meanwhile, in full or so far that
+    less than this share is left) takes nothing back."""
+    if order.channel == Order.Channel.B2B:
+        left = (
+            vendor_order_refundable(order_id=order.pk).amount
+            if order.status == Order.Status.COMPLETED
+            else 0
+        )
+    else:
+        payment = Payment.objects.filter(
+            order=order, kind=Payment.Kind.ORDER, status=Payment.Status.SUCCEEDED
+        ).first()
+        left = (
+            payment.amount - payment.refunded_amount - payment_refunds_in_flight(payment=payment)
+            if payment is not None
+            else 0
+        )
+    if left < refund.amount:
+        raise _not_allowed(
+            f"Less than this eSIM's share ({refund.money}) is left to refund on its order.",
+            "order_not_refundable",
+            order_status=order.status,
+            refundable=Money(max(left, 0), refund.currency).to_api(),
+        )
 
 
 def _refunded(refund: EsimRefund) -> bool:

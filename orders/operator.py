@@ -17,7 +17,7 @@ from orders.esim_revocation import esim_refund_share, order_esims_revoke
 from orders.models import Order
 from orders.state import ORDER_STATES
 from payments.models import Payment
-from payments.services import payment_refund, refund_limit_check
+from payments.services import payment_refund, payment_refunds_in_flight, refund_limit_check
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -152,10 +152,34 @@ def _take_back(order: Order, *, full: bool, actor: Any) -> None:
     raise DomainError("invalid_state", message, details=details)
 
 
+def _amount_check(amount: Money | None, left: Money) -> int:
+    """The refund asked for, in minor units: all that is `left` (None) or a part of it in
+    its currency. Refused here, before anything is revoked or paid."""
+    if amount is not None and amount.currency != left.currency:
+        raise DomainError(
+            "validation_error",
+            f"The refund must be in {left.currency}.",
+            details={"amount": [f"Currency must be {left.currency}."]},
+        )
+    value = left.amount if amount is None else amount.amount
+    if value <= 0 or value > left.amount:
+        raise DomainError(
+            "validation_error",
+            f"The refund must be between 0 and {Money(max(left.amount, 0), left.currency)}.",
+            details={"amount": ["More than what is left to refund."]},
+        )
+    return value
+
+
 def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, reason: str) -> Any:
     """Refund an order in full (`amount=None`: what is left) or in part: a customer's to
     the card through the payments refund service, a vendor's to its wallet or receivable.
-    Support may refund up to SUPPORT_REFUND_LIMIT; finance any amount."""
+    Support may refund up to SUPPORT_REFUND_LIMIT; finance any amount.
+
+    Every check (permission, reason, the order's state, the amount against what is left,
+    the operator's limit) comes before the first side effect: a refused refund revokes
+    nothing. Only then does a full refund take the eSIMs back, and the money move (where
+    the amount and limit are checked again under the lock)."""
 
     operator_require(actor, "ttelgo.refund_any", "ttelgo.refund_small")
     if not reason.strip():
@@ -170,8 +194,20 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             details={"status": order.status},
         )
     if order.channel == Order.Channel.B2B:
+        if order.status != S.COMPLETED:
+            raise DomainError(
+                "invalid_state",
+                "Only a completed vendor order can be refunded to the vendor.",
+                details={"status": order.status, "channel": order.channel},
+            )
         left = vendor_order_refundable(order_id=order.pk)
-        value = left.amount if amount is None else amount.amount
+        if left.amount <= 0:
+            raise DomainError(
+                "invalid_state",
+                "This order is already refunded in full.",
+                details={"status": order.status},
+            )
+        value = _amount_check(amount, left)
         # Checked again under the order's lock; here so nothing is revoked for a refund the
         # operator may not give.
         _refund_within_limit(
@@ -188,20 +224,20 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
             "This order has no card payment to refund.",
             details={"status": order.status, "channel": order.channel},
         )
-    remaining = payment.amount - payment.refunded_amount
+    # What the payments service will allow: less the refunds still under way.
+    in_flight = payment_refunds_in_flight(payment=payment)
+    remaining = payment.amount - payment.refunded_amount - in_flight
     if remaining <= 0:
         raise DomainError(
             "invalid_state",
             "This order's payment is already refunded in full.",
             details={"status": order.status},
         )
+    value = _amount_check(amount, Money(remaining, payment.currency))
     _refund_within_limit(
-        actor,
-        remaining if amount is None else amount.amount,
-        payment.currency,
-        already=payment.refunded_amount,
+        actor, value, payment.currency, already=payment.refunded_amount + in_flight
     )
-    _take_back(order, full=amount is None or amount.amount >= remaining, actor=actor)
+    _take_back(order, full=value >= remaining, actor=actor)
     before = {
         "order_status": order.status,
         "refunded": Money(payment.refunded_amount, payment.currency).to_api(),

@@ -521,6 +521,11 @@ def payment_refund(
     return refund
 
 
+def payment_refunds_in_flight(*, payment: Payment) -> int:
+    """What the payment's refunds still waiting for the gateway come to (minor units)."""
+    return sum(r.amount for r in payment.refunds.filter(status=Refund.Status.PENDING))
+
+
 def _gateway_refund_of(*, payment: Payment, refund: Refund) -> GatewayRefund | None:
     """The gateway's refund made for our refund row (named in its metadata), if any."""
     for gr in get_gateway(payment.livemode).list_refunds(

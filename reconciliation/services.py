@@ -13,24 +13,27 @@ import csv
 import io
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models import F as Field
 from django.utils import timezone
 
 from esims.providers import get_provider
 from ledger.integrity import ledger_integrity_check
-from ledger.models import Transaction
-from orders.esim_records import Esim
+from ledger.models import Entry, Transaction
+from orders.esim_records import Esim, EsimRefund
+from orders.esim_refunds import CLAIM_SECONDS
+from orders.esim_revocation import esim_refund_share
 from orders.models import Order
 from orders.operator import operator_order_redrive, operator_order_refund
 from orders.provisioning import provider_reference_for
 from payments.gateways import get_gateway
-from payments.models import Payment
+from payments.models import Payment, Refund
 from payments.services import payment_intent_sync
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from ttelgo.audit import audit_record
@@ -383,11 +386,156 @@ def check_stuck(*, since: Any) -> list[Found]:
     return found
 
 
+@dataclass
+class _Money:
+    """What an order took and gave back, in minor units."""
+
+    charged: int = 0
+    refunded: int = 0
+    by_operators: int = 0  # refunds an operator decided (audited), not eSIM refunds
+
+
+def _order_money(orders: list[Order]) -> dict[int, _Money]:
+    """For each order: what was charged (card payment or vendor charge), refunded, and
+    refunded by an operator's decision. Three queries for all of them."""
+    money = {o.pk: _Money() for o in orders}
+    for order_id, amount, refunded, status in Payment.objects.filter(
+        kind=Payment.Kind.ORDER, order_id__in=list(money)
+    ).values_list("order_id", "amount", "refunded_amount", "status"):
+        if status == Payment.Status.SUCCEEDED:
+            money[order_id].charged, money[order_id].refunded = amount, refunded
+    for order_id, total in (
+        Refund.objects.filter(
+            payment__order_id__in=list(money),
+            status=Refund.Status.SUCCEEDED,
+            actor__isnull=False,
+            key="",
+        )
+        .values_list("payment__order_id")
+        .annotate(total=Sum("amount"))
+    ):
+        money[order_id].by_operators += total or 0
+    # A vendor order's charge debits its wallet; each refund debits the refunds account.
+    legs = (
+        Entry.objects.filter(
+            transaction__order_id__in=list(money),
+            transaction__kind__in=(Transaction.Kind.ORDER_CHARGE, Transaction.Kind.ORDER_REFUND),
+            amount__gt=0,
+        )
+        .values_list(
+            "transaction__order_id",
+            "transaction__kind",
+            "transaction__actor_id",
+            "transaction__reference",
+        )
+        .annotate(total=Sum("amount"))
+    )
+    for order_id, kind, actor_id, reference, total in legs:
+        row = money[order_id]
+        if kind == Transaction.Kind.ORDER_CHARGE:
+            row.charged += total
+        else:
+            row.refunded += total
+            # An eSIM refund an operator approved is still an eSIM refund.
+            if actor_id is not None and not reference.startswith("esim_refund:"):
+                row.by_operators += total
+    return money
+
+
+def check_refunds(*, since: Any) -> list[Found]:
+    """Refunds against revoked eSIMs, on orders with refunds or revocations since `since`:
+    an eSIM order whose refunds exceed the share of its revoked eSIMs (besides what
+    operators chose to give back), and an eSIM revoked without its money back (no
+    refunded eSIM refund, and its order not refunded in full)."""
+
+    lapsed = timezone.now() - timedelta(seconds=CLAIM_SECONDS)
+    order_ids = set(
+        Refund.objects.filter(
+            status=Refund.Status.SUCCEEDED, completed_at__gte=since, payment__order__isnull=False
+        ).values_list("payment__order_id", flat=True)
+    )
+    order_ids |= {
+        pk
+        for pk in Transaction.objects.filter(
+            kind=Transaction.Kind.ORDER_REFUND, created_at__gte=since
+        ).values_list("order_id", flat=True)
+        if pk is not None
+    }
+    revoked_esims = Esim.objects.filter(status=Esim.Status.REVOKED, updated_at__gte=since)
+    order_ids |= set(revoked_esims.values_list("order_id", flat=True))
+    orders = list(
+        Order.objects.filter(
+            pk__in=order_ids,
+            livemode=True,
+            kind=Order.Kind.ESIM,
+            status__in=(S.COMPLETED, S.REFUNDED, S.FAILED),
+        ).prefetch_related("esims")
+    )
+    money = _order_money(orders)
+    refunded_esims = set(
+        EsimRefund.objects.filter(order__in=orders)
+        .filter(
+            Q(status=EsimRefund.Status.REFUNDED)
+            | Q(status=EsimRefund.Status.REFUNDING, claimed_at__gte=lapsed)
+        )
+        .values_list("esim_id", flat=True)
+    )
+    found: list[Found] = []
+    for order in orders:
+        esims = list(order.esims.all())
+        revoked = [e for e in esims if e.status == Esim.Status.REVOKED]
+        paid = money[order.pk]
+        share = sum(esim_refund_share(order=order, esim=e)[0].amount for e in revoked)
+        unexplained = paid.refunded - paid.by_operators
+        if esims and order.status != S.FAILED and unexplained > share:
+            found.append(
+                _finding(
+                    F.Category.REFUNDS,
+                    "refunds_exceed_revoked",
+                    f"Order {order.pk} paid back {Money(unexplained, order.currency)} besides "
+                    f"what operators refunded, but its {len(revoked)} revoked eSIM(s) stand "
+                    f"for {Money(share, order.currency)}.",
+                    object_type="order",
+                    object_id=str(order.pk),
+                    order_id=order.pk,
+                    details={
+                        "refunded": Money(paid.refunded, order.currency).to_api(),
+                        "by_operators": Money(paid.by_operators, order.currency).to_api(),
+                        "revoked_share": Money(share, order.currency).to_api(),
+                        "revoked": [e.iccid for e in revoked],
+                    },
+                )
+            )
+        if paid.refunded >= paid.charged:
+            continue  # refunded in full (or never charged): every revocation is matched
+        for esim in revoked:
+            if esim.pk in refunded_esims:
+                continue
+            found.append(
+                _finding(
+                    F.Category.REFUNDS,
+                    "esim_revoked_unrefunded",
+                    f"eSIM {esim.iccid} of order {order.pk} was revoked but nobody got its "
+                    "share back: no refunded eSIM refund, and the order is not refunded in "
+                    "full.",
+                    object_type="esim",
+                    object_id=esim.iccid,
+                    order_id=order.pk,
+                    details={
+                        "share": esim_refund_share(order=order, esim=esim)[0].to_api(),
+                        "refunded": Money(paid.refunded, order.currency).to_api(),
+                    },
+                )
+            )
+    return found
+
+
 CHECKS: dict[str, Callable[..., list[Found]]] = {
     F.Category.LEDGER: check_ledger,
     F.Category.PAYMENTS: check_payments,
     F.Category.PROVIDER: check_provider,
     F.Category.STUCK: check_stuck,
+    F.Category.REFUNDS: check_refunds,
 }
 
 
