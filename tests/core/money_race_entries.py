@@ -413,6 +413,18 @@ def _member_test_card(ctx: tuple[VendorUser, Payment], i: int) -> Any:
     return member_test_payment_confirm(member=member, payment_id=payment.pk, succeed=True)
 
 
+def _member_simulated_topup(member: VendorUser, i: int) -> Any:
+    from portal.order_actions import member_simulate_wallet_topup
+
+    return member_simulate_wallet_topup(member=member, amount=Money(10_000, "USD"), succeed=True)
+
+
+def _member_simulated_failure(member: VendorUser, i: int) -> Any:
+    from portal.order_actions import member_simulate_provisioning_failure
+
+    return member_simulate_provisioning_failure(member=member, bundle_code=BUNDLE_CODE)
+
+
 def _auto_topup_execute(run: AutoTopupRun, i: int) -> Any:
     from orders.auto_topups import auto_topup_execute
 
@@ -604,6 +616,20 @@ RACES: dict[str, Race] = {
             "a test wallet below its play money, refilled 20 times: back up to 1,000.00 once",
             prepare=_test_wallet_drained,
             attempt=_member_play_money,
+        ),
+        Race(
+            "portal: simulated wallet top-up",
+            "each click is another paid test top-up: 20 intents, each charged and credited once",
+            prepare=_test_wallet_drained,
+            attempt=_member_simulated_topup,
+            allowed=_each_success,
+        ),
+        Race(
+            "portal: simulated provisioning failure",
+            "each click is another test order the provider refuses: 20 charged, 20 released",
+            prepare=_test_wallet_drained,
+            attempt=_member_simulated_failure,
+            allowed=_each_success,
         ),
         Race(
             "portal: test card pays a payment",
