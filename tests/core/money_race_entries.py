@@ -4,6 +4,9 @@ on a fresh set-up, then twenty at once on another, and compares what moved."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +66,9 @@ class Race:
     attempt: Callable[[Any, int], Any]
     allowed: Callable[[Any, list[Any]], int] = lambda ctx, results: 1
     settle: Callable[[Any, list[Any]], None] | None = None
+    # One request alone moves something (a charge, a posting, an intent …), so the entry
+    # proves something; False only where doing nothing is the point.
+    moves: bool = True
 
 
 def _user() -> User:
@@ -224,16 +230,32 @@ def _auto_topup_esim(customer: bool) -> Esim:
     return esim
 
 
-def _usage_crossing(esim: Esim) -> None:
-    from orders.esim_services import esim_usage_apply
+ESIMGO_KEY = "race-esimgo-key"  # a test value, not a secret (the test sets it)
+MB = 1024 * 1024
 
-    esim_usage_apply(
-        esim_id=esim.pk,
-        initial_mb=1000,
-        remaining_mb=100,
-        unlimited=False,
-        state="active",
-        bundles=[{"bundle_code": BUNDLE_CODE, "state": "active", "assigned_at": "2026-11-01"}],
+
+def _usage_alert(esim: Esim, i: int) -> Any:
+    """eSIM Go's signed usage alert: request i reports 100 - i MB of 1,000 left, so each
+    is another report of the same crossing below the rule's 20 %."""
+    body = json.dumps(
+        {
+            "iccid": esim.iccid,
+            "alertType": "Utilisation",
+            "bundle": {
+                "id": "b1",
+                "reference": "r1",
+                "name": BUNDLE_CODE,
+                "initialQuantity": 1000 * MB,
+                "remainingQuantity": (100 - i) * MB,
+                "unlimited": False,
+            },
+        }
+    ).encode()
+    return APIClient().post(
+        "/api/v1/webhooks/esimgo",
+        body,
+        content_type="application/json",
+        HTTP_X_SIGNATURE_SHA256=hmac.new(ESIMGO_KEY.encode(), body, hashlib.sha256).hexdigest(),
     )
 
 
@@ -514,9 +536,9 @@ RACES: dict[str, Race] = {
         ),
         Race(
             "eSIM Go usage callback: auto top-up",
-            "20 usage reports of one crossing of a vendor's rule: one top-up bought",
+            "20 alerts (100 MB down to 81 MB left of 1,000) of one crossing: one top-up bought",
             prepare=_vendor_auto_esim,
-            attempt=lambda esim, i: _usage_crossing(esim),
+            attempt=_usage_alert,
         ),
         Race(
             "auto top-up run (customer card)",
@@ -601,6 +623,7 @@ RACES: dict[str, Race] = {
             attempt=lambda ctx, i: webhooks_operator.operator_inbound_reprocess(
                 event_id=ctx[0], actor=ctx[1][i]
             ),
+            moves=False,
         ),
         Race(
             "operator: reconciliation refund",

@@ -3,7 +3,7 @@ operator modules, what moved (ledger, provider, gateway), and running calls toge
 threads that each hold their own database connection.
 
 `movement()` counts everything a money path can do to the outside world or the books:
-ledger transactions by kind and the amount they move, the sandbox provider's purchases,
+ledger transactions by kind and the amount they move, holds on funds, the sandbox provider's purchases,
 top-ups and revocations (revocation *calls*, counted on the provider class, not only the
 rows it changed), and the sandbox gateway's PaymentIntents, charges and refunds."""
 
@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from ledger.models import Entry, Transaction
+from ledger.models import Entry, Hold, Transaction
 from sandbox.models import (
     SandboxBundleAssignment,
     SandboxOrder,
@@ -139,6 +139,9 @@ def movement() -> Counter[str]:
         {
             "ledger transactions": Transaction.objects.count(),
             "ledger moved (minor units)": _sum(Entry.objects.filter(amount__gt=0)),
+            "ledger holds": Hold.objects.count(),
+            "ledger held (minor units)": _sum(Hold.objects.all()),
+            "ledger holds captured (minor units)": _sum(Hold.objects.all(), "captured_amount"),
             "provider orders": SandboxOrder.objects.count(),
             "provider bundles assigned": SandboxBundleAssignment.objects.count(),
             "provider bundles revoked": SandboxBundleAssignment.objects.filter(

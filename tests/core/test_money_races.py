@@ -12,9 +12,10 @@ money path added without its entry fails `test_every_write_path_is_classified`."
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 
 from ledger.integrity import ledger_integrity_check
-from tests.core.money_race_entries import RACES, N
+from tests.core.money_race_entries import ESIMGO_KEY, RACES, N
 from tests.core.money_races import (
     console_actions,
     failures,
@@ -254,7 +255,7 @@ def test_a_write_endpoint_added_without_its_entry_is_reported():
 @pytest.mark.parametrize("name", sorted(RACES))
 def test_twenty_at_once_move_what_the_allowed_requests_move(name):
     entry = RACES[name]
-    with provider_calls_counted():
+    with provider_calls_counted(), override_settings(ESIMGO_API_KEY=ESIMGO_KEY):
         one_ctx = entry.prepare()
         before = movement()
         one = [entry.attempt(one_ctx, 0)]
@@ -262,6 +263,7 @@ def test_twenty_at_once_move_what_the_allowed_requests_move(name):
         if entry.settle:
             entry.settle(one_ctx, one)
         single = moved_between(before, movement())
+        assert any(single.values()) == entry.moves, f"one request alone moved {single}"
 
         ctx = entry.prepare()
         before = movement()
