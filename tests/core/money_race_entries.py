@@ -447,6 +447,35 @@ def _member_simulated_failure(member: VendorUser, i: int) -> Any:
     return member_simulate_provisioning_failure(member=member, bundle_code=BUNDLE_CODE)
 
 
+def _esim_expiring() -> Esim:
+    """A vendor's eSIM expiring tomorrow, under a rule that tops up 3 days before."""
+    vendor = _vendor()
+    esim = Esim.objects.get(order=_vendor_order(vendor_client(vendor), quantity=1))
+    AutoTopupRule.objects.create(vendor=vendor, esim=esim, bundle_code=TOPUP_CODE, expiry_days=3)
+    Esim.objects.filter(pk=esim.pk).update(expires_at=timezone.now() + timedelta(days=1))
+    return esim
+
+
+def _expiry_sweep(esim: Esim, i: int) -> Any:
+    from orders.auto_topup_triggers import auto_topups_expiry_check
+
+    return auto_topups_expiry_check()
+
+
+def _order_delivered_late() -> Order:
+    """A vendor's order the delivery guarantee failed while the provider was still
+    processing it; the provider delivered its three eSIMs since."""
+    order = _vendor_order(vendor_client(_vendor()))
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED, revoke_on_arrival=True)
+    return order
+
+
+def _late_deliveries_sweep(order: Order, i: int) -> Any:
+    from orders.provisioning import orders_late_deliveries_revoke
+
+    return orders_late_deliveries_revoke()
+
+
 def _auto_topup_execute(run: AutoTopupRun, i: int) -> Any:
     from orders.auto_topups import auto_topup_execute
 
@@ -545,6 +574,20 @@ RACES: dict[str, Race] = {
             "one firing executed 20 times: one top-up order, the card charged once",
             prepare=_customer_run,
             attempt=_auto_topup_execute,
+        ),
+        # Beat jobs that buy or revoke, run twice at once (a slow run overlapping the next,
+        # or an operator's "run now" in the console)
+        Race(
+            "beat: auto top-ups at expiry",
+            "an eSIM expiring within its rule's days, 20 sweeps at once: one top-up bought",
+            prepare=_esim_expiring,
+            attempt=_expiry_sweep,
+        ),
+        Race(
+            "beat: late deliveries revoked",
+            "an order failed before the provider delivered it, 20 sweeps: each eSIM revoked once",
+            prepare=_order_delivered_late,
+            attempt=_late_deliveries_sweep,
         ),
         # Operators
         Race(
