@@ -163,3 +163,66 @@ def test_parallel_customer_refunds_of_one_esim_refund_the_card_once():
     payment.refresh_from_db()
     assert payment.refunded_amount == payment.amount
     assert Order.objects.get(pk=order.pk).status == Order.Status.REFUNDED
+
+
+def test_parallel_approvals_of_a_held_esim_refund_pay_once():
+    """Twenty operators approve one request held for review at once: one carries it out,
+    the others are told it is no longer in review."""
+    from orders.esim_refunds import operator_esim_refund_approve
+    from tests.console.factories import operator
+    from ttelgo.errors import DomainError
+
+    bundles_create()
+    vendor = VendorFactory(billing_mode=Vendor.BillingMode.PREPAID, currency="USD")
+    fund(vendor, 100_000)
+    client = vendor_client(vendor)
+    response = client.post(
+        "/api/v1/vendor/orders",
+        {"bundle_code": "esim_1GB_7D_GB_V2", "quantity": 2},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key(),
+    )
+    order = Order.objects.get(pk=response.json()["id"])
+    Order.objects.filter(pk=order.pk).update(disputed_at=order.updated_at)
+    esim = Esim.objects.filter(order=order).order_by("id").first()
+    assert esim is not None
+    held = client.post(
+        f"/api/v1/vendor/esims/{esim.iccid}/refund",
+        {"reason": "x"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key(),
+    )
+    assert held.json()["status"] == "in_review", held.content
+    operators = [operator("finance") for _ in range(THREADS)]
+    before = vendor_balance(vendor=vendor).available.amount
+    barrier = threading.Barrier(THREADS)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def approve(actor: Any) -> None:
+        try:
+            barrier.wait()
+            try:
+                done = operator_esim_refund_approve(
+                    refund_id=held.json()["id"], actor=actor, note="ok"
+                )
+                outcome = done.status
+            except DomainError as exc:
+                outcome = exc.code
+            with lock:
+                outcomes[outcome] += 1
+        finally:
+            connection.close()
+
+    revocations = Revocations()
+    with revocations.patch():
+        threads = [threading.Thread(target=approve, args=(a,)) for a in operators]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert outcomes == {"refunded": 1, "invalid_state": THREADS - 1}, outcomes
+    assert vendor_balance(vendor=vendor).available.amount == before + order.total // 2
+    assert revocations.calls[esim.iccid] == 1
+    assert Transaction.objects.filter(order_id=order.pk, kind="order_refund").count() == 1
+    assert ledger_integrity_check() == []
