@@ -19,6 +19,7 @@ from orders.models import Order
 from ttelgo.emails import templated_email
 from ttelgo.money import Money, money_api
 from ttelgo.outbox import event_record, task_enqueue
+from ttelgo.validators import one_line
 from vendors.branding import brand_for
 
 
@@ -110,7 +111,7 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
     context = {"order": order, "cards": cards, "brand": brand}
     from_email = settings.DEFAULT_FROM_EMAIL
     if sender:
-        from_email = formataddr((sender, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
+        from_email = formataddr((one_line(sender), parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
     message = templated_email(
         template="esims_ready",
         context=context,

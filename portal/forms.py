@@ -10,12 +10,13 @@ from django.http import HttpRequest
 
 from ttelgo.errors import DomainError
 from ttelgo.outbox import EVENT_TYPES
+from ttelgo.validators import SingleLineFormField
 from vendors.members import vendor_signup_with_owner
 from vendors.models import Vendor
 
 
 class VendorSignupForm(forms.Form):
-    company_name = forms.CharField(max_length=200, label="Company name")
+    company_name = SingleLineFormField(max_length=200, label="Company name")
     country = forms.RegexField(
         regex=r"^[A-Za-z]{2}$",
         label="Country (ISO code, e.g. GB)",
@@ -55,7 +56,7 @@ class ApiKeyForm(forms.Form):
 
 
 class BrandForm(forms.Form):
-    display_name = forms.CharField(max_length=100, label="Name your customers see")
+    display_name = SingleLineFormField(max_length=100, label="Name your customers see")
     logo_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
     primary_color = forms.RegexField(
         regex=r"^#[0-9a-fA-F]{6}$",
@@ -68,11 +69,11 @@ class BrandForm(forms.Form):
     topup_url = forms.URLField(
         max_length=500, required=False, assume_scheme="https", label="Top-up page URL"
     )
-    sender_name = forms.CharField(max_length=100, required=False, label="Email sender name")
+    sender_name = SingleLineFormField(max_length=100, required=False, label="Email sender name")
 
 
 class TicketForm(forms.Form):
-    subject = forms.CharField(max_length=200)
+    subject = SingleLineFormField(max_length=200)
     body = forms.CharField(
         label="Message", widget=forms.Textarea(attrs={"rows": 5}), max_length=10000
     )

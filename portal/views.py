@@ -34,8 +34,8 @@ from portal.webhook_actions import (
     member_endpoint_test,
     member_endpoint_update,
 )
-from support.models import Ticket, TicketMessage
-from support.services import ticket_open
+from support.models import TicketMessage
+from support.services import ticket_open, tickets_of_vendor
 from ttelgo.errors import DomainError
 from vendors.members import (
     member_api_key_issue,
@@ -80,7 +80,7 @@ def portal_page(view: Callable[..., HttpResponse]) -> View:
 
 
 def portal_live_page(view: Callable[..., HttpResponse]) -> View:
-    """As `portal_page`, always on the live vendor (brand, support, team, keys of both)."""
+    """As `portal_page`, always on the live vendor (brand, team, keys of both modes)."""
     return _page(view, follows_mode=False)
 
 
@@ -209,9 +209,10 @@ def auto_topups(request: HttpRequest, member: VendorUser) -> HttpResponse:
     return render(request, "portal/auto_topups.html", _context(member, rules=rules))
 
 
-@portal_live_page
+@portal_page
 def support(request: HttpRequest, member: VendorUser) -> HttpResponse:
-    """The vendor's tickets and a form to open one (answers also arrive by email)."""
+    """The vendor's tickets of the portal's mode and a form to open one about an eSIM of
+    that mode (answers also arrive by email)."""
     form = TicketForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -230,7 +231,7 @@ def support(request: HttpRequest, member: VendorUser) -> HttpResponse:
             else:
                 messages.success(request, "We have your message; we answer by email and here.")
                 return redirect("portal:support")
-    tickets = Ticket.objects.filter(vendor=member.vendor).prefetch_related(
+    tickets = tickets_of_vendor(member.vendor).prefetch_related(
         Prefetch("messages", queryset=TicketMessage.objects.exclude(author="note"))
     )
     context = _context(member, form=form, tickets=tickets)

@@ -334,8 +334,12 @@ class SandboxProvider(Provider):
 
     @staticmethod
     def _usage(iccid: str, a: SandboxBundleAssignment, now: datetime) -> BundleUsage:
-        """Usage grows linearly from an hour after assignment, at a per-eSIM pace between
-        40% and 130% of the bundle over its validity, so some run out and some expire."""
+        """eSIM Go's bundle states: `processing` until the order completes, `queued` from
+        the assignment until first use (refundable), then `active` until it runs out
+        (`depleted`) or its time does (`expired`). The traveller starts an hour after the
+        assignment, or when a simulation says so; usage then grows linearly at a per-eSIM
+        pace between 40% and 130% of the bundle over its validity, so some run out and
+        some expire."""
         started = a.assigned_at + timedelta(hours=1)
         lifetime = timedelta(days=a.validity_days)
         expires_at = started + lifetime if now >= started and not a.revoked else None
@@ -349,7 +353,7 @@ class SandboxProvider(Provider):
             quota = a.initial_bytes if not a.unlimited else 0
             remaining = quota - int(quota * used_share)
             if now < started:
-                state = "active" if now >= a.assigned_at else "queued"
+                state = "queued" if now >= a.assigned_at else "processing"
             elif elapsed >= lifetime:
                 state = "expired"
             elif not a.unlimited and remaining <= 0:
@@ -400,9 +404,16 @@ class SandboxProvider(Provider):
         assignment = esim.assignments.filter(bundle_code=bundle_code, revoked=False).last()
         if assignment is None:
             raise ProviderNotFound(f"Bundle {bundle_code} is not on {iccid}", status=404)
-        if now >= assignment.assigned_at + timedelta(hours=1):  # first use starts it
+        if _started(assignment, now):  # first use starts it: no longer refundable
             raise ProviderRejected(
                 "Bundle already started; it can no longer be refunded", status=400
             )
         assignment.revoked = True
         assignment.save(update_fields=["revoked"])
+
+
+def _started(a: SandboxBundleAssignment, now: datetime) -> bool:
+    """Whether the traveller started the bundle: an hour after its assignment, or earlier
+    when a simulation used it (first use, usage, expiry)."""
+    simulated = a.simulated_used_permille is not None or bool(a.simulated_state)
+    return simulated or now >= a.assigned_at + timedelta(hours=1)

@@ -10,9 +10,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -51,7 +51,7 @@ class AssignForm(forms.Form):
 class MessageInline(ReadOnlyAdminMixin, TabularInline):
     model = TicketMessage
     extra = 0
-    fields = ("created_at", "author", "via", "operator", "body")
+    fields = ("created_at", "author", "via", "operator", "body", "email_status", "email_error")
     readonly_fields = fields
 
 
@@ -66,6 +66,20 @@ def sla_text(ticket: Ticket, now: Any = None) -> str:
     return f"{span} left" if left.total_seconds() >= 0 else f"overdue by {span}"
 
 
+def _email_outcome(answer: TicketMessage, requester: str) -> str:
+    """What became of the answer's email, as the operator is told after answering."""
+    if answer.email_status == TicketMessage.Email.SENT:
+        return f"{requester} was emailed."
+    if answer.email_status == TicketMessage.Email.FAILED:
+        return (
+            f"The answer could not be emailed to {requester} ({answer.email_error}); "
+            "the ticket is back in the queue."
+        )
+    if answer.email_status == TicketMessage.Email.QUEUED:
+        return f"the email to {requester} is on its way."
+    return "the requester has no email address: nothing was sent."
+
+
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
@@ -75,21 +89,38 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "sla",
         "assignee",
         "requester",
+        "mode",
+        "answer_email",
         "order",
         "iccid",
         "updated_at",
     )
-    list_filter = ("status", ("assignee", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", "livemode", ("assignee", admin.RelatedOnlyFieldListFilter))
     search_fields = ("subject", "=iccid", "=order__id", "customer__email", "vendor__name")
     list_select_related = ("customer", "vendor", "order", "assignee")
     readonly_fields = (
         *[f.name for f in Ticket._meta.fields],
+        "mode",
+        "answer_email",
         "sla",
         "esim_state",
         "order_state",
     )
     fieldsets = (
-        (None, {"fields": ("subject", "status", "sla", "assignee", "language")}),
+        (
+            None,
+            {
+                "fields": (
+                    "subject",
+                    "status",
+                    "mode",
+                    "answer_email",
+                    "sla",
+                    "assignee",
+                    "language",
+                )
+            },
+        ),
         ("Requester", {"fields": ("customer", "vendor", "created_at", "updated_at")}),
         ("About", {"fields": ("order", "order_state", "iccid", "esim_state")}),
     )
@@ -98,9 +129,16 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         # Waiting longest first, then the rest by their last change.
+        last_answer = TicketMessage.objects.filter(
+            ticket=OuterRef("pk"), author=TicketMessage.Author.OPERATOR
+        ).order_by("-created_at", "-id")
         return (
             super()
             .get_queryset(request)
+            .annotate(
+                last_answer_email=Subquery(last_answer.values("email_status")[:1]),
+                last_answer_error=Subquery(last_answer.values("email_error")[:1]),
+            )
             .order_by(F("waiting_since").asc(nulls_last=True), "-updated_at")
         )
 
@@ -112,6 +150,19 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if obj.customer_id:
             return str(obj.customer.email)  # type: ignore[union-attr]
         return f"vendor: {obj.vendor}"
+
+    @admin.display(description="mode", ordering="livemode")
+    def mode(self, obj: Ticket) -> str:
+        """A vendor's test-mode ticket is about its test environment's orders and eSIMs."""
+        return "live" if obj.livemode else "test"
+
+    @admin.display(description="last answer email")
+    def answer_email(self, obj: Ticket) -> str:
+        """Whether the latest answer reached the requester: "failed: <why>" stands out."""
+        status = getattr(obj, "last_answer_email", None) or ""
+        if status == TicketMessage.Email.FAILED:
+            return f"failed: {getattr(obj, 'last_answer_error', '')}"
+        return status or "-"
 
     @admin.display(description="SLA")
     def sla(self, obj: Ticket) -> str:
@@ -152,13 +203,18 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
         ticket = Ticket.objects.get(pk=object_id)
 
         def perform(form: forms.Form) -> str:
-            operator_ticket_answer(
+            answer = operator_ticket_answer(
                 ticket_id=ticket.pk,
                 actor=request.user,
                 body=form.cleaned_data["body"],
                 close=form.cleaned_data["close"],
             )
-            return f"Ticket #{ticket.pk} answered; {self.requester(ticket)} was emailed."
+            answer.refresh_from_db()
+            outcome = _email_outcome(answer, self.requester(ticket))
+            if answer.email_status == TicketMessage.Email.FAILED:
+                self.message_user(request, outcome, messages.ERROR)
+                return f"Ticket #{ticket.pk}: the answer is saved."
+            return f"Ticket #{ticket.pk} answered; {outcome}"
 
         last = (
             ticket.messages.exclude(author=TicketMessage.Author.NOTE)
@@ -175,6 +231,7 @@ class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
             perform=perform,
             summary=[
                 ("From", self.requester(ticket)),
+                ("Mode", self.mode(ticket)),
                 ("Subject", ticket.subject),
                 ("Order", ticket.order_id or "-"),
                 ("Last message", last.body if last else "-"),

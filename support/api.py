@@ -17,12 +17,13 @@ from rest_framework.views import APIView
 from support import services
 from support.models import Ticket, TicketMessage
 from ttelgo.errors import DomainError
+from ttelgo.fields import SingleLineCharField
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 
 
 class TicketInputSerializer(serializers.Serializer):
-    subject = serializers.CharField(max_length=200)
+    subject = SingleLineCharField(max_length=200)
     body = serializers.CharField(max_length=10000)
     order_id = serializers.IntegerField(required=False, min_value=1)
     iccid = serializers.CharField(required=False, max_length=22)
@@ -40,6 +41,7 @@ class TicketMessageSerializer(serializers.ModelSerializer):
 
 class TicketSerializer(serializers.ModelSerializer):
     order_id = serializers.IntegerField(allow_null=True, read_only=True)
+    livemode = serializers.BooleanField(read_only=True, help_text="false for a test-mode ticket")
     messages = TicketMessageSerializer(many=True, read_only=True)
 
     class Meta:
@@ -48,6 +50,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "id",
             "subject",
             "status",
+            "livemode",
             "order_id",
             "iccid",
             "created_at",
@@ -60,20 +63,26 @@ class _TicketsMixin:
     """Which tickets the caller sees: a vendor's or a customer's own, never another's."""
 
     def _owner(self) -> dict[str, Any]:
+        """Who opens a ticket: the customer, or the vendor the key acts as (a test key's
+        test environment: its ticket is the live vendor's, in test mode)."""
         request = self.request  # type: ignore[attr-defined]
         vendor = getattr(request, "vendor", None)
         if vendor is None:
             return {"customer": request.user}
-        # Support is the company's, whichever mode the key is in: a test key's ticket is
-        # the live vendor's (operators never see a test environment).
-        return {"vendor": vendor.live_vendor or vendor}
+        return {"vendor": vendor}
 
     def _tickets(self) -> QuerySet[Ticket]:
+        request = self.request  # type: ignore[attr-defined]
+        vendor = getattr(request, "vendor", None)
+        # A key sees its company's tickets of its own mode; a customer their own.
+        mine = (
+            services.tickets_of_vendor(vendor)
+            if vendor is not None
+            else Ticket.objects.filter(customer=request.user, livemode=True)
+        )
         # Operators' internal notes are never shown to the requester.
         public = TicketMessage.objects.exclude(author=TicketMessage.Author.NOTE)
-        return Ticket.objects.filter(**self._owner()).prefetch_related(
-            Prefetch("messages", queryset=public)
-        )
+        return mine.prefetch_related(Prefetch("messages", queryset=public))
 
     def _ticket(self, ticket_id: int) -> Ticket:
         ticket = self._tickets().filter(pk=ticket_id).first()

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ttelgo.validators import validate_single_line
+
 
 class Ticket(models.Model):
     class Status(models.TextChoices):
@@ -23,7 +25,11 @@ class Ticket(models.Model):
     vendor = models.ForeignKey(
         "vendors.Vendor", null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
     )
-    subject = models.CharField(max_length=200)
+    subject = models.CharField(max_length=200, validators=[validate_single_line])
+    # A vendor's test key opens test tickets: still the company's (`vendor` is the live
+    # vendor, whom the operators know), seen only in test mode and only about test orders
+    # and eSIMs. Customers' tickets are live.
+    livemode = models.BooleanField(default=True, db_default=True)
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
     )
@@ -80,8 +86,19 @@ class TicketMessage(models.Model):
     )
     body = models.TextField()
     via = models.CharField(max_length=8, choices=Via.choices, default=Via.API)
+
+    class Email(models.TextChoices):
+        QUEUED = "queued"  # in the outbox, on its way
+        SENT = "sent"
+        FAILED = "failed"  # the operators see why, and the ticket is back in their queue
+
     # The email's Message-ID for a reply by email: the same email twice adds one message.
     message_id = models.CharField(max_length=255, blank=True)
+    # An operator's answer is emailed to the requester: how far that got ("" when there is
+    # nothing to send, such as a requester without an address or an internal note).
+    email_status = models.CharField(max_length=8, choices=Email.choices, blank=True)
+    email_error = models.CharField(max_length=500, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

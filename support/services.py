@@ -6,13 +6,16 @@ the link lands back in the same ticket. Operators' internal notes are never sent
 
 from __future__ import annotations
 
+import logging
 import re
+from smtplib import SMTPRecipientsRefused, SMTPSenderRefused
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -25,9 +28,13 @@ from support.models import Ticket, TicketMessage
 from ttelgo.audit import audit_record
 from ttelgo.emails import templated_email
 from ttelgo.errors import DomainError
+from ttelgo.metrics import TICKET_ANSWER_EMAIL_FAILURES
+from ttelgo.outbox import task_enqueue
 from ttelgo.permissions import operator_require
+from ttelgo.validators import one_line
 from vendors.models import Vendor
 
+logger = logging.getLogger(__name__)
 REPLY_SALT = "ttelgo.ticket-reply"
 LINK_SALT = "ttelgo.ticket-link"
 
@@ -64,6 +71,11 @@ def ticket_open(
     via: str = TicketMessage.Via.API,
     language: str = "",
 ) -> Ticket:
+    """A customer's ticket, or a vendor's: `vendor` is the one the caller acts as (a
+    vendor's test environment for a test key). A test environment's ticket is its live
+    vendor's with `livemode=False`, and names only the test environment's orders and
+    eSIMs; a live ticket only live ones (one of the other mode is unknown, as another
+    vendor's is)."""
     language = language or getattr(customer, "language", "") or "en"
     order = None
     if iccid:
@@ -74,7 +86,8 @@ def ticket_open(
     with transaction.atomic():
         ticket = Ticket.objects.create(
             customer=None if vendor else customer,
-            vendor=vendor,
+            vendor=ticket_vendor(vendor) if vendor else None,
+            livemode=vendor.livemode if vendor else True,
             subject=subject.strip(),
             order=order,
             iccid=iccid,
@@ -84,8 +97,18 @@ def ticket_open(
         TicketMessage.objects.create(
             ticket=ticket, author=TicketMessage.Author.REQUESTER, body=body.strip(), via=via
         )
-    _tell_operators(ticket, body)
+        _tell_operators(ticket, body)
     return ticket
+
+
+def ticket_vendor(vendor: Vendor) -> Vendor:
+    """Whose a vendor's ticket is: the live vendor's, whichever mode the caller is in."""
+    return vendor.live_vendor or vendor
+
+
+def tickets_of_vendor(vendor: Vendor) -> QuerySet[Ticket]:
+    """The tickets a vendor acting in its mode sees: its company's, of that mode only."""
+    return Ticket.objects.filter(vendor=ticket_vendor(vendor), livemode=vendor.livemode)
 
 
 def ticket_reply_by_requester(
@@ -118,18 +141,26 @@ def ticket_reply_by_requester(
 def operator_ticket_answer(
     *, ticket_id: int, actor: Any, body: str, close: bool = False
 ) -> TicketMessage:
-    """An operator answers; the customer or vendor is emailed the answer."""
+    """An operator answers; the answer's email to the customer or vendor is queued in the
+    outbox with it (`email_status` says how far it got: a failure puts the ticket back in
+    the operators' queue, see `ticket_answer_email_failed`)."""
     operator_require(actor, "ttelgo.answer_tickets")
     if not body.strip():
         raise DomainError("validation_error", "Write the answer.", details={"body": ["Required."]})
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("customer", "vendor")
+            .get(pk=ticket_id)
+        )
+        to = _requester_email(ticket)
         message = TicketMessage.objects.create(
             ticket=ticket,
             author=TicketMessage.Author.OPERATOR,
             operator=actor,
             body=body.strip(),
             via=TicketMessage.Via.CONSOLE,
+            email_status=TicketMessage.Email.QUEUED if to else "",
         )
         ticket.status = Ticket.Status.CLOSED if close else Ticket.Status.ANSWERED
         ticket.waiting_since = None
@@ -139,8 +170,65 @@ def operator_ticket_answer(
         audit_record(
             actor=actor, action="ticket.answer", target=ticket, after={"status": ticket.status}
         )
-        transaction.on_commit(lambda: _answer_email(ticket, message))
+        if to:
+            task_enqueue("support.tasks.ticket_answer_email", message.pk)
     return message
+
+
+def ticket_answer_email_send(*, message_id: int) -> bool:
+    """Send a queued answer's email once; True when it went. A message the mail server
+    refuses for good (a bad address, a header it will not take) is recorded as failed;
+    the server or the network being away raises OSError for the task to retry. Sent at
+    most once per success: a repeat finds the answer no longer queued."""
+    message = (
+        TicketMessage.objects.select_related("ticket__customer", "ticket__vendor")
+        .filter(pk=message_id, email_status=TicketMessage.Email.QUEUED)
+        .first()
+    )
+    if message is None:
+        return False
+    ticket = message.ticket
+    to = _requester_email(ticket)
+    if not to:
+        ticket_answer_email_failed(message_id=message_id, error="the requester has no address")
+        return False
+    try:
+        _answer_email(ticket, message, to).send()
+    except (ValueError, SMTPRecipientsRefused, SMTPSenderRefused) as exc:
+        # ValueError: BadHeaderError and malformed addresses; the refusals are for good.
+        ticket_answer_email_failed(message_id=message_id, error=exc)
+        return False
+    TicketMessage.objects.filter(pk=message_id, email_status=TicketMessage.Email.QUEUED).update(
+        email_status=TicketMessage.Email.SENT, email_error="", emailed_at=timezone.now()
+    )
+    return True
+
+
+def ticket_answer_email_failed(*, message_id: int, error: BaseException | str) -> None:
+    """The answer could not be emailed: say so on the answer and, as an internal note, in
+    the conversation; the ticket goes back to the operators' queue (open, waiting from
+    now), since the requester has not been told. Once per answer."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    with transaction.atomic():
+        changed = TicketMessage.objects.filter(
+            pk=message_id, email_status=TicketMessage.Email.QUEUED
+        ).update(email_status=TicketMessage.Email.FAILED, email_error=text[:500])
+        if not changed:
+            return
+        message = TicketMessage.objects.get(pk=message_id)
+        now = timezone.now()
+        TicketMessage.objects.create(
+            ticket_id=message.ticket_id,
+            author=TicketMessage.Author.NOTE,
+            body=f"The answer of {message.created_at:%Y-%m-%d %H:%M} could not be emailed "
+            f"to the requester ({text[:300]}). Correct the cause and answer again.",
+            via=TicketMessage.Via.CONSOLE,
+        )
+        Ticket.objects.filter(pk=message.ticket_id).update(
+            status=Ticket.Status.OPEN, waiting_since=now, updated_at=now
+        )
+    TICKET_ANSWER_EMAIL_FAILURES.inc()
+    logger.warning("ticket answer %s not emailed: %s", message_id, text)
 
 
 def operator_ticket_note(*, ticket_id: int, actor: Any, body: str) -> TicketMessage:
@@ -253,32 +341,29 @@ def _requester_email(ticket: Ticket) -> str:
     return ticket.vendor.contact_email if ticket.vendor else ""
 
 
-def _answer_email(ticket: Ticket, message: TicketMessage) -> None:
-    email = _requester_email(ticket)
-    if not email:
-        return
+def _answer_email(ticket: Ticket, message: TicketMessage, to: str) -> EmailMultiAlternatives:
     context = {"ticket": ticket, "message": message, "link": ticket_link_url(ticket)}
-    templated_email(
+    return templated_email(
         template="ticket_answer",
         context=context,
-        to=email,
+        to=to,
         language=ticket.language,
+        # one_line: a subject stored before subjects were checked still makes one header
         subject=lambda: (
             gettext("Re: %(subject)s (ticket #%(id)s)")
-            % {"subject": ticket.subject, "id": ticket.pk}
+            % {"subject": one_line(ticket.subject), "id": ticket.pk}
         ),
         reply_to=[ticket_reply_address(ticket)],
-    ).send()
+    )
 
 
 def _tell_operators(ticket: Ticket, body: str) -> None:
+    """Queue the operators' email of a new ticket or reply (in the caller's transaction,
+    or on its own)."""
     if settings.SUPPORT_EMAIL:
-        transaction.on_commit(
-            lambda: send_mail(
-                subject=f"[support] #{ticket.pk} {ticket.subject}",
-                message=body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[settings.SUPPORT_EMAIL],
-                fail_silently=True,
-            )
+        mode = "" if ticket.livemode else " [test mode]"
+        task_enqueue(
+            "support.tasks.support_email_send",
+            f"[support]{mode} #{ticket.pk} {one_line(ticket.subject)}",
+            body,
         )

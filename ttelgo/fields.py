@@ -1,5 +1,6 @@
-"""The API's one money field: `{"amount": "4.50", "currency": "USD"}` in and out, one
-`Money` component in the OpenAPI schema (the domain type is `ttelgo.money.Money`)."""
+"""The API's shared fields: the one money field, `{"amount": "4.50", "currency": "USD"}`
+in and out, one `Money` component in the OpenAPI schema (the domain type is
+`ttelgo.money.Money`); and one-line text for what ends up in an email header."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ttelgo.money import SUPPORTED_CURRENCIES, Money, money_api
+from ttelgo.validators import validate_single_line
+
+
+class SingleLineCharField(serializers.CharField):
+    """The API's one-line text (a subject, a name that becomes an email's sender): line
+    breaks and control characters are a `validation_error` on the field that says which
+    character and where (`ttelgo.validators`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(validate_single_line)
 
 
 # The schema of every amount in the API (the `Money` component); `MoneyField` below reads

@@ -55,6 +55,9 @@ WEBHOOK_DELIVERIES = Counter(
     ["outcome"],
 )
 LEDGER_POSTINGS = Counter("ledger_postings", "Ledger transactions posted, by kind", ["kind"])
+TICKET_ANSWER_EMAIL_FAILURES = Counter(
+    "ticket_answer_email_failures", "Operators' ticket answers that could not be emailed"
+)
 IDEMPOTENT_REPLAYS = Counter(
     "idempotent_replays", "Requests answered from a stored Idempotency-Key response"
 )

@@ -10,6 +10,7 @@ from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 from simple_history.models import HistoricalRecords
 
 from ttelgo import sql
+from ttelgo.validators import validate_single_line
 
 
 def default_usage_alert_levels() -> list[int]:
@@ -27,7 +28,7 @@ class Vendor(models.Model):
         PREPAID = "prepaid"
         POSTPAID = "postpaid"
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     billing_mode = models.CharField(
         max_length=16, choices=BillingMode.choices, default=BillingMode.PREPAID
@@ -216,7 +217,7 @@ class VendorBrand(models.Model):
     them): the vendor's name, logo, colours and support contacts instead of ours."""
 
     vendor = models.OneToOneField(Vendor, on_delete=models.CASCADE, related_name="brand")
-    display_name = models.CharField(max_length=100)
+    display_name = models.CharField(max_length=100, validators=[validate_single_line])
     logo_url = models.URLField(max_length=500, blank=True, help_text="https only")
     primary_color = models.CharField(max_length=7, default="#2563eb", help_text="#rrggbb")
     support_email = models.EmailField(blank=True)
@@ -225,7 +226,10 @@ class VendorBrand(models.Model):
         max_length=500, blank=True, help_text="https only: where its customers buy more data"
     )
     sender_name = models.CharField(
-        max_length=100, blank=True, help_text="the From name of emails to its customers"
+        max_length=100,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="the From name of emails to its customers",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -17,6 +17,7 @@ from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.state import StateTable, transition
+from ttelgo.validators import one_line
 from vendors import signals
 from vendors.models import Vendor, VendorAPIKey, key_marker
 
@@ -114,7 +115,7 @@ def vendor_signup(
         vendor.save()
         task_enqueue(
             "vendors.tasks.operations_email_send",
-            f"New vendor signup: {vendor.name}",
+            f"New vendor signup: {one_line(vendor.name)}",
             f"Vendor #{vendor.pk} {vendor.name} ({vendor.contact_email}) "
             "signed up and waits for approval in the admin.",
         )

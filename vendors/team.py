@@ -18,6 +18,7 @@ from django.utils import timezone
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.outbox import task_enqueue
+from ttelgo.validators import one_line
 from vendors.members import member_require
 from vendors.models import VendorInvitation, VendorUser
 from vendors.services import vendor_notify
@@ -73,7 +74,7 @@ def member_invite(*, member: VendorUser, email: str, role: str) -> VendorInvitat
         task_enqueue(
             "vendors.tasks.person_email_send",
             email,
-            f"{member.user.email} invites you to {vendor.name} on TTelGo",
+            f"{member.user.email} invites you to {one_line(vendor.name)} on TTelGo",
             f"{member.user.email} invites you to join {vendor.name}'s team in the TTelGo "
             f"vendor portal as {role}.\n\nAccept within {INVITATION_DAYS} days:\n"
             f"{invitation_url(invitation)}\n\nIf you did not expect this, ignore this email.\n",

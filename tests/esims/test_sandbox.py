@@ -105,7 +105,10 @@ def test_usage_progresses_over_time(sandbox):
     with time_machine.travel(datetime(2026, 1, 1, tzinfo=UTC), tick=False):
         iccid = sandbox.create_order(bundle_code=code, quantity=1, reference="o").esims[0].iccid
         [fresh] = sandbox.get_usage(iccid)
-    assert fresh.remaining_bytes == fresh.initial_bytes and fresh.state == "active"
+    # eSIM Go's states: queued from the assignment until first use (an hour later here).
+    assert fresh.remaining_bytes == fresh.initial_bytes and fresh.state == "queued"
+    with time_machine.travel(datetime(2026, 1, 1, 1, 1, tzinfo=UTC), tick=False):
+        assert [u.state for u in sandbox.get_usage(iccid)] == ["active"]
     with time_machine.travel(datetime(2026, 1, 8, tzinfo=UTC), tick=False):
         [week] = sandbox.get_usage(iccid)
     assert 0 < week.remaining_bytes < fresh.initial_bytes and week.state == "active"

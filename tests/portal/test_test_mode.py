@@ -147,10 +147,13 @@ def test_a_test_key_works_on_the_test_environment_with_livemode_false(
             test, f"/api/v1/vendor/esims/{body['esims'][0]['iccid']}/refund", {"reason": "x"}, "r"
         )
     assert refund["livemode"] is False and refund["status"] == "refunded"
-    # Support is the company's: a ticket opened with a test key is the live vendor's.
+    # Support is the company's: a ticket opened with a test key is the live vendor's, in
+    # test mode: the test key lists it, the live key does not.
     ticket = _post(test, "/api/v1/vendor/tickets", {"subject": "Q", "body": "How?"}, "t")
+    assert ticket["livemode"] is False
     assert Ticket.objects.get(pk=ticket["id"]).vendor_id == vendor.pk
-    assert [t["id"] for t in live.get("/api/v1/vendor/tickets").json()["results"]] == [ticket["id"]]
+    assert [t["id"] for t in test.get("/api/v1/vendor/tickets").json()["results"]] == [ticket["id"]]
+    assert live.get("/api/v1/vendor/tickets").json()["results"] == []
 
 
 def test_a_key_whose_mode_marker_is_changed_is_refused(live_world):
