@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from unittest import mock
 
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -34,6 +35,7 @@ from orders.fraud_models import FraudRule
 from orders.models import Order
 from payments.models import Payment
 from sandbox.models import SandboxPaymentIntent
+from sandbox.provider import SandboxProvider
 from sandbox.stripe import event_build, event_deliver, intent_json, sandbox_intent_succeed
 from tests.console.factories import operator
 from tests.core.money_races import succeeded
@@ -476,6 +478,91 @@ def _late_deliveries_sweep(order: Order, i: int) -> Any:
     return orders_late_deliveries_revoke()
 
 
+def _order_stuck_paid_long() -> Order:
+    """A paid order nobody has taken to provisioning for five minutes."""
+    order = _held_order()
+    Order.objects.filter(pk=order.pk).update(
+        status=Order.Status.PAID, updated_at=timezone.now() - timedelta(minutes=5)
+    )
+    return order
+
+
+def _redrive_sweep(order: Order, i: int) -> Any:
+    from orders.provisioning import orders_redrive_stuck
+
+    return orders_redrive_stuck(older_than=timedelta(seconds=60))
+
+
+def _order_not_delivered_in_time() -> Order:
+    """A vendor's order whose one attempt met a provider outage two hours ago."""
+    from esims.providers import ProviderUnavailable
+    from orders.models import OrderEvent
+    from orders.provisioning import order_provision_attempt
+    from orders.services import order_create_b2b
+
+    vendor = _vendor()
+    with mock.patch("orders.services.order_provisioning_enqueue"):  # the worker is away
+        order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
+    with mock.patch.object(
+        SandboxProvider, "create_order", side_effect=ProviderUnavailable("503", status=503)
+    ):
+        assert order_provision_attempt(order_id=order.pk).result == "retry"
+    OrderEvent.objects.filter(order=order).update(created_at=timezone.now() - timedelta(hours=2))
+    Order.objects.filter(pk=order.pk).update(provisioning_lease_until=None)
+    return order
+
+
+def _guarantee_sweep(order: Order, i: int) -> Any:
+    from orders.provisioning import orders_delivery_guarantee
+
+    return orders_delivery_guarantee()
+
+
+def _provider_refunds_due() -> Order:
+    """A late delivery taken back: the provider owes its three eSIMs' cost back."""
+    from orders.provisioning import orders_late_deliveries_revoke
+
+    order = _order_delivered_late()
+    assert orders_late_deliveries_revoke() == [order.pk]
+    return order
+
+
+def _provider_refunds_sweep(order: Order, i: int) -> Any:
+    from orders.provider_refunds import provider_refunds_collect
+
+    return provider_refunds_collect()
+
+
+class _Crash(BaseException):
+    """The process dying mid-way: nothing of ours catches it."""
+
+
+def _esim_refund_cut_short() -> EsimRefund:
+    """A card refund of an eSIM whose process died after the gateway refunded, its claim
+    lapsed: the resume job finishes it."""
+    from orders.esim_refunds import CLAIM_SECONDS, esim_refund_request
+
+    _, order = _customer_paid_order()
+    esim = Esim.objects.filter(order=order).order_by("id").first()
+    assert esim is not None
+    try:
+        with mock.patch("payments.services._refund_record", side_effect=_Crash):
+            esim_refund_request(esim=esim, requested_by="customer", reason="race")
+    except _Crash:
+        pass
+    refund = EsimRefund.objects.get(esim=esim)
+    EsimRefund.objects.filter(pk=refund.pk).update(
+        claimed_at=timezone.now() - timedelta(seconds=CLAIM_SECONDS + 1)
+    )
+    return refund
+
+
+def _resume_sweep(refund: EsimRefund, i: int) -> Any:
+    from orders.esim_refunds import esim_refunds_resume
+
+    return esim_refunds_resume()
+
+
 def _auto_topup_execute(run: AutoTopupRun, i: int) -> Any:
     from orders.auto_topups import auto_topup_execute
 
@@ -588,6 +675,30 @@ RACES: dict[str, Race] = {
             "an order failed before the provider delivered it, 20 sweeps: each eSIM revoked once",
             prepare=_order_delivered_late,
             attempt=_late_deliveries_sweep,
+        ),
+        Race(
+            "beat: stuck orders re-driven",
+            "a paid order left untouched, 20 sweeps at once: bought once",
+            prepare=_order_stuck_paid_long,
+            attempt=_redrive_sweep,
+        ),
+        Race(
+            "beat: delivery guarantee",
+            "an order not delivered in 60 minutes, 20 sweeps at once: its funds released once",
+            prepare=_order_not_delivered_in_time,
+            attempt=_guarantee_sweep,
+        ),
+        Race(
+            "beat: provider refunds collected",
+            "three provider refunds arrived, 20 sweeps at once: each booked once",
+            prepare=_provider_refunds_due,
+            attempt=_provider_refunds_sweep,
+        ),
+        Race(
+            "beat: eSIM refunds resumed",
+            "a card refund cut short after the gateway refunded, 20 sweeps: finished once",
+            prepare=_esim_refund_cut_short,
+            attempt=_resume_sweep,
         ),
         # Operators
         Race(

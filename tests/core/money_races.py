@@ -88,6 +88,11 @@ def operator_actions() -> list[str]:
     return sorted(found)
 
 
+def beat_jobs() -> list[str]:
+    """`beat <task name>` for every job of the beat schedule."""
+    return sorted(f"beat {job['task']}" for job in settings.CELERY_BEAT_SCHEDULE.values())
+
+
 def console_actions() -> list[str]:
     """`module.ModelAdmin.action` for every bulk action of the operator console, and
     `module.ModelAdmin page:<url name>` for every page a ModelAdmin adds to the standard
@@ -157,6 +162,8 @@ def movement() -> Counter[str]:
     )
     for kind, n in Counter(Transaction.objects.values_list("kind", flat=True)).items():
         found[f"ledger {kind}"] = n
+    for status, n in Counter(Hold.objects.values_list("status", flat=True)).items():
+        found[f"ledger holds {status}"] = n
     return found
 
 

@@ -17,6 +17,7 @@ from django.test import override_settings
 from ledger.integrity import ledger_integrity_check
 from tests.core.money_race_entries import ESIMGO_KEY, RACES, N
 from tests.core.money_races import (
+    beat_jobs,
     console_actions,
     failures,
     moved_between,
@@ -64,6 +65,20 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "PAGE portal/test/simulate/<slug:what>": (
         "portal: simulated wallet top-up",
         "portal: simulated provisioning failure",
+    ),
+    # Beat jobs that buy, refund or revoke
+    "beat orders.tasks.auto_topups_expiry_check": "beat: auto top-ups at expiry",
+    "beat orders.tasks.orders_late_deliveries_revoke": "beat: late deliveries revoked",
+    "beat orders.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
+    "beat orders.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
+    "beat orders.tasks.provider_refunds_collect": "beat: provider refunds collected",
+    "beat orders.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
+    # Usage polled from the provider goes through the callback's esim_usage_apply.
+    "beat orders.tasks.esims_usage_refresh": "eSIM Go usage callback: auto top-up",
+    # Queues the handlers of inbound events not processed yet: the same handlers.
+    "beat webhooks.tasks.inbound_events_redrive": (
+        "Stripe webhook",
+        "operator: inbound event reprocess",
     ),
     # Console bulk actions call the operator services above.
     "billing.admin.InvoiceAdmin.settle_outstanding": "operator: invoice settle",
@@ -158,6 +173,22 @@ NO_MONEY = {
     "PAGE e/<str:token>/help": "support",
     "PAGE pay/<str:token>": "shows a held payment; the browser confirms it at Stripe",
     "PAGE t/<str:token>": "support",
+    # Beat jobs
+    "beat esims.tasks.catalogue_sync": "catalogue",
+    "beat orders.tasks.esims_expiry_notify": "emails",
+    "beat orders.tasks.orders_awaiting_payment_expire": "cancels unpaid intents; no charge",
+    "beat billing.tasks.invoices_close_due": (
+        "issues a document, once per vendor and month (a unique constraint); moves no money"
+    ),
+    "beat billing.tasks.invoices_mark_overdue": "an invoice's status",
+    "beat reconciliation.tasks.reconciliation_run": "reports findings; fixes nothing",
+    "beat reconciliation.tasks.reconciliation_runs_sweep": "closes stale runs",
+    "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
+    "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
+    "beat ttelgo.tasks.outbox_relay": (
+        "hands queued tasks to the broker again; each task's work is raced in its entry"
+    ),
+    "beat vendors.tasks.request_logs_prune": "deletes old log lines",
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
     "orders.operator.refund_limit_for": "reads a setting",
@@ -228,7 +259,7 @@ NO_MONEY = {
 
 
 def _found() -> list[str]:
-    return write_routes() + operator_actions() + console_actions()
+    return write_routes() + operator_actions() + console_actions() + beat_jobs()
 
 
 @pytest.mark.django_db
