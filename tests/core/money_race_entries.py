@@ -4,13 +4,9 @@ on a fresh set-up, then twenty at once on another, and compares what moved."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
@@ -23,34 +19,44 @@ import orders.esim_refunds as orders_esim_refunds
 import orders.operator as orders_operator
 import reconciliation.services as reconciliation_services
 import webhooks.operator as webhooks_operator
-from billing.accounts import vendor_ledger_account
 from billing.models import Invoice
-from billing.selectors import vendor_balance
-from billing.services import vendor_adjustment
-from esims.models import Bundle
-from ledger.models import Purpose
 from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.esim_records import Esim, EsimRefund
-from orders.fraud_models import FraudRule
 from orders.models import Order
 from payments.models import Payment
-from sandbox.models import SandboxPaymentIntent
 from sandbox.provider import SandboxProvider
-from sandbox.stripe import event_build, event_deliver, intent_json, sandbox_intent_succeed
+from sandbox.stripe import event_deliver, sandbox_intent_succeed
 from tests.console.factories import operator
+from tests.core.money_race_setups import (
+    auto_topup_esim,
+    bundles_ensure,
+    captured_event,
+    customer_paid_order,
+    esim_refund_in_review,
+    held_order,
+    new_user,
+    pending_run,
+    pending_test_payment,
+    post_keyed,
+    postpaid_invoice,
+    prepaid_vendor,
+    received_event,
+    refund_finding,
+    test_wallet_drained,
+    usage_alert,
+    vendor_order_bought_via_api,
+    wallet_left_for,
+    wallet_topup_paid,
+)
 from tests.core.money_races import succeeded
-from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import (
     BUNDLE_CODE,
     TOPUP_CODE,
-    bundles_create,
     customer_client,
-    fund,
     vendor_client,
 )
-from ttelgo.models import User
 from ttelgo.money import Money
-from vendors.models import Vendor, VendorUser
+from vendors.models import VendorUser
 
 N = 20
 
@@ -73,24 +79,6 @@ class Race:
     moves: bool = True
 
 
-def _user() -> User:
-    user: User = UserFactory.create()
-    return user
-
-
-def _key(i: int) -> str:
-    return f"race-{uuid.uuid4()}-{i}"
-
-
-def _post(client: APIClient, path: str, body: dict[str, Any] | None = None, i: int = 0) -> Any:
-    return client.post(path, body or {}, format="json", HTTP_IDEMPOTENCY_KEY=_key(i))
-
-
-def _bundles() -> None:
-    if not Bundle.objects.filter(code=BUNDLE_CODE).exists():
-        bundles_create()
-
-
 def _each_success(ctx: Any, results: list[Any]) -> int:
     return sum(succeeded(r) for r in results)
 
@@ -101,238 +89,33 @@ def _pay_every_vendor_intent(ctx: Any, results: list[Any]) -> None:
         sandbox_intent_succeed(payment_intent_id=pi)
 
 
-# --- objects the races act on ------------------------------------------------------------------
-
-
-def _vendor(cents: int = 100_000, **fields: Any) -> Vendor:
-    _bundles()
-    vendor: Vendor = VendorFactory.create(billing_mode=Vendor.BillingMode.PREPAID, **fields)
-    fund(vendor, cents)
-    return vendor
-
-
-def _vendor_order(client: APIClient, quantity: int = 3) -> Order:
-    body = {"bundle_code": BUNDLE_CODE, "quantity": quantity}
-    response = _post(client, "/api/v1/vendor/orders", body)
-    assert response.status_code == 201, response.content
-    order = Order.objects.get(pk=response.json()["id"])
-    assert order.status == Order.Status.COMPLETED, order.status
-    return order
-
-
-def _wallet_left_for(vendor: Vendor, spend: Callable[[], int], times: int) -> None:
-    """Leave exactly `times` times what one `spend()` costs available in the wallet."""
-    cost = spend()
-    available = vendor_balance(vendor=vendor).available.amount
-    vendor_adjustment(
-        vendor=vendor,
-        amount=Money(times * cost - available, vendor.currency),
-        reason="race set-up",
-        actor=None,
-    )
-
-
-def _customer_paid_order(quantity: int = 3) -> tuple[APIClient, Order]:
-    _bundles()
-    client = customer_client(_user())
-    response = _post(client, "/api/v1/orders", {"bundle_code": BUNDLE_CODE, "quantity": quantity})
-    assert response.status_code == 201, response.content
-    sandbox_intent_succeed(payment_intent_id=response.json()["payment"]["payment_intent_id"])
-    order = Order.objects.get(pk=response.json()["id"])
-    assert order.status == Order.Status.COMPLETED, order.status
-    return client, order
-
-
-def _held_order() -> Order:
-    """A customer's paid order that fraud rules hold for review."""
-    _bundles()
-    FraudRule.objects.get_or_create(name="race: hold all", kind="quantity", limit=0)
-    client = customer_client(_user())
-    response = _post(client, "/api/v1/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1})
-    assert response.status_code == 201, response.content
-    sandbox_intent_succeed(payment_intent_id=response.json()["payment"]["payment_intent_id"])
-    order = Order.objects.get(pk=response.json()["id"])
-    assert order.status == Order.Status.IN_REVIEW, order.status
-    FraudRule.objects.filter(name="race: hold all").delete()
-    return order
-
-
-def _postpaid_invoice() -> tuple[APIClient, Invoice]:
-    _bundles()
-    vendor: Vendor = VendorFactory.create(
-        billing_mode=Vendor.BillingMode.POSTPAID, credit_limit=100_000
-    )
-    vendor_adjustment(vendor=vendor, amount=Money(-12_345, "USD"), reason="usage", actor=None)
-    start = date(2026, 10, 1)
-    invoice = Invoice.objects.create(
-        vendor=vendor,
-        account=vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE),
-        period_start=start,
-        period_end=start + timedelta(days=30),
-        currency="USD",
-        total=12_345,
-        opening_balance=0,
-        closing_balance=12_345,
-        due_date=timezone.now().date() + timedelta(days=10),
-    )
-    return vendor_client(vendor), invoice
-
-
-def _wallet_topup_paid() -> Payment:
-    vendor = _vendor()
-    client = vendor_client(vendor)
-    response = _post(
-        client, "/api/v1/vendor/wallet/topups", {"amount": {"amount": "50.00", "currency": "USD"}}
-    )
-    assert response.status_code == 201, response.content
-    sandbox_intent_succeed(payment_intent_id=response.json()["payment_intent_id"])
-    return Payment.objects.get(payment_intent_id=response.json()["payment_intent_id"])
-
-
-def _test_wallet_drained() -> VendorUser:
-    """A portal member whose test wallet spent 500.00 of its play money."""
-    from billing.play_money import vendor_test_environment_open
-
-    vendor = _vendor(status=Vendor.Status.ACTIVE)
-    twin = vendor_test_environment_open(vendor=vendor)
-    vendor_adjustment(vendor=twin, amount=Money(-50_000, twin.currency), reason="spent", actor=None)
-    member = VendorUser.objects.create(vendor=vendor, user=_user(), role=VendorUser.Role.OWNER)
-    member.vendor = twin  # the portal acts on the test environment in test mode
-    return member
-
-
-def _pending_test_payment() -> tuple[VendorUser, Payment]:
-    from payments.services import payment_create_for_wallet_topup
-
-    vendor = _vendor(status=Vendor.Status.ACTIVE)
-    member = VendorUser.objects.create(vendor=vendor, user=_user(), role=VendorUser.Role.OWNER)
-    return member, payment_create_for_wallet_topup(vendor=vendor, amount=Money(2_500, "USD"))
-
-
-def _auto_topup_esim(customer: bool) -> Esim:
-    if customer:
-        _bundles()
-        user = _user()
-        client = customer_client(user)
-        response = _post(
-            client,
-            "/api/v1/orders",
-            {"bundle_code": BUNDLE_CODE, "quantity": 1, "save_card": True},
-        )
-        assert response.status_code == 201, response.content
-        sandbox_intent_succeed(payment_intent_id=response.json()["payment"]["payment_intent_id"])
-        esim = Esim.objects.get(order_id=response.json()["id"])
-        AutoTopupRule.objects.create(
-            customer=user, esim=esim, bundle_code=TOPUP_CODE, below_percent=20
-        )
-        return esim
-    vendor = _vendor()
-    esim = Esim.objects.get(order=_vendor_order(vendor_client(vendor), quantity=1))
-    AutoTopupRule.objects.create(vendor=vendor, esim=esim, bundle_code=TOPUP_CODE, below_percent=20)
-    return esim
-
-
-ESIMGO_KEY = "race-esimgo-key"  # a test value, not a secret (the test sets it)
-MB = 1024 * 1024
-
-
-def _usage_alert(esim: Esim, i: int) -> Any:
-    """eSIM Go's signed usage alert: request i reports 100 - i MB of 1,000 left, so each
-    is another report of the same crossing below the rule's 20 %."""
-    body = json.dumps(
-        {
-            "iccid": esim.iccid,
-            "alertType": "Utilisation",
-            "bundle": {
-                "id": "b1",
-                "reference": "r1",
-                "name": BUNDLE_CODE,
-                "initialQuantity": 1000 * MB,
-                "remainingQuantity": (100 - i) * MB,
-                "unlimited": False,
-            },
-        }
-    ).encode()
-    return APIClient().post(
-        "/api/v1/webhooks/esimgo",
-        body,
-        content_type="application/json",
-        HTTP_X_SIGNATURE_SHA256=hmac.new(ESIMGO_KEY.encode(), body, hashlib.sha256).hexdigest(),
-    )
-
-
-def _pending_run(customer: bool) -> AutoTopupRun:
-    esim = _auto_topup_esim(customer)
-    rule = AutoTopupRule.objects.get(esim=esim)
-    return AutoTopupRun.objects.create(rule=rule, esim=esim, trigger="data:1:20")
-
-
-def _captured_event() -> dict[str, Any]:
-    """A customer's order whose card payment succeeded at the gateway; Stripe's event for
-    it, not yet delivered."""
-    _bundles()
-    client = customer_client(_user())
-    response = _post(client, "/api/v1/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1})
-    assert response.status_code == 201, response.content
-    pi = SandboxPaymentIntent.objects.get(pk=response.json()["payment"]["payment_intent_id"])
-    SandboxPaymentIntent.objects.filter(pk=pi.pk).update(status="succeeded", latest_charge="ch_r")
-    pi.refresh_from_db()
-    return event_build(type="payment_intent.succeeded", obj=intent_json(pi))
-
-
-def _received_event() -> int:
-    from webhooks.models import InboundEvent
-
-    event = _captured_event()
-    assert event_deliver(event) == 200
-    return InboundEvent.objects.get(event_id=event["id"]).pk
-
-
-def _refund_finding() -> int:
-    from reconciliation.services import reconciliation_run
-
-    _, order = _customer_paid_order(quantity=1)
-    Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED)
-    finding = reconciliation_run().findings.get(code="refund_missing", order_id=order.pk)
-    return int(finding.pk)
-
-
-def _esim_refund_in_review() -> EsimRefund:
-    client, order = _customer_paid_order()
-    Order.objects.filter(pk=order.pk).update(disputed_at=timezone.now())
-    esim = Esim.objects.filter(order=order).first()
-    assert esim is not None
-    response = _post(client, f"/api/v1/esims/{esim.iccid}/refund", {"reason": "race"})
-    assert response.status_code == 201, response.content
-    Order.objects.filter(pk=order.pk).update(disputed_at=None)
-    return EsimRefund.objects.get(esim=esim)
-
-
 # --- set-ups and requests, per path -------------------------------------------------------------
 
 
 def _customer() -> APIClient:
-    _bundles()
-    return customer_client(_user())
+    bundles_ensure()
+    return customer_client(new_user())
 
 
 def _b2c_order(client: APIClient, i: int) -> Any:
-    return _post(client, "/api/v1/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i)
+    return post_keyed(client, "/api/v1/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i)
 
 
 def _vendor_for_five_orders() -> APIClient:
-    vendor = _vendor()
+    vendor = prepaid_vendor()
     client = vendor_client(vendor)
-    _wallet_left_for(vendor, lambda: _vendor_order(client, quantity=1).total, 5)
+    wallet_left_for(vendor, lambda: vendor_order_bought_via_api(client, quantity=1).total, 5)
     return client
 
 
 def _b2b_order(client: APIClient, i: int) -> Any:
-    return _post(client, "/api/v1/vendor/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i)
+    return post_keyed(
+        client, "/api/v1/vendor/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i
+    )
 
 
 def _customer_esim() -> tuple[APIClient, str]:
-    client, order = _customer_paid_order()
+    client, order = customer_paid_order()
     esim = Esim.objects.filter(order=order).order_by("id").first()
     assert esim is not None
     return client, esim.iccid
@@ -340,28 +123,30 @@ def _customer_esim() -> tuple[APIClient, str]:
 
 def _b2c_topup(ctx: tuple[APIClient, str], i: int) -> Any:
     client, iccid = ctx
-    return _post(client, f"/api/v1/esims/{iccid}/topups", {"bundle_code": TOPUP_CODE}, i)
+    return post_keyed(client, f"/api/v1/esims/{iccid}/topups", {"bundle_code": TOPUP_CODE}, i)
 
 
 def _b2c_refund(ctx: tuple[APIClient, str], i: int) -> Any:
     client, iccid = ctx
-    return _post(client, f"/api/v1/esims/{iccid}/refund", {"reason": "not needed"}, i)
+    return post_keyed(client, f"/api/v1/esims/{iccid}/refund", {"reason": "not needed"}, i)
 
 
 def _vendor_esim(topups: int | None = None) -> tuple[APIClient, str]:
-    vendor = _vendor()
+    vendor = prepaid_vendor()
     client = vendor_client(vendor)
-    order = _vendor_order(client)
+    order = vendor_order_bought_via_api(client)
     esim = Esim.objects.filter(order=order).order_by("id").first()
     assert esim is not None
     if topups is not None:
-        _wallet_left_for(vendor, lambda: _topup_total((client, esim.iccid)), topups)
+        wallet_left_for(vendor, lambda: _topup_total((client, esim.iccid)), topups)
     return client, esim.iccid
 
 
 def _b2b_topup(ctx: tuple[APIClient, str], i: int) -> Any:
     client, iccid = ctx
-    return _post(client, f"/api/v1/vendor/esims/{iccid}/topups", {"bundle_code": TOPUP_CODE}, i)
+    return post_keyed(
+        client, f"/api/v1/vendor/esims/{iccid}/topups", {"bundle_code": TOPUP_CODE}, i
+    )
 
 
 def _topup_total(ctx: tuple[APIClient, str]) -> int:
@@ -376,17 +161,17 @@ def _vendor_esim_for_five_topups() -> tuple[APIClient, str]:
 
 def _b2b_refund(ctx: tuple[APIClient, str], i: int) -> Any:
     client, iccid = ctx
-    return _post(client, f"/api/v1/vendor/esims/{iccid}/refund", {"reason": "not needed"}, i)
+    return post_keyed(client, f"/api/v1/vendor/esims/{iccid}/refund", {"reason": "not needed"}, i)
 
 
 def _wallet_topup(client: APIClient, i: int) -> Any:
     body = {"amount": {"amount": "25.00", "currency": "USD"}}
-    return _post(client, "/api/v1/vendor/wallet/topups", body, i)
+    return post_keyed(client, "/api/v1/vendor/wallet/topups", body, i)
 
 
 def _invoice_pay(ctx: tuple[APIClient, Invoice], i: int) -> Any:
     client, invoice = ctx
-    return _post(client, f"/api/v1/vendor/invoices/{invoice.pk}/pay", None, i)
+    return post_keyed(client, f"/api/v1/vendor/invoices/{invoice.pk}/pay", None, i)
 
 
 def _customer_intent() -> str:
@@ -400,15 +185,15 @@ def _operators_and(make: Callable[[], Any], role: str = "admin") -> Callable[[],
 
 
 def _customer_order_paid() -> Order:
-    return _customer_paid_order()[1]
+    return customer_paid_order()[1]
 
 
 def _vendor_order_bought() -> Order:
-    return _vendor_order(vendor_client(_vendor()))
+    return vendor_order_bought_via_api(vendor_client(prepaid_vendor()))
 
 
 def _order_stuck_paid() -> Order:
-    order = _held_order()
+    order = held_order()
     Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
     return order
 
@@ -421,7 +206,7 @@ def _operator_refund(ctx: tuple[Order, list[Any]], i: int) -> Any:
 
 
 def _open_invoice() -> Invoice:
-    return _postpaid_invoice()[1]
+    return postpaid_invoice()[1]
 
 
 def _member_play_money(member: VendorUser, i: int) -> Any:
@@ -451,8 +236,8 @@ def _member_simulated_failure(member: VendorUser, i: int) -> Any:
 
 def _esim_expiring() -> Esim:
     """A vendor's eSIM expiring tomorrow, under a rule that tops up 3 days before."""
-    vendor = _vendor()
-    esim = Esim.objects.get(order=_vendor_order(vendor_client(vendor), quantity=1))
+    vendor = prepaid_vendor()
+    esim = Esim.objects.get(order=vendor_order_bought_via_api(vendor_client(vendor), quantity=1))
     AutoTopupRule.objects.create(vendor=vendor, esim=esim, bundle_code=TOPUP_CODE, expiry_days=3)
     Esim.objects.filter(pk=esim.pk).update(expires_at=timezone.now() + timedelta(days=1))
     return esim
@@ -467,7 +252,7 @@ def _expiry_sweep(esim: Esim, i: int) -> Any:
 def _order_delivered_late() -> Order:
     """A vendor's order the delivery guarantee failed while the provider was still
     processing it; the provider delivered its three eSIMs since."""
-    order = _vendor_order(vendor_client(_vendor()))
+    order = vendor_order_bought_via_api(vendor_client(prepaid_vendor()))
     Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED, revoke_on_arrival=True)
     return order
 
@@ -480,7 +265,7 @@ def _late_deliveries_sweep(order: Order, i: int) -> Any:
 
 def _order_stuck_paid_long() -> Order:
     """A paid order nobody has taken to provisioning for five minutes."""
-    order = _held_order()
+    order = held_order()
     Order.objects.filter(pk=order.pk).update(
         status=Order.Status.PAID, updated_at=timezone.now() - timedelta(minutes=5)
     )
@@ -500,7 +285,7 @@ def _order_not_delivered_in_time() -> Order:
     from orders.provisioning import order_provision_attempt
     from orders.services import order_create_b2b
 
-    vendor = _vendor()
+    vendor = prepaid_vendor()
     with mock.patch("orders.services.order_provisioning_enqueue"):  # the worker is away
         order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
     with mock.patch.object(
@@ -542,7 +327,7 @@ def _esim_refund_cut_short() -> EsimRefund:
     lapsed: the resume job finishes it."""
     from orders.esim_refunds import CLAIM_SECONDS, esim_refund_request
 
-    _, order = _customer_paid_order()
+    _, order = customer_paid_order()
     esim = Esim.objects.filter(order=order).order_by("id").first()
     assert esim is not None
     try:
@@ -570,11 +355,11 @@ def _auto_topup_execute(run: AutoTopupRun, i: int) -> Any:
 
 
 def _customer_run() -> AutoTopupRun:
-    return _pending_run(customer=True)
+    return pending_run(customer=True)
 
 
 def _vendor_auto_esim() -> Esim:
-    return _auto_topup_esim(customer=False)
+    return auto_topup_esim(customer=False)
 
 
 # --- the entries --------------------------------------------------------------------------------
@@ -626,7 +411,7 @@ RACES: dict[str, Race] = {
         Race(
             "wallet top-up",
             "each request is another top-up the vendor asked for: 20 intents, each paid once",
-            prepare=lambda: vendor_client(_vendor()),
+            prepare=lambda: vendor_client(prepaid_vendor()),
             attempt=_wallet_topup,
             allowed=_each_success,
             settle=_pay_every_vendor_intent,
@@ -634,7 +419,7 @@ RACES: dict[str, Race] = {
         Race(
             "invoice payment",
             "one invoice, paid with every intent handed out: charged its due once",
-            prepare=_postpaid_invoice,
+            prepare=postpaid_invoice,
             attempt=_invoice_pay,
             settle=_pay_every_vendor_intent,
         ),
@@ -647,14 +432,14 @@ RACES: dict[str, Race] = {
         Race(
             "Stripe webhook",
             "one payment_intent.succeeded event delivered 20 times: captured once",
-            prepare=_captured_event,
+            prepare=captured_event,
             attempt=lambda event, i: event_deliver(event),
         ),
         Race(
             "eSIM Go usage callback: auto top-up",
             "20 alerts (100 MB down to 81 MB left of 1,000) of one crossing: one top-up bought",
             prepare=_vendor_auto_esim,
-            attempt=_usage_alert,
+            attempt=usage_alert,
         ),
         Race(
             "auto top-up run (customer card)",
@@ -704,7 +489,7 @@ RACES: dict[str, Race] = {
         Race(
             "operator: review approve",
             "a held paid order approved by 20 operators: provisioned (bought) once",
-            prepare=_operators_and(_held_order),
+            prepare=_operators_and(held_order),
             attempt=lambda ctx, i: orders_operator.operator_review_approve(
                 order_id=ctx[0].pk, actor=ctx[1][i], note="race"
             ),
@@ -712,7 +497,7 @@ RACES: dict[str, Race] = {
         Race(
             "operator: review reject",
             "a held paid order rejected by 20 operators: refunded once",
-            prepare=_operators_and(_held_order),
+            prepare=_operators_and(held_order),
             attempt=lambda ctx, i: orders_operator.operator_review_reject(
                 order_id=ctx[0].pk, actor=ctx[1][i], note="race"
             ),
@@ -748,7 +533,7 @@ RACES: dict[str, Race] = {
         Race(
             "operator: wallet adjustment",
             "each adjustment is another deliberate credit: 20 credits of 1.00",
-            prepare=_operators_and(_vendor, "finance"),
+            prepare=_operators_and(prepaid_vendor, "finance"),
             attempt=lambda ctx, i: billing_operator.operator_vendor_adjust(
                 vendor_id=ctx[0].pk, actor=ctx[1][i], amount=Money(100, "USD"), reason="race"
             ),
@@ -757,7 +542,7 @@ RACES: dict[str, Race] = {
         Race(
             "operator: wallet top-up refund",
             "a paid wallet top-up refunded in full by 20 operators: refunded once",
-            prepare=_operators_and(_wallet_topup_paid, "finance"),
+            prepare=_operators_and(wallet_topup_paid, "finance"),
             attempt=lambda ctx, i: console_operator.operator_payment_refund(
                 payment_id=ctx[0].pk, actor=ctx[1][i], amount=None, reason="race"
             ),
@@ -765,7 +550,7 @@ RACES: dict[str, Race] = {
         Race(
             "operator: eSIM refund approve",
             "an eSIM refund held for review approved by 20 operators: revoked, refunded once",
-            prepare=_operators_and(_esim_refund_in_review),
+            prepare=_operators_and(esim_refund_in_review),
             attempt=lambda ctx, i: orders_esim_refunds.operator_esim_refund_approve(
                 refund_id=ctx[0].pk, actor=ctx[1][i], note="race"
             ),
@@ -773,7 +558,7 @@ RACES: dict[str, Race] = {
         Race(
             "operator: inbound event reprocess",
             "a Stripe event already applied, reprocessed 20 times: nothing moves again",
-            prepare=_operators_and(_received_event),
+            prepare=_operators_and(received_event),
             attempt=lambda ctx, i: webhooks_operator.operator_inbound_reprocess(
                 event_id=ctx[0], actor=ctx[1][i]
             ),
@@ -782,7 +567,7 @@ RACES: dict[str, Race] = {
         Race(
             "operator: reconciliation refund",
             "a failed paid order's finding fixed by 20 operators: refunded once",
-            prepare=_operators_and(_refund_finding, "finance"),
+            prepare=_operators_and(refund_finding, "finance"),
             attempt=lambda ctx, i: reconciliation_services.finding_fix(
                 finding_id=ctx[0], actor=ctx[1][i], action="refund", note="race"
             ),
@@ -791,27 +576,27 @@ RACES: dict[str, Race] = {
         Race(
             "portal: play money refill",
             "a test wallet below its play money, refilled 20 times: back up to 1,000.00 once",
-            prepare=_test_wallet_drained,
+            prepare=test_wallet_drained,
             attempt=_member_play_money,
         ),
         Race(
             "portal: simulated wallet top-up",
             "each click is another paid test top-up: 20 intents, each charged and credited once",
-            prepare=_test_wallet_drained,
+            prepare=test_wallet_drained,
             attempt=_member_simulated_topup,
             allowed=_each_success,
         ),
         Race(
             "portal: simulated provisioning failure",
             "each click is another test order the provider refuses: 20 charged, 20 released",
-            prepare=_test_wallet_drained,
+            prepare=test_wallet_drained,
             attempt=_member_simulated_failure,
             allowed=_each_success,
         ),
         Race(
             "portal: test card pays a payment",
             "one pending test payment confirmed 20 times: charged and credited once",
-            prepare=_pending_test_payment,
+            prepare=pending_test_payment,
             attempt=_member_test_card,
         ),
     ]

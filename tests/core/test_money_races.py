@@ -15,7 +15,8 @@ import pytest
 from django.test import override_settings
 
 from ledger.integrity import ledger_integrity_check
-from tests.core.money_race_entries import ESIMGO_KEY, RACES, N
+from tests.core.money_race_entries import RACES, N
+from tests.core.money_race_setups import ESIMGO_KEY
 from tests.core.money_races import (
     beat_jobs,
     console_actions,
