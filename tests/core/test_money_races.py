@@ -61,7 +61,11 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     "PAGE portal/billing/topup": "wallet top-up",
     "PAGE portal/billing/invoices/<int:invoice_id>/pay": "invoice payment",
-    "PAGE portal/esims/<str:iccid>/<slug:action>": "B2B top-up",
+    # A top-up, or (test mode) a simulated usage, read back through esim_usage_apply.
+    "PAGE portal/esims/<str:iccid>/<slug:action>": (
+        "B2B top-up",
+        "eSIM Go usage callback: auto top-up",
+    ),
     "PAGE e/<str:token>/topup": "B2C top-up",
     "PAGE portal/test/simulate/<slug:what>": (
         "portal: simulated wallet top-up",
