@@ -596,21 +596,39 @@ def orders_late_deliveries_revoke() -> list[int]:
     """Beat job: orders the guarantee refunded while the provider was still processing
     them. Once the provider delivers, each eSIM is revoked there (refunded to our balance)
     and nobody receives it; the cost it charged is booked and owed back to us until the
-    refund arrives. A provider order that failed needs nothing. Returns the ids done."""
+    refund arrives. A provider order that failed needs nothing. Each order is taken with
+    its lease (a compare-and-set), so runs that overlap ask the provider once. Returns the
+    ids done."""
     done: list[int] = []
-    for order in Order.objects.filter(revoke_on_arrival=True, status=S.FAILED):
+    now = timezone.now()
+    late = Order.objects.filter(revoke_on_arrival=True, status=S.FAILED)
+    for order_id in late.values_list("pk", flat=True):
+        claimed = (
+            late.filter(pk=order_id)
+            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+            .update(provisioning_lease_until=now + LEASE)
+        )
+        if not claimed:
+            continue  # another run is on it, or has just done it
+        order = Order.objects.get(pk=order_id)
         try:
             held = _provider_order(order)
             if held is not None and held.status == ProviderOrder.STATUS_PROCESSING:
+                _late_lease_return(order_id)
                 continue
             if held is not None:
                 _provider_revoke_all(held, livemode=order.livemode)
         except ProviderError as exc:
             logger.info("late delivery of order %s not revoked yet: %s", order.pk, exc)
+            _late_lease_return(order_id)
             continue
         _late_delivery_record(order, held)
         done.append(order.pk)
     return done
+
+
+def _late_lease_return(order_id: int) -> None:
+    Order.objects.filter(pk=order_id).update(provisioning_lease_until=None)
 
 
 def _provider_revoke_all(held: ProviderOrder, *, livemode: bool) -> None:
@@ -637,7 +655,9 @@ def _late_delivery_record(order: Order, held: ProviderOrder | None) -> None:
             provider_refund_expect(
                 order=locked, iccid=iccid, bundle_code=item.bundle_code, cost=cost
             )
-        Order.objects.filter(pk=order.pk).update(revoke_on_arrival=False)
+        Order.objects.filter(pk=order.pk).update(
+            revoke_on_arrival=False, provisioning_lease_until=None
+        )
         order_event_record(
             order=locked,
             from_status=locked.status,

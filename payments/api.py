@@ -63,7 +63,9 @@ class VendorInvoicePayApi(VendorApiMixin, APIView):
             "Creates a Stripe PaymentIntent for what is still due on the invoice; confirm it "
             "with the returned client_secret. When Stripe confirms the payment, the invoice "
             "is settled (anything above what it owes settles the next open invoice, oldest "
-            "first) and the payment shows on the statement. A paid invoice: 409 invalid_state."
+            "first) and the payment shows on the statement. While the amount due is the "
+            "same, every request gets the same open PaymentIntent, so the invoice is paid "
+            "once. A paid invoice: 409 invalid_state."
         ),
         request=None,
         responses={201: PaymentIntentSerializer},

@@ -196,36 +196,52 @@ def payment_create_for_wallet_topup(*, vendor: Any, amount: Money) -> Payment:
 
 
 def _vendor_payment_create(
-    *, kind: str, vendor: Any, amount: Money, invoice: Invoice | None = None
+    *,
+    kind: str,
+    vendor: Any,
+    amount: Money,
+    invoice: Invoice | None = None,
+    idempotency_key: str = "",
 ) -> Payment:
-    """A vendor's PaymentIntent and its payment row (the gateway call is idempotent on
-    the row's reference)."""
+    """A vendor's PaymentIntent and its payment row. The gateway call is idempotent on
+    `idempotency_key` (by default one of the row's own reference), and the row on the
+    intent's id: the same key gives the same intent and the same row, however many ask."""
     reference = uuid.uuid4()
     metadata = {"kind": kind, "vendor_id": str(vendor.pk)}
     if invoice is not None:
         metadata["invoice_id"] = str(invoice.pk)
     try:
         intent = get_gateway(vendor.livemode).create_payment_intent(
-            amount=amount, metadata=metadata, idempotency_key=f"payment:{reference}:create"
+            amount=amount,
+            metadata=metadata,
+            idempotency_key=idempotency_key or f"payment:{reference}:create",
         )
     except GatewayError as exc:
         raise _gateway_failed(exc) from exc
-    return Payment.objects.create(
-        reference=reference,
-        kind=kind,
-        livemode=vendor.livemode,
+    payment, _ = Payment.objects.get_or_create(
         payment_intent_id=intent.id,
-        client_secret=intent.client_secret,
-        amount=amount.amount,
-        currency=amount.currency,
-        vendor=vendor,
-        invoice=invoice,
+        defaults={
+            "reference": reference,
+            "kind": kind,
+            "livemode": vendor.livemode,
+            "client_secret": intent.client_secret,
+            "amount": amount.amount,
+            "currency": amount.currency,
+            "vendor": vendor,
+            "invoice": invoice,
+        },
     )
+    return payment
 
 
 def payment_create_for_invoice(*, vendor: Any, invoice_id: int) -> Payment:
     """A PaymentIntent for what is still due on one of a postpaid vendor's invoices; once
-    Stripe confirms it, the receivable is credited and that invoice settled first."""
+    Stripe confirms it, the receivable is credited and that invoice settled first.
+
+    One intent per amount due: while the invoice owes the same amount, every request (any
+    Idempotency-Key, at the same time or later) gets the same open intent, so a vendor
+    paying each intent it was handed pays the invoice once. A new intent is made only
+    once the amount due changed or the open one was canceled."""
     invoice = Invoice.objects.filter(pk=invoice_id, vendor=vendor).first()
     if invoice is None:
         raise DomainError("not_found", "Invoice not found.")
@@ -236,11 +252,23 @@ def payment_create_for_invoice(*, vendor: Any, invoice_id: int) -> Payment:
             f"{invoice.number} is paid; nothing is due on it.",
             details={"status": invoice.status},
         )
+    attempts = Payment.objects.filter(invoice=invoice, kind=Payment.Kind.INVOICE)
+    open_one = (
+        attempts.filter(amount=due, status__in=(P.PENDING, P.PROCESSING, P.FAILED))
+        .order_by("id")
+        .first()
+    )
+    if open_one is not None:
+        return open_one
+    canceled = attempts.filter(status=P.CANCELED).count()
     return _vendor_payment_create(
         kind=Payment.Kind.INVOICE,
         vendor=vendor,
         amount=Money(due, invoice.currency),
         invoice=invoice,
+        idempotency_key=(
+            f"invoice:{invoice.pk}:paid:{invoice.paid_amount}:due:{due}:canceled:{canceled}:create"
+        ),
     )
 
 

@@ -1,0 +1,603 @@
+"""The race entries: for each money path, how to set one up, one request, and how many
+requests of twenty may do what one does. `tests/core/test_money_races.py` runs one request
+on a fresh set-up, then twenty at once on another, and compares what moved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+import billing.operator as billing_operator
+import console.operator as console_operator
+import orders.esim_refunds as orders_esim_refunds
+import orders.operator as orders_operator
+import reconciliation.services as reconciliation_services
+import webhooks.operator as webhooks_operator
+from billing.models import Invoice
+from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
+from orders.esim_records import Esim, EsimRefund
+from orders.models import Order
+from payments.models import Payment
+from sandbox.provider import SandboxProvider
+from sandbox.stripe import event_deliver, sandbox_intent_succeed
+from tests.console.factories import operator
+from tests.core.money_race_setups import (
+    auto_topup_esim,
+    bundles_ensure,
+    captured_event,
+    customer_paid_order,
+    esim_refund_in_review,
+    held_order,
+    new_user,
+    pending_run,
+    pending_test_payment,
+    post_keyed,
+    postpaid_invoice,
+    prepaid_vendor,
+    received_event,
+    refund_finding,
+    test_wallet_drained,
+    usage_alert,
+    vendor_order_bought_via_api,
+    wallet_left_for,
+    wallet_topup_paid,
+)
+from tests.core.money_races import succeeded
+from tests.orders.factories import (
+    BUNDLE_CODE,
+    TOPUP_CODE,
+    customer_client,
+    vendor_client,
+)
+from ttelgo.money import Money
+from vendors.models import VendorUser
+
+N = 20
+
+
+@dataclass(frozen=True)
+class Race:
+    """One money path: `prepare()` builds what it acts on; `attempt(ctx, i)` is request i
+    (its own Idempotency-Key where the path takes one); `settle(ctx, results)` does what
+    the caller would do next with what it was given (pay the PaymentIntents it got);
+    `allowed(ctx, results)` is how many of the N requests may do what one does."""
+
+    name: str
+    rule: str
+    prepare: Callable[[], Any]
+    attempt: Callable[[Any, int], Any]
+    allowed: Callable[[Any, list[Any]], int] = lambda ctx, results: 1
+    settle: Callable[[Any, list[Any]], None] | None = None
+    # One request alone moves something (a charge, a posting, an intent …), so the entry
+    # proves something; False only where doing nothing is the point.
+    moves: bool = True
+
+
+def _each_success(ctx: Any, results: list[Any]) -> int:
+    return sum(succeeded(r) for r in results)
+
+
+def _pay_every_vendor_intent(ctx: Any, results: list[Any]) -> None:
+    """The vendor pays each PaymentIntent it was handed (once each)."""
+    for pi in sorted({r.json()["payment_intent_id"] for r in results if succeeded(r)}):
+        sandbox_intent_succeed(payment_intent_id=pi)
+
+
+# --- set-ups and requests, per path -------------------------------------------------------------
+
+
+def _customer() -> APIClient:
+    bundles_ensure()
+    return customer_client(new_user())
+
+
+def _b2c_order(client: APIClient, i: int) -> Any:
+    return post_keyed(client, "/api/v1/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i)
+
+
+def _vendor_for_five_orders() -> APIClient:
+    vendor = prepaid_vendor()
+    client = vendor_client(vendor)
+    wallet_left_for(vendor, lambda: vendor_order_bought_via_api(client, quantity=1).total, 5)
+    return client
+
+
+def _b2b_order(client: APIClient, i: int) -> Any:
+    return post_keyed(
+        client, "/api/v1/vendor/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i
+    )
+
+
+def _customer_esim() -> tuple[APIClient, str]:
+    client, order = customer_paid_order()
+    esim = Esim.objects.filter(order=order).order_by("id").first()
+    assert esim is not None
+    return client, esim.iccid
+
+
+def _b2c_topup(ctx: tuple[APIClient, str], i: int) -> Any:
+    client, iccid = ctx
+    return post_keyed(client, f"/api/v1/esims/{iccid}/topups", {"bundle_code": TOPUP_CODE}, i)
+
+
+def _b2c_refund(ctx: tuple[APIClient, str], i: int) -> Any:
+    client, iccid = ctx
+    return post_keyed(client, f"/api/v1/esims/{iccid}/refund", {"reason": "not needed"}, i)
+
+
+def _vendor_esim(topups: int | None = None) -> tuple[APIClient, str]:
+    vendor = prepaid_vendor()
+    client = vendor_client(vendor)
+    order = vendor_order_bought_via_api(client)
+    esim = Esim.objects.filter(order=order).order_by("id").first()
+    assert esim is not None
+    if topups is not None:
+        wallet_left_for(vendor, lambda: _topup_total((client, esim.iccid)), topups)
+    return client, esim.iccid
+
+
+def _b2b_topup(ctx: tuple[APIClient, str], i: int) -> Any:
+    client, iccid = ctx
+    return post_keyed(
+        client, f"/api/v1/vendor/esims/{iccid}/topups", {"bundle_code": TOPUP_CODE}, i
+    )
+
+
+def _topup_total(ctx: tuple[APIClient, str]) -> int:
+    response = _b2b_topup(ctx, 0)
+    assert response.status_code == 201, response.content
+    return int(Order.objects.get(pk=response.json()["id"]).total)
+
+
+def _vendor_esim_for_five_topups() -> tuple[APIClient, str]:
+    return _vendor_esim(topups=5)
+
+
+def _b2b_refund(ctx: tuple[APIClient, str], i: int) -> Any:
+    client, iccid = ctx
+    return post_keyed(client, f"/api/v1/vendor/esims/{iccid}/refund", {"reason": "not needed"}, i)
+
+
+def _wallet_topup(client: APIClient, i: int) -> Any:
+    body = {"amount": {"amount": "25.00", "currency": "USD"}}
+    return post_keyed(client, "/api/v1/vendor/wallet/topups", body, i)
+
+
+def _invoice_pay(ctx: tuple[APIClient, Invoice], i: int) -> Any:
+    client, invoice = ctx
+    return post_keyed(client, f"/api/v1/vendor/invoices/{invoice.pk}/pay", None, i)
+
+
+def _customer_intent() -> str:
+    response = _b2c_order(_customer(), 0)
+    assert response.status_code == 201, response.content
+    return str(response.json()["payment"]["payment_intent_id"])
+
+
+def _operators_and(make: Callable[[], Any], role: str = "admin") -> Callable[[], Any]:
+    return lambda: (make(), [operator(role) for _ in range(N)])
+
+
+def _customer_order_paid() -> Order:
+    return customer_paid_order()[1]
+
+
+def _vendor_order_bought() -> Order:
+    return vendor_order_bought_via_api(vendor_client(prepaid_vendor()))
+
+
+def _order_stuck_paid() -> Order:
+    order = held_order()
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+    return order
+
+
+def _operator_refund(ctx: tuple[Order, list[Any]], i: int) -> Any:
+    from orders.operator import operator_order_refund
+
+    order, ops = ctx
+    return operator_order_refund(order_id=order.pk, actor=ops[i], amount=None, reason="race")
+
+
+def _open_invoice() -> Invoice:
+    return postpaid_invoice()[1]
+
+
+def _member_play_money(member: VendorUser, i: int) -> Any:
+    from portal.order_actions import member_play_money_refill
+
+    return member_play_money_refill(member=member)
+
+
+def _member_test_card(ctx: tuple[VendorUser, Payment], i: int) -> Any:
+    from portal.billing_actions import member_test_payment_confirm
+
+    member, payment = ctx
+    return member_test_payment_confirm(member=member, payment_id=payment.pk, succeed=True)
+
+
+def _member_simulated_topup(member: VendorUser, i: int) -> Any:
+    from portal.order_actions import member_simulate_wallet_topup
+
+    return member_simulate_wallet_topup(member=member, amount=Money(10_000, "USD"), succeed=True)
+
+
+def _member_simulated_failure(member: VendorUser, i: int) -> Any:
+    from portal.order_actions import member_simulate_provisioning_failure
+
+    return member_simulate_provisioning_failure(member=member, bundle_code=BUNDLE_CODE)
+
+
+def _esim_expiring() -> Esim:
+    """A vendor's eSIM expiring tomorrow, under a rule that tops up 3 days before."""
+    vendor = prepaid_vendor()
+    esim = Esim.objects.get(order=vendor_order_bought_via_api(vendor_client(vendor), quantity=1))
+    AutoTopupRule.objects.create(vendor=vendor, esim=esim, bundle_code=TOPUP_CODE, expiry_days=3)
+    Esim.objects.filter(pk=esim.pk).update(expires_at=timezone.now() + timedelta(days=1))
+    return esim
+
+
+def _expiry_sweep(esim: Esim, i: int) -> Any:
+    from orders.auto_topup_triggers import auto_topups_expiry_check
+
+    return auto_topups_expiry_check()
+
+
+def _order_delivered_late() -> Order:
+    """A vendor's order the delivery guarantee failed while the provider was still
+    processing it; the provider delivered its three eSIMs since."""
+    order = vendor_order_bought_via_api(vendor_client(prepaid_vendor()))
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED, revoke_on_arrival=True)
+    return order
+
+
+def _late_deliveries_sweep(order: Order, i: int) -> Any:
+    from orders.provisioning import orders_late_deliveries_revoke
+
+    return orders_late_deliveries_revoke()
+
+
+def _order_stuck_paid_long() -> Order:
+    """A paid order nobody has taken to provisioning for five minutes."""
+    order = held_order()
+    Order.objects.filter(pk=order.pk).update(
+        status=Order.Status.PAID, updated_at=timezone.now() - timedelta(minutes=5)
+    )
+    return order
+
+
+def _redrive_sweep(order: Order, i: int) -> Any:
+    from orders.provisioning import orders_redrive_stuck
+
+    return orders_redrive_stuck(older_than=timedelta(seconds=60))
+
+
+def _order_not_delivered_in_time() -> Order:
+    """A vendor's order whose one attempt met a provider outage two hours ago."""
+    from esims.providers import ProviderUnavailable
+    from orders.models import OrderEvent
+    from orders.provisioning import order_provision_attempt
+    from orders.services import order_create_b2b
+
+    vendor = prepaid_vendor()
+    with mock.patch("orders.services.order_provisioning_enqueue"):  # the worker is away
+        order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
+    with mock.patch.object(
+        SandboxProvider, "create_order", side_effect=ProviderUnavailable("503", status=503)
+    ):
+        assert order_provision_attempt(order_id=order.pk).result == "retry"
+    OrderEvent.objects.filter(order=order).update(created_at=timezone.now() - timedelta(hours=2))
+    Order.objects.filter(pk=order.pk).update(provisioning_lease_until=None)
+    return order
+
+
+def _guarantee_sweep(order: Order, i: int) -> Any:
+    from orders.provisioning import orders_delivery_guarantee
+
+    return orders_delivery_guarantee()
+
+
+def _provider_refunds_due() -> Order:
+    """A late delivery taken back: the provider owes its three eSIMs' cost back."""
+    from orders.provisioning import orders_late_deliveries_revoke
+
+    order = _order_delivered_late()
+    assert orders_late_deliveries_revoke() == [order.pk]
+    return order
+
+
+def _provider_refunds_sweep(order: Order, i: int) -> Any:
+    from orders.provider_refunds import provider_refunds_collect
+
+    return provider_refunds_collect()
+
+
+class _Crash(BaseException):
+    """The process dying mid-way: nothing of ours catches it."""
+
+
+def _esim_refund_cut_short() -> EsimRefund:
+    """A card refund of an eSIM whose process died after the gateway refunded, its claim
+    lapsed: the resume job finishes it."""
+    from orders.esim_refunds import CLAIM_SECONDS, esim_refund_request
+
+    _, order = customer_paid_order()
+    esim = Esim.objects.filter(order=order).order_by("id").first()
+    assert esim is not None
+    try:
+        with mock.patch("payments.services._refund_record", side_effect=_Crash):
+            esim_refund_request(esim=esim, requested_by="customer", reason="race")
+    except _Crash:
+        pass
+    refund = EsimRefund.objects.get(esim=esim)
+    EsimRefund.objects.filter(pk=refund.pk).update(
+        claimed_at=timezone.now() - timedelta(seconds=CLAIM_SECONDS + 1)
+    )
+    return refund
+
+
+def _resume_sweep(refund: EsimRefund, i: int) -> Any:
+    from orders.esim_refunds import esim_refunds_resume
+
+    return esim_refunds_resume()
+
+
+def _auto_topup_execute(run: AutoTopupRun, i: int) -> Any:
+    from orders.auto_topups import auto_topup_execute
+
+    return auto_topup_execute(run_id=run.pk)
+
+
+def _customer_run() -> AutoTopupRun:
+    return pending_run(customer=True)
+
+
+def _vendor_auto_esim() -> Esim:
+    return auto_topup_esim(customer=False)
+
+
+# --- the entries --------------------------------------------------------------------------------
+
+RACES: dict[str, Race] = {
+    r.name: r
+    for r in [
+        # The API
+        Race(
+            "B2C order",
+            "each request is another order: 20 orders and intents, nothing charged unpaid",
+            prepare=_customer,
+            attempt=_b2c_order,
+            allowed=_each_success,
+        ),
+        Race(
+            "B2B order",
+            "the wallet holds five orders' price: exactly 5 orders are bought and charged",
+            prepare=_vendor_for_five_orders,
+            attempt=_b2b_order,
+            allowed=lambda ctx, results: 5,
+        ),
+        Race(
+            "B2C top-up",
+            "each request is another top-up order: 20 intents, nothing charged unpaid",
+            prepare=_customer_esim,
+            attempt=_b2c_topup,
+            allowed=_each_success,
+        ),
+        Race(
+            "B2B top-up",
+            "the wallet holds five top-ups' price: exactly 5 bundles are bought and charged",
+            prepare=_vendor_esim_for_five_topups,
+            attempt=_b2b_topup,
+            allowed=lambda ctx, results: 5,
+        ),
+        Race(
+            "B2C eSIM refund",
+            "one eSIM of three: revoked once, its share refunded to the card once",
+            prepare=_customer_esim,
+            attempt=_b2c_refund,
+        ),
+        Race(
+            "B2B eSIM refund",
+            "one eSIM of three: revoked once, its share credited to the wallet once",
+            prepare=_vendor_esim,
+            attempt=_b2b_refund,
+        ),
+        Race(
+            "wallet top-up",
+            "each request is another top-up the vendor asked for: 20 intents, each paid once",
+            prepare=lambda: vendor_client(prepaid_vendor()),
+            attempt=_wallet_topup,
+            allowed=_each_success,
+            settle=_pay_every_vendor_intent,
+        ),
+        Race(
+            "invoice payment",
+            "one invoice, paid with every intent handed out: charged its due once",
+            prepare=postpaid_invoice,
+            attempt=_invoice_pay,
+            settle=_pay_every_vendor_intent,
+        ),
+        Race(
+            "sandbox payment succeeds",
+            "one intent paid 20 times: one charge, one order provisioned",
+            prepare=_customer_intent,
+            attempt=lambda pi, i: APIClient().post(f"/api/v1/sandbox/payment_intents/{pi}/succeed"),
+        ),
+        Race(
+            "Stripe webhook",
+            "one payment_intent.succeeded event delivered 20 times: captured once",
+            prepare=captured_event,
+            attempt=lambda event, i: event_deliver(event),
+        ),
+        Race(
+            "eSIM Go usage callback: auto top-up",
+            "20 alerts (100 MB down to 81 MB left of 1,000) of one crossing: one top-up bought",
+            prepare=_vendor_auto_esim,
+            attempt=usage_alert,
+        ),
+        Race(
+            "auto top-up run (customer card)",
+            "one firing executed 20 times: one top-up order, the card charged once",
+            prepare=_customer_run,
+            attempt=_auto_topup_execute,
+        ),
+        # Beat jobs that buy or revoke, run twice at once (a slow run overlapping the next,
+        # or an operator's "run now" in the console)
+        Race(
+            "beat: auto top-ups at expiry",
+            "an eSIM expiring within its rule's days, 20 sweeps at once: one top-up bought",
+            prepare=_esim_expiring,
+            attempt=_expiry_sweep,
+        ),
+        Race(
+            "beat: late deliveries revoked",
+            "an order failed before the provider delivered it, 20 sweeps: each eSIM revoked once",
+            prepare=_order_delivered_late,
+            attempt=_late_deliveries_sweep,
+        ),
+        Race(
+            "beat: stuck orders re-driven",
+            "a paid order left untouched, 20 sweeps at once: bought once",
+            prepare=_order_stuck_paid_long,
+            attempt=_redrive_sweep,
+        ),
+        Race(
+            "beat: delivery guarantee",
+            "an order not delivered in 60 minutes, 20 sweeps at once: its funds released once",
+            prepare=_order_not_delivered_in_time,
+            attempt=_guarantee_sweep,
+        ),
+        Race(
+            "beat: provider refunds collected",
+            "three provider refunds arrived, 20 sweeps at once: each booked once",
+            prepare=_provider_refunds_due,
+            attempt=_provider_refunds_sweep,
+        ),
+        Race(
+            "beat: eSIM refunds resumed",
+            "a card refund cut short after the gateway refunded, 20 sweeps: finished once",
+            prepare=_esim_refund_cut_short,
+            attempt=_resume_sweep,
+        ),
+        # Operators
+        Race(
+            "operator: review approve",
+            "a held paid order approved by 20 operators: provisioned (bought) once",
+            prepare=_operators_and(held_order),
+            attempt=lambda ctx, i: orders_operator.operator_review_approve(
+                order_id=ctx[0].pk, actor=ctx[1][i], note="race"
+            ),
+        ),
+        Race(
+            "operator: review reject",
+            "a held paid order rejected by 20 operators: refunded once",
+            prepare=_operators_and(held_order),
+            attempt=lambda ctx, i: orders_operator.operator_review_reject(
+                order_id=ctx[0].pk, actor=ctx[1][i], note="race"
+            ),
+        ),
+        Race(
+            "operator: order refund (B2C)",
+            "a paid order refunded in full by 20 operators: revoked and refunded once",
+            prepare=_operators_and(_customer_order_paid),
+            attempt=_operator_refund,
+        ),
+        Race(
+            "operator: order refund (B2B)",
+            "a vendor's order refunded in full by 20 operators: revoked and credited once",
+            prepare=_operators_and(_vendor_order_bought),
+            attempt=_operator_refund,
+        ),
+        Race(
+            "operator: order redrive",
+            "a paid order stuck before provisioning, re-driven 20 times: bought once",
+            prepare=_operators_and(_order_stuck_paid),
+            attempt=lambda ctx, i: orders_operator.operator_order_redrive(
+                order_id=ctx[0].pk, actor=ctx[1][i], reason="race"
+            ),
+        ),
+        Race(
+            "operator: invoice settle",
+            "one invoice recorded as paid by 20 finance operators: settled once",
+            prepare=_operators_and(_open_invoice, "finance"),
+            attempt=lambda ctx, i: billing_operator.operator_invoice_settle(
+                invoice_id=ctx[0].pk, actor=ctx[1][i]
+            ),
+        ),
+        Race(
+            "operator: wallet adjustment",
+            "each adjustment is another deliberate credit: 20 credits of 1.00",
+            prepare=_operators_and(prepaid_vendor, "finance"),
+            attempt=lambda ctx, i: billing_operator.operator_vendor_adjust(
+                vendor_id=ctx[0].pk, actor=ctx[1][i], amount=Money(100, "USD"), reason="race"
+            ),
+            allowed=_each_success,
+        ),
+        Race(
+            "operator: wallet top-up refund",
+            "a paid wallet top-up refunded in full by 20 operators: refunded once",
+            prepare=_operators_and(wallet_topup_paid, "finance"),
+            attempt=lambda ctx, i: console_operator.operator_payment_refund(
+                payment_id=ctx[0].pk, actor=ctx[1][i], amount=None, reason="race"
+            ),
+        ),
+        Race(
+            "operator: eSIM refund approve",
+            "an eSIM refund held for review approved by 20 operators: revoked, refunded once",
+            prepare=_operators_and(esim_refund_in_review),
+            attempt=lambda ctx, i: orders_esim_refunds.operator_esim_refund_approve(
+                refund_id=ctx[0].pk, actor=ctx[1][i], note="race"
+            ),
+        ),
+        Race(
+            "operator: inbound event reprocess",
+            "a Stripe event already applied, reprocessed 20 times: nothing moves again",
+            prepare=_operators_and(received_event),
+            attempt=lambda ctx, i: webhooks_operator.operator_inbound_reprocess(
+                event_id=ctx[0], actor=ctx[1][i]
+            ),
+            moves=False,
+        ),
+        Race(
+            "operator: reconciliation refund",
+            "a failed paid order's finding fixed by 20 operators: refunded once",
+            prepare=_operators_and(refund_finding, "finance"),
+            attempt=lambda ctx, i: reconciliation_services.finding_fix(
+                finding_id=ctx[0], actor=ctx[1][i], action="refund", note="race"
+            ),
+        ),
+        # The portal (its views call these member services, and nothing else that moves money)
+        Race(
+            "portal: play money refill",
+            "a test wallet below its play money, refilled 20 times: back up to 1,000.00 once",
+            prepare=test_wallet_drained,
+            attempt=_member_play_money,
+        ),
+        Race(
+            "portal: simulated wallet top-up",
+            "each click is another paid test top-up: 20 intents, each charged and credited once",
+            prepare=test_wallet_drained,
+            attempt=_member_simulated_topup,
+            allowed=_each_success,
+        ),
+        Race(
+            "portal: simulated provisioning failure",
+            "each click is another test order the provider refuses: 20 charged, 20 released",
+            prepare=test_wallet_drained,
+            attempt=_member_simulated_failure,
+            allowed=_each_success,
+        ),
+        Race(
+            "portal: test card pays a payment",
+            "one pending test payment confirmed 20 times: charged and credited once",
+            prepare=pending_test_payment,
+            attempt=_member_test_card,
+        ),
+    ]
+}

@@ -1,0 +1,327 @@
+"""Generated race test over every money path: twenty requests at once (threads, each with
+its own connection and Idempotency-Key) move exactly what the allowed number of single
+requests move — ledger, provider purchases and revocations, gateway charges and refunds —
+and the ledger integrity check stays clean.
+
+The paths come from the URL conf (every API method that writes, every portal and token
+page) and from the operator actions (every public function of an app's `operator.py` and
+every `operator_*` service, and the console's bulk actions). Each is either a race entry
+(tests/core/money_race_entries.py) or listed in NO_MONEY with the reason it moves none: a
+money path added without its entry fails `test_every_write_path_is_classified`."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from ledger.integrity import ledger_integrity_check
+from tests.core.money_race_entries import RACES, N
+from tests.core.money_race_setups import ESIMGO_KEY
+from tests.core.money_races import (
+    beat_jobs,
+    console_actions,
+    failures,
+    moved_between,
+    movement,
+    operator_actions,
+    provider_calls_counted,
+    race,
+    succeeded,
+    write_routes,
+)
+
+# Path -> the race entry (or entries) that cover it.
+MONEY: dict[str, str | tuple[str, ...]] = {
+    "POST api/v1/orders": "B2C order",
+    "POST api/v1/vendor/orders": "B2B order",
+    "POST api/v1/esims/<str:iccid>/topups": "B2C top-up",
+    "POST api/v1/vendor/esims/<str:iccid>/topups": "B2B top-up",
+    "POST api/v1/esims/<str:iccid>/refund": "B2C eSIM refund",
+    "POST api/v1/vendor/esims/<str:iccid>/refund": "B2B eSIM refund",
+    "POST api/v1/vendor/wallet/topups": "wallet top-up",
+    "POST api/v1/vendor/invoices/<int:invoice_id>/pay": "invoice payment",
+    "POST api/v1/sandbox/payment_intents/<str:payment_intent_id>/succeed": (
+        "sandbox payment succeeds"
+    ),
+    "POST api/v1/webhooks/stripe": "Stripe webhook",
+    "POST api/v1/webhooks/esimgo": "eSIM Go usage callback: auto top-up",
+    "orders.operator.operator_review_approve": "operator: review approve",
+    "orders.operator.operator_review_reject": "operator: review reject",
+    "orders.operator.operator_order_refund": "operator: order refund (B2C)",
+    "orders.operator.operator_order_redrive": "operator: order redrive",
+    "billing.operator.operator_invoice_settle": "operator: invoice settle",
+    "billing.operator.operator_vendor_adjust": "operator: wallet adjustment",
+    "console.operator.operator_payment_refund": "operator: wallet top-up refund",
+    "orders.esim_refunds.operator_esim_refund_approve": "operator: eSIM refund approve",
+    "webhooks.operator.operator_inbound_reprocess": "operator: inbound event reprocess",
+    # Portal pages call the same services as the API entries (portal/*_actions.py).
+    "PAGE portal/billing/refill": "portal: play money refill",
+    "PAGE portal/billing/payments/<int:payment_id>/test-card/<slug:outcome>": (
+        "portal: test card pays a payment"
+    ),
+    "PAGE portal/billing/topup": "wallet top-up",
+    "PAGE portal/billing/invoices/<int:invoice_id>/pay": "invoice payment",
+    # A top-up, or (test mode) a simulated usage, read back through esim_usage_apply.
+    "PAGE portal/esims/<str:iccid>/<slug:action>": (
+        "B2B top-up",
+        "eSIM Go usage callback: auto top-up",
+    ),
+    "PAGE e/<str:token>/topup": "B2C top-up",
+    "PAGE portal/test/simulate/<slug:what>": (
+        "portal: simulated wallet top-up",
+        "portal: simulated provisioning failure",
+    ),
+    # Beat jobs that buy, refund or revoke
+    "beat orders.tasks.auto_topups_expiry_check": "beat: auto top-ups at expiry",
+    "beat orders.tasks.orders_late_deliveries_revoke": "beat: late deliveries revoked",
+    "beat orders.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
+    "beat orders.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
+    "beat orders.tasks.provider_refunds_collect": "beat: provider refunds collected",
+    "beat orders.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
+    # Usage polled from the provider goes through the callback's esim_usage_apply.
+    "beat orders.tasks.esims_usage_refresh": "eSIM Go usage callback: auto top-up",
+    # Queues the handlers of inbound events not processed yet: the same handlers.
+    "beat webhooks.tasks.inbound_events_redrive": (
+        "Stripe webhook",
+        "operator: inbound event reprocess",
+    ),
+    # Console bulk actions call the operator services above.
+    "billing.admin.InvoiceAdmin.settle_outstanding": "operator: invoice settle",
+    "orders.admin.OrderAdmin.redrive_selected": "operator: order redrive",
+    "orders.admin.OrderReviewAdmin.approve_selected": "operator: review approve",
+    "webhooks.admin.InboundEventAdmin.reprocess": "operator: inbound event reprocess",
+    # Console pages of one object call the operator services above.
+    "orders.admin.OrderAdmin page:orders_order_refund_detail": "operator: order refund (B2C)",
+    "orders.admin.OrderAdmin page:orders_order_redrive_detail": "operator: order redrive",
+    "orders.admin.OrderAdmin page:orders_order_approve_detail": "operator: review approve",
+    "orders.admin.OrderAdmin page:orders_order_reject_detail": "operator: review reject",
+    "orders.admin.OrderReviewAdmin page:orders_orderreview_approve_detail": (
+        "operator: review approve"
+    ),
+    "orders.admin.OrderReviewAdmin page:orders_orderreview_reject_detail": (
+        "operator: review reject"
+    ),
+    "orders.admin.EsimRefundAdmin page:orders_esimrefund_approve_detail": (
+        "operator: eSIM refund approve"
+    ),
+    "webhooks.admin.InboundEventAdmin page:webhooks_inboundevent_reprocess_detail": (
+        "operator: inbound event reprocess"
+    ),
+    "reconciliation.admin.ReconciliationFindingAdmin page:"
+    "reconciliation_reconciliationfinding_fix_detail": "operator: reconciliation refund",
+    "console.payments_admin.PaymentAdmin page:payments_payment_refund_detail": (
+        "operator: wallet top-up refund"
+    ),
+    "console.vendors_admin.VendorAdmin page:vendors_vendor_adjust_detail": (
+        "operator: wallet adjustment"
+    ),
+}
+
+# Path -> why it moves no money and revokes no eSIM.
+NO_MONEY = {
+    # API
+    "POST api/v1/auth/register": "creates a customer account",
+    "POST api/v1/auth/token": "issues tokens",
+    "POST api/v1/auth/token/refresh": "issues tokens",
+    "PATCH api/v1/me": "edits the customer's profile",
+    "POST api/v1/auto-topups": "records a rule; it buys when it fires (the usage entries)",
+    "PATCH api/v1/auto-topups/<int:rule_id>": "edits a rule",
+    "DELETE api/v1/auto-topups/<int:rule_id>": "deletes a rule",
+    "POST api/v1/vendor/auto-topups": "records a rule; it buys when it fires",
+    "PATCH api/v1/vendor/auto-topups/<int:rule_id>": "edits a rule",
+    "DELETE api/v1/vendor/auto-topups/<int:rule_id>": "deletes a rule",
+    "POST api/v1/orders/<int:order_id>/cancel": "cancels an unpaid PaymentIntent; no charge",
+    "POST api/v1/vendor/esims/<str:iccid>/resend": "emails the eSIM again",
+    "POST api/v1/vendors/signup": "creates a pending vendor",
+    "PUT api/v1/vendor/brand": "edits branding",
+    "PATCH api/v1/vendor/brand": "edits branding",
+    "POST api/v1/vendor/webhook-endpoints": "webhook configuration",
+    "PATCH api/v1/vendor/webhook-endpoints/<int:endpoint_id>": "webhook configuration",
+    "DELETE api/v1/vendor/webhook-endpoints/<int:endpoint_id>": "webhook configuration",
+    "POST api/v1/vendor/webhook-endpoints/<int:endpoint_id>/rotate-secret": "a secret",
+    "POST api/v1/vendor/webhook-endpoints/<int:endpoint_id>/test": "a test delivery",
+    "POST api/v1/vendor/webhook-deliveries/<int:delivery_id>/retry": "resends a delivery",
+    "POST api/v1/sandbox/payment_intents/<str:payment_intent_id>/fail": "a declined card",
+    "POST api/v1/tickets": "support",
+    "POST api/v1/tickets/<int:ticket_id>/messages": "support",
+    "POST api/v1/vendor/tickets": "support",
+    "POST api/v1/vendor/tickets/<int:ticket_id>/messages": "support",
+    "POST api/v1/webhooks/inbound-email": "support mail",
+    # Portal and token pages
+    "PAGE portal/": "shows the overview",
+    "PAGE portal/mode": "switches live/test view",
+    "PAGE portal/keys/": "API keys",
+    "PAGE portal/keys/<str:key_id>/revoke": "API keys",
+    "PAGE portal/brand/": "branding",
+    "PAGE portal/orders/": "lists orders",
+    "PAGE portal/orders/<int:order_id>": "shows an order",
+    "PAGE portal/esims/": "lists eSIMs",
+    "PAGE portal/catalogue/": "lists bundles",
+    "PAGE portal/billing/": "shows the statement",
+    "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
+    "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
+    "PAGE portal/request-log/": "request log",
+    "PAGE portal/request-log/<int:log_id>": "request log",
+    "PAGE portal/test/": "shows the test tools",
+    "PAGE portal/team/": "team",
+    "PAGE portal/team/<int:member_id>/<slug:action>": "team",
+    "PAGE portal/invitations/<str:token>": "team",
+    "PAGE portal/auto-topups/": "lists and edits rules",
+    "PAGE portal/support/": "support",
+    "PAGE portal/webhooks/": "webhook configuration",
+    "PAGE portal/webhooks/<int:endpoint_id>/edit": "webhook configuration",
+    "PAGE portal/webhooks/deliveries/<int:delivery_id>": "webhook configuration",
+    "PAGE portal/webhooks/deliveries/retry": "resends deliveries",
+    "PAGE portal/webhooks/<int:endpoint_id>/<slug:action>": "webhook configuration",
+    "PAGE portal/webhooks/deliveries/<int:delivery_id>/retry": "resends a delivery",
+    "PAGE e/<str:token>": "the install page",
+    "PAGE e/<str:token>/help": "support",
+    "PAGE pay/<str:token>": "shows a held payment; the browser confirms it at Stripe",
+    "PAGE t/<str:token>": "support",
+    # Beat jobs
+    "beat esims.tasks.catalogue_sync": "catalogue",
+    "beat orders.tasks.esims_expiry_notify": "emails",
+    "beat orders.tasks.orders_awaiting_payment_expire": "cancels unpaid intents; no charge",
+    "beat billing.tasks.invoices_close_due": (
+        "issues a document, once per vendor and month (a unique constraint); moves no money"
+    ),
+    "beat billing.tasks.invoices_mark_overdue": "an invoice's status",
+    "beat reconciliation.tasks.reconciliation_run": "reports findings; fixes nothing",
+    "beat reconciliation.tasks.reconciliation_runs_sweep": "closes stale runs",
+    "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
+    "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
+    "beat ttelgo.tasks.outbox_relay": (
+        "hands queued tasks to the broker again; each task's work is raced in its entry"
+    ),
+    "beat vendors.tasks.request_logs_prune": "deletes old log lines",
+    # Operator actions
+    "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
+    "orders.operator.refund_limit_for": "reads a setting",
+    "orders.esim_refunds.operator_esim_refund_reject": "closes a refund request unpaid",
+    "vendors.operator.operator_vendor_approve": "vendor status",
+    "vendors.operator.operator_vendor_suspend": "vendor status",
+    "vendors.operator.operator_vendor_reactivate": "vendor status",
+    "vendors.operator.operator_vendor_close": "vendor status",
+    "vendors.operator.operator_vendor_credit_limit": "sets a limit; moves no money",
+    "vendors.operator.operator_vendor_tier": "prices of later orders",
+    "vendors.operator.operator_api_key_issue": "API keys",
+    "vendors.operator.operator_api_key_revoke": "API keys",
+    "esims.operator.operator_catalogue_sync": "catalogue",
+    "esims.operator.operator_bundle_overrides": "catalogue",
+    "esims.operator.operator_price_rule_save": "prices of later orders",
+    "esims.operator.operator_price_rule_delete": "prices of later orders",
+    "webhooks.operator.operator_delivery_replay": "resends a delivery",
+    "webhooks.operator.operator_endpoint_set_enabled": "webhook configuration",
+    "support.services.operator_ticket_answer": "support",
+    "support.services.operator_ticket_note": "support",
+    "support.services.operator_ticket_assign": "support",
+    "ttelgo.permissions.operator_require": "a role check",
+    "ttelgo.admin_console.operator_form": "a form",
+    # Console bulk actions
+    "allauth.account.admin.EmailAddressAdmin.make_verified": "accounts",
+    "console.vendors_admin.VendorAPIKeyAdmin.revoke": "API keys",
+    "console.vendors_admin.VendorAdmin.approve": "vendor status",
+    "console.vendors_admin.VendorAdmin.change_credit_limit": "sets a limit; moves no money",
+    "console.vendors_admin.VendorAdmin.change_tier": "prices of later orders",
+    "console.vendors_admin.VendorAdmin.close": "vendor status",
+    "console.vendors_admin.VendorAdmin.issue_api_key": "API keys",
+    "console.vendors_admin.VendorAdmin.reactivate": "vendor status",
+    "console.vendors_admin.VendorAdmin.suspend": "vendor status",
+    "django_celery_beat.admin.PeriodicTaskAdmin.disable_tasks": "the schedule",
+    "django_celery_beat.admin.PeriodicTaskAdmin.enable_tasks": "the schedule",
+    "django_celery_beat.admin.PeriodicTaskAdmin.run_tasks": "queues scheduled sweeps now",
+    "django_celery_beat.admin.PeriodicTaskAdmin.toggle_tasks": "the schedule",
+    "esims.admin.BundleAdmin.hide": "catalogue",
+    "esims.admin.BundleAdmin.unhide": "catalogue",
+    "reconciliation.admin.ReconciliationFindingAdmin.resolve_selected": "marks resolved only",
+    "webhooks.admin.WebhookDeliveryAdmin.replay": "resends a delivery",
+    "webhooks.admin.WebhookEndpointAdmin.disable": "webhook configuration",
+    "webhooks.admin.WebhookEndpointAdmin.enable": "webhook configuration",
+    "billing.admin.InvoiceAdmin page:billing_invoice_csv": "downloads an invoice",
+    "esims.admin.BundleAdmin page:esims_bundle_sync_now": "catalogue",
+    "ledger.admin.AccountAdmin page:ledger_trial_balance": "a report",
+    "billing.admin.InvoiceAdmin page:billing_invoice_pdf": "downloads an invoice",
+    "orders.admin.OrderAdmin page:orders_order_cancel_detail": "cancels an unpaid intent",
+    "orders.admin.EsimRefundAdmin page:orders_esimrefund_reject_detail": "closes it unpaid",
+    "webhooks.admin.WebhookDeliveryAdmin page:webhooks_webhookdelivery_replay_detail": (
+        "resends a delivery"
+    ),
+    "reconciliation.admin.ReconciliationRunAdmin page:reconciliation_reconciliationrun_run_now": (
+        "runs the checks; fixes are the finding's page"
+    ),
+    "reconciliation.admin.ReconciliationRunAdmin page:"
+    "reconciliation_reconciliationrun_export_csv": "downloads findings",
+    "support.admin.TicketAdmin page:support_ticket_answer_detail": "support",
+    "support.admin.TicketAdmin page:support_ticket_note_detail": "support",
+    "support.admin.TicketAdmin page:support_ticket_assign_detail": "support",
+    "console.vendors_admin.VendorAdmin page:vendors_vendor_approve_detail": "vendor status",
+    "console.vendors_admin.VendorAdmin page:vendors_vendor_suspend_detail": "vendor status",
+    "console.vendors_admin.VendorAdmin page:vendors_vendor_reactivate_detail": "vendor status",
+    "console.vendors_admin.VendorAdmin page:vendors_vendor_credit_limit_detail": (
+        "sets a limit; moves no money"
+    ),
+}
+
+
+def _found() -> list[str]:
+    return write_routes() + operator_actions() + console_actions() + beat_jobs()
+
+
+@pytest.mark.django_db
+def test_every_write_path_is_classified():
+    found = _found()
+    assert len(found) > 60
+    unclassified = [p for p in found if p not in MONEY and p not in NO_MONEY]
+    assert unclassified == [], "a new write path: add its race entry to MONEY or say why not"
+    assert set(MONEY) & set(NO_MONEY) == set()
+    stale = sorted((set(MONEY) | set(NO_MONEY)) - set(found))
+    assert stale == [], "listed paths that no longer exist"
+    covering = {name for v in MONEY.values() for name in ((v,) if isinstance(v, str) else v)}
+    assert covering <= set(RACES)
+
+
+@pytest.mark.urls("tests.core.urls_money_extra")
+def test_a_write_endpoint_added_without_its_entry_is_reported():
+    unclassified = [p for p in _found() if p not in MONEY and p not in NO_MONEY]
+    assert unclassified == ["POST api/v1/vendor/payouts"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", sorted(RACES))
+def test_twenty_at_once_move_what_the_allowed_requests_move(name):
+    entry = RACES[name]
+    with provider_calls_counted(), override_settings(ESIMGO_API_KEY=ESIMGO_KEY):
+        one_ctx = entry.prepare()
+        before = movement()
+        one = [entry.attempt(one_ctx, 0)]
+        assert succeeded(one[0]), f"one request alone must succeed: {one[0]!r}"
+        if entry.settle:
+            entry.settle(one_ctx, one)
+        single = moved_between(before, movement())
+        assert any(single.values()) == entry.moves, f"one request alone moved {single}"
+
+        ctx = entry.prepare()
+        before = movement()
+        results = race(lambda i: entry.attempt(ctx, i), N)
+        if entry.settle:
+            entry.settle(ctx, results)
+        moved = moved_between(before, movement())
+
+    allowed = entry.allowed(ctx, results)
+    ok = sum(succeeded(r) for r in results)
+    expected = {k: v * allowed for k, v in single.items()}
+    assert failures(results) == [], f"{name}: {ok} of {N} succeeded"
+    assert moved == expected, (
+        f"{name} ({entry.rule}): {ok} of {N} succeeded; allowed {allowed}; "
+        f"moved {_diff(moved, expected)}"
+    )
+    assert ledger_integrity_check() == []
+
+
+def _diff(moved: dict[str, int], expected: dict[str, int]) -> dict[str, str]:
+    return {
+        k: f"{moved.get(k, 0)} (allowed {expected.get(k, 0)})"
+        for k in sorted(set(moved) | set(expected))
+        if moved.get(k, 0) != expected.get(k, 0)
+    }
