@@ -10,11 +10,14 @@ order can only be refunded in part; the customer keeps the eSIM and its data."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from esims.providers import ProviderError, ProviderNotFound, ProviderRejected, get_provider
@@ -141,13 +144,49 @@ def esim_revoke(*, order: Order, esim: Esim, actor: Any = None) -> bool:
     return True
 
 
+# How long one caller may hold a completed order to take its eSIMs back; a caller that
+# dies holding it frees the order when it lapses.
+TAKE_BACK_LEASE = timedelta(seconds=60)
+
+
+@contextmanager
+def _take_back_claim(order: Order) -> Iterator[None]:
+    """One caller at a time asks the provider for a completed order's eSIMs: the claim is
+    the order's lease, taken with a compare-and-set (the row count of a conditional
+    update decides). Others are refused at once, before the provider is asked."""
+    now = timezone.now()
+    claimed = (
+        Order.objects.filter(pk=order.pk, status=Order.Status.COMPLETED)
+        .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+        .update(provisioning_lease_until=now + TAKE_BACK_LEASE)
+    )
+    if not claimed:
+        raise DomainError(
+            "invalid_state",
+            "Another refund of this order is taking its eSIMs back right now; look at the "
+            "order again in a minute.",
+            details={"status": order.status},
+        )
+    try:
+        yield
+    finally:
+        Order.objects.filter(pk=order.pk).update(provisioning_lease_until=None)
+
+
 def order_esims_revoke(*, order: Order, actor: Any = None) -> Revocation:
     """Before a full refund of a completed order: take back what it delivered. An eSIM
     order's eSIMs are revoked when none is in use by our records (one in use stops it
     before the provider is asked); a top-up's bundle is revoked on its eSIM, which keeps
-    its other bundles. Anything but a completed order delivered nothing to take back."""
+    its other bundles. Anything but a completed order delivered nothing to take back.
+    Callers at once for one order ask the provider once: the first holds the order
+    (`_take_back_claim`), the others are refused with `invalid_state`."""
     if order.status != Order.Status.COMPLETED:
         return Revocation()
+    with _take_back_claim(order):
+        return _order_esims_revoke(order=order, actor=actor)
+
+
+def _order_esims_revoke(*, order: Order, actor: Any) -> Revocation:
     if order.kind == Order.Kind.TOPUP:
         target = Esim.objects.filter(iccid=order.target_iccid).first()
         bundle_code = order.items.values_list("bundle_code", flat=True).first() or ""
