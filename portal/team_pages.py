@@ -21,6 +21,7 @@ from vendors.models import VendorInvitation, VendorUser
 from vendors.team import (
     invitation_accept,
     invitation_accept_new_account,
+    invitation_accepted,
     invitation_open,
     member_invite,
     member_remove,
@@ -99,9 +100,25 @@ def team_member(
     return redirect("portal:team")
 
 
+def _invitation_pressed_again(request: HttpRequest, accepted: VendorInvitation) -> HttpResponse:
+    """'Join' pressed again after the first press made the account: the same password
+    lands logged in like the first press; any other is told the invitation is taken."""
+    try:
+        joined = invitation_accept_new_account(
+            invitation=accepted, password=request.POST.get("password1", "")
+        )
+    except DomainError as exc:
+        return render(request, "portal/no_access.html", {"message": exc.message}, status=400)
+    login(request, joined.user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("portal:overview")
+
+
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     found = invitation_open(token)
     if found is None:
+        late = invitation_accepted(token) if request.method == "POST" else None
+        if late is not None and not request.user.is_authenticated:
+            return _invitation_pressed_again(request, late)
         gone = {"message": "This invitation has expired, was used, or was withdrawn."}
         return render(request, "portal/no_access.html", gone, status=404)
     user = request.user if request.user.is_authenticated else None
@@ -114,6 +131,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             if user is not None:
                 invitation_accept(invitation=found, user=user)
                 return redirect("portal:overview")
+            if form is None and user is None:
+                # The account appeared since this press began: another press of 'join'
+                # made it (or a sign-up did); the invitation's lock tells which.
+                return _invitation_pressed_again(request, found)
             if form is not None and form.is_valid():
                 joined = invitation_accept_new_account(
                     invitation=found, password=form.cleaned_data["password1"]

@@ -96,6 +96,16 @@ def invitation_open(token: str) -> VendorInvitation | None:
     )
 
 
+def invitation_accepted(token: str) -> VendorInvitation | None:
+    """The invitation behind a link that was accepted already (and not withdrawn): a
+    second press of 'join' that arrives after the first made the account finds it here."""
+    return (
+        VendorInvitation.objects.select_related("vendor")
+        .filter(token=token, accepted_at__isnull=False, revoked_at__isnull=True)
+        .first()
+    )
+
+
 def invitation_accept(*, invitation: VendorInvitation, user: Any) -> VendorUser:
     """The invitee, logged in with the invited address, joins the team."""
     if user.email.lower() != invitation.email:

@@ -198,3 +198,31 @@ def test_parallel_accepts_with_different_passwords_let_one_in_and_tell_the_other
     user = get_user_model().objects.get(email="race@roam.example")
     assert sum(user.check_password(p) for p in passwords) == 1
     assert VendorUser.objects.filter(user=user, vendor=owner.vendor).count() == 1
+
+
+@pytest.mark.django_db
+def test_join_pressed_again_after_the_account_was_made_lands_or_is_told():
+    """A press of 'join' that arrives after the first one made the account (the link now
+    used): the same password lands logged in, like the first press; another password is
+    told the invitation was already accepted (400), not 'expired' (404)."""
+    _client, owner = _member("owner")
+    invitation = owner.vendor.invitations.create(
+        email="late@roam.example",
+        role="developer",
+        token="pressed-again-late",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    path = reverse("portal:invitation", args=[invitation.token])
+    first = Client().post(path, {"password1": PASSWORD, "password2": PASSWORD})
+    assert first.status_code == 302
+
+    again = Client().post(path, {"password1": PASSWORD, "password2": PASSWORD})
+    assert (again.status_code, again["Location"]) == (302, reverse("portal:overview"))
+
+    other = Client().post(path, {"password1": f"{PASSWORD}-x", "password2": f"{PASSWORD}-x"})
+    assert other.status_code == 400
+    assert "already accepted" in other.content.decode()
+    assert VendorUser.objects.filter(user__email="late@roam.example").count() == 1
+
+    # Nothing changes for a link nobody accepted, or a look at a used one.
+    assert Client().get(path).status_code == 404
