@@ -14,10 +14,7 @@ def delivery_send(delivery_id: int) -> None:
 
 @shared_task(name="webhooks.tasks.deliveries_send_due", ignore_result=True)
 def deliveries_send_due() -> int:
-    ids = services.deliveries_due()
-    for delivery_id in ids:
-        delivery_send.delay(delivery_id)
-    return len(ids)
+    return services.deliveries_queue_due()
 
 
 @shared_task(name="webhooks.tasks.inbound_event_process", ignore_result=True)
