@@ -25,8 +25,8 @@ from ttelgo.liveness import PROBE_TASK
 from ttelgo.outbox import event_record
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PROJECT_APPS = ("billing", "esims", "orders", "payments", "reconciliation", "ttelgo")
-PROJECT_APPS += ("vendors", "webhooks")
+PROJECT_APPS: tuple[str, ...] = ("billing", "esims", "orders", "payments", "reconciliation")
+PROJECT_APPS += ("ttelgo", "vendors", "webhooks")
 
 
 def _project_tasks() -> list[str]:

@@ -18,13 +18,14 @@ from orders.provisioning import orders_redrive_stuck
 from orders.services import order_create_b2b
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
+from vendors.models import Vendor
 
 SWEEPERS = 6
 
 
 def _orders(n: int) -> list[int]:
     bundles_create()
-    vendor = VendorFactory(currency="USD")
+    vendor: Vendor = VendorFactory(currency="USD")  # type: ignore[assignment]
     fund(vendor, 1_000_000)
     with mock.patch("orders.tasks.order_provision.delay"):
         return [
