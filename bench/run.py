@@ -138,14 +138,18 @@ class Bench:
         self.procs.stop("gunicorn")
         self.start_app(**overrides)
 
-    def start_worker(self, *, concurrency: int, name: str) -> None:
+    def start_worker(self, *, concurrency: int, name: str, queues: str = "") -> None:
+        """A worker consuming `queues` (comma-separated; default: every queue, as the
+        bench's single worker must)."""
         from config.celery import app
+        from ttelgo.queues import QUEUES
 
         log = self.work / f"{name}.log"
         proc = self.procs.start(
             name,
             [
                 str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO",
+                "-Q", queues or ",".join(QUEUES),
                 "-c", str(concurrency), "-P", "prefork", "-n", f"{name}@bench",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ],

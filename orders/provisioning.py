@@ -52,7 +52,13 @@ from orders.state import order_event_record, order_transition
 from payments.selectors import payment_fully_refunded
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
-from ttelgo.queues import PROVISIONING, queue_for, queued_marker_void
+from ttelgo.queues import (
+    PROVISIONING,
+    queue_for,
+    queued_marker_lost,
+    queued_marker_void,
+    queues_epoch,
+)
 
 logger = logging.getLogger(__name__)
 S = Order.Status
@@ -694,13 +700,19 @@ def orders_redrive_stuck(
 
     now = timezone.now()
     lease = timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
+    epoch = queues_epoch()
+    # Untouched for `older_than`, or queued before the broker lost its queues (no need to
+    # wait then: the task is known to be gone).
+    quiet = Q(updated_at__lt=cutoff) | queued_marker_lost(
+        "provisioning_queued_until", lease=lease, epoch=epoch
+    )
     stuck = (
-        Order.objects.filter(status=S.PROVISIONING, updated_at__lt=cutoff)
+        Order.objects.filter(quiet, status=S.PROVISIONING)
         .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
         .filter(
             Q(provisioning_due_at__isnull=True) | Q(provisioning_due_at__lt=now - RETRY_LOST_AFTER)
         )
-        .filter(queued_marker_void("provisioning_queued_until", lease=lease, now=now))
+        .filter(queued_marker_void("provisioning_queued_until", lease=lease, epoch=epoch, now=now))
     )
     redriven: list[int] = []
     escalate: list[int] = []

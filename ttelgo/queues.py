@@ -118,13 +118,22 @@ def queues_epoch_mark(*, client: Any = None) -> None:
         logger.warning("queue epoch: not marked", exc_info=True)
 
 
-def queued_marker_void(field: str, *, lease: timedelta, now: datetime | None = None) -> Q:
+def queued_marker_void(
+    field: str, *, lease: timedelta, epoch: datetime | None, now: datetime | None = None
+) -> Q:
     """Items whose `field` marker is void: never set, past its lease, or set before the
-    queue epoch (set at t, the marker is t + lease)."""
+    queue `epoch` (`queues_epoch()`; set at t, the marker is t + lease)."""
     now = now or timezone.now()
-    epoch = queues_epoch()
     threshold = max(now, epoch + lease) if epoch is not None else now
     return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": threshold})
+
+
+def queued_marker_lost(field: str, *, lease: timedelta, epoch: datetime | None) -> Q:
+    """Items whose task was queued before the queue `epoch`: lost with the broker's data
+    (or held by a worker that is gone), so there is nothing to wait for."""
+    if epoch is None:
+        return Q(pk__in=[])
+    return Q(**{f"{field}__lt": epoch + lease})
 
 
 def publish_log(*, body: Any, headers: dict[str, Any], routing_key: str) -> None:

@@ -28,7 +28,7 @@ from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.metrics import WEBHOOK_DELIVERIES, count_on_commit
 from ttelgo.outbox import BROKER_ERRORS, EVENT_TYPES
-from ttelgo.queues import WEBHOOKS, queue_for, queued_marker_void, task_send
+from ttelgo.queues import WEBHOOKS, queue_for, queued_marker_void, queues_epoch, task_send
 from vendors.models import Vendor
 from vendors.services import vendor_notify
 from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
@@ -485,7 +485,7 @@ def deliveries_due(*, limit: int = 500) -> list[tuple[int, bool]]:
         due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
             .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-            .filter(queued_marker_void("queued_until", lease=lease, now=now))
+            .filter(queued_marker_void("queued_until", lease=lease, epoch=queues_epoch(), now=now))
             .order_by("next_attempt_at")
             .values_list("pk", "event__livemode")[:limit]
         )

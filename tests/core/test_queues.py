@@ -12,6 +12,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import time_machine
 import yaml
 from celery import current_app
 from django.conf import settings
@@ -188,10 +189,44 @@ def test_a_marker_set_before_the_epoch_is_void_at_once_one_set_after_it_holds_it
     assert marker is not None and marker > timezone.now() + lease - timedelta(seconds=30)
 
     def void(epoch: datetime | None) -> bool:
-        with mock.patch.object(queues, "queues_epoch", return_value=epoch):
-            q = queues.queued_marker_void("provisioning_queued_until", lease=lease)
-            return Order.objects.filter(q, pk=order.pk).exists()
+        q = queues.queued_marker_void("provisioning_queued_until", lease=lease, epoch=epoch)
+        lost = queues.queued_marker_lost("provisioning_queued_until", lease=lease, epoch=epoch)
+        assert (
+            Order.objects.filter(q, pk=order.pk).exists()
+            is Order.objects.filter(lost, pk=order.pk).exists()
+        )
+        return Order.objects.filter(q, pk=order.pk).exists()
 
     assert void(None) is False  # within its lease
     assert void(timezone.now() - timedelta(minutes=1)) is False  # queued after the loss
     assert void(timezone.now() + timedelta(seconds=1)) is True  # the broker lost it since
+
+
+@pytest.mark.django_db
+def test_after_the_broker_lost_its_queues_the_redrive_queues_an_order_at_once(
+    django_capture_on_commit_callbacks,
+):
+    """An order accepted seconds before Redis lost its data is queued again by the next
+    sweep, without waiting for its lease or for `older_than`."""
+    from orders.provisioning import orders_redrive_stuck
+    from orders.services import order_create_b2b
+
+    bundles_create()
+    vendor, _ = vendor_with_key()
+    fund(vendor, 100_000)
+    with mock.patch("orders.tasks.order_provision.delay"):
+        order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
+    queued: list[int] = []
+    with (
+        mock.patch("orders.tasks.order_provision.delay", side_effect=queued.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert orders_redrive_stuck().redriven == []  # its task is queued
+        restarted = timezone.now() + timedelta(seconds=1)
+        with (
+            time_machine.travel(restarted + timedelta(seconds=5)),
+            mock.patch("orders.provisioning.queues_epoch", return_value=restarted),
+        ):
+            assert orders_redrive_stuck().redriven == [order.pk]
+            assert orders_redrive_stuck().redriven == []  # queued again once
+    assert queued == [order.pk]
