@@ -169,9 +169,15 @@ class Bench:
         raise RuntimeError(f"celery worker not ready after 60s: see {log}")
 
     def purge_queue(self) -> int:
+        """Empty every queue (seeding queued emails); the number of tasks dropped."""
         from config.celery import app
+        from ttelgo.queues import QUEUES
 
-        return int(app.control.purge() or 0)
+        dropped = 0
+        with app.connection_for_write() as conn:
+            for queue in QUEUES:
+                dropped += int(conn.default_channel.queue_purge(queue) or 0)
+        return dropped
 
     # --- the run --------------------------------------------------------------------------
     def run(self) -> None:
