@@ -1032,7 +1032,7 @@ def noisy_tenant(c: Chaos) -> Row:
     )
     tenant.join(timeout=seconds + 60)
     both = Tally()
-    for t in (baseline, live):
+    for t in (warmup, baseline, live):
         both.requests += t.requests
         both.statuses.update(t.statuses)
         both.created.extend(t.created)

@@ -24,6 +24,9 @@ class InboundEvent(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Set when its processing is queued, cleared when a worker runs it: the re-drive does
+    # not queue it again before then (ttelgo/queues.py).
+    queued_until = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
