@@ -5,7 +5,7 @@ import os
 from celery import Celery
 from celery.signals import after_task_publish, setup_logging, worker_ready
 
-from ttelgo.queues import publish_log, queues_epoch_mark
+from ttelgo.queues import PROVISIONING, TEST, WEBHOOKS, publish_log, queues_epoch_mark
 from ttelgo.task_base import ResilientTask
 
 # The same default as the web process (config/wsgi.py): a worker started without
@@ -34,9 +34,12 @@ def _use_django_logging(**_kwargs: object) -> None:
 
 @worker_ready.connect
 def _queues_epoch_mark(**_kwargs: object) -> None:
-    """A worker started: tasks a killed one had reserved are queued again by the sweeps
-    (ttelgo/queues.py) instead of waiting for the broker's visibility timeout."""
-    queues_epoch_mark()
+    """A worker of a pool whose items carry queued markers started: tasks a killed one had
+    reserved are queued again by the sweeps (ttelgo/queues.py) instead of waiting for the
+    broker's visibility timeout."""
+    consumed = set(app.amqp.queues.consume_from or {})
+    if consumed & {PROVISIONING, WEBHOOKS, TEST}:
+        queues_epoch_mark()
 
 
 @after_task_publish.connect

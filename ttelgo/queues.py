@@ -24,8 +24,8 @@ selects it for queueing and cleared when a worker starts on it; a sweep only que
 item whose marker is void. A marker is void once its lease is over, or when it was set
 before the queue epoch (`queues_epoch`): the moment the broker may have lost queued
 tasks, i.e. its data is gone (Redis restarted empty: the epoch key is missing) or a
-worker started (a killed worker's reserved tasks are only given out again after the
-broker's visibility timeout, an hour).
+worker of the provisioning, webhooks or test pool started (a killed worker's reserved
+tasks are only given out again after the broker's visibility timeout, an hour).
 """
 
 from __future__ import annotations
