@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -48,7 +48,7 @@ S = Order.Status
 MAX_QUANTITY = 10
 
 
-def order_queued_until() -> Any:
+def order_queued_until() -> datetime:
     """The end of the queued lease of a provisioning task queued now."""
     return timezone.now() + timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
 
