@@ -391,7 +391,12 @@ class Chaos(Bench):
         for pool in self.pools:
             self.spawn_worker(pool)
         self.start_beat()
-        time.sleep(5)  # tasks sent meanwhile wait in the broker
+        # Five workers boot at once: on a busy 2-core machine that takes longer than one
+        # did, and a scenario whose load starts before they consume measures their boot.
+        try:
+            self.pools_ready(timeout=60)
+        except RuntimeError as exc:  # after a broker restart our ping may be what is stale
+            _say(f"  ({exc}; going on)")
         self.supervise.set()
 
     def spawn_worker(self, pool: str) -> None:
@@ -421,12 +426,12 @@ class Chaos(Bench):
             self.spawn_worker(pool)
         self.pools_ready(pools)
 
-    def pools_ready(self, pools: list[str] | None = None) -> None:
+    def pools_ready(self, pools: list[str] | None = None, *, timeout: float = 90) -> None:
         """Wait until these pools' workers (default: all) answer a ping."""
         from config.celery import app
 
         waiting = {f"{pool}@bench" for pool in pools or self.pools}
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + timeout
         while waiting and time.monotonic() < deadline:
             try:
                 for answer in app.control.ping(destination=sorted(waiting), timeout=1.0):
@@ -435,7 +440,7 @@ class Chaos(Bench):
                 app.pool.force_close_all()
                 time.sleep(0.5)
         if waiting:
-            raise RuntimeError(f"workers not ready after 90s: {sorted(waiting)}")
+            raise RuntimeError(f"workers not ready after {timeout:.0f}s: {sorted(waiting)}")
 
     def kill_worker_children(self) -> None:
         master = self.worker_pid()
