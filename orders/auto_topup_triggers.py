@@ -16,6 +16,7 @@ from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.esim_records import Esim
 from orders.selectors import esims_expiring_within
 from ttelgo.outbox import event_record, task_enqueue
+from ttelgo.queues import PROVISIONING, queue_for
 
 R = AutoTopupRun.Status
 _OPEN = (R.PENDING, R.ACTION_REQUIRED)
@@ -90,7 +91,9 @@ def auto_topup_due(esim: Esim, *, now: datetime | None = None) -> AutoTopupRun |
     except IntegrityError:
         return None  # another update recorded this crossing first
     if status == R.PENDING:
-        task_enqueue("orders.tasks.auto_topup_execute", run.pk)
+        # A test eSIM's run is test mode's work: the test pool, never the live one.
+        queue = queue_for(PROVISIONING, livemode=esim.livemode)
+        task_enqueue("orders.tasks.auto_topup_execute", run.pk, queue=queue)
     else:
         auto_topup_event(run)
     return run

@@ -19,6 +19,7 @@ from orders.models import Order
 from ttelgo.emails import templated_email
 from ttelgo.money import Money, money_api
 from ttelgo.outbox import event_record, task_enqueue
+from ttelgo.queues import PROVISIONING, queue_for
 from ttelgo.validators import one_line
 from vendors.branding import brand_for
 
@@ -56,7 +57,8 @@ def order_completed_notify(*, order: Order) -> None:
     if order.channel == Order.Channel.B2B:
         _publish(order, "order.completed")
         if order.kind == Order.Kind.ESIM and order.end_customer_email:
-            task_enqueue("orders.tasks.order_esims_email", order.pk)
+            queue = queue_for(PROVISIONING, livemode=order.livemode)
+            task_enqueue("orders.tasks.order_esims_email", order.pk, queue=queue)
     elif order.kind == Order.Kind.ESIM:
         task_enqueue("orders.tasks.order_esims_email", order.pk)
 

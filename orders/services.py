@@ -703,5 +703,6 @@ def esim_delivery_resend(*, esim: Esim, to: str = "") -> str:
     if esim.status == Esim.Status.REVOKED:
         raise DomainError("invalid_state", f"eSIM {esim.iccid} was revoked.")
     with transaction.atomic():
-        task_enqueue("orders.tasks.order_esims_email", order.pk, email)
+        queue = queue_for(PROVISIONING, livemode=order.livemode)
+        task_enqueue("orders.tasks.order_esims_email", order.pk, email, queue=queue)
     return email

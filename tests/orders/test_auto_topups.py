@@ -408,3 +408,44 @@ def test_a_customer_rule_whose_card_was_removed_fails_and_says_so(
         ).status_code
         == 400
     )
+
+
+@pytest.mark.parametrize("livemode", [True, False])
+def test_an_auto_top_up_and_the_end_customer_email_go_to_their_modes_pool(
+    bundles, livemode, django_capture_on_commit_callbacks
+):
+    """A test eSIM's auto top-up run and a test order's end-customer email are test
+    mode's work: queued for the test pool, never the live provisioning pool."""
+    from orders.notifications import order_completed_notify
+    from orders.services import order_create_b2b
+    from ttelgo import queues
+    from vendors.services import vendor_test_environment
+
+    live = VendorFactory(currency="USD")
+    vendor = live if livemode else vendor_test_environment(vendor=live)[0]
+    fund(vendor, 100_000)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = order_create_b2b(
+            vendor=vendor,
+            bundle_code=BUNDLE_CODE,
+            quantity=1,
+            customer_email="traveller@roam.example",
+        )
+    esim = Esim.objects.get(order_id=order.pk)
+    assert esim.livemode is livemode
+    AutoTopupRule.objects.create(
+        vendor=vendor, esim=esim, bundle_code=TOPUP_CODE, below_percent=20, monthly_limit=2
+    )
+    order.refresh_from_db()
+    assert order.status == "completed"
+    expected = queues.PROVISIONING if livemode else queues.TEST
+    with mock.patch("orders.auto_topup_triggers.task_enqueue") as queued:
+        _use(esim, remaining=100)
+    assert [(c.args[0], c.kwargs["queue"]) for c in queued.call_args_list] == [
+        ("orders.tasks.auto_topup_execute", expected)
+    ]
+    with mock.patch("orders.notifications.task_enqueue") as queued:
+        order_completed_notify(order=order)
+    assert [(c.args[0], c.kwargs["queue"]) for c in queued.call_args_list] == [
+        ("orders.tasks.order_esims_email", expected)
+    ]
