@@ -1,9 +1,10 @@
 """`make chaos`: TTelGo run the way production runs it, then hurt on purpose.
 
 Runs under `.ci/services.sh` (throwaway PostgreSQL + Redis). Starts the fake eSIM Go and
-Stripe servers on loopback, gunicorn with the production settings, a real Celery worker
-and beat, then plays seven scenarios, each load bounded in time and count and sent only
-to 127.0.0.1:
+Stripe servers on loopback, gunicorn with the production settings, one real Celery worker
+per pool as production runs them (provisioning, webhooks, test, maintenance, recovery:
+ttelgo/queues.py) and beat, then plays nine scenarios, each load bounded in time and
+count and sent only to 127.0.0.1:
 
 1. hot vendor: 20 clients on one prepaid vendor while the worker completes its orders;
 2. spread: 32 clients over 50 vendors;
@@ -13,7 +14,20 @@ to 127.0.0.1:
 5. PostgreSQL restarted during traffic;
 6. provider faults: 30 % errors and timeouts over 200 orders;
 7. payment events: the four events of a declined-paid-refunded payment delivered in
-   every one of their 24 orders, each for its own order.
+   every one of their 24 orders, each for its own order;
+8. noisy test tenant: one vendor's test key places orders while five of its test
+   webhook endpoints (a loopback receiver of ours) answer after 9.5 s, and another
+   vendor places live orders: the live p95 from order to completed stays within twice
+   its baseline, measured first in the same run;
+9. Redis lost: `shutdown nosave` right after a burst of accepted orders (their queued
+   tasks are gone), Redis restarted empty: every order completes within 2 minutes of
+   Redis returning.
+
+In every scenario it also counts the tasks queued per order and per webhook delivery
+(every process appends its sends to TASKS_PUBLISH_LOG; Celery's own retries aside) and
+fails when an item was queued more than once per lease: 1 + its attempts (each attempt
+starts a new lease) + the queue epochs of the scenario (worker starts, a lost broker) +
+the leases that ran out.
 
 After each, it waits for every order to be final and checks the answers (only the
 statuses the scenario allows: never a 500), the ledger (integrity check, no pending hold
@@ -28,7 +42,8 @@ workers, and measured by `make bench`), not a correctness one.
 
 Knobs (environment): CHAOS_SECONDS (load length of scenarios 1-2, default 30), CHAOS_RATE,
 CHAOS_SCENARIOS (comma-separated subset of hot,spread,worker_killed,redis_down,
-postgres_restart,provider_faults,payment_events), CHAOS_WORKER_CONCURRENCY (4).
+postgres_restart,provider_faults,payment_events,noisy_tenant,redis_lost),
+CHAOS_WORKER_CONCURRENCY (the provisioning pool's processes, 8).
 """
 
 from __future__ import annotations
@@ -48,6 +63,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -280,6 +296,8 @@ class Row:
     provider_orders: int = 0
     bought_twice: int = 0
     restarts: dict[str, int] = field(default_factory=dict)
+    queued_max: int = 0  # the most tasks queued for one order or delivery
+    figures: str = ""  # the scenario's own measurements, printed under the table
     failures: list[str] = field(default_factory=list)
 
 
@@ -296,14 +314,30 @@ class Chaos(Bench):
                 "ORDERS_PROVISION_RETRY_MAX_SECONDS": "20",
                 "THROTTLE_AUTH": "100000/min",
                 "BENCH_BARE_VIEW": "false",
+                # Production's settings, plus webhook endpoints allowed on loopback.
+                "DJANGO_SETTINGS_MODULE": "bench.chaos_settings",
+                "PYTHONPATH": str(ROOT),
+                "TASKS_PUBLISH_LOG": str(self.work / "published.jsonl"),
             }
         )
+        self.publish_log = Path(self.env["TASKS_PUBLISH_LOG"])
+        self.publish_log.touch()
+        self.epochs = 0  # worker starts and broker losses: each voids the queued markers
+        self.vendor_ids: list[int] = []
         self.keys: list[str] = []
         self.rows: list[Row] = []
         self.provider_before = 0
         # Provisioning waits on the provider (seconds per call under faults): I/O-bound, so
         # more processes than cores, as docker-compose.yml runs it.
         self.worker_concurrency = _env_int("CHAOS_WORKER_CONCURRENCY", 8)
+        # One worker per pool, as docker-compose.yml runs them (processes per pool).
+        self.pools = {
+            "provisioning": self.worker_concurrency,
+            "webhooks": 4,
+            "test": 4,
+            "maintenance": 2,
+            "recovery": 1,
+        }
         self.redis_port = int(os.environ["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
         self.supervise = threading.Event()  # set: a worker or beat that exits is restarted
         self.restarts: Counter[str] = Counter()
@@ -321,11 +355,11 @@ class Chaos(Bench):
             cwd=ROOT,
         )  # fmt: skip
 
-    def worker_pid(self) -> int:
+    def worker_pid(self, pool: str = "provisioning") -> int:
         for name, proc in self.procs.procs:
-            if name == "worker" and proc.poll() is None:
+            if name == f"worker-{pool}" and proc.poll() is None:
                 return proc.pid
-        raise RuntimeError("no worker running")
+        raise RuntimeError(f"no {pool} worker running")
 
     def supervisor(self) -> None:
         """What production's process supervisor does (docker-compose `restart:
@@ -335,43 +369,81 @@ class Chaos(Bench):
             time.sleep(1.0)
             if not self.supervise.is_set():
                 continue
-            for name in ("worker", "beat"):
+            for name in [*(f"worker-{pool}" for pool in self.pools), "beat"]:
                 running = [p for n, p in self.procs.procs if n == name and p.poll() is None]
                 if running:
                     continue
                 self.restarts[name] += 1
                 _say(f"  supervisor: {name} exited; starting it again")
-                if name == "worker":
-                    self.spawn_worker()
-                else:
+                if name == "beat":
                     self.start_beat()
+                else:
+                    self.spawn_worker(name.removeprefix("worker-"))
 
     def fresh_worker_and_beat(self) -> None:
         """Each scenario starts with a new worker and beat, as after a deploy. (In one run
         of all seven, a worker that had lived through the Redis and then the PostgreSQL
         outage stayed connected but stopped taking tasks: docs/RELIABILITY.md.)"""
         self.supervise.clear()
-        self.procs.stop("worker")
+        for pool in self.pools:
+            self.procs.stop(f"worker-{pool}")
         self.procs.stop("beat")
-        self.spawn_worker()
+        for pool in self.pools:
+            self.spawn_worker(pool)
         self.start_beat()
-        time.sleep(5)  # tasks sent meanwhile wait in the broker
+        # Five workers boot at once: on a busy 2-core machine that takes longer than one
+        # did, and a scenario whose load starts before they consume measures their boot.
+        try:
+            self.pools_ready(timeout=60)
+        except RuntimeError as exc:  # after a broker restart our ping may be what is stale
+            _say(f"  ({exc}; going on)")
         self.supervise.set()
 
-    def spawn_worker(self) -> None:
-        """Start the worker without asking it to answer a ping: after a broker restart
-        this process's own control connection may be the one that is stale."""
+    def spawn_worker(self, pool: str) -> None:
+        """Start a pool's worker without asking it to answer a ping: after a broker
+        restart this process's own control connection may be the one that is stale."""
+        from ttelgo.queues import POOLS
+
+        if pool in ("provisioning", "webhooks", "test"):
+            self.epochs += 1  # such a worker's start voids the markers set before it
         self.procs.start(
-            "worker",
+            f"worker-{pool}",
             [
                 str(Path(sys.executable).parent / "celery"), "-A", "config", "worker",
-                "-l", "INFO", "-c", str(self.worker_concurrency), "-P", "prefork",
-                "-n", "worker@bench", "--without-gossip", "--without-mingle",
-                "--without-heartbeat",
+                "-l", "INFO", "-Q", ",".join(POOLS[pool]), "-c", str(self.pools[pool]),
+                "-P", "prefork", "-n", f"{pool}@bench", "--without-gossip",
+                "--without-mingle", "--without-heartbeat",
             ],
             env=self.env,
             cwd=ROOT,
         )  # fmt: skip
+
+    def start_pools(self, pools: list[str] | None = None) -> None:
+        """Start these pools' workers (default: all) and wait until each takes tasks."""
+        pools = pools or list(self.pools)
+        for pool in pools:
+            self.spawn_worker(pool)
+        self.pools_ready(pools)
+
+    def pools_ready(self, pools: list[str] | None = None, *, timeout: float = 90) -> None:
+        """Wait until each of these pools' workers (default: all) runs a probe task sent
+        to its own queue (`worker_direct`, as `manage.py worker_alive` does): unlike a
+        broadcast ping, this works on from a broker that restarted under this process."""
+        from ttelgo.liveness import worker_answers
+
+        deadline = time.monotonic() + timeout
+        waiting = [f"{pool}@bench" for pool in pools or self.pools]
+        while waiting and time.monotonic() < deadline:
+            node = waiting[0]
+            try:
+                answered = worker_answers(node, timeout=min(10.0, timeout))
+            except Exception:  # the broker coming back: send again
+                answered = False
+                time.sleep(0.5)
+            if answered:
+                waiting.pop(0)
+        if waiting:
+            raise RuntimeError(f"workers not ready after {timeout:.0f}s: {waiting}")
 
     def kill_worker_children(self) -> None:
         master = self.worker_pid()
@@ -388,8 +460,8 @@ class Chaos(Bench):
             _kill(pid)
 
     def restart_worker(self) -> None:
-        _say("  worker restarted")
-        self.start_worker(concurrency=self.worker_concurrency, name="worker")
+        _say("  provisioning worker restarted")
+        self.start_pools(["provisioning"])
         self.supervise.set()
 
     def redis_kill(self) -> None:
@@ -397,17 +469,31 @@ class Chaos(Bench):
         _say(f"  SIGKILL redis ({pid})")
         _kill(pid)
 
-    def redis_start(self) -> None:
+    def redis_start(self, *, durable: bool = True) -> None:
         subprocess.run(
             [
                 "redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                "--save", "", "--appendonly", "yes" if durable else "no",
+                "--appendfsync", "everysec",
                 "--daemonize", "yes", "--pidfile", str(self.tmp / "redis.pid"),
                 "--dir", str(self.tmp), "--logfile", str(self.tmp / "redis.log"),
             ],
             check=True,
         )  # fmt: skip
-        _say("  redis restarted on its append-only file")
+        if not durable:
+            self.epochs += 1  # back empty: every queued task is gone
+        _say(f"  redis restarted {'on its append-only file' if durable else 'empty'}")
+
+    def redis_shutdown_nosave(self) -> None:
+        """Redis stops at once and keeps nothing (no snapshot, the append-only file off
+        beforehand): every queued task is lost."""
+        cli = ["redis-cli", "-p", str(self.redis_port)]
+        _say("  redis SHUTDOWN NOSAVE")
+        subprocess.run([*cli, "shutdown", "nosave"], capture_output=True, check=False)
+        for _ in range(50):
+            if subprocess.run([*cli, "ping"], capture_output=True).returncode != 0:
+                return
+            time.sleep(0.1)
 
     def redis_durable(self) -> None:
         """The production broker keeps an append-only file (docker-compose.yml): turn it
@@ -455,7 +541,9 @@ class Chaos(Bench):
 
         call_command("migrate", "--noinput", verbosity=0)
         seed.catalogue_seed()
-        self.keys = [v.api_key for v in seed.vendors_seed(50)]
+        seeded = seed.vendors_seed(50)
+        self.keys = [v.api_key for v in seeded]
+        self.vendor_ids = [v.vendor_id for v in seeded]
         _say(f"seeded the catalogue and {len(self.keys)} funded vendors")
 
     def run(self) -> None:
@@ -465,7 +553,7 @@ class Chaos(Bench):
         self.prepare()
         self.purge_queue()
         self.start_app()
-        self.start_worker(concurrency=self.worker_concurrency, name="worker")
+        self.start_pools()
         self.start_beat()
         self.rows.append(request_limits(self))
         threading.Thread(target=self.supervisor, daemon=True).start()
@@ -481,12 +569,22 @@ class Chaos(Bench):
                 self.provider("/__bench/faults", {})
                 self.provider_before = self.provider_orders()
                 restarts_before = dict(self.restarts)
+                published_before = self.publish_log.stat().st_size
+                epochs_before, started = self.epochs, time.monotonic()
                 row = SCENARIOS[name](self)
                 row.restarts = {
                     k: n - restarts_before.get(k, 0)
                     for k, n in self.restarts.items()
                     if n > restarts_before.get(k, 0)
                 }
+                queued_once_per_lease(
+                    self,
+                    row,
+                    since=published_before,
+                    # +1: the fresh workers' start marks may land after the first orders
+                    epochs=self.epochs - epochs_before + 1,
+                    seconds=time.monotonic() - started,
+                )
                 self.rows.append(row)
                 _say(f"  -> {'ok' if not row.failures else 'FAILED: ' + '; '.join(row.failures)}")
         self.results["elapsed_seconds"] = round(time.monotonic() - t0, 1)
@@ -543,6 +641,137 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def queued_once_per_lease(c: Chaos, row: Row, *, since: int, epochs: int, seconds: float) -> None:
+    """Tasks queued per order and per webhook delivery during the scenario (every process's
+    sends from the publish log; Celery's own retries, which follow an attempt, aside),
+    against once per lease: 1 + the item's attempts (each attempt starts a new lease) + the
+    scenario's queue epochs + the leases that ran out meanwhile."""
+    from django.conf import settings
+
+    from orders.models import Order
+    from webhooks.models import WebhookDelivery
+
+    kinds = {"orders.tasks.order_provision": "order", "webhooks.tasks.delivery_send": "delivery"}
+    counts: dict[str, Counter[int]] = {"order": Counter(), "delivery": Counter()}
+    with c.publish_log.open("rb") as log:
+        log.seek(since)
+        for raw in log.read().splitlines():
+            try:
+                sent = json.loads(raw)
+            except ValueError:
+                continue
+            kind = kinds.get(sent.get("task"))
+            if kind and not sent.get("retries") and sent.get("args"):
+                counts[kind][int(sent["args"][0])] += 1
+    _db()
+    attempts = {
+        "order": dict(
+            Order.objects.filter(pk__in=list(counts["order"])).values_list(
+                "pk", "provisioning_attempts"
+            )
+        ),
+        "delivery": dict(
+            WebhookDelivery.objects.filter(pk__in=list(counts["delivery"])).values_list(
+                "pk", "attempt_count"
+            )
+        ),
+    }
+    leases = {
+        "order": int(seconds // settings.ORDERS_QUEUED_LEASE_SECONDS),
+        "delivery": int(seconds // settings.WEBHOOKS_QUEUED_LEASE_SECONDS),
+    }
+    parts = []
+    for kind, counted in counts.items():
+        if not counted:
+            continue
+        row.queued_max = max(row.queued_max, *counted.values())
+        over = {
+            pk: n
+            for pk, n in counted.items()
+            if n > 1 + attempts[kind].get(pk, 0) + epochs + leases[kind]
+        }
+        parts.append(
+            f"{sum(counted.values())} {kind} tasks for {len(counted)} "
+            f"{'deliveries' if kind == 'delivery' else 'orders'} "
+            f"(at most {max(counted.values())} for one)"
+        )
+        if over:
+            pk, n = next(iter(over.items()))
+            row.failures.append(
+                f"{len(over)} {kind}s queued more than once per lease (e.g. {kind} {pk}: "
+                f"{n} times, {attempts[kind].get(pk, 0)} attempts, {epochs} epochs)"
+            )
+    if parts:
+        row.figures = "; ".join(p for p in [row.figures, "queued: " + ", ".join(parts)] if p)
+
+
+def order_latencies(order_ids: list[int]) -> list[float]:
+    """Seconds from each completed order's creation to its completion."""
+    from orders.models import Order, OrderEvent
+
+    _db()
+    created = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "created_at"))
+    done = OrderEvent.objects.filter(order_id__in=order_ids, to_status="completed")
+    return sorted(
+        (at - created[pk]).total_seconds() for pk, at in done.values_list("order_id", "created_at")
+    )
+
+
+def p95(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+
+
+class SlowReceiver:
+    """A vendor's webhook endpoint of ours on loopback that answers 200 after `delay`
+    seconds, many requests at once."""
+
+    def __init__(self, delay: float) -> None:
+        received: list[float] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(delay)
+                received.append(time.monotonic())
+                try:
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the sender's timeout came first
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def tenant_test_environment(vendor_id: int, *, endpoint_urls: list[str]) -> str:
+    """The test environment of this vendor, with an API test key and webhook endpoints
+    subscribed to everything; the raw test key."""
+    from billing.play_money import vendor_test_environment_open
+    from vendors.models import Vendor
+    from vendors.services import api_key_issue
+    from webhooks.services import endpoint_create
+
+    _db()
+    environment = vendor_test_environment_open(vendor=Vendor.objects.get(pk=vendor_id))
+    for url in endpoint_urls:
+        endpoint_create(vendor=environment, url=url, events=["*"])
+    _, raw = api_key_issue(vendor=environment, name="chaos test key")
+    return raw
 
 
 # --- scenarios --------------------------------------------------------------------------
@@ -775,6 +1004,117 @@ def _an_hour_ago() -> Any:
     return timezone.now() - timedelta(hours=1)
 
 
+def _pools_ready(c: Chaos) -> None:
+    try:
+        c.pools_ready()
+    except RuntimeError as exc:
+        _say(f"  ({exc}; going on)")
+
+
+def noisy_tenant(c: Chaos) -> Row:
+    """Live orders of one vendor, first alone (the baseline), then while another vendor's
+    test key orders and five of its test endpoints answer after 9.5 s: the test pool takes
+    the noise, the live p95 from order to completed stays within twice the baseline."""
+    row = Row("8 noisy test tenant: 5 slow test endpoints")
+    live_key, rate, seconds = c.keys[-1], 4.0, 20
+    _pools_ready(c)  # a baseline measured while a worker boots would flatter the noise
+    warmup = Tally()
+    order_load(port=c.ports["app"], keys=[live_key], clients=2, seconds=3, tally=warmup, rate=2)
+    wait_final(warmup.created, 60)
+    baseline = Tally()
+    order_load(
+        port=c.ports["app"], keys=[live_key], clients=4, seconds=seconds, tally=baseline, rate=rate
+    )
+    wait_final(baseline.created, 60)
+    base_p95 = p95(order_latencies(baseline.created))
+
+    receiver = SlowReceiver(9.5)
+    test_key = tenant_test_environment(
+        c.vendor_ids[-2], endpoint_urls=[f"{receiver.url}/{n}" for n in range(5)]
+    )
+    noisy, live = Tally(), Tally()
+    tenant = threading.Thread(
+        target=order_load,
+        kwargs={
+            "port": c.ports["app"], "keys": [test_key], "clients": 2, "seconds": seconds + 5,
+            "tally": noisy, "rate": 1.0,
+        },
+        daemon=True,
+    )  # fmt: skip
+    tenant.start()
+    time.sleep(5)  # the test pool is busy with slow deliveries before the live orders start
+    order_load(
+        port=c.ports["app"], keys=[live_key], clients=4, seconds=seconds, tally=live, rate=rate
+    )
+    tenant.join(timeout=seconds + 60)
+    both = Tally()
+    for t in (warmup, baseline, live):
+        both.requests += t.requests
+        both.statuses.update(t.statuses)
+        both.created.extend(t.created)
+    c.finish_row(row, both, allowed={201, 402, 429}, settle_within=60, all_completed=True)
+    noisy_p95 = p95(order_latencies(live.created))
+    # The test orders wait in the test queue behind their own slow deliveries: test mode's
+    # own cost (a per-endpoint cap is what shortens it), reported, not waited for.
+    test_outcome = statuses_of(noisy.created)
+    slow_answers = len(receiver.received)
+    receiver.close()
+    ratio = noisy_p95 / base_p95 if base_p95 else float("inf")
+    row.figures = (
+        f"live p95 {base_p95:.2f}s alone, {noisy_p95:.2f}s beside the noisy tenant "
+        f"({ratio:.2f}x; {len(baseline.created)} and {len(live.created)} orders); "
+        f"test orders {len(noisy.created)} (at the end: {dict(test_outcome)}), "
+        f"{slow_answers} slow deliveries answered during the scenario"
+    )
+    if not ratio <= 2.0:
+        row.failures.append(f"live p95 {noisy_p95:.2f}s is over twice its baseline {base_p95:.2f}s")
+    if set(test_outcome) - {"completed", "provisioning"}:
+        row.failures.append(f"test orders neither completed nor waiting: {dict(test_outcome)}")
+    if not noisy.created or not slow_answers:
+        row.failures.append("the noisy tenant made no noise (no test order or no slow delivery)")
+    return row
+
+
+def redis_lost(c: Chaos) -> Row:
+    """A burst of accepted orders while the provider is slow (a backlog in the queue), then
+    Redis `shutdown nosave` with no append-only file: the queued tasks are gone. Redis
+    comes back empty 5 s later; every order completes within 2 minutes of that."""
+    from orders.models import Order
+
+    row = Row("9 Redis shutdown nosave after a burst")
+    cli = ["redis-cli", "-p", str(c.redis_port)]
+    subprocess.run([*cli, "config", "set", "appendonly", "no"], check=True, capture_output=True)
+    _pools_ready(c)
+    c.provider("/__bench/faults", {"latency": 0.3})
+    tally = Tally()
+    order_load(port=c.ports["app"], keys=c.keys, clients=16, seconds=8, tally=tally, rate=40)
+    _db()
+    c.redis_shutdown_nosave()
+    waiting = Order.objects.filter(pk__in=tally.created).exclude(status__in=FINAL).count()
+    time.sleep(5)
+    c.redis_start(durable=False)
+    back = time.time()
+    c.finish_row(row, tally, allowed={201, 402, 429, 503}, settle_within=150, all_completed=True)
+    c.provider("/__bench/faults", {})
+    from orders.models import OrderEvent
+
+    _db()
+    last = (
+        OrderEvent.objects.filter(order_id__in=tally.created, to_status__in=FINAL)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    after = (last.timestamp() - back) if last is not None else float("nan")
+    row.figures = (
+        f"{len(tally.created)} orders accepted, {waiting} not final when Redis went; "
+        f"all final {after:.1f}s after Redis returned"
+    )
+    if not after <= 120:
+        row.failures.append(f"orders final {after:.1f}s after Redis returned (over 2 minutes)")
+    return row
+
+
 SCENARIOS: dict[str, Callable[[Chaos], Row]] = {
     "hot": hot_vendor,
     "spread": spread,
@@ -783,6 +1123,8 @@ SCENARIOS: dict[str, Callable[[Chaos], Row]] = {
     "postgres_restart": postgres_restart,
     "provider_faults": provider_faults,
     "payment_events": payment_events,
+    "noisy_tenant": noisy_tenant,
+    "redis_lost": redis_lost,
 }
 
 
@@ -790,7 +1132,7 @@ def print_table(rows: list[Row]) -> None:
     print("\nchaos figures")
     print(
         f"  {'scenario':42} {'requests':>8} {'orders':>6} {'settled s':>9} "
-        f"{'prov.':>5} {'twice':>5}  answers / outcome / result"
+        f"{'prov.':>5} {'twice':>5} {'q/item':>6}  answers / outcome / result"
     )
     for r in rows:
         settled = "-" if r.settle_seconds is None else f"{r.settle_seconds:.1f}"
@@ -805,8 +1147,12 @@ def print_table(rows: list[Row]) -> None:
             )
         print(
             f"  {r.scenario:42} {r.requests:>8} {r.orders:>6} {settled:>9} "
-            f"{r.provider_orders:>5} {r.bought_twice:>5}  {answers} / {outcome} / {result}"
+            f"{r.provider_orders:>5} {r.bought_twice:>5} {r.queued_max:>6}  "
+            f"{answers} / {outcome} / {result}"
         )
+    for r in rows:
+        if r.figures:
+            print(f"  {r.scenario}: {r.figures}")
     failed = [r for r in rows if r.failures]
     for r in failed:
         for f in r.failures:

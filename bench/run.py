@@ -143,14 +143,18 @@ class Bench:
         self.procs.stop("gunicorn")
         self.start_app(**overrides)
 
-    def start_worker(self, *, concurrency: int, name: str) -> None:
+    def start_worker(self, *, concurrency: int, name: str, queues: str = "") -> None:
+        """A worker consuming `queues` (comma-separated; default: every queue, as the
+        bench's single worker must)."""
         from config.celery import app
+        from ttelgo.queues import QUEUES
 
         log = self.work / f"{name}.log"
         proc = self.procs.start(
             name,
             [
                 str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "INFO",
+                "-Q", queues or ",".join(QUEUES),
                 "-c", str(concurrency), "-P", "prefork", "-n", f"{name}@bench",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ],
@@ -170,9 +174,15 @@ class Bench:
         raise RuntimeError(f"celery worker not ready after 60s: see {log}")
 
     def purge_queue(self) -> int:
+        """Empty every queue (seeding queued emails); the number of tasks dropped."""
         from config.celery import app
+        from ttelgo.queues import QUEUES
 
-        return int(app.control.purge() or 0)
+        dropped = 0
+        with app.connection_for_write() as conn:
+            for queue in QUEUES:
+                dropped += int(conn.default_channel.queue_purge(queue) or 0)
+        return dropped
 
     # --- the run --------------------------------------------------------------------------
     def run(self) -> None:

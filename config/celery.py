@@ -3,8 +3,9 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, worker_ready
+from celery.signals import after_task_publish, setup_logging, worker_ready
 
+from ttelgo.queues import PROVISIONING, TEST, WEBHOOKS, publish_log, queues_epoch_mark
 from ttelgo.task_base import ResilientTask
 
 # The same default as the web process (config/wsgi.py): a worker started without
@@ -29,6 +30,24 @@ def _use_django_logging(**_kwargs: object) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_ready.connect
+def _queues_epoch_mark(**_kwargs: object) -> None:
+    """A worker of a pool whose items carry queued markers started: tasks a killed one had
+    reserved are queued again by the sweeps (ttelgo/queues.py) instead of waiting for the
+    broker's visibility timeout."""
+    consumed = set(app.amqp.queues.consume_from or {})
+    if consumed & {PROVISIONING, WEBHOOKS, TEST}:
+        queues_epoch_mark()
+
+
+@after_task_publish.connect
+def _publish_log(
+    body: object = None, headers: dict | None = None, routing_key: str = "", **_kwargs: object
+) -> None:
+    if os.environ.get("TASKS_PUBLISH_LOG"):  # the chaos suite counts tasks queued per item
+        publish_log(body=body, headers=headers or {}, routing_key=routing_key)
 
 
 @worker_ready.connect

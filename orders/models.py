@@ -67,6 +67,11 @@ class Order(models.Model):
     provisioning_due_at = models.DateTimeField(
         null=True, blank=True, help_text="when the scheduled provisioning retry is due"
     )
+    # Set when its provisioning task is queued, cleared when a worker claims it: the
+    # re-drive does not queue it again before then (ttelgo/queues.py).
+    provisioning_queued_until = models.DateTimeField(
+        null=True, blank=True, help_text="its provisioning task is queued until then"
+    )
     escalated_at = models.DateTimeField(
         null=True, blank=True, help_text="when operators were told the order is stuck"
     )

@@ -348,7 +348,7 @@ def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Or
                 order_id=order_id, actor=actor, reason=reason or "re-driven by an operator"
             )
         elif order.status == S.PROVISIONING:
-            order_provisioning_enqueue(order_id=order_id)
+            order_provisioning_enqueue(order_id=order_id, livemode=order.livemode)
         else:  # ORDER_STATES.may("redrive", ...) is exactly these two
             raise DomainError(
                 "invalid_state",

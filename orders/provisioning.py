@@ -52,6 +52,13 @@ from providers import (
 )
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
+from ttelgo.queues import (
+    PROVISIONING,
+    queue_for,
+    queued_marker_lost,
+    queued_marker_void,
+    queues_epoch,
+)
 
 logger = logging.getLogger(__name__)
 S = Order.Status
@@ -200,6 +207,7 @@ def _claim(order_id: int) -> Order | None:
         .update(
             provisioning_lease_until=now + LEASE,
             provisioning_due_at=None,
+            provisioning_queued_until=None,  # its queued task is running: the lease takes over
             provisioning_attempts=F("provisioning_attempts") + 1,
             updated_at=now,
         )
@@ -683,14 +691,21 @@ class RedriveResult:
     escalated: list[int]
 
 
-def orders_redrive_stuck(*, older_than: timedelta = timedelta(seconds=60)) -> RedriveResult:
+def orders_redrive_stuck(
+    *, older_than: timedelta = timedelta(seconds=60), batch: int = 500
+) -> RedriveResult:
     """Orders untouched for `older_than` in `paid` or `provisioning` that nobody is working
     on (a lost task, a dead worker, a retry its worker died holding): `paid` ones go on to
-    provisioning; `provisioning` ones whose lease is free and whose scheduled retry, if
-    any, is more than RETRY_LOST_AFTER overdue are queued again; those with
+    provisioning; `provisioning` ones whose lease is free, whose scheduled retry, if any,
+    is more than RETRY_LOST_AFTER overdue and whose queued marker is void (ttelgo/queues.py:
+    not queued within its lease, or queued before the broker lost its data or a worker
+    started) are queued again, at most `batch` per run; those with
     ESCALATE_AFTER_ATTEMPTS attempts behind them are also reported to operations, once.
-    Runs every 30 s: the last resort, after the outbox and Celery's own retries."""
-    from orders.services import order_release_to_provisioning
+
+    Queued once per lease: the orders are selected `FOR UPDATE SKIP LOCKED` and marked in
+    the same transaction, so sweeps running at once never queue one order twice. Runs
+    every 30 s on its own queue (`recovery`), never behind the provisioning backlog."""
+    from orders.services import order_queued_until, order_release_to_provisioning
 
     cutoff = timezone.now() - older_than
     released: list[int] = []
@@ -704,26 +719,41 @@ def orders_redrive_stuck(*, older_than: timedelta = timedelta(seconds=60)) -> Re
             logger.exception("re-drive of paid order %s failed", order_id)
 
     now = timezone.now()
+    lease = timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
+    epoch = queues_epoch()
+    # Untouched for `older_than`, or queued before the broker lost its queues (no need to
+    # wait then: the task is known to be gone).
+    quiet = Q(updated_at__lt=cutoff) | queued_marker_lost(
+        "provisioning_queued_until", lease=lease, epoch=epoch
+    )
     stuck = (
-        Order.objects.filter(status=S.PROVISIONING, updated_at__lt=cutoff)
+        Order.objects.filter(quiet, status=S.PROVISIONING)
         .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
         .filter(
             Q(provisioning_due_at__isnull=True) | Q(provisioning_due_at__lt=now - RETRY_LOST_AFTER)
         )
+        .filter(queued_marker_void("provisioning_queued_until", lease=lease, epoch=epoch, now=now))
     )
     redriven: list[int] = []
     escalate: list[int] = []
-    for order_id, attempts, escalated_at in stuck.values_list(
-        "pk", "provisioning_attempts", "escalated_at"
-    ):
-        if attempts >= ESCALATE_AFTER_ATTEMPTS and escalated_at is None:
-            escalate.append(order_id)
-        redriven.append(order_id)
     with transaction.atomic():
-        # Due now: a queue with a backlog is not sent the same order every 30 s.
-        Order.objects.filter(pk__in=redriven, status=S.PROVISIONING).update(provisioning_due_at=now)
-        for order_id in redriven:
-            task_enqueue("orders.tasks.order_provision", order_id)
+        rows = list(
+            stuck.select_for_update(skip_locked=True, no_key=True)
+            .order_by("pk")
+            .values_list("pk", "provisioning_attempts", "escalated_at", "livemode")[:batch]
+        )
+        Order.objects.filter(pk__in=[row[0] for row in rows]).update(
+            provisioning_queued_until=order_queued_until()
+        )
+        for order_id, attempts, escalated_at, livemode in rows:
+            if attempts >= ESCALATE_AFTER_ATTEMPTS and escalated_at is None:
+                escalate.append(order_id)
+            redriven.append(order_id)
+            task_enqueue(
+                "orders.tasks.order_provision",
+                order_id,
+                queue=queue_for(PROVISIONING, livemode=livemode),
+            )
     if escalate:
         _escalate(escalate)
     return RedriveResult(released=released, redriven=redriven, escalated=escalate)

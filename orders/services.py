@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +40,7 @@ from ttelgo.errors import DomainError
 from ttelgo.metrics import ORDERS_CREATED, count_on_commit
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
+from ttelgo.queues import PROVISIONING, queue_for
 from ttelgo.services import user_flag
 from vendors.models import Vendor
 
@@ -48,10 +49,22 @@ S = Order.Status
 MAX_QUANTITY = 10
 
 
-def order_provisioning_enqueue(*, order_id: int) -> None:
+def order_queued_until() -> datetime:
+    """The end of the queued lease of a provisioning task queued now."""
+    return timezone.now() + timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
+
+
+def order_provisioning_enqueue(*, order_id: int, livemode: bool, marked: bool = False) -> None:
     """Queue provisioning with the current transaction, through the outbox (an order
-    accepted while the broker is down is sent when it is back)."""
-    task_enqueue("orders.tasks.order_provision", order_id)
+    accepted while the broker is down is sent when it is back), to the provisioning queue
+    or, for a test-mode order, the test queue. The order is marked queued for a lease
+    (the re-drive leaves it alone meanwhile: ttelgo/queues.py); `marked`: the caller
+    wrote the marker already."""
+    if not marked:
+        Order.objects.filter(pk=order_id).update(provisioning_queued_until=order_queued_until())
+    task_enqueue(
+        "orders.tasks.order_provision", order_id, queue=queue_for(PROVISIONING, livemode=livemode)
+    )
 
 
 def order_fraud_assess(*, order: Order, quantity: int | None = None) -> list[str]:
@@ -72,7 +85,7 @@ def order_release_to_provisioning(*, order_id: int, actor: Any = None, reason: s
             actor=actor,
             reason=reason,
         )
-        order_provisioning_enqueue(order_id=order.pk)
+        order_provisioning_enqueue(order_id=order.pk, livemode=order.livemode)
         return order
 
 
@@ -340,6 +353,8 @@ def _order_insert(
         target_iccid=target_iccid,
         client_ip=client_ip,
         review_reasons=review_reasons or [],
+        # Born provisioning: its caller queues it in this transaction.
+        provisioning_queued_until=order_queued_until() if status == S.PROVISIONING else None,
     )
     order.save(force_insert=True)
     item = OrderItem(
@@ -471,7 +486,7 @@ def _create_b2b(
             vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
         )
         if not reasons:
-            order_provisioning_enqueue(order_id=order.pk)
+            order_provisioning_enqueue(order_id=order.pk, livemode=order.livemode, marked=True)
         # The hold's account is the row as locked, with this hold counted.
         available = vendor_balance_of(vendor=vendor, account=hold.account).available
         if vendor_low_balance_due(vendor=vendor, available=available):

@@ -4,8 +4,10 @@ There Celery runs tasks eagerly in the caller, so nothing would ever run the bea
 (`CELERY_BEAT_SCHEDULE`): provider orders that complete later would stay provisioning
 with funds held, webhook retries, invoice closing and usage alerts would never fire.
 `EmbeddedBeat` runs that same schedule in a thread of the web process, each job at its
-interval, eagerly, like a worker would. Production runs `celery beat` and a worker
-instead (`docker-compose.yml`).
+interval, eagerly, like a worker would. Eager Celery runs every task where it is sent,
+whatever its queue (ttelgo/queues.py), so this one process consumes every queue:
+provisioning, webhooks, test, maintenance and recovery. Production runs `celery beat`
+and one worker per pool instead (`docker-compose.yml`).
 """
 
 from __future__ import annotations

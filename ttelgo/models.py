@@ -92,6 +92,9 @@ class OutboxMessage(models.Model):
 
     task = models.CharField(max_length=200)
     args = models.JSONField(default=list)
+    # The queue it goes to when its caller chose one (test mode's work: ttelgo/queues.py);
+    # empty: the task's route (CELERY_TASK_ROUTES).
+    queue = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)

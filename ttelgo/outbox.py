@@ -38,6 +38,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from ttelgo.models import OutboxMessage
+from ttelgo.queues import task_send
 
 logger = logging.getLogger(__name__)
 
@@ -91,18 +92,19 @@ def event_record(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
             subscriber(vendor_id=vendor_id, type=type, data=data)
 
 
-def task_enqueue(task: str, *args: Any) -> None:
+def task_enqueue(task: str, *args: Any, queue: str = "") -> None:
     """Queue `task(*args)` durably with the current transaction. `task` is the task's
-    dotted path (its name); args are JSON values, ids."""
-    message = OutboxMessage.objects.create(task=task, args=list(args))
-    transaction.on_commit(lambda: _send_and_forget(message.pk, task, list(args)))
+    dotted path (its name); args are JSON values, ids. `queue`: where it goes when that
+    depends on the call (a test-mode order's provisioning); else the task's route."""
+    message = OutboxMessage.objects.create(task=task, args=list(args), queue=queue)
+    transaction.on_commit(lambda: _send_and_forget(message.pk, task, list(args), queue))
 
 
-def _send(task: str, args: list[Any]) -> None:
+def _send(task: str, args: list[Any], queue: str = "") -> None:
     # By registered name, through the task object (not send_task), so eager mode and test
     # doubles of `.delay` behave as they do for a direct call. A task that moves to another
     # module keeps its name, so rows queued before the move still resolve.
-    task_resolve(task).delay(*args)
+    task_send(task_resolve(task), args, queue=queue)
 
 
 def task_resolve(name: str) -> Any:
@@ -118,9 +120,9 @@ def task_resolve(name: str) -> Any:
     return registry[name]
 
 
-def _send_and_forget(pk: int, task: str, args: list[Any]) -> None:
+def _send_and_forget(pk: int, task: str, args: list[Any], queue: str = "") -> None:
     try:
-        _send(task, args)
+        _send(task, args, queue)
     except BROKER_ERRORS as exc:
         logger.warning("outbox: %s(%s) not sent, the relay will: %s", task, args, exc)
         return
@@ -144,7 +146,7 @@ def outbox_relay(*, grace: timedelta = RELAY_GRACE, batch: int = RELAY_BATCH) ->
         done: list[int] = []
         for row in rows:
             try:
-                _send(row.task, row.args)
+                _send(row.task, row.args, row.queue)
             except BROKER_ERRORS as exc:
                 OutboxMessage.objects.filter(pk=row.pk).update(
                     attempts=row.attempts + 1, last_error=str(exc)[:500]

@@ -19,6 +19,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ttelgo.errors import DomainError
+from ttelgo.outbox import BROKER_ERRORS
+from ttelgo.queues import queued_marker_void, queues_epoch
 from webhooks.models import InboundEvent
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,11 @@ def inbound_event_store(
     try:
         with transaction.atomic():
             event = InboundEvent.objects.create(
-                source=source, event_id=event_id, event_type=event_type, payload=payload
+                source=source,
+                event_id=event_id,
+                event_type=event_type,
+                payload=payload,
+                queued_until=_queued_until(),
             )
             transaction.on_commit(lambda: _process_later(event.pk), robust=True)
             return event, True
@@ -93,10 +99,19 @@ def inbound_event_store(
         return InboundEvent.objects.get(source=source, event_id=event_id), False
 
 
+def _queued_until() -> datetime:
+    # Processing runs on the provisioning queue: its lease.
+    return timezone.now() + timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
+
+
 def _process_later(event_pk: int) -> None:
     from webhooks.tasks import inbound_event_process_task
 
-    inbound_event_process_task.delay(event_pk)
+    try:
+        inbound_event_process_task.delay(event_pk)
+    except BROKER_ERRORS:  # not queued after all: the re-drive may queue it at once
+        InboundEvent.objects.filter(pk=event_pk).update(queued_until=None)
+        raise
 
 
 def _handle(event: InboundEvent) -> bool:
@@ -115,6 +130,7 @@ def inbound_event_process(*, event_id: int) -> InboundEvent:
         if event.status in (S.PROCESSED, S.IGNORED):
             return event
         event.attempts += 1
+        event.queued_until = None  # running: a failure is due again on its own schedule
         try:
             with transaction.atomic():
                 handled = _handle(event)
@@ -122,12 +138,12 @@ def inbound_event_process(*, event_id: int) -> InboundEvent:
             logger.exception("inbound event %s failed", event.pk)
             event.status = S.FAILED
             event.error = f"{type(exc).__name__}: {exc}"[:5000]
-            event.save(update_fields=["status", "error", "attempts"])
+            event.save(update_fields=["status", "error", "attempts", "queued_until"])
             return event
         event.status = S.PROCESSED if handled else S.IGNORED
         event.error = ""
         event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "attempts", "processed_at"])
+        event.save(update_fields=["status", "error", "attempts", "processed_at", "queued_until"])
         return event
 
 
@@ -139,16 +155,40 @@ def inbound_event_reprocess(*, event_id: int) -> InboundEvent:
 
 def inbound_events_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
     """Stripe events to run again: stored but never processed, or failed and due again
-    (2^attempts minutes after receipt), until REDRIVE_MAX_ATTEMPTS."""
+    (2^attempts minutes after receipt), until REDRIVE_MAX_ATTEMPTS; and not queued already
+    (their marker void: ttelgo/queues.py). Each is marked queued in this transaction
+    (`FOR UPDATE SKIP LOCKED`): queued once per lease, by one sweep."""
     now = now or timezone.now()
-    rows = InboundEvent.objects.filter(
-        source=InboundEvent.Source.STRIPE,
-        status__in=(S.RECEIVED, S.FAILED),
-        attempts__lt=REDRIVE_MAX_ATTEMPTS,
-        received_at__lte=now - REDRIVE_GRACE,
-    ).order_by("id")[:limit]
-    return [
-        e.pk
-        for e in rows
-        if e.status == S.RECEIVED or e.received_at + timedelta(minutes=2**e.attempts) <= now
-    ]
+    lease = timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
+    with transaction.atomic():
+        rows = (
+            InboundEvent.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(
+                source=InboundEvent.Source.STRIPE,
+                status__in=(S.RECEIVED, S.FAILED),
+                attempts__lt=REDRIVE_MAX_ATTEMPTS,
+                received_at__lte=now - REDRIVE_GRACE,
+            )
+            .filter(queued_marker_void("queued_until", lease=lease, epoch=queues_epoch(), now=now))
+            .order_by("id")
+            .only("pk", "status", "received_at", "attempts")[:limit]
+        )
+        due = [
+            e.pk
+            for e in rows
+            if e.status == S.RECEIVED or e.received_at + timedelta(minutes=2**e.attempts) <= now
+        ]
+        InboundEvent.objects.filter(pk__in=due).update(queued_until=_queued_until())
+    return due
+
+
+def inbound_events_queue_due() -> int:
+    """Queue every event `inbound_events_due` marks, once the marking commits; how many."""
+    with transaction.atomic():
+        due = inbound_events_due()
+        for event_pk in due:
+            transaction.on_commit(
+                lambda pk=event_pk: _process_later(pk),  # type: ignore[misc]
+                robust=True,
+            )
+    return len(due)

@@ -24,6 +24,9 @@ class InboundEvent(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Set when its processing is queued, cleared when a worker runs it: the re-drive does
+    # not queue it again before then (ttelgo/queues.py).
+    queued_until = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -132,6 +135,9 @@ class WebhookDelivery(models.Model):
     schedule_attempts = models.PositiveIntegerField(default=0)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set when its send is queued, cleared when a worker claims it: the due sweep does not
+    # queue it again before then (ttelgo/queues.py).
+    queued_until = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)

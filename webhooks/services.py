@@ -41,7 +41,8 @@ from django.utils import timezone
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.metrics import WEBHOOK_DELIVERIES, count_on_commit
-from ttelgo.outbox import EVENT_TYPES
+from ttelgo.outbox import BROKER_ERRORS, EVENT_TYPES
+from ttelgo.queues import WEBHOOKS, queue_for, queued_marker_void, queues_epoch, task_send
 from ttelgo.semaphore import semaphore_give_back, semaphore_take
 from vendors.models import Vendor
 from vendors.services import vendor_notify
@@ -296,16 +297,31 @@ def event_body(event: WebhookEvent) -> str:
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def _send_on_commit(delivery_ids: list[int]) -> None:
+def _queued_until() -> Any:
+    return timezone.now() + timedelta(seconds=settings.WEBHOOKS_QUEUED_LEASE_SECONDS)
+
+
+def _send_on_commit(delivery_ids: list[int], *, livemode: bool) -> None:
+    """Send these deliveries (marked queued by the caller, in its transaction) once it
+    commits: to the live webhooks queue, or the test queue for a test-mode event."""
+    queue = queue_for(WEBHOOKS, livemode=livemode)
+    for delivery_id in delivery_ids:
+        transaction.on_commit(
+            lambda pk=delivery_id: _send(pk, queue),  # type: ignore[misc]
+            robust=True,
+        )
+
+
+def _send(delivery_id: int, queue: str) -> None:
     from webhooks.tasks import delivery_send
 
     # The delivery rows are their own outbox: a send the broker refuses now is made by
     # `deliveries_send_due` (every minute), so a broker outage costs a delay, not a 500.
-    for delivery_id in delivery_ids:
-        transaction.on_commit(
-            lambda pk=delivery_id: delivery_send.delay(pk),  # type: ignore[misc]
-            robust=True,
-        )
+    try:
+        task_send(delivery_send, [delivery_id], queue=queue)
+    except BROKER_ERRORS:  # not queued after all: the due sweep may queue it at once
+        WebhookDelivery.objects.filter(pk=delivery_id).update(queued_until=None)
+        raise
 
 
 def _event_create(*, vendor_id: int, type: str, data: dict[str, Any]) -> WebhookEvent:
@@ -341,11 +357,17 @@ def event_publish(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
         now = timezone.now()
         deliveries = WebhookDelivery.objects.bulk_create(
             [
-                WebhookDelivery(event=event, endpoint=e, vendor_id=vendor_id, next_attempt_at=now)
+                WebhookDelivery(
+                    event=event,
+                    endpoint=e,
+                    vendor_id=vendor_id,
+                    next_attempt_at=now,
+                    queued_until=_queued_until(),
+                )
                 for e in endpoints
             ]
         )
-        _send_on_commit([d.pk for d in deliveries])
+        _send_on_commit([d.pk for d in deliveries], livemode=event.livemode)
 
 
 def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
@@ -360,9 +382,13 @@ def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
             data={"endpoint_id": endpoint.pk, "message": "Test event from TTelGo."},
         )
         delivery = WebhookDelivery.objects.create(
-            event=event, endpoint=endpoint, vendor=endpoint.vendor, next_attempt_at=timezone.now()
+            event=event,
+            endpoint=endpoint,
+            vendor=endpoint.vendor,
+            next_attempt_at=timezone.now(),
+            queued_until=_queued_until(),
         )
-        _send_on_commit([delivery.pk])
+        _send_on_commit([delivery.pk], livemode=event.livemode)
     return delivery
 
 
@@ -389,8 +415,9 @@ def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
             status=WebhookDelivery.Status.PENDING,
             schedule_attempts=0,
             next_attempt_at=timezone.now(),
+            queued_until=_queued_until(),
         )
-        _send_on_commit([delivery.pk])
+        _send_on_commit([delivery.pk], livemode=delivery.event.livemode)
     delivery.refresh_from_db()
     return delivery
 
@@ -537,7 +564,7 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + CLAIM_LEASE)
+    ).update(next_attempt_at=now + CLAIM_LEASE, queued_until=None)
     if not claimed:
         return None
     delivery = WebhookDelivery.objects.select_related("event", "endpoint__vendor").get(
@@ -645,12 +672,33 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
     return attempt
 
 
-def deliveries_due(*, limit: int = 500) -> list[int]:
-    """Ids of pending deliveries whose next attempt is due, oldest first."""
-    return list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+def deliveries_due(*, limit: int = 500) -> list[tuple[int, bool]]:
+    """Pending deliveries whose next attempt is due and that are not queued already (their
+    marker void: ttelgo/queues.py), oldest first, as (id, livemode): each is marked queued
+    for WEBHOOKS_QUEUED_LEASE_SECONDS in this transaction (`FOR UPDATE SKIP LOCKED`), so
+    sweeps running at once never return one twice and a backlog is not queued again every
+    minute. Call it inside the transaction whose commit sends them."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.WEBHOOKS_QUEUED_LEASE_SECONDS)
+    with transaction.atomic():
+        due = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(queued_marker_void("queued_until", lease=lease, epoch=queues_epoch(), now=now))
+            .order_by("next_attempt_at")
+            .values_list("pk", "event__livemode")[:limit]
         )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+        WebhookDelivery.objects.filter(pk__in=[pk for pk, _ in due]).update(
+            queued_until=_queued_until()
+        )
+    return due
+
+
+def deliveries_queue_due(*, limit: int = 500) -> int:
+    """Queue every due delivery not queued already (`deliveries_due`), each to its queue
+    (live webhooks or test) once the marking commits; the number queued."""
+    with transaction.atomic():
+        due = deliveries_due(limit=limit)
+        for livemode in (True, False):
+            _send_on_commit([pk for pk, live in due if live is livemode], livemode=livemode)
+    return len(due)

@@ -14,10 +14,7 @@ def delivery_send(delivery_id: int) -> None:
 
 @shared_task(name="webhooks.tasks.deliveries_send_due", ignore_result=True)
 def deliveries_send_due() -> int:
-    ids = services.deliveries_due()
-    for delivery_id in ids:
-        delivery_send.delay(delivery_id)
-    return len(ids)
+    return services.deliveries_queue_due()
 
 
 @shared_task(name="webhooks.tasks.inbound_event_process", ignore_result=True)
@@ -37,9 +34,6 @@ def esim_callback_process(event_pk: int) -> None:
 
 @shared_task(name="webhooks.tasks.inbound_events_redrive", ignore_result=True)
 def inbound_events_redrive() -> int:
-    from webhooks.inbound import inbound_events_due
+    from webhooks.inbound import inbound_events_queue_due
 
-    ids = inbound_events_due()
-    for event_id in ids:
-        inbound_event_process_task.delay(event_id)
-    return len(ids)
+    return inbound_events_queue_due()

@@ -178,6 +178,60 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Every worker also consumes its own queue `<nodename>.dq`: the liveness probe uses it.
 CELERY_WORKER_DIRECT = True
+# Queues and their worker pools (ttelgo/queues.py): provisioning, live webhooks, test
+# mode, maintenance (beat's jobs) and recovery (the sweeps that send lost work again).
+# Every task of the project is routed here (tests/core/test_queues.py); order provisioning
+# and webhook deliveries of test mode are sent to `test` by their callers (`queue_for`).
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+_ROUTES: dict[str, tuple[str, ...]] = {
+    "provisioning": (
+        "orders.tasks.order_provision",
+        "orders.tasks.auto_topup_execute",
+        "orders.tasks.esim_callback_process",
+        "webhooks.tasks.inbound_event_process",
+        "payments.tasks.order_payment_refund",
+        "orders.tasks.order_esims_email",
+        "orders.tasks.customer_email",
+        "orders.tasks.esim_lifecycle_email",
+        "vendors.tasks.vendor_email_send",
+        "vendors.tasks.operations_email_send",
+        "vendors.tasks.person_email_send",
+        "vendors.tasks.vendor_low_balance_check",
+        "support.tasks.ticket_answer_email",
+        "support.tasks.support_email_send",
+    ),
+    "webhooks": ("webhooks.tasks.delivery_send",),
+    "recovery": (
+        "ttelgo.tasks.outbox_relay",
+        "orders.tasks.orders_redrive_stuck",
+        "webhooks.tasks.deliveries_send_due",
+        "webhooks.tasks.inbound_events_redrive",
+    ),
+    "maintenance": (
+        "esims.tasks.catalogue_sync",
+        "esims.tasks.catalogue_reprice",
+        "orders.tasks.esims_usage_refresh",
+        "orders.tasks.esims_expiry_notify",
+        "orders.tasks.auto_topups_expiry_check",
+        "orders.tasks.orders_delivery_guarantee",
+        "orders.tasks.orders_late_deliveries_revoke",
+        "orders.tasks.provider_refunds_collect",
+        "orders.tasks.esim_refunds_resume",
+        "orders.tasks.orders_awaiting_payment_expire",
+        "billing.tasks.invoices_close_due",
+        "billing.tasks.invoices_mark_overdue",
+        "reconciliation.tasks.reconciliation_run",
+        "reconciliation.tasks.reconciliation_execute",
+        "reconciliation.tasks.reconciliation_runs_sweep",
+        "ttelgo.tasks.idempotency_keys_purge",
+        "vendors.tasks.request_logs_prune",
+    ),
+}
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in _ROUTES.items() for task in tasks}
+# An order or webhook delivery queued is not queued again for this long (unless the
+# broker lost its data or a worker started since: ttelgo/queues.py).
+ORDERS_QUEUED_LEASE_SECONDS = env.int("ORDERS_QUEUED_LEASE_SECONDS", default=300)
+WEBHOOKS_QUEUED_LEASE_SECONDS = env.int("WEBHOOKS_QUEUED_LEASE_SECONDS", default=600)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs; each task is thin and calls its app's service.

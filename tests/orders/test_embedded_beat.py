@@ -93,3 +93,13 @@ def test_a_provider_order_still_processing_completes_through_the_embedded_schedu
     order.refresh_from_db()
     assert order.status == "completed"
     assert order.esims.count() == 2
+
+
+def test_the_embedded_default_runs_the_work_of_every_queue():
+    """`make run` has no worker per pool: eager Celery runs a task sent to any queue."""
+    from ttelgo.queues import QUEUES
+
+    RAN.clear()
+    for queue in QUEUES:
+        embedded_probe.apply_async(args=(queue,), queue=queue)
+    assert list(QUEUES) == RAN

@@ -317,11 +317,15 @@ def test_redrive_completes_stuck_orders_and_escalates_once(
     Order.objects.filter(pk__in=[b2b_order.pk, stuck.pk]).update(updated_at=stale)
     fresh = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
 
+    # Their tasks were queued with them; once that lease is over, they were lost.
+    lease = timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
+    first = timezone.now() + lease + timedelta(seconds=1)
     with (
+        time_machine.travel(first),
         mock.patch("orders.tasks.order_provision.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        result = orders_redrive_stuck(older_than=timedelta(minutes=15))
+        result = orders_redrive_stuck(older_than=timedelta(minutes=30))
     assert sorted(result.redriven) == sorted([b2b_order.pk, stuck.pk])
     assert sorted(c.args[0] for c in delay.call_args_list) == sorted([b2b_order.pk, stuck.pk])
     assert result.escalated == [stuck.pk]
@@ -329,25 +333,26 @@ def test_redrive_completes_stuck_orders_and_escalates_once(
     assert len(ops) == 1
     assert f"order {stuck.pk}" in ops[0].body
 
-    # Just re-driven: the next sweep leaves them alone while their tasks may be queued.
-    assert orders_redrive_stuck(older_than=timedelta(minutes=15)).redriven == []
+    # Just re-driven: the next sweeps leave them alone while their tasks may be queued.
+    with time_machine.travel(first + lease - timedelta(seconds=1)):
+        assert orders_redrive_stuck(older_than=timedelta(minutes=30)).redriven == []
 
-    later = timezone.now() + provisioning.RETRY_LOST_AFTER + timedelta(seconds=1)
+    later = first + lease + timedelta(seconds=1)
     with (
         time_machine.travel(later),
         mock.patch("orders.tasks.order_provision.delay"),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        result = orders_redrive_stuck(older_than=timedelta(minutes=15))
+        result = orders_redrive_stuck(older_than=timedelta(minutes=30))
     assert sorted(result.redriven) == sorted([b2b_order.pk, stuck.pk])  # those tasks were lost
     assert result.escalated == []
     assert len([m for m in mail.outbox if m.to == [settings.OPERATIONS_EMAIL]]) == 1
 
     with (
-        time_machine.travel(later + provisioning.RETRY_LOST_AFTER + timedelta(seconds=1)),
+        time_machine.travel(later + lease + timedelta(seconds=1)),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        orders_redrive_stuck(older_than=timedelta(minutes=15))
+        orders_redrive_stuck(older_than=timedelta(minutes=30))
     assert order_status(b2b_order.pk) == "completed"
     assert order_status(stuck.pk) == "completed"
     assert order_status(fresh.pk) == "provisioning"  # not old enough to touch

@@ -6,6 +6,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from webhooks.inbound import (
@@ -49,19 +50,39 @@ def test_handler_errors_are_kept_on_the_event():
     assert failed.processed_at is None
 
 
-def test_redrive_picks_lost_and_due_failed_events_only():
+def test_redrive_picks_lost_and_due_failed_events_only(django_capture_on_commit_callbacks):
     now = timezone.now()
     long_ago = now - timedelta(hours=1)
-    lost = _stored("evt_lost", received_at=long_ago)
-    due = _stored("evt_due", status="failed", attempts=2, received_at=now - timedelta(minutes=5))
+    # Their tasks ran (failed) or were lost long ago: no marker left.
+    lost = _stored("evt_lost", received_at=long_ago, queued_until=None)
+    due = _stored(
+        "evt_due",
+        status="failed",
+        attempts=2,
+        received_at=now - timedelta(minutes=5),
+        queued_until=None,
+    )
     _stored("evt_fresh")  # its own task is about to run
-    _stored("evt_backoff", status="failed", attempts=3, received_at=now - timedelta(minutes=5))
+    _stored("evt_queued", received_at=long_ago)  # its task waits in a backlog: still queued
+    _stored(
+        "evt_backoff",
+        status="failed",
+        attempts=3,
+        received_at=now - timedelta(minutes=5),
+        queued_until=None,
+    )
     _stored("evt_gave_up", status="failed", attempts=REDRIVE_MAX_ATTEMPTS, received_at=long_ago)
     _stored("evt_done", status="processed", received_at=long_ago)
 
-    assert inbound_events_due(now=now) == [lost.pk, due.pk]
+    with transaction.atomic():
+        assert inbound_events_due(now=now) == [lost.pk, due.pk]
+        transaction.set_rollback(True)  # only looking: they stay unqueued
 
-    assert inbound_events_redrive() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound_events_redrive() == 2
+    with mock.patch("webhooks.tasks.inbound_event_process_task.delay") as delay:
+        assert inbound_events_redrive() == 0  # queued once: the next sweep leaves them alone
+    delay.assert_not_called()
     lost.refresh_from_db()
     due.refresh_from_db()
     assert (lost.status, lost.attempts) == ("ignored", 1)

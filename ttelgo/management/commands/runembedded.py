@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ttelgo.embedded import EmbeddedBeat
+from ttelgo.queues import QUEUES
 
 
 class Command(BaseCommand):
@@ -19,14 +20,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.CELERY_TASK_ALWAYS_EAGER:
             raise CommandError(
-                "A broker is configured: run `celery -A config worker` and "
-                "`celery -A config beat` instead of the in-process schedule."
+                "A broker is configured: run a `celery -A config worker -Q <queue>` per "
+                f"queue ({', '.join(QUEUES)}) and `celery -A config beat` instead of the "
+                "in-process schedule."
             )
         beat = EmbeddedBeat(settings.CELERY_BEAT_SCHEDULE)
         beat.start()
         self.stdout.write(
             f"Scheduled jobs run in this process ({len(beat.jobs)}): "
             + ", ".join(f"{job.name} every {job.every:g}s" for job in beat.jobs)
+            + f"; tasks of every queue ({', '.join(QUEUES)}) run where they are sent."
         )
         # No autoreloader: it would start a second process, and a second schedule.
         call_command("runserver", options["addrport"], use_reloader=False)
