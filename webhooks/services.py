@@ -23,6 +23,7 @@ One slow or dead endpoint costs only its own deliveries:
 from __future__ import annotations
 
 import json
+import logging
 import random
 import secrets
 import threading
@@ -51,6 +52,8 @@ from webhooks.http import DeadlineExceeded, post_pinned
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.signing import sign_headers
 from webhooks.urlguard import url_check
+
+logger = logging.getLogger(__name__)
 
 TEST_EVENT_TYPE = "webhook.test"
 
@@ -509,12 +512,11 @@ def _slot_take(*, endpoint_id: int) -> str | None:
 _chain = threading.local()
 
 
-def _send_soon(delivery_id: int) -> None:
-    """Queue a send. Where tasks run inline (eager: tests, the embedded server) a send
-    queued inside a send runs after it, not inside it: a long chain of hand-offs is a
-    loop, not a recursion."""
-    from webhooks.tasks import delivery_send
-
+def _send_soon(delivery_id: int, *, livemode: bool) -> None:
+    """Queue a send (marked queued by the caller) on its mode's queue. Where tasks run
+    inline (eager: tests, the embedded server) a send queued inside a send runs after it,
+    not inside it: a long chain of hand-offs is a loop, not a recursion."""
+    queue = queue_for(WEBHOOKS, livemode=livemode)
     waiting: list[int] | None = getattr(_chain, "waiting", None)
     if waiting is not None:
         waiting.append(delivery_id)
@@ -522,7 +524,10 @@ def _send_soon(delivery_id: int) -> None:
     _chain.waiting = waiting = [delivery_id]
     try:
         while waiting:
-            delivery_send.delay(waiting.pop(0))
+            try:
+                _send(waiting.pop(0), queue)
+            except BROKER_ERRORS:  # its marker is cleared: the due sweep sends it
+                logger.warning("webhook delivery hand-off not queued: broker unavailable")
     finally:
         _chain.waiting = None
 
@@ -542,17 +547,17 @@ def _endpoint_next_send(*, endpoint_id: int) -> None:
         )
         .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=now - 2 * BUSY_DELAY))
         .order_by("next_attempt_at")
-        .values_list("pk", "next_attempt_at")
+        .values_list("pk", "next_attempt_at", "event__livemode")
         .first()
     )
     if row is None:
         return
-    pk, due = row
+    pk, due, livemode = row
     moved = WebhookDelivery.objects.filter(
         pk=pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=due
-    ).update(next_attempt_at=now)
+    ).update(next_attempt_at=now, queued_until=_queued_until())
     if moved:  # else another hand-off took it
-        _send_soon(pk)
+        _send_soon(pk, livemode=livemode)
 
 
 def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:

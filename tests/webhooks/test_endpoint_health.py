@@ -286,3 +286,39 @@ def test_a_burst_to_a_healthy_endpoint_queues_each_delivery_once(
             event_record(vendor_id=vendor_api.vendor.pk, type="order.completed", data={"n": i})
     assert len(responses.calls) == 5
     assert sorted(queued) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
+
+
+@responses.activate
+def test_a_freed_slot_is_handed_to_a_test_mode_delivery_on_the_test_queue(
+    vendor_api, django_capture_on_commit_callbacks, settings
+):
+    """The hand-off of a freed slot queues the waiting delivery where its mode's work goes
+    (a test endpoint's on the test queue, never the live webhooks pool) and marks it
+    queued in the same update, so the due sweep does not queue it again."""
+    from unittest import mock
+
+    from ttelgo import queues
+    from vendors.services import vendor_test_environment
+
+    settings.WEBHOOKS_ENDPOINT_CONCURRENCY = 1
+    test_vendor, _ = vendor_test_environment(vendor=vendor_api.vendor)
+    endpoint, _ = endpoint_for(test_vendor)
+    key = services._slot_key(endpoint.pk)
+    held = semaphore_take(key, limit=1, lease_seconds=60)
+    assert held is not None
+    try:
+        publish(django_capture_on_commit_callbacks, test_vendor, {"n": "waits"})
+    finally:
+        semaphore_give_back(key, held)
+    waiting = WebhookDelivery.objects.get()
+    assert waiting.next_attempt_at > timezone.now() and waiting.queued_until is None
+
+    with (
+        mock.patch("webhooks.tasks.delivery_send.apply_async") as sent,
+        mock.patch("webhooks.tasks.delivery_send.delay") as delayed,
+    ):
+        services._endpoint_next_send(endpoint_id=endpoint.pk)
+    assert [c.kwargs["queue"] for c in sent.call_args_list] == [queues.TEST]
+    assert delayed.call_count == 0
+    waiting.refresh_from_db()
+    assert waiting.queued_until is not None and waiting.next_attempt_at <= timezone.now()
