@@ -27,9 +27,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from esims.providers import get_provider
 from ledger.models import Account
 from orders.models import Order, OrderEvent
+from providers import get_provider
 from reconciliation.models import ReconciliationFinding
 from sandbox.provider import sandbox_faults_get
 from ttelgo.money import Money

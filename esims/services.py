@@ -13,12 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from providers import Provider, ProviderBundle, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
 from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
 from .pricing import RuleBook, bundle_retail_amount
-from .providers import Provider, ProviderBundle, get_provider
 from .selectors import CATALOGUE_VERSION_KEY, catalogue_cache_version_forget
 
 logger = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from typing import Any
 
 from celery import shared_task
 
+from providers import ProviderRateLimited, ProviderUnavailable
 from ttelgo.transient import DATABASE_FAULTS
 
-from .providers import ProviderRateLimited, ProviderUnavailable
 from .services import catalogue_reprice as _catalogue_reprice
 from .services import catalogue_sync as _catalogue_sync
 

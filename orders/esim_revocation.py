@@ -20,11 +20,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from esims.providers import ProviderError, ProviderNotFound, ProviderRejected, get_provider
 from orders.esim_records import Esim
 from orders.models import Order
 from orders.provider_refunds import provider_refund_expect
 from orders.state import order_event_record
+from providers import ProviderError, ProviderNotFound, ProviderRejected, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record

@@ -11,10 +11,10 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from esims.providers import BundleUsage, ProviderError, get_provider
 from orders.auto_topup_triggers import auto_topup_due
 from orders.esim_records import Esim
 from orders.selectors import esims_expiring_within
+from providers import BundleUsage, ProviderError, get_provider
 from ttelgo.outbox import event_record, task_enqueue
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from esims.providers import ProviderError, ProviderNotFound, get_provider
 from ledger.services import provider_refund_due, provider_refund_received
 from orders.esim_records import ProviderRefund
 from orders.models import Order
+from providers import ProviderError, ProviderNotFound, get_provider
 from ttelgo.money import Money
 
 logger = logging.getLogger(__name__)

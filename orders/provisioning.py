@@ -36,7 +36,13 @@ from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
 from esims.models import Bundle
-from esims.providers import (
+from ledger.services import order_cost_record
+from orders.esim_records import Esim
+from orders.models import Order, OrderEvent
+from orders.provider_refunds import provider_refund_expect
+from orders.state import order_event_record, order_transition
+from payments.selectors import payment_fully_refunded
+from providers import (
     CircuitOpen,
     ProviderError,
     ProviderNotFound,
@@ -44,12 +50,6 @@ from esims.providers import (
     ProviderUnavailable,
     get_provider,
 )
-from ledger.services import order_cost_record
-from orders.esim_records import Esim
-from orders.models import Order, OrderEvent
-from orders.provider_refunds import provider_refund_expect
-from orders.state import order_event_record, order_transition
-from payments.selectors import payment_fully_refunded
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import (

@@ -25,7 +25,6 @@ from billing.services import (
 )
 from esims.models import Bundle
 from esims.pricing import retail_price, vendor_price
-from esims.providers import ProviderError, get_provider
 from esims.selectors import bundle_get_sellable
 from orders.esim_records import Esim
 from orders.models import Order, OrderItem
@@ -36,6 +35,7 @@ from payments.services import (
     payment_create_for_order,
     payment_refund_for_order,
 )
+from providers import ProviderError, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.metrics import ORDERS_CREATED, count_on_commit
 from ttelgo.money import Money

@@ -23,7 +23,6 @@ from django.db.models import Count, Q, Sum
 from django.db.models import F as Field
 from django.utils import timezone
 
-from esims.providers import get_provider
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Entry, Transaction
 from orders.esim_records import Esim, EsimRefund
@@ -35,6 +34,7 @@ from orders.provisioning import provider_reference_for
 from payments.gateways import get_gateway
 from payments.models import Payment, Refund
 from payments.services import payment_intent_sync
+from providers import get_provider
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from ttelgo.audit import audit_record
 from ttelgo.csv_safe import csv_text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 
-from esims.providers.base import ProviderBundle, ProviderCountry
+from providers.base import ProviderBundle, ProviderCountry
 from ttelgo.money import Money
 
 # (iso, name, region, price per GB in cents)

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from esims.models import Bundle
-from esims.providers.base import (
+from providers.base import (
     BYTES_PER_MB,
     BundleUsage,
     EsimDetails,

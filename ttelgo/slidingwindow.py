@@ -1,5 +1,5 @@
 """A sliding-window log in Redis, shared by every process: the provider rate limit
-(`esims/providers/ratelimit.py`) and the vendor API throttles (`vendors/throttling.py`).
+(`providers/ratelimit.py`) and the vendor API throttles (`vendors/throttling.py`).
 
 One sorted set per limit; its members are the grants of the last window. One Lua script
 trims, counts and adds (atomic: two processes can never both take the last slot), on

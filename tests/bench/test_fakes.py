@@ -10,8 +10,8 @@ import pytest
 
 from bench.fakes import FakeServer, build
 from bench.procs import free_port
-from esims.providers.esimgo import EsimGoProvider
 from payments.gateways.stripe import StripeGateway
+from providers.esimgo import EsimGoProvider
 from ttelgo.money import Money
 
 

@@ -124,7 +124,7 @@ def test_sandbox_provider_health_reports_injected_faults():
 def test_esimgo_provider_health_shows_the_breaker_state(settings):
     import pybreaker
 
-    from esims.providers.esimgo import build_breaker
+    from providers.esimgo import build_breaker
 
     settings.ESIM_PROVIDER = "esimgo"
     breaker = build_breaker(name="dash-test", fail_max=1, reset_timeout=60, redis_url="")

@@ -280,10 +280,10 @@ def _redrive_sweep(order: Order, i: int) -> Any:
 
 def _order_not_delivered_in_time() -> Order:
     """A vendor's order whose one attempt met a provider outage two hours ago."""
-    from esims.providers import ProviderUnavailable
     from orders.models import OrderEvent
     from orders.provisioning import order_provision_attempt
     from orders.services import order_create_b2b
+    from providers import ProviderUnavailable
 
     vendor = prepaid_vendor()
     with mock.patch("orders.services.order_provisioning_enqueue"):  # the worker is away

@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from esims.providers.esimgo import EsimGoProvider, build_breaker
 from esims.services import catalogue_sync
+from providers.esimgo import EsimGoProvider, build_breaker
 from sandbox.provider import sandbox_faults_reset
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 
 from esims.models import Bundle, Country, PriceRule, Region
-from esims.providers.base import ProviderBundle, ProviderCountry
+from providers.base import ProviderBundle, ProviderCountry
 from sandbox.provider import SandboxProvider
 from ttelgo.money import Money
 

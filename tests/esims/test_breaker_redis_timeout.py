@@ -16,8 +16,8 @@ import pybreaker
 import pytest
 from django.test import override_settings
 
-from esims.providers.ratelimit import RedisLimiter
-from esims.providers.resilience import build_breaker, provider_redis_client
+from providers.ratelimit import RedisLimiter
+from providers.resilience import build_breaker, provider_redis_client
 
 COOLDOWN = 30.0
 

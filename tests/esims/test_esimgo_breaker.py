@@ -12,9 +12,9 @@ import responses
 import time_machine
 from django.conf import settings
 
-from esims.providers import CircuitOpen, ProviderRejected, ProviderUnavailable
-from esims.providers import esimgo as esimgo_module
-from esims.providers.esimgo import EsimGoProvider, build_breaker
+from providers import CircuitOpen, ProviderRejected, ProviderUnavailable
+from providers import esimgo as esimgo_module
+from providers.esimgo import EsimGoProvider, build_breaker
 
 from .esimgo_data import BASE, KEY
 

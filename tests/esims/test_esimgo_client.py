@@ -9,14 +9,14 @@ import requests
 import responses
 from responses import matchers
 
-from esims.providers import (
+from providers import (
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
 )
-from esims.providers import esimgo as esimgo_module
+from providers import esimgo as esimgo_module
 from ttelgo.money import Money
 
 from .esimgo_data import BASE, ITEM_GB, ITEM_UL, KEY, item

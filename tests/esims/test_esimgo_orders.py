@@ -10,7 +10,7 @@ import responses
 import time_machine
 from responses import matchers
 
-from esims.providers import ProviderOrder, ProviderUnavailable
+from providers import ProviderOrder, ProviderUnavailable
 from ttelgo.money import Money
 
 from .esimgo_data import BASE, TRANSACTION

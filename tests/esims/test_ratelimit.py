@@ -15,16 +15,16 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from esims.providers.base import ProviderRateLimited
-from esims.providers.esimgo import EsimGoProvider
-from esims.providers.ratelimit import (
+from providers.base import ProviderRateLimited
+from providers.esimgo import EsimGoProvider
+from providers.ratelimit import (
     LocalLimiter,
     LocalRateLimited,
     RedisLimiter,
     UnlimitedLimiter,
     shared_limiter,
 )
-from esims.providers.resilience import build_breaker
+from providers.resilience import build_breaker
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (run `make test`)")
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from esims.providers import (
+from providers import (
     ProviderNotFound,
     ProviderOrder,
     ProviderRateLimited,

@@ -6,9 +6,9 @@ import pytest
 from django.db.models import F
 
 from esims.models import Bundle, BundlePriceHistory, Country, Region
-from esims.providers.base import ProviderCountry
 from esims.selectors import bundle_get_sellable
 from esims.services import bundle_overrides_update, catalogue_sync
+from providers.base import ProviderCountry
 from ttelgo.errors import DomainError
 
 from .factories import EditableCatalogueProvider, pbundle
@@ -130,8 +130,8 @@ def test_sync_from_esimgo_walks_pages_and_maps_fields(monkeypatch):
 
     import responses
 
-    from esims.providers import esimgo
-    from esims.providers.esimgo import EsimGoProvider, build_breaker
+    from providers import esimgo
+    from providers.esimgo import EsimGoProvider, build_breaker
 
     base = "https://api.esim-go.test/v2.4"
     monkeypatch.setattr(esimgo, "CATALOGUE_PAGE_SIZE", 1)

@@ -43,7 +43,7 @@ def test_concurrent_syncs_never_duplicate_or_half_apply():
 
 
 def test_get_provider_follows_settings(settings):
-    from esims.providers import get_provider
+    from providers import get_provider
     from sandbox.provider import SandboxProvider
 
     settings.ESIM_PROVIDER = "sandbox"
@@ -52,13 +52,13 @@ def test_get_provider_follows_settings(settings):
     settings.ESIMGO_API_KEY = ""
     from django.core.exceptions import ImproperlyConfigured
 
-    import esims.providers as providers
+    import providers
 
     providers._esimgo = None
     with pytest.raises(ImproperlyConfigured):
         get_provider()
     settings.ESIMGO_API_KEY = "k"
-    from esims.providers.esimgo import EsimGoProvider
+    from providers.esimgo import EsimGoProvider
 
     try:
         assert isinstance(get_provider(), EsimGoProvider)

@@ -11,7 +11,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from esims.providers import ProviderOrder, ProviderUnavailable
 from ledger.models import Account, Purpose
 from ledger.selectors import account_balance
 from orders.esim_records import Esim, ProviderRefund
@@ -25,6 +24,7 @@ from orders.provisioning import (
 )
 from orders.services import order_create_b2b
 from orders.tasks import order_provision
+from providers import ProviderOrder, ProviderUnavailable
 from sandbox.models import SandboxBundleAssignment, SandboxOrder
 from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
 from tests.factories import VendorFactory
@@ -145,8 +145,8 @@ def _platform(purpose: str) -> int:
 
 
 def test_the_beat_tasks_run_their_jobs_and_an_unreachable_provider_waits(vendor):
-    from esims.providers import ProviderNotFound
     from orders import tasks
+    from providers import ProviderNotFound
 
     assert tasks.orders_late_deliveries_revoke() == []
     assert tasks.provider_refunds_collect() == []

@@ -15,13 +15,13 @@ from django.utils import timezone
 from responses import matchers
 
 from billing.selectors import vendor_balance
-from esims.providers.esimgo import EsimGoProvider
-from esims.providers.resilience import build_breaker
 from orders.esim_records import Esim, EsimRefund, ProviderRefund
 from orders.esim_refunds import operator_esim_refund_approve, operator_esim_refund_reject
 from orders.models import Order
 from orders.provider_refunds import provider_refunds_collect
 from payments.models import Payment
+from providers.esimgo import EsimGoProvider
+from providers.resilience import build_breaker
 from sandbox.models import SandboxBundleAssignment
 from tests.console.factories import operator
 from tests.factories import UserFactory, VendorFactory

@@ -11,9 +11,9 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from esims.providers import ProviderOrder
 from orders.models import Order
 from orders.provisioning import orders_late_deliveries_revoke
+from providers import ProviderOrder
 from sandbox.models import SandboxBundleAssignment
 from sandbox.provider import SandboxProvider
 from tests.factories import VendorFactory

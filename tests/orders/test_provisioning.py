@@ -12,7 +12,6 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from esims.providers import CircuitOpen, ProviderRejected, ProviderUnavailable
 from ledger.models import Hold
 from orders import provisioning
 from orders.esim_records import Esim
@@ -27,6 +26,7 @@ from orders.provisioning import (
 from orders.services import order_create_b2b, order_create_b2c
 from orders.tasks import order_provision
 from payments.models import Payment, Refund
+from providers import CircuitOpen, ProviderRejected, ProviderUnavailable
 from sandbox.models import SandboxOrder
 from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
 from tests.factories import UserFactory, VendorFactory

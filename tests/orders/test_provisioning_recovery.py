@@ -12,11 +12,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from esims.providers import ProviderUnavailable
 from orders import provisioning
 from orders.models import Order
 from orders.provisioning import order_provision_attempt, orders_redrive_stuck
 from orders.services import order_create_b2b
+from providers import ProviderUnavailable
 from sandbox.provider import SandboxProvider
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund

@@ -72,7 +72,7 @@ def test_simulated_usage_starts_the_bundle_and_the_refund_is_refused(
     assert refund.status_code == 409
     assert refund.json()["error"]["details"]["reason"] == "installed"
     # The simulator agrees: a started bundle is not taken back, even within the hour.
-    from esims.providers import ProviderRejected
+    from providers import ProviderRejected
 
     with pytest.raises(ProviderRejected):
         SandboxProvider().revoke_bundle(iccid=esim.iccid, bundle_code=BUNDLE_CODE)

@@ -2,7 +2,7 @@
 
 Everything the rest of the project knows about an upstream eSIM provider is in this file:
 plain dataclasses and one error hierarchy. Adapters (`esimgo.py`, `sandbox.py`) map the
-upstream's DTOs into these types; nothing outside `esims/providers/` sees upstream field
+upstream's DTOs into these types; nothing outside `providers/` sees upstream field
 names.
 """
 

@@ -1,4 +1,6 @@
-"""Provider adapters. `get_provider()` is the one way the project obtains one."""
+"""The upstream anti-corruption layer: the provider interface, its value types and errors,
+the adapters. `get_provider()` is the one way the project obtains one. Below everything
+that buys: this package imports only `ttelgo` and libraries (the layers contract)."""
 
 from __future__ import annotations
 
