@@ -15,6 +15,7 @@ from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.auto_topup_triggers import auto_topup_event
 from orders.customer_emails import customer_email
 from orders.esim_records import Esim
+from orders.lock_objects import auto_topup_run_qs_select_for_update
 from orders.models import Order
 from orders.payment_pages import payment_page_url
 from orders.selectors import esim_get_for_buyer
@@ -164,7 +165,7 @@ def _vendor_topup(run: AutoTopupRun) -> AutoTopupRun:
     try:
         topup_compatibility_check(iccid=iccid, bundle_code=bundle_code, vendor=vendor)
         with transaction.atomic():
-            locked = AutoTopupRun.objects.select_for_update().get(pk=run.pk)
+            locked = auto_topup_run_qs_select_for_update().get(pk=run.pk)
             if locked.status != R.PENDING:
                 return locked
             order = order_create_topup(iccid=iccid, bundle_code=bundle_code, vendor=vendor)
@@ -189,7 +190,7 @@ def _customer_topup(run: AutoTopupRun) -> AutoTopupRun:
     try:
         topup_compatibility_check(iccid=iccid, bundle_code=bundle_code, customer=customer)
         with transaction.atomic():
-            locked = AutoTopupRun.objects.select_for_update().get(pk=run.pk)
+            locked = auto_topup_run_qs_select_for_update().get(pk=run.pk)
             if locked.status != R.PENDING or locked.order_id is not None:
                 order = locked.order
             else:

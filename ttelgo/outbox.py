@@ -37,6 +37,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from ttelgo.lock_objects import outbox_message_qs_select_for_update
 from ttelgo.models import OutboxMessage
 from ttelgo.queues import task_send
 
@@ -139,7 +140,7 @@ def outbox_relay(*, grace: timedelta = RELAY_GRACE, batch: int = RELAY_BATCH) ->
     cutoff = timezone.now() - grace
     with transaction.atomic():
         rows = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
+            outbox_message_qs_select_for_update(skip_locked=True)
             .filter(created_at__lt=cutoff)
             .order_by("id")[:batch]
         )
