@@ -189,7 +189,7 @@ def _customer_topup(run: AutoTopupRun) -> AutoTopupRun:
     iccid, bundle_code = run.esim.iccid, run.rule.bundle_code
     try:
         topup_compatibility_check(iccid=iccid, bundle_code=bundle_code, customer=customer)
-        with transaction.atomic():
+        with transaction.atomic(durable=True):  # the order commits before the card is charged
             locked = auto_topup_run_qs_select_for_update().get(pk=run.pk)
             if locked.status != R.PENDING or locked.order_id is not None:
                 order = locked.order

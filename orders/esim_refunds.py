@@ -87,7 +87,9 @@ def _claim(refund: EsimRefund, *, start: str | None = None) -> bool:
     concurrent callers, the one whose update changed the row carries it out."""
     rows = EsimRefund.objects.filter(pk=refund.pk)
     rows = rows.filter(status=start) if start is not None else rows.filter(_claimable())
-    return bool(rows.update(status=R.REFUNDING, claimed_at=timezone.now()))
+    # Durable: the claim is committed before the provider is asked to revoke.
+    with transaction.atomic(durable=True):
+        return bool(rows.update(status=R.REFUNDING, claimed_at=timezone.now()))
 
 
 def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRefund:
@@ -111,7 +113,8 @@ def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRe
     price, _cost = esim_refund_share(order=order, esim=esim)
     held = order.disputed_at is not None
     try:
-        with transaction.atomic():
+        # Durable: the claimed refund is committed before the provider is asked to revoke.
+        with transaction.atomic(durable=True):
             # Created claimed: the unique constraint lets one request in per eSIM.
             refund = EsimRefund.objects.create(
                 esim=esim,

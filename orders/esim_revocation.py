@@ -156,11 +156,12 @@ def _take_back_claim(order: Order) -> Iterator[None]:
     the order's lease, taken with a compare-and-set (the row count of a conditional
     update decides). Others are refused at once, before the provider is asked."""
     now = timezone.now()
-    claimed = (
-        Order.objects.filter(pk=order.pk, status=Order.Status.COMPLETED)
-        .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-        .update(provisioning_lease_until=now + TAKE_BACK_LEASE)
-    )
+    with transaction.atomic(durable=True):  # committed before the provider is asked
+        claimed = (
+            Order.objects.filter(pk=order.pk, status=Order.Status.COMPLETED)
+            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+            .update(provisioning_lease_until=now + TAKE_BACK_LEASE)
+        )
     if not claimed:
         raise DomainError(
             "invalid_state",

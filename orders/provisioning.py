@@ -201,18 +201,21 @@ def _attempt(order: Order, *, final: bool) -> Outcome:
 
 
 def _claim(order_id: int) -> Order | None:
+    """Step 1. Durable: the claim must be committed before the provider is asked, so a
+    caller holding a transaction open around an attempt fails here (RuntimeError)."""
     now = timezone.now()
-    claimed = (
-        Order.objects.filter(pk=order_id, status=S.PROVISIONING)
-        .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-        .update(
-            provisioning_lease_until=now + LEASE,
-            provisioning_due_at=None,
-            provisioning_queued_until=None,  # its queued task is running: the lease takes over
-            provisioning_attempts=F("provisioning_attempts") + 1,
-            updated_at=now,
+    with transaction.atomic(durable=True):
+        claimed = (
+            Order.objects.filter(pk=order_id, status=S.PROVISIONING)
+            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+            .update(
+                provisioning_lease_until=now + LEASE,
+                provisioning_due_at=None,
+                provisioning_queued_until=None,  # its queued task runs: the lease takes over
+                provisioning_attempts=F("provisioning_attempts") + 1,
+                updated_at=now,
+            )
         )
-    )
     return Order.objects.get(pk=order_id) if claimed else None
 
 
@@ -553,11 +556,14 @@ def orders_delivery_guarantee(*, now: datetime | None = None) -> list[int]:
     )
     failed: list[int] = []
     for order_id in late:
-        claimed = (
-            Order.objects.filter(pk=order_id, status=S.PROVISIONING)
-            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-            .update(provisioning_lease_until=now + LEASE)
-        )
+        with transaction.atomic(durable=True):  # committed before the provider is asked
+            claimed = (
+                Order.objects.filter(pk=order_id, status=S.PROVISIONING)
+                .filter(
+                    Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now)
+                )
+                .update(provisioning_lease_until=now + LEASE)
+            )
         if not claimed:
             continue  # an attempt is working on it right now
         order = Order.objects.get(pk=order_id)
@@ -612,11 +618,14 @@ def orders_late_deliveries_revoke() -> list[int]:
     now = timezone.now()
     late = Order.objects.filter(revoke_on_arrival=True, status=S.FAILED)
     for order_id in late.values_list("pk", flat=True):
-        claimed = (
-            late.filter(pk=order_id)
-            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-            .update(provisioning_lease_until=now + LEASE)
-        )
+        with transaction.atomic(durable=True):  # committed before the provider is asked
+            claimed = (
+                late.filter(pk=order_id)
+                .filter(
+                    Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now)
+                )
+                .update(provisioning_lease_until=now + LEASE)
+            )
         if not claimed:
             continue  # another run is on it, or has just done it
         order = Order.objects.get(pk=order_id)

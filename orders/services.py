@@ -413,8 +413,10 @@ def _create_b2c(
     """The order, then its PaymentIntent: the gateway is asked outside any transaction
     (the order is committed first, awaiting payment); if it fails, the order is cancelled
     and the error raised. With `pay_off_session`, no PaymentIntent yet: the caller charges
-    the customer's saved card (payments.services.payment_off_session)."""
-    with transaction.atomic():
+    the customer's saved card (payments.services.payment_off_session).
+
+    Durable when the gateway is asked here: the order must have committed first."""
+    with transaction.atomic(durable=not pay_off_session):
         order = _order_insert(
             channel=Order.Channel.B2C,
             kind=kind,
@@ -616,9 +618,9 @@ def order_cancel(
     """Cancel an order still awaiting payment, then its PaymentIntent (asked of the
     gateway after the order's transaction commits). A payment that lands on the cancelled
     order anyway (the customer paid at that moment, or the gateway was unreachable) is
-    refunded as a late payment (`order_paid`)."""
-
-    with transaction.atomic():
+    refunded as a late payment (`order_paid`). Durable: the cancellation has committed
+    before the gateway is asked."""
+    with transaction.atomic(durable=True):
         order = order_qs_select_for_update().get(pk=order_id)
         if not ORDER_STATES.may("cancel", order.status):
             raise DomainError(

@@ -434,8 +434,11 @@ def payment_refund(
     "esim_refund:<id>"), there is one refund row per key and payment, held by a unique
     constraint: asking again returns it once it succeeded, or asks the gateway again
     under the same idempotency key (derived from the key) while it has not, so that
-    thing is paid back once however often and however concurrently it is asked."""
-    with transaction.atomic():
+    thing is paid back once however often and however concurrently it is asked.
+
+    The refund row's transaction is durable: it must have committed before the gateway
+    is asked, so calling this inside a transaction raises RuntimeError."""
+    with transaction.atomic(durable=True):
         locked = payment_qs_select_for_update().get(pk=payment.pk)
         if locked.status != P.SUCCEEDED:
             raise DomainError(
