@@ -32,7 +32,7 @@ from orders.serializers import (
 from ttelgo.client_ip import client_ip
 from ttelgo.crypto import body_sealer
 from ttelgo.errors import DomainError
-from ttelgo.fields import LivemodeField, MoneyField
+from ttelgo.fields import LivemodeField, MoneyField, SendableEmailField
 from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
@@ -302,7 +302,7 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
         customer_reference = serializers.CharField(
             max_length=255, required=False, allow_blank=True, default=""
         )
-        customer_email = serializers.EmailField(
+        customer_email = SendableEmailField(
             required=False,
             allow_blank=True,
             default="",
@@ -485,7 +485,7 @@ class VendorEsimResendApi(VendorApiMixin, APIView):
     the vendor's brand."""
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(required=False, allow_blank=True, default="")
+        email = SendableEmailField(required=False, allow_blank=True, default="")
 
     class OutputSerializer(serializers.Serializer):
         iccid = serializers.CharField()

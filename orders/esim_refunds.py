@@ -25,7 +25,7 @@ from orders.esim_records import Esim, EsimRefund
 from orders.esim_revocation import esim_in_use, esim_refund_share, esim_revoke
 from orders.models import Order
 from orders.services import order_vendor_refund
-from payments.models import Payment
+from payments.models import Payment, Refund
 from payments.services import payment_refund, payment_refunds_in_flight
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
@@ -110,8 +110,17 @@ def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRe
     order = _check(esim)
     price, _cost = esim_refund_share(order=order, esim=esim)
     held = order.disputed_at is not None
+    refused: DomainError | None = None
     try:
         with transaction.atomic():
+            # Under the order's lock, what is left to refund is weighed against the
+            # refunds of its other eSIMs under way: concurrent requests for different
+            # eSIMs reserve their shares one after the other, so no more eSIMs are
+            # revoked than the order can still pay back.
+            order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+            if EsimRefund.objects.filter(esim=esim).exclude(status=R.REJECTED).exists():
+                raise IntegrityError  # another request for the same eSIM came first
+            reserved = _reserved_by_others(order=order, refund_id=None)
             # Created claimed: the unique constraint lets one request in per eSIM.
             refund = EsimRefund.objects.create(
                 esim=esim,
@@ -123,10 +132,25 @@ def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRe
                 status=R.IN_REVIEW if held else R.REFUNDING,
                 claimed_at=None if held else timezone.now(),
             )
+            if not held:
+                try:
+                    _payable_check(
+                        order=order,
+                        amount=refund.amount,
+                        currency=refund.currency,
+                        reserved=reserved,
+                    )
+                except DomainError as exc:  # recorded as refused, nothing revoked
+                    EsimRefund.objects.filter(pk=refund.pk).update(
+                        status=R.REJECTED, resolution=exc.message, resolved_at=timezone.now()
+                    )
+                    refused = exc
     except IntegrityError:  # another request for the same eSIM won the race
         raise _not_allowed(
             "A refund of this eSIM was already asked for.", "already_requested"
         ) from None
+    if refused is not None:
+        raise refused
     if held:
         return refund
     return _refund_carry_out(refund=refund, actor=requested_by)
@@ -167,7 +191,12 @@ def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
     esim = Esim.objects.get(pk=refund.esim_id)
     if esim.status != Esim.Status.REVOKED:
         try:
-            _payable_check(order=order, refund=refund)
+            _payable_check(
+                order=order,
+                amount=refund.amount,
+                currency=refund.currency,
+                reserved=_reserved_by_others(order=order, refund_id=refund.pk),
+            )
         except DomainError as exc:
             EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
                 status=R.REJECTED, resolution=exc.message, resolved_at=timezone.now()
@@ -227,10 +256,29 @@ def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
     return refund
 
 
-def _payable_check(*, order: Order, refund: EsimRefund) -> None:
-    """Whether the refund's money can move, asked before the eSIM is revoked: a refund
+def _reserved_by_others(*, order: Order, refund_id: int | None) -> int:
+    """What the order's other eSIM refunds under way (claimed or cut short, not yet paid)
+    will still take from it, minor units. A card refund already made or waiting at the
+    gateway for one of them is counted by the payment itself, not again here."""
+    under_way = EsimRefund.objects.filter(order=order, status__in=(R.REQUESTED, R.REFUNDING))
+    if refund_id is not None:
+        under_way = under_way.exclude(pk=refund_id)
+    if order.channel != Order.Channel.B2B:
+        at_gateway = Refund.objects.filter(
+            payment__order=order,
+            key__in=[f"esim_refund:{pk}" for pk in under_way.values_list("pk", flat=True)],
+        ).exclude(status=Refund.Status.FAILED)
+        under_way = under_way.exclude(
+            pk__in=[int(k.partition(":")[2]) for k in at_gateway.values_list("key", flat=True)]
+        )
+    return sum(under_way.values_list("amount", flat=True))
+
+
+def _payable_check(*, order: Order, amount: int, currency: str, reserved: int) -> None:
+    """Whether a refund of `amount` can move, asked before the eSIM is revoked: a refund
     that would be refused the money (the order refunded meanwhile, in full or so far that
-    less than this share is left) takes nothing back."""
+    less than this share is left once the refunds of its other eSIMs under way are paid)
+    takes nothing back."""
     if order.channel == Order.Channel.B2B:
         left = (
             vendor_order_refundable(order_id=order.pk).amount
@@ -246,12 +294,14 @@ def _payable_check(*, order: Order, refund: EsimRefund) -> None:
             if payment is not None
             else 0
         )
-    if left < refund.amount:
+    left -= reserved
+    if left < amount:
         raise _not_allowed(
-            f"Less than this eSIM's share ({refund.money}) is left to refund on its order.",
+            f"Less than this eSIM's share ({Money(amount, currency)}) is left to refund on "
+            "its order.",
             "order_not_refundable",
             order_status=order.status,
-            refundable=Money(max(left, 0), refund.currency).to_api(),
+            refundable=Money(max(left, 0), currency).to_api(),
         )
 
 

@@ -213,8 +213,11 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
         _refund_within_limit(
             actor, value, left.currency, already=_vendor_order_charged(order.pk) - left.amount
         )
-        _take_back(order, full=value >= left.amount, actor=actor)
-        return _vendor_order_refund(order=order, actor=actor, amount=amount, reason=reason)
+        full = value >= left.amount
+        _take_back(order, full=full, actor=actor)
+        return _vendor_order_refund(
+            order=order, actor=actor, amount=amount, reason=reason, full=full
+        )
     payment = Payment.objects.filter(
         order_id=order_id, kind=Payment.Kind.ORDER, status=Payment.Status.SUCCEEDED
     ).first()
@@ -237,7 +240,8 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
     _refund_within_limit(
         actor, value, payment.currency, already=payment.refunded_amount + in_flight
     )
-    _take_back(order, full=value >= remaining, actor=actor)
+    full = value >= remaining
+    _take_back(order, full=full, actor=actor)
     before = {
         "order_status": order.status,
         "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
@@ -250,6 +254,7 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
         reason=reason,
         actor=actor,
         total_limit=refund_limit_for(actor),  # re-checked under the payment's lock
+        leave_some=not full,  # only a full refund, which took the eSIMs back, empties it
     )
     payment.refresh_from_db()
     order.refresh_from_db()
@@ -278,7 +283,7 @@ def _vendor_order_charged(order_id: int) -> int:
 
 
 def _vendor_order_refund(
-    *, order: Order, actor: Any, amount: Money | None, reason: str
+    *, order: Order, actor: Any, amount: Money | None, reason: str, full: bool
 ) -> WalletRefund:
     from orders.services import order_vendor_refund
 
@@ -291,6 +296,15 @@ def _vendor_order_refund(
         # refund ran at the same time. Over the operator's limit (this refund and the
         # order's earlier ones together), the whole refund rolls back.
         left = vendor_order_refundable(order_id=order.pk)
+        if not full and left.amount <= 0:
+            # A partial refund that other refunds meanwhile turned into the last of the
+            # order: only a full refund, which takes the eSIMs back first, may empty it.
+            raise DomainError(
+                "invalid_state",
+                f"Other refunds left only {refunded} on this order meanwhile: refund what "
+                "is left in full (its unused eSIMs are taken back first).",
+                details={"refundable": refunded.to_api()},
+            )
         charged = _vendor_order_charged(order.pk)
         _refund_within_limit(
             actor,

@@ -422,10 +422,14 @@ def payment_refund(
     actor: Any = None,
     total_limit: int | None = None,
     key: str = "",
+    leave_some: bool = False,
 ) -> Refund:
     """Refund a succeeded payment in full (`amount=None`: whatever is left) or in part.
     `total_limit`: the most this payment's refunds may come to with this one (an
-    operator's refund limit), checked under the payment's lock.
+    operator's refund limit), checked under the payment's lock. `leave_some`: a partial
+    refund decided on as one (nothing taken back for it); if other refunds meanwhile left
+    no more than it, it is refused under the lock, since only a full refund, which takes
+    the order's eSIMs back first, may empty the payment.
 
     Our refund row is written first and its id is the gateway idempotency key, so a retry
     never refunds twice; calling this again once nothing is left to refund is a no-op that
@@ -468,6 +472,14 @@ def payment_refund(
                 "validation_error",
                 f"The refund must be between 0 and {Money(max(remaining, 0), locked.currency)}.",
                 details={"amount": ["More than what is left to refund."]},
+            )
+        if leave_some and keyed is None and value >= remaining:
+            raise DomainError(
+                "invalid_state",
+                "Other refunds left only "
+                f"{Money(remaining, locked.currency)} on this payment meanwhile: refund what "
+                "is left in full (the order's unused eSIMs are taken back first).",
+                details={"refundable": Money(remaining, locked.currency).to_api()},
             )
         if total_limit is not None:
             refund_limit_check(

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from ttelgo.errors import DomainError
 from ttelgo.outbox import EVENT_TYPES
-from ttelgo.validators import SingleLineFormField
+from ttelgo.validators import SendableEmailFormField, SingleLineFormField
 from vendors.members import vendor_signup_with_owner
 from vendors.models import Vendor
 
@@ -64,7 +64,7 @@ class BrandForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "color"}),
         error_messages={"invalid": "A colour as #rrggbb."},
     )
-    support_email = forms.EmailField(required=False)
+    support_email = SendableEmailFormField(required=False)
     support_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
     topup_url = forms.URLField(
         max_length=500, required=False, assume_scheme="https", label="Top-up page URL"

@@ -31,6 +31,7 @@ from portal.order_actions import (
 from portal.views import _context, portal_page
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.validators import SendableEmailFormField
 from vendors.members import member_may
 from vendors.models import VendorUser
 
@@ -103,7 +104,7 @@ class TopupForm(forms.Form):
 
 
 class ResendForm(forms.Form):
-    email = forms.EmailField(
+    email = SendableEmailFormField(
         required=False, label="Send to", help_text="empty: the end customer on the order"
     )
 

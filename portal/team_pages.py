@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from portal.views import _context, _field_errors, portal_live_page
 from ttelgo.errors import DomainError
+from ttelgo.validators import SendableEmailFormField
 from vendors.members import member_may
 from vendors.models import VendorInvitation, VendorUser
 from vendors.team import (
@@ -32,7 +33,7 @@ ROLE_CHOICES = VendorUser.Role.choices
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email")
+    email = SendableEmailFormField(label="Email")
     role = forms.ChoiceField(choices=ROLE_CHOICES, initial=VendorUser.Role.DEVELOPER, label="Role")
 
 

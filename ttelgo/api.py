@@ -18,6 +18,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from ttelgo.fields import SendableEmailField
 from ttelgo.idempotency import idempotent
 from ttelgo.mfa import AMR_CLAIM, token_factor_check, token_refresh_factor_check
 from ttelgo.services import user_language_set, user_register
@@ -31,7 +32,7 @@ class RegisterApi(APIView):
     throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = SendableEmailField(max_length=254)
         password = serializers.CharField(max_length=128, write_only=True)
 
     class OutputSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ttelgo.money import SUPPORTED_CURRENCIES, Money, money_api
-from ttelgo.validators import validate_single_line
+from ttelgo.validators import validate_sendable_email, validate_single_line
 
 
 class SingleLineCharField(serializers.CharField):
@@ -23,6 +23,15 @@ class SingleLineCharField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators.append(validate_single_line)
+
+
+class SendableEmailField(serializers.EmailField):
+    """An email address the platform may write to: valid, and one that an email can
+    actually be built for (`ttelgo.validators.SendableEmailValidator`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(validate_sendable_email)
 
 
 # The schema of every amount in the API (the `Money` component); `MoneyField` below reads

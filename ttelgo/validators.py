@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
 from django.utils.deconstruct import deconstructible
 
 # Control characters (CR, LF, TAB, NUL, DEL, C1 such as NEL) and the Unicode line and
@@ -57,6 +58,38 @@ class SingleLineFormField(forms.CharField):
     """A form's one-line text field: refuses line breaks and control characters."""
 
     default_validators = [validate_single_line]
+
+
+@deconstructible
+class SendableEmailValidator:
+    """Refuses an address no email can be sent to: Django's email syntax allows any
+    character above U+00A0 in the domain, but a line separator (U+2028), a private-use
+    or non-character there makes the `To` header fail when the message is built, long
+    after the API said yes. The address is put in a header as sending does."""
+
+    code = "invalid_email"
+
+    def __call__(self, value: Any) -> None:
+        validate_single_line(value)
+        try:
+            EmailMessage(to=[str(value)]).message()
+        except (ValueError, UnicodeError):
+            raise ValidationError("No email can be sent to this address.", code=self.code) from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SendableEmailValidator)
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
+
+validate_sendable_email = SendableEmailValidator()
+
+
+class SendableEmailFormField(forms.EmailField):
+    """A form's email address that an email can be sent to."""
+
+    default_validators = [*forms.EmailField.default_validators, validate_sendable_email]
 
 
 def one_line(value: str) -> str:

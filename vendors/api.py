@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ttelgo.fields import SingleLineCharField
+from ttelgo.fields import SendableEmailField, SingleLineCharField
 from ttelgo.idempotency import idempotent
 from vendors.auth import VendorApiMixin
 from vendors.branding import vendor_brand_set
@@ -29,7 +29,7 @@ class VendorSignupApi(APIView):
     class InputSerializer(serializers.Serializer):
         # Only these fields are read: status, credit_limit, discounts… in a body are ignored.
         company_name = SingleLineCharField(max_length=200)
-        contact_email = serializers.EmailField(max_length=254)
+        contact_email = SendableEmailField(max_length=254)
         country = serializers.RegexField(r"^[A-Za-z]{2}$", help_text="ISO 3166-1 alpha-2")
         billing_mode = serializers.ChoiceField(choices=Vendor.BillingMode.choices)
 
@@ -55,7 +55,7 @@ class VendorBrandApi(VendorApiMixin, APIView):
         primary_color = serializers.RegexField(
             r"^#[0-9a-fA-F]{6}$", required=False, help_text="#rrggbb"
         )
-        support_email = serializers.EmailField(required=False, allow_blank=True)
+        support_email = SendableEmailField(required=False, allow_blank=True)
         support_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
         topup_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
         sender_name = SingleLineCharField(max_length=100, required=False, allow_blank=True)
