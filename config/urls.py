@@ -3,16 +3,16 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from orders.esim_pages import esim_page
-from orders.payment_pages import esim_page_topup, payment_page
+from orders.pages.esim import esim_page
+from orders.pages.payment import esim_page_topup, payment_page
 from support import pages as support_pages
-from ttelgo import api, errors, health
+from ttelgo import api, health, views
 from ttelgo.metrics import metrics_view
 
-handler400 = "ttelgo.errors.json_400"
-handler403 = "ttelgo.errors.json_403"
-handler404 = "ttelgo.errors.json_404"
-handler500 = "ttelgo.errors.json_500"
+handler400 = "ttelgo.views.json_400"
+handler403 = "ttelgo.views.json_403"
+handler404 = "ttelgo.views.json_404"
+handler500 = "ttelgo.views.json_500"
 
 auth_patterns: list[URLPattern | URLResolver] = [
     path("auth/register", api.RegisterApi.as_view(), name="auth-register"),
@@ -43,13 +43,13 @@ urlpatterns = [
     # Any other /api/v1/ URL: the envelope, also with DEBUG on (where Django would answer
     # with its HTML debug page instead of handler404). Not all of /api/: `/api/docs` must
     # still be redirected to `/api/docs/`.
-    re_path(r"^api/v1/", errors.json_404, name="api-not-found"),
+    re_path(r"^api/v1/", views.json_404, name="api-not-found"),
     path("admin/", admin.site.urls),
     # The vendor portal (portal/) and its accounts (django-allauth: login, signup, email
     # verification, password reset, two-factor).
     path("portal/accounts/", include("allauth.urls")),
     path("portal/", include("portal.urls")),
-    # A traveller's eSIM install page, behind its signed link (orders/esim_pages.py).
+    # A traveller's eSIM install page, behind its signed link (orders/pages/esim.py).
     path("e/<str:token>", esim_page, name="esim-page"),
     path("e/<str:token>/help", support_pages.esim_help, name="esim-help"),
     path("e/<str:token>/topup", esim_page_topup, name="esim-topup"),

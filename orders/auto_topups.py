@@ -15,9 +15,9 @@ from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.auto_topup_triggers import auto_topup_event
 from orders.customer_emails import customer_email
 from orders.esim_records import Esim
+from orders.links import payment_page_url
 from orders.lock_objects import auto_topup_run_qs_select_for_update
 from orders.models import Order
-from orders.payment_pages import payment_page_url
 from orders.selectors import esim_get_for_buyer
 from orders.services import order_create_topup, topup_compatibility_check
 from payments.services import payment_off_session, saved_card_of

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
+from orders.links import esim_page_url
 from orders.models import Order
 from ttelgo.emails import templated_email
 from ttelgo.outbox import task_enqueue

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.utils.translation import gettext, ngettext
 
-from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
+from orders.links import esim_page_url
 from ttelgo.emails import templated_email
 
 SUBJECTS: dict[str, Callable[[dict[str, Any]], str]] = {

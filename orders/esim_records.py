@@ -43,7 +43,7 @@ class Esim(models.Model):
     events_sent = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     # The install page's signed link names this number; raising it revokes every link
-    # handed out so far (orders/esim_pages.py).
+    # handed out so far (orders/links.py).
     page_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -13,8 +13,8 @@ from django.utils.translation import gettext
 
 from esims.qr import apple_install_url, qr_png
 from orders.customer_emails import customer_email
-from orders.esim_pages import esim_page_url
 from orders.esim_records import Esim
+from orders.links import esim_page_url
 from orders.models import Order
 from ttelgo.emails import templated_email
 from ttelgo.money import Money, money_api

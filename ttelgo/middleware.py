@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from ttelgo.errors import bad_request_response, unavailable_response
 from ttelgo.transient import (
     CONFLICT_FLAG,
     REQUEST_RETRIES,
@@ -19,6 +18,7 @@ from ttelgo.transient import (
     is_transient,
     mark_conflict,
 )
+from ttelgo.views import bad_request_response, unavailable_response
 
 logger = logging.getLogger(__name__)
 

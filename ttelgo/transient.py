@@ -7,7 +7,7 @@ Neither is the client's fault nor a bug, so neither may become a 500:
   ConflictRetryMiddleware` re-runs the request (bounded, jittered) before anyone sees it;
 * an **outage** (the database or Redis refuses connections or times out, a lock or
   statement timeout) is answered 503 `temporarily_unavailable` with `Retry-After`
-  (`ttelgo.errors`). Every request's writes are in one transaction and an idempotency
+  (`ttelgo.views`). Every request's writes are in one transaction and an idempotency
   key is released on a 5xx, so the client may retry with the same key.
 
 Celery tasks get the same treatment from `ttelgo.task_base.ResilientTask`: database faults

@@ -83,7 +83,7 @@ ROOT_URLCONF = "config.urls"
 # Django's default /accounts/profile/ (which does not exist here).
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
-CSRF_FAILURE_VIEW = "ttelgo.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "ttelgo.views.csrf_failure"
 
 # --- vendor portal accounts (django-allauth) --------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -402,7 +402,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "ttelgo.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "ttelgo.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "ttelgo.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "ttelgo.views.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH", default="10/min"),

@@ -17,8 +17,8 @@ from ledger.models import Hold
 from orders.models import Order
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund, vendor_client
-from ttelgo.errors import json_500
 from ttelgo.transient import REQUEST_RETRIES, is_conflict, is_transient
+from ttelgo.views import json_500
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from orders.esim_pages import esim_page_revoke, esim_page_token
 from orders.esim_records import Esim
+from orders.links import esim_page_revoke, esim_page_token
 from tests.console.factories import operator
 from tests.factories import UserFactory
 from tests.orders.factories import customer_client

@@ -8,9 +8,9 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from orders.esim_pages import esim_page_token
 from orders.esim_records import Esim
 from orders.esim_services import esim_usage_apply
+from orders.links import esim_page_token
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import customer_client, fund, vendor_client
 from tests.orders.helpers import buy_b2b, buy_b2c, pay

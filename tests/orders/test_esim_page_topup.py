@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from esims.models import Bundle, Country
-from orders.esim_pages import esim_page_token
 from orders.esim_records import Esim
+from orders.links import esim_page_token
 from orders.models import Order
 from payments.models import Payment
 from tests.factories import UserFactory, VendorFactory

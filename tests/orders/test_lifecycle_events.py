@@ -90,7 +90,7 @@ def test_a_customer_is_emailed_about_data_and_expiry_with_the_page_link(
 ):
     from django.core import mail
 
-    from orders.esim_pages import esim_page_token
+    from orders.links import esim_page_token
     from tests.factories import UserFactory
     from tests.orders.factories import customer_client
     from tests.orders.helpers import buy_b2c, pay

@@ -7,7 +7,6 @@ confirmation instead."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,31 +14,21 @@ from django.utils import translation
 from django.views.decorators.http import require_POST
 
 from orders.auto_topup_models import AutoTopupRun
-from orders.esim_pages import esim_from_page_token, link_gone, page_language, topup_offers
+from orders.links import esim_from_page_token, order_id_from_payment_token, payment_page_path
 from orders.models import Order
+from orders.pages.esim import link_gone, page_language, topup_offers
 from orders.services import order_create_topup, topup_compatibility_check
 from payments.models import Payment
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors.branding import platform_brand
 
-SALT = "ttelgo.order-payment"
-
-
-def payment_page_path(order: Order) -> str:
-    return reverse("payment-page", args=[signing.Signer(salt=SALT).sign(str(order.pk))])
-
-
-def payment_page_url(order: Order) -> str:
-    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{payment_page_path(order)}"
-
 
 def payment_page(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        order_id = signing.Signer(salt=SALT).unsign(token)
-    except signing.BadSignature:
+    order_id = order_id_from_payment_token(token)
+    if order_id is None:
         return link_gone(request)
-    order = Order.objects.filter(pk=int(order_id)).select_related("customer").first()
+    order = Order.objects.filter(pk=order_id).select_related("customer").first()
     payment = Payment.objects.filter(order=order, kind=Payment.Kind.ORDER).first()
     if order is None or payment is None:
         return link_gone(request)

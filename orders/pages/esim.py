@@ -1,23 +1,14 @@
 """The eSIM's install page: what a traveller opens on their phone to install and follow
-their eSIM, reached through an unguessable, signed, revocable link.
-
-The link carries the eSIM's id and its `page_version`, signed with the project's secret
-(`django.core.signing`): it cannot be guessed or altered, and raising `page_version`
-(`esim_page_revoke`) turns every link handed out so far into a 404. Customers get it in
-the delivery email; vendors get it as `page_url` in the API and webhooks, to pass on."""
+their eSIM, reached through an unguessable, signed, revocable link (`orders/links.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
-from django.core import signing
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import translation
 from django.utils.safestring import mark_safe
 
@@ -25,46 +16,9 @@ from esims.models import Bundle
 from esims.qr import apple_install_url, qr_svg
 from orders.esim_records import Esim
 from orders.esim_services import esim_usage_refresh
-from ttelgo.audit import audit_record
+from orders.links import esim_from_page_token
 from ttelgo.money import Money
 from vendors.branding import brand_for, platform_brand
-
-SALT = "ttelgo.esim-page"
-
-
-def esim_page_token(esim: Esim) -> str:
-    """The same link every time for one eSIM and version (no timestamp in it)."""
-    return signing.Signer(salt=SALT).sign_object(
-        {"e": esim.pk, "v": esim.page_version}, compress=True
-    )
-
-
-def esim_page_url(esim: Esim) -> str:
-    path = reverse("esim-page", args=[esim_page_token(esim)])
-    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
-
-
-def esim_from_page_token(token: str) -> Esim | None:
-    """The eSIM a link opens, or None for a forged, altered or revoked link."""
-    try:
-        data = signing.Signer(salt=SALT).unsign_object(token)
-    except signing.BadSignature:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("e"), int):
-        return None
-    esim = Esim.objects.select_related("order").filter(pk=data["e"]).first()
-    if esim is None or esim.page_version != data.get("v"):
-        return None
-    return esim
-
-
-def esim_page_revoke(*, esim: Esim, actor: Any) -> Esim:
-    """Every link to this eSIM's page handed out so far stops working."""
-    with transaction.atomic():
-        Esim.objects.filter(pk=esim.pk).update(page_version=F("page_version") + 1)
-        audit_record(actor=actor, action="esim.page_revoke", target=esim)
-    esim.refresh_from_db()
-    return esim
 
 
 def page_language(request: HttpRequest, *, preferred: str = "") -> str:
