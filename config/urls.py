@@ -23,7 +23,7 @@ auth_patterns: list[URLPattern | URLResolver] = [
 
 api_v1: list[URLPattern | URLResolver] = [
     *auth_patterns,
-    path("", include("esims.urls")),
+    path("", include("catalogue.urls")),
     path("", include("orders.urls")),
     path("", include("vendors.urls")),
     path("", include("payments.urls")),

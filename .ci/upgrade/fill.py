@@ -53,7 +53,7 @@ def main() -> None:
     call_command("migrate", "--noinput", verbosity=0)
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", password="upgrade-test-pass", stdout=quiet)  # noqa: S106
-    Bundle = first("esims.models.Bundle")
+    Bundle = first("catalogue.models.Bundle", "esims.models.Bundle")
     if not Bundle.objects.filter(code=BUNDLE_CODE).exists():  # the demo catalogue has it
         bundles_create()
     operator = UserFactory(is_staff=True, is_superuser=True)
