@@ -109,7 +109,11 @@ def main() -> None:
         assert r.status_code == 201, r.content
 
     with time_machine.travel(datetime(2026, 10, 2, 12, tzinfo=UTC), tick=True):
-        close = first("billing.services.invoice_close_month", "ledger.services.invoice_close_month")
+        close = first(
+            "billing.invoicing.invoice_close_month",
+            "billing.services.invoice_close_month",
+            "ledger.services.invoice_close_month",
+        )
         close(vendor=postpaid, year=2026, month=9)
         run = first(
             "reconciliation.services.reconciliation_run", "ledger.reconciliation.reconciliation_run"
