@@ -108,3 +108,10 @@ def test_sync_now_reports_a_provider_outage_without_changing_anything(operator_c
     listing = operator_client.get(reverse("admin:catalogue_bundle_changelist")).content.decode()
     assert "Last catalogue sync failed" in listing and "sandbox: unavailable" in listing
     assert Bundle.objects.count() == 0
+
+
+def test_the_old_admin_urls_redirect_to_the_catalogues(operator_client):
+    resp = operator_client.get("/admin/esims/bundle/?hidden__exact=1")
+    assert resp.status_code == 302
+    assert resp["Location"] == "/admin/catalogue/bundle/?hidden__exact=1"
+    assert operator_client.get(resp["Location"]).status_code == 200
