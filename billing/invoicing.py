@@ -21,6 +21,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.accounts import vendor_ledger_account
+from billing.lock_objects import invoice_qs_select_for_update
 from billing.models import Invoice, InvoiceLine
 from ledger.models import Account, Entry, Purpose, Transaction
 from ledger.posting import accounts_lock, positive, post
@@ -186,11 +187,7 @@ def invoice_settle(
     value = positive(amount, invoice.currency)
     bank = platform_account(Purpose.BANK, invoice.currency)
     with transaction.atomic():
-        locked = (
-            Invoice.objects.select_for_update(no_key=True)
-            .select_related("account")
-            .get(id=invoice.id)
-        )
+        locked = invoice_qs_select_for_update().select_related("account").get(id=invoice.id)
         if Transaction.objects.filter(reference=reference).exists():
             return locked
         if value > locked.outstanding:
@@ -240,7 +237,7 @@ def vendor_receivable_card_payment(
     clearing = platform_account(Purpose.STRIPE_CLEARING, receivable.currency, vendor.livemode)
     with transaction.atomic():
         invoices = list(
-            Invoice.objects.select_for_update(no_key=True)
+            invoice_qs_select_for_update()
             .filter(vendor=vendor, status__in=(Invoice.Status.ISSUED, Invoice.Status.OVERDUE))
             .order_by("period_start", "id")
         )

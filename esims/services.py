@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from esims.lock_objects import bundle_qs_select_for_update
 from providers import Provider, ProviderBundle, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -173,9 +174,7 @@ def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResu
         book = RuleBook()
         existing = {
             b.code: b
-            for b in Bundle.objects.select_for_update(no_key=True)
-            .order_by("pk")
-            .prefetch_related("countries")
+            for b in bundle_qs_select_for_update().order_by("pk").prefetch_related("countries")
         }
         to_create: list[tuple[Bundle, list[int]]] = []
         to_update: list[Bundle] = []
@@ -243,11 +242,7 @@ def catalogue_reprice() -> int:
     Returns how many prices changed; each change gets a price-history row."""
     with transaction.atomic():
         book = RuleBook()
-        bundles = list(
-            Bundle.objects.select_for_update(no_key=True)
-            .order_by("pk")
-            .prefetch_related("countries")
-        )
+        bundles = list(bundle_qs_select_for_update().order_by("pk").prefetch_related("countries"))
         changed: list[Bundle] = []
         for bundle in bundles:
             amount = bundle_retail_amount(

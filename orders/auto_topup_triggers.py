@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.esim_records import Esim
+from orders.lock_objects import esim_qs_select_for_update
 from orders.selectors import esims_expiring_within
 from ttelgo.outbox import event_record, task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
@@ -131,10 +132,6 @@ def auto_topups_expiry_check(*, now: datetime | None = None) -> int:
     fired = 0
     for pk in candidates:
         with transaction.atomic():
-            esim = (
-                Esim.objects.select_for_update(of=("self",), no_key=True)
-                .select_related("order")
-                .get(pk=pk)
-            )
+            esim = esim_qs_select_for_update(of=("self",)).select_related("order").get(pk=pk)
             fired += auto_topup_due(esim, now=now) is not None
     return fired

@@ -16,6 +16,7 @@ from orders.auto_topup_triggers import auto_topup_event
 from orders.customer_emails import customer_email
 from orders.esim_records import Esim
 from orders.links import payment_page_url
+from orders.lock_objects import auto_topup_run_qs_select_for_update
 from orders.models import Order
 from orders.selectors import esim_get_for_buyer
 from orders.services import order_create_topup, topup_compatibility_check
@@ -164,7 +165,7 @@ def _vendor_topup(run: AutoTopupRun) -> AutoTopupRun:
     try:
         topup_compatibility_check(iccid=iccid, bundle_code=bundle_code, vendor=vendor)
         with transaction.atomic():
-            locked = AutoTopupRun.objects.select_for_update().get(pk=run.pk)
+            locked = auto_topup_run_qs_select_for_update().get(pk=run.pk)
             if locked.status != R.PENDING:
                 return locked
             order = order_create_topup(iccid=iccid, bundle_code=bundle_code, vendor=vendor)
@@ -188,8 +189,8 @@ def _customer_topup(run: AutoTopupRun) -> AutoTopupRun:
     iccid, bundle_code = run.esim.iccid, run.rule.bundle_code
     try:
         topup_compatibility_check(iccid=iccid, bundle_code=bundle_code, customer=customer)
-        with transaction.atomic():
-            locked = AutoTopupRun.objects.select_for_update().get(pk=run.pk)
+        with transaction.atomic(durable=True):  # the order commits before the card is charged
+            locked = auto_topup_run_qs_select_for_update().get(pk=run.pk)
             if locked.status != R.PENDING or locked.order_id is not None:
                 order = locked.order
             else:

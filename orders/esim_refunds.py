@@ -23,6 +23,7 @@ from billing.services import vendor_order_refundable
 from orders.customer_emails import customer_email
 from orders.esim_records import Esim, EsimRefund
 from orders.esim_revocation import esim_in_use, esim_refund_share, esim_revoke
+from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.services import order_vendor_refund
 from payments.models import Payment, Refund
@@ -87,7 +88,9 @@ def _claim(refund: EsimRefund, *, start: str | None = None) -> bool:
     concurrent callers, the one whose update changed the row carries it out."""
     rows = EsimRefund.objects.filter(pk=refund.pk)
     rows = rows.filter(status=start) if start is not None else rows.filter(_claimable())
-    return bool(rows.update(status=R.REFUNDING, claimed_at=timezone.now()))
+    # Durable: the claim is committed before the provider is asked to revoke.
+    with transaction.atomic(durable=True):
+        return bool(rows.update(status=R.REFUNDING, claimed_at=timezone.now()))
 
 
 def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRefund:
@@ -112,12 +115,13 @@ def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRe
     held = order.disputed_at is not None
     refused: DomainError | None = None
     try:
-        with transaction.atomic():
+        # Durable: the claimed refund is committed before the provider is asked to revoke.
+        with transaction.atomic(durable=True):
             # Under the order's lock, what is left to refund is weighed against the
             # refunds of its other eSIMs under way: concurrent requests for different
             # eSIMs reserve their shares one after the other, so no more eSIMs are
             # revoked than the order can still pay back.
-            order = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+            order = order_qs_select_for_update().get(pk=order.pk)
             if EsimRefund.objects.filter(esim=esim).exclude(status=R.REJECTED).exists():
                 raise IntegrityError  # another request for the same eSIM came first
             reserved = _reserved_by_others(order=order, refund_id=None)

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.esim_records import Esim
+from orders.lock_objects import esim_qs_select_for_update
 from orders.models import Order
 from orders.provider_refunds import provider_refund_expect
 from orders.state import order_event_record
@@ -85,7 +86,7 @@ def _revoked_record(
     """Record a revocation the provider made. A whole eSIM is revoked once: the call that
     finds it revoked already (under its row lock) records nothing and returns False."""
     with transaction.atomic():
-        locked = Esim.objects.select_for_update(no_key=True).get(pk=esim.pk)
+        locked = esim_qs_select_for_update().get(pk=esim.pk)
         if whole:
             if locked.status == Esim.Status.REVOKED:
                 return False
@@ -155,11 +156,12 @@ def _take_back_claim(order: Order) -> Iterator[None]:
     the order's lease, taken with a compare-and-set (the row count of a conditional
     update decides). Others are refused at once, before the provider is asked."""
     now = timezone.now()
-    claimed = (
-        Order.objects.filter(pk=order.pk, status=Order.Status.COMPLETED)
-        .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-        .update(provisioning_lease_until=now + TAKE_BACK_LEASE)
-    )
+    with transaction.atomic(durable=True):  # committed before the provider is asked
+        claimed = (
+            Order.objects.filter(pk=order.pk, status=Order.Status.COMPLETED)
+            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+            .update(provisioning_lease_until=now + TAKE_BACK_LEASE)
+        )
     if not claimed:
         raise DomainError(
             "invalid_state",

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from orders.auto_topup_triggers import auto_topup_due
 from orders.esim_records import Esim
+from orders.lock_objects import esim_qs_select_for_update
 from orders.selectors import esims_expiring_within
 from providers import BundleUsage, ProviderError, get_provider
 from ttelgo.outbox import event_record, task_enqueue
@@ -144,9 +145,7 @@ def esim_usage_apply(
     the vendor's levels, `esim.depleted` and `esim.expired`."""
     with transaction.atomic():
         esim = (
-            Esim.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("order__vendor")
-            .get(pk=esim_id)
+            esim_qs_select_for_update(of=("self",)).select_related("order__vendor").get(pk=esim_id)
         )
         previous_status = esim.status
         esim.initial_mb = max(0, initial_mb)
@@ -241,11 +240,7 @@ def esims_expiry_notify(*, now: datetime | None = None) -> int:
     sent = 0
     for pk in candidates:
         with transaction.atomic():
-            esim = (
-                Esim.objects.select_for_update(of=("self",), no_key=True)
-                .select_related("order")
-                .get(pk=pk)
-            )
+            esim = esim_qs_select_for_update(of=("self",)).select_related("order").get(pk=pk)
             if esim.expires_at is None:
                 continue
             left = esim.expires_at - now

@@ -14,6 +14,7 @@ from django.db import transaction
 from billing.services import vendor_order_charged, vendor_order_refundable
 from orders.esim_records import Esim
 from orders.esim_revocation import esim_refund_share, order_esims_revoke
+from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.state import ORDER_STATES
 from payments.models import Payment
@@ -355,7 +356,7 @@ def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Or
 
     operator_require(actor, "ttelgo.redrive_orders")
     with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         before = _order_state(order)
         if order.status == S.PAID:
             order = order_release_to_provisioning(

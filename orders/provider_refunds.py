@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ledger.services import provider_refund_due, provider_refund_received
 from orders.esim_records import ProviderRefund
+from orders.lock_objects import provider_refund_qs_select_for_update
 from orders.models import Order
 from providers import ProviderError, ProviderNotFound, get_provider
 from ttelgo.money import Money
@@ -71,7 +72,7 @@ def provider_refunds_collect(*, limit: int = 200) -> list[int]:
 def provider_refund_settle(*, refund_id: int) -> bool:
     """The refund arrived: what we owe the provider falls by it. Once per refund."""
     with transaction.atomic():
-        refund = ProviderRefund.objects.select_for_update().get(pk=refund_id)
+        refund = provider_refund_qs_select_for_update().get(pk=refund_id)
         if refund.status != ProviderRefund.Status.PENDING:
             return False
         provider_refund_received(

@@ -38,6 +38,7 @@ from billing.services import vendor_order_capture, vendor_order_void
 from esims.models import Bundle
 from ledger.services import order_cost_record
 from orders.esim_records import Esim
+from orders.lock_objects import esim_qs_select_for_update, order_qs_select_for_update
 from orders.models import Order, OrderEvent
 from orders.provider_refunds import provider_refund_expect
 from orders.state import order_event_record, order_transition
@@ -200,18 +201,21 @@ def _attempt(order: Order, *, final: bool) -> Outcome:
 
 
 def _claim(order_id: int) -> Order | None:
+    """Step 1. Durable: the claim must be committed before the provider is asked, so a
+    caller holding a transaction open around an attempt fails here (RuntimeError)."""
     now = timezone.now()
-    claimed = (
-        Order.objects.filter(pk=order_id, status=S.PROVISIONING)
-        .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-        .update(
-            provisioning_lease_until=now + LEASE,
-            provisioning_due_at=None,
-            provisioning_queued_until=None,  # its queued task is running: the lease takes over
-            provisioning_attempts=F("provisioning_attempts") + 1,
-            updated_at=now,
+    with transaction.atomic(durable=True):
+        claimed = (
+            Order.objects.filter(pk=order_id, status=S.PROVISIONING)
+            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
+            .update(
+                provisioning_lease_until=now + LEASE,
+                provisioning_due_at=None,
+                provisioning_queued_until=None,  # its queued task runs: the lease takes over
+                provisioning_attempts=F("provisioning_attempts") + 1,
+                updated_at=now,
+            )
         )
-    )
     return Order.objects.get(pk=order_id) if claimed else None
 
 
@@ -372,7 +376,7 @@ def _bundle_facts(code: str) -> tuple[int, bool, int]:
 
 
 def _locked_provisioning(order_id: int) -> Order | None:
-    order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+    order = order_qs_select_for_update().get(pk=order_id)
     return order if order.status == S.PROVISIONING else None
 
 
@@ -423,7 +427,7 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             return Outcome("skipped", reason="settled meanwhile")
         item = order.items.get()
         data_mb, unlimited, validity_days = _bundle_facts(item.bundle_code)
-        esim = Esim.objects.select_for_update(no_key=True).get(iccid=order.target_iccid)
+        esim = esim_qs_select_for_update().get(iccid=order.target_iccid)
         now = timezone.now()
         start = max(esim.expires_at or now, now)
         Esim.objects.filter(pk=esim.pk).update(
@@ -552,11 +556,14 @@ def orders_delivery_guarantee(*, now: datetime | None = None) -> list[int]:
     )
     failed: list[int] = []
     for order_id in late:
-        claimed = (
-            Order.objects.filter(pk=order_id, status=S.PROVISIONING)
-            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-            .update(provisioning_lease_until=now + LEASE)
-        )
+        with transaction.atomic(durable=True):  # committed before the provider is asked
+            claimed = (
+                Order.objects.filter(pk=order_id, status=S.PROVISIONING)
+                .filter(
+                    Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now)
+                )
+                .update(provisioning_lease_until=now + LEASE)
+            )
         if not claimed:
             continue  # an attempt is working on it right now
         order = Order.objects.get(pk=order_id)
@@ -611,11 +618,14 @@ def orders_late_deliveries_revoke() -> list[int]:
     now = timezone.now()
     late = Order.objects.filter(revoke_on_arrival=True, status=S.FAILED)
     for order_id in late.values_list("pk", flat=True):
-        claimed = (
-            late.filter(pk=order_id)
-            .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
-            .update(provisioning_lease_until=now + LEASE)
-        )
+        with transaction.atomic(durable=True):  # committed before the provider is asked
+            claimed = (
+                late.filter(pk=order_id)
+                .filter(
+                    Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now)
+                )
+                .update(provisioning_lease_until=now + LEASE)
+            )
         if not claimed:
             continue  # another run is on it, or has just done it
         order = Order.objects.get(pk=order_id)
@@ -649,7 +659,7 @@ def _provider_revoke_all(held: ProviderOrder, *, livemode: bool) -> None:
 
 def _late_delivery_record(order: Order, held: ProviderOrder | None) -> None:
     with transaction.atomic():
-        locked = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+        locked = order_qs_select_for_update().get(pk=order.pk)
         if not locked.revoke_on_arrival:
             return
         item = locked.items.get()
@@ -727,7 +737,8 @@ def orders_redrive_stuck(
         "provisioning_queued_until", lease=lease, epoch=epoch
     )
     stuck = (
-        Order.objects.filter(quiet, status=S.PROVISIONING)
+        order_qs_select_for_update(skip_locked=True)
+        .filter(quiet, status=S.PROVISIONING)
         .filter(Q(provisioning_lease_until__isnull=True) | Q(provisioning_lease_until__lt=now))
         .filter(
             Q(provisioning_due_at__isnull=True) | Q(provisioning_due_at__lt=now - RETRY_LOST_AFTER)
@@ -738,9 +749,9 @@ def orders_redrive_stuck(
     escalate: list[int] = []
     with transaction.atomic():
         rows = list(
-            stuck.select_for_update(skip_locked=True, no_key=True)
-            .order_by("pk")
-            .values_list("pk", "provisioning_attempts", "escalated_at", "livemode")[:batch]
+            stuck.order_by("pk").values_list(
+                "pk", "provisioning_attempts", "escalated_at", "livemode"
+            )[:batch]
         )
         Order.objects.filter(pk__in=[row[0] for row in rows]).update(
             provisioning_queued_until=order_queued_until()

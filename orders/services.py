@@ -27,6 +27,7 @@ from esims.models import Bundle
 from esims.pricing import retail_price, vendor_price
 from esims.selectors import bundle_get_sellable
 from orders.esim_records import Esim
+from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order, OrderItem
 from orders.selectors import order_rows_known
 from orders.state import ORDER_STATES, order_event_record, order_transition
@@ -94,7 +95,7 @@ def order_payment_succeeded(*, order_id: int) -> Order:
     awaiting payment moves (-> paid -> in_review or provisioning). An order that was
     cancelled or failed meanwhile keeps its status and its money is refunded."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         if order.status in (S.CANCELLED, S.FAILED):
             transaction.on_commit(lambda: _refund_late_payment(order_id))
             return order
@@ -126,7 +127,7 @@ def order_payment_failed(*, order_id: int, reason: str) -> Order:
     decline on its timeline and as its `failure_reason`, until the intent succeeds, is
     cancelled, or the payment window closes (`orders_awaiting_payment_expire`)."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         if order.status != S.AWAITING_PAYMENT:
             return order
         message = f"payment declined: {reason}"[:1000]
@@ -159,7 +160,7 @@ def orders_awaiting_payment_expire(*, older_than: timedelta) -> list[int]:
 def order_payment_canceled(*, order_id: int) -> Order:
     """The PaymentIntent was cancelled: an order still awaiting payment is cancelled."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         if order.status != S.AWAITING_PAYMENT:
             return order
         return order_transition(
@@ -188,7 +189,7 @@ def order_refund_recorded(
     label = f"{what} of {amount}" if amount is not None else what
     reason = f"{label}: {reason}" if reason else label
     with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         if fully_refunded and order.status in (
             S.AWAITING_PAYMENT,
             S.PAID,
@@ -210,7 +211,7 @@ def order_refund_settle(*, order_id: int, reason: str) -> bool:
     """A provisioning order whose payment was refunded in full before anything was bought:
     provisioning -> refunded. False if the order moved on meanwhile."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         if order.status != S.PROVISIONING:
             return False
         order_transition(
@@ -243,7 +244,7 @@ def order_vendor_refund(
 
     with transaction.atomic():
         # The order row is the lock: two refunds of one order run one after the other.
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         if reference:
             posted = vendor_order_refund_posted(reference=reference)
             if posted is not None:
@@ -282,7 +283,7 @@ def order_dispute_opened(*, order_id: int, reason: str) -> Order:
     """A chargeback: flag the order and its customer, tell the operators."""
 
     with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+        order = order_qs_select_for_update().get(pk=order_id)
         if order.disputed_at is None:
             Order.objects.filter(pk=order_id).update(disputed_at=timezone.now())
         if order.customer_id is not None:
@@ -412,8 +413,10 @@ def _create_b2c(
     """The order, then its PaymentIntent: the gateway is asked outside any transaction
     (the order is committed first, awaiting payment); if it fails, the order is cancelled
     and the error raised. With `pay_off_session`, no PaymentIntent yet: the caller charges
-    the customer's saved card (payments.services.payment_off_session)."""
-    with transaction.atomic():
+    the customer's saved card (payments.services.payment_off_session).
+
+    Durable when the gateway is asked here: the order must have committed first."""
+    with transaction.atomic(durable=not pay_off_session):
         order = _order_insert(
             channel=Order.Channel.B2C,
             kind=kind,
@@ -615,10 +618,10 @@ def order_cancel(
     """Cancel an order still awaiting payment, then its PaymentIntent (asked of the
     gateway after the order's transaction commits). A payment that lands on the cancelled
     order anyway (the customer paid at that moment, or the gateway was unreachable) is
-    refunded as a late payment (`order_paid`)."""
-
-    with transaction.atomic():
-        order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+    refunded as a late payment (`order_paid`). Durable: the cancellation has committed
+    before the gateway is asked."""
+    with transaction.atomic(durable=True):
+        order = order_qs_select_for_update().get(pk=order_id)
         if not ORDER_STATES.may("cancel", order.status):
             raise DomainError(
                 "invalid_state",
@@ -643,7 +646,7 @@ def order_cancel(
 
 
 def _locked_in_review(order_id: int) -> Order:
-    order = Order.objects.select_for_update(no_key=True).get(pk=order_id)
+    order = order_qs_select_for_update().get(pk=order_id)
     if not ORDER_STATES.may("review", order.status):
         raise DomainError(
             "invalid_state",

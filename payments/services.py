@@ -22,6 +22,7 @@ from ledger import services as ledger
 from ledger.models import Transaction
 from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
+from payments.lock_objects import payment_qs_select_for_update
 from payments.models import Payment, PaymentProfile, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -315,7 +316,7 @@ def payment_intent_sync(*, payment_intent_id: str) -> Payment | None:
 
 def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
     with transaction.atomic():
-        payment = Payment.objects.select_for_update(no_key=True).get(pk=payment_id)
+        payment = payment_qs_select_for_update().get(pk=payment_id)
         old, new = payment.status, _status_of(intent)
         if new == old and not (
             new == P.FAILED and intent.failure_message != payment.failure_reason
@@ -437,9 +438,12 @@ def payment_refund(
     "esim_refund:<id>"), there is one refund row per key and payment, held by a unique
     constraint: asking again returns it once it succeeded, or asks the gateway again
     under the same idempotency key (derived from the key) while it has not, so that
-    thing is paid back once however often and however concurrently it is asked."""
-    with transaction.atomic():
-        locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
+    thing is paid back once however often and however concurrently it is asked.
+
+    The refund row's transaction is durable: it must have committed before the gateway
+    is asked, so calling this inside a transaction raises RuntimeError."""
+    with transaction.atomic(durable=True):
+        locked = payment_qs_select_for_update().get(pk=payment.pk)
         if locked.status != P.SUCCEEDED:
             raise DomainError(
                 "invalid_state",
@@ -583,7 +587,7 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
 
     with transaction.atomic():
         refund = Refund.objects.select_related("payment").get(pk=refund_id)
-        payment = Payment.objects.select_for_update(no_key=True).get(pk=refund.payment_id)
+        payment = payment_qs_select_for_update().get(pk=refund.payment_id)
         # A refund we marked failed (say, a timeout) may have gone through after all.
         changed = Refund.objects.filter(
             pk=refund_id, status__in=(Refund.Status.PENDING, Refund.Status.FAILED)
@@ -661,7 +665,7 @@ def _refund_sync_one(*, payment: Payment, gr: GatewayRefund) -> None:
         _refund_record(refund_id=int(ours), gateway_refund_id=gr.id)
         return
     with transaction.atomic():
-        Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
+        payment_qs_select_for_update().get(pk=payment.pk)
         # Re-checked under the payment lock: a concurrent delivery may have recorded it.
         if Refund.objects.filter(gateway_refund_id=gr.id).exists():
             return
@@ -685,11 +689,7 @@ def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | 
     """`charge.dispute.created`: flag the payment, its order and customer; tell operators."""
 
     with transaction.atomic():
-        payment = (
-            Payment.objects.select_for_update(no_key=True)
-            .filter(payment_intent_id=payment_intent_id)
-            .first()
-        )
+        payment = payment_qs_select_for_update().filter(payment_intent_id=payment_intent_id).first()
         if payment is None:
             return None
         if payment.disputed_at is None:
@@ -716,11 +716,7 @@ def payment_dispute_funds_moved(
 
     withdrawal_reference = f"dispute:{dispute_id}:withdrawn"
     with transaction.atomic():
-        payment = (
-            Payment.objects.select_for_update(no_key=True)
-            .filter(payment_intent_id=payment_intent_id)
-            .first()
-        )
+        payment = payment_qs_select_for_update().filter(payment_intent_id=payment_intent_id).first()
         if payment is None:
             return None
         if not withdrawn:

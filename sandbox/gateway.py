@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from payments.gateways.base import GatewayError, GatewayIntent, GatewayRefund, metadata_str
 from sandbox import stripe as sandbox
+from sandbox.lock_objects import sandbox_payment_intent_qs_select_for_update
 from sandbox.models import SandboxPaymentIntent, SandboxRefund
 from ttelgo.money import Money
 
@@ -125,7 +126,7 @@ class SandboxGateway:
 
     def cancel_payment_intent(self, id: str, idempotency_key: str) -> GatewayIntent:
         with transaction.atomic():
-            pi = SandboxPaymentIntent.objects.select_for_update(no_key=True).filter(pk=id).first()
+            pi = sandbox_payment_intent_qs_select_for_update().filter(pk=id).first()
             if pi is None:
                 raise GatewayError(f"No such payment_intent: '{id}'", code="resource_missing")
             if pi.status == "canceled":
@@ -156,9 +157,7 @@ class SandboxGateway:
         if existing is not None:
             return _refund(existing)
         with transaction.atomic():
-            pi = SandboxPaymentIntent.objects.select_for_update(no_key=True).filter(
-                pk=payment_intent_id
-            )
+            pi = sandbox_payment_intent_qs_select_for_update().filter(pk=payment_intent_id)
             intent = pi.first()
             if intent is None:
                 raise GatewayError(

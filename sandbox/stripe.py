@@ -20,6 +20,7 @@ from django.db import transaction
 from django.urls import resolve
 
 from payments.gateways.stripe import STRIPE_API_VERSION
+from sandbox.lock_objects import sandbox_payment_intent_qs_select_for_update
 from sandbox.models import SandboxPaymentIntent
 from ttelgo.errors import DomainError
 
@@ -147,11 +148,7 @@ def event_emit_on_commit(*, type: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _intent_for_update(payment_intent_id: str) -> SandboxPaymentIntent:
-    pi = (
-        SandboxPaymentIntent.objects.select_for_update(no_key=True)
-        .filter(pk=payment_intent_id)
-        .first()
-    )
+    pi = sandbox_payment_intent_qs_select_for_update().filter(pk=payment_intent_id).first()
     if pi is None:
         raise DomainError("not_found", f"No sandbox PaymentIntent {payment_intent_id}.")
     return pi

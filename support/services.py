@@ -24,6 +24,7 @@ from django.utils.translation import gettext
 from orders.esim_records import Esim
 from orders.models import Order
 from orders.selectors import esim_get_for_buyer, order_get_for_buyer
+from support.lock_objects import ticket_qs_select_for_update
 from support.models import Ticket, TicketMessage
 from ttelgo.audit import audit_record
 from ttelgo.emails import templated_email
@@ -149,7 +150,7 @@ def operator_ticket_answer(
         raise DomainError("validation_error", "Write the answer.", details={"body": ["Required."]})
     with transaction.atomic():
         ticket = (
-            Ticket.objects.select_for_update(of=("self",))
+            ticket_qs_select_for_update(of=("self",))
             .select_related("customer", "vendor")
             .get(pk=ticket_id)
         )
@@ -237,7 +238,7 @@ def operator_ticket_note(*, ticket_id: int, actor: Any, body: str) -> TicketMess
     if not body.strip():
         raise DomainError("validation_error", "Write the note.", details={"body": ["Required."]})
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        ticket = ticket_qs_select_for_update().get(pk=ticket_id)
         return TicketMessage.objects.create(
             ticket=ticket,
             author=TicketMessage.Author.NOTE,
@@ -250,7 +251,7 @@ def operator_ticket_note(*, ticket_id: int, actor: Any, body: str) -> TicketMess
 def operator_ticket_assign(*, ticket_id: int, actor: Any, assignee: Any) -> Ticket:
     operator_require(actor, "ttelgo.answer_tickets")
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        ticket = ticket_qs_select_for_update().get(pk=ticket_id)
         before = ticket.assignee_id
         ticket.assignee = assignee
         ticket.save(update_fields=["assignee", "updated_at"])

@@ -27,16 +27,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any, Protocol
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from ttelgo.lock_objects import outbox_message_qs_select_for_update
 from ttelgo.models import OutboxMessage
 from ttelgo.queues import task_send
 
@@ -134,12 +136,19 @@ def _send_and_forget(pk: int, task: str, args: list[Any], queue: str = "") -> No
 
 def outbox_relay(*, grace: timedelta = RELAY_GRACE, batch: int = RELAY_BATCH) -> int:
     """Send what was left behind, oldest first; the number sent. Rows are locked with
-    SKIP LOCKED, so relays running at once share the work instead of doubling it."""
-    sent = 0
+    SKIP LOCKED, so relays running at once share the work instead of doubling it.
+
+    Where Celery runs eagerly (the embedded default) a send runs the task itself, which
+    may call the provider or the gateway and opens its own durable transactions: there
+    each task runs outside any transaction and its row is deleted after it ran (one
+    in-process schedule runs the relay, so no second relay shares the rows)."""
     cutoff = timezone.now() - grace
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return _relay_eager(cutoff=cutoff, batch=batch)
+    sent = 0
     with transaction.atomic():
         rows = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
+            outbox_message_qs_select_for_update(skip_locked=True)
             .filter(created_at__lt=cutoff)
             .order_by("id")[:batch]
         )
@@ -156,6 +165,22 @@ def outbox_relay(*, grace: timedelta = RELAY_GRACE, batch: int = RELAY_BATCH) ->
             done.append(row.pk)
             sent += 1
         OutboxMessage.objects.filter(pk__in=done).delete()
+    return sent
+
+
+def _relay_eager(*, cutoff: datetime, batch: int) -> int:
+    sent = 0
+    for row in OutboxMessage.objects.filter(created_at__lt=cutoff).order_by("id")[:batch]:
+        try:
+            _send(row.task, row.args, row.queue)
+        except BROKER_ERRORS as exc:
+            OutboxMessage.objects.filter(pk=row.pk).update(
+                attempts=row.attempts + 1, last_error=str(exc)[:500]
+            )
+            logger.warning("outbox relay: broker still unavailable: %s", exc)
+            break
+        OutboxMessage.objects.filter(pk=row.pk).delete()
+        sent += 1
     return sent
 
 

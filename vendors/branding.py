@@ -11,6 +11,7 @@ from django.db import transaction
 
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
+from vendors.lock_objects import vendor_brand_qs_select_for_update
 from vendors.models import Vendor, VendorBrand
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -74,7 +75,7 @@ def vendor_brand_set(*, vendor: Vendor, actor: Any = None, **values: Any) -> Ven
     values = {k: v for k, v in values.items() if k in FIELDS}
     brand_validate(values)
     with transaction.atomic():
-        brand = VendorBrand.objects.select_for_update().filter(vendor=vendor).first()
+        brand = vendor_brand_qs_select_for_update().filter(vendor=vendor).first()
         if brand is None:
             if not values.get("display_name"):
                 raise DomainError(

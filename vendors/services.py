@@ -19,6 +19,7 @@ from ttelgo.outbox import task_enqueue
 from ttelgo.state import StateTable, transition
 from ttelgo.validators import one_line
 from vendors import signals
+from vendors.lock_objects import vendor_api_key_qs_select_for_update, vendor_qs_select_for_update
 from vendors.models import Vendor, VendorAPIKey, key_marker
 
 # Default discount off retail per pricing tier (basis points); operators may override it.
@@ -85,7 +86,7 @@ def vendor_notify(*, vendor: Vendor, template: str, **context: Any) -> None:
 
 
 def _lock(vendor: Vendor) -> Vendor:
-    return Vendor.objects.select_for_update(no_key=True).get(pk=vendor.pk)
+    return vendor_qs_select_for_update().get(pk=vendor.pk)
 
 
 def vendor_signup(
@@ -369,7 +370,7 @@ def api_key_issue(
 def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
     """Revoke at once: the very next request with this key is a 401."""
     with transaction.atomic():
-        locked = VendorAPIKey.objects.select_for_update(no_key=True).get(pk=api_key.pk)
+        locked = vendor_api_key_qs_select_for_update().get(pk=api_key.pk)
         if locked.revoked:
             return
         locked.revoked = True

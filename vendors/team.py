@@ -19,6 +19,7 @@ from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.outbox import task_enqueue
 from ttelgo.validators import one_line
+from vendors.lock_objects import vendor_invitation_qs_select_for_update
 from vendors.members import member_require
 from vendors.models import VendorInvitation, VendorUser
 from vendors.services import vendor_notify
@@ -170,8 +171,8 @@ def _account_exists(invitation: VendorInvitation) -> DomainError:
 
 def _invitation_lock(invitation: VendorInvitation) -> VendorInvitation:
     return (
-        VendorInvitation.objects.select_related("vendor")
-        .select_for_update(of=("self",))
+        vendor_invitation_qs_select_for_update(of=("self",))
+        .select_related("vendor")
         .get(pk=invitation.pk)
     )
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from ttelgo.errors import DomainError
 from ttelgo.outbox import BROKER_ERRORS
 from ttelgo.queues import queued_marker_void, queues_epoch
+from webhooks.lock_objects import inbound_event_qs_select_for_update
 from webhooks.models import InboundEvent
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def inbound_event_process(*, event_id: int) -> InboundEvent:
     """Run the handler of a stored event once: processed (or ignored when it is not for
     us), or failed with the error kept for operators to reprocess."""
     with transaction.atomic():
-        event = InboundEvent.objects.select_for_update(no_key=True).get(pk=event_id)
+        event = inbound_event_qs_select_for_update().get(pk=event_id)
         if event.status in (S.PROCESSED, S.IGNORED):
             return event
         event.attempts += 1
@@ -162,7 +163,7 @@ def inbound_events_due(*, now: datetime | None = None, limit: int = 200) -> list
     lease = timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
     with transaction.atomic():
         rows = (
-            InboundEvent.objects.select_for_update(skip_locked=True, no_key=True)
+            inbound_event_qs_select_for_update(skip_locked=True)
             .filter(
                 source=InboundEvent.Source.STRIPE,
                 status__in=(S.RECEIVED, S.FAILED),

@@ -45,10 +45,15 @@ from ttelgo.metrics import WEBHOOK_DELIVERIES, count_on_commit
 from ttelgo.outbox import BROKER_ERRORS, EVENT_TYPES
 from ttelgo.queues import WEBHOOKS, queue_for, queued_marker_void, queues_epoch, task_send
 from ttelgo.semaphore import semaphore_give_back, semaphore_take
+from vendors.lock_objects import vendor_qs_select_for_update
 from vendors.models import Vendor
 from vendors.services import vendor_notify
 from webhooks.crypto import secret_decrypt, secret_encrypt, secret_generate
 from webhooks.http import DeadlineExceeded, post_pinned
+from webhooks.lock_objects import (
+    webhook_delivery_qs_select_for_update,
+    webhook_endpoint_qs_select_for_update,
+)
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.signing import sign_headers
 from webhooks.urlguard import url_check
@@ -113,7 +118,7 @@ def endpoint_create(
     secret = secret_generate()
     with transaction.atomic():
         # Lock the vendor row so two concurrent creates cannot both pass the limit.
-        Vendor.objects.select_for_update(no_key=True).get(pk=vendor.pk)
+        vendor_qs_select_for_update().get(pk=vendor.pk)
         if (
             WebhookEndpoint.objects.filter(vendor=vendor, deleted_at__isnull=True).count()
             >= MAX_ENDPOINTS_PER_VENDOR
@@ -189,7 +194,7 @@ def endpoint_secret_rotate(
     secret = secret_generate()
     now = timezone.now()
     with transaction.atomic():
-        locked = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint.pk)
+        locked = webhook_endpoint_qs_select_for_update().get(pk=endpoint.pk)
         locked.previous_secret_encrypted = locked.secret_encrypted if overlap else ""
         locked.previous_secret_expires_at = now + timedelta(seconds=overlap) if overlap else None
         locked.secret_encrypted = secret_encrypt(secret)
@@ -473,7 +478,7 @@ def _endpoint_failure_record(*, endpoint_id: int, since: Any, error: str) -> tup
     """Count a failed attempt against its endpoint (row locked: concurrent failures each
     count). Returns whether the endpoint now pauses, and why it must be disabled ("" if
     it must not): every attempt since `failing_since` failed, for days."""
-    endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint_id)
+    endpoint = webhook_endpoint_qs_select_for_update().get(pk=endpoint_id)
     failures = endpoint.consecutive_failures + 1
     failing_since = endpoint.failing_since or since
     backoff = _endpoint_backoff(failures)
@@ -633,7 +638,7 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
                 since=now,
                 error=error or f"HTTP {status_code}",
             )
-        delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_id)
+        delivery = webhook_delivery_qs_select_for_update().get(pk=delivery_id)
         attempt = WebhookAttempt.objects.create(
             delivery=delivery,
             attempted_at=now,
@@ -687,7 +692,7 @@ def deliveries_due(*, limit: int = 500) -> list[tuple[int, bool]]:
     lease = timedelta(seconds=settings.WEBHOOKS_QUEUED_LEASE_SECONDS)
     with transaction.atomic():
         due = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            webhook_delivery_qs_select_for_update(skip_locked=True, of=("self",))
             .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
             .filter(queued_marker_void("queued_until", lease=lease, epoch=queues_epoch(), now=now))
             .order_by("next_attempt_at")
