@@ -80,14 +80,14 @@ def _provider_refund(status: str) -> ProviderRefund:
     )
 
 
-def _auto_topup_run(status: str) -> AutoTopupRun:
+def _auto_topup_run(status):
     vendor = VendorFactory()
     esim = _esim(order=order_row(channel=Order.Channel.B2B, vendor=vendor))
     rule = AutoTopupRule.objects.create(vendor=vendor, bundle_code="gb_1gb", below_percent=20)
     return AutoTopupRun.objects.create(rule=rule, esim=esim, trigger="data:1:20", status=status)
 
 
-def _delivery(status: str) -> WebhookDelivery:
+def _delivery(status):
     vendor = VendorFactory(status="active")
     endpoint, _ = endpoint_for(vendor)
     event = WebhookEvent.objects.create(
@@ -111,7 +111,7 @@ def _inbound(status: str) -> InboundEvent:
     )
 
 
-def _ticket(status: str) -> Ticket:
+def _ticket(status):
     return Ticket.objects.create(customer=UserFactory(), subject="s", status=status)
 
 
