@@ -1,4 +1,4 @@
-"""Where an auto top-up run may go (`AUTO_TOPUP_RUN_STATES`). A run is recorded `pending`
+"""Where an auto top-up run may go (`AUTO_TOPUP_RUN_STATES`). A run is created `pending`
 (its top-up is queued) or `limit_reached` (the rule's monthly limit was used up); the
 one worker that moves it out of `pending` (a conditional update through
 `ttelgo.state.transition_rows`) tells the vendor or the customer what became of it."""
@@ -22,5 +22,3 @@ AUTO_TOPUP_RUN_STATES = StateTable.of(
         R.LIMIT_REACHED: set(),
     },
 )
-# Where a run starts: its top-up queued, or refused at once for the monthly limit.
-AUTO_TOPUP_RUN_INITIAL = frozenset({R.PENDING, R.LIMIT_REACHED})

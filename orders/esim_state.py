@@ -38,6 +38,7 @@ ESIM_STATES = StateTable.of(
 # expiry notices and the expiry auto top-ups walk.
 ESIM_IN_SERVICE = (E.RELEASED, E.INSTALLED, E.ACTIVE)
 
+# A request is created `in_review` (held for operators) or `refunding` (claimed at once).
 ESIM_REFUND_STATES = StateTable.of(
     "eSIM refund",
     {
@@ -54,8 +55,6 @@ ESIM_REFUND_STATES = StateTable.of(
     },
     actions={"review": {R.IN_REVIEW}},  # the console's refund / reject
 )
-# Where a new refund request starts: held for operators, or claimed at once.
-ESIM_REFUND_INITIAL = frozenset({R.IN_REVIEW, R.REFUNDING})
 
 PROVIDER_REFUND_STATES = StateTable.of(
     "Provider refund",
