@@ -1,7 +1,7 @@
 """Status columns as state machines: one table shape and one compare-and-set transition.
 
-Every status column (orders, payments, vendors, eSIMs and their refunds, auto top-up
-runs, webhook deliveries, tickets, ...) declares a `StateTable` of the moves it
+Every status column (orders, payments and their refunds, vendors, eSIMs and their
+refunds, auto top-up runs, webhook deliveries, inbound events, tickets, invoices) declares a `StateTable` of the moves it
 allows and, where operators act on it, `actions`: which statuses each named action
 starts from. Services perform moves with `transition` (read, check, compare-and-set one
 row, `invalid_state` when it lost) or `transition_rows` (one conditional UPDATE whose row

@@ -10,6 +10,7 @@ import itertools
 import re
 import threading
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ import pytest
 from django.db import connection, models
 from django.utils import timezone
 
+from billing.accounts import vendor_ledger_account
+from billing.models import Invoice
+from billing.state import INVOICE_STATES
+from ledger.models import Purpose
 from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.auto_topup_state import AUTO_TOPUP_RUN_STATES
 from orders.esim_records import Esim, EsimRefund, ProviderRefund
@@ -28,6 +33,8 @@ from orders.esim_state import (
     esim_transition,
 )
 from orders.models import Order
+from payments.models import Payment, Refund
+from payments.services import REFUND_STATES
 from support.models import Ticket
 from support.state import TICKET_STATES
 from tests.console.factories import order_row
@@ -111,6 +118,35 @@ def _inbound(status: str) -> InboundEvent:
     )
 
 
+def _invoice(status):
+    vendor = VendorFactory()
+    return Invoice.objects.create(
+        vendor=vendor,
+        account=vendor_ledger_account(vendor=vendor, purpose=Purpose.RECEIVABLE),
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 1, 31),
+        currency="USD",
+        total=1000,
+        opening_balance=0,
+        closing_balance=1000,
+        due_date=date(2026, 2, 14),
+        status=status,
+    )
+
+
+def _card_refund(status):
+    order = order_row()
+    payment = Payment.objects.create(
+        kind=Payment.Kind.ORDER,
+        payment_intent_id=f"pi_{next(_serial)}",
+        amount=1000,
+        currency="USD",
+        status=Payment.Status.SUCCEEDED,
+        order=order,
+    )
+    return Refund.objects.create(payment=payment, amount=500, currency="USD", status=status)
+
+
 def _ticket(status):
     return Ticket.objects.create(customer=UserFactory(), subject="s", status=status)
 
@@ -124,6 +160,8 @@ TABLES: list[tuple[StateTable, type[models.Model], list[str], Callable[[str], An
     (DELIVERY_STATES, WebhookDelivery, WebhookDelivery.Status.values, _delivery),
     (INBOUND_STATES, InboundEvent, InboundEvent.Status.values, _inbound),
     (TICKET_STATES, Ticket, Ticket.Status.values, _ticket),
+    (INVOICE_STATES, Invoice, Invoice.Status.values, _invoice),
+    (REFUND_STATES, Refund, Refund.Status.values, _card_refund),
 ]
 IDS = [table.name for table, *_ in TABLES]
 
@@ -283,14 +321,10 @@ ALLOWED: dict[str, str] = {
     # not a column of ours (the payment it stands for moves through PAYMENT_STATES).
     "sandbox/stripe.py": "simulated gateway state",
     "sandbox/gateway.py": "simulated gateway state",
-    # Out of this change's reach, each already a compare-and-set or under a row lock:
-    # the ledger's holds (pending -> captured | voided, conditional updates), invoices
-    # (issued -> overdue -> paid, under the invoice's lock), card refunds (pending ->
-    # succeeded | failed, conditional), reconciliation runs and findings (conditional),
-    # idempotency keys (in_progress -> completed, conditional).
+    # Not under a table yet, each already a compare-and-set: the ledger's holds (pending
+    # -> captured | voided, conditional updates on hand-written SQL's rows),
+    # reconciliation runs and findings, idempotency keys (in_progress -> completed).
     "ledger/posting.py": "holds: conditional updates",
-    "billing/invoicing.py": "invoices: under the invoice's row lock",
-    "payments/services.py": "card refunds: conditional updates",
     "reconciliation/services.py": "runs and findings: conditional updates",
     "ttelgo/idempotency.py": "idempotency keys: conditional updates",
     # `self.status` of an exception: the HTTP status it answers with, not a column.
