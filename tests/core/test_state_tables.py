@@ -35,6 +35,8 @@ from orders.esim_state import (
 from orders.models import Order
 from payments.models import Payment, Refund
 from payments.services import REFUND_STATES
+from reconciliation.models import ReconciliationFinding, ReconciliationRun
+from reconciliation.state import FINDING_STATES, RUN_STATES
 from support.models import Ticket
 from support.state import TICKET_STATES
 from tests.console.factories import order_row
@@ -147,6 +149,21 @@ def _card_refund(status):
     return Refund.objects.create(payment=payment, amount=500, currency="USD", status=status)
 
 
+def _run(status):
+    return ReconciliationRun.objects.create(status=status, window_start=timezone.now())
+
+
+def _finding(status):
+    return ReconciliationFinding.objects.create(
+        run=_run(ReconciliationRun.Status.COMPLETED),
+        category=ReconciliationFinding.Category.choices[0][0],
+        code="c",
+        message="m",
+        status=status,
+        resolution="done",  # a resolved finding says what was done
+    )
+
+
 def _ticket(status):
     return Ticket.objects.create(customer=UserFactory(), subject="s", status=status)
 
@@ -162,6 +179,8 @@ TABLES: list[tuple[StateTable, type[models.Model], list[str], Callable[[str], An
     (TICKET_STATES, Ticket, Ticket.Status.values, _ticket),
     (INVOICE_STATES, Invoice, Invoice.Status.values, _invoice),
     (REFUND_STATES, Refund, Refund.Status.values, _card_refund),
+    (RUN_STATES, ReconciliationRun, ReconciliationRun.Status.values, _run),
+    (FINDING_STATES, ReconciliationFinding, ReconciliationFinding.Status.values, _finding),
 ]
 IDS = [table.name for table, *_ in TABLES]
 
@@ -322,10 +341,9 @@ ALLOWED: dict[str, str] = {
     "sandbox/stripe.py": "simulated gateway state",
     "sandbox/gateway.py": "simulated gateway state",
     # Not under a table yet, each already a compare-and-set: the ledger's holds (pending
-    # -> captured | voided, conditional updates on hand-written SQL's rows),
-    # reconciliation runs and findings, idempotency keys (in_progress -> completed).
+    # -> captured | voided, conditional updates beside its hand-written SQL) and
+    # idempotency keys (in_progress -> completed, by hand-written SQL).
     "ledger/posting.py": "holds: conditional updates",
-    "reconciliation/services.py": "runs and findings: conditional updates",
     "ttelgo/idempotency.py": "idempotency keys: conditional updates",
     # `self.status` of an exception: the HTTP status it answers with, not a column.
     "providers/base.py": "ProviderError.status",
