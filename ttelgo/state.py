@@ -1,13 +1,15 @@
 """Status columns as state machines: one table shape and one compare-and-set transition.
 
 Every status column (orders, payments and their refunds, vendors, eSIMs and their
-refunds, auto top-up runs, webhook deliveries, inbound events, tickets, invoices) declares a `StateTable` of the moves it
-allows and, where operators act on it, `actions`: which statuses each named action
-starts from. Services perform moves with `transition` (read, check, compare-and-set one
-row, `invalid_state` when it lost) or `transition_rows` (one conditional UPDATE whose row
+refunds, auto top-up runs, webhook deliveries, inbound events, tickets, invoices,
+reconciliation runs and findings) declares a `StateTable` of the moves it allows and,
+where operators act on it, `actions`: which statuses each named action starts from.
+Services perform moves with `transition` (read, check, compare-and-set one row,
+`invalid_state` when it lost) or `transition_rows` (one conditional UPDATE whose row
 count says who won: claims and sweeps); nothing else writes a status column
-(tests/core/test_state_tables.py keeps it so). Admin pages ask the same table
-(`table.may("refund", status)`) instead of keeping their own list.
+(tests/core/test_state_tables.py keeps it so, and names the few exceptions). Admin
+pages ask the same table (`table.may("refund", status)`) instead of keeping their own
+list.
 """
 
 from __future__ import annotations
