@@ -493,7 +493,7 @@ def _create_b2b(
         # The hold's account is the row as locked, with this hold counted.
         available = vendor_balance_of(vendor=vendor, account=hold.account).available
         if vendor_low_balance_due(vendor=vendor, available=available):
-            task_enqueue("vendors.tasks.vendor_low_balance_check", vendor.pk)
+            task_enqueue("billing.tasks.vendor_low_balance_check", vendor.pk)
         return order
 
 

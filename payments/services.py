@@ -640,7 +640,7 @@ def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id
             " adjustments account; collect it from the vendor."
         )
     _operators_notify(subject=f"Wallet top-up {payment.payment_intent_id} refunded", body=body)
-    task_enqueue("vendors.tasks.vendor_low_balance_check", vendor.pk)
+    task_enqueue("billing.tasks.vendor_low_balance_check", vendor.pk)
 
 
 def payment_refunds_sync(*, payment_intent_id: str) -> Payment | None:

@@ -24,12 +24,19 @@ def inbound_event_process_task(event_id: int) -> None:
     inbound_event_process(event_id=event_id)
 
 
-# Its name from before it lived here: outbox rows queued under it still resolve.
-@shared_task(name="orders.tasks.esim_callback_process", acks_late=True, ignore_result=True)
+@shared_task(name="webhooks.tasks.esim_callback_process", acks_late=True, ignore_result=True)
 def esim_callback_process(event_pk: int) -> None:
     from webhooks.esimgo import esimgo_event_process
 
     esimgo_event_process(event_pk=event_pk)
+
+
+# Alias: the name this task had in the orders app, so messages queued under it before the
+# rename (in the broker, in outbox rows) still run. Remove one release after the rename,
+# once no worker can find the old name queued.
+esim_callback_process_old_name = shared_task(
+    name="orders.tasks.esim_callback_process", acks_late=True, ignore_result=True
+)(esim_callback_process.run)
 
 
 @shared_task(name="webhooks.tasks.inbound_events_redrive", ignore_result=True)
