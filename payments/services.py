@@ -11,8 +11,6 @@ import logging
 import uuid
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,6 +24,7 @@ from payments.lock_objects import payment_qs_select_for_update
 from payments.models import Payment, PaymentProfile, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import event_record, task_enqueue
 from ttelgo.state import StateTable, transition
 
@@ -639,7 +638,7 @@ def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id
             f" The wallet no longer held {shortfall} of it (spent or reserved): booked on the"
             " adjustments account; collect it from the vendor."
         )
-    _operators_notify(subject=f"Wallet top-up {payment.payment_intent_id} refunded", body=body)
+    ops_email_send(subject=f"Wallet top-up {payment.payment_intent_id} refunded", body=body)
     task_enqueue("billing.tasks.vendor_low_balance_check", vendor.pk)
 
 
@@ -698,7 +697,7 @@ def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | 
             assert payment.order_id is not None
             signals.order_payment_disputed.send(Payment, order_id=payment.order_id, reason=reason)
         else:
-            _operators_notify(
+            ops_email_send(
                 subject=f"Dispute on wallet top-up {payment_intent_id}",
                 body=f"Vendor {payment.vendor_id} disputed a wallet top-up: {reason}.",
             )
@@ -743,22 +742,10 @@ def payment_dispute_funds_moved(
             description="Disputed wallet top-up withdrawn",
         )
         if shortfall.amount:
-            _operators_notify(
+            ops_email_send(
                 subject=f"Disputed wallet top-up {payment_intent_id}: {shortfall} to collect",
                 body=f"Stripe withdrew {amount} for dispute {dispute_id}; vendor "
                 f"{payment.vendor_id}'s wallet no longer held {shortfall} of it (booked on "
                 "the adjustments account). It comes back if the dispute is won.",
             )
         return payment
-
-
-def _operators_notify(*, subject: str, body: str) -> None:
-    transaction.on_commit(
-        lambda: send_mail(
-            f"[TTelGo] {subject}",
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            [settings.OPERATIONS_EMAIL],
-            fail_silently=True,
-        )
-    )

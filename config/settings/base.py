@@ -199,6 +199,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "billing.tasks.vendor_low_balance_check",
         "support.tasks.ticket_answer_email",
         "support.tasks.support_email_send",
+        "ttelgo.tasks.ops_email_send",
     ),
     "webhooks": ("webhooks.tasks.delivery_send",),
     "recovery": (
