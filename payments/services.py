@@ -18,7 +18,6 @@ from billing import services as billing
 from billing.models import Invoice
 from ledger import services as ledger
 from ledger.models import Transaction
-from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
 from payments.lock_objects import payment_qs_select_for_update
 from payments.models import Payment, PaymentProfile, Refund
@@ -356,17 +355,34 @@ def _on_status_changed(*, payment: Payment, new: str) -> None:
         _ledger_captured(payment=payment)
         if payment.kind == Payment.Kind.ORDER:
             assert payment.order_id is not None
-            signals.order_payment_succeeded.send(Payment, order_id=payment.order_id)
+            _order_tell(payment.order_id, SUCCEEDED)
         else:
             _wallet_topup_published(payment=payment)
     elif new == P.FAILED and payment.kind == Payment.Kind.ORDER:
         assert payment.order_id is not None
-        signals.order_payment_failed.send(
-            Payment, order_id=payment.order_id, reason=payment.failure_reason or "declined"
-        )
+        _order_tell(payment.order_id, FAILED, reason=payment.failure_reason or "declined")
     elif new == P.CANCELED and payment.kind == Payment.Kind.ORDER:
         assert payment.order_id is not None
-        signals.order_payment_canceled.send(Payment, order_id=payment.order_id)
+        _order_tell(payment.order_id, CANCELED)
+
+
+# What happened to an order's card payment, as the orders app is told it.
+SUCCEEDED, FAILED, CANCELED, REFUNDED, DISPUTED = (
+    "succeeded",
+    "failed",
+    "canceled",
+    "refunded",
+    "disputed",
+)
+ORDER_PAYMENT_TASK = "orders.tasks.order_payment_react"
+
+
+def _order_tell(order_id: int, what: str, **details: Any) -> None:
+    """Tell the orders app (a layer above) what happened to its order's payment: an
+    outbox message for `orders.tasks.order_payment_react`, in this transaction. The order
+    moves once the payment's change has committed (never without it); payments import
+    nothing of orders. `details` are JSON values."""
+    task_enqueue(ORDER_PAYMENT_TASK, order_id, what, details)
 
 
 def _ledger_captured(*, payment: Payment) -> None:
@@ -606,15 +622,18 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
                 amount=amount, reference=f"refund:{gateway_refund_id}", order_id=payment.order_id
             )
             assert payment.order_id is not None
-            signals.order_payment_refunded.send(
-                Payment,
-                order_id=payment.order_id,
+            who = actor or refund.actor
+            _order_tell(
+                payment.order_id,
+                REFUNDED,
                 fully_refunded=payment.fully_refunded,
                 # Who asked for it: the operator who refunded, also when Stripe's
                 # charge.refunded event is what settles it.
-                actor=actor or refund.actor,
+                actor_id=getattr(who, "pk", None),
+                actor=who if isinstance(who, str) else "",
                 reason=refund.reason,
-                amount=amount,
+                amount=amount.amount,
+                currency=amount.currency,
             )
         else:
             _wallet_topup_refunded(
@@ -695,7 +714,7 @@ def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | 
             Payment.objects.filter(pk=payment.pk).update(disputed_at=timezone.now())
         if payment.kind == Payment.Kind.ORDER:
             assert payment.order_id is not None
-            signals.order_payment_disputed.send(Payment, order_id=payment.order_id, reason=reason)
+            _order_tell(payment.order_id, DISPUTED, reason=reason)
         else:
             ops_email_send(
                 subject=f"Dispute on wallet top-up {payment_intent_id}",

@@ -186,6 +186,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "provisioning": (
         "orders.tasks.order_provision",
+        "orders.tasks.order_payment_react",
         "orders.tasks.auto_topup_execute",
         "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
@@ -201,7 +202,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "support.tasks.support_email_send",
         "ttelgo.tasks.ops_email_send",
     ),
-    "webhooks": ("webhooks.tasks.delivery_send",),
+    "webhooks": ("webhooks.tasks.delivery_send", "webhooks.tasks.event_publish"),
     "recovery": (
         "ttelgo.tasks.outbox_relay",
         "orders.tasks.orders_redrive_stuck",
