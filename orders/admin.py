@@ -20,6 +20,7 @@ from unfold.decorators import action, display
 from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.esim_records import Esim, EsimRefund, ProviderRefund
 from orders.esim_refunds import operator_esim_refund_approve, operator_esim_refund_reject
+from orders.esim_state import ESIM_REFUND_STATES
 from orders.fraud_models import FraudRule, FraudSettings, OrderReview
 from orders.models import Order, OrderEvent, OrderItem
 from orders.operator import (
@@ -621,7 +622,15 @@ class EsimRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
     actions_detail = ("approve_detail", "reject_detail")
 
     def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("ttelgo.refund_any"))
+        """An operator who may refund anything, on a request the refund table lets them
+        review (`in_review`): one refunded or rejected already shows no actions."""
+        if not request.user.has_perm("ttelgo.refund_any"):
+            return False
+        if obj is None:
+            return True
+        pk = obj.pk if isinstance(obj, EsimRefund) else obj
+        status = EsimRefund.objects.filter(pk=pk).values_list("status", flat=True).first()
+        return status is None or ESIM_REFUND_STATES.may("review", status)
 
     def _summary(self, refund: EsimRefund) -> list[tuple[str, Any]]:
         return [

@@ -38,6 +38,7 @@ from billing.services import vendor_order_capture, vendor_order_void
 from esims.models import Bundle
 from ledger.services import order_cost_record
 from orders.esim_records import Esim
+from orders.esim_state import ESIM_STATES, esim_transition
 from orders.lock_objects import esim_qs_select_for_update, order_qs_select_for_update
 from orders.models import Order, OrderEvent
 from orders.provider_refunds import provider_refund_expect
@@ -437,10 +438,13 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             remaining_mb=F("remaining_mb") + data_mb,
             unlimited=esim.unlimited or unlimited,
             expires_at=start + timedelta(days=validity_days) if validity_days else esim.expires_at,
-            status=Esim.Status.ACTIVE if esim.status != Esim.Status.RELEASED else esim.status,
             # A new bundle re-arms the usage alerts and the depleted notice.
             events_sent=[k for k in esim.events_sent if not k.startswith(("usage:", "depleted"))],
         )
+        # A new bundle brings an eSIM used before back into service (one never installed
+        # stays released; a revoked one stays revoked: the table has no way back).
+        if esim.status != Esim.Status.RELEASED and ESIM_STATES.can(esim.status, Esim.Status.ACTIVE):
+            esim_transition(esim_id=esim.pk, to=Esim.Status.ACTIVE, expected=esim.status)
         order = _settle_money_and_complete(
             order=order,
             provider_reference=provider_reference,
