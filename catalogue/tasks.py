@@ -36,21 +36,17 @@ def catalogue_reprice() -> int:
     return _catalogue_reprice()
 
 
-# The names these tasks had while the app was called `esims`: a deploy may find messages
-# sent under them in the broker (or in the outbox). Same function, same options, same
-# queue (CELERY_TASK_ROUTES). Remove both, and their routes, once every worker runs this
-# release and the maintenance queue has no message under the old names left.
-@shared_task(
+# Aliases: the names these tasks had while the app was called esims, so messages queued
+# under them before the rename (in the broker, in outbox rows) still run: the same
+# functions with the same options, routed alike (settings.TASK_NAME_ALIASES). Remove one
+# release after the rename, once no worker can find the old names queued.
+catalogue_sync_old_name = shared_task(
     name="esims.tasks.catalogue_sync",
     ignore_result=True,
     autoretry_for=(ProviderUnavailable, ProviderRateLimited, *DATABASE_FAULTS),
     retry_backoff=60,
     max_retries=3,
+)(catalogue_sync.run)
+catalogue_reprice_old_name = shared_task(name="esims.tasks.catalogue_reprice", ignore_result=True)(
+    catalogue_reprice.run
 )
-def esims_catalogue_sync() -> dict[str, Any]:
-    return catalogue_sync()
-
-
-@shared_task(name="esims.tasks.catalogue_reprice", ignore_result=True)
-def esims_catalogue_reprice() -> int:
-    return catalogue_reprice()

@@ -6,8 +6,3 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     # Its data is the operators\' to look after: every operator role may view it.
     operated = True
-
-    def ready(self) -> None:
-        from orders.receivers import receivers_connect
-
-        receivers_connect()

@@ -1,11 +1,12 @@
 """Celery tasks of orders: thin, they take ids and call a service."""
 
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
-from orders import customer_emails, esim_emails, esim_services, services
+from orders import customer_emails, esim_emails, esim_services, receivers, services
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -32,6 +33,19 @@ def order_esims_email(order_id: int, to: str = "") -> None:
     from orders.notifications import order_esims_email_send
 
     order_esims_email_send(order_id=order_id, to=to)
+
+
+@shared_task(
+    name="orders.tasks.order_payment_react",
+    acks_late=True,
+    autoretry_for=(OSError, *DATABASE_FAULTS),
+    retry_backoff=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def order_payment_react(order_id: int, what: str, details: dict[str, Any]) -> None:
+    """Queued by payments (through the outbox) when an order's payment changed."""
+    receivers.order_payment_react(order_id=order_id, what=what, details=details)
 
 
 @shared_task(name="orders.tasks.orders_redrive_stuck")

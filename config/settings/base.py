@@ -188,8 +188,9 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "provisioning": (
         "orders.tasks.order_provision",
+        "orders.tasks.order_payment_react",
         "orders.tasks.auto_topup_execute",
-        "orders.tasks.esim_callback_process",
+        "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
         "orders.tasks.order_esims_email",
@@ -198,11 +199,12 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "vendors.tasks.vendor_email_send",
         "vendors.tasks.operations_email_send",
         "vendors.tasks.person_email_send",
-        "vendors.tasks.vendor_low_balance_check",
+        "billing.tasks.vendor_low_balance_check",
         "support.tasks.ticket_answer_email",
         "support.tasks.support_email_send",
+        "ttelgo.tasks.ops_email_send",
     ),
-    "webhooks": ("webhooks.tasks.delivery_send",),
+    "webhooks": ("webhooks.tasks.delivery_send", "webhooks.tasks.event_publish"),
     "recovery": (
         "ttelgo.tasks.outbox_relay",
         "orders.tasks.orders_redrive_stuck",
@@ -212,9 +214,6 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "maintenance": (
         "catalogue.tasks.catalogue_sync",
         "catalogue.tasks.catalogue_reprice",
-        # their names before the app was renamed (catalogue/tasks.py): remove with the aliases
-        "esims.tasks.catalogue_sync",
-        "esims.tasks.catalogue_reprice",
         "orders.tasks.esims_usage_refresh",
         "orders.tasks.esims_expiry_notify",
         "orders.tasks.auto_topups_expiry_check",
@@ -232,7 +231,20 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "vendors.tasks.request_logs_prune",
     ),
 }
+# Task names are the dotted path of the module that defines them. A task that was renamed
+# keeps its old name as an alias (the same function, registered under both names: a deploy
+# may find messages queued under the old one, in the broker or in outbox rows), routed like
+# the new one. Old name -> new name; remove an alias (here and its task) one release after
+# the rename.
+TASK_NAME_ALIASES: dict[str, str] = {
+    "vendors.tasks.vendor_low_balance_check": "billing.tasks.vendor_low_balance_check",
+    "orders.tasks.esim_callback_process": "webhooks.tasks.esim_callback_process",
+    # the catalogue app was called esims
+    "esims.tasks.catalogue_sync": "catalogue.tasks.catalogue_sync",
+    "esims.tasks.catalogue_reprice": "catalogue.tasks.catalogue_reprice",
+}
 CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in _ROUTES.items() for task in tasks}
+CELERY_TASK_ROUTES |= {old: CELERY_TASK_ROUTES[new] for old, new in TASK_NAME_ALIASES.items()}
 # An order or webhook delivery queued is not queued again for this long (unless the
 # broker lost its data or a worker started since: ttelgo/queues.py).
 ORDERS_QUEUED_LEASE_SECONDS = env.int("ORDERS_QUEUED_LEASE_SECONDS", default=300)
