@@ -5,12 +5,12 @@
 #   .ci/services.sh run .ci/upgrade/run.sh        (make test-upgrade)
 # UPGRADE_FROM picks the base commits (space-separated). By default each of these, in turn:
 #   6570ad0  the last commit before models moved apps (esims -> orders, sandbox, billing...)
-#   de02ac5  the last commit before the catalogue app was renamed (esims -> catalogue)
+#   626493f  the last commit before the catalogue app was renamed (esims -> catalogue)
 # Each base gets a database of its own (and an empty Redis).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
-BASES="${UPGRADE_FROM:-6570ad0 de02ac5}"
+BASES="${UPGRADE_FROM:-6570ad0 626493f}"
 if [ "$(wc -w <<<"$BASES")" -gt 1 ]; then
   for base in $BASES; do UPGRADE_FROM="$base" "$0"; done
   exit 0
