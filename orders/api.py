@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esims.qr import qr_png, qr_svg
+from catalogue.qr import qr_png, qr_svg
 from orders import selectors, services
 from orders.esim_records import Esim
 from orders.esim_refunds import esim_refund_request

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext
 
-from esims.qr import apple_install_url, qr_png
+from catalogue.qr import apple_install_url, qr_png
 from orders.customer_emails import customer_email
 from orders.esim_records import Esim
 from orders.links import esim_page_url

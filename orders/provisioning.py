@@ -35,7 +35,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
-from esims.models import Bundle
+from catalogue.models import Bundle
 from ledger.services import order_cost_record
 from orders.esim_records import Esim
 from orders.esim_state import ESIM_STATES, esim_transition

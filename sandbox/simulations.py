@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from esims.selectors import bundle_get_sellable
+from catalogue.selectors import bundle_get_sellable
 from orders.esim_records import Esim
 from orders.esim_services import esim_usage_refresh
 from orders.models import Order

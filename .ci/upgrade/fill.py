@@ -53,7 +53,7 @@ def main() -> None:
     call_command("migrate", "--noinput", verbosity=0)
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", password="upgrade-test-pass", stdout=quiet)  # noqa: S106
-    Bundle = first("esims.models.Bundle")
+    Bundle = first("catalogue.models.Bundle", "esims.models.Bundle")
     if not Bundle.objects.filter(code=BUNDLE_CODE).exists():  # the demo catalogue has it
         bundles_create()
     operator = UserFactory(is_staff=True, is_superuser=True)
@@ -109,7 +109,11 @@ def main() -> None:
         assert r.status_code == 201, r.content
 
     with time_machine.travel(datetime(2026, 10, 2, 12, tzinfo=UTC), tick=True):
-        close = first("billing.services.invoice_close_month", "ledger.services.invoice_close_month")
+        close = first(
+            "billing.invoicing.invoice_close_month",
+            "billing.services.invoice_close_month",
+            "ledger.services.invoice_close_month",
+        )
         close(vendor=postpaid, year=2026, month=9)
         run = first(
             "reconciliation.services.reconciliation_run", "ledger.reconciliation.reconciliation_run"

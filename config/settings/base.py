@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "simple_history",
     "ttelgo",
     "vendors",
+    "catalogue",
+    # Migrations only: the catalogue's history from when the app was called esims.
     "esims",
     "ledger",
     "billing",
@@ -210,8 +212,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "webhooks.tasks.inbound_events_redrive",
     ),
     "maintenance": (
-        "esims.tasks.catalogue_sync",
-        "esims.tasks.catalogue_reprice",
+        "catalogue.tasks.catalogue_sync",
+        "catalogue.tasks.catalogue_reprice",
         "orders.tasks.esims_usage_refresh",
         "orders.tasks.esims_expiry_notify",
         "orders.tasks.auto_topups_expiry_check",
@@ -237,6 +239,9 @@ _ROUTES: dict[str, tuple[str, ...]] = {
 TASK_NAME_ALIASES: dict[str, str] = {
     "vendors.tasks.vendor_low_balance_check": "billing.tasks.vendor_low_balance_check",
     "orders.tasks.esim_callback_process": "webhooks.tasks.esim_callback_process",
+    # the catalogue app was called esims
+    "esims.tasks.catalogue_sync": "catalogue.tasks.catalogue_sync",
+    "esims.tasks.catalogue_reprice": "catalogue.tasks.catalogue_reprice",
 }
 CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in _ROUTES.items() for task in tasks}
 CELERY_TASK_ROUTES |= {old: CELERY_TASK_ROUTES[new] for old, new in TASK_NAME_ALIASES.items()}
@@ -248,7 +253,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs; each task is thin and calls its app's service.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
+    "catalogue-sync": {"task": "catalogue.tasks.catalogue_sync", "schedule": 3600.0},
     "esim-usage-refresh": {"task": "orders.tasks.esims_usage_refresh", "schedule": 900.0},
     "esim-expiry-notify": {"task": "orders.tasks.esims_expiry_notify", "schedule": 3600.0},
     "auto-topups-expiry": {"task": "orders.tasks.auto_topups_expiry_check", "schedule": 3600.0},
@@ -335,7 +340,7 @@ ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.
 PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)
-# Cached catalogue answers also kept in each process's memory (esims/api.py).
+# Cached catalogue answers also kept in each process's memory (catalogue/api.py).
 CATALOGUE_LOCAL_CACHE = env.bool("CATALOGUE_LOCAL_CACHE", default=True)
 PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 # The simulators (the `sandbox` app) used when ESIM_PROVIDER / PAYMENTS_BACKEND is "sandbox".

@@ -18,7 +18,7 @@ from billing.accounts import vendor_ledger_account
 from billing.models import Invoice
 from billing.selectors import vendor_balance
 from billing.services import vendor_adjustment
-from esims.models import Bundle
+from catalogue.models import Bundle
 from ledger.models import Purpose
 from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
 from orders.esim_records import Esim, EsimRefund

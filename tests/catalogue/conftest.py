@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from esims.services import catalogue_sync
+from catalogue.services import catalogue_sync
 from providers.esimgo import EsimGoProvider, build_breaker
 from sandbox.provider import sandbox_faults_reset
 
