@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -196,6 +197,12 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> Any:
         envelope(code="not_found", message="Not found.", request_id=_request_id(request)),
         status=404,
     )
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> Any:
+    """The catch-all for unmatched /api/v1/ paths: a 404 in the envelope for any method."""
+    return json_404(request, exception)
 
 
 def json_500(request: HttpRequest) -> Any:
