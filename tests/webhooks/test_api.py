@@ -85,7 +85,7 @@ def test_endpoint_input_is_validated_with_precise_errors(vendor_api):
     assert WebhookEndpoint.objects.count() == 0
 
 
-def test_vendor_in_the_body_is_ignored(vendor_api, other_vendor_api):
+def test_vendor_in_the_body_is_refused(vendor_api, other_vendor_api):
     response = vendor_api.post(
         ENDPOINTS,
         {
@@ -97,10 +97,9 @@ def test_vendor_in_the_body_is_ignored(vendor_api, other_vendor_api):
         },
         format="json",
     )
-    assert response.status_code == 201
-    endpoint = WebhookEndpoint.objects.get()
-    assert endpoint.vendor == vendor_api.vendor and endpoint.enabled
-    assert response.json()["secret"] != "whsec_mine"
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"vendor", "enabled", "secret"}
+    assert not WebhookEndpoint.objects.exists()
 
 
 def test_delete_hides_the_endpoint_and_stops_its_pending_deliveries(vendor_api):
