@@ -970,7 +970,7 @@ def _signed(c: Chaos, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 def _payments_consistent(order_ids: list[int]) -> list[str]:
     from django.db.models import F
 
-    from orders.esim_records import Esim
+    from fulfilment.models import Esim
     from orders.models import OrderEvent
     from payments.models import Payment
     from reconciliation.services import _delivered_against_payment

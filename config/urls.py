@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from orders.pages.esim import esim_page
-from orders.pages.payment import esim_page_topup, payment_page
+from fulfilment.pages.esim import esim_page
+from fulfilment.pages.payment import esim_page_topup, payment_page
 from support import pages as support_pages
 from ttelgo import api, health, views
 from ttelgo.metrics import metrics_view
@@ -24,7 +24,7 @@ auth_patterns: list[URLPattern | URLResolver] = [
 api_v1: list[URLPattern | URLResolver] = [
     *auth_patterns,
     path("", include("esims.urls")),
-    path("", include("orders.urls")),
+    path("", include("fulfilment.urls")),
     path("", include("vendors.urls")),
     path("", include("payments.urls")),
     path("", include("billing.urls")),
@@ -49,7 +49,7 @@ urlpatterns = [
     # verification, password reset, two-factor).
     path("portal/accounts/", include("allauth.urls")),
     path("portal/", include("portal.urls")),
-    # A traveller's eSIM install page, behind its signed link (orders/pages/esim.py).
+    # A traveller's eSIM install page, behind its signed link (fulfilment/pages/esim.py).
     path("e/<str:token>", esim_page, name="esim-page"),
     path("e/<str:token>/help", support_pages.esim_help, name="esim-help"),
     path("e/<str:token>/topup", esim_page_topup, name="esim-topup"),

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import transaction
 
 from billing.services import vendor_order_charged, vendor_order_refundable
-from orders.esim_records import Esim
-from orders.esim_revocation import esim_refund_share, order_esims_revoke
+from fulfilment.models import Esim
+from fulfilment.revocation import esim_refund_share, order_esims_revoke
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.state import ORDER_STATES

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from orders.models import Order, OrderItem
 from ttelgo.errors import DomainError
 from vendors.models import Vendor

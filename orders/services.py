@@ -26,7 +26,7 @@ from billing.services import (
 from esims.models import Bundle
 from esims.pricing import retail_price, vendor_price
 from esims.selectors import bundle_get_sellable
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order, OrderItem
 from orders.selectors import order_rows_known
@@ -71,7 +71,7 @@ def order_provisioning_enqueue(*, order_id: int, livemode: bool, marked: bool = 
 def order_fraud_assess(*, order: Order, quantity: int | None = None) -> list[str]:
     """Reasons to hold an order for review; empty means go ahead. An unsaved vendor order
     passes its eSIM count."""
-    from orders import fraud
+    from orders.fraud import rules as fraud
 
     return fraud.fraud_assess(order=order, quantity=quantity)
 
@@ -240,7 +240,7 @@ def order_vendor_refund(
     `reference` names what the refund pays back (an eSIM refund: "esim_refund:<id>"):
     the ledger posts once per reference, and a refund already posted under it is returned
     as it was, with no second event. Without one, each call is a refund of its own."""
-    from orders.notifications import order_refunded_notify
+    from fulfilment.notifications import order_refunded_notify
 
     with transaction.atomic():
         # The order row is the lock: two refunds of one order run one after the other.

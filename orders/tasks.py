@@ -5,7 +5,10 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from orders import customer_emails, esim_emails, esim_services, services
+from fulfilment import emails as customer_emails
+from fulfilment import esim_emails
+from fulfilment import services as esim_services
+from orders import services
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -16,7 +19,7 @@ from ttelgo.transient import DATABASE_FAULTS
     max_retries=8,
 )
 def order_provision(self, order_id: int) -> None:  # type: ignore[no-untyped-def]
-    from orders.provisioning import order_provision_run
+    from fulfilment.provisioning import order_provision_run
 
     order_provision_run(order_id=order_id, task=self)
 
@@ -29,14 +32,14 @@ def order_provision(self, order_id: int) -> None:  # type: ignore[no-untyped-def
     max_retries=5,
 )
 def order_esims_email(order_id: int, to: str = "") -> None:
-    from orders.notifications import order_esims_email_send
+    from fulfilment.notifications import order_esims_email_send
 
     order_esims_email_send(order_id=order_id, to=to)
 
 
 @shared_task(name="orders.tasks.orders_redrive_stuck")
 def orders_redrive_stuck(older_than_seconds: int = 60) -> dict[str, int]:
-    from orders.provisioning import orders_redrive_stuck as redrive
+    from fulfilment.provisioning import orders_redrive_stuck as redrive
 
     result = redrive(older_than=timedelta(seconds=older_than_seconds))
     return {
@@ -55,7 +58,7 @@ def orders_awaiting_payment_expire() -> int:
 @shared_task(name="orders.tasks.esims_usage_refresh", ignore_result=True)
 def esims_usage_refresh() -> int:
     """Beat job: refresh cached usage of live eSIMs."""
-    from orders.esim_services import esims_usage_refresh_due
+    from fulfilment.services import esims_usage_refresh_due
 
     return esims_usage_refresh_due()
 
@@ -84,35 +87,35 @@ def esim_lifecycle_email(esim_id: int, type: str, data: dict) -> None:
 
 @shared_task(name="orders.tasks.orders_delivery_guarantee", ignore_result=True)
 def orders_delivery_guarantee() -> list[int]:
-    from orders.provisioning import orders_delivery_guarantee as guarantee
+    from fulfilment.provisioning import orders_delivery_guarantee as guarantee
 
     return guarantee()
 
 
 @shared_task(name="orders.tasks.orders_late_deliveries_revoke", ignore_result=True)
 def orders_late_deliveries_revoke() -> list[int]:
-    from orders.provisioning import orders_late_deliveries_revoke as revoke
+    from fulfilment.provisioning import orders_late_deliveries_revoke as revoke
 
     return revoke()
 
 
 @shared_task(name="orders.tasks.esim_refunds_resume", ignore_result=True)
 def esim_refunds_resume() -> list[int]:
-    from orders.esim_refunds import esim_refunds_resume as resume
+    from fulfilment.refunds import esim_refunds_resume as resume
 
     return resume()
 
 
 @shared_task(name="orders.tasks.provider_refunds_collect", ignore_result=True)
 def provider_refunds_collect() -> list[int]:
-    from orders.provider_refunds import provider_refunds_collect as collect
+    from fulfilment.provider_refunds import provider_refunds_collect as collect
 
     return collect()
 
 
 @shared_task(name="orders.tasks.auto_topups_expiry_check", ignore_result=True)
 def auto_topups_expiry_check() -> int:
-    from orders.auto_topup_triggers import auto_topups_expiry_check as check
+    from fulfilment.auto_topups.triggers import auto_topups_expiry_check as check
 
     return check()
 
@@ -126,6 +129,6 @@ def auto_topups_expiry_check() -> int:
     ignore_result=True,
 )
 def auto_topup_execute(run_id: int) -> None:
-    from orders.auto_topups import auto_topup_execute as execute
+    from fulfilment.auto_topups.services import auto_topup_execute as execute
 
     execute(run_id=run_id)

@@ -6,7 +6,7 @@ vendor (another vendor's eSIM is not found)."""
 from __future__ import annotations
 
 from billing.play_money import play_money_refill
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from orders.models import Order
 from orders.selectors import esim_get_for_buyer
 from orders.services import esim_delivery_resend, order_create_topup, topup_compatibility_check

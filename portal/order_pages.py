@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 from esims.pricing import vendor_price
 from esims.qr import apple_install_url, qr_svg
 from esims.selectors import bundle_list_sellable
-from orders.esim_records import Esim
-from orders.esim_services import esim_usage_view
-from orders.links import esim_page_url
+from fulfilment.links import esim_page_url
+from fulfilment.models import Esim
+from fulfilment.services import esim_usage_view
 from orders.models import Order
 from orders.selectors import esim_list_for_buyer, order_list_for_buyer
 from portal.listing import DateRangeForm, csv_response, paginate, yes_no

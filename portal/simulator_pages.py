@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from billing.selectors import vendor_balance
 from esims.selectors import bundle_list_sellable
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from portal.order_actions import (
     member_simulate_provisioning_failure,
     member_simulate_wallet_topup,

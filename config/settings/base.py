@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "billing",
     "payments",
     "orders",
+    "fulfilment",
     "webhooks",
     "reconciliation",
     "support",
@@ -451,7 +452,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.Order.Status",
-        "EsimStatusEnum": "orders.esim_records.Esim.Status",
+        "EsimStatusEnum": "fulfilment.models.Esim.Status",
         "LanguageEnum": LANGUAGES,
     },
 }

@@ -159,7 +159,7 @@ def test_every_console_page_opens_for_every_role(completed_order):
         "/admin/reconciliation/reconciliationrun/",
         "/admin/reconciliation/reconciliationfinding/",
         "/admin/ttelgo/auditlog/",
-        "/admin/orders/esim/",
+        "/admin/fulfilment/esim/",
         "/admin/webhooks/inboundevent/",
         "/admin/webhooks/webhookdelivery/",
         "/admin/payments/payment/",

@@ -11,6 +11,7 @@ APPS = [
     "billing",
     "console",
     "esims",
+    "fulfilment",
     "ledger",
     "orders",
     "payments",

@@ -52,7 +52,7 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "billing.operator.operator_invoice_settle": "operator: invoice settle",
     "billing.operator.operator_vendor_adjust": "operator: wallet adjustment",
     "console.operator.operator_payment_refund": "operator: wallet top-up refund",
-    "orders.esim_refunds.operator_esim_refund_approve": "operator: eSIM refund approve",
+    "fulfilment.refunds.operator_esim_refund_approve": "operator: eSIM refund approve",
     "webhooks.operator.operator_inbound_reprocess": "operator: inbound event reprocess",
     # Portal pages call the same services as the API entries (portal/*_actions.py).
     "PAGE portal/billing/refill": "portal: play money refill",
@@ -87,21 +87,21 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     # Console bulk actions call the operator services above.
     "billing.admin.InvoiceAdmin.settle_outstanding": "operator: invoice settle",
-    "orders.admin.OrderAdmin.redrive_selected": "operator: order redrive",
-    "orders.admin.OrderReviewAdmin.approve_selected": "operator: review approve",
+    "fulfilment.admin.OrderAdmin.redrive_selected": "operator: order redrive",
+    "fulfilment.admin.OrderReviewAdmin.approve_selected": "operator: review approve",
     "webhooks.admin.InboundEventAdmin.reprocess": "operator: inbound event reprocess",
     # Console pages of one object call the operator services above.
-    "orders.admin.OrderAdmin page:orders_order_refund_detail": "operator: order refund (B2C)",
-    "orders.admin.OrderAdmin page:orders_order_redrive_detail": "operator: order redrive",
-    "orders.admin.OrderAdmin page:orders_order_approve_detail": "operator: review approve",
-    "orders.admin.OrderAdmin page:orders_order_reject_detail": "operator: review reject",
-    "orders.admin.OrderReviewAdmin page:orders_orderreview_approve_detail": (
+    "fulfilment.admin.OrderAdmin page:orders_order_refund_detail": "operator: order refund (B2C)",
+    "fulfilment.admin.OrderAdmin page:orders_order_redrive_detail": "operator: order redrive",
+    "fulfilment.admin.OrderAdmin page:orders_order_approve_detail": "operator: review approve",
+    "fulfilment.admin.OrderAdmin page:orders_order_reject_detail": "operator: review reject",
+    "fulfilment.admin.OrderReviewAdmin page:orders_orderreview_approve_detail": (
         "operator: review approve"
     ),
-    "orders.admin.OrderReviewAdmin page:orders_orderreview_reject_detail": (
+    "fulfilment.admin.OrderReviewAdmin page:orders_orderreview_reject_detail": (
         "operator: review reject"
     ),
-    "orders.admin.EsimRefundAdmin page:orders_esimrefund_approve_detail": (
+    "fulfilment.admin.EsimRefundAdmin page:fulfilment_esimrefund_approve_detail": (
         "operator: eSIM refund approve"
     ),
     "webhooks.admin.InboundEventAdmin page:webhooks_inboundevent_reprocess_detail": (
@@ -197,7 +197,7 @@ NO_MONEY = {
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
     "orders.operator.refund_limit_for": "reads a setting",
-    "orders.esim_refunds.operator_esim_refund_reject": "closes a refund request unpaid",
+    "fulfilment.refunds.operator_esim_refund_reject": "closes a refund request unpaid",
     "vendors.operator.operator_vendor_approve": "vendor status",
     "vendors.operator.operator_vendor_suspend": "vendor status",
     "vendors.operator.operator_vendor_reactivate": "vendor status",
@@ -241,8 +241,8 @@ NO_MONEY = {
     "esims.admin.BundleAdmin page:esims_bundle_sync_now": "catalogue",
     "ledger.admin.AccountAdmin page:ledger_trial_balance": "a report",
     "billing.admin.InvoiceAdmin page:billing_invoice_pdf": "downloads an invoice",
-    "orders.admin.OrderAdmin page:orders_order_cancel_detail": "cancels an unpaid intent",
-    "orders.admin.EsimRefundAdmin page:orders_esimrefund_reject_detail": "closes it unpaid",
+    "fulfilment.admin.OrderAdmin page:orders_order_cancel_detail": "cancels an unpaid intent",
+    "fulfilment.admin.EsimRefundAdmin page:fulfilment_esimrefund_reject_detail": "closes it unpaid",
     "webhooks.admin.WebhookDeliveryAdmin page:webhooks_webhookdelivery_replay_detail": (
         "resends a delivery"
     ),

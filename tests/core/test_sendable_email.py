@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from portal.forms import BrandForm
 from portal.order_pages import ResendForm
 from portal.team_pages import InviteForm

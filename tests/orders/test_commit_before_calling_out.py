@@ -15,10 +15,10 @@ from unittest import mock
 import pytest
 from django.db import transaction
 
-from orders.esim_records import Esim, EsimRefund
-from orders.esim_refunds import esim_refund_request
+from fulfilment.models import Esim, EsimRefund
+from fulfilment.provisioning import order_provision_attempt
+from fulfilment.refunds import esim_refund_request
 from orders.models import Order
-from orders.provisioning import order_provision_attempt
 from orders.services import order_cancel, order_create_b2c
 from payments.models import Payment, Refund
 from payments.services import payment_refund

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def held_b2c_order(customer, bundles, django_capture_on_commit_callbacks) -> int:
     order = buy_b2c(customer, django_capture_on_commit_callbacks)
-    with mock.patch("orders.fraud.fraud_assess", return_value=["new card, high value"]):
+    with mock.patch("orders.fraud.rules.fraud_assess", return_value=["new card, high value"]):
         pay(customer, django_capture_on_commit_callbacks, order)
     held = Order.objects.get(pk=order["id"])
     assert held.status == "in_review"
