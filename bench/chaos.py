@@ -653,7 +653,10 @@ def queued_once_per_lease(c: Chaos, row: Row, *, since: int, epochs: int, second
     from orders.models import Order
     from webhooks.models import WebhookDelivery
 
-    kinds = {"orders.tasks.order_provision": "order", "webhooks.tasks.delivery_send": "delivery"}
+    kinds = {
+        "fulfilment.tasks.order_provision": "order",
+        "webhooks.tasks.delivery_send": "delivery",
+    }
     counts: dict[str, Counter[int]] = {"order": Counter(), "delivery": Counter()}
     with c.publish_log.open("rb") as log:
         log.seek(since)

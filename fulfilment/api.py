@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 
 from esims.qr import qr_png, qr_svg
 from fulfilment.models import Esim
+from fulfilment.notifications import esim_delivery_resend
 from fulfilment.refunds import esim_refund_request
+from fulfilment.selectors import esim_get_for_buyer, esim_list_for_buyer
 from fulfilment.serializers import (
     CustomerOrderOutputSerializer,
     EsimOutputSerializer,
@@ -27,6 +29,7 @@ from fulfilment.serializers import (
     VendorOrderOutputSerializer,
 )
 from fulfilment.services import esim_usage_refresh, esim_usage_view
+from fulfilment.topups import order_create_topup, topup_compatibility_check
 from orders import selectors, services
 from orders.models import Order
 from ttelgo.client_ip import client_ip
@@ -189,7 +192,7 @@ class EsimQrMixin:
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
     def qr_response(self, request: Request, iccid: str) -> Response:
-        esim = selectors.esim_get_for_buyer(iccid=iccid, **_buyer(request))
+        esim = esim_get_for_buyer(iccid=iccid, **_buyer(request))
         if esim.status == Esim.Status.REVOKED:
             raise DomainError(
                 "invalid_state",
@@ -213,7 +216,7 @@ QR_SCHEMA = extend_schema(
 
 
 def _esim_with_usage(request: Request, iccid: str) -> Esim:
-    esim = selectors.esim_get_for_buyer(iccid=iccid, **_buyer(request))
+    esim = esim_get_for_buyer(iccid=iccid, **_buyer(request))
     return esim_usage_refresh(esim=esim)
 
 
@@ -224,7 +227,7 @@ class EsimListApi(generics.ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self) -> QuerySet[Esim]:
-        return selectors.esim_list_for_buyer(
+        return esim_list_for_buyer(
             customer=self.request.user, **query_filters(self.request, EsimFilters)
         )
 
@@ -239,7 +242,7 @@ class EsimDetailApi(APIView):
 
     @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request, iccid: str) -> Response:
-        esim = selectors.esim_get_for_buyer(iccid=iccid, customer=request.user)
+        esim = esim_get_for_buyer(iccid=iccid, customer=request.user)
         return Response(self.OutputSerializer(esim).data)
 
 
@@ -269,7 +272,7 @@ class EsimTopupCreateApi(APIView):
     def precheck(self, request: Request, iccid: str) -> None:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.topup_compatibility_check(
+        topup_compatibility_check(
             iccid=iccid, bundle_code=data.validated_data["bundle_code"], customer=request.user
         )
 
@@ -280,7 +283,7 @@ class EsimTopupCreateApi(APIView):
     def post(self, request: Request, iccid: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order = services.order_create_topup(
+        order = order_create_topup(
             iccid=iccid,
             bundle_code=data.validated_data["bundle_code"],
             customer=request.user,
@@ -358,7 +361,7 @@ class VendorEsimDetailApi(VendorApiMixin, APIView):
     @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request, iccid: str) -> Response:
         vendor = request.vendor  # type: ignore[attr-defined]
-        esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
+        esim = esim_get_for_buyer(iccid=iccid, vendor=vendor)
         return Response(self.OutputSerializer(esim).data)
 
 
@@ -371,7 +374,7 @@ class VendorEsimListApi(VendorApiMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Esim]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no vendor
             return Esim.objects.none()
-        return selectors.esim_list_for_buyer(
+        return esim_list_for_buyer(
             vendor=self.request.vendor,  # type: ignore[attr-defined]
             **query_filters(self.request, VendorEsimFilters),
         )
@@ -409,7 +412,7 @@ class VendorEsimTopupCreateApi(VendorApiMixin, APIView):
     def precheck(self, request: Request, iccid: str) -> None:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.topup_compatibility_check(
+        topup_compatibility_check(
             iccid=iccid,
             bundle_code=data.validated_data["bundle_code"],
             vendor=request.vendor,  # type: ignore[attr-defined]
@@ -423,7 +426,7 @@ class VendorEsimTopupCreateApi(VendorApiMixin, APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         vendor = request.vendor  # type: ignore[attr-defined]
-        order = services.order_create_topup(
+        order = order_create_topup(
             iccid=iccid, bundle_code=data.validated_data["bundle_code"], vendor=vendor
         )
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
@@ -450,7 +453,7 @@ class EsimRefundCreateApi(APIView):
     @idempotent(required=True, atomic=False)
     def post(self, request: Request, iccid: str) -> Response:
         # Whose eSIM it is comes first: another buyer's eSIM is 404 whatever the body.
-        esim = selectors.esim_get_for_buyer(iccid=iccid, customer=request.user)
+        esim = esim_get_for_buyer(iccid=iccid, customer=request.user)
         data = EsimRefundInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         refund = esim_refund_request(
@@ -470,7 +473,7 @@ class VendorEsimRefundCreateApi(VendorApiMixin, APIView):
     @idempotent(required=True, atomic=False)
     def post(self, request: Request, iccid: str) -> Response:
         vendor = request.vendor  # type: ignore[attr-defined]
-        esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
+        esim = esim_get_for_buyer(iccid=iccid, vendor=vendor)
         data = EsimRefundInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         refund = esim_refund_request(
@@ -495,8 +498,8 @@ class VendorEsimResendApi(VendorApiMixin, APIView):
     @idempotent()
     def post(self, request: Request, iccid: str) -> Response:
         vendor = request.vendor  # type: ignore[attr-defined]
-        esim = selectors.esim_get_for_buyer(iccid=iccid, vendor=vendor)
+        esim = esim_get_for_buyer(iccid=iccid, vendor=vendor)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        email = services.esim_delivery_resend(esim=esim, to=data.validated_data["email"])
+        email = esim_delivery_resend(esim=esim, to=data.validated_data["email"])
         return Response({"iccid": esim.iccid, "email": email}, status=status.HTTP_202_ACCEPTED)

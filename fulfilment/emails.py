@@ -1,7 +1,7 @@
 """What a customer is told by email about an order's outcome (failed and refunded,
 refunded, a refund of an unused eSIM done or refused, an auto top-up applied or needing
 the customer), in the customer's language. Queued through the outbox by the services and
-sent by `orders.tasks.customer_email`."""
+sent by `fulfilment.tasks.customer_email`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ SUBJECTS: dict[str, Callable[[dict[str, Any]], str]] = {
 def customer_email(*, order: Order, kind: str, **data: Any) -> None:
     """Queue the email (inside the caller's transaction: it leaves once that commits)."""
     if order.customer_id is not None:
-        task_enqueue("orders.tasks.customer_email", order.pk, kind, data)
+        task_enqueue("fulfilment.tasks.customer_email", order.pk, kind, data)
 
 
 def customer_email_send(*, order_id: int, kind: str, data: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext
 
 from esims.qr import apple_install_url, qr_png
@@ -17,6 +18,7 @@ from fulfilment.links import esim_page_url
 from fulfilment.models import Esim
 from orders.models import Order
 from ttelgo.emails import templated_email
+from ttelgo.errors import DomainError
 from ttelgo.money import Money, money_api
 from ttelgo.outbox import event_record, task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
@@ -58,9 +60,9 @@ def order_completed_notify(*, order: Order) -> None:
         _publish(order, "order.completed")
         if order.kind == Order.Kind.ESIM and order.end_customer_email:
             queue = queue_for(PROVISIONING, livemode=order.livemode)
-            task_enqueue("orders.tasks.order_esims_email", order.pk, queue=queue)
+            task_enqueue("fulfilment.tasks.order_esims_email", order.pk, queue=queue)
     elif order.kind == Order.Kind.ESIM:
-        task_enqueue("orders.tasks.order_esims_email", order.pk)
+        task_enqueue("fulfilment.tasks.order_esims_email", order.pk)
 
 
 def order_failed_notify(*, order: Order) -> None:
@@ -134,3 +136,22 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
         message.attach(image)
     message.send()
     return True
+
+
+def esim_delivery_resend(*, esim: Esim, to: str = "") -> str:
+    """Queue the delivery email of a vendor's eSIM again, to `to` or the end customer on
+    the order. Returns the address; none known is a validation error."""
+    order = esim.order
+    email = to or order.end_customer_email
+    if not email:
+        raise DomainError(
+            "validation_error",
+            "No end customer email is on this order; send one.",
+            details={"email": ["Required."]},
+        )
+    if esim.status == Esim.Status.REVOKED:
+        raise DomainError("invalid_state", f"eSIM {esim.iccid} was revoked.")
+    with transaction.atomic():
+        queue = queue_for(PROVISIONING, livemode=order.livemode)
+        task_enqueue("fulfilment.tasks.order_esims_email", order.pk, email, queue=queue)
+    return email

@@ -38,10 +38,17 @@ from billing.services import vendor_order_capture, vendor_order_void
 from esims.models import Bundle
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
+from fulfilment.notifications import order_completed_notify, order_failed_notify
 from fulfilment.provider_refunds import provider_refund_expect
 from ledger.services import order_cost_record
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order, OrderEvent
+from orders.services import (
+    order_queued_until,
+    order_refund_recorded,
+    order_refund_settle,
+    order_release_to_provisioning,
+)
 from orders.state import order_event_record, order_transition
 from payments.selectors import payment_fully_refunded
 from providers import (
@@ -382,8 +389,6 @@ def _locked_provisioning(order_id: int) -> Order | None:
 
 
 def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
-    from fulfilment.notifications import order_completed_notify
-
     with transaction.atomic():
         order = _locked_provisioning(order_id)
         if order is None:
@@ -420,8 +425,6 @@ def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
 
 
 def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | None) -> Outcome:
-    from fulfilment.notifications import order_completed_notify
-
     with transaction.atomic():
         order = _locked_provisioning(order_id)
         if order is None:
@@ -457,8 +460,6 @@ def _refunded_before_buying(order: Order) -> bool:
     processed after its success, before the worker got to the order): refund the order
     instead of buying. Only on the first attempt: a later one may follow an attempt that
     died after buying, and then the purchase is settled and refunded as delivered."""
-    from orders.services import order_refund_settle
-
     if (
         order.channel != Order.Channel.B2C
         or order.provisioning_attempts > 1
@@ -472,8 +473,6 @@ def _refunded_meanwhile(order: Order) -> bool:
     """A customer's payment refunded in full while its order was provisioning (the
     refund could not move an order mid-purchase): the delivered order is refunded at
     once, in the same transaction, so it never stands completed on a refunded payment."""
-    from orders.services import order_refund_recorded
-
     if order.channel != Order.Channel.B2C or not payment_fully_refunded(order_id=order.pk):
         return False
     order_refund_recorded(
@@ -507,8 +506,6 @@ def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Ou
     """Fail a provisioning order for good: the order fails with the reason and, in the
     same transaction, the customer's payment is refunded or the vendor's hold voided. The
     transition comes first, so this happens once whoever calls it twice."""
-    from fulfilment.notifications import order_failed_notify
-
     with transaction.atomic():
         order = _locked_provisioning(order_id)
         if order is None:
@@ -716,8 +713,6 @@ def orders_redrive_stuck(
     Queued once per lease: the orders are selected `FOR UPDATE SKIP LOCKED` and marked in
     the same transaction, so sweeps running at once never queue one order twice. Runs
     every 30 s on its own queue (`recovery`), never behind the provisioning backlog."""
-    from orders.services import order_queued_until, order_release_to_provisioning
-
     cutoff = timezone.now() - older_than
     released: list[int] = []
     for order_id in Order.objects.filter(status=S.PAID, updated_at__lt=cutoff).values_list(
@@ -762,7 +757,7 @@ def orders_redrive_stuck(
                 escalate.append(order_id)
             redriven.append(order_id)
             task_enqueue(
-                "orders.tasks.order_provision",
+                "fulfilment.tasks.order_provision",
                 order_id,
                 queue=queue_for(PROVISIONING, livemode=livemode),
             )

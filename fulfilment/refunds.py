@@ -11,6 +11,7 @@ The provider is asked outside any transaction; nothing moves if it refuses."""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -19,13 +20,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.services import vendor_order_refundable
+from billing.services import (
+    vendor_order_refund,
+    vendor_order_refund_posted,
+    vendor_order_refundable,
+)
 from fulfilment.emails import customer_email
 from fulfilment.models import Esim, EsimRefund
+from fulfilment.notifications import order_refunded_notify
 from fulfilment.revocation import esim_in_use, esim_refund_share, esim_revoke
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
-from orders.services import order_vendor_refund
+from orders.services import order_refund_recorded
 from payments.models import Payment, Refund
 from payments.services import payment_refund, payment_refunds_in_flight
 from ttelgo.audit import audit_record
@@ -353,3 +359,56 @@ def operator_esim_refund_reject(*, refund_id: int, actor: Any, note: str) -> Esi
             reason=note.strip(),
         )
     return refund
+
+
+def order_vendor_refund(
+    *,
+    order_id: int,
+    amount: Money | None,
+    actor: Any = None,
+    reason: str = "",
+    reference: str = "",
+) -> tuple[Order, Money]:
+    """Give a completed vendor order's charge back, all of what is left (`amount=None`) or
+    part of it, to the vendor's wallet (prepaid) or off its receivable (postpaid). A full
+    refund moves the order to `refunded`; either way the vendor gets `order.refunded`.
+    Returns the order and the amount refunded now.
+
+    `reference` names what the refund pays back (an eSIM refund: "esim_refund:<id>"):
+    the ledger posts once per reference, and a refund already posted under it is returned
+    as it was, with no second event. Without one, each call is a refund of its own."""
+    with transaction.atomic():
+        # The order row is the lock: two refunds of one order run one after the other.
+        order = order_qs_select_for_update().get(pk=order_id)
+        if reference:
+            posted = vendor_order_refund_posted(reference=reference)
+            if posted is not None:
+                return order, posted
+        if order.channel != Order.Channel.B2B or order.status != Order.Status.COMPLETED:
+            raise DomainError(
+                "invalid_state",
+                "Only a completed vendor order can be refunded to the vendor.",
+                details={"status": order.status, "channel": order.channel},
+            )
+        refundable = vendor_order_refundable(order_id=order_id)
+        if refundable.amount <= 0:
+            raise DomainError(
+                "invalid_state",
+                "This order is already refunded in full.",
+                details={"status": order.status},
+            )
+        value = refundable if amount is None else amount
+        vendor_order_refund(
+            order_id=order_id,
+            amount=value,
+            reference=reference or f"order:{order_id}:refund:{uuid.uuid4().hex[:12]}",
+            actor=actor,
+        )
+        order = order_refund_recorded(
+            order_id=order_id,
+            fully_refunded=value.amount == refundable.amount,
+            actor=actor,
+            reason=reason,
+        )
+        order_refunded_notify(order=order, refund=value)
+        return order, value

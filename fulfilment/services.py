@@ -14,7 +14,7 @@ from django.utils import timezone
 from fulfilment.auto_topups.triggers import auto_topup_due
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
-from orders.selectors import esims_expiring_within
+from fulfilment.selectors import esims_expiring_within
 from providers import BundleUsage, ProviderError, get_provider
 from ttelgo.outbox import event_record, task_enqueue
 
@@ -229,7 +229,7 @@ CUSTOMER_EMAILS = ("esim.usage_threshold", "esim.depleted", "esim.expiring", "es
 
 def _customer_email(esim: Esim, type_: str, extra: dict[str, Any]) -> None:
     if type_ in CUSTOMER_EMAILS:
-        task_enqueue("orders.tasks.esim_lifecycle_email", esim.pk, type_, extra)
+        task_enqueue("fulfilment.tasks.esim_lifecycle_email", esim.pk, type_, extra)
 
 
 def esims_expiry_notify(*, now: datetime | None = None) -> int:

@@ -18,9 +18,10 @@ from esims.qr import apple_install_url, qr_svg
 from esims.selectors import bundle_list_sellable
 from fulfilment.links import esim_page_url
 from fulfilment.models import Esim
+from fulfilment.selectors import esim_list_for_buyer
 from fulfilment.services import esim_usage_view
 from orders.models import Order
-from orders.selectors import esim_list_for_buyer, order_list_for_buyer
+from orders.selectors import order_list_for_buyer
 from portal.listing import DateRangeForm, csv_response, paginate, yes_no
 from portal.order_actions import (
     member_delivery_resend,

@@ -22,8 +22,9 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
 
 from fulfilment.models import Esim
+from fulfilment.selectors import esim_get_for_buyer
 from orders.models import Order
-from orders.selectors import esim_get_for_buyer, order_get_for_buyer
+from orders.selectors import order_get_for_buyer
 from support.lock_objects import ticket_qs_select_for_update
 from support.models import Ticket, TicketMessage
 from ttelgo.audit import audit_record

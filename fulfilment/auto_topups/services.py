@@ -17,9 +17,9 @@ from fulfilment.emails import customer_email
 from fulfilment.links import payment_page_url
 from fulfilment.lock_objects import auto_topup_run_qs_select_for_update
 from fulfilment.models import Esim
+from fulfilment.selectors import esim_get_for_buyer
+from fulfilment.topups import order_create_topup, topup_compatibility_check
 from orders.models import Order
-from orders.selectors import esim_get_for_buyer
-from orders.services import order_create_topup, topup_compatibility_check
 from payments.services import payment_off_session, saved_card_of
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError

@@ -15,7 +15,7 @@ from django.utils import timezone
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
-from orders.selectors import esims_expiring_within
+from fulfilment.selectors import esims_expiring_within
 from ttelgo.outbox import event_record, task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
 
@@ -94,7 +94,7 @@ def auto_topup_due(esim: Esim, *, now: datetime | None = None) -> AutoTopupRun |
     if status == R.PENDING:
         # A test eSIM's run is test mode's work: the test pool, never the live one.
         queue = queue_for(PROVISIONING, livemode=esim.livemode)
-        task_enqueue("orders.tasks.auto_topup_execute", run.pk, queue=queue)
+        task_enqueue("fulfilment.tasks.auto_topup_execute", run.pk, queue=queue)
     else:
         auto_topup_event(run)
     return run

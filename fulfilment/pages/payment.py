@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from fulfilment.auto_topups.models import AutoTopupRun
 from fulfilment.links import esim_from_page_token, order_id_from_payment_token, payment_page_path
 from fulfilment.pages.esim import link_gone, page_language, topup_offers
+from fulfilment.topups import order_create_topup, topup_compatibility_check
 from orders.models import Order
-from orders.services import order_create_topup, topup_compatibility_check
 from payments.models import Payment
 from ttelgo.errors import DomainError
 from ttelgo.money import Money

@@ -199,7 +199,7 @@ def _order_stuck_paid() -> Order:
 
 
 def _operator_refund(ctx: tuple[Order, list[Any]], i: int) -> Any:
-    from orders.operator import operator_order_refund
+    from fulfilment.operator import operator_order_refund
 
     order, ops = ctx
     return operator_order_refund(order_id=order.pk, actor=ops[i], amount=None, reason="race")

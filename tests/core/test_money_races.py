@@ -47,7 +47,7 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/webhooks/esimgo": "eSIM Go usage callback: auto top-up",
     "orders.operator.operator_review_approve": "operator: review approve",
     "orders.operator.operator_review_reject": "operator: review reject",
-    "orders.operator.operator_order_refund": "operator: order refund (B2C)",
+    "fulfilment.operator.operator_order_refund": "operator: order refund (B2C)",
     "orders.operator.operator_order_redrive": "operator: order redrive",
     "billing.operator.operator_invoice_settle": "operator: invoice settle",
     "billing.operator.operator_vendor_adjust": "operator: wallet adjustment",
@@ -72,14 +72,14 @@ MONEY: dict[str, str | tuple[str, ...]] = {
         "portal: simulated provisioning failure",
     ),
     # Beat jobs that buy, refund or revoke
-    "beat orders.tasks.auto_topups_expiry_check": "beat: auto top-ups at expiry",
-    "beat orders.tasks.orders_late_deliveries_revoke": "beat: late deliveries revoked",
-    "beat orders.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
-    "beat orders.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
-    "beat orders.tasks.provider_refunds_collect": "beat: provider refunds collected",
-    "beat orders.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
+    "beat fulfilment.tasks.auto_topups_expiry_check": "beat: auto top-ups at expiry",
+    "beat fulfilment.tasks.orders_late_deliveries_revoke": "beat: late deliveries revoked",
+    "beat fulfilment.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
+    "beat fulfilment.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
+    "beat fulfilment.tasks.provider_refunds_collect": "beat: provider refunds collected",
+    "beat fulfilment.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
     # Usage polled from the provider goes through the callback's esim_usage_apply.
-    "beat orders.tasks.esims_usage_refresh": "eSIM Go usage callback: auto top-up",
+    "beat fulfilment.tasks.esims_usage_refresh": "eSIM Go usage callback: auto top-up",
     # Queues the handlers of inbound events not processed yet: the same handlers.
     "beat webhooks.tasks.inbound_events_redrive": (
         "Stripe webhook",
@@ -87,21 +87,21 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     # Console bulk actions call the operator services above.
     "billing.admin.InvoiceAdmin.settle_outstanding": "operator: invoice settle",
-    "fulfilment.admin.OrderAdmin.redrive_selected": "operator: order redrive",
-    "fulfilment.admin.OrderReviewAdmin.approve_selected": "operator: review approve",
+    "fulfilment.admin.orders.OrderAdmin.redrive_selected": "operator: order redrive",
+    "fulfilment.admin.orders.OrderReviewAdmin.approve_selected": "operator: review approve",
     "webhooks.admin.InboundEventAdmin.reprocess": "operator: inbound event reprocess",
     # Console pages of one object call the operator services above.
-    "fulfilment.admin.OrderAdmin page:orders_order_refund_detail": "operator: order refund (B2C)",
-    "fulfilment.admin.OrderAdmin page:orders_order_redrive_detail": "operator: order redrive",
-    "fulfilment.admin.OrderAdmin page:orders_order_approve_detail": "operator: review approve",
-    "fulfilment.admin.OrderAdmin page:orders_order_reject_detail": "operator: review reject",
-    "fulfilment.admin.OrderReviewAdmin page:orders_orderreview_approve_detail": (
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_refund_detail": "operator: order refund (B2C)",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_redrive_detail": "operator: order redrive",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_approve_detail": "operator: review approve",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_reject_detail": "operator: review reject",
+    "fulfilment.admin.orders.OrderReviewAdmin page:orders_orderreview_approve_detail": (
         "operator: review approve"
     ),
-    "fulfilment.admin.OrderReviewAdmin page:orders_orderreview_reject_detail": (
+    "fulfilment.admin.orders.OrderReviewAdmin page:orders_orderreview_reject_detail": (
         "operator: review reject"
     ),
-    "fulfilment.admin.EsimRefundAdmin page:fulfilment_esimrefund_approve_detail": (
+    "fulfilment.admin.esims.EsimRefundAdmin page:fulfilment_esimrefund_approve_detail": (
         "operator: eSIM refund approve"
     ),
     "webhooks.admin.InboundEventAdmin page:webhooks_inboundevent_reprocess_detail": (
@@ -180,7 +180,7 @@ NO_MONEY = {
     "PAGE t/<str:token>": "support",
     # Beat jobs
     "beat esims.tasks.catalogue_sync": "catalogue",
-    "beat orders.tasks.esims_expiry_notify": "emails",
+    "beat fulfilment.tasks.esims_expiry_notify": "emails",
     "beat orders.tasks.orders_awaiting_payment_expire": "cancels unpaid intents; no charge",
     "beat billing.tasks.invoices_close_due": (
         "issues a document, once per vendor and month (a unique constraint); moves no money"
@@ -196,7 +196,7 @@ NO_MONEY = {
     "beat vendors.tasks.request_logs_prune": "deletes old log lines",
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
-    "orders.operator.refund_limit_for": "reads a setting",
+    "fulfilment.operator.refund_limit_for": "reads a setting",
     "fulfilment.refunds.operator_esim_refund_reject": "closes a refund request unpaid",
     "vendors.operator.operator_vendor_approve": "vendor status",
     "vendors.operator.operator_vendor_suspend": "vendor status",
@@ -241,8 +241,8 @@ NO_MONEY = {
     "esims.admin.BundleAdmin page:esims_bundle_sync_now": "catalogue",
     "ledger.admin.AccountAdmin page:ledger_trial_balance": "a report",
     "billing.admin.InvoiceAdmin page:billing_invoice_pdf": "downloads an invoice",
-    "fulfilment.admin.OrderAdmin page:orders_order_cancel_detail": "cancels an unpaid intent",
-    "fulfilment.admin.EsimRefundAdmin page:fulfilment_esimrefund_reject_detail": "closes it unpaid",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_cancel_detail": "cancels an unpaid intent",
+    "fulfilment.admin.esims.EsimRefundAdmin page:fulfilment_esimrefund_reject_detail": "closes it unpaid",
     "webhooks.admin.WebhookDeliveryAdmin page:webhooks_webhookdelivery_replay_detail": (
         "resends a delivery"
     ),

@@ -442,10 +442,10 @@ def test_an_auto_top_up_and_the_end_customer_email_go_to_their_modes_pool(
     with mock.patch("fulfilment.auto_topups.triggers.task_enqueue") as queued:
         _use(esim, remaining=100)
     assert [(c.args[0], c.kwargs["queue"]) for c in queued.call_args_list] == [
-        ("orders.tasks.auto_topup_execute", expected)
+        ("fulfilment.tasks.auto_topup_execute", expected)
     ]
     with mock.patch("fulfilment.notifications.task_enqueue") as queued:
         order_completed_notify(order=order)
     assert [(c.args[0], c.kwargs["queue"]) for c in queued.call_args_list] == [
-        ("orders.tasks.order_esims_email", expected)
+        ("fulfilment.tasks.order_esims_email", expected)
     ]

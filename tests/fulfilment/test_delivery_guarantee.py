@@ -19,11 +19,11 @@ from fulfilment.provisioning import (
     orders_late_deliveries_revoke,
     provider_reference_for,
 )
+from fulfilment.tasks import order_provision
 from ledger.models import Account, Purpose
 from ledger.selectors import account_balance
 from orders.models import Order
 from orders.services import order_create_b2b
-from orders.tasks import order_provision
 from providers import ProviderOrder, ProviderUnavailable
 from sandbox.models import SandboxBundleAssignment, SandboxOrder
 from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
@@ -145,7 +145,7 @@ def _platform(purpose: str) -> int:
 
 
 def test_the_beat_tasks_run_their_jobs_and_an_unreachable_provider_waits(vendor):
-    from orders import tasks
+    from fulfilment import tasks
     from providers import ProviderNotFound
 
     assert tasks.orders_late_deliveries_revoke() == []

@@ -12,8 +12,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from fulfilment.tasks import order_provision
 from orders.models import Order
-from orders.tasks import order_provision
 from sandbox.provider import SandboxFaults, sandbox_faults_set
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, fund

@@ -20,9 +20,9 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from fulfilment.models import Esim, EsimRefund
+from fulfilment.operator import operator_order_refund
 from ledger.integrity import ledger_integrity_check
 from orders.models import Order
-from orders.operator import operator_order_refund
 from tests.console.factories import operator
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import bundles_create, customer_client, fund, vendor_client

@@ -11,10 +11,10 @@ from django.db.models import Count
 
 from fulfilment.models import Esim
 from fulfilment.provisioning import provider_reference_for
+from fulfilment.tasks import order_provision
 from ledger.models import Hold
 from orders.models import Order
 from orders.services import order_create_b2b, order_create_b2c
-from orders.tasks import order_provision
 from payments.models import Payment
 from sandbox.models import SandboxOrder
 from sandbox.provider import SandboxFaults, sandbox_faults_reset, sandbox_faults_set

@@ -18,11 +18,11 @@ from unittest import mock
 import pytest
 from django.db import connection
 
+from fulfilment import operator as operator_module
 from fulfilment.models import Esim
+from fulfilment.operator import operator_order_refund
 from ledger.integrity import ledger_integrity_check
-from orders import operator as operator_module
 from orders.models import Order
-from orders.operator import operator_order_refund
 from tests.console.factories import operator
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import bundles_create, customer_client, fund, vendor_client

@@ -21,10 +21,10 @@ from fulfilment.provisioning import (
     provider_reference_for,
     retry_countdown,
 )
+from fulfilment.tasks import order_provision
 from ledger.models import Hold
 from orders.models import Order
 from orders.services import order_create_b2b, order_create_b2c
-from orders.tasks import order_provision
 from payments.models import Payment, Refund
 from providers import CircuitOpen, ProviderRejected, ProviderUnavailable
 from sandbox.models import SandboxOrder
@@ -63,7 +63,7 @@ def paid_b2c_order(bundles, django_capture_on_commit_callbacks):
     order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
     payment = Payment.objects.get(order=order)
     with (
-        mock.patch("orders.tasks.order_provision.delay"),
+        mock.patch("fulfilment.tasks.order_provision.delay"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
@@ -322,7 +322,7 @@ def test_redrive_completes_stuck_orders_and_escalates_once(
     first = timezone.now() + lease + timedelta(seconds=1)
     with (
         time_machine.travel(first),
-        mock.patch("orders.tasks.order_provision.delay") as delay,
+        mock.patch("fulfilment.tasks.order_provision.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         result = orders_redrive_stuck(older_than=timedelta(minutes=30))
@@ -340,7 +340,7 @@ def test_redrive_completes_stuck_orders_and_escalates_once(
     later = first + lease + timedelta(seconds=1)
     with (
         time_machine.travel(later),
-        mock.patch("orders.tasks.order_provision.delay"),
+        mock.patch("fulfilment.tasks.order_provision.delay"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         result = orders_redrive_stuck(older_than=timedelta(minutes=30))
@@ -380,7 +380,7 @@ def test_two_workers_at_once_buy_once():
     bundles_create()
     vendor = VendorFactory(currency="USD")
     fund(vendor, 10_000)
-    with mock.patch("orders.tasks.order_provision.delay"):
+    with mock.patch("fulfilment.tasks.order_provision.delay"):
         order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
@@ -436,7 +436,7 @@ def test_the_card_refund_of_a_failed_order_leaves_after_commit_and_is_retried(
 
 
 def test_a_topup_applied_before_a_crash_is_found_on_the_esim_not_applied_again(vendor):
-    from orders.services import order_create_topup
+    from fulfilment.topups import order_create_topup
     from tests.orders.factories import TOPUP_CODE
 
     first = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)

@@ -26,7 +26,7 @@ def _b2b_order():
     bundles_create()
     vendor = VendorFactory(currency="USD")
     fund(vendor, 100_000)
-    with mock.patch("orders.tasks.order_provision.delay"):
+    with mock.patch("fulfilment.tasks.order_provision.delay"):
         return order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
 
 
@@ -66,7 +66,7 @@ def test_a_killed_workers_order_is_free_again_within_one_lease(django_capture_on
     assert timedelta(seconds=60) >= provisioning.LEASE
     with time_machine.travel(timezone.now() + provisioning.LEASE + timedelta(seconds=1)):
         with (
-            mock.patch("orders.tasks.order_provision.delay") as delay,
+            mock.patch("fulfilment.tasks.order_provision.delay") as delay,
             django_capture_on_commit_callbacks(execute=True),
         ):
             result = orders_redrive_stuck(older_than=timedelta(seconds=30))
@@ -88,7 +88,7 @@ def test_the_redrive_waits_for_a_scheduled_retry_and_takes_it_once_it_is_lost(
     assert due is not None
 
     with (
-        mock.patch("orders.tasks.order_provision.delay") as delay,
+        mock.patch("fulfilment.tasks.order_provision.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         # Before it is due (and its lease is free): the retry task is on its way.

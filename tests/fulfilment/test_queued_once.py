@@ -27,7 +27,7 @@ def _orders(n: int) -> list[int]:
     bundles_create()
     vendor: Vendor = VendorFactory(currency="USD")  # type: ignore[assignment]
     fund(vendor, 1_000_000)
-    with mock.patch("orders.tasks.order_provision.delay"):
+    with mock.patch("fulfilment.tasks.order_provision.delay"):
         return [
             order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1).pk
             for _ in range(n)
@@ -70,7 +70,7 @@ def test_concurrent_sweepers_queue_each_lost_order_once_per_lease():
     lease = timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
     start = timezone.now()
     sent = Sent()
-    with mock.patch("orders.tasks.order_provision.delay", side_effect=sent):
+    with mock.patch("fulfilment.tasks.order_provision.delay", side_effect=sent):
         # The tasks queued with the orders were lost (the lease is over): queued again once.
         with time_machine.travel(start + lease + timedelta(seconds=1), tick=True):
             _sweep_at_once(sent)
@@ -98,7 +98,7 @@ def test_an_order_waiting_in_a_backlog_is_not_queued_again_every_minute(
     def sweep(offset: timedelta) -> None:
         with (
             time_machine.travel(start + offset),
-            mock.patch("orders.tasks.order_provision.delay", side_effect=queued.append),
+            mock.patch("fulfilment.tasks.order_provision.delay", side_effect=queued.append),
             django_capture_on_commit_callbacks(execute=True),
         ):
             orders_redrive_stuck(older_than=timedelta(seconds=30))

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from billing.selectors import vendor_balance
 from fulfilment.models import Esim, ProviderRefund
+from fulfilment.operator import operator_order_refund
 from fulfilment.provider_refunds import provider_refunds_collect
 from ledger.models import Entry, Purpose, Transaction
 from orders.models import Order
-from orders.operator import operator_order_refund
 from reconciliation.services import check_provider
 from sandbox.models import SandboxBundleAssignment
 from sandbox.provider import SandboxFaults, sandbox_faults_reset, sandbox_faults_set

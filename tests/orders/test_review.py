@@ -37,7 +37,7 @@ def held_b2c_order(customer, bundles, django_capture_on_commit_callbacks) -> int
 def held_b2b_order(bundles) -> int:
     vendor = cast(Vendor, VendorFactory(currency="USD"))
     fund(vendor, 10_000)
-    with mock.patch("orders.tasks.order_provision.delay"):
+    with mock.patch("fulfilment.tasks.order_provision.delay"):
         order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
     # A vendor order held before provisioning (a rule of the operator console).
     Order.objects.filter(pk=order.pk).update(status="in_review")

@@ -114,7 +114,7 @@ def test_a_payment_refunded_before_provisioning_began_is_refunded_without_buying
     order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
     payment = Payment.objects.get(order=order)
     with (
-        mock.patch("orders.tasks.order_provision.delay"),  # the worker has not got to it
+        mock.patch("fulfilment.tasks.order_provision.delay"),  # the worker has not got to it
         django_capture_on_commit_callbacks(execute=True),
     ):
         sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)

@@ -1,8 +1,11 @@
-"""Orders in the operator console: every order with its items and history, refunds,
-cancels and re-drives from the order page; the fraud review queue; the fraud rules.
+"""Orders in the operator console: every order with its items, its eSIMs and its history,
+refunds, cancels and re-drives from the order page; the fraud review queue. Here, above
+fulfilment, because a full refund takes the order's eSIMs back. (Fraud rules:
+orders/admin.py.)
 
-Nothing here changes an order directly: every action calls `orders/operator.py`, which
-checks the role permission, calls the owning service and writes the audit row."""
+Nothing here changes an order directly: every action calls `orders/operator.py` or
+`fulfilment/operator.py` (refunds), which checks the role permission, calls the owning
+service and writes the audit row."""
 
 from __future__ import annotations
 
@@ -17,15 +20,13 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
-from fulfilment.models import Esim, EsimRefund, ProviderRefund
-from fulfilment.refunds import operator_esim_refund_approve, operator_esim_refund_reject
-from orders.fraud.models import FraudRule, FraudSettings, OrderReview
+from fulfilment.models import Esim
+from fulfilment.operator import operator_order_refund
+from orders.fraud.models import OrderReview
 from orders.models import Order, OrderEvent, OrderItem
 from orders.operator import (
     operator_order_cancel,
     operator_order_redrive,
-    operator_order_refund,
     operator_review_approve,
     operator_review_reject,
 )
@@ -33,15 +34,12 @@ from orders.state import ORDER_STATES
 from payments.models import Payment
 from ttelgo.admin_console import (
     MoneyColumnsMixin,
-    ReadOnlyAdminMixin,
     ReasonForm,
     change_url,
-    money_text,
     operator_form,
     run_service,
     run_service_each,
 )
-from ttelgo.audit import audit_record
 from ttelgo.money import Money
 
 S = Order.Status
@@ -493,241 +491,3 @@ class OrderReviewAdmin(ReadOnlyOrderAdmin):
             return f"Order {pk} approved."
 
         run_service_each(self, request, queryset, approve)
-
-
-class FraudAdminMixin:
-    """Fraud configuration: everyone may look; `ttelgo.edit_fraud_rules` may change it, and
-    every change is audited."""
-
-    def _may_edit(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm("ttelgo.edit_fraud_rules"))
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return self._may_edit(request) and super().has_add_permission(request, *args)  # type: ignore[misc]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_edit(request) and super().has_change_permission(request, obj)  # type: ignore[misc]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_edit(request) and super().has_delete_permission(request, obj)  # type: ignore[misc]
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        before = {f: form.initial.get(f) for f in form.changed_data} if change else None
-        super().save_model(request, obj, form, change)  # type: ignore[misc]
-        audit_record(
-            actor=request.user,
-            action=f"fraud.{obj._meta.model_name}_{'change' if change else 'add'}",
-            target=obj,
-            before=before,
-            after={f: form.cleaned_data.get(f) for f in form.changed_data},
-        )
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        audit_record(
-            actor=request.user,
-            action=f"fraud.{obj._meta.model_name}_delete",
-            target=obj,
-            before={"name": str(obj)},
-        )
-        super().delete_model(request, obj)  # type: ignore[misc]
-
-
-class FraudRuleForm(forms.ModelForm):
-    """`limit` is a count for most rules and an amount for the first-order rule, entered
-    in major units of the rule's currency (125.00, not 12500)."""
-
-    limit = forms.DecimalField(
-        min_value=0,
-        decimal_places=3,
-        help_text="Orders, eSIMs or disputes for counting rules; for the first-order rule an "
-        "amount in its currency, e.g. 125.00.",
-    )
-
-    class Meta:
-        model = FraudRule
-        fields = ("name", "kind", "window", "limit", "currency", "countries", "score", "enabled")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        rule = self.instance
-        if rule.pk and rule.kind == FraudRule.Kind.FIRST_ORDER_AMOUNT and rule.currency:
-            self.initial["limit"] = Money(rule.limit, rule.currency).to_decimal()
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        limit = data.get("limit")
-        if limit is None:
-            return data
-        if data.get("kind") == FraudRule.Kind.FIRST_ORDER_AMOUNT:
-            try:
-                data["limit"] = Money.from_decimal(limit, data.get("currency") or "USD").amount
-            except ValueError as exc:
-                self.add_error("limit", str(exc))
-        elif limit != limit.to_integral_value():
-            self.add_error("limit", "A count is a whole number.")
-        else:
-            data["limit"] = int(limit)
-        return data
-
-
-@admin.register(FraudRule)
-class FraudRuleAdmin(FraudAdminMixin, ModelAdmin):
-    form = FraudRuleForm
-    list_display = ("name", "kind", "window", "limit_display", "countries", "score", "enabled")
-    list_filter = ("kind", "enabled")
-    search_fields = ("name", "countries")
-    fields = ("name", "kind", "window", "limit", "currency", "countries", "score", "enabled")
-
-    @display(description="limit", ordering="limit")
-    def limit_display(self, obj: FraudRule) -> str:
-        if obj.kind == FraudRule.Kind.FIRST_ORDER_AMOUNT and obj.currency:
-            return money_text(obj.limit, obj.currency)
-        return str(obj.limit)
-
-
-@admin.register(FraudSettings)
-class FraudSettingsAdmin(FraudAdminMixin, ModelAdmin):
-    list_display = ("__str__", "review_threshold", "updated_at")
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return not FraudSettings.objects.exists() and super().has_add_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Esim)
-class EsimAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
-
-    list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
-    list_filter = ("status",)
-    search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
-    list_select_related = ("order",)
-    readonly_fields = [f.name for f in Esim._meta.fields]
-
-
-@admin.register(EsimRefund)
-class EsimRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
-    """Refunds of unused eSIMs that customers and vendors asked for; those held for review
-    (a disputed order) are refunded or rejected here."""
-
-    money_fields = {"amount": "currency"}
-    list_display = ("id", "esim", "order", "amount", "status", "requested_by", "created_at")
-    list_filter = ("status",)
-    search_fields = ("=esim__iccid", "=order__id", "requested_by")
-    list_select_related = ("esim", "order")
-    readonly_fields = [f.name for f in EsimRefund._meta.fields]
-    actions_detail = ("approve_detail", "reject_detail")
-
-    def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("ttelgo.refund_any"))
-
-    def _summary(self, refund: EsimRefund) -> list[tuple[str, Any]]:
-        return [
-            ("eSIM", refund.esim.iccid),
-            ("Order", refund.order_id),
-            ("Amount", money_text(refund.amount, refund.currency)),
-            ("Asked by", refund.requested_by),
-            ("Reason", refund.reason),
-        ]
-
-    @action(description="Refund", url_path="approve", permissions=["review"], icon="undo")
-    def approve_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        refund = EsimRefund.objects.get(pk=object_id)
-
-        def perform(form: forms.Form) -> str:
-            done = operator_esim_refund_approve(
-                refund_id=refund.pk, actor=request.user, note=form.cleaned_data["note"]
-            )
-            return f"eSIM {done.esim.iccid} revoked and {money_text(done.amount, done.currency)} refunded."
-
-        return operator_form(
-            request,
-            model_admin=self,  # type: ignore[arg-type]
-            obj=refund,
-            form_class=NoteForm,
-            title=f"Refund eSIM {refund.esim.iccid}",
-            submit_label="Refund",
-            perform=perform,
-            summary=self._summary(refund),
-            confirm=lambda form: (
-                f"Revoke eSIM {refund.esim.iccid} and refund "
-                f"{money_text(refund.amount, refund.currency)}?"
-            ),
-        )
-
-    @action(description="Reject", url_path="reject", permissions=["review"], icon="block")
-    def reject_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        refund = EsimRefund.objects.get(pk=object_id)
-
-        def perform(form: forms.Form) -> str:
-            operator_esim_refund_reject(
-                refund_id=refund.pk, actor=request.user, note=form.cleaned_data["note"]
-            )
-            return f"Refund of eSIM {refund.esim.iccid} rejected."
-
-        return operator_form(
-            request,
-            model_admin=self,  # type: ignore[arg-type]
-            obj=refund,
-            form_class=RejectForm,
-            title=f"Reject the refund of eSIM {refund.esim.iccid}",
-            submit_label="Reject",
-            perform=perform,
-            summary=self._summary(refund),
-        )
-
-
-@admin.register(ProviderRefund)
-class ProviderRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
-    """What the provider owes us for bundles it took back: pending until the provider
-    shows the bundle revoked (checked hourly), then received."""
-
-    money_fields = {"amount": "currency"}
-    list_display = ("id", "iccid", "bundle_code", "order", "amount", "status", "created_at")
-    list_filter = ("status",)
-    search_fields = ("=iccid", "=order__id", "bundle_code")
-    list_select_related = ("order",)
-    readonly_fields = [f.name for f in ProviderRefund._meta.fields]
-
-
-class AutoTopupRunInline(ReadOnlyAdminMixin, TabularInline):
-    model = AutoTopupRun
-    extra = 0
-    fields = ("created_at", "esim", "trigger", "status", "order", "detail")
-    readonly_fields = fields
-    ordering = ("-created_at",)
-
-
-@admin.register(AutoTopupRule)
-class AutoTopupRuleAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    """Auto top-up rules set by vendors and customers (through the API), with each time
-    one fired: what it bought, or why it did not."""
-
-    list_display = (
-        "id",
-        "vendor",
-        "customer",
-        "esim",
-        "bundle_code",
-        "below_percent",
-        "expiry_days",
-        "monthly_limit",
-        "active",
-        "created_at",
-    )
-    list_filter = ("active",)
-    search_fields = ("=esim__iccid", "vendor__name", "customer__email", "bundle_code")
-    list_select_related = ("vendor", "customer", "esim")
-    readonly_fields = [f.name for f in AutoTopupRule._meta.fields]
-    inlines = (AutoTopupRunInline,)
-
-
-@admin.register(AutoTopupRun)
-class AutoTopupRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ("id", "esim", "rule", "trigger", "status", "order", "created_at")
-    list_filter = ("status",)
-    search_fields = ("=esim__iccid", "=order__id")
-    list_select_related = ("esim", "rule", "order")
-    readonly_fields = [f.name for f in AutoTopupRun._meta.fields]
