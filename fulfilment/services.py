@@ -223,7 +223,7 @@ def _lifecycle_due(
     return due
 
 
-# Customers are emailed about these (fulfilment/esim_emails.py); vendors get every event.
+# Customers are emailed about these (fulfilment/emails.py); vendors get every event.
 CUSTOMER_EMAILS = ("esim.usage_threshold", "esim.depleted", "esim.expiring", "esim.expired")
 
 

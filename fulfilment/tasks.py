@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import shared_task
 
-from fulfilment import emails, esim_emails, services
+from fulfilment import emails, services
 from ttelgo.transient import DATABASE_FAULTS
 
 # New name -> the name the task had before it moved here (an alias until they drain).
@@ -48,9 +48,7 @@ def order_provision(self, order_id: int) -> None:  # type: ignore[no-untyped-def
     max_retries=5,
 )
 def order_esims_email(order_id: int, to: str = "") -> None:
-    from fulfilment.notifications import order_esims_email_send
-
-    order_esims_email_send(order_id=order_id, to=to)
+    emails.order_esims_email_send(order_id=order_id, to=to)
 
 
 @fulfilment_task("orders_redrive_stuck")
@@ -92,7 +90,7 @@ def customer_email(order_id: int, kind: str, data: dict) -> None:
 
 @fulfilment_task("esim_lifecycle_email", ignore_result=True)
 def esim_lifecycle_email(esim_id: int, type: str, data: dict) -> None:
-    esim_emails.esim_lifecycle_email_send(esim_id=esim_id, type=type, data=data)
+    emails.esim_lifecycle_email_send(esim_id=esim_id, type=type, data=data)
 
 
 @fulfilment_task("orders_delivery_guarantee", ignore_result=True)
