@@ -13,7 +13,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from orders.fraud.models import FraudRule, FraudSettings
-from ttelgo.admin_console import (
+from ttelgo.admin.console import (
     money_text,
 )
 from ttelgo.audit import audit_record

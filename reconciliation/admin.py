@@ -15,7 +15,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
-from ttelgo.admin_console import ReadOnlyAdminMixin, change_url, operator_form, require_perm
+from ttelgo.admin.console import ReadOnlyAdminMixin, change_url, operator_form, require_perm
 from ttelgo.errors import DomainError
 
 F = ReconciliationFinding

@@ -23,7 +23,7 @@ from unfold.decorators import action
 from fulfilment.models import Esim
 from support.models import Ticket, TicketMessage
 from support.services import operator_ticket_answer, operator_ticket_assign, operator_ticket_note
-from ttelgo.admin_console import ReadOnlyAdminMixin, operator_form
+from ttelgo.admin.console import ReadOnlyAdminMixin, operator_form
 
 
 class AnswerForm(forms.Form):

@@ -15,7 +15,7 @@ from unfold.decorators import action
 from fulfilment.admin.orders import NoteForm, RejectForm
 from fulfilment.models import Esim, EsimRefund, ProviderRefund
 from fulfilment.refunds import operator_esim_refund_approve, operator_esim_refund_reject
-from ttelgo.admin_console import (
+from ttelgo.admin.console import (
     MoneyColumnsMixin,
     ReadOnlyAdminMixin,
     money_text,

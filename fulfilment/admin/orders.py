@@ -32,7 +32,7 @@ from orders.operator import (
 )
 from orders.state import ORDER_STATES
 from payments.models import Payment
-from ttelgo.admin_console import (
+from ttelgo.admin.console import (
     MoneyColumnsMixin,
     ReasonForm,
     change_url,

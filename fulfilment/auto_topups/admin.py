@@ -6,7 +6,7 @@ from django.contrib import admin
 from unfold.admin import ModelAdmin, TabularInline
 
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
-from ttelgo.admin_console import (
+from ttelgo.admin.console import (
     ReadOnlyAdminMixin,
 )
 

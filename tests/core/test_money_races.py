@@ -109,10 +109,10 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     "reconciliation.admin.ReconciliationFindingAdmin page:"
     "reconciliation_reconciliationfinding_fix_detail": "operator: reconciliation refund",
-    "console.payments_admin.PaymentAdmin page:payments_payment_refund_detail": (
+    "console.admin.payments.PaymentAdmin page:payments_payment_refund_detail": (
         "operator: wallet top-up refund"
     ),
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_adjust_detail": (
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_adjust_detail": (
         "operator: wallet adjustment"
     ),
 }
@@ -216,17 +216,17 @@ NO_MONEY = {
     "support.services.operator_ticket_note": "support",
     "support.services.operator_ticket_assign": "support",
     "ttelgo.permissions.operator_require": "a role check",
-    "ttelgo.admin_console.operator_form": "a form",
+    "ttelgo.admin.console.operator_form": "a form",
     # Console bulk actions
     "allauth.account.admin.EmailAddressAdmin.make_verified": "accounts",
-    "console.vendors_admin.VendorAPIKeyAdmin.revoke": "API keys",
-    "console.vendors_admin.VendorAdmin.approve": "vendor status",
-    "console.vendors_admin.VendorAdmin.change_credit_limit": "sets a limit; moves no money",
-    "console.vendors_admin.VendorAdmin.change_tier": "prices of later orders",
-    "console.vendors_admin.VendorAdmin.close": "vendor status",
-    "console.vendors_admin.VendorAdmin.issue_api_key": "API keys",
-    "console.vendors_admin.VendorAdmin.reactivate": "vendor status",
-    "console.vendors_admin.VendorAdmin.suspend": "vendor status",
+    "console.admin.vendors.VendorAPIKeyAdmin.revoke": "API keys",
+    "console.admin.vendors.VendorAdmin.approve": "vendor status",
+    "console.admin.vendors.VendorAdmin.change_credit_limit": "sets a limit; moves no money",
+    "console.admin.vendors.VendorAdmin.change_tier": "prices of later orders",
+    "console.admin.vendors.VendorAdmin.close": "vendor status",
+    "console.admin.vendors.VendorAdmin.issue_api_key": "API keys",
+    "console.admin.vendors.VendorAdmin.reactivate": "vendor status",
+    "console.admin.vendors.VendorAdmin.suspend": "vendor status",
     "django_celery_beat.admin.PeriodicTaskAdmin.disable_tasks": "the schedule",
     "django_celery_beat.admin.PeriodicTaskAdmin.enable_tasks": "the schedule",
     "django_celery_beat.admin.PeriodicTaskAdmin.run_tasks": "queues scheduled sweeps now",
@@ -254,10 +254,10 @@ NO_MONEY = {
     "support.admin.TicketAdmin page:support_ticket_answer_detail": "support",
     "support.admin.TicketAdmin page:support_ticket_note_detail": "support",
     "support.admin.TicketAdmin page:support_ticket_assign_detail": "support",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_approve_detail": "vendor status",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_suspend_detail": "vendor status",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_reactivate_detail": "vendor status",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_credit_limit_detail": (
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_approve_detail": "vendor status",
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_suspend_detail": "vendor status",
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_reactivate_detail": "vendor status",
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_credit_limit_detail": (
         "sets a limit; moves no money"
     ),
 }

@@ -16,7 +16,7 @@ from unfold.forms import BaseDialogForm
 
 from console.operator import operator_payment_refund
 from payments.models import Payment, Refund
-from ttelgo.admin_console import MoneyColumnsMixin
+from ttelgo.admin.console import MoneyColumnsMixin
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from ttelgo.admin_console import ReadOnlyAdminMixin
+from ttelgo.admin.console import ReadOnlyAdminMixin
 from ttelgo.models import AuditLog, User
 
 

@@ -18,7 +18,7 @@ from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
 
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
-from ttelgo.admin_console import MinorUnitsField, run_service_each
+from ttelgo.admin.console import MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors import operator

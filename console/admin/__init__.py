@@ -9,7 +9,7 @@ from django_celery_beat import models as beat
 from rest_framework_api_key.models import APIKey
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from console import payments_admin, vendors_admin  # noqa: F401
+from console.admin import payments, vendors  # noqa: F401
 
 # Vendors' keys are VendorAPIKey, issued through the operator services. The library's own
 # key model is unused here, and its admin would let staff add keys that belong to nobody.
