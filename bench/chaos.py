@@ -406,10 +406,12 @@ class Chaos(Bench):
 
         if pool in ("provisioning", "webhooks", "test"):
             self.epochs += 1  # such a worker's start voids the markers set before it
+        # Test mode yields the CPU to live work, as docker-compose.yml's cpu_shares does.
+        nice = ["nice", "-n", "10"] if pool == "test" else []
         self.procs.start(
             f"worker-{pool}",
             [
-                str(Path(sys.executable).parent / "celery"), "-A", "config", "worker",
+                *nice, str(Path(sys.executable).parent / "celery"), "-A", "config", "worker",
                 "-l", "INFO", "-Q", ",".join(POOLS[pool]), "-c", str(self.pools[pool]),
                 "-P", "prefork", "-n", f"{pool}@bench", "--without-gossip",
                 "--without-mingle", "--without-heartbeat",
@@ -567,6 +569,7 @@ class Chaos(Bench):
                 first = False
                 _say(f"scenario {name}")
                 self.provider("/__bench/faults", {})
+                self.quiesce()
                 self.provider_before = self.provider_orders()
                 restarts_before = dict(self.restarts)
                 published_before = self.publish_log.stat().st_size
@@ -588,6 +591,22 @@ class Chaos(Bench):
                 self.rows.append(row)
                 _say(f"  -> {'ok' if not row.failures else 'FAILED: ' + '; '.join(row.failures)}")
         self.results["elapsed_seconds"] = round(time.monotonic() - t0, 1)
+
+    def quiesce(self, timeout: float = 300) -> None:
+        """Wait until no earlier order is still being worked on (paid, provisioning), so a
+        scenario counts only its own provider orders and tasks: one that settled late
+        already failed its own row and must not fail the next one too."""
+        from orders.models import Order
+
+        busy = ("paid", "provisioning")
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            _db()
+            left = Order.objects.filter(status__in=busy).count()
+            if not left:
+                return
+            _say(f"  waiting for {left} earlier orders to settle before starting")
+            time.sleep(5.0)
 
     def finish_row(
         self,
@@ -797,6 +816,12 @@ def request_limits(c: Chaos) -> Row:
     return row
 
 
+# The backlog a load leaves must drain: a liveness bound, not a speed target (on a quiet
+# machine both settle in 1-2 s; on a shared 2-core one the worker drains 12-15 orders a
+# second against the 25 offered). The settled seconds are the figure to watch.
+LOAD_SETTLE_SECONDS = 90
+
+
 def hot_vendor(c: Chaos) -> Row:
     tally = Tally()
     seconds = _env_int("CHAOS_SECONDS", 30)
@@ -805,7 +830,7 @@ def hot_vendor(c: Chaos) -> Row:
         Row("1 hot vendor: 20 clients, 1 vendor"),
         tally,
         allowed={201, 402, 429},
-        settle_within=30,
+        settle_within=LOAD_SETTLE_SECONDS,
         all_completed=True,
     )
 
@@ -818,7 +843,7 @@ def spread(c: Chaos) -> Row:
         Row("2 spread: 32 clients, 50 vendors"),
         tally,
         allowed={201, 402, 429},
-        settle_within=30,
+        settle_within=LOAD_SETTLE_SECONDS,
         all_completed=True,
     )
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from billing.accounts import vendor_ledger_account
 from billing.lock_objects import invoice_qs_select_for_update
 from billing.models import Invoice, InvoiceLine
+from billing.state import invoice_move
 from ledger.models import Account, Entry, Purpose, Transaction
 from ledger.posting import accounts_lock, positive, post
 from ledger.services import platform_account
@@ -174,9 +175,11 @@ def invoices_close_due(*, today: date | None = None) -> list[Invoice]:
 
 def invoices_mark_overdue(*, today: date | None = None) -> int:
     """Beat job: issued invoices past their due date become overdue."""
-    return Invoice.objects.filter(
-        status=Invoice.Status.ISSUED, due_date__lt=today or timezone.now().date()
-    ).update(status=Invoice.Status.OVERDUE)
+    return invoice_move(
+        Invoice.objects.filter(due_date__lt=today or timezone.now().date()),
+        to=Invoice.Status.OVERDUE,
+        expected=Invoice.Status.ISSUED,
+    )
 
 
 def invoice_settle(
@@ -206,10 +209,8 @@ def invoice_settle(
         )
         if created:
             locked.paid_amount += value
-            if locked.paid_amount >= locked.total:
-                locked.status = Invoice.Status.PAID
-                locked.paid_at = timezone.now()
-            locked.save(update_fields=["paid_amount", "status", "paid_at"])
+            locked.save(update_fields=["paid_amount"])
+            _paid_if_covered(locked)
     invoice.refresh_from_db()
     return locked
 
@@ -260,10 +261,19 @@ def vendor_receivable_card_payment(
                 continue
             invoice.paid_amount += take
             left -= take
-            fields = ["paid_amount"]
-            if invoice.paid_amount >= invoice.total:
-                invoice.status = Invoice.Status.PAID
-                invoice.paid_at = timezone.now()
-                fields += ["status", "paid_at"]
-            invoice.save(update_fields=fields)
+            invoice.save(update_fields=["paid_amount"])
+            _paid_if_covered(invoice)
     return txn
+
+
+def _paid_if_covered(locked: Invoice) -> None:
+    """A locked invoice whose payments now cover its total is paid (from the status read
+    under its lock, so the move is this caller's)."""
+    if locked.paid_amount >= locked.total:
+        invoice_move(
+            Invoice.objects.filter(pk=locked.pk),
+            to=Invoice.Status.PAID,
+            expected=locked.status,
+            paid_at=timezone.now(),
+        )
+        locked.refresh_from_db(fields=["status", "paid_at"])

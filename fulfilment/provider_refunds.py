@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from fulfilment.lock_objects import provider_refund_qs_select_for_update
 from fulfilment.models import ProviderRefund
+from fulfilment.state import PROVIDER_REFUND_STATES
 from ledger.services import provider_refund_due, provider_refund_received
 from orders.models import Order
 from providers import ProviderError, ProviderNotFound, get_provider
 from ttelgo.money import Money
+from ttelgo.state import transition_rows
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +83,12 @@ def provider_refund_settle(*, refund_id: int) -> bool:
             order_id=refund.order_id,
             livemode=refund.order.livemode,
         )
-        refund.status = ProviderRefund.Status.RECEIVED
-        refund.received_at = timezone.now()
-        refund.save(update_fields=["status", "received_at"])
+        # Under the row lock, from `pending`: this call moves it.
+        transition_rows(
+            ProviderRefund.objects.filter(pk=refund.pk),
+            table=PROVIDER_REFUND_STATES,
+            to=ProviderRefund.Status.RECEIVED,
+            expected=ProviderRefund.Status.PENDING,
+            received_at=timezone.now(),
+        )
     return True

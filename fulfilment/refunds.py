@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from fulfilment.emails import customer_email
 from fulfilment.models import Esim, EsimRefund
 from fulfilment.notifications import order_refunded_notify
 from fulfilment.revocation import esim_in_use, esim_refund_share, esim_revoke
+from fulfilment.state import ESIM_REFUND_STATES
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.services import order_refund_recorded
@@ -38,6 +40,7 @@ from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.permissions import operator_require
+from ttelgo.state import transition_rows
 
 logger = logging.getLogger(__name__)
 R = EsimRefund.Status
@@ -93,10 +96,29 @@ def _claim(refund: EsimRefund, *, start: str | None = None) -> bool:
     (an operator's approval of `in_review`) or from a claimable state. Of any number of
     concurrent callers, the one whose update changed the row carries it out."""
     rows = EsimRefund.objects.filter(pk=refund.pk)
-    rows = rows.filter(status=start) if start is not None else rows.filter(_claimable())
+    if start is None:
+        rows = rows.filter(_claimable())
+    sources = {start} if start is not None else {R.REQUESTED, R.REFUNDING}
     # Durable: the claim is committed before the provider is asked to revoke.
     with transaction.atomic(durable=True):
-        return bool(rows.update(status=R.REFUNDING, claimed_at=timezone.now()))
+        return bool(_move(rows, to=R.REFUNDING, expected=sources, claimed_at=timezone.now()))
+
+
+def _move(rows: Any, *, to: str, expected: str | Iterable[str], **fields: Any) -> int:
+    """The one way a refund's status moves: a conditional update through
+    `ESIM_REFUND_STATES`; the row count says whether this caller moved it."""
+    return transition_rows(rows, table=ESIM_REFUND_STATES, to=to, expected=expected, **fields)
+
+
+def _refusal_record(refund: EsimRefund, resolution: str) -> None:
+    """A claimed refund refused before anything moved (or the provider refused): rejected."""
+    _move(
+        EsimRefund.objects.filter(pk=refund.pk),
+        to=R.REJECTED,
+        expected=R.REFUNDING,
+        resolution=resolution,
+        resolved_at=timezone.now(),
+    )
 
 
 def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRefund:
@@ -151,9 +173,7 @@ def esim_refund_request(*, esim: Esim, requested_by: str, reason: str) -> EsimRe
                         reserved=reserved,
                     )
                 except DomainError as exc:  # recorded as refused, nothing revoked
-                    EsimRefund.objects.filter(pk=refund.pk).update(
-                        status=R.REJECTED, resolution=exc.message, resolved_at=timezone.now()
-                    )
+                    _refusal_record(refund, exc.message)
                     refused = exc
     except IntegrityError:  # another request for the same eSIM won the race
         raise _not_allowed(
@@ -186,8 +206,11 @@ def esim_refunds_resume() -> list[int]:
 def _release(refund: EsimRefund) -> None:
     """The eSIM is revoked but the money did not move: back to `requested`, for a retry or
     the sweep to finish (keys derived from the refund's id make that pay once)."""
-    EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
-        status=R.REQUESTED, claimed_at=None
+    _move(
+        EsimRefund.objects.filter(pk=refund.pk),
+        to=R.REQUESTED,
+        expected=R.REFUNDING,
+        claimed_at=None,
     )
 
 
@@ -208,25 +231,15 @@ def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
                 reserved=_reserved_by_others(order=order, refund_id=refund.pk),
             )
         except DomainError as exc:
-            EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
-                status=R.REJECTED, resolution=exc.message, resolved_at=timezone.now()
-            )
+            _refusal_record(refund, exc.message)
             raise
     try:
         revoked = esim_revoke(order=order, esim=esim, actor=actor)
     except DomainError:
-        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
-            status=R.REJECTED,
-            resolution="the provider could not be reached",
-            resolved_at=timezone.now(),
-        )
+        _refusal_record(refund, "the provider could not be reached")
         raise
     if not revoked:
-        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
-            status=R.REJECTED,
-            resolution="the provider says the eSIM is in use",
-            resolved_at=timezone.now(),
-        )
+        _refusal_record(refund, "the provider says the eSIM is in use")
         raise _not_allowed("The eSIM is already in use, so it cannot be refunded.", "installed")
     amount = refund.money
     key = f"esim_refund:{refund.pk}"
@@ -254,8 +267,10 @@ def _refund_carry_out(*, refund: EsimRefund, actor: Any) -> EsimRefund:
             _release(refund)
             raise
         # An operator refunded the whole order meanwhile: that paid this share too.
-        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
-            status=R.REFUNDED,
+        _move(
+            EsimRefund.objects.filter(pk=refund.pk),
+            to=R.REFUNDED,
+            expected=R.REFUNDING,
             resolution="paid back by the order's full refund",
             resolved_at=timezone.now(),
         )
@@ -317,8 +332,11 @@ def _payable_check(*, order: Order, amount: int, currency: str, reserved: int) -
 
 def _refunded(refund: EsimRefund) -> bool:
     return bool(
-        EsimRefund.objects.filter(pk=refund.pk, status=R.REFUNDING).update(
-            status=R.REFUNDED, resolved_at=timezone.now()
+        _move(
+            EsimRefund.objects.filter(pk=refund.pk),
+            to=R.REFUNDED,
+            expected=R.REFUNDING,
+            resolved_at=timezone.now(),
         )
     )
 
@@ -328,7 +346,7 @@ def operator_esim_refund_approve(*, refund_id: int, actor: Any, note: str = "") 
     operators at once) carries it out once: the approval claims the request."""
     operator_require(actor, "ttelgo.refund_any")
     refund = EsimRefund.objects.get(pk=refund_id)
-    if refund.status != R.IN_REVIEW or not _claim(refund, start=R.IN_REVIEW):
+    if not ESIM_REFUND_STATES.may("review", refund.status) or not _claim(refund, start=R.IN_REVIEW):
         refund.refresh_from_db()
         raise DomainError("invalid_state", f"This request is {refund.status}, not in review.")
     refund = _refund_carry_out(refund=refund, actor=actor)
@@ -345,8 +363,12 @@ def operator_esim_refund_reject(*, refund_id: int, actor: Any, note: str) -> Esi
     if not note.strip():
         raise DomainError("validation_error", "Say why.", details={"note": ["Required."]})
     with transaction.atomic():
-        changed = EsimRefund.objects.filter(pk=refund_id, status=R.IN_REVIEW).update(
-            status=R.REJECTED, resolution=note.strip(), resolved_at=timezone.now()
+        changed = _move(
+            EsimRefund.objects.filter(pk=refund_id),
+            to=R.REJECTED,
+            expected=ESIM_REFUND_STATES.actions["review"],
+            resolution=note.strip(),
+            resolved_at=timezone.now(),
         )
         if not changed:
             raise DomainError("invalid_state", "This request is not in review.")

@@ -23,6 +23,7 @@ from django.utils import timezone
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
 from fulfilment.provider_refunds import provider_refund_expect
+from fulfilment.state import ESIM_STATES, esim_transition
 from orders.models import Order
 from orders.state import order_event_record
 from providers import ProviderError, ProviderNotFound, ProviderRejected, get_provider
@@ -43,8 +44,9 @@ class Revocation:
 
 
 def esim_in_use(esim: Esim) -> bool:
-    """Whether our records already say the eSIM was installed or used."""
-    return esim.status not in (Esim.Status.RELEASED, Esim.Status.REVOKED)
+    """Whether our records already say the eSIM was installed or used: it is neither
+    revoked nor where the table lets a revocation start (never installed)."""
+    return esim.status != Esim.Status.REVOKED and not ESIM_STATES.may("revoke", esim.status)
 
 
 def _shares(total: int, parts: int) -> list[int]:
@@ -90,9 +92,9 @@ def _revoked_record(
         if whole:
             if locked.status == Esim.Status.REVOKED:
                 return False
-            locked.status = Esim.Status.REVOKED
-            locked.save(update_fields=["status", "updated_at"])
-            esim.status = locked.status
+            # Under the row lock, from the status read: this move wins.
+            esim_transition(esim_id=esim.pk, to=Esim.Status.REVOKED, expected=locked.status)
+            esim.refresh_from_db(fields=["status"])
         provider_refund_expect(order=order, iccid=esim.iccid, bundle_code=bundle_code, cost=cost)
         what = f"eSIM {esim.iccid}" if whole else f"bundle {bundle_code} on eSIM {esim.iccid}"
         order_event_record(

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from fulfilment.models import Esim
+from fulfilment.state import ESIM_IN_SERVICE
 from orders.selectors import buyer_filter
 from ttelgo.errors import DomainError
 from vendors.models import Vendor
@@ -38,15 +39,12 @@ def esim_get_for_buyer(*, iccid: str, customer: Any = None, vendor: Vendor | Non
     return esim
 
 
-# An eSIM that can still be used (and so still expire).
-IN_SERVICE = (Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE)
-
-
 def esims_expiring_within(*, now: datetime, days: int) -> QuerySet[Esim, int]:
-    """The ids of eSIMs in service whose expiry falls in the next `days` days: what the
-    expiry notices and the expiry auto top-ups walk (each locks one eSIM at a time)."""
+    """The ids of eSIMs in service (`ESIM_IN_SERVICE`) whose expiry falls in the next `days`
+    days: what the expiry notices and the expiry auto top-ups walk (each locks one eSIM at
+    a time)."""
     return Esim.objects.filter(
         expires_at__gt=now,
         expires_at__lte=now + timedelta(days=days),
-        status__in=IN_SERVICE,
+        status__in=ESIM_IN_SERVICE,
     ).values_list("pk", flat=True)

@@ -15,6 +15,7 @@ from fulfilment.auto_topups.triggers import auto_topup_due
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
 from fulfilment.selectors import esims_expiring_within
+from fulfilment.state import ESIM_IN_SERVICE, ESIM_STATES, esim_transition
 from providers import BundleUsage, ProviderError, get_provider
 from ttelgo.outbox import event_record, task_enqueue
 
@@ -155,15 +156,15 @@ def esim_usage_apply(
         esim.usage_updated_at = timezone.now()
         if bundles is not None:
             esim.bundles = bundles
-        if state in _STATUS_BY_STATE:
-            esim.status = _STATUS_BY_STATE[state]
-        elif state == "active" and esim.status == Esim.Status.RELEASED:
-            esim.status = Esim.Status.ACTIVE
+        reported = _status_reported(previous_status, state)
+        if reported != previous_status:  # under the row lock: this move wins
+            esim_transition(esim_id=esim.pk, to=reported, expected=previous_status)
+            esim.refresh_from_db(fields=["status"])
         vendor = esim.order.vendor
         levels = vendor.usage_alert_levels if vendor is not None else DEFAULT_ALERT_LEVELS
         due = _lifecycle_due(esim, previous_status, levels)
         esim.events_sent = [*esim.events_sent, *(key for key, _t, _d in due)]
-        esim.save()
+        esim.save(update_fields=_USAGE_FIELDS)
         auto_topup_due(esim)
         if vendor is None:  # a customer's eSIM: the moments that matter, by email
             for _key, type_, extra in due:
@@ -177,6 +178,32 @@ def esim_usage_apply(
             for _key, type_, extra in due:
                 event_record(vendor_id=vendor.pk, type=type_, data={**data, **extra})
         return esim
+
+
+# What a usage report writes besides the status (which moves through `ESIM_STATES`).
+_USAGE_FIELDS = [
+    "initial_mb",
+    "remaining_mb",
+    "unlimited",
+    "usage_state",
+    "usage_updated_at",
+    "bundles",
+    "events_sent",
+    "updated_at",
+]
+
+
+def _status_reported(status: str, state: str) -> str:
+    """The status the provider's usage `state` puts an eSIM in `status` in: depleted,
+    expired or revoked as it says, active at its first use; unchanged where the table
+    allows no such move (a revoked eSIM stays revoked)."""
+    if state in _STATUS_BY_STATE:
+        target = _STATUS_BY_STATE[state]
+    elif state == "active" and status == Esim.Status.RELEASED:
+        target = Esim.Status.ACTIVE
+    else:
+        return status
+    return target if ESIM_STATES.can(status, target) else status
 
 
 def _event_refs(esim: Esim) -> dict[str, Any]:
@@ -293,9 +320,8 @@ def esims_usage_refresh_due(*, older_than: timedelta = timedelta(hours=1), limit
     `esims_usage_refresh` job): oldest first, at most `limit` per run to stay within the
     provider's rate limits. Returns how many were asked about."""
     cutoff = timezone.now() - older_than
-    live = (Esim.Status.RELEASED, Esim.Status.INSTALLED, Esim.Status.ACTIVE)
     due = (
-        Esim.objects.filter(status__in=live)
+        Esim.objects.filter(status__in=ESIM_IN_SERVICE)
         .filter(models.Q(usage_updated_at__isnull=True) | models.Q(usage_updated_at__lt=cutoff))
         .order_by(models.F("usage_updated_at").asc(nulls_first=True), "id")[:limit]
     )

@@ -53,7 +53,7 @@ def order_esims_email(order_id: int, to: str = "") -> None:
 
 @fulfilment_task("orders_redrive_stuck")
 def orders_redrive_stuck(older_than_seconds: int = 60) -> dict[str, int]:
-    from fulfilment.provisioning import orders_redrive_stuck as redrive
+    from fulfilment.recovery import orders_redrive_stuck as redrive
 
     result = redrive(older_than=timedelta(seconds=older_than_seconds))
     return {
@@ -95,14 +95,14 @@ def esim_lifecycle_email(esim_id: int, type: str, data: dict) -> None:
 
 @fulfilment_task("orders_delivery_guarantee", ignore_result=True)
 def orders_delivery_guarantee() -> list[int]:
-    from fulfilment.provisioning import orders_delivery_guarantee as guarantee
+    from fulfilment.recovery import orders_delivery_guarantee as guarantee
 
     return guarantee()
 
 
 @fulfilment_task("orders_late_deliveries_revoke", ignore_result=True)
 def orders_late_deliveries_revoke() -> list[int]:
-    from fulfilment.provisioning import orders_late_deliveries_revoke as revoke
+    from fulfilment.recovery import orders_late_deliveries_revoke as revoke
 
     return revoke()
 

@@ -27,7 +27,7 @@ from payments.models import Payment, PaymentProfile, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record, task_enqueue
-from ttelgo.state import StateTable, transition
+from ttelgo.state import StateTable, transition, transition_rows
 
 logger = logging.getLogger(__name__)
 P = Payment.Status
@@ -51,6 +51,23 @@ PAYMENT_STATES = StateTable.of(
         P.CANCELED: set(),
     },
 )
+# Where a card refund may go: the gateway made it or refused it; one we marked failed
+# (say, a timeout) may have gone through after all, or is asked again under its key.
+REFUND_STATES = StateTable.of(
+    "Refund",
+    {
+        Refund.Status.PENDING: {Refund.Status.SUCCEEDED, Refund.Status.FAILED},
+        Refund.Status.FAILED: {Refund.Status.SUCCEEDED, Refund.Status.PENDING},
+        Refund.Status.SUCCEEDED: set(),
+    },
+)
+
+
+def _refund_move(refund_id: int, *, to: str, expected: str | frozenset[str], **fields: Any) -> int:
+    """Move a card refund to `to` from `expected` in one conditional update; 1 if it moved."""
+    return transition_rows(
+        Refund.objects.filter(pk=refund_id), table=REFUND_STATES, to=to, expected=expected, **fields
+    )
 
 
 def _status_of(intent: GatewayIntent) -> str:
@@ -493,7 +510,13 @@ def payment_refund(
                 currency=locked.currency,
             )
         if keyed is not None:
-            Refund.objects.filter(pk=keyed.pk).update(status=Refund.Status.PENDING, error="")
+            # Under the payment's lock: it moves (one still pending stays pending).
+            _refund_move(
+                keyed.pk,
+                to=Refund.Status.PENDING,
+                expected=frozenset({Refund.Status.FAILED, Refund.Status.PENDING}),
+                error="",
+            )
             refund = keyed
         else:
             refund = Refund.objects.create(
@@ -520,13 +543,19 @@ def payment_refund(
             metadata={"refund_id": str(refund.pk), "payment_id": str(locked.pk)},
         )
     except GatewayError as exc:
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            status=Refund.Status.FAILED, error=exc.message[:1000], completed_at=timezone.now()
+        _refund_move(
+            refund.pk,
+            to=Refund.Status.FAILED,
+            expected=Refund.Status.PENDING,
+            error=exc.message[:1000],
+            completed_at=timezone.now(),
         )
         raise _gateway_failed(exc) from exc
     if result.status in ("failed", "canceled"):
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            status=Refund.Status.FAILED,
+        _refund_move(
+            refund.pk,
+            to=Refund.Status.FAILED,
+            expected=Refund.Status.PENDING,
             gateway_refund_id=result.id,
             error=f"refund {result.status}",
             completed_at=timezone.now(),
@@ -589,10 +618,10 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
         refund = Refund.objects.select_related("payment").get(pk=refund_id)
         payment = payment_qs_select_for_update().get(pk=refund.payment_id)
         # A refund we marked failed (say, a timeout) may have gone through after all.
-        changed = Refund.objects.filter(
-            pk=refund_id, status__in=(Refund.Status.PENDING, Refund.Status.FAILED)
-        ).update(
-            status=Refund.Status.SUCCEEDED,
+        changed = _refund_move(
+            refund_id,
+            to=Refund.Status.SUCCEEDED,
+            expected=frozenset({Refund.Status.PENDING, Refund.Status.FAILED}),
             gateway_refund_id=gateway_refund_id,
             completed_at=timezone.now(),
             error="",

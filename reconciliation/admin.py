@@ -15,6 +15,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
+from reconciliation.state import FINDING_STATES
 from ttelgo.admin.console import ReadOnlyAdminMixin, change_url, operator_form, require_perm
 from ttelgo.errors import DomainError
 
@@ -208,7 +209,8 @@ class ReconciliationFindingAdmin(ReadOnlyAdminMixin, ModelAdmin):
         from reconciliation.services import finding_fix
 
         done = 0
-        for pk in queryset.filter(status=F.Status.OPEN).order_by("pk").values_list("pk", flat=True):
+        fixable = queryset.filter(status__in=FINDING_STATES.actions["fix"])
+        for pk in fixable.order_by("pk").values_list("pk", flat=True):
             try:
                 finding_fix(
                     finding_id=pk, actor=request.user, action=F.Fix.RESOLVE, note="resolved in bulk"

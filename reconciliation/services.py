@@ -37,6 +37,7 @@ from payments.models import Payment, Refund
 from payments.services import payment_intent_sync
 from providers import get_provider
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
+from reconciliation.state import FINDING_STATES, finding_move, run_move
 from ttelgo.audit import audit_record
 from ttelgo.csv_safe import csv_text
 from ttelgo.errors import DomainError
@@ -597,10 +598,9 @@ def reconciliation_execute(*, run_id: int) -> ReconciliationRun:
             checks_done=done, summary=summary, heartbeat_at=timezone.now()
         )
     with transaction.atomic():
-        finished = ReconciliationRun.objects.filter(
-            pk=run.pk, status=ReconciliationRun.Status.RUNNING
-        ).update(
-            status=ReconciliationRun.Status.COMPLETED,
+        finished = run_move(
+            ReconciliationRun.objects.filter(pk=run.pk),
+            to=ReconciliationRun.Status.COMPLETED,
             finished_at=timezone.now(),
             findings_count=len(found),
             summary=summary,
@@ -632,10 +632,9 @@ def runs_sweep_stale() -> int:
     """Runs whose worker stopped stamping them (killed, lost) are marked failed, so the
     page stops waiting and a new run can start. Returns how many."""
     stale = timezone.now() - timedelta(seconds=settings.RECONCILIATION_STALE_SECONDS)
-    return ReconciliationRun.objects.filter(
-        status=ReconciliationRun.Status.RUNNING, heartbeat_at__lt=stale
-    ).update(
-        status=ReconciliationRun.Status.FAILED,
+    return run_move(
+        ReconciliationRun.objects.filter(heartbeat_at__lt=stale),
+        to=ReconciliationRun.Status.FAILED,
         finished_at=timezone.now(),
         error="The worker running it stopped (no progress for "
         f"{settings.RECONCILIATION_STALE_SECONDS} s); run it again.",
@@ -649,7 +648,7 @@ def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> Recon
     if not note.strip():
         raise DomainError("validation_error", "Say what was done.", details={"note": ["Required."]})
     finding = ReconciliationFinding.objects.get(pk=finding_id)
-    if finding.status != F.Status.OPEN:
+    if not FINDING_STATES.may("fix", finding.status):
         raise DomainError("invalid_state", "This finding is already resolved.")
     if action not in (F.Fix.RESOLVE, finding.fix):
         raise DomainError(
@@ -659,8 +658,10 @@ def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> Recon
         )
     # Claim the finding first (compare-and-set), so two operators fixing it at once apply
     # the fix once; if the fix is refused, the claim is released and the finding reopens.
-    changed = ReconciliationFinding.objects.filter(pk=finding.pk, status=F.Status.OPEN).update(
-        status=F.Status.RESOLVED,
+    changed = finding_move(
+        finding.pk,
+        to=F.Status.RESOLVED,
+        expected=F.Status.OPEN,
         resolution=f"{action}: {note.strip()}",
         resolved_by=actor if getattr(actor, "is_authenticated", False) else None,
         resolved_at=timezone.now(),
@@ -670,8 +671,13 @@ def finding_fix(*, finding_id: int, actor: Any, action: str, note: str) -> Recon
     try:
         _apply_fix(finding, action=action, actor=actor, note=note)
     except Exception:
-        ReconciliationFinding.objects.filter(pk=finding.pk).update(
-            status=F.Status.OPEN, resolution="", resolved_by=None, resolved_at=None
+        finding_move(
+            finding.pk,
+            to=F.Status.OPEN,
+            expected=F.Status.RESOLVED,
+            resolution="",
+            resolved_by=None,
+            resolved_at=None,
         )
         raise
     finding.refresh_from_db()

@@ -27,6 +27,7 @@ from orders.models import Order
 from orders.selectors import order_get_for_buyer
 from support.lock_objects import ticket_qs_select_for_update
 from support.models import Ticket, TicketMessage
+from support.state import TICKET_STATES, ticket_move
 from ttelgo.audit import audit_record
 from ttelgo.emails import templated_email
 from ttelgo.errors import DomainError
@@ -118,8 +119,9 @@ def ticket_reply_by_requester(
 ) -> TicketMessage | None:
     """The requester writes again: the ticket is open (waiting for us) again. A reply by
     email already added (same Message-ID) adds nothing and returns None."""
-    if ticket.status == Ticket.Status.CLOSED:
-        raise DomainError("invalid_state", "This ticket is closed; open a new one.")
+    closed = DomainError("invalid_state", "This ticket is closed; open a new one.")
+    if not TICKET_STATES.may("reply", ticket.status):
+        raise closed
     try:
         with transaction.atomic():
             message = TicketMessage.objects.create(
@@ -130,7 +132,10 @@ def ticket_reply_by_requester(
                 message_id=message_id[:255],
             )
             now = timezone.now()
-            Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.OPEN, updated_at=now)
+            # Compare-and-set: a ticket closed meanwhile takes no reply (nor its message).
+            reply = TICKET_STATES.actions["reply"]
+            if not ticket_move(ticket.pk, to=Ticket.Status.OPEN, expected=reply, updated_at=now):
+                raise closed
             Ticket.objects.filter(pk=ticket.pk, waiting_since__isnull=True).update(
                 waiting_since=now
             )
@@ -164,11 +169,17 @@ def operator_ticket_answer(
             via=TicketMessage.Via.CONSOLE,
             email_status=TicketMessage.Email.QUEUED if to else "",
         )
-        ticket.status = Ticket.Status.CLOSED if close else Ticket.Status.ANSWERED
-        ticket.waiting_since = None
-        if ticket.assignee_id is None:
-            ticket.assignee = actor
-        ticket.save(update_fields=["status", "waiting_since", "assignee", "updated_at"])
+        # Under the row lock, from the status read (an answer may close it, or answer a
+        # closed ticket again).
+        ticket_move(
+            ticket.pk,
+            to=Ticket.Status.CLOSED if close else Ticket.Status.ANSWERED,
+            expected=ticket.status,
+            waiting_since=None,
+            assignee_id=ticket.assignee_id or actor.pk,
+            updated_at=timezone.now(),
+        )
+        ticket.refresh_from_db()
         audit_record(
             actor=actor, action="ticket.answer", target=ticket, after={"status": ticket.status}
         )
@@ -226,8 +237,12 @@ def ticket_answer_email_failed(*, message_id: int, error: BaseException | str) -
             f"to the requester ({text[:300]}). Correct the cause and answer again.",
             via=TicketMessage.Via.CONSOLE,
         )
-        Ticket.objects.filter(pk=message.ticket_id).update(
-            status=Ticket.Status.OPEN, waiting_since=now, updated_at=now
+        ticket_move(
+            message.ticket_id,
+            to=Ticket.Status.OPEN,
+            expected=frozenset(TICKET_STATES.allowed),  # whatever the answer made it
+            waiting_since=now,
+            updated_at=now,
         )
     TICKET_ANSWER_EMAIL_FAILURES.inc()
     logger.warning("ticket answer %s not emailed: %s", message_id, text)

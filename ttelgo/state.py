@@ -1,9 +1,15 @@
 """Status columns as state machines: one table shape and one compare-and-set transition.
 
-Every status column (orders, payments, vendors) declares a `StateTable` of the moves it
-allows and, where operators act on it, `actions`: which statuses each named action
-starts from. Services perform moves with `transition`; admin pages ask the same table
-(`table.may("refund", status)`) instead of keeping their own list.
+Every status column (orders, payments and their refunds, vendors, eSIMs and their
+refunds, auto top-up runs, webhook deliveries, inbound events, tickets, invoices,
+reconciliation runs and findings) declares a `StateTable` of the moves it allows and,
+where operators act on it, `actions`: which statuses each named action starts from.
+Services perform moves with `transition` (read, check, compare-and-set one row,
+`invalid_state` when it lost) or `transition_rows` (one conditional UPDATE whose row
+count says who won: claims and sweeps); nothing else writes a status column
+(tests/core/test_state_tables.py keeps it so, and names the few exceptions). Admin
+pages ask the same table (`table.may("refund", status)`) instead of keeping their own
+list.
 """
 
 from __future__ import annotations
@@ -106,3 +112,28 @@ def transition[M: models.Model](
             )
         row.refresh_from_db()
         return row, current
+
+
+def transition_rows(
+    rows: models.QuerySet[Any],
+    *,
+    table: StateTable,
+    to: str,
+    expected: str | Iterable[str],
+    status_field: str = "status",
+    **fields: Any,
+) -> int:
+    """Move every row of `rows` whose status is one of `expected` to `to`, in one
+    conditional UPDATE, and return how many moved (healthchecks' `sendalerts`): the row
+    count decides, so of two concurrent moves of one row only one changes it and the
+    other sees 0 (a claim lost, or a move already made). Nothing is read first; a caller
+    that holds the row lock passes the status it read and always sees 1.
+
+    Every `expected -> to` must be a move `table` declares, or `invalid_state` is raised
+    before anything is written. A row already in `to` is not moving: listing `to` in
+    `expected` updates such a row's other `fields` in place (a retry stays pending)."""
+    sources = frozenset({expected} if isinstance(expected, str) else map(str, expected))
+    for source in sorted(sources):
+        if source != to and not table.can(source, to):
+            raise table.refuse("*", source, to)
+    return rows.filter(**{f"{status_field}__in": sources}).update(**{status_field: to}, **fields)

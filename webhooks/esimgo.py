@@ -32,6 +32,7 @@ from fulfilment.services import esim_bundle_reported
 from ttelgo.errors import DomainError
 from ttelgo.outbox import task_enqueue
 from webhooks.models import InboundEvent
+from webhooks.state import inbound_move
 
 SIGNATURE_HEADER = "X-Signature-SHA256"
 BYTES_PER_MB = 1024 * 1024
@@ -94,15 +95,23 @@ def esimgo_event_process(*, event_pk: int) -> None:
     esim = Esim.objects.filter(iccid=str(payload.get("iccid", ""))).first()
     bundle = payload.get("bundle") or {}
     if esim is None or not isinstance(bundle, dict) or "remainingQuantity" not in bundle:
-        InboundEvent.objects.filter(pk=event.pk, status=InboundEvent.Status.RECEIVED).update(
-            status=InboundEvent.Status.IGNORED, processed_at=timezone.now(), attempts=1
+        inbound_move(
+            InboundEvent.objects.filter(pk=event.pk),
+            to=InboundEvent.Status.IGNORED,
+            expected=InboundEvent.Status.RECEIVED,
+            processed_at=timezone.now(),
+            attempts=1,
         )
         return
     unlimited = bool(bundle.get("unlimited"))
     with transaction.atomic():
-        claimed = InboundEvent.objects.filter(
-            pk=event.pk, status=InboundEvent.Status.RECEIVED
-        ).update(status=InboundEvent.Status.PROCESSED, processed_at=timezone.now(), attempts=1)
+        claimed = inbound_move(
+            InboundEvent.objects.filter(pk=event.pk),
+            to=InboundEvent.Status.PROCESSED,
+            expected=InboundEvent.Status.RECEIVED,
+            processed_at=timezone.now(),
+            attempts=1,
+        )
         if not claimed:
             return
         esim_bundle_reported(

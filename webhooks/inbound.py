@@ -23,6 +23,7 @@ from ttelgo.outbox import BROKER_ERRORS
 from ttelgo.queues import queued_marker_void, queues_epoch
 from webhooks.lock_objects import inbound_event_qs_select_for_update
 from webhooks.models import InboundEvent
+from webhooks.state import INBOUND_STATES, inbound_move
 
 logger = logging.getLogger(__name__)
 S = InboundEvent.Status
@@ -130,27 +131,34 @@ def inbound_event_process(*, event_id: int) -> InboundEvent:
         event = inbound_event_qs_select_for_update().get(pk=event_id)
         if event.status in (S.PROCESSED, S.IGNORED):
             return event
-        event.attempts += 1
-        event.queued_until = None  # running: a failure is due again on its own schedule
+        # queued_until: running, so a failure is due again on its own schedule.
+        ran = {"attempts": event.attempts + 1, "queued_until": None}
+        rows = InboundEvent.objects.filter(pk=event.pk)
         try:
             with transaction.atomic():
                 handled = _handle(event)
         except Exception as exc:
             logger.exception("inbound event %s failed", event.pk)
-            event.status = S.FAILED
-            event.error = f"{type(exc).__name__}: {exc}"[:5000]
-            event.save(update_fields=["status", "error", "attempts", "queued_until"])
+            error = f"{type(exc).__name__}: {exc}"[:5000]
+            # Under the row lock, from the status read (a failed run stays failed).
+            inbound_move(rows, to=S.FAILED, expected=event.status, error=error, **ran)
+            event.refresh_from_db()
             return event
-        event.status = S.PROCESSED if handled else S.IGNORED
-        event.error = ""
-        event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "attempts", "processed_at", "queued_until"])
+        done = S.PROCESSED if handled else S.IGNORED
+        inbound_move(
+            rows, to=done, expected=event.status, error="", processed_at=timezone.now(), **ran
+        )
+        event.refresh_from_db()
         return event
 
 
 def inbound_event_reprocess(*, event_id: int) -> InboundEvent:
     """Operators: run a stored event's handler again (handlers are idempotent)."""
-    InboundEvent.objects.filter(pk=event_id).update(status=S.RECEIVED)
+    inbound_move(
+        InboundEvent.objects.filter(pk=event_id),
+        to=S.RECEIVED,
+        expected=INBOUND_STATES.actions["reprocess"],
+    )
     return inbound_event_process(event_id=event_id)
 
 

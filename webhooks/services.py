@@ -56,6 +56,7 @@ from webhooks.lock_objects import (
 )
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.signing import sign_headers
+from webhooks.state import DELIVERY_STATES, delivery_move
 from webhooks.urlguard import url_check
 
 logger = logging.getLogger(__name__)
@@ -236,9 +237,13 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk, deleted_at__isnull=True).update(
             deleted_at=now, enabled=False, disabled_reason="deleted", disabled_at=now
         )
-        WebhookDelivery.objects.filter(
-            endpoint=endpoint, status=WebhookDelivery.Status.PENDING
-        ).update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="deleted")
+        delivery_move(
+            WebhookDelivery.objects.filter(endpoint=endpoint),
+            to=WebhookDelivery.Status.FAILED,
+            expected=WebhookDelivery.Status.PENDING,
+            next_attempt_at=None,
+            last_error="deleted",
+        )
 
 
 def endpoint_disable(
@@ -419,8 +424,11 @@ def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
         )
     with transaction.atomic():
         _endpoint_unpause(endpoint_id=endpoint.pk)
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=WebhookDelivery.Status.PENDING,
+        # From any status (a pending one starts its schedule again).
+        delivery_move(
+            WebhookDelivery.objects.filter(pk=delivery.pk),
+            to=WebhookDelivery.Status.PENDING,
+            expected=DELIVERY_STATES.actions["replay"],
             schedule_attempts=0,
             next_attempt_at=timezone.now(),
             queued_until=_queued_until(),
@@ -582,8 +590,12 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
     )
     endpoint = delivery.endpoint
     if not endpoint.enabled or endpoint.deleted_at is not None:
-        WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="disabled"
+        delivery_move(
+            WebhookDelivery.objects.filter(pk=delivery_id),
+            to=WebhookDelivery.Status.FAILED,
+            expected=WebhookDelivery.Status.PENDING,
+            next_attempt_at=None,
+            last_error="disabled",
         )
         return None
     if endpoint.paused_until is not None and endpoint.paused_until > now:
@@ -648,29 +660,38 @@ def delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
             error=error,
             succeeded=succeeded,
         )
-        delivery.attempt_count += 1
-        delivery.schedule_attempts += 1
-        delivery.last_attempt_at = now
-        delivery.last_status_code = status_code
-        delivery.last_error = error or ("" if succeeded else f"HTTP {status_code}")
+        fields: dict[str, Any] = {
+            "attempt_count": delivery.attempt_count + 1,
+            "schedule_attempts": delivery.schedule_attempts + 1,
+            "last_attempt_at": now,
+            "last_status_code": status_code,
+            "last_error": error or ("" if succeeded else f"HTTP {status_code}"),
+        }
+        to = delivery.status  # a failed attempt with retries left: it stays pending
         if succeeded:
-            delivery.status = WebhookDelivery.Status.SUCCEEDED
-            delivery.next_attempt_at = None
+            to, fields["next_attempt_at"] = WebhookDelivery.Status.SUCCEEDED, None
         elif status_code == 410:
             # 410 Gone: the receiver tells us the endpoint no longer exists.
-            delivery.status = WebhookDelivery.Status.FAILED
-            delivery.next_attempt_at = None
+            to, fields["next_attempt_at"] = WebhookDelivery.Status.FAILED, None
             disable_reason = "the receiver answered 410 Gone"
         else:
-            delay = _next_delay(delivery.schedule_attempts)
+            delay = _next_delay(fields["schedule_attempts"])
             if delay is None:
                 # This delivery gives up; the endpoint stays on unless it has failed for
                 # days (other events may still reach it).
-                delivery.status = WebhookDelivery.Status.FAILED
-                delivery.next_attempt_at = None
+                to, fields["next_attempt_at"] = WebhookDelivery.Status.FAILED, None
             else:
-                delivery.next_attempt_at = now + delay
-        delivery.save()
+                fields["next_attempt_at"] = now + delay
+        if not DELIVERY_STATES.can(delivery.status, to):
+            to = delivery.status  # e.g. a give-up after another attempt's success
+        # Under the row lock, from the status read: the move is this attempt's.
+        delivery_move(
+            WebhookDelivery.objects.filter(pk=delivery_id),
+            to=to,
+            expected=delivery.status,
+            **fields,
+        )
+        delivery.refresh_from_db()
         if disable_reason:
             endpoint_disable(endpoint=endpoint, reason=disable_reason, automatic=True)
         outcome = "succeeded" if succeeded else "retrying"

@@ -15,6 +15,7 @@ from unfold.decorators import action
 from fulfilment.admin.orders import NoteForm, RejectForm
 from fulfilment.models import Esim, EsimRefund, ProviderRefund
 from fulfilment.refunds import operator_esim_refund_approve, operator_esim_refund_reject
+from fulfilment.state import ESIM_REFUND_STATES
 from ttelgo.admin.console import (
     MoneyColumnsMixin,
     ReadOnlyAdminMixin,
@@ -48,7 +49,15 @@ class EsimRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
     actions_detail = ("approve_detail", "reject_detail")
 
     def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.has_perm("ttelgo.refund_any"))
+        """An operator who may refund anything, on a request the refund table lets them
+        review (`in_review`): one refunded or rejected already shows no actions."""
+        if not request.user.has_perm("ttelgo.refund_any"):
+            return False
+        if obj is None:
+            return True
+        pk = obj.pk if isinstance(obj, EsimRefund) else obj
+        status = EsimRefund.objects.filter(pk=pk).values_list("status", flat=True).first()
+        return status is None or ESIM_REFUND_STATES.may("review", status)
 
     def _summary(self, refund: EsimRefund) -> list[tuple[str, Any]]:
         return [

@@ -1,7 +1,7 @@
 """Orders in the operator console: every order with its items, its eSIMs and its history,
 refunds, cancels and re-drives from the order page; the fraud review queue. Here, above
 fulfilment, because a full refund takes the order's eSIMs back. (Fraud rules:
-orders/admin.py.)
+fulfilment/admin.py.)
 
 Nothing here changes an order directly: every action calls `orders/operator.py` or
 `fulfilment/operator.py` (refunds), which checks the role permission, calls the owning

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
+from fulfilment.auto_topups.state import AUTO_TOPUP_RUN_STATES
 from fulfilment.auto_topups.triggers import auto_topup_event
 from fulfilment.emails import customer_email
 from fulfilment.links import payment_page_url
@@ -24,6 +26,7 @@ from payments.services import payment_off_session, saved_card_of
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.state import transition_rows
 from vendors.models import Vendor
 
 R = AutoTopupRun.Status
@@ -145,11 +148,22 @@ def auto_topup_execute(*, run_id: int) -> AutoTopupRun:
     return _customer_topup(run)
 
 
+def _move(run_id: int, *, to: str, **fields: Any) -> int:
+    """Move a pending run to `to` (`AUTO_TOPUP_RUN_STATES`) in one conditional update:
+    1 for the caller that moved it, 0 when another already had."""
+    fields.setdefault("updated_at", timezone.now())
+    return transition_rows(
+        AutoTopupRun.objects.filter(pk=run_id),
+        table=AUTO_TOPUP_RUN_STATES,
+        to=to,
+        expected=R.PENDING,
+        **fields,
+    )
+
+
 def _fail(run: AutoTopupRun, detail: str) -> AutoTopupRun:
     with transaction.atomic():
-        changed = AutoTopupRun.objects.filter(pk=run.pk, status=R.PENDING).update(
-            status=R.FAILED, detail=detail[:500]
-        )
+        changed = _move(run.pk, to=R.FAILED, detail=detail[:500])
         run.refresh_from_db()
         if changed:
             auto_topup_event(run)
@@ -169,9 +183,8 @@ def _vendor_topup(run: AutoTopupRun) -> AutoTopupRun:
             if locked.status != R.PENDING:
                 return locked
             order = order_create_topup(iccid=iccid, bundle_code=bundle_code, vendor=vendor)
-            locked.order = order
-            locked.status = R.APPLIED
-            locked.save(update_fields=["order", "status", "updated_at"])
+            _move(run.pk, to=R.APPLIED, order=order)  # under the row lock: it moves
+            locked.refresh_from_db()
             auto_topup_event(locked)
             return locked
     except DomainError as exc:
@@ -209,7 +222,7 @@ def _customer_topup(run: AutoTopupRun) -> AutoTopupRun:
         return _fail(run, "card_declined: the saved card was declined")
     status = R.APPLIED if outcome == "succeeded" else R.ACTION_REQUIRED
     with transaction.atomic():
-        changed = AutoTopupRun.objects.filter(pk=run.pk, status=R.PENDING).update(status=status)
+        changed = _move(run.pk, to=status)
         run.refresh_from_db()
         if changed:
             data: dict[str, Any] = {

@@ -21,6 +21,7 @@ from ttelgo.queues import PROVISIONING, queue_for
 
 R = AutoTopupRun.Status
 _OPEN = (R.PENDING, R.ACTION_REQUIRED)
+_ORDER_OPEN = ("awaiting_payment", "paid", "in_review", "provisioning")
 
 
 def auto_topup_rule_for(esim: Esim) -> AutoTopupRule | None:
@@ -54,10 +55,12 @@ def _in_flight(esim: Esim) -> bool:
     figures): a second crossing now would top up twice for one need."""
     runs = AutoTopupRun.objects.filter(esim=esim)
     return (
-        runs.filter(status__in=_OPEN).exists()
+        runs.filter(status=R.PENDING).exists()
+        # Its order placed (or waiting for the customer to confirm the payment): in
+        # flight until that order lands or lapses, not for ever.
         or runs.filter(
-            status=R.APPLIED,
-            order__status__in=("awaiting_payment", "paid", "in_review", "provisioning"),
+            status__in=(R.APPLIED, R.ACTION_REQUIRED),
+            order__status__in=_ORDER_OPEN,
         ).exists()
     )
 

@@ -258,7 +258,7 @@ def _order_delivered_late() -> Order:
 
 
 def _late_deliveries_sweep(order: Order, i: int) -> Any:
-    from fulfilment.provisioning import orders_late_deliveries_revoke
+    from fulfilment.recovery import orders_late_deliveries_revoke
 
     return orders_late_deliveries_revoke()
 
@@ -273,7 +273,7 @@ def _order_stuck_paid_long() -> Order:
 
 
 def _redrive_sweep(order: Order, i: int) -> Any:
-    from fulfilment.provisioning import orders_redrive_stuck
+    from fulfilment.recovery import orders_redrive_stuck
 
     return orders_redrive_stuck(older_than=timedelta(seconds=60))
 
@@ -298,14 +298,14 @@ def _order_not_delivered_in_time() -> Order:
 
 
 def _guarantee_sweep(order: Order, i: int) -> Any:
-    from fulfilment.provisioning import orders_delivery_guarantee
+    from fulfilment.recovery import orders_delivery_guarantee
 
     return orders_delivery_guarantee()
 
 
 def _provider_refunds_due() -> Order:
     """A late delivery taken back: the provider owes its three eSIMs' cost back."""
-    from fulfilment.provisioning import orders_late_deliveries_revoke
+    from fulfilment.recovery import orders_late_deliveries_revoke
 
     order = _order_delivered_late()
     assert orders_late_deliveries_revoke() == [order.pk]

@@ -211,7 +211,7 @@ def test_after_the_broker_lost_its_queues_the_redrive_queues_an_order_at_once(
 ):
     """An order accepted seconds before Redis lost its data is queued again by the next
     sweep, without waiting for its lease or for `older_than`."""
-    from fulfilment.provisioning import orders_redrive_stuck
+    from fulfilment.recovery import orders_redrive_stuck
     from orders.services import order_create_b2b
 
     bundles_create()
@@ -228,7 +228,7 @@ def test_after_the_broker_lost_its_queues_the_redrive_queues_an_order_at_once(
         restarted = timezone.now() + timedelta(seconds=1)
         with (
             time_machine.travel(restarted + timedelta(seconds=5)),
-            mock.patch("fulfilment.provisioning.queues_epoch", return_value=restarted),
+            mock.patch("fulfilment.recovery.queues_epoch", return_value=restarted),
         ):
             assert orders_redrive_stuck().redriven == [order.pk]
             assert orders_redrive_stuck().redriven == []  # queued again once

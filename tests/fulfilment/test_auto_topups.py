@@ -342,6 +342,36 @@ def test_a_bank_asking_for_authentication_gets_the_customer_a_link(
     assert Client().get("/pay/forged").status_code == 404
 
 
+def test_a_top_up_waiting_for_the_customer_holds_the_next_one_only_while_it_waits(
+    bundles, django_capture_on_commit_callbacks
+):
+    """A run that asked the customer to confirm is in flight while its order waits for
+    the payment; once that order is paid (or lapses), the next crossing tops up again."""
+    capture = django_capture_on_commit_callbacks
+    user, api, esim = _customer_with_saved_card(capture)
+    post(
+        api,
+        "/api/v1/auto-topups",
+        {"iccid": esim.iccid, "bundle_code": TOPUP_CODE, "below_percent": 20},
+    )
+    PaymentProfile.objects.filter(user=user).update(payment_method_id=AUTHENTICATION_REQUIRED_CARD)
+    _use(esim, remaining=100, capture=capture)
+    (first,) = AutoTopupRun.objects.all()
+    assert first.status == R.ACTION_REQUIRED
+    with capture(execute=True):
+        intent = Payment.objects.get(order_id=first.order_id).payment_intent_id
+        Client().post(f"/api/v1/sandbox/payment_intents/{intent}/succeed")
+    assert Order.objects.get(pk=first.order_id).status == "completed"
+    # The confirmed top-up landed (a second bundle) and the data runs low again.
+    _use(esim, remaining=150, bundles=2, capture=capture)
+    second = AutoTopupRun.objects.exclude(pk=first.pk).get()
+    assert second.status == R.ACTION_REQUIRED and second.order_id != first.order_id
+    # This time the customer never confirms: the order lapses, and the run holds no more.
+    Order.objects.filter(pk=second.order_id).update(status="cancelled")
+    _use(esim, remaining=100, bundles=3, capture=capture)
+    assert AutoTopupRun.objects.count() == 3
+
+
 def test_a_declined_saved_card_fails_the_top_up_and_tells_the_customer(
     bundles, django_capture_on_commit_callbacks
 ):

@@ -15,10 +15,9 @@ from fulfilment.models import Esim, ProviderRefund
 from fulfilment.provider_refunds import provider_refunds_collect
 from fulfilment.provisioning import (
     order_provision_attempt,
-    orders_delivery_guarantee,
-    orders_late_deliveries_revoke,
     provider_reference_for,
 )
+from fulfilment.recovery import orders_delivery_guarantee, orders_late_deliveries_revoke
 from fulfilment.tasks import order_provision
 from ledger.models import Account, Purpose
 from ledger.selectors import account_balance
@@ -130,7 +129,7 @@ def test_an_order_the_provider_delivered_is_left_to_complete(vendor):
     )
     with (
         time_machine.travel(timezone.now() + timedelta(minutes=61)),
-        mock.patch("fulfilment.provisioning._provider_order", return_value=delivered),
+        mock.patch("fulfilment.recovery._provider_order", return_value=delivered),
     ):
         assert orders_delivery_guarantee() == []
     order.refresh_from_db()

@@ -219,6 +219,11 @@ def test_operators_refund_or_reject_held_requests_from_the_console(
     assert EsimRefund.objects.get(pk=other.pk).status == EsimRefund.Status.REJECTED
     listing = client.get("/admin/fulfilment/esimrefund/").content.decode()
     assert f"{PRICE / 100:.2f} USD" in listing
+    # The page asks the refund table: a request no longer in review offers no action.
+    assert client.get(url).status_code == 403
+    assert client.post(reject, {"note": "again"}).status_code == 403
+    page = client.get(f"/admin/orders/esimrefund/{held.pk}/change/").content.decode()
+    assert "/approve/" not in page and "/reject/" not in page
 
 
 @responses.activate

@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from fulfilment.provisioning import orders_late_deliveries_revoke
+from fulfilment.recovery import orders_late_deliveries_revoke
 from orders.models import Order
 from providers import ProviderOrder
 from sandbox.models import SandboxBundleAssignment
@@ -78,7 +78,7 @@ def test_ten_overlapping_sweeps_revoke_each_esim_once():
 def test_a_sweep_that_finds_the_provider_still_processing_leaves_it_to_the_next():
     order = _delivered_late()
     processing = mock.Mock(status=ProviderOrder.STATUS_PROCESSING)
-    with mock.patch("fulfilment.provisioning._provider_order", return_value=processing):
+    with mock.patch("fulfilment.recovery._provider_order", return_value=processing):
         assert orders_late_deliveries_revoke() == []
     order.refresh_from_db()
     assert order.revoke_on_arrival and order.provisioning_lease_until is None

@@ -114,3 +114,15 @@ def test_a_customer_is_emailed_about_data_and_expiry_with_the_page_link(
         assert esims_expiry_notify() == 1
     assert mail.outbox[-1].subject == "Your eSIM expires in 1 day"
     assert not WebhookEvent.objects.filter(type__startswith="esim.").exists()  # no vendor
+
+
+def test_a_revoked_esim_stays_revoked_whatever_usage_the_provider_reports(prepaid_vendor, esim):
+    """Revoked is the end of the eSIM's table (fulfilment/state.py): a later usage
+    report of the bundle expired or used up changes its figures, not its status, and
+    announces no expiry or depletion of an eSIM the vendor was told is revoked."""
+    Esim.objects.filter(pk=esim.pk).update(status=Esim.Status.REVOKED)
+    _use(esim, 0, state="expired")
+    _use(esim, 0, state="depleted")
+    esim.refresh_from_db()
+    assert esim.status == Esim.Status.REVOKED and esim.usage_state == "depleted"
+    assert not {"esim.expired", "esim.depleted"} & set(_types(prepaid_vendor.vendor))

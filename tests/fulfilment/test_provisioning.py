@@ -17,10 +17,10 @@ from fulfilment.models import Esim
 from fulfilment.provisioning import (
     order_provision_attempt,
     order_provision_run,
-    orders_redrive_stuck,
     provider_reference_for,
     retry_countdown,
 )
+from fulfilment.recovery import orders_redrive_stuck
 from fulfilment.tasks import order_provision
 from ledger.models import Hold
 from orders.models import Order

@@ -13,7 +13,8 @@ import time_machine
 from django.utils import timezone
 
 from fulfilment import provisioning
-from fulfilment.provisioning import order_provision_attempt, orders_redrive_stuck
+from fulfilment.provisioning import order_provision_attempt
+from fulfilment.recovery import orders_redrive_stuck
 from orders.models import Order
 from orders.services import order_create_b2b
 from providers import ProviderUnavailable

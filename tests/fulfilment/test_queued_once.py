@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from fulfilment.provisioning import orders_redrive_stuck
+from fulfilment.recovery import orders_redrive_stuck
 from orders.services import order_create_b2b
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund

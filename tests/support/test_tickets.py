@@ -85,3 +85,24 @@ def test_a_customer_opens_a_ticket_and_a_closed_one_takes_no_more(db):
     closed = post(customer, f"/api/v1/tickets/{ticket['id']}/messages", {"body": "Hello?"})
     assert closed.status_code == 409 and closed.json()["error"]["code"] == "invalid_state"
     assert post(customer, "/api/v1/tickets", {"subject": "", "body": "x"}).status_code == 400
+
+
+def test_a_reply_to_a_ticket_closed_meanwhile_is_refused_and_adds_nothing(db):
+    """The requester's reply moves the ticket back to open by compare-and-set
+    (support/state.py): one an operator closed since the requester read it stays closed,
+    and the reply (its message) is refused, not half-recorded."""
+    from support.models import TicketMessage
+    from support.services import operator_ticket_answer, ticket_reply_by_requester
+    from ttelgo.errors import DomainError
+
+    customer = customer_client(UserFactory())
+    opened = post(customer, "/api/v1/tickets", {"subject": "Refund?", "body": "Can I?"}).json()
+    read = Ticket.objects.get(pk=opened["id"])  # what the reply was written against
+    operator_ticket_answer(ticket_id=read.pk, actor=operator("support"), body="Yes.", close=True)
+    messages = TicketMessage.objects.filter(ticket_id=read.pk).count()
+    with pytest.raises(DomainError) as caught:
+        ticket_reply_by_requester(ticket=read, body="Thanks, and one more thing")
+    assert caught.value.code == "invalid_state"
+    read.refresh_from_db()
+    assert read.status == Ticket.Status.CLOSED
+    assert TicketMessage.objects.filter(ticket_id=read.pk).count() == messages
