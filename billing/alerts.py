@@ -25,8 +25,8 @@ def vendor_low_balance_due(*, vendor: Vendor, available: Money) -> bool:
 def vendor_low_balance_check(*, vendor: Vendor, available: Money) -> bool:
     """Publish `wallet.low_balance` (and email the vendor) once when a prepaid vendor's
     `available` funds are below its threshold; re-armed once they are back above it.
-    Enqueue `vendors.tasks.vendor_low_balance_check` (a billing task, under the name it
-    first had) on commit after anything that moves a wallet: the task reads the balance. Returns whether the alert fired now."""
+    Enqueue `billing.tasks.vendor_low_balance_check` through the outbox after anything
+    that moves a wallet: the task reads the balance. Returns whether the alert fired now."""
     if vendor.billing_mode != Vendor.BillingMode.PREPAID or vendor.low_balance_threshold <= 0:
         return False
     threshold = Money(vendor.low_balance_threshold, vendor.currency)

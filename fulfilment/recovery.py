@@ -48,6 +48,7 @@ from providers import (
     get_provider,
 )
 from ttelgo.money import Money
+from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import (
     PROVISIONING,
@@ -292,8 +293,6 @@ def orders_redrive_stuck(
 
 
 def _escalate(order_ids: list[int]) -> None:
-    from django.core.mail import send_mail
-
     with transaction.atomic():
         marked = list(
             Order.objects.filter(pk__in=order_ids, escalated_at__isnull=True).values_list(
@@ -308,12 +307,4 @@ def _escalate(order_ids: list[int]) -> None:
             f"These orders are still provisioning after {ESCALATE_AFTER_ATTEMPTS} or more "
             f"attempts. Check the provider and the orders in the admin:\n{lines}\n"
         )
-        transaction.on_commit(
-            lambda: send_mail(
-                f"[TTelGo] {len(marked)} order(s) stuck in provisioning",
-                body,
-                settings.DEFAULT_FROM_EMAIL,
-                [settings.OPERATIONS_EMAIL],
-                fail_silently=True,
-            )
-        )
+        ops_email_send(f"{len(marked)} order(s) stuck in provisioning", body)

@@ -1,11 +1,10 @@
 """Celery tasks of fulfilment: thin, they take ids and call a service.
 
 Each task is registered under its module's name (`fulfilment.tasks.<name>`) and, until
-the messages queued before the move have drained, under the name it had in the orders
-app (`orders.tasks.<name>`): the same function on the same queue, so a deploy that finds
-old names in the broker or in the outbox still runs them.
-REMOVE the `orders.tasks.*` aliases (OLD_NAMES) one release after fulfilment moved out
-of orders, once no broker or outbox holds a message under an old name."""
+the messages queued before fulfilment moved out of orders have drained, under the name it
+had there (`orders.tasks.<name>`): the same function with the same options, routed to the
+same queue (settings.TASK_NAME_ALIASES). REMOVE the `orders.tasks.*` names (here and in
+TASK_NAME_ALIASES) one release after the move, once no broker or outbox holds one."""
 
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,18 +15,13 @@ from celery import shared_task
 from fulfilment import emails, services
 from ttelgo.transient import DATABASE_FAULTS
 
-# New name -> the name the task had before it moved here (an alias until they drain).
-OLD_NAMES: dict[str, str] = {}
-
 
 def fulfilment_task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Register a task as `fulfilment.tasks.<name>` and its alias `orders.tasks.<name>`
-    (same function, same options; CELERY_TASK_ROUTES gives both the same queue)."""
+    (same function, same options; settings.TASK_NAME_ALIASES routes both alike)."""
 
     def register(function: Callable[..., Any]) -> Any:
-        old = f"orders.tasks.{name}"
-        OLD_NAMES[f"fulfilment.tasks.{name}"] = old
-        shared_task(name=old, **options)(function)
+        shared_task(name=f"orders.tasks.{name}", **options)(function)
         return shared_task(name=f"fulfilment.tasks.{name}", **options)(function)
 
     return register

@@ -17,8 +17,3 @@ class OrdersConfig(AppConfig):
         super().import_models()
         for module in self.model_modules:
             import_module(module)
-
-    def ready(self) -> None:
-        from orders.receivers import receivers_connect
-
-        receivers_connect()

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,11 +29,11 @@ from orders.state import ORDER_STATES, order_event_record, order_transition
 from payments.services import (
     payment_cancel_for_order,
     payment_create_for_order,
-    payment_refund_for_order,
 )
 from ttelgo.errors import DomainError
 from ttelgo.metrics import ORDERS_CREATED, count_on_commit
 from ttelgo.money import Money
+from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
 from ttelgo.services import user_flag
@@ -43,6 +42,7 @@ from vendors.models import Vendor
 logger = logging.getLogger(__name__)
 S = Order.Status
 MAX_QUANTITY = 10
+LATE_PAYMENT_REASON = "paid after the order was closed"
 
 
 def order_queued_until() -> datetime:
@@ -92,7 +92,9 @@ def order_payment_succeeded(*, order_id: int) -> Order:
     with transaction.atomic():
         order = order_qs_select_for_update().get(pk=order_id)
         if order.status in (S.CANCELLED, S.FAILED):
-            transaction.on_commit(lambda: _refund_late_payment(order_id))
+            # Refunded after this commits, through the outbox like every other refund
+            # (the gateway call is retried by the task, never made in an on-commit hook).
+            task_enqueue("payments.tasks.order_payment_refund", order_id, LATE_PAYMENT_REASON)
             return order
         if order.status != S.AWAITING_PAYMENT:
             return order  # duplicate or out-of-order event: already handled
@@ -109,11 +111,6 @@ def order_payment_succeeded(*, order_id: int) -> Order:
                 review_reasons=reasons,
             )
         return order_release_to_provisioning(order_id=order_id, reason="fraud checks passed")
-
-
-def _refund_late_payment(order_id: int) -> None:
-
-    payment_refund_for_order(order_id=order_id, reason="paid after the order was closed")
 
 
 def order_payment_failed(*, order_id: int, reason: str) -> Order:
@@ -228,21 +225,9 @@ def order_dispute_opened(*, order_id: int, reason: str) -> Order:
             Order.objects.filter(pk=order_id).update(disputed_at=timezone.now())
         if order.customer_id is not None:
             user_flag(user_id=order.customer_id, reason=f"dispute on order {order_id}: {reason}")
-        transaction.on_commit(
-            lambda: mail_admins(
-                f"Dispute opened on order {order_id}",
-                f"Order {order_id} was disputed: {reason}. Review it in the admin.",
-                fail_silently=True,
-            )
-        )
-        transaction.on_commit(
-            lambda: send_mail(
-                f"[TTelGo] Dispute opened on order {order_id}",
-                f"Order {order_id} was disputed: {reason}.",
-                settings.DEFAULT_FROM_EMAIL,
-                [settings.OPERATIONS_EMAIL],
-                fail_silently=True,
-            )
+        ops_email_send(
+            f"Dispute opened on order {order_id}",
+            f"Order {order_id} was disputed: {reason}. Review it in the admin.",
         )
         order.refresh_from_db()
         return order
@@ -433,7 +418,7 @@ def _create_b2b(
         # The hold's account is the row as locked, with this hold counted.
         available = vendor_balance_of(vendor=vendor, account=hold.account).available
         if vendor_low_balance_due(vendor=vendor, available=available):
-            task_enqueue("vendors.tasks.vendor_low_balance_check", vendor.pk)
+            task_enqueue("billing.tasks.vendor_low_balance_check", vendor.pk)
         return order
 
 

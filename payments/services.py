@@ -11,8 +11,6 @@ import logging
 import uuid
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -20,12 +18,12 @@ from billing import services as billing
 from billing.models import Invoice
 from ledger import services as ledger
 from ledger.models import Transaction
-from payments import signals
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
 from payments.lock_objects import payment_qs_select_for_update
 from payments.models import Payment, PaymentProfile, Refund
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
+from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import event_record, task_enqueue
 from ttelgo.state import StateTable, transition, transition_rows
 
@@ -374,17 +372,34 @@ def _on_status_changed(*, payment: Payment, new: str) -> None:
         _ledger_captured(payment=payment)
         if payment.kind == Payment.Kind.ORDER:
             assert payment.order_id is not None
-            signals.order_payment_succeeded.send(Payment, order_id=payment.order_id)
+            _order_tell(payment.order_id, SUCCEEDED)
         else:
             _wallet_topup_published(payment=payment)
     elif new == P.FAILED and payment.kind == Payment.Kind.ORDER:
         assert payment.order_id is not None
-        signals.order_payment_failed.send(
-            Payment, order_id=payment.order_id, reason=payment.failure_reason or "declined"
-        )
+        _order_tell(payment.order_id, FAILED, reason=payment.failure_reason or "declined")
     elif new == P.CANCELED and payment.kind == Payment.Kind.ORDER:
         assert payment.order_id is not None
-        signals.order_payment_canceled.send(Payment, order_id=payment.order_id)
+        _order_tell(payment.order_id, CANCELED)
+
+
+# What happened to an order's card payment, as the orders app is told it.
+SUCCEEDED, FAILED, CANCELED, REFUNDED, DISPUTED = (
+    "succeeded",
+    "failed",
+    "canceled",
+    "refunded",
+    "disputed",
+)
+ORDER_PAYMENT_TASK = "orders.tasks.order_payment_react"
+
+
+def _order_tell(order_id: int, what: str, **details: Any) -> None:
+    """Tell the orders app (a layer above) what happened to its order's payment: an
+    outbox message for `orders.tasks.order_payment_react`, in this transaction. The order
+    moves once the payment's change has committed (never without it); payments import
+    nothing of orders. `details` are JSON values."""
+    task_enqueue(ORDER_PAYMENT_TASK, order_id, what, details)
 
 
 def _ledger_captured(*, payment: Payment) -> None:
@@ -636,15 +651,18 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
                 amount=amount, reference=f"refund:{gateway_refund_id}", order_id=payment.order_id
             )
             assert payment.order_id is not None
-            signals.order_payment_refunded.send(
-                Payment,
-                order_id=payment.order_id,
+            who = actor or refund.actor
+            _order_tell(
+                payment.order_id,
+                REFUNDED,
                 fully_refunded=payment.fully_refunded,
                 # Who asked for it: the operator who refunded, also when Stripe's
                 # charge.refunded event is what settles it.
-                actor=actor or refund.actor,
+                actor_id=getattr(who, "pk", None),
+                actor=who if isinstance(who, str) else "",
                 reason=refund.reason,
-                amount=amount,
+                amount=amount.amount,
+                currency=amount.currency,
             )
         else:
             _wallet_topup_refunded(
@@ -668,8 +686,8 @@ def _wallet_topup_refunded(*, payment: Payment, amount: Money, gateway_refund_id
             f" The wallet no longer held {shortfall} of it (spent or reserved): booked on the"
             " adjustments account; collect it from the vendor."
         )
-    _operators_notify(subject=f"Wallet top-up {payment.payment_intent_id} refunded", body=body)
-    task_enqueue("vendors.tasks.vendor_low_balance_check", vendor.pk)
+    ops_email_send(subject=f"Wallet top-up {payment.payment_intent_id} refunded", body=body)
+    task_enqueue("billing.tasks.vendor_low_balance_check", vendor.pk)
 
 
 def payment_refunds_sync(*, payment_intent_id: str) -> Payment | None:
@@ -725,9 +743,9 @@ def payment_dispute_opened(*, payment_intent_id: str, reason: str) -> Payment | 
             Payment.objects.filter(pk=payment.pk).update(disputed_at=timezone.now())
         if payment.kind == Payment.Kind.ORDER:
             assert payment.order_id is not None
-            signals.order_payment_disputed.send(Payment, order_id=payment.order_id, reason=reason)
+            _order_tell(payment.order_id, DISPUTED, reason=reason)
         else:
-            _operators_notify(
+            ops_email_send(
                 subject=f"Dispute on wallet top-up {payment_intent_id}",
                 body=f"Vendor {payment.vendor_id} disputed a wallet top-up: {reason}.",
             )
@@ -772,22 +790,10 @@ def payment_dispute_funds_moved(
             description="Disputed wallet top-up withdrawn",
         )
         if shortfall.amount:
-            _operators_notify(
+            ops_email_send(
                 subject=f"Disputed wallet top-up {payment_intent_id}: {shortfall} to collect",
                 body=f"Stripe withdrew {amount} for dispute {dispute_id}; vendor "
                 f"{payment.vendor_id}'s wallet no longer held {shortfall} of it (booked on "
                 "the adjustments account). It comes back if the dispute is won.",
             )
         return payment
-
-
-def _operators_notify(*, subject: str, body: str) -> None:
-    transaction.on_commit(
-        lambda: send_mail(
-            f"[TTelGo] {subject}",
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            [settings.OPERATIONS_EMAIL],
-            fail_silently=True,
-        )
-    )

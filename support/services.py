@@ -32,6 +32,7 @@ from ttelgo.audit import audit_record
 from ttelgo.emails import templated_email
 from ttelgo.errors import DomainError
 from ttelgo.metrics import TICKET_ANSWER_EMAIL_FAILURES
+from ttelgo.ops_email import SUPPORT, ops_email_send
 from ttelgo.outbox import task_enqueue
 from ttelgo.permissions import operator_require
 from ttelgo.validators import one_line
@@ -377,10 +378,5 @@ def _answer_email(ticket: Ticket, message: TicketMessage, to: str) -> EmailMulti
 def _tell_operators(ticket: Ticket, body: str) -> None:
     """Queue the operators' email of a new ticket or reply (in the caller's transaction,
     or on its own)."""
-    if settings.SUPPORT_EMAIL:
-        mode = "" if ticket.livemode else " [test mode]"
-        task_enqueue(
-            "support.tasks.support_email_send",
-            f"[support]{mode} #{ticket.pk} {one_line(ticket.subject)}",
-            body,
-        )
+    mode = "" if ticket.livemode else " [test mode]"
+    ops_email_send(f"[support]{mode} #{ticket.pk} {ticket.subject}", body, mailbox=SUPPORT)

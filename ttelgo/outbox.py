@@ -1,12 +1,17 @@
 """Transactional outbox: domain events and Celery tasks; nothing a committed change asked
 for is lost.
 
+One way up. A lower layer that must tell a higher one records an outbox message naming
+the higher layer's task, in its own transaction; it imports nothing of that layer. There
+are no signals or in-process subscribers for this (one exception, for a reaction that
+may refuse the change: README, "One way up").
+
 Domain events. `event_record(vendor_id=, type=, data=)` records that something happened
 to a vendor (an order completed, an invoice was issued, ...) in the caller's
-transaction. The apps that act on events subscribe with `event_subscribe` from their
-`AppConfig.ready` (the webhooks app stores one delivery per endpoint, in the same
-transaction; those rows are its outbox). The app that records an event knows nothing of
-who listens, so lower layers never import the webhooks app.
+transaction: an outbox message for `webhooks.tasks.event_publish`, which stores the
+event and one delivery per subscribed endpoint once that transaction has committed. The
+event's id and time are fixed when it is recorded, so a message delivered twice
+publishes one event.
 
 Tasks.
 
@@ -24,15 +29,17 @@ callback as before and its own errors propagate; only broker errors are absorbed
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+import secrets
 from contextlib import suppress
 from datetime import datetime, timedelta
 from importlib import import_module
-from typing import Any, Protocol
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -70,28 +77,18 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 
-class EventSubscriber(Protocol):
-    def __call__(self, *, vendor_id: int, type: str, data: dict[str, Any]) -> None: ...
-
-
-_subscribers: list[EventSubscriber] = []
-
-
-def event_subscribe(subscriber: EventSubscriber) -> Callable[[], None]:
-    """Call `subscriber(vendor_id=, type=, data=)` for every recorded event, inside the
-    recording transaction; returns a function that unsubscribes it."""
-    _subscribers.append(subscriber)
-    return lambda: _subscribers.remove(subscriber)
+EVENT_PUBLISH_TASK = "webhooks.tasks.event_publish"
 
 
 def event_record(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
-    """Record a domain event for a vendor. Call it inside your own transaction: what the
-    subscribers store is kept (and sent) only if that transaction commits."""
+    """Record a domain event for a vendor. Call it inside your own transaction: the event
+    is published (stored, with its deliveries) only once that transaction commits. Its
+    data is fixed now, as JSON (no surprises from Decimals or datetimes later)."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    with transaction.atomic():
-        for subscriber in list(_subscribers):
-            subscriber(vendor_id=vendor_id, type=type, data=data)
+    clean = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    public_id = "msg_" + secrets.token_hex(12)
+    task_enqueue(EVENT_PUBLISH_TASK, vendor_id, type, clean, public_id, timezone.now().isoformat())
 
 
 def task_enqueue(task: str, *args: Any, queue: str = "") -> None:

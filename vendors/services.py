@@ -15,6 +15,7 @@ from ttelgo.audit import audit_record, snapshot
 from ttelgo.errors import DomainError
 from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
+from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import task_enqueue
 from ttelgo.state import StateTable, transition
 from ttelgo.validators import one_line
@@ -114,8 +115,7 @@ def vendor_signup(
         )
         _audit(vendor, actor=None, reason="self-service signup")
         vendor.save()
-        task_enqueue(
-            "vendors.tasks.operations_email_send",
+        ops_email_send(
             f"New vendor signup: {one_line(vendor.name)}",
             f"Vendor #{vendor.pk} {vendor.name} ({vendor.contact_email}) "
             "signed up and waits for approval in the admin.",

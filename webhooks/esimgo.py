@@ -71,7 +71,7 @@ def esimgo_event_receive(*, body: bytes, signature: str) -> tuple[InboundEvent, 
                 event_type=str(payload.get("alertType") or "unknown")[:100],
                 payload=payload,
             )
-            task_enqueue("orders.tasks.esim_callback_process", event.pk)
+            task_enqueue("webhooks.tasks.esim_callback_process", event.pk)
     except IntegrityError:
         return InboundEvent.objects.get(source=InboundEvent.Source.ESIMGO, event_id=event_id), False
     return event, True

@@ -1,9 +1,10 @@
 """Outbound vendor webhooks: endpoints, events, deliveries, attempts.
 
 No other app calls in here to publish: they record domain events with
-`ttelgo.outbox.event_record`, and `event_publish` (subscribed in `WebhooksConfig.ready`)
-stores the event and one delivery per subscribed endpoint in the same transaction and,
-after commit, makes the first attempt. Later attempts are picked up by the `webhooks.tasks.deliveries_send_due`
+`ttelgo.outbox.event_record` (an outbox message in their transaction), and
+`event_publish` (the `webhooks.tasks.event_publish` task, once that commits) stores the
+event and one delivery per subscribed endpoint in one transaction and, after commit,
+makes the first attempt. Later attempts are picked up by the `webhooks.tasks.deliveries_send_due`
 beat task from `next_attempt_at`, so retries survive worker restarts and a Redis
 visibility timeout never re-sends a message early.
 
@@ -29,7 +30,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -337,7 +338,14 @@ def _send(delivery_id: int, queue: str) -> None:
         raise
 
 
-def _event_create(*, vendor_id: int, type: str, data: dict[str, Any]) -> WebhookEvent:
+def _event_create(
+    *,
+    vendor_id: int,
+    type: str,
+    data: dict[str, Any],
+    public_id: str = "",
+    created_at: datetime | None = None,
+) -> WebhookEvent:
     # Round-trip through JSON now so the stored data is what will be sent (no surprises
     # from Decimals or datetimes at delivery time).
     clean = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
@@ -345,20 +353,31 @@ def _event_create(*, vendor_id: int, type: str, data: dict[str, Any]) -> Webhook
     return WebhookEvent.objects.create(
         vendor_id=vendor_id,
         livemode=test_of.first() is None,
-        public_id="msg_" + secrets.token_hex(12),
+        public_id=public_id or "msg_" + secrets.token_hex(12),
         type=type,
         data=clean,
-        created_at=timezone.now(),
+        created_at=created_at or timezone.now(),
     )
 
 
-def event_publish(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
+def event_publish(
+    *,
+    vendor_id: int,
+    type: str,
+    data: dict[str, Any],
+    public_id: str = "",
+    created_at: datetime | None = None,
+) -> None:
     """Store a domain event for a vendor and one delivery to every enabled endpoint
-    subscribed to its type, in the recording transaction: nothing is sent unless that
-    commits. Subscribed to `ttelgo.outbox.event_record`."""
+    subscribed to its type, in one transaction. Run by `webhooks.tasks.event_publish`,
+    which `ttelgo.outbox.event_record` queues in the recording transaction (so nothing
+    is published unless that commits). Once per `public_id`: a message delivered twice
+    publishes one event."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r}")
     with transaction.atomic():
+        if public_id and WebhookEvent.objects.filter(public_id=public_id).exists():
+            return
         endpoints = [
             e
             for e in WebhookEndpoint.objects.filter(
@@ -366,7 +385,9 @@ def event_publish(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
             ).order_by("id")
             if e.subscribes_to(type)
         ]
-        event = _event_create(vendor_id=vendor_id, type=type, data=data)
+        event = _event_create(
+            vendor_id=vendor_id, type=type, data=data, public_id=public_id, created_at=created_at
+        )
         now = timezone.now()
         deliveries = WebhookDelivery.objects.bulk_create(
             [

@@ -187,8 +187,9 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "provisioning": (
         "fulfilment.tasks.order_provision",
+        "orders.tasks.order_payment_react",
         "fulfilment.tasks.auto_topup_execute",
-        "orders.tasks.esim_callback_process",
+        "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
         "fulfilment.tasks.order_esims_email",
@@ -197,11 +198,12 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "vendors.tasks.vendor_email_send",
         "vendors.tasks.operations_email_send",
         "vendors.tasks.person_email_send",
-        "vendors.tasks.vendor_low_balance_check",
+        "billing.tasks.vendor_low_balance_check",
         "support.tasks.ticket_answer_email",
         "support.tasks.support_email_send",
+        "ttelgo.tasks.ops_email_send",
     ),
-    "webhooks": ("webhooks.tasks.delivery_send",),
+    "webhooks": ("webhooks.tasks.delivery_send", "webhooks.tasks.event_publish"),
     "recovery": (
         "ttelgo.tasks.outbox_relay",
         "fulfilment.tasks.orders_redrive_stuck",
@@ -228,27 +230,31 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "vendors.tasks.request_logs_prune",
     ),
 }
+# Task names are the dotted path of the module that defines them. A task that was renamed
+# keeps its old name as an alias (the same function, registered under both names: a deploy
+# may find messages queued under the old one, in the broker or in outbox rows), routed like
+# the new one. Old name -> new name; remove an alias (here and its task) one release after
+# the rename.
+TASK_NAME_ALIASES: dict[str, str] = {
+    "vendors.tasks.vendor_low_balance_check": "billing.tasks.vendor_low_balance_check",
+    "orders.tasks.esim_callback_process": "webhooks.tasks.esim_callback_process",
+    # fulfilment moved out of orders (fulfilment/tasks.py registers both names).
+    "orders.tasks.order_provision": "fulfilment.tasks.order_provision",
+    "orders.tasks.auto_topup_execute": "fulfilment.tasks.auto_topup_execute",
+    "orders.tasks.order_esims_email": "fulfilment.tasks.order_esims_email",
+    "orders.tasks.customer_email": "fulfilment.tasks.customer_email",
+    "orders.tasks.esim_lifecycle_email": "fulfilment.tasks.esim_lifecycle_email",
+    "orders.tasks.orders_redrive_stuck": "fulfilment.tasks.orders_redrive_stuck",
+    "orders.tasks.esims_usage_refresh": "fulfilment.tasks.esims_usage_refresh",
+    "orders.tasks.esims_expiry_notify": "fulfilment.tasks.esims_expiry_notify",
+    "orders.tasks.auto_topups_expiry_check": "fulfilment.tasks.auto_topups_expiry_check",
+    "orders.tasks.orders_delivery_guarantee": "fulfilment.tasks.orders_delivery_guarantee",
+    "orders.tasks.orders_late_deliveries_revoke": "fulfilment.tasks.orders_late_deliveries_revoke",
+    "orders.tasks.provider_refunds_collect": "fulfilment.tasks.provider_refunds_collect",
+    "orders.tasks.esim_refunds_resume": "fulfilment.tasks.esim_refunds_resume",
+}
 CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in _ROUTES.items() for task in tasks}
-# The names the fulfilment tasks had in the orders app: the same queue as the task, until
-# the messages queued under them drain (fulfilment/tasks.py, OLD_NAMES). REMOVE with them.
-_MOVED_TO_FULFILMENT = (
-    "order_provision",
-    "auto_topup_execute",
-    "order_esims_email",
-    "customer_email",
-    "esim_lifecycle_email",
-    "orders_redrive_stuck",
-    "esims_usage_refresh",
-    "esims_expiry_notify",
-    "auto_topups_expiry_check",
-    "orders_delivery_guarantee",
-    "orders_late_deliveries_revoke",
-    "provider_refunds_collect",
-    "esim_refunds_resume",
-)
-CELERY_TASK_ROUTES.update(
-    {f"orders.tasks.{n}": CELERY_TASK_ROUTES[f"fulfilment.tasks.{n}"] for n in _MOVED_TO_FULFILMENT}
-)
+CELERY_TASK_ROUTES |= {old: CELERY_TASK_ROUTES[new] for old, new in TASK_NAME_ALIASES.items()}
 # An order or webhook delivery queued is not queued again for this long (unless the
 # broker lost its data or a worker started since: ttelgo/queues.py).
 ORDERS_QUEUED_LEASE_SECONDS = env.int("ORDERS_QUEUED_LEASE_SECONDS", default=300)

@@ -80,7 +80,9 @@ def test_support_cannot_get_past_its_limit_by_splitting_a_refund(completed_order
     assert payment.refunded_amount == 500
 
 
-def test_finance_refunds_in_full_and_the_order_is_refunded(completed_order, settings):
+def test_finance_refunds_in_full_and_the_order_is_refunded(
+    completed_order, settings, django_capture_on_commit_callbacks
+):
     settings.SUPPORT_REFUND_LIMIT = 500
     client = admin_client(operator("finance"))
     url = f"/admin/orders/order/{completed_order.pk}/refund/"
@@ -91,7 +93,9 @@ def test_finance_refunds_in_full_and_the_order_is_refunded(completed_order, sett
     assert asked.status_code == 200
     assert "Refund everything that is left of order" in asked.content.decode()
     assert not Refund.objects.exists()
-    response = client.post(url, {"amount": "", "reason": "outage", "_confirmed": "1"})
+    # The order moves once the refund has committed (payments tell orders by the outbox).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"amount": "", "reason": "outage", "_confirmed": "1"})
     assert response.status_code == 302
     completed_order.refresh_from_db()
     assert completed_order.status == Order.Status.REFUNDED

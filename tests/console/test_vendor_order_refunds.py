@@ -15,7 +15,7 @@ from tests.console.factories import operator
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, RETAIL, credit_line, fund, vendor_client
 from tests.orders.helpers import assert_ledger_sound, buy_b2b
-from tests.webhooks.factories import endpoint_for
+from tests.webhooks.factories import endpoint_for, events_publish
 from ttelgo.errors import DomainError
 from ttelgo.models import AuditLog
 from ttelgo.money import Money
@@ -106,6 +106,7 @@ def test_partial_refunds_add_up_to_the_charge_and_no_further(
     )
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
+    events_publish()
     assert WebhookEvent.objects.filter(vendor=prepaid.vendor, type="order.refunded").count() == 2
     assert AuditLog.objects.filter(action="order.refund").count() == 2
     assert_ledger_sound()

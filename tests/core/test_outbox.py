@@ -82,12 +82,13 @@ def test_a_rolled_back_change_sends_nothing():
 def test_a_task_is_found_by_its_registered_name_even_after_it_moved_module(
     django_capture_on_commit_callbacks,
 ):
-    """Rows queued under a task's name still resolve when the task's code moved to
-    another module (it keeps its `name=`): eSIM callback processing lives in webhooks."""
+    """Rows queued under a task's old name still resolve after the task moved to another
+    module and took that module's name (its alias keeps the old one): eSIM callback
+    processing lives in webhooks."""
     from webhooks import tasks as webhook_tasks
 
     with (
-        mock.patch.object(webhook_tasks.esim_callback_process, "delay") as delay,
+        mock.patch.object(webhook_tasks.esim_callback_process_old_name, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
         transaction.atomic(),
     ):
@@ -110,6 +111,7 @@ def test_a_fresh_web_process_finds_tasks_it_has_not_imported_yet():
         "from ttelgo.outbox import task_resolve\n"
         "print(task_resolve('fulfilment.tasks.order_provision').name)\n"
         "print(task_resolve('orders.tasks.esim_callback_process').name)\n"
+        "print(task_resolve('webhooks.tasks.esim_callback_process').name)\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     out = subprocess.run(
@@ -119,4 +121,5 @@ def test_a_fresh_web_process_finds_tasks_it_has_not_imported_yet():
     assert out.stdout.split() == [
         "fulfilment.tasks.order_provision",
         "orders.tasks.esim_callback_process",
+        "webhooks.tasks.esim_callback_process",
     ]

@@ -12,7 +12,7 @@ from orders.models import Order, OrderEvent
 from tests.factories import VendorFactory
 from tests.orders.factories import fund, vendor_client
 from tests.orders.helpers import assert_ledger_sound, buy_b2b
-from tests.webhooks.factories import endpoint_for
+from tests.webhooks.factories import endpoint_for, events_publish
 from vendors.models import Vendor
 from webhooks.models import WebhookEvent
 
@@ -33,6 +33,7 @@ def test_a_stale_copy_of_a_revoked_esim_is_not_revoked_again(
     assert esim_revoke(order=order, esim=esim) is True
     assert stale.status == Esim.Status.RELEASED  # read before the revocation
     assert esim_revoke(order=order, esim=stale) is True
+    events_publish()
     assert WebhookEvent.objects.filter(type="esim.revoked").count() == 1
     assert OrderEvent.objects.filter(order=order, reason__contains="revoked").count() == 1
     assert ProviderRefund.objects.filter(iccid=esim.iccid).count() == 1

@@ -15,6 +15,7 @@ from fulfilment.models import Esim
 from fulfilment.services import esim_usage_apply, esims_expiry_notify
 from tests.orders.factories import TOPUP_CODE
 from tests.orders.helpers import buy_b2b, post
+from tests.webhooks.factories import events_publish
 from vendors.models import Vendor
 from webhooks.models import WebhookEvent
 
@@ -28,6 +29,7 @@ def esim(prepaid_vendor, bundles, django_capture_on_commit_callbacks) -> Esim:
 
 
 def _types(vendor: Vendor) -> list[str]:
+    events_publish()
     events = WebhookEvent.objects.filter(vendor=vendor, type__startswith="esim.")
     return list(events.order_by("id").values_list("type", flat=True))
 
@@ -59,6 +61,7 @@ def test_first_use_levels_and_depletion_fire_once_each(prepaid_vendor, esim):
 def test_a_topup_rearms_the_usage_levels(prepaid_vendor, esim, django_capture_on_commit_callbacks):
     vendor = prepaid_vendor.vendor
     _use(esim, 0, state="depleted")
+    events_publish()
     before = WebhookEvent.objects.filter(vendor=vendor, type="esim.usage_threshold").count()
     with django_capture_on_commit_callbacks(execute=True):
         response = post(
@@ -68,6 +71,7 @@ def test_a_topup_rearms_the_usage_levels(prepaid_vendor, esim, django_capture_on
     esim.refresh_from_db()
     assert not [k for k in esim.events_sent if k.startswith("usage:")]
     _use(esim, 100)  # 90 % of the new figures used
+    events_publish()
     after = WebhookEvent.objects.filter(vendor=vendor, type="esim.usage_threshold").count()
     assert after - before == 3  # 50, 80 and 90 again
 
@@ -81,6 +85,7 @@ def test_expiring_fires_at_3_days_and_at_1_day_once_each(prepaid_vendor, esim):
         assert esims_expiry_notify() == 0
     with time_machine.travel(timezone.now() + timedelta(days=4, hours=1)):
         assert esims_expiry_notify() == 1
+    events_publish()
     expiring = WebhookEvent.objects.filter(vendor=vendor, type="esim.expiring").order_by("id")
     assert [e.data["days_left"] for e in expiring] == [3, 1]
 

@@ -32,6 +32,7 @@ from sandbox.provider import SandboxFaults, SandboxProvider, sandbox_faults_set
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
 from tests.orders.helpers import assert_ledger_sound, hold_status, order_status
+from tests.webhooks.factories import events_publish
 from ttelgo.money import Money
 from webhooks.models import WebhookEvent
 
@@ -78,6 +79,7 @@ def test_provisioning_task_run_twice_buys_once(b2b_order):
     assert provider_orders(b2b_order.pk) == 1
     assert Esim.objects.filter(order=b2b_order).count() == 2
     assert hold_status(b2b_order.pk) == Hold.Status.CAPTURED
+    events_publish()
     assert WebhookEvent.objects.filter(type="order.completed").count() == 1
     assert_ledger_sound()
 
@@ -264,6 +266,7 @@ def test_permanent_failure_of_a_vendor_order_voids_the_hold_and_tells_the_vendor
     assert order.status == "failed"
     assert "bundle withdrawn" in order.failure_reason
     assert hold_status(order.pk) == Hold.Status.VOIDED
+    events_publish()
     assert WebhookEvent.objects.filter(type="order.failed", data__order_id=order.pk).count() == 1
     assert provider_orders(order.pk) == 0
     assert_ledger_sound()

@@ -13,6 +13,7 @@ from fulfilment.models import Esim
 from fulfilment.services import esims_usage_refresh_due
 from sandbox.provider import SandboxFaults, sandbox_faults_set
 from tests.orders.helpers import buy_b2b
+from tests.webhooks.factories import events_publish
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +53,7 @@ def test_periodic_refresh_sweeps_stale_live_esims_and_reports_expiry(esim):
         assert esims_usage_refresh_due() == 1
     esim.refresh_from_db()
     assert esim.status == Esim.Status.EXPIRED
+    events_publish()
     assert WebhookEvent.objects.filter(type="esim.expired", data__iccid=esim.iccid).count() == 1
     with time_machine.travel(timezone.now() + timedelta(days=11)):
         assert esims_usage_refresh_due() == 0  # expired eSIMs are no longer polled

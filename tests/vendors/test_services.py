@@ -182,7 +182,7 @@ def test_low_balance_alert_fires_once_per_crossing(db, django_capture_on_commit_
     from billing import alerts
     from billing import services as ledger
     from billing.selectors import vendor_balance
-    from tests.webhooks.factories import PUBLIC_URL, endpoint_for
+    from tests.webhooks.factories import PUBLIC_URL, endpoint_for, events_publish
     from webhooks.models import WebhookEvent
 
     def vendor_low_balance_check(*, vendor):
@@ -214,4 +214,5 @@ def test_low_balance_alert_fires_once_per_crossing(db, django_capture_on_commit_
     assert vendor_low_balance_check(vendor=vendor) is False
     ledger.vendor_adjustment(vendor=vendor, amount=Money(-600, "USD"), reason="y", actor=None)
     assert vendor_low_balance_check(vendor=vendor) is True
+    events_publish()
     assert WebhookEvent.objects.filter(type="wallet.low_balance").count() == 2
