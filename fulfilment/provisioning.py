@@ -43,10 +43,7 @@ from fulfilment.state import ESIM_STATES, esim_transition
 from ledger.services import order_cost_record
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
-from orders.services import (
-    order_refund_recorded,
-    order_refund_settle,
-)
+from orders.receivers import order_refund_recorded, order_refund_settle
 from orders.state import order_transition
 from payments.selectors import payment_fully_refunded
 from providers import (

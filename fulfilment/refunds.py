@@ -33,7 +33,7 @@ from fulfilment.revocation import esim_in_use, esim_refund_share, esim_revoke
 from fulfilment.state import ESIM_REFUND_STATES
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
-from orders.services import order_refund_recorded
+from orders.receivers import order_refund_recorded
 from payments.models import Payment, Refund
 from payments.services import payment_refund, payment_refunds_in_flight
 from ttelgo.audit import audit_record

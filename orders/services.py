@@ -33,16 +33,13 @@ from payments.services import (
 from ttelgo.errors import DomainError
 from ttelgo.metrics import ORDERS_CREATED, count_on_commit
 from ttelgo.money import Money
-from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
-from ttelgo.services import user_flag
 from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
 S = Order.Status
 MAX_QUANTITY = 10
-LATE_PAYMENT_REASON = "paid after the order was closed"
 
 
 def order_queued_until() -> datetime:
@@ -82,154 +79,6 @@ def order_release_to_provisioning(*, order_id: int, actor: Any = None, reason: s
             reason=reason,
         )
         order_provisioning_enqueue(order_id=order.pk, livemode=order.livemode)
-        return order
-
-
-def order_payment_succeeded(*, order_id: int) -> Order:
-    """Stripe says the order's PaymentIntent succeeded. Idempotent: only an order still
-    awaiting payment moves (-> paid -> in_review or provisioning). An order that was
-    cancelled or failed meanwhile keeps its status and its money is refunded."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status in (S.CANCELLED, S.FAILED):
-            # Refunded after this commits, through the outbox like every other refund
-            # (the gateway call is retried by the task, never made in an on-commit hook).
-            task_enqueue("payments.tasks.order_payment_refund", order_id, LATE_PAYMENT_REASON)
-            return order
-        if order.status != S.AWAITING_PAYMENT:
-            return order  # duplicate or out-of-order event: already handled
-        order = order_transition(
-            order_id=order_id, to=S.PAID, expected=S.AWAITING_PAYMENT, reason="payment succeeded"
-        )
-        reasons = order_fraud_assess(order=order)
-        if reasons:
-            return order_transition(
-                order_id=order_id,
-                to=S.IN_REVIEW,
-                expected=S.PAID,
-                reason="; ".join(reasons),
-                review_reasons=reasons,
-            )
-        return order_release_to_provisioning(order_id=order_id, reason="fraud checks passed")
-
-
-def order_payment_failed(*, order_id: int, reason: str) -> Order:
-    """A payment attempt was declined. Stripe keeps the PaymentIntent open so the customer
-    can try another card, and so does the order: it stays awaiting payment with the
-    decline on its timeline and as its `failure_reason`, until the intent succeeds, is
-    cancelled, or the payment window closes (`orders_awaiting_payment_expire`)."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status != S.AWAITING_PAYMENT:
-            return order
-        message = f"payment declined: {reason}"[:1000]
-        if order.failure_reason != message:
-            Order.objects.filter(pk=order_id).update(
-                failure_reason=message, updated_at=timezone.now()
-            )
-            order_event_record(
-                order=order, from_status=order.status, to_status=order.status, reason=message
-            )
-            order.refresh_from_db()
-        return order
-
-
-def orders_awaiting_payment_expire(*, older_than: timedelta) -> list[int]:
-    """Beat job: orders nobody paid within the payment window are cancelled with their
-    PaymentIntent (the customer can no longer be charged for them)."""
-    cutoff = timezone.now() - older_than
-    expired = []
-    stale = Order.objects.filter(status=S.AWAITING_PAYMENT, created_at__lt=cutoff)
-    for order_id in stale.order_by("id").values_list("id", flat=True)[:500]:
-        try:
-            order_cancel(order_id=order_id, actor="system", reason="payment window closed")
-        except DomainError:
-            continue  # paid or cancelled meanwhile
-        expired.append(order_id)
-    return expired
-
-
-def order_payment_canceled(*, order_id: int) -> Order:
-    """The PaymentIntent was cancelled: an order still awaiting payment is cancelled."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status != S.AWAITING_PAYMENT:
-            return order
-        return order_transition(
-            order_id=order_id,
-            to=S.CANCELLED,
-            expected=S.AWAITING_PAYMENT,
-            reason="payment cancelled",
-        )
-
-
-def order_refund_recorded(
-    *,
-    order_id: int,
-    fully_refunded: bool,
-    actor: Any = None,
-    reason: str = "",
-    amount: Money | None = None,
-) -> Order:
-    """Payments recorded a refund. A full refund moves an order that is not being
-    provisioned to `refunded` (awaiting payment too: Stripe's events may arrive in any
-    order, and a refunded payment never provisions); an order in `provisioning` is
-    refunded when provisioning settles (`order_settle_refund`). A partial refund only
-    leaves an event. Failed orders stay failed (their refund is part of failing). The
-    event names the amount and why; its actor is the operator who refunded."""
-    what = "refund" if fully_refunded else "partial refund"
-    label = f"{what} of {amount}" if amount is not None else what
-    reason = f"{label}: {reason}" if reason else label
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if fully_refunded and order.status in (
-            S.AWAITING_PAYMENT,
-            S.PAID,
-            S.IN_REVIEW,
-            S.COMPLETED,
-        ):
-            return order_transition(order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason)
-        order_event_record(
-            order=order,
-            from_status=order.status,
-            to_status=order.status,
-            actor=actor,
-            reason=reason,
-        )
-        return order
-
-
-def order_refund_settle(*, order_id: int, reason: str) -> bool:
-    """A provisioning order whose payment was refunded in full before anything was bought:
-    provisioning -> refunded. False if the order moved on meanwhile."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status != S.PROVISIONING:
-            return False
-        order_transition(
-            order_id=order_id,
-            to=S.REFUNDED,
-            expected=S.PROVISIONING,
-            reason=reason,
-            provisioning_lease_until=None,
-        )
-        return True
-
-
-def order_dispute_opened(*, order_id: int, reason: str) -> Order:
-    """A chargeback: flag the order and its customer, tell the operators."""
-
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.disputed_at is None:
-            Order.objects.filter(pk=order_id).update(disputed_at=timezone.now())
-        if order.customer_id is not None:
-            user_flag(user_id=order.customer_id, reason=f"dispute on order {order_id}: {reason}")
-        ops_email_send(
-            f"Dispute opened on order {order_id}",
-            f"Order {order_id} was disputed: {reason}. Review it in the admin.",
-        )
-        order.refresh_from_db()
         return order
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from orders import receivers, services
+from orders import receivers
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -27,4 +27,4 @@ def order_payment_react(order_id: int, what: str, details: dict[str, Any]) -> No
 @shared_task(name="orders.tasks.orders_awaiting_payment_expire")
 def orders_awaiting_payment_expire() -> int:
     window = timedelta(seconds=settings.ORDER_PAYMENT_WINDOW_SECONDS)
-    return len(services.orders_awaiting_payment_expire(older_than=window))
+    return len(receivers.orders_awaiting_payment_expire(older_than=window))

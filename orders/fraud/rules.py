@@ -2,7 +2,7 @@
 the admin (`FraudRule`, `FraudSettings`). An order whose score reaches the threshold is
 held for review (`in_review`) with the reasons of every rule that fired.
 
-`fraud_assess(*, order)` is what `orders.services.order_payment_succeeded` calls; the
+`fraud_assess(*, order)` is what `orders.receivers.order_payment_succeeded` calls; the
 review decisions themselves live in `orders/admin_review.py`.
 """
 

@@ -14,7 +14,7 @@ import pytest
 from django.db import transaction
 
 from orders.models import Order
-from orders.services import LATE_PAYMENT_REASON, order_payment_succeeded
+from orders.receivers import LATE_PAYMENT_REASON, order_payment_succeeded
 from tests.core.test_queues import PROJECT_APPS
 from tests.payments.factories import OrderFactory
 from ttelgo.models import OutboxMessage
