@@ -31,8 +31,8 @@ def _setval(table: str, start: int) -> None:
 
 
 def catalogue_seed() -> int:
-    from esims.models import Bundle
-    from esims.services import catalogue_sync
+    from catalogue.models import Bundle
+    from catalogue.services import catalogue_sync
 
     catalogue_sync()
     return (

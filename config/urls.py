@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from fulfilment.pages.esim import esim_page
@@ -23,8 +24,8 @@ auth_patterns: list[URLPattern | URLResolver] = [
 
 api_v1: list[URLPattern | URLResolver] = [
     *auth_patterns,
-    path("", include("esims.urls")),
     path("", include("fulfilment.urls")),
+    path("", include("catalogue.urls")),
     path("", include("vendors.urls")),
     path("", include("payments.urls")),
     path("", include("billing.urls")),
@@ -44,6 +45,19 @@ urlpatterns = [
     # with its HTML debug page instead of handler404). Not all of /api/: `/api/docs` must
     # still be redirected to `/api/docs/`.
     re_path(r"^api/v1/", views.json_404, name="api-not-found"),
+    # The catalogue's admin pages under the app's old name (esims), for operators'
+    # bookmarks: remove with the esims migrations shell.
+    re_path(
+        r"^admin/esims/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/catalogue/%(rest)s", query_string=True),
+    ),
+    # The pages of the models that moved from orders to fulfilment, under their old
+    # addresses, for operators' bookmarks: remove one release after the move.
+    re_path(
+        r"^admin/orders/(?P<model>esim|esimrefund|providerrefund|autotopuprule|autotopuprun)/"
+        r"(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/fulfilment/%(model)s/%(rest)s", query_string=True),
+    ),
     path("admin/", admin.site.urls),
     # The vendor portal (portal/) and its accounts (django-allauth: login, signup, email
     # verification, password reset, two-factor).

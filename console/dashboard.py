@@ -433,8 +433,8 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
     (
         "Catalogue",
         [
-            ("Bundles", "inventory_2", "esims_bundle", "esims.view_bundle", ""),
-            ("Price rules", "sell", "esims_pricerule", "esims.view_pricerule", ""),
+            ("Bundles", "inventory_2", "catalogue_bundle", "catalogue.view_bundle", ""),
+            ("Price rules", "sell", "catalogue_pricerule", "catalogue.view_pricerule", ""),
         ],
     ),
     (

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class EsimsConfig(AppConfig):
+    """Migrations only (see the package docstring): no models, no code."""
+
     name = "esims"
     default_auto_field = "django.db.models.BigAutoField"
-    # Its data is the operators\' to look after: every operator role may view it.
-    operated = True

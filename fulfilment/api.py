@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esims.qr import qr_png, qr_svg
+from catalogue.qr import qr_png, qr_svg
 from fulfilment.models import Esim
 from fulfilment.notifications import esim_delivery_resend
 from fulfilment.refunds import esim_refund_request

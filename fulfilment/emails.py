@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext, ngettext
 
-from esims.qr import apple_install_url, qr_png
+from catalogue.qr import apple_install_url, qr_png
 from fulfilment.links import esim_page_url
 from fulfilment.models import Esim
 from orders.models import Order

@@ -35,7 +35,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
-from esims.models import Bundle
+from catalogue.models import Bundle
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
 from fulfilment.notifications import order_completed_notify, order_failed_notify

@@ -11,7 +11,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from esims.qr import apple_install_url
+from catalogue.qr import apple_install_url
 from fulfilment.links import esim_page_url
 from fulfilment.models import Esim
 from orders.models import Order

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from esims.selectors import bundle_get_sellable
+from catalogue.selectors import bundle_get_sellable
 from fulfilment.models import Esim
 from fulfilment.selectors import esim_get_for_buyer
 from orders.models import Order

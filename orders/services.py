@@ -18,9 +18,9 @@ from billing.services import (
     vendor_order_reserve,
     vendor_order_void,
 )
-from esims.models import Bundle
-from esims.pricing import retail_price, vendor_price
-from esims.selectors import bundle_get_sellable
+from catalogue.models import Bundle
+from catalogue.pricing import retail_price, vendor_price
+from catalogue.selectors import bundle_get_sellable
 from orders.fraud import rules as fraud
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order, OrderItem

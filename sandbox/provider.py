@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from esims.models import Bundle
+from catalogue.models import Bundle
 from providers.base import (
     BYTES_PER_MB,
     BundleUsage,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from esims.selectors import bundle_get_sellable
+from catalogue.selectors import bundle_get_sellable
 from fulfilment.models import Esim
 from fulfilment.provisioning import provider_reference_for
 from fulfilment.services import esim_usage_refresh

@@ -3,11 +3,33 @@
 # commit's services, then migrate it with this checkout's code and check that every row
 # count, every ledger balance and the integrity check are unchanged.
 #   .ci/services.sh run .ci/upgrade/run.sh        (make test-upgrade)
-# UPGRADE_FROM picks the base commit (default: the last one before models moved apps).
+# UPGRADE_FROM picks the base commits (space-separated). By default each of these, in turn:
+#   6570ad0  the last commit before models moved apps (esims -> orders, sandbox, billing...)
+#   626493f  the last commit before the catalogue app was renamed (esims -> catalogue)
+#   ca706e4  the last commit before fulfilment left orders (orders -> fulfilment)
+# Each base gets a database of its own (and an empty Redis).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
-BASE="${UPGRADE_FROM:-6570ad0}"
+BASES="${UPGRADE_FROM:-6570ad0 626493f ca706e4}"
+if [ "$(wc -w <<<"$BASES")" -gt 1 ]; then
+  for base in $BASES; do UPGRADE_FROM="$base" "$0"; done
+  exit 0
+fi
+BASE="$BASES"
+# A new empty database next to the one .ci/services.sh made; DATABASE_URL points at it.
+DATABASE_URL="$("$PY" - "$DATABASE_URL" "ttelgo_upgrade_$BASE" <<'PYEOF'
+import sys
+import psycopg
+url, name = sys.argv[1:3]
+with psycopg.connect(url, autocommit=True) as conn:
+    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    conn.execute(f'CREATE DATABASE "{name}"')
+print(url.rsplit("/", 1)[0] + "/" + name)
+PYEOF
+)"
+export DATABASE_URL
+if [ -n "${REDIS_URL:-}" ]; then redis-cli -u "$REDIS_URL" flushall >/dev/null; fi
 WORK="$(mktemp -d /tmp/ttelgo-upgrade.XXXXXX)"
 cleanup() { git -C "$ROOT" worktree remove --force "$WORK/base" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -52,6 +74,9 @@ for table in set(after["rows"]) - set(before["rows"]):
         problems.append(f"new table {table} has {after['rows'][table]} rows")
 if before["balances"] != after["balances"]:
     problems.append("ledger balances changed")
+stale = set(after["stale_content_types"]) - set(before["stale_content_types"])
+if stale:
+    problems.append(f"content types of no model (moved without them?): {sorted(stale)}")
 if after["integrity"]:
     problems.append(f"integrity check: {after['integrity']}")
 rows = sum(before["rows"].values())

@@ -15,6 +15,7 @@ import django
 
 django.setup()
 
+from django.contrib.contenttypes.models import ContentType  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from ledger.integrity import ledger_integrity_check  # noqa: E402
@@ -56,9 +57,20 @@ def main() -> None:
             cur.execute("SELECT account_id, vendor_id FROM billing_vendoraccount ORDER BY 1")
             links = {str(account): vendor for account, vendor in cur.fetchall()}
     findings = sorted(f.code for f in ledger_integrity_check())
+    # Content types of no model of this code: a model that moved apps without its content
+    # type leaves its permissions and admin log entries pointing nowhere.
+    stale = sorted(
+        f"{ct.app_label}.{ct.model}" for ct in ContentType.objects.all() if ct.model_class() is None
+    )
     print(
         json.dumps(
-            {"rows": counts, "balances": balances, "integrity": findings, "links": links},
+            {
+                "rows": counts,
+                "balances": balances,
+                "integrity": findings,
+                "links": links,
+                "stale_content_types": stale,
+            },
             indent=1,
         )
     )

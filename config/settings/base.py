@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "simple_history",
     "ttelgo",
     "vendors",
+    "catalogue",
+    # Migrations only: the catalogue's history from when the app was called esims.
     "esims",
     "ledger",
     "billing",
@@ -211,8 +213,6 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "webhooks.tasks.inbound_events_redrive",
     ),
     "maintenance": (
-        "esims.tasks.catalogue_sync",
-        "esims.tasks.catalogue_reprice",
         "fulfilment.tasks.esims_usage_refresh",
         "fulfilment.tasks.esims_expiry_notify",
         "fulfilment.tasks.auto_topups_expiry_check",
@@ -220,6 +220,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "fulfilment.tasks.orders_late_deliveries_revoke",
         "fulfilment.tasks.provider_refunds_collect",
         "fulfilment.tasks.esim_refunds_resume",
+        "catalogue.tasks.catalogue_sync",
+        "catalogue.tasks.catalogue_reprice",
         "orders.tasks.orders_awaiting_payment_expire",
         "billing.tasks.invoices_close_due",
         "billing.tasks.invoices_mark_overdue",
@@ -252,6 +254,9 @@ TASK_NAME_ALIASES: dict[str, str] = {
     "orders.tasks.orders_late_deliveries_revoke": "fulfilment.tasks.orders_late_deliveries_revoke",
     "orders.tasks.provider_refunds_collect": "fulfilment.tasks.provider_refunds_collect",
     "orders.tasks.esim_refunds_resume": "fulfilment.tasks.esim_refunds_resume",
+    # the catalogue app was called esims
+    "esims.tasks.catalogue_sync": "catalogue.tasks.catalogue_sync",
+    "esims.tasks.catalogue_reprice": "catalogue.tasks.catalogue_reprice",
 }
 CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in _ROUTES.items() for task in tasks}
 CELERY_TASK_ROUTES |= {old: CELERY_TASK_ROUTES[new] for old, new in TASK_NAME_ALIASES.items()}
@@ -263,10 +268,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs; each task is thin and calls its app's service.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "catalogue-sync": {"task": "esims.tasks.catalogue_sync", "schedule": 3600.0},
     "esim-usage-refresh": {"task": "fulfilment.tasks.esims_usage_refresh", "schedule": 900.0},
     "esim-expiry-notify": {"task": "fulfilment.tasks.esims_expiry_notify", "schedule": 3600.0},
     "auto-topups-expiry": {"task": "fulfilment.tasks.auto_topups_expiry_check", "schedule": 3600.0},
+    "catalogue-sync": {"task": "catalogue.tasks.catalogue_sync", "schedule": 3600.0},
     "orders-delivery-guarantee": {
         "task": "fulfilment.tasks.orders_delivery_guarantee",
         "schedule": 300.0,
@@ -350,7 +355,7 @@ ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.
 PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)
-# Cached catalogue answers also kept in each process's memory (esims/api.py).
+# Cached catalogue answers also kept in each process's memory (catalogue/api.py).
 CATALOGUE_LOCAL_CACHE = env.bool("CATALOGUE_LOCAL_CACHE", default=True)
 PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 # The simulators (the `sandbox` app) used when ESIM_PROVIDER / PAYMENTS_BACKEND is "sandbox".

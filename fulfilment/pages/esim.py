@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.safestring import mark_safe
 
-from esims.models import Bundle
-from esims.qr import apple_install_url, qr_svg
+from catalogue.models import Bundle
+from catalogue.qr import apple_install_url, qr_svg
 from fulfilment.links import esim_from_page_token
 from fulfilment.models import Esim
 from fulfilment.services import esim_usage_refresh

@@ -13,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from esims.pricing import vendor_price
-from esims.qr import apple_install_url, qr_svg
-from esims.selectors import bundle_list_sellable
+from catalogue.pricing import vendor_price
+from catalogue.qr import apple_install_url, qr_svg
+from catalogue.selectors import bundle_list_sellable
 from fulfilment.links import esim_page_url
 from fulfilment.models import Esim
 from fulfilment.selectors import esim_list_for_buyer

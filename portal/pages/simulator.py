@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.selectors import vendor_balance
-from esims.selectors import bundle_list_sellable
+from catalogue.selectors import bundle_list_sellable
 from fulfilment.models import Esim
 from portal.order_actions import (
     member_simulate_provisioning_failure,

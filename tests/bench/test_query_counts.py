@@ -83,7 +83,7 @@ def test_statement_and_balance_reads_do_not_grow_with_the_ledger(vendor):
 
 
 def test_a_cached_catalogue_answer_costs_no_query_and_matches_the_first(api_client, db):
-    from esims.models import Country
+    from catalogue.models import Country
 
     bundles_create()
     Country.objects.create(iso="GB", name="United Kingdom")

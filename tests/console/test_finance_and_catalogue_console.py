@@ -10,7 +10,7 @@ from django.test import Client
 
 from billing import invoicing, services
 from billing.models import Invoice
-from esims.models import Bundle, PriceRule
+from catalogue.models import Bundle, PriceRule
 from tests.console.factories import operator
 from tests.ledger.factories import postpaid, usd
 from ttelgo.models import AuditLog
@@ -67,7 +67,7 @@ def bundle(bundles):
 
 def hide(user, bundle: Bundle) -> None:
     client_for(user).post(
-        "/admin/esims/bundle/", {"action": "hide", "_selected_action": [bundle.pk]}
+        "/admin/catalogue/bundle/", {"action": "hide", "_selected_action": [bundle.pk]}
     )
 
 
@@ -76,7 +76,7 @@ def test_only_admins_edit_the_catalogue_and_edits_are_audited(bundle):
         hide(operator(role), bundle)
         bundle.refresh_from_db()
         assert not bundle.hidden, role
-        sync = client_for(operator(role)).get("/admin/esims/bundle/sync-now/")
+        sync = client_for(operator(role)).get("/admin/catalogue/bundle/sync-now/")
         assert sync.status_code == 403
     boss = operator("admin")
     hide(boss, bundle)
@@ -89,7 +89,7 @@ def test_only_admins_edit_the_catalogue_and_edits_are_audited(bundle):
 def test_price_rule_changes_are_audited(bundle):
     boss = operator("admin")
     response = client_for(boss).post(
-        "/admin/esims/pricerule/add/",
+        "/admin/catalogue/pricerule/add/",
         {
             "scope": "global",
             "markup_bps": "5000",

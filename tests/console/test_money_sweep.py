@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 # Integer money columns whose help text does not say "minor units".
 MONEY_WITHOUT_HELP = {
-    ("esims", "bundlepricehistory"): {"cost_amount", "retail_amount"},
+    ("catalogue", "bundlepricehistory"): {"cost_amount", "retail_amount"},
     ("ledger", "account"): {"balance", "held", "floor", "ceiling"},
     ("ledger", "entry"): {"balance_after"},
     ("ledger", "hold"): {"amount", "captured_amount"},

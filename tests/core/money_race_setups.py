@@ -18,7 +18,7 @@ from billing.accounts import vendor_ledger_account
 from billing.models import Invoice
 from billing.selectors import vendor_balance
 from billing.services import vendor_adjustment
-from esims.models import Bundle
+from catalogue.models import Bundle
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
 from fulfilment.models import Esim, EsimRefund
 from ledger.models import Purpose

@@ -9,8 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APPS = [
     "billing",
+    "catalogue",
     "console",
-    "esims",
     "fulfilment",
     "ledger",
     "orders",

@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from esims.models import Bundle
+from catalogue.models import Bundle
 from orders.models import Order, OrderEvent
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create

@@ -317,6 +317,7 @@ def test_two_concurrent_moves_of_one_webhook_delivery_have_exactly_one_winner():
 ROOT = Path(__file__).resolve().parents[2]
 APPS = [
     "billing",
+    "catalogue",
     "console",
     "esims",
     "fulfilment",

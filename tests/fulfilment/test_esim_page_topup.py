@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from esims.models import Bundle, Country
+from catalogue.models import Bundle, Country
 from fulfilment.links import esim_page_token
 from fulfilment.models import Esim
 from orders.models import Order

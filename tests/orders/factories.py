@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from billing import services as ledger
-from esims.models import Bundle
+from catalogue.models import Bundle
 from ttelgo.money import Money
 from vendors.models import Vendor, VendorAPIKey
 

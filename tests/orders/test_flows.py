@@ -390,7 +390,7 @@ def test_a_topup_the_esim_cannot_take_is_refused_before_any_money_moves(
 ):
     """A Japan bundle on a UK eSIM: the provider says it does not fit, so the top-up is a
     409 `bundle_incompatible` and no order, hold or provider call to buy is made."""
-    from esims.models import Bundle
+    from catalogue.models import Bundle
 
     Bundle.objects.create(
         code="esim_2GB_7D_JP_V2", provider="sandbox", provider_description="Japan 2GB",

@@ -18,7 +18,7 @@ from django.utils import timezone
 from billing.accounts import vendor_ledger_account
 from billing.models import Invoice
 from billing.selectors import vendor_balance
-from esims.models import Bundle, Country, Region
+from catalogue.models import Bundle, Country, Region
 from orders.models import Order
 from tests.factories import UserFactory
 from tests.orders.factories import BUNDLE_CODE, TOPUP_CODE, bundles_create, fund

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import factory
 
-from esims.models import Bundle, Country, PriceRule, Region
+from catalogue.models import Bundle, Country, PriceRule, Region
 from providers.base import ProviderBundle, ProviderCountry
 from sandbox.provider import SandboxProvider
 from ttelgo.money import Money

@@ -9,10 +9,10 @@ import time
 import pytest
 from django.core.cache import cache
 
-from esims import api as esims_api
-from esims import selectors
-from esims.selectors import CATALOGUE_VERSION_KEY, catalogue_cache_version
-from esims.services import catalogue_cache_bump
+from catalogue import api as catalogue_api
+from catalogue import selectors
+from catalogue.selectors import CATALOGUE_VERSION_KEY, catalogue_cache_version
+from catalogue.services import catalogue_cache_bump
 from tests.orders.factories import bundles_create
 
 
@@ -35,24 +35,24 @@ def test_a_bump_elsewhere_is_seen_within_the_memo_time(monkeypatch):
 @pytest.fixture
 def local_cache(settings):
     settings.CATALOGUE_LOCAL_CACHE = True
-    esims_api._local.clear()
-    yield esims_api._local
-    esims_api._local.clear()
+    catalogue_api._local.clear()
+    yield catalogue_api._local
+    catalogue_api._local.clear()
 
 
 def test_a_hot_answer_is_served_from_process_memory_until_the_catalogue_changes(
     api_client, local_cache, monkeypatch, db
 ):
-    from esims.models import Country
+    from catalogue.models import Country
 
     bundles_create()
     Country.objects.create(iso="GB", name="United Kingdom")
     path = "/api/v1/catalogue/bundles?country=GB"
     first = api_client.get(path)
     reads: list[str] = []
-    real_get = esims_api.cache.get
+    real_get = catalogue_api.cache.get
     monkeypatch.setattr(
-        esims_api.cache, "get", lambda key, *a, **k: reads.append(key) or real_get(key, *a, **k)
+        catalogue_api.cache, "get", lambda key, *a, **k: reads.append(key) or real_get(key, *a, **k)
     )
     again = api_client.get(path)
     assert (first["X-Cache"], again["X-Cache"]) == ("miss", "hit")
@@ -62,7 +62,7 @@ def test_a_hot_answer_is_served_from_process_memory_until_the_catalogue_changes(
 
 
 def test_process_memory_keeps_a_bounded_number_of_answers(local_cache):
-    for i in range(esims_api.LOCAL_CACHE_ENTRIES + 10):
-        esims_api._local_put(f"k{i}", b"x")
-    assert len(local_cache) == esims_api.LOCAL_CACHE_ENTRIES
-    assert "k0" not in local_cache and f"k{esims_api.LOCAL_CACHE_ENTRIES + 9}" in local_cache
+    for i in range(catalogue_api.LOCAL_CACHE_ENTRIES + 10):
+        catalogue_api._local_put(f"k{i}", b"x")
+    assert len(local_cache) == catalogue_api.LOCAL_CACHE_ENTRIES
+    assert "k0" not in local_cache and f"k{catalogue_api.LOCAL_CACHE_ENTRIES + 9}" in local_cache

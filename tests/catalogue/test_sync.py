@@ -5,9 +5,9 @@ from dataclasses import replace
 import pytest
 from django.db.models import F
 
-from esims.models import Bundle, BundlePriceHistory, Country, Region
-from esims.selectors import bundle_get_sellable
-from esims.services import bundle_overrides_update, catalogue_sync
+from catalogue.models import Bundle, BundlePriceHistory, Country, Region
+from catalogue.selectors import bundle_get_sellable
+from catalogue.services import bundle_overrides_update, catalogue_sync
 from providers.base import ProviderCountry
 from ttelgo.errors import DomainError
 
@@ -118,7 +118,7 @@ def test_unknown_bundle_code_is_not_found():
 
 
 def test_sync_task_runs_the_service(db):
-    from esims.tasks import catalogue_sync as task
+    from catalogue.tasks import catalogue_sync as task
 
     counts = task.delay().get()  # eager in tests
     assert counts["created"] >= 150

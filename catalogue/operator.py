@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from esims.models import Bundle, PriceRule
+from catalogue.models import Bundle, PriceRule
 from ttelgo.audit import audit_record
 from ttelgo.outbox import task_enqueue
 from ttelgo.permissions import operator_require
@@ -18,17 +18,17 @@ PERM = "ttelgo.edit_catalogue"
 def operator_catalogue_sync(*, actor: Any) -> None:
     """Queue a catalogue sync on a worker (the console's "Sync now"): the click returns at
     once and the bundle list shows the sync's progress and outcome."""
-    from esims.services import catalogue_sync_status_set
+    from catalogue.services import catalogue_sync_status_set
 
     operator_require(actor, PERM)
     with transaction.atomic():
         catalogue_sync_status_set("queued", by=str(actor))
         audit_record(actor=actor, action="catalogue.sync")
-        task_enqueue("esims.tasks.catalogue_sync")
+        task_enqueue("catalogue.tasks.catalogue_sync")
 
 
 def operator_bundle_overrides(*, bundle_id: int, actor: Any, **overrides: Any) -> Bundle:
-    from esims.services import bundle_overrides_update
+    from catalogue.services import bundle_overrides_update
 
     operator_require(actor, PERM)
     with transaction.atomic():
@@ -46,7 +46,7 @@ def operator_bundle_overrides(*, bundle_id: int, actor: Any, **overrides: Any) -
 
 
 def operator_price_rule_save(*, rule: PriceRule, actor: Any, changed: list[str]) -> int:
-    from esims.services import price_rule_save
+    from catalogue.services import price_rule_save
 
     operator_require(actor, PERM)
     with transaction.atomic():
@@ -61,7 +61,7 @@ def operator_price_rule_save(*, rule: PriceRule, actor: Any, changed: list[str])
 
 
 def operator_price_rule_delete(*, rule: PriceRule, actor: Any) -> int:
-    from esims.services import price_rule_delete
+    from catalogue.services import price_rule_delete
 
     operator_require(actor, PERM)
     with transaction.atomic():

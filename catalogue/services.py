@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from esims.lock_objects import bundle_qs_select_for_update
+from catalogue.lock_objects import bundle_qs_select_for_update
 from providers import Provider, ProviderBundle, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.money import Money

@@ -14,7 +14,7 @@ from .services import catalogue_sync as _catalogue_sync
 
 
 @shared_task(
-    name="esims.tasks.catalogue_sync",
+    name="catalogue.tasks.catalogue_sync",
     ignore_result=True,
     # a provider hiccup is retried later; the next hourly run would catch up anyway
     autoretry_for=(ProviderUnavailable, ProviderRateLimited, *DATABASE_FAULTS),
@@ -31,6 +31,22 @@ def catalogue_sync() -> dict[str, Any]:
     }
 
 
-@shared_task(name="esims.tasks.catalogue_reprice", ignore_result=True)
+@shared_task(name="catalogue.tasks.catalogue_reprice", ignore_result=True)
 def catalogue_reprice() -> int:
     return _catalogue_reprice()
+
+
+# Aliases: the names these tasks had while the app was called esims, so messages queued
+# under them before the rename (in the broker, in outbox rows) still run: the same
+# functions with the same options, routed alike (settings.TASK_NAME_ALIASES). Remove one
+# release after the rename, once no worker can find the old names queued.
+catalogue_sync_old_name = shared_task(
+    name="esims.tasks.catalogue_sync",
+    ignore_result=True,
+    autoretry_for=(ProviderUnavailable, ProviderRateLimited, *DATABASE_FAULTS),
+    retry_backoff=60,
+    max_retries=3,
+)(catalogue_sync.run)
+catalogue_reprice_old_name = shared_task(name="esims.tasks.catalogue_reprice", ignore_result=True)(
+    catalogue_reprice.run
+)

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from esims import pricing
-from esims.models import Bundle, PriceRule
-from esims.pricing import ResolvedRule, minimum_price, price_from_cost, round_up, vendor_price
-from esims.services import catalogue_reprice, catalogue_sync
+from catalogue import pricing
+from catalogue.models import Bundle, PriceRule
+from catalogue.pricing import ResolvedRule, minimum_price, price_from_cost, round_up, vendor_price
+from catalogue.services import catalogue_reprice, catalogue_sync
 from tests.factories import VendorFactory
 from ttelgo.money import Money
 
@@ -114,7 +114,7 @@ def test_rules_resolve_most_specific_first_and_reprice_on_change(
     default = pricing.DEFAULT_RULE
     assert set(prices().values()) == {price_from_cost(Money(1000, "USD"), default).amount}
 
-    from esims.models import Country, Region
+    from catalogue.models import Country, Region
 
     europe = Region.objects.get(code="europe")
     PriceRuleFactory(scope="global", markup_bps=1000)
@@ -152,7 +152,7 @@ def test_only_one_active_rule_per_target():
 
 @pytest.mark.django_db
 def test_price_rule_save_validates_and_reprices():
-    from esims.services import price_rule_delete, price_rule_save
+    from catalogue.services import price_rule_delete, price_rule_save
     from ttelgo.errors import DomainError
 
     catalogue_sync(provider=EditableCatalogueProvider([pbundle("gb", cost=1000)]))

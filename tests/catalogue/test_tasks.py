@@ -12,8 +12,8 @@ def test_every_periodic_esims_job_is_a_registered_task(settings):
 
     app.loader.import_default_modules()
     names = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
-    ours = {n for n in names if n.startswith("esims.tasks.")}
-    assert ours == {"esims.tasks.catalogue_sync"}
+    ours = {n for n in names if n.startswith("catalogue.tasks.")}
+    assert ours == {"catalogue.tasks.catalogue_sync"}
     assert names <= set(app.tasks)
 
 

@@ -8,7 +8,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from esims.qr import apple_install_url, lpa_string, qr_png, qr_svg
+from catalogue.qr import apple_install_url, lpa_string, qr_png, qr_svg
 
 LPA = "LPA:1$rsp.sandbox-smdp.ttelgo.net$1A2B3-C4D5E-F6789-0ABCD"
 

@@ -103,7 +103,7 @@ class BundleAdmin(MoneyColumnsMixin, ModelAdmin):
         return False  # bundles come from the provider
 
     # The last sync's state on the list, reloading itself while one is queued or running.
-    change_list_template = "admin/esims/bundle/change_list.html"
+    change_list_template = "admin/catalogue/bundle/change_list.html"
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         status = catalogue_sync_status()
@@ -144,7 +144,7 @@ class BundleAdmin(MoneyColumnsMixin, ModelAdmin):
             submit_label="Sync now",
             perform=perform,
             summary=[("Provider", settings.ESIM_PROVIDER), ("Bundles now", Bundle.objects.count())],
-            redirect_to=reverse("admin:esims_bundle_changelist"),
+            redirect_to=reverse("admin:catalogue_bundle_changelist"),
         )
 
     @admin.action(description="Hide from the catalogue", permissions=["catalogue"])

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection
 
-from esims.models import Bundle, BundlePriceHistory
-from esims.services import catalogue_sync
+from catalogue.models import Bundle, BundlePriceHistory
+from catalogue.services import catalogue_sync
 from ttelgo.errors import DomainError
 
 from .factories import EditableCatalogueProvider, pbundle

@@ -1,7 +1,7 @@
 """Catalogue: regions, countries, bundles, price rules, price history.
 
-The eSIM record model is added by the orders work; this file holds what is sold and how it
-is priced. Money columns are integer minor units next to their currency.
+This file holds what is sold and how it is priced. Money columns are integer minor units
+next to their currency. The tables keep the names they had when the app was `esims`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ class Region(models.Model):
     name = models.CharField(max_length=80)
 
     class Meta:
+        db_table = "esims_region"
         ordering = ("name",)
 
     def __str__(self) -> str:
@@ -28,6 +29,7 @@ class Country(models.Model):
     )
 
     class Meta:
+        db_table = "esims_country"
         ordering = ("name",)
         verbose_name_plural = "countries"
 
@@ -65,6 +67,7 @@ class Bundle(models.Model):
     deactivated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "esims_bundle"
         ordering = ("code",)
         indexes = [
             models.Index(fields=["is_active", "hidden", "retail_amount"]),
@@ -121,6 +124,7 @@ class PriceRule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "esims_pricerule"
         ordering = ("scope", "id")
         constraints = [
             models.CheckConstraint(
@@ -187,6 +191,7 @@ class BundlePriceHistory(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "esims_bundlepricehistory"
         ordering = ("-created_at", "-id")
         verbose_name_plural = "bundle price history"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from esims.models import Bundle
+from catalogue.models import Bundle
 
 
 def bundle_qs_select_for_update() -> QuerySet[Bundle]:

@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from esims.models import Bundle, Country
-from esims.pricing import minimum_price
-from esims.services import bundle_overrides_update, catalogue_sync
+from catalogue.models import Bundle, Country
+from catalogue.pricing import minimum_price
+from catalogue.services import bundle_overrides_update, catalogue_sync
 from tests.factories import VendorFactory
 from vendors.models import Vendor, VendorAPIKey
 

@@ -1,0 +1,1 @@
+"""The catalogue: regions, countries, bundles, price rules, pricing, catalogue sync."""
