@@ -93,18 +93,19 @@ def main() -> None:
         # older base answers 404 and leaves those tables empty).
         more = api.get(f"/api/v1/vendor/orders/{orders[2]['id']}").json().get("esims") or []
         if more:
-            api.post(
+            rule = api.post(
                 "/api/v1/vendor/auto-topups",
                 {"iccid": more[0]["iccid"], "bundle_code": BUNDLE_CODE, "below_percent": 20},
                 format="json",
                 HTTP_IDEMPOTENCY_KEY="upgrade-auto-topup",
             )
-            api.post(
+            asked = api.post(
                 f"/api/v1/vendor/esims/{more[0]['iccid']}/refund",
                 {"reason": "upgrade test"},
                 format="json",
                 HTTP_IDEMPOTENCY_KEY="upgrade-esim-refund",
             )
+            print(f"auto top-up rule: {rule.status_code}, eSIM refund: {asked.status_code}")
 
         postpaid = VendorFactory(billing_mode="postpaid")
         credit_line(postpaid, 300_00)
