@@ -15,7 +15,7 @@ publishes one event.
 
 Tasks.
 
-`task_enqueue("orders.tasks.order_provision", order.pk)` writes an `OutboxMessage` in the
+`task_enqueue("fulfilment.tasks.order_provision", order.pk)` writes an `OutboxMessage` in the
 caller's transaction. When that transaction commits, the task is sent to the broker and
 the row deleted. If the broker cannot take it then (Redis down, a network blip, the
 process killed between commit and send), the row stays, and `outbox_relay` (a beat job,
