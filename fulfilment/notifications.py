@@ -44,7 +44,12 @@ def order_webhook_data(order: Order) -> dict[str, Any]:
 
 def _publish(order: Order, type: str) -> None:
     if order.vendor_id is not None:
-        event_record(vendor_id=order.vendor_id, type=type, data=order_webhook_data(order))
+        event_record(
+            vendor_id=order.vendor_id,
+            livemode=order.livemode,
+            type=type,
+            data=order_webhook_data(order),
+        )
 
 
 def order_completed_notify(*, order: Order) -> None:
@@ -72,7 +77,9 @@ def order_refunded_notify(*, order: Order, refund: Money) -> None:
     """`order.refunded` to the vendor, with what this refund gave back."""
     if order.vendor_id is not None:
         data = {**order_webhook_data(order), "refund": refund.to_api()}
-        event_record(vendor_id=order.vendor_id, type="order.refunded", data=data)
+        event_record(
+            vendor_id=order.vendor_id, livemode=order.livemode, type="order.refunded", data=data
+        )
     else:
         customer_email(order=order, kind="order_refunded", amount=str(refund))
 

@@ -111,7 +111,9 @@ def _revoked_record(
                 "bundle_code": bundle_code,
                 "customer_reference": order.customer_reference,
             }
-            event_record(vendor_id=order.vendor_id, type="esim.revoked", data=data)
+            event_record(
+                vendor_id=order.vendor_id, livemode=order.livemode, type="esim.revoked", data=data
+            )
             if whole:
                 # A never-installed eSIM left with no bundle goes back to the provider
                 # (eSIM Go's returns process): it leaves our account now and is recycled
@@ -119,6 +121,7 @@ def _revoked_record(
                 deletion_at = timezone.now() + timedelta(days=RETURN_DAYS)
                 event_record(
                     vendor_id=order.vendor_id,
+                    livemode=order.livemode,
                     type="esim.deletion_scheduled",
                     data={**data, "deletion_at": deletion_at.isoformat()},
                 )

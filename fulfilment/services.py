@@ -176,7 +176,12 @@ def esim_usage_apply(
                 "remaining_mb": esim.remaining_mb,
             }
             for _key, type_, extra in due:
-                event_record(vendor_id=vendor.pk, type=type_, data={**data, **extra})
+                event_record(
+                    vendor_id=vendor.pk,
+                    livemode=esim.livemode,
+                    type=type_,
+                    data={**data, **extra},
+                )
         return esim
 
 
@@ -284,7 +289,12 @@ def esims_expiry_notify(*, now: datetime | None = None) -> int:
             if esim.order.vendor_id is None:
                 _customer_email(esim, "esim.expiring", data)
             else:
-                event_record(vendor_id=esim.order.vendor_id, type="esim.expiring", data=data)
+                event_record(
+                    vendor_id=esim.order.vendor_id,
+                    livemode=esim.livemode,
+                    type="esim.expiring",
+                    data=data,
+                )
             sent += 1
     return sent
 

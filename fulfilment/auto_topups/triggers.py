@@ -110,6 +110,7 @@ def auto_topup_event(run: AutoTopupRun) -> None:
         return
     event_record(
         vendor_id=order.vendor_id,
+        livemode=order.livemode,
         type="esim.auto_topup",
         data={
             "iccid": run.esim.iccid,

@@ -17,6 +17,7 @@ import time_machine
 import yaml
 from celery import current_app
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
@@ -134,10 +135,31 @@ def test_test_mode_deliveries_go_to_the_test_queue_and_live_by_their_route(
         mock.patch("webhooks.tasks.delivery_send.delay") as delayed,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        event_record(vendor_id=live.pk, type="order.completed", data={})
-        event_record(vendor_id=test.pk, type="order.completed", data={})
+        event_record(vendor_id=live.pk, livemode=live.livemode, type="order.completed", data={})
+        event_record(vendor_id=test.pk, livemode=test.livemode, type="order.completed", data={})
     assert [c.kwargs["queue"] for c in sent.call_args_list] == [queues.TEST]
     assert delayed.call_count == 1
+
+
+@pytest.mark.django_db
+def test_a_test_environments_events_are_published_by_test_modes_workers():
+    """Publishing an event (storing it with its deliveries) is the test pool's work for a
+    test environment, and the live webhooks pool's for a live vendor."""
+    from ttelgo.models import OutboxMessage
+    from ttelgo.outbox import EVENT_PUBLISH_TASK
+    from vendors.services import vendor_test_environment
+
+    live, _ = vendor_with_key()
+    test, _ = vendor_test_environment(vendor=live)
+    with transaction.atomic():
+        event_record(vendor_id=live.pk, livemode=live.livemode, type="order.completed", data={})
+        event_record(vendor_id=test.pk, livemode=test.livemode, type="order.completed", data={})
+        messages = OutboxMessage.objects.filter(task=EVENT_PUBLISH_TASK).order_by("pk")
+        assert [(m.args[0], m.queue) for m in messages] == [
+            (live.pk, queues.WEBHOOKS),
+            (test.pk, queues.TEST),
+        ]
+        transaction.set_rollback(True)
 
 
 class FakeBroker:
