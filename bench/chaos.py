@@ -672,7 +672,10 @@ def queued_once_per_lease(c: Chaos, row: Row, *, since: int, epochs: int, second
     from orders.models import Order
     from webhooks.models import WebhookDelivery
 
-    kinds = {"orders.tasks.order_provision": "order", "webhooks.tasks.delivery_send": "delivery"}
+    kinds = {
+        "fulfilment.tasks.order_provision": "order",
+        "webhooks.tasks.delivery_send": "delivery",
+    }
     counts: dict[str, Counter[int]] = {"order": Counter(), "delivery": Counter()}
     with c.publish_log.open("rb") as log:
         log.seek(since)
@@ -995,7 +998,7 @@ def _signed(c: Chaos, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 def _payments_consistent(order_ids: list[int]) -> list[str]:
     from django.db.models import F
 
-    from orders.esim_records import Esim
+    from fulfilment.models import Esim
     from orders.models import OrderEvent
     from payments.models import Payment
     from reconciliation.services import _delivered_against_payment

@@ -86,8 +86,8 @@ def _service(b: Bench, bundle_code: str) -> Callable[[int], None]:
     from django.db import transaction
     from rest_framework.response import Response
 
+    from fulfilment.serializers import VendorOrderOutputSerializer
     from orders import services
-    from orders.serializers import VendorOrderOutputSerializer
     from ttelgo.idempotency import idempotency_claim, idempotency_complete
     from ttelgo.slidingwindow import sliding_window_take
     from ttelgo.throttling import _redis_script

@@ -17,7 +17,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from billing import invoice_render
 from billing.models import Invoice, InvoiceLine
 from billing.operator import operator_invoice_settle
-from ttelgo.admin_console import ReadOnlyAdminMixin
+from ttelgo.admin.console import ReadOnlyAdminMixin
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 

@@ -43,6 +43,7 @@ def vendor_low_balance_check(*, vendor: Vendor, available: Money) -> bool:
         if fired:
             event_record(
                 vendor_id=vendor.pk,
+                livemode=vendor.livemode,
                 type="wallet.low_balance",
                 data={"available": available.to_api(), "threshold": threshold.to_api()},
             )

@@ -137,6 +137,7 @@ def _invoice_issued_publish(invoice: Invoice) -> None:
     """Tell the vendor (outbound webhook `invoice.issued`); delivered only if we commit."""
     event_record(
         vendor_id=invoice.vendor_id,
+        livemode=invoice.vendor.livemode,
         type="invoice.issued",
         data={
             "id": invoice.id,

@@ -13,7 +13,7 @@ from django.urls import reverse
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
-from ttelgo.admin_console import MoneyColumnsMixin, operator_form
+from ttelgo.admin.console import MoneyColumnsMixin, operator_form
 from ttelgo.money import Money
 
 from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region

@@ -365,7 +365,7 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
             ),
             ("Fraud rules", "rule", "orders_fraudrule", "orders.view_fraudrule", ""),
             ("Fraud threshold", "tune", "orders_fraudsettings", "orders.view_fraudsettings", ""),
-            ("eSIMs", "sim_card", "orders_esim", "orders.view_esim", ""),
+            ("eSIMs", "sim_card", "fulfilment_esim", "fulfilment.view_esim", ""),
         ],
     ),
     (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orders.operator import operator_order_refund
+from fulfilment.operator import operator_order_refund
 from payments.models import Payment, Refund
 from payments.services import payment_refund
 from ttelgo.audit import audit_record

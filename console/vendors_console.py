@@ -14,7 +14,7 @@ from unfold.decorators import action, display
 
 from billing.operator import operator_vendor_adjust
 from billing.selectors import vendor_balance
-from ttelgo.admin_console import ReasonForm, operator_form
+from ttelgo.admin.console import ReasonForm, operator_form
 from ttelgo.money import Money
 from vendors.models import Vendor
 from vendors.operator import (

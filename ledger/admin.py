@@ -11,7 +11,7 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from ledger.models import Account, Entry, Hold, Transaction
 from ledger.selectors import account_balance, trial_balance
-from ttelgo.admin_console import MoneyColumnsMixin, ReadOnlyAdminMixin
+from ttelgo.admin.console import MoneyColumnsMixin, ReadOnlyAdminMixin
 from ttelgo.money import Money
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -100,7 +102,7 @@ class Order(models.Model):
                 condition=Q(kind="esim") | ~Q(target_iccid=""), name="order_topup_has_iccid"
             ),
             # One provider order serves one of ours: an orphan two orders both found is
-            # adopted by one of them only (orders/provisioning.py).
+            # adopted by one of them only (fulfilment/provisioning.py).
             models.UniqueConstraint(
                 fields=["provider_reference"],
                 condition=Q(kind="esim") & ~Q(provider_reference=""),
@@ -119,7 +121,9 @@ class Order(models.Model):
     # Rows the service that created this order already holds (`order_rows_known`): the
     # answer to the creating request lists them without reading them back.
     known_items: list[OrderItem] | None = None
-    known_esims: list[Esim] | None = None
+    # The eSIMs delivered: fulfilment's rows, reached through the `esims` reverse relation
+    # (orders never imports fulfilment).
+    known_esims: list[Any] | None = None
 
     @property
     def total_display(self) -> str:
@@ -130,7 +134,7 @@ class Order(models.Model):
         return self.known_items if self.known_items is not None else list(self.items.all())
 
     @property
-    def esims_listed(self) -> list[Esim]:
+    def esims_listed(self) -> list[Any]:
         return self.known_esims if self.known_esims is not None else list(self.esims.all())
 
 
@@ -180,10 +184,3 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
-
-
-# Fraud rules, their settings and the review-queue proxy (see orders/fraud.py).
-# eSIM records (see orders/esim_records.py).
-from orders.auto_topup_models import AutoTopupRule, AutoTopupRun  # noqa: E402, F401
-from orders.esim_records import Esim  # noqa: E402
-from orders.fraud_models import FraudRule, FraudSettings, OrderReview  # noqa: E402, F401

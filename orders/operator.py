@@ -1,27 +1,26 @@
-"""What operators do to orders from the console: review decisions, refunds, cancels,
-re-drives. Each checks the operator's role permission, calls the orders/payments service
+"""What operators do to orders from the console: review decisions, cancels and re-drives
+(refunds, which take eSIMs back, are fulfilment's: fulfilment/operator.py). Each checks
+the operator's role permission, calls the orders/payments service
 that owns the change, and writes an audit row (who, when, before/after, why)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
-from billing.services import vendor_order_charged, vendor_order_refundable
-from orders.esim_records import Esim
-from orders.esim_revocation import esim_refund_share, order_esims_revoke
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
-from orders.state import ORDER_STATES
-from payments.models import Payment
-from payments.services import payment_refund, payment_refunds_in_flight, refund_limit_check
+from orders.services import (
+    order_cancel,
+    order_provisioning_enqueue,
+    order_release_to_provisioning,
+    order_review_approve,
+    order_review_reject,
+)
 from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
-from ttelgo.money import Money
 from ttelgo.permissions import operator_require
 
 S = Order.Status
@@ -58,8 +57,6 @@ def _order_change_audited(
 
 def operator_review_approve(*, order_id: int, actor: Any, note: str = "") -> Order:
     """Clear a held order: it goes on to provisioning."""
-    from orders.services import order_review_approve
-
     operator_require(actor, "ttelgo.review_orders")
     return _order_change_audited(
         order_id=order_id,
@@ -73,8 +70,6 @@ def operator_review_approve(*, order_id: int, actor: Any, note: str = "") -> Ord
 def operator_review_reject(*, order_id: int, actor: Any, note: str) -> Order:
     """Reject a held order: the customer is refunded, a vendor's hold is voided. Rejecting
     twice fails (`invalid_state`) before any money moves."""
-    from orders.services import order_review_reject
-
     operator_require(actor, "ttelgo.review_orders")
     if not note.strip():
         raise DomainError(
@@ -90,248 +85,8 @@ def operator_review_reject(*, order_id: int, actor: Any, note: str) -> Order:
     )
 
 
-def refund_limit_for(actor: Any) -> int | None:
-    """The largest refund (minor units) the operator may give; None means no limit."""
-    if actor.has_perm("ttelgo.refund_any"):
-        return None
-    if actor.has_perm("ttelgo.refund_small"):
-        return int(settings.SUPPORT_REFUND_LIMIT)
-    return 0
-
-
-@dataclass(frozen=True)
-class WalletRefund:
-    """A vendor order's refund: posted to its wallet or receivable at once."""
-
-    amount: int
-    currency: str
-    status: str = "succeeded"
-
-
-def _refund_within_limit(actor: Any, value: int, currency: str, *, already: int) -> None:
-
-    limit = refund_limit_for(actor)
-    if limit is not None:
-        refund_limit_check(limit=limit, already=already, value=value, currency=currency)
-
-
-def _take_back(order: Order, *, full: bool, actor: Any) -> None:
-    """A full refund of a completed order takes back what it delivered (revoked at the
-    provider) before any money moves. What is in use cannot be taken back: the refund is
-    refused, and only a partial one is possible; the customer keeps the eSIM and its data.
-    A partial refund revokes nothing."""
-    if not full:
-        return
-    revocation = order_esims_revoke(order=order, actor=actor)
-    if not revocation.in_use:
-        return
-    kept = ", ".join(revocation.in_use)
-    if order.kind == Order.Kind.TOPUP:
-        message = (
-            f"The top-up on eSIM {kept} has already started, so it cannot be taken back: "
-            "refund this order in part. The customer keeps the data left on it."
-        )
-    else:
-        message = (
-            f"eSIM {kept} is already installed or in use, so it cannot be taken back: refund "
-            "this order in part. The customer keeps it and the data left on it."
-        )
-    details: dict[str, Any] = {"in_use": list(revocation.in_use)}
-    if revocation.revoked:
-        share = sum(
-            (
-                esim_refund_share(order=order, esim=esim)[0]
-                for esim in Esim.objects.filter(iccid__in=revocation.revoked)
-            ),
-            Money(0, order.currency),
-        )
-        message += (
-            f" Revoked already: {', '.join(revocation.revoked)}; their share of the order, "
-            f"{share}, can be refunded."
-        )
-        details.update(revoked=list(revocation.revoked), revoked_share=share.to_api())
-    raise DomainError("invalid_state", message, details=details)
-
-
-def _amount_check(amount: Money | None, left: Money) -> int:
-    """The refund asked for, in minor units: all that is `left` (None) or a part of it in
-    its currency. Refused here, before anything is revoked or paid."""
-    if amount is not None and amount.currency != left.currency:
-        raise DomainError(
-            "validation_error",
-            f"The refund must be in {left.currency}.",
-            details={"amount": [f"Currency must be {left.currency}."]},
-        )
-    value = left.amount if amount is None else amount.amount
-    if value <= 0 or value > left.amount:
-        raise DomainError(
-            "validation_error",
-            f"The refund must be between 0 and {Money(max(left.amount, 0), left.currency)}.",
-            details={"amount": ["More than what is left to refund."]},
-        )
-    return value
-
-
-def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, reason: str) -> Any:
-    """Refund an order in full (`amount=None`: what is left) or in part: a customer's to
-    the card through the payments refund service, a vendor's to its wallet or receivable.
-    Support may refund up to SUPPORT_REFUND_LIMIT; finance any amount.
-
-    Every check (permission, reason, the order's state, the amount against what is left,
-    the operator's limit) comes before the first side effect: a refused refund revokes
-    nothing. Only then does a full refund take the eSIMs back, and the money move (where
-    the amount and limit are checked again under the lock)."""
-
-    operator_require(actor, "ttelgo.refund_any", "ttelgo.refund_small")
-    if not reason.strip():
-        raise DomainError(
-            "validation_error", "A refund needs a reason.", details={"reason": ["Required."]}
-        )
-    order = Order.objects.get(pk=order_id)
-    if not ORDER_STATES.may("refund", order.status):
-        raise DomainError(
-            "invalid_state",
-            f"An order that is {order.status} cannot be refunded now.",
-            details={"status": order.status},
-        )
-    if order.channel == Order.Channel.B2B:
-        if order.status != S.COMPLETED:
-            raise DomainError(
-                "invalid_state",
-                "Only a completed vendor order can be refunded to the vendor.",
-                details={"status": order.status, "channel": order.channel},
-            )
-        left = vendor_order_refundable(order_id=order.pk)
-        if left.amount <= 0:
-            raise DomainError(
-                "invalid_state",
-                "This order is already refunded in full.",
-                details={"status": order.status},
-            )
-        value = _amount_check(amount, left)
-        # Checked again under the order's lock; here so nothing is revoked for a refund the
-        # operator may not give.
-        _refund_within_limit(
-            actor, value, left.currency, already=_vendor_order_charged(order.pk) - left.amount
-        )
-        full = value >= left.amount
-        _take_back(order, full=full, actor=actor)
-        return _vendor_order_refund(
-            order=order, actor=actor, amount=amount, reason=reason, full=full
-        )
-    payment = Payment.objects.filter(
-        order_id=order_id, kind=Payment.Kind.ORDER, status=Payment.Status.SUCCEEDED
-    ).first()
-    if payment is None:
-        raise DomainError(
-            "invalid_state",
-            "This order has no card payment to refund.",
-            details={"status": order.status, "channel": order.channel},
-        )
-    # What the payments service will allow: less the refunds still under way.
-    in_flight = payment_refunds_in_flight(payment=payment)
-    remaining = payment.amount - payment.refunded_amount - in_flight
-    if remaining <= 0:
-        raise DomainError(
-            "invalid_state",
-            "This order's payment is already refunded in full.",
-            details={"status": order.status},
-        )
-    value = _amount_check(amount, Money(remaining, payment.currency))
-    _refund_within_limit(
-        actor, value, payment.currency, already=payment.refunded_amount + in_flight
-    )
-    full = value >= remaining
-    _take_back(order, full=full, actor=actor)
-    before = {
-        "order_status": order.status,
-        "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
-    }
-    # The payments service commits its refund row before calling the gateway (so a retry
-    # never refunds twice); the audit row follows in its own transaction.
-    refund = payment_refund(
-        payment=payment,
-        amount=amount,
-        reason=reason,
-        actor=actor,
-        total_limit=refund_limit_for(actor),  # re-checked under the payment's lock
-        leave_some=not full,  # only a full refund, which took the eSIMs back, empties it
-    )
-    payment.refresh_from_db()
-    order.refresh_from_db()
-    audit_record(
-        actor=actor,
-        action="order.refund",
-        target=order,
-        before=before,
-        after={
-            "order_status": order.status,
-            "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
-            "refund": {
-                "id": refund.pk,
-                "amount": Money(refund.amount, refund.currency).to_api(),
-                "status": refund.status,
-            },
-        },
-        reason=reason,
-    )
-    return refund
-
-
-def _vendor_order_charged(order_id: int) -> int:
-
-    return vendor_order_charged(order_id=order_id).amount
-
-
-def _vendor_order_refund(
-    *, order: Order, actor: Any, amount: Money | None, reason: str, full: bool
-) -> WalletRefund:
-    from orders.services import order_vendor_refund
-
-    status_before = order.status
-    with transaction.atomic():
-        order, refunded = order_vendor_refund(
-            order_id=order.pk, amount=amount, actor=actor, reason=reason
-        )
-        # Read under the order's lock, which the refund still holds: exact even if another
-        # refund ran at the same time. Over the operator's limit (this refund and the
-        # order's earlier ones together), the whole refund rolls back.
-        left = vendor_order_refundable(order_id=order.pk)
-        if not full and left.amount <= 0:
-            # A partial refund that other refunds meanwhile turned into the last of the
-            # order: only a full refund, which takes the eSIMs back first, may empty it.
-            raise DomainError(
-                "invalid_state",
-                f"Other refunds left only {refunded} on this order meanwhile: refund what "
-                "is left in full (its unused eSIMs are taken back first).",
-                details={"refundable": refunded.to_api()},
-            )
-        charged = _vendor_order_charged(order.pk)
-        _refund_within_limit(
-            actor,
-            refunded.amount,
-            refunded.currency,
-            already=charged - left.amount - refunded.amount,
-        )
-        audit_record(
-            actor=actor,
-            action="order.refund",
-            target=order,
-            before={"order_status": status_before, "refundable": (left + refunded).to_api()},
-            after={
-                "order_status": order.status,
-                "refundable": left.to_api(),
-                "refund": {"amount": refunded.to_api(), "to": "vendor account"},
-            },
-            reason=reason,
-        )
-    return WalletRefund(amount=refunded.amount, currency=refunded.currency)
-
-
 def operator_order_cancel(*, order_id: int, actor: Any, reason: str = "") -> Order:
     """Cancel an order still awaiting payment (and its PaymentIntent)."""
-    from orders.services import order_cancel
-
     operator_require(actor, "ttelgo.cancel_orders")
 
     def audit(before: Order, after: Order) -> None:
@@ -352,8 +107,6 @@ def operator_order_cancel(*, order_id: int, actor: Any, reason: str = "") -> Ord
 def operator_order_redrive(*, order_id: int, actor: Any, reason: str = "") -> Order:
     """Push a stuck order on: `paid` goes to provisioning, `provisioning` is queued again
     (the provisioning task asks the provider before buying, so this never buys twice)."""
-    from orders.services import order_provisioning_enqueue, order_release_to_provisioning
-
     operator_require(actor, "ttelgo.redrive_orders")
     with transaction.atomic():
         order = order_qs_select_for_update().get(pk=order_id)

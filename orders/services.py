@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,16 +15,13 @@ from django.utils import timezone
 from billing.alerts import vendor_low_balance_due
 from billing.selectors import vendor_balance_of, vendor_has_overdue_invoices
 from billing.services import (
-    vendor_order_refund,
-    vendor_order_refund_posted,
-    vendor_order_refundable,
     vendor_order_reserve,
     vendor_order_void,
 )
 from catalogue.models import Bundle
 from catalogue.pricing import retail_price, vendor_price
 from catalogue.selectors import bundle_get_sellable
-from orders.esim_records import Esim
+from orders.fraud import rules as fraud
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order, OrderItem
 from orders.selectors import order_rows_known
@@ -34,20 +30,16 @@ from payments.services import (
     payment_cancel_for_order,
     payment_create_for_order,
 )
-from providers import ProviderError, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.metrics import ORDERS_CREATED, count_on_commit
 from ttelgo.money import Money
-from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
-from ttelgo.services import user_flag
 from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
 S = Order.Status
 MAX_QUANTITY = 10
-LATE_PAYMENT_REASON = "paid after the order was closed"
 
 
 def order_queued_until() -> datetime:
@@ -64,15 +56,15 @@ def order_provisioning_enqueue(*, order_id: int, livemode: bool, marked: bool = 
     if not marked:
         Order.objects.filter(pk=order_id).update(provisioning_queued_until=order_queued_until())
     task_enqueue(
-        "orders.tasks.order_provision", order_id, queue=queue_for(PROVISIONING, livemode=livemode)
+        "fulfilment.tasks.order_provision",
+        order_id,
+        queue=queue_for(PROVISIONING, livemode=livemode),
     )
 
 
 def order_fraud_assess(*, order: Order, quantity: int | None = None) -> list[str]:
     """Reasons to hold an order for review; empty means go ahead. An unsaved vendor order
     passes its eSIM count."""
-    from orders import fraud
-
     return fraud.fraud_assess(order=order, quantity=quantity)
 
 
@@ -87,209 +79,6 @@ def order_release_to_provisioning(*, order_id: int, actor: Any = None, reason: s
             reason=reason,
         )
         order_provisioning_enqueue(order_id=order.pk, livemode=order.livemode)
-        return order
-
-
-def order_payment_succeeded(*, order_id: int) -> Order:
-    """Stripe says the order's PaymentIntent succeeded. Idempotent: only an order still
-    awaiting payment moves (-> paid -> in_review or provisioning). An order that was
-    cancelled or failed meanwhile keeps its status and its money is refunded."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status in (S.CANCELLED, S.FAILED):
-            # Refunded after this commits, through the outbox like every other refund
-            # (the gateway call is retried by the task, never made in an on-commit hook).
-            task_enqueue("payments.tasks.order_payment_refund", order_id, LATE_PAYMENT_REASON)
-            return order
-        if order.status != S.AWAITING_PAYMENT:
-            return order  # duplicate or out-of-order event: already handled
-        order = order_transition(
-            order_id=order_id, to=S.PAID, expected=S.AWAITING_PAYMENT, reason="payment succeeded"
-        )
-        reasons = order_fraud_assess(order=order)
-        if reasons:
-            return order_transition(
-                order_id=order_id,
-                to=S.IN_REVIEW,
-                expected=S.PAID,
-                reason="; ".join(reasons),
-                review_reasons=reasons,
-            )
-        return order_release_to_provisioning(order_id=order_id, reason="fraud checks passed")
-
-
-def order_payment_failed(*, order_id: int, reason: str) -> Order:
-    """A payment attempt was declined. Stripe keeps the PaymentIntent open so the customer
-    can try another card, and so does the order: it stays awaiting payment with the
-    decline on its timeline and as its `failure_reason`, until the intent succeeds, is
-    cancelled, or the payment window closes (`orders_awaiting_payment_expire`)."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status != S.AWAITING_PAYMENT:
-            return order
-        message = f"payment declined: {reason}"[:1000]
-        if order.failure_reason != message:
-            Order.objects.filter(pk=order_id).update(
-                failure_reason=message, updated_at=timezone.now()
-            )
-            order_event_record(
-                order=order, from_status=order.status, to_status=order.status, reason=message
-            )
-            order.refresh_from_db()
-        return order
-
-
-def orders_awaiting_payment_expire(*, older_than: timedelta) -> list[int]:
-    """Beat job: orders nobody paid within the payment window are cancelled with their
-    PaymentIntent (the customer can no longer be charged for them)."""
-    cutoff = timezone.now() - older_than
-    expired = []
-    stale = Order.objects.filter(status=S.AWAITING_PAYMENT, created_at__lt=cutoff)
-    for order_id in stale.order_by("id").values_list("id", flat=True)[:500]:
-        try:
-            order_cancel(order_id=order_id, actor="system", reason="payment window closed")
-        except DomainError:
-            continue  # paid or cancelled meanwhile
-        expired.append(order_id)
-    return expired
-
-
-def order_payment_canceled(*, order_id: int) -> Order:
-    """The PaymentIntent was cancelled: an order still awaiting payment is cancelled."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status != S.AWAITING_PAYMENT:
-            return order
-        return order_transition(
-            order_id=order_id,
-            to=S.CANCELLED,
-            expected=S.AWAITING_PAYMENT,
-            reason="payment cancelled",
-        )
-
-
-def order_refund_recorded(
-    *,
-    order_id: int,
-    fully_refunded: bool,
-    actor: Any = None,
-    reason: str = "",
-    amount: Money | None = None,
-) -> Order:
-    """Payments recorded a refund. A full refund moves an order that is not being
-    provisioned to `refunded` (awaiting payment too: Stripe's events may arrive in any
-    order, and a refunded payment never provisions); an order in `provisioning` is
-    refunded when provisioning settles (`order_settle_refund`). A partial refund only
-    leaves an event. Failed orders stay failed (their refund is part of failing). The
-    event names the amount and why; its actor is the operator who refunded."""
-    what = "refund" if fully_refunded else "partial refund"
-    label = f"{what} of {amount}" if amount is not None else what
-    reason = f"{label}: {reason}" if reason else label
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if fully_refunded and order.status in (
-            S.AWAITING_PAYMENT,
-            S.PAID,
-            S.IN_REVIEW,
-            S.COMPLETED,
-        ):
-            return order_transition(order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason)
-        order_event_record(
-            order=order,
-            from_status=order.status,
-            to_status=order.status,
-            actor=actor,
-            reason=reason,
-        )
-        return order
-
-
-def order_refund_settle(*, order_id: int, reason: str) -> bool:
-    """A provisioning order whose payment was refunded in full before anything was bought:
-    provisioning -> refunded. False if the order moved on meanwhile."""
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.status != S.PROVISIONING:
-            return False
-        order_transition(
-            order_id=order_id,
-            to=S.REFUNDED,
-            expected=S.PROVISIONING,
-            reason=reason,
-            provisioning_lease_until=None,
-        )
-        return True
-
-
-def order_vendor_refund(
-    *,
-    order_id: int,
-    amount: Money | None,
-    actor: Any = None,
-    reason: str = "",
-    reference: str = "",
-) -> tuple[Order, Money]:
-    """Give a completed vendor order's charge back, all of what is left (`amount=None`) or
-    part of it, to the vendor's wallet (prepaid) or off its receivable (postpaid). A full
-    refund moves the order to `refunded`; either way the vendor gets `order.refunded`.
-    Returns the order and the amount refunded now.
-
-    `reference` names what the refund pays back (an eSIM refund: "esim_refund:<id>"):
-    the ledger posts once per reference, and a refund already posted under it is returned
-    as it was, with no second event. Without one, each call is a refund of its own."""
-    from orders.notifications import order_refunded_notify
-
-    with transaction.atomic():
-        # The order row is the lock: two refunds of one order run one after the other.
-        order = order_qs_select_for_update().get(pk=order_id)
-        if reference:
-            posted = vendor_order_refund_posted(reference=reference)
-            if posted is not None:
-                return order, posted
-        if order.channel != Order.Channel.B2B or order.status != S.COMPLETED:
-            raise DomainError(
-                "invalid_state",
-                "Only a completed vendor order can be refunded to the vendor.",
-                details={"status": order.status, "channel": order.channel},
-            )
-        refundable = vendor_order_refundable(order_id=order_id)
-        if refundable.amount <= 0:
-            raise DomainError(
-                "invalid_state",
-                "This order is already refunded in full.",
-                details={"status": order.status},
-            )
-        value = refundable if amount is None else amount
-        vendor_order_refund(
-            order_id=order_id,
-            amount=value,
-            reference=reference or f"order:{order_id}:refund:{uuid.uuid4().hex[:12]}",
-            actor=actor,
-        )
-        order = order_refund_recorded(
-            order_id=order_id,
-            fully_refunded=value.amount == refundable.amount,
-            actor=actor,
-            reason=reason,
-        )
-        order_refunded_notify(order=order, refund=value)
-        return order, value
-
-
-def order_dispute_opened(*, order_id: int, reason: str) -> Order:
-    """A chargeback: flag the order and its customer, tell the operators."""
-
-    with transaction.atomic():
-        order = order_qs_select_for_update().get(pk=order_id)
-        if order.disputed_at is None:
-            Order.objects.filter(pk=order_id).update(disputed_at=timezone.now())
-        if order.customer_id is not None:
-            user_flag(user_id=order.customer_id, reason=f"dispute on order {order_id}: {reason}")
-        ops_email_send(
-            f"Dispute opened on order {order_id}",
-            f"Order {order_id} was disputed: {reason}. Review it in the admin.",
-        )
-        order.refresh_from_db()
         return order
 
 
@@ -529,62 +318,36 @@ def order_create_b2b(
     )
 
 
-def topup_compatibility_check(
-    *, iccid: str, bundle_code: str, customer: Any = None, vendor: Vendor | None = None
-) -> None:
-    """Ask the provider whether the bundle fits the buyer's eSIM (a Japan bundle does not
-    fit a UK eSIM). An HTTP call: run it outside any transaction, before the order.
-    Refuses with `bundle_incompatible` (409); someone else's eSIM is a 404."""
-    from orders.selectors import esim_get_for_buyer
-
-    esim = esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
-    bundle_get_sellable(code=bundle_code)
-    try:
-        fits = get_provider(esim.livemode).bundle_compatible(iccid=iccid, bundle_code=bundle_code)
-    except ProviderError as exc:
-        raise DomainError(
-            "provider_error", "The eSIM provider could not check this top-up; try again."
-        ) from exc
-    if not fits:
-        raise DomainError(
-            "bundle_incompatible",
-            f"Bundle {bundle_code} cannot be applied to eSIM {iccid}.",
-            details={"iccid": iccid, "bundle_code": bundle_code},
-        )
-
-
-def order_create_topup(
+def topup_order_create(
     *,
-    iccid: str,
+    target_iccid: str,
     bundle_code: str,
     customer: Any = None,
     vendor: Vendor | None = None,
     client_ip: str | None = None,
     pay_off_session: bool = False,
 ) -> Order:
-    """A top-up of the caller's own eSIM: pays like any order of its channel, then the
-    provisioning task applies the bundle to that eSIM. `pay_off_session`: a customer's
-    auto top-up, charged to the saved card by the caller."""
-    from orders.selectors import esim_get_for_buyer
-
+    """A top-up order for the eSIM `target_iccid`: pays like any order of its channel.
+    The sale knows no eSIMs: call it through `fulfilment.topups.order_create_topup`, which
+    checks first that the eSIM is the buyer's and not revoked. `pay_off_session`: a
+    customer's auto top-up, charged to the saved card by the caller."""
     if (customer is None) == (vendor is None):
         raise ValueError("a top-up has exactly one buyer: customer or vendor")
-    esim = esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
-    if esim.status == Esim.Status.REVOKED:
-        raise DomainError(
-            "invalid_state", f"eSIM {iccid} was revoked.", details={"status": esim.status}
-        )
     bundle = bundle_get_sellable(code=bundle_code)
     if vendor is not None:
         return _create_b2b(
-            vendor=vendor, bundle=bundle, quantity=1, kind=Order.Kind.TOPUP, target_iccid=iccid
+            vendor=vendor,
+            bundle=bundle,
+            quantity=1,
+            kind=Order.Kind.TOPUP,
+            target_iccid=target_iccid,
         )
     return _create_b2c(
         customer=customer,
         bundle=bundle,
         quantity=1,
         kind=Order.Kind.TOPUP,
-        target_iccid=iccid,
+        target_iccid=target_iccid,
         client_ip=client_ip,
         pay_off_session=pay_off_session,
     )
@@ -675,22 +438,3 @@ def order_review_reject(*, order_id: int, actor: Any, note: str = "") -> Order:
         )
         vendor_order_void(order_id=order_id)
         return order
-
-
-def esim_delivery_resend(*, esim: Esim, to: str = "") -> str:
-    """Queue the delivery email of a vendor's eSIM again, to `to` or the end customer on
-    the order. Returns the address; none known is a validation error."""
-    order = esim.order
-    email = to or order.end_customer_email
-    if not email:
-        raise DomainError(
-            "validation_error",
-            "No end customer email is on this order; send one.",
-            details={"email": ["Required."]},
-        )
-    if esim.status == Esim.Status.REVOKED:
-        raise DomainError("invalid_state", f"eSIM {esim.iccid} was revoked.")
-    with transaction.atomic():
-        queue = queue_for(PROVISIONING, livemode=order.livemode)
-        task_enqueue("orders.tasks.order_esims_email", order.pk, email, queue=queue)
-    return email

@@ -426,6 +426,7 @@ def _wallet_topup_published(*, payment: Payment) -> None:
         return
     event_record(
         vendor_id=payment.vendor_id,
+        livemode=payment.livemode,
         type="wallet.topup_succeeded",
         data={
             "payment_intent_id": payment.payment_intent_id,

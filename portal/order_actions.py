@@ -6,10 +6,11 @@ vendor (another vendor's eSIM is not found)."""
 from __future__ import annotations
 
 from billing.play_money import play_money_refill
-from orders.esim_records import Esim
+from fulfilment.models import Esim
+from fulfilment.notifications import esim_delivery_resend
+from fulfilment.selectors import esim_get_for_buyer
+from fulfilment.topups import order_create_topup, topup_compatibility_check
 from orders.models import Order
-from orders.selectors import esim_get_for_buyer
-from orders.services import esim_delivery_resend, order_create_topup, topup_compatibility_check
 from payments.models import Payment
 from sandbox import simulations
 from ttelgo.errors import DomainError

@@ -1,13 +1,7 @@
 from django.urls import URLPattern, path
 
-from portal import (
-    billing_pages,
-    order_pages,
-    request_log_pages,
-    simulator_pages,
-    team_pages,
-    views,
-)
+from portal import views
+from portal.pages import billing, orders, request_logs, simulator, team
 
 app_name = "portal"
 
@@ -17,37 +11,37 @@ urlpatterns: list[URLPattern] = [
     path("keys/", views.api_keys, name="api-keys"),
     path("keys/<str:key_id>/revoke", views.api_key_revoke, name="api-key-revoke"),
     path("brand/", views.brand, name="brand"),
-    path("orders/", order_pages.orders, name="orders"),
-    path("orders/<int:order_id>", order_pages.order_detail, name="order"),
-    path("esims/", order_pages.esims, name="esims"),
-    path("esims/<str:iccid>/<slug:action>", order_pages.esim_action, name="esim-action"),
-    path("catalogue/", order_pages.catalogue, name="catalogue"),
-    path("billing/", billing_pages.billing, name="billing"),
-    path("billing/topup", billing_pages.wallet_topup, name="wallet-topup"),
-    path("billing/refill", billing_pages.play_money_refill, name="test-wallet-refill"),
-    path("billing/invoices/<int:invoice_id>/pay", billing_pages.invoice_pay, name="invoice-pay"),
+    path("orders/", orders.orders, name="orders"),
+    path("orders/<int:order_id>", orders.order_detail, name="order"),
+    path("esims/", orders.esims, name="esims"),
+    path("esims/<str:iccid>/<slug:action>", orders.esim_action, name="esim-action"),
+    path("catalogue/", orders.catalogue, name="catalogue"),
+    path("billing/", billing.billing, name="billing"),
+    path("billing/topup", billing.wallet_topup, name="wallet-topup"),
+    path("billing/refill", billing.play_money_refill, name="test-wallet-refill"),
+    path("billing/invoices/<int:invoice_id>/pay", billing.invoice_pay, name="invoice-pay"),
     path(
         "billing/invoices/<int:invoice_id>.<slug:fmt>",
-        billing_pages.invoice_download,
+        billing.invoice_download,
         name="invoice-download",
     ),
-    path("billing/payments/<int:payment_id>", billing_pages.payment, name="payment"),
+    path("billing/payments/<int:payment_id>", billing.payment, name="payment"),
     path(
         "billing/payments/<int:payment_id>/test-card/<slug:outcome>",
-        billing_pages.payment_test_card,
+        billing.payment_test_card,
         name="payment-test-card",
     ),
-    path("request-log/", request_log_pages.request_log, name="request-log"),
+    path("request-log/", request_logs.request_log, name="request-log"),
     path(
         "request-log/<int:log_id>",
-        request_log_pages.request_log_detail,
+        request_logs.request_log_detail,
         name="request-log-entry",
     ),
-    path("test/", simulator_pages.simulator, name="test-tools"),
-    path("test/simulate/<slug:what>", simulator_pages.simulate, name="test-simulate"),
-    path("team/", team_pages.team, name="team"),
-    path("team/<int:member_id>/<slug:action>", team_pages.team_member, name="team-member"),
-    path("invitations/<str:token>", team_pages.invitation, name="invitation"),
+    path("test/", simulator.simulator, name="test-tools"),
+    path("test/simulate/<slug:what>", simulator.simulate, name="test-simulate"),
+    path("team/", team.team, name="team"),
+    path("team/<int:member_id>/<slug:action>", team.team_member, name="team-member"),
+    path("invitations/<str:token>", team.invitation, name="invitation"),
     path("auto-topups/", views.auto_topups, name="auto-topups"),
     path("support/", views.support, name="support"),
     path("webhooks/", views.webhooks, name="webhooks"),

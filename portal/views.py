@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from orders.auto_topup_models import AutoTopupRule
+from fulfilment.auto_topups.models import AutoTopupRule
 from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TicketForm
 from portal.modes import member_in_mode, test_mode_on, test_mode_set
 from portal.overview import vendor_overview

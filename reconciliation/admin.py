@@ -16,7 +16,7 @@ from unfold.decorators import action, display
 
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from reconciliation.state import FINDING_STATES
-from ttelgo.admin_console import ReadOnlyAdminMixin, change_url, operator_form, require_perm
+from ttelgo.admin.console import ReadOnlyAdminMixin, change_url, operator_form, require_perm
 from ttelgo.errors import DomainError
 
 F = ReconciliationFinding

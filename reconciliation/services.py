@@ -23,14 +23,15 @@ from django.db.models import Count, Q, Sum
 from django.db.models import F as Field
 from django.utils import timezone
 
+from fulfilment.models import Esim, EsimRefund
+from fulfilment.operator import operator_order_refund
+from fulfilment.provisioning import provider_reference_for
+from fulfilment.refunds import CLAIM_SECONDS
+from fulfilment.revocation import esim_refund_share
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Entry, Transaction
-from orders.esim_records import Esim, EsimRefund
-from orders.esim_refunds import CLAIM_SECONDS
-from orders.esim_revocation import esim_refund_share
 from orders.models import Order
-from orders.operator import operator_order_redrive, operator_order_refund
-from orders.provisioning import provider_reference_for
+from orders.operator import operator_order_redrive
 from payments.gateways import get_gateway
 from payments.models import Payment, Refund
 from payments.services import payment_intent_sync

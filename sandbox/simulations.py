@@ -10,10 +10,10 @@ from __future__ import annotations
 from django.db import transaction
 
 from catalogue.selectors import bundle_get_sellable
-from orders.esim_records import Esim
-from orders.esim_services import esim_usage_refresh
+from fulfilment.models import Esim
+from fulfilment.provisioning import provider_reference_for
+from fulfilment.services import esim_usage_refresh
 from orders.models import Order
-from orders.provisioning import provider_reference_for
 from orders.services import order_create_b2b
 from payments.models import Payment
 from payments.services import payment_create_for_wallet_topup

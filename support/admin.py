@@ -20,10 +20,10 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from support.models import Ticket, TicketMessage
 from support.services import operator_ticket_answer, operator_ticket_assign, operator_ticket_note
-from ttelgo.admin_console import ReadOnlyAdminMixin, operator_form
+from ttelgo.admin.console import ReadOnlyAdminMixin, operator_form
 
 
 class AnswerForm(forms.Form):

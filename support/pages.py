@@ -13,8 +13,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orders.links import esim_from_page_token
-from orders.pages.esim import link_gone, page_language
+from fulfilment.links import esim_from_page_token
+from fulfilment.pages.esim import link_gone, page_language
 from support.models import Ticket, TicketMessage
 from support.services import (
     ticket_from_link_token,

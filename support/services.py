@@ -21,9 +21,10 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
 
-from orders.esim_records import Esim
+from fulfilment.models import Esim
+from fulfilment.selectors import esim_get_for_buyer
 from orders.models import Order
-from orders.selectors import esim_get_for_buyer, order_get_for_buyer
+from orders.selectors import order_get_for_buyer
 from support.lock_objects import ticket_qs_select_for_update
 from support.models import Ticket, TicketMessage
 from support.state import TICKET_STATES, ticket_move

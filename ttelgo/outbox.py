@@ -6,7 +6,7 @@ the higher layer's task, in its own transaction; it imports nothing of that laye
 are no signals or in-process subscribers for this (one exception, for a reaction that
 may refuse the change: README, "One way up").
 
-Domain events. `event_record(vendor_id=, type=, data=)` records that something happened
+Domain events. `event_record(vendor_id=, livemode=, type=, data=)` records that something happened
 to a vendor (an order completed, an invoice was issued, ...) in the caller's
 transaction: an outbox message for `webhooks.tasks.event_publish`, which stores the
 event and one delivery per subscribed endpoint once that transaction has committed. The
@@ -15,7 +15,7 @@ publishes one event.
 
 Tasks.
 
-`task_enqueue("orders.tasks.order_provision", order.pk)` writes an `OutboxMessage` in the
+`task_enqueue("fulfilment.tasks.order_provision", order.pk)` writes an `OutboxMessage` in the
 caller's transaction. When that transaction commits, the task is sent to the broker and
 the row deleted. If the broker cannot take it then (Redis down, a network blip, the
 process killed between commit and send), the row stays, and `outbox_relay` (a beat job,
@@ -47,7 +47,7 @@ from redis.exceptions import RedisError
 
 from ttelgo.lock_objects import outbox_message_qs_select_for_update
 from ttelgo.models import OutboxMessage
-from ttelgo.queues import task_send
+from ttelgo.queues import WEBHOOKS, queue_for, task_send
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ EVENT_TYPES: tuple[str, ...] = (
 EVENT_PUBLISH_TASK = "webhooks.tasks.event_publish"
 
 
-def event_record(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
+def event_record(*, vendor_id: int, livemode: bool, type: str, data: dict[str, Any]) -> None:
     """Record a domain event for a vendor. Call it inside your own transaction: the event
     is published (stored, with its deliveries) only once that transaction commits. Its
     data is fixed now, as JSON (no surprises from Decimals or datetimes later)."""
@@ -88,7 +88,16 @@ def event_record(*, vendor_id: int, type: str, data: dict[str, Any]) -> None:
         raise ValueError(f"unknown event type {type!r}")
     clean = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     public_id = "msg_" + secrets.token_hex(12)
-    task_enqueue(EVENT_PUBLISH_TASK, vendor_id, type, clean, public_id, timezone.now().isoformat())
+    task_enqueue(
+        EVENT_PUBLISH_TASK,
+        vendor_id,
+        type,
+        clean,
+        public_id,
+        timezone.now().isoformat(),
+        # A test environment's event is published by test mode's workers, never the live ones.
+        queue=queue_for(WEBHOOKS, livemode=livemode),
+    )
 
 
 def task_enqueue(task: str, *args: Any, queue: str = "") -> None:

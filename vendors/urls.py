@@ -1,6 +1,7 @@
 from django.urls import URLPattern, path
 
-from vendors import api, request_log_api
+from vendors import api
+from vendors.api import request_logs as request_log_api
 
 urlpatterns: list[URLPattern] = [
     path("vendors/signup", api.VendorSignupApi.as_view(), name="vendor-signup"),

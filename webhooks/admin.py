@@ -16,7 +16,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from ttelgo.admin_console import ReadOnlyAdminMixin
+from ttelgo.admin.console import ReadOnlyAdminMixin
 from ttelgo.errors import DomainError
 from webhooks.models import (
     InboundEvent,

@@ -27,8 +27,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.esim_records import Esim
-from orders.esim_services import esim_bundle_reported
+from fulfilment.models import Esim
+from fulfilment.services import esim_bundle_reported
 from ttelgo.errors import DomainError
 from ttelgo.outbox import task_enqueue
 from webhooks.models import InboundEvent

@@ -1,8 +1,8 @@
 from django.urls import URLPattern, path
 
 from webhooks import api
+from webhooks.api.inbound import StripeWebhookApi
 from webhooks.esimgo import EsimGoCallbackApi
-from webhooks.inbound_api import StripeWebhookApi
 
 urlpatterns: list[URLPattern] = [
     path("webhooks/esimgo", EsimGoCallbackApi.as_view(), name="webhooks-esimgo"),

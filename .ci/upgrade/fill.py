@@ -76,7 +76,9 @@ def main() -> None:
             )
             assert r.status_code == 201, r.content
             orders.append(r.json())
-        refund = first("orders.operator.operator_order_refund")
+        refund = first(
+            "fulfilment.operator.operator_order_refund", "orders.operator.operator_order_refund"
+        )
         refund(order_id=orders[0]["id"], actor=operator, amount=None, reason="upgrade test")
         esims = api.get(f"/api/v1/vendor/orders/{orders[1]['id']}").json().get("esims") or []
         if esims:
@@ -86,6 +88,24 @@ def main() -> None:
                 format="json",
                 HTTP_IDEMPOTENCY_KEY="upgrade-topup",
             )
+        # Rows of the models that moved from orders to fulfilment besides eSIMs: an auto
+        # top-up rule and a refund request of an unused eSIM (where the base has them: an
+        # older base answers 404 and leaves those tables empty).
+        more = api.get(f"/api/v1/vendor/orders/{orders[2]['id']}").json().get("esims") or []
+        if more:
+            rule = api.post(
+                "/api/v1/vendor/auto-topups",
+                {"iccid": more[0]["iccid"], "bundle_code": BUNDLE_CODE, "below_percent": 20},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="upgrade-auto-topup",
+            )
+            asked = api.post(
+                f"/api/v1/vendor/esims/{more[0]['iccid']}/refund",
+                {"reason": "upgrade test"},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="upgrade-esim-refund",
+            )
+            print(f"auto top-up rule: {rule.status_code}, eSIM refund: {asked.status_code}")
 
         postpaid = VendorFactory(billing_mode="postpaid")
         credit_line(postpaid, 300_00)

@@ -6,11 +6,12 @@
 # UPGRADE_FROM picks the base commits (space-separated). By default each of these, in turn:
 #   6570ad0  the last commit before models moved apps (esims -> orders, sandbox, billing...)
 #   626493f  the last commit before the catalogue app was renamed (esims -> catalogue)
+#   ca706e4  the last commit before fulfilment left orders (orders -> fulfilment)
 # Each base gets a database of its own (and an empty Redis).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
-BASES="${UPGRADE_FROM:-6570ad0 626493f}"
+BASES="${UPGRADE_FROM:-6570ad0 626493f ca706e4}"
 if [ "$(wc -w <<<"$BASES")" -gt 1 ]; then
   for base in $BASES; do UPGRADE_FROM="$base" "$0"; done
   exit 0

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "billing",
     "payments",
     "orders",
+    "fulfilment",
     "webhooks",
     "reconciliation",
     "support",
@@ -187,15 +188,15 @@ CELERY_WORKER_DIRECT = True
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "provisioning": (
-        "orders.tasks.order_provision",
+        "fulfilment.tasks.order_provision",
         "orders.tasks.order_payment_react",
-        "orders.tasks.auto_topup_execute",
+        "fulfilment.tasks.auto_topup_execute",
         "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
-        "orders.tasks.order_esims_email",
-        "orders.tasks.customer_email",
-        "orders.tasks.esim_lifecycle_email",
+        "fulfilment.tasks.order_esims_email",
+        "fulfilment.tasks.customer_email",
+        "fulfilment.tasks.esim_lifecycle_email",
         "vendors.tasks.vendor_email_send",
         "vendors.tasks.operations_email_send",
         "vendors.tasks.person_email_send",
@@ -207,20 +208,20 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "webhooks": ("webhooks.tasks.delivery_send", "webhooks.tasks.event_publish"),
     "recovery": (
         "ttelgo.tasks.outbox_relay",
-        "orders.tasks.orders_redrive_stuck",
+        "fulfilment.tasks.orders_redrive_stuck",
         "webhooks.tasks.deliveries_send_due",
         "webhooks.tasks.inbound_events_redrive",
     ),
     "maintenance": (
+        "fulfilment.tasks.esims_usage_refresh",
+        "fulfilment.tasks.esims_expiry_notify",
+        "fulfilment.tasks.auto_topups_expiry_check",
+        "fulfilment.tasks.orders_delivery_guarantee",
+        "fulfilment.tasks.orders_late_deliveries_revoke",
+        "fulfilment.tasks.provider_refunds_collect",
+        "fulfilment.tasks.esim_refunds_resume",
         "catalogue.tasks.catalogue_sync",
         "catalogue.tasks.catalogue_reprice",
-        "orders.tasks.esims_usage_refresh",
-        "orders.tasks.esims_expiry_notify",
-        "orders.tasks.auto_topups_expiry_check",
-        "orders.tasks.orders_delivery_guarantee",
-        "orders.tasks.orders_late_deliveries_revoke",
-        "orders.tasks.provider_refunds_collect",
-        "orders.tasks.esim_refunds_resume",
         "orders.tasks.orders_awaiting_payment_expire",
         "billing.tasks.invoices_close_due",
         "billing.tasks.invoices_mark_overdue",
@@ -239,6 +240,20 @@ _ROUTES: dict[str, tuple[str, ...]] = {
 TASK_NAME_ALIASES: dict[str, str] = {
     "vendors.tasks.vendor_low_balance_check": "billing.tasks.vendor_low_balance_check",
     "orders.tasks.esim_callback_process": "webhooks.tasks.esim_callback_process",
+    # fulfilment moved out of orders (fulfilment/tasks.py registers both names).
+    "orders.tasks.order_provision": "fulfilment.tasks.order_provision",
+    "orders.tasks.auto_topup_execute": "fulfilment.tasks.auto_topup_execute",
+    "orders.tasks.order_esims_email": "fulfilment.tasks.order_esims_email",
+    "orders.tasks.customer_email": "fulfilment.tasks.customer_email",
+    "orders.tasks.esim_lifecycle_email": "fulfilment.tasks.esim_lifecycle_email",
+    "orders.tasks.orders_redrive_stuck": "fulfilment.tasks.orders_redrive_stuck",
+    "orders.tasks.esims_usage_refresh": "fulfilment.tasks.esims_usage_refresh",
+    "orders.tasks.esims_expiry_notify": "fulfilment.tasks.esims_expiry_notify",
+    "orders.tasks.auto_topups_expiry_check": "fulfilment.tasks.auto_topups_expiry_check",
+    "orders.tasks.orders_delivery_guarantee": "fulfilment.tasks.orders_delivery_guarantee",
+    "orders.tasks.orders_late_deliveries_revoke": "fulfilment.tasks.orders_late_deliveries_revoke",
+    "orders.tasks.provider_refunds_collect": "fulfilment.tasks.provider_refunds_collect",
+    "orders.tasks.esim_refunds_resume": "fulfilment.tasks.esim_refunds_resume",
     # the catalogue app was called esims
     "esims.tasks.catalogue_sync": "catalogue.tasks.catalogue_sync",
     "esims.tasks.catalogue_reprice": "catalogue.tasks.catalogue_reprice",
@@ -253,27 +268,27 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs; each task is thin and calls its app's service.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "esim-usage-refresh": {"task": "fulfilment.tasks.esims_usage_refresh", "schedule": 900.0},
+    "esim-expiry-notify": {"task": "fulfilment.tasks.esims_expiry_notify", "schedule": 3600.0},
+    "auto-topups-expiry": {"task": "fulfilment.tasks.auto_topups_expiry_check", "schedule": 3600.0},
     "catalogue-sync": {"task": "catalogue.tasks.catalogue_sync", "schedule": 3600.0},
-    "esim-usage-refresh": {"task": "orders.tasks.esims_usage_refresh", "schedule": 900.0},
-    "esim-expiry-notify": {"task": "orders.tasks.esims_expiry_notify", "schedule": 3600.0},
-    "auto-topups-expiry": {"task": "orders.tasks.auto_topups_expiry_check", "schedule": 3600.0},
     "orders-delivery-guarantee": {
-        "task": "orders.tasks.orders_delivery_guarantee",
+        "task": "fulfilment.tasks.orders_delivery_guarantee",
         "schedule": 300.0,
     },
     "orders-late-deliveries-revoke": {
-        "task": "orders.tasks.orders_late_deliveries_revoke",
+        "task": "fulfilment.tasks.orders_late_deliveries_revoke",
         "schedule": 600.0,
     },
     # eSIM refunds cut short after the revocation (payment failed, process died).
-    "esim-refunds-resume": {"task": "orders.tasks.esim_refunds_resume", "schedule": 300.0},
+    "esim-refunds-resume": {"task": "fulfilment.tasks.esim_refunds_resume", "schedule": 300.0},
     "provider-refunds-collect": {
-        "task": "orders.tasks.provider_refunds_collect",
+        "task": "fulfilment.tasks.provider_refunds_collect",
         "schedule": 3600.0,
     },
     "invoices-close-month": {"task": "billing.tasks.invoices_close_due", "schedule": 3600.0},
     "invoices-mark-overdue": {"task": "billing.tasks.invoices_mark_overdue", "schedule": 3600.0},
-    "orders-redrive-stuck": {"task": "orders.tasks.orders_redrive_stuck", "schedule": 30.0},
+    "orders-redrive-stuck": {"task": "fulfilment.tasks.orders_redrive_stuck", "schedule": 30.0},
     "orders-awaiting-payment-expire": {
         "task": "orders.tasks.orders_awaiting_payment_expire",
         "schedule": 900.0,
@@ -469,7 +484,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.Order.Status",
-        "EsimStatusEnum": "orders.esim_records.Esim.Status",
+        "EsimStatusEnum": "fulfilment.models.Esim.Status",
         "LanguageEnum": LANGUAGES,
     },
 }

@@ -18,9 +18,9 @@ def test_every_periodic_esims_job_is_a_registered_task(settings):
 
 
 def test_usage_refresh_job_calls_the_service():
-    from orders import tasks as order_tasks
+    from fulfilment import tasks as order_tasks
 
-    with mock.patch("orders.esim_services.esims_usage_refresh_due", return_value=7) as service:
+    with mock.patch("fulfilment.services.esims_usage_refresh_due", return_value=7) as service:
         assert order_tasks.esims_usage_refresh.delay().get() == 7
     service.assert_called_once_with()
     assert order_tasks.esims_usage_refresh() == 0  # nothing live to refresh

@@ -9,7 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from rest_framework_api_key.models import APIKey
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from console.vendors_admin import VendorAPIKeyForm
+from console.admin.vendors import VendorAPIKeyForm
 from tests.console.factories import OPERATOR_PASSWORD, operator
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import customer_client

@@ -19,7 +19,12 @@ def test_the_deliveries_table_is_not_cut_off_at_1440_px(console, settings):
     long_url = "https://hooks.globetrotter-connectivity.example/" + "v1/" * 20 + "ttelgo/events"
     endpoint_create(vendor=vendor, url=long_url, events=["*"])
     for _ in range(3):
-        event_record(vendor_id=vendor.pk, type="esim.usage_threshold", data={"percent": 80})
+        event_record(
+            vendor_id=vendor.pk,
+            livemode=vendor.livemode,
+            type="esim.usage_threshold",
+            data={"percent": 80},
+        )
     user = operator("admin")
     console.driver.set_window_size(1440, 900)
     console.login(user.email, OPERATOR_PASSWORD)

@@ -12,8 +12,8 @@ from axe_selenium_python import Axe
 from django.core import mail
 from selenium.webdriver.common.by import By
 
-from orders.esim_records import Esim
-from orders.links import esim_page_token
+from fulfilment.links import esim_page_token
+from fulfilment.models import Esim
 from orders.models import Order
 from orders.services import order_create_b2b
 from support.models import Ticket

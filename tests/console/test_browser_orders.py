@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orders.fraud_models import FraudRule
+from orders.fraud.models import FraudRule
 from orders.models import Order
 from payments.models import Payment
 from tests.console.factories import OPERATOR_PASSWORD, b2c_order, operator, pay

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from orders.fraud_models import FraudRule
+from orders.fraud.models import FraudRule
 from orders.models import Order
 from orders.operator import operator_review_approve, operator_review_reject
 from payments.models import Payment, Refund

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from ledger.models import Hold
-from orders.fraud import fraud_assess, fraud_evaluate
-from orders.fraud_models import FraudRule, FraudSettings
+from orders.fraud.models import FraudRule, FraudSettings
+from orders.fraud.rules import fraud_assess, fraud_evaluate
 from orders.models import Order
 from orders.operator import operator_review_approve, operator_review_reject
 from payments.models import Payment, Refund
@@ -340,7 +340,7 @@ def test_a_rejected_vendor_order_releases_its_reservation_once(
 
 
 def test_rule_changes_take_effect_at_once_despite_the_cache(django_assert_num_queries):
-    from orders.fraud import fraud_rules_enabled
+    from orders.fraud.rules import fraud_rules_enabled
 
     order = order_row(quantity=2, total=200)
     quantity = rule(K.QUANTITY, limit=5)

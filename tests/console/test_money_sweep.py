@@ -14,7 +14,7 @@ from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 
 from billing.services import vendor_adjustment
-from orders.fraud_models import FraudRule
+from orders.fraud.models import FraudRule
 from tests.console.test_admin_sweep import filled  # noqa: F401 (the fixture)
 from tests.factories import UserFactory
 from ttelgo.money import Money

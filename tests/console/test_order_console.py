@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from fulfilment.operator import operator_order_refund
 from orders.models import Order
-from orders.operator import operator_order_cancel, operator_order_redrive, operator_order_refund
+from orders.operator import operator_order_cancel, operator_order_redrive
 from payments.models import Payment, Refund
 from tests.console.factories import b2c_order, operator, pay
 from ttelgo.errors import DomainError
@@ -163,7 +164,7 @@ def test_every_console_page_opens_for_every_role(completed_order):
         "/admin/reconciliation/reconciliationrun/",
         "/admin/reconciliation/reconciliationfinding/",
         "/admin/ttelgo/auditlog/",
-        "/admin/orders/esim/",
+        "/admin/fulfilment/esim/",
         "/admin/webhooks/inboundevent/",
         "/admin/webhooks/webhookdelivery/",
         "/admin/payments/payment/",

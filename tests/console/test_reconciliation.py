@@ -216,7 +216,7 @@ def test_payment_rows_without_a_stripe_intent_are_found():
 
 
 def test_an_order_the_provider_delivered_but_we_still_provision_is_found(bundles):
-    from orders.provisioning import provider_reference_for
+    from fulfilment.provisioning import provider_reference_for
 
     order = order_row(status=Order.Status.PROVISIONING)
     SandboxProvider().create_order(

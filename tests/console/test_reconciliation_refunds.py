@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from billing.services import vendor_order_refund
-from orders.esim_records import Esim
-from orders.esim_revocation import order_esims_revoke
+from fulfilment.models import Esim
+from fulfilment.operator import operator_order_refund
+from fulfilment.revocation import order_esims_revoke
 from orders.models import Order
-from orders.operator import operator_order_refund
 from payments.models import Payment
 from payments.services import payment_refund
 from reconciliation.models import ReconciliationFinding

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from billing.selectors import vendor_balance
+from fulfilment.operator import operator_order_refund
 from orders.models import Order, OrderEvent
-from orders.operator import operator_order_refund
 from tests.console.factories import operator
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, RETAIL, credit_line, fund, vendor_client

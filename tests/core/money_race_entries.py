@@ -15,13 +15,13 @@ from rest_framework.test import APIClient
 
 import billing.operator as billing_operator
 import console.operator as console_operator
-import orders.esim_refunds as orders_esim_refunds
+import fulfilment.refunds as orders_esim_refunds
 import orders.operator as orders_operator
 import reconciliation.services as reconciliation_services
 import webhooks.operator as webhooks_operator
 from billing.models import Invoice
-from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
-from orders.esim_records import Esim, EsimRefund
+from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
+from fulfilment.models import Esim, EsimRefund
 from orders.models import Order
 from payments.models import Payment
 from sandbox.provider import SandboxProvider
@@ -199,7 +199,7 @@ def _order_stuck_paid() -> Order:
 
 
 def _operator_refund(ctx: tuple[Order, list[Any]], i: int) -> Any:
-    from orders.operator import operator_order_refund
+    from fulfilment.operator import operator_order_refund
 
     order, ops = ctx
     return operator_order_refund(order_id=order.pk, actor=ops[i], amount=None, reason="race")
@@ -244,7 +244,7 @@ def _esim_expiring() -> Esim:
 
 
 def _expiry_sweep(esim: Esim, i: int) -> Any:
-    from orders.auto_topup_triggers import auto_topups_expiry_check
+    from fulfilment.auto_topups.triggers import auto_topups_expiry_check
 
     return auto_topups_expiry_check()
 
@@ -258,7 +258,7 @@ def _order_delivered_late() -> Order:
 
 
 def _late_deliveries_sweep(order: Order, i: int) -> Any:
-    from orders.provisioning import orders_late_deliveries_revoke
+    from fulfilment.recovery import orders_late_deliveries_revoke
 
     return orders_late_deliveries_revoke()
 
@@ -273,15 +273,15 @@ def _order_stuck_paid_long() -> Order:
 
 
 def _redrive_sweep(order: Order, i: int) -> Any:
-    from orders.provisioning import orders_redrive_stuck
+    from fulfilment.recovery import orders_redrive_stuck
 
     return orders_redrive_stuck(older_than=timedelta(seconds=60))
 
 
 def _order_not_delivered_in_time() -> Order:
     """A vendor's order whose one attempt met a provider outage two hours ago."""
+    from fulfilment.provisioning import order_provision_attempt
     from orders.models import OrderEvent
-    from orders.provisioning import order_provision_attempt
     from orders.services import order_create_b2b
     from providers import ProviderUnavailable
 
@@ -298,14 +298,14 @@ def _order_not_delivered_in_time() -> Order:
 
 
 def _guarantee_sweep(order: Order, i: int) -> Any:
-    from orders.provisioning import orders_delivery_guarantee
+    from fulfilment.recovery import orders_delivery_guarantee
 
     return orders_delivery_guarantee()
 
 
 def _provider_refunds_due() -> Order:
     """A late delivery taken back: the provider owes its three eSIMs' cost back."""
-    from orders.provisioning import orders_late_deliveries_revoke
+    from fulfilment.recovery import orders_late_deliveries_revoke
 
     order = _order_delivered_late()
     assert orders_late_deliveries_revoke() == [order.pk]
@@ -313,7 +313,7 @@ def _provider_refunds_due() -> Order:
 
 
 def _provider_refunds_sweep(order: Order, i: int) -> Any:
-    from orders.provider_refunds import provider_refunds_collect
+    from fulfilment.provider_refunds import provider_refunds_collect
 
     return provider_refunds_collect()
 
@@ -325,7 +325,7 @@ class _Crash(BaseException):
 def _esim_refund_cut_short() -> EsimRefund:
     """A card refund of an eSIM whose process died after the gateway refunded, its claim
     lapsed: the resume job finishes it."""
-    from orders.esim_refunds import CLAIM_SECONDS, esim_refund_request
+    from fulfilment.refunds import CLAIM_SECONDS, esim_refund_request
 
     _, order = customer_paid_order()
     esim = Esim.objects.filter(order=order).order_by("id").first()
@@ -343,13 +343,13 @@ def _esim_refund_cut_short() -> EsimRefund:
 
 
 def _resume_sweep(refund: EsimRefund, i: int) -> Any:
-    from orders.esim_refunds import esim_refunds_resume
+    from fulfilment.refunds import esim_refunds_resume
 
     return esim_refunds_resume()
 
 
 def _auto_topup_execute(run: AutoTopupRun, i: int) -> Any:
-    from orders.auto_topups import auto_topup_execute
+    from fulfilment.auto_topups.services import auto_topup_execute
 
     return auto_topup_execute(run_id=run.pk)
 

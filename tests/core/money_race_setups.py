@@ -19,10 +19,10 @@ from billing.models import Invoice
 from billing.selectors import vendor_balance
 from billing.services import vendor_adjustment
 from catalogue.models import Bundle
+from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
+from fulfilment.models import Esim, EsimRefund
 from ledger.models import Purpose
-from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
-from orders.esim_records import Esim, EsimRefund
-from orders.fraud_models import FraudRule
+from orders.fraud.models import FraudRule
 from orders.models import Order
 from payments.models import Payment
 from sandbox.models import SandboxPaymentIntent

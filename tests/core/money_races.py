@@ -72,14 +72,17 @@ def operator_actions() -> list[str]:
     `operator_*` service elsewhere in the apps (the console calls them)."""
     root = Path(settings.BASE_DIR)
     found: set[str] = set()
-    for source in sorted(root.glob("*/*.py")):
-        app = source.parent.name
-        if app in ("tests", "bench", "config") or not (source.parent / "apps.py").exists():
+    for source in sorted(root.glob("*/**/*.py")):
+        parts = source.relative_to(root).with_suffix("").parts
+        app = parts[0]
+        if app in ("tests", "bench", "config") or not (root / app / "apps.py").exists():
+            continue
+        if "migrations" in parts or parts[-1] == "__init__":
             continue
         text = source.read_text()
         if source.name != "operator.py" and "\ndef operator_" not in text:
             continue
-        module = importlib.import_module(f"{app}.{source.stem}")
+        module = importlib.import_module(".".join(parts))
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ != module.__name__ or name.startswith("_"):
                 continue

@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 
 from config.api_docs import IDEMPOTENCY_REQUIRED, OPERATIONS
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import bundles_create, customer_client, fund
 from vendors.models import Vendor, VendorAPIKey

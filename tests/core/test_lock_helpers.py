@@ -11,6 +11,7 @@ APPS = [
     "billing",
     "catalogue",
     "console",
+    "fulfilment",
     "ledger",
     "orders",
     "payments",

@@ -47,12 +47,12 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/webhooks/esimgo": "eSIM Go usage callback: auto top-up",
     "orders.operator.operator_review_approve": "operator: review approve",
     "orders.operator.operator_review_reject": "operator: review reject",
-    "orders.operator.operator_order_refund": "operator: order refund (B2C)",
+    "fulfilment.operator.operator_order_refund": "operator: order refund (B2C)",
     "orders.operator.operator_order_redrive": "operator: order redrive",
     "billing.operator.operator_invoice_settle": "operator: invoice settle",
     "billing.operator.operator_vendor_adjust": "operator: wallet adjustment",
     "console.operator.operator_payment_refund": "operator: wallet top-up refund",
-    "orders.esim_refunds.operator_esim_refund_approve": "operator: eSIM refund approve",
+    "fulfilment.refunds.operator_esim_refund_approve": "operator: eSIM refund approve",
     "webhooks.operator.operator_inbound_reprocess": "operator: inbound event reprocess",
     # Portal pages call the same services as the API entries (portal/*_actions.py).
     "PAGE portal/billing/refill": "portal: play money refill",
@@ -72,14 +72,14 @@ MONEY: dict[str, str | tuple[str, ...]] = {
         "portal: simulated provisioning failure",
     ),
     # Beat jobs that buy, refund or revoke
-    "beat orders.tasks.auto_topups_expiry_check": "beat: auto top-ups at expiry",
-    "beat orders.tasks.orders_late_deliveries_revoke": "beat: late deliveries revoked",
-    "beat orders.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
-    "beat orders.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
-    "beat orders.tasks.provider_refunds_collect": "beat: provider refunds collected",
-    "beat orders.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
+    "beat fulfilment.tasks.auto_topups_expiry_check": "beat: auto top-ups at expiry",
+    "beat fulfilment.tasks.orders_late_deliveries_revoke": "beat: late deliveries revoked",
+    "beat fulfilment.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
+    "beat fulfilment.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
+    "beat fulfilment.tasks.provider_refunds_collect": "beat: provider refunds collected",
+    "beat fulfilment.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
     # Usage polled from the provider goes through the callback's esim_usage_apply.
-    "beat orders.tasks.esims_usage_refresh": "eSIM Go usage callback: auto top-up",
+    "beat fulfilment.tasks.esims_usage_refresh": "eSIM Go usage callback: auto top-up",
     # Queues the handlers of inbound events not processed yet: the same handlers.
     "beat webhooks.tasks.inbound_events_redrive": (
         "Stripe webhook",
@@ -87,21 +87,21 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     # Console bulk actions call the operator services above.
     "billing.admin.InvoiceAdmin.settle_outstanding": "operator: invoice settle",
-    "orders.admin.OrderAdmin.redrive_selected": "operator: order redrive",
-    "orders.admin.OrderReviewAdmin.approve_selected": "operator: review approve",
+    "fulfilment.admin.orders.OrderAdmin.redrive_selected": "operator: order redrive",
+    "fulfilment.admin.orders.OrderReviewAdmin.approve_selected": "operator: review approve",
     "webhooks.admin.InboundEventAdmin.reprocess": "operator: inbound event reprocess",
     # Console pages of one object call the operator services above.
-    "orders.admin.OrderAdmin page:orders_order_refund_detail": "operator: order refund (B2C)",
-    "orders.admin.OrderAdmin page:orders_order_redrive_detail": "operator: order redrive",
-    "orders.admin.OrderAdmin page:orders_order_approve_detail": "operator: review approve",
-    "orders.admin.OrderAdmin page:orders_order_reject_detail": "operator: review reject",
-    "orders.admin.OrderReviewAdmin page:orders_orderreview_approve_detail": (
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_refund_detail": "operator: order refund (B2C)",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_redrive_detail": "operator: order redrive",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_approve_detail": "operator: review approve",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_reject_detail": "operator: review reject",
+    "fulfilment.admin.orders.OrderReviewAdmin page:orders_orderreview_approve_detail": (
         "operator: review approve"
     ),
-    "orders.admin.OrderReviewAdmin page:orders_orderreview_reject_detail": (
+    "fulfilment.admin.orders.OrderReviewAdmin page:orders_orderreview_reject_detail": (
         "operator: review reject"
     ),
-    "orders.admin.EsimRefundAdmin page:orders_esimrefund_approve_detail": (
+    "fulfilment.admin.esims.EsimRefundAdmin page:fulfilment_esimrefund_approve_detail": (
         "operator: eSIM refund approve"
     ),
     "webhooks.admin.InboundEventAdmin page:webhooks_inboundevent_reprocess_detail": (
@@ -109,10 +109,10 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     "reconciliation.admin.ReconciliationFindingAdmin page:"
     "reconciliation_reconciliationfinding_fix_detail": "operator: reconciliation refund",
-    "console.payments_admin.PaymentAdmin page:payments_payment_refund_detail": (
+    "console.admin.payments.PaymentAdmin page:payments_payment_refund_detail": (
         "operator: wallet top-up refund"
     ),
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_adjust_detail": (
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_adjust_detail": (
         "operator: wallet adjustment"
     ),
 }
@@ -179,8 +179,8 @@ NO_MONEY = {
     "PAGE pay/<str:token>": "shows a held payment; the browser confirms it at Stripe",
     "PAGE t/<str:token>": "support",
     # Beat jobs
+    "beat fulfilment.tasks.esims_expiry_notify": "emails",
     "beat catalogue.tasks.catalogue_sync": "catalogue",
-    "beat orders.tasks.esims_expiry_notify": "emails",
     "beat orders.tasks.orders_awaiting_payment_expire": "cancels unpaid intents; no charge",
     "beat billing.tasks.invoices_close_due": (
         "issues a document, once per vendor and month (a unique constraint); moves no money"
@@ -196,8 +196,8 @@ NO_MONEY = {
     "beat vendors.tasks.request_logs_prune": "deletes old log lines",
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
-    "orders.operator.refund_limit_for": "reads a setting",
-    "orders.esim_refunds.operator_esim_refund_reject": "closes a refund request unpaid",
+    "fulfilment.operator.refund_limit_for": "reads a setting",
+    "fulfilment.refunds.operator_esim_refund_reject": "closes a refund request unpaid",
     "vendors.operator.operator_vendor_approve": "vendor status",
     "vendors.operator.operator_vendor_suspend": "vendor status",
     "vendors.operator.operator_vendor_reactivate": "vendor status",
@@ -216,17 +216,17 @@ NO_MONEY = {
     "support.services.operator_ticket_note": "support",
     "support.services.operator_ticket_assign": "support",
     "ttelgo.permissions.operator_require": "a role check",
-    "ttelgo.admin_console.operator_form": "a form",
+    "ttelgo.admin.console.operator_form": "a form",
     # Console bulk actions
     "allauth.account.admin.EmailAddressAdmin.make_verified": "accounts",
-    "console.vendors_admin.VendorAPIKeyAdmin.revoke": "API keys",
-    "console.vendors_admin.VendorAdmin.approve": "vendor status",
-    "console.vendors_admin.VendorAdmin.change_credit_limit": "sets a limit; moves no money",
-    "console.vendors_admin.VendorAdmin.change_tier": "prices of later orders",
-    "console.vendors_admin.VendorAdmin.close": "vendor status",
-    "console.vendors_admin.VendorAdmin.issue_api_key": "API keys",
-    "console.vendors_admin.VendorAdmin.reactivate": "vendor status",
-    "console.vendors_admin.VendorAdmin.suspend": "vendor status",
+    "console.admin.vendors.VendorAPIKeyAdmin.revoke": "API keys",
+    "console.admin.vendors.VendorAdmin.approve": "vendor status",
+    "console.admin.vendors.VendorAdmin.change_credit_limit": "sets a limit; moves no money",
+    "console.admin.vendors.VendorAdmin.change_tier": "prices of later orders",
+    "console.admin.vendors.VendorAdmin.close": "vendor status",
+    "console.admin.vendors.VendorAdmin.issue_api_key": "API keys",
+    "console.admin.vendors.VendorAdmin.reactivate": "vendor status",
+    "console.admin.vendors.VendorAdmin.suspend": "vendor status",
     "django_celery_beat.admin.PeriodicTaskAdmin.disable_tasks": "the schedule",
     "django_celery_beat.admin.PeriodicTaskAdmin.enable_tasks": "the schedule",
     "django_celery_beat.admin.PeriodicTaskAdmin.run_tasks": "queues scheduled sweeps now",
@@ -241,8 +241,8 @@ NO_MONEY = {
     "catalogue.admin.BundleAdmin page:catalogue_bundle_sync_now": "catalogue",
     "ledger.admin.AccountAdmin page:ledger_trial_balance": "a report",
     "billing.admin.InvoiceAdmin page:billing_invoice_pdf": "downloads an invoice",
-    "orders.admin.OrderAdmin page:orders_order_cancel_detail": "cancels an unpaid intent",
-    "orders.admin.EsimRefundAdmin page:orders_esimrefund_reject_detail": "closes it unpaid",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_cancel_detail": "cancels an unpaid intent",
+    "fulfilment.admin.esims.EsimRefundAdmin page:fulfilment_esimrefund_reject_detail": "closes it unpaid",
     "webhooks.admin.WebhookDeliveryAdmin page:webhooks_webhookdelivery_replay_detail": (
         "resends a delivery"
     ),
@@ -254,10 +254,10 @@ NO_MONEY = {
     "support.admin.TicketAdmin page:support_ticket_answer_detail": "support",
     "support.admin.TicketAdmin page:support_ticket_note_detail": "support",
     "support.admin.TicketAdmin page:support_ticket_assign_detail": "support",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_approve_detail": "vendor status",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_suspend_detail": "vendor status",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_reactivate_detail": "vendor status",
-    "console.vendors_admin.VendorAdmin page:vendors_vendor_credit_limit_detail": (
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_approve_detail": "vendor status",
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_suspend_detail": "vendor status",
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_reactivate_detail": "vendor status",
+    "console.admin.vendors.VendorAdmin page:vendors_vendor_credit_limit_detail": (
         "sets a limit; moves no money"
     ),
 }

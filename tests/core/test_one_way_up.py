@@ -76,7 +76,9 @@ def test_a_domain_event_is_published_after_commit_and_once_when_its_message_come
     vendor, _ = vendor_with_key()
     endpoint_for(vendor)
     with django_capture_on_commit_callbacks(execute=False), transaction.atomic():
-        event_record(vendor_id=vendor.pk, type="invoice.issued", data={"id": 7})
+        event_record(
+            vendor_id=vendor.pk, livemode=vendor.livemode, type="invoice.issued", data={"id": 7}
+        )
     (row,) = OutboxMessage.objects.filter(task=EVENT_PUBLISH_TASK)
     assert not WebhookEvent.objects.exists()  # nothing published before the commit ran
     vendor_id, type, data, public_id, at = row.args

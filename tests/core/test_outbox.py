@@ -21,7 +21,7 @@ from ttelgo.outbox import outbox_relay, task_enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PROVISION = "orders.tasks.order_provision.delay"
+PROVISION = "fulfilment.tasks.order_provision.delay"
 
 
 def _order(client) -> dict:
@@ -55,7 +55,7 @@ def test_an_order_accepted_while_the_broker_is_down_is_sent_when_it_is_back(vend
         order = _order(vendor)  # accepted all the same: 201, not 500
     assert order["status"] == "provisioning"
     message = OutboxMessage.objects.get()
-    assert (message.task, message.args) == ("orders.tasks.order_provision", [order["id"]])
+    assert (message.task, message.args) == ("fulfilment.tasks.order_provision", [order["id"]])
 
     assert outbox_relay() == 0  # too young: its own on-commit send may still be under way
     with time_machine.travel(timezone.now() + timedelta(seconds=30)):
@@ -107,9 +107,9 @@ def test_a_fresh_web_process_finds_tasks_it_has_not_imported_yet():
     code = (
         "import django; django.setup()\n"
         "from celery import current_app\n"
-        "assert 'orders.tasks.order_provision' not in current_app.tasks\n"
+        "assert 'fulfilment.tasks.order_provision' not in current_app.tasks\n"
         "from ttelgo.outbox import task_resolve\n"
-        "print(task_resolve('orders.tasks.order_provision').name)\n"
+        "print(task_resolve('fulfilment.tasks.order_provision').name)\n"
         "print(task_resolve('orders.tasks.esim_callback_process').name)\n"
         "print(task_resolve('webhooks.tasks.esim_callback_process').name)\n"
     )
@@ -119,7 +119,7 @@ def test_a_fresh_web_process_finds_tasks_it_has_not_imported_yet():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == [
-        "orders.tasks.order_provision",
+        "fulfilment.tasks.order_provision",
         "orders.tasks.esim_callback_process",
         "webhooks.tasks.esim_callback_process",
     ]

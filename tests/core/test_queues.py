@@ -17,6 +17,7 @@ import time_machine
 import yaml
 from celery import current_app
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund
@@ -58,13 +59,13 @@ def test_beat_jobs_run_on_maintenance_and_the_recovery_sweeps_on_their_own_pool(
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert routes[entry["task"]]["queue"] in (queues.MAINTENANCE, queues.RECOVERY)
     for sweep in (
-        "orders.tasks.orders_redrive_stuck",
+        "fulfilment.tasks.orders_redrive_stuck",
         "ttelgo.tasks.outbox_relay",
         "webhooks.tasks.deliveries_send_due",
     ):
         assert routes[sweep]["queue"] == queues.RECOVERY
     # Nothing the sweeps recover waits in their queue.
-    assert routes["orders.tasks.order_provision"]["queue"] == queues.PROVISIONING
+    assert routes["fulfilment.tasks.order_provision"]["queue"] == queues.PROVISIONING
     assert routes["webhooks.tasks.delivery_send"]["queue"] == queues.WEBHOOKS
     assert queues.POOLS[queues.RECOVERY] == (queues.RECOVERY,)
 
@@ -107,8 +108,8 @@ def test_test_mode_provisioning_goes_to_the_test_queue_and_live_by_its_route(
     test, _ = vendor_test_environment(vendor=live)
     fund(test, 100_000)
     with (
-        mock.patch("orders.tasks.order_provision.apply_async") as sent,
-        mock.patch("orders.tasks.order_provision.delay") as delayed,
+        mock.patch("fulfilment.tasks.order_provision.apply_async") as sent,
+        mock.patch("fulfilment.tasks.order_provision.delay") as delayed,
         django_capture_on_commit_callbacks(execute=True),
     ):
         live_order = order_create_b2b(vendor=live, bundle_code=BUNDLE_CODE, quantity=1)
@@ -134,10 +135,31 @@ def test_test_mode_deliveries_go_to_the_test_queue_and_live_by_their_route(
         mock.patch("webhooks.tasks.delivery_send.delay") as delayed,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        event_record(vendor_id=live.pk, type="order.completed", data={})
-        event_record(vendor_id=test.pk, type="order.completed", data={})
+        event_record(vendor_id=live.pk, livemode=live.livemode, type="order.completed", data={})
+        event_record(vendor_id=test.pk, livemode=test.livemode, type="order.completed", data={})
     assert [c.kwargs["queue"] for c in sent.call_args_list] == [queues.TEST]
     assert delayed.call_count == 1
+
+
+@pytest.mark.django_db
+def test_a_test_environments_events_are_published_by_test_modes_workers():
+    """Publishing an event (storing it with its deliveries) is the test pool's work for a
+    test environment, and the live webhooks pool's for a live vendor."""
+    from ttelgo.models import OutboxMessage
+    from ttelgo.outbox import EVENT_PUBLISH_TASK
+    from vendors.services import vendor_test_environment
+
+    live, _ = vendor_with_key()
+    test, _ = vendor_test_environment(vendor=live)
+    with transaction.atomic():
+        event_record(vendor_id=live.pk, livemode=live.livemode, type="order.completed", data={})
+        event_record(vendor_id=test.pk, livemode=test.livemode, type="order.completed", data={})
+        messages = OutboxMessage.objects.filter(task=EVENT_PUBLISH_TASK).order_by("pk")
+        assert [(m.args[0], m.queue) for m in messages] == [
+            (live.pk, queues.WEBHOOKS),
+            (test.pk, queues.TEST),
+        ]
+        transaction.set_rollback(True)
 
 
 class FakeBroker:
@@ -185,7 +207,7 @@ def test_a_marker_set_before_the_epoch_is_void_at_once_one_set_after_it_holds_it
     bundles_create()
     vendor, _ = vendor_with_key()
     fund(vendor, 100_000)
-    with mock.patch("orders.tasks.order_provision.delay"):
+    with mock.patch("fulfilment.tasks.order_provision.delay"):
         order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
     lease = timedelta(seconds=settings.ORDERS_QUEUED_LEASE_SECONDS)
     marker = Order.objects.get(pk=order.pk).provisioning_queued_until
@@ -211,24 +233,24 @@ def test_after_the_broker_lost_its_queues_the_redrive_queues_an_order_at_once(
 ):
     """An order accepted seconds before Redis lost its data is queued again by the next
     sweep, without waiting for its lease or for `older_than`."""
-    from orders.provisioning import orders_redrive_stuck
+    from fulfilment.recovery import orders_redrive_stuck
     from orders.services import order_create_b2b
 
     bundles_create()
     vendor, _ = vendor_with_key()
     fund(vendor, 100_000)
-    with mock.patch("orders.tasks.order_provision.delay"):
+    with mock.patch("fulfilment.tasks.order_provision.delay"):
         order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
     queued: list[int] = []
     with (
-        mock.patch("orders.tasks.order_provision.delay", side_effect=queued.append),
+        mock.patch("fulfilment.tasks.order_provision.delay", side_effect=queued.append),
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert orders_redrive_stuck().redriven == []  # its task is queued
         restarted = timezone.now() + timedelta(seconds=1)
         with (
             time_machine.travel(restarted + timedelta(seconds=5)),
-            mock.patch("orders.provisioning.queues_epoch", return_value=restarted),
+            mock.patch("fulfilment.recovery.queues_epoch", return_value=restarted),
         ):
             assert orders_redrive_stuck().redriven == [order.pk]
             assert orders_redrive_stuck().redriven == []  # queued again once

@@ -11,10 +11,10 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from portal.forms import BrandForm
-from portal.order_pages import ResendForm
-from portal.team_pages import InviteForm
+from portal.pages.orders import ResendForm
+from portal.pages.team import InviteForm
 from tests.factories import VendorFactory
 from tests.orders.factories import bundles_create, fund, vendor_client
 from tests.orders.helpers import buy_b2b, post

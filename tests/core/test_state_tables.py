@@ -21,17 +21,17 @@ from django.utils import timezone
 from billing.accounts import vendor_ledger_account
 from billing.models import Invoice
 from billing.state import INVOICE_STATES
-from ledger.models import Purpose
-from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
-from orders.auto_topup_state import AUTO_TOPUP_RUN_STATES
-from orders.esim_records import Esim, EsimRefund, ProviderRefund
-from orders.esim_state import (
+from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
+from fulfilment.auto_topups.state import AUTO_TOPUP_RUN_STATES
+from fulfilment.models import Esim, EsimRefund, ProviderRefund
+from fulfilment.state import (
     ESIM_IN_SERVICE,
     ESIM_REFUND_STATES,
     ESIM_STATES,
     PROVIDER_REFUND_STATES,
     esim_transition,
 )
+from ledger.models import Purpose
 from orders.models import Order
 from payments.models import Payment, Refund
 from payments.services import REFUND_STATES
@@ -317,8 +317,10 @@ def test_two_concurrent_moves_of_one_webhook_delivery_have_exactly_one_winner():
 ROOT = Path(__file__).resolve().parents[2]
 APPS = [
     "billing",
+    "catalogue",
     "console",
     "esims",
+    "fulfilment",
     "ledger",
     "orders",
     "payments",

@@ -15,10 +15,10 @@ from unittest import mock
 import pytest
 from django.db import transaction
 
-from orders.esim_records import Esim, EsimRefund
-from orders.esim_refunds import esim_refund_request
+from fulfilment.models import Esim, EsimRefund
+from fulfilment.provisioning import order_provision_attempt
+from fulfilment.refunds import esim_refund_request
 from orders.models import Order
-from orders.provisioning import order_provision_attempt
 from orders.services import order_cancel, order_create_b2c
 from payments.models import Payment, Refund
 from payments.services import payment_refund
@@ -49,7 +49,7 @@ def test_a_provisioning_attempt_inside_a_transaction_is_refused_before_the_claim
 ):
     vendor = VendorFactory(currency="USD")
     fund(vendor, 100_000)
-    with mock.patch("orders.tasks.order_provision.delay"):  # left provisioning, unclaimed
+    with mock.patch("fulfilment.tasks.order_provision.delay"):  # left provisioning, unclaimed
         response = buy_b2b(vendor_client(vendor), django_capture_on_commit_callbacks)
     order = Order.objects.get(pk=response.json()["id"])
     assert order.status == Order.Status.PROVISIONING
@@ -120,7 +120,7 @@ def test_the_eager_relay_runs_each_task_outside_any_transaction(db):
     """Where Celery is eager (the embedded default), the relay's send runs the task: a
     provisioning attempt or a refund left behind in the outbox must not run inside the
     relay's transaction (it would be refused, and before: call the provider inside it)."""
-    OutboxMessage.objects.create(task="orders.tasks.order_provision", args=[1])
+    OutboxMessage.objects.create(task="fulfilment.tasks.order_provision", args=[1])
     OutboxMessage.objects.filter().update(created_at="2000-01-01T00:00:00Z")
     seen: list[bool] = []
 

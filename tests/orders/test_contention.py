@@ -18,11 +18,11 @@ from unittest import mock
 import pytest
 from django.db import connection
 
+from fulfilment.provisioning import order_provision_attempt
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Hold, Purpose
 from ledger.posting import account_get_or_create
 from orders.models import Order
-from orders.provisioning import order_provision_attempt
 from tests.factories import VendorFactory
 from tests.orders.factories import BUNDLE_CODE, bundles_create, fund, vendor_client
 from vendors.models import Vendor

@@ -10,8 +10,8 @@ from django.core import mail
 from PIL import Image
 
 from billing.selectors import vendor_balance
+from fulfilment.models import Esim
 from ledger.models import Hold, Transaction
-from orders.esim_records import Esim
 from orders.models import Order, OrderEvent
 from payments.models import Payment
 from sandbox.models import SandboxOrder

@@ -88,7 +88,7 @@ def test_paging_and_format_parameters_are_not_unknown():
 
 
 def test_vendor_esims_list_filters_by_status_bundle_reference_and_iccid():
-    from orders.esim_records import Esim
+    from fulfilment.models import Esim
 
     vendor = VendorFactory(status="active")
     api = vendor_client(vendor)

@@ -14,7 +14,7 @@ import pytest
 from django.db import transaction
 
 from orders.models import Order
-from orders.services import LATE_PAYMENT_REASON, order_payment_succeeded
+from orders.receivers import LATE_PAYMENT_REASON, order_payment_succeeded
 from tests.core.test_queues import PROJECT_APPS
 from tests.payments.factories import OrderFactory
 from ttelgo.models import OutboxMessage
@@ -30,7 +30,10 @@ def test_a_late_payment_is_refunded_by_an_outbox_message_not_in_an_on_commit_cal
 ):
     order = OrderFactory(status=Order.Status.CANCELLED)
     with (
-        mock.patch("payments.services.payment_refund_for_order") as gateway_refund,
+        # Where the refund task looks it up. (Patching it in payments.services instead
+        # bound the mock into payments.tasks for good when this test imported it first,
+        # and every later card refund of the session did nothing.)
+        mock.patch("payments.tasks.payment_refund_for_order") as gateway_refund,
         mock.patch("payments.tasks.order_payment_refund.delay") as send,
         django_capture_on_commit_callbacks(execute=True),
         transaction.atomic(),

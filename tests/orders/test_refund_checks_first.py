@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from billing.selectors import vendor_balance
-from orders.esim_records import Esim, EsimRefund
-from orders.esim_refunds import operator_esim_refund_approve
+from fulfilment.models import Esim, EsimRefund
+from fulfilment.operator import operator_order_refund
+from fulfilment.refunds import operator_esim_refund_approve
 from orders.models import Order
-from orders.operator import operator_order_refund
 from payments.models import Payment, Refund
 from sandbox.models import SandboxBundleAssignment
 from tests.console.factories import operator

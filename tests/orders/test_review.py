@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def held_b2c_order(customer, bundles, django_capture_on_commit_callbacks) -> int:
     order = buy_b2c(customer, django_capture_on_commit_callbacks)
-    with mock.patch("orders.fraud.fraud_assess", return_value=["new card, high value"]):
+    with mock.patch("orders.fraud.rules.fraud_assess", return_value=["new card, high value"]):
         pay(customer, django_capture_on_commit_callbacks, order)
     held = Order.objects.get(pk=order["id"])
     assert held.status == "in_review"
@@ -37,7 +37,7 @@ def held_b2c_order(customer, bundles, django_capture_on_commit_callbacks) -> int
 def held_b2b_order(bundles) -> int:
     vendor = cast(Vendor, VendorFactory(currency="USD"))
     fund(vendor, 10_000)
-    with mock.patch("orders.tasks.order_provision.delay"):
+    with mock.patch("fulfilment.tasks.order_provision.delay"):
         order = order_create_b2b(vendor=vendor, bundle_code=BUNDLE_CODE, quantity=1)
     # A vendor order held before provisioning (a rule of the operator console).
     Order.objects.filter(pk=order.pk).update(status="in_review")

@@ -12,12 +12,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from fulfilment.models import Esim
+from fulfilment.provisioning import provider_reference_for
 from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Purpose
 from ledger.selectors import account_balance
-from orders.esim_records import Esim
 from orders.models import Order
-from orders.provisioning import provider_reference_for
 from orders.services import order_create_b2c
 from payments.gateways import get_gateway
 from payments.models import Payment
@@ -106,7 +106,7 @@ def test_a_payment_refunded_before_provisioning_began_is_refunded_without_buying
 ):
     from unittest import mock
 
-    from orders.provisioning import order_provision_attempt
+    from fulfilment.provisioning import order_provision_attempt
     from payments.services import payment_refunds_sync
     from sandbox.stripe import sandbox_intent_succeed
 
@@ -114,7 +114,7 @@ def test_a_payment_refunded_before_provisioning_began_is_refunded_without_buying
     order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
     payment = Payment.objects.get(order=order)
     with (
-        mock.patch("orders.tasks.order_provision.delay"),  # the worker has not got to it
+        mock.patch("fulfilment.tasks.order_provision.delay"),  # the worker has not got to it
         django_capture_on_commit_callbacks(execute=True),
     ):
         sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)

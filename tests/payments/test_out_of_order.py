@@ -127,7 +127,7 @@ def test_an_order_nobody_pays_within_the_window_is_cancelled_with_its_intent(
 
     from django.utils import timezone
 
-    from orders.services import orders_awaiting_payment_expire
+    from orders.receivers import orders_awaiting_payment_expire
 
     payment = payment_create_for_order(order=order)
     with django_capture_on_commit_callbacks(execute=True):

@@ -318,8 +318,8 @@ def test_make_run_prints_a_working_portal_login():
 def test_support_tickets_and_auto_top_ups_in_the_portal(
     bundles, django_capture_on_commit_callbacks
 ):
-    from orders.auto_topup_models import AutoTopupRule, AutoTopupRun
-    from orders.esim_records import Esim
+    from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
+    from fulfilment.models import Esim
     from support.models import Ticket, TicketMessage
     from tests.orders.factories import TOPUP_CODE, fund, vendor_client
     from tests.orders.helpers import buy_b2b

@@ -19,8 +19,8 @@ from billing.models import Invoice
 from billing.play_money import vendor_test_environment_open
 from billing.selectors import vendor_balance, vendor_statement
 from console.dashboard import dashboard_context
+from fulfilment.services import esims_expiry_notify, esims_usage_refresh_due
 from ledger.selectors import platform_balances, trial_balance
-from orders.esim_services import esims_expiry_notify, esims_usage_refresh_due
 from orders.models import Order
 from reconciliation.services import reconciliation_run
 from support.models import Ticket

@@ -12,8 +12,8 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from orders.esim_records import Esim
-from orders.links import esim_page_token
+from fulfilment.links import esim_page_token
+from fulfilment.models import Esim
 from support.admin import sla_text
 from support.models import Ticket, TicketMessage
 from support.services import ticket_link_token, ticket_reply_address

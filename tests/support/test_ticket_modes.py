@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from billing.play_money import vendor_test_environment_open
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from support.models import Ticket
 from tests.console.factories import operator
 from tests.factories import UserFactory

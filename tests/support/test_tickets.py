@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from orders.esim_records import Esim
+from fulfilment.models import Esim
 from support.models import Ticket
 from tests.console.factories import operator
 from tests.factories import UserFactory, VendorFactory

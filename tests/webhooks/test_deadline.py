@@ -42,7 +42,12 @@ def test_a_trickled_answer_is_cut_at_the_deadline(vendor_api, django_capture_on_
         url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
         endpoint_create(vendor=vendor_api.vendor, url=url, events=["esim.expired"])
         with django_capture_on_commit_callbacks(execute=True):
-            event_record(vendor_id=vendor_api.vendor.pk, type="esim.expired", data={})
+            event_record(
+                vendor_id=vendor_api.vendor.pk,
+                livemode=vendor_api.vendor.livemode,
+                type="esim.expired",
+                data={},
+            )
         server.shutdown()
     finally:
         server.server_close()

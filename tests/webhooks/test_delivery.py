@@ -25,7 +25,9 @@ START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 def publish(capture, vendor, type="order.completed", data=None):
     with capture(execute=True):
-        event_record(vendor_id=vendor.pk, type=type, data=data or {"order_id": 7})
+        event_record(
+            vendor_id=vendor.pk, livemode=vendor.livemode, type=type, data=data or {"order_id": 7}
+        )
 
 
 @responses.activate
@@ -75,7 +77,12 @@ def test_only_enabled_endpoints_subscribed_to_the_type_receive_it(
 def test_nothing_is_recorded_or_sent_when_the_callers_transaction_rolls_back(vendor_api):
     endpoint_for(vendor_api.vendor)
     with pytest.raises(RuntimeError), transaction.atomic():
-        event_record(vendor_id=vendor_api.vendor.pk, type="order.completed", data={})
+        event_record(
+            vendor_id=vendor_api.vendor.pk,
+            livemode=vendor_api.vendor.livemode,
+            type="order.completed",
+            data={},
+        )
         raise RuntimeError("the order failed to save")
     assert WebhookEvent.objects.count() == 0
     assert WebhookDelivery.objects.count() == 0
@@ -83,7 +90,12 @@ def test_nothing_is_recorded_or_sent_when_the_callers_transaction_rolls_back(ven
 
 def test_unknown_event_types_are_a_programming_error(vendor_api):
     with pytest.raises(ValueError):
-        event_record(vendor_id=vendor_api.vendor.pk, type="order.exploded", data={})
+        event_record(
+            vendor_id=vendor_api.vendor.pk,
+            livemode=vendor_api.vendor.livemode,
+            type="order.exploded",
+            data={},
+        )
 
 
 @responses.activate

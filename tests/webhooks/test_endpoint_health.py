@@ -28,7 +28,12 @@ OTHER_URL = "https://93.184.215.15/other"
 
 def publish(capture, vendor, data=None):
     with capture(execute=True):
-        event_record(vendor_id=vendor.pk, type="order.completed", data=data or {"order_id": 7})
+        event_record(
+            vendor_id=vendor.pk,
+            livemode=vendor.livemode,
+            type="order.completed",
+            data=data or {"order_id": 7},
+        )
 
 
 def test_the_backoff_doubles_from_the_third_failure_and_is_capped():
@@ -283,7 +288,12 @@ def test_a_burst_to_a_healthy_endpoint_queues_each_delivery_once(
     monkeypatch.setattr(tasks.delivery_send, "delay", lambda pk: (queued.append(pk), send(pk))[1])
     with django_capture_on_commit_callbacks(execute=True):
         for i in range(5):
-            event_record(vendor_id=vendor_api.vendor.pk, type="order.completed", data={"n": i})
+            event_record(
+                vendor_id=vendor_api.vendor.pk,
+                livemode=vendor_api.vendor.livemode,
+                type="order.completed",
+                data={"n": i},
+            )
     assert len(responses.calls) == 5
     assert sorted(queued) == sorted(WebhookDelivery.objects.values_list("pk", flat=True))
 

@@ -36,7 +36,10 @@ def test_a_real_receiver_verifies_our_signature(vendor_api, django_capture_on_co
         _, secret = endpoint_create(vendor=vendor_api.vendor, url=url, events=["esim.expired"])
         with django_capture_on_commit_callbacks(execute=True):
             event_record(
-                vendor_id=vendor_api.vendor.pk, type="esim.expired", data={"iccid": "8944"}
+                vendor_id=vendor_api.vendor.pk,
+                livemode=True,
+                type="esim.expired",
+                data={"iccid": "8944"},
             )
     finally:
         server.shutdown()

@@ -25,7 +25,7 @@ def _deliver(capture, vendor_id: int) -> responses.Call:
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, PUBLIC_URL, status=204)
         with capture(execute=True):
-            event_record(vendor_id=vendor_id, type="order.completed", data={"x": 1})
+            event_record(vendor_id=vendor_id, livemode=True, type="order.completed", data={"x": 1})
         return mock.calls[0]
 
 

@@ -16,5 +16,5 @@ def order(db):
 @pytest.fixture
 def provision_delay() -> Iterator[mock.MagicMock]:
     """Provisioning is the orders app's; here we only see that the order was handed to it."""
-    with mock.patch("orders.tasks.order_provision.delay") as delay:
+    with mock.patch("fulfilment.tasks.order_provision.delay") as delay:
         yield delay

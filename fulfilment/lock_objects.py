@@ -1,0 +1,24 @@
+"""Row locks on fulfilment's rows: every `select_for_update` on an eSIM, an auto top-up
+run or a provider refund goes through one of these (Saleor's `lock_objects`), so each row
+is locked one way everywhere. eSIMs are locked `FOR NO KEY UPDATE` (their status and
+counters change, never their key, so inserts that reference them do not wait);
+`of=("self",)` keeps a `select_related` join unlocked."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from fulfilment.auto_topups.models import AutoTopupRun
+from fulfilment.models import Esim, ProviderRefund
+
+
+def esim_qs_select_for_update(*, of: tuple[str, ...] = ()) -> QuerySet[Esim]:
+    return Esim.objects.select_for_update(no_key=True, of=of)
+
+
+def auto_topup_run_qs_select_for_update() -> QuerySet[AutoTopupRun]:
+    return AutoTopupRun.objects.select_for_update()
+
+
+def provider_refund_qs_select_for_update() -> QuerySet[ProviderRefund]:
+    return ProviderRefund.objects.select_for_update()
