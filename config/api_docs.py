@@ -148,8 +148,9 @@ OPERATIONS: dict[str, Doc] = {
         "its eSIMs appear on `GET /orders/{id}`. A declined card leaves the order "
         "`awaiting_payment` so another card can pay the same intent. The "
         "`Idempotency-Key` header is required: a retry with the same key returns the "
-        "first answer.",
-        errors=("bundle_unavailable",),
+        "first answer. A `bundle_code` that names no bundle is 404 `not_found` (nothing is "
+        "created, and the `Idempotency-Key` stays free for the corrected request).",
+        errors=("bundle_unavailable", "not_found"),
         request={"bundle_code": BUNDLE, "quantity": 1},
     ),
     "orders_list": Doc(
@@ -177,8 +178,9 @@ OPERATIONS: dict[str, Doc] = {
     "esims_qr_retrieve": Doc(
         "The eSIM's QR code",
         "The LPA string as a QR code: PNG by default, SVG with `?format=svg` or "
-        "`Accept: image/svg+xml`. Any other format is 406. A revoked eSIM is 409.",
-        errors=("not_acceptable", "invalid_state"),
+        "`Accept: image/svg+xml`. Any other `format` is 400 `validation_error` naming it. "
+        "A revoked eSIM is 409.",
+        errors=("invalid_state",),
     ),
     "esims_usage_retrieve": Doc(
         "The eSIM's data usage",
@@ -238,8 +240,11 @@ OPERATIONS: dict[str, Doc] = {
         "(postpaid), with `available`, `required` and `shortfall` in `details`; nothing "
         "is created then. With `customer_email` (and `customer_language`: en, es, fr, de) "
         "the end customer is emailed the eSIMs once delivered, under the vendor's brand. "
-        "`Idempotency-Key` is required.",
+        "`Idempotency-Key` is required. A `bundle_code` that names no bundle is 404 "
+        "`not_found` (nothing is created, and the `Idempotency-Key` stays free for the "
+        "corrected request).",
         errors=(
+            "not_found",
             "insufficient_funds",
             "credit_limit_exceeded",
             "bundle_unavailable",
@@ -268,8 +273,9 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "vendor_esims_qr_retrieve": Doc(
         "The eSIM's QR code",
-        "PNG by default, SVG with `?format=svg`; another format is 406, a revoked eSIM 409.",
-        errors=("not_acceptable", "invalid_state"),
+        "PNG by default, SVG with `?format=svg`; another `format` is 400 `validation_error` "
+        "naming it, a revoked eSIM 409.",
+        errors=("invalid_state",),
     ),
     "vendor_esims_usage_retrieve": Doc(
         "The eSIM's data usage",
@@ -452,8 +458,15 @@ OPERATIONS: dict[str, Doc] = {
         "with `save_card` on an order (409 `invalid_state` without one). A bundle the eSIM "
         "cannot take is 409 `bundle_incompatible`; a second rule for the eSIM is 409 "
         "`conflict`. When the bank asks for authentication, the customer is emailed a link "
-        "to confirm the payment.",
-        errors=("bundle_incompatible", "bundle_unavailable", "conflict", "invalid_state"),
+        "to confirm the payment. A `bundle_code` or `iccid` that names no bundle or eSIM of "
+        "the customer's is 404 `not_found`.",
+        errors=(
+            "bundle_incompatible",
+            "bundle_unavailable",
+            "conflict",
+            "invalid_state",
+            "not_found",
+        ),
         request={
             "iccid": "8944500000000000001",
             "bundle_code": "esim_1GB_7D_GB_V2",
@@ -485,8 +498,15 @@ OPERATIONS: dict[str, Doc] = {
         "wallet or credit line, once per crossing and at most `monthly_limit` times a "
         "calendar month per eSIM; each firing is an `esim.auto_topup` webhook. A bundle the "
         "eSIM cannot take is 409 `bundle_incompatible`; a second rule for the same eSIMs is "
-        "409 `conflict`.",
-        errors=("bundle_incompatible", "bundle_unavailable", "conflict", "invalid_state"),
+        "409 `conflict`. A `bundle_code` or `iccid` that names no bundle or eSIM of the "
+        "vendor's is 404 `not_found`.",
+        errors=(
+            "bundle_incompatible",
+            "bundle_unavailable",
+            "conflict",
+            "invalid_state",
+            "not_found",
+        ),
         request={
             "iccid": "8944500000000000001",
             "bundle_code": "esim_1GB_7D_GB_V2",

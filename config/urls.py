@@ -43,8 +43,10 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     # Any other /api/v1/ URL: the envelope, also with DEBUG on (where Django would answer
     # with its HTML debug page instead of handler404). Not all of /api/: `/api/docs` must
-    # still be redirected to `/api/docs/`.
-    re_path(r"^api/v1/", views.json_404, name="api-not-found"),
+    # still be redirected to `/api/docs/`. Whatever the method: an unsafe one is not asked
+    # for a CSRF token first (nothing is there to protect; the API's own views are exempt
+    # too, as DRF's are).
+    re_path(r"^api/v1/", views.api_not_found, name="api-not-found"),
     # The catalogue's admin pages under the app's old name (esims), for operators'
     # bookmarks: remove with the esims migrations shell.
     re_path(

@@ -174,14 +174,14 @@ class EsimQrMixin:
     QR_FORMATS = ("png", "svg")
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # A QR is an image: `?format=json` (or any other format) is refused with 406, not
+        # A QR is an image: `?format=json` (or any other format) is refused with 400, not
         # answered with a PNG nor a 404.
         wanted = request.query_params.get("format")
         if wanted is not None and wanted not in self.QR_FORMATS and not force:
             raise DomainError(
-                "not_acceptable",
+                "validation_error",
                 f"A QR code comes as png or svg, not {wanted[:20]}.",
-                details={"format": list(self.QR_FORMATS)},
+                details={"format": ["Must be one of: png, svg."]},
             )
         return super().perform_content_negotiation(request, force)  # type: ignore[misc]
 

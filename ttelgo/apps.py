@@ -15,8 +15,10 @@ class TtelgoConfig(AppConfig):
 
         from ttelgo.client_ip import log_client_ip
         from ttelgo.roles import roles_sync_after_migrate
+        from ttelgo.strict_input import unknown_fields_refuse
         from ttelgo.tokens import outstanding_token_hash
 
+        unknown_fields_refuse()
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="ttelgo-roles")
         structlog_signals.bind_extra_request_metadata.connect(
             log_client_ip, dispatch_uid="ttelgo-client-ip"

@@ -20,6 +20,8 @@ COMMON = frozenset({"page", "page_size", "cursor", "format"})
 class QueryFilters(serializers.Serializer):
     """Subclass with the list's filters as fields; validate a plain dict of the query."""
 
+    refuse_unknown_fields = False  # refused here, with COMMON allowed
+
     def to_internal_value(self, data: Any) -> Any:
         unknown = sorted(set(data) - set(self.fields) - COMMON)
         if unknown:

@@ -4,7 +4,10 @@
 - same key + same request -> the stored status and body again, `Idempotent-Replayed: true`;
 - same key + different request -> 422 `idempotency_key_reused`;
 - while the first request still runs -> 409 `idempotency_key_in_use`;
-- keys live 24 hours (purged by `ttelgo.tasks.idempotency_keys_purge`).
+- keys live 24 hours (purged by `ttelgo.tasks.idempotency_keys_purge`);
+- a request refused before it started (400: the body did not validate; 404: a bundle,
+  eSIM or object it names does not exist) and a 5xx leave the key free: nothing is stored,
+  and the corrected request may use the same key.
 
 The claim is a row insert guarded by a unique constraint (committed on its own, so a
 concurrent duplicate sees it at once). It names the database session running the request;
@@ -200,6 +203,24 @@ def idempotency_keys_purge(*, older_than: timedelta = KEY_TTL) -> int:
     return deleted
 
 
+# Refusals before the request started (a body that did not validate, a reference in it or
+# in the path that does not exist) and crashes leave the key free, as Stripe does: the
+# corrected request may be sent again with the same key. Every other outcome is stored.
+RELEASED_STATUSES = frozenset({400, 404})
+
+
+def _kept(response: Response) -> bool:
+    return response.status_code < 500 and response.status_code not in RELEASED_STATUSES
+
+
+def _settle(record: IdempotencyKey, response: Response, seal: BodyTransform | None) -> None:
+    """Store the outcome under its key, or free the key (see RELEASED_STATUSES)."""
+    if _kept(response):
+        idempotency_complete(record=record, response=response, seal=seal)
+    else:
+        idempotency_release(record=record)
+
+
 ViewMethod = Callable[..., Response]
 # Maps a stored JSON body to the same shape with its secret parts encrypted (and back).
 BodyTransform = Callable[[Any], Any]
@@ -246,20 +267,18 @@ def idempotent(
                     precheck(request, *args, **kwargs)
                 if not atomic:
                     response = method(view, request, *args, **kwargs)
-                    if response.status_code < 500:
-                        idempotency_complete(record=claim.record, response=response, seal=seal)
+                    _settle(claim.record, response, seal)
                     return response
                 with transaction.atomic():
                     response = method(view, request, *args, **kwargs)
-                    if response.status_code < 500:
+                    if _kept(response):
                         idempotency_complete(record=claim.record, response=response, seal=seal)
-                    return response
+                if not _kept(response):
+                    idempotency_release(record=claim.record)
+                return response
             except Exception as exc:
                 response = view.handle_exception(exc)
-                if response.status_code < 500:
-                    idempotency_complete(record=claim.record, response=response)
-                else:
-                    idempotency_release(record=claim.record)
+                _settle(claim.record, response, None)
                 return response
 
         wrapper.idempotent = True  # type: ignore[attr-defined]

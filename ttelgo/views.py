@@ -15,7 +15,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -89,8 +91,10 @@ def _details_for(exc: drf.APIException, code: str) -> dict[str, Any]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """DRF's EXCEPTION_HANDLER: every error leaves the API in the envelope."""
+    """DRF's EXCEPTION_HANDLER: every error leaves the API in the envelope, as JSON (also
+    from an endpoint that answers CSV or an image)."""
     request = context.get("request")
+    _render_as_json(request)
     rid = _request_id(request)
     headers: dict[str, str] = {}
 
@@ -148,6 +152,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return Response(body, status=500)
 
 
+def _render_as_json(request: Any) -> None:
+    if request is not None and not isinstance(
+        getattr(request, "accepted_renderer", None), JSONRenderer
+    ):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
 def unavailable_body(request_id: str) -> dict[str, Any]:
     return envelope(
         code="temporarily_unavailable",
@@ -196,6 +208,12 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> Any:
         envelope(code="not_found", message="Not found.", request_id=_request_id(request)),
         status=404,
     )
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> Any:
+    """The catch-all for unmatched /api/v1/ paths: a 404 in the envelope for any method."""
+    return json_404(request, exception)
 
 
 def json_500(request: HttpRequest) -> Any:

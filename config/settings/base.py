@@ -432,6 +432,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["ttelgo.parsers.SafeJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "ttelgo.pagination.StandardPagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ttelgo.negotiation.ContentNegotiation",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "ttelgo.schema.AutoSchema",
     "EXCEPTION_HANDLER": "ttelgo.views.api_exception_handler",

@@ -68,5 +68,6 @@ def test_the_key_list_says_active_or_revoked_in_words():
 def test_a_qr_asked_for_as_json_is_refused_not_answered_with_a_png():
     user = UserFactory()
     response = customer_client(user).get("/api/v1/esims/8944500000000000001/qr?format=json")
-    assert response.status_code == 406
-    assert response.json()["error"]["code"] == "not_acceptable"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert list(response.json()["error"]["details"]) == ["format"]

@@ -134,6 +134,20 @@ def test_a_4xx_outcome_is_stored_and_replayed(api_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("refused", "status"), [("nope", 400), ("x@unknown.example", 404)])
+def test_a_request_refused_before_it_started_leaves_the_key_free(api_client, refused, status):
+    # As Stripe: only a request that started executing stores its outcome.
+    assert post(api_client, {"email": refused}, key="k-fix").status_code == status
+    assert not IdempotencyKey.objects.filter(key="k-fix").exists()
+    assert post(api_client, {"email": refused}, key="k-fix").status_code == status
+    corrected = post(api_client, {"email": "fixed@example.com"}, key="k-fix")
+    assert corrected.status_code == 201 and "Idempotent-Replayed" not in corrected
+    again = post(api_client, {"email": "fixed@example.com"}, key="k-fix")
+    assert again["Idempotent-Replayed"] == "true" and again.json() == corrected.json()
+    assert User.objects.filter(email="fixed@example.com").count() == 1
+
+
+@pytest.mark.django_db
 def test_a_crash_rolls_back_and_frees_the_key():
     client = APIClient(raise_request_exception=False)
     response = post(client, {"email": "boom@example.com"}, key="k-500")
@@ -183,3 +197,50 @@ def test_concurrent_identical_requests_create_exactly_once():
     assert len(created) + len(replays) + len(in_use) == 20
     assert all(r[1] == created[0][1] for r in replays)
     assert all(r[1]["error"]["code"] == "idempotency_key_in_use" for r in in_use)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refused_and_valid_requests_on_one_key_create_exactly_once():
+    """Refused requests free the key while valid ones with the same key race for it: the
+    thing is still created once, and every valid request sees that one result (or 409)."""
+    from tests.core import urls_idem
+
+    urls_idem.SLOW.set()
+    barrier = threading.Barrier(20)
+
+    def one(i):
+        body = {"email": "race2@example.com" if i % 2 else "not-an-email"}
+        try:
+            client = APIClient()
+            barrier.wait()
+            response = post(client, body, key="k-race-2")
+            return i % 2, response.status_code, response.json()
+        finally:
+            connection.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            results = list(pool.map(one, range(20)))
+    finally:
+        urls_idem.SLOW.clear()
+    assert User.objects.filter(email="race2@example.com").count() <= 1
+    valid = [(status, body) for ok, status, body in results if ok]
+    created = [body for status, body in valid if status == 201]
+    assert all(body == created[0] for body in created)
+    # While a refused request holds the key, a valid one is told it is in use or reused.
+    assert all(
+        status == 201
+        or body["error"]["code"] in ("idempotency_key_in_use", "idempotency_key_reused")
+        for status, body in valid
+    )
+    after = post(APIClient(), {"email": "race2@example.com"}, key="k-race-2")
+    assert after.status_code == 201
+    assert User.objects.filter(email="race2@example.com").count() == 1
+    assert all(body == after.json() for body in created)
+    invalid = {(status, body["error"]["code"]) for ok, status, body in results if not ok}
+    assert invalid <= {
+        (400, "validation_error"),
+        (409, "idempotency_key_in_use"),
+        (422, "idempotency_key_reused"),
+    }

@@ -4,6 +4,7 @@ import threading
 import time
 
 from django.urls import path
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +30,10 @@ class CreateThingApi(APIView):
             raise RuntimeError("crash after writing")
         if email == "refuse@example.com":
             raise DomainError("insufficient_funds", "No money.")
+        if "@" not in email:
+            raise ValidationError({"email": ["Enter a valid email address."]})
+        if email.endswith("@unknown.example"):
+            raise NotFound("No such thing.")
         user = User.objects.create_user(email=email, password=None)
         return Response({"id": user.pk, "email": user.email}, status=201)
 

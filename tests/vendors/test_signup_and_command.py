@@ -17,7 +17,7 @@ BODY = {
 }
 
 
-def test_signup_creates_a_pending_vendor_ignoring_privileged_fields(api_client, db):
+def test_signup_refuses_privileged_fields_and_creates_nothing(api_client, db):
     hostile = {
         **BODY,
         "status": "active",
@@ -28,7 +28,11 @@ def test_signup_creates_a_pending_vendor_ignoring_privileged_fields(api_client, 
         "tier": "platinum",
     }
     response = api_client.post(SIGNUP, hostile, format="json")
-    assert response.status_code == 201
+    assert response.status_code == 400
+    details = response.json()["error"]["details"]
+    assert set(details) == {"status", "credit_limit", "balance", "discount_bps", "vendor", "tier"}
+    assert not Vendor.objects.exists()
+    response = api_client.post(SIGNUP, BODY, format="json")
     assert response.json() == {"id": response.json()["id"], "status": "pending"}
     vendor = Vendor.objects.get(pk=response.json()["id"])
     assert (vendor.status, vendor.credit_limit, vendor.discount_bps, vendor.tier) == (
