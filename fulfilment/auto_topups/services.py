@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from catalogue.selectors import bundle_get_sellable
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
 from fulfilment.auto_topups.state import AUTO_TOPUP_RUN_STATES
 from fulfilment.auto_topups.triggers import auto_topup_event
@@ -79,6 +80,8 @@ def auto_topup_rule_create(
         topup_compatibility_check(
             iccid=iccid, bundle_code=bundle_code, customer=customer, vendor=vendor
         )
+    else:
+        bundle_get_sellable(code=bundle_code)  # a default rule still names a bundle we sell
     try:
         with transaction.atomic():
             rule = AutoTopupRule.objects.create(
@@ -115,6 +118,8 @@ def auto_topup_rule_update(*, rule: AutoTopupRule, actor: Any, **changes: Any) -
             customer=rule.customer,
             vendor=rule.vendor,
         )
+    elif "bundle_code" in changes:
+        bundle_get_sellable(code=merged["bundle_code"])
     try:
         with transaction.atomic():
             before = {f: getattr(rule, f) for f in FIELDS}

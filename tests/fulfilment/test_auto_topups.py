@@ -174,6 +174,27 @@ def test_rules_are_checked_and_a_vendors_default_covers_its_other_esims(
     assert vendor_api.get("/api/v1/vendor/auto-topups").json()["count"] == 1
 
 
+def test_a_default_rule_names_a_bundle_we_sell(vendor_api):
+    """A vendor's default rule (no eSIM to check the bundle against) still refuses a bundle
+    that does not exist, when created and when changed; nothing is stored."""
+    unknown = post(
+        vendor_api, "/api/v1/vendor/auto-topups", {"bundle_code": "no_such", "below_percent": 20}
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    assert AutoTopupRule.objects.count() == 0
+    made = post(
+        vendor_api, "/api/v1/vendor/auto-topups", {"bundle_code": TOPUP_CODE, "below_percent": 20}
+    )
+    assert made.status_code == 201
+    changed = vendor_api.patch(
+        f"/api/v1/vendor/auto-topups/{made.json()['id']}",
+        {"bundle_code": "no_such"},
+        format="json",
+    )
+    assert changed.status_code == 404
+    assert AutoTopupRule.objects.get().bundle_code == TOPUP_CODE
+
+
 def test_a_top_up_the_wallet_cannot_pay_fails_and_says_why(
     bundles, django_capture_on_commit_callbacks
 ):
