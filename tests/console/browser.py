@@ -57,6 +57,10 @@ class Console:
     def click_link(self, text: str) -> None:
         self._click_first_visible(By.PARTIAL_LINK_TEXT, text)
 
+    def click_link_exactly(self, text: str) -> None:
+        """Click the link whose whole text is `text` (on a page that refreshes itself too)."""
+        self._click_first_visible(By.LINK_TEXT, text)
+
     def click(self, selector: str) -> None:
         """Click the first visible match (unfold also renders actions in hidden menus)."""
         self._click_first_visible(By.CSS_SELECTOR, selector)

@@ -235,7 +235,9 @@ def _test_mode_path(console: Any, vendor: Any, key: str) -> None:
     assert critical_violations(console.driver) == []
     _shot(console, "orders")
     _phone_check(console)
-    console.driver.find_element(By.LINK_TEXT, f"#{order['id']}").click()
+    # The list refreshes itself while it is open: a link found may be replaced before the
+    # click, so look it up again until the click lands.
+    console.click_link_exactly(f"#{order['id']}")
     console.wait_css(".esim .qr svg")
     iccid = console.driver.find_element(By.CSS_SELECTOR, ".esim").get_attribute("id")[5:]
     assert critical_violations(console.driver) == []
