@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
@@ -27,11 +28,27 @@ class StockSettingAdmin(ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("bundle", "livemode") if obj is not None else ()
 
-    @admin.display(description="available")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StockSetting]:
+        free = (
+            StockEsim.objects.filter(
+                bundle_code=OuterRef("bundle__code"),
+                livemode=OuterRef("livemode"),
+                status=StockEsim.Status.AVAILABLE,
+            )
+            .order_by()
+            .values("bundle_code")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(free=Coalesce(Subquery(free, output_field=IntegerField()), 0))
+        )
+
+    @admin.display(description="available", ordering="free")
     def available(self, obj: StockSetting) -> int:
-        return StockEsim.objects.filter(
-            bundle_code=obj.bundle.code, livemode=obj.livemode, status=StockEsim.Status.AVAILABLE
-        ).count()
+        return int(getattr(obj, "free", 0))
 
     @admin.display(description="capital cap")
     def cap(self, obj: StockSetting) -> str:

@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.admin import site
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from catalogue.models import Bundle
 from fulfilment.models import Esim
+from fulfilment.stock.admin import StockSettingAdmin
 from fulfilment.stock.models import StockEsim, StockSetting
 from fulfilment.stock.operator import operator_stock_setting_save
 from fulfilment.stock.services import stock_esims_take
@@ -213,3 +215,21 @@ def test_a_sold_stock_esim_always_names_its_esim(bundles):
     row = stock_esims(1)[0]
     with pytest.raises(IntegrityError), transaction.atomic():
         StockEsim.objects.filter(pk=row.pk).update(status="sold")
+
+
+def test_the_console_lists_each_setting_with_its_free_stock(bundles, client):
+    stock_setting(livemode=True)
+    stock_setting(livemode=False)
+    rows = stock_esims(3)
+    stock_esims(1, livemode=False)
+    with transaction.atomic():
+        stock_esims_take(order=_order())
+    client.force_login(operator("admin"))
+    page = client.get("/admin/fulfilment/stocksetting/")
+    assert page.status_code == 200
+    admin_page = StockSettingAdmin(StockSetting, site)
+    levels = {
+        s.livemode: admin_page.available(s) for s in admin_page.get_queryset(page.wsgi_request)
+    }
+    assert levels == {True: 2, False: 1}
+    assert StockEsim.objects.get(iccid=rows[0].iccid).status == "sold"
