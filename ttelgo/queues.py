@@ -56,6 +56,8 @@ POOLS: dict[str, tuple[str, ...]] = {queue: (queue,) for queue in QUEUES}
 # The broker key whose value is the queue epoch (a Unix time); it lives and dies with the
 # broker's data, so a broker that lost its queues has lost it too.
 EPOCH_KEY = "ttelgo:queues:epoch"
+# The Redis server process (`INFO server` run_id) the epoch was last checked against.
+RUN_ID_KEY = "ttelgo:queues:run_id"
 
 
 def queue_for(queue: str, *, livemode: bool) -> str:
@@ -84,22 +86,32 @@ def _broker_client() -> Any:
 
 def queues_epoch(*, client: Any = None) -> datetime | None:
     """Since when queued tasks may have been lost: markers set before it are void. A broker
-    without the epoch key lost its data: the epoch is when that Redis started. None when
-    there is no broker (eager Celery) or it does not answer (the sweep then goes by the
-    leases alone, and its sends fail anyway)."""
+    without the epoch key lost its data: the epoch is when that Redis started. A broker
+    that restarted on its append-only file kept the key but may have lost its last second
+    of writes (the file is synced once a second) and what its consumers had reserved: a
+    new server process (its `run_id`) moves the epoch to when it started. None when there
+    is no broker (eager Celery) or it does not answer (the sweep then goes by the leases
+    alone, and its sends fail anyway)."""
     from redis.exceptions import RedisError
 
     client = client or _broker_client()
     if client is None:
         return None
     try:
+        server = client.info("server")
+        started = time.time() - int(server["uptime_in_seconds"])
+        run_id = str(server.get("run_id", ""))
         raw = client.get(EPOCH_KEY)
         if raw is None:
-            started = time.time() - int(client.info("server")["uptime_in_seconds"])
             client.set(EPOCH_KEY, repr(started), nx=True)
-            raw = client.get(EPOCH_KEY)
+        elif run_id and (client.get(RUN_ID_KEY) or b"").decode() != run_id:
+            # Never earlier than a worker start marked meanwhile.
+            client.set(EPOCH_KEY, repr(max(float(raw), started)))
+        if run_id:
+            client.set(RUN_ID_KEY, run_id)
+        raw = client.get(EPOCH_KEY)
         return datetime.fromtimestamp(float(raw), tz=UTC)
-    except (RedisError, OSError, ValueError, TypeError):
+    except (RedisError, OSError, ValueError, TypeError, KeyError):
         logger.warning("queue epoch: the broker did not answer", exc_info=True)
         return None
 

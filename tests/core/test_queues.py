@@ -165,9 +165,10 @@ def test_a_test_environments_events_are_published_by_test_modes_workers():
 class FakeBroker:
     """The three Redis calls the epoch makes."""
 
-    def __init__(self, uptime: int) -> None:
+    def __init__(self, uptime: int, run_id: str = "first") -> None:
         self.data: dict[str, bytes] = {}
         self.uptime = uptime
+        self.run_id = run_id
 
     def get(self, key: str) -> bytes | None:
         return self.data.get(key)
@@ -176,8 +177,8 @@ class FakeBroker:
         if not (nx and key in self.data):
             self.data[key] = value.encode()
 
-    def info(self, section: str) -> dict[str, int]:
-        return {"uptime_in_seconds": self.uptime}
+    def info(self, section: str) -> dict[str, int | str]:
+        return {"uptime_in_seconds": self.uptime, "run_id": self.run_id}
 
 
 def test_a_broker_without_the_epoch_key_lost_its_data_when_it_started():
@@ -186,8 +187,23 @@ def test_a_broker_without_the_epoch_key_lost_its_data_when_it_started():
     assert epoch is not None
     assert abs((datetime.now(UTC) - epoch).total_seconds() - 40) < 5
     assert queues.queues_epoch(client=broker) == epoch  # kept: the same data, the same epoch
-    broker.uptime = 4000  # a restart that kept its data (append-only file) keeps the key
-    assert queues.queues_epoch(client=broker) == epoch
+    broker.uptime = 4000
+    assert queues.queues_epoch(client=broker) == epoch  # the same server, later
+
+
+def test_a_broker_restarted_on_its_append_only_file_moves_the_epoch_to_its_start():
+    """It kept the key, but may have lost its last second of writes and what its
+    consumers had reserved: what was queued before it started is void."""
+    broker = FakeBroker(uptime=4000)
+    epoch = queues.queues_epoch(client=broker)
+    assert epoch is not None
+    broker.uptime, broker.run_id = 5, "second"
+    restarted = queues.queues_epoch(client=broker)
+    assert restarted is not None and abs(time.time() - 5 - restarted.timestamp()) < 5
+    assert queues.queues_epoch(client=broker) == restarted  # once per server process
+    queues.queues_epoch_mark(client=broker)  # a worker start after it still moves it
+    marked = queues.queues_epoch(client=broker)
+    assert marked is not None and marked > restarted
 
 
 def test_a_worker_start_moves_the_epoch_to_now():
