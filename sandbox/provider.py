@@ -290,6 +290,12 @@ class SandboxProvider(Provider):
         return [self._to_order(o) for o in qs.prefetch_related("esims")]
 
     # --- eSIMs --------------------------------------------------------------------------
+    def tag_esim(self, *, iccid: str, reference: str) -> None:
+        self._before_call()
+        esim = self._esim(iccid)
+        if esim.customer_ref != reference:
+            SandboxEsim.objects.filter(pk=esim.pk).update(customer_ref=reference)
+
     def _esim(self, iccid: str) -> SandboxEsim:
         try:
             return SandboxEsim.objects.select_related("order").get(iccid=iccid)

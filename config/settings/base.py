@@ -189,6 +189,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "provisioning": (
         "fulfilment.tasks.order_provision",
+        "fulfilment.tasks.stock_order_tag",
         "orders.tasks.order_payment_react",
         "fulfilment.tasks.auto_topup_execute",
         "webhooks.tasks.esim_callback_process",

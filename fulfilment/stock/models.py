@@ -121,6 +121,8 @@ class StockEsim(models.Model):
         related_name="stock_origin",
     )
     sold_at = models.DateTimeField(null=True, blank=True)
+    # When the provider was told the order it was sold to (`fulfilment.stock.tagging`).
+    tagged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
