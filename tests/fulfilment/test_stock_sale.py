@@ -313,3 +313,68 @@ def test_tagging_in_test_mode_tags_at_the_sandbox(vendor_api):
     assert SandboxEsim.objects.get(iccid=bought.esims[0].iccid).customer_ref == (
         f"ttelgo-order-{body['id']}"
     )
+
+
+# --- reconciliation knows stock ----------------------------------------------------------
+
+
+def _bought_at_sandbox(count: int, *, keep: int | None = None) -> list[StockEsim]:
+    """A stock purchase at the sandbox provider; `keep` of its eSIMs put in stock (all by
+    default), their cost booked to inventory."""
+    from sandbox.provider import SandboxProvider
+
+    bought = SandboxProvider().create_order(
+        bundle_code=BUNDLE_CODE, quantity=count, reference="ttelgo-stock-1"
+    )
+    stock_setting()
+    kept = bought.esims[: count if keep is None else keep]
+    rows = [
+        StockEsim.objects.create(
+            iccid=e.iccid,
+            bundle_code=BUNDLE_CODE,
+            smdp_address=e.smdp_address,
+            matching_id=e.matching_id,
+            cost_amount=COST,
+            currency="USD",
+            provider_reference=bought.reference,
+            purchased_at=timezone.now(),
+        )
+        for e in kept
+    ]
+    stock_purchase_record(cost=Money(COST * len(rows), "USD"), reference="stock:sbx")
+    return rows
+
+
+def _codes(run) -> list[str]:
+    return sorted(run.findings.values_list("code", flat=True))
+
+
+def test_reconciliation_matches_stock_purchases_and_orders_sold_from_stock(vendor_api):
+    from reconciliation.services import reconciliation_run
+
+    _bought_at_sandbox(2)
+    assert order_via_api(vendor_api).json()["status"] == "completed"
+    run = reconciliation_run()
+    # Not "provider_order_unknown" (the stock purchase), nor "esim_missing_at_provider"
+    # (the order sold from stock), nor an inventory difference.
+    assert _codes(run) == []
+
+
+def test_reconciliation_finds_stock_the_provider_sold_us_but_we_do_not_hold(vendor_api):
+    from reconciliation.services import reconciliation_run
+
+    _bought_at_sandbox(2, keep=1)
+    assert _codes(reconciliation_run()) == ["stock_count_mismatch"]
+
+
+def test_reconciliation_finds_inventory_that_does_not_match_the_stock_on_hand(vendor_api):
+    from reconciliation.services import reconciliation_run
+
+    _bought_at_sandbox(1)
+    stock_esims(1, cost=COST)  # in stock, never booked to inventory
+    run = reconciliation_run()
+    finding = run.findings.get(code="inventory_mismatch")
+    assert finding.details == {
+        "inventory": {"amount": "1.39", "currency": "USD"},
+        "stock": {"amount": "2.78", "currency": "USD"},
+    }
