@@ -20,8 +20,11 @@ import orders.operator as orders_operator
 import reconciliation.services as reconciliation_services
 import webhooks.operator as webhooks_operator
 from billing.models import Invoice
+from catalogue.models import Bundle
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
 from fulfilment.models import Esim, EsimRefund
+from fulfilment.stock.models import StockSetting
+from ledger.services import stock_purchase_record
 from orders.models import Order
 from payments.models import Payment
 from sandbox.provider import SandboxProvider
@@ -49,6 +52,7 @@ from tests.core.money_race_setups import (
     wallet_topup_paid,
 )
 from tests.core.money_races import succeeded
+from tests.fulfilment.stock_helpers import stock_esims
 from tests.orders.factories import (
     BUNDLE_CODE,
     TOPUP_CODE,
@@ -112,6 +116,29 @@ def _b2b_order(client: APIClient, i: int) -> Any:
     return post_keyed(
         client, "/api/v1/vendor/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i
     )
+
+
+def _vendor_for_five_stocked_orders() -> APIClient:
+    """As `_vendor_for_five_orders`, with the bundle in ready stock (more than twenty
+    eSIMs, their cost booked to inventory): every order the wallet pays for is delivered
+    from stock in its own request, none bought from the provider."""
+    client = _vendor_for_five_orders()
+    bundle = Bundle.objects.get(code=BUNDLE_CODE)
+    StockSetting.objects.get_or_create(
+        bundle=bundle, livemode=True, defaults={"floor": 1, "target": 40, "capital_cap": 10**9}
+    )
+    rows = stock_esims(N + 5, cost=bundle.cost_amount)
+    stock_purchase_record(
+        cost=Money(bundle.cost_amount * len(rows), bundle.currency),
+        reference=f"race-stock:{rows[0].iccid}",
+    )
+    return client
+
+
+def _delivered_from_stock(ctx: APIClient, results: list[Any]) -> None:
+    """Every order placed was answered completed, from stock (the entry's premise)."""
+    placed = [r for r in results if succeeded(r)]
+    assert placed and all(r.json()["status"] == "completed" for r in placed), placed
 
 
 def _customer_esim() -> tuple[APIClient, str]:
@@ -380,6 +407,15 @@ RACES: dict[str, Race] = {
             "the wallet holds five orders' price: exactly 5 orders are bought and charged",
             prepare=_vendor_for_five_orders,
             attempt=_b2b_order,
+            allowed=lambda ctx, results: 5,
+        ),
+        Race(
+            "B2B order from stock",
+            "the wallet holds five orders' price: exactly 5 are delivered from stock and "
+            "charged, nothing bought from the provider",
+            prepare=_vendor_for_five_stocked_orders,
+            attempt=_b2b_order,
+            settle=_delivered_from_stock,
             allowed=lambda ctx, results: 5,
         ),
         Race(

@@ -33,7 +33,7 @@ from tests.core.money_races import (
 # Path -> the race entry (or entries) that cover it.
 MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/orders": "B2C order",
-    "POST api/v1/vendor/orders": "B2B order",
+    "POST api/v1/vendor/orders": ("B2B order", "B2B order from stock"),
     "POST api/v1/esims/<str:iccid>/topups": "B2C top-up",
     "POST api/v1/vendor/esims/<str:iccid>/topups": "B2B top-up",
     "POST api/v1/esims/<str:iccid>/refund": "B2C eSIM refund",
@@ -197,6 +197,9 @@ NO_MONEY = {
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
     "fulfilment.operator.refund_limit_for": "reads a setting",
+    "fulfilment.stock.operator.operator_stock_setting_save": (
+        "edits stock levels; buying stock is the refill's"
+    ),
     "fulfilment.refunds.operator_esim_refund_reject": "closes a refund request unpaid",
     "vendors.operator.operator_vendor_approve": "vendor status",
     "vendors.operator.operator_vendor_suspend": "vendor status",
