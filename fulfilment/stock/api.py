@@ -7,10 +7,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from catalogue import api as catalogue_api
 from catalogue.models import Bundle
+from catalogue.serializers import CatalogueFilterSerializer
 from fulfilment.stock.selectors import bundles_in_stock
 
 
@@ -33,6 +36,14 @@ class VendorCatalogueListApi(catalogue_api.VendorCatalogueListApi):
         digest = hashlib.sha256(",".join(sorted(self.stocked)).encode()).hexdigest()[:16]
         mode = "live" if vendor.livemode else "test"
         return f"{super().cache_scope_for(vendor)}:{mode}:stock-{digest}"
+
+    @extend_schema(
+        parameters=[CatalogueFilterSerializer],
+        responses={200: OutputSerializer(many=True), 400: catalogue_api.BAD_QUERY},
+        tags=["vendor"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
 
     def row(self, bundle: Bundle, *, vendor: Any) -> dict[str, Any]:
         return {**super().row(bundle, vendor=vendor), "in_stock": bundle.code in self.stocked}

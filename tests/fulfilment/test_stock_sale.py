@@ -378,3 +378,12 @@ def test_reconciliation_finds_inventory_that_does_not_match_the_stock_on_hand(ve
         "inventory": {"amount": "1.39", "currency": "USD"},
         "stock": {"amount": "2.78", "currency": "USD"},
     }
+
+
+def test_the_schema_documents_in_stock_and_the_stock_201(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    bundle = schema["components"]["schemas"]["VendorCatalogueListOutput"]
+    assert bundle["properties"]["in_stock"]["type"] == "boolean"
+    assert "in_stock" in bundle["required"]
+    create = schema["paths"]["/api/v1/vendor/orders"]["post"]
+    assert "ready stock" in create["description"] and "completed" in create["description"]
