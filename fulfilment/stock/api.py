@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from catalogue import api as catalogue_api
 from catalogue.models import Bundle
 from catalogue.serializers import CatalogueFilterSerializer
-from fulfilment.stock.selectors import bundles_in_stock
+from fulfilment.stock.services import bundles_in_stock
 
 
 class VendorCatalogueListApi(catalogue_api.VendorCatalogueListApi):

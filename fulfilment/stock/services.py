@@ -53,6 +53,19 @@ def stock_enabled(*, bundle_code: str, livemode: bool) -> bool:
     ).exists()
 
 
+def bundles_in_stock(*, livemode: bool) -> frozenset[str]:
+    """The codes of the bundles an order of one eSIM would take from stock now in this
+    mode (the vendor catalogue's `in_stock`): sold from stock (an enabled setting) with
+    at least one eSIM available. One query (the available-stock index)."""
+    enabled = StockSetting.objects.filter(livemode=livemode, enabled=True).values("bundle__code")
+    return frozenset(
+        StockEsim.objects.filter(livemode=livemode, status=K.AVAILABLE, bundle_code__in=enabled)
+        .order_by()
+        .values_list("bundle_code", flat=True)
+        .distinct()
+    )
+
+
 def stock_esims_take(*, order: Order) -> StockTaken | None:
     """Take the order's eSIMs from stock, oldest first, and create them as the order's
     `Esim`s; None when the bundle is not stocked (in the order's mode), the order already
