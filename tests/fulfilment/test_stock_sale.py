@@ -387,3 +387,29 @@ def test_the_schema_documents_in_stock_and_the_stock_201(client):
     assert "in_stock" in bundle["required"]
     create = schema["paths"]["/api/v1/vendor/orders"]["post"]
     assert "ready stock" in create["description"] and "completed" in create["description"]
+
+
+def test_with_the_provider_down_stocked_orders_still_complete(
+    vendor_api, django_capture_on_commit_callbacks
+):
+    """Every provider call answers 503: orders stock can fill complete (vendor in the 201,
+    customer in the provisioning task); the order stock cannot fill waits to retry."""
+    from sandbox.provider import SandboxFaults, sandbox_faults_set
+
+    stocked(2)
+    sandbox_faults_set(SandboxFaults(mode="503"))
+    assert order_via_api(vendor_api).json()["status"] == "completed"
+    short = order_via_api(vendor_api, quantity=2).json()
+    assert short["status"] == "provisioning"
+    assert order_provision_attempt(order_id=short["id"]).result == "retry"
+
+    order = order_create_b2c(customer=UserFactory(), bundle_code=BUNDLE_CODE, quantity=1)
+    payment = Payment.objects.get(order=order)
+    with (
+        mock.patch("fulfilment.tasks.order_provision.delay"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        sandbox_intent_succeed(payment_intent_id=payment.payment_intent_id)
+    assert order_provision_attempt(order_id=order.pk).reason == "from stock"
+    assert Order.objects.get(pk=order.pk).status == "completed"
+    assert Order.objects.get(pk=short["id"]).status == "provisioning"
