@@ -77,10 +77,13 @@ def stock_ageing_mark(*, now: datetime | None = None) -> int:
 
 
 def _claim(row_id: int) -> StockEsim | None:
+    """Take a `revoking` eSIM under a lease. Durable: committed before the provider is
+    called (a caller holding a transaction open fails here: RuntimeError)."""
     now = timezone.now()
-    claimed = StockEsim.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=row_id, status=K.REVOKING
-    ).update(lease_until=now + LEASE)
+    with transaction.atomic(durable=True):
+        claimed = StockEsim.objects.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=row_id, status=K.REVOKING
+        ).update(lease_until=now + LEASE)
     return StockEsim.objects.get(pk=row_id) if claimed else None
 
 
@@ -103,8 +106,6 @@ class GiveBack:
 def stock_esim_give_back(row_id: int) -> GiveBack:
     """Give one `revoking` eSIM back to the provider and settle it (the module
     docstring's steps 2 and 3). Never inside a transaction: it calls the provider."""
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("stock_esim_give_back calls the provider: never inside a transaction")
     row = _claim(row_id)
     if row is None:
         return GiveBack("busy")

@@ -179,16 +179,19 @@ def stock_refill_plan(
 
 
 def _claim(batch_id: int) -> StockBatch | None:
-    """Take a planned, due batch under a lease (a conditional update, in its own
-    transaction): None when another run holds it, it is settled, or not due yet."""
+    """Take a planned, due batch under a lease (a conditional update). Durable: the claim
+    is committed before the provider is called, so a caller holding a transaction open
+    around a purchase fails here (RuntimeError). None when another run holds the batch,
+    it is settled, or not due yet."""
     now = timezone.now()
     lease = timedelta(seconds=int(settings.STOCK_REFILL_LEASE_SECONDS))
-    claimed = StockBatch.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        Q(due_at__isnull=True) | Q(due_at__lte=now),
-        pk=batch_id,
-        status=B.PLANNED,
-    ).update(lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now)
+    with transaction.atomic(durable=True):
+        claimed = StockBatch.objects.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+            Q(due_at__isnull=True) | Q(due_at__lte=now),
+            pk=batch_id,
+            status=B.PLANNED,
+        ).update(lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now)
     return StockBatch.objects.get(pk=batch_id) if claimed else None
 
 
@@ -349,8 +352,6 @@ class BatchOutcome:
 def stock_batch_buy(batch_id: int) -> BatchOutcome:
     """Buy one planned batch (the module docstring's step 2). Must run outside any
     transaction: it calls the provider."""
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("stock_batch_buy calls the provider: never inside a transaction")
     batch = _claim(batch_id)
     if batch is None:
         return BatchOutcome("busy")
