@@ -446,20 +446,19 @@ def stock_refill_run(
 
 
 def stock_out_alert() -> list[int]:
-    """Email operators once when an enabled stocked bundle has no eSIM left (orders of it
-    go to provisioning meanwhile); the alert re-arms once it is stocked again. Returns
-    the settings alerted now."""
+    """Email operators once when an enabled stocked bundle (live) had stock and has no
+    eSIM left (orders of it go to provisioning meanwhile); the alert re-arms once it is
+    stocked again. A bundle waiting for its first fill is not "out". Returns the
+    settings alerted now."""
     alerted: list[int] = []
     for setting in StockSetting.objects.filter(enabled=True).select_related("bundle"):
-        free = StockEsim.objects.filter(
-            bundle_code=setting.bundle.code, livemode=setting.livemode, status=K.AVAILABLE
-        ).exists()
-        if free:
+        rows = StockEsim.objects.filter(bundle_code=setting.bundle.code, livemode=setting.livemode)
+        if rows.filter(status=K.AVAILABLE).exists():
             if setting.out_alerted_at is not None:
                 StockSetting.objects.filter(pk=setting.pk).update(out_alerted_at=None)
             continue
-        if setting.out_alerted_at is not None or not setting.livemode:
-            continue
+        if setting.out_alerted_at is not None or not setting.livemode or not rows.exists():
+            continue  # told already, test mode, or never stocked yet (its first fill)
         levels = stock_levels(setting)
         if levels.target <= 0:  # computed from no sales: nothing is meant to be stocked
             continue

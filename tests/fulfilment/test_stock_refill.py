@@ -289,6 +289,10 @@ def test_operators_are_told_once_when_a_stocked_bundle_runs_out(bundles):
     setting = stock_setting(floor=5, target=10)
     sandbox_faults_set(SandboxFaults(mode="503"))  # the refill cannot help
     stock_refill_run(sleep=Sleeps())
+    assert not OutboxMessage.objects.filter(task=OPS_EMAIL_TASK).exists()  # first fill
+    # It had stock; the last eSIM left it.
+    StockEsim.objects.filter(pk=stock_esims(1)[0].pk).update(status=StockEsim.Status.REVOKED)
+    stock_refill_run(sleep=Sleeps())
     stock_refill_run(sleep=Sleeps())
     alerts = [m.args for m in OutboxMessage.objects.filter(task=OPS_EMAIL_TASK)]
     assert len(alerts) == 1 and "ran out" in alerts[0][0] and BUNDLE_CODE in alerts[0][0]
