@@ -379,9 +379,16 @@ def stock_batch_buy(batch_id: int) -> BatchOutcome:
         return BatchOutcome("failed", reason=exc.message)
     try:
         bought = _settle(batch, placed, esims)
-    except _Taken as taken:
-        _release(batch, due_in=PROCESSING_RECHECK_SECONDS, error=f"{taken} held elsewhere")
-        return BatchOutcome("busy", reason="provider order held by another batch")
+    except _Taken:
+        # Its eSIMs are ours already (in stock or delivered): reading it again would only
+        # find them again. Operators and reconciliation look at it; nothing is stored.
+        reason = (
+            f"provider order {placed.reference} holds eSIMs we already have: "
+            "nothing stored; check it at the provider"
+        )
+        _fail(batch, reason)
+        logger.error("stock batch %s: %s", batch.reference, reason)
+        return BatchOutcome("failed", reason=reason)
     return BatchOutcome("completed", bought=bought)
 
 

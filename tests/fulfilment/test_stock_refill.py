@@ -309,3 +309,22 @@ def test_refill_plan_counts_batches_already_planned(bundles):
     stock_setting(floor=5, target=20)
     assert sum(b.quantity for b in stock_refill_plan()) == 20
     assert stock_refill_plan() == []  # the planned batches count toward the level
+
+
+@responses.activate
+def test_a_provider_order_with_esims_we_already_hold_is_not_stored_again(bundles, esimgo):
+    stock_setting(floor=1, target=2)
+    held = stock_esims(1)[0]
+    StockEsim.objects.filter(pk=held.pk).update(
+        iccid=TRANSACTION["order"][0]["esims"][0]["iccid"], status=StockEsim.Status.REVOKED
+    )
+    order = {**TRANSACTION, "orderReference": "r-dup"}
+    order["order"] = [{**TRANSACTION["order"][0], "item": BUNDLE_CODE, "quantity": 2}]
+    responses.post(f"{BASE}/orders", json=order)
+    responses.put(f"{BASE}/esims", json={})
+    report = stock_refill_run(sleep=Sleeps())
+    assert report.batches == ["failed"]
+    batch = StockBatch.objects.get()
+    assert "already have" in batch.last_error
+    assert StockEsim.objects.count() == 1
+    assert not Transaction.objects.filter(kind=Transaction.Kind.STOCK_PURCHASE).exists()
