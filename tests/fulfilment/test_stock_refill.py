@@ -328,3 +328,37 @@ def test_a_provider_order_with_esims_we_already_hold_is_not_stored_again(bundles
     assert "already have" in batch.last_error
     assert StockEsim.objects.count() == 1
     assert not Transaction.objects.filter(kind=Transaction.Kind.STOCK_PURCHASE).exists()
+
+
+@responses.activate
+@override_settings(STOCK_REFILL_RATE_RESERVE=4)
+def test_every_refill_call_leaves_the_reserve_of_the_shared_limiter_to_live_orders(
+    bundles, monkeypatch
+):
+    from providers.ratelimit import LocalLimiter, _limit_here
+
+    limiter = LocalLimiter(name="stock-reserve", per_second=10)
+    seen: list[int] = []
+    real = limiter.acquire
+
+    def acquire(*, timeout: float | None = None) -> None:
+        seen.append(_limit_here(limiter.limit))  # the slots this call may fill
+        real(timeout=timeout)
+
+    monkeypatch.setattr(limiter, "acquire", acquire)
+    breaker = build_breaker(name="stock-reserve", fail_max=50, reset_timeout=60, redis_url="")
+    client = EsimGoProvider(
+        api_key=KEY, base_url=BASE, breaker=breaker, sleep=lambda s: None, limiter=limiter
+    )
+    monkeypatch.setattr(refill_module, "get_provider", lambda livemode=True: client)
+    order = {**TRANSACTION, "orderReference": "r-bg"}
+    order["order"] = [{**TRANSACTION["order"][0], "item": BUNDLE_CODE, "quantity": 2}]
+    responses.post(f"{BASE}/orders", json=order)
+    responses.put(f"{BASE}/esims", json={})
+    stock_setting(floor=1, target=2)
+
+    assert stock_refill_run(sleep=Sleeps()).bought == 2
+    assert len(seen) == 3  # the order and two tags
+    assert set(seen) == {10 - 4}  # never the last 4 slots of the window
+    limiter.acquire(timeout=0)  # a live call outside the refill may use all 10
+    assert _limit_here(limiter.limit) == 10
