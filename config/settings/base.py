@@ -406,8 +406,17 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=15)
 SUSPEND_ORDERING_WHEN_OVERDUE = env.bool("SUSPEND_ORDERING_WHEN_OVERDUE", default=True)
 
-if ESIM_PROVIDER not in {"sandbox", "esimgo"}:
-    raise environ.ImproperlyConfigured("ESIM_PROVIDER must be 'sandbox' or 'esimgo'")
+if ESIM_PROVIDER not in {"sandbox", "esimgo", "airalo"}:
+    raise environ.ImproperlyConfigured("ESIM_PROVIDER must be 'sandbox', 'esimgo' or 'airalo'")
+# Routing (fulfilment/routing.py): the providers live orders may be placed with, in the
+# order of preference when two offers cost the same; ESIM_PROVIDER (the catalogue's own
+# provider) alone by default, so `make run` and the sandbox need no keys.
+ESIM_PROVIDERS = env.list("ESIM_PROVIDERS", default=[ESIM_PROVIDER])
+# Providers drained by an operator: no new order goes to them (finds and top-ups of the
+# eSIMs they issued still do).
+ESIM_PROVIDERS_DRAINED = env.list("ESIM_PROVIDERS_DRAINED", default=[])
+if not set(ESIM_PROVIDERS) <= {"sandbox", "esimgo", "airalo"}:
+    raise environ.ImproperlyConfigured("ESIM_PROVIDERS lists sandbox, esimgo or airalo only")
 if PAYMENTS_BACKEND not in {"sandbox", "stripe"}:
     raise environ.ImproperlyConfigured("PAYMENTS_BACKEND must be 'sandbox' or 'stripe'")
 
