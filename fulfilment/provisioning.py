@@ -39,7 +39,7 @@ from catalogue.models import Bundle
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
 from fulfilment.notifications import order_completed_notify, order_failed_notify
-from fulfilment.routing import Route, route_code, routes_for
+from fulfilment.routing import Route, client_for, esim_provider, route_code, routes_for
 from fulfilment.state import ESIM_STATES, esim_transition
 from ledger.services import order_cost_record
 from orders.lock_objects import order_qs_select_for_update
@@ -280,9 +280,7 @@ def _release(
 def _provider(name: str, livemode: bool) -> Provider:
     """The client of provider `name` (the default one through `get_provider(livemode)`,
     as it always was fetched)."""
-    if not livemode or not name or name == settings.ESIM_PROVIDER:
-        return get_provider(livemode)
-    return get_provider(livemode, name=name)
+    return client_for(name, livemode, get_provider)
 
 
 def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
@@ -397,8 +395,15 @@ def _apply_topup(*, order: Order, bundle_code: str, reference: str) -> _Topup:
         if applied is not None:
             Order.objects.filter(pk=order.pk).update(provider_reference=applied)
             return _Topup(applied, None)
-    result = get_provider(order.livemode).apply_topup(
-        iccid=order.target_iccid, bundle_code=bundle_code, reference=reference
+    # A top-up goes to the provider that issued the eSIM, under its code for the product.
+    issuer = esim_provider(order.target_iccid)
+    Order.objects.filter(pk=order.pk).update(
+        provider=issuer, provider_route="issuer of the eSIM" if issuer else ""
+    )
+    result = _provider(issuer, order.livemode).apply_topup(
+        iccid=order.target_iccid,
+        bundle_code=route_code(bundle_code=bundle_code, provider=issuer) if issuer else bundle_code,
+        reference=reference,
     )
     Order.objects.filter(pk=order.pk).update(provider_reference=result.reference)
     return _Topup(result.reference, result.cost)
@@ -411,7 +416,9 @@ def _topup_found_on_esim(*, order: Order, bundle_code: str) -> str | None:
     since = order.created_at
     assigned = [
         usage
-        for usage in get_provider(order.livemode).get_usage(order.target_iccid)
+        for usage in _provider(esim_provider(order.target_iccid), order.livemode).get_usage(
+            order.target_iccid
+        )
         if usage.bundle_code == bundle_code
         and usage.assigned_at is not None
         and usage.assigned_at >= since

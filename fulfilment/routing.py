@@ -16,6 +16,7 @@ the sale to the next. A test-mode order only ever goes to the simulator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -98,9 +99,19 @@ def route_code(*, bundle_code: str, provider: str) -> str:
     return offer or bundle_code
 
 
-def provider_named(name: str, *, livemode: bool) -> Provider:
-    """The provider client `name` (the configured default is fetched the way it always
-    was, so code that replaces `get_provider` keeps working)."""
+def client_for(name: str, livemode: bool, get: Callable[..., Provider] = get_provider) -> Provider:
+    """The provider client `name`. The configured default is fetched as `get(livemode)`,
+    the way it always was: callers pass their module's `get_provider`."""
     if not livemode or not name or name == settings.ESIM_PROVIDER:
-        return get_provider(livemode)
-    return get_provider(livemode, name=name)
+        return get(livemode)
+    return get(livemode, name=name)
+
+
+def esim_provider(iccid: str) -> str:
+    """The provider that issued the eSIM (top-ups, usage and refunds go to it); empty for
+    one we do not know or issued before orders recorded their provider (the default)."""
+    from fulfilment.models import Esim
+
+    return str(
+        Esim.objects.filter(iccid=iccid).values_list("order__provider", flat=True).first() or ""
+    )
