@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -194,7 +195,13 @@ def test_ten_concurrent_callers_on_an_expired_token_make_one_token_request(token
     responses.get(f"{BASE}/balance", json={"data": {"balances": {}}})
     clients[0].balance()
     clock.now += 86400  # expired for everyone
-    responses.replace(responses.POST, f"{BASE}/token", json=token_answer("tok-2"))
+    responses.remove(responses.POST, f"{BASE}/token")
+
+    def slow_token(request):  # the others find it stale while this one is being fetched
+        time.sleep(0.2)
+        return 200, {}, json.dumps(token_answer("tok-2"))
+
+    responses.add_callback(responses.POST, f"{BASE}/token", callback=slow_token)
     start = threading.Barrier(10)
 
     def call(client: AiraloProvider) -> None:
@@ -221,7 +228,13 @@ def test_ten_concurrent_401s_make_one_token_request(tokens):
         responses.GET, f"{BASE}/balance", status=401, json={"data": []}, match=bearer("tok-1")
     )
     responses.get(f"{BASE}/balance", json={"data": {"balances": {}}}, match=bearer("tok-2"))
-    responses.replace(responses.POST, f"{BASE}/token", json=token_answer("tok-2"))
+    responses.remove(responses.POST, f"{BASE}/token")
+
+    def slow_token(request):  # the others get their 401 while this one is being fetched
+        time.sleep(0.2)
+        return 200, {}, json.dumps(token_answer("tok-2"))
+
+    responses.add_callback(responses.POST, f"{BASE}/token", callback=slow_token)
     start = threading.Barrier(10)
 
     def call(client: AiraloProvider) -> None:
