@@ -256,9 +256,7 @@ def reconciled_providers() -> list[str]:
     """Every provider whose books we check: the configured ones, and any that recent
     orders were placed with (a provider disabled since still holds them)."""
     names = [settings.ESIM_PROVIDER, *settings.ESIM_PROVIDERS]
-    names += list(
-        Order.objects.exclude(provider="").values_list("provider", flat=True).distinct()
-    )
+    names += list(Order.objects.exclude(provider="").values_list("provider", flat=True).distinct())
     return list(dict.fromkeys(n for n in names if n in PROVIDER_NAMES))
 
 
