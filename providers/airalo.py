@@ -88,6 +88,7 @@ ORDERS_PAGE_SIZE = 100
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
 SIGNATURE_HEADERS = ("airalo-signature", "x-airalo-signature")
+ASYNC_PREFIX = "async:"  # an accepted async order's reference until Airalo creates it
 
 # Airalo's business error codes (`{code, reason}`) and what they mean to us.
 AIRALO_ERRORS: dict[int, type[ProviderError]] = {
@@ -559,8 +560,9 @@ class AiraloProvider(Provider):
     # --- orders ---------------------------------------------------------------------------
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
         """Buy at once (`POST /orders`), or from `AIRALO_ASYNC_ORDER_THRESHOLD` eSIMs on
-        `POST /orders-async` (a processing order without Airalo's id: its webhook, or
-        `find_order(reference)`, brings the eSIMs)."""
+        `POST /orders-async` (a processing order whose reference is `async:<request
+        id>:<our reference>` until Airalo creates it: its webhook, or `get_order` on that
+        reference, brings the eSIMs)."""
         if quantity > settings.AIRALO_ORDER_MAX_QUANTITY:
             raise ProviderRejected(
                 f"Airalo takes at most {settings.AIRALO_ORDER_MAX_QUANTITY} eSIMs per order"
@@ -579,8 +581,11 @@ class AiraloProvider(Provider):
             answer = self._request("POST", "/orders-async", body=body, idempotent=False)
             data = (answer or {}).get("data") or {}
             logger.info("Airalo async order %s accepted: %s", reference, data.get("request_id"))
+            # Not an order yet: until Airalo creates it, `find_order` finds nothing, which
+            # must not read as "nothing bought". This reference says it was accepted;
+            # `get_order` on it looks the order up by our reference.
             return ProviderOrder(
-                reference="",
+                reference=f"{ASYNC_PREFIX}{data.get('request_id') or ''}:{reference}",
                 status=ProviderOrder.STATUS_PROCESSING,
                 bundle_code=bundle_code,
                 quantity=quantity,
@@ -652,6 +657,20 @@ class AiraloProvider(Provider):
         return None
 
     def get_order(self, provider_reference: str) -> ProviderOrder:
+        """Airalo's order by its id; for an accepted async order (`async:<request
+        id>:<our reference>`), the order once Airalo has created it, else still processing."""
+        if provider_reference.startswith(ASYNC_PREFIX):
+            _request_id, _, reference = provider_reference[len(ASYNC_PREFIX) :].partition(":")
+            found = self.find_order(reference)
+            if found is not None:
+                return found
+            return ProviderOrder(
+                reference=provider_reference,
+                status=ProviderOrder.STATUS_PROCESSING,
+                bundle_code="",
+                quantity=0,
+                client_reference=reference,
+            )
         answer = self._request(
             "GET", f"/orders/{provider_reference}", params={"include": "sims,status"}
         )

@@ -440,7 +440,19 @@ def test_large_orders_go_async_with_our_webhook(airalo, settings):
         ],
     )
     placed = airalo.create_order(bundle_code="p", quantity=12, reference="ref")
-    assert placed.status == "processing" and placed.reference == "" and not placed.is_complete
+    assert placed.status == "processing" and not placed.is_complete
+    assert placed.reference == f"async:{'r' * 25}:ref"
+    # Airalo has not created it yet: still processing, never "nothing bought"
+    listing = responses.get(f"{BASE}/orders", json={"data": [], "meta": {"last_page": 1}})
+    waiting = airalo.get_order(placed.reference)
+    assert waiting.status == "processing" and waiting.reference == placed.reference
+    # created: the order under our reference, with its eSIMs and Airalo's id
+    sims = [sim(str(i)) for i in range(12)]
+    listing.body = json.dumps(
+        {"data": [order(70, description="ref", quantity=12, sims=sims)], "meta": {"last_page": 1}}
+    )
+    done = airalo.get_order(placed.reference)
+    assert done.is_complete and done.reference == "70"
 
 
 def test_more_than_the_order_maximum_is_refused_without_a_call(airalo):
