@@ -575,8 +575,7 @@ class AiraloProvider(Provider):
         }
         if settings.AIRALO_BRAND_SETTINGS_NAME:
             body["brand_settings_name"] = settings.AIRALO_BRAND_SETTINGS_NAME
-        threshold = settings.AIRALO_ASYNC_ORDER_THRESHOLD
-        if threshold and quantity >= threshold and settings.AIRALO_WEBHOOK_URL:
+        if self._goes_async(quantity):
             body["webhook_url"] = settings.AIRALO_WEBHOOK_URL
             answer = self._request("POST", "/orders-async", body=body, idempotent=False)
             data = (answer or {}).get("data") or {}
@@ -654,7 +653,22 @@ class AiraloProvider(Provider):
         for order in orders:
             if order.client_reference == reference and order.status != ProviderOrder.STATUS_FAILED:
                 return order
+        if (
+            quantity is not None
+            and self._goes_async(quantity)
+            and since is not None
+            and now - since < timedelta(seconds=settings.AIRALO_ASYNC_FIND_GRACE_SECONDS)
+        ):
+            # An async order whose 202 was lost may not exist yet: not "nothing bought".
+            raise ProviderUnavailable(
+                f"Airalo async order {reference} may still be created; looking again later"
+            )
         return None
+
+    @staticmethod
+    def _goes_async(quantity: int) -> bool:
+        threshold = settings.AIRALO_ASYNC_ORDER_THRESHOLD
+        return bool(threshold and quantity >= threshold and settings.AIRALO_WEBHOOK_URL)
 
     def get_order(self, provider_reference: str) -> ProviderOrder:
         """Airalo's order by its id; for an accepted async order (`async:<request

@@ -385,6 +385,9 @@ AIRALO_ORDER_MAX_QUANTITY = env.int("AIRALO_ORDER_MAX_QUANTITY", default=50)
 # our public `/api/v1/webhooks/airalo`.
 AIRALO_ASYNC_ORDER_THRESHOLD = env.int("AIRALO_ASYNC_ORDER_THRESHOLD", default=10)
 AIRALO_WEBHOOK_URL = env.str("AIRALO_WEBHOOK_URL", default="")
+# After an async order was sent, finding nothing under our reference for this long means
+# "not created yet", not "nothing bought" (its 202 may have been lost).
+AIRALO_ASYNC_FIND_GRACE_SECONDS = env.int("AIRALO_ASYNC_FIND_GRACE_SECONDS", default=900)
 AIRALO_BRAND_SETTINGS_NAME = env.str("AIRALO_BRAND_SETTINGS_NAME", default="")
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.

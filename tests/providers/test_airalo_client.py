@@ -735,3 +735,19 @@ def test_signature_of_the_php_encoded_body():
     php = b'{"url":"https:\\/\\/a\\/b","level":"90%"}'
     good = hmac.new(SECRET.encode(), php, hashlib.sha512).hexdigest()
     assert airalo_signature_valid(body=body, signature=good, secret=SECRET)
+
+
+@responses.activate
+def test_an_async_order_not_found_yet_is_not_nothing_bought(airalo, settings):
+    """Its 202 may have been lost: within the grace, finding nothing is not an answer."""
+    from datetime import timedelta
+
+    settings.AIRALO_ASYNC_ORDER_THRESHOLD = 10
+    settings.AIRALO_WEBHOOK_URL = "https://ttelgo.example/api/v1/webhooks/airalo"
+    token_mock()
+    responses.get(f"{BASE}/orders", json={"data": [], "meta": {"last_page": 1}})
+    now = datetime.now(UTC)
+    with pytest.raises(ProviderUnavailable):
+        airalo.find_order("ref", since=now - timedelta(minutes=1), quantity=12)
+    assert airalo.find_order("ref", since=now - timedelta(minutes=20), quantity=12) is None
+    assert airalo.find_order("ref", since=now - timedelta(minutes=1), quantity=2) is None
