@@ -642,17 +642,26 @@ class AiraloProvider(Provider):
         """The order whose `description` is our reference (Airalo keeps it), or None.
         Nothing is adopted: every order we place carries its reference."""
         now = datetime.now(UTC)
-        orders, _ = self._orders_page(
-            {
-                "include": "sims,status",
-                "filter[description]": reference,
-                "filter[created_at]": self._date_range(since or now - timedelta(days=1), now),
-                "limit": ORDERS_PAGE_SIZE,
-            }
-        )
-        for order in orders:
-            if order.client_reference == reference and order.status != ProviderOrder.STATUS_FAILED:
-                return order
+        # Whether the filter matches exactly or by substring is not stated: every page is
+        # read and only an exact description counts ("ttelgo-order-3" is not "...-33").
+        for page in range(1, MAX_PAGES + 1):
+            orders, last_page = self._orders_page(
+                {
+                    "include": "sims,status",
+                    "filter[description]": reference,
+                    "filter[created_at]": self._date_range(since or now - timedelta(days=1), now),
+                    "limit": ORDERS_PAGE_SIZE,
+                    "page": page,
+                }
+            )
+            for order in orders:
+                if (
+                    order.client_reference == reference
+                    and order.status != ProviderOrder.STATUS_FAILED
+                ):
+                    return order
+            if page >= last_page:
+                break
         if (
             quantity is not None
             and self._goes_async(quantity)

@@ -751,3 +751,20 @@ def test_an_async_order_not_found_yet_is_not_nothing_bought(airalo, settings):
         airalo.find_order("ref", since=now - timedelta(minutes=1), quantity=12)
     assert airalo.find_order("ref", since=now - timedelta(minutes=20), quantity=12) is None
     assert airalo.find_order("ref", since=now - timedelta(minutes=1), quantity=2) is None
+
+
+@responses.activate
+def test_find_order_reads_every_page_for_the_exact_reference(airalo):
+    token_mock()
+    responses.get(
+        f"{BASE}/orders",
+        json={"data": [order(30, description="ttelgo-order-30")], "meta": {"last_page": 2}},
+        match=[matchers.query_param_matcher({"page": "1"}, strict_match=False)],
+    )
+    responses.get(
+        f"{BASE}/orders",
+        json={"data": [order(3, description="ttelgo-order-3")], "meta": {"last_page": 2}},
+        match=[matchers.query_param_matcher({"page": "2"}, strict_match=False)],
+    )
+    found = airalo.find_order("ttelgo-order-3")
+    assert found is not None and found.reference == "3"
