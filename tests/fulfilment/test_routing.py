@@ -266,3 +266,44 @@ def test_after_a_timeout_with_nothing_bought_the_next_attempt_may_buy_once(vendo
     order.refresh_from_db()
     assert order.provider == "airalo" and len(airalo.bought) == 1
     assert sandbox_orders(order.pk) == 0
+
+
+def test_a_topup_goes_to_the_provider_that_issued_the_esim(vendor, airalo):
+    """The sandbox is cheaper for the top-up bundle, but the eSIM is Airalo's: Airalo
+    applies it, under its own code for our product."""
+    from orders.services import topup_order_create
+    from providers import TopupResult
+    from tests.console.factories import order_row
+    from tests.orders.factories import TOPUP_CODE
+
+    BundleOffer.objects.create(
+        bundle=Bundle.objects.get(code=TOPUP_CODE),
+        provider="airalo",
+        provider_code="change-7days-2gb",
+        cost_amount=COST[TOPUP_CODE] + 50,
+        currency="USD",
+    )
+    issued = order_row(
+        status=Order.Status.COMPLETED, channel=Order.Channel.B2B, vendor=vendor, provider="airalo"
+    )
+    Esim.objects.create(
+        iccid="8944000000000000099",
+        order=issued,
+        bundle_code=BUNDLE_CODE,
+        smdp_address="lpa.airalo.com",
+        matching_id="M",
+    )
+    applied: list[tuple[str, str]] = []
+
+    def apply_topup(*, iccid: str, bundle_code: str, reference: str) -> TopupResult:
+        applied.append((iccid, bundle_code))
+        return TopupResult("air-topup-1", iccid, bundle_code, "completed")
+
+    airalo.apply_topup = apply_topup  # type: ignore[attr-defined]
+    order = topup_order_create(
+        target_iccid="8944000000000000099", bundle_code=TOPUP_CODE, vendor=vendor
+    )
+    assert order_provision_attempt(order_id=order.pk).result == "completed"
+    order.refresh_from_db()
+    assert applied == [("8944000000000000099", "change-7days-2gb")]
+    assert (order.provider, order.provider_reference) == ("airalo", "air-topup-1")
