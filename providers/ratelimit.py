@@ -73,6 +73,18 @@ class RateLimiter(Protocol):
     def acquire(self, *, timeout: float | None = None) -> None: ...
 
 
+def _window_limit(per_second: float, window: float) -> int:
+    """Calls allowed per window (at least one); a hair of slack for 5 / 60 * 60."""
+    return max(1, int(per_second * (window - WINDOW_GUARD_SECONDS) + 1e-9))
+
+
+def per_minute(*, name: str, limit: float, redis_url: str | None = None) -> RateLimiter:
+    """At most `limit` calls per minute from every process together (0: no limit)."""
+    return shared_limiter(
+        name=name, per_second=limit / 60, redis_url=redis_url, window=60 + WINDOW_GUARD_SECONDS
+    )
+
+
 class UnlimitedLimiter:
     """No limit (rate 0 in the settings): tests and providers without one."""
 
@@ -109,7 +121,7 @@ class LocalLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = name
-        self.limit = max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = _window_limit(per_second, window)
         self.window = window
         self.clock = clock
         self.sleep = sleep
@@ -155,7 +167,7 @@ class RedisLimiter:
     ) -> None:
         self.name = name
         self.key = f"ttelgo:ratelimit:{name}"
-        self.limit = max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = _window_limit(per_second, window)
         self.window = window
         self.client = client
         self.script = client.register_script(SLIDING_WINDOW_LUA)
@@ -207,20 +219,30 @@ _limiters: dict[str, RateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def shared_limiter(*, name: str, per_second: float, redis_url: str | None = None) -> RateLimiter:
-    """The process's limiter for `name` (one Redis client per process, reused)."""
+def shared_limiter(
+    *,
+    name: str,
+    per_second: float,
+    redis_url: str | None = None,
+    window: float = 1.0 + WINDOW_GUARD_SECONDS,
+) -> RateLimiter:
+    """The process's limiter for `name` (one Redis client per process, reused). A limit per
+    minute is `per_second=n / 60` with `window=60 + WINDOW_GUARD_SECONDS` (`per_minute`)."""
     url = settings.REDIS_URL if redis_url is None else redis_url
     with _limiters_lock:
-        key = f"{name}|{per_second}|{url}"
+        key = f"{name}|{per_second}|{url}|{window}"
         if key not in _limiters:
             limiter: RateLimiter
             if per_second <= 0:
                 limiter = UnlimitedLimiter()
             elif url:
                 limiter = RedisLimiter(
-                    name=name, per_second=per_second, client=provider_redis_client(url)
+                    name=name,
+                    per_second=per_second,
+                    client=provider_redis_client(url),
+                    window=window,
                 )
             else:
-                limiter = LocalLimiter(name=name, per_second=per_second)
+                limiter = LocalLimiter(name=name, per_second=per_second, window=window)
             _limiters[key] = limiter
         return _limiters[key]
