@@ -33,10 +33,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from fulfilment.routing import client_for
 from fulfilment.stock.models import StockEsim
 from fulfilment.stock.state import STOCK_ESIM_STATES
 from ledger.services import stock_refund_due, stock_write_off
-from providers import ProviderError, get_provider
+from providers import Provider, ProviderError, get_provider
 from providers.ratelimit import calls_in_background
 from ttelgo.state import transition_rows
 
@@ -84,17 +85,28 @@ def _claim(row_id: int) -> StockEsim | None:
         claimed = StockEsim.objects.filter(
             Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=row_id, status=K.REVOKING
         ).update(lease_until=now + LEASE)
-    return StockEsim.objects.get(pk=row_id) if claimed else None
+    return StockEsim.objects.select_related("batch").get(pk=row_id) if claimed else None
 
 
 def _already_revoked(row: StockEsim) -> bool:
     """The provider shows the bundle revoked on this eSIM (an earlier run's call went
     through). False when it says otherwise or cannot say."""
     try:
-        usage = get_provider(row.livemode).get_usage(row.iccid)
+        usage = _client(row).get_usage(row.iccid)
     except ProviderError:
         return False
-    return any(u.bundle_code == row.bundle_code and u.state == "revoked" for u in usage)
+    return any(u.bundle_code == _code(row) and u.state == "revoked" for u in usage)
+
+
+def _client(row: StockEsim) -> Provider:
+    """The provider that issued the eSIM (test mode: the simulator)."""
+    return client_for(row.provider, row.livemode, get=get_provider)
+
+
+def _code(row: StockEsim) -> str:
+    """The bundle's code at that provider (the batch's, when the eSIM came from one)."""
+    batch = row.batch
+    return (batch.provider_code if batch is not None else "") or row.bundle_code
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ def stock_esim_give_back(row_id: int) -> GiveBack:
         return GiveBack("busy")
     try:
         with calls_in_background(int(settings.STOCK_REFILL_RATE_RESERVE)):
-            get_provider(row.livemode).revoke_bundle(iccid=row.iccid, bundle_code=row.bundle_code)
+            _client(row).revoke_bundle(iccid=row.iccid, bundle_code=_code(row))
         refunded, reason = True, ""
     except ProviderError as exc:
         if exc.transient:

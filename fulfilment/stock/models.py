@@ -137,6 +137,9 @@ class StockEsim(models.Model):
     cost_amount = models.BigIntegerField(help_text="minor units")
     currency = models.CharField(max_length=3)
     provider_reference = models.CharField(max_length=100, blank=True)
+    # The provider that issued it (fulfilment/routing.py names): its top-ups, usage and
+    # refund go there once sold.
+    provider = models.CharField(max_length=20, blank=True, default="", db_default="")
     batch = models.ForeignKey(
         "fulfilment.StockBatch",
         null=True,
@@ -206,6 +209,9 @@ class StockBatch(models.Model):
 
     bundle_code = models.CharField(max_length=100)
     livemode = models.BooleanField(default=True, db_default=True)
+    # Where it is bought (the bundle's first route when planned) and under which code.
+    provider = models.CharField(max_length=20, blank=True, default="", db_default="")
+    provider_code = models.CharField(max_length=100, blank=True, default="", db_default="")
     quantity = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
     reference = models.CharField(max_length=100, unique=True, null=True, blank=True)

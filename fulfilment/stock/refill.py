@@ -48,12 +48,13 @@ from fulfilment.lock_objects import (
     stock_setting_qs_select_for_update,
 )
 from fulfilment.models import Esim
+from fulfilment.routing import client_for, routes_for
 from fulfilment.stock.levels import stock_levels
 from fulfilment.stock.models import StockBatch, StockEsim, StockSetting
 from fulfilment.stock.state import STOCK_BATCH_STATES
 from ledger.services import stock_purchase_record
 from orders.models import Order
-from providers import EsimInstall, ProviderError, ProviderOrder, get_provider
+from providers import EsimInstall, Provider, ProviderError, ProviderOrder, get_provider
 from providers.ratelimit import calls_in_background
 from ttelgo.money import Money
 from ttelgo.ops_email import ops_email_send
@@ -157,11 +158,14 @@ def stock_refill_plan(
             room = min(setting.capital_cap - tied_bundle, total_cap - tied_total)
             affordable = room // unit if unit > 0 else levels.target
             wanted = min(levels.target - level, max(0, affordable))
+            route = routes_for(bundle_code=bundle.code, livemode=setting.livemode)[0]
             while wanted > 0:
                 quantity = min(size, wanted)
                 batch = StockBatch.objects.create(
                     bundle_code=bundle.code,
                     livemode=setting.livemode,
+                    provider=route.provider,
+                    provider_code=route.code,
                     quantity=quantity,
                     expected_cost_amount=unit * quantity,
                     currency=bundle.currency,
@@ -234,11 +238,17 @@ class _Taken(Exception):
     """The provider order found is another batch's: look again later."""
 
 
+def _client(batch: StockBatch) -> Provider:
+    """The batch's provider (test mode: the simulator)."""
+    return client_for(batch.provider, batch.livemode, get=get_provider)
+
+
 def _bought(batch: StockBatch) -> ProviderOrder:
     """The provider's order for this batch: read again, found, or placed now. Never
     places a second order for one batch while the provider may hold the first."""
-    provider = get_provider(batch.livemode)
+    provider = _client(batch)
     reference = batch.reference or stock_batch_reference(batch.pk)
+    code = batch.provider_code or batch.bundle_code
     if batch.provider_reference:
         return provider.get_order(batch.provider_reference)
     if batch.sent_at is not None:
@@ -246,7 +256,7 @@ def _bought(batch: StockBatch) -> ProviderOrder:
         found = provider.find_order(
             reference,
             since=batch.sent_at,
-            bundle_code=batch.bundle_code,
+            bundle_code=code,
             quantity=batch.quantity,
             adoptable=provider_order_unclaimed,
         )
@@ -255,9 +265,7 @@ def _bought(batch: StockBatch) -> ProviderOrder:
             return found
     # Written before the call: a call that dies leaves the mark, and the next one looks.
     StockBatch.objects.filter(pk=batch.pk, sent_at__isnull=True).update(sent_at=timezone.now())
-    placed = provider.create_order(
-        bundle_code=batch.bundle_code, quantity=batch.quantity, reference=reference
-    )
+    placed = provider.create_order(bundle_code=code, quantity=batch.quantity, reference=reference)
     _provider_reference_keep(batch, placed.reference)
     return placed
 
@@ -265,7 +273,7 @@ def _bought(batch: StockBatch) -> ProviderOrder:
 def _install_data(batch: StockBatch, esims: list[EsimInstall]) -> list[EsimInstall]:
     """Every eSIM with its install data: a provider that listed only ICCIDs is asked per
     eSIM (still outside any transaction)."""
-    provider = get_provider(batch.livemode)
+    provider = _client(batch)
     complete: list[EsimInstall] = []
     for esim in esims:
         if esim.matching_id and esim.smdp_address:
@@ -313,6 +321,7 @@ def _settle(batch: StockBatch, placed: ProviderOrder, esims: list[EsimInstall]) 
                     cost_amount=cost,
                     currency=total.currency,
                     provider_reference=placed.reference,
+                    provider=locked.provider,
                     batch=locked,
                     purchased_at=placed.created_at or now,
                 )

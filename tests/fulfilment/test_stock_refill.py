@@ -66,6 +66,7 @@ def test_refill_buys_up_to_the_target_in_batches_of_the_advised_size_spaced_apar
     stock = StockEsim.objects.filter(status=StockEsim.Status.AVAILABLE)
     assert stock.count() == 25
     assert all(e.smdp_address and e.matching_id and e.batch_id for e in stock)
+    assert {e.provider for e in stock} == {"sandbox"}  # the bundle's route: where it came from
     assert sum(e.cost_amount for e in stock) == 25 * UNIT
     assert _inventory() == 25 * UNIT
     purchases = Transaction.objects.filter(kind=Transaction.Kind.STOCK_PURCHASE)
