@@ -236,3 +236,25 @@ def test_the_order_and_topup_examples_work_against_the_app(
         HTTP_IDEMPOTENCY_KEY="docs-3",
     )
     assert b2c.status_code == 201, b2c.content
+
+
+def test_a_webhook_endpoint_takes_the_schemas_default_description():
+    vendor: Vendor = VendorFactory.create(billing_mode="prepaid", currency="USD")
+    _, key = VendorAPIKey.objects.create_key(vendor=vendor, name="docs")
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    created = client.post(
+        "/api/v1/vendor/webhook-endpoints",
+        {"url": "https://93.184.215.14/hooks", "events": ["*"], "description": ""},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["description"] == ""
+    changed = client.patch(
+        f"/api/v1/vendor/webhook-endpoints/{created.json()['id']}",
+        {"description": ""},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
