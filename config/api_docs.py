@@ -827,7 +827,9 @@ def _idempotency_header(operation: dict[str, Any], required: bool) -> None:
             "in": "header",
             "name": "Idempotency-Key",
             "required": required,
-            "schema": {"type": "string", "maxLength": 255},
+            # Printable ASCII is what every client can send in a header; the server takes
+            # any 1-255 printable characters.
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
             "description": "Your unique key for this request (a UUID): a retry with the same "
             "key and body returns the first answer (`Idempotent-Replayed: true`) instead of "
             "doing it again. Kept 24 hours.",

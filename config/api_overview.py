@@ -2,7 +2,8 @@
 at `/api/docs/` (the schema's `info.description`), and the payload of every outbound
 webhook event type (components `WebhookEvent...`, listed under `x-webhooks`).
 
-`tests/core/test_api_docs.py` checks the payload schemas against bodies the app sends.
+`tests/fulfilment/test_webhook_payload_schemas.py` checks the payload schemas against
+bodies the app sends.
 """
 
 from __future__ import annotations

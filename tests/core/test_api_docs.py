@@ -1,8 +1,11 @@
 """The client schema documents the API for integrators: every operation has its own summary
 and description (no base-class docstrings or internals), every error it can answer with
 the envelope as a component, the Idempotency-Key header where it is taken, examples that
-work against the running app, and nothing of the sandbox or inbound webhooks. A client
-generated from it (openapi-python-client) reads a 402 as a typed error."""
+work against the running app, and nothing of the inbound webhooks or the sandbox but its
+payment confirmation (test mode). It opens with an overview, types error details per
+status, declares response headers, marks public operations `security: []` and has a
+payload schema per webhook event type. The generated client's and Schemathesis' runs are
+in test_generated_client.py and test_schemathesis.py."""
 
 from __future__ import annotations
 
@@ -188,6 +191,7 @@ def test_the_idempotency_key_is_required_where_it_is(schema):
             assert header == []
             continue
         assert len(header) == 1, op["operationId"]
+        assert header[0]["schema"]["minLength"] == 1 and header[0]["schema"]["maxLength"] == 255
         assert header[0]["required"] == (op["operationId"] in IDEMPOTENCY_REQUIRED)
 
 
