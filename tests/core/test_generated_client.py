@@ -218,6 +218,11 @@ def test_a_customer_does_its_whole_path_with_the_generated_client(generated, liv
     qr = _module("api.esims.esims_qr_retrieve").sync_detailed(client=api, iccid=iccid)
     assert qr.status_code == 200 and qr.headers["content-type"] == "image/png"
     assert qr.parsed.payload.read().startswith(b"\x89PNG")
+    svg = _module("api.esims.esims_qr_retrieve").sync_detailed(
+        client=api, iccid=iccid, format_=models.EsimsQrRetrieveFormat.SVG
+    )
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in svg.parsed.payload.read()
 
     missing = _module("api.orders.orders_retrieve").sync_detailed(client=api, order_id=999_999)
     assert missing.status_code == 404
