@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management import call_command
@@ -115,8 +116,16 @@ def test_a_vendor_does_its_whole_path_with_the_generated_client(generated, live_
     esims = _module("api.vendor.vendor_esims_list").sync(client=api)
     assert [e.iccid for e in esims.results] == [read.esims[0].iccid]
 
-    ledger = _module("api.vendor.vendor_ledger_list").sync(client=api, page_size=1)
-    assert len(ledger.results) == 1 and ledger.next_ is not None
+    ledger_list = _module("api.vendor.vendor_ledger_list")
+    first = ledger_list.sync(client=api, page_size=1)
+    assert len(first.results) == 1 and first.next_ is not None
+    cursor = parse_qs(urlsplit(first.next_).query)["cursor"][0]
+    second = ledger_list.sync(client=api, page_size=1, cursor=cursor)
+    assert len(second.results) == 1 and second.results[0].id != first.results[0].id
+    tampered = ledger_list.sync_detailed(client=api, cursor="cD1hYmM=")  # "p=abc"
+    assert tampered.status_code == 400
+    assert isinstance(tampered.parsed, models.ValidationErrorEnvelope)
+    assert "cursor" in tampered.parsed.error.details.additional_properties
 
     # A typed validation error: the field named in `details`.
     bad = create.sync_detailed(
