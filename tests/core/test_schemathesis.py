@@ -27,7 +27,7 @@ CHECKS = ",".join(
 )
 
 
-def _st(url: str, authorization: str, *extra: str) -> str:
+def _st(url: str, authorization: str, *extra: str, cwd: Path) -> str:
     """The run's report; fails the test on any failure, or if the credentials did not
     get the cases past authentication (a run that tested nothing)."""
     run = subprocess.run(
@@ -55,6 +55,7 @@ def _st(url: str, authorization: str, *extra: str) -> str:
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=cwd,  # its cache (.schemathesis/) stays out of the repository and each run
     )
     assert run.returncode == 0, run.stdout[-8000:]
     assert "Authentication failed" not in run.stdout, run.stdout[-8000:]
@@ -70,15 +71,15 @@ def vendor() -> Vendor:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_schemathesis_as_a_vendor_with_a_test_key(live_server, vendor):
+def test_schemathesis_as_a_vendor_with_a_test_key(live_server, vendor, tmp_path):
     test_env, _ = vendor_test_environment(vendor=vendor)
     fund(test_env, 1_000_000)
     _, key = api_key_issue(vendor=test_env, name="st")
-    _st(live_server.url, f"Api-Key {key}", "--include-path-regex", "^/api/v1/vendor/")
+    _st(live_server.url, f"Api-Key {key}", "--include-path-regex", "^/api/v1/vendor/", cwd=tmp_path)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_schemathesis_as_a_vendor_with_a_live_key_reading(live_server, vendor):
+def test_schemathesis_as_a_vendor_with_a_live_key_reading(live_server, vendor, tmp_path):
     _, key = api_key_issue(vendor=vendor, name="st")
     _st(
         live_server.url,
@@ -91,12 +92,13 @@ def test_schemathesis_as_a_vendor_with_a_live_key_reading(live_server, vendor):
             for method in ("POST", "PUT", "PATCH", "DELETE")
             for arg in ("--exclude-method", method)
         ],
+        cwd=tmp_path,
     )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_schemathesis_as_a_customer(live_server):
+def test_schemathesis_as_a_customer(live_server, tmp_path):
     bundles_create()
     client = customer_client(UserFactory())
     token = client._credentials["HTTP_AUTHORIZATION"]  # "Bearer <access>"
-    _st(live_server.url, token, "--exclude-path-regex", "^/api/v1/vendor/")
+    _st(live_server.url, token, "--exclude-path-regex", "^/api/v1/vendor/", cwd=tmp_path)
