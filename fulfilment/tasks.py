@@ -153,3 +153,19 @@ def stock_order_tag(order_id: int) -> int:
     from fulfilment.stock.tagging import stock_order_tag as tag
 
     return tag(order_id=order_id)
+
+
+# Ready stock (new with the stock: no `orders.tasks` name to keep).
+@shared_task(name="fulfilment.tasks.stock_refill", ignore_result=True)
+def stock_refill(bundle_code: str | None = None, requested_by: str = "") -> int:
+    from fulfilment.stock.refill import stock_refill_run
+
+    return stock_refill_run(bundle_code=bundle_code, requested_by=requested_by).bought
+
+
+@shared_task(name="fulfilment.tasks.stock_age", ignore_result=True)
+def stock_age() -> int:
+    from fulfilment.stock.ageing import stock_age_run
+
+    report = stock_age_run()
+    return len(report.revoked) + len(report.written_off)

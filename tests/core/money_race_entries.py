@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 import billing.operator as billing_operator
 import console.operator as console_operator
 import fulfilment.refunds as orders_esim_refunds
+import fulfilment.stock.operator as stock_operator
 import orders.operator as orders_operator
 import reconciliation.services as reconciliation_services
 import webhooks.operator as webhooks_operator
@@ -391,6 +392,61 @@ def _vendor_auto_esim() -> Esim:
 
 # --- the entries --------------------------------------------------------------------------------
 
+# --- ready stock ------------------------------------------------------------------------------
+
+
+def _stocked_bundle(target: int = 5) -> Any:
+    """A bundle of its own (a copy of the sandbox bundle under a fresh code: each prepare
+    starts from empty stock) with live stock settings: floor and target `target`."""
+    import uuid
+
+    from catalogue.models import Bundle
+    from fulfilment.stock.models import StockSetting
+    from sandbox.provider import SandboxFaults, sandbox_faults_set
+
+    bundles_ensure()
+    sandbox_faults_set(SandboxFaults(processing_seconds=0))
+    bundle = Bundle.objects.get(code=BUNDLE_CODE)
+    countries = list(bundle.countries.all())
+    bundle.pk = None
+    bundle.code = f"stock_race_{uuid.uuid4().hex[:8]}"
+    bundle.save()
+    bundle.countries.set(countries)
+    return StockSetting.objects.create(
+        bundle=bundle, floor=target, target=target, capital_cap=100_000
+    )
+
+
+def _stock_refill(setting: Any, i: int) -> Any:
+    from fulfilment.stock.refill import stock_refill_run
+
+    return stock_refill_run(bundle_code=setting.bundle.code, sleep=lambda s: None)
+
+
+def _stock_aged() -> Any:
+    """Three eSIMs bought for stock 58 days ago: their refund window closes soon."""
+    from fulfilment.stock.models import StockEsim
+
+    setting = _stocked_bundle(target=3)
+    _stock_refill(setting, 0)
+    StockEsim.objects.filter(bundle_code=setting.bundle.code).update(
+        purchased_at=timezone.now() - timedelta(days=58)
+    )
+    return setting
+
+
+def _stock_age(setting: Any, i: int) -> Any:
+    from fulfilment.stock.ageing import stock_age_run
+
+    return stock_age_run()
+
+
+def _stock_bought() -> Any:
+    setting = _stocked_bundle(target=3)
+    _stock_refill(setting, 0)
+    return setting
+
+
 RACES: dict[str, Race] = {
     r.name: r
     for r in [
@@ -521,7 +577,35 @@ RACES: dict[str, Race] = {
             prepare=_esim_refund_cut_short,
             attempt=_resume_sweep,
         ),
+        Race(
+            "beat: stock refill",
+            "an empty stocked bundle, 20 refill runs at once: its shortfall bought and booked once",
+            prepare=_stocked_bundle,
+            attempt=_stock_refill,
+        ),
+        Race(
+            "beat: stock ageing",
+            "three stock eSIMs near their refund window, 20 runs: each given back, booked once",
+            prepare=_stock_aged,
+            attempt=_stock_age,
+        ),
         # Operators
+        Race(
+            "operator: stock refill",
+            "an empty stocked bundle refilled by 20 operators at once: bought and booked once",
+            prepare=_operators_and(_stocked_bundle),
+            attempt=lambda ctx, i: stock_operator.operator_stock_refill(
+                setting=ctx[0], actor=ctx[1][i]
+            ),
+        ),
+        Race(
+            "operator: stock release",
+            "three stock eSIMs released by 20 operators at once: each given back, booked once",
+            prepare=_operators_and(_stock_bought),
+            attempt=lambda ctx, i: stock_operator.operator_stock_release(
+                setting=ctx[0], actor=ctx[1][i]
+            ),
+        ),
         Race(
             "operator: review approve",
             "a held paid order approved by 20 operators: provisioned (bought) once",

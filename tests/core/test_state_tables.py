@@ -31,8 +31,8 @@ from fulfilment.state import (
     PROVIDER_REFUND_STATES,
     esim_transition,
 )
-from fulfilment.stock.models import StockEsim
-from fulfilment.stock.state import STOCK_ESIM_STATES
+from fulfilment.stock.models import StockBatch, StockEsim
+from fulfilment.stock.state import STOCK_BATCH_STATES, STOCK_ESIM_STATES
 from ledger.models import Purpose
 from orders.models import Order
 from payments.models import Payment, Refund
@@ -96,6 +96,12 @@ def _auto_topup_run(status):
     esim = _esim(order=order_row(channel=Order.Channel.B2B, vendor=vendor))
     rule = AutoTopupRule.objects.create(vendor=vendor, bundle_code="gb_1gb", below_percent=20)
     return AutoTopupRun.objects.create(rule=rule, esim=esim, trigger="data:1:20", status=status)
+
+
+def _stock_batch(status: str) -> StockBatch:
+    return StockBatch.objects.create(
+        bundle_code="gb_1gb", quantity=1, expected_cost_amount=139, currency="USD", status=status
+    )
 
 
 def _stock_esim(status: str) -> StockEsim:
@@ -193,6 +199,7 @@ TABLES: list[tuple[StateTable, type[models.Model], list[str], Callable[[str], An
     (PROVIDER_REFUND_STATES, ProviderRefund, ProviderRefund.Status.values, _provider_refund),
     (AUTO_TOPUP_RUN_STATES, AutoTopupRun, AutoTopupRun.Status.values, _auto_topup_run),
     (STOCK_ESIM_STATES, StockEsim, StockEsim.Status.values, _stock_esim),
+    (STOCK_BATCH_STATES, StockBatch, StockBatch.Status.values, _stock_batch),
     (DELIVERY_STATES, WebhookDelivery, WebhookDelivery.Status.values, _delivery),
     (INBOUND_STATES, InboundEvent, InboundEvent.Status.values, _inbound),
     (TICKET_STATES, Ticket, Ticket.Status.values, _ticket),

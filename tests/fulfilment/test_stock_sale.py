@@ -413,3 +413,21 @@ def test_with_the_provider_down_stocked_orders_still_complete(
     assert order_provision_attempt(order_id=order.pk).reason == "from stock"
     assert Order.objects.get(pk=order.pk).status == "completed"
     assert Order.objects.get(pk=short["id"]).status == "provisioning"
+
+
+def test_a_provider_order_bought_for_a_stock_batch_is_never_adopted_by_an_order(db):
+    """A timed-out order finds provider orders by bundle and quantity: one a stock batch
+    holds is not an orphan it may adopt."""
+    from fulfilment.provisioning import provider_reference_unclaimed
+    from fulfilment.stock.models import StockBatch
+
+    assert provider_reference_unclaimed("PO-STOCK-1")
+    StockBatch.objects.create(
+        bundle_code="esim_1GB_7D_GB_V2",
+        quantity=10,
+        reference="ttelgo-stock-1",
+        provider_reference="PO-STOCK-1",
+        expected_cost_amount=1000,
+        currency="USD",
+    )
+    assert not provider_reference_unclaimed("PO-STOCK-1")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fulfilment', '0002_ready_stock'),
+        ('fulfilment', '0003_stock_refill_and_ageing'),
     ]
 
     operations = [
