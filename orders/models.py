@@ -60,7 +60,7 @@ class Order(models.Model):
     # asked first, before any other is tried (find-before-buy).
     provider = models.CharField(max_length=20, blank=True, default="", db_default="")
     provider_route = models.CharField(max_length=200, blank=True, default="", db_default="")
-    providers_sent = models.JSONField(default=list, blank=True)
+    providers_sent = models.JSONField(default=list, blank=True, db_default=[])
     # Failed by the delivery guarantee while the provider was still processing it: what
     # the provider delivers later is revoked there (orders_late_deliveries_revoke).
     revoke_on_arrival = models.BooleanField(default=False, db_default=False)

@@ -21,6 +21,7 @@ EXEMPT = {
     # Called by Stripe / eSIM Go, deduplicated on the sender's own event id.
     "api/v1/webhooks/stripe",
     "api/v1/webhooks/esimgo",
+    "api/v1/webhooks/airalo",
     # Called by the mail provider, deduplicated on the email's Message-ID.
     "api/v1/webhooks/inbound-email",
 }
