@@ -297,7 +297,7 @@ def dashboard_context() -> dict[str, Any]:
         "failures_24h": provisioning_failures(since=now - timedelta(hours=24)),
         "stuck": orders_stuck_provisioning(),
         "guarantee": delivery_guarantee_rate(),
-        "open_reviews": open_reviews(),
+        "open_reviews": statuses[Order.Status.IN_REVIEW],  # = open_reviews(), counted above
         "vendors_pending": vendors_pending(),
         "provider": health,
         "liabilities": _money_list(vendor_liabilities()),

@@ -57,6 +57,7 @@ class PaymentAdmin(MoneyColumnsMixin, ModelAdmin):
     )
     list_filter = ("kind", "status", "currency")
     search_fields = ("payment_intent_id", "=order__id", "vendor__name")
+    list_select_related = ("order", "vendor")
     readonly_fields = [f.name for f in Payment._meta.fields]
     inlines = [RefundInline]
     actions_detail = ["refund_detail"]
