@@ -16,7 +16,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from ttelgo.admin.console import ReadOnlyAdminMixin
+from ttelgo.admin.console import LargeTableAdminMixin, ReadOnlyAdminMixin
 from ttelgo.errors import DomainError
 from webhooks.models import (
     InboundEvent,
@@ -109,7 +109,7 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class WebhookDeliveryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     # Narrow columns: a long endpoint URL or vendor name is shortened in the list (the
     # record page shows it whole), so the table fits a laptop screen.
     list_display = (
@@ -192,7 +192,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class WebhookEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("public_id", "vendor", "type", "created_at")
     readonly_fields = ("public_id", "vendor", "type", "created_at", "data_pretty")
     exclude = ("data",)
@@ -209,7 +209,7 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ModelAdmin):
+class InboundEventAdmin(LargeTableAdminMixin, ModelAdmin):
     list_display = ("event_id", "source", "event_type", "status", "attempts", "received_at")
     list_filter = ("source", "status", "event_type")
     search_fields = ("event_id", "event_type")

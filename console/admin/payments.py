@@ -16,7 +16,7 @@ from unfold.forms import BaseDialogForm
 
 from console.operator import operator_payment_refund
 from payments.models import Payment, Refund
-from ttelgo.admin.console import MoneyColumnsMixin
+from ttelgo.admin.console import LargeTableAdminMixin, MoneyColumnsMixin
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -43,7 +43,7 @@ class RefundForm(BaseDialogForm):
 
 
 @admin.register(Payment)
-class PaymentAdmin(MoneyColumnsMixin, ModelAdmin):
+class PaymentAdmin(LargeTableAdminMixin, MoneyColumnsMixin, ModelAdmin):
     money_fields = {"amount": "currency", "refunded_amount": "currency"}
     list_display = (
         "payment_intent_id",

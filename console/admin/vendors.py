@@ -302,6 +302,7 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
     list_display = ("prefix", "name", "vendor", "created", "last_used_at", "expiry_date", "state")
     list_filter = ("revoked",)
     search_fields = ("prefix", "name", "vendor__name")
+    autocomplete_fields = ("vendor",)  # not a dropdown of every vendor
     actions = ("revoke",)
 
     @admin.display(description="state", ordering="revoked")

@@ -153,6 +153,7 @@ def _pages(client: Any, user: Any) -> list[str]:
     return list(dict.fromkeys(pages))
 
 
+@pytest.mark.timeout(900)  # some 300 pages on a busy machine
 def test_every_console_page_has_a_bounded_query_count_that_does_not_grow_with_rows(
     client, bundles, django_capture_on_commit_callbacks, settings
 ):
@@ -160,7 +161,7 @@ def test_every_console_page_has_a_bounded_query_count_that_does_not_grow_with_ro
     client.force_login(user)
     _grow(django_capture_on_commit_callbacks, settings)
     pages = _pages(client, user)
-    for url in pages:  # caches a first visit fills (content types, permissions)
+    for url in pages:  # what a first visit caches (content types, permissions)
         _count(client, url)
     small = {url: _count(client, url) for url in pages}
     for _ in range(2):  # three times the rows
@@ -176,3 +177,41 @@ def test_every_console_page_has_a_bounded_query_count_that_does_not_grow_with_ro
         f"pages that fail: {broken}; pages over {BUDGET} queries: {over};"
         f" pages whose query count grows with the rows (N -> 3N): {grows}"
     )
+
+
+# Lookup tables that stay small whatever the business's size: a dropdown of them is fine.
+SMALL_TABLES = {
+    "auth.Permission",
+    "auth.Group",
+    "catalogue.Region",
+    "catalogue.Country",
+    "django_celery_beat.IntervalSchedule",
+    "django_celery_beat.CrontabSchedule",
+    "django_celery_beat.SolarSchedule",
+    "django_celery_beat.ClockedSchedule",
+}
+
+
+def test_no_console_form_offers_a_dropdown_of_a_growing_table(db):
+    """A foreign key an operator edits is an autocomplete or raw id field unless it points
+    at a small lookup table: a <select> of 10,000 vendors or 50,000 users is one query, but
+    megabytes of page."""
+    user = UserFactory(is_staff=True, is_superuser=True)
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    dropdowns = []
+    for model, model_admin in admin.site._registry.items():
+        if not model_admin.has_add_permission(request):
+            continue
+        form = model_admin.get_form(request, None)
+        for name, field in form.base_fields.items():
+            related = getattr(field, "queryset", None)
+            if related is None or related.model._meta.label in SMALL_TABLES:
+                continue
+            widget = getattr(field.widget, "widget", field.widget)
+            if type(widget).__name__ not in (
+                "AutocompleteSelect",
+                "AutocompleteSelectMultiple",
+            ) and ("RawId" not in type(widget).__name__):
+                dropdowns.append(f"{model._meta.label}.{name} -> {related.model._meta.label}")
+    assert not dropdowns, dropdowns

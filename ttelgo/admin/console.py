@@ -12,11 +12,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.core.paginator import Paginator
+from django.db import connections, models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.functional import cached_property
 from unfold.widgets import (
     CHECKBOX_CLASSES,
     INPUT_CLASSES,
@@ -41,6 +43,43 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Below this many rows (PostgreSQL's estimate) a list is counted exactly.
+ESTIMATE_COUNT_ABOVE = 100_000
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages of a table that grows without bound: the unfiltered list's count is
+    PostgreSQL's own estimate of the table's rows (`pg_class.reltuples`, kept by ANALYZE
+    and autovacuum) once that is above `ESTIMATE_COUNT_ABOVE`, instead of a `COUNT(*)`
+    that reads every row. A filtered or searched list, a small table, and any other
+    database are counted exactly."""
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if isinstance(queryset, QuerySet) and not queryset.query.where:
+            connection = connections[queryset.db]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                        [queryset.model._meta.db_table],
+                    )
+                    row = cursor.fetchone()
+                if row and row[0] >= ESTIMATE_COUNT_ABOVE:
+                    return int(row[0])
+        return super().count
+
+
+class LargeTableAdminMixin:
+    """For the lists of tables that reach millions of rows (orders, eSIMs, ledger, webhook
+    traffic, audit): no second `COUNT(*)` of the whole table beside a filtered one, and
+    the unfiltered count estimated (`EstimatedCountPaginator`)."""
+
+    paginator: Any = EstimatedCountPaginator
+    show_full_result_count = False
 
 
 def money_text(amount: int | None, currency: str) -> str:
