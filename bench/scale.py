@@ -574,7 +574,7 @@ def main(argv: list[str]) -> int:
         # The pages render as production serves them (its manifest static storage).
         call_command("collectstatic", "--noinput", verbosity=0)
 
-        big = results.get("seed", {}).get("big_vendor_id") or (
+        big: Any = results.get("seed", {}).get("big_vendor_id") or (
             Vendor.objects.filter(name="Scale Vendor 00001").values_list("pk", flat=True).first()
         )
         rows = scale_pages(int(big), int(os.environ.get("SCALE_REPEAT", "5")))
