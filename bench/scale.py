@@ -433,21 +433,25 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def _time(client: Any, url: str, repeat: int, **headers: Any) -> dict[str, Any]:
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    times, queries, status = [], 0, 0
+    times, sql_times, queries, status = [], [], 0, 0
     for i in range(repeat + 1):
-        with CaptureQueriesContext(connection) as ctx:
+        # A page that acts on GET (re-send a delivery) is measured, and its writes undone.
+        with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
             t0 = time.perf_counter()
             response = client.get(url, **headers)
             elapsed = (time.perf_counter() - t0) * 1000
+            transaction.set_rollback(True)
         status, queries = response.status_code, len(ctx.captured_queries)
         if i:  # the first visit warms caches (content types, permissions)
             times.append(elapsed)
+            sql_times.append(sum(float(q["time"]) for q in ctx.captured_queries) * 1000)
     return {
         "url": url, "status": status, "queries": queries,
         "p50_ms": round(statistics.median(times), 1), "p95_ms": round(_percentile(times, 95), 1),
+        "sql_p50_ms": round(statistics.median(sql_times), 1),
     }  # fmt: skip
 
 
@@ -467,7 +471,7 @@ def scale_pages(big_vendor_id: int, repeat: int) -> list[dict[str, Any]]:
     client = Client()
     client.force_login(operator)
     rows = []
-    pages = _pages(client, operator)
+    pages = _pages(operator)
     _say(f"{len(pages)} console pages")
     for url in pages:
         if "/csv/" in url or "run-now" in url:
@@ -508,7 +512,7 @@ def report(rows: list[dict[str, Any]]) -> None:
     print(
         f"\nConsole and vendor API at scale ({len(rows)} pages; goal p95 < {GOAL_P95_MS:.0f} ms and <= {GOAL_QUERIES} queries)"
     )
-    print(f"  {'p50 ms':>8} {'p95 ms':>8} {'queries':>7} {'status':>6}  page")
+    print(f"  {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8} {'queries':>7} {'status':>6}  page")
     for row in sorted(rows, key=lambda r: -r["p95_ms"]):
         flag = (
             " <-- over goal"
@@ -516,7 +520,7 @@ def report(rows: list[dict[str, Any]]) -> None:
             else ""
         )
         print(
-            f"  {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} {row['queries']:>7} {row['status']:>6}  {row['url']}{flag}"
+            f"  {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} {row['sql_p50_ms']:>8.1f} {row['queries']:>7} {row['status']:>6}  {row['url']}{flag}"
         )
     over = [r for r in rows if r["p95_ms"] >= GOAL_P95_MS or r["queries"] > GOAL_QUERIES]
     print(f"  {len(rows) - len(over)} of {len(rows)} pages within the goal")
