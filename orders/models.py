@@ -117,6 +117,8 @@ class Order(models.Model):
             models.Index(fields=["customer_reference"], name="order_customer_reference"),
             models.Index(fields=["target_iccid"], name="order_target_iccid"),
             models.Index(fields=["provider_reference"], name="order_provider_reference"),
+            # The console's list, newest first, filtered or not: read in index order.
+            models.Index(fields=["-created_at", "-id"], name="order_recent"),
         ]
 
     def __str__(self) -> str:

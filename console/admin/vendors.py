@@ -18,7 +18,7 @@ from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
 
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
-from ttelgo.admin.console import MinorUnitsField, run_service_each
+from ttelgo.admin.console import LargeTableAdminMixin, MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors import operator
@@ -145,7 +145,7 @@ class VendorAdminForm(forms.ModelForm):
 
 
 @admin.register(Vendor)
-class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
+class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     action_form = VendorActionForm
     form = VendorAdminForm
     actions_detail = VENDOR_CONSOLE_ACTIONS_DETAIL

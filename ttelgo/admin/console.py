@@ -4,6 +4,7 @@ service's refusal into an admin message."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar
@@ -50,36 +51,40 @@ ESTIMATE_COUNT_ABOVE = 100_000
 
 
 class EstimatedCountPaginator(Paginator):
-    """Pages of a table that grows without bound: the unfiltered list's count is
-    PostgreSQL's own estimate of the table's rows (`pg_class.reltuples`, kept by ANALYZE
-    and autovacuum) once that is above `ESTIMATE_COUNT_ABOVE`, instead of a `COUNT(*)`
-    that reads every row. A filtered or searched list, a small table, and any other
-    database are counted exactly."""
+    """Pages of a table that grows without bound: when PostgreSQL's planner estimates the
+    list (filtered or not) at more than `ESTIMATE_COUNT_ABOVE` rows, its count is that
+    estimate (`EXPLAIN`, from the statistics ANALYZE and autovacuum keep), instead of a
+    `COUNT(*)` that reads every matching row; a smaller list, and any other database, is
+    counted exactly. The operator sees "about" a number of a million, not its last digit."""
 
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if isinstance(queryset, QuerySet) and not queryset.query.where:
+        if isinstance(queryset, QuerySet):
             connection = connections[queryset.db]
             if connection.vendor == "postgresql":
+                sql, params = queryset.order_by().query.sql_with_params()
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                        [queryset.model._meta.db_table],
-                    )
-                    row = cursor.fetchone()
-                if row and row[0] >= ESTIMATE_COUNT_ABOVE:
-                    return int(row[0])
+                    cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+                    plan = cursor.fetchone()[0]
+                if isinstance(plan, str):
+                    plan = json.loads(plan)
+                estimate = int(plan[0]["Plan"]["Plan Rows"])
+                if estimate >= ESTIMATE_COUNT_ABOVE:
+                    return estimate
         return super().count
 
 
 class LargeTableAdminMixin:
     """For the lists of tables that reach millions of rows (orders, eSIMs, ledger, webhook
-    traffic, audit): no second `COUNT(*)` of the whole table beside a filtered one, and
-    the unfiltered count estimated (`EstimatedCountPaginator`)."""
+    traffic, audit): no second `COUNT(*)` of the whole table beside a filtered one, a big
+    list's count estimated (`EstimatedCountPaginator`), and 50 rows a page."""
 
     paginator: Any = EstimatedCountPaginator
     show_full_result_count = False
+    # Rendering a row costs ~1 ms of template per column on our 2 cores (unfold's cells
+    # and row actions): 50 rows keep a page well inside its 300 ms.
+    list_per_page = 50
 
 
 def money_text(amount: int | None, currency: str) -> str:
