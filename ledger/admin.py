@@ -11,7 +11,12 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from ledger.models import Account, Entry, Hold, Transaction
 from ledger.selectors import account_balance, trial_balance
-from ttelgo.admin.console import LargeTableAdminMixin, MoneyColumnsMixin, ReadOnlyAdminMixin
+from ttelgo.admin.console import (
+    LargeTableAdminMixin,
+    MoneyColumnsMixin,
+    ReadOnlyAdminMixin,
+    RecentValuesFieldListFilter,
+)
 from ttelgo.money import Money
 
 
@@ -93,7 +98,7 @@ class EntryInline(MoneyColumnsMixin, ReadOnlyAdminMixin, TabularInline):
 @admin.register(Transaction)
 class TransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "reference", "kind", "order_id", "actor", "created_at")
-    list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
+    list_filter = (("kind", RecentValuesFieldListFilter), ("created_at", admin.DateFieldListFilter))
     search_fields = ("reference", "description", "order_id")
     show_full_result_count = False
     inlines = [EntryInline]

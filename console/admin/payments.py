@@ -16,7 +16,11 @@ from unfold.forms import BaseDialogForm
 
 from console.operator import operator_payment_refund
 from payments.models import Payment, Refund
-from ttelgo.admin.console import LargeTableAdminMixin, MoneyColumnsMixin
+from ttelgo.admin.console import (
+    LargeTableAdminMixin,
+    MoneyColumnsMixin,
+    RecentValuesFieldListFilter,
+)
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -55,7 +59,7 @@ class PaymentAdmin(LargeTableAdminMixin, MoneyColumnsMixin, ModelAdmin):
         "vendor",
         "created_at",
     )
-    list_filter = ("kind", "status", "currency")
+    list_filter = ("kind", "status", ("currency", RecentValuesFieldListFilter))
     search_fields = ("payment_intent_id", "=order__id", "vendor__name")
     list_select_related = ("order", "vendor")
     readonly_fields = [f.name for f in Payment._meta.fields]

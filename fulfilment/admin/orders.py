@@ -36,6 +36,7 @@ from ttelgo.admin.console import (
     LargeTableAdminMixin,
     MoneyColumnsMixin,
     ReasonForm,
+    RecentValuesFieldListFilter,
     change_url,
     operator_form,
     run_service,
@@ -484,7 +485,7 @@ class OrderAdmin(OrderSearchMixin, ReadOnlyOrderAdmin):
         "channel",
         "kind",
         "livemode",
-        "currency",
+        ("currency", RecentValuesFieldListFilter),
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = (

@@ -6,7 +6,11 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from ttelgo.admin.console import LargeTableAdminMixin, ReadOnlyAdminMixin
+from ttelgo.admin.console import (
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    RecentValuesFieldListFilter,
+)
 from ttelgo.models import AuditLog, User
 
 
@@ -56,6 +60,10 @@ class AuditLogAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Read-only: the audit log is evidence, not a worksheet."""
 
     list_display = ("created_at", "actor_label", "action", "target_type", "target_repr", "reason")
-    list_filter = ("action", "target_type", ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        ("action", RecentValuesFieldListFilter),
+        ("target_type", RecentValuesFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("actor_label", "action", "target_id", "target_repr", "reason", "request_id")
     readonly_fields = [f.name for f in AuditLog._meta.fields]
