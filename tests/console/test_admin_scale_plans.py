@@ -27,9 +27,10 @@ def orders():
             """
             INSERT INTO orders_order (kind, channel, vendor_id, status, currency, livemode,
                 total, cost_total, customer_reference, target_iccid, provider_reference,
-                failure_reason, review_reasons, provisioning_attempts, created_at, updated_at)
+                failure_reason, review_reasons, providers_sent, provisioning_attempts,
+                created_at, updated_at)
             SELECT 'esim', 'b2b', %s, 'completed', 'USD', true, 450, 139, 'ref-' || g, '',
-                   'prov-' || g, '', '[]', 0, now() - make_interval(secs => g),
+                   'prov-' || g, '', '[]', '[]', 0, now() - make_interval(secs => g),
                    now() - make_interval(secs => g)
             FROM generate_series(1, %s) AS g
             """,
