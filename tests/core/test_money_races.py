@@ -126,6 +126,9 @@ MONEY: dict[str, str | tuple[str, ...]] = {
 # Path -> why it moves no money and revokes no eSIM.
 NO_MONEY = {
     # API
+    "POST api/v1/webhooks/airalo": (
+        "an async order delivered queues its provisioning (the order entries' lease buys)"
+    ),
     "POST api/v1/auth/register": "creates a customer account",
     "POST api/v1/auth/token": "issues tokens",
     "POST api/v1/auth/token/refresh": "issues tokens",
