@@ -119,6 +119,12 @@ class Order(models.Model):
             models.Index(fields=["customer", "-created_at"], name="order_customer_recent"),
             models.Index(fields=["vendor", "-created_at"], name="order_vendor_recent"),
             models.Index(fields=["status", "updated_at"], name="order_status_age"),
+            # The console's exact-first search and the vendor API's customer_reference filter.
+            models.Index(fields=["customer_reference"], name="order_customer_reference"),
+            models.Index(fields=["target_iccid"], name="order_target_iccid"),
+            models.Index(fields=["provider_reference"], name="order_provider_reference"),
+            # The console's list, newest first, filtered or not: read in index order.
+            models.Index(fields=["-created_at", "-id"], name="order_recent"),
         ]
 
     def __str__(self) -> str:

@@ -229,6 +229,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "reconciliation.tasks.reconciliation_run",
         "reconciliation.tasks.reconciliation_execute",
         "reconciliation.tasks.reconciliation_runs_sweep",
+        "console.tasks.dashboard_refresh",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
         "fulfilment.tasks.stock_refill",
@@ -301,6 +302,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "reconciliation.tasks.reconciliation_runs_sweep",
         "schedule": 300.0,
     },
+    # The console dashboard's figures (whole-table aggregates), read from the cache.
+    "console-dashboard-refresh": {"task": "console.tasks.dashboard_refresh", "schedule": 60.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},

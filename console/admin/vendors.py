@@ -18,7 +18,7 @@ from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
 
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
-from ttelgo.admin.console import MinorUnitsField, run_service_each
+from ttelgo.admin.console import LargeTableAdminMixin, MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors import operator
@@ -145,7 +145,7 @@ class VendorAdminForm(forms.ModelForm):
 
 
 @admin.register(Vendor)
-class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
+class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     action_form = VendorActionForm
     form = VendorAdminForm
     actions_detail = VENDOR_CONSOLE_ACTIONS_DETAIL
@@ -302,6 +302,7 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
     list_display = ("prefix", "name", "vendor", "created", "last_used_at", "expiry_date", "state")
     list_filter = ("revoked",)
     search_fields = ("prefix", "name", "vendor__name")
+    autocomplete_fields = ("vendor",)  # not a dropdown of every vendor
     actions = ("revoke",)
 
     @admin.display(description="state", ordering="revoked")
