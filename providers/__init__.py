@@ -25,12 +25,14 @@ from .base import (
     ProviderUnavailable,
     TopupResult,
 )
+from .iot import IotProvider
 
 __all__ = [
     "BundleUsage",
     "CircuitOpen",
     "EsimDetails",
     "EsimInstall",
+    "IotProvider",
     "OrderItem",
     "Provider",
     "ProviderAuthError",
@@ -43,6 +45,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "TopupResult",
+    "get_iot_provider",
     "get_provider",
 ]
 
@@ -68,3 +71,25 @@ def get_provider(livemode: bool = True) -> Provider:
     # The simulator lives in the `sandbox` app, above this one: found by its dotted path.
     sandbox_provider = import_string(settings.SANDBOX_PROVIDER_CLASS)
     return sandbox_provider(currency=settings.DEFAULT_CURRENCY)  # type: ignore[no-any-return]
+
+
+_once: IotProvider | None = None
+
+
+def get_iot_provider(livemode: bool = True) -> IotProvider:
+    """The IoT SIM provider (`settings.IOT_PROVIDER`: "1nce" or "sandbox"); test mode
+    always gets the simulated fleet. The 1NCE client is kept per process (its session and
+    its copy of the shared token)."""
+    global _once
+    if livemode and settings.IOT_PROVIDER == "1nce":
+        if _once is None:
+            from django.core.exceptions import ImproperlyConfigured
+
+            from .onence import OnceProvider
+
+            if not (settings.ONCE_CLIENT_ID and settings.ONCE_CLIENT_SECRET):
+                raise ImproperlyConfigured("IOT_PROVIDER=1nce needs ONCE_CLIENT_ID and _SECRET")
+            _once = OnceProvider()
+        return _once
+    sandbox_provider = import_string(settings.SANDBOX_IOT_PROVIDER_CLASS)
+    return sandbox_provider()  # type: ignore[no-any-return]

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
@@ -78,9 +78,10 @@ class LocalLimiter:
         window: float = 1.0 + WINDOW_GUARD_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        limit: int | None = None,
     ) -> None:
         self.name = name
-        self.limit = max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = limit or max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
         self.window = window
         self.clock = clock
         self.sleep = sleep
@@ -121,10 +122,11 @@ class RedisLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         cooldown: float | None = None,
+        limit: int | None = None,
     ) -> None:
         self.name = name
         self.key = f"ttelgo:ratelimit:{name}"
-        self.limit = max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = limit or max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
         self.window = window
         self.client = client
         self.script = client.register_script(SLIDING_WINDOW_LUA)
@@ -132,7 +134,12 @@ class RedisLimiter:
         self.sleep = sleep
         self.cooldown = settings.PROVIDER_REDIS_COOLDOWN_SECONDS if cooldown is None else cooldown
         self.fallback = LocalLimiter(
-            name=name, per_second=per_second, window=window, clock=clock, sleep=sleep
+            name=name,
+            per_second=per_second,
+            window=window,
+            clock=clock,
+            sleep=sleep,
+            limit=self.limit,
         )
         self.redis_down_until: float | None = None
 
@@ -176,20 +183,30 @@ _limiters: dict[str, RateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def shared_limiter(*, name: str, per_second: float, redis_url: str | None = None) -> RateLimiter:
-    """The process's limiter for `name` (one Redis client per process, reused)."""
+def shared_limiter(
+    *, name: str, per_second: float, redis_url: str | None = None, window: float | None = None
+) -> RateLimiter:
+    """The process's limiter for `name` (one Redis client per process, reused). With
+    `window` (seconds): at most `per_second * window` calls in any such window (1NCE's
+    "100 per 5 minutes"), counted over the window plus the jitter guard."""
     url = settings.REDIS_URL if redis_url is None else redis_url
     with _limiters_lock:
-        key = f"{name}|{per_second}|{url}"
+        key = f"{name}|{per_second}|{url}|{window}"
         if key not in _limiters:
             limiter: RateLimiter
+            sized: dict[str, Any] = {}
+            if window is not None:
+                sized = {
+                    "window": window + WINDOW_GUARD_SECONDS,
+                    "limit": max(1, round(per_second * window)),
+                }
             if per_second <= 0:
                 limiter = UnlimitedLimiter()
             elif url:
                 limiter = RedisLimiter(
-                    name=name, per_second=per_second, client=provider_redis_client(url)
+                    name=name, per_second=per_second, client=provider_redis_client(url), **sized
                 )
             else:
-                limiter = LocalLimiter(name=name, per_second=per_second)
+                limiter = LocalLimiter(name=name, per_second=per_second, **sized)
             _limiters[key] = limiter
         return _limiters[key]
