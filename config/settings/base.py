@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "payments",
     "orders",
     "fulfilment",
+    "iot",
     "webhooks",
     "reconciliation",
     "support",
@@ -191,6 +192,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "fulfilment.tasks.order_provision",
         "orders.tasks.order_payment_react",
         "fulfilment.tasks.auto_topup_execute",
+        "iot.tasks.iot_auto_topup",
+        "iot.tasks.iot_sms_send",
         "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
@@ -215,6 +218,10 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "maintenance": (
         "fulfilment.tasks.esims_usage_refresh",
         "fulfilment.tasks.esims_expiry_notify",
+        "iot.tasks.iot_fleet_sync",
+        "iot.tasks.iot_usage_sync",
+        "iot.tasks.iot_sms_replies_sync",
+        "iot.tasks.iot_bulk_job_run",
         "fulfilment.tasks.auto_topups_expiry_check",
         "fulfilment.tasks.orders_delivery_guarantee",
         "fulfilment.tasks.orders_late_deliveries_revoke",
@@ -304,6 +311,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Tasks whose send failed at commit (broker down): sent once the broker is back.
     "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
     "request-logs-prune": {"task": "vendors.tasks.request_logs_prune", "schedule": 3600.0},
+    # IoT fleets (docs/IOT.md): SIMs and quotas, usage, SMS replies.
+    "iot-fleet-sync": {"task": "iot.tasks.iot_fleet_sync", "schedule": 900.0},
+    "iot-fleet-sync-test": {
+        "task": "iot.tasks.iot_fleet_sync",
+        "schedule": 900.0,
+        "kwargs": {"livemode": False},
+    },
+    "iot-usage-sync": {"task": "iot.tasks.iot_usage_sync", "schedule": 3600.0},
+    "iot-sms-replies-sync": {"task": "iot.tasks.iot_sms_replies_sync", "schedule": 60.0},
 }
 
 # Where travellers open their eSIM's install page (the links in emails, webhooks, the API).
