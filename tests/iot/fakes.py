@@ -6,6 +6,7 @@ import itertools
 import threading
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 from iot.models import IotSim
 from providers import ProviderRejected
@@ -71,7 +72,7 @@ class FakeIot(IotProvider):
 
     def _apply(self, change: IotSimChange) -> None:
         current = self.sims.get(change.iccid) or info(change.iccid)
-        values = {
+        values: dict[str, Any] = {
             k: v for k, v in (("status", change.status), ("label", change.label)) if v is not None
         }
         self.sims[change.iccid] = replace(current, **values)
