@@ -658,3 +658,15 @@ def month_usage_totals(*, vendor: Vendor, start: date, end: date) -> list[dict[s
         .annotate(data_bytes=Sum("data_bytes"), sms_mo=Sum("sms_mo"), sms_mt=Sum("sms_mt"))
         .order_by("day")
     )
+
+
+def sims_assign(*, vendor: Vendor, iccids: list[str], unassigned: int = 0) -> int:
+    """Give SIMs nobody has (of the vendor's mode) to `vendor`: the listed ICCIDs, and the
+    first `unassigned` others. A SIM of another vendor is never taken."""
+    free = IotSim.objects.filter(vendor__isnull=True, livemode=vendor.livemode)
+    ids = list(free.filter(iccid__in=iccids).values_list("pk", flat=True))
+    if unassigned:
+        ids += list(
+            free.exclude(pk__in=ids).order_by("id").values_list("pk", flat=True)[:unassigned]
+        )
+    return IotSim.objects.filter(pk__in=ids, vendor__isnull=True).update(vendor=vendor)

@@ -194,3 +194,16 @@ def test_concurrent_crossings_of_a_fleet_stay_within_its_monthly_cap(fake):
         outcomes = sorted(pool.map(run, range(8)))
     assert outcomes == ["bought"] * 3 + ["capped"] * 5
     assert IotTopup.objects.filter(status="completed").count() == 3
+
+
+@pytest.mark.django_db
+def test_operators_assign_free_sims_and_never_another_vendors(fake):
+    fake.sims = {f"89{n:017d}": info(f"89{n:017d}") for n in range(5)}
+    services.fleet_sync()
+    vendor, other = VendorFactory(), VendorFactory()
+    taken = IotSim.objects.order_by("id").first()
+    assert taken is not None
+    IotSim.objects.filter(pk=taken.pk).update(vendor=other)
+    assert services.sims_assign(vendor=vendor, iccids=[taken.iccid], unassigned=2) == 2
+    assert IotSim.objects.get(pk=taken.pk).vendor_id == other.pk
+    assert IotSim.objects.filter(vendor=vendor).count() == 2
