@@ -109,6 +109,14 @@ def sim_quota_observe(
         ):
             if left is None:
                 continue
+            if total is None:  # not in this reading (a SIM list page): the stored total
+                total = (
+                    IotSim.objects.filter(pk=sim_id)
+                    .values_list(
+                        "data_total_bytes" if service == "data" else "sms_total", flat=True
+                    )
+                    .first()
+                )
             new = quota_level(left, total, upstream)
             values: dict[str, Any] = {
                 f"{service}_left" if service == "sms" else "data_left_bytes": left

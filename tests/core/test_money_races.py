@@ -170,6 +170,7 @@ NO_MONEY = {
     "PAGE portal/orders/<int:order_id>": "shows an order",
     "PAGE portal/esims/": "lists eSIMs",
     "PAGE portal/catalogue/": "lists bundles",
+    "PAGE portal/iot/": "lists IoT SIMs; enables/disables the ticked ones (a bulk job)",
     "PAGE portal/billing/": "shows the statement",
     "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
     "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
