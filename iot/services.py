@@ -244,7 +244,8 @@ def _sync_page(
     IotSim.objects.filter(provider=provider_name, iccid__in=list(by_iccid)).update(synced_at=now)
     for sim in IotSim.objects.filter(provider=provider_name, iccid__in=list(by_iccid)):
         info = by_iccid[sim.iccid]
-        if info.data_left_bytes is not None or info.sms_left is not None:
+        moved = (info.data_left_bytes, info.sms_left) != (sim.data_left_bytes, sim.sms_left)
+        if moved and (info.data_left_bytes is not None or info.sms_left is not None):
             sim_quota_observe(
                 sim_id=sim.pk,
                 data_left=info.data_left_bytes,

@@ -73,7 +73,8 @@ def test_sims_calls_of_four_processes_stay_within_ten_a_second():
 @needs_redis
 def test_a_longer_window_holds_across_four_processes():
     grants = _run("orders", 5, 3.0, 4.0)
-    assert 5 <= len(grants) <= 10
+    # two windows' worth, and the calls that were waiting when the 4 s ended
+    assert 10 <= len(grants) <= 15
     assert max_in_window(grants, window=3.0) <= 5
 
 
