@@ -242,19 +242,36 @@ def _sync_page(
         IotSim.objects.bulk_update(changed, [*_sim_fields(infos[0]).keys(), "synced_at"])
         counts["updated"] += len(changed)
     IotSim.objects.filter(provider=provider_name, iccid__in=list(by_iccid)).update(synced_at=now)
+    # Quotas: those whose level stays put are written in one statement; a level that
+    # moves goes through `sim_quota_observe` (its crossing fires once).
+    steady: list[IotSim] = []
     for sim in IotSim.objects.filter(provider=provider_name, iccid__in=list(by_iccid)):
         info = by_iccid[sim.iccid]
-        moved = (info.data_left_bytes, info.sms_left) != (sim.data_left_bytes, sim.sms_left)
-        if moved and (info.data_left_bytes is not None or info.sms_left is not None):
-            sim_quota_observe(
-                sim_id=sim.pk,
-                data_left=info.data_left_bytes,
-                data_total=sim.data_total_bytes,
-                sms_left=info.sms_left,
-                sms_total=sim.sms_total,
-                data_upstream=info.data_quota_state,
-                sms_upstream=info.sms_quota_state,
-            )
+        if (info.data_left_bytes, info.sms_left) == (sim.data_left_bytes, sim.sms_left):
+            continue
+        data_left = sim.data_left_bytes if info.data_left_bytes is None else info.data_left_bytes
+        sms_left = sim.sms_left if info.sms_left is None else info.sms_left
+        levels = (
+            quota_level(data_left, sim.data_total_bytes, info.data_quota_state)
+            if data_left is not None
+            else sim.data_level,
+            quota_level(sms_left, sim.sms_total, info.sms_quota_state)
+            if sms_left is not None
+            else sim.sms_level,
+        )
+        if levels == (sim.data_level, sim.sms_level):
+            sim.data_left_bytes, sim.sms_left = data_left, sms_left
+            steady.append(sim)
+            continue
+        sim_quota_observe(
+            sim_id=sim.pk,
+            data_left=info.data_left_bytes,
+            sms_left=info.sms_left,
+            data_upstream=info.data_quota_state,
+            sms_upstream=info.sms_quota_state,
+        )
+    if steady:
+        IotSim.objects.bulk_update(steady, ["data_left_bytes", "sms_left"])
 
 
 def sim_status_record(*, sim_id: int, to: str) -> IotSim | None:
