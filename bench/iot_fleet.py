@@ -43,7 +43,7 @@ def main(size: int) -> None:
     live = Vendor.objects.create(name=f"Fleet {time.time()}", status="active", currency="USD")
     vendor, _ = vendor_test_environment(vendor=live)
     _, key = api_key_issue(vendor=vendor, name="bench")
-    client = APIClient()
+    client = APIClient(SERVER_NAME="localhost")
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     timed(f"create {size} sandbox SIMs", lambda: sandbox_iot_fleet_create(vendor=vendor, size=size))
     counts = timed("fleet sync (sandbox, all pages)", lambda: services.fleet_sync(livemode=False))
