@@ -207,9 +207,22 @@ class EsimQrMixin:
 
 
 QR_SCHEMA = extend_schema(
-    parameters=[OpenApiParameter("format", str, enum=["png", "svg"], required=False)],
+    parameters=[
+        OpenApiParameter(
+            "format",
+            str,
+            enum=["png", "svg"],
+            required=False,
+            description="`png` (the default): answered `image/png`; `svg`: answered "
+            "`image/svg+xml` (as with `Accept: image/svg+xml`). Anything else is 400.",
+        )
+    ],
     responses={
-        (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="QR of the LPA"),
+        (200, "image/png"): OpenApiResponse(
+            OpenApiTypes.BINARY,
+            description="The QR code of the LPA string: `image/png` unless `format=svg` "
+            "asked for `image/svg+xml`.",
+        ),
         (200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.STR, description="QR as SVG"),
     },
 )

@@ -24,14 +24,14 @@ import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Greatest
+from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
@@ -39,6 +39,7 @@ from catalogue.models import Bundle
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
 from fulfilment.notifications import order_completed_notify, order_failed_notify
+from fulfilment.routing import Route, client_for, esim_provider, route_code, routes_for
 from fulfilment.state import ESIM_STATES, esim_transition
 from ledger.services import order_cost_record
 from orders.lock_objects import order_qs_select_for_update
@@ -48,6 +49,7 @@ from orders.state import order_transition
 from payments.selectors import payment_fully_refunded
 from providers import (
     CircuitOpen,
+    Provider,
     ProviderError,
     ProviderOrder,
     ProviderUnavailable,
@@ -79,9 +81,18 @@ class Outcome:
     reason: str = ""
 
 
+REFERENCE_PREFIX = "ttelgo-order-"
+
+
 def provider_reference_for(order_id: int) -> str:
     """Our reference at the provider: deterministic, so a re-run finds what a crash left."""
-    return f"ttelgo-order-{order_id}"
+    return f"{REFERENCE_PREFIX}{order_id}"
+
+
+def order_id_from_provider_reference(reference: str) -> int | None:
+    """The order id in one of our references (a provider echoes it back), or None."""
+    tail = reference.removeprefix(REFERENCE_PREFIX)
+    return int(tail) if tail != reference and tail.isdigit() else None
 
 
 # How long an order waits when our circuit breaker refuses the provider (its reset
@@ -266,31 +277,85 @@ def _release(
     Order.objects.filter(pk=order_id, status=S.PROVISIONING).update(**fields)
 
 
+def _provider(name: str, livemode: bool) -> Provider:
+    """The client of provider `name` (the default one through `get_provider(livemode)`,
+    as it always was fetched)."""
+    return client_for(name, livemode, get_provider)
+
+
 def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
-    provider = get_provider(order.livemode)
+    """Find, else buy, on the routes of the sale (fulfilment/routing.py), never twice.
+
+    Every provider an attempt ever asked to order (`providers_sent`) is asked first for an
+    order under our reference; while one of them cannot answer, the error stands and the
+    order waits: another provider is tried only once each one that may have bought says
+    it has nothing. Then the routes are tried in turn; a provider that refuses without
+    buying (`skip_provider`) passes the sale to the next one."""
     if order.provider_reference:
-        return provider.get_order(order.provider_reference)
-    if order.provider_order_sent_at is not None:
-        # An earlier attempt asked the provider to order: it may have bought before it
-        # timed out or died. Never order twice.
-        found = provider.find_order(
-            reference,
-            since=order.provider_order_sent_at,
-            bundle_code=bundle_code,
-            quantity=quantity,
-            adoptable=provider_reference_unclaimed,
+        return _ours(
+            _provider(order.provider, order.livemode).get_order(order.provider_reference),
+            bundle_code,
         )
-        if found is not None:
-            _provider_reference_keep(order.pk, found.reference)
-            return found
-    # Written before the call: an attempt that dies during it leaves the mark behind.
-    Order.objects.filter(pk=order.pk, provider_order_sent_at__isnull=True).update(
-        provider_order_sent_at=timezone.now()
-    )
-    placed = provider.create_order(bundle_code=bundle_code, quantity=quantity, reference=reference)
-    # Keep the provider's id at once: a crash before settling then re-reads, not re-buys.
-    _provider_reference_keep(order.pk, placed.reference)
-    return placed
+    sent = list(order.providers_sent)
+    if order.provider_order_sent_at is not None and not sent:
+        sent = [order.provider or (settings.ESIM_PROVIDER if order.livemode else "sandbox")]
+    if order.provider_order_sent_at is not None:
+        # An earlier attempt asked these providers to order: any may have bought before
+        # it timed out or died. Never order twice.
+        for name in sent:
+            found = _provider(name, order.livemode).find_order(
+                reference,
+                since=order.provider_order_sent_at,
+                bundle_code=route_code(bundle_code=bundle_code, provider=name),
+                quantity=quantity,
+                adoptable=provider_reference_unclaimed,
+            )
+            if found is not None:
+                _provider_reference_keep(order.pk, found.reference, provider=name)
+                return _ours(found, bundle_code)
+    routes = routes_for(bundle_code=bundle_code, livemode=order.livemode)
+    refused: ProviderError | None = None
+    for route in routes:
+        client = _provider(route.provider, order.livemode)
+        # Written before the call: an attempt that dies during it leaves the mark behind.
+        sent = [*(n for n in sent if n != route.provider), route.provider]
+        Order.objects.filter(pk=order.pk).update(
+            provider_order_sent_at=Coalesce(F("provider_order_sent_at"), Now()),
+            providers_sent=sent,
+            provider=route.provider,
+            provider_route=_route_reason(route, refused),
+        )
+        try:
+            placed = client.create_order(
+                bundle_code=route.code, quantity=quantity, reference=reference
+            )
+        except ProviderError as exc:
+            if not exc.skip_provider:
+                raise  # it may have bought (a timeout): the next attempt finds first
+            # It surely did not buy: no need to ask it later.
+            sent = [n for n in sent if n != route.provider]
+            Order.objects.filter(pk=order.pk).update(providers_sent=sent)
+            logger.info("order %s: %s cannot deliver (%s)", order.pk, route.provider, exc.message)
+            refused = exc
+            continue
+        # Keep the provider's id at once: a crash before settling then re-reads, not re-buys.
+        _provider_reference_keep(order.pk, placed.reference, provider=route.provider)
+        return _ours(placed, bundle_code)
+    if refused is None:
+        raise ProviderUnavailable(f"no enabled provider offers {bundle_code}")
+    raise refused
+
+
+def _route_reason(route: Route, refused: ProviderError | None) -> str:
+    reason = f"{route.reason} ({route.code} at {route.cost_amount} {route.currency})".strip()
+    if refused is not None:
+        reason += f"; after {refused.code}"
+    return reason[:200]
+
+
+def _ours(placed: ProviderOrder, bundle_code: str) -> ProviderOrder:
+    """The provider's order under our product code (what our eSIMs and webhooks say)."""
+    return replace(placed, bundle_code=bundle_code) if placed.bundle_code != bundle_code else placed
 
 
 def provider_reference_unclaimed(provider_reference: str) -> bool:
@@ -299,12 +364,15 @@ def provider_reference_unclaimed(provider_reference: str) -> bool:
     return not Order.objects.filter(provider_reference=provider_reference).exists()
 
 
-def _provider_reference_keep(order_id: int, provider_reference: str) -> None:
+def _provider_reference_keep(order_id: int, provider_reference: str, *, provider: str = "") -> None:
     """Record the provider's order on ours. Unique per provider order: if another of our
     orders adopted the same orphan meanwhile, this attempt backs off and retries."""
+    fields: dict[str, Any] = {"provider_reference": provider_reference}
+    if provider:
+        fields["provider"] = provider
     try:
         with transaction.atomic():
-            Order.objects.filter(pk=order_id).update(provider_reference=provider_reference)
+            Order.objects.filter(pk=order_id).update(**fields)
     except IntegrityError:
         raise ProviderUnavailable(
             f"provider order {provider_reference} was taken by another order; looking again"
@@ -327,8 +395,15 @@ def _apply_topup(*, order: Order, bundle_code: str, reference: str) -> _Topup:
         if applied is not None:
             Order.objects.filter(pk=order.pk).update(provider_reference=applied)
             return _Topup(applied, None)
-    result = get_provider(order.livemode).apply_topup(
-        iccid=order.target_iccid, bundle_code=bundle_code, reference=reference
+    # A top-up goes to the provider that issued the eSIM, under its code for the product.
+    issuer = esim_provider(order.target_iccid)
+    Order.objects.filter(pk=order.pk).update(
+        provider=issuer, provider_route="issuer of the eSIM" if issuer else ""
+    )
+    result = _provider(issuer, order.livemode).apply_topup(
+        iccid=order.target_iccid,
+        bundle_code=route_code(bundle_code=bundle_code, provider=issuer) if issuer else bundle_code,
+        reference=reference,
     )
     Order.objects.filter(pk=order.pk).update(provider_reference=result.reference)
     return _Topup(result.reference, result.cost)
@@ -341,7 +416,9 @@ def _topup_found_on_esim(*, order: Order, bundle_code: str) -> str | None:
     since = order.created_at
     assigned = [
         usage
-        for usage in get_provider(order.livemode).get_usage(order.target_iccid)
+        for usage in _provider(esim_provider(order.target_iccid), order.livemode).get_usage(
+            order.target_iccid
+        )
         if usage.bundle_code == bundle_code
         and usage.assigned_at is not None
         and usage.assigned_at >= since

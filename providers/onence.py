@@ -69,7 +69,7 @@ from .iot import (
     IotSms,
     IotUsage,
 )
-from .ratelimit import RateLimiter, shared_limiter
+from .ratelimit import WINDOW_GUARD_SECONDS, RateLimiter, shared_limiter
 from .resilience import retry_after_seconds, shared_breaker
 
 __all__ = ["OnceProvider", "mb_to_bytes"]
@@ -189,7 +189,9 @@ class OnceProvider(IotProvider):
         limiters: dict[str, RateLimiter] = {}
         for family, (calls, window) in settings.ONCE_RATE_LIMITS.items():
             limiters[family] = shared_limiter(
-                name=f"1nce:{family}", per_second=float(calls) / float(window), window=window
+                name=f"1nce:{family}",
+                per_second=float(calls) / float(window),
+                window=float(window) + WINDOW_GUARD_SECONDS,
             )
         return limiters
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
 from django.conf import settings
@@ -42,6 +42,18 @@ MAX_POLL_SECONDS = 0.25
 
 class RateLimiter(Protocol):
     def acquire(self, *, timeout: float | None = None) -> None: ...
+
+
+def _window_limit(per_second: float, window: float) -> int:
+    """Calls allowed per window (at least one); a hair of slack for 5 / 60 * 60."""
+    return max(1, int(per_second * (window - WINDOW_GUARD_SECONDS) + 1e-9))
+
+
+def per_minute(*, name: str, limit: float, redis_url: str | None = None) -> RateLimiter:
+    """At most `limit` calls per minute from every process together (0: no limit)."""
+    return shared_limiter(
+        name=name, per_second=limit / 60, redis_url=redis_url, window=60 + WINDOW_GUARD_SECONDS
+    )
 
 
 class UnlimitedLimiter:
@@ -78,10 +90,9 @@ class LocalLimiter:
         window: float = 1.0 + WINDOW_GUARD_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        limit: int | None = None,
     ) -> None:
         self.name = name
-        self.limit = limit or max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = _window_limit(per_second, window)
         self.window = window
         self.clock = clock
         self.sleep = sleep
@@ -122,11 +133,10 @@ class RedisLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         cooldown: float | None = None,
-        limit: int | None = None,
     ) -> None:
         self.name = name
         self.key = f"ttelgo:ratelimit:{name}"
-        self.limit = limit or max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = _window_limit(per_second, window)
         self.window = window
         self.client = client
         self.script = client.register_script(SLIDING_WINDOW_LUA)
@@ -134,12 +144,7 @@ class RedisLimiter:
         self.sleep = sleep
         self.cooldown = settings.PROVIDER_REDIS_COOLDOWN_SECONDS if cooldown is None else cooldown
         self.fallback = LocalLimiter(
-            name=name,
-            per_second=per_second,
-            window=window,
-            clock=clock,
-            sleep=sleep,
-            limit=self.limit,
+            name=name, per_second=per_second, window=window, clock=clock, sleep=sleep
         )
         self.redis_down_until: float | None = None
 
@@ -184,29 +189,29 @@ _limiters_lock = threading.Lock()
 
 
 def shared_limiter(
-    *, name: str, per_second: float, redis_url: str | None = None, window: float | None = None
+    *,
+    name: str,
+    per_second: float,
+    redis_url: str | None = None,
+    window: float = 1.0 + WINDOW_GUARD_SECONDS,
 ) -> RateLimiter:
-    """The process's limiter for `name` (one Redis client per process, reused). With
-    `window` (seconds): at most `per_second * window` calls in any such window (1NCE's
-    "100 per 5 minutes"), counted over the window plus the jitter guard."""
+    """The process's limiter for `name` (one Redis client per process, reused). A limit per
+    minute is `per_second=n / 60` with `window=60 + WINDOW_GUARD_SECONDS` (`per_minute`)."""
     url = settings.REDIS_URL if redis_url is None else redis_url
     with _limiters_lock:
         key = f"{name}|{per_second}|{url}|{window}"
         if key not in _limiters:
             limiter: RateLimiter
-            sized: dict[str, Any] = {}
-            if window is not None:
-                sized = {
-                    "window": window + WINDOW_GUARD_SECONDS,
-                    "limit": max(1, round(per_second * window)),
-                }
             if per_second <= 0:
                 limiter = UnlimitedLimiter()
             elif url:
                 limiter = RedisLimiter(
-                    name=name, per_second=per_second, client=provider_redis_client(url), **sized
+                    name=name,
+                    per_second=per_second,
+                    client=provider_redis_client(url),
+                    window=window,
                 )
             else:
-                limiter = LocalLimiter(name=name, per_second=per_second, **sized)
+                limiter = LocalLimiter(name=name, per_second=per_second, window=window)
             _limiters[key] = limiter
         return _limiters[key]

@@ -35,7 +35,7 @@ from orders.operator import operator_order_redrive
 from payments.gateways import get_gateway
 from payments.models import Payment, Refund
 from payments.services import payment_intent_sync
-from providers import get_provider
+from providers import PROVIDER_NAMES, get_provider
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from reconciliation.state import FINDING_STATES, finding_move, run_move
 from ttelgo.audit import audit_record
@@ -252,11 +252,31 @@ def _taken_back(order_ids: list[int]) -> set[int]:
     return revoked | {pk for pk in reversed_costs if pk is not None}
 
 
-def check_provider(*, since: Any) -> list[Found]:
-    """The provider's orders since `since` against our orders and eSIMs."""
+def reconciled_providers() -> list[str]:
+    """Every provider whose books we check: the configured ones, and any that recent
+    orders were placed with (a provider disabled since still holds them)."""
+    names = [settings.ESIM_PROVIDER, *settings.ESIM_PROVIDERS]
+    names += list(Order.objects.exclude(provider="").values_list("provider", flat=True).distinct())
+    return list(dict.fromkeys(n for n in names if n in PROVIDER_NAMES))
 
+
+def check_provider(*, since: Any) -> list[Found]:
+    """Each provider's orders since `since` against our orders and eSIMs (every provider
+    in `reconciled_providers`)."""
     found: list[Found] = []
-    provider_orders = get_provider().list_orders(created_from=since)
+    for name in reconciled_providers():
+        found += _check_one_provider(name=name, since=since)
+    return found
+
+
+def _check_one_provider(*, name: str, since: Any) -> list[Found]:
+    """One provider's orders against ours; findings about another provider than the
+    default name it, and its orders' ids carry its name."""
+    default = name == settings.ESIM_PROVIDER
+    found: list[Found] = []
+    client = get_provider() if default else get_provider(name=name)
+    provider_orders = client.list_orders(created_from=since)
+    label = "" if default else f"{name}:"
     # Our reference at the provider names the order ("ttelgo-order-<id>"); older orders may
     # be known only by the provider's own reference. One query for all of them.
     prefix = provider_reference_for(0)[:-1]
@@ -288,10 +308,10 @@ def check_provider(*, since: Any) -> list[Found]:
                 _finding(
                     F.Category.PROVIDER,
                     "provider_order_unknown",
-                    f"Provider order {po.reference} ({po.quantity} x {po.bundle_code}, "
+                    f"Provider order {label}{po.reference} ({po.quantity} x {po.bundle_code}, "
                     f"{po.status}) matches none of our orders.",
                     object_type="provider_order",
-                    object_id=po.reference,
+                    object_id=f"{label}{po.reference}",
                     details={"client_reference": po.client_reference},
                 )
             )
@@ -343,15 +363,19 @@ def check_provider(*, since: Any) -> list[Found]:
                     order_id=order_id,
                 )
             )
-    ours = Order.objects.filter(
-        livemode=True, status=S.COMPLETED, kind=Order.Kind.ESIM, created_at__gte=since
-    ).exclude(pk__in=seen_orders)
+    ours = (
+        Order.objects.filter(
+            livemode=True, status=S.COMPLETED, kind=Order.Kind.ESIM, created_at__gte=since
+        )
+        .filter(Q(provider=name) | Q(provider="") if default else Q(provider=name))
+        .exclude(pk__in=seen_orders)
+    )
     for pk, reference in ours.values_list("pk", "provider_reference"):
         found.append(
             _finding(
                 F.Category.PROVIDER,
                 "esim_missing_at_provider",
-                f"Order {pk} is completed but the provider lists no order for it "
+                f"Order {pk} is completed but {name} lists no order for it "
                 f"({reference or 'no reference'}).",
                 object_type="order",
                 object_id=str(pk),

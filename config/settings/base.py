@@ -368,6 +368,43 @@ ORDERS_PROVISION_RETRY_MAX_SECONDS = env.int("ORDERS_PROVISION_RETRY_MAX_SECONDS
 ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
+# --- Airalo Partner API v2 (providers/airalo.py; docs/PROVIDERS.md has the sources) -----------
+AIRALO_CLIENT_ID = env.str("AIRALO_CLIENT_ID", default="")
+AIRALO_CLIENT_SECRET = env.str("AIRALO_CLIENT_SECRET", default="")
+# The sandbox is an account mode on the production host now; older clients used
+# https://sandbox-partners-api.airalo.com/v2.
+AIRALO_BASE_URL = env.str("AIRALO_BASE_URL", default="https://partners-api.airalo.com/v2")
+AIRALO_READ_TIMEOUT_SECONDS = env.float("AIRALO_READ_TIMEOUT_SECONDS", default=30.0)
+AIRALO_BREAKER_FAIL_MAX = env.int("AIRALO_BREAKER_FAIL_MAX", default=5)
+AIRALO_BREAKER_RESET_SECONDS = env.float("AIRALO_BREAKER_RESET_SECONDS", default=60.0)
+# Airalo states no general limit; 5/s is its per-company usage limit, kept for every call.
+AIRALO_RATE_LIMIT_PER_SECOND = env.float("AIRALO_RATE_LIMIT_PER_SECOND", default=5.0)
+# Token endpoint: 3/min on its token page, 5/min on its limits page: the lower one.
+AIRALO_TOKEN_RATE_LIMIT_PER_MINUTE = env.float("AIRALO_TOKEN_RATE_LIMIT_PER_MINUTE", default=3)
+# "Valid 24 h, request a new one every 24 h" in words; a year in its sample: at most 24 h.
+AIRALO_TOKEN_MAX_AGE_SECONDS = env.float("AIRALO_TOKEN_MAX_AGE_SECONDS", default=86400)
+AIRALO_TOKEN_REFRESH_MARGIN_SECONDS = env.float("AIRALO_TOKEN_REFRESH_MARGIN_SECONDS", default=3600)
+# Packages: 80/min per token on the endpoint page, 40/min on the limits page.
+AIRALO_PACKAGES_RATE_LIMIT_PER_MINUTE = env.float(
+    "AIRALO_PACKAGES_RATE_LIMIT_PER_MINUTE", default=40
+)
+AIRALO_PACKAGES_PAGE_SIZE = env.int("AIRALO_PACKAGES_PAGE_SIZE", default=100)
+# Usage / package history: 5/s per company; per ICCID 10/min (current) vs 1 per 15 min
+# (Dec 2024): one call per ICCID per 15 min (Airalo caches usage 20 min anyway).
+AIRALO_USAGE_RATE_LIMIT_PER_SECOND = env.float("AIRALO_USAGE_RATE_LIMIT_PER_SECOND", default=5)
+AIRALO_USAGE_CACHE_SECONDS = env.int("AIRALO_USAGE_CACHE_SECONDS", default=900)
+AIRALO_REFUND_RATE_LIMIT_PER_MINUTE = env.float("AIRALO_REFUND_RATE_LIMIT_PER_MINUTE", default=5)
+AIRALO_REFUND_MAX_ICCIDS = env.int("AIRALO_REFUND_MAX_ICCIDS", default=5)
+AIRALO_REFUND_REASON = env.str("AIRALO_REFUND_REASON", default="CHANGE_OF_PLAN")
+AIRALO_ORDER_MAX_QUANTITY = env.int("AIRALO_ORDER_MAX_QUANTITY", default=50)
+# Orders of this many eSIMs or more go to `orders-async` (0: never); its webhook must be
+# our public `/api/v1/webhooks/airalo`.
+AIRALO_ASYNC_ORDER_THRESHOLD = env.int("AIRALO_ASYNC_ORDER_THRESHOLD", default=10)
+AIRALO_WEBHOOK_URL = env.str("AIRALO_WEBHOOK_URL", default="")
+# After an async order was sent, finding nothing under our reference for this long means
+# "not created yet", not "nothing bought" (its 202 may have been lost).
+AIRALO_ASYNC_FIND_GRACE_SECONDS = env.int("AIRALO_ASYNC_FIND_GRACE_SECONDS", default=900)
+AIRALO_BRAND_SETTINGS_NAME = env.str("AIRALO_BRAND_SETTINGS_NAME", default="")
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.
 PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)
@@ -388,8 +425,17 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=15)
 SUSPEND_ORDERING_WHEN_OVERDUE = env.bool("SUSPEND_ORDERING_WHEN_OVERDUE", default=True)
 
-if ESIM_PROVIDER not in {"sandbox", "esimgo"}:
-    raise environ.ImproperlyConfigured("ESIM_PROVIDER must be 'sandbox' or 'esimgo'")
+if ESIM_PROVIDER not in {"sandbox", "esimgo", "airalo"}:
+    raise environ.ImproperlyConfigured("ESIM_PROVIDER must be 'sandbox', 'esimgo' or 'airalo'")
+# Routing (fulfilment/routing.py): the providers live orders may be placed with, in the
+# order of preference when two offers cost the same; ESIM_PROVIDER (the catalogue's own
+# provider) alone by default, so `make run` and the sandbox need no keys.
+ESIM_PROVIDERS = env.list("ESIM_PROVIDERS", default=[ESIM_PROVIDER])
+# Providers drained by an operator: no new order goes to them (finds and top-ups of the
+# eSIMs they issued still do).
+ESIM_PROVIDERS_DRAINED = env.list("ESIM_PROVIDERS_DRAINED", default=[])
+if not set(ESIM_PROVIDERS) <= {"sandbox", "esimgo", "airalo"}:
+    raise environ.ImproperlyConfigured("ESIM_PROVIDERS lists sandbox, esimgo or airalo only")
 if PAYMENTS_BACKEND not in {"sandbox", "stripe"}:
     raise environ.ImproperlyConfigured("PAYMENTS_BACKEND must be 'sandbox' or 'stripe'")
 

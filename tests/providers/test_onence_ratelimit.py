@@ -13,7 +13,7 @@ import responses
 from django.conf import settings
 
 from providers.onence import OnceProvider
-from providers.ratelimit import shared_limiter
+from providers.ratelimit import WINDOW_GUARD_SECONDS, shared_limiter
 from providers.resilience import build_breaker
 
 from .test_ratelimit import max_in_window, needs_redis
@@ -22,7 +22,9 @@ BASE = "https://api.1nce.test/management-api"
 
 
 def _worker(family: str, name: str, calls: int, window: float, seconds: float, out) -> None:
-    limiter = shared_limiter(name=name, per_second=calls / window, window=window)
+    limiter = shared_limiter(
+        name=name, per_second=calls / window, window=window + WINDOW_GUARD_SECONDS
+    )
     client = OnceProvider(
         client_id="cid",
         client_secret="secret",
