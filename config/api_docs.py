@@ -627,6 +627,7 @@ OPERATIONS: dict[str, Doc] = {
         "One background job for up to 10,000 of the vendor's SIMs (202); follow its "
         "progress (`done` of `total`) at `jobs/{id}`. An ICCID that is not the vendor's "
         "makes the whole request 404 naming it.",
+        errors=("not_found",),
         request={"action": "disable", "iccids": ["8988228066602306770"]},
     ),
     "vendor_iot_jobs_retrieve": Doc(
@@ -689,8 +690,9 @@ OPERATIONS: dict[str, Doc] = {
         "Send an SMS to IoT SIMs",
         "Queues one SMS (up to 160 characters) to each of up to 1,000 enabled SIMs; each "
         "goes to 1NCE in the background and moves to pending, then delivered or failed. "
-        "Replies arrive as `sim.sms_received` webhooks.",
-        errors=("invalid_state",),
+        "Replies arrive as `sim.sms_received` webhooks. An ICCID that is not the vendor's "
+        "makes the whole request 404 naming it.",
+        errors=("invalid_state", "not_found"),
         request={"iccids": ["8988228066602306770"], "text": "status?"},
     ),
     "vendor_iot_sims_sms_sync_create": Doc(
