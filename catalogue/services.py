@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalogue.lock_objects import bundle_qs_select_for_update
+from catalogue.lock_objects import bundle_offer_qs_select_for_update, bundle_qs_select_for_update
 from providers import Provider, ProviderBundle, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -299,7 +299,7 @@ def catalogue_offers_sync(*, provider: Provider) -> OffersSyncResult:
                 best[product.pk] = pb
         existing = {
             o.bundle_id: o
-            for o in BundleOffer.objects.select_for_update().filter(provider=provider.name)
+            for o in bundle_offer_qs_select_for_update().filter(provider=provider.name)
         }
         # A package now the offer of another product: free its code before it is reused
         # (unique per provider).

@@ -235,7 +235,10 @@ OPERATIONS: dict[str, Doc] = {
     "vendor_catalogue_list": Doc(
         "List bundles at my prices",
         "The catalogue at this vendor's prices (retail minus its tier discount), with the "
-        "same filters as the public catalogue.",
+        "same filters as the public catalogue. `in_stock: true` marks a bundle held in "
+        "ready stock now (in the key's mode): an order of it is answered `201` "
+        "`completed` with its eSIMs. No counts are given, and it can change at any moment "
+        "(an order that finds stock empty is provisioned as usual).",
     ),
     "vendor_orders_create": Doc(
         "Buy eSIMs for a customer",
@@ -243,7 +246,12 @@ OPERATIONS: dict[str, Doc] = {
         "(postpaid) at once and provisions the eSIMs in the background: the answer is "
         "`provisioning` (or `in_review` when fraud rules hold it), and the order turns "
         "`completed` with its eSIMs within seconds for small orders (the `order.completed` "
-        "webhook, or poll `GET /vendor/orders/{id}`). Not "
+        "webhook, or poll `GET /vendor/orders/{id}`). A bundle held in ready stock "
+        "(`in_stock` in the catalogue) is delivered in this request instead: the `201` is "
+        "`completed` with its `esims` (ICCID, `lpa`, `activation.ios_url` for one-tap "
+        "install, `page_url` with the QR; the QR image is `GET /vendor/esims/{iccid}/qr`), "
+        "in the same shape as `GET /vendor/orders/{id}`, and `order.completed` is sent as "
+        "usual. Not "
         "enough funds is 402 `insufficient_funds` (prepaid) or `credit_limit_exceeded` "
         "(postpaid), with `available`, `required` and `shortfall` in `details`; nothing "
         "is created then. With `customer_email` (and `customer_language`: en, es, fr, de) "

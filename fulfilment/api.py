@@ -21,6 +21,7 @@ from catalogue.qr import qr_png, qr_svg
 from fulfilment.models import Esim
 from fulfilment.notifications import esim_delivery_resend
 from fulfilment.refunds import esim_refund_request
+from fulfilment.sale import order_create_b2b
 from fulfilment.selectors import esim_get_for_buyer, esim_list_for_buyer
 from fulfilment.serializers import (
     CustomerOrderOutputSerializer,
@@ -351,8 +352,9 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         vendor = request.vendor  # type: ignore[attr-defined]
-        # The service returns the order with its rows: nothing to read back.
-        order = services.order_create_b2b(vendor=vendor, **data.validated_data)
+        # The service returns the order with its rows: nothing to read back. An order
+        # delivered from stock comes back completed, with its eSIMs.
+        order = order_create_b2b(vendor=vendor, **data.validated_data)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
 

@@ -41,10 +41,13 @@ from fulfilment.models import Esim
 from fulfilment.notifications import order_completed_notify, order_failed_notify
 from fulfilment.routing import Route, client_for, esim_provider, route_code, routes_for
 from fulfilment.state import ESIM_STATES, esim_transition
-from ledger.services import order_cost_record
+from fulfilment.stock.models import StockBatch, StockEsim
+from fulfilment.stock.services import stock_esims_take
+from ledger.services import order_cost_record, stock_sale_cost_record
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.receivers import order_refund_recorded, order_refund_settle
+from orders.selectors import order_rows_known
 from orders.state import order_transition
 from payments.selectors import payment_fully_refunded
 from providers import (
@@ -57,6 +60,7 @@ from providers import (
 )
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
+from ttelgo.queues import PROVISIONING, queue_for
 
 logger = logging.getLogger(__name__)
 S = Order.Status
@@ -144,7 +148,11 @@ def order_provision_attempt(
 ) -> Outcome:
     """One attempt (see the module docstring). `final`: a transient failure fails the
     order. An order past MAX_ATTEMPTS fails on a transient error too. `heartbeat`: renew
-    the lease from a thread while the attempt runs (a worker; not eager runs)."""
+    the lease from a thread while the attempt runs (a worker; not eager runs). An order
+    no attempt has sent to the provider yet is first offered to stock (no provider call:
+    `order_stock_deliver`)."""
+    if order_stock_deliver(order_id=order_id):
+        return Outcome("completed", reason="from stock")
     order = _claim(order_id)
     if order is None:
         current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
@@ -359,9 +367,13 @@ def _ours(placed: ProviderOrder, bundle_code: str) -> ProviderOrder:
 
 
 def provider_reference_unclaimed(provider_reference: str) -> bool:
-    """No order holds this provider reference yet: an order found at the provider under
-    it may be adopted."""
-    return not Order.objects.filter(provider_reference=provider_reference).exists()
+    """No order holds this provider reference yet, and it did not buy stock: an order
+    found at the provider under it may be adopted."""
+    return (
+        not Order.objects.filter(provider_reference=provider_reference).exists()
+        and not StockEsim.objects.filter(provider_reference=provider_reference).exists()
+        and not StockBatch.objects.filter(provider_reference=provider_reference).exists()
+    )
 
 
 def _provider_reference_keep(order_id: int, provider_reference: str, *, provider: str = "") -> None:
@@ -484,9 +496,8 @@ def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
         order = _settle_money_and_complete(
             order=order, provider_reference=placed.reference, cost=cost
         )
-        if _refunded_meanwhile(order):
+        if not _completed_notify(order):
             return Outcome("completed", reason="refunded while provisioning")
-        order_completed_notify(order=order)
     return Outcome("completed")
 
 
@@ -518,9 +529,8 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             provider_reference=provider_reference,
             cost=cost or Money(order.cost_total, order.currency),
         )
-        if _refunded_meanwhile(order):
+        if not _completed_notify(order):
             return Outcome("completed", reason="refunded while provisioning")
-        order_completed_notify(order=order)
     return Outcome("completed")
 
 
@@ -550,25 +560,106 @@ def _refunded_meanwhile(order: Order) -> bool:
     return True
 
 
-def _settle_money_and_complete(*, order: Order, provider_reference: str, cost: Money) -> Order:
+def _completed_notify(order: Order) -> bool:
+    """The vendor's webhook and the customer's email of a completed order, unless its
+    payment was refunded meanwhile (then it is refunded at once instead): False."""
+    if _refunded_meanwhile(order):
+        return False
+    order_completed_notify(order=order)
+    return True
 
+
+def _settle_money_and_complete(
+    *, order: Order, provider_reference: str, cost: Money, from_stock: bool = False
+) -> Order:
+    """Charge the buyer and book what the eSIMs cost, then complete the order. Bought now,
+    the cost is owed to the provider (`order_cost_record`); `from_stock`, it was paid
+    when the stock was bought and moves from inventory to cost of sales."""
+    bundle_code = order.items_listed[0].bundle_code
     if order.channel == Order.Channel.B2B:
         # The vendor's reservation becomes the charge; the cost of goods is posted with it.
         # The bundle code rides along so postpaid invoices can show lines per bundle.
         vendor_order_capture(
-            order_id=order.pk, cost=cost, metadata={"bundle_code": order.items.get().bundle_code}
+            order_id=order.pk,
+            cost=None if from_stock else cost,
+            metadata={"bundle_code": bundle_code},
         )
-    elif cost.amount > 0:
+    elif cost.amount > 0 and not from_stock:
         order_cost_record(cost=cost, reference=f"order:{order.pk}:cost", order_id=order.pk)
+    if from_stock and cost.amount > 0:
+        stock_sale_cost_record(
+            cost=cost,
+            reference=f"order:{order.pk}:stock_cost",
+            order_id=order.pk,
+            livemode=order.livemode,
+        )
     return order_transition(
         order_id=order.pk,
         to=S.COMPLETED,
         expected=S.PROVISIONING,
-        reason="eSIMs delivered" if order.kind == Order.Kind.ESIM else "top-up applied",
+        reason=(
+            "eSIMs delivered from stock"
+            if from_stock
+            else "eSIMs delivered"
+            if order.kind == Order.Kind.ESIM
+            else "top-up applied"
+        ),
         provider_reference=provider_reference,
         cost_total=cost.amount,
         provisioning_lease_until=None,
+        provisioning_queued_until=None,
     )
+
+
+# --- sale from stock --------------------------------------------------------------------
+
+
+def order_complete_from_stock(*, order: Order) -> Order | None:
+    """Inside the transaction that holds `order` in provisioning (just created, or its row
+    locked): take its eSIMs from stock and complete it as provisioning does (the buyer
+    charged, the stock cost moved from inventory to cost of sales, the webhook and emails
+    queued), with the eSIMs' tagging at the provider queued after commit. Returns the
+    completed order with its rows known, or None: stock cannot fill it and nothing was
+    written. No provider call."""
+    if order.status != S.PROVISIONING or order.kind != Order.Kind.ESIM:
+        return None
+    taken = stock_esims_take(order=order)
+    if taken is None:
+        return None
+    completed = _settle_money_and_complete(
+        order=order, provider_reference="", cost=taken.cost, from_stock=True
+    )
+    order_rows_known(completed, items=order.items_listed, esims=taken.esims)
+    task_enqueue(
+        "fulfilment.tasks.stock_order_tag",
+        order.pk,
+        queue=queue_for(PROVISIONING, livemode=order.livemode),
+    )
+    _completed_notify(completed)
+    return completed
+
+
+def order_stock_deliver(*, order_id: int) -> bool:
+    """The provisioning task's first step: an order in provisioning that no attempt has
+    sent to the provider (and none holds a lease on) is delivered from stock when stock
+    holds it. A customer's payment refunded in full meanwhile is left to provisioning (it
+    refunds the order before buying). True when delivered."""
+    with transaction.atomic():
+        order = order_qs_select_for_update().get(pk=order_id)
+        if (
+            order.status != S.PROVISIONING
+            or order.kind != Order.Kind.ESIM
+            or order.provider_order_sent_at is not None
+            or order.provider_reference
+            or (
+                order.provisioning_lease_until is not None
+                and order.provisioning_lease_until > timezone.now()
+            )
+        ):
+            return False
+        if order.channel == Order.Channel.B2C and payment_fully_refunded(order_id=order.pk):
+            return False
+        return order_complete_from_stock(order=order) is not None
 
 
 def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Outcome:

@@ -679,6 +679,12 @@ class AiraloProvider(Provider):
         threshold = settings.AIRALO_ASYNC_ORDER_THRESHOLD
         return bool(threshold and quantity >= threshold and settings.AIRALO_WEBHOOK_URL)
 
+    def tag_esim(self, *, iccid: str, reference: str) -> None:
+        """Airalo keeps no reference per eSIM: an order's own `description` carries ours
+        (what `find_order` matches), and a stock eSIM sold later stays under the stock
+        batch's order there. Nothing to send; our books hold the sale."""
+        return None
+
     def get_order(self, provider_reference: str) -> ProviderOrder:
         """Airalo's order by its id; for an accepted async order (`async:<request
         id>:<our reference>`), the order once Airalo has created it, else still processing."""

@@ -262,6 +262,11 @@ class Provider(abc.ABC):
     def get_order(self, provider_reference: str) -> ProviderOrder: ...
 
     @abc.abstractmethod
+    def tag_esim(self, *, iccid: str, reference: str) -> None:
+        """Record our `reference` on the eSIM at the provider (what `find_order` looks
+        for). Idempotent: tagging again with the same reference changes nothing."""
+
+    @abc.abstractmethod
     def get_esim(self, iccid: str) -> EsimDetails: ...
 
     @abc.abstractmethod

@@ -28,8 +28,9 @@ from fulfilment.operator import operator_order_refund
 from fulfilment.provisioning import provider_reference_for
 from fulfilment.refunds import CLAIM_SECONDS
 from fulfilment.revocation import esim_refund_share
+from fulfilment.stock.models import StockEsim
 from ledger.integrity import ledger_integrity_check
-from ledger.models import Entry, Transaction
+from ledger.models import Account, Entry, Purpose, Transaction
 from orders.models import Order
 from orders.operator import operator_order_redrive
 from payments.gateways import get_gateway
@@ -75,7 +76,49 @@ def check_ledger(*, since: Any) -> list[Found]:
             details=f.details,
         )
         for f in ledger_integrity_check()
-    ]
+    ] + _inventory_against_stock()
+
+
+def _inventory_against_stock() -> list[Found]:
+    """The inventory account holds what the stock on hand cost: bought stock is booked in
+    (`stock_purchase_record`), and every eSIM that leaves stock books its cost out (sold,
+    refunded, written off). Live mode, per currency: a difference is stock bought or
+    sold without its posting."""
+    held = dict(
+        StockEsim.objects.filter(livemode=True, status=StockEsim.Status.AVAILABLE)
+        .order_by()
+        .values_list("currency")
+        .annotate(total=Sum("cost_amount"))
+    )
+    booked = dict(
+        Entry.objects.filter(account__purpose=Purpose.INVENTORY, account__livemode=True)
+        .order_by()
+        .values_list("account__currency")
+        .annotate(total=Sum("amount"))
+    )
+    found: list[Found] = []
+    for currency in sorted(set(held) | set(booked)):
+        stock, ledger = held.get(currency) or 0, booked.get(currency) or 0
+        if stock == ledger:
+            continue
+        account = Account.objects.filter(
+            purpose=Purpose.INVENTORY, livemode=True, currency=currency
+        ).first()
+        found.append(
+            _finding(
+                F.Category.LEDGER,
+                "inventory_mismatch",
+                f"The inventory account says {Money(ledger, currency)} but the stock on hand "
+                f"cost {Money(stock, currency)}.",
+                object_type="account",
+                object_id=str(account.pk if account else ""),
+                details={
+                    "inventory": Money(ledger, currency).to_api(),
+                    "stock": Money(stock, currency).to_api(),
+                },
+            )
+        )
+    return found
 
 
 def check_payments(*, since: Any) -> list[Found]:
@@ -286,6 +329,15 @@ def _check_one_provider(*, name: str, since: Any) -> list[Found]:
         if po.client_reference.startswith(prefix) and po.client_reference[len(prefix) :].isdigit()
     }
     wanted_refs = {po.reference for po in provider_orders}
+    # Stock is bought by provider orders of its own, named by no order of ours: each
+    # stock eSIM keeps the provider order that bought it.
+    stock_batches: dict[tuple[str, bool], int] = {
+        (ref, live): n
+        for ref, live, n in StockEsim.objects.filter(provider_reference__in=wanted_refs)
+        .order_by()
+        .values_list("provider_reference", "livemode")
+        .annotate(n=Count("id"))
+    }
     orders = {
         o.pk: o
         for o in Order.objects.filter(
@@ -303,6 +355,22 @@ def _check_one_provider(*, name: str, since: Any) -> list[Found]:
     seen_orders: set[int] = set()
     for po in provider_orders:
         order_id = by_client_ref.get(po.client_reference) or by_provider_ref.get(po.reference)
+        if order_id is None and (po.reference, False) in stock_batches:
+            continue  # test mode's stock, in nobody's books
+        if order_id is None and (po.reference, True) in stock_batches:
+            ours_in_stock = stock_batches[(po.reference, True)]
+            if po.status == po.STATUS_COMPLETED and ours_in_stock != len(po.esims):
+                found.append(
+                    _finding(
+                        F.Category.PROVIDER,
+                        "stock_count_mismatch",
+                        f"Stock purchase {po.reference}: the provider has {len(po.esims)} "
+                        f"eSIMs, our stock has {ours_in_stock}.",
+                        object_type="provider_order",
+                        object_id=po.reference,
+                    )
+                )
+            continue
         if order_id is None:
             found.append(
                 _finding(
@@ -363,12 +431,15 @@ def _check_one_provider(*, name: str, since: Any) -> list[Found]:
                     order_id=order_id,
                 )
             )
+    # An order delivered from stock has no provider order of its own: its eSIMs are in
+    # the stock purchase's (checked above).
     ours = (
         Order.objects.filter(
             livemode=True, status=S.COMPLETED, kind=Order.Kind.ESIM, created_at__gte=since
         )
         .filter(Q(provider=name) | Q(provider="") if default else Q(provider=name))
         .exclude(pk__in=seen_orders)
+        .exclude(esims__stock_origin__isnull=False)
     )
     for pk, reference in ours.values_list("pk", "provider_reference"):
         found.append(

@@ -190,6 +190,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "provisioning": (
         "fulfilment.tasks.order_provision",
+        "fulfilment.tasks.stock_order_tag",
         "orders.tasks.order_payment_react",
         "fulfilment.tasks.auto_topup_execute",
         "iot.tasks.iot_auto_topup",
@@ -237,6 +238,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "reconciliation.tasks.reconciliation_runs_sweep",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
+        "fulfilment.tasks.stock_refill",
+        "fulfilment.tasks.stock_age",
     ),
 }
 # Task names are the dotted path of the module that defines them. A task that was renamed
@@ -320,6 +323,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "iot-usage-sync": {"task": "iot.tasks.iot_usage_sync", "schedule": 3600.0},
     "iot-sms-replies-sync": {"task": "iot.tasks.iot_sms_replies_sync", "schedule": 60.0},
+    # Ready stock (docs/STOCK.md): bought up to its target below the floor; given back to
+    # the provider before its refund window closes.
+    "stock-refill": {"task": "fulfilment.tasks.stock_refill", "schedule": 60.0},
+    "stock-age": {"task": "fulfilment.tasks.stock_age", "schedule": 3600.0},
 }
 
 # Where travellers open their eSIM's install page (the links in emails, webhooks, the API).
@@ -340,6 +347,36 @@ SUPPORT_SLA_HOURS = env.int("SUPPORT_SLA_HOURS", default=24)
 
 # Customers and vendors may ask for a refund of an unused eSIM this long after delivery.
 ESIM_REFUND_WINDOW_DAYS = env.int("ESIM_REFUND_WINDOW_DAYS", default=30)
+
+# --- ready stock (fulfilment/stock, docs/STOCK.md) ------------------------------------------
+# The most eSIMs one refill order buys: eSIM Go advises at most 10 bundles per order.
+STOCK_REFILL_BATCH_SIZE = env.int("STOCK_REFILL_BATCH_SIZE", default=10)
+# Seconds between two refill orders (eSIM Go advises at least 3 s between orders).
+STOCK_REFILL_SPACING_SECONDS = env.float("STOCK_REFILL_SPACING_SECONDS", default=3.0)
+# Refill orders one run places at most (a run stays well inside the task time limit).
+STOCK_REFILL_MAX_BATCHES_PER_RUN = env.int("STOCK_REFILL_MAX_BATCHES_PER_RUN", default=20)
+# Provider call slots per rate-limit window a refill leaves to live provisioning: a refill
+# call takes a slot only while more than this many are free.
+STOCK_REFILL_RATE_RESERVE = env.int("STOCK_REFILL_RATE_RESERVE", default=5)
+# A batch refused by the provider (breaker open, 429, 5xx) waits from this long, doubling
+# per attempt up to the cap, before it is tried again.
+STOCK_REFILL_BACKOFF_SECONDS = env.int("STOCK_REFILL_BACKOFF_SECONDS", default=60)
+STOCK_REFILL_BACKOFF_MAX_SECONDS = env.int("STOCK_REFILL_BACKOFF_MAX_SECONDS", default=3600)
+# A refill run holds a batch this long; a run that died frees it after the lease.
+STOCK_REFILL_LEASE_SECONDS = env.int("STOCK_REFILL_LEASE_SECONDS", default=300)
+# The most all stock of one mode may cost together, in minor units of each currency
+# (besides each bundle's own cap).
+STOCK_CAPITAL_CAP_TOTAL = env.int("STOCK_CAPITAL_CAP_TOTAL", default=1_000_000)
+# Computed levels (a setting without a fixed floor and target): sales of the last N days,
+# per hour, times the refill lead time, times the safety factor, is the floor; the target
+# is the floor plus what sells in one lead time more.
+STOCK_LEVELS_SALES_DAYS = env.int("STOCK_LEVELS_SALES_DAYS", default=14)
+STOCK_REFILL_LEAD_TIME_HOURS = env.float("STOCK_REFILL_LEAD_TIME_HOURS", default=24.0)
+STOCK_LEVELS_SAFETY_FACTOR = env.str("STOCK_LEVELS_SAFETY_FACTOR", default="1.5")
+# The provider refunds an unused bundle this long after its purchase (eSIM Go: typically
+# 60 days); stock is given back this many days before that.
+STOCK_REFUND_WINDOW_DAYS = env.int("STOCK_REFUND_WINDOW_DAYS", default=60)
+STOCK_REFUND_MARGIN_DAYS = env.int("STOCK_REFUND_MARGIN_DAYS", default=7)
 
 # A reconciliation run with no progress for this long lost its worker: marked failed.
 RECONCILIATION_STALE_SECONDS = env.int("RECONCILIATION_STALE_SECONDS", default=900)
