@@ -64,7 +64,7 @@ class FleetCursorPagination(StatementCursorPagination):
         return answer
 
 
-class SmsCursorPagination(StatementCursorPagination):
+class SmsCursorPagination(FleetCursorPagination):
     ordering = "-id"
 
 

@@ -163,8 +163,9 @@ def test_sms_round_trip_to_many_sims_and_their_replies(fake, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=False):
         replies = post(client, f"/sims/{sims[0].iccid}/sms/sync").json()
     assert [(r["direction"], r["text"]) for r in replies][:1] == [("mo", "echo: ping")]
-    listed = client.get(f"{BASE}/sms", {"direction": "mo"}).json()["results"]
-    assert [r["iccid"] for r in listed] == [sims[0].iccid]
+    listed = client.get(f"{BASE}/sms", {"direction": "mo"}).json()
+    assert [r["iccid"] for r in listed["results"]] == [sims[0].iccid]
+    assert listed["count"] == 1
     assert IotSms.objects.get(sim=sims[0], direction="mt").status == "delivered"
     # Syncing again stores no second copy of the reply.
     post(client, f"/sims/{sims[0].iccid}/sms/sync")
