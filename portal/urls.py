@@ -1,7 +1,7 @@
 from django.urls import URLPattern, path
 
 from portal import views
-from portal.pages import billing, orders, request_logs, simulator, team
+from portal.pages import billing, iot, orders, request_logs, simulator, team
 
 app_name = "portal"
 
@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern] = [
     path("esims/", orders.esims, name="esims"),
     path("esims/<str:iccid>/<slug:action>", orders.esim_action, name="esim-action"),
     path("catalogue/", orders.catalogue, name="catalogue"),
+    path("iot/", iot.iot_sims, name="iot-sims"),
     path("billing/", billing.billing, name="billing"),
     path("billing/topup", billing.wallet_topup, name="wallet-topup"),
     path("billing/refill", billing.play_money_refill, name="test-wallet-refill"),

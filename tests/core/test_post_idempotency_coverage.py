@@ -12,6 +12,7 @@ REQUIRED = {
     "api/v1/vendor/invoices/<int:invoice_id>/pay",
     "api/v1/esims/<str:iccid>/refund",
     "api/v1/vendor/esims/<str:iccid>/refund",
+    "api/v1/vendor/iot/sims/<str:iccid>/topups",
 }
 # POSTs that do not take the header, and why.
 EXEMPT = {
