@@ -65,6 +65,8 @@ class Purpose(models.TextChoices):
     PROVIDER_REFUND_RECEIVABLE = "provider_refund_receivable"
     REFUNDS = "refunds"
     ADJUSTMENTS = "adjustments"
+    # What the card gateway keeps per charge, refund and dispute (Stripe's fees).
+    CARD_FEES = "card_fees"
     # vendor
     WALLET = "wallet"
     RECEIVABLE = "receivable"
@@ -81,6 +83,7 @@ CHART: dict[str, tuple[str, str]] = {
     # contra-revenue: debit-normal
     Purpose.REFUNDS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.ADJUSTMENTS: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.CARD_FEES: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.WALLET: (Owner.VENDOR, AccountType.LIABILITY),
     Purpose.RECEIVABLE: (Owner.VENDOR, AccountType.ASSET),
 }
@@ -195,6 +198,8 @@ class Transaction(models.Model):
         INVOICE_SETTLEMENT = "invoice_settlement"
         HOLD_CAPTURE = "hold_capture"
         TRANSFER = "transfer"
+        CARD_FEE = "card_fee"
+        PAYOUT = "payout"
 
     reference = models.CharField(max_length=255, unique=True)
     kind = models.CharField(max_length=32)

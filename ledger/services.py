@@ -9,6 +9,13 @@
 * B2C payment captured:   debit stripe_clearing, credit revenue
 * B2C refund:             debit refunds, credit stripe_clearing
 * dispute reinstated:     the reverse of the withdrawal
+* card fee:               debit card_fees, credit stripe_clearing (a fee the gateway
+                          gave back: the reverse), once per gateway balance transaction
+* payout:                 debit bank, credit stripe_clearing (the gateway paid our
+                          balance out to the bank)
+
+With every gross movement and every fee booked, stripe_clearing holds what the gateway
+will pay out next.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ledger.posting import (
     ledger_lock,
     ledger_post,
 )
+from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "accounts_lock",
     "b2c_payment_captured",
     "b2c_refund",
+    "card_fee_record",
     "dispute_reinstated",
     "hold_capture",
     "hold_create",
@@ -38,6 +47,7 @@ __all__ = [
     "ledger_lock",
     "ledger_post",
     "order_cost_record",
+    "payout_record",
     "platform_account",
     "provider_refund_due",
     "provider_refund_received",
@@ -165,4 +175,51 @@ def provider_refund_received(
         kind=Transaction.Kind.PROVIDER_REFUND,
         description=f"Provider refunded a revoked bundle of order {order_id}",
         order_id=order_id,
+    )
+
+
+# --- the card gateway's own movements (called by payments) -------------------------------
+
+
+def card_fee_record(
+    *,
+    fee: Money,
+    reference: str,
+    order_id: int | None = None,
+    livemode: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Transaction:
+    """What the gateway kept for one charge, refund or dispute: card_fees /
+    stripe_clearing; a negative fee (given back, e.g. a won dispute's) the reverse.
+    Idempotent on reference (one per gateway balance transaction)."""
+    if fee.amount == 0:
+        raise DomainError("validation_error", "a card fee is not zero")
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.CARD_FEES, fee.currency, livemode), fee.amount),
+            (platform_account(Purpose.STRIPE_CLEARING, fee.currency, livemode), -fee.amount),
+        ],
+        kind=Transaction.Kind.CARD_FEE,
+        description="Card fee" if fee.amount > 0 else "Card fee returned",
+        order_id=order_id,
+        metadata=metadata,
+    )
+
+
+def payout_record(
+    *, amount: Money, reference: str, livemode: bool = True, metadata: dict[str, str] | None = None
+) -> Transaction:
+    """The gateway paid our balance out to the bank: bank / stripe_clearing. Idempotent
+    on reference (one per payout)."""
+    value = _positive(amount, amount.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.BANK, amount.currency, livemode), value),
+            (platform_account(Purpose.STRIPE_CLEARING, amount.currency, livemode), -value),
+        ],
+        kind=Transaction.Kind.PAYOUT,
+        description="Payout to the bank",
+        metadata=metadata,
     )

@@ -230,6 +230,9 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "reconciliation.tasks.reconciliation_runs_sweep",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
+        "payments.tasks.card_fees_book",
+        "payments.tasks.card_fees_sweep",
+        "payments.tasks.payouts_record",
     ),
 }
 # Task names are the dotted path of the module that defines them. A task that was renamed
@@ -293,6 +296,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "orders.tasks.orders_awaiting_payment_expire",
         "schedule": 900.0,
     },
+    # Card fees an event task missed, and the payouts Stripe paid (payments/fees.py).
+    "card-fees-sweep": {"task": "payments.tasks.card_fees_sweep", "schedule": 3600.0},
+    "payouts-record": {"task": "payments.tasks.payouts_record", "schedule": 3600.0},
     "reconciliation-run": {"task": "reconciliation.tasks.reconciliation_run", "schedule": 86400.0},
     "reconciliation-runs-sweep": {
         "task": "reconciliation.tasks.reconciliation_runs_sweep",
