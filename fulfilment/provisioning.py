@@ -44,6 +44,7 @@ from ledger.services import order_cost_record
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.receivers import order_refund_recorded, order_refund_settle
+from orders.services import order_tax_book
 from orders.state import order_transition
 from payments.selectors import payment_fully_refunded
 from providers import (
@@ -481,6 +482,7 @@ def _settle_money_and_complete(*, order: Order, provider_reference: str, cost: M
         vendor_order_capture(
             order_id=order.pk, cost=cost, metadata={"bundle_code": order.items.get().bundle_code}
         )
+        order_tax_book(order=order)
     elif cost.amount > 0:
         order_cost_record(cost=cost, reference=f"order:{order.pk}:cost", order_id=order.pk)
     return order_transition(

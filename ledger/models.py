@@ -67,6 +67,8 @@ class Purpose(models.TextChoices):
     ADJUSTMENTS = "adjustments"
     # What the card gateway keeps per charge, refund and dispute (Stripe's fees).
     CARD_FEES = "card_fees"
+    # VAT collected on sales, owed to the tax authorities (ttelgo/tax.py).
+    TAX_PAYABLE = "tax_payable"
     # vendor
     WALLET = "wallet"
     RECEIVABLE = "receivable"
@@ -84,6 +86,7 @@ CHART: dict[str, tuple[str, str]] = {
     Purpose.REFUNDS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.ADJUSTMENTS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.CARD_FEES: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.TAX_PAYABLE: (Owner.PLATFORM, AccountType.LIABILITY),
     Purpose.WALLET: (Owner.VENDOR, AccountType.LIABILITY),
     Purpose.RECEIVABLE: (Owner.VENDOR, AccountType.ASSET),
 }
@@ -200,6 +203,7 @@ class Transaction(models.Model):
         TRANSFER = "transfer"
         CARD_FEE = "card_fee"
         PAYOUT = "payout"
+        SALE_TAX = "sale_tax"
 
     reference = models.CharField(max_length=255, unique=True)
     kind = models.CharField(max_length=32)

@@ -13,6 +13,10 @@
                           gave back: the reverse), once per gateway balance transaction
 * payout:                 debit bank, credit stripe_clearing (the gateway paid our
                           balance out to the bank)
+* sale tax:               debit revenue, credit tax_payable (the VAT part of a
+                          tax-inclusive sale the revenue posting took in whole)
+* sale tax reversed:      debit tax_payable, credit refunds (a taxed sale refunded in
+                          full)
 
 With every gross movement and every fee booked, stripe_clearing holds what the gateway
 will pay out next.
@@ -51,6 +55,8 @@ __all__ = [
     "platform_account",
     "provider_refund_due",
     "provider_refund_received",
+    "sale_tax_record",
+    "sale_tax_reverse",
 ]
 
 
@@ -222,4 +228,40 @@ def payout_record(
         kind=Transaction.Kind.PAYOUT,
         description="Payout to the bank",
         metadata=metadata,
+    )
+
+
+def sale_tax_record(
+    *, tax: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
+    """The VAT in a sale's tax-inclusive price, moved out of revenue into what we owe the
+    tax authorities: revenue / tax_payable. Idempotent on reference (one per order)."""
+    value = _positive(tax, tax.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.REVENUE, tax.currency, livemode), value),
+            (platform_account(Purpose.TAX_PAYABLE, tax.currency, livemode), -value),
+        ],
+        kind=Transaction.Kind.SALE_TAX,
+        description=f"VAT of order {order_id}",
+        order_id=order_id,
+    )
+
+
+def sale_tax_reverse(
+    *, tax: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
+    """A taxed sale refunded in full: its VAT is no longer owed. tax_payable / refunds
+    (the refund posting took the whole amount into refunds). Idempotent on reference."""
+    value = _positive(tax, tax.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.TAX_PAYABLE, tax.currency, livemode), value),
+            (platform_account(Purpose.REFUNDS, tax.currency, livemode), -value),
+        ],
+        kind=Transaction.Kind.SALE_TAX,
+        description=f"VAT of refunded order {order_id}",
+        order_id=order_id,
     )

@@ -367,6 +367,23 @@ PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 # The simulators (the `sandbox` app) used when ESIM_PROVIDER / PAYMENTS_BACKEND is "sandbox".
 SANDBOX_PROVIDER_CLASS = "sandbox.provider.SandboxProvider"
 SANDBOX_GATEWAY_CLASS = "sandbox.gateway.SandboxGateway"
+# The platform as seller, on invoices and receipts, and whose VAT rules apply
+# (ttelgo/tax.py): an empty PLATFORM_COUNTRY means no VAT registration, no tax computed.
+PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="TTelGo")
+PLATFORM_COUNTRY = env.str("PLATFORM_COUNTRY", default="")
+PLATFORM_VAT_NUMBER = env.str("PLATFORM_VAT_NUMBER", default="")
+# Buyers' VAT numbers are checked with VIES; the sandbox's fake where payments are sandboxed.
+VIES_URL = env.str(
+    "VIES_URL", default="https://ec.europa.eu/taxation_customs/vies/rest-api/check-vat-number"
+)
+VAT_VALIDATOR_CLASS = env.str(
+    "VAT_VALIDATOR_CLASS",
+    default=(
+        "sandbox.vat.SandboxVatValidator"
+        if PAYMENTS_BACKEND == "sandbox"
+        else "ttelgo.tax.ViesValidator"
+    ),
+)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 # Stripe.js on the page where a customer confirms an off-session payment their bank held.
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
