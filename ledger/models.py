@@ -69,6 +69,9 @@ class Purpose(models.TextChoices):
     CARD_FEES = "card_fees"
     # VAT collected on sales, owed to the tax authorities (ttelgo/tax.py).
     TAX_PAYABLE = "tax_payable"
+    # The currency position: money changing currency passes through it, one leg per
+    # currency, so every currency of a transaction balances on its own.
+    FX = "fx"
     # vendor
     WALLET = "wallet"
     RECEIVABLE = "receivable"
@@ -87,6 +90,7 @@ CHART: dict[str, tuple[str, str]] = {
     Purpose.ADJUSTMENTS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.CARD_FEES: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.TAX_PAYABLE: (Owner.PLATFORM, AccountType.LIABILITY),
+    Purpose.FX: (Owner.PLATFORM, AccountType.ASSET),
     Purpose.WALLET: (Owner.VENDOR, AccountType.LIABILITY),
     Purpose.RECEIVABLE: (Owner.VENDOR, AccountType.ASSET),
 }
@@ -204,6 +208,7 @@ class Transaction(models.Model):
         CARD_FEE = "card_fee"
         PAYOUT = "payout"
         SALE_TAX = "sale_tax"
+        FX_CONVERSION = "fx_conversion"
 
     reference = models.CharField(max_length=255, unique=True)
     kind = models.CharField(max_length=32)

@@ -15,6 +15,10 @@
                           balance out to the bank)
 * sale tax:               debit revenue, credit tax_payable (the VAT part of a
                           tax-inclusive sale the revenue posting took in whole)
+* FX conversion:          money of one platform account changing currency, through the
+                          fx account: debit <account> in the new currency, credit fx in
+                          it; debit fx in the old one, credit <account> in it (each
+                          currency balances on its own)
 * sale tax reversed:      debit tax_payable, credit refunds (a taxed sale refunded in
                           full)
 
@@ -45,6 +49,7 @@ __all__ = [
     "b2c_refund",
     "card_fee_record",
     "dispute_reinstated",
+    "fx_conversion_record",
     "hold_capture",
     "hold_create",
     "hold_void",
@@ -264,4 +269,34 @@ def sale_tax_reverse(
         kind=Transaction.Kind.SALE_TAX,
         description=f"VAT of refunded order {order_id}",
         order_id=order_id,
+    )
+
+
+def fx_conversion_record(
+    *,
+    purpose: str,
+    amount_from: Money,
+    amount_to: Money,
+    reference: str,
+    livemode: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Transaction:
+    """A platform account's money changed currency (`amount_from` became `amount_to`):
+    four legs, two per currency, through the fx account, so each currency balances on
+    its own and the fx account holds the position. Idempotent on reference."""
+    if amount_from.currency == amount_to.currency:
+        raise DomainError("validation_error", "an FX conversion changes currency")
+    give = _positive(amount_from, amount_from.currency)
+    get = _positive(amount_to, amount_to.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(purpose, amount_to.currency, livemode), get),
+            (platform_account(Purpose.FX, amount_to.currency, livemode), -get),
+            (platform_account(Purpose.FX, amount_from.currency, livemode), give),
+            (platform_account(purpose, amount_from.currency, livemode), -give),
+        ],
+        kind=Transaction.Kind.FX_CONVERSION,
+        description=f"{amount_from} converted to {amount_to}",
+        metadata=metadata,
     )

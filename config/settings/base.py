@@ -367,6 +367,30 @@ PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 # The simulators (the `sandbox` app) used when ESIM_PROVIDER / PAYMENTS_BACKEND is "sandbox".
 SANDBOX_PROVIDER_CLASS = "sandbox.provider.SandboxProvider"
 SANDBOX_GATEWAY_CLASS = "sandbox.gateway.SandboxGateway"
+# Exchange rates (catalogue/fx.py): the ECB's reference rates, or a fixed table (1 EUR =).
+FX_SOURCE_CLASS = env.str(
+    "FX_SOURCE_CLASS",
+    default=(
+        "catalogue.fx.FixedFxSource"
+        if PAYMENTS_BACKEND == "sandbox"
+        else "catalogue.fx.EcbFxSource"
+    ),
+)
+FX_FIXED_RATES: dict[str, str] = {
+    "USD": "1.0800",
+    "GBP": "0.8500",
+    "JPY": "162.00",
+    "CHF": "0.9500",
+    "AUD": "1.6500",
+    "CAD": "1.4700",
+    "SEK": "11.50",
+    "NOK": "11.60",
+    "DKK": "7.4600",
+    "SGD": "1.4500",
+    "AED": "3.9700",
+    "NZD": "1.7800",
+    "KWD": "0.3320",
+}
 # The platform as seller, on invoices and receipts, and whose VAT rules apply
 # (ttelgo/tax.py): an empty PLATFORM_COUNTRY means no VAT registration, no tax computed.
 PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="TTelGo")
