@@ -189,6 +189,7 @@ NO_MONEY = {
     "beat billing.tasks.invoices_mark_overdue": "an invoice's status",
     "beat reconciliation.tasks.reconciliation_run": "reports findings; fixes nothing",
     "beat reconciliation.tasks.reconciliation_runs_sweep": "closes stale runs",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_tax_report": "downloads a report",
     "beat payments.tasks.payouts_record": (
         "books each paid payout once under its unique ledger reference (payout:<id>); the "
         "sandbox makes no payouts to race (tests/payments/test_card_fees.py books one twice)"
