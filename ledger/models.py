@@ -72,6 +72,8 @@ class Purpose(models.TextChoices):
     # The currency position: money changing currency passes through it, one leg per
     # currency, so every currency of a transaction balances on its own.
     FX = "fx"
+    # eSIMs bought ahead (ready stock) at what they cost, until sold, refunded or written off.
+    INVENTORY = "inventory"
     # vendor
     WALLET = "wallet"
     RECEIVABLE = "receivable"
@@ -91,6 +93,7 @@ CHART: dict[str, tuple[str, str]] = {
     Purpose.CARD_FEES: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.TAX_PAYABLE: (Owner.PLATFORM, AccountType.LIABILITY),
     Purpose.FX: (Owner.PLATFORM, AccountType.ASSET),
+    Purpose.INVENTORY: (Owner.PLATFORM, AccountType.ASSET),
     Purpose.WALLET: (Owner.VENDOR, AccountType.LIABILITY),
     Purpose.RECEIVABLE: (Owner.VENDOR, AccountType.ASSET),
 }
@@ -209,6 +212,10 @@ class Transaction(models.Model):
         PAYOUT = "payout"
         SALE_TAX = "sale_tax"
         FX_CONVERSION = "fx_conversion"
+        STOCK_PURCHASE = "stock_purchase"
+        STOCK_SALE_COST = "stock_sale_cost"
+        STOCK_REFUND_DUE = "stock_refund_due"
+        STOCK_WRITE_OFF = "stock_write_off"
 
     reference = models.CharField(max_length=255, unique=True)
     kind = models.CharField(max_length=32)
