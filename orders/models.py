@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from ttelgo.money import Money
+from ttelgo.tax import TaxLine, Treatment
 
 
 class Order(models.Model):
@@ -48,6 +49,17 @@ class Order(models.Model):
     currency = models.CharField(max_length=3)
     total = models.BigIntegerField(help_text="minor units: what the buyer pays")
     cost_total = models.BigIntegerField(default=0, help_text="minor units: wholesale cost")
+    # VAT of the sale (ttelgo/tax.py), fixed when the order is placed: the part of `total`
+    # that is tax (prices are tax-inclusive), under which treatment, at whose rate, and
+    # both parties' VAT numbers as the invoice and receipt show them.
+    tax_amount = models.BigIntegerField(default=0, db_default=0, help_text="minor units")
+    tax_rate_bp = models.PositiveIntegerField(default=0, db_default=0, help_text="basis points")
+    tax_country = models.CharField(max_length=2, blank=True, default="", db_default="")
+    tax_treatment = models.CharField(
+        max_length=16, choices=Treatment.CHOICES, default=Treatment.NONE, db_default=Treatment.NONE
+    )
+    buyer_vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    seller_vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
     customer_reference = models.CharField(max_length=255, blank=True)
     # A vendor's end customer, when the vendor wants us to email them the eSIM (under the
     # vendor's brand, in this language).
@@ -129,6 +141,18 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order {self.pk} ({self.channel}, {self.status})"
+
+    @property
+    def tax_line(self) -> TaxLine:
+        return TaxLine(
+            treatment=self.tax_treatment,
+            country=self.tax_country,
+            rate_bp=self.tax_rate_bp,
+            total=Money(self.total, self.currency),
+            tax=Money(self.tax_amount, self.currency),
+            seller_vat_number=self.seller_vat_number,
+            buyer_vat_number=self.buyer_vat_number,
+        )
 
     # Rows the service that created this order already holds (`order_rows_known`): the
     # answer to the creating request lists them without reading them back.

@@ -239,6 +239,9 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "console.tasks.dashboard_refresh",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
+        "payments.tasks.card_fees_book",
+        "payments.tasks.card_fees_sweep",
+        "payments.tasks.payouts_record",
         "fulfilment.tasks.stock_refill",
         "fulfilment.tasks.stock_age",
     ),
@@ -304,6 +307,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "orders.tasks.orders_awaiting_payment_expire",
         "schedule": 900.0,
     },
+    # Card fees an event task missed, and the payouts Stripe paid (payments/fees.py).
+    "card-fees-sweep": {"task": "payments.tasks.card_fees_sweep", "schedule": 3600.0},
+    "payouts-record": {"task": "payments.tasks.payouts_record", "schedule": 3600.0},
     "reconciliation-run": {"task": "reconciliation.tasks.reconciliation_run", "schedule": 86400.0},
     "reconciliation-runs-sweep": {
         "task": "reconciliation.tasks.reconciliation_runs_sweep",
@@ -454,6 +460,47 @@ PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 # The simulators (the `sandbox` app) used when ESIM_PROVIDER / PAYMENTS_BACKEND is "sandbox".
 SANDBOX_PROVIDER_CLASS = "sandbox.provider.SandboxProvider"
 SANDBOX_GATEWAY_CLASS = "sandbox.gateway.SandboxGateway"
+# Exchange rates (catalogue/fx.py): the ECB's reference rates, or a fixed table (1 EUR =).
+FX_SOURCE_CLASS = env.str(
+    "FX_SOURCE_CLASS",
+    default=(
+        "catalogue.fx.FixedFxSource"
+        if PAYMENTS_BACKEND == "sandbox"
+        else "catalogue.fx.EcbFxSource"
+    ),
+)
+FX_FIXED_RATES: dict[str, str] = {
+    "USD": "1.0800",
+    "GBP": "0.8500",
+    "JPY": "162.00",
+    "CHF": "0.9500",
+    "AUD": "1.6500",
+    "CAD": "1.4700",
+    "SEK": "11.50",
+    "NOK": "11.60",
+    "DKK": "7.4600",
+    "SGD": "1.4500",
+    "AED": "3.9700",
+    "NZD": "1.7800",
+    "KWD": "0.3320",
+}
+# The platform as seller, on invoices and receipts, and whose VAT rules apply
+# (ttelgo/tax.py): an empty PLATFORM_COUNTRY means no VAT registration, no tax computed.
+PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="TTelGo")
+PLATFORM_COUNTRY = env.str("PLATFORM_COUNTRY", default="")
+PLATFORM_VAT_NUMBER = env.str("PLATFORM_VAT_NUMBER", default="")
+# Buyers' VAT numbers are checked with VIES; the sandbox's fake where payments are sandboxed.
+VIES_URL = env.str(
+    "VIES_URL", default="https://ec.europa.eu/taxation_customs/vies/rest-api/check-vat-number"
+)
+VAT_VALIDATOR_CLASS = env.str(
+    "VAT_VALIDATOR_CLASS",
+    default=(
+        "sandbox.vat.SandboxVatValidator"
+        if PAYMENTS_BACKEND == "sandbox"
+        else "ttelgo.tax.ViesValidator"
+    ),
+)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 # Stripe.js on the page where a customer confirms an off-session payment their bank held.
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")

@@ -171,6 +171,9 @@ class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, 
         "credit_limit_display",
         "tier",
         "discount_bps",
+        # Recorded through vendors.services.vendor_vat_number_set, which validates it.
+        "vat_number",
+        "vat_number_valid",
         "created_at",
         "updated_at",
     )
@@ -182,7 +185,7 @@ class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, 
         ("low_balance_threshold", "usage_alert_levels"),
         ("contact_name", "contact_email"),
         ("billing_email", "technical_email", "phone"),
-        "country",
+        ("country", "vat_number", "vat_number_valid"),
         ("created_at", "updated_at"),
     )
     actions = (

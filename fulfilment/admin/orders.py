@@ -9,6 +9,7 @@ service and writes the audit row."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
@@ -30,6 +32,7 @@ from orders.operator import (
     operator_review_approve,
     operator_review_reject,
 )
+from orders.selectors import tax_report_csv
 from orders.state import ORDER_STATES
 from payments.models import Payment
 from ttelgo.admin.console import (
@@ -470,6 +473,25 @@ class ReadOnlyOrderAdmin(LargeTableAdminMixin, OrderActionsMixin, ModelAdmin):
         return False  # orders change only through the actions
 
 
+class TaxReportForm(forms.Form):
+    start = forms.DateField(
+        label="From (inclusive)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    @staticmethod
+    def last_month() -> dict[str, date]:
+        first_this = timezone.localdate().replace(day=1)
+        last = first_this - timedelta(days=1)
+        return {"start": last.replace(day=1), "end": last}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError("The period ends before it starts.")
+        return data
+
+
 @admin.register(Order)
 class OrderAdmin(OrderSearchMixin, ReadOnlyOrderAdmin):
     list_display = (
@@ -508,6 +530,49 @@ class OrderAdmin(OrderSearchMixin, ReadOnlyOrderAdmin):
         "reject_detail",
     ]
     actions = ["redrive_selected"]
+    actions_list = ["tax_report"]
+
+    def has_reconcile_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.run_reconciliation"))
+
+    @action(
+        description="Tax report (CSV)",
+        url_path="tax-report",
+        permissions=["reconcile"],
+        icon="download",
+    )
+    def tax_report(self, request: HttpRequest) -> HttpResponse:
+        """Live sales per VAT country and treatment for a period, as CSV: the form asks
+        for the period (last month by default) and sends the operator to the download."""
+        if "start" in request.GET:
+            form = TaxReportForm(request.GET)
+            if form.is_valid():
+                start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+                body = tax_report_csv(start=start, end=end + timedelta(days=1))
+                response = HttpResponse(body, content_type="text/csv")
+                response["Content-Disposition"] = (
+                    f'attachment; filename="tax-report-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+                )
+                return response
+
+        def perform(form: forms.Form) -> tuple[str, str]:
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+            return (
+                f"Tax report {start} to {end} downloaded.",
+                f"?start={start.isoformat()}&end={end.isoformat()}",
+            )
+
+        return operator_form(
+            request,
+            model_admin=self,
+            obj=None,
+            form_class=TaxReportForm,
+            title="Tax report",
+            submit_label="Download CSV",
+            perform=perform,
+            initial=TaxReportForm.last_month(),
+            summary=[("Rows", "live sales per VAT country, treatment and currency")],
+        )
 
     @display(
         description="status",

@@ -370,6 +370,19 @@ def _provider_refunds_sweep(order: Order, i: int) -> Any:
     return provider_refunds_collect()
 
 
+def _card_fees_unbooked() -> Order:
+    """A customer's paid order whose card-fee task was lost: only the sweep books it."""
+    with mock.patch("payments.tasks.card_fees_book.delay"):
+        _, order = customer_paid_order()
+    return order
+
+
+def _card_fees_sweep(order: Order, i: int) -> Any:
+    from payments.fees import card_fees_sweep
+
+    return card_fees_sweep()
+
+
 class _Crash(BaseException):
     """The process dying mid-way: nothing of ours catches it."""
 
@@ -595,6 +608,12 @@ RACES: dict[str, Race] = {
             "an order not delivered in 60 minutes, 20 sweeps at once: its funds released once",
             prepare=_order_not_delivered_in_time,
             attempt=_guarantee_sweep,
+        ),
+        Race(
+            "beat: card fees swept",
+            "a paid order's fee task lost, 20 sweeps at once: its card fee booked once",
+            prepare=_card_fees_unbooked,
+            attempt=_card_fees_sweep,
         ),
         Race(
             "beat: provider refunds collected",

@@ -78,6 +78,7 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "beat fulfilment.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
     "beat fulfilment.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
     "beat fulfilment.tasks.provider_refunds_collect": "beat: provider refunds collected",
+    "beat payments.tasks.card_fees_sweep": "beat: card fees swept",
     "beat fulfilment.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
     "beat fulfilment.tasks.stock_refill": "beat: stock refill",
     "beat fulfilment.tasks.stock_age": "beat: stock ageing",
@@ -211,6 +212,11 @@ NO_MONEY = {
     "beat billing.tasks.invoices_mark_overdue": "an invoice's status",
     "beat reconciliation.tasks.reconciliation_run": "reports findings; fixes nothing",
     "beat reconciliation.tasks.reconciliation_runs_sweep": "closes stale runs",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_tax_report": "downloads a report",
+    "beat payments.tasks.payouts_record": (
+        "books each paid payout once under its unique ledger reference (payout:<id>); the "
+        "sandbox makes no payouts to race (tests/payments/test_card_fees.py books one twice)"
+    ),
     "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
     "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
     "beat ttelgo.tasks.outbox_relay": (
