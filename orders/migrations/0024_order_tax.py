@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0022_order_provider_routing'),
+        ('orders', '0023_order_search_indexes'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ttelgo', '0013_outboxmessage_queue'),
+        ('ttelgo', '0014_console_list_indexes'),
     ]
 
     operations = [
