@@ -218,6 +218,7 @@ NO_MONEY = {
         "sandbox makes no payouts to race (tests/payments/test_card_fees.py books one twice)"
     ),
     "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
+    "beat console.tasks.dashboard_refresh": "reads figures into the cache",
     "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
     "beat ttelgo.tasks.outbox_relay": (
         "hands queued tasks to the broker again; each task's work is raced in its entry"

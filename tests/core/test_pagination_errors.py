@@ -52,7 +52,11 @@ def _b64(text: str) -> str:
 
 
 def test_the_lists_are_discovered():
-    assert CURSOR_LISTS == ["/api/v1/vendor/ledger"]
+    assert sorted(CURSOR_LISTS) == [
+        "/api/v1/vendor/iot/sims",
+        "/api/v1/vendor/iot/sms",
+        "/api/v1/vendor/ledger",
+    ]
     assert len(PAGE_LISTS) >= 13
 
 

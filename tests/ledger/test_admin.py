@@ -46,6 +46,16 @@ def test_accounts_list_shows_balances(admin_client):
     assert "45.50 USD" in response.content.decode()
 
 
+def test_platform_accounts_show_the_sum_of_their_entries_in_their_normal_direction(
+    admin_client,
+):
+    ledger_services.order_cost_record(cost=usd(1_234), reference="cost:1", order_id=1)
+    page = admin_client.get(reverse("admin:ledger_account_changelist")).content.decode()
+    # cogs (debit-normal) and provider payable (credit-normal) both owe 12.34, positive.
+    assert page.count("12.34 USD") == 2
+    assert "-12.34 USD" not in page
+
+
 def test_transactions_are_read_only_with_their_entries(admin_client):
     fund(prepaid(), 500)
     txn = Transaction.objects.get()
