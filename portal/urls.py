@@ -1,7 +1,7 @@
 from django.urls import URLPattern, path
 
 from portal import views
-from portal.pages import billing, orders, request_logs, simulator, team
+from portal.pages import billing, bulk_orders, ordering, orders, request_logs, simulator, team
 
 app_name = "portal"
 
@@ -12,8 +12,12 @@ urlpatterns: list[URLPattern] = [
     path("keys/<str:key_id>/revoke", views.api_key_revoke, name="api-key-revoke"),
     path("brand/", views.brand, name="brand"),
     path("orders/", orders.orders, name="orders"),
+    path("orders/new", ordering.order_new, name="order-new"),
+    path("orders/bulk/", bulk_orders.bulk_orders, name="bulk-orders"),
+    path("orders/bulk/<int:bulk_id>", bulk_orders.bulk_order, name="bulk-order"),
     path("orders/<int:order_id>", orders.order_detail, name="order"),
     path("esims/", orders.esims, name="esims"),
+    path("esims/<str:iccid>/topup", ordering.esim_topup, name="esim-topup"),
     path("esims/<str:iccid>/<slug:action>", orders.esim_action, name="esim-action"),
     path("catalogue/", orders.catalogue, name="catalogue"),
     path("billing/", billing.billing, name="billing"),

@@ -195,6 +195,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
         "fulfilment.tasks.order_esims_email",
+        "portal.tasks.bulk_order_place",
         "fulfilment.tasks.customer_email",
         "fulfilment.tasks.esim_lifecycle_email",
         "vendors.tasks.vendor_email_send",

@@ -61,11 +61,12 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     "PAGE portal/billing/topup": "wallet top-up",
     "PAGE portal/billing/invoices/<int:invoice_id>/pay": "invoice payment",
-    # A top-up, or (test mode) a simulated usage, read back through esim_usage_apply.
-    "PAGE portal/esims/<str:iccid>/<slug:action>": (
-        "B2B top-up",
-        "eSIM Go usage callback: auto top-up",
-    ),
+    # (test mode) a simulated usage, read back through esim_usage_apply.
+    "PAGE portal/esims/<str:iccid>/<slug:action>": "eSIM Go usage callback: auto top-up",
+    # The order and top-up forms carry their idempotency key: one order per confirm form.
+    "PAGE portal/orders/new": "portal: order confirmed 20 times",
+    "PAGE portal/esims/<str:iccid>/topup": "portal: top-up confirmed 20 times",
+    "PAGE portal/orders/bulk/": "portal: bulk order of one file, uploaded 20 times",
     "PAGE e/<str:token>/topup": "B2C top-up",
     "PAGE portal/test/simulate/<slug:what>": (
         "portal: simulated wallet top-up",
@@ -155,6 +156,7 @@ NO_MONEY = {
     "PAGE portal/brand/": "branding",
     "PAGE portal/orders/": "lists orders",
     "PAGE portal/orders/<int:order_id>": "shows an order",
+    "PAGE portal/orders/bulk/<int:bulk_id>": "shows a bulk order's progress and results",
     "PAGE portal/esims/": "lists eSIMs",
     "PAGE portal/catalogue/": "lists bundles",
     "PAGE portal/billing/": "shows the statement",
