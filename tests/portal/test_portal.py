@@ -18,6 +18,7 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from portal import urls as portal_urls
+from portal.models import BulkOrder
 from tests.console.factories import operator
 from tests.factories import UserFactory, VendorFactory
 from ttelgo.models import AuditLog
@@ -236,7 +237,21 @@ def _vendor_a_world(member_a, capture):
         due_date=today,
     )
     log = ApiRequestLog.objects.filter(vendor=vendor).latest("id")
+    row = {
+        "line": 2,
+        "bundle_code": BUNDLE_CODE,
+        "quantity": 1,
+        "customer_reference": "A-SECRET-REF",
+    }
+    bulk = BulkOrder.objects.create(
+        vendor=vendor,
+        livemode=True,
+        file_sha256="a" * 64,
+        rows=[row],
+        results={"2": {"order_id": order.pk, "replayed": False}},
+    )
     ids = {
+        "bulk_id": bulk.pk,
         "key_id": key.pk,
         "endpoint_id": endpoint.pk,
         "action": "rotate",
