@@ -1,7 +1,16 @@
 from django.urls import URLPattern, path
 
 from portal import views
-from portal.pages import billing, bulk_orders, ordering, orders, request_logs, simulator, team
+from portal.pages import (
+    auto_topups,
+    billing,
+    bulk_orders,
+    ordering,
+    orders,
+    request_logs,
+    simulator,
+    team,
+)
 
 app_name = "portal"
 
@@ -46,7 +55,13 @@ urlpatterns: list[URLPattern] = [
     path("team/", team.team, name="team"),
     path("team/<int:member_id>/<slug:action>", team.team_member, name="team-member"),
     path("invitations/<str:token>", team.invitation, name="invitation"),
-    path("auto-topups/", views.auto_topups, name="auto-topups"),
+    path("auto-topups/", auto_topups.auto_topups, name="auto-topups"),
+    path("auto-topups/<int:rule_id>/edit", auto_topups.auto_topup_edit, name="auto-topup-edit"),
+    path(
+        "auto-topups/<int:rule_id>/<slug:action>",
+        auto_topups.auto_topup_action,
+        name="auto-topup-action",
+    ),
     path("support/", views.support, name="support"),
     path("webhooks/", views.webhooks, name="webhooks"),
     path("webhooks/<int:endpoint_id>/edit", views.webhook_edit, name="webhook-edit"),

@@ -21,7 +21,6 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from fulfilment.auto_topups.models import AutoTopupRule
 from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TicketForm
 from portal.modes import member_in_mode, test_mode_on, test_mode_set
 from portal.overview import vendor_overview
@@ -198,17 +197,6 @@ def _field_errors(form: forms.Form, exc: DomainError) -> None:
             placed = True
     if not placed:
         form.add_error(None, exc.message)
-
-
-@portal_page
-def auto_topups(request: HttpRequest, member: VendorUser) -> HttpResponse:
-    """The vendor's auto top-up rules and what each last did (set through the API)."""
-    rules = (
-        AutoTopupRule.objects.filter(vendor=member.vendor, active=True)
-        .select_related("esim")
-        .prefetch_related("runs")
-    )
-    return render(request, "portal/auto_topups.html", _context(member, rules=rules))
 
 
 @portal_page

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
+from fulfilment.auto_topups.models import AutoTopupRule
 from portal import urls as portal_urls
 from portal.models import BulkOrder
 from tests.console.factories import operator
@@ -250,8 +251,13 @@ def _vendor_a_world(member_a, capture):
         rows=[row],
         results={"2": {"order_id": order.pk, "replayed": False}},
     )
+    rule = AutoTopupRule.objects.create(
+        vendor=vendor, esim=esim, bundle_code=BUNDLE_CODE, below_percent=20
+    )
     ids = {
         "bulk_id": bulk.pk,
+        "rule_id": rule.pk,
+        ("auto-topup-action", "action"): "pause",
         "key_id": key.pk,
         "endpoint_id": endpoint.pk,
         "action": "rotate",
@@ -296,6 +302,7 @@ def test_another_vendors_staff_reach_nothing_on_any_portal_url(django_capture_on
     key.refresh_from_db()
     endpoint.refresh_from_db()
     assert not key.revoked and checked == 4 * len(_portal_routes())
+    assert AutoTopupRule.objects.get(vendor=member_a.vendor).active  # B's pause reached nothing
     assert endpoint.secret_rotated_at is None  # B's rotate reached nothing
     assert (
         Client(HTTP_AUTHORIZATION=f"Api-Key {raw}").get("/api/v1/vendor/balance").status_code == 200
