@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from catalogue.pricing import vendor_price
 from catalogue.qr import apple_install_url, qr_svg
 from catalogue.selectors import bundle_list_sellable
 from fulfilment.links import esim_page_url
@@ -28,6 +27,7 @@ from portal.order_actions import (
     member_esim_get,
     member_simulate_esim,
 )
+from portal.pages.ordering import bundle_offer
 from portal.views import _context, portal_page
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -240,7 +240,11 @@ class CatalogueFilterForm(forms.Form):
 
 
 def _catalogue_rows(member: VendorUser, bundles: Any) -> list[dict[str, Any]]:
-    return [{"bundle": b, "price": vendor_price(vendor=member.vendor, bundle=b)} for b in bundles]
+    rows = []
+    for b in bundles:
+        offer = bundle_offer(member.vendor, b)
+        rows.append({"bundle": b, "price": offer.price, "offer": offer})
+    return rows
 
 
 @portal_page
@@ -257,7 +261,12 @@ def catalogue(request: HttpRequest, member: VendorUser) -> HttpResponse:
         return _catalogue_csv(_catalogue_rows(member, bundles))
     page, query = paginate(request, bundles)
     context = _context(
-        member, form=form, page=page, rows=_catalogue_rows(member, page.object_list), query=query
+        member,
+        form=form,
+        page=page,
+        rows=_catalogue_rows(member, page.object_list),
+        query=query,
+        discount_percent=f"{member.vendor.discount_bps / 100:g}",
     )
     return render(request, "portal/catalogue.html", context, status=200 if valid else 400)
 

@@ -251,3 +251,12 @@ def test_a_topup_shows_the_fitting_bundles_and_their_price_before_paying_once(
         url, {"bundle_code": TOPUP_CODE, "idempotency_key": "k-v", "confirm": "1"}
     )
     assert refused.status_code == 403 and Order.objects.filter(kind="topup").count() == 1
+
+
+def test_the_catalogue_shows_human_names_once_retail_margin_and_the_discount_tier(shop):
+    _vendor, portal = shop
+    page = portal.get(reverse("portal:catalogue"), {"country": "JP"}).content.decode()
+    assert page.count("Japan 1 GB, 7 days") == 1
+    # 6.00 retail, 10 % off: 5.40 to the vendor, 0.60 margin; the tier's discount shown.
+    assert "5.40 USD" in page and "6.00 USD" in page and "0.60 USD" in page
+    assert "10 % off the recommended retail price" in page
