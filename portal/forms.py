@@ -112,7 +112,7 @@ class TicketForm(forms.Form):
 
 
 def _event_choices() -> list[tuple[str, str]]:
-    return [("*", "every event"), *((t, t) for t in EVENT_TYPES)]
+    return [("*", "all events"), *((t, t) for t in EVENT_TYPES)]
 
 
 class EndpointForm(forms.Form):

@@ -407,9 +407,13 @@ def test_webhooks_in_the_portal_create_test_rotate_replay(django_capture_on_comm
 
     action = reverse("portal:webhook-action", args=[endpoint.pk, "rotate"])
     with capture(execute=True):
-        rotated = client.post(action)
+        rotated = client.post(action, follow=True)
+    # Post/redirect/get: the new secret on the webhooks page, once; a reload is a GET.
+    assert rotated.redirect_chain == [(reverse("portal:webhooks"), 302)]
     second = re.search(r'id="secret-value">([^<]+)<', rotated.content.decode())[1]
-    assert second != first
+    assert second != first and 'data-copy="whsec_' in rotated.content.decode()
+    reloaded = client.get(reverse("portal:webhooks")).content.decode()
+    assert second not in reloaded and "all events" in reloaded
     assert any("signing secret was rotated" in m.subject for m in mail.outbox)
     assert AuditLog.objects.filter(action="webhook.secret_rotate").exists()
     with responses.RequestsMock() as mock:
