@@ -39,13 +39,13 @@ def _shot(console: Any, name: str) -> None:
         console.driver.save_screenshot(str(SHOTS / f"portal-{name}.png"))
 
 
-def _logged_in(console):
+def _logged_in(console, cents=50_000):
     uk = Country.objects.create(iso="GB", name="United Kingdom")
     for code in (BUNDLE_CODE, TOPUP_CODE):
         Bundle.objects.get(code=code).countries.add(uk)
     Bundle.objects.filter(code=BUNDLE_CODE).update(display_name="United Kingdom 1 GB, 7 days")
     vendor = Vendor.objects.create(name="Roamly", status="active", currency="USD")
-    fund(vendor, 50_000)
+    fund(vendor, cents)
     member = VendorUser.objects.create(vendor=vendor, user=UserFactory(), role="owner")
     client = Client()
     client.force_login(member.user)
@@ -135,7 +135,7 @@ def test_a_bulk_order_refuses_a_bad_row_then_places_the_file_once(console, bundl
     held = mock.patch("orders.services.order_provisioning_enqueue")
     held.start()
     try:
-        _logged_in(console)
+        _logged_in(console, cents=100_000)  # 200 x 4.50 = 900.00
         rows = [f"{BUNDLE_CODE},1,,en,BK-{i}" for i in range(200)]
         bad = [*rows[:57], f"{BUNDLE_CODE},11,not-an-email,en,BK-57", *rows[58:]]
         console.open("/portal/orders/bulk/")
