@@ -29,6 +29,7 @@ from orders.services import MAX_QUANTITY, order_create_b2b
 from portal.models import BulkOrder
 from ttelgo.errors import DomainError
 from ttelgo.idempotency import idempotent_run
+from ttelgo.models import IdempotencyKey
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
@@ -88,6 +89,8 @@ def bulk_order_check(*, member: VendorUser, content: bytes) -> Checked:
     languages = {code for code, _name in settings.LANGUAGES}
     rows: list[dict[str, Any]] = []
     total = 0
+    # Rows of this same file placed before replay their orders: they cost nothing again.
+    placed = _lines_placed(member, sha)
     for index, row in enumerate(raw):
         line = index + 2
         problems = _row_problems(row, bundles, languages)
@@ -96,7 +99,8 @@ def bulk_order_check(*, member: VendorUser, content: bytes) -> Checked:
             continue
         bundle = bundles[row["bundle"]]
         quantity = int(row["quantity"])
-        total += vendor_price(vendor=member.vendor, bundle=bundle).amount * quantity
+        if line not in placed:
+            total += vendor_price(vendor=member.vendor, bundle=bundle).amount * quantity
         rows.append(
             {
                 "line": line,
@@ -115,6 +119,20 @@ def bulk_order_check(*, member: VendorUser, content: bytes) -> Checked:
         why = f"The file costs {amount}; {available} is available. Top up first."
         return Checked([], [RowError(0, "", why)], total=amount)
     return Checked(rows, [], total=amount, sha256=sha)
+
+
+def _row_key(sha: str, line: int | str) -> str:
+    return f"bulk:{sha}:{line}"
+
+
+def _lines_placed(member: VendorUser, sha: str) -> set[int]:
+    prefix = _row_key(sha, "")
+    keys = IdempotencyKey.objects.filter(
+        scope=f"vendor:{member.vendor.pk}",
+        key__startswith=prefix,
+        status=IdempotencyKey.Status.COMPLETED,
+    ).values_list("key", flat=True)
+    return {int(key[len(prefix) :]) for key in keys}
 
 
 def _row_problems(
@@ -206,7 +224,7 @@ def _row_place(
         try:
             return idempotent_run(
                 scope=f"vendor:{bulk.vendor_id}",
-                key=f"bulk:{bulk.file_sha256}:{line}",
+                key=_row_key(bulk.file_sha256, line),
                 path="portal:bulk-order",
                 payload=payload,
                 run=run,

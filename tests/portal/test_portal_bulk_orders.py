@@ -76,7 +76,9 @@ def test_a_missing_column_an_empty_file_and_too_many_rows_are_refused(shop):
     assert Order.objects.count() == 0
 
 
-def test_a_file_the_wallet_cannot_pay_is_refused_whole(shop):
+def test_a_file_the_wallet_cannot_pay_is_refused_whole_but_its_placed_rows_cost_nothing_again(
+    shop, django_capture_on_commit_callbacks
+):
     poor = Vendor.objects.create(name="Poor", status="active", currency="USD")
     fund(poor, 500)
     member = VendorUser.objects.create(vendor=poor, user=UserFactory(), role="owner")
@@ -85,6 +87,13 @@ def test_a_file_the_wallet_cannot_pay_is_refused_whole(shop):
     answer = _upload(as_poor, HEADER + f"{BUNDLE_CODE},1,,,\n{BUNDLE_CODE},1,,,\n")
     assert answer.status_code == 400 and "Top up first" in answer.content.decode()
     assert Order.objects.count() == 0
+    # A file the wallet could pay once, placed, then uploaded again: the wallet is nearly
+    # empty now, but its rows replay their orders, so it is not refused for funds.
+    one_row = HEADER + f"{BUNDLE_CODE},1,,,R-1\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _upload(as_poor, one_row).status_code == 302
+        again = _upload(as_poor, one_row, name="again.csv")
+    assert again.status_code == 302 and Order.objects.count() == 1
 
 
 def test_a_clean_file_is_placed_by_one_job_with_progress_and_results_and_once_only(
