@@ -92,6 +92,8 @@ def test_a_file_the_wallet_cannot_pay_is_refused_whole_but_its_placed_rows_cost_
     one_row = HEADER + f"{BUNDLE_CODE},1,,,R-1\n"
     with django_capture_on_commit_callbacks(execute=True):
         assert _upload(as_poor, one_row).status_code == 302
+    assert Order.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
         again = _upload(as_poor, one_row, name="again.csv")
     assert again.status_code == 302 and Order.objects.count() == 1
 
