@@ -16,7 +16,7 @@ from unfold.decorators import action
 from ttelgo.admin.console import MoneyColumnsMixin, operator_form
 from ttelgo.money import Money
 
-from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
+from .models import Bundle, BundleOffer, BundlePriceHistory, Country, PriceRule, Region
 from .operator import (
     operator_bundle_overrides,
     operator_catalogue_sync,
@@ -96,8 +96,21 @@ class BundleAdmin(MoneyColumnsMixin, ModelAdmin):
     fieldsets = (
         ("Overrides (kept across syncs)", {"fields": OVERRIDE_FIELDS}),
         ("From the provider", {"fields": PROVIDER_FIELDS}),
+        ("Other providers' offers (routing)", {"fields": ("offers",)}),
     )
-    readonly_fields = PROVIDER_FIELDS
+    readonly_fields = (*PROVIDER_FIELDS, "offers")
+
+    @admin.display(description="offers")
+    def offers(self, obj: Bundle) -> str:
+        """Other providers' equivalents (fulfilment/routing.py), as the offers sync left
+        them: provider, its code, cost, active, operator priority."""
+        rows = [
+            f"{o.provider} {o.provider_code}: {Money(o.cost_amount, o.currency)}"
+            f"{'' if o.is_active else ' (inactive)'}"
+            f"{f', priority {o.priority}' if o.priority is not None else ''}"
+            for o in BundleOffer.objects.filter(bundle=obj).order_by("provider")
+        ]
+        return "; ".join(rows) or "none"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # bundles come from the provider

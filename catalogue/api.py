@@ -205,15 +205,20 @@ class VendorCatalogueListApi(VendorApiMixin, generics.ListAPIView):
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         vendor = getattr(self.request, "vendor", None)  # absent while building the schema
         page = args[0] if args else []
-        rows = [
-            {
-                **bundle_fields(b),
-                "price": vendor_price(vendor=vendor, bundle=b),
-                "retail_price": retail_price(b),
-            }
-            for b in page
-        ]
-        return self.OutputSerializer(rows, many=True)
+        return self.OutputSerializer([self.row(b, vendor=vendor) for b in page], many=True)
+
+    def row(self, bundle: Bundle, *, vendor: Any) -> dict[str, Any]:
+        """One bundle of the answer (a subclass adds its own fields)."""
+        return {
+            **bundle_fields(bundle),
+            "price": vendor_price(vendor=vendor, bundle=bundle),
+            "retail_price": retail_price(bundle),
+        }
+
+    def cache_scope_for(self, vendor: Any) -> str:
+        """What the cached answer depends on besides the path and the catalogue version:
+        prices depend only on the discount, so vendors on the same tier share entries."""
+        return f"vendor-catalogue:{vendor.discount_bps}"
 
     @extend_schema(
         parameters=[CatalogueFilterSerializer],
@@ -223,6 +228,5 @@ class VendorCatalogueListApi(VendorApiMixin, generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         _filters(request)
         vendor = request.vendor  # type: ignore[attr-defined]
-        # prices depend only on the discount, so vendors on the same tier share entries
-        scope = f"vendor-catalogue:{vendor.discount_bps}"
+        scope = self.cache_scope_for(vendor)
         return cached_json(request, scope, lambda: self.list(request).data)

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from catalogue.models import Bundle
+from catalogue.models import Bundle, BundleOffer
 
 
 def bundle_qs_select_for_update() -> QuerySet[Bundle]:
     return Bundle.objects.select_for_update(no_key=True)
+
+
+def bundle_offer_qs_select_for_update() -> QuerySet[BundleOffer]:
+    """Another provider's offers for our bundles, locked while a sync rewrites them."""
+    return BundleOffer.objects.select_for_update()

@@ -95,6 +95,42 @@ class Bundle(models.Model):
         return self.is_active and not self.hidden
 
 
+class BundleOffer(models.Model):
+    """Another provider's equivalent of a bundle we sell (same countries, data and
+    validity): the bundle is the product, sold under its code at its one price; each offer
+    is a way to deliver it (fulfilment/routing.py). The bundle's own provider and code are
+    its first offer and need no row. `priority`: an operator's order of preference (lower
+    first) that overrides the best margin."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="offers")
+    provider = models.CharField(max_length=20)
+    provider_code = models.CharField(max_length=100, help_text="the provider's package id")
+    cost_amount = models.BigIntegerField(help_text="wholesale, minor units")
+    currency = models.CharField(max_length=3)
+    is_active = models.BooleanField(default=True, help_text="false once the provider drops it")
+    priority = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="operator preference: lower first; empty = by margin"
+    )
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("bundle", "provider")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_code"], name="bundle_offer_provider_code_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["bundle", "provider"], name="bundle_offer_one_per_provider"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cost_amount__gte=0), name="bundle_offer_cost_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bundle_id}: {self.provider} {self.provider_code}"
+
+
 class PriceRule(models.Model):
     """Markup over cost. The most specific active rule wins: bundle > country > region >
     global. The minimum margin is a floor that no rule can go under."""

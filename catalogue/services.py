@@ -13,12 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalogue.lock_objects import bundle_qs_select_for_update
+from catalogue.lock_objects import bundle_offer_qs_select_for_update, bundle_qs_select_for_update
 from providers import Provider, ProviderBundle, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
-from .models import Bundle, BundlePriceHistory, Country, PriceRule, Region
+from .models import Bundle, BundleOffer, BundlePriceHistory, Country, PriceRule, Region
 from .pricing import RuleBook, bundle_retail_amount
 from .selectors import CATALOGUE_VERSION_KEY, catalogue_cache_version_forget
 
@@ -235,6 +235,102 @@ def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResu
         transaction.on_commit(catalogue_cache_bump)
     n_countries = len({c.iso for b in remote for c in b.countries})
     return SyncResult(len(to_create), len(to_update), deactivated, unchanged, n_countries)
+
+
+@dataclass(frozen=True)
+class OffersSyncResult:
+    matched: int  # packages that are offers of one of our products now
+    unmatched: int  # packages equivalent to none of our products: not sold
+    deactivated: int  # offers the provider no longer lists
+
+
+def _data_class(data_mb: int, unlimited: bool) -> float:
+    """Data in GB whichever way a provider counts one (eSIM Go 1000 MB, Airalo 1024)."""
+    if unlimited:
+        return -1.0
+    return round(data_mb / (1024 if data_mb % 1024 == 0 else 1000), 2)
+
+
+def _equivalence(countries: frozenset[str], data_mb: int, unlimited: bool, days: int) -> tuple:  # type: ignore[type-arg]
+    return (countries, _data_class(data_mb, unlimited), days)
+
+
+def catalogue_offers_sync(*, provider: Provider) -> OffersSyncResult:
+    """Attach a second provider's packages to the products they are equivalent to (the
+    same countries, data and validity: neither provider states a speed class), as offers
+    (fulfilment/routing.py); our product, its code and its one price do not change. Of
+    several equivalent packages the cheapest is the offer. A package equivalent to no
+    product is not sold (counted); offers it no longer lists are deactivated. Running
+    twice changes nothing."""
+    remote = provider.list_bundles()  # network first, outside the transaction
+    now = timezone.now()
+    with transaction.atomic():
+        products: dict[tuple, Bundle] = {}  # type: ignore[type-arg]
+        for bundle in (
+            bundle_qs_select_for_update()
+            .filter(is_active=True)
+            .exclude(provider=provider.name)
+            .order_by("pk")
+            .prefetch_related("countries")
+        ):
+            key = _equivalence(
+                frozenset(c.iso for c in bundle.countries.all()),
+                bundle.data_mb,
+                bundle.unlimited,
+                bundle.validity_days,
+            )
+            products.setdefault(key, bundle)
+        best: dict[int, ProviderBundle] = {}
+        unmatched = 0
+        for pb in remote:
+            product = products.get(
+                _equivalence(
+                    frozenset(c.iso for c in pb.countries),
+                    pb.data_mb,
+                    pb.unlimited,
+                    pb.validity_days,
+                )
+            )
+            if product is None or pb.cost.currency != product.currency:
+                unmatched += 1
+                continue
+            current = best.get(product.pk)
+            if current is None or pb.cost.amount < current.cost.amount:
+                best[product.pk] = pb
+        existing = {
+            o.bundle_id: o
+            for o in bundle_offer_qs_select_for_update().filter(provider=provider.name)
+        }
+        # A package now the offer of another product: free its code before it is reused
+        # (unique per provider).
+        kept_codes = {pb.code for pb in best.values()}
+        stale = [
+            o.pk
+            for bundle_id, o in existing.items()
+            if o.provider_code in kept_codes
+            and (bundle_id not in best or best[bundle_id].code != o.provider_code)
+        ]
+        BundleOffer.objects.filter(pk__in=stale).delete()
+        for bundle_id, pb in best.items():
+            BundleOffer.objects.update_or_create(
+                bundle_id=bundle_id,
+                provider=provider.name,
+                defaults={
+                    "provider_code": pb.code,
+                    "cost_amount": pb.cost.amount,
+                    "currency": pb.cost.currency,
+                    "is_active": True,
+                    "last_synced_at": now,
+                },
+            )
+        deactivated = (
+            BundleOffer.objects.filter(provider=provider.name, is_active=True)
+            .exclude(bundle_id__in=list(best))
+            .update(is_active=False, last_synced_at=now)
+        )
+    result = OffersSyncResult(len(best), unmatched, deactivated)
+    logger.info("catalogue offers sync (%s): %s", provider.name, result)
+    return result
 
 
 def catalogue_reprice() -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
-from providers import ProviderRateLimited, ProviderUnavailable
+from providers import ProviderRateLimited, ProviderUnavailable, get_provider
 from ttelgo.transient import DATABASE_FAULTS
 
+from .services import catalogue_offers_sync
 from .services import catalogue_reprice as _catalogue_reprice
 from .services import catalogue_sync as _catalogue_sync
 
@@ -23,11 +25,18 @@ from .services import catalogue_sync as _catalogue_sync
 )
 def catalogue_sync() -> dict[str, Any]:
     result = _catalogue_sync()
+    offers = {}
+    # The other enabled providers' packages become offers of the products just synced.
+    for name in settings.ESIM_PROVIDERS:
+        if name not in (settings.ESIM_PROVIDER, "sandbox"):
+            synced = catalogue_offers_sync(provider=get_provider(name=name))
+            offers[name] = {"matched": synced.matched, "unmatched": synced.unmatched}
     return {
         "created": result.created,
         "updated": result.updated,
         "deactivated": result.deactivated,
         "unchanged": result.unchanged,
+        "offers": offers,
     }
 
 

@@ -10,5 +10,5 @@ urlpatterns: list[URLPattern] = [
         api.CatalogueBundleDetailApi.as_view(),
         name="catalogue-bundle-detail",
     ),
-    path("vendor/catalogue", api.VendorCatalogueListApi.as_view(), name="vendor-catalogue"),
+    # GET vendor/catalogue is fulfilment's (fulfilment/stock/api.py): it adds `in_stock`.
 ]

@@ -16,10 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.api_overview import OVERVIEW, webhook_component_name, webhook_components
 from ttelgo.errors import STATUS_BY_CODE
+from ttelgo.outbox import EVENT_TYPES
 
-# Paths that are not part of the client API.
+# Paths that are not part of the client API (the inbound webhooks, the sandbox's hooks)...
 PRIVATE_PREFIXES = ("/api/v1/sandbox/", "/api/v1/webhooks/")
+# ...except the sandbox's payment confirmation, which a test-mode integrator needs.
+SANDBOX_PUBLIC = (
+    "/api/v1/sandbox/payment_intents/{payment_intent_id}/succeed",
+    "/api/v1/sandbox/payment_intents/{payment_intent_id}/fail",
+)
 
 # POSTs whose Idempotency-Key is required (the rest accept it).
 IDEMPOTENCY_REQUIRED = {
@@ -227,7 +234,10 @@ OPERATIONS: dict[str, Doc] = {
     "vendor_catalogue_list": Doc(
         "List bundles at my prices",
         "The catalogue at this vendor's prices (retail minus its tier discount), with the "
-        "same filters as the public catalogue.",
+        "same filters as the public catalogue. `in_stock: true` marks a bundle held in "
+        "ready stock now (in the key's mode): an order of it is answered `201` "
+        "`completed` with its eSIMs. No counts are given, and it can change at any moment "
+        "(an order that finds stock empty is provisioned as usual).",
     ),
     "vendor_orders_create": Doc(
         "Buy eSIMs for a customer",
@@ -235,7 +245,12 @@ OPERATIONS: dict[str, Doc] = {
         "(postpaid) at once and provisions the eSIMs in the background: the answer is "
         "`provisioning` (or `in_review` when fraud rules hold it), and the order turns "
         "`completed` with its eSIMs within seconds for small orders (the `order.completed` "
-        "webhook, or poll `GET /vendor/orders/{id}`). Not "
+        "webhook, or poll `GET /vendor/orders/{id}`). A bundle held in ready stock "
+        "(`in_stock` in the catalogue) is delivered in this request instead: the `201` is "
+        "`completed` with its `esims` (ICCID, `lpa`, `activation.ios_url` for one-tap "
+        "install, `page_url` with the QR; the QR image is `GET /vendor/esims/{iccid}/qr`), "
+        "in the same shape as `GET /vendor/orders/{id}`, and `order.completed` is sent as "
+        "usual. Not "
         "enough funds is 402 `insufficient_funds` (prepaid) or `credit_limit_exceeded` "
         "(postpaid), with `available`, `required` and `shortfall` in `details`; nothing "
         "is created then. With `customer_email` (and `customer_language`: en, es, fr, de) "
@@ -552,6 +567,25 @@ OPERATIONS: dict[str, Doc] = {
             "sender_name": "Globetrotter Mobile",
         },
     ),
+    # --- test mode: the sandbox gateway ------------------------------------------------------
+    "sandbox_payment_intent_succeed": Doc(
+        "Test mode: confirm a payment",
+        "Only where payments run on the sandbox gateway (`make run`, test environments; "
+        "404 elsewhere): pays the PaymentIntent named by an order's or a wallet top-up's "
+        "`payment_intent_id`, as a customer's card would, and sends the signed "
+        "`payment_intent.succeeded` event our Stripe webhook handles, so the order is "
+        "provisioned as in production. An unknown intent is 404; one already paid or "
+        "cancelled is 409 `invalid_state`. No credentials needed.",
+        errors=("invalid_state",),
+    ),
+    "sandbox_payment_intent_fail": Doc(
+        "Test mode: decline a payment",
+        "Only where payments run on the sandbox gateway (404 elsewhere): declines the "
+        "PaymentIntent as a card would (`card_declined`); the order stays "
+        "`awaiting_payment` and can still be paid. An unknown intent is 404; one already "
+        "paid or cancelled is 409 `invalid_state`.",
+        errors=("invalid_state",),
+    ),
     "vendor_brand_partial_update": Doc(
         "Change my brand",
         "Changes only the fields sent; the others stay.",
@@ -582,6 +616,8 @@ ERROR_TEXT: dict[str, str] = {
     "conflict": "It already exists.",
     "idempotency_key_reused": "This Idempotency-Key was used with another request.",
     "rate_limited": "Too many requests; retry after `Retry-After` seconds.",
+    "temporarily_unavailable": "A service this request needs is busy or down; retry after "
+    "`Retry-After` seconds (with the same Idempotency-Key, if you sent one).",
 }
 
 EXAMPLE_DETAILS: dict[str, dict[str, Any]] = {
@@ -597,38 +633,132 @@ EXAMPLE_DETAILS: dict[str, dict[str, Any]] = {
         "shortfall": {"amount": "1.30", "currency": "USD"},
     },
     "rate_limited": {"retry_after": 12},
+    "refund_not_allowed": {"reason": "installed"},
+    "idempotency_key_reused": {"idempotency_key": "3f1c9a52-order-1042"},
+    "idempotency_key_in_use": {"idempotency_key": "3f1c9a52-order-1042"},
 }
 
-ENVELOPE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "Every error, whatever the status: one machine-readable `code`, a "
-    "message for people, `details` (field errors, amounts) and the request id to quote "
-    "to support.",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details", "request_id"],
-            "properties": {
-                "code": {"type": "string", "enum": sorted(STATUS_BY_CODE)},
-                "message": {"type": "string"},
-                "details": {"type": "object", "additionalProperties": True},
-                "request_id": {"type": "string"},
-            },
-        }
+
+def _envelope(description: str, codes: list[str], details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details", "request_id"],
+                "properties": {
+                    "code": {"type": "string", "enum": codes},
+                    "message": {"type": "string"},
+                    "details": details,
+                    "request_id": {"type": "string"},
+                },
+            }
+        },
+    }
+
+
+def _codes(status: int) -> list[str]:
+    return sorted(c for c, s in STATUS_BY_CODE.items() if s == status)
+
+
+_FREE_DETAILS: dict[str, Any] = {"type": "object", "additionalProperties": True}
+
+ENVELOPE_SCHEMA = _envelope(
+    "Every error, whatever the status: one machine-readable `code`, a message for people, "
+    "`details` (field errors, amounts) and the request id to quote to support.",
+    sorted(STATUS_BY_CODE),
+    _FREE_DETAILS,
+)
+
+# `details` typed per status where its content is fixed (the rest: `ErrorEnvelope`).
+ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ValidationErrorDetails": {
+        "type": "object",
+        "description": "Each field, query parameter or header in error (`non_field_errors` "
+        "for the request as a whole) with its messages; a nested object or list names its "
+        "own fields or positions the same way. `credentials_in_query` names the query "
+        "`parameters`.",
+        "additionalProperties": {
+            "anyOf": [
+                {"type": "array", "items": {}},
+                {"type": "object", "additionalProperties": True},
+                {"type": "string"},
+            ]
+        },
+    },
+    "FundsShortfallDetails": {
+        "type": "object",
+        "description": "How far off the wallet or credit line is.",
+        "required": ["available", "required", "shortfall"],
+        "properties": {
+            "available": {"$ref": "#/components/schemas/Money"},
+            "required": {"$ref": "#/components/schemas/Money"},
+            "shortfall": {"$ref": "#/components/schemas/Money"},
+        },
+    },
+    "ConflictDetails": {
+        "type": "object",
+        "description": "`reason` for `refund_not_allowed` (`installed`, `outside_window`, "
+        "`already_requested`, `revoked`, `order_not_refundable`); the `idempotency_key` for `idempotency_key_in_use`; other "
+        "facts of the refusal.",
+        "properties": {
+            "reason": {"type": "string"},
+            "idempotency_key": {"type": "string"},
+        },
+        "additionalProperties": True,
+    },
+    "IdempotencyKeyReusedDetails": {
+        "type": "object",
+        "description": "The key that was used with another request.",
+        "properties": {"idempotency_key": {"type": "string"}},
+        "additionalProperties": True,
+    },
+    "RateLimitedDetails": {
+        "type": "object",
+        "description": "`retry_after`: seconds to wait (as the `Retry-After` header).",
+        "properties": {"retry_after": {"type": "integer", "minimum": 1}},
+        "additionalProperties": True,
     },
 }
 
+# The envelope component each error status is answered with.
+ENVELOPE_BY_STATUS: dict[str, tuple[str, str, str]] = {
+    # status: (component, description, details component)
+    "400": ("ValidationErrorEnvelope", "A 400: what is wrong, named.", "ValidationErrorDetails"),
+    "402": ("PaymentErrorEnvelope", "A 402: the funds are short.", "FundsShortfallDetails"),
+    "409": ("ConflictErrorEnvelope", "A 409: refused in this state.", "ConflictDetails"),
+    "422": (
+        "IdempotencyErrorEnvelope",
+        "A 422: the Idempotency-Key belongs to another request.",
+        "IdempotencyKeyReusedDetails",
+    ),
+    "429": ("RateLimitedErrorEnvelope", "A 429: too many requests.", "RateLimitedDetails"),
+}
+
+
+def _error_components() -> dict[str, Any]:
+    components: dict[str, Any] = {"ErrorEnvelope": ENVELOPE_SCHEMA, **ERROR_SCHEMAS}
+    for status, (name, description, details) in ENVELOPE_BY_STATUS.items():
+        components[name] = _envelope(
+            description, _codes(int(status)), {"$ref": f"#/components/schemas/{details}"}
+        )
+    return components
+
 
 def endpoints_public(endpoints: list[Any], **_kwargs: Any) -> list[Any]:
-    """Preprocessing hook: the sandbox's hooks and inbound webhooks are not client API."""
-    return [e for e in endpoints if not e[0].startswith(PRIVATE_PREFIXES)]
+    """Preprocessing hook: inbound webhooks are not client API; of the sandbox, only the
+    payment confirmation (test mode) is."""
+    return [e for e in endpoints if e[0] in SANDBOX_PUBLIC or not e[0].startswith(PRIVATE_PREFIXES)]
 
 
 def _errors_for(path: str, method: str, operation: dict[str, Any], doc: Doc) -> list[str]:
     codes: list[str] = []
     vendor = path.startswith("/api/v1/vendor/")
-    public = path.startswith(("/api/v1/catalogue/", "/api/v1/auth/", "/api/v1/vendors/"))
+    public = path.startswith(
+        ("/api/v1/catalogue/", "/api/v1/auth/", "/api/v1/vendors/", "/api/v1/sandbox/")
+    )
     if operation.get("requestBody") or operation.get("parameters"):
         codes.append("validation_error")
     if not public:
@@ -642,10 +772,31 @@ def _errors_for(path: str, method: str, operation: dict[str, Any], doc: Doc) -> 
     if vendor or path.startswith("/api/v1/auth/") or path.startswith("/api/v1/vendors/"):
         codes.append("rate_limited")
     codes += doc.errors
+    codes.append("temporarily_unavailable")
     return list(dict.fromkeys(codes))
 
 
-def _error_response(codes: list[str]) -> dict[str, Any]:
+REQUEST_ID_HEADER = {
+    "schema": {"type": "string"},
+    "required": True,
+    "description": "This request's id (yours echoed when you sent a valid `X-Request-ID`); "
+    "quote it to support.",
+}
+RETRY_AFTER_HEADER = {
+    "schema": {"type": "integer", "minimum": 1},
+    "required": False,
+    "description": "Seconds to wait before retrying (429, 503, and a 409 "
+    "`idempotency_key_in_use`).",
+}
+REPLAYED_HEADER = {
+    "schema": {"type": "string", "enum": ["true"]},
+    "required": False,
+    "description": "Present on a replay: this is the stored answer to an earlier request "
+    "with the same Idempotency-Key and body.",
+}
+
+
+def _error_response(status: str, codes: list[str]) -> dict[str, Any]:
     examples = {
         code: {
             "summary": ERROR_TEXT.get(code, code),
@@ -660,19 +811,19 @@ def _error_response(codes: list[str]) -> dict[str, Any]:
         }
         for code in codes
     }
+    component = ENVELOPE_BY_STATUS.get(status, ("ErrorEnvelope",))[0]
     response: dict[str, Any] = {
         "description": "; ".join(f"`{c}`: {ERROR_TEXT.get(c, c)}" for c in codes),
         "content": {
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
+                "schema": {"$ref": f"#/components/schemas/{component}"},
                 "examples": examples,
             }
         },
+        "headers": {"X-Request-ID": REQUEST_ID_HEADER},
     }
-    if "rate_limited" in codes:
-        response["headers"] = {
-            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
-        }
+    if status in ("409", "429", "503"):
+        response["headers"]["Retry-After"] = RETRY_AFTER_HEADER
     return response
 
 
@@ -684,7 +835,9 @@ def _idempotency_header(operation: dict[str, Any], required: bool) -> None:
             "in": "header",
             "name": "Idempotency-Key",
             "required": required,
-            "schema": {"type": "string", "maxLength": 255},
+            # Printable ASCII is what every client can send in a header; the server takes
+            # any 1-255 printable characters.
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
             "description": "Your unique key for this request (a UUID): a retry with the same "
             "key and body returns the first answer (`Idempotent-Replayed: true`) instead of "
             "doing it again. Kept 24 hours.",
@@ -692,9 +845,26 @@ def _idempotency_header(operation: dict[str, Any], required: bool) -> None:
     )
 
 
+def _success_headers(responses: dict[str, Any], replayable: bool) -> None:
+    for status, response in responses.items():
+        if status.startswith(("2", "3")):
+            headers = response.setdefault("headers", {})
+            headers["X-Request-ID"] = REQUEST_ID_HEADER
+            if replayable:
+                headers["Idempotent-Replayed"] = REPLAYED_HEADER
+
+
 def schema_document(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
-    """Postprocessing hook: summaries, descriptions, errors, headers and examples."""
-    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ENVELOPE_SCHEMA
+    """Postprocessing hook: the overview, summaries, descriptions, errors, headers,
+    examples, and the webhook payloads."""
+    result.setdefault("info", {})["description"] = OVERVIEW
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(_error_components())
+    schemas.update(webhook_components())
+    result["x-webhooks"] = {
+        event: {"$ref": f"#/components/schemas/{webhook_component_name(event)}"}
+        for event in EVENT_TYPES
+    }
     for path, methods in result.get("paths", {}).items():
         for method, operation in methods.items():
             if not isinstance(operation, dict) or "operationId" not in operation:
@@ -704,14 +874,23 @@ def schema_document(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
                 continue  # tests/core/test_api_docs.py names it
             operation["summary"] = doc.summary
             operation["description"] = doc.description
-            if method == "post" and operation["operationId"] not in IDEMPOTENCY_NONE:
+            if path in SANDBOX_PUBLIC:
+                operation["tags"] = ["test mode"]
+            # No credentials: `security: []`, the way generators read "public" (they take
+            # `[{}]`, an empty requirement, for "needs a client with credentials").
+            security = operation.get("security")
+            if not security or {} in security:
+                operation["security"] = []
+            idempotent = method == "post" and operation["operationId"] not in IDEMPOTENCY_NONE
+            if idempotent:
                 _idempotency_header(operation, operation["operationId"] in IDEMPOTENCY_REQUIRED)
             by_status: dict[str, list[str]] = {}
             for code in _errors_for(path, method, operation, doc):
                 by_status.setdefault(str(STATUS_BY_CODE[code]), []).append(code)
             responses = operation.setdefault("responses", {})
             for status, codes in sorted(by_status.items()):
-                responses[status] = _error_response(codes)
+                responses[status] = _error_response(status, codes)
+            _success_headers(responses, idempotent)
             if doc.request is not None:
                 for media in operation.get("requestBody", {}).get("content", {}).values():
                     media["example"] = doc.request

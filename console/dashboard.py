@@ -185,7 +185,7 @@ def provider_health() -> ProviderHealth:
     """The provider in use and its circuit breaker's state (shared through Redis when
     REDIS_URL is set, so this is what the workers see)."""
     name = str(getattr(settings, "ESIM_PROVIDER", "sandbox"))
-    if name != "esimgo":
+    if name not in ("esimgo", "airalo"):
         faults = sandbox_faults_get()
         active = [
             f"{label}={value}"

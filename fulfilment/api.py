@@ -21,6 +21,7 @@ from catalogue.qr import qr_png, qr_svg
 from fulfilment.models import Esim
 from fulfilment.notifications import esim_delivery_resend
 from fulfilment.refunds import esim_refund_request
+from fulfilment.sale import order_create_b2b
 from fulfilment.selectors import esim_get_for_buyer, esim_list_for_buyer
 from fulfilment.serializers import (
     CustomerOrderOutputSerializer,
@@ -207,9 +208,22 @@ class EsimQrMixin:
 
 
 QR_SCHEMA = extend_schema(
-    parameters=[OpenApiParameter("format", str, enum=["png", "svg"], required=False)],
+    parameters=[
+        OpenApiParameter(
+            "format",
+            str,
+            enum=["png", "svg"],
+            required=False,
+            description="`png` (the default): answered `image/png`; `svg`: answered "
+            "`image/svg+xml` (as with `Accept: image/svg+xml`). Anything else is 400.",
+        )
+    ],
     responses={
-        (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="QR of the LPA"),
+        (200, "image/png"): OpenApiResponse(
+            OpenApiTypes.BINARY,
+            description="The QR code of the LPA string: `image/png` unless `format=svg` "
+            "asked for `image/svg+xml`.",
+        ),
         (200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.STR, description="QR as SVG"),
     },
 )
@@ -338,8 +352,9 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         vendor = request.vendor  # type: ignore[attr-defined]
-        # The service returns the order with its rows: nothing to read back.
-        order = services.order_create_b2b(vendor=vendor, **data.validated_data)
+        # The service returns the order with its rows: nothing to read back. An order
+        # delivered from stock comes back completed, with its eSIMs.
+        order = order_create_b2b(vendor=vendor, **data.validated_data)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
 

@@ -9,9 +9,9 @@ class FulfilmentConfig(AppConfig):
     # Its data is the operators' to look after: every operator role may view it.
     operated = True
     # Model modules besides `fulfilment.models` (the eSIM record, its refunds, the
-    # provider's refunds): the auto top-up rules and runs. Django registers them here,
+    # provider's refunds): the auto top-up rules and runs, the ready stock. Django registers them here,
     # before any app is ready; no model module imports another to get it registered.
-    model_modules = ("fulfilment.auto_topups.models",)
+    model_modules = ("fulfilment.auto_topups.models", "fulfilment.stock.models")
 
     def import_models(self) -> None:
         super().import_models()

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from fulfilment.lock_objects import provider_refund_qs_select_for_update
 from fulfilment.models import ProviderRefund
+from fulfilment.routing import client_for, esim_provider
 from fulfilment.state import PROVIDER_REFUND_STATES
 from ledger.services import provider_refund_due, provider_refund_received
 from orders.models import Order
@@ -44,7 +45,9 @@ def provider_refund_expect(*, order: Order, iccid: str, bundle_code: str, cost: 
 def _refund_arrived(refund: ProviderRefund) -> bool:
     """Whether the provider reports the bundle revoked (asked outside any transaction)."""
     try:
-        bundles = get_provider(refund.order.livemode).get_usage(refund.iccid)
+        bundles = client_for(
+            esim_provider(refund.iccid), refund.order.livemode, get_provider
+        ).get_usage(refund.iccid)
     except ProviderNotFound:
         return False
     rows = [b for b in bundles if b.bundle_code == refund.bundle_code]

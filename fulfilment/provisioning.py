@@ -24,14 +24,14 @@ import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Greatest
+from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 
 from billing.services import vendor_order_capture, vendor_order_void
@@ -39,15 +39,20 @@ from catalogue.models import Bundle
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
 from fulfilment.notifications import order_completed_notify, order_failed_notify
+from fulfilment.routing import Route, client_for, esim_provider, route_code, routes_for
 from fulfilment.state import ESIM_STATES, esim_transition
-from ledger.services import order_cost_record
+from fulfilment.stock.models import StockBatch, StockEsim
+from fulfilment.stock.services import stock_esims_take
+from ledger.services import order_cost_record, stock_sale_cost_record
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.receivers import order_refund_recorded, order_refund_settle
+from orders.selectors import order_rows_known
 from orders.state import order_transition
 from payments.selectors import payment_fully_refunded
 from providers import (
     CircuitOpen,
+    Provider,
     ProviderError,
     ProviderOrder,
     ProviderUnavailable,
@@ -55,6 +60,7 @@ from providers import (
 )
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
+from ttelgo.queues import PROVISIONING, queue_for
 
 logger = logging.getLogger(__name__)
 S = Order.Status
@@ -79,9 +85,18 @@ class Outcome:
     reason: str = ""
 
 
+REFERENCE_PREFIX = "ttelgo-order-"
+
+
 def provider_reference_for(order_id: int) -> str:
     """Our reference at the provider: deterministic, so a re-run finds what a crash left."""
-    return f"ttelgo-order-{order_id}"
+    return f"{REFERENCE_PREFIX}{order_id}"
+
+
+def order_id_from_provider_reference(reference: str) -> int | None:
+    """The order id in one of our references (a provider echoes it back), or None."""
+    tail = reference.removeprefix(REFERENCE_PREFIX)
+    return int(tail) if tail != reference and tail.isdigit() else None
 
 
 # How long an order waits when our circuit breaker refuses the provider (its reset
@@ -133,7 +148,11 @@ def order_provision_attempt(
 ) -> Outcome:
     """One attempt (see the module docstring). `final`: a transient failure fails the
     order. An order past MAX_ATTEMPTS fails on a transient error too. `heartbeat`: renew
-    the lease from a thread while the attempt runs (a worker; not eager runs)."""
+    the lease from a thread while the attempt runs (a worker; not eager runs). An order
+    no attempt has sent to the provider yet is first offered to stock (no provider call:
+    `order_stock_deliver`)."""
+    if order_stock_deliver(order_id=order_id):
+        return Outcome("completed", reason="from stock")
     order = _claim(order_id)
     if order is None:
         current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
@@ -266,45 +285,106 @@ def _release(
     Order.objects.filter(pk=order_id, status=S.PROVISIONING).update(**fields)
 
 
+def _provider(name: str, livemode: bool) -> Provider:
+    """The client of provider `name` (the default one through `get_provider(livemode)`,
+    as it always was fetched)."""
+    return client_for(name, livemode, get_provider)
+
+
 def _buy(*, order: Order, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
-    provider = get_provider(order.livemode)
+    """Find, else buy, on the routes of the sale (fulfilment/routing.py), never twice.
+
+    Every provider an attempt ever asked to order (`providers_sent`) is asked first for an
+    order under our reference; while one of them cannot answer, the error stands and the
+    order waits: another provider is tried only once each one that may have bought says
+    it has nothing. Then the routes are tried in turn; a provider that refuses without
+    buying (`skip_provider`) passes the sale to the next one."""
     if order.provider_reference:
-        return provider.get_order(order.provider_reference)
-    if order.provider_order_sent_at is not None:
-        # An earlier attempt asked the provider to order: it may have bought before it
-        # timed out or died. Never order twice.
-        found = provider.find_order(
-            reference,
-            since=order.provider_order_sent_at,
-            bundle_code=bundle_code,
-            quantity=quantity,
-            adoptable=provider_reference_unclaimed,
+        return _ours(
+            _provider(order.provider, order.livemode).get_order(order.provider_reference),
+            bundle_code,
         )
-        if found is not None:
-            _provider_reference_keep(order.pk, found.reference)
-            return found
-    # Written before the call: an attempt that dies during it leaves the mark behind.
-    Order.objects.filter(pk=order.pk, provider_order_sent_at__isnull=True).update(
-        provider_order_sent_at=timezone.now()
-    )
-    placed = provider.create_order(bundle_code=bundle_code, quantity=quantity, reference=reference)
-    # Keep the provider's id at once: a crash before settling then re-reads, not re-buys.
-    _provider_reference_keep(order.pk, placed.reference)
-    return placed
+    sent = list(order.providers_sent)
+    if order.provider_order_sent_at is not None and not sent:
+        sent = [order.provider or (settings.ESIM_PROVIDER if order.livemode else "sandbox")]
+    if order.provider_order_sent_at is not None:
+        # An earlier attempt asked these providers to order: any may have bought before
+        # it timed out or died. Never order twice.
+        for name in sent:
+            found = _provider(name, order.livemode).find_order(
+                reference,
+                since=order.provider_order_sent_at,
+                bundle_code=route_code(bundle_code=bundle_code, provider=name),
+                quantity=quantity,
+                adoptable=provider_reference_unclaimed,
+            )
+            if found is not None:
+                _provider_reference_keep(order.pk, found.reference, provider=name)
+                return _ours(found, bundle_code)
+    routes = routes_for(bundle_code=bundle_code, livemode=order.livemode)
+    refused: ProviderError | None = None
+    for route in routes:
+        client = _provider(route.provider, order.livemode)
+        # Written before the call: an attempt that dies during it leaves the mark behind.
+        sent = [*(n for n in sent if n != route.provider), route.provider]
+        Order.objects.filter(pk=order.pk).update(
+            provider_order_sent_at=Coalesce(F("provider_order_sent_at"), Now()),
+            providers_sent=sent,
+            provider=route.provider,
+            provider_route=_route_reason(route, refused),
+        )
+        try:
+            placed = client.create_order(
+                bundle_code=route.code, quantity=quantity, reference=reference
+            )
+        except ProviderError as exc:
+            if not exc.skip_provider:
+                raise  # it may have bought (a timeout): the next attempt finds first
+            # It surely did not buy: no need to ask it later.
+            sent = [n for n in sent if n != route.provider]
+            Order.objects.filter(pk=order.pk).update(providers_sent=sent)
+            logger.info("order %s: %s cannot deliver (%s)", order.pk, route.provider, exc.message)
+            refused = exc
+            continue
+        # Keep the provider's id at once: a crash before settling then re-reads, not re-buys.
+        _provider_reference_keep(order.pk, placed.reference, provider=route.provider)
+        return _ours(placed, bundle_code)
+    if refused is None:
+        raise ProviderUnavailable(f"no enabled provider offers {bundle_code}")
+    raise refused
+
+
+def _route_reason(route: Route, refused: ProviderError | None) -> str:
+    reason = f"{route.reason} ({route.code} at {route.cost_amount} {route.currency})".strip()
+    if refused is not None:
+        reason += f"; after {refused.code}"
+    return reason[:200]
+
+
+def _ours(placed: ProviderOrder, bundle_code: str) -> ProviderOrder:
+    """The provider's order under our product code (what our eSIMs and webhooks say)."""
+    return replace(placed, bundle_code=bundle_code) if placed.bundle_code != bundle_code else placed
 
 
 def provider_reference_unclaimed(provider_reference: str) -> bool:
-    """No order holds this provider reference yet: an order found at the provider under
-    it may be adopted."""
-    return not Order.objects.filter(provider_reference=provider_reference).exists()
+    """No order holds this provider reference yet, and it did not buy stock: an order
+    found at the provider under it may be adopted."""
+    return (
+        not Order.objects.filter(provider_reference=provider_reference).exists()
+        and not StockEsim.objects.filter(provider_reference=provider_reference).exists()
+        and not StockBatch.objects.filter(provider_reference=provider_reference).exists()
+    )
 
 
-def _provider_reference_keep(order_id: int, provider_reference: str) -> None:
+def _provider_reference_keep(order_id: int, provider_reference: str, *, provider: str = "") -> None:
     """Record the provider's order on ours. Unique per provider order: if another of our
     orders adopted the same orphan meanwhile, this attempt backs off and retries."""
+    fields: dict[str, Any] = {"provider_reference": provider_reference}
+    if provider:
+        fields["provider"] = provider
     try:
         with transaction.atomic():
-            Order.objects.filter(pk=order_id).update(provider_reference=provider_reference)
+            Order.objects.filter(pk=order_id).update(**fields)
     except IntegrityError:
         raise ProviderUnavailable(
             f"provider order {provider_reference} was taken by another order; looking again"
@@ -327,8 +407,15 @@ def _apply_topup(*, order: Order, bundle_code: str, reference: str) -> _Topup:
         if applied is not None:
             Order.objects.filter(pk=order.pk).update(provider_reference=applied)
             return _Topup(applied, None)
-    result = get_provider(order.livemode).apply_topup(
-        iccid=order.target_iccid, bundle_code=bundle_code, reference=reference
+    # A top-up goes to the provider that issued the eSIM, under its code for the product.
+    issuer = esim_provider(order.target_iccid)
+    Order.objects.filter(pk=order.pk).update(
+        provider=issuer, provider_route="issuer of the eSIM" if issuer else ""
+    )
+    result = _provider(issuer, order.livemode).apply_topup(
+        iccid=order.target_iccid,
+        bundle_code=route_code(bundle_code=bundle_code, provider=issuer) if issuer else bundle_code,
+        reference=reference,
     )
     Order.objects.filter(pk=order.pk).update(provider_reference=result.reference)
     return _Topup(result.reference, result.cost)
@@ -341,7 +428,9 @@ def _topup_found_on_esim(*, order: Order, bundle_code: str) -> str | None:
     since = order.created_at
     assigned = [
         usage
-        for usage in get_provider(order.livemode).get_usage(order.target_iccid)
+        for usage in _provider(esim_provider(order.target_iccid), order.livemode).get_usage(
+            order.target_iccid
+        )
         if usage.bundle_code == bundle_code
         and usage.assigned_at is not None
         and usage.assigned_at >= since
@@ -407,9 +496,8 @@ def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
         order = _settle_money_and_complete(
             order=order, provider_reference=placed.reference, cost=cost
         )
-        if _refunded_meanwhile(order):
+        if not _completed_notify(order):
             return Outcome("completed", reason="refunded while provisioning")
-        order_completed_notify(order=order)
     return Outcome("completed")
 
 
@@ -441,9 +529,8 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             provider_reference=provider_reference,
             cost=cost or Money(order.cost_total, order.currency),
         )
-        if _refunded_meanwhile(order):
+        if not _completed_notify(order):
             return Outcome("completed", reason="refunded while provisioning")
-        order_completed_notify(order=order)
     return Outcome("completed")
 
 
@@ -473,25 +560,106 @@ def _refunded_meanwhile(order: Order) -> bool:
     return True
 
 
-def _settle_money_and_complete(*, order: Order, provider_reference: str, cost: Money) -> Order:
+def _completed_notify(order: Order) -> bool:
+    """The vendor's webhook and the customer's email of a completed order, unless its
+    payment was refunded meanwhile (then it is refunded at once instead): False."""
+    if _refunded_meanwhile(order):
+        return False
+    order_completed_notify(order=order)
+    return True
 
+
+def _settle_money_and_complete(
+    *, order: Order, provider_reference: str, cost: Money, from_stock: bool = False
+) -> Order:
+    """Charge the buyer and book what the eSIMs cost, then complete the order. Bought now,
+    the cost is owed to the provider (`order_cost_record`); `from_stock`, it was paid
+    when the stock was bought and moves from inventory to cost of sales."""
+    bundle_code = order.items_listed[0].bundle_code
     if order.channel == Order.Channel.B2B:
         # The vendor's reservation becomes the charge; the cost of goods is posted with it.
         # The bundle code rides along so postpaid invoices can show lines per bundle.
         vendor_order_capture(
-            order_id=order.pk, cost=cost, metadata={"bundle_code": order.items.get().bundle_code}
+            order_id=order.pk,
+            cost=None if from_stock else cost,
+            metadata={"bundle_code": bundle_code},
         )
-    elif cost.amount > 0:
+    elif cost.amount > 0 and not from_stock:
         order_cost_record(cost=cost, reference=f"order:{order.pk}:cost", order_id=order.pk)
+    if from_stock and cost.amount > 0:
+        stock_sale_cost_record(
+            cost=cost,
+            reference=f"order:{order.pk}:stock_cost",
+            order_id=order.pk,
+            livemode=order.livemode,
+        )
     return order_transition(
         order_id=order.pk,
         to=S.COMPLETED,
         expected=S.PROVISIONING,
-        reason="eSIMs delivered" if order.kind == Order.Kind.ESIM else "top-up applied",
+        reason=(
+            "eSIMs delivered from stock"
+            if from_stock
+            else "eSIMs delivered"
+            if order.kind == Order.Kind.ESIM
+            else "top-up applied"
+        ),
         provider_reference=provider_reference,
         cost_total=cost.amount,
         provisioning_lease_until=None,
+        provisioning_queued_until=None,
     )
+
+
+# --- sale from stock --------------------------------------------------------------------
+
+
+def order_complete_from_stock(*, order: Order) -> Order | None:
+    """Inside the transaction that holds `order` in provisioning (just created, or its row
+    locked): take its eSIMs from stock and complete it as provisioning does (the buyer
+    charged, the stock cost moved from inventory to cost of sales, the webhook and emails
+    queued), with the eSIMs' tagging at the provider queued after commit. Returns the
+    completed order with its rows known, or None: stock cannot fill it and nothing was
+    written. No provider call."""
+    if order.status != S.PROVISIONING or order.kind != Order.Kind.ESIM:
+        return None
+    taken = stock_esims_take(order=order)
+    if taken is None:
+        return None
+    completed = _settle_money_and_complete(
+        order=order, provider_reference="", cost=taken.cost, from_stock=True
+    )
+    order_rows_known(completed, items=order.items_listed, esims=taken.esims)
+    task_enqueue(
+        "fulfilment.tasks.stock_order_tag",
+        order.pk,
+        queue=queue_for(PROVISIONING, livemode=order.livemode),
+    )
+    _completed_notify(completed)
+    return completed
+
+
+def order_stock_deliver(*, order_id: int) -> bool:
+    """The provisioning task's first step: an order in provisioning that no attempt has
+    sent to the provider (and none holds a lease on) is delivered from stock when stock
+    holds it. A customer's payment refunded in full meanwhile is left to provisioning (it
+    refunds the order before buying). True when delivered."""
+    with transaction.atomic():
+        order = order_qs_select_for_update().get(pk=order_id)
+        if (
+            order.status != S.PROVISIONING
+            or order.kind != Order.Kind.ESIM
+            or order.provider_order_sent_at is not None
+            or order.provider_reference
+            or (
+                order.provisioning_lease_until is not None
+                and order.provisioning_lease_until > timezone.now()
+            )
+        ):
+            return False
+        if order.channel == Order.Channel.B2C and payment_fully_refunded(order_id=order.pk):
+            return False
+        return order_complete_from_stock(order=order) is not None
 
 
 def order_provision_fail(*, order_id: int, reason: str, actor: Any = None) -> Outcome:

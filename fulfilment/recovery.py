@@ -33,6 +33,7 @@ from fulfilment.provisioning import (
     provider_reference_for,
     provider_reference_unclaimed,
 )
+from fulfilment.routing import client_for, route_code
 from ledger.services import order_cost_record
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order, OrderEvent
@@ -42,6 +43,7 @@ from orders.services import (
 )
 from orders.state import order_event_record
 from providers import (
+    Provider,
     ProviderError,
     ProviderNotFound,
     ProviderOrder,
@@ -120,20 +122,30 @@ def orders_delivery_guarantee(*, now: datetime | None = None) -> list[int]:
 
 
 def _provider_order(order: Order) -> ProviderOrder | None:
-    """The provider's order for ours (delivered or still processing), or None."""
-    provider = get_provider(order.livemode)
+    """The provider's order for ours (delivered or still processing), or None: asked of
+    the provider that holds it, else of every provider an attempt asked to order."""
     if order.provider_reference:
-        return provider.get_order(order.provider_reference)
+        return _client(order.provider, order.livemode).get_order(order.provider_reference)
     if order.provider_order_sent_at is None:
         return None  # never asked to buy
     item = order.items.get()
-    return provider.find_order(
-        provider_reference_for(order.pk),
-        since=order.provider_order_sent_at,
-        bundle_code=item.bundle_code,
-        quantity=item.quantity,
-        adoptable=provider_reference_unclaimed,
-    )
+    for name in order.providers_sent or [order.provider]:
+        found = _client(name, order.livemode).find_order(
+            provider_reference_for(order.pk),
+            since=order.provider_order_sent_at,
+            bundle_code=route_code(bundle_code=item.bundle_code, provider=name),
+            quantity=item.quantity,
+            adoptable=provider_reference_unclaimed,
+        )
+        if found is not None:
+            if name != order.provider:
+                Order.objects.filter(pk=order.pk).update(provider=name)
+            return found
+    return None
+
+
+def _client(name: str, livemode: bool) -> Provider:
+    return client_for(name, livemode, get_provider)
 
 
 def orders_late_deliveries_revoke() -> list[int]:
@@ -164,7 +176,9 @@ def orders_late_deliveries_revoke() -> list[int]:
                 _late_lease_return(order_id)
                 continue
             if held is not None:
-                _provider_revoke_all(held, livemode=order.livemode)
+                _provider_revoke_all(
+                    held, livemode=order.livemode, provider=Order.objects.get(pk=order.pk).provider
+                )
         except ProviderError as exc:
             logger.info("late delivery of order %s not revoked yet: %s", order.pk, exc)
             _late_lease_return(order_id)
@@ -178,10 +192,12 @@ def _late_lease_return(order_id: int) -> None:
     Order.objects.filter(pk=order_id).update(provisioning_lease_until=None)
 
 
-def _provider_revoke_all(held: ProviderOrder, *, livemode: bool) -> None:
+def _provider_revoke_all(held: ProviderOrder, *, livemode: bool, provider: str = "") -> None:
     for install in held.esims:
         try:
-            get_provider(livemode).revoke_bundle(iccid=install.iccid, bundle_code=held.bundle_code)
+            _client(provider, livemode).revoke_bundle(
+                iccid=install.iccid, bundle_code=held.bundle_code
+            )
         except ProviderNotFound:
             pass  # revoked by an earlier run
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
 from fulfilment.provider_refunds import provider_refund_expect
+from fulfilment.routing import client_for, esim_provider, route_code
 from fulfilment.state import ESIM_STATES, esim_transition
 from orders.models import Order
 from orders.state import order_event_record
@@ -68,7 +69,13 @@ def _provider_revoke(*, iccid: str, bundle_code: str, livemode: bool) -> bool:
     """Ask the provider to take the bundle back. True when it did (or already had), False
     when it refused because the bundle is in use."""
     try:
-        get_provider(livemode).revoke_bundle(iccid=iccid, bundle_code=bundle_code)
+        issuer = esim_provider(iccid)
+        client_for(issuer, livemode, get_provider).revoke_bundle(
+            iccid=iccid,
+            bundle_code=route_code(bundle_code=bundle_code, provider=issuer)
+            if issuer
+            else bundle_code,
+        )
     except ProviderNotFound:
         return True  # not on the eSIM any more: an earlier attempt revoked it
     except ProviderRejected:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from fulfilment.auto_topups.triggers import auto_topup_due
 from fulfilment.lock_objects import esim_qs_select_for_update
 from fulfilment.models import Esim
+from fulfilment.routing import client_for, esim_provider
 from fulfilment.selectors import esims_expiring_within
 from fulfilment.state import ESIM_IN_SERVICE, ESIM_STATES, esim_transition
 from providers import BundleUsage, ProviderError, get_provider
@@ -309,7 +310,9 @@ def esim_usage_refresh(*, esim: Esim, force: bool = False) -> Esim:
     ):
         return esim
     try:
-        bundles = get_provider(esim.livemode).get_usage(esim.iccid)
+        bundles = client_for(esim_provider(esim.iccid), esim.livemode, get_provider).get_usage(
+            esim.iccid
+        )
     except ProviderError as exc:
         logger.info("usage of %s not refreshed: %s", esim.iccid, exc.message)
         return esim

@@ -13,6 +13,7 @@ from typing import Any
 from celery import shared_task
 
 from fulfilment import emails, services
+from providers import ProviderError
 from ttelgo.transient import DATABASE_FAULTS
 
 
@@ -134,3 +135,37 @@ def auto_topup_execute(run_id: int) -> None:
     from fulfilment.auto_topups.services import auto_topup_execute as execute
 
     execute(run_id=run_id)
+
+
+@shared_task(
+    name="fulfilment.tasks.stock_order_tag",
+    acks_late=True,
+    autoretry_for=(ProviderError, *DATABASE_FAULTS),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
+    ignore_result=True,
+)
+def stock_order_tag(order_id: int) -> int:
+    """Tag at the provider the eSIMs an order took from stock (fulfilment/stock/tagging.py);
+    a transient provider error retries with backoff."""
+    from fulfilment.stock.tagging import stock_order_tag as tag
+
+    return tag(order_id=order_id)
+
+
+# Ready stock (new with the stock: no `orders.tasks` name to keep).
+@shared_task(name="fulfilment.tasks.stock_refill", ignore_result=True)
+def stock_refill(bundle_code: str | None = None, requested_by: str = "") -> int:
+    from fulfilment.stock.refill import stock_refill_run
+
+    return stock_refill_run(bundle_code=bundle_code, requested_by=requested_by).bought
+
+
+@shared_task(name="fulfilment.tasks.stock_age", ignore_result=True)
+def stock_age() -> int:
+    from fulfilment.stock.ageing import stock_age_run
+
+    report = stock_age_run()
+    return len(report.revoked) + len(report.written_off)

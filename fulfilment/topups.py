@@ -9,6 +9,7 @@ from typing import Any
 
 from catalogue.selectors import bundle_get_sellable
 from fulfilment.models import Esim
+from fulfilment.routing import client_for, esim_provider, route_code
 from fulfilment.selectors import esim_get_for_buyer
 from orders.models import Order
 from orders.services import topup_order_create
@@ -26,7 +27,13 @@ def topup_compatibility_check(
     esim = esim_get_for_buyer(iccid=iccid, customer=customer, vendor=vendor)
     bundle_get_sellable(code=bundle_code)
     try:
-        fits = get_provider(esim.livemode).bundle_compatible(iccid=iccid, bundle_code=bundle_code)
+        issuer = esim_provider(iccid)
+        fits = client_for(issuer, esim.livemode, get_provider).bundle_compatible(
+            iccid=iccid,
+            bundle_code=route_code(bundle_code=bundle_code, provider=issuer)
+            if issuer
+            else bundle_code,
+        )
     except ProviderError as exc:
         raise DomainError(
             "provider_error", "The eSIM provider could not check this top-up; try again."

@@ -2,8 +2,11 @@ from django.urls import URLPattern, path
 
 from fulfilment import api
 from fulfilment.auto_topups import api as auto_topup_api
+from fulfilment.stock import api as stock_api
 
 urlpatterns: list[URLPattern] = [
+    # The catalogue at the vendor's prices, with whether each bundle is in stock now.
+    path("vendor/catalogue", stock_api.VendorCatalogueListApi.as_view(), name="vendor-catalogue"),
     path("auto-topups", auto_topup_api.AutoTopupListCreateApi.as_view(), name="auto-topups"),
     path(
         "auto-topups/<int:rule_id>",

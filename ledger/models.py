@@ -65,6 +65,8 @@ class Purpose(models.TextChoices):
     PROVIDER_REFUND_RECEIVABLE = "provider_refund_receivable"
     REFUNDS = "refunds"
     ADJUSTMENTS = "adjustments"
+    # eSIMs bought ahead (ready stock) at what they cost, until sold, refunded or written off.
+    INVENTORY = "inventory"
     # vendor
     WALLET = "wallet"
     RECEIVABLE = "receivable"
@@ -81,6 +83,7 @@ CHART: dict[str, tuple[str, str]] = {
     # contra-revenue: debit-normal
     Purpose.REFUNDS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.ADJUSTMENTS: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.INVENTORY: (Owner.PLATFORM, AccountType.ASSET),
     Purpose.WALLET: (Owner.VENDOR, AccountType.LIABILITY),
     Purpose.RECEIVABLE: (Owner.VENDOR, AccountType.ASSET),
 }
@@ -195,6 +198,10 @@ class Transaction(models.Model):
         INVOICE_SETTLEMENT = "invoice_settlement"
         HOLD_CAPTURE = "hold_capture"
         TRANSFER = "transfer"
+        STOCK_PURCHASE = "stock_purchase"
+        STOCK_SALE_COST = "stock_sale_cost"
+        STOCK_REFUND_DUE = "stock_refund_due"
+        STOCK_WRITE_OFF = "stock_write_off"
 
     reference = models.CharField(max_length=255, unique=True)
     kind = models.CharField(max_length=32)

@@ -6,6 +6,12 @@
                           provider took back; what it cost us is owed back)
 * provider refund in:     debit provider_payable, credit provider_refund_receivable (the
                           provider shows the bundle refunded to our balance)
+* stock bought:           debit inventory, credit provider_payable (eSIMs bought ahead)
+* stock sold:             debit cogs, credit inventory (one stock eSIM's cost, at its sale)
+* stock refund due:       debit provider_refund_receivable, credit inventory (aged stock
+                          given back to the provider before its refund window closes)
+* stock written off:      debit adjustments, credit inventory (stock that can no longer
+                          be sold or refunded; the reason is kept in the metadata)
 * B2C payment captured:   debit stripe_clearing, credit revenue
 * B2C refund:             debit refunds, credit stripe_clearing
 * dispute reinstated:     the reverse of the withdrawal
@@ -41,6 +47,10 @@ __all__ = [
     "platform_account",
     "provider_refund_due",
     "provider_refund_received",
+    "stock_purchase_record",
+    "stock_refund_due",
+    "stock_sale_cost_record",
+    "stock_write_off",
 ]
 
 
@@ -165,4 +175,96 @@ def provider_refund_received(
         kind=Transaction.Kind.PROVIDER_REFUND,
         description=f"Provider refunded a revoked bundle of order {order_id}",
         order_id=order_id,
+    )
+
+
+# --- Ready stock (called by fulfilment.stock) --------------------------------------------
+
+
+def _inventory_move(
+    *,
+    debit: str,
+    amount: Money,
+    reference: str,
+    kind: str,
+    description: str,
+    livemode: bool,
+    order_id: int | None = None,
+    metadata: dict[str, object] | None = None,
+    credit: str = Purpose.INVENTORY,
+) -> Transaction:
+    value = _positive(amount, amount.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(debit, amount.currency, livemode), value),
+            (platform_account(credit, amount.currency, livemode), -value),
+        ],
+        kind=kind,
+        description=description,
+        order_id=order_id,
+        metadata=metadata or {},
+    )
+
+
+def stock_purchase_record(
+    *, cost: Money, reference: str, livemode: bool = True, description: str = ""
+) -> Transaction:
+    """eSIMs bought ahead from the provider: their cost is held in inventory against what
+    we owe the provider. Idempotent on reference (one per provider batch)."""
+    return _inventory_move(
+        debit=Purpose.INVENTORY,
+        credit=Purpose.PROVIDER_PAYABLE,
+        amount=cost,
+        reference=reference,
+        kind=Transaction.Kind.STOCK_PURCHASE,
+        description=description or "eSIMs bought for stock",
+        livemode=livemode,
+    )
+
+
+def stock_sale_cost_record(
+    *, cost: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
+    """An order took eSIMs from stock: what they cost moves from inventory to cost of
+    sales (instead of an order cost owed to the provider). Idempotent on reference."""
+    return _inventory_move(
+        debit=Purpose.COGS,
+        amount=cost,
+        reference=reference,
+        kind=Transaction.Kind.STOCK_SALE_COST,
+        description=f"Stock cost of order {order_id}",
+        livemode=livemode,
+        order_id=order_id,
+    )
+
+
+def stock_refund_due(
+    *, cost: Money, reference: str, livemode: bool = True, description: str = ""
+) -> Transaction:
+    """Stock given back to the provider before its refund window closed: its cost leaves
+    inventory and is owed back by the provider (settled by `provider_refund_received`)."""
+    return _inventory_move(
+        debit=Purpose.PROVIDER_REFUND_RECEIVABLE,
+        amount=cost,
+        reference=reference,
+        kind=Transaction.Kind.STOCK_REFUND_DUE,
+        description=description or "Stock returned to the provider for a refund",
+        livemode=livemode,
+    )
+
+
+def stock_write_off(
+    *, cost: Money, reference: str, reason: str, livemode: bool = True
+) -> Transaction:
+    """Stock that can be neither sold nor refunded: its cost is written off to
+    adjustments, with the reason operators see."""
+    return _inventory_move(
+        debit=Purpose.ADJUSTMENTS,
+        amount=cost,
+        reference=reference,
+        kind=Transaction.Kind.STOCK_WRITE_OFF,
+        description=f"Stock written off: {reason}"[:500],
+        livemode=livemode,
+        metadata={"reason": reason},
     )

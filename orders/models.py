@@ -55,6 +55,12 @@ class Order(models.Model):
     end_customer_language = models.CharField(max_length=8, blank=True, default="", db_default="")
     target_iccid = models.CharField(max_length=22, blank=True, help_text="top-ups only")
     provider_reference = models.CharField(max_length=100, blank=True)
+    # Routing (fulfilment/routing.py): the provider the order was placed with (or last
+    # sent to) and why; every provider an attempt asked to order from, each of which is
+    # asked first, before any other is tried (find-before-buy).
+    provider = models.CharField(max_length=20, blank=True, default="", db_default="")
+    provider_route = models.CharField(max_length=200, blank=True, default="", db_default="")
+    providers_sent = models.JSONField(default=list, blank=True)
     # Failed by the delivery guarantee while the provider was still processing it: what
     # the provider delivers later is revoked there (orders_late_deliveries_revoke).
     revoke_on_arrival = models.BooleanField(default=False, db_default=False)

@@ -40,6 +40,9 @@ from vendors.models import Vendor
 logger = logging.getLogger(__name__)
 S = Order.Status
 MAX_QUANTITY = 10
+# Completes a just-created order in provisioning inside its transaction (fulfilment's sale
+# from stock) and returns it, or returns None and the order is provisioned as before.
+Deliver = Callable[[Order], Order | None]
 
 
 def order_queued_until() -> datetime:
@@ -227,6 +230,7 @@ def _create_b2b(
     customer_reference: str = "",
     target_iccid: str = "",
     end_customer: tuple[str, str] = ("", ""),
+    deliver: Deliver | None = None,
 ) -> Order:
 
     _vendor_may_order(vendor)
@@ -262,7 +266,11 @@ def _create_b2b(
         hold = vendor_order_reserve(
             vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
         )
-        if not reasons:
+        # Delivered at once (from stock), or provisioned after this commits.
+        delivered = deliver(order) if deliver is not None and not reasons else None
+        if delivered is not None:
+            order = delivered
+        elif not reasons:
             order_provisioning_enqueue(order_id=order.pk, livemode=order.livemode, marked=True)
         # The hold's account is the row as locked, with this hold counted.
         available = vendor_balance_of(vendor=vendor, account=hold.account).available
@@ -302,10 +310,13 @@ def order_create_b2b(
     customer_reference: str = "",
     customer_email: str = "",
     customer_language: str = "",
+    deliver: Deliver | None = None,
 ) -> Order:
     """A vendor's eSIM order: funds reserved in the same transaction, provisioning queued
     once it commits. With `customer_email`, the end customer is emailed the eSIMs under
-    the vendor's brand once they are delivered."""
+    the vendor's brand once they are delivered. `deliver` (fulfilment's sale from stock,
+    `fulfilment.sale.order_create_b2b`) may complete the order in that transaction
+    instead, after the funds are reserved; then nothing is queued for provisioning."""
 
     bundle = bundle_get_sellable(code=bundle_code)
     return _create_b2b(
@@ -315,6 +326,7 @@ def order_create_b2b(
         kind=Order.Kind.ESIM,
         customer_reference=customer_reference,
         end_customer=(customer_email, customer_language),
+        deliver=deliver,
     )
 
 

@@ -17,16 +17,22 @@ from .base import (
     ProviderAuthError,
     ProviderBundle,
     ProviderError,
+    ProviderIccidRecycled,
+    ProviderMaintenance,
+    ProviderNoCredit,
     ProviderNotFound,
     ProviderOrder,
+    ProviderOutOfStock,
     ProviderRateLimited,
     ProviderRejected,
     ProviderTimeout,
+    ProviderTopupDisabled,
     ProviderUnavailable,
     TopupResult,
 )
 
 __all__ = [
+    "PROVIDER_NAMES",
     "BundleUsage",
     "CircuitOpen",
     "EsimDetails",
@@ -36,35 +42,53 @@ __all__ = [
     "ProviderAuthError",
     "ProviderBundle",
     "ProviderError",
+    "ProviderIccidRecycled",
+    "ProviderMaintenance",
+    "ProviderNoCredit",
     "ProviderNotFound",
     "ProviderOrder",
+    "ProviderOutOfStock",
     "ProviderRateLimited",
     "ProviderRejected",
     "ProviderTimeout",
+    "ProviderTopupDisabled",
     "ProviderUnavailable",
     "TopupResult",
     "get_provider",
 ]
 
-_esimgo: Provider | None = None
+_clients: dict[str, Provider] = {}
+
+PROVIDER_NAMES = ("sandbox", "esimgo", "airalo")
 
 
-def get_provider(livemode: bool = True) -> Provider:
-    """The configured provider (`settings.ESIM_PROVIDER`); test mode (`livemode=False`)
-    always gets the simulator. The eSIM Go client is kept per process so its HTTP session
-    (connection pool) is reused."""
-    global _esimgo
-    if livemode and settings.ESIM_PROVIDER == "esimgo":
-        if _esimgo is None:
-            from django.core.exceptions import ImproperlyConfigured
-
-            from .esimgo import EsimGoProvider
-
-            if not settings.ESIMGO_API_KEY:
-                raise ImproperlyConfigured("ESIM_PROVIDER=esimgo needs ESIMGO_API_KEY")
-
-            _esimgo = EsimGoProvider()
-        return _esimgo
+def get_provider(livemode: bool = True, name: str | None = None) -> Provider:
+    """The provider `name` (default `settings.ESIM_PROVIDER`); test mode (`livemode=False`)
+    always gets the simulator. Real clients are kept per process so their HTTP sessions
+    (connection pools) are reused."""
+    name = name or settings.ESIM_PROVIDER
+    if livemode and name in ("esimgo", "airalo"):
+        if name not in _clients:
+            _clients[name] = _client(name)
+        return _clients[name]
     # The simulator lives in the `sandbox` app, above this one: found by its dotted path.
     sandbox_provider = import_string(settings.SANDBOX_PROVIDER_CLASS)
     return sandbox_provider(currency=settings.DEFAULT_CURRENCY)  # type: ignore[no-any-return]
+
+
+def _client(name: str) -> Provider:
+    from django.core.exceptions import ImproperlyConfigured
+
+    if name == "esimgo":
+        from .esimgo import EsimGoProvider
+
+        if not settings.ESIMGO_API_KEY:
+            raise ImproperlyConfigured("the esimgo provider needs ESIMGO_API_KEY")
+        return EsimGoProvider()
+    from .airalo import AiraloProvider
+
+    if not (settings.AIRALO_CLIENT_ID and settings.AIRALO_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "the airalo provider needs AIRALO_CLIENT_ID and AIRALO_CLIENT_SECRET"
+        )
+    return AiraloProvider()

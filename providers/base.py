@@ -20,9 +20,12 @@ BYTES_PER_MB = 1024 * 1024
 
 # --- errors -------------------------------------------------------------------------------
 class ProviderError(Exception):
-    """Any failure talking to a provider. `transient` says whether retrying may help."""
+    """Any failure talking to a provider. `transient` says whether retrying may help;
+    `skip_provider` that this provider surely did not buy and cannot deliver now, so a
+    router may place the order with another provider at once."""
 
     transient: bool = False
+    skip_provider: bool = False
     code: str = "provider_error"
 
     def __init__(
@@ -62,6 +65,17 @@ class ProviderRateLimited(ProviderError):
 class CircuitOpen(ProviderUnavailable):
     """Our circuit breaker refuses calls after repeated failures; no request was sent."""
 
+    skip_provider = True
+
+
+class ProviderMaintenance(ProviderUnavailable):
+    """The provider says the network operator of this package is in maintenance. Says
+    nothing about the provider's own health (the breaker ignores it)."""
+
+    skip_provider = True
+    package_level = True
+    code = "provider_maintenance"
+
 
 class ProviderRejected(ProviderError):
     """4xx: the request itself is wrong (bad bundle, bad ICCID, not enough balance)."""
@@ -77,6 +91,32 @@ class ProviderAuthError(ProviderRejected):
 
 class ProviderNotFound(ProviderRejected):
     code = "provider_not_found"
+
+
+class ProviderNoCredit(ProviderRejected):
+    """Our prepaid balance at the provider does not cover the order: an operator tops it
+    up; meanwhile another provider may deliver."""
+
+    skip_provider = True
+    code = "provider_no_credit"
+
+
+class ProviderOutOfStock(ProviderRejected):
+    """The package is invalid or out of stock at the provider (or not in this quantity)."""
+
+    skip_provider = True
+    code = "provider_out_of_stock"
+
+
+class ProviderIccidRecycled(ProviderRejected):
+    """The eSIM was recycled by the provider (past its install or top-up window): it
+    takes no top-up and has no usage any more."""
+
+    code = "provider_iccid_recycled"
+
+
+class ProviderTopupDisabled(ProviderRejected):
+    code = "provider_topup_disabled"
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -96,6 +136,7 @@ class ProviderBundle:
     unlimited: bool
     validity_days: int
     cost: Money  # wholesale price per unit
+    retail: Money | None = None  # the provider's recommended retail price, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +150,8 @@ class EsimInstall:
     iccid: str
     matching_id: str
     smdp_address: str
+    activation_code: str = ""  # "LPA:1$<smdp>$<matching id>", when the provider gives it
+    apple_install_url: str = ""  # one-tap install on iOS >= 17.4, when the provider gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +236,6 @@ class Provider(abc.ABC):
         """The whole catalogue (adapters walk every page)."""
 
     @abc.abstractmethod
-    @abc.abstractmethod
     def create_order(self, *, bundle_code: str, quantity: int, reference: str) -> ProviderOrder:
         """Buy `quantity` new eSIMs with `bundle_code`. `reference` is our order reference,
         recorded so `find_order(reference)` can tell after a crash whether it went through."""
@@ -218,6 +260,11 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def get_order(self, provider_reference: str) -> ProviderOrder: ...
+
+    @abc.abstractmethod
+    def tag_esim(self, *, iccid: str, reference: str) -> None:
+        """Record our `reference` on the eSIM at the provider (what `find_order` looks
+        for). Idempotent: tagging again with the same reference changes nothing."""
 
     @abc.abstractmethod
     def get_esim(self, iccid: str) -> EsimDetails: ...

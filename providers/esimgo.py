@@ -346,10 +346,13 @@ class EsimGoProvider(Provider):
         self._tag(order, reference)
         return order
 
+    def tag_esim(self, *, iccid: str, reference: str) -> None:
+        self._request("PUT", "/esims", body={"iccid": iccid, "customerRef": reference})
+
     def _tag(self, order: ProviderOrder, reference: str) -> None:
         for esim in order.esims:
             try:
-                self._request("PUT", "/esims", body={"iccid": esim.iccid, "customerRef": reference})
+                self.tag_esim(iccid=esim.iccid, reference=reference)
             except ProviderError:
                 # The order stands; find_order's untagged-order fallback covers this case.
                 logger.warning("could not tag eSIM %s with %s", esim.iccid, reference)

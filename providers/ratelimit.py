@@ -9,6 +9,11 @@ agree. Without Redis (the embedded default), or while Redis is unreachable, an i
 window at the same rate keeps each process within the cap on its own: a Redis that fails
 to answer costs one short timeout, then `PROVIDER_REDIS_COOLDOWN_SECONDS` on the local
 window before Redis is tried again.
+
+Live calls first. Background work that shares the cap (the stock refill) runs its provider
+calls inside `calls_in_background(reserve)`: there a call takes a slot only while more than
+`reserve` slots of the window are free, so live provisioning always finds those `reserve`
+slots; background calls wait (or give up: `LocalRateLimited`) while live calls use them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol
 
 import redis
@@ -40,8 +47,42 @@ WINDOW_GUARD_SECONDS = 0.1
 MAX_POLL_SECONDS = 0.25
 
 
+# Slots of the window a call in this context leaves free for live calls (0: a live call).
+_reserve: ContextVar[int] = ContextVar("provider_rate_reserve", default=0)
+
+
+@contextmanager
+def calls_in_background(reserve: int) -> Iterator[None]:
+    """Provider calls made inside take a rate-limit slot only while more than `reserve`
+    slots are free: they never take the last `reserve` slots from live work."""
+    token = _reserve.set(max(0, reserve))
+    try:
+        yield
+    finally:
+        _reserve.reset(token)
+
+
+def _limit_here(limit: int) -> int:
+    """The slots a call in this context may fill: all for a live call, `limit - reserve`
+    (at least one) in the background."""
+    reserve = _reserve.get()
+    return limit if reserve <= 0 else max(1, limit - reserve)
+
+
 class RateLimiter(Protocol):
     def acquire(self, *, timeout: float | None = None) -> None: ...
+
+
+def _window_limit(per_second: float, window: float) -> int:
+    """Calls allowed per window (at least one); a hair of slack for 5 / 60 * 60."""
+    return max(1, int(per_second * (window - WINDOW_GUARD_SECONDS) + 1e-9))
+
+
+def per_minute(*, name: str, limit: float, redis_url: str | None = None) -> RateLimiter:
+    """At most `limit` calls per minute from every process together (0: no limit)."""
+    return shared_limiter(
+        name=name, per_second=limit / 60, redis_url=redis_url, window=60 + WINDOW_GUARD_SECONDS
+    )
 
 
 class UnlimitedLimiter:
@@ -80,7 +121,7 @@ class LocalLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = name
-        self.limit = max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = _window_limit(per_second, window)
         self.window = window
         self.clock = clock
         self.sleep = sleep
@@ -93,10 +134,12 @@ class LocalLimiter:
             now = self.clock()
             while self.grants and self.grants[0] <= now - self.window:
                 self.grants.popleft()
-            if len(self.grants) < self.limit:
+            limit = _limit_here(self.limit)
+            if len(self.grants) < limit:
                 self.grants.append(now)
                 return 0.0
-            return max(self.grants[0] + self.window - now, 0.001)
+            # A slot frees when enough grants leave the window to bring it below `limit`.
+            return max(self.grants[len(self.grants) - limit] + self.window - now, 0.001)
 
     def acquire(self, *, timeout: float | None = None) -> None:
         started = self.clock()
@@ -124,7 +167,7 @@ class RedisLimiter:
     ) -> None:
         self.name = name
         self.key = f"ttelgo:ratelimit:{name}"
-        self.limit = max(1, int(per_second * (window - WINDOW_GUARD_SECONDS)))
+        self.limit = _window_limit(per_second, window)
         self.window = window
         self.client = client
         self.script = client.register_script(SLIDING_WINDOW_LUA)
@@ -142,7 +185,7 @@ class RedisLimiter:
             return self.fallback.try_acquire()
         try:
             return sliding_window_take(
-                self.script, key=self.key, window_seconds=self.window, limit=self.limit
+                self.script, key=self.key, window_seconds=self.window, limit=_limit_here(self.limit)
             )
         except redis.RedisError as exc:
             # Do not pay a failed Redis call per provider call: try again after a cool-down.
@@ -176,20 +219,30 @@ _limiters: dict[str, RateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def shared_limiter(*, name: str, per_second: float, redis_url: str | None = None) -> RateLimiter:
-    """The process's limiter for `name` (one Redis client per process, reused)."""
+def shared_limiter(
+    *,
+    name: str,
+    per_second: float,
+    redis_url: str | None = None,
+    window: float = 1.0 + WINDOW_GUARD_SECONDS,
+) -> RateLimiter:
+    """The process's limiter for `name` (one Redis client per process, reused). A limit per
+    minute is `per_second=n / 60` with `window=60 + WINDOW_GUARD_SECONDS` (`per_minute`)."""
     url = settings.REDIS_URL if redis_url is None else redis_url
     with _limiters_lock:
-        key = f"{name}|{per_second}|{url}"
+        key = f"{name}|{per_second}|{url}|{window}"
         if key not in _limiters:
             limiter: RateLimiter
             if per_second <= 0:
                 limiter = UnlimitedLimiter()
             elif url:
                 limiter = RedisLimiter(
-                    name=name, per_second=per_second, client=provider_redis_client(url)
+                    name=name,
+                    per_second=per_second,
+                    client=provider_redis_client(url),
+                    window=window,
                 )
             else:
-                limiter = LocalLimiter(name=name, per_second=per_second)
+                limiter = LocalLimiter(name=name, per_second=per_second, window=window)
             _limiters[key] = limiter
         return _limiters[key]

@@ -43,6 +43,8 @@ _breakers_lock = threading.Lock()
 def _is_system_failure(exc: BaseException) -> bool:
     if getattr(exc, "self_imposed", False):
         return False  # our own rate limiter refused: the provider never saw the call
+    if getattr(exc, "package_level", False):
+        return False  # one package's operator is in maintenance, not the provider
     return not isinstance(exc, ProviderError) or exc.transient
 
 

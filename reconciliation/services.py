@@ -28,14 +28,15 @@ from fulfilment.operator import operator_order_refund
 from fulfilment.provisioning import provider_reference_for
 from fulfilment.refunds import CLAIM_SECONDS
 from fulfilment.revocation import esim_refund_share
+from fulfilment.stock.models import StockEsim
 from ledger.integrity import ledger_integrity_check
-from ledger.models import Entry, Transaction
+from ledger.models import Account, Entry, Purpose, Transaction
 from orders.models import Order
 from orders.operator import operator_order_redrive
 from payments.gateways import get_gateway
 from payments.models import Payment, Refund
 from payments.services import payment_intent_sync
-from providers import get_provider
+from providers import PROVIDER_NAMES, get_provider
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from reconciliation.state import FINDING_STATES, finding_move, run_move
 from ttelgo.audit import audit_record
@@ -75,7 +76,49 @@ def check_ledger(*, since: Any) -> list[Found]:
             details=f.details,
         )
         for f in ledger_integrity_check()
-    ]
+    ] + _inventory_against_stock()
+
+
+def _inventory_against_stock() -> list[Found]:
+    """The inventory account holds what the stock on hand cost: bought stock is booked in
+    (`stock_purchase_record`), and every eSIM that leaves stock books its cost out (sold,
+    refunded, written off). Live mode, per currency: a difference is stock bought or
+    sold without its posting."""
+    held = dict(
+        StockEsim.objects.filter(livemode=True, status=StockEsim.Status.AVAILABLE)
+        .order_by()
+        .values_list("currency")
+        .annotate(total=Sum("cost_amount"))
+    )
+    booked = dict(
+        Entry.objects.filter(account__purpose=Purpose.INVENTORY, account__livemode=True)
+        .order_by()
+        .values_list("account__currency")
+        .annotate(total=Sum("amount"))
+    )
+    found: list[Found] = []
+    for currency in sorted(set(held) | set(booked)):
+        stock, ledger = held.get(currency) or 0, booked.get(currency) or 0
+        if stock == ledger:
+            continue
+        account = Account.objects.filter(
+            purpose=Purpose.INVENTORY, livemode=True, currency=currency
+        ).first()
+        found.append(
+            _finding(
+                F.Category.LEDGER,
+                "inventory_mismatch",
+                f"The inventory account says {Money(ledger, currency)} but the stock on hand "
+                f"cost {Money(stock, currency)}.",
+                object_type="account",
+                object_id=str(account.pk if account else ""),
+                details={
+                    "inventory": Money(ledger, currency).to_api(),
+                    "stock": Money(stock, currency).to_api(),
+                },
+            )
+        )
+    return found
 
 
 def check_payments(*, since: Any) -> list[Found]:
@@ -252,11 +295,31 @@ def _taken_back(order_ids: list[int]) -> set[int]:
     return revoked | {pk for pk in reversed_costs if pk is not None}
 
 
-def check_provider(*, since: Any) -> list[Found]:
-    """The provider's orders since `since` against our orders and eSIMs."""
+def reconciled_providers() -> list[str]:
+    """Every provider whose books we check: the configured ones, and any that recent
+    orders were placed with (a provider disabled since still holds them)."""
+    names = [settings.ESIM_PROVIDER, *settings.ESIM_PROVIDERS]
+    names += list(Order.objects.exclude(provider="").values_list("provider", flat=True).distinct())
+    return list(dict.fromkeys(n for n in names if n in PROVIDER_NAMES))
 
+
+def check_provider(*, since: Any) -> list[Found]:
+    """Each provider's orders since `since` against our orders and eSIMs (every provider
+    in `reconciled_providers`)."""
     found: list[Found] = []
-    provider_orders = get_provider().list_orders(created_from=since)
+    for name in reconciled_providers():
+        found += _check_one_provider(name=name, since=since)
+    return found
+
+
+def _check_one_provider(*, name: str, since: Any) -> list[Found]:
+    """One provider's orders against ours; findings about another provider than the
+    default name it, and its orders' ids carry its name."""
+    default = name == settings.ESIM_PROVIDER
+    found: list[Found] = []
+    client = get_provider() if default else get_provider(name=name)
+    provider_orders = client.list_orders(created_from=since)
+    label = "" if default else f"{name}:"
     # Our reference at the provider names the order ("ttelgo-order-<id>"); older orders may
     # be known only by the provider's own reference. One query for all of them.
     prefix = provider_reference_for(0)[:-1]
@@ -266,6 +329,15 @@ def check_provider(*, since: Any) -> list[Found]:
         if po.client_reference.startswith(prefix) and po.client_reference[len(prefix) :].isdigit()
     }
     wanted_refs = {po.reference for po in provider_orders}
+    # Stock is bought by provider orders of its own, named by no order of ours: each
+    # stock eSIM keeps the provider order that bought it.
+    stock_batches: dict[tuple[str, bool], int] = {
+        (ref, live): n
+        for ref, live, n in StockEsim.objects.filter(provider_reference__in=wanted_refs)
+        .order_by()
+        .values_list("provider_reference", "livemode")
+        .annotate(n=Count("id"))
+    }
     orders = {
         o.pk: o
         for o in Order.objects.filter(
@@ -283,15 +355,31 @@ def check_provider(*, since: Any) -> list[Found]:
     seen_orders: set[int] = set()
     for po in provider_orders:
         order_id = by_client_ref.get(po.client_reference) or by_provider_ref.get(po.reference)
+        if order_id is None and (po.reference, False) in stock_batches:
+            continue  # test mode's stock, in nobody's books
+        if order_id is None and (po.reference, True) in stock_batches:
+            ours_in_stock = stock_batches[(po.reference, True)]
+            if po.status == po.STATUS_COMPLETED and ours_in_stock != len(po.esims):
+                found.append(
+                    _finding(
+                        F.Category.PROVIDER,
+                        "stock_count_mismatch",
+                        f"Stock purchase {po.reference}: the provider has {len(po.esims)} "
+                        f"eSIMs, our stock has {ours_in_stock}.",
+                        object_type="provider_order",
+                        object_id=po.reference,
+                    )
+                )
+            continue
         if order_id is None:
             found.append(
                 _finding(
                     F.Category.PROVIDER,
                     "provider_order_unknown",
-                    f"Provider order {po.reference} ({po.quantity} x {po.bundle_code}, "
+                    f"Provider order {label}{po.reference} ({po.quantity} x {po.bundle_code}, "
                     f"{po.status}) matches none of our orders.",
                     object_type="provider_order",
-                    object_id=po.reference,
+                    object_id=f"{label}{po.reference}",
                     details={"client_reference": po.client_reference},
                 )
             )
@@ -343,15 +431,22 @@ def check_provider(*, since: Any) -> list[Found]:
                     order_id=order_id,
                 )
             )
-    ours = Order.objects.filter(
-        livemode=True, status=S.COMPLETED, kind=Order.Kind.ESIM, created_at__gte=since
-    ).exclude(pk__in=seen_orders)
+    # An order delivered from stock has no provider order of its own: its eSIMs are in
+    # the stock purchase's (checked above).
+    ours = (
+        Order.objects.filter(
+            livemode=True, status=S.COMPLETED, kind=Order.Kind.ESIM, created_at__gte=since
+        )
+        .filter(Q(provider=name) | Q(provider="") if default else Q(provider=name))
+        .exclude(pk__in=seen_orders)
+        .exclude(esims__stock_origin__isnull=False)
+    )
     for pk, reference in ours.values_list("pk", "provider_reference"):
         found.append(
             _finding(
                 F.Category.PROVIDER,
                 "esim_missing_at_provider",
-                f"Order {pk} is completed but the provider lists no order for it "
+                f"Order {pk} is completed but {name} lists no order for it "
                 f"({reference or 'no reference'}).",
                 object_type="order",
                 object_id=str(pk),

@@ -57,6 +57,10 @@ SMDP_ADDRESSES = ("rsp.sandbox-smdp.ttelgo.net", "rsp-eu.sandbox-smdp.ttelgo.net
 ICCID_PREFIX = "8944500"  # 89 telecom, 44 country code, 500 issuer: 7 of the 18 body digits
 MAX_BUNDLES_PER_ORDER = 10
 ASYNC_ORDER_THRESHOLD = 5  # like eSIM Go: bigger orders are processed asynchronously
+# Like eSIM Go, an unused bundle is refunded to the balance only this long after purchase.
+REFUND_WINDOW_DAYS = 60
+# eSIMs bought for our ready stock carry their batch's reference (fulfilment/stock/refill.py).
+STOCK_REF_PREFIX = "ttelgo-stock-"
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,12 @@ class SandboxProvider(Provider):
         return [self._to_order(o) for o in qs.prefetch_related("esims")]
 
     # --- eSIMs --------------------------------------------------------------------------
+    def tag_esim(self, *, iccid: str, reference: str) -> None:
+        self._before_call()
+        esim = self._esim(iccid)
+        if esim.customer_ref != reference:
+            SandboxEsim.objects.filter(pk=esim.pk).update(customer_ref=reference)
+
     def _esim(self, iccid: str) -> SandboxEsim:
         try:
             return SandboxEsim.objects.select_related("order").get(iccid=iccid)
@@ -404,7 +414,10 @@ class SandboxProvider(Provider):
         assignment = esim.assignments.filter(bundle_code=bundle_code, revoked=False).last()
         if assignment is None:
             raise ProviderNotFound(f"Bundle {bundle_code} is not on {iccid}", status=404)
-        if _started(assignment, now):  # first use starts it: no longer refundable
+        if now >= assignment.assigned_at + timedelta(days=REFUND_WINDOW_DAYS):
+            raise ProviderRejected("The refund window of this bundle has closed", status=400)
+        if _started(assignment, now, held=esim.customer_ref.startswith(STOCK_REF_PREFIX)):
+            # first use starts it: no longer refundable
             raise ProviderRejected(
                 "Bundle already started; it can no longer be refunded", status=400
             )
@@ -412,8 +425,10 @@ class SandboxProvider(Provider):
         assignment.save(update_fields=["revoked"])
 
 
-def _started(a: SandboxBundleAssignment, now: datetime) -> bool:
+def _started(a: SandboxBundleAssignment, now: datetime, *, held: bool = False) -> bool:
     """Whether the traveller started the bundle: an hour after its assignment, or earlier
-    when a simulation used it (first use, usage, expiry)."""
+    when a simulation used it (first use, usage, expiry). An eSIM still held in our
+    ready stock (`held`: tagged with a stock batch's reference) has no traveller: only a
+    simulation starts it."""
     simulated = a.simulated_used_permille is not None or bool(a.simulated_state)
-    return simulated or now >= a.assigned_at + timedelta(hours=1)
+    return simulated or (not held and now >= a.assigned_at + timedelta(hours=1))

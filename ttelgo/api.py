@@ -83,10 +83,21 @@ class FactorTokenSerializer(TokenObtainSerializer):
         return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
 
+class TokenPairSerializer(serializers.Serializer):
+    """A JWT pair, as login and refresh answer it."""
+
+    access = serializers.CharField(help_text="send as `Authorization: Bearer <access>`")
+    refresh = serializers.CharField(help_text="for `POST /auth/token/refresh`, once")
+
+
 class TokenApi(TokenObtainPairView):
     serializer_class = FactorTokenSerializer  # type: ignore[assignment]
     throttle_classes = [ClientScopedThrottle]
     throttle_scope = "auth"
+
+    @extend_schema(request=FactorTokenSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 class RotatingRefreshSerializer(TokenRefreshSerializer):
@@ -114,6 +125,10 @@ class TokenRefreshApi(TokenRefreshView):
     serializer_class = RotatingRefreshSerializer  # type: ignore[assignment]
     throttle_classes = [ClientScopedThrottle]
     throttle_scope = "auth"
+
+    @extend_schema(request=RotatingRefreshSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 class MeApi(APIView):

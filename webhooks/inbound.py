@@ -121,6 +121,10 @@ def _handle(event: InboundEvent) -> bool:
         from webhooks.stripe_events import stripe_event_handle
 
         return stripe_event_handle(event.payload)
+    if event.source == InboundEvent.Source.AIRALO:
+        from webhooks.airalo import airalo_event_handle
+
+        return airalo_event_handle(event)
     return False
 
 
@@ -163,7 +167,7 @@ def inbound_event_reprocess(*, event_id: int) -> InboundEvent:
 
 
 def inbound_events_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
-    """Stripe events to run again: stored but never processed, or failed and due again
+    """Stripe and Airalo events to run again: stored but never processed, or failed and due again
     (2^attempts minutes after receipt), until REDRIVE_MAX_ATTEMPTS; and not queued already
     (their marker void: ttelgo/queues.py). Each is marked queued in this transaction
     (`FOR UPDATE SKIP LOCKED`): queued once per lease, by one sweep."""
@@ -173,7 +177,7 @@ def inbound_events_due(*, now: datetime | None = None, limit: int = 200) -> list
         rows = (
             inbound_event_qs_select_for_update(skip_locked=True)
             .filter(
-                source=InboundEvent.Source.STRIPE,
+                source__in=(InboundEvent.Source.STRIPE, InboundEvent.Source.AIRALO),
                 status__in=(S.RECEIVED, S.FAILED),
                 attempts__lt=REDRIVE_MAX_ATTEMPTS,
                 received_at__lte=now - REDRIVE_GRACE,

@@ -10,6 +10,7 @@ class InboundEvent(models.Model):
     class Source(models.TextChoices):
         STRIPE = "stripe"
         ESIMGO = "esimgo"
+        AIRALO = "airalo"
 
     class Status(models.TextChoices):
         RECEIVED = "received"

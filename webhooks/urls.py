@@ -1,11 +1,13 @@
 from django.urls import URLPattern, path
 
 from webhooks import api
+from webhooks.airalo import AiraloWebhookApi
 from webhooks.api.inbound import StripeWebhookApi
 from webhooks.esimgo import EsimGoCallbackApi
 
 urlpatterns: list[URLPattern] = [
     path("webhooks/esimgo", EsimGoCallbackApi.as_view(), name="webhooks-esimgo"),
+    path("webhooks/airalo", AiraloWebhookApi.as_view(), name="webhooks-airalo"),
     path("webhooks/stripe", StripeWebhookApi.as_view(), name="webhooks-stripe"),
     path(
         "vendor/webhook-endpoints",

@@ -191,6 +191,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "provisioning": (
         "fulfilment.tasks.order_provision",
+        "fulfilment.tasks.stock_order_tag",
         "orders.tasks.order_payment_react",
         "fulfilment.tasks.auto_topup_execute",
         "webhooks.tasks.esim_callback_process",
@@ -233,6 +234,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "reconciliation.tasks.reconciliation_runs_sweep",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
+        "fulfilment.tasks.stock_refill",
+        "fulfilment.tasks.stock_age",
     ),
 }
 # Task names are the dotted path of the module that defines them. A task that was renamed
@@ -307,6 +310,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Tasks whose send failed at commit (broker down): sent once the broker is back.
     "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
     "request-logs-prune": {"task": "vendors.tasks.request_logs_prune", "schedule": 3600.0},
+    # Ready stock (docs/STOCK.md): bought up to its target below the floor; given back to
+    # the provider before its refund window closes.
+    "stock-refill": {"task": "fulfilment.tasks.stock_refill", "schedule": 60.0},
+    "stock-age": {"task": "fulfilment.tasks.stock_age", "schedule": 3600.0},
 }
 
 # Where travellers open their eSIM's install page (the links in emails, webhooks, the API).
@@ -327,6 +334,36 @@ SUPPORT_SLA_HOURS = env.int("SUPPORT_SLA_HOURS", default=24)
 
 # Customers and vendors may ask for a refund of an unused eSIM this long after delivery.
 ESIM_REFUND_WINDOW_DAYS = env.int("ESIM_REFUND_WINDOW_DAYS", default=30)
+
+# --- ready stock (fulfilment/stock, docs/STOCK.md) ------------------------------------------
+# The most eSIMs one refill order buys: eSIM Go advises at most 10 bundles per order.
+STOCK_REFILL_BATCH_SIZE = env.int("STOCK_REFILL_BATCH_SIZE", default=10)
+# Seconds between two refill orders (eSIM Go advises at least 3 s between orders).
+STOCK_REFILL_SPACING_SECONDS = env.float("STOCK_REFILL_SPACING_SECONDS", default=3.0)
+# Refill orders one run places at most (a run stays well inside the task time limit).
+STOCK_REFILL_MAX_BATCHES_PER_RUN = env.int("STOCK_REFILL_MAX_BATCHES_PER_RUN", default=20)
+# Provider call slots per rate-limit window a refill leaves to live provisioning: a refill
+# call takes a slot only while more than this many are free.
+STOCK_REFILL_RATE_RESERVE = env.int("STOCK_REFILL_RATE_RESERVE", default=5)
+# A batch refused by the provider (breaker open, 429, 5xx) waits from this long, doubling
+# per attempt up to the cap, before it is tried again.
+STOCK_REFILL_BACKOFF_SECONDS = env.int("STOCK_REFILL_BACKOFF_SECONDS", default=60)
+STOCK_REFILL_BACKOFF_MAX_SECONDS = env.int("STOCK_REFILL_BACKOFF_MAX_SECONDS", default=3600)
+# A refill run holds a batch this long; a run that died frees it after the lease.
+STOCK_REFILL_LEASE_SECONDS = env.int("STOCK_REFILL_LEASE_SECONDS", default=300)
+# The most all stock of one mode may cost together, in minor units of each currency
+# (besides each bundle's own cap).
+STOCK_CAPITAL_CAP_TOTAL = env.int("STOCK_CAPITAL_CAP_TOTAL", default=1_000_000)
+# Computed levels (a setting without a fixed floor and target): sales of the last N days,
+# per hour, times the refill lead time, times the safety factor, is the floor; the target
+# is the floor plus what sells in one lead time more.
+STOCK_LEVELS_SALES_DAYS = env.int("STOCK_LEVELS_SALES_DAYS", default=14)
+STOCK_REFILL_LEAD_TIME_HOURS = env.float("STOCK_REFILL_LEAD_TIME_HOURS", default=24.0)
+STOCK_LEVELS_SAFETY_FACTOR = env.str("STOCK_LEVELS_SAFETY_FACTOR", default="1.5")
+# The provider refunds an unused bundle this long after its purchase (eSIM Go: typically
+# 60 days); stock is given back this many days before that.
+STOCK_REFUND_WINDOW_DAYS = env.int("STOCK_REFUND_WINDOW_DAYS", default=60)
+STOCK_REFUND_MARGIN_DAYS = env.int("STOCK_REFUND_MARGIN_DAYS", default=7)
 
 # A reconciliation run with no progress for this long lost its worker: marked failed.
 RECONCILIATION_STALE_SECONDS = env.int("RECONCILIATION_STALE_SECONDS", default=900)
@@ -355,6 +392,43 @@ ORDERS_PROVISION_RETRY_MAX_SECONDS = env.int("ORDERS_PROVISION_RETRY_MAX_SECONDS
 ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
+# --- Airalo Partner API v2 (providers/airalo.py; docs/PROVIDERS.md has the sources) -----------
+AIRALO_CLIENT_ID = env.str("AIRALO_CLIENT_ID", default="")
+AIRALO_CLIENT_SECRET = env.str("AIRALO_CLIENT_SECRET", default="")
+# The sandbox is an account mode on the production host now; older clients used
+# https://sandbox-partners-api.airalo.com/v2.
+AIRALO_BASE_URL = env.str("AIRALO_BASE_URL", default="https://partners-api.airalo.com/v2")
+AIRALO_READ_TIMEOUT_SECONDS = env.float("AIRALO_READ_TIMEOUT_SECONDS", default=30.0)
+AIRALO_BREAKER_FAIL_MAX = env.int("AIRALO_BREAKER_FAIL_MAX", default=5)
+AIRALO_BREAKER_RESET_SECONDS = env.float("AIRALO_BREAKER_RESET_SECONDS", default=60.0)
+# Airalo states no general limit; 5/s is its per-company usage limit, kept for every call.
+AIRALO_RATE_LIMIT_PER_SECOND = env.float("AIRALO_RATE_LIMIT_PER_SECOND", default=5.0)
+# Token endpoint: 3/min on its token page, 5/min on its limits page: the lower one.
+AIRALO_TOKEN_RATE_LIMIT_PER_MINUTE = env.float("AIRALO_TOKEN_RATE_LIMIT_PER_MINUTE", default=3)
+# "Valid 24 h, request a new one every 24 h" in words; a year in its sample: at most 24 h.
+AIRALO_TOKEN_MAX_AGE_SECONDS = env.float("AIRALO_TOKEN_MAX_AGE_SECONDS", default=86400)
+AIRALO_TOKEN_REFRESH_MARGIN_SECONDS = env.float("AIRALO_TOKEN_REFRESH_MARGIN_SECONDS", default=3600)
+# Packages: 80/min per token on the endpoint page, 40/min on the limits page.
+AIRALO_PACKAGES_RATE_LIMIT_PER_MINUTE = env.float(
+    "AIRALO_PACKAGES_RATE_LIMIT_PER_MINUTE", default=40
+)
+AIRALO_PACKAGES_PAGE_SIZE = env.int("AIRALO_PACKAGES_PAGE_SIZE", default=100)
+# Usage / package history: 5/s per company; per ICCID 10/min (current) vs 1 per 15 min
+# (Dec 2024): one call per ICCID per 15 min (Airalo caches usage 20 min anyway).
+AIRALO_USAGE_RATE_LIMIT_PER_SECOND = env.float("AIRALO_USAGE_RATE_LIMIT_PER_SECOND", default=5)
+AIRALO_USAGE_CACHE_SECONDS = env.int("AIRALO_USAGE_CACHE_SECONDS", default=900)
+AIRALO_REFUND_RATE_LIMIT_PER_MINUTE = env.float("AIRALO_REFUND_RATE_LIMIT_PER_MINUTE", default=5)
+AIRALO_REFUND_MAX_ICCIDS = env.int("AIRALO_REFUND_MAX_ICCIDS", default=5)
+AIRALO_REFUND_REASON = env.str("AIRALO_REFUND_REASON", default="CHANGE_OF_PLAN")
+AIRALO_ORDER_MAX_QUANTITY = env.int("AIRALO_ORDER_MAX_QUANTITY", default=50)
+# Orders of this many eSIMs or more go to `orders-async` (0: never); its webhook must be
+# our public `/api/v1/webhooks/airalo`.
+AIRALO_ASYNC_ORDER_THRESHOLD = env.int("AIRALO_ASYNC_ORDER_THRESHOLD", default=10)
+AIRALO_WEBHOOK_URL = env.str("AIRALO_WEBHOOK_URL", default="")
+# After an async order was sent, finding nothing under our reference for this long means
+# "not created yet", not "nothing bought" (its 202 may have been lost).
+AIRALO_ASYNC_FIND_GRACE_SECONDS = env.int("AIRALO_ASYNC_FIND_GRACE_SECONDS", default=900)
+AIRALO_BRAND_SETTINGS_NAME = env.str("AIRALO_BRAND_SETTINGS_NAME", default="")
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.
 PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)
@@ -375,8 +449,17 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=15)
 SUSPEND_ORDERING_WHEN_OVERDUE = env.bool("SUSPEND_ORDERING_WHEN_OVERDUE", default=True)
 
-if ESIM_PROVIDER not in {"sandbox", "esimgo"}:
-    raise environ.ImproperlyConfigured("ESIM_PROVIDER must be 'sandbox' or 'esimgo'")
+if ESIM_PROVIDER not in {"sandbox", "esimgo", "airalo"}:
+    raise environ.ImproperlyConfigured("ESIM_PROVIDER must be 'sandbox', 'esimgo' or 'airalo'")
+# Routing (fulfilment/routing.py): the providers live orders may be placed with, in the
+# order of preference when two offers cost the same; ESIM_PROVIDER (the catalogue's own
+# provider) alone by default, so `make run` and the sandbox need no keys.
+ESIM_PROVIDERS = env.list("ESIM_PROVIDERS", default=[ESIM_PROVIDER])
+# Providers drained by an operator: no new order goes to them (finds and top-ups of the
+# eSIMs they issued still do).
+ESIM_PROVIDERS_DRAINED = env.list("ESIM_PROVIDERS_DRAINED", default=[])
+if not set(ESIM_PROVIDERS) <= {"sandbox", "esimgo", "airalo"}:
+    raise environ.ImproperlyConfigured("ESIM_PROVIDERS lists sandbox, esimgo or airalo only")
 if PAYMENTS_BACKEND not in {"sandbox", "stripe"}:
     raise environ.ImproperlyConfigured("PAYMENTS_BACKEND must be 'sandbox' or 'stripe'")
 

@@ -28,8 +28,14 @@ def _refuse_unsafe() -> None:
         problems.append("STRIPE_SECRET_KEY is required")
     if STRIPE_WEBHOOK_SECRET.startswith("whsec_sandbox"):
         problems.append("STRIPE_WEBHOOK_SECRET must be set")
-    if ESIM_PROVIDER == "esimgo" and not ESIMGO_API_KEY:
+    if "esimgo" in {ESIM_PROVIDER, *ESIM_PROVIDERS} and not ESIMGO_API_KEY:
         problems.append("ESIMGO_API_KEY is required")
+    if "airalo" in {ESIM_PROVIDER, *ESIM_PROVIDERS} and not (
+        AIRALO_CLIENT_ID and AIRALO_CLIENT_SECRET
+    ):
+        problems.append("AIRALO_CLIENT_ID and AIRALO_CLIENT_SECRET are required")
+    if "sandbox" in ESIM_PROVIDERS:
+        problems.append("ESIM_PROVIDERS may not list sandbox in production")
     if WEBHOOKS_ALLOW_PRIVATE_URLS:
         problems.append(
             "WEBHOOKS_ALLOW_PRIVATE_URLS must be off (vendor webhooks would reach internal hosts)"

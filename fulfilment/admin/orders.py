@@ -190,7 +190,8 @@ ORDER_FIELDSETS = (
         "Provisioning",
         {
             "fields": (
-                ("provider_reference", "target_iccid"),
+                ("provider", "provider_reference", "target_iccid"),
+                ("provider_route", "providers_sent"),
                 ("provisioning_attempts", "provisioning_lease_until", "escalated_at"),
                 "failure_reason",
             )

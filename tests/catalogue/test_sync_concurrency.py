@@ -54,7 +54,7 @@ def test_get_provider_follows_settings(settings):
 
     import providers
 
-    providers._esimgo = None
+    providers._clients.clear()
     with pytest.raises(ImproperlyConfigured):
         get_provider()
     settings.ESIMGO_API_KEY = "k"
@@ -64,4 +64,4 @@ def test_get_provider_follows_settings(settings):
         assert isinstance(get_provider(), EsimGoProvider)
         assert get_provider() is get_provider()
     finally:
-        providers._esimgo = None
+        providers._clients.clear()

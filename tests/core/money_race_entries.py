@@ -16,12 +16,16 @@ from rest_framework.test import APIClient
 import billing.operator as billing_operator
 import console.operator as console_operator
 import fulfilment.refunds as orders_esim_refunds
+import fulfilment.stock.operator as stock_operator
 import orders.operator as orders_operator
 import reconciliation.services as reconciliation_services
 import webhooks.operator as webhooks_operator
 from billing.models import Invoice
+from catalogue.models import Bundle
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
 from fulfilment.models import Esim, EsimRefund
+from fulfilment.stock.models import StockSetting
+from ledger.services import stock_purchase_record
 from orders.models import Order
 from payments.models import Payment
 from sandbox.provider import SandboxProvider
@@ -49,6 +53,7 @@ from tests.core.money_race_setups import (
     wallet_topup_paid,
 )
 from tests.core.money_races import succeeded
+from tests.fulfilment.stock_helpers import stock_esims
 from tests.orders.factories import (
     BUNDLE_CODE,
     TOPUP_CODE,
@@ -112,6 +117,29 @@ def _b2b_order(client: APIClient, i: int) -> Any:
     return post_keyed(
         client, "/api/v1/vendor/orders", {"bundle_code": BUNDLE_CODE, "quantity": 1}, i
     )
+
+
+def _vendor_for_five_stocked_orders() -> APIClient:
+    """As `_vendor_for_five_orders`, with the bundle in ready stock (more than twenty
+    eSIMs, their cost booked to inventory): every order the wallet pays for is delivered
+    from stock in its own request, none bought from the provider."""
+    client = _vendor_for_five_orders()
+    bundle = Bundle.objects.get(code=BUNDLE_CODE)
+    StockSetting.objects.get_or_create(
+        bundle=bundle, livemode=True, defaults={"floor": 1, "target": 40, "capital_cap": 10**9}
+    )
+    rows = stock_esims(N + 5, cost=bundle.cost_amount)
+    stock_purchase_record(
+        cost=Money(bundle.cost_amount * len(rows), bundle.currency),
+        reference=f"race-stock:{rows[0].iccid}",
+    )
+    return client
+
+
+def _delivered_from_stock(ctx: APIClient, results: list[Any]) -> None:
+    """Every order placed was answered completed, from stock (the entry's premise)."""
+    placed = [r for r in results if succeeded(r)]
+    assert placed and all(r.json()["status"] == "completed" for r in placed), placed
 
 
 def _customer_esim() -> tuple[APIClient, str]:
@@ -406,6 +434,61 @@ def _vendor_auto_esim() -> Esim:
 
 # --- the entries --------------------------------------------------------------------------------
 
+# --- ready stock ------------------------------------------------------------------------------
+
+
+def _stocked_bundle(target: int = 5) -> Any:
+    """A bundle of its own (a copy of the sandbox bundle under a fresh code: each prepare
+    starts from empty stock) with live stock settings: floor and target `target`."""
+    import uuid
+
+    from catalogue.models import Bundle
+    from fulfilment.stock.models import StockSetting
+    from sandbox.provider import SandboxFaults, sandbox_faults_set
+
+    bundles_ensure()
+    sandbox_faults_set(SandboxFaults(processing_seconds=0))
+    bundle = Bundle.objects.get(code=BUNDLE_CODE)
+    countries = list(bundle.countries.all())
+    bundle.pk = None
+    bundle.code = f"stock_race_{uuid.uuid4().hex[:8]}"
+    bundle.save()
+    bundle.countries.set(countries)
+    return StockSetting.objects.create(
+        bundle=bundle, floor=target, target=target, capital_cap=100_000
+    )
+
+
+def _stock_refill(setting: Any, i: int) -> Any:
+    from fulfilment.stock.refill import stock_refill_run
+
+    return stock_refill_run(bundle_code=setting.bundle.code, sleep=lambda s: None)
+
+
+def _stock_aged() -> Any:
+    """Three eSIMs bought for stock 58 days ago: their refund window closes soon."""
+    from fulfilment.stock.models import StockEsim
+
+    setting = _stocked_bundle(target=3)
+    _stock_refill(setting, 0)
+    StockEsim.objects.filter(bundle_code=setting.bundle.code).update(
+        purchased_at=timezone.now() - timedelta(days=58)
+    )
+    return setting
+
+
+def _stock_age(setting: Any, i: int) -> Any:
+    from fulfilment.stock.ageing import stock_age_run
+
+    return stock_age_run()
+
+
+def _stock_bought() -> Any:
+    setting = _stocked_bundle(target=3)
+    _stock_refill(setting, 0)
+    return setting
+
+
 RACES: dict[str, Race] = {
     r.name: r
     for r in [
@@ -422,6 +505,15 @@ RACES: dict[str, Race] = {
             "the wallet holds five orders' price: exactly 5 orders are bought and charged",
             prepare=_vendor_for_five_orders,
             attempt=_b2b_order,
+            allowed=lambda ctx, results: 5,
+        ),
+        Race(
+            "B2B order from stock",
+            "the wallet holds five orders' price: exactly 5 are delivered from stock and "
+            "charged, nothing bought from the provider",
+            prepare=_vendor_for_five_stocked_orders,
+            attempt=_b2b_order,
+            settle=_delivered_from_stock,
             allowed=lambda ctx, results: 5,
         ),
         Race(
@@ -527,7 +619,35 @@ RACES: dict[str, Race] = {
             prepare=_esim_refund_cut_short,
             attempt=_resume_sweep,
         ),
+        Race(
+            "beat: stock refill",
+            "an empty stocked bundle, 20 refill runs at once: its shortfall bought and booked once",
+            prepare=_stocked_bundle,
+            attempt=_stock_refill,
+        ),
+        Race(
+            "beat: stock ageing",
+            "three stock eSIMs near their refund window, 20 runs: each given back, booked once",
+            prepare=_stock_aged,
+            attempt=_stock_age,
+        ),
         # Operators
+        Race(
+            "operator: stock refill",
+            "an empty stocked bundle refilled by 20 operators at once: bought and booked once",
+            prepare=_operators_and(_stocked_bundle),
+            attempt=lambda ctx, i: stock_operator.operator_stock_refill(
+                setting=ctx[0], actor=ctx[1][i]
+            ),
+        ),
+        Race(
+            "operator: stock release",
+            "three stock eSIMs released by 20 operators at once: each given back, booked once",
+            prepare=_operators_and(_stock_bought),
+            attempt=lambda ctx, i: stock_operator.operator_stock_release(
+                setting=ctx[0], actor=ctx[1][i]
+            ),
+        ),
         Race(
             "operator: review approve",
             "a held paid order approved by 20 operators: provisioned (bought) once",

@@ -33,7 +33,7 @@ from tests.core.money_races import (
 # Path -> the race entry (or entries) that cover it.
 MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/orders": "B2C order",
-    "POST api/v1/vendor/orders": "B2B order",
+    "POST api/v1/vendor/orders": ("B2B order", "B2B order from stock"),
     "POST api/v1/esims/<str:iccid>/topups": "B2C top-up",
     "POST api/v1/vendor/esims/<str:iccid>/topups": "B2B top-up",
     "POST api/v1/esims/<str:iccid>/refund": "B2C eSIM refund",
@@ -79,6 +79,12 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "beat fulfilment.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
     "beat fulfilment.tasks.provider_refunds_collect": "beat: provider refunds collected",
     "beat fulfilment.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
+    "beat fulfilment.tasks.stock_refill": "beat: stock refill",
+    "beat fulfilment.tasks.stock_age": "beat: stock ageing",
+    "fulfilment.stock.operator.operator_stock_refill": "operator: stock refill",
+    "fulfilment.stock.operator.operator_stock_release": "operator: stock release",
+    "fulfilment.stock.admin.StockSettingAdmin.refill_now": "operator: stock refill",
+    "fulfilment.stock.admin.StockSettingAdmin.release": "operator: stock release",
     # Usage polled from the provider goes through the callback's esim_usage_apply.
     "beat fulfilment.tasks.esims_usage_refresh": "eSIM Go usage callback: auto top-up",
     # Queues the handlers of inbound events not processed yet: the same handlers.
@@ -121,6 +127,9 @@ MONEY: dict[str, str | tuple[str, ...]] = {
 # Path -> why it moves no money and revokes no eSIM.
 NO_MONEY = {
     # API
+    "POST api/v1/webhooks/airalo": (
+        "an async order delivered queues its provisioning (the order entries' lease buys)"
+    ),
     "POST api/v1/auth/register": "creates a customer account",
     "POST api/v1/auth/token": "issues tokens",
     "POST api/v1/auth/token/refresh": "issues tokens",
@@ -212,6 +221,9 @@ NO_MONEY = {
     "vendors.operator.operator_api_key_revoke": "API keys",
     "catalogue.operator.operator_catalogue_sync": "catalogue",
     "catalogue.operator.operator_bundle_overrides": "catalogue",
+    "fulfilment.stock.operator.operator_stock_setting_save": (
+        "stock levels; the refill that follows them is the beat entry"
+    ),
     "catalogue.operator.operator_price_rule_save": "prices of later orders",
     "catalogue.operator.operator_price_rule_delete": "prices of later orders",
     "webhooks.operator.operator_delivery_replay": "resends a delivery",

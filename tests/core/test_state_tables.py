@@ -31,6 +31,8 @@ from fulfilment.state import (
     PROVIDER_REFUND_STATES,
     esim_transition,
 )
+from fulfilment.stock.models import StockBatch, StockEsim
+from fulfilment.stock.state import STOCK_BATCH_STATES, STOCK_ESIM_STATES
 from ledger.models import Purpose
 from orders.models import Order
 from payments.models import Payment, Refund
@@ -94,6 +96,28 @@ def _auto_topup_run(status):
     esim = _esim(order=order_row(channel=Order.Channel.B2B, vendor=vendor))
     rule = AutoTopupRule.objects.create(vendor=vendor, bundle_code="gb_1gb", below_percent=20)
     return AutoTopupRun.objects.create(rule=rule, esim=esim, trigger="data:1:20", status=status)
+
+
+def _stock_batch(status: str) -> StockBatch:
+    return StockBatch.objects.create(
+        bundle_code="gb_1gb", quantity=1, expected_cost_amount=139, currency="USD", status=status
+    )
+
+
+def _stock_esim(status: str) -> StockEsim:
+    sold = status == StockEsim.Status.SOLD
+    return StockEsim.objects.create(
+        iccid=_iccid(),
+        bundle_code="gb_1gb",
+        smdp_address="rsp.example",
+        matching_id="M",
+        cost_amount=139,
+        currency="USD",
+        purchased_at=timezone.now(),
+        status=status,
+        esim=_esim() if sold else None,
+        sold_at=timezone.now() if sold else None,
+    )
 
 
 def _delivery(status):
@@ -174,6 +198,8 @@ TABLES: list[tuple[StateTable, type[models.Model], list[str], Callable[[str], An
     (ESIM_REFUND_STATES, EsimRefund, EsimRefund.Status.values, _esim_refund),
     (PROVIDER_REFUND_STATES, ProviderRefund, ProviderRefund.Status.values, _provider_refund),
     (AUTO_TOPUP_RUN_STATES, AutoTopupRun, AutoTopupRun.Status.values, _auto_topup_run),
+    (STOCK_ESIM_STATES, StockEsim, StockEsim.Status.values, _stock_esim),
+    (STOCK_BATCH_STATES, StockBatch, StockBatch.Status.values, _stock_batch),
     (DELIVERY_STATES, WebhookDelivery, WebhookDelivery.Status.values, _delivery),
     (INBOUND_STATES, InboundEvent, InboundEvent.Status.values, _inbound),
     (TICKET_STATES, Ticket, Ticket.Status.values, _ticket),
@@ -206,8 +232,15 @@ def _move(table: StateTable, model: type[models.Model], row: Any, to: str) -> No
     if table is ESIM_STATES:  # the eSIM's own helper: read, check, compare-and-set
         esim_transition(esim_id=row.pk, to=to, expected=row.status)
         return
+    fields: dict[str, Any] = {}
+    if table is STOCK_ESIM_STATES and to == StockEsim.Status.SOLD:  # a sale names its eSIM
+        fields = {"esim": _esim(), "sold_at": timezone.now()}
     moved = transition_rows(
-        model._default_manager.filter(pk=row.pk), table=table, to=to, expected=row.status
+        model._default_manager.filter(pk=row.pk),
+        table=table,
+        to=to,
+        expected=row.status,
+        **fields,
     )
     assert moved == 1
 

@@ -22,6 +22,7 @@ from providers.ratelimit import (
     LocalRateLimited,
     RedisLimiter,
     UnlimitedLimiter,
+    calls_in_background,
     shared_limiter,
 )
 from providers.resilience import build_breaker
@@ -168,3 +169,50 @@ def test_our_own_refusals_never_open_the_circuit_breaker():
         with pytest.raises(LocalRateLimited):
             client.get_esim("8944500000000000001")
     assert breaker.current_state == "closed"
+
+
+# --- live calls first: background calls leave a reserve ------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_background_call_leaves_the_reserve_to_live_calls_local():
+    clock = FakeClock()
+    limiter = LocalLimiter(name="reserve", per_second=10, clock=clock, sleep=lambda s: None)
+    with calls_in_background(4):
+        taken = sum(limiter.try_acquire() == 0.0 for _ in range(10))
+    assert taken == 6  # 10 a window, 4 left for live calls
+    assert sum(limiter.try_acquire() == 0.0 for _ in range(10)) == 4  # live: the reserve
+    with calls_in_background(4), pytest.raises(LocalRateLimited):
+        limiter.acquire(timeout=0.0)  # nothing free beyond the reserve
+
+
+def test_a_background_call_waits_while_live_calls_hold_more_than_the_reserve_local():
+    clock = FakeClock()
+    limiter = LocalLimiter(name="reserve-live", per_second=10, clock=clock, sleep=lambda s: None)
+    for _ in range(7):  # live calls took 7 of 10
+        assert limiter.try_acquire() == 0.0
+    with calls_in_background(4):
+        assert limiter.try_acquire() > 0  # only 3 free: not above the reserve of 4
+        clock.now += limiter.window  # the live grants leave the window
+        assert limiter.try_acquire() == 0.0
+    # Outside the context a call is live again: every slot is its to take.
+    assert sum(limiter.try_acquire() == 0.0 for _ in range(10)) == 9
+
+
+@needs_redis
+def test_a_background_call_leaves_the_reserve_to_live_calls_across_processes():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    name = f"test-{uuid.uuid4().hex}"
+    background = RedisLimiter(name=name, per_second=10, client=client)
+    live = RedisLimiter(name=name, per_second=10, client=client)  # another process's
+    with calls_in_background(3):
+        taken = sum(background.try_acquire() == 0.0 for _ in range(10))
+    assert taken == 7
+    assert sum(live.try_acquire() == 0.0 for _ in range(10)) == 3

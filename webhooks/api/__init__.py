@@ -113,7 +113,9 @@ class VendorWebhookEndpointListApi(VendorApiMixin, generics.ListAPIView):
     class InputSerializer(serializers.Serializer):
         url = serializers.URLField(max_length=2000)
         events = _events_field()
-        description = serializers.CharField(max_length=200, required=False, default="")
+        description = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
 
     class OutputSerializer(_EndpointOutput):
         pass
@@ -157,7 +159,7 @@ class VendorWebhookEndpointDetailApi(VendorApiMixin, APIView):
         url = serializers.URLField(max_length=2000, required=False)
         events = _events_field(required=False)
         enabled = serializers.BooleanField(required=False)
-        description = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
     class OutputSerializer(_EndpointOutput):
         pass

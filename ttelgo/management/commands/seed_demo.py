@@ -20,7 +20,7 @@ DEMO_CUSTOMER_EMAIL = "customer@ttelgo.local"
 
 # Apps that have demo data expose `seed_demo(stdout) -> list[str]` in `<app>/demo.py`;
 # the returned lines are printed in the summary.
-DEMO_MODULES = ["catalogue.demo", "billing.demo", "portal.demo"]
+DEMO_MODULES = ["catalogue.demo", "billing.demo", "portal.demo", "fulfilment.stock.demo"]
 
 
 class Command(BaseCommand):
