@@ -23,7 +23,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from catalogue.models import Bundle, Country
 from orders.models import Order
-from portal.models import BulkOrder
 from tests.console.test_browser_esim_page import critical_violations
 from tests.factories import UserFactory
 from tests.orders.factories import BUNDLE_CODE, TOPUP_CODE, fund
