@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from unittest import mock
 
 import pytest
@@ -132,6 +133,28 @@ def test_a_clean_file_is_placed_by_one_job_with_progress_and_results_and_once_on
     again = BulkOrder.objects.get(filename="again.csv")
     assert {r["order_id"] for r in again.results.values()} == {o.pk for o in orders}
     assert all(r["replayed"] for r in again.results.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_re_upload_with_real_commits_replays_every_row_without_waiting_on_its_key(shop):
+    """As the live site runs it (each claim and completion committed, the job started after
+    the upload's commit): the first upload's keys are completed, so the same file again
+    replays each row at once; none is taken for a row another upload is still placing."""
+    vendor, client = shop
+    text = HEADER + "".join(f"{BUNDLE_CODE},1,,en,BK-{i}\n" for i in range(12))
+    assert _upload(client, text).status_code == 302
+    first = BulkOrder.objects.get()
+    assert first.status == "done" and len(first.results) == 12
+    with mock.patch("portal.bulk.time", wraps=time) as paused:
+        again = _upload(client, text, name="again.csv")
+    assert again.status_code == 302
+    assert paused.sleep.call_count == 0
+    second = BulkOrder.objects.get(filename="again.csv")
+    assert second.status == "done" and second.done == 12
+    assert second.results == {
+        line: {"order_id": r["order_id"], "replayed": True} for line, r in first.results.items()
+    }
+    assert Order.objects.filter(vendor=vendor).count() == 12
 
 
 def test_a_row_refused_while_placing_is_recorded_and_the_others_go_on(
