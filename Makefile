@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Python 3.12: the pyenv build on our machines, else whatever python3.12 is on PATH.
 PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python))),$(shell command -v python3.12),python3)
 
-.PHONY: venv run serve test test-upgrade test-fast lint fmt migrate bench chaos clean lock messages
+.PHONY: venv run serve test test-upgrade test-fast lint fmt migrate bench bench-scale seed-scale chaos clean lock messages
 
 # Installed from the lock file (every package pinned, with hashes); the project itself on
 # top, without resolving anything again. `make lock` regenerates the locks after a pin in
@@ -75,6 +75,14 @@ fmt: venv
 
 bench: venv
 	.ci/services.sh run $(PY) bench/run.py
+
+## A business of production size (SCALE=0.01 is 1 %), bulk-loaded with its invariants
+## checked; `bench-scale` also times every console page and the vendor API lists on it.
+seed-scale: venv
+	.ci/services.sh run $(PY) bench/scale.py seed
+
+bench-scale: venv
+	.ci/services.sh run $(PY) bench/scale.py all
 
 ## The app as production runs it (gunicorn, Celery worker and beat), hurt on purpose.
 chaos: venv

@@ -6,6 +6,7 @@ import csv
 import io
 from xml.sax.saxutils import escape
 
+from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -61,6 +62,19 @@ def invoice_csv(*, invoice: Invoice) -> str:
             invoice.currency,
         ]
     )
+    if invoice.tax_amount:
+        writer.writerow(
+            [
+                invoice.number,
+                "",
+                "of which VAT",
+                "",
+                "",
+                "",
+                _fmt(invoice.tax_amount, invoice.currency),
+                invoice.currency,
+            ]
+        )
     return out.getvalue()
 
 
@@ -73,7 +87,24 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
     cur = invoice.currency
     story = [
         Paragraph(f"TTelGo invoice {invoice.number}", styles["Title"]),
-        Paragraph(f"Vendor: {escape(invoice.vendor.name)}", styles["Normal"]),
+        Paragraph(
+            f"Seller: {escape(settings.PLATFORM_LEGAL_NAME)}"
+            + (
+                f", VAT number {escape(invoice.seller_vat_number)}"
+                if invoice.seller_vat_number
+                else ""
+            ),
+            styles["Normal"],
+        ),
+        Paragraph(
+            f"Vendor: {escape(invoice.vendor.name)}"
+            + (
+                f", VAT number {escape(invoice.buyer_vat_number)}"
+                if invoice.buyer_vat_number
+                else ""
+            ),
+            styles["Normal"],
+        ),
         Paragraph(
             f"Period: {invoice.period_start.isoformat()} to {invoice.period_end.isoformat()}",
             styles["Normal"],
@@ -88,7 +119,10 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
         rows.append(
             [line.day.isoformat(), line.description, str(line.quantity), _fmt(line.amount, cur)]
         )
+    total_row = len(rows)
     rows.append(["", "Total", "", _fmt(invoice.total, cur)])
+    if invoice.tax_amount:
+        rows.append(["", "of which VAT", "", _fmt(invoice.tax_amount, cur)])
     rows.append(["", "Paid", "", _fmt(invoice.paid_amount, cur)])
     table = Table(rows, colWidths=[70, 270, 40, 90], repeatRows=1)
     table.setStyle(
@@ -96,11 +130,13 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
             [
                 ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
                 ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
-                ("LINEABOVE", (0, -2), (-1, -2), 0.75, colors.black),
-                ("FONTNAME", (0, -2), (-1, -1), "Helvetica-Bold"),
+                ("LINEABOVE", (0, total_row), (-1, total_row), 0.75, colors.black),
+                ("FONTNAME", (0, total_row), (-1, -1), "Helvetica-Bold"),
             ]
         )
     )
     story.append(table)
+    if invoice.tax_note:
+        story += [Spacer(1, 12), Paragraph(escape(invoice.tax_note), styles["Normal"])]
     doc.build(story)
     return buf.getvalue()

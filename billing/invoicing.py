@@ -30,6 +30,7 @@ from ledger.services import platform_account
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.outbox import event_record
+from ttelgo.tax import Buyer, tax_for_sale
 from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,27 @@ def _lines(account: Account, start: datetime, end: datetime) -> list[dict[str, A
     return list(rows)
 
 
+def _tax_of(account: Account, start: datetime, end: datetime) -> int:
+    """The VAT booked (ledger `sale_tax`) on the orders this receivable was charged for in
+    the period, less what was reversed: the part of the invoice's total that is tax."""
+    order_ids = (
+        Entry.objects.filter(
+            account=account,
+            transaction__created_at__gte=start,
+            transaction__created_at__lt=end,
+            transaction__order_id__isnull=False,
+        )
+        .values_list("transaction__order_id", flat=True)
+        .distinct()
+    )
+    total = Entry.objects.filter(
+        transaction__kind=Transaction.Kind.SALE_TAX,
+        transaction__order_id__in=list(order_ids),
+        account__purpose=Purpose.TAX_PAYABLE,
+    ).aggregate(s=Sum("amount"))["s"]
+    return -int(total or 0)  # credits of a liability
+
+
 def invoice_close_month(*, vendor: Vendor, year: int, month: int) -> Invoice:
     """Close a finished month of a vendor's receivable into an invoice. Idempotent: the
     (vendor, period) unique constraint means a month is invoiced once."""
@@ -97,6 +119,15 @@ def invoice_close_month(*, vendor: Vendor, year: int, month: int) -> Invoice:
         accounts_lock([account.id])
         lines = _lines(account, start, end)
         total = sum(int(r["total"]) for r in lines)
+        tax = _tax_of(account, start, end)
+        terms = tax_for_sale(
+            total=Money(max(total, 0), account.currency),
+            buyer=Buyer(
+                country=vendor.country,
+                vat_number=vendor.vat_number,
+                vat_number_valid=vendor.vat_number_valid,
+            ),
+        )
         try:
             with transaction.atomic():
                 invoice = Invoice.objects.create(
@@ -111,6 +142,10 @@ def invoice_close_month(*, vendor: Vendor, year: int, month: int) -> Invoice:
                     due_date=last + timedelta(days=settings.INVOICE_DUE_DAYS),
                     status=Invoice.Status.ISSUED if total > 0 else Invoice.Status.PAID,
                     paid_at=None if total > 0 else timezone.now(),
+                    tax_amount=tax,
+                    seller_vat_number=terms.seller_vat_number,
+                    buyer_vat_number=terms.buyer_vat_number,
+                    tax_note=terms.note,
                 )
         except IntegrityError:
             return Invoice.objects.get(vendor=vendor, period_start=first)

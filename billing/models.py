@@ -46,6 +46,12 @@ class Invoice(models.Model):
     issued_at = models.DateTimeField(auto_now_add=True)
     due_date = models.DateField()
     paid_at = models.DateTimeField(null=True, blank=True)
+    # VAT (ttelgo/tax.py): the part of `total` that is VAT (prices are tax-inclusive),
+    # both parties' VAT numbers and the treatment's wording, as of the invoice's issue.
+    tax_amount = models.BigIntegerField(default=0, db_default=0, help_text="minor units")
+    seller_vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    buyer_vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    tax_note = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "ledger_invoice"

@@ -233,3 +233,25 @@ class BundlePriceHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bundle_id} {self.retail_amount} {self.currency} ({self.reason})"
+
+
+class FxRate(models.Model):
+    """A reference exchange rate of one day: 1 `base` = `rate` `quote` (catalogue/fx.py).
+    Kept per day, so a price list built on a date can always be rebuilt the same way."""
+
+    day = models.DateField()
+    base = models.CharField(max_length=3)
+    quote = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=24, decimal_places=10)
+    source = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-day", "base", "quote")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "base", "quote"], name="fx_rate_one_per_day"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="fx_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} 1 {self.base} = {self.rate} {self.quote}"

@@ -117,3 +117,15 @@ def vendor_price(*, vendor: object, bundle: Bundle) -> Money:
     discounted = retail.scale(10_000 - min(discount_bps, 10_000), 10_000)
     floor = minimum_price(bundle.cost_amount)
     return Money(min(retail.amount, max(discounted.amount, floor)), bundle.currency)
+
+
+def vendor_price_from_cost(*, vendor: object, cost: Money, book: RuleBook | None = None) -> Money:
+    """A vendor's price for something we buy at `cost` that is not a catalogue bundle (an
+    IoT SIM's quota top-up): the global rule's markup (or the default), the vendor's
+    discount, never under the minimum margin over cost, as `vendor_price` does."""
+    rule = (book or RuleBook()).resolve(bundle_id=None, country_ids=[], region_id=None)
+    retail = price_from_cost(cost, rule)
+    discount_bps = int(getattr(vendor, "discount_bps", 0) or 0)
+    discounted = retail.scale(10_000 - min(discount_bps, 10_000), 10_000)
+    floor = minimum_price(cost.amount, min_margin_bps=rule.min_margin_bps)
+    return Money(min(retail.amount, max(discounted.amount, floor)), cost.currency)

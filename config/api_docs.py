@@ -38,6 +38,7 @@ IDEMPOTENCY_REQUIRED = {
     "vendor_invoice_pay",
     "esims_refund_create",
     "vendor_esims_refund_create",
+    "vendor_iot_sims_topups_create",
 }
 
 # POSTs that take no Idempotency-Key (credentials in, tokens out: never stored).
@@ -590,6 +591,123 @@ OPERATIONS: dict[str, Doc] = {
         "Change my brand",
         "Changes only the fields sent; the others stay.",
         request={"primary_color": "#7c3aed"},
+    ),
+    # --- IoT SIM fleets (docs/IOT.md) ---------------------------------------------------
+    "vendor_iot_sims_list": Doc(
+        "List the fleet's IoT SIMs",
+        "The vendor's IoT SIMs (synced from 1NCE every 15 minutes), in cursor pages by id "
+        "with the list's `count`. Filter by `status`, `label` (exact) or `label_contains`, "
+        "`iccid`, `quota_level` (ok, low, exhausted, expired), this month's data "
+        "(`usage_min_mb`, `usage_max_mb`) and data left (`data_left_min_mb`, "
+        "`data_left_max_mb`).",
+    ),
+    "vendor_iot_sims_retrieve": Doc(
+        "Get an IoT SIM",
+        "One of the vendor's IoT SIMs: identifiers, status, label, IMEI lock, quotas and "
+        "this month's data. Another vendor's SIM is 404.",
+    ),
+    "vendor_iot_sims_refresh_create": Doc(
+        "Refresh an IoT SIM from the provider",
+        "Reads the SIM and its data and SMS quotas from 1NCE now (a quota crossing sends "
+        "its webhook) and answers the SIM as it is afterwards.",
+        errors=("provider_unavailable",),
+    ),
+    "vendor_iot_sims_label_create": Doc(
+        "Set an IoT SIM's label",
+        "Sets the label at 1NCE and here; an empty label clears it.",
+        errors=("provider_unavailable",),
+        request={"label": "meter-42"},
+    ),
+    "vendor_iot_sims_enable_create": Doc(
+        "Enable an IoT SIM",
+        "Enables a disabled SIM at 1NCE (`sim.status_changed` webhook). A SIM already "
+        "enabled is 409 `invalid_state`.",
+        errors=("invalid_state", "provider_unavailable"),
+    ),
+    "vendor_iot_sims_disable_create": Doc(
+        "Disable an IoT SIM",
+        "Disables an enabled SIM at 1NCE (`sim.status_changed` webhook). A SIM already "
+        "disabled is 409 `invalid_state`.",
+        errors=("invalid_state", "provider_unavailable"),
+    ),
+    "vendor_iot_sims_bulk_create": Doc(
+        "Enable or disable many IoT SIMs",
+        "One background job for up to 10,000 of the vendor's SIMs (202); follow its "
+        "progress (`done` of `total`) at `jobs/{id}`. An ICCID that is not the vendor's "
+        "makes the whole request 404 naming it.",
+        errors=("not_found",),
+        request={"action": "disable", "iccids": ["8988228066602306770"]},
+    ),
+    "vendor_iot_jobs_retrieve": Doc(
+        "Get a bulk job",
+        "A bulk enable/disable job: its status (queued, running, completed, failed) and "
+        "how many of its SIMs are done.",
+    ),
+    "vendor_iot_sims_usage_retrieve": Doc(
+        "Get an IoT SIM's daily usage",
+        "Data (MB) and SMS (mobile-originated and -terminated) per day between `start` and "
+        "`end` (default this month, at most 186 days), with the total.",
+    ),
+    "vendor_iot_usage_retrieve": Doc(
+        "Get the fleet's daily usage",
+        "The whole fleet's data and SMS per day between `start` and `end` (default this "
+        "month, at most 186 days), with the total.",
+    ),
+    "vendor_iot_sims_topups_create": Doc(
+        "Top up an IoT SIM's quota",
+        "Buys one quota top-up (data and SMS) for the SIM, priced by our rules and paid "
+        "from the wallet or the credit line: reserved first (402 when it does not fit), "
+        "then bought at 1NCE and charged; refused by 1NCE, nothing is charged. "
+        "`Idempotency-Key` is required.",
+        errors=("insufficient_funds", "credit_limit_exceeded", "invalid_state"),
+        response={
+            "id": 7,
+            "iccid": "8988228066602306770",
+            "status": "completed",
+            "source": "api",
+            "amount": MONEY_EXAMPLE,
+            "data_mb": "500.00",
+            "sms": 250,
+            "created_at": "2026-11-21T10:00:00Z",
+            "livemode": True,
+        },
+    ),
+    "vendor_iot_sims_auto_topup_create": Doc(
+        "Set an IoT SIM's auto top-up",
+        "Turns automatic top-ups on or off for one SIM (`null` follows the fleet setting) "
+        "and sets its own monthly cap. A top-up is bought when the data quota falls under "
+        "the threshold, once per crossing.",
+        request={"enabled": True, "monthly_cap": 2},
+    ),
+    "vendor_iot_auto_topup_retrieve": Doc(
+        "Get the fleet's auto top-up",
+        "The fleet-wide auto top-up: on or off for SIMs that do not say otherwise, the "
+        "fleet's monthly cap (0: none) and the default cap per SIM.",
+    ),
+    "vendor_iot_auto_topup_create": Doc(
+        "Set the fleet's auto top-up",
+        "Changes the fleet-wide auto top-up settings; fields left out stay as they are.",
+        request={"auto_topup": True, "monthly_cap": 50, "sim_monthly_cap": 1},
+    ),
+    "vendor_iot_sms_list": Doc(
+        "List IoT SMS",
+        "SMS sent to the vendor's SIMs (`mt`) and their replies (`mo`), newest first, in "
+        "cursor pages; filter by `direction` and `iccid`.",
+    ),
+    "vendor_iot_sms_create": Doc(
+        "Send an SMS to IoT SIMs",
+        "Queues one SMS (up to 160 characters) to each of up to 1,000 enabled SIMs; each "
+        "goes to 1NCE in the background and moves to pending, then delivered or failed. "
+        "Replies arrive as `sim.sms_received` webhooks. An ICCID that is not the vendor's "
+        "makes the whole request 404 naming it.",
+        errors=("invalid_state", "not_found"),
+        request={"iccids": ["8988228066602306770"], "text": "status?"},
+    ),
+    "vendor_iot_sims_sms_sync_create": Doc(
+        "Fetch an IoT SIM's replies",
+        "Reads the SIM's SMS from 1NCE now (they are also polled every minute for SIMs "
+        "sent one in the last day) and answers its latest 100.",
+        errors=("provider_unavailable",),
     ),
 }
 

@@ -124,6 +124,19 @@ _ORDER: dict[str, Any] = {
 _REVOKED: dict[str, Any] = {**_ESIM_REFS, "bundle_code": {"type": "string", "nullable": True}}
 
 # The `data` of each event type: (what it means, its properties, the required ones).
+_SIM: dict[str, Any] = {
+    "type": "object",
+    "required": ["iccid", "label", "status", "msisdn"],
+    "properties": {"iccid": _STR, "label": _STR, "status": _STR, "msisdn": _STR},
+}
+_SIM_QUOTA: dict[str, Any] = {
+    "sim": _SIM,
+    "quota": {"type": "string", "enum": ["data", "sms"]},
+    "left": _NULL_INT,
+    "total": _NULL_INT,
+    "percent_left": _INT,
+}
+
 WEBHOOK_DATA: dict[str, tuple[str, dict[str, Any]]] = {
     "order.completed": ("An order was delivered; its eSIMs are in `esims`.", _ORDER),
     "order.failed": ("An order failed; what it reserved was released.", _ORDER),
@@ -182,6 +195,23 @@ WEBHOOK_DATA: dict[str, tuple[str, dict[str, Any]]] = {
             "total": _MONEY,
             "due_date": {"type": "string", "format": "date"},
         },
+    ),
+    # IoT SIM fleets (docs/IOT.md)
+    "sim.quota_threshold": (
+        "An IoT SIM's data or SMS quota fell under the alert threshold (once per crossing).",
+        _SIM_QUOTA,
+    ),
+    "sim.quota_exhausted": (
+        "An IoT SIM's data or SMS quota ran out (once per crossing).",
+        _SIM_QUOTA,
+    ),
+    "sim.sms_received": (
+        "An IoT SIM sent an SMS (a reply); `sms_id` is its id in the SMS list.",
+        {"sim": _SIM, "sms_id": _INT, "text": _STR},
+    ),
+    "sim.status_changed": (
+        "An IoT SIM was enabled or disabled (by the vendor, an operator or at 1NCE).",
+        {"sim": _SIM, "previous_status": _STR},
     ),
 }
 

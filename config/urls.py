@@ -32,6 +32,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("webhooks.urls")),
     path("", include("sandbox.urls")),
     path("", include("support.urls")),
+    path("", include("iot.urls")),
 ]
 
 urlpatterns = [

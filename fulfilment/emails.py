@@ -43,6 +43,22 @@ NOTICE_SUBJECTS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
+def _receipt(order: Order) -> dict[str, Any]:
+    line = order.tax_line
+    return {
+        "total": str(line.total),
+        "net": str(line.net),
+        "tax": str(line.tax),
+        "rate": line.rate_display,
+        "country": line.country,
+        "taxed": line.tax.amount > 0,
+        "note": line.note,
+        "seller": settings.PLATFORM_LEGAL_NAME,
+        "seller_vat_number": line.seller_vat_number,
+        "buyer_vat_number": line.buyer_vat_number,
+    }
+
+
 def customer_email(*, order: Order, kind: str, **data: Any) -> None:
     """Queue the email (inside the caller's transaction: it leaves once that commits)."""
     if order.customer_id is not None:
@@ -137,7 +153,10 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
         }
         for e in esims
     ]
-    context = {"order": order, "cards": cards, "brand": brand}
+    # A customer's receipt: what was paid and the VAT in it (a vendor's end customer is
+    # the vendor's to invoice, at the vendor's price, which is not ours to show).
+    receipt = _receipt(order) if order.customer is not None else None
+    context = {"order": order, "cards": cards, "brand": brand, "receipt": receipt}
     from_email = settings.DEFAULT_FROM_EMAIL
     if sender:
         from_email = formataddr((one_line(sender), parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))

@@ -53,7 +53,11 @@ class Esim(models.Model):
     class Meta:
         db_table = "esims_esim"
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["order", "id"], name="esim_order_id")]
+        indexes = [
+            models.Index(fields=["order", "id"], name="esim_order_id"),
+            # The console's list and a vendor's, newest first.
+            models.Index(fields=["-created_at", "-id"], name="esim_recent"),
+        ]
 
     def __str__(self) -> str:
         return self.iccid

@@ -48,6 +48,7 @@ from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
 from orders.receivers import order_refund_recorded, order_refund_settle
 from orders.selectors import order_rows_known
+from orders.services import order_tax_book
 from orders.state import order_transition
 from payments.selectors import payment_fully_refunded
 from providers import (
@@ -584,6 +585,7 @@ def _settle_money_and_complete(
             cost=None if from_stock else cost,
             metadata={"bundle_code": bundle_code},
         )
+        order_tax_book(order=order)
     elif cost.amount > 0 and not from_stock:
         order_cost_record(cost=cost, reference=f"order:{order.pk}:cost", order_id=order.pk)
     if from_stock and cost.amount > 0:

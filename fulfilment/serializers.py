@@ -6,6 +6,7 @@ instance, which cost about 1 ms per order answer (docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -17,6 +18,7 @@ from fulfilment.models import Esim
 from orders.models import Order
 from orders.selectors import order_payment
 from ttelgo.fields import MoneyField
+from ttelgo.tax import Treatment
 
 
 class OrderItemOutputSerializer(serializers.Serializer):
@@ -98,12 +100,27 @@ class OrderPaymentSerializer(serializers.Serializer):
     client_secret = serializers.CharField()
 
 
+class OrderTaxSerializer(serializers.Serializer):
+    """The VAT in the order's (tax-inclusive) total: ttelgo/tax.py."""
+
+    amount = MoneyField(amount_attr="tax_amount", help_text="the part of `total` that is VAT")
+    rate = serializers.SerializerMethodField(help_text='percent, a decimal string ("21.00")')
+    country = serializers.CharField(source="tax_country", help_text="whose rate applies")
+    treatment = serializers.ChoiceField(source="tax_treatment", choices=Treatment.CHOICES)
+    buyer_vat_number = serializers.CharField(allow_blank=True)
+    seller_vat_number = serializers.CharField(allow_blank=True)
+
+    def get_rate(self, order: Order) -> str:
+        return f"{Decimal(order.tax_rate_bp).scaleb(-2):.2f}"
+
+
 class OrderBaseOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(label="ID", read_only=True)
     kind = serializers.ChoiceField(choices=Order.Kind.choices, required=False)
     status = serializers.ChoiceField(choices=Order.Status.choices)
     items = OrderItemOutputSerializer(many=True, read_only=True, source="items_listed")
     total = MoneyField(amount_attr="total")
+    tax = OrderTaxSerializer(source="*", read_only=True)
     esims = EsimOutputSerializer(many=True, read_only=True, source="esims_listed")
     target_iccid = serializers.CharField(
         allow_blank=True, max_length=22, required=False, help_text="top-ups only"

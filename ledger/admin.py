@@ -11,7 +11,12 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from ledger.models import Account, Entry, Hold, Transaction
 from ledger.selectors import account_balance, trial_balance
-from ttelgo.admin.console import MoneyColumnsMixin, ReadOnlyAdminMixin
+from ttelgo.admin.console import (
+    LargeTableAdminMixin,
+    MoneyColumnsMixin,
+    ReadOnlyAdminMixin,
+    RecentValuesFieldListFilter,
+)
 from ttelgo.money import Money
 
 
@@ -20,7 +25,7 @@ def _money(amount: int | None, currency: str) -> str:
 
 
 @admin.register(Account)
-class AccountAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
+class AccountAdmin(LargeTableAdminMixin, MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
     money_fields = {
         "balance": "currency",
         "held": "currency",
@@ -91,9 +96,9 @@ class EntryInline(MoneyColumnsMixin, ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class TransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "reference", "kind", "order_id", "actor", "created_at")
-    list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
+    list_filter = (("kind", RecentValuesFieldListFilter), ("created_at", admin.DateFieldListFilter))
     search_fields = ("reference", "description", "order_id")
     show_full_result_count = False
     inlines = [EntryInline]
@@ -101,7 +106,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(Hold)
-class HoldAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
+class HoldAdmin(LargeTableAdminMixin, MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
     money_fields = {"amount": "account.currency", "captured_amount": "account.currency"}
     list_display = ("reference", "account", "amount", "status", "order_id", "created_at")
     list_filter = ("status",)

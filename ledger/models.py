@@ -65,6 +65,13 @@ class Purpose(models.TextChoices):
     PROVIDER_REFUND_RECEIVABLE = "provider_refund_receivable"
     REFUNDS = "refunds"
     ADJUSTMENTS = "adjustments"
+    # What the card gateway keeps per charge, refund and dispute (Stripe's fees).
+    CARD_FEES = "card_fees"
+    # VAT collected on sales, owed to the tax authorities (ttelgo/tax.py).
+    TAX_PAYABLE = "tax_payable"
+    # The currency position: money changing currency passes through it, one leg per
+    # currency, so every currency of a transaction balances on its own.
+    FX = "fx"
     # eSIMs bought ahead (ready stock) at what they cost, until sold, refunded or written off.
     INVENTORY = "inventory"
     # vendor
@@ -83,6 +90,9 @@ CHART: dict[str, tuple[str, str]] = {
     # contra-revenue: debit-normal
     Purpose.REFUNDS: (Owner.PLATFORM, AccountType.EXPENSE),
     Purpose.ADJUSTMENTS: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.CARD_FEES: (Owner.PLATFORM, AccountType.EXPENSE),
+    Purpose.TAX_PAYABLE: (Owner.PLATFORM, AccountType.LIABILITY),
+    Purpose.FX: (Owner.PLATFORM, AccountType.ASSET),
     Purpose.INVENTORY: (Owner.PLATFORM, AccountType.ASSET),
     Purpose.WALLET: (Owner.VENDOR, AccountType.LIABILITY),
     Purpose.RECEIVABLE: (Owner.VENDOR, AccountType.ASSET),
@@ -198,6 +208,10 @@ class Transaction(models.Model):
         INVOICE_SETTLEMENT = "invoice_settlement"
         HOLD_CAPTURE = "hold_capture"
         TRANSFER = "transfer"
+        CARD_FEE = "card_fee"
+        PAYOUT = "payout"
+        SALE_TAX = "sale_tax"
+        FX_CONVERSION = "fx_conversion"
         STOCK_PURCHASE = "stock_purchase"
         STOCK_SALE_COST = "stock_sale_cost"
         STOCK_REFUND_DUE = "stock_refund_due"

@@ -76,3 +76,22 @@ def account_entries_sum(*, account: Account) -> int:
     """Sum of the account's entries in its normal direction (the slow truth)."""
     total = Entry.objects.filter(account=account).aggregate(s=Coalesce(Sum("amount"), 0))["s"]
     return int(total) * (1 if account.normal == NormalSide.DEBIT else -1)
+
+
+def entries_sum_by_reference(
+    *, references: list[str], purpose: str, livemode: bool = True
+) -> dict[str, int]:
+    """Reference -> debit-positive sum of that transaction's legs on the platform accounts
+    of `purpose` (any currency) in one mode; references with no such leg are left out."""
+    rows = (
+        Entry.objects.filter(
+            transaction__reference__in=references,
+            account__purpose=purpose,
+            account__holder__isnull=True,
+            account__livemode=livemode,
+        )
+        .order_by()
+        .values("transaction__reference")
+        .annotate(total=Sum("amount"))
+    )
+    return {r["transaction__reference"]: int(r["total"]) for r in rows}

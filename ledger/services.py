@@ -15,6 +15,21 @@
 * B2C payment captured:   debit stripe_clearing, credit revenue
 * B2C refund:             debit refunds, credit stripe_clearing
 * dispute reinstated:     the reverse of the withdrawal
+* card fee:               debit card_fees, credit stripe_clearing (a fee the gateway
+                          gave back: the reverse), once per gateway balance transaction
+* payout:                 debit bank, credit stripe_clearing (the gateway paid our
+                          balance out to the bank)
+* sale tax:               debit revenue, credit tax_payable (the VAT part of a
+                          tax-inclusive sale the revenue posting took in whole)
+* FX conversion:          money of one platform account changing currency, through the
+                          fx account: debit <account> in the new currency, credit fx in
+                          it; debit fx in the old one, credit <account> in it (each
+                          currency balances on its own)
+* sale tax reversed:      debit tax_payable, credit refunds (a taxed sale refunded in
+                          full)
+
+With every gross movement and every fee booked, stripe_clearing holds what the gateway
+will pay out next.
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ from ledger.posting import (
     ledger_lock,
     ledger_post,
 )
+from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
 __all__ = [
@@ -37,16 +53,21 @@ __all__ = [
     "accounts_lock",
     "b2c_payment_captured",
     "b2c_refund",
+    "card_fee_record",
     "dispute_reinstated",
+    "fx_conversion_record",
     "hold_capture",
     "hold_create",
     "hold_void",
     "ledger_lock",
     "ledger_post",
     "order_cost_record",
+    "payout_record",
     "platform_account",
     "provider_refund_due",
     "provider_refund_received",
+    "sale_tax_record",
+    "sale_tax_reverse",
     "stock_purchase_record",
     "stock_refund_due",
     "stock_sale_cost_record",
@@ -267,4 +288,117 @@ def stock_write_off(
         description=f"Stock written off: {reason}"[:500],
         livemode=livemode,
         metadata={"reason": reason},
+    )
+
+
+# --- the card gateway's own movements (called by payments) -------------------------------
+
+
+def card_fee_record(
+    *,
+    fee: Money,
+    reference: str,
+    order_id: int | None = None,
+    livemode: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Transaction:
+    """What the gateway kept for one charge, refund or dispute: card_fees /
+    stripe_clearing; a negative fee (given back, e.g. a won dispute's) the reverse.
+    Idempotent on reference (one per gateway balance transaction)."""
+    if fee.amount == 0:
+        raise DomainError("validation_error", "a card fee is not zero")
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.CARD_FEES, fee.currency, livemode), fee.amount),
+            (platform_account(Purpose.STRIPE_CLEARING, fee.currency, livemode), -fee.amount),
+        ],
+        kind=Transaction.Kind.CARD_FEE,
+        description="Card fee" if fee.amount > 0 else "Card fee returned",
+        order_id=order_id,
+        metadata=metadata,
+    )
+
+
+def payout_record(
+    *, amount: Money, reference: str, livemode: bool = True, metadata: dict[str, str] | None = None
+) -> Transaction:
+    """The gateway paid our balance out to the bank: bank / stripe_clearing. Idempotent
+    on reference (one per payout)."""
+    value = _positive(amount, amount.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.BANK, amount.currency, livemode), value),
+            (platform_account(Purpose.STRIPE_CLEARING, amount.currency, livemode), -value),
+        ],
+        kind=Transaction.Kind.PAYOUT,
+        description="Payout to the bank",
+        metadata=metadata,
+    )
+
+
+def sale_tax_record(
+    *, tax: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
+    """The VAT in a sale's tax-inclusive price, moved out of revenue into what we owe the
+    tax authorities: revenue / tax_payable. Idempotent on reference (one per order)."""
+    value = _positive(tax, tax.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.REVENUE, tax.currency, livemode), value),
+            (platform_account(Purpose.TAX_PAYABLE, tax.currency, livemode), -value),
+        ],
+        kind=Transaction.Kind.SALE_TAX,
+        description=f"VAT of order {order_id}",
+        order_id=order_id,
+    )
+
+
+def sale_tax_reverse(
+    *, tax: Money, reference: str, order_id: int, livemode: bool = True
+) -> Transaction:
+    """A taxed sale refunded in full: its VAT is no longer owed. tax_payable / refunds
+    (the refund posting took the whole amount into refunds). Idempotent on reference."""
+    value = _positive(tax, tax.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(Purpose.TAX_PAYABLE, tax.currency, livemode), value),
+            (platform_account(Purpose.REFUNDS, tax.currency, livemode), -value),
+        ],
+        kind=Transaction.Kind.SALE_TAX,
+        description=f"VAT of refunded order {order_id}",
+        order_id=order_id,
+    )
+
+
+def fx_conversion_record(
+    *,
+    purpose: str,
+    amount_from: Money,
+    amount_to: Money,
+    reference: str,
+    livemode: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Transaction:
+    """A platform account's money changed currency (`amount_from` became `amount_to`):
+    four legs, two per currency, through the fx account, so each currency balances on
+    its own and the fx account holds the position. Idempotent on reference."""
+    if amount_from.currency == amount_to.currency:
+        raise DomainError("validation_error", "an FX conversion changes currency")
+    give = _positive(amount_from, amount_from.currency)
+    get = _positive(amount_to, amount_to.currency)
+    return ledger_post(
+        reference=reference,
+        entries=[
+            (platform_account(purpose, amount_to.currency, livemode), get),
+            (platform_account(Purpose.FX, amount_to.currency, livemode), -get),
+            (platform_account(Purpose.FX, amount_from.currency, livemode), give),
+            (platform_account(purpose, amount_from.currency, livemode), -give),
+        ],
+        kind=Transaction.Kind.FX_CONVERSION,
+        description=f"{amount_from} converted to {amount_to}",
+        metadata=metadata,
     )

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from ttelgo.money import Money
+from ttelgo.tax import TaxLine, Treatment
 
 
 class Order(models.Model):
@@ -48,6 +49,17 @@ class Order(models.Model):
     currency = models.CharField(max_length=3)
     total = models.BigIntegerField(help_text="minor units: what the buyer pays")
     cost_total = models.BigIntegerField(default=0, help_text="minor units: wholesale cost")
+    # VAT of the sale (ttelgo/tax.py), fixed when the order is placed: the part of `total`
+    # that is tax (prices are tax-inclusive), under which treatment, at whose rate, and
+    # both parties' VAT numbers as the invoice and receipt show them.
+    tax_amount = models.BigIntegerField(default=0, db_default=0, help_text="minor units")
+    tax_rate_bp = models.PositiveIntegerField(default=0, db_default=0, help_text="basis points")
+    tax_country = models.CharField(max_length=2, blank=True, default="", db_default="")
+    tax_treatment = models.CharField(
+        max_length=16, choices=Treatment.CHOICES, default=Treatment.NONE, db_default=Treatment.NONE
+    )
+    buyer_vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    seller_vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
     customer_reference = models.CharField(max_length=255, blank=True)
     # A vendor's end customer, when the vendor wants us to email them the eSIM (under the
     # vendor's brand, in this language).
@@ -60,7 +72,7 @@ class Order(models.Model):
     # asked first, before any other is tried (find-before-buy).
     provider = models.CharField(max_length=20, blank=True, default="", db_default="")
     provider_route = models.CharField(max_length=200, blank=True, default="", db_default="")
-    providers_sent = models.JSONField(default=list, blank=True)
+    providers_sent = models.JSONField(default=list, blank=True, db_default=[])
     # Failed by the delivery guarantee while the provider was still processing it: what
     # the provider delivers later is revoked there (orders_late_deliveries_revoke).
     revoke_on_arrival = models.BooleanField(default=False, db_default=False)
@@ -119,10 +131,28 @@ class Order(models.Model):
             models.Index(fields=["customer", "-created_at"], name="order_customer_recent"),
             models.Index(fields=["vendor", "-created_at"], name="order_vendor_recent"),
             models.Index(fields=["status", "updated_at"], name="order_status_age"),
+            # The console's exact-first search and the vendor API's customer_reference filter.
+            models.Index(fields=["customer_reference"], name="order_customer_reference"),
+            models.Index(fields=["target_iccid"], name="order_target_iccid"),
+            models.Index(fields=["provider_reference"], name="order_provider_reference"),
+            # The console's list, newest first, filtered or not: read in index order.
+            models.Index(fields=["-created_at", "-id"], name="order_recent"),
         ]
 
     def __str__(self) -> str:
         return f"Order {self.pk} ({self.channel}, {self.status})"
+
+    @property
+    def tax_line(self) -> TaxLine:
+        return TaxLine(
+            treatment=self.tax_treatment,
+            country=self.tax_country,
+            rate_bp=self.tax_rate_bp,
+            total=Money(self.total, self.currency),
+            tax=Money(self.tax_amount, self.currency),
+            seller_vat_number=self.seller_vat_number,
+            buyer_vat_number=self.buyer_vat_number,
+        )
 
     # Rows the service that created this order already holds (`order_rows_known`): the
     # answer to the creating request lists them without reading them back.

@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order
-from orders.services import order_cancel, order_fraud_assess, order_release_to_provisioning
+from orders.services import (
+    order_cancel,
+    order_fraud_assess,
+    order_release_to_provisioning,
+    order_tax_book,
+    order_tax_reverse,
+)
 from orders.state import order_event_record, order_transition
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -80,6 +86,7 @@ def order_payment_succeeded(*, order_id: int) -> Order:
         order = order_transition(
             order_id=order_id, to=S.PAID, expected=S.AWAITING_PAYMENT, reason="payment succeeded"
         )
+        order_tax_book(order=order)
         reasons = order_fraud_assess(order=order)
         if reasons:
             return order_transition(
@@ -167,6 +174,7 @@ def order_refund_recorded(
             S.IN_REVIEW,
             S.COMPLETED,
         ):
+            order_tax_reverse(order=order)
             return order_transition(order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason)
         order_event_record(
             order=order,

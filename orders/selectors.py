@@ -3,12 +3,15 @@ its buyer: someone else's order is simply `not_found`. (eSIMs: fulfilment/select
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet, Sum
 
 from orders.models import Order, OrderItem
 from ttelgo.errors import DomainError
+from ttelgo.money import Money
 from vendors.models import Vendor
 
 
@@ -71,3 +74,61 @@ def order_payment(order: Order) -> Any:
     if not payments:
         return None
     return max(payments, key=lambda p: p.pk)
+
+
+TAX_REPORT_FIELDS = (
+    "country",
+    "treatment",
+    "currency",
+    "orders",
+    "gross",
+    "net",
+    "vat",
+)
+# Sales whose money we kept: placed, paid or being delivered (refunded, cancelled,
+# failed and unpaid orders are not sales).
+_SOLD = ("paid", "in_review", "provisioning", "completed")
+
+
+def tax_report_rows(*, start: Any, end: Any) -> list[dict[str, Any]]:
+    """Live sales placed in [start, end), per VAT country, treatment and currency: how
+    many, their tax-inclusive total, net and VAT (minor units)."""
+    rows = (
+        Order.objects.filter(
+            livemode=True, status__in=_SOLD, created_at__gte=start, created_at__lt=end
+        )
+        .order_by()
+        .values("tax_country", "tax_treatment", "currency")
+        .annotate(orders=Count("id"), gross=Sum("total"), vat=Sum("tax_amount"))
+        .order_by("tax_country", "tax_treatment", "currency")
+    )
+    return [
+        {
+            "country": r["tax_country"],
+            "treatment": r["tax_treatment"],
+            "currency": r["currency"],
+            "orders": r["orders"],
+            "gross": int(r["gross"]),
+            "net": int(r["gross"]) - int(r["vat"]),
+            "vat": int(r["vat"]),
+        }
+        for r in rows
+    ]
+
+
+def tax_report_csv(*, start: Any, end: Any) -> str:
+    """The tax report as CSV, amounts as decimal strings in their currency."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(TAX_REPORT_FIELDS)
+    for r in tax_report_rows(start=start, end=end):
+        writer.writerow(
+            [
+                r["country"],
+                r["treatment"],
+                r["currency"],
+                r["orders"],
+                *(Money(r[k], r["currency"]).to_api()["amount"] for k in ("gross", "net", "vat")),
+            ]
+        )
+    return out.getvalue()

@@ -21,6 +21,8 @@ from billing.services import (
 from catalogue.models import Bundle
 from catalogue.pricing import retail_price, vendor_price
 from catalogue.selectors import bundle_get_sellable
+from ledger.models import Transaction
+from ledger.services import sale_tax_record, sale_tax_reverse
 from orders.fraud import rules as fraud
 from orders.lock_objects import order_qs_select_for_update
 from orders.models import Order, OrderItem
@@ -35,6 +37,7 @@ from ttelgo.metrics import ORDERS_CREATED, count_on_commit
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
+from ttelgo.tax import Buyer, tax_for_sale
 from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
@@ -92,6 +95,42 @@ def _buyer_label(*, customer: Any = None, vendor: Any = None) -> Any:
     return customer if customer is not None else f"vendor:{vendor.pk}"
 
 
+def _tax_buyer(*, customer: Any = None, vendor: Vendor | None = None) -> Buyer:
+    """The buyer as the VAT rules see it (ttelgo/tax.py)."""
+    who = vendor if vendor is not None else customer
+    return Buyer(
+        country=str(getattr(who, "country", "") or ""),
+        vat_number=str(getattr(who, "vat_number", "") or ""),
+        vat_number_valid=bool(getattr(who, "vat_number_valid", False)),
+    )
+
+
+def order_tax_book(*, order: Order) -> None:
+    """Book the VAT of a sale once its revenue is booked (a customer's payment captured,
+    a vendor's reservation captured): revenue / tax_payable, once per order."""
+    if order.tax_amount > 0:
+        sale_tax_record(
+            tax=Money(order.tax_amount, order.currency),
+            reference=f"order:{order.pk}:tax",
+            order_id=order.pk,
+            livemode=order.livemode,
+        )
+
+
+def order_tax_reverse(*, order: Order) -> None:
+    """A sale refunded in full: the VAT booked on it is no longer owed (tax_payable back
+    into refunds, which took the whole refund). Once per order; nothing if none was
+    booked."""
+    booked = Transaction.objects.filter(reference=f"order:{order.pk}:tax").exists()
+    if booked and order.tax_amount > 0:
+        sale_tax_reverse(
+            tax=Money(order.tax_amount, order.currency),
+            reference=f"order:{order.pk}:tax:refunded",
+            order_id=order.pk,
+            livemode=order.livemode,
+        )
+
+
 def _order_insert(
     *,
     channel: str,
@@ -115,7 +154,17 @@ def _order_insert(
             f"quantity must be between 1 and {MAX_QUANTITY}.",
             details={"quantity": [f"Must be between 1 and {MAX_QUANTITY}."]},
         )
+    tax = tax_for_sale(
+        total=Money(unit_price.amount * quantity, unit_price.currency),
+        buyer=_tax_buyer(customer=customer, vendor=vendor),
+    )
     order = Order(
+        tax_amount=tax.tax.amount,
+        tax_rate_bp=tax.rate_bp,
+        tax_country=tax.country,
+        tax_treatment=tax.treatment,
+        buyer_vat_number=tax.buyer_vat_number,
+        seller_vat_number=tax.seller_vat_number,
         kind=kind,
         channel=channel,
         customer=customer,

@@ -370,6 +370,7 @@ def _card_keep(*, payment: Payment, intent: GatewayIntent) -> None:
 def _on_status_changed(*, payment: Payment, new: str) -> None:
     if new == P.SUCCEEDED:
         _ledger_captured(payment=payment)
+        card_fees_enqueue(payment=payment)
         if payment.kind == Payment.Kind.ORDER:
             assert payment.order_id is not None
             _order_tell(payment.order_id, SUCCEEDED)
@@ -381,6 +382,16 @@ def _on_status_changed(*, payment: Payment, new: str) -> None:
     elif new == P.CANCELED and payment.kind == Payment.Kind.ORDER:
         assert payment.order_id is not None
         _order_tell(payment.order_id, CANCELED)
+
+
+CARD_FEES_TASK = "payments.tasks.card_fees_book"
+
+
+def card_fees_enqueue(*, payment: Payment, source: str = "") -> None:
+    """Book the gateway's fee for the payment's charge (or, with `source`, a refund or a
+    dispute of it) once this transaction committed: the fee is read from the gateway by
+    `payments.tasks.card_fees_book` (payments/fees.py), never inside this transaction."""
+    task_enqueue(CARD_FEES_TASK, payment.pk, source)
 
 
 # What happened to an order's card payment, as the orders app is told it.
@@ -646,6 +657,7 @@ def _refund_record(*, refund_id: int, gateway_refund_id: str, actor: Any = None)
             return False
         payment.refunded_amount += refund.amount
         payment.save(update_fields=["refunded_amount", "updated_at"])
+        card_fees_enqueue(payment=payment, source=gateway_refund_id)
         amount = Money(refund.amount, refund.currency)
         if payment.kind == Payment.Kind.ORDER:
             ledger.b2c_refund(
@@ -767,6 +779,7 @@ def payment_dispute_funds_moved(
         payment = payment_qs_select_for_update().filter(payment_intent_id=payment_intent_id).first()
         if payment is None:
             return None
+        card_fees_enqueue(payment=payment, source=dispute_id)
         if not withdrawn:
             ledger.dispute_reinstated(
                 withdrawal_reference=withdrawal_reference,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
+from payments import fees
+from payments.gateways import GatewayError
 from payments.services import payment_refund_for_order
 from ttelgo.errors import DomainError
 from ttelgo.transient import DATABASE_FAULTS
@@ -24,3 +26,27 @@ def order_payment_refund(order_id: int, reason: str, actor_id: int | None = None
     once nothing is left to refund does nothing."""
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     payment_refund_for_order(order_id=order_id, reason=reason, actor=actor)
+
+
+@shared_task(
+    name="payments.tasks.card_fees_book",
+    acks_late=True,
+    autoretry_for=(GatewayError, OSError, *DATABASE_FAULTS),
+    retry_backoff=True,
+    max_retries=6,
+    ignore_result=True,
+)
+def card_fees_book(payment_id: int, source: str = "") -> None:
+    """Book the gateway's fee for a charge, refund or dispute once its own posting
+    committed; the beat sweep catches what this gives up on."""
+    fees.card_fees_book_for(payment_id=payment_id, source=source)
+
+
+@shared_task(name="payments.tasks.card_fees_sweep", ignore_result=True)
+def card_fees_sweep() -> int:
+    return fees.card_fees_sweep()
+
+
+@shared_task(name="payments.tasks.payouts_record", ignore_result=True)
+def payouts_record() -> int:
+    return fees.payouts_record()

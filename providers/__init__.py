@@ -30,6 +30,7 @@ from .base import (
     ProviderUnavailable,
     TopupResult,
 )
+from .iot import IotProvider
 
 __all__ = [
     "PROVIDER_NAMES",
@@ -37,6 +38,7 @@ __all__ = [
     "CircuitOpen",
     "EsimDetails",
     "EsimInstall",
+    "IotProvider",
     "OrderItem",
     "Provider",
     "ProviderAuthError",
@@ -54,6 +56,7 @@ __all__ = [
     "ProviderTopupDisabled",
     "ProviderUnavailable",
     "TopupResult",
+    "get_iot_provider",
     "get_provider",
 ]
 
@@ -92,3 +95,25 @@ def _client(name: str) -> Provider:
             "the airalo provider needs AIRALO_CLIENT_ID and AIRALO_CLIENT_SECRET"
         )
     return AiraloProvider()
+
+
+_once: IotProvider | None = None
+
+
+def get_iot_provider(livemode: bool = True) -> IotProvider:
+    """The IoT SIM provider (`settings.IOT_PROVIDER`: "1nce" or "sandbox"); test mode
+    always gets the simulated fleet. The 1NCE client is kept per process (its session and
+    its copy of the shared token)."""
+    global _once
+    if livemode and settings.IOT_PROVIDER == "1nce":
+        if _once is None:
+            from django.core.exceptions import ImproperlyConfigured
+
+            from .onence import OnceProvider
+
+            if not (settings.ONCE_CLIENT_ID and settings.ONCE_CLIENT_SECRET):
+                raise ImproperlyConfigured("IOT_PROVIDER=1nce needs ONCE_CLIENT_ID and _SECRET")
+            _once = OnceProvider()
+        return _once
+    sandbox_provider = import_string(settings.SANDBOX_IOT_PROVIDER_CLASS)
+    return sandbox_provider()  # type: ignore[no-any-return]

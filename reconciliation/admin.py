@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -67,6 +67,14 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def has_reconcile_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.has_perm("ttelgo.run_reconciliation"))
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReconciliationRun]:
+        # Each run's open findings, counted in the list's one query (not a query per row).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(open_count=Count("findings", filter=Q(findings__status=F.Status.OPEN)))
+        )
+
     @display(description="progress")
     def progress(self, obj: ReconciliationRun) -> str:
         done = f"{obj.checks_done} of {obj.checks_total} checks"
@@ -74,9 +82,10 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
             return f"running: {done} done"
         return f"{obj.status}: {done}"
 
-    @display(description="open")
+    @display(description="open", ordering="open_count")
     def open_findings(self, obj: ReconciliationRun) -> int:
-        return obj.findings.filter(status=F.Status.OPEN).count()
+        count = getattr(obj, "open_count", None)
+        return obj.findings.filter(status=F.Status.OPEN).count() if count is None else count
 
     @action(
         description="Run reconciliation now",

@@ -48,6 +48,7 @@ class ReconciliationFinding(models.Model):
         PROVIDER = "provider", "Provider vs eSIMs"
         STUCK = "stuck", "Stuck orders"
         REFUNDS = "refunds", "Refunds vs revoked eSIMs"
+        PAYOUTS = "payouts", "Stripe payouts vs clearing"
 
     class Fix(models.TextChoices):
         REDRIVE = "redrive", "Re-drive provisioning"

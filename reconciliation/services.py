@@ -33,6 +33,7 @@ from ledger.integrity import ledger_integrity_check
 from ledger.models import Account, Entry, Purpose, Transaction
 from orders.models import Order
 from orders.operator import operator_order_redrive
+from payments.fees import payout_reconcile, payout_reference
 from payments.gateways import get_gateway
 from payments.models import Payment, Refund
 from payments.services import payment_intent_sync
@@ -627,12 +628,69 @@ def check_refunds(*, since: Any) -> list[Found]:
     return found
 
 
+def check_payouts(*, since: Any) -> list[Found]:
+    """Each payout Stripe made since `since` against stripe_clearing: every balance
+    transaction it pays out must be booked at its net (gross movement and card fee), they
+    must come to the payout, and a paid payout must be booked itself (bank / clearing)."""
+    found: list[Found] = []
+    for payout in get_gateway().list_payouts(created_gte=int(since.timestamp())):
+        if payout.status not in ("paid", "in_transit"):
+            continue
+        result = payout_reconcile(payout=payout)
+        for line in result.mismatched:
+            bt = line.bt
+            found.append(
+                _finding(
+                    F.Category.PAYOUTS,
+                    "clearing_mismatch",
+                    f"{bt.id} ({bt.type} {bt.source}) in payout {payout.id}: Stripe moved "
+                    f"{Money(bt.net, bt.currency)} net, clearing holds "
+                    f"{Money(line.booked, bt.currency)} for it.",
+                    object_type="balance_transaction",
+                    object_id=bt.id,
+                    details={
+                        "payout": payout.id,
+                        "gross": bt.amount,
+                        "fee": bt.fee,
+                        "net": bt.net,
+                        "booked": line.booked,
+                        "references": line.references,
+                    },
+                )
+            )
+        if result.difference:
+            found.append(
+                _finding(
+                    F.Category.PAYOUTS,
+                    "payout_mismatch",
+                    f"Payout {payout.id} of {Money(payout.amount, payout.currency)}: clearing "
+                    f"holds {Money(result.booked, payout.currency)} for its transactions.",
+                    object_type="payout",
+                    object_id=payout.id,
+                    details={"payout": payout.amount, "booked": result.booked},
+                )
+            )
+        if payout.status == "paid" and not result.payout_booked:
+            found.append(
+                _finding(
+                    F.Category.PAYOUTS,
+                    "payout_not_booked",
+                    f"Payout {payout.id} of {Money(payout.amount, payout.currency)} was paid "
+                    f"but {payout_reference(payout)} is not in the ledger.",
+                    object_type="payout",
+                    object_id=payout.id,
+                )
+            )
+    return found
+
+
 CHECKS: dict[str, Callable[..., list[Found]]] = {
     F.Category.LEDGER: check_ledger,
     F.Category.PAYMENTS: check_payments,
     F.Category.PROVIDER: check_provider,
     F.Category.STUCK: check_stuck,
     F.Category.REFUNDS: check_refunds,
+    F.Category.PAYOUTS: check_payouts,
 }
 
 

@@ -9,7 +9,14 @@ import time
 
 from django.db import IntegrityError, transaction
 
-from payments.gateways.base import GatewayError, GatewayIntent, GatewayRefund, metadata_str
+from payments.gateways.base import (
+    GatewayBalanceTransaction,
+    GatewayError,
+    GatewayIntent,
+    GatewayPayout,
+    GatewayRefund,
+    metadata_str,
+)
 from sandbox import stripe as sandbox
 from sandbox.lock_objects import sandbox_payment_intent_qs_select_for_update
 from sandbox.models import SandboxPaymentIntent, SandboxRefund
@@ -46,6 +53,45 @@ def _refund(r: SandboxRefund) -> GatewayRefund:
         currency=r.currency,
         status="succeeded",
         metadata=dict(r.metadata),
+    )
+
+
+# The simulator's card fee, deterministic so `make run` books the same fees every time:
+# 2.9 % + 30 minor units per charge (Stripe's US standard price); refunds cost nothing.
+SANDBOX_FEE_BASIS_POINTS = 290
+SANDBOX_FEE_FIXED = 30
+
+
+def sandbox_card_fee(amount: int) -> int:
+    return Money(amount, "USD").scale(SANDBOX_FEE_BASIS_POINTS, 10_000).amount + SANDBOX_FEE_FIXED
+
+
+def _charge_balance_transaction(pi: SandboxPaymentIntent) -> GatewayBalanceTransaction:
+    fee = sandbox_card_fee(pi.amount)
+    return GatewayBalanceTransaction(
+        id=f"txn_sbx_{pi.pk}",
+        type="charge",
+        source=pi.latest_charge,
+        amount=pi.amount,
+        fee=fee,
+        net=pi.amount - fee,
+        currency=pi.currency,
+        payment_intent_id=pi.pk,
+        created=pi.created,
+    )
+
+
+def _refund_balance_transaction(r: SandboxRefund) -> GatewayBalanceTransaction:
+    return GatewayBalanceTransaction(
+        id=f"txn_sbx_{r.pk}",
+        type="refund",
+        source=r.pk,
+        amount=-r.amount,
+        fee=0,
+        net=-r.amount,
+        currency=r.currency,
+        payment_intent_id=r.payment_intent_id,
+        created=r.created,
     )
 
 
@@ -207,3 +253,33 @@ class SandboxGateway:
         if created_gte is not None:
             qs = qs.filter(created__gte=created_gte)
         return [_intent(pi) for pi in qs[:limit]]
+
+    def list_balance_transactions(
+        self,
+        *,
+        source: str = "",
+        payout: str = "",
+        created_gte: int | None = None,
+        limit: int = 100,
+    ) -> list[GatewayBalanceTransaction]:
+        """The simulator's charges and refunds as balance transactions; it makes no
+        payouts, so nothing belongs to one."""
+        if payout:
+            return []
+        intents = SandboxPaymentIntent.objects.filter(status="succeeded").exclude(latest_charge="")
+        refunds = SandboxRefund.objects.all()
+        if source:
+            intents = intents.filter(latest_charge=source)
+            refunds = refunds.filter(pk=source)
+        if created_gte is not None:
+            intents = intents.filter(created__gte=created_gte)
+            refunds = refunds.filter(created__gte=created_gte)
+        out = [_charge_balance_transaction(pi) for pi in intents[:limit]]
+        out += [_refund_balance_transaction(r) for r in refunds[:limit]]
+        out.sort(key=lambda bt: (bt.created, bt.id), reverse=True)
+        return out[:limit]
+
+    def list_payouts(
+        self, *, created_gte: int | None = None, limit: int = 100
+    ) -> list[GatewayPayout]:
+        return []

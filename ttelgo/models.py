@@ -41,6 +41,11 @@ class User(AbstractUser):
     # What the customer reads emails and pages in (one of settings.LANGUAGES): taken from
     # the browser at registration, changed with PATCH /me.
     language = models.CharField(max_length=8, default="en", db_default="en")
+    # Tax details (ttelgo/tax.py): where the customer is, and a business customer's VAT
+    # number with whether VIES validated it (checked when recorded, not per sale).
+    country = models.CharField(max_length=2, blank=True, default="", db_default="")
+    vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    vat_number_valid = models.BooleanField(default=False, db_default=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -127,7 +132,10 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
+            models.Index(fields=["-created_at", "-id"], name="audit_recent"),  # the console's list
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

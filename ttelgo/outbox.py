@@ -74,6 +74,11 @@ EVENT_TYPES: tuple[str, ...] = (
     "wallet.topup_succeeded",
     "wallet.low_balance",
     "invoice.issued",
+    # IoT SIM fleets (iot/): quota alerts, replies and status moves of a vendor's SIMs.
+    "sim.quota_threshold",
+    "sim.quota_exhausted",
+    "sim.sms_received",
+    "sim.status_changed",
 )
 
 

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from ttelgo.errors import DomainError
 from ttelgo.models import User
+from ttelgo.tax import vat_number_verify
 
 
 def user_register(*, email: str, password: str, language: str = "en") -> User:
@@ -50,4 +51,22 @@ def user_language_set(*, user: User, language: str) -> User:
         )
     User.objects.filter(pk=user.pk).update(language=language)
     user.language = language
+    return user
+
+
+def user_tax_details_set(*, user: User, country: str, vat_number: str = "") -> User:
+    """Record where a customer is and, for a business, its VAT number, validated now (an
+    HTTP call, before the row is written). Taxes their later sales (ttelgo/tax.py)."""
+    country = country.upper()
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise DomainError(
+            "validation_error",
+            "The country is an ISO 3166 two-letter code.",
+            details={"country": ["Two letters, such as DE."]},
+        )
+    number, valid = vat_number_verify(country=country, vat_number=vat_number)
+    User.objects.filter(pk=user.pk).update(
+        country=country, vat_number=number, vat_number_valid=valid
+    )
+    user.country, user.vat_number, user.vat_number_valid = country, number, valid
     return user

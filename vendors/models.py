@@ -54,6 +54,10 @@ class Vendor(models.Model):
         default=0, help_text="minor units; wallet.low_balance fires below it (0 = off)"
     )
     country = models.CharField(max_length=2, blank=True)
+    # A business buyer's VAT number, and whether VIES validated it when it was recorded
+    # (ttelgo/tax.py: a validated number from another EU country is reverse-charged).
+    vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    vat_number_valid = models.BooleanField(default=False, db_default=False)
     contact_email = models.EmailField(blank=True)
     contact_name = models.CharField(max_length=200, blank=True)
     billing_email = models.EmailField(blank=True)

@@ -18,6 +18,7 @@ from ttelgo.money import SUPPORTED_CURRENCIES, Money
 from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import task_enqueue
 from ttelgo.state import StateTable, transition
+from ttelgo.tax import vat_number_verify
 from ttelgo.validators import one_line
 from vendors import signals
 from vendors.lock_objects import vendor_api_key_qs_select_for_update, vendor_qs_select_for_update
@@ -385,3 +386,23 @@ def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
             after={"prefix": locked.prefix, "revoked": True},
         )
     api_key.refresh_from_db()
+
+
+def vendor_vat_number_set(*, vendor: Vendor, vat_number: str, actor: Any = None) -> Vendor:
+    """Record a vendor's VAT number, validated now (VIES: an HTTP call, made before the
+    row is written, never inside a transaction). Its sales are reverse-charged from then
+    on only if it validated and the vendor is in another EU country (ttelgo/tax.py)."""
+    number, valid = vat_number_verify(country=vendor.country, vat_number=vat_number)
+    with transaction.atomic():
+        before = snapshot(vendor, ["vat_number", "vat_number_valid"])
+        Vendor.objects.filter(pk=vendor.pk).update(vat_number=number, vat_number_valid=valid)
+        vendor.vat_number, vendor.vat_number_valid = number, valid
+        if actor is not None:
+            audit_record(
+                actor=actor,
+                action="vendor.vat_number",
+                target=vendor,
+                before=before,
+                after={"vat_number": number, "vat_number_valid": valid},
+            )
+    return vendor

@@ -16,7 +16,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from ttelgo.admin.console import ReadOnlyAdminMixin
+from ttelgo.admin.console import (
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    RecentValuesFieldListFilter,
+)
 from ttelgo.errors import DomainError
 from webhooks.models import (
     InboundEvent,
@@ -109,7 +113,7 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class WebhookDeliveryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     # Narrow columns: a long endpoint URL or vendor name is shortened in the list (the
     # record page shows it whole), so the table fits a laptop screen.
     list_display = (
@@ -122,7 +126,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "last_status_code",
         "next_attempt_at",
     )
-    list_filter = ("status", "event__type")
+    list_filter = ("status", ("event__type", RecentValuesFieldListFilter))
     search_fields = ("event__public_id", "endpoint__url", "endpoint__vendor__name")
     list_select_related = ("event", "endpoint__vendor")
     inlines = (WebhookAttemptInline,)
@@ -192,7 +196,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class WebhookEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("public_id", "vendor", "type", "created_at")
     readonly_fields = ("public_id", "vendor", "type", "created_at", "data_pretty")
     exclude = ("data",)
@@ -201,7 +205,7 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def data_pretty(self, obj: WebhookEvent) -> str:
         return _pretty(obj.data)
 
-    list_filter = ("type",)
+    list_filter = (("type", RecentValuesFieldListFilter),)
     search_fields = ("public_id", "vendor__name")
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -209,9 +213,9 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ModelAdmin):
+class InboundEventAdmin(LargeTableAdminMixin, ModelAdmin):
     list_display = ("event_id", "source", "event_type", "status", "attempts", "received_at")
-    list_filter = ("source", "status", "event_type")
+    list_filter = ("source", "status", ("event_type", RecentValuesFieldListFilter))
     search_fields = ("event_id", "event_type")
     readonly_fields = (
         "source",

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "payments",
     "orders",
     "fulfilment",
+    "iot",
     "webhooks",
     "reconciliation",
     "support",
@@ -194,6 +195,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "fulfilment.tasks.stock_order_tag",
         "orders.tasks.order_payment_react",
         "fulfilment.tasks.auto_topup_execute",
+        "iot.tasks.iot_auto_topup",
+        "iot.tasks.iot_sms_send",
         "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
@@ -219,6 +222,10 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "maintenance": (
         "fulfilment.tasks.esims_usage_refresh",
         "fulfilment.tasks.esims_expiry_notify",
+        "iot.tasks.iot_fleet_sync",
+        "iot.tasks.iot_usage_sync",
+        "iot.tasks.iot_sms_replies_sync",
+        "iot.tasks.iot_bulk_job_run",
         "fulfilment.tasks.auto_topups_expiry_check",
         "fulfilment.tasks.orders_delivery_guarantee",
         "fulfilment.tasks.orders_late_deliveries_revoke",
@@ -232,8 +239,12 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "reconciliation.tasks.reconciliation_run",
         "reconciliation.tasks.reconciliation_execute",
         "reconciliation.tasks.reconciliation_runs_sweep",
+        "console.tasks.dashboard_refresh",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
+        "payments.tasks.card_fees_book",
+        "payments.tasks.card_fees_sweep",
+        "payments.tasks.payouts_record",
         "fulfilment.tasks.stock_refill",
         "fulfilment.tasks.stock_age",
     ),
@@ -299,17 +310,31 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "orders.tasks.orders_awaiting_payment_expire",
         "schedule": 900.0,
     },
+    # Card fees an event task missed, and the payouts Stripe paid (payments/fees.py).
+    "card-fees-sweep": {"task": "payments.tasks.card_fees_sweep", "schedule": 3600.0},
+    "payouts-record": {"task": "payments.tasks.payouts_record", "schedule": 3600.0},
     "reconciliation-run": {"task": "reconciliation.tasks.reconciliation_run", "schedule": 86400.0},
     "reconciliation-runs-sweep": {
         "task": "reconciliation.tasks.reconciliation_runs_sweep",
         "schedule": 300.0,
     },
+    # The console dashboard's figures (whole-table aggregates), read from the cache.
+    "console-dashboard-refresh": {"task": "console.tasks.dashboard_refresh", "schedule": 60.0},
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
     # Tasks whose send failed at commit (broker down): sent once the broker is back.
     "outbox-relay": {"task": "ttelgo.tasks.outbox_relay", "schedule": 5.0},
     "request-logs-prune": {"task": "vendors.tasks.request_logs_prune", "schedule": 3600.0},
+    # IoT fleets (docs/IOT.md): SIMs and quotas, usage, SMS replies.
+    "iot-fleet-sync": {"task": "iot.tasks.iot_fleet_sync", "schedule": 900.0},
+    "iot-fleet-sync-test": {
+        "task": "iot.tasks.iot_fleet_sync",
+        "schedule": 900.0,
+        "kwargs": {"livemode": False},
+    },
+    "iot-usage-sync": {"task": "iot.tasks.iot_usage_sync", "schedule": 3600.0},
+    "iot-sms-replies-sync": {"task": "iot.tasks.iot_sms_replies_sync", "schedule": 60.0},
     # Ready stock (docs/STOCK.md): bought up to its target below the floor; given back to
     # the provider before its refund window closes.
     "stock-refill": {"task": "fulfilment.tasks.stock_refill", "schedule": 60.0},
@@ -438,6 +463,47 @@ PAYMENTS_BACKEND = env.str("PAYMENTS_BACKEND", default="sandbox")
 # The simulators (the `sandbox` app) used when ESIM_PROVIDER / PAYMENTS_BACKEND is "sandbox".
 SANDBOX_PROVIDER_CLASS = "sandbox.provider.SandboxProvider"
 SANDBOX_GATEWAY_CLASS = "sandbox.gateway.SandboxGateway"
+# Exchange rates (catalogue/fx.py): the ECB's reference rates, or a fixed table (1 EUR =).
+FX_SOURCE_CLASS = env.str(
+    "FX_SOURCE_CLASS",
+    default=(
+        "catalogue.fx.FixedFxSource"
+        if PAYMENTS_BACKEND == "sandbox"
+        else "catalogue.fx.EcbFxSource"
+    ),
+)
+FX_FIXED_RATES: dict[str, str] = {
+    "USD": "1.0800",
+    "GBP": "0.8500",
+    "JPY": "162.00",
+    "CHF": "0.9500",
+    "AUD": "1.6500",
+    "CAD": "1.4700",
+    "SEK": "11.50",
+    "NOK": "11.60",
+    "DKK": "7.4600",
+    "SGD": "1.4500",
+    "AED": "3.9700",
+    "NZD": "1.7800",
+    "KWD": "0.3320",
+}
+# The platform as seller, on invoices and receipts, and whose VAT rules apply
+# (ttelgo/tax.py): an empty PLATFORM_COUNTRY means no VAT registration, no tax computed.
+PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="TTelGo")
+PLATFORM_COUNTRY = env.str("PLATFORM_COUNTRY", default="")
+PLATFORM_VAT_NUMBER = env.str("PLATFORM_VAT_NUMBER", default="")
+# Buyers' VAT numbers are checked with VIES; the sandbox's fake where payments are sandboxed.
+VIES_URL = env.str(
+    "VIES_URL", default="https://ec.europa.eu/taxation_customs/vies/rest-api/check-vat-number"
+)
+VAT_VALIDATOR_CLASS = env.str(
+    "VAT_VALIDATOR_CLASS",
+    default=(
+        "sandbox.vat.SandboxVatValidator"
+        if PAYMENTS_BACKEND == "sandbox"
+        else "ttelgo.tax.ViesValidator"
+    ),
+)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 # Stripe.js on the page where a customer confirms an off-session payment their bank held.
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
@@ -617,3 +683,33 @@ SUPPORT_REFUND_LIMIT = env.int("SUPPORT_REFUND_LIMIT", default=5000)
 # How long a customer order waits for its payment (a declined card may be retried) before
 # it and its PaymentIntent are cancelled.
 ORDER_PAYMENT_WINDOW_SECONDS = env.int("ORDER_PAYMENT_WINDOW_SECONDS", default=24 * 3600)
+
+# --- IoT SIM fleets (1NCE; docs/IOT.md) ------------------------------------------------------
+# "1nce" for the live fleet; "sandbox" (the default, and always in test mode) simulates one.
+IOT_PROVIDER = env.str("IOT_PROVIDER", default="sandbox")
+ONCE_CLIENT_ID = env.str("ONCE_CLIENT_ID", default="")
+ONCE_CLIENT_SECRET = env.str("ONCE_CLIENT_SECRET", default="")
+ONCE_BASE_URL = env.str("ONCE_BASE_URL", default="https://api.1nce.com/management-api")
+ONCE_READ_TIMEOUT_SECONDS = env.float("ONCE_READ_TIMEOUT_SECONDS", default=20.0)
+# The shared token is renewed this long before 1NCE's expiry (tokens last about an hour).
+ONCE_TOKEN_REFRESH_MARGIN_SECONDS = env.int("ONCE_TOKEN_REFRESH_MARGIN_SECONDS", default=300)
+# 1NCE's published limits, per path family: (calls, window seconds), for all processes
+# together (shared limiter in Redis). 0 calls: unlimited.
+ONCE_RATE_LIMITS: dict[str, tuple[int, float]] = {
+    "sims": (env.int("ONCE_SIMS_PER_SECOND", default=10), 1.0),
+    "oauth": (env.int("ONCE_OAUTH_PER_MINUTE", default=600), 60.0),
+    "orders": (env.int("ONCE_ORDERS_PER_5_MINUTES", default=100), 300.0),
+    "products": (env.int("ONCE_PRODUCTS_PER_5_MINUTES", default=100), 300.0),
+    "support": (env.int("ONCE_SUPPORT_PER_5_MINUTES", default=100), 300.0),
+}
+# What 1NCE is told a top-up is paid with (it invoices us; empty falls back to banktransfer).
+ONCE_TOPUP_PAYMENT_METHOD = env.str("ONCE_TOPUP_PAYMENT_METHOD", default="banktransfer")
+# What one 1NCE top-up costs us and adds to a SIM (not in 1NCE's API: from the contract).
+# Our price is this cost through the catalogue's global price rule, less the vendor's discount.
+IOT_TOPUP_COST = env.str("IOT_TOPUP_COST", default="10.00")
+IOT_TOPUP_DATA_MB = env.int("IOT_TOPUP_DATA_MB", default=500)
+IOT_TOPUP_SMS = env.int("IOT_TOPUP_SMS", default=250)
+# A SIM's quota alert fires when less than this share is left (1NCE warns at 20 %).
+IOT_QUOTA_THRESHOLD_PERCENT = env.int("IOT_QUOTA_THRESHOLD_PERCENT", default=20)
+# The simulated fleet of a vendor's test environment.
+SANDBOX_IOT_PROVIDER_CLASS = "sandbox.iot.SandboxIotProvider"

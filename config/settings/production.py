@@ -24,6 +24,8 @@ def _refuse_unsafe() -> None:
         problems.append("ESIM_PROVIDER=sandbox is not allowed in production")
     if PAYMENTS_BACKEND == "sandbox":
         problems.append("PAYMENTS_BACKEND=sandbox is not allowed in production")
+    if VAT_VALIDATOR_CLASS.startswith("sandbox."):
+        problems.append("VAT_VALIDATOR_CLASS may not be the sandbox's in production")
     if PAYMENTS_BACKEND == "stripe" and not STRIPE_SECRET_KEY:
         problems.append("STRIPE_SECRET_KEY is required")
     if STRIPE_WEBHOOK_SECRET.startswith("whsec_sandbox"):

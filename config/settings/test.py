@@ -28,3 +28,5 @@ _TEST_RATES: dict[str, str] = {
     "signup": "1000/min",
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": _TEST_RATES}
+IOT_PROVIDER = "sandbox"
+ONCE_RATE_LIMITS = {}  # tests/providers build their own limiters

@@ -16,7 +16,11 @@ from unfold.forms import BaseDialogForm
 
 from console.operator import operator_payment_refund
 from payments.models import Payment, Refund
-from ttelgo.admin.console import MoneyColumnsMixin
+from ttelgo.admin.console import (
+    LargeTableAdminMixin,
+    MoneyColumnsMixin,
+    RecentValuesFieldListFilter,
+)
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
@@ -43,7 +47,7 @@ class RefundForm(BaseDialogForm):
 
 
 @admin.register(Payment)
-class PaymentAdmin(MoneyColumnsMixin, ModelAdmin):
+class PaymentAdmin(LargeTableAdminMixin, MoneyColumnsMixin, ModelAdmin):
     money_fields = {"amount": "currency", "refunded_amount": "currency"}
     list_display = (
         "payment_intent_id",
@@ -55,8 +59,9 @@ class PaymentAdmin(MoneyColumnsMixin, ModelAdmin):
         "vendor",
         "created_at",
     )
-    list_filter = ("kind", "status", "currency")
+    list_filter = ("kind", "status", ("currency", RecentValuesFieldListFilter))
     search_fields = ("payment_intent_id", "=order__id", "vendor__name")
+    list_select_related = ("order", "vendor")
     readonly_fields = [f.name for f in Payment._meta.fields]
     inlines = [RefundInline]
     actions_detail = ["refund_detail"]

@@ -18,7 +18,7 @@ from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
 
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
-from ttelgo.admin.console import MinorUnitsField, run_service_each
+from ttelgo.admin.console import LargeTableAdminMixin, MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from vendors import operator
@@ -145,7 +145,7 @@ class VendorAdminForm(forms.ModelForm):
 
 
 @admin.register(Vendor)
-class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
+class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     action_form = VendorActionForm
     form = VendorAdminForm
     actions_detail = VENDOR_CONSOLE_ACTIONS_DETAIL
@@ -171,6 +171,9 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
         "credit_limit_display",
         "tier",
         "discount_bps",
+        # Recorded through vendors.services.vendor_vat_number_set, which validates it.
+        "vat_number",
+        "vat_number_valid",
         "created_at",
         "updated_at",
     )
@@ -182,7 +185,7 @@ class VendorAdmin(VendorConsoleMixin, SimpleHistoryAdmin, ModelAdmin):
         ("low_balance_threshold", "usage_alert_levels"),
         ("contact_name", "contact_email"),
         ("billing_email", "technical_email", "phone"),
-        "country",
+        ("country", "vat_number", "vat_number_valid"),
         ("created_at", "updated_at"),
     )
     actions = (
@@ -302,6 +305,7 @@ class VendorAPIKeyAdmin(SimpleHistoryAdmin, ModelAdmin):
     list_display = ("prefix", "name", "vendor", "created", "last_used_at", "expiry_date", "state")
     list_filter = ("revoked",)
     search_fields = ("prefix", "name", "vendor__name")
+    autocomplete_fields = ("vendor",)  # not a dropdown of every vendor
     actions = ("revoke",)
 
     @admin.display(description="state", ordering="revoked")

@@ -8,15 +8,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from unfold.admin import ModelAdmin
 from unfold.decorators import action
 
-from fulfilment.admin.orders import NoteForm, RejectForm
+from fulfilment.admin.orders import NoteForm, OrderSearchMixin, RejectForm
 from fulfilment.models import Esim, EsimRefund, ProviderRefund
 from fulfilment.refunds import operator_esim_refund_approve, operator_esim_refund_reject
 from fulfilment.state import ESIM_REFUND_STATES
 from ttelgo.admin.console import (
+    LargeTableAdminMixin,
     MoneyColumnsMixin,
     ReadOnlyAdminMixin,
     money_text,
@@ -25,7 +27,7 @@ from ttelgo.admin.console import (
 
 
 @admin.register(Esim)
-class EsimAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class EsimAdmin(OrderSearchMixin, LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
 
     list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
@@ -33,6 +35,10 @@ class EsimAdmin(ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
     list_select_related = ("order",)
     readonly_fields = [f.name for f in Esim._meta.fields]
+    order_search_via = "order"
+
+    def search_own(self, term: str) -> Q:
+        return Q(iccid=term)
 
 
 @admin.register(EsimRefund)

@@ -9,13 +9,15 @@ service and writes the audit row."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
@@ -30,17 +32,22 @@ from orders.operator import (
     operator_review_approve,
     operator_review_reject,
 )
+from orders.selectors import tax_report_csv
 from orders.state import ORDER_STATES
 from payments.models import Payment
 from ttelgo.admin.console import (
+    LargeTableAdminMixin,
     MoneyColumnsMixin,
     ReasonForm,
+    RecentValuesFieldListFilter,
     change_url,
     operator_form,
     run_service,
     run_service_each,
 )
+from ttelgo.models import User
 from ttelgo.money import Money
+from vendors.models import Vendor
 
 S = Order.Status
 
@@ -198,6 +205,70 @@ ORDER_FIELDSETS = (
         },
     ),
 )
+
+
+# A term of this many digits is an ICCID (or a number of one); fewer, an order id.
+ICCID_MIN_DIGITS = 15
+# A free-text term matches orders of at most this many vendors by name.
+VENDORS_MATCHED = 50
+# Rows that point at orders (eSIMs) match at most this many of the newest matching orders.
+ORDERS_MATCHED = 1000
+
+
+def order_search(term: str) -> Q:
+    """What an operator's search term means, as a condition on orders every branch of which
+    an index answers: an order id, an
+    ICCID (the order's eSIM or a top-up's target), a Stripe PaymentIntent, a customer's
+    email, a vendor's or provider's exact reference, or part of a vendor's name. No
+    substring scan over the orders themselves: at a million orders that took seconds."""
+    # The rows that point at an order are looked up first and their ids inlined: an OR
+    # with a subquery would make PostgreSQL scan the orders to test each one.
+    term = term.strip()
+    q = Q(customer_reference=term)
+    if term.isdigit() and len(term) >= ICCID_MIN_DIGITS:
+        esims = list(Esim.objects.filter(iccid=term).values_list("order_id", flat=True))
+        return q | Q(id__in=esims) | Q(target_iccid=term)
+    if term.isdigit():
+        return q | Q(id=int(term))
+    if term.startswith("pi_"):
+        intents = Payment.objects.filter(payment_intent_id=term, order_id__isnull=False)
+        return q | Q(id__in=list(intents.values_list("order_id", flat=True)))
+    if "@" in term:
+        customers = User.objects.filter(email=term.lower()).values_list("pk", flat=True)
+        return q | Q(customer_id__in=list(customers))
+    vendors = list(
+        Vendor.objects.filter(name__icontains=term).values_list("pk", flat=True)[:VENDORS_MATCHED]
+    )
+    return q | Q(provider_reference=term) | Q(vendor_id__in=vendors)
+
+
+class OrderSearchMixin:
+    """The order search (`order_search`) for a list of orders, or of rows that point at
+    one through `order_search_via` (then also matching `search_own(term)`)."""
+
+    order_search_via = ""
+    search_help_text = (
+        "An order id, ICCID, PaymentIntent id (pi_...), customer email, vendor or provider"
+        " reference, or part of a vendor's name."
+    )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if not self.order_search_via:
+            return queryset.filter(order_search(term)), False
+        # The matching orders first (an OR with a subquery would scan this table); a
+        # term that matches more orders than a page can show lists the newest of them.
+        orders = Order.objects.filter(order_search(term)).order_by("-id")
+        ids = list(orders.values_list("id", flat=True)[:ORDERS_MATCHED])
+        via = Q(**{f"{self.order_search_via}__in": ids})
+        return queryset.filter(via | self.search_own(term)), False
+
+    def search_own(self, term: str) -> Q:
+        return Q(pk__in=[])
 
 
 def _order_may(action: str, obj: Any) -> bool:
@@ -378,7 +449,7 @@ class OrderActionsMixin:
         )
 
 
-class ReadOnlyOrderAdmin(OrderActionsMixin, ModelAdmin):
+class ReadOnlyOrderAdmin(LargeTableAdminMixin, OrderActionsMixin, ModelAdmin):
     """What the order page and the review queue share: the order read-only, with its
     items, payment, eSIMs and history."""
 
@@ -402,8 +473,27 @@ class ReadOnlyOrderAdmin(OrderActionsMixin, ModelAdmin):
         return False  # orders change only through the actions
 
 
+class TaxReportForm(forms.Form):
+    start = forms.DateField(
+        label="From (inclusive)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    @staticmethod
+    def last_month() -> dict[str, date]:
+        first_this = timezone.localdate().replace(day=1)
+        last = first_this - timedelta(days=1)
+        return {"start": last.replace(day=1), "end": last}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError("The period ends before it starts.")
+        return data
+
+
 @admin.register(Order)
-class OrderAdmin(ReadOnlyOrderAdmin):
+class OrderAdmin(OrderSearchMixin, ReadOnlyOrderAdmin):
     list_display = (
         "id",
         "channel",
@@ -418,7 +508,7 @@ class OrderAdmin(ReadOnlyOrderAdmin):
         "channel",
         "kind",
         "livemode",
-        "currency",
+        ("currency", RecentValuesFieldListFilter),
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = (
@@ -432,7 +522,6 @@ class OrderAdmin(ReadOnlyOrderAdmin):
         "=target_iccid",
         "=payments__payment_intent_id",
     )
-    date_hierarchy = "created_at"
     actions_detail = [
         "refund_detail",
         "cancel_detail",
@@ -441,6 +530,49 @@ class OrderAdmin(ReadOnlyOrderAdmin):
         "reject_detail",
     ]
     actions = ["redrive_selected"]
+    actions_list = ["tax_report"]
+
+    def has_reconcile_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.run_reconciliation"))
+
+    @action(
+        description="Tax report (CSV)",
+        url_path="tax-report",
+        permissions=["reconcile"],
+        icon="download",
+    )
+    def tax_report(self, request: HttpRequest) -> HttpResponse:
+        """Live sales per VAT country and treatment for a period, as CSV: the form asks
+        for the period (last month by default) and sends the operator to the download."""
+        if "start" in request.GET:
+            form = TaxReportForm(request.GET)
+            if form.is_valid():
+                start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+                body = tax_report_csv(start=start, end=end + timedelta(days=1))
+                response = HttpResponse(body, content_type="text/csv")
+                response["Content-Disposition"] = (
+                    f'attachment; filename="tax-report-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+                )
+                return response
+
+        def perform(form: forms.Form) -> tuple[str, str]:
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+            return (
+                f"Tax report {start} to {end} downloaded.",
+                f"?start={start.isoformat()}&end={end.isoformat()}",
+            )
+
+        return operator_form(
+            request,
+            model_admin=self,
+            obj=None,
+            form_class=TaxReportForm,
+            title="Tax report",
+            submit_label="Download CSV",
+            perform=perform,
+            initial=TaxReportForm.last_month(),
+            summary=[("Rows", "live sales per VAT country, treatment and currency")],
+        )
 
     @display(
         description="status",
@@ -465,7 +597,7 @@ class OrderAdmin(ReadOnlyOrderAdmin):
 
 
 @admin.register(OrderReview)
-class OrderReviewAdmin(ReadOnlyOrderAdmin):
+class OrderReviewAdmin(OrderSearchMixin, ReadOnlyOrderAdmin):
     """The fraud review queue: orders held in `in_review`, oldest first, with the reasons."""
 
     list_display = ("id", "buyer", "total_display", "reasons", "created_at")

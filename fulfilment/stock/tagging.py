@@ -36,7 +36,9 @@ def stock_order_tag(*, order_id: int) -> int:
     tagged = 0
     for row in rows:
         try:
-            get_provider(row.livemode).tag_esim(iccid=row.iccid, reference=reference)
+            get_provider(row.livemode, name=row.provider or None).tag_esim(
+                iccid=row.iccid, reference=reference
+            )
         except ProviderError as exc:
             if exc.transient:
                 raise

@@ -5,11 +5,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from payments.gateways.base import GatewayError, GatewayIntent, GatewayRefund, PaymentGateway
+from payments.gateways.base import (
+    GatewayBalanceTransaction,
+    GatewayError,
+    GatewayIntent,
+    GatewayPayout,
+    GatewayRefund,
+    PaymentGateway,
+)
 
 __all__ = [
+    "GatewayBalanceTransaction",
     "GatewayError",
     "GatewayIntent",
+    "GatewayPayout",
     "GatewayRefund",
     "PaymentGateway",
     "gateway_backend",

@@ -36,6 +36,42 @@ class GatewayRefund:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class GatewayBalanceTransaction:
+    """One movement of our balance at the gateway (Stripe's balance transaction): a
+    charge, a refund, a dispute's withdrawal or reinstatement, a payout. `amount` is the
+    gross movement (negative when money leaves), `fee` what the gateway kept for it
+    (negative when it gave a fee back), `net = amount - fee`. `payment_intent_id`: the
+    PaymentIntent the source belongs to ("" when none, e.g. a payout)."""
+
+    id: str
+    type: str  # charge | payment | refund | payment_refund | adjustment | payout | ...
+    source: str  # ch_… / re_… / dp_… / po_…
+    amount: int
+    fee: int
+    net: int
+    currency: str
+    payment_intent_id: str = ""
+    payout: str = ""
+    created: int = 0
+
+    @property
+    def fee_money(self) -> Money:
+        return Money(self.fee, self.currency)
+
+
+@dataclass(frozen=True)
+class GatewayPayout:
+    """Money the gateway sends from our balance to the bank."""
+
+    id: str
+    amount: int
+    currency: str
+    status: str  # pending | in_transit | paid | failed | canceled
+    arrival_date: int = 0
+    created: int = 0
+
+
 class GatewayError(Exception):
     """The gateway refused or could not be reached. `state_conflict` means the object is
     in a state that does not allow the operation (e.g. cancelling a succeeded intent)."""
@@ -97,6 +133,22 @@ class PaymentGateway(Protocol):
     def list_payment_intents(
         self, *, created_gte: int | None = None, limit: int = 100
     ) -> list[GatewayIntent]: ...
+
+    def list_balance_transactions(
+        self,
+        *,
+        source: str = "",
+        payout: str = "",
+        created_gte: int | None = None,
+        limit: int = 100,
+    ) -> list[GatewayBalanceTransaction]:
+        """Balance transactions of one source (a charge, refund or dispute id), of one
+        payout, or created since `created_gte`; newest first."""
+        ...
+
+    def list_payouts(
+        self, *, created_gte: int | None = None, limit: int = 100
+    ) -> list[GatewayPayout]: ...
 
 
 # Stripe's `reason` on a refund accepts only these; anything else is kept in metadata.

@@ -6,14 +6,17 @@ the library's network retries) can never create a second intent or refund.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import stripe
 from django.conf import settings
 
 from payments.gateways.base import (
+    GatewayBalanceTransaction,
     GatewayError,
     GatewayIntent,
+    GatewayPayout,
     GatewayRefund,
     metadata_str,
     stripe_refund_reason,
@@ -58,6 +61,37 @@ def refund_from_stripe(raw: Any) -> GatewayRefund:
         currency=str(obj["currency"]).upper(),
         status=obj.get("status") or "pending",
         metadata={k: str(v) for k, v in (obj.get("metadata") or {}).items()},
+    )
+
+
+def balance_transaction_from_stripe(raw: Any) -> GatewayBalanceTransaction:
+    """A balance transaction listed with `expand[]=data.source`: the source object names
+    its PaymentIntent (a charge's, a refund's, a dispute's `payment_intent`)."""
+    obj = _plain(raw)
+    source = obj.get("source")
+    intent = _id_of(source.get("payment_intent")) if isinstance(source, dict) else None
+    return GatewayBalanceTransaction(
+        id=obj["id"],
+        type=str(obj.get("type") or ""),
+        source=_id_of(source) or "",
+        amount=int(obj["amount"]),
+        fee=int(obj.get("fee") or 0),
+        net=int(obj["net"]),
+        currency=str(obj["currency"]).upper(),
+        payment_intent_id=intent or "",
+        created=int(obj.get("created") or 0),
+    )
+
+
+def payout_from_stripe(raw: Any) -> GatewayPayout:
+    obj = _plain(raw)
+    return GatewayPayout(
+        id=obj["id"],
+        amount=int(obj["amount"]),
+        currency=str(obj["currency"]).upper(),
+        status=str(obj.get("status") or ""),
+        arrival_date=int(obj.get("arrival_date") or 0),
+        created=int(obj.get("created") or 0),
     )
 
 
@@ -191,6 +225,44 @@ class StripeGateway:
         out: list[GatewayIntent] = []
         for obj in page.auto_paging_iter():
             out.append(intent_from_stripe(obj))
+            if len(out) >= limit:
+                break
+        return out
+
+    def list_balance_transactions(
+        self,
+        *,
+        source: str = "",
+        payout: str = "",
+        created_gte: int | None = None,
+        limit: int = 100,
+    ) -> list[GatewayBalanceTransaction]:
+        params: dict[str, Any] = {"limit": min(limit, 100), "expand": ["data.source"]}
+        if source:
+            params["source"] = source
+        if payout:
+            params["payout"] = payout
+        if created_gte is not None:
+            params["created"] = {"gte": created_gte}
+        page = self._call(self.client.v1.balance_transactions.list, params=params)
+        out: list[GatewayBalanceTransaction] = []
+        for obj in page.auto_paging_iter():
+            out.append(balance_transaction_from_stripe(obj))
+            if len(out) >= limit:
+                break
+        # Stripe does not repeat the payout on each of its transactions: we asked by it.
+        return [replace(bt, payout=payout) for bt in out] if payout else out
+
+    def list_payouts(
+        self, *, created_gte: int | None = None, limit: int = 100
+    ) -> list[GatewayPayout]:
+        params: dict[str, Any] = {"limit": min(limit, 100)}
+        if created_gte is not None:
+            params["created"] = {"gte": created_gte}
+        page = self._call(self.client.v1.payouts.list, params=params)
+        out: list[GatewayPayout] = []
+        for obj in page.auto_paging_iter():
+            out.append(payout_from_stripe(obj))
             if len(out) >= limit:
                 break
         return out

@@ -161,3 +161,25 @@ def test_dashboard_page_shows_open_reviews_and_sales(admin_user_role):
     body = client.get("/admin/").content.decode()
     assert 'data-testid="open-reviews">1<' in body
     assert 'data-testid="sales-today">42.00 USD<' in body
+
+
+def test_dashboard_reads_its_figures_as_beat_last_refreshed_them(admin_user_role):
+    """Whole-table aggregates are not computed per page view: the page shows the figures
+    the minute's `console.tasks.dashboard_refresh` stored (or stores them when there are
+    none), so a sale after that shows at the next refresh."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from console.tasks import dashboard_refresh
+
+    order_row(status=Order.Status.COMPLETED, total=4200)
+    client = Client()
+    client.force_login(admin_user_role)
+    assert 'data-testid="sales-today">42.00 USD<' in client.get("/admin/").content.decode()
+    order_row(status=Order.Status.COMPLETED, total=4200)
+    with CaptureQueriesContext(connection) as ctx:
+        body = client.get("/admin/").content.decode()
+    assert 'data-testid="sales-today">42.00 USD<' in body
+    assert not any("orders_order" in q["sql"] and "SUM" in q["sql"].upper() for q in ctx)
+    dashboard_refresh()
+    assert 'data-testid="sales-today">84.00 USD<' in client.get("/admin/").content.decode()

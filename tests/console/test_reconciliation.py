@@ -59,7 +59,14 @@ def test_a_clean_platform_has_no_findings(completed):
     run = reconciliation_run()
     assert run.status == ReconciliationRun.Status.COMPLETED
     assert codes(run) == []
-    assert run.summary == {"ledger": 0, "payments": 0, "provider": 0, "stuck": 0, "refunds": 0}
+    assert run.summary == {
+        "ledger": 0,
+        "payments": 0,
+        "provider": 0,
+        "stuck": 0,
+        "refunds": 0,
+        "payouts": 0,
+    }
 
 
 def test_a_payment_stripe_took_that_we_never_recorded_is_found():
@@ -166,7 +173,7 @@ def test_the_button_starts_a_run_on_a_worker_and_its_page_follows_it(
     assert run.status == ReconciliationRun.Status.RUNNING and run.checks_done == 0
     assert response.status_code == 302 and response["Location"].endswith(f"/{run.pk}/change/")
     page = client.get(response["Location"]).content.decode()
-    assert "running: 0 of 5 checks done" in page and 'http-equiv="refresh"' in page
+    assert "running: 0 of 6 checks done" in page and 'http-equiv="refresh"' in page
     # A second click while it runs is refused on the form.
     again = client.post("/admin/reconciliation/reconciliationrun/run-now/")
     assert again.status_code == 200 and "still running" in again.content.decode()
@@ -174,7 +181,7 @@ def test_the_button_starts_a_run_on_a_worker_and_its_page_follows_it(
     for callback in sent:
         callback()  # the worker's turn
     run.refresh_from_db()
-    assert run.status == ReconciliationRun.Status.COMPLETED and run.checks_done == 5
+    assert run.status == ReconciliationRun.Status.COMPLETED and run.checks_done == 6
     page = client.get(response["Location"]).content.decode()
     assert "payment_missing" in page and 'http-equiv="refresh"' not in page
 

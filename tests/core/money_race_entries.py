@@ -25,6 +25,8 @@ from catalogue.models import Bundle
 from fulfilment.auto_topups.models import AutoTopupRule, AutoTopupRun
 from fulfilment.models import Esim, EsimRefund
 from fulfilment.stock.models import StockSetting
+from iot.models import IotSim
+from iot.services import topup_price as iot_topup_price
 from ledger.services import stock_purchase_record
 from orders.models import Order
 from payments.models import Payment
@@ -185,6 +187,28 @@ def _topup_total(ctx: tuple[APIClient, str]) -> int:
 
 def _vendor_esim_for_five_topups() -> tuple[APIClient, str]:
     return _vendor_esim(topups=5)
+
+
+def _iot_sim_for_five_topups() -> tuple[APIClient, str]:
+    """A vendor's IoT SIM (the simulated 1NCE fleet) and a wallet for five top-ups."""
+    vendor = prepaid_vendor()
+    client = vendor_client(vendor)
+    sim = IotSim.objects.create(
+        vendor=vendor,
+        livemode=True,
+        provider="sandbox",
+        iccid=f"8988299{vendor.pk:012d}",
+        data_left_bytes=0,
+        data_total_bytes=500 * 1024 * 1024,
+    )
+    price = iot_topup_price(vendor=vendor)[0].amount
+    wallet_left_for(vendor, lambda: price, 5)
+    return client, sim.iccid
+
+
+def _iot_topup(ctx: tuple[APIClient, str], i: int) -> Any:
+    client, iccid = ctx
+    return post_keyed(client, f"/api/v1/vendor/iot/sims/{iccid}/topups", {}, i)
 
 
 def _b2b_refund(ctx: tuple[APIClient, str], i: int) -> Any:
@@ -388,6 +412,19 @@ def _provider_refunds_sweep(order: Order, i: int) -> Any:
     return provider_refunds_collect()
 
 
+def _card_fees_unbooked() -> Order:
+    """A customer's paid order whose card-fee task was lost: only the sweep books it."""
+    with mock.patch("payments.tasks.card_fees_book.delay"):
+        _, order = customer_paid_order()
+    return order
+
+
+def _card_fees_sweep(order: Order, i: int) -> Any:
+    from payments.fees import card_fees_sweep
+
+    return card_fees_sweep()
+
+
 class _Crash(BaseException):
     """The process dying mid-way: nothing of ours catches it."""
 
@@ -531,6 +568,13 @@ RACES: dict[str, Race] = {
             allowed=lambda ctx, results: 5,
         ),
         Race(
+            "B2B IoT SIM top-up",
+            "the wallet holds five IoT top-ups' price: exactly 5 are bought and charged",
+            prepare=_iot_sim_for_five_topups,
+            attempt=_iot_topup,
+            allowed=lambda ctx, results: 5,
+        ),
+        Race(
             "B2C eSIM refund",
             "one eSIM of three: revoked once, its share refunded to the card once",
             prepare=_customer_esim,
@@ -606,6 +650,12 @@ RACES: dict[str, Race] = {
             "an order not delivered in 60 minutes, 20 sweeps at once: its funds released once",
             prepare=_order_not_delivered_in_time,
             attempt=_guarantee_sweep,
+        ),
+        Race(
+            "beat: card fees swept",
+            "a paid order's fee task lost, 20 sweeps at once: its card fee booked once",
+            prepare=_card_fees_unbooked,
+            attempt=_card_fees_sweep,
         ),
         Race(
             "beat: provider refunds collected",

@@ -38,6 +38,7 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/vendor/esims/<str:iccid>/topups": "B2B top-up",
     "POST api/v1/esims/<str:iccid>/refund": "B2C eSIM refund",
     "POST api/v1/vendor/esims/<str:iccid>/refund": "B2B eSIM refund",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/topups": "B2B IoT SIM top-up",
     "POST api/v1/vendor/wallet/topups": "wallet top-up",
     "POST api/v1/vendor/invoices/<int:invoice_id>/pay": "invoice payment",
     "POST api/v1/sandbox/payment_intents/<str:payment_intent_id>/succeed": (
@@ -78,6 +79,7 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "beat fulfilment.tasks.orders_redrive_stuck": "beat: stuck orders re-driven",
     "beat fulfilment.tasks.orders_delivery_guarantee": "beat: delivery guarantee",
     "beat fulfilment.tasks.provider_refunds_collect": "beat: provider refunds collected",
+    "beat payments.tasks.card_fees_sweep": "beat: card fees swept",
     "beat fulfilment.tasks.esim_refunds_resume": "beat: eSIM refunds resumed",
     "beat fulfilment.tasks.stock_refill": "beat: stock refill",
     "beat fulfilment.tasks.stock_age": "beat: stock ageing",
@@ -157,6 +159,18 @@ NO_MONEY = {
     "POST api/v1/vendor/tickets": "support",
     "POST api/v1/vendor/tickets/<int:ticket_id>/messages": "support",
     "POST api/v1/webhooks/inbound-email": "support mail",
+    "POST api/v1/vendor/iot/sims/bulk": "enables/disables SIMs",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/refresh": "reads the SIM from the provider",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/label": "a label",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/enable": "SIM status",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/disable": "SIM status",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/auto-topup": (
+        "records a setting; the top-up it starts is iot.tasks.iot_auto_topup (raced in"
+        " tests/iot/test_fleet.py: monthly caps under concurrent crossings)"
+    ),
+    "POST api/v1/vendor/iot/auto-topup": "records a setting (as above)",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/sms/sync": "reads SMS from the provider",
+    "POST api/v1/vendor/iot/sms": "sends SMS (the provider's SMS are in the SIM's quota)",
     # Portal and token pages
     "PAGE portal/": "shows the overview",
     "PAGE portal/mode": "switches live/test view",
@@ -168,6 +182,7 @@ NO_MONEY = {
     "PAGE portal/orders/bulk/<int:bulk_id>": "shows a bulk order's progress and results",
     "PAGE portal/esims/": "lists eSIMs",
     "PAGE portal/catalogue/": "lists bundles",
+    "PAGE portal/iot/": "lists IoT SIMs; enables/disables the ticked ones (a bulk job)",
     "PAGE portal/billing/": "shows the statement",
     "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
     "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
@@ -201,12 +216,23 @@ NO_MONEY = {
     "beat billing.tasks.invoices_mark_overdue": "an invoice's status",
     "beat reconciliation.tasks.reconciliation_run": "reports findings; fixes nothing",
     "beat reconciliation.tasks.reconciliation_runs_sweep": "closes stale runs",
+    "fulfilment.admin.orders.OrderAdmin page:orders_order_tax_report": "downloads a report",
+    "beat payments.tasks.payouts_record": (
+        "books each paid payout once under its unique ledger reference (payout:<id>); the "
+        "sandbox makes no payouts to race (tests/payments/test_card_fees.py books one twice)"
+    ),
     "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
     "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
     "beat ttelgo.tasks.outbox_relay": (
         "hands queued tasks to the broker again; each task's work is raced in its entry"
     ),
     "beat vendors.tasks.request_logs_prune": "deletes old log lines",
+    "beat iot.tasks.iot_fleet_sync": (
+        "records SIMs and quotas; a crossing queues iot.tasks.iot_auto_topup, whose caps"
+        " hold under concurrent crossings (tests/iot/test_fleet.py)"
+    ),
+    "beat iot.tasks.iot_usage_sync": "records usage",
+    "beat iot.tasks.iot_sms_replies_sync": "records SMS replies",
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
     "fulfilment.operator.refund_limit_for": "reads a setting",

@@ -12,6 +12,7 @@ REQUIRED = {
     "api/v1/vendor/invoices/<int:invoice_id>/pay",
     "api/v1/esims/<str:iccid>/refund",
     "api/v1/vendor/esims/<str:iccid>/refund",
+    "api/v1/vendor/iot/sims/<str:iccid>/topups",
 }
 # POSTs that do not take the header, and why.
 EXEMPT = {
@@ -21,6 +22,7 @@ EXEMPT = {
     # Called by Stripe / eSIM Go, deduplicated on the sender's own event id.
     "api/v1/webhooks/stripe",
     "api/v1/webhooks/esimgo",
+    "api/v1/webhooks/airalo",
     # Called by the mail provider, deduplicated on the email's Message-ID.
     "api/v1/webhooks/inbound-email",
 }

@@ -33,6 +33,8 @@ from fulfilment.state import (
 )
 from fulfilment.stock.models import StockBatch, StockEsim
 from fulfilment.stock.state import STOCK_BATCH_STATES, STOCK_ESIM_STATES
+from iot.models import IotBulkJob, IotSim, IotSms, IotTopup
+from iot.state import BULK_JOB_STATES, SIM_STATES, SMS_STATES, TOPUP_STATES
 from ledger.models import Purpose
 from orders.models import Order
 from payments.models import Payment, Refund
@@ -192,6 +194,30 @@ def _ticket(status):
     return Ticket.objects.create(customer=UserFactory(), subject="s", status=status)
 
 
+def _iot_sim(status):
+    return IotSim.objects.create(
+        vendor=VendorFactory(), iccid=f"8988{next(_serial):015d}", status=status
+    )
+
+
+def _iot_sms(status):
+    sim = _iot_sim("enabled")
+    return IotSms.objects.create(
+        vendor=sim.vendor, sim=sim, direction="mt", text="t", status=status
+    )
+
+
+def _iot_topup(status):
+    sim = _iot_sim("enabled")
+    return IotTopup.objects.create(
+        vendor=sim.vendor, sim=sim, price_amount=1, cost_amount=1, currency="USD", status=status
+    )
+
+
+def _iot_job(status):
+    return IotBulkJob.objects.create(vendor=VendorFactory(), action="disable", status=status)
+
+
 # table, its model, the column's choices, a maker of one row in a given status
 TABLES: list[tuple[StateTable, type[models.Model], list[str], Callable[[str], Any]]] = [
     (ESIM_STATES, Esim, Esim.Status.values, lambda s: _esim(s)),
@@ -207,6 +233,10 @@ TABLES: list[tuple[StateTable, type[models.Model], list[str], Callable[[str], An
     (REFUND_STATES, Refund, Refund.Status.values, _card_refund),
     (RUN_STATES, ReconciliationRun, ReconciliationRun.Status.values, _run),
     (FINDING_STATES, ReconciliationFinding, ReconciliationFinding.Status.values, _finding),
+    (SIM_STATES, IotSim, IotSim.Status.values, _iot_sim),
+    (SMS_STATES, IotSms, IotSms.Status.values, _iot_sms),
+    (TOPUP_STATES, IotTopup, IotTopup.Status.values, _iot_topup),
+    (BULK_JOB_STATES, IotBulkJob, IotBulkJob.Status.values, _iot_job),
 ]
 IDS = [table.name for table, *_ in TABLES]
 
@@ -354,6 +384,7 @@ APPS = [
     "console",
     "esims",
     "fulfilment",
+    "iot",
     "ledger",
     "orders",
     "payments",

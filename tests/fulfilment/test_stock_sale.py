@@ -237,11 +237,11 @@ def esimgo_live(settings):
     breaker = build_breaker(
         name=f"t-{uuid.uuid4().hex}", fail_max=50, reset_timeout=60, redis_url=""
     )
-    providers._esimgo = EsimGoProvider(
+    providers._clients["esimgo"] = EsimGoProvider(
         api_key=KEY, base_url=BASE, currency="USD", breaker=breaker, sleep=lambda s: None
     )
     yield BASE
-    providers._esimgo = None
+    providers._clients.pop("esimgo", None)
 
 
 @responses.activate

@@ -138,3 +138,71 @@ def list_of(items: list[dict[str, Any]], url: str) -> dict[str, Any]:
 
 def error(*, code: str, message: str, type: str = "invalid_request_error") -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "type": type}}
+
+
+def balance_transaction(
+    *,
+    id: str,
+    type: str,
+    amount: int,
+    fee: int,
+    source: dict[str, Any],
+    reporting_category: str | None = None,
+    created: int = 1763700100,
+) -> dict[str, Any]:
+    """A balance transaction listed with `expand[]=data.source` (the source inline)."""
+    return {
+        "id": id,
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": created + 2 * 86400,
+        "created": created,
+        "currency": "usd",
+        "description": None,
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": (
+            [
+                {
+                    "amount": fee,
+                    "application": None,
+                    "currency": "usd",
+                    "description": "Stripe processing fees",
+                    "type": "stripe_fee",
+                }
+            ]
+            if fee
+            else []
+        ),
+        "net": amount - fee,
+        "reporting_category": reporting_category or type,
+        "source": source,
+        "status": "available",
+        "type": type,
+    }
+
+
+def payout(
+    *, id: str, amount: int, status: str = "paid", created: int = 1763900000
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "object": "payout",
+        "amount": amount,
+        "arrival_date": created + 86400,
+        "automatic": True,
+        "balance_transaction": f"txn_{id}",
+        "created": created,
+        "currency": "usd",
+        "description": "STRIPE PAYOUT",
+        "destination": "ba_1QxKqP2eZvKYlo2CbankAcct",
+        "failure_code": None,
+        "livemode": False,
+        "metadata": {},
+        "method": "standard",
+        "reconciliation_status": "completed",
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": status,
+        "type": "bank_account",
+    }

@@ -12,6 +12,7 @@ from ledger.models import Account, Purpose, Transaction
 from ledger.selectors import account_balance
 from payments.models import Payment
 from payments.services import payment_refund_for_order
+from sandbox.gateway import sandbox_card_fee
 from sandbox.provider import sandbox_faults_reset
 from tests.orders.factories import BUNDLE_CODE, RETAIL, bundles_create, customer_client
 
@@ -56,14 +57,16 @@ def test_pay_get_esim_then_refund_reverses_the_ledger(client, django_capture_on_
     assert detail["status"] == "completed"
     assert len(detail["esims"]) == 1
     clearing = Account.objects.get(purpose=Purpose.STRIPE_CLEARING, currency="USD")
-    assert account_balance(account=clearing).amount == RETAIL[BUNDLE_CODE]
+    # What the card paid, less the fee the gateway kept (booked from its balance transaction).
+    fee = sandbox_card_fee(RETAIL[BUNDLE_CODE])
+    assert account_balance(account=clearing).amount == RETAIL[BUNDLE_CODE] - fee
 
     with django_capture_on_commit_callbacks(execute=True):
         refund = payment_refund_for_order(order_id=order["id"], reason="customer asked")
 
     assert refund is not None and refund.amount == RETAIL[BUNDLE_CODE]
     assert client.get(f"/api/v1/orders/{order['id']}").json()["status"] == "refunded"
-    assert account_balance(account=clearing).amount == 0
+    assert account_balance(account=clearing).amount == -fee  # a refund does not return the fee
     assert (
         Transaction.objects.filter(order_id=order["id"], kind=Transaction.Kind.B2C_REFUND).count()
         == 1

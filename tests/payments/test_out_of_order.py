@@ -68,7 +68,12 @@ def test_every_delivery_order_ends_paid_with_one_posting(
 
         payment.refresh_from_db()
         order.refresh_from_db()
-        postings = Transaction.objects.filter(order_id=order.pk).count()
+        # The payment's own posting; the card fee the gateway kept is booked beside it.
+        postings = (
+            Transaction.objects.filter(order_id=order.pk)
+            .exclude(kind=Transaction.Kind.CARD_FEE)
+            .count()
+        )
         calls = [c for c in provision_delay.call_args_list if c.args == (order.pk,)]
         finals.add((payment.status, order.status, postings, len(calls)))
         assert (
@@ -116,7 +121,7 @@ def test_a_customer_who_retries_after_a_decline_gets_the_order(
     assert payment.refunded_amount == 0
     assert order.status == Order.Status.PROVISIONING
     kinds = sorted(Transaction.objects.filter(order_id=order.pk).values_list("kind", flat=True))
-    assert kinds == [Transaction.Kind.B2C_PAYMENT]
+    assert kinds == [Transaction.Kind.B2C_PAYMENT, Transaction.Kind.CARD_FEE]
     provision_delay.assert_called_once_with(order.pk)
 
 

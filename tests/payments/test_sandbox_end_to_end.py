@@ -12,6 +12,7 @@ from ledger.selectors import account_balance
 from orders.models import Order
 from payments.models import Payment
 from payments.services import payment_create_for_order, payment_refund
+from sandbox.gateway import sandbox_card_fee
 from sandbox.models import SandboxPaymentIntent
 from webhooks.models import InboundEvent
 
@@ -80,7 +81,8 @@ def test_refund_reverses_the_ledger_and_refunds_the_order(
     # Provisioning is the orders app's; this order got its eSIM.
     Order.objects.filter(pk=order.pk).update(status=Order.Status.COMPLETED)
     clearing = Account.objects.get(purpose=Purpose.STRIPE_CLEARING, currency="USD")
-    assert account_balance(account=clearing).amount == 1500
+    # What the card paid, less the fee the gateway kept (booked from its balance transaction).
+    assert account_balance(account=clearing).amount == 1500 - sandbox_card_fee(1500)
 
     with django_capture_on_commit_callbacks(execute=True):
         refund = payment_refund(
@@ -91,7 +93,7 @@ def test_refund_reverses_the_ledger_and_refunds_the_order(
     reversal = Transaction.objects.get(reference=f"refund:{refund.gateway_refund_id}")
     assert reversal.kind == Transaction.Kind.B2C_REFUND
     assert reversal.order_id == order.pk
-    assert account_balance(account=clearing).amount == 0
+    assert account_balance(account=clearing).amount == -sandbox_card_fee(1500)  # fee kept
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
     payment.refresh_from_db()

@@ -30,6 +30,13 @@ def _stripe_backend(settings):
     settings.STRIPE_API_BASE = BASE
 
 
+@pytest.fixture(autouse=True)
+def _card_fees_elsewhere(monkeypatch):
+    """The card fee read after each payment, refund and dispute is tested in
+    test_card_fees.py; here Stripe answers only the calls these events make."""
+    monkeypatch.setattr("payments.tasks.card_fees_book.delay", lambda *a, **k: None)
+
+
 @pytest.fixture
 def stripe_payment(order) -> Payment:
     with responses.RequestsMock() as mocked:

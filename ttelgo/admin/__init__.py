@@ -6,12 +6,16 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from ttelgo.admin.console import ReadOnlyAdminMixin
+from ttelgo.admin.console import (
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    RecentValuesFieldListFilter,
+)
 from ttelgo.models import AuditLog, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
+class UserAdmin(LargeTableAdminMixin, BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
@@ -52,11 +56,14 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class AuditLogAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Read-only: the audit log is evidence, not a worksheet."""
 
     list_display = ("created_at", "actor_label", "action", "target_type", "target_repr", "reason")
-    list_filter = ("action", "target_type", ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        ("action", RecentValuesFieldListFilter),
+        ("target_type", RecentValuesFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("actor_label", "action", "target_id", "target_repr", "reason", "request_id")
-    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AuditLog._meta.fields]

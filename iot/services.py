@@ -1,0 +1,698 @@
+"""The fleet's services: sync from the provider, quota crossings (alerts and auto top-up),
+paid top-ups through billing's holds, enable/disable (one SIM or a bulk job), labels, SMS.
+
+What holds:
+* No provider call runs inside a database transaction; every status moves through
+  `iot.state` (compare-and-set); webhooks are recorded with the change (outbox).
+* A quota crossing fires once: the level column moves by a conditional UPDATE whose row
+  count names the one caller that alerts and starts the auto top-up; the level returns
+  to `ok` only when the quota is above the threshold again (a top-up, an extension).
+* A top-up is reserved (a ledger hold on the wallet or credit line, `insufficient_funds` /
+  `credit_limit_exceeded` before anything is bought), bought, then captured; refused by
+  the provider, the hold is released. Automatic top-ups count against the SIM's and the
+  fleet's monthly caps under the fleet settings' row lock, so concurrent crossings
+  cannot overrun them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing.services import vendor_account
+from catalogue.pricing import vendor_price_from_cost
+from iot.models import IotBulkJob, IotFleetSettings, IotSim, IotSms, IotTopup, IotUsageDay
+from iot.models import QuotaLevel as L
+from iot.state import BULK_JOB_STATES, SIM_STATES, SMS_STATES, TOPUP_STATES
+from ledger.models import Hold, Purpose, Transaction
+from ledger.posting import hold_capture, hold_create, hold_void, ledger_post
+from ledger.services import platform_account
+from providers import ProviderError, get_iot_provider
+from providers.iot import (
+    QUOTA_EXHAUSTED,
+    QUOTA_EXPIRED,
+    IotProvider,
+    IotSimChange,
+    IotSimInfo,
+)
+from ttelgo.errors import DomainError
+from ttelgo.money import Money
+from ttelgo.outbox import event_record, task_enqueue
+from ttelgo.state import transition, transition_rows
+from vendors.models import Vendor
+
+logger = logging.getLogger(__name__)
+
+BYTES_PER_MB = 1024 * 1024
+BULK_CHUNK = 100  # 1NCE's bulk update takes a list; one call per hundred SIMs
+SYNC_PAGE_SIZE = 100
+MAX_SYNC_PAGES = 5000  # 500,000 SIMs: a runaway paging loop is a bug upstream
+_LEVEL_RANK: dict[str, int] = {L.OK: 0, L.LOW: 1, L.EXHAUSTED: 2, L.EXPIRED: 3}
+
+
+def provider_for(livemode: bool) -> IotProvider:
+    return get_iot_provider(livemode=livemode)
+
+
+def sim_public(sim: IotSim) -> dict[str, Any]:
+    """The SIM in webhook bodies."""
+    return {"iccid": sim.iccid, "label": sim.label, "status": sim.status, "msisdn": sim.msisdn}
+
+
+# --- quota levels -------------------------------------------------------------------------
+def quota_level(left: int | None, total: int | None, upstream: str = "ok") -> str:
+    """Where a quota stands: exhausted at 0, low under the threshold share of its total."""
+    if upstream == QUOTA_EXPIRED:
+        return L.EXPIRED
+    if left is None:
+        return L.OK
+    if left <= 0 or upstream == QUOTA_EXHAUSTED:
+        return L.EXHAUSTED
+    if total and left * 100 < total * settings.IOT_QUOTA_THRESHOLD_PERCENT:
+        return L.LOW
+    return L.OK
+
+
+@dataclass(frozen=True)
+class Crossing:
+    service: str  # data | sms
+    level: str
+
+
+def sim_quota_observe(
+    *,
+    sim_id: int,
+    data_left: int | None = None,
+    data_total: int | None = None,
+    sms_left: int | None = None,
+    sms_total: int | None = None,
+    data_upstream: str = "ok",
+    sms_upstream: str = "ok",
+) -> list[Crossing]:
+    """Record quotas read from the provider and act on each crossing this caller won:
+    a `sim.quota_threshold` / `sim.quota_exhausted` webhook and, where it applies, an
+    automatic top-up (queued with this transaction). Safe under concurrent observers."""
+    won: list[Crossing] = []
+    with transaction.atomic():
+        for service, left, total, upstream in (
+            ("data", data_left, data_total, data_upstream),
+            ("sms", sms_left, sms_total, sms_upstream),
+        ):
+            if left is None:
+                continue
+            if total is None:  # not in this reading (a SIM list page): the stored total
+                total = (
+                    IotSim.objects.filter(pk=sim_id)
+                    .values_list(
+                        "data_total_bytes" if service == "data" else "sms_total", flat=True
+                    )
+                    .first()
+                )
+            new = quota_level(left, total, upstream)
+            values: dict[str, Any] = {
+                f"{service}_left" if service == "sms" else "data_left_bytes": left
+            }
+            if total is not None:
+                values["data_total_bytes" if service == "data" else "sms_total"] = total
+            level_field = f"{service}_level"
+            rows = IotSim.objects.filter(pk=sim_id)
+            rows.update(**values)
+            current = rows.values_list(level_field, flat=True).first()
+            if current is None or current == new:
+                continue
+            # The conditional UPDATE decides which observer saw the crossing.
+            moved = rows.filter(**{level_field: current}).update(**{level_field: new})
+            if moved and _LEVEL_RANK[new] > _LEVEL_RANK[str(current)]:
+                won.append(Crossing(service, new))
+        if won:
+            sim = IotSim.objects.select_related("vendor").get(pk=sim_id)
+            for crossing in won:
+                _crossing_act(sim, crossing)
+    return won
+
+
+def _crossing_act(sim: IotSim, crossing: Crossing) -> None:
+    if sim.vendor_id is None:
+        return
+    left = sim.data_left_bytes if crossing.service == "data" else sim.sms_left
+    total = sim.data_total_bytes if crossing.service == "data" else sim.sms_total
+    kind = "sim.quota_exhausted" if crossing.level == L.EXHAUSTED else "sim.quota_threshold"
+    event_record(
+        vendor_id=sim.vendor_id,
+        livemode=sim.livemode,
+        type=kind,
+        data={
+            "sim": sim_public(sim),
+            "quota": crossing.service,
+            "left": left,
+            "total": total,
+            "percent_left": (100 * (left or 0) // total) if total else 0,
+        },
+    )
+    low = crossing.level in (L.LOW, L.EXHAUSTED)
+    if crossing.service == "data" and low and auto_topup_enabled(sim):
+        task_enqueue("iot.tasks.iot_auto_topup", sim.pk)
+
+
+def auto_topup_enabled(sim: IotSim) -> bool:
+    if sim.auto_topup is not None:
+        return sim.auto_topup
+    if sim.vendor_id is None:
+        return False
+    fleet = IotFleetSettings.objects.filter(vendor_id=sim.vendor_id).first()
+    return bool(fleet and fleet.auto_topup)
+
+
+# --- sync -----------------------------------------------------------------------------
+def _sim_fields(info: IotSimInfo) -> dict[str, Any]:
+    return {
+        "imsi": info.imsi,
+        "msisdn": info.msisdn,
+        "imei": info.imei,
+        "imei_lock": info.imei_lock,
+        "ip_address": info.ip_address,
+        "label": info.label,
+        "activated_at": info.activated_at,
+    }
+
+
+def fleet_sync(*, livemode: bool = True, max_pages: int = MAX_SYNC_PAGES) -> dict[str, int]:
+    """Walk every page of the provider's SIMs: new ones are recorded (unassigned: an
+    operator gives them to a vendor), known ones take the provider's fields, status
+    (`sim.status_changed`) and quotas (crossings). Idempotent: a second run changes
+    nothing. The provider client keeps to its rate limits."""
+    provider = provider_for(livemode)
+    counts = {"pages": 0, "created": 0, "updated": 0, "status_changed": 0}
+    page = 1
+    while page <= max_pages:
+        result = provider.list_sims(page=page, page_size=SYNC_PAGE_SIZE)
+        counts["pages"] += 1
+        _sync_page(provider.name, livemode, result.sims, counts)
+        if page >= result.total_pages or not result.sims:
+            break
+        page += 1
+    return counts
+
+
+def _sync_page(
+    provider_name: str, livemode: bool, infos: list[IotSimInfo], counts: dict[str, int]
+) -> None:
+    now = timezone.now()
+    by_iccid = {info.iccid: info for info in infos}
+    known = {
+        sim.iccid: sim
+        for sim in IotSim.objects.filter(provider=provider_name, iccid__in=list(by_iccid))
+    }
+    new = [
+        IotSim(
+            provider=provider_name,
+            livemode=livemode,
+            iccid=iccid,
+            status=info.status,
+            synced_at=now,
+            **_sim_fields(info),
+        )
+        for iccid, info in by_iccid.items()
+        if iccid not in known
+    ]
+    if new:
+        IotSim.objects.bulk_create(new, ignore_conflicts=True)
+        counts["created"] += len(new)
+    changed: list[IotSim] = []
+    for iccid, sim in known.items():
+        info = by_iccid[iccid]
+        fields = _sim_fields(info)
+        if any(getattr(sim, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(sim, k, v)
+            changed.append(sim)
+        if info.status != sim.status:
+            sim_status_record(sim_id=sim.pk, to=info.status)
+            counts["status_changed"] += 1
+    if changed:
+        IotSim.objects.bulk_update(changed, [*_sim_fields(infos[0]).keys(), "synced_at"])
+        counts["updated"] += len(changed)
+    IotSim.objects.filter(provider=provider_name, iccid__in=list(by_iccid)).update(synced_at=now)
+    # Quotas: those whose level stays put are written in one statement; a level that
+    # moves goes through `sim_quota_observe` (its crossing fires once).
+    steady: list[IotSim] = []
+    for sim in IotSim.objects.filter(provider=provider_name, iccid__in=list(by_iccid)):
+        info = by_iccid[sim.iccid]
+        if (info.data_left_bytes, info.sms_left) == (sim.data_left_bytes, sim.sms_left):
+            continue
+        data_left = sim.data_left_bytes if info.data_left_bytes is None else info.data_left_bytes
+        sms_left = sim.sms_left if info.sms_left is None else info.sms_left
+        levels = (
+            quota_level(data_left, sim.data_total_bytes, info.data_quota_state)
+            if data_left is not None
+            else sim.data_level,
+            quota_level(sms_left, sim.sms_total, info.sms_quota_state)
+            if sms_left is not None
+            else sim.sms_level,
+        )
+        if levels == (sim.data_level, sim.sms_level):
+            sim.data_left_bytes, sim.sms_left = data_left, sms_left
+            steady.append(sim)
+            continue
+        sim_quota_observe(
+            sim_id=sim.pk,
+            data_left=info.data_left_bytes,
+            sms_left=info.sms_left,
+            data_upstream=info.data_quota_state,
+            sms_upstream=info.sms_quota_state,
+        )
+    if steady:
+        IotSim.objects.bulk_update(steady, ["data_left_bytes", "sms_left"])
+
+
+def sim_status_record(*, sim_id: int, to: str) -> IotSim | None:
+    """The SIM is now `to` (the provider said so, or we just told it): move the row and
+    tell its vendor (`sim.status_changed`). None when it already was."""
+    with transaction.atomic():
+        sim = IotSim.objects.get(pk=sim_id)
+        if sim.status == to:
+            return None
+        sim, before = transition(IotSim, pk=sim_id, table=SIM_STATES, to=to)
+        if sim.vendor_id is not None:
+            event_record(
+                vendor_id=sim.vendor_id,
+                livemode=sim.livemode,
+                type="sim.status_changed",
+                data={"sim": sim_public(sim), "previous_status": before},
+            )
+    return sim
+
+
+def sim_refresh(*, sim: IotSim) -> IotSim:
+    """One SIM and its quotas read from the provider now (the on-demand sync)."""
+    provider = provider_for(sim.livemode)
+    info = provider.get_sim(sim.iccid)
+    data = provider.quota(sim.iccid, service="data")
+    sms = provider.quota(sim.iccid, service="sms")
+    IotSim.objects.filter(pk=sim.pk).update(
+        **_sim_fields(info), quota_expires_at=data.expires_at, synced_at=timezone.now()
+    )
+    if info.status != sim.status:
+        sim_status_record(sim_id=sim.pk, to=info.status)
+    sim_quota_observe(
+        sim_id=sim.pk,
+        data_left=data.left,
+        data_total=data.total,
+        sms_left=sms.left,
+        sms_total=sms.total,
+        data_upstream=data.state,
+        sms_upstream=sms.state,
+    )
+    sim.refresh_from_db()
+    return sim
+
+
+def usage_sync(*, sim: IotSim, start: date, end: date) -> int:
+    """The SIM's daily usage from the provider, stored one row per day (re-read days are
+    overwritten, not added); this month's total kept on the SIM for filters."""
+    days = provider_for(sim.livemode).usage(sim.iccid, start=start, end=end)
+    rows = [
+        IotUsageDay(
+            sim=sim,
+            vendor_id=sim.vendor_id,
+            livemode=sim.livemode,
+            day=d.day,
+            data_bytes=d.data_bytes,
+            sms_mo=d.sms_mo,
+            sms_mt=d.sms_mt,
+        )
+        for d in days
+    ]
+    if rows:
+        IotUsageDay.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["sim", "day"],
+            update_fields=["data_bytes", "sms_mo", "sms_mt", "vendor", "livemode"],
+        )
+    month = timezone.now().date().replace(day=1)
+    total = IotUsageDay.objects.filter(sim=sim, day__gte=month).aggregate(t=Sum("data_bytes"))["t"]
+    IotSim.objects.filter(pk=sim.pk).update(month_start=month, month_data_bytes=total or 0)
+    return len(rows)
+
+
+# --- enable / disable / label -----------------------------------------------------------
+def sim_status_set(*, sim: IotSim, to: str) -> IotSim:
+    """Enable or disable one SIM at the provider, then here (`invalid_state` if it already is)."""
+    action = "enable" if to == IotSim.Status.ENABLED else "disable"
+    if not SIM_STATES.may(action, sim.status):
+        raise SIM_STATES.refuse(sim.iccid, sim.status, to, action)
+    provider_for(sim.livemode).update_sim(IotSimChange(iccid=sim.iccid, status=to))
+    sim_status_record(sim_id=sim.pk, to=to)
+    sim.refresh_from_db()
+    return sim
+
+
+def sim_label_set(*, sim: IotSim, label: str) -> IotSim:
+    provider_for(sim.livemode).update_sim(IotSimChange(iccid=sim.iccid, label=label))
+    IotSim.objects.filter(pk=sim.pk).update(label=label)
+    sim.refresh_from_db()
+    return sim
+
+
+def bulk_job_create(*, vendor: Vendor, sims: list[IotSim], action: str) -> IotBulkJob:
+    """One job for many SIMs, run in the background in chunks; its progress is `done`."""
+    with transaction.atomic():
+        job = IotBulkJob.objects.create(
+            vendor=vendor,
+            livemode=vendor.livemode,
+            action=action,
+            sim_ids=[s.pk for s in sims],
+            total=len(sims),
+        )
+        task_enqueue("iot.tasks.iot_bulk_job_run", job.pk)
+    return job
+
+
+def bulk_job_run(*, job_id: int) -> IotBulkJob:
+    """Apply a bulk job chunk by chunk (one provider call each); a re-run after a crash
+    goes on from `done` (SIMs already in the target status are skipped)."""
+    job = IotBulkJob.objects.get(pk=job_id)
+    if job.status == IotBulkJob.Status.QUEUED:
+        transition(IotBulkJob, pk=job_id, table=BULK_JOB_STATES, to="running")
+    elif job.status != IotBulkJob.Status.RUNNING:
+        return job
+    to = IotSim.Status.ENABLED if job.action == IotBulkJob.Action.ENABLE else "disabled"
+    source = IotSim.Status.DISABLED if to == IotSim.Status.ENABLED else IotSim.Status.ENABLED
+    provider = provider_for(job.livemode)
+    ids = list(job.sim_ids)
+    try:
+        for start in range(job.done, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            sims = list(IotSim.objects.filter(pk__in=chunk, vendor_id=job.vendor_id))
+            todo = [s for s in sims if s.status == source]
+            if todo:
+                provider.update_sims([IotSimChange(iccid=s.iccid, status=to) for s in todo])
+                for sim in todo:
+                    sim_status_record(sim_id=sim.pk, to=to)
+            IotBulkJob.objects.filter(pk=job_id).update(done=start + len(chunk))
+    except ProviderError as exc:
+        transition(IotBulkJob, pk=job_id, table=BULK_JOB_STATES, to="failed", error=str(exc)[:500])
+        raise
+    transition(IotBulkJob, pk=job_id, table=BULK_JOB_STATES, to="completed")
+    return IotBulkJob.objects.get(pk=job_id)
+
+
+# --- top-ups ----------------------------------------------------------------------------
+def topup_price(*, vendor: Vendor) -> tuple[Money, Money]:
+    """(our price to the vendor, our cost) of one standard top-up."""
+    currency = settings.DEFAULT_CURRENCY
+    if vendor.currency != currency:
+        raise DomainError(
+            "invalid_state",
+            f"IoT top-ups are sold in {currency}; this account is billed in {vendor.currency}.",
+        )
+    cost = Money.from_decimal(Decimal(settings.IOT_TOPUP_COST), currency)
+    return vendor_price_from_cost(vendor=vendor, cost=cost), cost
+
+
+def _month_start() -> datetime:
+    now = timezone.now()
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _auto_cap_check(sim: IotSim) -> None:
+    """Inside the reserve's transaction: lock the fleet row, count this month's automatic
+    top-ups (the SIM's, the fleet's) and refuse past either cap."""
+    assert sim.vendor_id is not None
+    fleet, _ = IotFleetSettings.objects.get_or_create(vendor_id=sim.vendor_id)
+    fleet = IotFleetSettings.objects.select_for_update().get(pk=fleet.pk)
+    month = IotTopup.objects.filter(
+        vendor_id=sim.vendor_id,
+        source=IotTopup.Source.AUTO,
+        created_at__gte=_month_start(),
+    ).exclude(status=IotTopup.Status.FAILED)
+    sim_cap = (
+        sim.auto_topup_monthly_cap
+        if sim.auto_topup_monthly_cap is not None
+        else fleet.sim_monthly_cap
+    )
+    if month.filter(sim=sim).count() >= sim_cap:
+        raise DomainError("invalid_state", "This SIM reached its monthly auto top-up cap.")
+    if fleet.monthly_cap and month.count() >= fleet.monthly_cap:
+        raise DomainError("invalid_state", "The fleet reached its monthly auto top-up cap.")
+
+
+def topup_buy(*, sim: IotSim, source: str = IotTopup.Source.API) -> IotTopup:
+    """Reserve the price, buy the top-up at the provider, charge (or release) the hold."""
+    if sim.vendor_id is None:
+        raise DomainError("not_found", "No such SIM.")
+    vendor = Vendor.objects.get(pk=sim.vendor_id)
+    price, cost = topup_price(vendor=vendor)
+    with transaction.atomic():
+        if source == IotTopup.Source.AUTO:
+            _auto_cap_check(sim)
+        topup = IotTopup.objects.create(
+            vendor=vendor,
+            livemode=sim.livemode,
+            sim=sim,
+            source=source,
+            price_amount=price.amount,
+            cost_amount=cost.amount,
+            currency=price.currency,
+            data_bytes=settings.IOT_TOPUP_DATA_MB * BYTES_PER_MB,
+            sms=settings.IOT_TOPUP_SMS,
+        )
+        hold_create(
+            account=vendor_account(vendor=vendor, currency=price.currency),
+            amount=price,
+            reference=f"iot-topup:{topup.pk}:reserve",
+            counter_account=platform_account(Purpose.REVENUE, price.currency, vendor.livemode),
+        )
+    try:
+        order_number = provider_for(sim.livemode).topup(sim.iccid)
+    except ProviderError as exc:
+        if exc.transient and exc.request_sent:
+            # It may have been bought: the hold stays until an operator (or the orders
+            # list) says; the vendor sees `reserved`.
+            logger.warning("iot top-up %s: outcome unknown (%s)", topup.pk, exc)
+            raise
+        topup_fail(topup_id=topup.pk, error=str(exc))
+        raise
+    return topup_complete(topup_id=topup.pk, provider_order=order_number)
+
+
+def _hold(topup_id: int) -> Hold:
+    return Hold.objects.get(reference=f"iot-topup:{topup_id}:reserve")
+
+
+def topup_complete(*, topup_id: int, provider_order: str) -> IotTopup:
+    """The provider sold it: charge the hold, book our cost, add the volume to the SIM."""
+    with transaction.atomic():
+        topup = IotTopup.objects.select_for_update().get(pk=topup_id)
+        if topup.status == IotTopup.Status.COMPLETED:
+            return topup
+        hold_capture(
+            hold=_hold(topup_id),
+            reference=f"iot-topup:{topup_id}:charge",
+            kind=Transaction.Kind.ORDER_CHARGE,
+            description=f"IoT SIM top-up {topup.sim.iccid}",
+            metadata={"iot_topup_id": topup_id, "vendor_id": topup.vendor_id},
+        )
+        cost = Money(topup.cost_amount, topup.currency)
+        ledger_post(
+            reference=f"iot-topup:{topup_id}:cost",
+            entries=[
+                (platform_account(Purpose.COGS, cost.currency, topup.livemode), cost.amount),
+                (
+                    platform_account(Purpose.PROVIDER_PAYABLE, cost.currency, topup.livemode),
+                    -cost.amount,
+                ),
+            ],
+            kind=Transaction.Kind.ORDER_COST,
+            description=f"Provider cost of IoT top-up {topup_id}",
+        )
+        topup, _ = transition(
+            IotTopup,
+            pk=topup_id,
+            table=TOPUP_STATES,
+            to="completed",
+            provider_order=provider_order[:64],
+        )
+        sim = IotSim.objects.select_for_update().get(pk=topup.sim_id)
+        IotSim.objects.filter(pk=sim.pk).update(
+            data_left_bytes=(sim.data_left_bytes or 0) + topup.data_bytes,
+            data_total_bytes=(sim.data_total_bytes or 0) + topup.data_bytes,
+            sms_left=(sim.sms_left or 0) + topup.sms,
+            sms_total=(sim.sms_total or 0) + topup.sms,
+        )
+        sim.refresh_from_db()
+        # Above the threshold again: the next crossing fires again.
+        for service, left, total in (
+            ("data", sim.data_left_bytes, sim.data_total_bytes),
+            ("sms", sim.sms_left, sim.sms_total),
+        ):
+            if quota_level(left, total) == L.OK:
+                IotSim.objects.filter(pk=sim.pk).update(**{f"{service}_level": L.OK})
+    return topup
+
+
+def topup_fail(*, topup_id: int, error: str) -> IotTopup:
+    with transaction.atomic():
+        hold_void(hold=_hold(topup_id))
+        topup, _ = transition(
+            IotTopup, pk=topup_id, table=TOPUP_STATES, to="failed", error=error[:500]
+        )
+    return topup
+
+
+def auto_topup_run(*, sim_id: int) -> IotTopup | None:
+    """A crossing queued this: buy one automatic top-up unless a cap, the setting, or the
+    wallet says no (then the vendor already has the quota webhook)."""
+    sim = IotSim.objects.get(pk=sim_id)
+    if sim.vendor_id is None or not auto_topup_enabled(sim):
+        return None
+    try:
+        return topup_buy(sim=sim, source=IotTopup.Source.AUTO)
+    except DomainError as exc:
+        logger.info("iot auto top-up of %s not made: %s", sim.iccid, exc)
+        return None
+
+
+def auto_topup_set(
+    *, vendor: Vendor, sims: Iterable[IotSim] | None, enabled: bool | None, cap: int | None
+) -> None:
+    """Per SIM (`sims`) or fleet-wide (`sims=None`): on/off and the monthly cap. The
+    provider's own auto top-up stays off: ours is the one that is paid through the ledger."""
+    if sims is None:
+        fleet, _ = IotFleetSettings.objects.get_or_create(vendor=vendor)
+        if enabled is not None:
+            fleet.auto_topup = enabled
+        if cap is not None:
+            fleet.monthly_cap = cap
+        fleet.save()
+        return
+    ids = [s.pk for s in sims]
+    values: dict[str, Any] = {}
+    if enabled is not None:
+        values["auto_topup"] = enabled
+    if cap is not None:
+        values["auto_topup_monthly_cap"] = cap
+    if values:
+        IotSim.objects.filter(pk__in=ids, vendor=vendor).update(**values)
+
+
+# --- SMS -------------------------------------------------------------------------------
+def sms_send(*, vendor: Vendor, sims: list[IotSim], text: str) -> list[IotSms]:
+    """One MT-SMS per SIM, queued here and sent by a task (no provider call in the request's
+    transaction); each moves to pending (or failed) as the provider answers."""
+    with transaction.atomic():
+        rows = IotSms.objects.bulk_create(
+            [
+                IotSms(
+                    vendor=vendor,
+                    livemode=vendor.livemode,
+                    sim=sim,
+                    direction=IotSms.Direction.MT,
+                    text=text,
+                    status=IotSms.Status.QUEUED,
+                )
+                for sim in sims
+            ]
+        )
+        if not all(r.pk for r in rows):  # backends that return no ids (none we run)
+            rows = list(IotSms.objects.filter(vendor=vendor).order_by("-id")[: len(sims)])
+        task_enqueue("iot.tasks.iot_sms_send", [r.pk for r in rows])
+    return rows
+
+
+def sms_deliver(*, sms_ids: list[int]) -> None:
+    """Send queued MT-SMS at the provider, one call each."""
+    for sms in IotSms.objects.filter(pk__in=sms_ids, status=IotSms.Status.QUEUED).select_related(
+        "sim"
+    ):
+        try:
+            provider_id = provider_for(sms.livemode).sms_send(sms.sim.iccid, text=sms.text)
+        except ProviderError as exc:
+            if exc.transient:
+                raise  # the task retries; still queued
+            transition(IotSms, pk=sms.pk, table=SMS_STATES, to="failed", error=str(exc)[:500])
+            continue
+        transition(IotSms, pk=sms.pk, table=SMS_STATES, to="pending", provider_id=provider_id)
+
+
+def sms_sync(*, sim: IotSim) -> int:
+    """The SIM's messages from the provider: new replies (MO) are stored and sent to the
+    vendor as `sim.sms_received`; our MT messages take their delivery status."""
+    if sim.vendor_id is None:
+        return 0
+    received = 0
+    for message in provider_for(sim.livemode).sms_list(sim.iccid):
+        if not message.provider_id:
+            continue
+        if message.direction == "mo":
+            with transaction.atomic():
+                row, created = IotSms.objects.get_or_create(
+                    sim=sim,
+                    provider_id=message.provider_id,
+                    defaults={
+                        "vendor_id": sim.vendor_id,
+                        "livemode": sim.livemode,
+                        "direction": IotSms.Direction.MO,
+                        "text": message.text[:1600],
+                        "status": IotSms.Status.RECEIVED,
+                    },
+                )
+                if created:
+                    received += 1
+                    event_record(
+                        vendor_id=sim.vendor_id,
+                        livemode=sim.livemode,
+                        type="sim.sms_received",
+                        data={"sim": sim_public(sim), "sms_id": row.pk, "text": row.text},
+                    )
+            continue
+        if message.status in ("delivered", "failed", "expired"):
+            transition_rows(
+                IotSms.objects.filter(sim=sim, provider_id=message.provider_id),
+                table=SMS_STATES,
+                to=message.status,
+                expected=IotSms.Status.PENDING,
+            )
+    return received
+
+
+def sims_with_recent_mt(*, hours: int = 24) -> list[int]:
+    """SIMs that were sent an SMS lately: the ones whose replies are polled."""
+    since = timezone.now() - timedelta(hours=hours)
+    return list(
+        IotSms.objects.filter(direction=IotSms.Direction.MT, created_at__gte=since)
+        .values_list("sim_id", flat=True)
+        .distinct()
+    )
+
+
+def month_usage_totals(*, vendor: Vendor, start: date, end: date) -> list[dict[str, Any]]:
+    """The fleet's daily totals (one index range on (vendor, day))."""
+    return list(
+        IotUsageDay.objects.filter(vendor=vendor, day__gte=start, day__lte=end)
+        .values("day")
+        .annotate(data_bytes=Sum("data_bytes"), sms_mo=Sum("sms_mo"), sms_mt=Sum("sms_mt"))
+        .order_by("day")
+    )
+
+
+def sims_assign(*, vendor: Vendor, iccids: list[str], unassigned: int = 0) -> int:
+    """Give SIMs nobody has (of the vendor's mode) to `vendor`: the listed ICCIDs, and the
+    first `unassigned` others. A SIM of another vendor is never taken."""
+    free = IotSim.objects.filter(vendor__isnull=True, livemode=vendor.livemode)
+    ids = list(free.filter(iccid__in=iccids).values_list("pk", flat=True))
+    if unassigned:
+        ids += list(
+            free.exclude(pk__in=ids).order_by("id").values_list("pk", flat=True)[:unassigned]
+        )
+    return IotSim.objects.filter(pk__in=ids, vendor__isnull=True).update(vendor=vendor)
