@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 
+from catalogue.models import Country
 from ttelgo.errors import DomainError
 from ttelgo.outbox import EVENT_TYPES
 from ttelgo.validators import SendableEmailFormField, SingleLineFormField
@@ -15,13 +16,43 @@ from vendors.members import vendor_signup_with_owner
 from vendors.models import Vendor
 
 
+def _country_choices() -> list[tuple[str, str]]:
+    """The catalogue's countries by name (a fresh install before its first catalogue
+    sync has none: then the field takes the two-letter code)."""
+    return [("", "Choose a country"), *Country.objects.order_by("name").values_list("iso", "name")]
+
+
+class CountryField(forms.RegexField):
+    """A country picker (the catalogue's countries); the value is the ISO code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(regex=r"^[A-Za-z]{2}$", **kwargs)
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).strip().upper()
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        known = {iso for iso, _name in getattr(self.widget, "choices", []) if iso}
+        if known and value not in known:
+            raise forms.ValidationError("Choose a country from the list.", code="invalid_choice")
+
+
 class VendorSignupForm(forms.Form):
+    # Each field's error under that field (Django's default puts it above the label).
+    template_name_p = "portal/forms/p.html"
+
     company_name = SingleLineFormField(max_length=200, label="Company name")
-    country = forms.RegexField(
-        regex=r"^[A-Za-z]{2}$",
-        label="Country (ISO code, e.g. GB)",
-        error_messages={"invalid": "Two letters, e.g. GB."},
-    )
+    country = CountryField(label="Country", error_messages={"invalid": "Two letters, e.g. GB."})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = _country_choices()
+        if len(choices) > 1:
+            self.fields["country"].widget = forms.Select(choices=choices)
+        else:
+            self.fields["country"].label = "Country (ISO code, e.g. GB)"
+
     billing_mode = forms.ChoiceField(
         choices=Vendor.BillingMode.choices,
         label="How you pay us",
@@ -81,7 +112,7 @@ class TicketForm(forms.Form):
 
 
 def _event_choices() -> list[tuple[str, str]]:
-    return [("*", "every event"), *((t, t) for t in EVENT_TYPES)]
+    return [("*", "all events"), *((t, t) for t in EVENT_TYPES)]
 
 
 class EndpointForm(forms.Form):

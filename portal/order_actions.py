@@ -5,15 +5,19 @@ vendor (another vendor's eSIM is not found)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from billing.play_money import play_money_refill
 from fulfilment.models import Esim
 from fulfilment.notifications import esim_delivery_resend
 from fulfilment.selectors import esim_get_for_buyer
 from fulfilment.topups import order_create_topup, topup_compatibility_check
 from orders.models import Order
+from orders.services import order_create_b2b
 from payments.models import Payment
 from sandbox import simulations
 from ttelgo.errors import DomainError
+from ttelgo.idempotency import idempotent_run
 from ttelgo.money import Money
 from vendors.members import member_require
 from vendors.models import VendorUser
@@ -24,12 +28,69 @@ def member_esim_get(*, member: VendorUser, iccid: str) -> Esim:
     return esim_get_for_buyer(iccid=iccid, vendor=member.vendor)
 
 
-def member_topup(*, member: VendorUser, iccid: str, bundle_code: str) -> Order:
-    """Top up one of the vendor's eSIMs, paid like any vendor order (wallet or credit)."""
+def _vendor_scope(member: VendorUser) -> str:
+    # The API's scope for the vendor (ttelgo.idempotency.caller_scope): one key space.
+    return f"vendor:{member.vendor.pk}"
+
+
+def _order_of(member: VendorUser, result: dict[str, Any]) -> Order:
+    return Order.objects.get(pk=result["order_id"], vendor=member.vendor)
+
+
+def member_order_place(
+    *,
+    member: VendorUser,
+    idempotency_key: str,
+    bundle_code: str,
+    quantity: int,
+    customer_reference: str = "",
+    customer_email: str = "",
+    customer_language: str = "",
+) -> tuple[Order, bool]:
+    """Place an eSIM order from the portal through the API's service
+    (`orders.services.order_create_b2b`) under the API's idempotency: the key the order
+    form carries places one order however often it is sent (a double click, a reload);
+    the second answer is the first order (`True`: a replay). Funds are reserved in the
+    same transaction; a refusal (insufficient funds, unknown bundle) places nothing and
+    frees the key."""
     member_require(member, "orders.manage")
-    # The provider is asked whether the bundle fits before any transaction opens.
+    payload: dict[str, Any] = {
+        "bundle_code": bundle_code,
+        "quantity": quantity,
+        "customer_reference": customer_reference,
+        "customer_email": customer_email,
+        "customer_language": customer_language or "en",
+    }
+    result, replayed = idempotent_run(
+        scope=_vendor_scope(member),
+        key=idempotency_key,
+        path="portal:order-new",
+        payload=payload,
+        run=lambda: {"order_id": order_create_b2b(vendor=member.vendor, **payload).pk},
+    )
+    return _order_of(member, result), replayed
+
+
+def member_topup_place(
+    *, member: VendorUser, idempotency_key: str, iccid: str, bundle_code: str
+) -> tuple[Order, bool]:
+    """Top up one of the vendor's eSIMs, paid like any vendor order (wallet or credit),
+    once per key (the confirm form's, shown with the price). The provider is asked
+    whether the bundle fits before any transaction opens."""
+    member_require(member, "orders.manage")
     topup_compatibility_check(iccid=iccid, bundle_code=bundle_code, vendor=member.vendor)
-    return order_create_topup(iccid=iccid, bundle_code=bundle_code, vendor=member.vendor)
+    result, replayed = idempotent_run(
+        scope=_vendor_scope(member),
+        key=idempotency_key,
+        path=f"portal:esim-topup:{iccid}",
+        payload={"iccid": iccid, "bundle_code": bundle_code},
+        run=lambda: {
+            "order_id": order_create_topup(
+                iccid=iccid, bundle_code=bundle_code, vendor=member.vendor
+            ).pk
+        },
+    )
+    return _order_of(member, result), replayed
 
 
 def member_delivery_resend(*, member: VendorUser, iccid: str, to: str = "") -> str:

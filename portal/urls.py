@@ -1,7 +1,17 @@
 from django.urls import URLPattern, path
 
 from portal import views
-from portal.pages import billing, iot, orders, request_logs, simulator, team
+from portal.pages import (
+    auto_topups,
+    billing,
+    bulk_orders,
+    iot,
+    ordering,
+    orders,
+    request_logs,
+    simulator,
+    team,
+)
 
 app_name = "portal"
 
@@ -12,8 +22,12 @@ urlpatterns: list[URLPattern] = [
     path("keys/<str:key_id>/revoke", views.api_key_revoke, name="api-key-revoke"),
     path("brand/", views.brand, name="brand"),
     path("orders/", orders.orders, name="orders"),
+    path("orders/new", ordering.order_new, name="order-new"),
+    path("orders/bulk/", bulk_orders.bulk_orders, name="bulk-orders"),
+    path("orders/bulk/<int:bulk_id>", bulk_orders.bulk_order, name="bulk-order"),
     path("orders/<int:order_id>", orders.order_detail, name="order"),
     path("esims/", orders.esims, name="esims"),
+    path("esims/<str:iccid>/topup", ordering.esim_topup, name="esim-topup"),
     path("esims/<str:iccid>/<slug:action>", orders.esim_action, name="esim-action"),
     path("catalogue/", orders.catalogue, name="catalogue"),
     path("iot/", iot.iot_sims, name="iot-sims"),
@@ -43,7 +57,13 @@ urlpatterns: list[URLPattern] = [
     path("team/", team.team, name="team"),
     path("team/<int:member_id>/<slug:action>", team.team_member, name="team-member"),
     path("invitations/<str:token>", team.invitation, name="invitation"),
-    path("auto-topups/", views.auto_topups, name="auto-topups"),
+    path("auto-topups/", auto_topups.auto_topups, name="auto-topups"),
+    path("auto-topups/<int:rule_id>/edit", auto_topups.auto_topup_edit, name="auto-topup-edit"),
+    path(
+        "auto-topups/<int:rule_id>/<slug:action>",
+        auto_topups.auto_topup_action,
+        name="auto-topup-action",
+    ),
     path("support/", views.support, name="support"),
     path("webhooks/", views.webhooks, name="webhooks"),
     path("webhooks/<int:endpoint_id>/edit", views.webhook_edit, name="webhook-edit"),

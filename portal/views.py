@@ -21,7 +21,6 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from fulfilment.auto_topups.models import AutoTopupRule
 from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TicketForm
 from portal.modes import member_in_mode, test_mode_on, test_mode_set
 from portal.overview import vendor_overview
@@ -38,6 +37,7 @@ from portal.webhook_actions import (
 )
 from support.models import TicketMessage
 from support.services import ticket_open, tickets_of_vendor
+from ttelgo.crypto import decrypt, encrypt
 from ttelgo.errors import DomainError
 from vendors.members import (
     member_api_key_issue,
@@ -201,17 +201,6 @@ def _field_errors(form: forms.Form, exc: DomainError) -> None:
 
 
 @portal_page
-def auto_topups(request: HttpRequest, member: VendorUser) -> HttpResponse:
-    """The vendor's auto top-up rules and what each last did (set through the API)."""
-    rules = (
-        AutoTopupRule.objects.filter(vendor=member.vendor, active=True)
-        .select_related("esim")
-        .prefetch_related("runs")
-    )
-    return render(request, "portal/auto_topups.html", _context(member, rules=rules))
-
-
-@portal_page
 def support(request: HttpRequest, member: VendorUser) -> HttpResponse:
     """The vendor's tickets of the portal's mode and a form to open one about an eSIM of
     that mode (answers also arrive by email)."""
@@ -261,6 +250,15 @@ def webhooks(request: HttpRequest, member: VendorUser) -> HttpResponse:
     return _webhooks_page(request, member, form=form, secret=secret, status=status)
 
 
+NEW_SECRET_KEY = "portal_new_webhook_secret"  # noqa: S105 (a session key)
+NEW_SECRET_PURPOSE = "ttelgo.portal.new_webhook_secret"  # noqa: S105 (a key purpose)
+
+
+def _secret_shown_once(request: HttpRequest) -> str | None:
+    sealed = request.session.pop(NEW_SECRET_KEY, None)
+    return decrypt(sealed, purpose=NEW_SECRET_PURPOSE) if sealed else None
+
+
 def _webhooks_page(
     request: HttpRequest,
     member: VendorUser,
@@ -279,7 +277,7 @@ def _webhooks_page(
     context = _context(
         member,
         form=form or EndpointForm(),
-        secret=secret,
+        secret=secret or _secret_shown_once(request),
         endpoints=endpoints,
         auto_disabled=[e for e in endpoints if not e.enabled and e.disabled_automatically],
         now=timezone.now(),
@@ -304,7 +302,10 @@ def webhook_action(
         if action == "rotate":
             endpoint, secret = member_endpoint_rotate(member=member, endpoint_id=endpoint_id)
             messages.success(request, f"New secret for {endpoint.url}; the old one still signs.")
-            return _webhooks_page(request, member, secret=secret)
+            # Post/redirect/get: the webhooks page shows it once (encrypted in the session
+            # until then), and a reload does not offer to rotate again.
+            request.session[NEW_SECRET_KEY] = encrypt(secret, purpose=NEW_SECRET_PURPOSE)
+            return redirect("portal:webhooks")
         if action == "test":
             member_endpoint_test(member=member, endpoint_id=endpoint_id)
             messages.success(request, "A webhook.test event is on its way.")

@@ -203,6 +203,39 @@ def idempotency_keys_purge(*, older_than: timedelta = KEY_TTL) -> int:
     return deleted
 
 
+def idempotent_run(
+    *, scope: str, key: str, path: str, payload: dict[str, Any], run: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], bool]:
+    """The same claim as `idempotent`, for a caller that is not an API view (a portal form
+    carrying its key in a hidden field): `run()` and the key's completion commit in one
+    transaction, and its JSON result is stored under the key. The same key with the same
+    `payload` gives that result again (`True`: a replay) and runs nothing; with another
+    payload it is `idempotency_key_reused`; while the first still runs,
+    `idempotency_key_in_use`. A refusal (any exception) frees the key: nothing happened.
+    `scope` is the API's (`vendor:<id>`), so the key space is the caller's."""
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    fingerprint = hashlib.sha256(f"POST\n{path}\n{body}".encode()).hexdigest()
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise DomainError(
+            "validation_error",
+            "The idempotency key must be 1-255 printable characters.",
+            details={"idempotency_key": ["Must be 1-255 printable characters."]},
+        )
+    claim = idempotency_claim(
+        scope=scope, key=key, method="POST", path=path, fingerprint=fingerprint
+    )
+    if claim.replay is not None:
+        return dict(claim.replay.data), True
+    try:
+        with transaction.atomic():
+            result = run()
+            idempotency_complete(record=claim.record, response=Response(result, status=201))
+    except BaseException:
+        idempotency_release(record=claim.record)
+        raise
+    return result, False
+
+
 # Refusals before the request started (a body that did not validate, a reference in it or
 # in the path that does not exist) and crashes leave the key free, as Stripe does: the
 # corrected request may be sent again with the same key. Every other outcome is stored.

@@ -83,9 +83,11 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-# Staff log in at /admin/login/; with no `next` they land on the console, not on
-# Django's default /accounts/profile/ (which does not exist here).
-LOGIN_URL = "admin:login"
+# Whoever is asked to log in outside the console is a vendor (the console's own pages send
+# staff to /admin/login/ themselves): the portal's login, e.g. after confirming an email
+# address on another device. Staff with no `next` land on the console, not on Django's
+# default /accounts/profile/ (which does not exist here).
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "admin:index"
 CSRF_FAILURE_VIEW = "ttelgo.views.csrf_failure"
 
@@ -199,6 +201,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
         "fulfilment.tasks.order_esims_email",
+        "portal.tasks.bulk_order_place",
         "fulfilment.tasks.customer_email",
         "fulfilment.tasks.esim_lifecycle_email",
         "vendors.tasks.vendor_email_send",

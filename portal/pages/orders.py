@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from catalogue.pricing import vendor_price
 from catalogue.qr import apple_install_url, qr_svg
 from catalogue.selectors import bundle_list_sellable
 from fulfilment.links import esim_page_url
@@ -27,8 +26,8 @@ from portal.order_actions import (
     member_delivery_resend,
     member_esim_get,
     member_simulate_esim,
-    member_topup,
 )
+from portal.pages.ordering import bundle_offer
 from portal.views import _context, portal_page
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -100,10 +99,6 @@ def orders(request: HttpRequest, member: VendorUser) -> HttpResponse:
     return render(request, "portal/orders.html", context, status=status)
 
 
-class TopupForm(forms.Form):
-    bundle_code = forms.CharField(max_length=100, label="Bundle code")
-
-
 class ResendForm(forms.Form):
     email = SendableEmailFormField(
         required=False, label="Send to", help_text="empty: the end customer on the order"
@@ -142,7 +137,6 @@ def order_detail(request: HttpRequest, member: VendorUser, order_id: int) -> Htt
         esims=_esim_rows(order),
         live_refresh=order.status in UNSETTLED,
         may_orders=member_may(member, "orders.manage"),
-        topup_form=TopupForm(),
         resend_form=ResendForm(),
         simulate_levels=(50, 80, 100),
     )
@@ -162,21 +156,13 @@ def _back_to_order(member: VendorUser, iccid: str) -> HttpResponse:
 @require_POST
 @portal_page
 def esim_action(request: HttpRequest, member: VendorUser, iccid: str, action: str) -> HttpResponse:
-    """topup, resend, simulate (test mode) on one of the vendor's eSIMs."""
+    """resend, simulate (test mode) on one of the vendor's eSIMs (a top-up is confirmed
+    at its price first: `portal.pages.ordering.esim_topup`)."""
     try:
         member_esim_get(member=member, iccid=iccid)
     except DomainError as exc:
         raise Http404(exc.message) from exc
     try:
-        if action == "topup":
-            form = TopupForm(request.POST)
-            if not form.is_valid():
-                raise DomainError("validation_error", "Name the bundle to top up with.")
-            order = member_topup(
-                member=member, iccid=iccid, bundle_code=form.cleaned_data["bundle_code"]
-            )
-            messages.success(request, f"Top-up order {order.pk} placed.")
-            return redirect("portal:order", order_id=order.pk)
         if action == "resend":
             resend = ResendForm(request.POST)
             if not resend.is_valid():
@@ -254,7 +240,11 @@ class CatalogueFilterForm(forms.Form):
 
 
 def _catalogue_rows(member: VendorUser, bundles: Any) -> list[dict[str, Any]]:
-    return [{"bundle": b, "price": vendor_price(vendor=member.vendor, bundle=b)} for b in bundles]
+    rows = []
+    for b in bundles:
+        offer = bundle_offer(member.vendor, b)
+        rows.append({"bundle": b, "price": offer.price, "offer": offer})
+    return rows
 
 
 @portal_page
@@ -271,7 +261,12 @@ def catalogue(request: HttpRequest, member: VendorUser) -> HttpResponse:
         return _catalogue_csv(_catalogue_rows(member, bundles))
     page, query = paginate(request, bundles)
     context = _context(
-        member, form=form, page=page, rows=_catalogue_rows(member, page.object_list), query=query
+        member,
+        form=form,
+        page=page,
+        rows=_catalogue_rows(member, page.object_list),
+        query=query,
+        discount_percent=f"{member.vendor.discount_bps / 100:g}",
     )
     return render(request, "portal/catalogue.html", context, status=200 if valid else 400)
 

@@ -286,6 +286,48 @@ def _member_simulated_failure(member: VendorUser, i: int) -> Any:
     return member_simulate_provisioning_failure(member=member, bundle_code=BUNDLE_CODE)
 
 
+def _portal_member() -> VendorUser:
+    vendor = prepaid_vendor(status="active")
+    return VendorUser.objects.create(vendor=vendor, user=new_user(), role=VendorUser.Role.OWNER)
+
+
+def _member_order_confirmed(member: VendorUser, i: int) -> Any:
+    from portal.order_actions import member_order_place
+
+    # Every request is the same confirm form sent again: the key it carries.
+    return member_order_place(
+        member=member, idempotency_key="portal-confirm", bundle_code=BUNDLE_CODE, quantity=2
+    )
+
+
+def _portal_member_with_esim() -> tuple[VendorUser, str]:
+    member = _portal_member()
+    order = vendor_order_bought_via_api(vendor_client(member.vendor), quantity=1)
+    return member, order.esims.get().iccid
+
+
+def _member_topup_confirmed(ctx: tuple[VendorUser, str], i: int) -> Any:
+    from portal.order_actions import member_topup_place
+
+    member, iccid = ctx
+    return member_topup_place(
+        member=member, idempotency_key="portal-topup", iccid=iccid, bundle_code=TOPUP_CODE
+    )
+
+
+BULK_FILE = (
+    "bundle,quantity,customer_email,language,reference\n"
+    f"{BUNDLE_CODE},1,,en,R-1\n{BUNDLE_CODE},2,,es,R-2\n{TOPUP_CODE},1,,,R-3\n"
+).encode()
+
+
+def _member_bulk_upload(member: VendorUser, i: int) -> Any:
+    from portal.bulk import bulk_order_check, bulk_order_start
+
+    checked = bulk_order_check(member=member, content=BULK_FILE)
+    return bulk_order_start(member=member, checked=checked, filename=f"upload-{i}.csv")
+
+
 def _esim_expiring() -> Esim:
     """A vendor's eSIM expiring tomorrow, under a rule that tops up 3 days before."""
     vendor = prepaid_vendor()
@@ -762,6 +804,24 @@ RACES: dict[str, Race] = {
             prepare=test_wallet_drained,
             attempt=_member_simulated_failure,
             allowed=_each_success,
+        ),
+        Race(
+            "portal: order confirmed 20 times",
+            "one confirm form (its key) sent 20 times: one order, its funds reserved once",
+            prepare=_portal_member,
+            attempt=_member_order_confirmed,
+        ),
+        Race(
+            "portal: top-up confirmed 20 times",
+            "one top-up confirm form sent 20 times: one top-up order, paid once",
+            prepare=_portal_member_with_esim,
+            attempt=_member_topup_confirmed,
+        ),
+        Race(
+            "portal: bulk order of one file, uploaded 20 times",
+            "the same 3-row file uploaded 20 times at once: each row's order placed once",
+            prepare=_portal_member,
+            attempt=_member_bulk_upload,
         ),
         Race(
             "portal: test card pays a payment",

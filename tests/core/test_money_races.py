@@ -62,11 +62,12 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     ),
     "PAGE portal/billing/topup": "wallet top-up",
     "PAGE portal/billing/invoices/<int:invoice_id>/pay": "invoice payment",
-    # A top-up, or (test mode) a simulated usage, read back through esim_usage_apply.
-    "PAGE portal/esims/<str:iccid>/<slug:action>": (
-        "B2B top-up",
-        "eSIM Go usage callback: auto top-up",
-    ),
+    # (test mode) a simulated usage, read back through esim_usage_apply.
+    "PAGE portal/esims/<str:iccid>/<slug:action>": "eSIM Go usage callback: auto top-up",
+    # The order and top-up forms carry their idempotency key: one order per confirm form.
+    "PAGE portal/orders/new": "portal: order confirmed 20 times",
+    "PAGE portal/esims/<str:iccid>/topup": "portal: top-up confirmed 20 times",
+    "PAGE portal/orders/bulk/": "portal: bulk order of one file, uploaded 20 times",
     "PAGE e/<str:token>/topup": "B2C top-up",
     "PAGE portal/test/simulate/<slug:what>": (
         "portal: simulated wallet top-up",
@@ -178,6 +179,7 @@ NO_MONEY = {
     "PAGE portal/brand/": "branding",
     "PAGE portal/orders/": "lists orders",
     "PAGE portal/orders/<int:order_id>": "shows an order",
+    "PAGE portal/orders/bulk/<int:bulk_id>": "shows a bulk order's progress and results",
     "PAGE portal/esims/": "lists eSIMs",
     "PAGE portal/catalogue/": "lists bundles",
     "PAGE portal/iot/": "lists IoT SIMs; enables/disables the ticked ones (a bulk job)",
@@ -190,7 +192,9 @@ NO_MONEY = {
     "PAGE portal/team/": "team",
     "PAGE portal/team/<int:member_id>/<slug:action>": "team",
     "PAGE portal/invitations/<str:token>": "team",
-    "PAGE portal/auto-topups/": "lists and edits rules",
+    "PAGE portal/auto-topups/": "lists and creates rules; a rule buys when it fires",
+    "PAGE portal/auto-topups/<int:rule_id>/edit": "edits a rule",
+    "PAGE portal/auto-topups/<int:rule_id>/<slug:action>": "pauses or resumes a rule",
     "PAGE portal/support/": "support",
     "PAGE portal/webhooks/": "webhook configuration",
     "PAGE portal/webhooks/<int:endpoint_id>/edit": "webhook configuration",

@@ -17,7 +17,9 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
+from fulfilment.auto_topups.models import AutoTopupRule
 from portal import urls as portal_urls
+from portal.models import BulkOrder
 from tests.console.factories import operator
 from tests.factories import UserFactory, VendorFactory
 from ttelgo.models import AuditLog
@@ -236,7 +238,26 @@ def _vendor_a_world(member_a, capture):
         due_date=today,
     )
     log = ApiRequestLog.objects.filter(vendor=vendor).latest("id")
+    row = {
+        "line": 2,
+        "bundle_code": BUNDLE_CODE,
+        "quantity": 1,
+        "customer_reference": "A-SECRET-REF",
+    }
+    bulk = BulkOrder.objects.create(
+        vendor=vendor,
+        livemode=True,
+        file_sha256="a" * 64,
+        rows=[row],
+        results={"2": {"order_id": order.pk, "replayed": False}},
+    )
+    rule = AutoTopupRule.objects.create(
+        vendor=vendor, esim=esim, bundle_code=BUNDLE_CODE, below_percent=20
+    )
     ids = {
+        "bulk_id": bulk.pk,
+        "rule_id": rule.pk,
+        ("auto-topup-action", "action"): "pause",
         "key_id": key.pk,
         "endpoint_id": endpoint.pk,
         "action": "rotate",
@@ -281,6 +302,7 @@ def test_another_vendors_staff_reach_nothing_on_any_portal_url(django_capture_on
     key.refresh_from_db()
     endpoint.refresh_from_db()
     assert not key.revoked and checked == 4 * len(_portal_routes())
+    assert AutoTopupRule.objects.get(vendor=member_a.vendor).active  # B's pause reached nothing
     assert endpoint.secret_rotated_at is None  # B's rotate reached nothing
     assert (
         Client(HTTP_AUTHORIZATION=f"Api-Key {raw}").get("/api/v1/vendor/balance").status_code == 200
@@ -385,9 +407,13 @@ def test_webhooks_in_the_portal_create_test_rotate_replay(django_capture_on_comm
 
     action = reverse("portal:webhook-action", args=[endpoint.pk, "rotate"])
     with capture(execute=True):
-        rotated = client.post(action)
+        rotated = client.post(action, follow=True)
+    # Post/redirect/get: the new secret on the webhooks page, once; a reload is a GET.
+    assert rotated.redirect_chain == [(reverse("portal:webhooks"), 302)]
     second = re.search(r'id="secret-value">([^<]+)<', rotated.content.decode())[1]
-    assert second != first
+    assert second != first and 'data-copy="whsec_' in rotated.content.decode()
+    reloaded = client.get(reverse("portal:webhooks")).content.decode()
+    assert second not in reloaded and "all events" in reloaded
     assert any("signing secret was rotated" in m.subject for m in mail.outbox)
     assert AuditLog.objects.filter(action="webhook.secret_rotate").exists()
     with responses.RequestsMock() as mock:

@@ -99,10 +99,17 @@ def test_orders_list_filters_exports_and_shows_an_order_with_its_esim(
     with django_capture_on_commit_callbacks(execute=True):
         portal.post(reverse("portal:esim-action", args=[esim.iccid, "resend"]), {"email": ""})
     assert [m.to for m in mail.outbox] == [["guest@example.com"]]
+    # A top-up is shown at its price first; the confirm form pays it.
+    url = reverse("portal:esim-topup", args=[esim.iccid])
+    Bundle.objects.get(code=TOPUP_CODE).countries.add(
+        Country.objects.create(iso="GB", name="United Kingdom")
+    )
+    Bundle.objects.get(code=BUNDLE_CODE).countries.add(Country.objects.get(iso="GB"))
+    review = portal.post(url, {"bundle_code": TOPUP_CODE})
+    assert "6.50 USD" in review.content.decode() and not Order.objects.filter(kind="topup")
+    key = review.context["confirm"]["idempotency_key"].value()
     with django_capture_on_commit_callbacks(execute=True):
-        topup = portal.post(
-            reverse("portal:esim-action", args=[esim.iccid, "topup"]), {"bundle_code": TOPUP_CODE}
-        )
+        topup = portal.post(url, {"bundle_code": TOPUP_CODE, "idempotency_key": key, "confirm": 1})
     topped = Order.objects.get(kind="topup", vendor=vendor)
     assert topup["Location"] == reverse("portal:order", args=[topped.pk])
     assert topped.status == "completed" and topped.target_iccid == esim.iccid
@@ -111,9 +118,7 @@ def test_orders_list_filters_exports_and_shows_an_order_with_its_esim(
     as_viewer = Client()
     as_viewer.force_login(viewer.user)
     answer = as_viewer.post(
-        reverse("portal:esim-action", args=[esim.iccid, "topup"]),
-        {"bundle_code": TOPUP_CODE},
-        follow=True,
+        url, {"bundle_code": TOPUP_CODE, "idempotency_key": "k2", "confirm": 1}, follow=True
     )
     assert "may not do this" in answer.content.decode()
     assert Order.objects.filter(kind="topup").count() == 1
