@@ -6,3 +6,5 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     default_auto_field = "django.db.models.BigAutoField"
+    # Its bulk order files are vendors' data operators may look at.
+    operated = True

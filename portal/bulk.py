@@ -24,15 +24,18 @@ from catalogue.models import Bundle
 from catalogue.pricing import vendor_price
 from catalogue.selectors import bundle_sellable_qs
 from fulfilment.links import esim_page_url
+from fulfilment.sale import order_create_b2b
 from orders.models import Order
-from orders.services import MAX_QUANTITY, order_create_b2b
+from orders.services import MAX_QUANTITY
 from portal.models import BulkOrder
+from portal.state import BULK_ORDER_STATES
 from ttelgo.errors import DomainError
 from ttelgo.idempotency import idempotent_run
 from ttelgo.models import IdempotencyKey
 from ttelgo.money import Money
 from ttelgo.outbox import task_enqueue
 from ttelgo.queues import PROVISIONING, queue_for
+from ttelgo.state import transition_rows
 from ttelgo.validators import SendableEmailFormField
 from vendors.members import member_require
 from vendors.models import VendorUser
@@ -189,8 +192,11 @@ def bulk_order_place(*, bulk_id: int) -> BulkOrder:
     counting progress as it goes. A row refused (funds ran out, a bundle went off sale)
     is recorded with why; the others go on. Safe to run again: placed rows replay."""
     bulk = BulkOrder.objects.select_related("vendor").get(pk=bulk_id)
-    BulkOrder.objects.filter(pk=bulk.pk, status=BulkOrder.Status.QUEUED).update(
-        status=BulkOrder.Status.RUNNING
+    transition_rows(
+        BulkOrder.objects.filter(pk=bulk.pk),
+        table=BULK_ORDER_STATES,
+        to=BulkOrder.Status.RUNNING,
+        expected=BulkOrder.Status.QUEUED,
     )
     results: dict[str, Any] = dict(bulk.results)
     for row in bulk.rows:
@@ -208,8 +214,13 @@ def bulk_order_place(*, bulk_id: int) -> BulkOrder:
         except DomainError as exc:
             results[line] = {"error": exc.message, "code": exc.code}
         BulkOrder.objects.filter(pk=bulk.pk).update(results=results, done=F("done") + 1)
-    BulkOrder.objects.filter(pk=bulk.pk).update(
-        status=BulkOrder.Status.DONE, finished_at=timezone.now(), done=len(bulk.rows)
+    transition_rows(
+        BulkOrder.objects.filter(pk=bulk.pk),
+        table=BULK_ORDER_STATES,
+        to=BulkOrder.Status.DONE,
+        expected=BulkOrder.Status.RUNNING,
+        finished_at=timezone.now(),
+        done=len(bulk.rows),
     )
     bulk.refresh_from_db()
     return bulk

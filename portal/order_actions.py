@@ -10,10 +10,10 @@ from typing import Any
 from billing.play_money import play_money_refill
 from fulfilment.models import Esim
 from fulfilment.notifications import esim_delivery_resend
+from fulfilment.sale import order_create_b2b
 from fulfilment.selectors import esim_get_for_buyer
 from fulfilment.topups import order_create_topup, topup_compatibility_check
 from orders.models import Order
-from orders.services import order_create_b2b
 from payments.models import Payment
 from sandbox import simulations
 from ttelgo.errors import DomainError
@@ -48,7 +48,7 @@ def member_order_place(
     customer_language: str = "",
 ) -> tuple[Order, bool]:
     """Place an eSIM order from the portal through the API's service
-    (`orders.services.order_create_b2b`) under the API's idempotency: the key the order
+    (`fulfilment.sale.order_create_b2b`, a stocked bundle delivered at once) under the API's idempotency: the key the order
     form carries places one order however often it is sent (a double click, a reload);
     the second answer is the first order (`True`: a replay). Funds are reserved in the
     same transaction; a refusal (insufficient funds, unknown bundle) places nothing and

@@ -39,6 +39,8 @@ from ledger.models import Purpose
 from orders.models import Order
 from payments.models import Payment, Refund
 from payments.services import REFUND_STATES
+from portal.models import BulkOrder
+from portal.state import BULK_ORDER_STATES
 from reconciliation.models import ReconciliationFinding, ReconciliationRun
 from reconciliation.state import FINDING_STATES, RUN_STATES
 from support.models import Ticket
@@ -214,6 +216,12 @@ def _iot_topup(status):
     )
 
 
+def _bulk_order(status):
+    return BulkOrder.objects.create(
+        vendor=VendorFactory(), livemode=True, file_sha256="0" * 64, rows=[], status=status
+    )
+
+
 def _iot_job(status):
     return IotBulkJob.objects.create(vendor=VendorFactory(), action="disable", status=status)
 
@@ -237,6 +245,7 @@ TABLES: list[tuple[StateTable, type[models.Model], list[str], Callable[[str], An
     (SMS_STATES, IotSms, IotSms.Status.values, _iot_sms),
     (TOPUP_STATES, IotTopup, IotTopup.Status.values, _iot_topup),
     (BULK_JOB_STATES, IotBulkJob, IotBulkJob.Status.values, _iot_job),
+    (BULK_ORDER_STATES, BulkOrder, BulkOrder.Status.values, _bulk_order),
 ]
 IDS = [table.name for table, *_ in TABLES]
 
