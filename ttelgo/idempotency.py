@@ -114,6 +114,10 @@ def _session() -> str:
     return session
 
 
+# How often a claim is tried again when the key it collided with was freed meanwhile.
+CLAIM_RETRIES = 5
+
+
 def _session_alive(session: str) -> bool:
     """Whether the session that claimed a key still exists (True where unknown)."""
     if not session or connection.vendor != "postgresql":
@@ -128,7 +132,9 @@ def _session_alive(session: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerprint: str) -> Claim:
+def idempotency_claim(
+    *, scope: str, key: str, method: str, path: str, fingerprint: str, _attempt: int = 0
+) -> Claim:
     now = timezone.now()
     record = IdempotencyKey(
         scope=scope,
@@ -144,7 +150,25 @@ def idempotency_claim(*, scope: str, key: str, method: str, path: str, fingerpri
     if sql.insert_or_skip(record):
         return Claim(record=record)
 
-    existing = IdempotencyKey.objects.get(scope=scope, key=key)
+    existing = IdempotencyKey.objects.filter(scope=scope, key=key).first()
+    if existing is None:
+        # Its holder let it go between our insert and this read (a request refused before
+        # it started frees its key): claim it again, a few times at most.
+        if _attempt >= CLAIM_RETRIES:
+            raise DomainError(
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still being processed.",
+                details={"idempotency_key": key},
+                headers={"Retry-After": "1"},
+            )
+        return idempotency_claim(
+            scope=scope,
+            key=key,
+            method=method,
+            path=path,
+            fingerprint=fingerprint,
+            _attempt=_attempt + 1,
+        )
     if existing.created_at < now - KEY_TTL:
         # Expired but not yet purged: forget it and start over.
         IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()

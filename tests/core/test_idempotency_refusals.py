@@ -90,3 +90,37 @@ def test_one_key_sent_at_once_with_refused_and_valid_bodies_places_one_order(bun
     assert Order.objects.count() == 1 and after.json()["id"] == Order.objects.get().pk
     created = [body["id"] for valid, status, body in results if status == 201]
     assert all(order_id == after.json()["id"] for order_id in created)
+
+
+@pytest.mark.django_db
+def test_a_key_freed_between_the_claims_insert_and_its_read_is_claimed_again(monkeypatch):
+    """A request refused before it started frees its key; one that collided with it a
+    moment earlier finds no row when it reads the key, and claims it again (it used to
+    answer 500)."""
+    from ttelgo import idempotency, sql
+
+    real_insert = sql.insert_or_skip
+    collisions = iter([False])  # the first insert meets a holder that is gone at the read
+
+    def insert_or_skip(obj):
+        return next(collisions, True) and real_insert(obj)
+
+    monkeypatch.setattr(idempotency.sql, "insert_or_skip", insert_or_skip)
+    claim = idempotency.idempotency_claim(
+        scope="vendor:1", key="k-freed", method="POST", path="/x", fingerprint="f"
+    )
+    assert claim.replay is None
+    assert IdempotencyKey.objects.filter(key="k-freed", pk=claim.record.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_key_that_keeps_vanishing_is_in_use_not_a_500(monkeypatch):
+    from ttelgo import idempotency
+    from ttelgo.errors import DomainError
+
+    monkeypatch.setattr(idempotency.sql, "insert_or_skip", lambda obj: False)
+    with pytest.raises(DomainError) as refused:
+        idempotency.idempotency_claim(
+            scope="vendor:1", key="k-gone", method="POST", path="/x", fingerprint="f"
+        )
+    assert refused.value.code == "idempotency_key_in_use"
