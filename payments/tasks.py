@@ -1,11 +1,14 @@
-"""Thin Celery tasks of payments."""
+"""Thin Celery tasks of payments.
+
+`payments.fees` is imported inside its tasks, not here: the upgrade test loads this module
+beside an older checkout's ledger (Celery's task discovery), and the fees need ledger
+selectors that checkout does not have."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from payments import fees
 from payments.gateways import GatewayError
 from payments.services import payment_refund_for_order
 from ttelgo.errors import DomainError
@@ -39,14 +42,20 @@ def order_payment_refund(order_id: int, reason: str, actor_id: int | None = None
 def card_fees_book(payment_id: int, source: str = "") -> None:
     """Book the gateway's fee for a charge, refund or dispute once its own posting
     committed; the beat sweep catches what this gives up on."""
+    from payments import fees  # read when the task runs (see the module note)
+
     fees.card_fees_book_for(payment_id=payment_id, source=source)
 
 
 @shared_task(name="payments.tasks.card_fees_sweep", ignore_result=True)
 def card_fees_sweep() -> int:
+    from payments import fees  # read when the task runs (see the module note)
+
     return fees.card_fees_sweep()
 
 
 @shared_task(name="payments.tasks.payouts_record", ignore_result=True)
 def payouts_record() -> int:
+    from payments import fees  # read when the task runs (see the module note)
+
     return fees.payouts_record()
