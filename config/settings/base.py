@@ -389,6 +389,9 @@ STOCK_LEVELS_SAFETY_FACTOR = env.str("STOCK_LEVELS_SAFETY_FACTOR", default="1.5"
 # 60 days); stock is given back this many days before that.
 STOCK_REFUND_WINDOW_DAYS = env.int("STOCK_REFUND_WINDOW_DAYS", default=60)
 STOCK_REFUND_MARGIN_DAYS = env.int("STOCK_REFUND_MARGIN_DAYS", default=7)
+# Stock given back whose refund is not seen at our provider balance after this many days
+# is flagged by reconciliation (`stock_refund_overdue`).
+STOCK_REFUND_OVERDUE_DAYS = env.int("STOCK_REFUND_OVERDUE_DAYS", default=7)
 
 # A reconciliation run with no progress for this long lost its worker: marked failed.
 RECONCILIATION_STALE_SECONDS = env.int("RECONCILIATION_STALE_SECONDS", default=900)

@@ -162,6 +162,9 @@ class StockEsim(models.Model):
     # Given back or written off: when, and why (operators read it in the console).
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=500, blank=True)
+    # Given back: when its refund was seen at our provider balance (the receivable settled,
+    # `fulfilment.stock.refunds`); empty while it is owed.
+    refund_received_at = models.DateTimeField(null=True, blank=True)
     # The ageing run giving it back to the provider now (a dead run's lease lapses).
     lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
