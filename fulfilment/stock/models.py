@@ -29,6 +29,7 @@ from typing import ClassVar
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.signals import post_delete, post_save
 
 from ttelgo.money import Money
 
@@ -111,6 +112,25 @@ class StockSetting(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
+
+
+# The sale asks on every vendor order whether its bundle is stocked: the enabled
+# (bundle, mode) pairs are kept in the cache (`stock_enabled`), and any change to a
+# setting drops that copy, now and again when its transaction commits (a reader between
+# the two cannot keep the old answer).
+STOCKED_CACHE_KEY = "fulfilment:stock:enabled:v1"
+
+
+def stock_settings_changed(**kwargs: object) -> None:
+    from django.core.cache import cache
+    from django.db import transaction
+
+    cache.delete(STOCKED_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(STOCKED_CACHE_KEY))
+
+
+post_save.connect(stock_settings_changed, sender=StockSetting, dispatch_uid="stock-setting-s")
+post_delete.connect(stock_settings_changed, sender=StockSetting, dispatch_uid="stock-setting-d")
 
 
 class StockEsim(models.Model):

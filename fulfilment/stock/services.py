@@ -28,7 +28,7 @@ from django.utils import timezone
 from catalogue.models import Bundle
 from fulfilment.lock_objects import stock_esim_qs_select_for_update
 from fulfilment.models import Esim
-from fulfilment.stock.models import StockEsim, StockSetting
+from fulfilment.stock.models import STOCKED_CACHE_KEY, StockEsim, StockSetting
 from fulfilment.stock.state import STOCK_ESIM_STATES
 from orders.models import Order
 from ttelgo.money import Money
@@ -66,11 +66,27 @@ def _out_check_enqueue(*, bundle_code: str, livemode: bool) -> None:
         task_enqueue("fulfilment.tasks.stock_out_check", bundle_code, livemode)
 
 
+# How long the cached copy of the stocked bundles lives at most (a change drops it at
+# once: `stock_settings_changed`; this bounds a change made around the signals).
+STOCKED_CACHE_SECONDS = 60
+
+
+def stocked_bundles() -> frozenset[tuple[str, bool]]:
+    """The (bundle code, livemode) pairs operators stock and sell from: from the cache,
+    else one query (then cached)."""
+    cached: frozenset[tuple[str, bool]] | None = cache.get(STOCKED_CACHE_KEY)
+    if cached is None:
+        cached = frozenset(
+            StockSetting.objects.filter(enabled=True).values_list("bundle__code", "livemode")
+        )
+        cache.set(STOCKED_CACHE_KEY, cached, STOCKED_CACHE_SECONDS)
+    return cached
+
+
 def stock_enabled(*, bundle_code: str, livemode: bool) -> bool:
-    """Operators stock this bundle in this mode and sell from it."""
-    return StockSetting.objects.filter(
-        bundle__code=bundle_code, livemode=livemode, enabled=True
-    ).exists()
+    """Operators stock this bundle in this mode and sell from it (no query while the
+    cached copy lives: every vendor order asks)."""
+    return (bundle_code, livemode) in stocked_bundles()
 
 
 def bundles_in_stock(*, livemode: bool) -> frozenset[str]:
