@@ -22,6 +22,7 @@ from catalogue.models import Bundle
 from catalogue.pricing import retail_price, vendor_price
 from catalogue.selectors import bundle_get_sellable
 from ledger.models import Transaction
+from ledger.selectors import order_refunded_sum, order_tax_reversed_sum
 from ledger.services import sale_tax_record, sale_tax_reverse
 from orders.fraud import rules as fraud
 from orders.lock_objects import order_qs_select_for_update
@@ -117,18 +118,44 @@ def order_tax_book(*, order: Order) -> None:
         )
 
 
+def order_tax_refund_due(*, tax: int, total: int, refunded: int) -> int:
+    """The VAT that refunds of `refunded` (of a sale's `total`, tax-inclusive) give back
+    altogether: the sale's `tax` in proportion, half up, all of it once the sale is
+    refunded in full. Computed on the running total, never per refund, so the parts add
+    up to the whole (no drift) and never exceed it."""
+    if tax <= 0 or refunded <= 0 or total <= 0:
+        return 0
+    if refunded >= total:
+        return tax
+    return min(tax, (2 * tax * refunded + total) // (2 * total))  # half up, in integers
+
+
 def order_tax_reverse(*, order: Order) -> None:
-    """A sale refunded in full: the VAT booked on it is no longer owed (tax_payable back
-    into refunds, which took the whole refund). Once per order; nothing if none was
-    booked."""
+    """A sale refunded in part or in full (a customer's card refund, a vendor's order
+    refund, B2B like B2C): the part of the VAT booked on it that the refunds so far give
+    back is no longer owed (tax_payable / refunds, which took the whole refund). Posts the
+    difference between what is due back for the running refunded total and what earlier
+    refunds gave back, under a reference naming that running total (idempotent: the same
+    refund seen twice posts once); the last refund's is `order:<id>:tax:refunded`. The
+    caller holds the order's lock. Nothing if no VAT was booked."""
     booked = Transaction.objects.filter(reference=f"order:{order.pk}:tax").exists()
-    if booked and order.tax_amount > 0:
-        sale_tax_reverse(
-            tax=Money(order.tax_amount, order.currency),
-            reference=f"order:{order.pk}:tax:refunded",
-            order_id=order.pk,
-            livemode=order.livemode,
-        )
+    if not booked or order.tax_amount <= 0:
+        return
+    refunded = order_refunded_sum(order_id=order.pk, currency=order.currency)
+    due = order_tax_refund_due(tax=order.tax_amount, total=order.total, refunded=refunded)
+    given = order_tax_reversed_sum(order_id=order.pk, currency=order.currency)
+    if due <= given:
+        return
+    full = refunded >= order.total
+    reference = (
+        f"order:{order.pk}:tax:refunded" if full else f"order:{order.pk}:tax:refund:{refunded}"
+    )
+    sale_tax_reverse(
+        tax=Money(due - given, order.currency),
+        reference=reference,
+        order_id=order.pk,
+        livemode=order.livemode,
+    )
 
 
 def _order_insert(
