@@ -103,6 +103,29 @@ class BrandForm(forms.Form):
     sender_name = SingleLineFormField(max_length=100, required=False, label="Email sender name")
 
 
+class TaxDetailsForm(forms.Form):
+    """Where the vendor is established and its VAT number (checked with the EU's VIES
+    service when saved; a number it does not know is refused under its field)."""
+
+    template_name_p = "portal/forms/p.html"
+
+    country = CountryField(label="Country", error_messages={"invalid": "Two letters, e.g. DE."})
+    vat_number = SingleLineFormField(
+        max_length=20,
+        required=False,
+        label="VAT number",
+        help_text="an EU VAT number (with or without its country prefix); leave empty if none",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = _country_choices()
+        if len(choices) > 1:
+            self.fields["country"].widget = forms.Select(choices=choices)
+        else:
+            self.fields["country"].label = "Country (ISO code, e.g. DE)"
+
+
 class TicketForm(forms.Form):
     subject = SingleLineFormField(max_length=200)
     body = forms.CharField(

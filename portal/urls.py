@@ -32,6 +32,7 @@ urlpatterns: list[URLPattern] = [
     path("catalogue/", orders.catalogue, name="catalogue"),
     path("iot/", iot.iot_sims, name="iot-sims"),
     path("billing/", billing.billing, name="billing"),
+    path("billing/tax", views.tax_details, name="tax-details"),
     path("billing/topup", billing.wallet_topup, name="wallet-topup"),
     path("billing/refill", billing.play_money_refill, name="test-wallet-refill"),
     path("billing/invoices/<int:invoice_id>/pay", billing.invoice_pay, name="invoice-pay"),

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TicketForm
+from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TaxDetailsForm, TicketForm
 from portal.modes import member_in_mode, test_mode_on, test_mode_set
 from portal.overview import vendor_overview
 from portal.webhook_actions import (
@@ -46,6 +46,7 @@ from vendors.members import (
     member_for,
     member_may,
     member_require,
+    member_tax_details_set,
 )
 from vendors.models import VendorAPIKey, VendorBrand, VendorUser
 from webhooks import selectors as webhook_selectors
@@ -187,6 +188,45 @@ def brand(request: HttpRequest, member: VendorUser) -> HttpResponse:
                 messages.success(request, "Your brand is saved.")
                 return redirect("portal:brand")
     return render(request, "portal/brand.html", _context(member, form=form), status=status)
+
+
+@portal_live_page
+def tax_details(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """The vendor's country and VAT number, which the VAT rules tax its purchases by
+    (ttelgo/tax.py): validated when saved, a refusal shown under its field."""
+    vendor = member.vendor
+    form = TaxDetailsForm(
+        request.POST or None,
+        initial={"country": vendor.country, "vat_number": vendor.vat_number},
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                member_tax_details_set(
+                    member=member,
+                    country=form.cleaned_data["country"],
+                    vat_number=form.cleaned_data["vat_number"],
+                )
+            except DomainError as exc:
+                _field_errors(form, exc)
+            else:
+                if vendor.vat_number and not vendor.vat_number_valid:
+                    messages.warning(
+                        request,
+                        "Saved. The VAT number could not be checked now; it is checked again "
+                        "when you save it later, and until then your purchases carry VAT.",
+                    )
+                else:
+                    messages.success(request, "Your tax details are saved.")
+                return redirect("portal:tax-details")
+    return render(
+        request,
+        "portal/tax_details.html",
+        _context(member, form=form, may_billing=member_may(member, "billing.manage")),
+        status=status,
+    )
 
 
 def _field_errors(form: forms.Form, exc: DomainError) -> None:

@@ -13,7 +13,13 @@ from django.db.models import Q
 from ttelgo.errors import DomainError
 from vendors.branding import vendor_brand_set
 from vendors.models import Vendor, VendorAPIKey, VendorBrand, VendorUser
-from vendors.services import api_key_issue, api_key_revoke, vendor_notify, vendor_signup
+from vendors.services import (
+    api_key_issue,
+    api_key_revoke,
+    vendor_notify,
+    vendor_signup,
+    vendor_tax_details_set,
+)
 
 Role = VendorUser.Role
 
@@ -119,6 +125,15 @@ def member_api_key_revoke(*, member: VendorUser, key_id: str) -> VendorAPIKey:
                 api_key=api_key,
             )
     return api_key
+
+
+def member_tax_details_set(*, member: VendorUser, country: str, vat_number: str) -> Vendor:
+    """A member who manages billing records the vendor's country and VAT number (validated
+    now: `vendor_tax_details_set`)."""
+    member_require(member, "billing.manage")
+    return vendor_tax_details_set(
+        vendor=member.vendor, country=country, vat_number=vat_number, actor=member.user
+    )
 
 
 def member_brand_set(*, member: VendorUser, **values: Any) -> VendorBrand:
