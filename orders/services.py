@@ -18,8 +18,9 @@ from billing.services import (
     vendor_order_reserve,
     vendor_order_void,
 )
+from catalogue.fx import bundle_price_in
 from catalogue.models import Bundle
-from catalogue.pricing import retail_price, vendor_price
+from catalogue.pricing import vendor_price
 from catalogue.selectors import bundle_get_sellable
 from ledger.models import Transaction
 from ledger.selectors import order_refunded_sum, order_tax_reversed_sum
@@ -174,7 +175,9 @@ def _order_insert(
     review_reasons: list[str] | None = None,
     end_customer: tuple[str, str] = ("", ""),
 ) -> Order:
-    """The order row, its item and its first event (must run inside a transaction)."""
+    """The order row, its item and its first event (must run inside a transaction). The
+    cost is the bundle's, in its own currency (the provider's), whatever the price's."""
+    cost = bundle.cost_amount
     if not 1 <= quantity <= MAX_QUANTITY:
         raise DomainError(
             "validation_error",
@@ -202,7 +205,8 @@ def _order_insert(
         status=status,
         currency=unit_price.currency,
         total=unit_price.amount * quantity,
-        cost_total=bundle.cost_amount * quantity,
+        cost_total=cost * quantity,
+        cost_currency="" if bundle.currency == unit_price.currency else bundle.currency,
         customer_reference=customer_reference,
         target_iccid=target_iccid,
         client_ip=client_ip,
@@ -217,7 +221,7 @@ def _order_insert(
         bundle_name=bundle.name,
         quantity=quantity,
         unit_price=unit_price.amount,
-        unit_cost=bundle.cost_amount,
+        unit_cost=cost,
         currency=unit_price.currency,
     )
     item.save(force_insert=True)
@@ -262,6 +266,7 @@ def _create_b2c(
     client_ip: str | None = None,
     save_card: bool = False,
     pay_off_session: bool = False,
+    currency: str = "",
 ) -> Order:
     """The order, then its PaymentIntent: the gateway is asked outside any transaction
     (the order is committed first, awaiting payment); if it fails, the order is cancelled
@@ -269,6 +274,7 @@ def _create_b2c(
     the customer's saved card (payments.services.payment_off_session).
 
     Durable when the gateway is asked here: the order must have committed first."""
+    priced = bundle_price_in(bundle=bundle, currency=currency)
     with transaction.atomic(durable=not pay_off_session):
         order = _order_insert(
             channel=Order.Channel.B2C,
@@ -276,7 +282,7 @@ def _create_b2c(
             status=S.AWAITING_PAYMENT,
             bundle=bundle,
             quantity=quantity,
-            unit_price=retail_price(bundle),
+            unit_price=priced.price,
             customer=customer,
             target_iccid=target_iccid,
             client_ip=client_ip,
@@ -362,10 +368,12 @@ def order_create_b2c(
     quantity: int,
     client_ip: str | None = None,
     save_card: bool = False,
+    currency: str = "",
 ) -> Order:
     """A customer's eSIM order, awaiting payment, with its PaymentIntent created. With
     `save_card`, the card it is paid with is kept (the customer's consent) for auto
-    top-ups."""
+    top-ups. `currency`: one the customer chose (`CUSTOMER_CURRENCIES`): the order is
+    priced from the bundle's price list in it and paid in it; "" the catalogue's own."""
 
     bundle = bundle_get_sellable(code=bundle_code)
     return _create_b2c(
@@ -375,6 +383,7 @@ def order_create_b2c(
         kind=Order.Kind.ESIM,
         client_ip=client_ip,
         save_card=save_card,
+        currency=currency,
     )
 
 

@@ -472,6 +472,9 @@ FX_SOURCE_CLASS = env.str(
         else "catalogue.fx.EcbFxSource"
     ),
 )
+# The currencies customers may choose to see prices and pay in, besides the catalogue's own
+# (catalogue/fx.py builds a price list per currency at each sync/reprice). Empty: none.
+CUSTOMER_CURRENCIES: list[str] = env.list("CUSTOMER_CURRENCIES", default=[])
 FX_FIXED_RATES: dict[str, str] = {
     "USD": "1.0800",
     "GBP": "0.8500",
