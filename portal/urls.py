@@ -46,6 +46,11 @@ urlpatterns: list[URLPattern] = [
     ),
     path("billing/payments/<int:payment_id>", billing.payment, name="payment"),
     path(
+        "billing/payments/<int:payment_id>/receipt.pdf",
+        billing.payment_receipt,
+        name="payment-receipt",
+    ),
+    path(
         "billing/payments/<int:payment_id>/test-card/<slug:outcome>",
         billing.payment_test_card,
         name="payment-test-card",

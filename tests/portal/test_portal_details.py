@@ -212,3 +212,62 @@ def test_a_new_vendor_sees_its_tier_and_webhooks_read_plainly(shop):
     ).content.decode()
     assert 'id="secret-copy"' in created and "data-copy=" in created
     assert "all events" in created
+
+
+# --- receipts for wallet top-ups ------------------------------------------------------------
+
+
+def test_every_wallet_top_up_gets_a_receipt_by_email_and_as_a_pdf(
+    shop, django_capture_on_commit_callbacks
+):
+    vendor, portal = shop
+    Vendor.objects.filter(pk=vendor.pk).update(billing_email="accounts@roamly.example")
+    _test_mode(portal)
+    go = portal.post(reverse("portal:wallet-topup"), {"amount": "25.00"})
+    payment_id = int(go["Location"].rstrip("/").split("/")[-1])
+    # Not paid yet: no receipt.
+    assert portal.get(reverse("portal:payment-receipt", args=[payment_id])).status_code == 404
+    assert 'id="receipt-download"' not in portal.get(go["Location"]).content.decode()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        portal.post(reverse("portal:payment-test-card", args=[payment_id, "pay"]))
+    [email] = mail.outbox
+    assert email.to == ["accounts@roamly.example"]
+    assert email.subject == "Receipt for your wallet top-up of 25.00 USD (test mode)"
+    [(filename, pdf, kind)] = email.attachments
+    assert kind == "application/pdf" and pdf.startswith(b"%PDF") and filename.endswith("-test.pdf")
+    page = portal.get(go["Location"]).content.decode()
+    assert 'id="receipt-download"' in page
+    download = portal.get(reverse("portal:payment-receipt", args=[payment_id]))
+    assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
+    assert download.content.startswith(b"%PDF") and filename in download["Content-Disposition"]
+    billing = portal.get(reverse("portal:billing")).content.decode()
+    assert f'id="receipt-{payment_id}"' in billing and "25.00 USD" in billing
+    # Another vendor does not reach it.
+    other = Vendor.objects.create(name="Other", status="active", currency="USD")
+    member = VendorUser.objects.create(vendor=other, user=UserFactory(), role="owner")
+    client = Client()
+    client.force_login(member.user)
+    _test_mode(client)
+    assert client.get(reverse("portal:payment-receipt", args=[payment_id])).status_code == 404
+
+
+def test_the_receipt_pdf_names_the_vendor_and_the_amount(shop):
+    from payments.models import Payment
+    from payments.receipts import topup_receipt_pdf
+
+    vendor, _portal = shop
+    payment = Payment.objects.create(
+        kind=Payment.Kind.WALLET_TOPUP,
+        payment_intent_id="pi_receipt_1",
+        amount=12_345,
+        currency="USD",
+        status=Payment.Status.SUCCEEDED,
+        vendor=vendor,
+        succeeded_at=datetime(2026, 7, 1, 12, 0, tzinfo=UTC),
+    )
+    pdf = topup_receipt_pdf(payment=payment)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    payment.status = Payment.Status.PENDING
+    with pytest.raises(ValueError):
+        topup_receipt_pdf(payment=payment)
