@@ -90,6 +90,7 @@ def _world(portal: Client, vendor: Vendor, *, test: bool) -> list[str]:
     upload.name = "orders.csv"
     portal.post(reverse("portal:bulk-orders"), {"file": upload})
     payment = portal.post(reverse("portal:wallet-topup"), {"amount": "25.00"})
+    assert order.vendor is not None
     log = ApiRequestLog.objects.create(
         vendor=order.vendor,
         created_at=order.created_at,
