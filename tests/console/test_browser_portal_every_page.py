@@ -152,6 +152,7 @@ def _check(console: Any, path: str) -> list[str]:
     return [f"{path}: {p}" for p in problems + serious_violations(console.driver)]
 
 
+@pytest.mark.timeout(900)  # some 50 pages with axe-core on each, on a busy machine
 def test_every_portal_page_fits_a_phone_and_passes_axe_in_both_modes(console, bundles, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     uk = Country.objects.create(iso="GB", name="United Kingdom")
