@@ -4,6 +4,7 @@ vendor (pending until an operator approves it) with the person as its owner."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from django import forms
 from django.http import HttpRequest
@@ -142,4 +143,18 @@ class EndpointForm(forms.Form):
     url = forms.URLField(max_length=2000, assume_scheme="https", label="URL (https)")
     events = forms.MultipleChoiceField(
         choices=_event_choices, widget=forms.CheckboxSelectMultiple, label="Events"
+    )
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    return [(zone, zone.replace("_", " ")) for zone in sorted(available_timezones())]
+
+
+class TimezoneForm(forms.Form):
+    """The zone the portal shows times in (UTC until the vendor picks one)."""
+
+    timezone = forms.ChoiceField(
+        choices=_zone_choices,
+        label="Time zone",
+        help_text="Every time in the portal is shown in this zone, with its name.",
     )

@@ -200,6 +200,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
+        "payments.tasks.topup_receipt_email",
         "fulfilment.tasks.order_esims_email",
         "portal.tasks.bulk_order_place",
         "fulfilment.tasks.customer_email",
