@@ -58,6 +58,15 @@ def sub_vendor_get(*, parent: Vendor, sub_vendor_id: int) -> Vendor:
     return sub
 
 
+def sub_vendor_in_tree(*, vendor: Vendor, sub_vendor_id: int) -> Vendor:
+    """A vendor anywhere below `vendor` (its sub-vendor, their sub-vendors, ...), else
+    `not_found`: what a parent may read (orders, balances), never a sibling's or above."""
+    sub = Vendor.objects.filter(pk=sub_vendor_id, parent__isnull=False).first()
+    if sub is not None and any(a.pk == vendor.pk for a in sub.ancestors):
+        return sub
+    raise DomainError("not_found", "No such sub-vendor.")
+
+
 def sub_vendor_tree(*, vendor: Vendor) -> list[Vendor]:
     """Every vendor below `vendor` (children, their children, ...), breadth first."""
     found: list[Vendor] = []
@@ -338,3 +347,18 @@ def order_margins_book(
         order_id=order_id,
         metadata={"margins": paid},
     )
+
+
+def sub_vendor_webhooks_set(*, vendor: Vendor, enabled: bool, actor: Any = None) -> Vendor:
+    """Whether the vendor also receives its sub-vendors' webhook events (each with
+    `sub_vendor_id`), on its own endpoints subscribed to their types."""
+    with transaction.atomic():
+        Vendor.objects.filter(pk=vendor.pk).update(sub_vendor_webhooks=enabled)
+        audit_record(
+            actor=actor,
+            action="vendor.sub_vendor_webhooks",
+            target=vendor,
+            after={"sub_vendor_webhooks": enabled},
+        )
+    vendor.refresh_from_db()
+    return vendor
