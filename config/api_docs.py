@@ -278,6 +278,7 @@ OPERATIONS: dict[str, Doc] = {
         "`customer_reference`, `created_from` and `created_to`. With `sub_vendor` (the id "
         "of a sub-vendor of yours, at any level below you), that sub-vendor's orders "
         "instead; anyone else's id is 404.",
+        errors=("not_found",),
     ),
     "vendor_orders_retrieve": Doc(
         "One order",

@@ -198,6 +198,7 @@ NO_MONEY = {
     "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
     "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
     "PAGE portal/request-log/": "request log",
+    "PAGE portal/sub-vendors/": "reads the reseller tree and its orders",
     "PAGE portal/request-log/<int:log_id>": "request log",
     "PAGE portal/test/": "shows the test tools",
     "PAGE portal/team/": "team",
