@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('billing', '0003_invoice_vat'),
         ('ledger', '0011_card_fees_tax_payable_fx_accounts'),
-        ('vendors', '0013_sub_vendors'),
+        ('vendors', '0014_sub_vendors'),
     ]
 
     operations = [

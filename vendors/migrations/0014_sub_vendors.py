@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vendors', '0012_vendor_vat_number'),
+        ('vendors', '0013_vendor_timezone'),
     ]
 
     operations = [
