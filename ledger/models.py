@@ -208,6 +208,7 @@ class Transaction(models.Model):
         INVOICE_SETTLEMENT = "invoice_settlement"
         HOLD_CAPTURE = "hold_capture"
         TRANSFER = "transfer"
+        ORDER_MARGIN = "order_margin"
         CARD_FEE = "card_fee"
         PAYOUT = "payout"
         SALE_TAX = "sale_tax"

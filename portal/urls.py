@@ -10,6 +10,7 @@ from portal.pages import (
     orders,
     request_logs,
     simulator,
+    sub_vendors,
     team,
     test_outbox,
 )
@@ -65,6 +66,7 @@ urlpatterns: list[URLPattern] = [
     path("test/", simulator.simulator, name="test-tools"),
     path("test/simulate/<slug:what>", simulator.simulate, name="test-simulate"),
     path("test/outbox", test_outbox.test_outbox, name="test-outbox"),
+    path("sub-vendors/", sub_vendors.sub_vendors, name="sub-vendors"),
     path("team/", team.team, name="team"),
     path("team/<int:member_id>/<slug:action>", team.team_member, name="team-member"),
     path("invitations/<str:token>", team.invitation, name="invitation"),

@@ -518,6 +518,9 @@ STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_sandbox_
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
+# Sub-resellers: how many levels of sub-vendors may hang below a vendor the platform signed
+# (3: vendor -> sub -> sub-sub -> sub-sub-sub).
+SUB_VENDOR_MAX_DEPTH = env.int("SUB_VENDOR_MAX_DEPTH", default=3)
 # Postpaid invoicing (ledger): days to pay, and whether overdue vendors may still order.
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=15)
 SUSPEND_ORDERING_WHEN_OVERDUE = env.bool("SUSPEND_ORDERING_WHEN_OVERDUE", default=True)

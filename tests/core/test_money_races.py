@@ -40,6 +40,10 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/vendor/esims/<str:iccid>/refund": "B2B eSIM refund",
     "POST api/v1/vendor/iot/sims/<str:iccid>/topups": "B2B IoT SIM top-up",
     "POST api/v1/vendor/wallet/topups": "wallet top-up",
+    "POST api/v1/vendor/sub-vendors/<int:sub_vendor_id>/transfers": (
+        "sub-vendor transfer",
+        "sub-vendor transfer, one key",
+    ),
     "POST api/v1/vendor/invoices/<int:invoice_id>/pay": "invoice payment",
     "POST api/v1/sandbox/payment_intents/<str:payment_intent_id>/succeed": (
         "sandbox payment succeeds"
@@ -157,6 +161,13 @@ NO_MONEY = {
     "POST api/v1/tickets": "support",
     "POST api/v1/tickets/<int:ticket_id>/messages": "support",
     "POST api/v1/vendor/tickets": "support",
+    "POST api/v1/vendor/sub-vendors": "opens a sub-vendor's account; it moves no money",
+    "PATCH api/v1/vendor/sub-vendors/<int:sub_vendor_id>": "a markup for later orders",
+    "PUT api/v1/vendor/sub-vendor-settings": "a webhook preference",
+    "POST api/v1/vendor/sub-vendors/<int:sub_vendor_id>/credit-limit": (
+        "sets a credit line, no posting (the parent's row lock keeps the grants within "
+        "its own credit: tests/ledger/test_sub_vendors.py)"
+    ),
     "POST api/v1/vendor/tickets/<int:ticket_id>/messages": "support",
     "POST api/v1/webhooks/inbound-email": "support mail",
     "POST api/v1/vendor/iot/sims/bulk": "enables/disables SIMs",
@@ -187,6 +198,7 @@ NO_MONEY = {
     "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
     "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
     "PAGE portal/request-log/": "request log",
+    "PAGE portal/sub-vendors/": "reads the reseller tree and its orders",
     "PAGE portal/request-log/<int:log_id>": "request log",
     "PAGE portal/test/": "shows the test tools",
     "PAGE portal/team/": "team",

@@ -162,6 +162,8 @@ def _make_auto_topup(vendor: Vendor, client: APIClient, capture: Any) -> dict[st
 
 # Fields any vendor write might need (extra ones are ignored by the serializers).
 VALID_BODY = {
+    "amount": {"amount": "1.00", "currency": "USD"},
+    "markup_bps": 100,
     "bundle_code": "esim_2GB_7D_GB_V2",
     "quantity": 1,
     "url": "https://93.184.215.14/hooks",
@@ -194,6 +196,27 @@ def _make_iot(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]
     return {"iot:iccid": sim.iccid, "job_id": job.pk}
 
 
+def _make_sub_vendor(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
+    """A prepaid sub-vendor of vendor A's, funded by one transfer (A is postpaid: the
+    transfer draws on its credit line, set by `_make_order`)."""
+    response = client.post(
+        "/api/v1/vendor/sub-vendors",
+        {"name": "bola-marker-vendor-a sub", "markup_bps": 500},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="bola-sub-vendor",
+    )
+    assert response.status_code == 201, response.content
+    sub_id = response.json()["id"]
+    transfer = client.post(
+        f"/api/v1/vendor/sub-vendors/{sub_id}/transfers",
+        {"amount": {"amount": "1.00", "currency": "USD"}},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="bola-transfer",
+    )
+    assert transfer.status_code == 201, transfer.content
+    return {"sub_vendor_id": sub_id}
+
+
 MAKERS: list[Callable[[Vendor, APIClient, Any], dict[str, Any]]] = [
     _make_webhooks,
     _make_invoice,
@@ -202,6 +225,7 @@ MAKERS: list[Callable[[Vendor, APIClient, Any], dict[str, Any]]] = [
     _make_auto_topup,
     _make_request_log,
     _make_iot,
+    _make_sub_vendor,
 ]
 
 
