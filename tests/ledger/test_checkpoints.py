@@ -137,7 +137,7 @@ def test_rows_read_follow_the_tail_not_the_ledger(read):
     _grow(vendor, 2, 1000)
     n = Entry.objects.count()
     small = _reads(fn)
-    _grow(vendor, 60, 2000)  # 3N
+    _grow(vendor, 63, 2000)  # 3N
     ledger_checkpoint_advance(settle=NOW)
     _grow(vendor, 2, 3000)
     large = _reads(fn)
