@@ -1,7 +1,7 @@
 """`make seed-scale` / `make bench-scale`: a business of production size, and the console
 and vendor API timed against it (issue 34).
 
-    .ci/services.sh run .venv/bin/python bench/scale.py [seed|pages|catalogue|all]
+    .ci/services.sh run .venv/bin/python bench/scale.py [seed|pages|catalogue|seed-reads|all]
 
 `seed` bulk-loads, with `INSERT ... SELECT generate_series` (one statement per table and
 batch, no Python per row), SCALE x the defaults below (SCALE=0.01 is 1 %); `pages` logs
@@ -9,7 +9,8 @@ in as an operator and as the biggest vendor and times every console page the que
 test walks (tests/console/test_admin_query_counts.py) and the vendor API's lists, printing
 p50/p95 and the query count of each, then the vendor API's lists through gunicorn at 8
 clients (p50/p99); `catalogue` syncs 10,000 bundles from a fake eSIM Go and loads the
-catalogue endpoints at 16 clients (bench/catalogue_scale.py); `all` (the default) does
+catalogue endpoints at 16 clients (bench/catalogue_scale.py); `seed-reads` seeds and times
+only the vendor API reads; `all` (the default) does
 all of it on a fresh database.
 
 The ledger is loaded as the growth bench loads it (`bench.seed.ledger_history_grow`):
@@ -628,7 +629,7 @@ def main(argv: list[str]) -> int:
 
     results_path = Path(os.environ.get("SCALE_RESULTS", "/tmp/ttelgo-scale-results.json"))  # noqa: S108
     results: dict[str, Any] = {"scale": os.environ.get("SCALE", "1")}
-    if what in ("seed", "all"):
+    if what in ("seed", "all", "seed-reads"):
         call_command("migrate", "--noinput", verbosity=0)
         n = counts()
         _say(f"seeding {n}")
@@ -649,6 +650,12 @@ def main(argv: list[str]) -> int:
         rows = scale_pages(int(big), int(os.environ.get("SCALE_REPEAT", "5")))
         results["pages"] = rows
         report(rows)
+    if what in ("pages", "all", "seed-reads"):
+        from vendors.models import Vendor
+
+        big = results.get("seed", {}).get("big_vendor_id") or (
+            Vendor.objects.filter(name="Scale Vendor 00001").values_list("pk", flat=True).first()
+        )
         work = Path(os.environ.get("SERVICES_TMP") or "/tmp") / "scale"  # noqa: S108
         work.mkdir(parents=True, exist_ok=True)
         results["vendor_reads"] = vendor_reads(
