@@ -420,6 +420,42 @@ CHECKS = {
 }
 
 
+def ledger_reads() -> dict[str, float]:
+    """The trial balance and the integrity check from the last checkpoint (what the console
+    and reconciliation run) next to the same reads summing every entry, in ms (median of 3)."""
+    from django.db.models import Sum
+
+    from ledger.integrity import ledger_integrity_check
+    from ledger.models import Entry
+    from ledger.selectors import trial_balance
+
+    def ms(fn: Any) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+        return round(statistics.median(times), 1)
+
+    def platform_sums_full() -> None:  # the trial balance's read before the checkpoints
+        list(
+            Entry.objects.filter(account__holder__isnull=True, account__livemode=True)
+            .order_by()
+            .values("account_id")
+            .annotate(total=Sum("amount"))
+        )
+
+    figures = {
+        "trial balance (from the checkpoint)": ms(trial_balance),
+        "platform sums over every entry (before)": ms(platform_sums_full),
+        "integrity check (from the checkpoint)": ms(ledger_integrity_check),
+        "integrity check, full=True (before)": ms(lambda: ledger_integrity_check(full=True)),
+    }
+    for name, value in figures.items():
+        _say(f"  {value:>10.1f} ms  {name}")
+    return figures
+
+
 def scale_check() -> dict[str, int]:
     """The invariants after loading (the ledger's are checked as it is loaded); a failure
     stops the run. Also the ledger integrity check the reconciliation runs."""
@@ -638,6 +674,8 @@ def main(argv: list[str]) -> int:
         results["seed"]["checks"] = scale_check()
         results["seed"]["total_seconds"] = round(time.monotonic() - t0, 1)
         _say(f"seeded in {results['seed']['total_seconds']}s; invariants hold")
+        _say(f"ledger reads at {n['ledger_entries']:,} entries:")
+        results["seed"]["ledger_reads_ms"] = ledger_reads()
     if what in ("pages", "all"):
         from vendors.models import Vendor
 
