@@ -75,6 +75,77 @@ def esimgo_catalogue() -> list[dict[str, Any]]:
     return items
 
 
+# A production-size catalogue (bench/catalogue_scale.py): eSIM Go sells thousands of
+# bundles; this one spreads `bundles` over `countries` made-up countries in 8 regions,
+# about 5 % of them regional bundles covering a whole region.
+SCALE_REGIONS = (
+    "Europe", "Asia", "Africa", "North America", "South America", "Middle East", "Oceania",
+    "Caribbean",
+)  # fmt: skip
+SCALE_PLANS: list[tuple[int, int, bool]] = [
+    (gb, days, False) for gb in (1, 2, 3, 5, 10, 15, 20, 50) for days in (7, 15, 30, 90)
+] + [(0, days, True) for days in (1, 3, 5, 7, 10, 15, 20, 30)]  # 40 plans a country
+
+
+def scale_country(i: int) -> dict[str, str]:
+    """Country i of the scale catalogue: the real ones above first, then made-up
+    two-letter codes (AA, AB, ...) that no real one uses."""
+    if i < len(COUNTRIES):
+        iso, name, region, _ = COUNTRIES[i]
+        return {"name": name, "region": region, "iso": iso}
+    real = {c[0] for c in COUNTRIES}
+    spare = [a + b for a in _LETTERS for b in _LETTERS if a + b not in real]
+    iso = spare[i - len(COUNTRIES)]
+    return {"name": f"Country {iso}", "region": SCALE_REGIONS[i % len(SCALE_REGIONS)], "iso": iso}
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def esimgo_catalogue_scale(bundles: int = 10_000, countries: int = 190) -> list[dict[str, Any]]:
+    """`bundles` eSIM Go catalogue items over `countries` countries: per country as many
+    plans as fit (up to 40 a country, then variants), and one regional bundle in 20."""
+    nations = [scale_country(i) for i in range(countries)]
+    codes = [n["iso"] for n in nations]
+    if len(set(codes)) != len(codes):
+        raise ValueError("scale catalogue country codes collide")
+    by_region: dict[str, list[dict[str, str]]] = {}
+    for n in nations:
+        by_region.setdefault(n["region"], []).append(n)
+    items: list[dict[str, Any]] = []
+    regional = bundles // 20
+    for k in range(bundles):
+        gb, days, unlimited = SCALE_PLANS[k % len(SCALE_PLANS)]
+        variant = k // (len(SCALE_PLANS) * countries)
+        if k < regional:
+            region = SCALE_REGIONS[k % len(SCALE_REGIONS)]
+            covered = by_region.get(region) or nations[:5]
+            place, code_place = region, region.replace(" ", "")
+        else:
+            covered = [nations[(k // len(SCALE_PLANS)) % countries]]
+            place, code_place = covered[0]["name"], covered[0]["iso"]
+        per_gb = 100 + (k * 37) % 250
+        price = Decimal(per_gb * max(gb, 8) + days * 3) / 100
+        size = "UL" if unlimited else f"{gb}GB"
+        items.append(
+            {
+                "name": f"esim_{size}_{days}D_{code_place}_V{2 + variant}_{k}",
+                "description": f"eSIM, {size}, {days} Days, {place}, V{2 + variant}",
+                "groups": ["Standard Fixed"] if not unlimited else ["Standard Unlimited Lite"],
+                "countries": covered,
+                "roamingEnabled": [],
+                "dataAmount": gb * 1000 if not unlimited else -1,
+                "duration": days,
+                "speed": ["4G", "5G"],
+                "autostart": True,
+                "unlimited": unlimited,
+                "price": price,
+                "billingType": "FixedCost",
+            }
+        )
+    return items
+
+
 class _Json(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):

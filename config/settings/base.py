@@ -241,6 +241,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "reconciliation.tasks.reconciliation_execute",
         "reconciliation.tasks.reconciliation_runs_sweep",
         "console.tasks.dashboard_refresh",
+        "ledger.tasks.ledger_checkpoint_advance",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
         "payments.tasks.card_fees_book",
@@ -321,6 +322,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # The console dashboard's figures (whole-table aggregates), read from the cache.
     "console-dashboard-refresh": {"task": "console.tasks.dashboard_refresh", "schedule": 60.0},
+    # The ledger folded into per-account totals: the trial balance and the integrity check
+    # read the entries since (ledger/checkpoints.py).
+    "ledger-checkpoint-advance": {
+        "task": "ledger.tasks.ledger_checkpoint_advance",
+        "schedule": 600.0,
+    },
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},

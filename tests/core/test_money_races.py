@@ -239,6 +239,10 @@ NO_MONEY = {
     ),
     "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
     "beat console.tasks.dashboard_refresh": "reads figures into the cache",
+    "beat ledger.tasks.ledger_checkpoint_advance": (
+        "folds entry totals under an advisory lock; moves no money "
+        "(tests/ledger/test_checkpoints.py races two advances)"
+    ),
     "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
     "beat ttelgo.tasks.outbox_relay": (
         "hands queued tasks to the broker again; each task's work is raced in its entry"
