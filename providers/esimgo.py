@@ -114,7 +114,11 @@ class EsimGoProvider(Provider):
         self.max_attempts = max_attempts
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self.breaker = breaker or shared_breaker(name="esimgo", fail_max=5, reset_timeout=60)
+        self.breaker = breaker or shared_breaker(
+            name="esimgo",
+            fail_max=settings.ESIMGO_BREAKER_FAIL_MAX,
+            reset_timeout=settings.ESIMGO_BREAKER_RESET_SECONDS,
+        )
         self.sleep = sleep if sleep is not None else time.sleep
         # eSIM Go allows 10 requests/s per IP: the cap holds for all processes together.
         self.limiter = limiter or shared_limiter(

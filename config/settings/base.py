@@ -417,6 +417,9 @@ ORDERS_PROVISION_RETRY_MAX_SECONDS = env.int("ORDERS_PROVISION_RETRY_MAX_SECONDS
 ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
+# Its circuit breaker: open after this many failed calls in a row, half-open after the reset.
+ESIMGO_BREAKER_FAIL_MAX = env.int("ESIMGO_BREAKER_FAIL_MAX", default=5)
+ESIMGO_BREAKER_RESET_SECONDS = env.float("ESIMGO_BREAKER_RESET_SECONDS", default=60.0)
 # --- Airalo Partner API v2 (providers/airalo.py; docs/PROVIDERS.md has the sources) -----------
 AIRALO_CLIENT_ID = env.str("AIRALO_CLIENT_ID", default="")
 AIRALO_CLIENT_SECRET = env.str("AIRALO_CLIENT_SECRET", default="")
