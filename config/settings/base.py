@@ -457,6 +457,9 @@ AIRALO_WEBHOOK_URL = env.str("AIRALO_WEBHOOK_URL", default="")
 # "not created yet", not "nothing bought" (its 202 may have been lost).
 AIRALO_ASYNC_FIND_GRACE_SECONDS = env.int("AIRALO_ASYNC_FIND_GRACE_SECONDS", default=900)
 AIRALO_BRAND_SETTINGS_NAME = env.str("AIRALO_BRAND_SETTINGS_NAME", default="")
+# Airalo pays refunds back in credit after a manual review: reconciliation flags a refund
+# whose credit has not been matched after this many days.
+PROVIDER_CREDIT_OVERDUE_DAYS = env.int("PROVIDER_CREDIT_OVERDUE_DAYS", default=14)
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.
 PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)
