@@ -42,7 +42,7 @@ workers, and measured by `make bench`), not a correctness one.
 
 Knobs (environment): CHAOS_SECONDS (load length of scenarios 1-2, default 30), CHAOS_RATE,
 CHAOS_SCENARIOS (comma-separated subset of hot,spread,worker_killed,redis_down,
-postgres_restart,provider_faults,payment_events,noisy_tenant,redis_lost,failover),
+postgres_restart,provider_faults,payment_events,noisy_tenant,redis_lost),
 CHAOS_WORKER_CONCURRENCY (the provisioning pool's processes, 8).
 """
 
