@@ -30,6 +30,7 @@ from tests.orders.helpers import assert_ledger_sound, buy_b2b
 from ttelgo.errors import DomainError
 from ttelgo.models import AuditLog
 from ttelgo.money import Money
+from vendors.models import Vendor
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def airalo_esims(bundles, django_capture_on_commit_callbacks) -> list[Esim]:
     """Three eSIMs of one order Airalo delivered."""
-    vendor = VendorFactory(currency="USD")
+    vendor: Vendor = VendorFactory(currency="USD")  # type: ignore[assignment]
     fund(vendor, 100_000)
     answer = buy_b2b(vendor_client(vendor), django_capture_on_commit_callbacks, quantity=3)
     assert answer.status_code == 201, answer.content
