@@ -22,6 +22,10 @@ count and sent only to 127.0.0.1:
 9. Redis lost: `shutdown nosave` right after a burst of accepted orders (their queued
    tasks are gone), Redis restarted empty: every order completes within 2 minutes of
    Redis returning.
+10. stock outage: 50 eSIMs of one bundle bought for stock, then eSIM Go answers 503 for
+   60 s while clients order that bundle and an unstocked one: every stocked order is
+   answered 201 completed (counted), the unstocked ones complete after the provider
+   returns, nothing is bought twice, inventory matches the stock on hand.
 
 In every scenario it also counts the tasks queued per order and per webhook delivery
 (every process appends its sends to TASKS_PUBLISH_LOG; Celery's own retries aside) and
@@ -42,7 +46,7 @@ workers, and measured by `make bench`), not a correctness one.
 
 Knobs (environment): CHAOS_SECONDS (load length of scenarios 1-2, default 30), CHAOS_RATE,
 CHAOS_SCENARIOS (comma-separated subset of hot,spread,worker_killed,redis_down,
-postgres_restart,provider_faults,payment_events,noisy_tenant,redis_lost),
+postgres_restart,provider_faults,payment_events,noisy_tenant,redis_lost,stock_outage),
 CHAOS_WORKER_CONCURRENCY (the provisioning pool's processes, 8).
 """
 
@@ -1408,6 +1412,142 @@ def failover(c: Chaos) -> Row:
     return row
 
 
+STOCKED_BUNDLE = "esim_1GB_7D_FR_V2"
+STOCK_SIZE = 50
+
+
+def stock_outage(c: Chaos) -> Row:
+    """Ready stock through an upstream outage: STOCK_SIZE eSIMs of one bundle bought for
+    stock, then eSIM Go answers 503 to everything for 60 s while clients order the stocked
+    bundle and an unstocked one. Stocked orders are answered `201 completed` with their
+    eSIM throughout (counted); unstocked ones are accepted (201 provisioning), wait, and
+    complete after the provider is back. No provider order is bought twice (the
+    provider's count is our orders' plus the stock batches'), and the ledger, with
+    inventory against the stock on hand, is clean."""
+    from django.utils import timezone
+
+    from catalogue.models import Bundle
+    from fulfilment.stock.models import StockBatch, StockEsim, StockSetting
+    from fulfilment.stock.refill import stock_refill_run
+    from reconciliation.services import check_ledger
+
+    row = Row("10 stock: provider 503 for 60 s")
+    started_at = timezone.now()
+    _db()
+    # Floor 1: the beat's refill leaves this stock alone unless it runs out.
+    setting, _ = StockSetting.objects.update_or_create(
+        bundle=Bundle.objects.get(code=STOCKED_BUNDLE),
+        livemode=True,
+        defaults={"enabled": True, "floor": 1, "target": STOCK_SIZE, "capital_cap": 10**9},
+    )
+    filled = time.monotonic()
+    report = stock_refill_run(bundle_code=STOCKED_BUNDLE, requested_by="chaos")
+    in_stock = StockEsim.objects.filter(
+        bundle_code=STOCKED_BUNDLE, livemode=True, status=StockEsim.Status.AVAILABLE
+    ).count()
+    _say(f"  {report.bought} eSIMs bought for stock in {time.monotonic() - filled:.1f}s")
+    if in_stock < STOCK_SIZE:
+        row.failures.append(f"stock filled to {in_stock}, not {STOCK_SIZE}: {report}")
+
+    outage = 60.0
+    c.provider("/__bench/faults", {"unavailable_seconds": outage})
+    outage_end = time.monotonic() + outage
+    lock = threading.Lock()
+    answers: dict[str, Counter[str]] = {"stocked": Counter(), "unstocked": Counter()}
+    created: dict[str, list[int]] = {"stocked": [], "unstocked": []}
+
+    def place(kind: str, bundle: str, n: int, every: float) -> None:
+        client = Client(c.ports["app"], {"Authorization": f"Api-Key {c.keys[n % len(c.keys)]}"})
+        next_at = time.monotonic() + every * n / 4
+        while time.monotonic() < outage_end - 5:  # every order placed inside the outage
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += every
+            key = str(uuid.uuid4())
+            for _ in range(30):
+                status, headers, payload = client.request(
+                    "POST",
+                    "/api/v1/vendor/orders",
+                    {"bundle_code": bundle, "quantity": 1},
+                    {"Idempotency-Key": key},
+                )
+                if status not in (0, 503):
+                    break
+                time.sleep(min(float(headers.get("Retry-After", "1")), 2.0))
+            body = json.loads(payload) if status == 201 else {}
+            with lock:
+                answers[kind][f"{status} {body.get('status', '')}".strip()] += 1
+                if status == 201:
+                    created[kind].append(int(body["id"]))
+
+    # Two clients per bundle, one order every 2.5 s each: about 44 stocked orders in the
+    # outage, within the stock of 50 (all of them must come from it).
+    threads = [
+        threading.Thread(target=place, args=(kind, bundle, n, 2.5), daemon=True)
+        for kind, bundle in (("stocked", STOCKED_BUNDLE), ("unstocked", BUNDLE))
+        for n in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=outage + 60)
+    during = statuses_of(created["unstocked"])
+    time.sleep(max(0.0, outage_end - time.monotonic()))
+    recovered = time.monotonic()
+    _say("  provider back")
+
+    ids = created["stocked"] + created["unstocked"]
+    row.requests = sum(sum(a.values()) for a in answers.values())
+    row.orders = len(ids)
+    stocked_at_once = answers["stocked"]["201 completed"]
+    if stocked_at_once != len(created["stocked"]) or not stocked_at_once:
+        row.failures.append(f"stocked orders not all completed in their 201: {answers['stocked']}")
+    if set(answers["unstocked"]) - {"201 provisioning"}:
+        row.failures.append(f"unstocked answers besides 201 provisioning: {answers['unstocked']}")
+    if during.get("completed"):
+        row.failures.append(f"{during['completed']} unstocked orders completed with no provider")
+    row.settle_seconds = wait_final(created["unstocked"], 120)
+    if row.settle_seconds is None:
+        row.failures.append("unstocked orders not final within 120 s of the provider's return")
+        _describe_open(created["unstocked"])
+    settled = time.monotonic()
+    row.outcome = dict(statuses_of(ids))
+    if set(row.outcome) - {"completed"}:
+        row.failures.append(f"not every order completed: {row.outcome}")
+    row.failures.extend(ledger_problems(ids))
+    row.failures.extend(f"{f['code']}: {f['message']}" for f in check_ledger(since=started_at))
+    # What the provider sold since the start: the unstocked orders' orders and the stock
+    # batches' (the fill, and any refill the beat made), each once.
+    _db()
+    batches = (
+        StockBatch.objects.filter(created_at__gte=started_at)
+        .exclude(provider_reference="")
+        .values("provider_reference")
+        .distinct()
+        .count()
+    )
+    row.provider_orders = c.provider_orders() - c.provider_before
+    row.bought_twice = row.provider_orders - held_provider_orders(ids) - batches
+    if row.bought_twice:
+        row.failures.append(f"{row.bought_twice} provider orders beyond ours")
+    left = StockEsim.objects.filter(
+        bundle_code=STOCKED_BUNDLE, livemode=True, status=StockEsim.Status.AVAILABLE
+    ).count()
+    statuses: Counter[int] = Counter()
+    for answered in answers.values():
+        for key, n in answered.items():
+            statuses[int(key.split()[0])] += n
+    row.statuses = dict(sorted(statuses.items()))
+    row.figures = (
+        f"{stocked_at_once} stocked orders completed in their 201 during the 60 s outage "
+        f"({len(created['unstocked'])} unstocked queued; final "
+        f"{settled - recovered:.1f}s after the provider returned); stock {in_stock} -> {left}"
+    )
+    # Leave the platform as the other scenarios expect it: nothing stocked.
+    setting.enabled = False
+    setting.save(update_fields=["enabled", "updated_at"])
+    return row
+
+
 SCENARIOS: dict[str, Callable[[Chaos], Row]] = {
     "hot": hot_vendor,
     "spread": spread,
@@ -1419,6 +1559,7 @@ SCENARIOS: dict[str, Callable[[Chaos], Row]] = {
     "noisy_tenant": noisy_tenant,
     "redis_lost": redis_lost,
     "failover": failover,
+    "stock_outage": stock_outage,
 }
 
 

@@ -147,7 +147,9 @@ class EsimGoApp:
     timeout_rate, timeout_seconds}`: every call but the catalogue waits `latency` seconds;
     `error_rate` of them answer `error_status` (500 unless set) without acting; `timeout_rate` act and then answer only
     after `timeout_seconds` (longer than the client waits: a read timeout after the
-    provider acted). `GET /__bench/stats` counts the orders placed."""
+    provider acted). `unavailable_seconds`: every call but the catalogue answers 503 for
+    that long from when the faults are set (an outage). `GET /__bench/stats` counts the
+    orders placed."""
 
     def __init__(self) -> None:
         self.catalogue = {item["name"]: item for item in esimgo_catalogue()}
@@ -157,11 +159,14 @@ class EsimGoApp:
         self.lock = threading.Lock()
         self.faults: dict[str, float] = {}
         self.random = random.Random(7)
+        self.unavailable_until = 0.0  # monotonic time the injected outage ends
 
     def bench(self, method: str, path: str, body: bytes) -> Response:
         if path == "/__bench/faults" and method == "POST":
             with self.lock:
                 self.faults = {k: float(v) for k, v in json.loads(body or b"{}").items()}
+                outage = self.faults.get("unavailable_seconds", 0.0)
+                self.unavailable_until = time.monotonic() + outage if outage else 0.0
             return 200, self.faults
         if path == "/__bench/stats":
             with self.lock:
@@ -185,6 +190,8 @@ class EsimGoApp:
     ) -> Response:
         if not headers.get("X-API-Key"):
             return 401, {"message": "Unauthorised"}
+        if "catalogue" not in path and time.monotonic() < self.unavailable_until:
+            return 503, {"message": "Service unavailable (injected outage)"}
         if "catalogue" in path or not self.faults:
             return self._handle(method, path, query, body)
         with self.lock:

@@ -472,6 +472,16 @@ def rate_cap(b: Bench) -> None:
     print(f"  configured cap {limit:g}/s: {verdict}")
 
 
+# --- ready stock ----------------------------------------------------------------------------
+
+
+def stock_burst(b: Bench) -> None:
+    """A burst with stock off and on, and time to eSIM (bench/stock_burst.py)."""
+    from bench.stock_burst import stock_burst as measure
+
+    measure(b)
+
+
 # --- 3. provisioning latency --------------------------------------------------------------
 
 

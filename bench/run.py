@@ -11,6 +11,9 @@ worker, then measures, side by side in the same run:
 2. catalogue: cached `GET /api/v1/catalogue/bundles?country=..` vs a bare view;
 3. provisioning latency: signed `payment_intent.succeeded` webhook -> order completed;
 4. growth: order creation and vendor statement p50 at ~1k, 100k and 1M ledger entries;
+5. ready stock: a burst of 1,000 B2B orders from 32 clients with stock off (the direct
+   path, provisioned under the provider cap) and on (delivered in the 201), and time to
+   eSIM for a stocked bundle at 8 clients (bench/stock_burst.py);
 plus the provider rate cap with 4 worker processes provisioning a backlog of real orders
 through the eSIM Go client: a check that fails the run (exit 1) when the cap was exceeded,
 not pressed, or not exercised at all.
@@ -18,7 +21,8 @@ not pressed, or not exercised at all.
 Knobs (environment): BENCH_SECONDS (per load run, default 8), BENCH_VENDORS (1000),
 BENCH_PROVISION_ORDERS (240), BENCH_PROVISION_RATE (orders/s, 2), BENCH_RATE_CAP_ORDERS
 (80), BENCH_GROWTH ("100000,1000000"), BENCH_RESULTS (JSON output path), BENCH_PHASES
-(comma-separated subset of catalogue,orders,request_log,rate_cap,provisioning,growth),
+(comma-separated subset of catalogue,orders,request_log,rate_cap,stock_burst,provisioning,
+growth), BENCH_STOCK_BURST (orders per burst of the stock phase, 1000),
 GUNICORN_WORKERS / GUNICORN_THREADS.
 """
 
@@ -195,9 +199,14 @@ class Bench:
         self.purge_queue()  # seeding queued 1,000 welcome emails; measure our own tasks only
         self.start_app()
         wanted = os.environ.get(
-            "BENCH_PHASES", "catalogue,orders,request_log,rate_cap,provisioning,growth"
+            "BENCH_PHASES",
+            "catalogue,orders,request_log,rate_cap,stock_burst,provisioning,growth",
         ).split(",")
-        for name in ("catalogue", "orders", "request_log", "rate_cap", "provisioning", "growth"):
+        phases_all = (
+            "catalogue", "orders", "request_log", "rate_cap", "stock_burst", "provisioning",
+            "growth",
+        )  # fmt: skip
+        for name in phases_all:
             if name in wanted:
                 getattr(phases, name)(self)
         self.results["elapsed_seconds"] = round(time.monotonic() - t0, 1)

@@ -111,9 +111,14 @@ def esim_refunds_resume() -> list[int]:
 
 @fulfilment_task("provider_refunds_collect", ignore_result=True)
 def provider_refunds_collect() -> list[int]:
+    """Settle the provider refunds that arrived: of revoked bundles of orders, and of
+    stock given back (fulfilment/stock/refunds.py). Returns the order refunds settled."""
     from fulfilment.provider_refunds import provider_refunds_collect as collect
+    from fulfilment.stock.refunds import stock_refunds_collect
 
-    return collect()
+    settled = collect()
+    stock_refunds_collect()
+    return settled
 
 
 @fulfilment_task("auto_topups_expiry_check", ignore_result=True)
@@ -153,6 +158,22 @@ def stock_order_tag(order_id: int) -> int:
     from fulfilment.stock.tagging import stock_order_tag as tag
 
     return tag(order_id=order_id)
+
+
+@shared_task(
+    name="fulfilment.tasks.stock_out_check",
+    acks_late=True,
+    autoretry_for=(*DATABASE_FAULTS,),
+    retry_backoff=5,
+    max_retries=5,
+    ignore_result=True,
+)
+def stock_out_check(bundle_code: str, livemode: bool) -> int:
+    """After a sale that took a bundle's last stock eSIM (or found none): tell operators
+    once that it ran out (fulfilment/stock/refill.py `stock_out_alert`)."""
+    from fulfilment.stock.refill import stock_out_alert
+
+    return len(stock_out_alert(bundle_code=bundle_code, livemode=livemode))
 
 
 # Ready stock (new with the stock: no `orders.tasks` name to keep).

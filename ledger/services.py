@@ -179,10 +179,16 @@ def provider_refund_due(
 
 
 def provider_refund_received(
-    *, amount: Money, reference: str, order_id: int, livemode: bool = True
+    *,
+    amount: Money,
+    reference: str,
+    order_id: int | None,
+    livemode: bool = True,
+    description: str = "",
 ) -> Transaction:
     """The provider's refund arrived (credited to our balance with it): what we owe it
-    falls and the receivable is settled. Idempotent on reference."""
+    falls and the receivable is settled. Idempotent on reference. Stock given back has no
+    order (`order_id=None`, its own description)."""
     value = _positive(amount, amount.currency)
     return ledger_post(
         reference=reference,
@@ -194,7 +200,7 @@ def provider_refund_received(
             ),
         ],
         kind=Transaction.Kind.PROVIDER_REFUND,
-        description=f"Provider refunded a revoked bundle of order {order_id}",
+        description=description or f"Provider refunded a revoked bundle of order {order_id}",
         order_id=order_id,
     )
 

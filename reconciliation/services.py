@@ -545,7 +545,8 @@ def check_refunds(*, since: Any) -> list[Found]:
     """Refunds against revoked eSIMs, on orders with refunds or revocations since `since`:
     an eSIM order whose refunds exceed the share of its revoked eSIMs (besides what
     operators chose to give back), and an eSIM revoked without its money back (no
-    refunded eSIM refund, and its order not refunded in full)."""
+    refunded eSIM refund, and its order not refunded in full). And stock given back whose
+    provider refund is overdue (`_stock_refunds_overdue`)."""
 
     lapsed = timezone.now() - timedelta(seconds=CLAIM_SECONDS)
     order_ids = set(
@@ -626,7 +627,7 @@ def check_refunds(*, since: Any) -> list[Found]:
                     },
                 )
             )
-    return found + _provider_credits_overdue()
+    return found + _provider_credits_overdue() + _stock_refunds_overdue()
 
 
 def _provider_credits_overdue() -> list[Found]:
@@ -651,6 +652,37 @@ def _provider_credits_overdue() -> list[Found]:
             details={"provider": refund.provider, "amount": refund.money.to_api()},
         )
         for refund in overdue
+    ]
+
+
+def _stock_refunds_overdue() -> list[Found]:
+    """Live stock given back more than STOCK_REFUND_OVERDUE_DAYS ago whose refund has not
+    been seen at our provider balance (fulfilment/stock/refunds.py): still on the refund
+    receivable."""
+    cutoff = timezone.now() - timedelta(days=int(settings.STOCK_REFUND_OVERDUE_DAYS))
+    overdue = StockEsim.objects.filter(
+        livemode=True,
+        status=StockEsim.Status.REVOKED,
+        refund_received_at__isnull=True,
+        ended_at__lt=cutoff,
+        cost_amount__gt=0,
+    ).order_by("ended_at", "id")
+    return [
+        _finding(
+            F.Category.REFUNDS,
+            "stock_refund_overdue",
+            f"Stock eSIM {row.iccid} ({row.bundle_code}) was given back to {row.provider or 'the provider'} "
+            f"on {row.ended_at:%Y-%m-%d} but its refund of {row.cost} has not reached our "
+            "provider balance.",
+            object_type="stock_esim",
+            object_id=row.iccid,
+            details={
+                "amount": row.cost.to_api(),
+                "given_back_at": row.ended_at.isoformat() if row.ended_at else None,
+                "provider": row.provider,
+            },
+        )
+        for row in overdue[:GATEWAY_LIMIT]
     ]
 
 

@@ -21,7 +21,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
-    cache.clear()
+    from fulfilment.stock.spacing import order_slots_forget
+
+    cache.clear()  # with Redis: its keys too (the refill's shared order slots among them)
+    order_slots_forget()
 
 
 @pytest.fixture

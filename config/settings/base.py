@@ -200,6 +200,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
+        "payments.tasks.topup_receipt_email",
         "fulfilment.tasks.order_esims_email",
         "portal.tasks.bulk_order_place",
         "fulfilment.tasks.customer_email",
@@ -389,6 +390,9 @@ STOCK_LEVELS_SAFETY_FACTOR = env.str("STOCK_LEVELS_SAFETY_FACTOR", default="1.5"
 # 60 days); stock is given back this many days before that.
 STOCK_REFUND_WINDOW_DAYS = env.int("STOCK_REFUND_WINDOW_DAYS", default=60)
 STOCK_REFUND_MARGIN_DAYS = env.int("STOCK_REFUND_MARGIN_DAYS", default=7)
+# Stock given back whose refund is not seen at our provider balance after this many days
+# is flagged by reconciliation (`stock_refund_overdue`).
+STOCK_REFUND_OVERDUE_DAYS = env.int("STOCK_REFUND_OVERDUE_DAYS", default=7)
 
 # A reconciliation run with no progress for this long lost its worker: marked failed.
 RECONCILIATION_STALE_SECONDS = env.int("RECONCILIATION_STALE_SECONDS", default=900)
@@ -478,6 +482,9 @@ FX_SOURCE_CLASS = env.str(
         else "catalogue.fx.EcbFxSource"
     ),
 )
+# The currencies customers may choose to see prices and pay in, besides the catalogue's own
+# (catalogue/fx.py builds a price list per currency at each sync/reprice). Empty: none.
+CUSTOMER_CURRENCIES: list[str] = env.list("CUSTOMER_CURRENCIES", default=[])
 FX_FIXED_RATES: dict[str, str] = {
     "USD": "1.0800",
     "GBP": "0.8500",

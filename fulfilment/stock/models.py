@@ -29,6 +29,7 @@ from typing import ClassVar
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.signals import post_delete, post_save
 
 from ttelgo.money import Money
 
@@ -113,6 +114,25 @@ class StockSetting(models.Model):
             raise ValidationError(errors)
 
 
+# The sale asks on every vendor order whether its bundle is stocked: the enabled
+# (bundle, mode) pairs are kept in the cache (`stock_enabled`), and any change to a
+# setting drops that copy, now and again when its transaction commits (a reader between
+# the two cannot keep the old answer).
+STOCKED_CACHE_KEY = "fulfilment:stock:enabled:v1"
+
+
+def stock_settings_changed(**kwargs: object) -> None:
+    from django.core.cache import cache
+    from django.db import transaction
+
+    cache.delete(STOCKED_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(STOCKED_CACHE_KEY))
+
+
+post_save.connect(stock_settings_changed, sender=StockSetting, dispatch_uid="stock-setting-s")
+post_delete.connect(stock_settings_changed, sender=StockSetting, dispatch_uid="stock-setting-d")
+
+
 class StockEsim(models.Model):
     """One eSIM bought ahead for `bundle_code` and held for no one (`available`) until an
     order takes it (`sold`, `esim` set) or it is taken back at the provider before its
@@ -162,6 +182,9 @@ class StockEsim(models.Model):
     # Given back or written off: when, and why (operators read it in the console).
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=500, blank=True)
+    # Given back: when its refund was seen at our provider balance (the receivable settled,
+    # `fulfilment.stock.refunds`); empty while it is owed.
+    refund_received_at = models.DateTimeField(null=True, blank=True)
     # The ageing run giving it back to the provider now (a dead run's lease lapses).
     lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -22,7 +22,9 @@ A run has two steps:
 Live provisioning first: every provider call of a refill runs in `calls_in_background`
 (providers/ratelimit.py), so it takes a slot of the shared rate limit only while
 STOCK_REFILL_RATE_RESERVE slots stay free for live orders. Orders are spaced
-STOCK_REFILL_SPACING_SECONDS apart (eSIM Go advises a few seconds between orders). When
+STOCK_REFILL_SPACING_SECONDS apart (eSIM Go advises a few seconds between orders), across
+overlapping runs and processes: each order claims its slot in Redis first
+(fulfilment/stock/spacing.py). When
 the provider refuses (our breaker open, 429, 5xx, a timeout) the run stops and every
 planned batch of that mode waits (exponential backoff, at least what the provider asked).
 """
@@ -51,6 +53,7 @@ from fulfilment.models import Esim
 from fulfilment.routing import client_for, routes_for
 from fulfilment.stock.levels import stock_levels
 from fulfilment.stock.models import StockBatch, StockEsim, StockSetting
+from fulfilment.stock.spacing import order_slot_wait
 from fulfilment.stock.state import STOCK_BATCH_STATES
 from ledger.services import stock_purchase_record
 from orders.models import Order
@@ -243,9 +246,11 @@ def _client(batch: StockBatch) -> Provider:
     return client_for(batch.provider, batch.livemode, get=get_provider)
 
 
-def _bought(batch: StockBatch) -> ProviderOrder:
+def _bought(batch: StockBatch, sleep: Callable[[float], None]) -> ProviderOrder:
     """The provider's order for this batch: read again, found, or placed now. Never
-    places a second order for one batch while the provider may hold the first."""
+    places a second order for one batch while the provider may hold the first. An order
+    placed waits for its slot: STOCK_REFILL_SPACING_SECONDS after the last refill order
+    at this provider, from any run in any process (fulfilment/stock/spacing.py)."""
     provider = _client(batch)
     reference = batch.reference or stock_batch_reference(batch.pk)
     code = batch.provider_code or batch.bundle_code
@@ -263,6 +268,7 @@ def _bought(batch: StockBatch) -> ProviderOrder:
         if found is not None:
             _provider_reference_keep(batch, found.reference)
             return found
+    order_slot_wait(provider=batch.provider, livemode=batch.livemode, sleep=sleep)
     # Written before the call: a call that dies leaves the mark, and the next one looks.
     StockBatch.objects.filter(pk=batch.pk, sent_at__isnull=True).update(sent_at=timezone.now())
     placed = provider.create_order(bundle_code=code, quantity=batch.quantity, reference=reference)
@@ -358,15 +364,15 @@ class BatchOutcome:
     reason: str = ""
 
 
-def stock_batch_buy(batch_id: int) -> BatchOutcome:
+def stock_batch_buy(batch_id: int, *, sleep: Callable[[float], None] = time.sleep) -> BatchOutcome:
     """Buy one planned batch (the module docstring's step 2). Must run outside any
-    transaction: it calls the provider."""
+    transaction: it calls the provider (and waits for its order's slot)."""
     batch = _claim(batch_id)
     if batch is None:
         return BatchOutcome("busy")
     try:
         with calls_in_background(int(settings.STOCK_REFILL_RATE_RESERVE)):
-            placed = _bought(batch)
+            placed = _bought(batch, sleep)
             if placed.status == ProviderOrder.STATUS_FAILED:
                 _fail(batch, "the provider failed the order")
                 return BatchOutcome("failed", reason="the provider failed the order")
@@ -428,8 +434,8 @@ def stock_refill_run(
     requested_by: str = "",
     sleep: Callable[[float], None] = time.sleep,
 ) -> RefillReport:
-    """Plan, then buy the due batches one after another, spaced; stop at the provider's
-    first refusal. Finally tell operators about stocked bundles that ran out."""
+    """Plan, then buy the due batches one after another, each order in its own slot
+    (spaced across runs and processes); stop at the provider's first refusal. Finally tell operators about stocked bundles that ran out."""
     report = RefillReport()
     report.planned = len(stock_refill_plan(bundle_code=bundle_code, requested_by=requested_by))
     now = timezone.now()
@@ -443,12 +449,8 @@ def stock_refill_run(
     ids = list(
         due.order_by("pk").values_list("pk", flat=True)[: settings.STOCK_REFILL_MAX_BATCHES_PER_RUN]
     )
-    called = False
     for batch_id in ids:
-        if called:
-            sleep(float(settings.STOCK_REFILL_SPACING_SECONDS))
-        outcome = stock_batch_buy(batch_id)
-        called = outcome.result != "busy"
+        outcome = stock_batch_buy(batch_id, sleep=sleep)
         report.batches.append(outcome.result)
         report.bought += outcome.bought
         if outcome.result == "refused":
@@ -461,13 +463,20 @@ def stock_refill_run(
 # --- alerts --------------------------------------------------------------------------------
 
 
-def stock_out_alert() -> list[int]:
+def stock_out_alert(*, bundle_code: str | None = None, livemode: bool | None = None) -> list[int]:
     """Email operators once when an enabled stocked bundle (live) had stock and has no
     eSIM left (orders of it go to provisioning meanwhile); the alert re-arms once it is
-    stocked again. A bundle waiting for its first fill is not "out". Returns the
-    settings alerted now."""
+    stocked again. A bundle waiting for its first fill is not "out". Every refill run
+    checks all bundles; a sale that took the last eSIM (or found none) checks its own
+    after it commits (`fulfilment.tasks.stock_out_check`). Returns the settings alerted
+    now."""
     alerted: list[int] = []
-    for setting in StockSetting.objects.filter(enabled=True).select_related("bundle"):
+    settings_qs = StockSetting.objects.filter(enabled=True).select_related("bundle")
+    if bundle_code is not None:
+        settings_qs = settings_qs.filter(bundle__code=bundle_code)
+    if livemode is not None:
+        settings_qs = settings_qs.filter(livemode=livemode)
+    for setting in settings_qs:
         rows = StockEsim.objects.filter(bundle_code=setting.bundle.code, livemode=setting.livemode)
         if rows.filter(status=K.AVAILABLE).exists():
             if setting.out_alerted_at is not None:

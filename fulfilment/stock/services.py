@@ -11,6 +11,9 @@ What holds:
   back releases the rows it had locked), and the caller provisions it as before.
 - A crash before the order's transaction commits leaves every eSIM it took in stock: the
   take is only the order's uncommitted writes.
+- Out of stock is told at the sale: a live sale that finds the bundle empty queues the
+  out-of-stock check (outbox, after commit); one that took the last eSIM has it checked
+  by its tagging task. Operators get one email either way (`stock_out_alert`).
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
 from catalogue.models import Bundle
 from fulfilment.lock_objects import stock_esim_qs_select_for_update
 from fulfilment.models import Esim
-from fulfilment.stock.models import StockEsim, StockSetting
+from fulfilment.stock.models import STOCKED_CACHE_KEY, StockEsim, StockSetting
 from fulfilment.stock.state import STOCK_ESIM_STATES
 from orders.models import Order
 from ttelgo.money import Money
+from ttelgo.outbox import task_enqueue
 from ttelgo.state import transition_rows
 
 K = StockEsim.Status
@@ -45,12 +50,43 @@ class StockTaken:
 class _NotEnough(Exception):
     """Fewer eSIMs free in stock than the order needs: undo the partial take."""
 
+    def __init__(self, found: int) -> None:
+        super().__init__(found)
+        self.found = found
+
+
+# A sale that finds a live stocked bundle empty asks for the out-of-stock check at most
+# this often per bundle (the check itself tells operators once; this spares the outbox).
+OUT_CHECK_EVERY_SECONDS = 60
+
+
+def _out_check_enqueue(*, bundle_code: str, livemode: bool) -> None:
+    """Queue the out-of-stock check of the bundle (sent once the order commits)."""
+    if cache.add(f"stock:out-check:{bundle_code}:{int(livemode)}", 1, OUT_CHECK_EVERY_SECONDS):
+        task_enqueue("fulfilment.tasks.stock_out_check", bundle_code, livemode)
+
+
+# How long the cached copy of the stocked bundles lives at most (a change drops it at
+# once: `stock_settings_changed`; this bounds a change made around the signals).
+STOCKED_CACHE_SECONDS = 60
+
+
+def stocked_bundles() -> frozenset[tuple[str, bool]]:
+    """The (bundle code, livemode) pairs operators stock and sell from: from the cache,
+    else one query (then cached)."""
+    cached: frozenset[tuple[str, bool]] | None = cache.get(STOCKED_CACHE_KEY)
+    if cached is None:
+        cached = frozenset(
+            StockSetting.objects.filter(enabled=True).values_list("bundle__code", "livemode")
+        )
+        cache.set(STOCKED_CACHE_KEY, cached, STOCKED_CACHE_SECONDS)
+    return cached
+
 
 def stock_enabled(*, bundle_code: str, livemode: bool) -> bool:
-    """Operators stock this bundle in this mode and sell from it."""
-    return StockSetting.objects.filter(
-        bundle__code=bundle_code, livemode=livemode, enabled=True
-    ).exists()
+    """Operators stock this bundle in this mode and sell from it (no query while the
+    cached copy lives: every vendor order asks)."""
+    return (bundle_code, livemode) in stocked_bundles()
 
 
 def bundles_in_stock(*, livemode: bool) -> frozenset[str]:
@@ -84,7 +120,12 @@ def stock_esims_take(*, order: Order) -> StockTaken | None:
     try:
         with transaction.atomic():  # a savepoint: rolled back, it releases its row locks
             return _take(order=order, bundle_code=item.bundle_code, quantity=item.quantity)
-    except _NotEnough:
+    except _NotEnough as short:
+        if short.found == 0 and order.livemode:
+            # Empty (or every eSIM held by concurrent sales): operators hear of it now,
+            # not at the next refill. A sale that takes the last eSIM checks in its
+            # tagging task (fulfilment/stock/tagging.py).
+            _out_check_enqueue(bundle_code=item.bundle_code, livemode=order.livemode)
         return None
 
 
@@ -95,7 +136,7 @@ def _take(*, order: Order, bundle_code: str, quantity: int) -> StockTaken:
         .order_by("purchased_at", "id")[:quantity]
     )
     if len(rows) < quantity:
-        raise _NotEnough
+        raise _NotEnough(len(rows))
     bundle = Bundle.objects.filter(code=bundle_code).first()
     data_mb = bundle.data_mb if bundle else 0
     now = timezone.now()

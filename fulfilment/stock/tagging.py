@@ -29,6 +29,11 @@ def stock_order_tag(*, order_id: int) -> int:
     """Tag at the provider the eSIMs order `order_id` took from stock and that are not
     tagged yet; returns how many were tagged now. A transient provider error is raised
     (the task retries); the eSIMs tagged before it stay tagged."""
+    from fulfilment.stock.refill import stock_out_alert
+
+    sold = StockEsim.objects.filter(esim__order_id=order_id).values_list("bundle_code", "livemode")
+    for bundle_code, livemode in set(sold):
+        stock_out_alert(bundle_code=bundle_code, livemode=livemode)
     reference = provider_reference_for(order_id)
     rows = StockEsim.objects.filter(
         esim__order_id=order_id, status=StockEsim.Status.SOLD, tagged_at__isnull=True

@@ -17,12 +17,13 @@ from vendors.models import Vendor
 # One POST /api/v1/vendor/orders (steady state: key already used this minute): key lookup,
 # idempotency claim, bundle, overdue-invoice check, order + item + event, wallet and revenue
 # accounts, wallet lock, hold check and insert, the provisioning task's outbox row,
-# idempotency completion, and whether ready stock holds the bundle in this mode (one
-# query; a stocked bundle then takes its eSIMs in the same transaction): 15 statements, no savepoint and no read-back (the answer is built
-# from the rows just written). Inside a test transaction the request's transaction is a
-# SAVEPOINT/RELEASE pair, hence 17; SQLite posts the hold's `held` in Python (no triggers),
-# one more. (After the commit the outbox row is deleted once the broker took the task.)
-ORDER_CREATE_QUERIES = {"postgresql": 17, "sqlite": 18}
+# idempotency completion: 14 statements, no savepoint and no read-back (the answer is built
+# from the rows just written). Whether ready stock holds the bundle is read from the cached
+# set of stocked bundles (no query; a stocked bundle then takes its eSIMs in the same
+# transaction). Inside a test transaction the request's transaction is a SAVEPOINT/RELEASE
+# pair, hence 16; SQLite posts the hold's `held` in Python (no triggers), one more. (After
+# the commit the outbox row is deleted once the broker took the task.)
+ORDER_CREATE_QUERIES = {"postgresql": 16, "sqlite": 17}
 STATEMENT_QUERIES = 3
 BALANCE_QUERIES = 2
 

@@ -155,6 +155,31 @@ def test_an_unstocked_or_disabled_bundle_takes_nothing(bundles):
     assert StockEsim.objects.filter(status="available").count() == 3
 
 
+def test_whether_a_bundle_is_stocked_is_cached_and_follows_every_setting_change(bundles):
+    """The sale's check costs no query while the cached set lives, and an operator's
+    change (enable, disable, delete) is seen by the next order."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from fulfilment.stock.services import stock_enabled
+
+    assert stock_enabled(bundle_code=BUNDLE_CODE, livemode=True) is False
+    setting = stock_setting()
+    assert stock_enabled(bundle_code=BUNDLE_CODE, livemode=True) is True
+    with CaptureQueriesContext(connection) as ctx:
+        assert stock_enabled(bundle_code=BUNDLE_CODE, livemode=True) is True
+        assert stock_enabled(bundle_code=BUNDLE_CODE, livemode=False) is False
+    assert len(ctx.captured_queries) == 0
+    setting.enabled = False
+    setting.save()
+    assert stock_enabled(bundle_code=BUNDLE_CODE, livemode=True) is False
+    setting.enabled = True
+    setting.save()
+    assert stock_enabled(bundle_code=BUNDLE_CODE, livemode=True) is True
+    setting.delete()
+    assert stock_enabled(bundle_code=BUNDLE_CODE, livemode=True) is False
+
+
 def test_test_mode_orders_take_test_stock_only(bundles):
     stock_setting(livemode=True)
     stock_setting(livemode=False)

@@ -431,3 +431,55 @@ def test_a_provider_order_bought_for_a_stock_batch_is_never_adopted_by_an_order(
         currency="USD",
     )
     assert not provider_reference_unclaimed("PO-STOCK-1")
+
+
+# --- out of stock, told at the sale ---------------------------------------------------------
+
+
+def _ops_alerts() -> list[list]:
+    from ttelgo.ops_email import TASK as OPS_EMAIL_TASK
+
+    return [m.args for m in OutboxMessage.objects.filter(task=OPS_EMAIL_TASK)]
+
+
+def test_a_sale_that_takes_the_last_stock_esim_tells_operators_once(vendor_api, settings):
+    """No refill runs here: the sale's tagging task (after commit) finds the bundle empty
+    and operators are emailed once; sales that find it empty later add nothing."""
+    settings.OPERATIONS_EMAIL = "ops@ttelgo.test"
+    stocked(2)
+    first = order_via_api(vendor_api).json()
+    stock_order_tag(order_id=first["id"])
+    assert _ops_alerts() == []  # one eSIM left
+    last = order_via_api(vendor_api).json()
+    assert last["status"] == "completed"
+    stock_order_tag(order_id=last["id"])
+    alerts = _ops_alerts()
+    assert len(alerts) == 1 and "ran out" in alerts[0][0] and BUNDLE_CODE in alerts[0][0]
+
+    # Orders that find it empty go to provisioning; operators were told already.
+    empty = order_via_api(vendor_api).json()
+    assert empty["status"] == "provisioning"
+    for message in OutboxMessage.objects.filter(task="fulfilment.tasks.stock_out_check"):
+        from fulfilment.tasks import stock_out_check
+
+        stock_out_check(*message.args)
+    stock_order_tag(order_id=last["id"])  # a retried tagging task checks again: no repeat
+    assert len(_ops_alerts()) == 1
+
+
+def test_a_sale_that_finds_the_stock_empty_queues_the_check_once(vendor_api, settings):
+    """Stock emptied without a sale (its last eSIM released by an operator): the first
+    live order that finds none queues the out-of-stock check after
+    its commit, later ones within the minute do not; the check emails operators once."""
+    from fulfilment.tasks import stock_out_check
+
+    settings.OPERATIONS_EMAIL = "ops@ttelgo.test"
+    rows = stocked(1)
+    StockEsim.objects.filter(pk=rows[0].pk).update(status=StockEsim.Status.REVOKED)
+    for _ in range(3):
+        assert order_via_api(vendor_api).json()["status"] == "provisioning"
+    checks = OutboxMessage.objects.filter(task="fulfilment.tasks.stock_out_check")
+    assert [m.args for m in checks] == [[BUNDLE_CODE, True]]
+    assert stock_out_check(BUNDLE_CODE, True) == 1
+    assert stock_out_check(BUNDLE_CODE, True) == 0
+    assert len(_ops_alerts()) == 1

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalogue', '0003_fx_rates'),
+        ('catalogue', '0004_bundle_customer_price_lists'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
