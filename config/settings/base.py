@@ -428,6 +428,9 @@ ORDERS_PROVISION_RETRY_MAX_SECONDS = env.int("ORDERS_PROVISION_RETRY_MAX_SECONDS
 ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
+# Its circuit breaker: open after this many failed calls in a row, half-open after the reset.
+ESIMGO_BREAKER_FAIL_MAX = env.int("ESIMGO_BREAKER_FAIL_MAX", default=5)
+ESIMGO_BREAKER_RESET_SECONDS = env.float("ESIMGO_BREAKER_RESET_SECONDS", default=60.0)
 # --- Airalo Partner API v2 (providers/airalo.py; docs/PROVIDERS.md has the sources) -----------
 AIRALO_CLIENT_ID = env.str("AIRALO_CLIENT_ID", default="")
 AIRALO_CLIENT_SECRET = env.str("AIRALO_CLIENT_SECRET", default="")
@@ -465,6 +468,9 @@ AIRALO_WEBHOOK_URL = env.str("AIRALO_WEBHOOK_URL", default="")
 # "not created yet", not "nothing bought" (its 202 may have been lost).
 AIRALO_ASYNC_FIND_GRACE_SECONDS = env.int("AIRALO_ASYNC_FIND_GRACE_SECONDS", default=900)
 AIRALO_BRAND_SETTINGS_NAME = env.str("AIRALO_BRAND_SETTINGS_NAME", default="")
+# Airalo pays refunds back in credit after a manual review: reconciliation flags a refund
+# whose credit has not been matched after this many days.
+PROVIDER_CREDIT_OVERDUE_DAYS = env.int("PROVIDER_CREDIT_OVERDUE_DAYS", default=14)
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.
 PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)

@@ -183,3 +183,58 @@ def test_dashboard_reads_its_figures_as_beat_last_refreshed_them(admin_user_role
     assert not any("orders_order" in q["sql"] and "SUM" in q["sql"].upper() for q in ctx)
     dashboard_refresh()
     assert 'data-testid="sales-today">84.00 USD<' in client.get("/admin/").content.decode()
+
+
+def test_each_routed_provider_shows_its_breaker_error_rate_balance_and_rule(
+    settings, admin_user_role
+):
+    """eSIM Go and Airalo side by side: one's breaker open, its recent calls mostly failed;
+    the other healthy and drained by an operator; balances as beat last read them."""
+    from unittest import mock
+
+    import pybreaker
+
+    from catalogue.models import ProviderRule
+    from console.tasks import dashboard_refresh
+    from providers.esimgo import build_breaker
+    from providers.resilience import call_outcome_record
+
+    settings.ESIM_PROVIDER = "esimgo"
+    settings.ESIM_PROVIDERS = ["esimgo", "airalo"]
+    clients = {}
+    for name in ("esimgo", "airalo"):
+        client = mock.Mock()
+        client.breaker = build_breaker(
+            name=f"dash-{name}", fail_max=5, reset_timeout=60, redis_url=""
+        )
+        client.balance.return_value = Money(123456 if name == "esimgo" else 9900, "USD")
+        clients[name] = client
+    clients["esimgo"].breaker.open()
+    for failed in (True, True, True, False):
+        call_outcome_record("esimgo", failed=failed)
+    call_outcome_record("airalo", failed=False)
+    ProviderRule.objects.create(provider="airalo", drained=True, priority=2)
+
+    def get_provider(livemode=True, name=None):
+        return clients[name or settings.ESIM_PROVIDER]
+
+    with mock.patch("console.dashboard.get_provider", get_provider):
+        dashboard_refresh()  # beat: the figures and the balances
+        esimgo, airalo = dashboard.providers_health()
+        page = Client()
+        page.force_login(admin_user_role)
+        html = page.get("/admin/").content.decode()
+    assert (esimgo.provider, esimgo.state, esimgo.healthy) == (
+        "esimgo",
+        pybreaker.STATE_OPEN,
+        False,
+    )
+    assert (esimgo.calls, esimgo.failed) == (4, 3)
+    assert esimgo.error_rate == "75.0 % of 4 calls failed"
+    assert esimgo.balance == str(Money(123456, "USD")) and not esimgo.drained
+    assert (airalo.state, airalo.calls, airalo.failed) == ("closed", 1, 0)
+    assert (airalo.drained, airalo.priority, airalo.balance) == (True, 2, str(Money(9900, "USD")))
+    assert 'data-testid="provider-state"' in html and "esimgo: open" in html
+    assert 'data-testid="provider-state-airalo"' in html and "airalo: closed" in html
+    assert "75.0 % of 4 calls failed" in html and "drained; priority 2" in html
+    assert str(Money(9900, "USD")) in html
