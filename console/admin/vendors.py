@@ -16,6 +16,11 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
+from unfold.widgets import (
+    UnfoldAdminDecimalFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
 from ttelgo.admin.console import LargeTableAdminMixin, MinorUnitsField, run_service_each
@@ -33,14 +38,29 @@ from vendors.models import (
 
 
 class VendorActionForm(ActionForm):
-    """Extra inputs shown next to the action menu; each action reads what it needs."""
+    """Extra inputs shown next to the action menu; each action reads what it needs.
 
-    reason = forms.CharField(required=False, label="Reason")
+    They use the console's own input widgets: a white box with dark text on the purple
+    action bar (a plain input there was transparent and borderless, with white text:
+    invisible; tests/console/test_browser_action_bar.py measures it)."""
+
+    reason = forms.CharField(
+        required=False,
+        label="Reason",
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "Reason"}),
+    )
     credit_limit = forms.DecimalField(
-        required=False, min_value=0, decimal_places=3, label="Credit limit"
+        required=False,
+        min_value=0,
+        decimal_places=3,
+        label="Credit limit",
+        widget=UnfoldAdminDecimalFieldWidget(attrs={"placeholder": "0.00"}),
     )
     tier = forms.ChoiceField(
-        required=False, choices=[("", "Tier"), *list(Vendor.Tier.choices)], label=""
+        required=False,
+        choices=[("", "Tier"), *list(Vendor.Tier.choices)],
+        label="",
+        widget=UnfoldAdminSelectWidget(attrs={"aria-label": "Tier"}),
     )
 
 
