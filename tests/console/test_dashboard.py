@@ -183,3 +183,36 @@ def test_dashboard_reads_its_figures_as_beat_last_refreshed_them(admin_user_role
     assert not any("orders_order" in q["sql"] and "SUM" in q["sql"].upper() for q in ctx)
     dashboard_refresh()
     assert 'data-testid="sales-today">84.00 USD<' in client.get("/admin/").content.decode()
+
+
+def test_dashboard_counts_open_tickets_and_refunds_waiting_for_a_decision(admin_user_role):
+    from support.models import Ticket
+    from tests.core.test_state_tables import _esim_refund
+
+    review = order_row(status=Order.Status.COMPLETED)
+    Ticket.objects.create(customer=review.customer, subject="no data", status="open")
+    Ticket.objects.create(customer=review.customer, subject="thanks", status="answered")
+    Ticket.objects.create(customer=review.customer, subject="test", status="open", livemode=False)
+    _esim_refund("in_review")
+    _esim_refund("refunded")
+    client = Client()
+    client.force_login(admin_user_role)
+    body = client.get("/admin/").content.decode()
+    assert 'data-testid="open-tickets">1<' in body
+    assert 'data-testid="pending-refunds">1<' in body
+    # ... and the sidebar leads to both lists (and to the auto top-up rules), with counts.
+    for path in ("/admin/support/ticket/", "/admin/fulfilment/esimrefund/"):
+        assert f'href="{path}"' in body, path
+    assert 'href="/admin/fulfilment/autotopuprule/"' in body
+
+
+def test_dashboard_warns_while_every_fraud_rule_is_off(admin_user_role):
+    from orders.fraud.models import FraudRule
+
+    rule = FraudRule.objects.create(name="Big orders", kind="quantity", limit=5, enabled=False)
+    client = Client()
+    client.force_login(admin_user_role)
+    assert 'data-testid="fraud-rules-off"' in client.get("/admin/").content.decode()
+    FraudRule.objects.filter(pk=rule.pk).update(enabled=True)
+    # Read as it is now, not from the minute's cached figures.
+    assert 'data-testid="fraud-rules-off"' not in client.get("/admin/").content.decode()
