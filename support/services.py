@@ -359,8 +359,28 @@ def _requester_email(ticket: Ticket) -> str:
     return ticket.vendor.contact_email if ticket.vendor else ""
 
 
+# The first word of an answer that greets the reader itself (the languages we answer in):
+# the email then adds no "Hello," of its own ("Hola: Hola Lucía").
+GREETINGS = re.compile(
+    r"^\W*(hello|hi|hey|dear|good (morning|afternoon|evening)|hola|buen[oa]s|estimad[oa]s?|"
+    r"querid[oa]s?|bonjour|bonsoir|salut|cher|ch[eè]re|madame|monsieur|hallo|guten|liebe[r]?|"
+    r"sehr geehrte[r]?|moin|servus)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_greets(body: str) -> bool:
+    """Whether an answer opens with a greeting of its own."""
+    return bool(GREETINGS.match(body.strip()))
+
+
 def _answer_email(ticket: Ticket, message: TicketMessage, to: str) -> EmailMultiAlternatives:
-    context = {"ticket": ticket, "message": message, "link": ticket_link_url(ticket)}
+    context = {
+        "ticket": ticket,
+        "message": message,
+        "link": ticket_link_url(ticket),
+        "greet": not answer_greets(message.body),
+    }
     return templated_email(
         template="ticket_answer",
         context=context,

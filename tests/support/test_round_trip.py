@@ -200,3 +200,30 @@ def test_the_queue_shows_the_sla_clock_and_assignee(customer_esim, settings):
     assert f"order {customer_esim.order_id}" in detail
     listing = console.get("/admin/support/ticket/").content.decode()
     assert "h 00 min left" in listing or "min left" in listing
+
+
+@pytest.mark.parametrize(
+    ("body", "greeted"),
+    [
+        ("Hola Lucía, activa el roaming.", False),
+        ("Buenos días: activa el roaming.", False),
+        ("Activa el roaming.", True),
+    ],
+)
+def test_the_answer_email_greets_once(
+    customer_esim, django_capture_on_commit_callbacks, body, greeted
+):
+    """An answer that greets the reader itself gets no "Hola:" above it ("Hola: Hola
+    Lucía"); one that does not is greeted by the email."""
+    ticket = Ticket.objects.create(
+        customer=customer_esim.order.customer, subject="Ayuda", language="es"
+    )
+    console = Client()
+    console.force_login(operator("support"))
+    with django_capture_on_commit_callbacks(execute=True):
+        console.post(f"/admin/support/ticket/{ticket.pk}/answer/", {"body": body})
+    email = mail.outbox[-1]
+    html = str(email.alternatives[0][0])
+    assert email.body.lstrip().startswith("Hola:") is greeted, email.body
+    assert ("<p>Hola:</p>" in html) is greeted
+    assert body in email.body
