@@ -102,6 +102,9 @@ def ticket_open(
             ticket=ticket, author=TicketMessage.Author.REQUESTER, body=body.strip(), via=via
         )
         _tell_operators(ticket, body)
+        if ticket.customer_id and ticket.livemode:
+            # The traveller hears that the message arrived (sent once, after commit).
+            task_enqueue("support.tasks.ticket_received_email", ticket.pk)
     return ticket
 
 
@@ -215,6 +218,32 @@ def ticket_answer_email_send(*, message_id: int) -> bool:
     TicketMessage.objects.filter(pk=message_id, email_status=TicketMessage.Email.QUEUED).update(
         email_status=TicketMessage.Email.SENT, email_error="", emailed_at=timezone.now()
     )
+    return True
+
+
+def ticket_received_email_send(*, ticket_id: int) -> bool:
+    """Acknowledge a customer's new ticket by email, in the ticket's language, with the
+    reply address and link of the ticket; True when it went. A refusal for good (a bad
+    address) is logged and not retried; the mail server being away raises OSError."""
+    ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
+    if ticket is None or not ticket.customer_id:
+        return False
+    to = _requester_email(ticket)
+    if not to:
+        return False
+    email = templated_email(
+        template="ticket_received",
+        context={"ticket": ticket, "link": ticket_link_url(ticket)},
+        to=to,
+        language=ticket.language,
+        subject=lambda: gettext("We received your message (ticket #%(id)s)") % {"id": ticket.pk},
+        reply_to=[ticket_reply_address(ticket)],
+    )
+    try:
+        email.send()
+    except (ValueError, SMTPRecipientsRefused, SMTPSenderRefused) as exc:
+        logger.warning("ticket %s: acknowledgement not sent: %s", ticket.pk, exc)
+        return False
     return True
 
 
