@@ -29,12 +29,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalogue.models import ProviderRule
+from fulfilment.models import EsimRefund
 from ledger.models import Account
+from orders.fraud.models import FraudRule
 from orders.models import Order, OrderEvent
 from providers import get_provider
 from providers.resilience import call_outcomes
 from reconciliation.models import ReconciliationFinding
 from sandbox.provider import sandbox_faults_get
+from support.models import Ticket
 from ttelgo.money import Money
 from vendors.models import Vendor
 from webhooks.models import WebhookEndpoint
@@ -199,6 +202,22 @@ def open_reviews() -> int:
 def vendors_pending() -> int:
 
     return Vendor.objects.filter(status=Vendor.Status.PENDING).count()
+
+
+def open_tickets() -> int:
+    """Live support tickets waiting for an operator's answer."""
+    return Ticket.objects.filter(livemode=True, status=Ticket.Status.OPEN).count()
+
+
+def pending_refunds() -> int:
+    """eSIM refund requests held for an operator's decision (a disputed order)."""
+    return EsimRefund.objects.filter(status=EsimRefund.Status.IN_REVIEW).count()
+
+
+def fraud_rules_all_off() -> bool:
+    """Whether no fraud rule is enabled: every order then passes unscored (all the
+    shipped rules start disabled)."""
+    return not FraudRule.objects.filter(enabled=True).exists()
 
 
 def routed_providers() -> list[str]:
@@ -380,6 +399,8 @@ def dashboard_context() -> dict[str, Any]:
         "guarantee": delivery_guarantee_rate(),
         "open_reviews": statuses[Order.Status.IN_REVIEW],  # = open_reviews(), counted above
         "vendors_pending": vendors_pending(),
+        "open_tickets": open_tickets(),
+        "pending_refunds": pending_refunds(),
         "provider": health,
         "liabilities": _money_list(vendor_liabilities()),
         "receivables": _money_list(vendor_receivables()),
@@ -393,6 +414,9 @@ def dashboard_context() -> dict[str, Any]:
             "vendors": _changelist("vendors_vendor", "status__exact=pending"),
             "accounts": _changelist("ledger_account"),
             "routing": _changelist("catalogue_providerrule"),
+            "tickets": _changelist("support_ticket", "status__exact=open"),
+            "refunds": _changelist("fulfilment_esimrefund", "status__exact=in_review"),
+            "fraud_rules": _changelist("orders_fraudrule"),
         },
     }
 
@@ -416,7 +440,7 @@ def dashboard_refresh() -> dict[str, Any]:
 
 def dashboard_summary() -> dict[str, Any]:
     """The figures as last refreshed (at most a minute old while beat runs), with the
-    provider's health as it is now."""
+    provider's health and whether every fraud rule is off as they are now."""
     try:
         figures = cache.get(DASHBOARD_CACHE_KEY)
     except Exception as exc:  # the cache is Redis; the dashboard opens without it
@@ -429,7 +453,13 @@ def dashboard_summary() -> dict[str, Any]:
             logger.warning("dashboard cache unwritable: %s", exc)
             figures = dashboard_context()
     health = providers_health()
-    return {**figures, "provider": health[0], "providers": health, "recent_minutes": RECENT_MINUTES}
+    return {
+        **figures,
+        "provider": health[0],
+        "providers": health,
+        "recent_minutes": RECENT_MINUTES,
+        "fraud_rules_all_off": fraud_rules_all_off(),
+    }
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
@@ -453,6 +483,16 @@ def badge_vendors_pending(request: HttpRequest) -> str:
 def badge_open_findings(request: HttpRequest) -> str:
 
     n = ReconciliationFinding.objects.filter(status=ReconciliationFinding.Status.OPEN).count()
+    return str(n) if n else ""
+
+
+def badge_open_tickets(request: HttpRequest) -> str:
+    n = open_tickets()
+    return str(n) if n else ""
+
+
+def badge_pending_refunds(request: HttpRequest) -> str:
+    n = pending_refunds()
     return str(n) if n else ""
 
 
@@ -483,6 +523,32 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
             ("Fraud rules", "rule", "orders_fraudrule", "orders.view_fraudrule", ""),
             ("Fraud threshold", "tune", "orders_fraudsettings", "orders.view_fraudsettings", ""),
             ("eSIMs", "sim_card", "fulfilment_esim", "fulfilment.view_esim", ""),
+            (
+                "eSIM refunds",
+                "currency_exchange",
+                "fulfilment_esimrefund",
+                "fulfilment.view_esimrefund",
+                "console.dashboard.badge_pending_refunds",
+            ),
+            (
+                "Auto top-ups",
+                "autorenew",
+                "fulfilment_autotopuprule",
+                "fulfilment.view_autotopuprule",
+                "",
+            ),
+        ],
+    ),
+    (
+        "Support",
+        [
+            (
+                "Support tickets",
+                "support_agent",
+                "support_ticket",
+                "support.view_ticket",
+                "console.dashboard.badge_open_tickets",
+            ),
         ],
     ),
     (

@@ -210,6 +210,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "vendors.tasks.person_email_send",
         "billing.tasks.vendor_low_balance_check",
         "support.tasks.ticket_answer_email",
+        "support.tasks.ticket_received_email",
         "support.tasks.support_email_send",
         "ttelgo.tasks.ops_email_send",
     ),

@@ -20,6 +20,7 @@ from fulfilment.refunds import operator_esim_refund_approve, operator_esim_refun
 from fulfilment.state import ESIM_REFUND_STATES
 from ttelgo.admin.console import (
     LargeTableAdminMixin,
+    LivemodeColumnMixin,
     MoneyColumnsMixin,
     ReadOnlyAdminMixin,
     money_text,
@@ -28,11 +29,21 @@ from ttelgo.admin.console import (
 
 
 @admin.register(Esim)
-class EsimAdmin(OrderSearchMixin, LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+class EsimAdmin(
+    LivemodeColumnMixin, OrderSearchMixin, LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin
+):
     """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
 
-    list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
-    list_filter = ("status",)
+    list_display = (
+        "iccid",
+        "order",
+        "bundle_code",
+        "status",
+        "remaining_mb",
+        "initial_mb",
+        "mode",
+    )
+    list_filter = ("status", "livemode")
     search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
     list_select_related = ("order",)
     readonly_fields = [f.name for f in Esim._meta.fields]

@@ -238,3 +238,36 @@ def test_each_routed_provider_shows_its_breaker_error_rate_balance_and_rule(
     assert 'data-testid="provider-state-airalo"' in html and "airalo: closed" in html
     assert "75.0 % of 4 calls failed" in html and "drained; priority 2" in html
     assert str(Money(9900, "USD")) in html
+
+
+def test_dashboard_counts_open_tickets_and_refunds_waiting_for_a_decision(admin_user_role):
+    from support.models import Ticket
+    from tests.core.test_state_tables import _esim_refund
+
+    review = order_row(status=Order.Status.COMPLETED)
+    Ticket.objects.create(customer=review.customer, subject="no data", status="open")
+    Ticket.objects.create(customer=review.customer, subject="thanks", status="answered")
+    Ticket.objects.create(customer=review.customer, subject="test", status="open", livemode=False)
+    _esim_refund("in_review")
+    _esim_refund("refunded")
+    client = Client()
+    client.force_login(admin_user_role)
+    body = client.get("/admin/").content.decode()
+    assert 'data-testid="open-tickets">1<' in body
+    assert 'data-testid="pending-refunds">1<' in body
+    # ... and the sidebar leads to both lists (and to the auto top-up rules), with counts.
+    for path in ("/admin/support/ticket/", "/admin/fulfilment/esimrefund/"):
+        assert f'href="{path}"' in body, path
+    assert 'href="/admin/fulfilment/autotopuprule/"' in body
+
+
+def test_dashboard_warns_while_every_fraud_rule_is_off(admin_user_role):
+    from orders.fraud.models import FraudRule
+
+    rule = FraudRule.objects.create(name="Big orders", kind="quantity", limit=5, enabled=False)
+    client = Client()
+    client.force_login(admin_user_role)
+    assert 'data-testid="fraud-rules-off"' in client.get("/admin/").content.decode()
+    FraudRule.objects.filter(pk=rule.pk).update(enabled=True)
+    # Read as it is now, not from the minute's cached figures.
+    assert 'data-testid="fraud-rules-off"' not in client.get("/admin/").content.decode()
