@@ -254,40 +254,72 @@ class SimDetailApi(VendorApiMixin, APIView):
         return Response(SimSerializer(sim).data)
 
 
-class SimRefreshApi(VendorApiMixin, APIView):
-    """Read the SIM and its quotas from the provider now."""
+class SimActionApi(VendorApiMixin, APIView):
+    """A POST on one SIM of the caller's fleet, as every per-SIM action is: the SIM is
+    looked up in the caller's fleet (another vendor's, or the other mode's, is a plain
+    404), the body validated by `input_serializer`, `act` run under the request's
+    Idempotency-Key (a replay answers the first answer and acts nothing), and its result
+    answered by `answer_serializer` with `answer_status`. Subclasses set those and `act`;
+    `post` (its idempotency and its schema) is made for each subclass from them."""
 
-    @extend_schema(request=None, responses={200: SimSerializer})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
+    input_serializer: type[serializers.Serializer] | None = None
+    answer_serializer: type[serializers.Serializer] = SimSerializer
+    answer_many = False
+    answer_status: int = status.HTTP_200_OK
+    idempotency_required = False
+    # False: `act` calls the provider between its own transactions (no HTTP inside one).
+    atomic = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        answer: Any = cls.answer_serializer(many=True) if cls.answer_many else cls.answer_serializer
+        schema = extend_schema(
+            request=cls.input_serializer,
+            responses={cls.answer_status: answer},
+            parameters=[IDEMPOTENCY_HEADER] if cls.idempotency_required else None,
+        )
+        guarded = idempotent(required=cls.idempotency_required, atomic=cls.atomic)
+        cls.post = schema(guarded(SimActionApi._post))  # type: ignore[attr-defined]
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _post(self, request: Request, iccid: str) -> Response:
         sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        return Response(SimSerializer(services.sim_refresh(sim=sim)).data)
+        data: dict[str, Any] = {}
+        if self.input_serializer is not None:
+            given = self.input_serializer(data=request.data)
+            given.is_valid(raise_exception=True)
+            data = dict(given.validated_data)
+        result = self.act(request, sim, data)
+        answer = self.answer_serializer(result, many=self.answer_many)
+        return Response(answer.data, status=self.answer_status)
 
 
-class SimLabelApi(VendorApiMixin, APIView):
+class SimRefreshApi(SimActionApi):
+    """Read the SIM, its quotas and its events from the provider now."""
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_refresh(sim=sim)
+
+
+class SimLabelApi(SimActionApi):
     class InputSerializer(serializers.Serializer):
         label = serializers.CharField(max_length=255, allow_blank=True)  # type: ignore[assignment]
 
-    @extend_schema(request=InputSerializer, responses={200: SimSerializer})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        sim = services.sim_label_set(sim=sim, label=data.validated_data["label"])
-        return Response(SimSerializer(sim).data)
+    input_serializer = InputSerializer
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_label_set(sim=sim, label=data["label"])
 
 
-class SimStatusApi(VendorApiMixin, APIView):
+class SimStatusApi(SimActionApi):
     """`enable` or `disable` one SIM (409 `invalid_state` when it already is)."""
 
     target = IotSim.Status.ENABLED
 
-    @extend_schema(request=None, responses={200: SimSerializer})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        return Response(SimSerializer(services.sim_status_set(sim=sim, to=self.target)).data)
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_status_set(sim=sim, to=self.target)
 
 
 class SimEnableApi(SimStatusApi):
@@ -359,38 +391,31 @@ class FleetUsageApi(VendorApiMixin, APIView):
 
 
 # --- top-ups and auto top-up --------------------------------------------------------------
-class SimTopupApi(VendorApiMixin, APIView):
+class SimTopupApi(SimActionApi):
     """Buy one quota top-up for the SIM, paid from the wallet or the credit line."""
 
-    @extend_schema(request=None, responses={201: TopupSerializer}, parameters=[IDEMPOTENCY_HEADER])
-    # The provider is asked between the service's own transactions.
-    @idempotent(required=True, atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        topup = services.topup_buy(sim=sim)
-        return Response(TopupSerializer(topup).data, status=status.HTTP_201_CREATED)
+    answer_serializer = TopupSerializer
+    answer_status = status.HTTP_201_CREATED
+    idempotency_required = True
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.topup_buy(sim=sim)
 
 
-class SimAutoTopupApi(VendorApiMixin, APIView):
+class SimAutoTopupApi(SimActionApi):
     class InputSerializer(serializers.Serializer):
         enabled = serializers.BooleanField(allow_null=True, help_text="null: follow the fleet")
         monthly_cap = serializers.IntegerField(
             min_value=0, max_value=100, required=False, allow_null=True
         )
 
-    @extend_schema(request=InputSerializer, responses={200: SimSerializer})
-    @idempotent()
-    def post(self, request: Request, iccid: str) -> Response:
-        vendor = _vendor(request)
-        sim = selectors.sim_get_for_vendor(vendor=vendor, iccid=iccid)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        IotSim.objects.filter(pk=sim.pk).update(
-            auto_topup=data.validated_data["enabled"],
-            auto_topup_monthly_cap=data.validated_data.get("monthly_cap"),
+    input_serializer = InputSerializer
+    atomic = True  # records a setting only
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_auto_topup_set(
+            sim=sim, enabled=data["enabled"], cap=data.get("monthly_cap")
         )
-        sim.refresh_from_db()
-        return Response(SimSerializer(sim).data)
 
 
 class FleetAutoTopupApi(VendorApiMixin, APIView):
@@ -459,14 +484,12 @@ class SmsListCreateApi(VendorApiMixin, generics.ListAPIView):
         )
 
 
-class SmsSyncApi(VendorApiMixin, APIView):
+class SmsSyncApi(SimActionApi):
     """Fetch a SIM's replies from the provider now (they are also polled every minute)."""
 
-    @extend_schema(request=None, responses={200: SmsSerializer(many=True)})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        vendor = _vendor(request)
-        sim = selectors.sim_get_for_vendor(vendor=vendor, iccid=iccid)
+    answer_serializer = SmsSerializer
+    answer_many = True
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
         services.sms_sync(sim=sim)
-        rows = selectors.sms_list_for_vendor(vendor=vendor, iccid=sim.iccid)[:100]
-        return Response(SmsSerializer(rows, many=True).data)
+        return selectors.sms_list_for_vendor(vendor=_vendor(request), iccid=sim.iccid)[:100]

@@ -563,6 +563,14 @@ def auto_topup_run(*, sim_id: int) -> IotTopup | None:
         return None
 
 
+def sim_auto_topup_set(*, sim: IotSim, enabled: bool | None, cap: int | None) -> IotSim:
+    """One SIM's own auto top-up: on, off, or None to follow the fleet's setting; `cap`
+    its own monthly cap of automatic top-ups (None: the fleet's per-SIM cap)."""
+    IotSim.objects.filter(pk=sim.pk).update(auto_topup=enabled, auto_topup_monthly_cap=cap)
+    sim.refresh_from_db()
+    return sim
+
+
 def auto_topup_set(
     *, vendor: Vendor, sims: Iterable[IotSim] | None, enabled: bool | None, cap: int | None
 ) -> None:
