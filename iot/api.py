@@ -22,12 +22,12 @@ from iot.models import (
     IotBulkJob,
     IotFleetSettings,
     IotSim,
+    IotSimEvent,
     IotSms,
     IotTopup,
     IotUsageDay,
     QuotaLevel,
 )
-from ttelgo.errors import DomainError
 from ttelgo.fields import MoneyField
 from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.idempotency import idempotent
@@ -125,6 +125,22 @@ class SmsSerializer(serializers.Serializer):
     livemode = serializers.BooleanField()
 
 
+class EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    iccid = serializers.CharField(source="sim.iccid")
+    kind = serializers.CharField(
+        help_text="attach | detach | session_start | session_end | quota_warning"
+        " | status_change | other"
+    )
+    upstream_kind = serializers.CharField(help_text="the provider's event type, as it names it")
+    at = serializers.DateTimeField()
+    severity = serializers.CharField()
+    alert = serializers.BooleanField()
+    description = serializers.CharField()
+    status = serializers.CharField(help_text="a status change: the status it moved the SIM to")
+    livemode = serializers.BooleanField()
+
+
 class JobSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     action = serializers.CharField()
@@ -189,6 +205,12 @@ class SimFilters(QueryFilters):
 class SmsFilters(QueryFilters):
     direction = serializers.ChoiceField(choices=IotSms.Direction.choices, required=False)
     iccid = serializers.CharField(max_length=22, required=False)
+
+
+class EventFilters(QueryFilters):
+    kind = serializers.ChoiceField(choices=IotSimEvent.Kind.choices, required=False)
+    iccid = serializers.CharField(max_length=22, required=False)
+    since = serializers.DateTimeField(required=False, help_text="events at or after this time")
 
 
 class UsageFilters(QueryFilters):
@@ -293,7 +315,10 @@ class SimActionApi(VendorApiMixin, APIView):
             data = dict(given.validated_data)
         result = self.act(request, sim, data)
         answer = self.answer_serializer(result, many=self.answer_many)
-        return Response(answer.data, status=self.answer_status)
+        return Response(answer.data, status=self.status_for(result))
+
+    def status_for(self, result: Any) -> int:
+        return self.answer_status
 
 
 class SimRefreshApi(SimActionApi):
@@ -364,6 +389,49 @@ class JobDetailApi(VendorApiMixin, APIView):
         return Response(JobSerializer(job).data)
 
 
+# --- events ---------------------------------------------------------------------------------
+class EventListApi(VendorApiMixin, generics.ListAPIView):
+    """The fleet's SIM events, newest first (filters: kind, iccid, since)."""
+
+    serializer_class = EventSerializer
+    pagination_class = SmsCursorPagination
+
+    def get_queryset(self) -> QuerySet[IotSimEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return IotSimEvent.objects.none()
+        return selectors.event_list_for_vendor(
+            vendor=_vendor(self.request), **query_filters(self.request, EventFilters)
+        )
+
+    @extend_schema(parameters=[EventFilters])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class SimEventListApi(EventListApi):
+    """One SIM's events, newest first (another vendor's SIM: 404)."""
+
+    def get_queryset(self) -> QuerySet[IotSimEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return IotSimEvent.objects.none()
+        vendor = _vendor(self.request)
+        sim = selectors.sim_get_for_vendor(vendor=vendor, iccid=self.kwargs["iccid"])
+        filters = query_filters(self.request, EventFilters)
+        filters.pop("iccid", None)
+        return selectors.event_list_for_vendor(vendor=vendor, sim=sim, **filters)
+
+
+class SimEventSyncApi(SimActionApi):
+    """Read the SIM's latest events from the provider now (also read on a schedule)."""
+
+    answer_serializer = EventSerializer
+    answer_many = True
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        services.sim_events_sync(sim=sim)
+        return selectors.event_list_for_vendor(vendor=_vendor(request), sim=sim)[:100]
+
+
 # --- usage ----------------------------------------------------------------------------------
 class SimUsageApi(VendorApiMixin, APIView):
     @extend_schema(parameters=[UsageFilters], responses={200: UsageSerializer})
@@ -392,7 +460,9 @@ class FleetUsageApi(VendorApiMixin, APIView):
 
 # --- top-ups and auto top-up --------------------------------------------------------------
 class SimTopupApi(SimActionApi):
-    """Buy one quota top-up for the SIM, paid from the wallet or the credit line."""
+    """Buy one quota top-up for the SIM, paid from the wallet or the credit line: 201
+    `completed`, or 202 `reserved` when the provider's answer was lost (settled within
+    minutes by the reconciliation; a retry with the same key replays this answer)."""
 
     answer_serializer = TopupSerializer
     answer_status = status.HTTP_201_CREATED
@@ -400,6 +470,11 @@ class SimTopupApi(SimActionApi):
 
     def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
         return services.topup_buy(sim=sim)
+
+    def status_for(self, result: Any) -> int:
+        if result.status == IotTopup.Status.RESERVED:
+            return status.HTTP_202_ACCEPTED
+        return self.answer_status
 
 
 class SimAutoTopupApi(SimActionApi):
@@ -431,11 +506,7 @@ class FleetAutoTopupApi(VendorApiMixin, APIView):
     def post(self, request: Request) -> Response:
         data = FleetSettingsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        vendor = _vendor(request)
-        fleet, _ = IotFleetSettings.objects.get_or_create(vendor=vendor)
-        for name, value in data.validated_data.items():
-            setattr(fleet, name, value)
-        fleet.save()
+        fleet = services.fleet_settings_set(vendor=_vendor(request), **data.validated_data)
         return Response(FleetSettingsSerializer(fleet).data)
 
 
@@ -472,11 +543,6 @@ class SmsListCreateApi(VendorApiMixin, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         vendor = _vendor(request)
         sims = selectors.sims_get_for_vendor(vendor=vendor, iccids=data.validated_data["iccids"])
-        disabled = [s.iccid for s in sims if s.status != IotSim.Status.ENABLED]
-        if disabled:
-            raise DomainError(
-                "invalid_state", "SMS go to enabled SIMs only.", details={"iccids": disabled[:20]}
-            )
         rows = services.sms_send(vendor=vendor, sims=sims, text=data.validated_data["text"])
         fresh = IotSms.objects.filter(pk__in=[r.pk for r in rows]).select_related("sim")
         return Response(

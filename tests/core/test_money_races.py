@@ -171,6 +171,7 @@ NO_MONEY = {
     "POST api/v1/vendor/iot/auto-topup": "records a setting (as above)",
     "POST api/v1/vendor/iot/sims/<str:iccid>/sms/sync": "reads SMS from the provider",
     "POST api/v1/vendor/iot/sms": "sends SMS (the provider's SMS are in the SIM's quota)",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/events/sync": "reads SIM events from the provider",
     # Portal and token pages
     "PAGE portal/": "shows the overview",
     "PAGE portal/mode": "switches live/test view",
@@ -234,6 +235,14 @@ NO_MONEY = {
     ),
     "beat iot.tasks.iot_usage_sync": "records usage",
     "beat iot.tasks.iot_sms_replies_sync": "records SMS replies",
+    "beat iot.tasks.iot_events_sync": (
+        "records SIM events; a status change among them fires once (tests/iot/test_events.py)"
+    ),
+    "beat iot.tasks.iot_topups_reconcile": (
+        "charges or releases the hold of a top-up whose outcome is unknown, once, and never"
+        " buys: raced in tests/iot/test_topup_reconcile.py (concurrent reconcilers and the"
+        " buy call's late answer on PostgreSQL)"
+    ),
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
     "fulfilment.operator.refund_limit_for": "reads a setting",
