@@ -184,6 +184,16 @@ NO_MONEY = {
     "PAGE portal/esims/": "lists eSIMs",
     "PAGE portal/catalogue/": "lists bundles",
     "PAGE portal/iot/": "lists IoT SIMs; enables/disables the ticked ones (a bulk job)",
+    "PAGE portal/iot/sms/": "sends SMS (once per the form's key) and lists them",
+    "PAGE portal/iot/auto-topup/": "records the fleet's auto top-up setting",
+    "PAGE portal/iot/sims/<str:iccid>": (
+        "shows a SIM; reads it from the provider; records its auto top-up; sends it an SMS"
+    ),
+    "PAGE portal/iot/sims/<str:iccid>/topup": (
+        "buys through the API's service (iot.services.topup_buy) under the API's"
+        " idempotency, as the race entry 'B2B IoT SIM top-up'; a double confirm charges once"
+        " (tests/iot/test_portal.py)"
+    ),
     "PAGE portal/billing/": "shows the statement",
     "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
     "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
