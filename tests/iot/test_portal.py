@@ -193,16 +193,16 @@ def test_auto_top_up_per_sim_and_for_the_fleet(fake):
 def test_test_mode_tops_up_a_simulated_sim_with_play_money():
     from django.core.cache import cache
 
+    from billing.play_money import vendor_test_environment_open
     from billing.selectors import vendor_balance
     from iot.models import IotTopup
     from sandbox.iot import sandbox_iot_fleet_create
-    from vendors.services import vendor_test_environment
 
     cache.clear()
     live = VendorFactory()
     portal = member_portal(live)
     portal.post(reverse("portal:mode"), {"mode": "test", "next": "/portal/iot/"})
-    test_env, _ = vendor_test_environment(vendor=live)
+    test_env = vendor_test_environment_open(vendor=live)  # opened with play money
     [sim] = sandbox_iot_fleet_create(vendor=test_env, size=1)
     before = vendor_balance(vendor=test_env).available.amount
     assert before > 0  # play money
