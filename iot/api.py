@@ -125,7 +125,7 @@ class SmsSerializer(serializers.Serializer):
     livemode = serializers.BooleanField()
 
 
-class EventSerializer(serializers.Serializer):
+class SimEventSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     iccid = serializers.CharField(source="sim.iccid")
     kind = serializers.CharField(
@@ -393,7 +393,7 @@ class JobDetailApi(VendorApiMixin, APIView):
 class EventListApi(VendorApiMixin, generics.ListAPIView):
     """The fleet's SIM events, newest first (filters: kind, iccid, since)."""
 
-    serializer_class = EventSerializer
+    serializer_class = SimEventSerializer
     pagination_class = SmsCursorPagination
 
     def get_queryset(self) -> QuerySet[IotSimEvent]:
@@ -424,7 +424,7 @@ class SimEventListApi(EventListApi):
 class SimEventSyncApi(SimActionApi):
     """Read the SIM's latest events from the provider now (also read on a schedule)."""
 
-    answer_serializer = EventSerializer
+    answer_serializer = SimEventSerializer
     answer_many = True
 
     def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
