@@ -61,6 +61,10 @@ class Bundle(models.Model):
     featured = models.BooleanField(default=False)
     # computed
     retail_amount = models.BigIntegerField(help_text="minor units; recomputed on sync/reprice")
+    # The price list in each currency customers may choose (CUSTOMER_CURRENCIES), built
+    # when the catalogue is synced or repriced: {"EUR": {"amount", "cost", "rate", "day"}}
+    # (catalogue/fx.py, `bundle_price_lists_build`).
+    prices = models.JSONField(default=dict, blank=True, db_default={})
     is_active = models.BooleanField(default=True, help_text="false once the provider drops it")
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)

@@ -18,6 +18,7 @@ from providers import Provider, ProviderBundle, get_provider
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 
+from .fx import bundle_price_lists_build
 from .models import Bundle, BundleOffer, BundlePriceHistory, Country, PriceRule, Region
 from .pricing import RuleBook, bundle_retail_amount
 from .selectors import CATALOGUE_VERSION_KEY, catalogue_cache_version_forget
@@ -232,6 +233,8 @@ def _apply_sync(remote: list[ProviderBundle], *, provider_name: str) -> SyncResu
             is_active=False, deactivated_at=now
         )
         Bundle.objects.filter(is_active=True).update(last_synced_at=now)
+        # The customers' currencies' price lists, converted once here at the day's rates.
+        bundle_price_lists_build(day=timezone.localdate())
         transaction.on_commit(catalogue_cache_bump)
     n_countries = len({c.iso for b in remote for c in b.countries})
     return SyncResult(len(to_create), len(to_update), deactivated, unchanged, n_countries)
@@ -352,6 +355,8 @@ def catalogue_reprice() -> int:
                 changed.append(bundle)
         Bundle.objects.bulk_update(changed, ["retail_amount"], batch_size=500)
         _price_history_record(changed, reason="reprice")
+        # The customers' currencies' price lists follow the new prices (same rates).
+        bundle_price_lists_build(day=timezone.localdate(), bundles=bundles)
         transaction.on_commit(catalogue_cache_bump)
     return len(changed)
 

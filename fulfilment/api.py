@@ -89,6 +89,16 @@ class OrderListCreateApi(generics.ListAPIView):
             default=False,
             help_text="keep the card this order is paid with for auto top-ups (consent)",
         )
+        currency = serializers.CharField(
+            max_length=3,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text=(
+                "ISO 4217: price and pay the order in one of the currencies customers may "
+                "choose (the catalogue's `?currency=`); omitted, the catalogue's own"
+            ),
+        )
 
     class OutputSerializer(CustomerOrderOutputSerializer):
         pass
@@ -119,6 +129,7 @@ class OrderListCreateApi(generics.ListAPIView):
             quantity=data.validated_data["quantity"],
             client_ip=client_ip(request),
             save_card=data.validated_data["save_card"],
+            currency=data.validated_data["currency"],
         )
         order = selectors.order_get_for_buyer(order_id=order.pk, customer=request.user)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)

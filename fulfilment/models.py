@@ -159,3 +159,29 @@ class ProviderRefund(models.Model):
     @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
+
+
+class TestModeEmail(models.Model):
+    """An email to a traveller that a test-mode order would have sent: kept here and shown
+    in the portal's test outbox instead (as Stripe's test mode does), never sent, so test
+    orders placed with a real address reach nobody."""
+
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    livemode = models.BooleanField(default=False, help_text="always false: test mode's mail")
+    to = models.CharField(max_length=320)
+    from_email = models.CharField(max_length=320)
+    reply_to = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=998)
+    body = models.TextField(help_text="the text part, as it would have been sent")
+    html = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["vendor", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"test-mode email to {self.to}: {self.subject}"

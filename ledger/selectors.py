@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
-from ledger.models import Account, Entry, NormalSide
+from ledger.models import Account, Entry, NormalSide, Purpose, Transaction
 from ttelgo.money import Money
 
 
@@ -95,3 +95,29 @@ def entries_sum_by_reference(
         .annotate(total=Sum("amount"))
     )
     return {r["transaction__reference"]: int(r["total"]) for r in rows}
+
+
+def order_refunded_sum(*, order_id: int, currency: str) -> int:
+    """What an order's refunds gave back so far (minor units, `currency`): a customer's
+    card refunds and a vendor's order refunds, each the debit of the refunds account.
+    Disputes are not refunds."""
+    total = Entry.objects.filter(
+        transaction__order_id=order_id,
+        transaction__kind__in=(Transaction.Kind.B2C_REFUND, Transaction.Kind.ORDER_REFUND),
+        account__purpose=Purpose.REFUNDS,
+        account__currency=currency,
+        amount__gt=0,
+    ).aggregate(total=Coalesce(Sum("amount"), 0))["total"]
+    return int(total)
+
+
+def order_tax_reversed_sum(*, order_id: int, currency: str) -> int:
+    """The VAT of an order given back so far by its refunds (the debits of tax_payable)."""
+    total = Entry.objects.filter(
+        transaction__order_id=order_id,
+        transaction__kind=Transaction.Kind.SALE_TAX,
+        account__purpose=Purpose.TAX_PAYABLE,
+        account__currency=currency,
+        amount__gt=0,
+    ).aggregate(total=Coalesce(Sum("amount"), 0))["total"]
+    return int(total)

@@ -168,13 +168,14 @@ def order_refund_recorded(
     reason = f"{label}: {reason}" if reason else label
     with transaction.atomic():
         order = order_qs_select_for_update().get(pk=order_id)
+        # The VAT the refunds so far give back (in part or in full, B2C or B2B).
+        order_tax_reverse(order=order)
         if fully_refunded and order.status in (
             S.AWAITING_PAYMENT,
             S.PAID,
             S.IN_REVIEW,
             S.COMPLETED,
         ):
-            order_tax_reverse(order=order)
             return order_transition(order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason)
         order_event_record(
             order=order,

@@ -54,6 +54,8 @@ class Vendor(models.Model):
         default=0, help_text="minor units; wallet.low_balance fires below it (0 = off)"
     )
     country = models.CharField(max_length=2, blank=True)
+    # The portal shows every time in this zone, named (an IANA name, e.g. Europe/Madrid).
+    timezone = models.CharField(max_length=64, default="UTC", db_default="UTC")
     # A business buyer's VAT number, and whether VIES validated it when it was recorded
     # (ttelgo/tax.py: a validated number from another EU country is reverse-charged).
     vat_number = models.CharField(max_length=20, blank=True, default="", db_default="")

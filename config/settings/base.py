@@ -200,6 +200,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "webhooks.tasks.esim_callback_process",
         "webhooks.tasks.inbound_event_process",
         "payments.tasks.order_payment_refund",
+        "payments.tasks.topup_receipt_email",
         "fulfilment.tasks.order_esims_email",
         "portal.tasks.bulk_order_place",
         "fulfilment.tasks.customer_email",
@@ -477,6 +478,9 @@ FX_SOURCE_CLASS = env.str(
         else "catalogue.fx.EcbFxSource"
     ),
 )
+# The currencies customers may choose to see prices and pay in, besides the catalogue's own
+# (catalogue/fx.py builds a price list per currency at each sync/reprice). Empty: none.
+CUSTOMER_CURRENCIES: list[str] = env.list("CUSTOMER_CURRENCIES", default=[])
 FX_FIXED_RATES: dict[str, str] = {
     "USD": "1.0800",
     "GBP": "0.8500",

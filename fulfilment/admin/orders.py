@@ -307,7 +307,7 @@ class OrderActionsMixin:
 
     @display(description="wholesale cost")
     def cost_display(self, obj: Order) -> str:
-        return str(Money(obj.cost_total, obj.currency))
+        return str(obj.cost)
 
     @display(description="buyer")
     def buyer(self, obj: Order) -> str:

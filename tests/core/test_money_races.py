@@ -208,6 +208,7 @@ NO_MONEY = {
     "PAGE portal/auto-topups/<int:rule_id>/<slug:action>": "pauses or resumes a rule",
     "PAGE portal/support/": "support",
     "PAGE portal/webhooks/": "webhook configuration",
+    "PAGE portal/billing/tax": "the vendor's tax details (country, VAT number)",
     "PAGE portal/webhooks/<int:endpoint_id>/edit": "webhook configuration",
     "PAGE portal/webhooks/deliveries/<int:delivery_id>": "webhook configuration",
     "PAGE portal/webhooks/deliveries/retry": "resends deliveries",
