@@ -228,6 +228,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "iot.tasks.iot_usage_sync",
         "iot.tasks.iot_sms_replies_sync",
         "iot.tasks.iot_bulk_job_run",
+        "iot.tasks.iot_events_sync",
+        "iot.tasks.iot_topups_reconcile",
         "fulfilment.tasks.auto_topups_expiry_check",
         "fulfilment.tasks.orders_delivery_guarantee",
         "fulfilment.tasks.orders_late_deliveries_revoke",
@@ -344,6 +346,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "iot-usage-sync": {"task": "iot.tasks.iot_usage_sync", "schedule": 3600.0},
     "iot-sms-replies-sync": {"task": "iot.tasks.iot_sms_replies_sync", "schedule": 60.0},
+    "iot-events-sync": {"task": "iot.tasks.iot_events_sync", "schedule": 600.0},
+    # Top-ups whose buy call ended without an answer: charged or released once.
+    "iot-topups-reconcile": {"task": "iot.tasks.iot_topups_reconcile", "schedule": 300.0},
     # Ready stock (docs/STOCK.md): bought up to its target below the floor; given back to
     # the provider before its refund window closes.
     "stock-refill": {"task": "fulfilment.tasks.stock_refill", "schedule": 60.0},
@@ -735,5 +740,15 @@ IOT_TOPUP_DATA_MB = env.int("IOT_TOPUP_DATA_MB", default=500)
 IOT_TOPUP_SMS = env.int("IOT_TOPUP_SMS", default=250)
 # A SIM's quota alert fires when less than this share is left (1NCE warns at 20 %).
 IOT_QUOTA_THRESHOLD_PERCENT = env.int("IOT_QUOTA_THRESHOLD_PERCENT", default=20)
+# SIM events read per beat run (one call each, within the /sims limit: 2,000 at 10/s is
+# 200 s of a 600 s period); a fleet larger than that is walked over several runs.
+IOT_EVENTS_SYNC_BATCH = env.int("IOT_EVENTS_SYNC_BATCH", default=2000)
+# A top-up whose buy call ended without an answer is reconciled after this long ...
+IOT_TOPUP_RECONCILE_AFTER_SECONDS = env.int("IOT_TOPUP_RECONCILE_AFTER_SECONDS", default=120)
+# ... and released when the provider still shows no trace of it this long after.
+IOT_TOPUP_RECONCILE_GIVE_UP_SECONDS = env.int("IOT_TOPUP_RECONCILE_GIVE_UP_SECONDS", default=1800)
+# A top-up still `reserved` this long after it was made without an unknown outcome: its
+# process died during the buy call (far longer than any call's timeouts and retries).
+IOT_TOPUP_STALE_SECONDS = env.int("IOT_TOPUP_STALE_SECONDS", default=3600)
 # The simulated fleet of a vendor's test environment.
 SANDBOX_IOT_PROVIDER_CLASS = "sandbox.iot.SandboxIotProvider"
