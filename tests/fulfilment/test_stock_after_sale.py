@@ -1,0 +1,64 @@
+"""After a sale from stock: the eSIM a vendor bought from stock is handled afterwards
+(refund, revocation, usage, top-ups) by the provider that issued it, its money comes back
+once and the eSIM never goes back to stock."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+
+from fulfilment.routing import esim_provider
+from fulfilment.stock.models import StockEsim
+from ledger.models import Purpose
+from ledger.services import stock_purchase_record
+from tests.factories import VendorFactory
+from tests.fulfilment.stock_helpers import stock_esims, stock_setting
+from tests.fulfilment.test_stock_sale import COST, balance, order_via_api
+from tests.orders.factories import bundles_create, fund, vendor_client
+from tests.orders.helpers import assert_ledger_sound, post
+from ttelgo.money import Money
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def vendor_api(db):
+    bundles_create()
+    vendor = VendorFactory(currency="USD")
+    fund(vendor, 100_000)
+    return vendor_client(vendor)
+
+
+def test_a_stock_esim_bought_from_another_provider_is_refunded_at_that_provider(
+    vendor_api, settings
+):
+    # Stock was bought from the bundle's best route, here not the default provider.
+    settings.ESIM_PROVIDER = "sandbox"
+    settings.ESIM_PROVIDERS = ["sandbox", "airalo"]
+    stock_setting()
+    [row] = stock_esims(1, cost=COST)
+    StockEsim.objects.filter(pk=row.pk).update(provider="airalo")
+    stock_purchase_record(cost=Money(COST, "USD"), reference="stock-test:airalo")
+    body = order_via_api(vendor_api).json()
+    assert body["status"] == "completed"
+    iccid = body["esims"][0]["iccid"]
+    assert iccid == row.iccid
+    # Usage, top-ups and refunds of the eSIM go to the provider that issued it.
+    assert esim_provider(iccid) == "airalo"
+
+    client = mock.Mock()
+    with mock.patch("fulfilment.revocation.get_provider", return_value=client) as get:
+        response = post(
+            vendor_api, f"/api/v1/vendor/esims/{iccid}/refund", {"reason": "not travelling"}
+        )
+    assert response.status_code == 201, response.content
+    assert get.call_args.kwargs.get("name") == "airalo"
+    client.revoke_bundle.assert_called_once()
+    # Money back once: the cost left cost of sales for the refund receivable, stock is
+    # not refilled by it and the eSIM stays sold.
+    assert balance(Purpose.COGS) == 0
+    assert balance(Purpose.PROVIDER_REFUND_RECEIVABLE) == COST
+    assert balance(Purpose.INVENTORY) == 0
+    assert StockEsim.objects.get(pk=row.pk).status == StockEsim.Status.SOLD
+    assert_ledger_sound()
