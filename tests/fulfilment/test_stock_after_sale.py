@@ -4,9 +4,11 @@ once and the eSIM never goes back to stock."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.utils import timezone
 
 from fulfilment.routing import esim_provider
 from fulfilment.stock.models import StockEsim
@@ -62,3 +64,18 @@ def test_a_stock_esim_bought_from_another_provider_is_refunded_at_that_provider(
     assert balance(Purpose.INVENTORY) == 0
     assert StockEsim.objects.get(pk=row.pk).status == StockEsim.Status.SOLD
     assert_ledger_sound()
+
+
+def test_stock_being_given_back_is_still_inventory_for_reconciliation(vendor_api, settings):
+    """An eSIM marked for giving back (an operator's release, the ageing mark, or one an
+    outage left `revoking` for the next run) keeps its cost in inventory until the
+    provider settles it: reconciliation sees no difference meanwhile."""
+    from fulfilment.stock.ageing import stock_ageing_mark
+    from reconciliation.services import reconciliation_run
+    from tests.fulfilment.test_stock_sale import _bought_at_sandbox, _codes
+
+    rows = _bought_at_sandbox(2)
+    StockEsim.objects.filter(pk=rows[0].pk).update(purchased_at=timezone.now() - timedelta(days=90))
+    assert stock_ageing_mark() == 1
+    assert balance(Purpose.INVENTORY) == 2 * COST
+    assert _codes(reconciliation_run()) == []
