@@ -84,22 +84,23 @@ def _lines(account: Account, start: datetime, end: datetime) -> list[dict[str, A
 
 
 def _tax_of(account: Account, start: datetime, end: datetime) -> int:
-    """The VAT booked (ledger `sale_tax`) on the orders this receivable was charged for in
-    the period, less what was reversed: the part of the invoice's total that is tax."""
+    """The VAT booked (ledger `sale_tax`) in the period on orders charged to this
+    receivable, less the VAT its refunds in the period gave back: the part of the
+    invoice's total that is tax. A refund of an order invoiced in an earlier month is a
+    credit on the month it is given in (its negative line and its negative VAT), never a
+    change to the closed invoice."""
     order_ids = (
-        Entry.objects.filter(
-            account=account,
-            transaction__created_at__gte=start,
-            transaction__created_at__lt=end,
-            transaction__order_id__isnull=False,
-        )
-        .values_list("transaction__order_id", flat=True)
-        .distinct()
+        Entry.objects.filter(account=account, transaction__order_id__isnull=False)
+        .order_by()
+        .values("transaction__order_id")
     )
     total = Entry.objects.filter(
         transaction__kind=Transaction.Kind.SALE_TAX,
-        transaction__order_id__in=list(order_ids),
+        transaction__order_id__in=order_ids,
+        transaction__created_at__gte=start,
+        transaction__created_at__lt=end,
         account__purpose=Purpose.TAX_PAYABLE,
+        account__currency=account.currency,
     ).aggregate(s=Sum("amount"))["s"]
     return -int(total or 0)  # credits of a liability
 

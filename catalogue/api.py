@@ -18,24 +18,31 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from ttelgo.errors import DomainError
 from ttelgo.fields import MoneyField
 from vendors.auth import VendorApiMixin
 
+from .fx import bundle_price_in
 from .models import Bundle
-from .pricing import retail_price, vendor_price
+from .pricing import pricing_key, retail_price, vendor_price
 from .selectors import (
     bundle_get_public,
     bundle_list_sellable,
     catalogue_cache_version,
     country_list_with_offers,
 )
-from .serializers import BundleBaseOutputSerializer, CatalogueFilterSerializer, bundle_fields
+from .serializers import (
+    BundleBaseOutputSerializer,
+    CatalogueFilterSerializer,
+    bundle_fields,
+    currency_choice_check,
+)
 
 CACHE_SECONDS = 600
 BAD_QUERY = OpenApiResponse(description="Error envelope, code `validation_error`.")
@@ -112,6 +119,28 @@ class PublicCachedMixin:
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
+CURRENCY_PARAM = OpenApiParameter(
+    "currency",
+    str,
+    required=False,
+    description=(
+        "ISO 4217: the price in one of the currencies customers may choose "
+        "(CUSTOMER_CURRENCIES); omitted, the catalogue's own"
+    ),
+)
+
+
+def _currency(request: Any) -> str:
+    """The `?currency=` a customer chose ("" for the catalogue's own); a currency they may
+    not choose is a validation_error under `currency`."""
+    try:
+        return currency_choice_check(str(request.query_params.get("currency", "")))
+    except serializers.ValidationError as exc:
+        raise DomainError(
+            "validation_error", "Unknown currency.", details={"currency": list(exc.detail)}
+        ) from exc
+
+
 def _filters(request: Request) -> dict[str, Any]:
     params = CatalogueFilterSerializer(data=request.query_params.dict())
     params.is_valid(raise_exception=True)
@@ -153,7 +182,11 @@ class CatalogueBundleListApi(PublicCachedMixin, generics.ListAPIView):
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         page = args[0] if args else []
-        rows = [{**bundle_fields(b), "price": retail_price(b)} for b in page]
+        currency = _currency(self.request)
+        rows = [
+            {**bundle_fields(b), "price": bundle_price_in(bundle=b, currency=currency).price}
+            for b in page
+        ]
         return self.OutputSerializer(rows, many=True)
 
     @extend_schema(
@@ -175,6 +208,7 @@ class CatalogueBundleDetailApi(PublicCachedMixin, APIView):
         pass
 
     @extend_schema(
+        parameters=[CURRENCY_PARAM],
         responses={
             200: OutputSerializer,
             404: OpenApiResponse(description="Unknown or unavailable code: `not_found`."),
@@ -182,10 +216,15 @@ class CatalogueBundleDetailApi(PublicCachedMixin, APIView):
         tags=["catalogue"],
     )
     def get(self, request: Request, code: str) -> HttpResponse:
+        currency = _currency(request)
+
         def build() -> Any:
             bundle = bundle_get_public(code=code)
             return self.OutputSerializer(
-                {**bundle_fields(bundle), "price": retail_price(bundle)}
+                {
+                    **bundle_fields(bundle),
+                    "price": bundle_price_in(bundle=bundle, currency=currency).price,
+                }
             ).data
 
         return cached_json(request, self.cache_scope, build)
@@ -217,8 +256,9 @@ class VendorCatalogueListApi(VendorApiMixin, generics.ListAPIView):
 
     def cache_scope_for(self, vendor: Any) -> str:
         """What the cached answer depends on besides the path and the catalogue version:
-        prices depend only on the discount, so vendors on the same tier share entries."""
-        return f"vendor-catalogue:{vendor.discount_bps}"
+        prices depend only on the discount (and a sub-vendor's chain of markups), so vendors
+        on the same tier share entries."""
+        return f"vendor-catalogue:{pricing_key(vendor)}"
 
     @extend_schema(
         parameters=[CatalogueFilterSerializer],

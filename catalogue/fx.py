@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -24,7 +25,7 @@ import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from catalogue.models import FxRate
+from catalogue.models import Bundle, FxRate
 from catalogue.pricing import minimum_price
 from ttelgo.errors import DomainError
 from ttelgo.money import Money, exponent
@@ -133,3 +134,95 @@ def price_convert(
     return ConvertedPrice(
         price=Money(max(converted.amount, floor), currency), cost=converted_cost, rate=rate
     )
+
+
+# --- customers' currencies: price lists built once, read per sale ------------------------
+
+
+def customer_currencies() -> list[str]:
+    """The currencies customers may see prices and pay in (`CUSTOMER_CURRENCIES`), besides
+    each bundle's own."""
+    return [str(c).upper() for c in settings.CUSTOMER_CURRENCIES]
+
+
+def bundle_price_lists_build(*, day: date, bundles: Iterable[Bundle] | None = None) -> int:
+    """Convert every active bundle's retail price and cost into each customer currency at
+    the day's stored rate (`price_convert`: rounded up, never below the converted cost plus
+    the minimum margin) and keep them on the bundle (`Bundle.prices`). A currency with no
+    stored rate keeps its last list. Returns how many bundles changed."""
+    currencies = customer_currencies()
+    if not currencies:
+        return 0
+    rows = list(bundles) if bundles is not None else list(Bundle.objects.filter(is_active=True))
+    rates: dict[tuple[str, str], Decimal | None] = {}
+    changed: list[Bundle] = []
+    for bundle in rows:
+        prices = dict(bundle.prices or {})
+        for currency in currencies:
+            if currency == bundle.currency:
+                continue
+            key = (bundle.currency, currency)
+            if key not in rates:
+                try:
+                    rates[key] = fx_rate(base=bundle.currency, quote=currency, day=day)
+                except DomainError:
+                    rates[key] = None
+            rate = rates[key]
+            if rate is None:
+                continue
+            converted = price_convert(
+                price=Money(bundle.retail_amount, bundle.currency),
+                cost=Money(bundle.cost_amount, bundle.currency),
+                currency=currency,
+                rate=rate,
+            )
+            amount = converted.price.amount
+            if exponent(currency) == 3:
+                # Card gateways charge three-decimal currencies in tens of their minor
+                # unit (Stripe: the last digit 0): up to the next ten, above the floor.
+                amount = -(-amount // 10) * 10
+            prices[currency] = {
+                "amount": amount,
+                "cost": converted.cost.amount,
+                "rate": str(rate),
+                "day": day.isoformat(),
+            }
+        if prices != bundle.prices:
+            bundle.prices = prices
+            changed.append(bundle)
+    Bundle.objects.bulk_update(changed, ["prices"], batch_size=500)
+    return len(changed)
+
+
+@dataclass(frozen=True)
+class BundlePrice:
+    price: Money
+    cost: Money
+
+
+def bundle_price_in(*, bundle: Bundle, currency: str = "") -> BundlePrice:
+    """A bundle's retail price and cost in `currency` as its price list holds them (no
+    conversion here: the list was built once). "" or the bundle's own currency: its
+    retail price. A currency customers may not choose, or one the list has no price in
+    yet, is a validation_error on `currency`."""
+    currency = (currency or "").upper()
+    if not currency or currency == bundle.currency:
+        return BundlePrice(
+            Money(bundle.retail_amount, bundle.currency),
+            Money(bundle.cost_amount, bundle.currency),
+        )
+    if currency not in customer_currencies():
+        allowed = ", ".join([bundle.currency, *customer_currencies()])
+        raise DomainError(
+            "validation_error",
+            f"Prices are shown in {allowed}.",
+            details={"currency": [f"One of {allowed}."]},
+        )
+    entry = (bundle.prices or {}).get(currency)
+    if not entry:
+        raise DomainError(
+            "validation_error",
+            f"This bundle has no price in {currency} yet.",
+            details={"currency": [f"No price in {currency} yet; try later."]},
+        )
+    return BundlePrice(Money(int(entry["amount"]), currency), Money(int(entry["cost"]), currency))

@@ -11,6 +11,7 @@ from ttelgo.fields import MoneyField
 from ttelgo.filters import QueryFilters
 from ttelgo.money import Money
 
+from .fx import customer_currencies
 from .models import Bundle, Country, Region
 from .selectors import ORDERINGS
 
@@ -37,6 +38,15 @@ class CatalogueFilterSerializer(QueryFilters):
         help_text="upper bound on the retail price, in the catalogue currency",
     )
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
+    currency = serializers.CharField(
+        required=False,
+        max_length=3,
+        help_text=(
+            "ISO 4217: show prices in one of the currencies customers may choose "
+            "(CUSTOMER_CURRENCIES), converted once when the price list was built; omitted, "
+            "the catalogue's own. Order with the same `currency` to pay in it"
+        ),
+    )
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 
@@ -50,8 +60,12 @@ class CatalogueFilterSerializer(QueryFilters):
             raise serializers.ValidationError(f"Unknown region {value}.")
         return value
 
+    def validate_currency(self, value: str) -> str:
+        return currency_choice_check(value)
+
     def to_filters(self) -> dict[str, Any]:
         data = dict(self.validated_data)
+        data.pop("currency", None)  # how prices are shown, not which bundles
         data.pop("page", None)
         data.pop("page_size", None)
         if data.get("max_price") is not None:
@@ -59,6 +73,15 @@ class CatalogueFilterSerializer(QueryFilters):
                 data["max_price"], settings.DEFAULT_CURRENCY
             ).amount
         return data
+
+
+def currency_choice_check(value: str) -> str:
+    """A currency a customer may choose (the catalogue's own or CUSTOMER_CURRENCIES)."""
+    value = (value or "").upper()
+    allowed = [settings.DEFAULT_CURRENCY, *customer_currencies()]
+    if value and value not in allowed:
+        raise serializers.ValidationError(f"One of {', '.join(allowed)}.")
+    return value
 
 
 def bundle_fields(bundle: Bundle) -> dict[str, Any]:

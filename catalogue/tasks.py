@@ -6,10 +6,12 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from providers import ProviderRateLimited, ProviderUnavailable, get_provider
 from ttelgo.transient import DATABASE_FAULTS
 
+from .fx import fx_rates_refresh
 from .services import catalogue_offers_sync
 from .services import catalogue_reprice as _catalogue_reprice
 from .services import catalogue_sync as _catalogue_sync
@@ -24,6 +26,10 @@ from .services import catalogue_sync as _catalogue_sync
     max_retries=3,
 )
 def catalogue_sync() -> dict[str, Any]:
+    if settings.CUSTOMER_CURRENCIES:
+        # Today's exchange rates first (an HTTP call, outside any transaction): the sync
+        # builds the customers' currencies' price lists with them.
+        fx_rates_refresh(day=timezone.localdate())
     result = _catalogue_sync()
     offers = {}
     # The other enabled providers' packages become offers of the products just synced.

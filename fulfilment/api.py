@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.subvendors import sub_vendor_in_tree
 from catalogue.qr import qr_png, qr_svg
 from fulfilment.models import Esim
 from fulfilment.notifications import esim_delivery_resend
@@ -66,6 +67,9 @@ class CustomerOrderFilters(QueryFilters):
 
 class VendorOrderFilters(CustomerOrderFilters):
     customer_reference = serializers.CharField(max_length=255, required=False)
+    sub_vendor = serializers.IntegerField(
+        required=False, min_value=1, help_text="the orders of this sub-vendor of yours (any level)"
+    )
     created_from = serializers.DateTimeField(required=False)
     created_to = serializers.DateTimeField(required=False)
 
@@ -88,6 +92,16 @@ class OrderListCreateApi(generics.ListAPIView):
             required=False,
             default=False,
             help_text="keep the card this order is paid with for auto top-ups (consent)",
+        )
+        currency = serializers.CharField(
+            max_length=3,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text=(
+                "ISO 4217: price and pay the order in one of the currencies customers may "
+                "choose (the catalogue's `?currency=`); omitted, the catalogue's own"
+            ),
         )
 
     class OutputSerializer(CustomerOrderOutputSerializer):
@@ -119,6 +133,7 @@ class OrderListCreateApi(generics.ListAPIView):
             quantity=data.validated_data["quantity"],
             client_ip=client_ip(request),
             save_card=data.validated_data["save_card"],
+            currency=data.validated_data["currency"],
         )
         order = selectors.order_get_for_buyer(order_id=order.pk, customer=request.user)
         return Response(self.OutputSerializer(order).data, status=status.HTTP_201_CREATED)
@@ -335,10 +350,11 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
-        return selectors.order_list_for_buyer(
-            vendor=self.request.vendor,  # type: ignore[attr-defined]
-            **query_filters(self.request, VendorOrderFilters),
-        )
+        filters = query_filters(self.request, VendorOrderFilters)
+        buyer = self.request.vendor  # type: ignore[attr-defined]
+        if "sub_vendor" in filters:  # a parent sees its sub-vendors' orders, no one else's
+            buyer = sub_vendor_in_tree(vendor=buyer, sub_vendor_id=filters.pop("sub_vendor"))
+        return selectors.order_list_for_buyer(vendor=buyer, **filters)
 
     @extend_schema(parameters=[VendorOrderFilters])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

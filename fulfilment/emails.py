@@ -21,11 +21,12 @@ from email.utils import formataddr, parseaddr
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.utils.translation import gettext, ngettext
 
 from catalogue.qr import apple_install_url, qr_png
 from fulfilment.links import esim_page_url
-from fulfilment.models import Esim
+from fulfilment.models import Esim, TestModeEmail
 from orders.models import Order
 from ttelgo.emails import templated_email
 from ttelgo.outbox import task_enqueue
@@ -178,5 +179,25 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
         image.add_header("Content-ID", f"<{card['cid']}>")
         image.add_header("Content-Disposition", "inline", filename=f"{card['cid']}.png")
         message.attach(image)
-    message.send()
+    email_send_or_keep(message, order=order)
     return True
+
+
+def email_send_or_keep(message: EmailMultiAlternatives, *, order: Order) -> None:
+    """Send `message` about a live order; about a test-mode order, keep it in the vendor's
+    test outbox (the portal lists it) and send nothing: a test order reaches no traveller,
+    whatever address it was given."""
+    if order.livemode or order.vendor_id is None:
+        message.send()
+        return
+    html = next((body for body, kind in message.alternatives if kind == "text/html"), "")
+    TestModeEmail.objects.create(
+        vendor_id=order.vendor_id,
+        order=order,
+        to=", ".join(message.to),
+        from_email=message.from_email,
+        reply_to=", ".join(message.reply_to),
+        subject=str(message.subject),
+        body=str(message.body),
+        html=str(html),
+    )

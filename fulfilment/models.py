@@ -127,7 +127,8 @@ class EsimRefund(models.Model):
 class ProviderRefund(models.Model):
     """What the provider owes us for a bundle it took back (a revocation with a refund to
     our balance). Booked as a receivable when the bundle is revoked; `received` once the
-    provider reports the bundle revoked (the refund is then on our balance)."""
+    provider reports the bundle revoked (the refund is then on our balance), or, for a
+    provider that pays back in credit (Airalo), once a credit is matched to it."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -141,6 +142,12 @@ class ProviderRefund(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    # Who owes it ("" before refunds recorded it: the default provider). Airalo pays back
+    # in credit after a manual review: its refunds clear when a credit is matched to them.
+    provider = models.CharField(max_length=20, blank=True, default="")
+    credit_reference = models.CharField(
+        max_length=100, blank=True, default="", help_text="the provider's credit it came back in"
+    )
 
     class Meta:
         db_table = "orders_providerrefund"
@@ -159,3 +166,29 @@ class ProviderRefund(models.Model):
     @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
+
+
+class TestModeEmail(models.Model):
+    """An email to a traveller that a test-mode order would have sent: kept here and shown
+    in the portal's test outbox instead (as Stripe's test mode does), never sent, so test
+    orders placed with a real address reach nobody."""
+
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    livemode = models.BooleanField(default=False, help_text="always false: test mode's mail")
+    to = models.CharField(max_length=320)
+    from_email = models.CharField(max_length=320)
+    reply_to = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=998)
+    body = models.TextField(help_text="the text part, as it would have been sent")
+    html = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["vendor", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"test-mode email to {self.to}: {self.subject}"

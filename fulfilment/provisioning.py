@@ -493,7 +493,7 @@ def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
                 if e.iccid not in known
             ]
         )
-        cost = placed.total if placed.total is not None else Money(order.cost_total, order.currency)
+        cost = placed.total if placed.total is not None else order.cost
         order = _settle_money_and_complete(
             order=order, provider_reference=placed.reference, cost=cost
         )
@@ -528,7 +528,7 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
         order = _settle_money_and_complete(
             order=order,
             provider_reference=provider_reference,
-            cost=cost or Money(order.cost_total, order.currency),
+            cost=cost or order.cost,
         )
         if not _completed_notify(order):
             return Outcome("completed", reason="refunded while provisioning")
@@ -608,6 +608,7 @@ def _settle_money_and_complete(
         ),
         provider_reference=provider_reference,
         cost_total=cost.amount,
+        cost_currency="" if cost.currency == order.currency else cost.currency,
         provisioning_lease_until=None,
         provisioning_queued_until=None,
     )

@@ -62,7 +62,7 @@ def esim_refund_share(*, order: Order, esim: Esim) -> tuple[Money, Money]:
     at = ids.index(esim.pk) if esim.pk in ids else 0
     price = _shares(order.total, len(ids))[at]
     cost = _shares(order.cost_total, len(ids))[at]
-    return Money(price, order.currency), Money(cost, order.currency)
+    return Money(price, order.currency), Money(cost, order.cost.currency)
 
 
 def _provider_revoke(*, iccid: str, bundle_code: str, livemode: bool) -> bool:
@@ -214,7 +214,7 @@ def _order_esims_revoke(*, order: Order, actor: Any) -> Revocation:
             order=order,
             esim=target,
             bundle_code=bundle_code,
-            cost=Money(order.cost_total, order.currency),
+            cost=order.cost,
             actor=actor,
             whole=False,
         )

@@ -49,6 +49,10 @@ class Order(models.Model):
     currency = models.CharField(max_length=3)
     total = models.BigIntegerField(help_text="minor units: what the buyer pays")
     cost_total = models.BigIntegerField(default=0, help_text="minor units: wholesale cost")
+    # The wholesale cost's currency (the provider's): "" means the order's own. A customer
+    # paying in a currency of their choice (CUSTOMER_CURRENCIES) pays in one, we buy in
+    # the other; each is booked in its own (docs/MONEY.md).
+    cost_currency = models.CharField(max_length=3, blank=True, default="", db_default="")
     # VAT of the sale (ttelgo/tax.py), fixed when the order is placed: the part of `total`
     # that is tax (prices are tax-inclusive), under which treatment, at whose rate, and
     # both parties' VAT numbers as the invoice and receipt show them.
@@ -160,6 +164,11 @@ class Order(models.Model):
     # The eSIMs delivered: fulfilment's rows, reached through the `esims` reverse relation
     # (orders never imports fulfilment).
     known_esims: list[Any] | None = None
+
+    @property
+    def cost(self) -> Money:
+        """The wholesale cost, in its own currency."""
+        return Money(self.cost_total, self.cost_currency or self.currency)
 
     @property
     def total_display(self) -> str:

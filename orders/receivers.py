@@ -83,8 +83,14 @@ def order_payment_succeeded(*, order_id: int) -> Order:
             return order
         if order.status != S.AWAITING_PAYMENT:
             return order  # duplicate or out-of-order event: already handled
+        # A decline before this card went through is on the timeline; it is no longer
+        # the order's failure.
         order = order_transition(
-            order_id=order_id, to=S.PAID, expected=S.AWAITING_PAYMENT, reason="payment succeeded"
+            order_id=order_id,
+            to=S.PAID,
+            expected=S.AWAITING_PAYMENT,
+            reason="payment succeeded",
+            failure_reason="",
         )
         order_tax_book(order=order)
         reasons = order_fraud_assess(order=order)
@@ -168,13 +174,14 @@ def order_refund_recorded(
     reason = f"{label}: {reason}" if reason else label
     with transaction.atomic():
         order = order_qs_select_for_update().get(pk=order_id)
+        # The VAT the refunds so far give back (in part or in full, B2C or B2B).
+        order_tax_reverse(order=order)
         if fully_refunded and order.status in (
             S.AWAITING_PAYMENT,
             S.PAID,
             S.IN_REVIEW,
             S.COMPLETED,
         ):
-            order_tax_reverse(order=order)
             return order_transition(order_id=order_id, to=S.REFUNDED, actor=actor, reason=reason)
         order_event_record(
             order=order,

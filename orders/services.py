@@ -18,10 +18,12 @@ from billing.services import (
     vendor_order_reserve,
     vendor_order_void,
 )
+from catalogue.fx import bundle_price_in
 from catalogue.models import Bundle
-from catalogue.pricing import retail_price, vendor_price
+from catalogue.pricing import vendor_price_levels
 from catalogue.selectors import bundle_get_sellable
 from ledger.models import Transaction
+from ledger.selectors import order_refunded_sum, order_tax_reversed_sum
 from ledger.services import sale_tax_record, sale_tax_reverse
 from orders.fraud import rules as fraud
 from orders.lock_objects import order_qs_select_for_update
@@ -117,18 +119,44 @@ def order_tax_book(*, order: Order) -> None:
         )
 
 
+def order_tax_refund_due(*, tax: int, total: int, refunded: int) -> int:
+    """The VAT that refunds of `refunded` (of a sale's `total`, tax-inclusive) give back
+    altogether: the sale's `tax` in proportion, half up, all of it once the sale is
+    refunded in full. Computed on the running total, never per refund, so the parts add
+    up to the whole (no drift) and never exceed it."""
+    if tax <= 0 or refunded <= 0 or total <= 0:
+        return 0
+    if refunded >= total:
+        return tax
+    return min(tax, (2 * tax * refunded + total) // (2 * total))  # half up, in integers
+
+
 def order_tax_reverse(*, order: Order) -> None:
-    """A sale refunded in full: the VAT booked on it is no longer owed (tax_payable back
-    into refunds, which took the whole refund). Once per order; nothing if none was
-    booked."""
+    """A sale refunded in part or in full (a customer's card refund, a vendor's order
+    refund, B2B like B2C): the part of the VAT booked on it that the refunds so far give
+    back is no longer owed (tax_payable / refunds, which took the whole refund). Posts the
+    difference between what is due back for the running refunded total and what earlier
+    refunds gave back, under a reference naming that running total (idempotent: the same
+    refund seen twice posts once); the last refund's is `order:<id>:tax:refunded`. The
+    caller holds the order's lock. Nothing if no VAT was booked."""
     booked = Transaction.objects.filter(reference=f"order:{order.pk}:tax").exists()
-    if booked and order.tax_amount > 0:
-        sale_tax_reverse(
-            tax=Money(order.tax_amount, order.currency),
-            reference=f"order:{order.pk}:tax:refunded",
-            order_id=order.pk,
-            livemode=order.livemode,
-        )
+    if not booked or order.tax_amount <= 0:
+        return
+    refunded = order_refunded_sum(order_id=order.pk, currency=order.currency)
+    due = order_tax_refund_due(tax=order.tax_amount, total=order.total, refunded=refunded)
+    given = order_tax_reversed_sum(order_id=order.pk, currency=order.currency)
+    if due <= given:
+        return
+    full = refunded >= order.total
+    reference = (
+        f"order:{order.pk}:tax:refunded" if full else f"order:{order.pk}:tax:refund:{refunded}"
+    )
+    sale_tax_reverse(
+        tax=Money(due - given, order.currency),
+        reference=reference,
+        order_id=order.pk,
+        livemode=order.livemode,
+    )
 
 
 def _order_insert(
@@ -147,7 +175,9 @@ def _order_insert(
     review_reasons: list[str] | None = None,
     end_customer: tuple[str, str] = ("", ""),
 ) -> Order:
-    """The order row, its item and its first event (must run inside a transaction)."""
+    """The order row, its item and its first event (must run inside a transaction). The
+    cost is the bundle's, in its own currency (the provider's), whatever the price's."""
+    cost = bundle.cost_amount
     if not 1 <= quantity <= MAX_QUANTITY:
         raise DomainError(
             "validation_error",
@@ -175,7 +205,8 @@ def _order_insert(
         status=status,
         currency=unit_price.currency,
         total=unit_price.amount * quantity,
-        cost_total=bundle.cost_amount * quantity,
+        cost_total=cost * quantity,
+        cost_currency="" if bundle.currency == unit_price.currency else bundle.currency,
         customer_reference=customer_reference,
         target_iccid=target_iccid,
         client_ip=client_ip,
@@ -190,7 +221,7 @@ def _order_insert(
         bundle_name=bundle.name,
         quantity=quantity,
         unit_price=unit_price.amount,
-        unit_cost=bundle.cost_amount,
+        unit_cost=cost,
         currency=unit_price.currency,
     )
     item.save(force_insert=True)
@@ -235,6 +266,7 @@ def _create_b2c(
     client_ip: str | None = None,
     save_card: bool = False,
     pay_off_session: bool = False,
+    currency: str = "",
 ) -> Order:
     """The order, then its PaymentIntent: the gateway is asked outside any transaction
     (the order is committed first, awaiting payment); if it fails, the order is cancelled
@@ -242,6 +274,7 @@ def _create_b2c(
     the customer's saved card (payments.services.payment_off_session).
 
     Durable when the gateway is asked here: the order must have committed first."""
+    priced = bundle_price_in(bundle=bundle, currency=currency)
     with transaction.atomic(durable=not pay_off_session):
         order = _order_insert(
             channel=Order.Channel.B2C,
@@ -249,7 +282,7 @@ def _create_b2c(
             status=S.AWAITING_PAYMENT,
             bundle=bundle,
             quantity=quantity,
-            unit_price=retail_price(bundle),
+            unit_price=priced.price,
             customer=customer,
             target_iccid=target_iccid,
             client_ip=client_ip,
@@ -283,7 +316,8 @@ def _create_b2b(
 ) -> Order:
 
     _vendor_may_order(vendor)
-    unit_price = vendor_price(vendor=vendor, bundle=bundle)
+    levels = vendor_price_levels(vendor=vendor, bundle=bundle)
+    unit_price = levels[-1]
     # No savepoint: nothing here recovers from a refusal, which rolls back the order and
     # whatever transaction the caller wrapped it in (the API's idempotency record with it).
     with transaction.atomic(savepoint=False):
@@ -313,7 +347,10 @@ def _create_b2b(
         )
         # Refusal (insufficient_funds / credit_limit_exceeded) rolls the order back too.
         hold = vendor_order_reserve(
-            vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
+            vendor=vendor,
+            order_id=order.pk,
+            amount=Money(order.total, order.currency),
+            level_totals=[Money(p.amount * quantity, p.currency) for p in levels],
         )
         # Delivered at once (from stock), or provisioned after this commits.
         delivered = deliver(order) if deliver is not None and not reasons else None
@@ -335,10 +372,12 @@ def order_create_b2c(
     quantity: int,
     client_ip: str | None = None,
     save_card: bool = False,
+    currency: str = "",
 ) -> Order:
     """A customer's eSIM order, awaiting payment, with its PaymentIntent created. With
     `save_card`, the card it is paid with is kept (the customer's consent) for auto
-    top-ups."""
+    top-ups. `currency`: one the customer chose (`CUSTOMER_CURRENCIES`): the order is
+    priced from the bundle's price list in it and paid in it; "" the catalogue's own."""
 
     bundle = bundle_get_sellable(code=bundle_code)
     return _create_b2c(
@@ -348,6 +387,7 @@ def order_create_b2c(
         kind=Order.Kind.ESIM,
         client_ip=client_ip,
         save_card=save_card,
+        currency=currency,
     )
 
 

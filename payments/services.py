@@ -21,6 +21,7 @@ from ledger.models import Transaction
 from payments.gateways import GatewayError, GatewayIntent, GatewayRefund, get_gateway
 from payments.lock_objects import payment_qs_select_for_update
 from payments.models import Payment, PaymentProfile, Refund
+from payments.receipts import topup_receipt_enqueue
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
 from ttelgo.ops_email import ops_email_send
@@ -348,6 +349,7 @@ def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
             return payment
         if new == P.SUCCEEDED:
             fields["succeeded_at"] = timezone.now()
+            fields["failure_reason"] = ""  # an earlier decline is not this payment's end
             _card_keep(payment=payment, intent=intent)
         payment, _ = transition(
             Payment, pk=payment_id, table=PAYMENT_STATES, to=new, expected=old, **fields
@@ -444,6 +446,7 @@ def _wallet_topup_published(*, payment: Payment) -> None:
             "amount": Money(payment.amount, payment.currency).to_api(),
         },
     )
+    topup_receipt_enqueue(payment=payment)
 
 
 def payment_card_record(*, payment_intent_id: str, fingerprint: str, country: str) -> bool:

@@ -59,3 +59,18 @@ def payouts_record() -> int:
     from payments import fees  # read when the task runs (see the module note)
 
     return fees.payouts_record()
+
+
+@shared_task(
+    name="payments.tasks.topup_receipt_email",
+    acks_late=True,
+    autoretry_for=(OSError, *DATABASE_FAULTS),
+    retry_backoff=True,
+    max_retries=6,
+    ignore_result=True,
+)
+def topup_receipt_email(payment_id: int) -> None:
+    """Email a succeeded wallet top-up's receipt (payments/receipts.py)."""
+    from payments.receipts import topup_receipt_email_send
+
+    topup_receipt_email_send(payment_id=payment_id)

@@ -4,6 +4,7 @@ vendor (pending until an operator approves it) with the person as its owner."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from django import forms
 from django.http import HttpRequest
@@ -103,6 +104,29 @@ class BrandForm(forms.Form):
     sender_name = SingleLineFormField(max_length=100, required=False, label="Email sender name")
 
 
+class TaxDetailsForm(forms.Form):
+    """Where the vendor is established and its VAT number (checked with the EU's VIES
+    service when saved; a number it does not know is refused under its field)."""
+
+    template_name_p = "portal/forms/p.html"
+
+    country = CountryField(label="Country", error_messages={"invalid": "Two letters, e.g. DE."})
+    vat_number = SingleLineFormField(
+        max_length=20,
+        required=False,
+        label="VAT number",
+        help_text="an EU VAT number (with or without its country prefix); leave empty if none",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = _country_choices()
+        if len(choices) > 1:
+            self.fields["country"].widget = forms.Select(choices=choices)
+        else:
+            self.fields["country"].label = "Country (ISO code, e.g. DE)"
+
+
 class TicketForm(forms.Form):
     subject = SingleLineFormField(max_length=200)
     body = forms.CharField(
@@ -119,4 +143,18 @@ class EndpointForm(forms.Form):
     url = forms.URLField(max_length=2000, assume_scheme="https", label="URL (https)")
     events = forms.MultipleChoiceField(
         choices=_event_choices, widget=forms.CheckboxSelectMultiple, label="Events"
+    )
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    return [(zone, zone.replace("_", " ")) for zone in sorted(available_timezones())]
+
+
+class TimezoneForm(forms.Form):
+    """The zone the portal shows times in (UTC until the vendor picks one)."""
+
+    timezone = forms.ChoiceField(
+        choices=_zone_choices,
+        label="Time zone",
+        help_text="Every time in the portal is shown in this zone, with its name.",
     )

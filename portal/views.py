@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.conf import settings
@@ -21,7 +22,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from portal.forms import ApiKeyForm, BrandForm, EndpointForm, TicketForm
+from portal.forms import (
+    ApiKeyForm,
+    BrandForm,
+    EndpointForm,
+    TaxDetailsForm,
+    TicketForm,
+    TimezoneForm,
+)
 from portal.modes import member_in_mode, test_mode_on, test_mode_set
 from portal.overview import vendor_overview
 from portal.webhook_actions import (
@@ -46,8 +54,10 @@ from vendors.members import (
     member_for,
     member_may,
     member_require,
+    member_tax_details_set,
+    member_timezone_set,
 )
-from vendors.models import VendorAPIKey, VendorBrand, VendorUser
+from vendors.models import Vendor, VendorAPIKey, VendorBrand, VendorUser
 from webhooks import selectors as webhook_selectors
 from webhooks.models import WebhookDelivery
 from webhooks.services import ENDPOINT_BACKOFF_AFTER, event_body
@@ -68,11 +78,23 @@ def _page(view: Callable[..., HttpResponse], *, follows_mode: bool) -> View:
         request.portal_member = member  # type: ignore[attr-defined]  # the live membership
         # The switch's position, for the page's header (a live-only page shows it too).
         request.portal_mode = "test" if test_mode_on(request) else "live"  # type: ignore[attr-defined]
+        zone = vendor_zone(member.vendor)
         if follows_mode and test_mode_on(request):
             member = member_in_mode(member, livemode=False)
-        return view(request, member, *args, **kwargs)
+        # Every time on the page in the vendor's zone (its live vendor's, in test mode).
+        with timezone.override(zone):
+            return view(request, member, *args, **kwargs)
 
     return wrapper
+
+
+def vendor_zone(vendor: Vendor) -> ZoneInfo:
+    """The zone the vendor chose for the portal's times; UTC when none (or one no longer
+    known) is set."""
+    try:
+        return ZoneInfo(vendor.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def portal_page(view: Callable[..., HttpResponse]) -> View:
@@ -186,7 +208,65 @@ def brand(request: HttpRequest, member: VendorUser) -> HttpResponse:
             else:
                 messages.success(request, "Your brand is saved.")
                 return redirect("portal:brand")
-    return render(request, "portal/brand.html", _context(member, form=form), status=status)
+    zone_form = TimezoneForm(initial={"timezone": member.vendor.timezone})
+    context = _context(member, form=form, zone_form=zone_form)
+    return render(request, "portal/brand.html", context, status=status)
+
+
+@require_POST
+@portal_live_page
+def timezone_set(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """The zone every portal time is shown in (post/redirect/get to the brand page)."""
+    form = TimezoneForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a time zone from the list.")
+        return redirect("portal:brand")
+    try:
+        vendor = member_timezone_set(member=member, zone=form.cleaned_data["timezone"])
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Times are shown in {vendor.timezone}.")
+    return redirect("portal:brand")
+
+
+@portal_live_page
+def tax_details(request: HttpRequest, member: VendorUser) -> HttpResponse:
+    """The vendor's country and VAT number, which the VAT rules tax its purchases by
+    (ttelgo/tax.py): validated when saved, a refusal shown under its field."""
+    vendor = member.vendor
+    form = TaxDetailsForm(
+        request.POST or None,
+        initial={"country": vendor.country, "vat_number": vendor.vat_number},
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                member_tax_details_set(
+                    member=member,
+                    country=form.cleaned_data["country"],
+                    vat_number=form.cleaned_data["vat_number"],
+                )
+            except DomainError as exc:
+                _field_errors(form, exc)
+            else:
+                if vendor.vat_number and not vendor.vat_number_valid:
+                    messages.warning(
+                        request,
+                        "Saved. The VAT number could not be checked now; it is checked again "
+                        "when you save it later, and until then your purchases carry VAT.",
+                    )
+                else:
+                    messages.success(request, "Your tax details are saved.")
+                return redirect("portal:tax-details")
+    return render(
+        request,
+        "portal/tax_details.html",
+        _context(member, form=form, may_billing=member_may(member, "billing.manage")),
+        status=status,
+    )
 
 
 def _field_errors(form: forms.Form, exc: DomainError) -> None:

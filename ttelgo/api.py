@@ -21,7 +21,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from ttelgo.fields import SendableEmailField
 from ttelgo.idempotency import idempotent
 from ttelgo.mfa import AMR_CLAIM, token_factor_check, token_refresh_factor_check
-from ttelgo.services import user_language_set, user_register
+from ttelgo.services import user_language_set, user_register, user_tax_details_set
 from ttelgo.throttling import ClientScopedThrottle
 
 
@@ -137,9 +137,37 @@ class MeApi(APIView):
         email = serializers.EmailField()
         language = serializers.CharField()
         date_joined = serializers.DateTimeField()
+        country = serializers.CharField(help_text="ISO 3166 alpha-2; empty when not given")
+        vat_number = serializers.CharField(help_text="with its country prefix; empty if none")
+        vat_number_valid = serializers.BooleanField(
+            help_text="the EU's VIES service confirmed the VAT number (reverse charge)"
+        )
 
     class UpdateSerializer(serializers.Serializer):
-        language = serializers.ChoiceField(choices=settings.LANGUAGES)
+        language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+        country = serializers.CharField(
+            max_length=2,
+            required=False,
+            allow_blank=True,
+            help_text="where you are (ISO 3166 alpha-2): the VAT of your purchases follows it",
+        )
+        vat_number = serializers.CharField(
+            max_length=20,
+            required=False,
+            allow_blank=True,
+            help_text=(
+                "a business's EU VAT number, checked with VIES when given (refused under this "
+                "field if VIES does not know it; recorded unconfirmed if VIES cannot answer). "
+                "Needs `country` (given now or on record); empty removes it"
+            ),
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if not attrs:
+                raise serializers.ValidationError(
+                    "Give language, or country and vat_number (your tax details)."
+                )
+            return attrs
 
     @extend_schema(responses=OutputSerializer, tags=["auth"])
     def get(self, request: Request) -> Response:
@@ -149,5 +177,16 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         data = self.UpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = user_language_set(user=request.user, language=data.validated_data["language"])  # type: ignore[arg-type]
+        values = data.validated_data
+        user: Any = request.user
+        if "country" in values or "vat_number" in values:
+            # Validated with VIES (an HTTP call) before anything is written.
+            user = user_tax_details_set(
+                user=user,
+                country=values.get("country", user.country),
+                vat_number=values.get("vat_number", user.vat_number),
+                strict=True,
+            )
+        if "language" in values:
+            user = user_language_set(user=user, language=values["language"])
         return Response(self.OutputSerializer(user).data)

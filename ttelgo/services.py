@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from ttelgo.errors import DomainError
 from ttelgo.models import User
-from ttelgo.tax import vat_number_verify
+from ttelgo.tax import VatAssessment, vat_number_assess, vat_number_verify
 
 
 def user_register(*, email: str, password: str, language: str = "en") -> User:
@@ -54,17 +54,44 @@ def user_language_set(*, user: User, language: str) -> User:
     return user
 
 
-def user_tax_details_set(*, user: User, country: str, vat_number: str = "") -> User:
-    """Record where a customer is and, for a business, its VAT number, validated now (an
-    HTTP call, before the row is written). Taxes their later sales (ttelgo/tax.py)."""
-    country = country.upper()
+def country_code_check(country: str, *, field: str = "country") -> str:
+    """An ISO 3166 two-letter code, upper case ("" allowed: not known)."""
+    country = (country or "").strip().upper()
     if country and (len(country) != 2 or not country.isalpha()):
         raise DomainError(
             "validation_error",
             "The country is an ISO 3166 two-letter code.",
-            details={"country": ["Two letters, such as DE."]},
+            details={field: ["Two letters, such as DE."]},
         )
-    number, valid = vat_number_verify(country=country, vat_number=vat_number)
+    return country
+
+
+def vat_number_assess_strict(*, country: str, vat_number: str) -> VatAssessment:
+    """Validate a VAT number someone is typing in (a form, the API): a number the service
+    says is not one of `country`'s businesses, or of the wrong shape, is refused
+    (validation_error under `vat_number`); one the service cannot check now is taken
+    and recorded as not validated. An HTTP call: never inside a transaction."""
+    checked = vat_number_assess(country=country, vat_number=vat_number)
+    if checked.problem:
+        raise DomainError(
+            "validation_error", checked.problem, details={"vat_number": [checked.problem]}
+        )
+    return checked
+
+
+def user_tax_details_set(
+    *, user: User, country: str, vat_number: str = "", strict: bool = False
+) -> User:
+    """Record where a customer is and, for a business, its VAT number, validated now (an
+    HTTP call, before the row is written). Taxes their later sales (ttelgo/tax.py).
+    `strict` (the API): a number that does not validate is refused rather than recorded
+    as not validated."""
+    country = country_code_check(country)
+    if strict:
+        checked = vat_number_assess_strict(country=country, vat_number=vat_number)
+        number, valid = checked.recorded, checked.valid
+    else:
+        number, valid = vat_number_verify(country=country, vat_number=vat_number)
     User.objects.filter(pk=user.pk).update(
         country=country, vat_number=number, vat_number_valid=valid
     )

@@ -240,20 +240,47 @@ def get_vat_validator() -> VatValidator:
     return import_string(settings.VAT_VALIDATOR_CLASS)()  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class VatAssessment:
+    """A VAT number as it would be recorded and what the validator said of it. `problem`
+    is why it did not validate, worded for the person who typed it ("" when it did, or
+    when the service could not tell: `unavailable`)."""
+
+    recorded: str
+    valid: bool
+    problem: str = ""
+    unavailable: bool = False
+
+
+def vat_number_assess(*, country: str, vat_number: str) -> VatAssessment:
+    """Normalise and validate a buyer's VAT number for `country` (an HTTP call: never
+    inside a transaction)."""
+    number = vat_number_normalise(country, vat_number)
+    if not number:
+        return VatAssessment("", False)
+    # Recorded as printed on invoices: with its country prefix (EL for Greece).
+    recorded = _VAT_PREFIX.get(country.upper(), country.upper()) + number
+    if not is_eu(country):
+        return VatAssessment(recorded, False, "A VAT number is checked for an EU country only.")
+    if not vat_number_shape_ok(number):
+        return VatAssessment(recorded, False, "This is not the shape of a VAT number.")
+    try:
+        valid = get_vat_validator().check(country=country.upper(), vat_number=number).valid
+    except VatServiceUnavailable:
+        return VatAssessment(recorded, False, unavailable=True)
+    if not valid:
+        return VatAssessment(
+            recorded,
+            False,
+            f"The EU's VIES service does not know this number in {country.upper()}.",
+        )
+    return VatAssessment(recorded, True)
+
+
 def vat_number_verify(*, country: str, vat_number: str) -> tuple[str, bool]:
     """A buyer's VAT number as recorded (normalised, with its country prefix) and whether the validator knows it
     as a business of `country`. An HTTP call: never inside a transaction. A number of the
     wrong shape, or one the service cannot check now, is recorded as not validated (the
     sale is taxed like a consumer's until it is checked again)."""
-    number = vat_number_normalise(country, vat_number)
-    if not number:
-        return "", False
-    # Recorded as printed on invoices: with its country prefix (EL for Greece).
-    recorded = _VAT_PREFIX.get(country.upper(), country.upper()) + number
-    if not vat_number_shape_ok(number) or not is_eu(country):
-        return recorded, False
-    try:
-        valid = get_vat_validator().check(country=country.upper(), vat_number=number).valid
-    except VatServiceUnavailable:
-        return recorded, False
-    return recorded, valid
+    checked = vat_number_assess(country=country, vat_number=vat_number)
+    return checked.recorded, checked.valid

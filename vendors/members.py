@@ -6,14 +6,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.db import transaction
 from django.db.models import Q
 
+from ttelgo.audit import audit_record
 from ttelgo.errors import DomainError
 from vendors.branding import vendor_brand_set
 from vendors.models import Vendor, VendorAPIKey, VendorBrand, VendorUser
-from vendors.services import api_key_issue, api_key_revoke, vendor_notify, vendor_signup
+from vendors.services import (
+    api_key_issue,
+    api_key_revoke,
+    vendor_notify,
+    vendor_signup,
+    vendor_tax_details_set,
+)
 
 Role = VendorUser.Role
 
@@ -119,6 +127,40 @@ def member_api_key_revoke(*, member: VendorUser, key_id: str) -> VendorAPIKey:
                 api_key=api_key,
             )
     return api_key
+
+
+def member_tax_details_set(*, member: VendorUser, country: str, vat_number: str) -> Vendor:
+    """A member who manages billing records the vendor's country and VAT number (validated
+    now: `vendor_tax_details_set`)."""
+    member_require(member, "billing.manage")
+    return vendor_tax_details_set(
+        vendor=member.vendor, country=country, vat_number=vat_number, actor=member.user
+    )
+
+
+def member_timezone_set(*, member: VendorUser, zone: str) -> Vendor:
+    """The zone the portal shows the vendor's times in (an IANA name; UTC by default),
+    for every member and both modes (the test environment reads its live vendor's)."""
+    member_require(member, "brand.manage")
+    if zone not in available_timezones():
+        raise DomainError(
+            "validation_error",
+            "Choose a time zone from the list.",
+            details={"timezone": ["Choose a time zone from the list."]},
+        )
+    vendor = member.vendor.live_vendor or member.vendor
+    with transaction.atomic():
+        before = vendor.timezone
+        Vendor.objects.filter(pk=vendor.pk).update(timezone=zone)
+        audit_record(
+            actor=member.user,
+            action="vendor.timezone_set",
+            target=vendor,
+            before={"timezone": before},
+            after={"timezone": zone},
+        )
+    vendor.timezone = zone
+    return vendor
 
 
 def member_brand_set(*, member: VendorUser, **values: Any) -> VendorBrand:

@@ -17,6 +17,7 @@ from ttelgo.models import User
 from ttelgo.money import SUPPORTED_CURRENCIES, Money
 from ttelgo.ops_email import ops_email_send
 from ttelgo.outbox import task_enqueue
+from ttelgo.services import country_code_check, vat_number_assess_strict
 from ttelgo.state import StateTable, transition
 from ttelgo.tax import vat_number_verify
 from ttelgo.validators import one_line
@@ -233,7 +234,7 @@ def vendor_close(*, vendor: Vendor, actor: User | None, reason: str) -> Vendor:
 
 
 # What a test environment takes from its live vendor, so test prices and alerts match.
-_FOLLOWED_TERMS = ("discount_bps", "tier", "usage_alert_levels", "contact_email")
+_FOLLOWED_TERMS = ("discount_bps", "tier", "usage_alert_levels", "contact_email", "markup_bps")
 
 
 def _terms_follow(twin: Vendor, vendor: Vendor) -> Vendor:
@@ -259,6 +260,9 @@ def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
         return _terms_follow(existing, vendor), False
     if vendor.status == Vendor.Status.CLOSED:
         raise DomainError("invalid_state", "A closed vendor has no test environment.")
+    # A sub-vendor's test environment sits below its parent's (opened first, outside this
+    # vendor's lock), so test mode has the same tree as live mode and no way across.
+    parent_env = vendor_test_environment(vendor=vendor.parent)[0] if vendor.parent else None
     with transaction.atomic():
         _lock(vendor)  # one environment even when two first visits race
         existing = Vendor.objects.filter(live_vendor=vendor).first()
@@ -277,6 +281,8 @@ def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
             discount_bps=vendor.discount_bps,
             tier=vendor.tier,
             approved_at=timezone.now(),
+            parent=parent_env,
+            markup_bps=vendor.markup_bps,
         )
     return twin, True
 
@@ -386,6 +392,34 @@ def api_key_revoke(*, api_key: VendorAPIKey, actor: User | None) -> None:
             after={"prefix": locked.prefix, "revoked": True},
         )
     api_key.refresh_from_db()
+
+
+def vendor_tax_details_set(
+    *, vendor: Vendor, country: str, vat_number: str, actor: Any = None
+) -> Vendor:
+    """A vendor records its country and VAT number (the portal's tax details form): the
+    number is validated now, before anything is written (VIES: an HTTP call, never inside
+    a transaction); one the service says is not a business of that country, or of the
+    wrong shape, is refused under its field; one it cannot check now is recorded as not
+    validated. Its later sales are taxed by them (ttelgo/tax.py)."""
+    country = country_code_check(country)
+    checked = vat_number_assess_strict(country=country, vat_number=vat_number)
+    fields = ["country", "vat_number", "vat_number_valid"]
+    with transaction.atomic():
+        before = snapshot(vendor, fields)
+        Vendor.objects.filter(pk=vendor.pk).update(
+            country=country, vat_number=checked.recorded, vat_number_valid=checked.valid
+        )
+        vendor.country, vendor.vat_number = country, checked.recorded
+        vendor.vat_number_valid = checked.valid
+        audit_record(
+            actor=actor,
+            action="vendor.tax_details",
+            target=vendor,
+            before=before,
+            after=snapshot(vendor, fields),
+        )
+    return vendor
 
 
 def vendor_vat_number_set(*, vendor: Vendor, vat_number: str, actor: Any = None) -> Vendor:

@@ -16,6 +16,11 @@ from django.views.decorators.http import require_POST
 from billing.invoice_render import invoice_csv, invoice_pdf
 from billing.selectors import vendor_balance, vendor_invoices, vendor_statement
 from payments.models import Payment
+from payments.receipts import (
+    topup_receipt_available,
+    topup_receipt_filename,
+    topup_receipt_pdf,
+)
 from portal.billing_actions import (
     member_invoice_get,
     member_invoice_pay,
@@ -69,6 +74,18 @@ def _statement_csv(lines: Any, vendor: Vendor) -> HttpResponse:
     return csv_response(f"statement{'' if vendor.livemode else '-test'}.csv", header, rows)
 
 
+def _topups(vendor: Vendor) -> list[Payment]:
+    """The latest succeeded card top-ups, each with its receipt."""
+    topups = list(
+        Payment.objects.filter(
+            vendor=vendor, kind=Payment.Kind.WALLET_TOPUP, status=Payment.Status.SUCCEEDED
+        ).order_by("-succeeded_at", "-id")[:24]
+    )
+    for topup in topups:
+        topup.amount_display = str(Money(topup.amount, topup.currency))  # type: ignore[attr-defined]
+    return topups
+
+
 @portal_page
 def billing(request: HttpRequest, member: VendorUser) -> HttpResponse:
     return _billing_page(request, member)
@@ -96,6 +113,7 @@ def _billing_page(
         query=query,
         balance=vendor_balance(vendor=vendor),
         invoices=vendor_invoices(vendor=vendor)[:24],
+        topups=_topups(vendor),
         topup_form=topup_form or TopupForm(),
         may_billing=member_may(member, "billing.manage"),
     )
@@ -163,10 +181,25 @@ def payment(request: HttpRequest, member: VendorUser, payment_id: int) -> HttpRe
         payment=found,
         amount=Money(found.amount, found.currency),
         open=found.status in (Payment.Status.PENDING, Payment.Status.FAILED),
+        receipt=topup_receipt_available(found),
         sandbox=payment_at_sandbox(found),
         publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
     )
     return render(request, "portal/payment.html", context)
+
+
+@portal_page
+def payment_receipt(request: HttpRequest, member: VendorUser, payment_id: int) -> HttpResponse:
+    """A succeeded wallet top-up's receipt, as a PDF (the same one emailed)."""
+    try:
+        found = member_payment_get(member=member, payment_id=payment_id)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    if not topup_receipt_available(found):
+        raise Http404("Only a paid top-up has a receipt.")
+    response = HttpResponse(topup_receipt_pdf(payment=found), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{topup_receipt_filename(found)}"'
+    return response
 
 
 @require_POST

@@ -25,6 +25,7 @@ from catalogue.selectors import bundle_get_sellable, bundle_list_sellable
 from fulfilment.pages.esim import topup_offers
 from orders.services import MAX_QUANTITY
 from portal.order_actions import member_esim_get, member_order_place, member_topup_place
+from portal.public_ids import order_public_id
 from portal.views import _context, _field_errors, portal_page
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -209,9 +210,9 @@ def _order_confirmed(request: HttpRequest, member: VendorUser) -> HttpResponse:
             _field_errors(form, exc)
         return _order_page(request, member, form, status=400 if exc.status < 500 else 502)
     if replayed:
-        messages.info(request, f"Order {order.pk} was placed already; here it is.")
+        messages.info(request, f"Order {order_public_id(order.pk)} was placed already; here it is.")
     else:
-        messages.success(request, f"Order {order.pk} placed.")
+        messages.success(request, f"Order {order_public_id(order.pk)} placed.")
     return redirect("portal:order", order_id=order.pk)
 
 
@@ -262,7 +263,7 @@ def esim_topup(request: HttpRequest, member: VendorUser, iccid: str) -> HttpResp
                 messages.error(request, exc.message)
                 return render(request, "portal/esim_topup.html", context, status=400)
             verb = "was placed already" if replayed else "placed"
-            messages.success(request, f"Top-up order {order.pk} {verb}.")
+            messages.success(request, f"Top-up order {order_public_id(order.pk)} {verb}.")
             return redirect("portal:order", order_id=order.pk)
         return render(request, "portal/esim_topup.html", context, status=400)
     choice = TopupChoiceForm(request.POST)

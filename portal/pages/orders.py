@@ -168,7 +168,13 @@ def esim_action(request: HttpRequest, member: VendorUser, iccid: str, action: st
             if not resend.is_valid():
                 raise DomainError("validation_error", "That email address is not valid.")
             to = member_delivery_resend(member=member, iccid=iccid, to=resend.cleaned_data["email"])
-            messages.success(request, f"The delivery email is on its way to {to}.")
+            if member.vendor.livemode:
+                messages.success(request, f"The delivery email is on its way to {to}.")
+            else:
+                messages.success(
+                    request,
+                    f"Test mode: the email to {to} is kept in the test outbox, not sent.",
+                )
         elif action == "simulate":
             what = request.POST.get("what", "")
             member_simulate_esim(member=member, iccid=iccid, what=what)

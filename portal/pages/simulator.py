@@ -15,6 +15,7 @@ from portal.order_actions import (
     member_simulate_provisioning_failure,
     member_simulate_wallet_topup,
 )
+from portal.public_ids import order_public_id
 from portal.views import _context, portal_page
 from ttelgo.errors import DomainError
 from ttelgo.money import Money
@@ -48,7 +49,9 @@ def simulate(request: HttpRequest, member: VendorUser, what: str) -> HttpRespons
             order = member_simulate_provisioning_failure(
                 member=member, bundle_code=request.POST.get("bundle_code", "")
             )
-            messages.success(request, f"Test order {order.pk} placed; the provider refuses it.")
+            messages.success(
+                request, f"Test order {order_public_id(order.pk)} placed; the provider refuses it."
+            )
             return redirect("portal:order", order_id=order.pk)
         if what in ("payment-failure", "payment-success"):
             payment = member_simulate_wallet_topup(

@@ -59,7 +59,11 @@ def test_the_rows_and_permissions_of_the_esims_app_belong_to_the_catalogue_after
         executor = MigrationExecutor(connection)
         executor.migrate(AFTER)
     try:
-        from catalogue.models import Bundle, BundlePriceHistory, PriceRule
+        # The models as that migration left them (later migrations add columns).
+        after = MigrationExecutor(connection).loader.project_state(AFTER).apps
+        Bundle = after.get_model("catalogue", "Bundle")
+        BundlePriceHistory = after.get_model("catalogue", "BundlePriceHistory")
+        PriceRule = after.get_model("catalogue", "PriceRule")
 
         moved = Bundle.objects.get(pk=bundle.pk)
         assert moved.region_id == region.pk

@@ -30,6 +30,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from standardwebhooks import Webhook
 
+from portal.public_ids import order_public_id
 from tests.console.factories import operator
 from tests.console.test_browser_esim_page import critical_violations
 from tests.orders.factories import BUNDLE_CODE, fund
@@ -231,13 +232,13 @@ def _test_mode_path(console: Any, vendor: Any, key: str) -> None:
     console.open("/portal/orders/")
     order = _curl_order(console.base_url, key)
     assert order["livemode"] is False, order
-    console.wait_css(f"#order-{order['id']} .status-completed")
+    console.wait_css(f"#order-{order_public_id(order['id'])} .status-completed")
     assert critical_violations(console.driver) == []
     _shot(console, "orders")
     _phone_check(console)
     # The list refreshes itself while it is open: a link found may be replaced before the
     # click, so look it up again until the click lands.
-    console.click_link_exactly(f"#{order['id']}")
+    console.click_link_exactly(order_public_id(order["id"]))
     console.wait_css(".esim .qr svg")
     iccid = console.driver.find_element(By.CSS_SELECTOR, ".esim").get_attribute("id")[5:]
     assert critical_violations(console.driver) == []
@@ -259,7 +260,7 @@ def _test_mode_path(console: Any, vendor: Any, key: str) -> None:
     _phone_check(console)
 
     # Simulate 80 % usage on the test eSIM: esim.usage_threshold arrives (50 and 80).
-    console.open(f"/portal/orders/{order['id']}")
+    console.open(f"/portal/orders/{order_public_id(order['id'])}")
     console.wait_css(f"#simulate-usage-80-{iccid}").click()
     console.wait_text("Simulated usage of 80 %")
     _wait(lambda: len(receiver.of_type("esim.usage_threshold")) == 2, "no usage events")
@@ -314,5 +315,5 @@ def test_test_mode_works_for_a_vendor_still_waiting_for_approval(console, bundle
     console.open("/portal/orders/")
     order = _curl_order(console.base_url, key)
     assert order["livemode"] is False, order
-    console.wait_css(f"#order-{order['id']} .status-completed")
+    console.wait_css(f"#order-{order_public_id(order['id'])} .status-completed")
     assert VendorAPIKey.objects.filter(vendor=vendor).count() == 0  # no live key while pending

@@ -120,3 +120,55 @@ def test_parallel_partial_refunds_of_a_card_order_never_empty_it_with_esims_kept
     order = Order.objects.get(pk=response.json()["id"])
     assert order.status == Order.Status.COMPLETED
     _assert_not_emptied(order, _race(order))
+
+
+def test_parallel_partial_refunds_of_a_taxed_order_give_its_vat_back_once(settings):
+    """The same race on a taxed sale: the VAT the refunds give back follows the refunded
+    running total under the order's lock, never more than was collected, all of it once
+    the order is refunded in full (tax_payable for the order back to 0)."""
+    from django.db.models import Sum
+
+    from ledger.models import Entry, Purpose
+    from orders.services import order_tax_refund_due
+
+    settings.PLATFORM_COUNTRY = "IE"
+    settings.PLATFORM_VAT_NUMBER = "IE6388047V"
+    bundles_create()
+    vendor: Vendor = VendorFactory(  # type: ignore[assignment]
+        billing_mode=Vendor.BillingMode.PREPAID, currency="USD", country="DE"
+    )
+    fund(vendor, 100_000)
+    response = vendor_client(vendor).post(
+        "/api/v1/vendor/orders",
+        {"bundle_code": "esim_1GB_7D_GB_V2", "quantity": PARTS},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key(),
+    )
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(pk=response.json()["id"])
+    assert order.tax_amount > 0
+
+    def tax_moves() -> tuple[int, int]:
+        rows = Entry.objects.filter(
+            transaction__order_id=order.pk, account__purpose=Purpose.TAX_PAYABLE
+        )
+        given = rows.filter(amount__gt=0).aggregate(s=Sum("amount"))["s"] or 0
+        refunded = (
+            Entry.objects.filter(
+                transaction__order_id=order.pk,
+                account__purpose=Purpose.REFUNDS,
+                transaction__kind="order_refund",
+            ).aggregate(s=Sum("amount"))["s"]
+            or 0
+        )
+        return int(given), int(refunded)
+
+    outcomes = _race(order)
+    given, refunded = tax_moves()
+    assert 0 < refunded < order.total, outcomes
+    assert given == order_tax_refund_due(tax=order.tax_amount, total=order.total, refunded=refunded)
+    assert given <= order.tax_amount
+    operator_order_refund(order_id=order.pk, actor=operator("finance"), amount=None, reason="r")
+    given, refunded = tax_moves()
+    assert (given, refunded) == (order.tax_amount, order.total)
+    assert ledger_integrity_check() == []

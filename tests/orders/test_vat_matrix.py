@@ -10,6 +10,9 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db.models import Sum
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from billing import invoicing
 from billing.invoice_render import invoice_csv, invoice_pdf
@@ -213,3 +216,129 @@ def test_the_rules(buyer, treatment, country, rate_bp):
 def test_no_seller_registration_no_tax():
     line = tax_for_sale(total=Money(1000, "USD"), buyer=Buyer("DE"), seller_=Seller("", "", ""))
     assert line.treatment == Treatment.NONE and line.tax == Money(0, "USD")
+
+
+# --- refunds in part, B2C and B2B: the VAT given back in proportion ---------------------
+
+
+def _tax_reversed(order_id: int) -> list[int]:
+    """What each of the order's VAT reversals gave back, in order."""
+    return [
+        int(e.amount)
+        for e in Entry.objects.filter(
+            transaction__order_id=order_id,
+            account__purpose=Purpose.TAX_PAYABLE,
+            amount__gt=0,
+        ).order_by("id")
+    ]
+
+
+@pytest.mark.parametrize("country", ["DE", "FR", "FI"])
+def test_partial_refunds_of_a_customers_sale_give_back_its_vat_in_proportion(
+    country, django_capture_on_commit_callbacks
+):
+    from payments.services import payment_refund_for_order
+
+    bundles_ensure()
+    client = customer_client(UserFactory(country=country))
+    with django_capture_on_commit_callbacks(execute=True):
+        body = post_keyed(
+            client, "/api/v1/orders", {"bundle_code": "esim_1GB_7D_GB_V2", "quantity": 1}
+        ).json()
+        sandbox_intent_succeed(payment_intent_id=body["payment"]["payment_intent_id"])
+    order = Order.objects.get(pk=body["id"])
+    tax = _tax_posted(order.pk)
+    assert tax == order.tax_amount > 0
+    # Three odd thirds, then the rest: each refund gives back its share of the VAT, half
+    # up on the running total, and the parts add up to the VAT exactly.
+    parts = [order.total // 3 + 1, order.total // 7, 1]
+    refunded = 0
+    for part in parts:
+        with django_capture_on_commit_callbacks(execute=True):
+            payment_refund_for_order(
+                order_id=order.pk, amount=Money(part, order.currency), reason="partly"
+            )
+        refunded += part
+        given = sum(_tax_reversed(order.pk))
+        assert given == (2 * tax * refunded + order.total) // (2 * order.total)
+        assert given <= tax
+        assert _tax_posted(order.pk) == tax - given
+        assert Order.objects.get(pk=order.pk).status == Order.Status.COMPLETED
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_refund_for_order(order_id=order.pk, reason="the rest")
+    assert Order.objects.get(pk=order.pk).status == Order.Status.REFUNDED
+    assert sum(_tax_reversed(order.pk)) == tax
+    assert _tax_posted(order.pk) == 0
+    assert Transaction.objects.filter(reference=f"order:{order.pk}:tax:refunded").count() == 1
+    assert ledger_integrity_check() == []
+
+
+@pytest.mark.parametrize(
+    ("vat_number", "valid", "taxed"),
+    [("NL859048436B01", True, False), ("NL000000000B00", False, True)],
+)
+def test_a_vendors_partial_refund_gives_back_its_vat_and_credits_the_next_invoice(
+    vat_number, valid, taxed, django_capture_on_commit_callbacks
+):
+    from fulfilment.refunds import order_vendor_refund
+
+    bundles_ensure()
+    with time_machine.travel(datetime(2026, 9, 10, 12, tzinfo=UTC), tick=False):
+        vendor = VendorFactory(
+            country="NL", billing_mode=Vendor.BillingMode.POSTPAID, credit_limit=1_000_000
+        )
+        vendor_vat_number_set(vendor=vendor, vat_number=vat_number)
+        with django_capture_on_commit_callbacks(execute=True):
+            body = post_keyed(
+                vendor_client(vendor),
+                "/api/v1/vendor/orders",
+                {"bundle_code": "esim_1GB_7D_GB_V2", "quantity": 1},
+            ).json()
+    order = Order.objects.get(pk=body["id"])
+    tax = _tax_posted(order.pk)
+    assert tax == (order.tax_amount if taxed else 0)
+    with time_machine.travel(datetime(2026, 10, 2, 12, tzinfo=UTC), tick=False):
+        september = invoicing.invoice_close_month(vendor=vendor, year=2026, month=9)
+        part = order.total * 2 // 5
+        with django_capture_on_commit_callbacks(execute=True):
+            order_vendor_refund(
+                order_id=order.pk, amount=Money(part, order.currency), reason="partly"
+            )
+    assert september.tax_amount == tax
+    given = sum(_tax_reversed(order.pk))
+    assert given == (2 * tax * part + order.total) // (2 * order.total)
+    assert _tax_posted(order.pk) == tax - given
+    assert ledger_integrity_check() == []
+    # The closed September invoice stays as it was; October's carries the refund as a
+    # credit with the VAT it gives back.
+    with time_machine.travel(datetime(2026, 11, 2, 12, tzinfo=UTC), tick=False):
+        october = invoicing.invoice_close_month(vendor=vendor, year=2026, month=10)
+    september.refresh_from_db()
+    assert september.tax_amount == tax and september.total == order.total
+    assert october.total == -part
+    assert october.tax_amount == -given
+    if taxed:
+        assert f"of which VAT,,,,{Money(-given, order.currency).to_api()['amount']}" in (
+            invoice_csv(invoice=october)
+        )
+
+
+@given(
+    total=st.integers(min_value=1, max_value=10**9),
+    rate_bp=st.sampled_from(sorted(set(EU_VAT_RATES.values()))),
+    cuts=st.lists(st.integers(min_value=1, max_value=10**9), max_size=8),
+)
+@hsettings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_vat_given_back_never_drifts_over_any_split_of_refunds(total, rate_bp, cuts):
+    """Whatever the split of a sale's refunds, each gives back a non-negative part of the
+    VAT, the parts never exceed it, and a refund in full gives it back exactly."""
+    from orders.services import order_tax_refund_due
+
+    tax = inclusive_tax(Money(total, "EUR"), rate_bp).amount
+    refunded, given = 0, 0
+    for cut in [*cuts, total]:
+        refunded = min(total, refunded + cut)
+        due = order_tax_refund_due(tax=tax, total=total, refunded=refunded)
+        assert due >= given and due <= tax
+        given = due
+    assert given == tax

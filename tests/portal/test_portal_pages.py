@@ -20,6 +20,7 @@ from billing.models import Invoice
 from billing.selectors import vendor_balance
 from catalogue.models import Bundle, Country, Region
 from orders.models import Order
+from portal.public_ids import order_public_id
 from tests.factories import UserFactory
 from tests.orders.factories import BUNDLE_CODE, TOPUP_CODE, bundles_create, fund
 from ttelgo.money import Money
@@ -68,7 +69,7 @@ def test_orders_list_filters_exports_and_shows_an_order_with_its_esim(
 ):
     vendor, order, portal = shop
     page = portal.get(reverse("portal:orders")).content.decode()
-    assert f"#{order.pk}" in page and "BK-77" in page
+    assert order_public_id(order.pk) in page and "BK-77" in page
     assert (
         "BK-77" not in portal.get(reverse("portal:orders"), {"status": "failed"}).content.decode()
     )

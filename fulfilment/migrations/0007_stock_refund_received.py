@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fulfilment', '0005_console_list_indexes'),
+        ('fulfilment', '0006_test_mode_email'),
     ]
 
     operations = [
