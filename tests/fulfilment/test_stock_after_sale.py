@@ -17,7 +17,7 @@ from ledger.services import stock_purchase_record
 from tests.factories import VendorFactory
 from tests.fulfilment.stock_helpers import stock_esims, stock_setting
 from tests.fulfilment.test_stock_sale import COST, balance, order_via_api
-from tests.orders.factories import bundles_create, fund, vendor_client
+from tests.orders.factories import BUNDLE_CODE, bundles_create, fund, vendor_client
 from tests.orders.helpers import assert_ledger_sound, post
 from ttelgo.money import Money
 
@@ -79,3 +79,15 @@ def test_stock_being_given_back_is_still_inventory_for_reconciliation(vendor_api
     assert stock_ageing_mark() == 1
     assert balance(Purpose.INVENTORY) == 2 * COST
     assert _codes(reconciliation_run()) == []
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 10**20, 1.5, "x", None, True])
+def test_a_bad_quantity_is_refused_and_takes_nothing_from_stock(vendor_api, quantity):
+    stock_setting()
+    stock_esims(3, cost=COST)
+    response = post(
+        vendor_api, "/api/v1/vendor/orders", {"bundle_code": BUNDLE_CODE, "quantity": quantity}
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "validation_error"
+    assert StockEsim.objects.filter(status=StockEsim.Status.AVAILABLE).count() == 3
