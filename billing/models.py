@@ -96,3 +96,62 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.description} {self.amount}"
+
+
+class WalletTransfer(models.Model):
+    """Money a parent vendor moves into a sub-vendor's wallet (or takes back from it): one
+    ledger transaction (`transfer:{public_id}`), debit the payer's account (its wallet, or
+    its receivable when postpaid), credit the payee's wallet."""
+
+    class Direction(models.TextChoices):
+        FUND = "fund"  # parent -> sub-vendor
+        WITHDRAW = "withdraw"  # sub-vendor -> parent (the parent takes money back)
+
+    public_id = models.CharField(max_length=40, unique=True, editable=False)
+    parent = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.PROTECT, related_name="transfers_made"
+    )
+    sub_vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.PROTECT, related_name="transfers_received"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    amount = models.BigIntegerField(help_text="minor units")
+    currency = models.CharField(max_length=3)
+    livemode = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, related_name="wallet_transfer"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="wallet_transfer_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class OrderMargin(models.Model):
+    """One level's margin on a sub-vendor's order, fixed when the order reserves its funds:
+    what the level above the buyer earns (its price to the level below less its own). The
+    capture books it: revenue -> that vendor's account (`order:{id}:margin`)."""
+
+    order_id = models.BigIntegerField(db_index=True)
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.PROTECT, related_name="order_margins"
+    )
+    amount = models.BigIntegerField(help_text="minor units, for the whole order")
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ("order_id", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["order_id", "vendor"], name="order_margin_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_margin_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id}: {self.vendor_id} {self.amount}"

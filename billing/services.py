@@ -22,12 +22,14 @@ from django.db.models import Sum
 
 from billing.accounts import vendor_ledger_account
 from billing.invoicing import vendor_receivable_card_payment
+from billing.subvendors import order_margin_accounts, order_margins_book, order_margins_plan
 from ledger.models import Account, Entry, Hold, Purpose, Transaction
 from ledger.posting import (
     accounts_lock,
     hold_capture,
     hold_create,
     hold_void,
+    ledger_lock,
     ledger_post,
     positive,
 )
@@ -168,21 +170,28 @@ def vendor_credit_limit_set(*, vendor: Vendor, limit: Money, actor: Any = None) 
         Account.objects.filter(id=locked.id).update(ceiling=limit.amount)
 
 
-def vendor_order_reserve(*, vendor: Vendor, order_id: int, amount: Money) -> Hold:
+def vendor_order_reserve(
+    *, vendor: Vendor, order_id: int, amount: Money, level_totals: list[Money] | None = None
+) -> Hold:
     """Reserve an order's price: a hold on the wallet (prepaid, else `insufficient_funds`)
-    or on the receivable's credit line (postpaid, else `credit_limit_exceeded`).
+    or on the receivable's credit line (postpaid, else `credit_limit_exceeded`). A
+    sub-vendor's order also records each level's margin (`level_totals`: the order's
+    total at each level's price, top vendor first), booked when it is captured.
 
     Call it inside the order's own `transaction.atomic()` so the order and the hold commit
     (or roll back) together."""
     _check_currency(vendor, amount)
     account = vendor_account(vendor=vendor, currency=amount.currency)
-    return hold_create(
+    hold = hold_create(
         account=account,
         amount=amount,
         reference=f"order:{order_id}:reserve",
         order_id=order_id,
         counter_account=platform_account(Purpose.REVENUE, amount.currency, vendor.livemode),
     )
+    if vendor.parent_id is not None and level_totals:
+        order_margins_plan(vendor=vendor, order_id=order_id, level_totals=level_totals)
+    return hold
 
 
 def _order_hold(order_id: int) -> Hold | None:
@@ -202,8 +211,14 @@ def vendor_order_capture(
     if hold is None:
         raise DomainError("invalid_state", f"order {order_id} has no reservation")
     # hold_capture locks in the ledger's order (the hold, then the vendor's account); the
-    # platform accounts both postings touch are never locked.
+    # platform accounts both postings touch are never locked. A sub-vendor's order pays
+    # the levels above it their margins: their accounts are locked with the buyer's, in
+    # one batch in the ledger's order, so a transfer between the same wallets never waits
+    # on this capture the other way round.
+    margins = order_margin_accounts(order_id=order_id)
     with transaction.atomic():
+        if margins:
+            ledger_lock(holds=[hold.id], accounts=[hold.account_id, *(a for _, a in margins)])
         charge = hold_capture(
             hold=hold,
             amount=amount,
@@ -212,6 +227,9 @@ def vendor_order_capture(
             description=f"Order {order_id}",
             metadata={**(metadata or {}), "order_id": order_id},
         )
+        if margins:
+            captured = charge.entries.filter(amount__gt=0).get().amount
+            order_margins_book(order_id=order_id, hold=hold, captured=captured, margins=margins)
         if cost is not None and cost.amount > 0:
             order_cost_record(
                 cost=cost,

@@ -18,4 +18,28 @@ urlpatterns: list[URLPattern] = [
         api.VendorInvoiceLinesCsvApi.as_view(),
         name="vendor-invoice-lines-csv",
     ),
+    path(
+        "vendor/sub-vendors", api.VendorSubVendorListCreateApi.as_view(), name="vendor-sub-vendors"
+    ),
+    path(
+        "vendor/sub-vendors/<int:sub_vendor_id>",
+        api.VendorSubVendorDetailApi.as_view(),
+        name="vendor-sub-vendor",
+    ),
+    path(
+        "vendor/sub-vendors/<int:sub_vendor_id>/credit-limit",
+        api.VendorSubVendorCreditLimitApi.as_view(),
+        name="vendor-sub-vendor-credit-limit",
+    ),
+    path(
+        "vendor/sub-vendors/<int:sub_vendor_id>/transfers",
+        api.VendorSubVendorTransferListCreateApi.as_view(),
+        name="vendor-sub-vendor-transfers",
+    ),
+    path(
+        "vendor/sub-vendor-settings",
+        api.VendorSubVendorSettingsApi.as_view(),
+        name="vendor-sub-vendor-settings",
+    ),
+    path("vendor/transfers", api.VendorTransferListApi.as_view(), name="vendor-transfers"),
 ]

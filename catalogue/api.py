@@ -30,7 +30,7 @@ from vendors.auth import VendorApiMixin
 
 from .fx import bundle_price_in
 from .models import Bundle
-from .pricing import retail_price, vendor_price
+from .pricing import pricing_key, retail_price, vendor_price
 from .selectors import (
     bundle_get_public,
     bundle_list_sellable,
@@ -256,8 +256,9 @@ class VendorCatalogueListApi(VendorApiMixin, generics.ListAPIView):
 
     def cache_scope_for(self, vendor: Any) -> str:
         """What the cached answer depends on besides the path and the catalogue version:
-        prices depend only on the discount, so vendors on the same tier share entries."""
-        return f"vendor-catalogue:{vendor.discount_bps}"
+        prices depend only on the discount (and a sub-vendor's chain of markups), so vendors
+        on the same tier share entries."""
+        return f"vendor-catalogue:{pricing_key(vendor)}"
 
     @extend_schema(
         parameters=[CatalogueFilterSerializer],

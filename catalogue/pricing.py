@@ -8,6 +8,7 @@ vendor's discount, with the same floor. Everything in integer minor units.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -109,9 +110,44 @@ def retail_price(bundle: Bundle) -> Money:
     return Money(bundle.retail_amount, bundle.currency)
 
 
-def vendor_price(*, vendor: object, bundle: Bundle) -> Money:
-    """Retail minus the vendor's discount (`vendor.discount_bps`), never under the minimum
-    margin over cost."""
+def _marked_up(price: Money, markup_bps: int) -> Money:
+    """A parent's price plus its markup for a sub-vendor, rounded up: never below it."""
+    return Money(
+        price.amount + _ceil_div(price.amount * max(markup_bps, 0), 10_000), price.currency
+    )
+
+
+def vendor_price_chain(price_of_top: Callable[[object], Money], vendor: object) -> list[Money]:
+    """The unit price at each level from the top vendor (the one the platform signed, at
+    `price_of_top`) down to `vendor`: each sub-vendor pays its parent's price plus the
+    parent's markup (`markup_bps` on the sub-vendor), so no level sells below its cost."""
+    chain = [vendor]
+    node = getattr(vendor, "parent", None)
+    while node is not None and len(chain) < 32:
+        chain.append(node)
+        node = getattr(node, "parent", None)
+    chain.reverse()
+    prices = [price_of_top(chain[0])]
+    for sub in chain[1:]:
+        prices.append(_marked_up(prices[-1], int(getattr(sub, "markup_bps", 0) or 0)))
+    return prices
+
+
+def pricing_key(vendor: object) -> str:
+    """What a vendor's prices depend on besides the catalogue: the top vendor's discount
+    and each sub-vendor level's markup (a cache scope)."""
+    parts: list[str] = []
+    node: object | None = vendor
+    while node is not None and len(parts) < 32:
+        parts.append(str(int(getattr(node, "markup_bps", 0) or 0)))
+        top = node
+        node = getattr(node, "parent", None)
+    return f"{int(getattr(top, 'discount_bps', 0) or 0)}" + (
+        "/" + "/".join(reversed(parts[:-1])) if len(parts) > 1 else ""
+    )
+
+
+def _top_vendor_price(*, vendor: object, bundle: Bundle) -> Money:
     discount_bps = int(getattr(vendor, "discount_bps", 0) or 0)
     retail = retail_price(bundle)
     discounted = retail.scale(10_000 - min(discount_bps, 10_000), 10_000)
@@ -119,13 +155,33 @@ def vendor_price(*, vendor: object, bundle: Bundle) -> Money:
     return Money(min(retail.amount, max(discounted.amount, floor)), bundle.currency)
 
 
-def vendor_price_from_cost(*, vendor: object, cost: Money, book: RuleBook | None = None) -> Money:
-    """A vendor's price for something we buy at `cost` that is not a catalogue bundle (an
-    IoT SIM's quota top-up): the global rule's markup (or the default), the vendor's
-    discount, never under the minimum margin over cost, as `vendor_price` does."""
+def vendor_price_levels(*, vendor: object, bundle: Bundle) -> list[Money]:
+    """The bundle's unit price at each level from the top vendor down to `vendor` (one
+    price for a vendor with no parent): what each level's margin is taken from."""
+    return vendor_price_chain(lambda top: _top_vendor_price(vendor=top, bundle=bundle), vendor)
+
+
+def vendor_price(*, vendor: object, bundle: Bundle) -> Money:
+    """Retail minus the vendor's discount (`vendor.discount_bps`), never under the minimum
+    margin over cost; a sub-vendor's is its parent's price plus the parent's markup
+    (`vendor_price_chain`)."""
+    return vendor_price_chain(lambda top: _top_vendor_price(vendor=top, bundle=bundle), vendor)[-1]
+
+
+def _top_vendor_price_from_cost(*, vendor: object, cost: Money, book: RuleBook | None) -> Money:
     rule = (book or RuleBook()).resolve(bundle_id=None, country_ids=[], region_id=None)
     retail = price_from_cost(cost, rule)
     discount_bps = int(getattr(vendor, "discount_bps", 0) or 0)
     discounted = retail.scale(10_000 - min(discount_bps, 10_000), 10_000)
     floor = minimum_price(cost.amount, min_margin_bps=rule.min_margin_bps)
     return Money(min(retail.amount, max(discounted.amount, floor)), cost.currency)
+
+
+def vendor_price_from_cost(*, vendor: object, cost: Money, book: RuleBook | None = None) -> Money:
+    """A vendor's price for something we buy at `cost` that is not a catalogue bundle (an
+    IoT SIM's quota top-up): the global rule's markup (or the default), the vendor's
+    discount, never under the minimum margin over cost, as `vendor_price` does (and a
+    sub-vendor's parent's markup on top)."""
+    return vendor_price_chain(
+        lambda top: _top_vendor_price_from_cost(vendor=top, cost=cost, book=book), vendor
+    )[-1]

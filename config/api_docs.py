@@ -39,6 +39,9 @@ IDEMPOTENCY_REQUIRED = {
     "esims_refund_create",
     "vendor_esims_refund_create",
     "vendor_iot_sims_topups_create",
+    "vendor_sub_vendor_create",
+    "vendor_sub_vendor_credit_limit_set",
+    "vendor_sub_vendor_transfer_create",
 }
 
 # POSTs that take no Idempotency-Key (credentials in, tokens out: never stored).
@@ -272,7 +275,10 @@ OPERATIONS: dict[str, Doc] = {
     "vendor_orders_list": Doc(
         "List my orders",
         "The vendor's orders, newest first, paginated. Filter with `status`, "
-        "`customer_reference`, `created_from` and `created_to`.",
+        "`customer_reference`, `created_from` and `created_to`. With `sub_vendor` (the id "
+        "of a sub-vendor of yours, at any level below you), that sub-vendor's orders "
+        "instead; anyone else's id is 404.",
+        errors=("not_found",),
     ),
     "vendor_orders_retrieve": Doc(
         "One order",
@@ -359,6 +365,84 @@ OPERATIONS: dict[str, Doc] = {
         "it, the invoice is settled first, anything above it settles the next open "
         "invoice. A paid invoice is 409 `invalid_state`. `Idempotency-Key` is required.",
         errors=("invalid_state",),
+    ),
+    # --- vendors: sub-vendors (resellers of a vendor) ----------------------------------------
+    "vendor_sub_vendor_list": Doc(
+        "List my sub-vendors",
+        "Every vendor below yours (your sub-vendors, theirs, ...), breadth first, each with "
+        "its `depth` below you, your markup on it, and its balance, reserved funds, credit "
+        "limit and what it can spend. A sub-vendor sees only the vendors below itself.",
+    ),
+    "vendor_sub_vendor_create": Doc(
+        "Create a sub-vendor",
+        "Opens a reseller account below yours, active at once, billed in your currency. "
+        "It buys at your price plus `markup_bps` (never below your price); each of its "
+        "orders pays you the difference (`order_margin` on your statement). `prepaid`: "
+        "fund its wallet with transfers; `postpaid` (only below a postpaid vendor): a "
+        "`credit_limit` you grant within your own. `owner_email` is invited to its portal "
+        "as owner (it issues its own API keys there). At most "
+        "`SUB_VENDOR_MAX_DEPTH` (3) levels below a vendor the platform signed; a test key "
+        "is refused (each sub-vendor's test environment sits below yours). "
+        "`Idempotency-Key` is required.",
+        errors=("invalid_state", "vendor_not_active", "credit_limit_exceeded"),
+        request={
+            "name": "Roaming Partners Ltd",
+            "billing_mode": "prepaid",
+            "markup_bps": 1000,
+            "owner_email": "owner@roaming-partners.example",
+        },
+    ),
+    "vendor_sub_vendor_get": Doc(
+        "One sub-vendor",
+        "A direct sub-vendor of yours with its balance; anyone else's (a sibling's, your "
+        "parent's, a grandchild) is 404.",
+    ),
+    "vendor_sub_vendor_update": Doc(
+        "Change my markup on a sub-vendor",
+        "Sets `markup_bps`, your markup on your own price for this sub-vendor's orders "
+        "from now on (orders placed before keep theirs).",
+    ),
+    "vendor_sub_vendor_credit_limit_set": Doc(
+        "Grant a sub-vendor credit",
+        "Sets a postpaid sub-vendor's credit limit. The limits of your postpaid "
+        "sub-vendors add up to at most your own credit limit (402 "
+        "`credit_limit_exceeded`); a limit below what it owes and has reserved is 409 "
+        "`invalid_state`. `Idempotency-Key` is required.",
+        errors=("credit_limit_exceeded", "invalid_state"),
+        request={"credit_limit": {"amount": "500.00", "currency": "USD"}},
+    ),
+    "vendor_sub_vendor_transfer_list": Doc(
+        "List transfers to a sub-vendor",
+        "The transfers between you and this sub-vendor's wallet, newest first.",
+    ),
+    "vendor_sub_vendor_transfer_create": Doc(
+        "Transfer money to a sub-vendor",
+        "Moves `amount` from your wallet (or your credit line, when you are postpaid) to "
+        "a prepaid sub-vendor's wallet (`direction: fund`), or back from it "
+        "(`withdraw`): one double-entry ledger transaction, on both statements as "
+        "`transfer`. Over what the paying side can spend it is 402 "
+        "`insufficient_funds` (or `credit_limit_exceeded`) with the shortfall, and "
+        "nothing moves. `Idempotency-Key` is required: a retry with the same key "
+        "returns the first transfer.",
+        errors=("insufficient_funds", "credit_limit_exceeded", "invalid_state"),
+        request={"amount": {"amount": "40.00", "currency": "USD"}, "direction": "fund"},
+    ),
+    "vendor_sub_vendor_settings_get": Doc(
+        "My sub-vendor settings",
+        "Whether your direct sub-vendors' webhook events also come to your endpoints "
+        "(`sub_vendor_webhooks`), and how many levels of sub-vendors are allowed.",
+    ),
+    "vendor_sub_vendor_settings_set": Doc(
+        "Change my sub-vendor settings",
+        "With `sub_vendor_webhooks: true`, every event of a direct sub-vendor of yours "
+        "(orders, eSIMs, wallet) is also sent to your endpoints subscribed to its type, "
+        "with `sub_vendor_id` added to its data and its own webhook-id.",
+        request={"sub_vendor_webhooks": True},
+    ),
+    "vendor_transfer_list": Doc(
+        "List my transfers",
+        "Every transfer you made to or from your sub-vendors' wallets, and those your "
+        "parent made to or from yours, newest first.",
     ),
     # --- vendors: webhooks ----------------------------------------------------------------
     "vendor_webhook_endpoints_list": Doc(
@@ -657,8 +741,9 @@ OPERATIONS: dict[str, Doc] = {
         "Top up an IoT SIM's quota",
         "Buys one quota top-up (data and SMS) for the SIM, priced by our rules and paid "
         "from the wallet or the credit line: reserved first (402 when it does not fit), "
-        "then bought at 1NCE and charged; refused by 1NCE, nothing is charged. "
-        "`Idempotency-Key` is required.",
+        "then bought at 1NCE and charged (201); refused by 1NCE, nothing is charged. When "
+        "1NCE's answer is lost the top-up is answered `reserved` (202) and settled within "
+        "minutes by asking 1NCE, never by buying again. `Idempotency-Key` is required.",
         errors=("insufficient_funds", "credit_limit_exceeded", "invalid_state"),
         response={
             "id": 7,
@@ -707,6 +792,24 @@ OPERATIONS: dict[str, Doc] = {
         "Fetch an IoT SIM's replies",
         "Reads the SIM's SMS from 1NCE now (they are also polled every minute for SIMs "
         "sent one in the last day) and answers its latest 100.",
+        errors=("provider_unavailable",),
+    ),
+    "vendor_iot_events_list": Doc(
+        "List IoT SIM events",
+        "Events 1NCE logged for the fleet's SIMs (attach, detach, data sessions, quota "
+        "warnings, status changes), newest first, in cursor pages; filter by `kind`, "
+        "`iccid` and `since`. `upstream_kind` is 1NCE's own name for the event.",
+    ),
+    "vendor_iot_sims_events_list": Doc(
+        "List an IoT SIM's events",
+        "One SIM's events, newest first, in cursor pages; filter by `kind` and `since`. "
+        "Another vendor's SIM is 404.",
+    ),
+    "vendor_iot_sims_events_sync_create": Doc(
+        "Fetch an IoT SIM's events",
+        "Reads the SIM's latest events from 1NCE now (they are also read on a schedule), "
+        "each stored once, and answers its 100 newest. A status change among them moves "
+        "the SIM and sends `sim.status_changed`, once.",
         errors=("provider_unavailable",),
     ),
 }

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.subvendors import sub_vendor_in_tree
 from catalogue.qr import qr_png, qr_svg
 from fulfilment.models import Esim
 from fulfilment.notifications import esim_delivery_resend
@@ -66,6 +67,9 @@ class CustomerOrderFilters(QueryFilters):
 
 class VendorOrderFilters(CustomerOrderFilters):
     customer_reference = serializers.CharField(max_length=255, required=False)
+    sub_vendor = serializers.IntegerField(
+        required=False, min_value=1, help_text="the orders of this sub-vendor of yours (any level)"
+    )
     created_from = serializers.DateTimeField(required=False)
     created_to = serializers.DateTimeField(required=False)
 
@@ -346,10 +350,11 @@ class VendorOrderListCreateApi(VendorApiMixin, generics.ListAPIView):
     serializer_class = OutputSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
-        return selectors.order_list_for_buyer(
-            vendor=self.request.vendor,  # type: ignore[attr-defined]
-            **query_filters(self.request, VendorOrderFilters),
-        )
+        filters = query_filters(self.request, VendorOrderFilters)
+        buyer = self.request.vendor  # type: ignore[attr-defined]
+        if "sub_vendor" in filters:  # a parent sees its sub-vendors' orders, no one else's
+            buyer = sub_vendor_in_tree(vendor=buyer, sub_vendor_id=filters.pop("sub_vendor"))
+        return selectors.order_list_for_buyer(vendor=buyer, **filters)
 
     @extend_schema(parameters=[VendorOrderFilters])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

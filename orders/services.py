@@ -20,7 +20,7 @@ from billing.services import (
 )
 from catalogue.fx import bundle_price_in
 from catalogue.models import Bundle
-from catalogue.pricing import vendor_price
+from catalogue.pricing import vendor_price_levels
 from catalogue.selectors import bundle_get_sellable
 from ledger.models import Transaction
 from ledger.selectors import order_refunded_sum, order_tax_reversed_sum
@@ -316,7 +316,8 @@ def _create_b2b(
 ) -> Order:
 
     _vendor_may_order(vendor)
-    unit_price = vendor_price(vendor=vendor, bundle=bundle)
+    levels = vendor_price_levels(vendor=vendor, bundle=bundle)
+    unit_price = levels[-1]
     # No savepoint: nothing here recovers from a refusal, which rolls back the order and
     # whatever transaction the caller wrapped it in (the API's idempotency record with it).
     with transaction.atomic(savepoint=False):
@@ -346,7 +347,10 @@ def _create_b2b(
         )
         # Refusal (insufficient_funds / credit_limit_exceeded) rolls the order back too.
         hold = vendor_order_reserve(
-            vendor=vendor, order_id=order.pk, amount=Money(order.total, order.currency)
+            vendor=vendor,
+            order_id=order.pk,
+            amount=Money(order.total, order.currency),
+            level_totals=[Money(p.amount * quantity, p.currency) for p in levels],
         )
         # Delivered at once (from stock), or provisioned after this commits.
         delivered = deliver(order) if deliver is not None and not reasons else None

@@ -80,6 +80,22 @@ class Vendor(models.Model):
         related_name="test_environment",
         editable=False,
     )
+    # Sub-resellers (docs/MONEY.md "Sub-vendors"): a vendor created by another vendor,
+    # its parent, buys at the parent's price plus the parent's markup (`markup_bps`, set
+    # by the parent), never below it. Depth is capped by settings.SUB_VENDOR_MAX_DEPTH.
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sub_vendors",
+        editable=False,
+    )
+    markup_bps = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="the parent's markup on its own price, basis points"
+    )
+    # A parent asks to receive its sub-vendors' order and eSIM webhooks as well.
+    sub_vendor_webhooks = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +113,12 @@ class Vendor(models.Model):
             models.CheckConstraint(
                 condition=models.Q(low_balance_threshold__gte=0),
                 name="vendor_low_balance_threshold_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(markup_bps__lte=100_000), name="vendor_markup_lte_1000pct"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("id")), name="vendor_not_own_parent"
             ),
         ]
 
@@ -121,7 +143,27 @@ class Vendor(models.Model):
             live = self.live_vendor
             if live is not None and live.status in (self.Status.SUSPENDED, self.Status.CLOSED):
                 return live.status
+        if self.status == self.Status.ACTIVE and self.parent_id is not None:
+            # A sub-vendor stops with any vendor above it: it sells on their terms.
+            for above in self.ancestors:
+                if above.access_status in (self.Status.SUSPENDED, self.Status.CLOSED):
+                    return above.access_status
         return self.status
+
+    @property
+    def ancestors(self) -> list[Vendor]:
+        """The parent, its parent, ... up to the top vendor (nearest first)."""
+        chain: list[Vendor] = []
+        node = self.parent
+        while node is not None and len(chain) < 32:
+            chain.append(node)
+            node = node.parent
+        return chain
+
+    @property
+    def depth(self) -> int:
+        """0 for a vendor the platform signed, 1 for its sub-vendor, and so on."""
+        return len(self.ancestors)
 
     @property
     def notify_email(self) -> str:

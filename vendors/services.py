@@ -234,7 +234,7 @@ def vendor_close(*, vendor: Vendor, actor: User | None, reason: str) -> Vendor:
 
 
 # What a test environment takes from its live vendor, so test prices and alerts match.
-_FOLLOWED_TERMS = ("discount_bps", "tier", "usage_alert_levels", "contact_email")
+_FOLLOWED_TERMS = ("discount_bps", "tier", "usage_alert_levels", "contact_email", "markup_bps")
 
 
 def _terms_follow(twin: Vendor, vendor: Vendor) -> Vendor:
@@ -260,6 +260,9 @@ def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
         return _terms_follow(existing, vendor), False
     if vendor.status == Vendor.Status.CLOSED:
         raise DomainError("invalid_state", "A closed vendor has no test environment.")
+    # A sub-vendor's test environment sits below its parent's (opened first, outside this
+    # vendor's lock), so test mode has the same tree as live mode and no way across.
+    parent_env = vendor_test_environment(vendor=vendor.parent)[0] if vendor.parent else None
     with transaction.atomic():
         _lock(vendor)  # one environment even when two first visits race
         existing = Vendor.objects.filter(live_vendor=vendor).first()
@@ -278,6 +281,8 @@ def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
             discount_bps=vendor.discount_bps,
             tier=vendor.tier,
             approved_at=timezone.now(),
+            parent=parent_env,
+            markup_bps=vendor.markup_bps,
         )
     return twin, True
 

@@ -402,6 +402,32 @@ def event_publish(
             ]
         )
         _send_on_commit([d.pk for d in deliveries], livemode=event.livemode)
+        _event_publish_to_parent(
+            vendor_id=vendor_id, type=type, data=data, public_id=event.public_id, at=created_at
+        )
+
+
+def _event_publish_to_parent(
+    *, vendor_id: int, type: str, data: dict[str, Any], public_id: str, at: datetime | None
+) -> None:
+    """A sub-vendor's event goes to its parent too when the parent asked for them
+    (`Vendor.sub_vendor_webhooks`): the same type and data with `sub_vendor_id` added,
+    under its own id (`<id>.p`, once like any event). One level up only; a parent that
+    wants its grandchildren's events asks its sub-vendor to forward them."""
+    parent_id = (
+        Vendor.objects.filter(pk=vendor_id, parent__sub_vendor_webhooks=True)
+        .values_list("parent_id", flat=True)
+        .first()
+    )
+    if parent_id is None or "sub_vendor_id" in data:
+        return
+    event_publish(
+        vendor_id=parent_id,
+        type=type,
+        data={**data, "sub_vendor_id": vendor_id},
+        public_id=f"{public_id}.p",
+        created_at=at,
+    )
 
 
 def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:

@@ -13,10 +13,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
+from unfold.widgets import (
+    UnfoldAdminDecimalFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
+from billing.selectors import vendor_balance
+from billing.subvendors import sub_vendor_tree
 from console.vendors_console import VENDOR_CONSOLE_ACTIONS_DETAIL, VendorConsoleMixin
 from ttelgo.admin.console import LargeTableAdminMixin, MinorUnitsField, run_service_each
 from ttelgo.errors import DomainError
@@ -32,15 +41,45 @@ from vendors.models import (
 )
 
 
-class VendorActionForm(ActionForm):
-    """Extra inputs shown next to the action menu; each action reads what it needs."""
+class SubVendorFilter(admin.SimpleListFilter):
+    title = "place in the reseller tree"
+    parameter_name = "tree"
 
-    reason = forms.CharField(required=False, label="Reason")
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("top", "signed by the platform"), ("sub", "sub-vendors")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Vendor]) -> QuerySet[Vendor]:
+        if self.value() == "top":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "sub":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
+class VendorActionForm(ActionForm):
+    """Extra inputs shown next to the action menu; each action reads what it needs.
+
+    They use the console's own input widgets: a white box with dark text on the purple
+    action bar (a plain input there was transparent and borderless, with white text:
+    invisible; tests/console/test_browser_action_bar.py measures it)."""
+
+    reason = forms.CharField(
+        required=False,
+        label="Reason",
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "Reason"}),
+    )
     credit_limit = forms.DecimalField(
-        required=False, min_value=0, decimal_places=3, label="Credit limit"
+        required=False,
+        min_value=0,
+        decimal_places=3,
+        label="Credit limit",
+        widget=UnfoldAdminDecimalFieldWidget(attrs={"placeholder": "0.00"}),
     )
     tier = forms.ChoiceField(
-        required=False, choices=[("", "Tier"), *list(Vendor.Tier.choices)], label=""
+        required=False,
+        choices=[("", "Tier"), *list(Vendor.Tier.choices)],
+        label="",
+        widget=UnfoldAdminSelectWidget(attrs={"aria-label": "Tier"}),
     )
 
 
@@ -159,9 +198,11 @@ class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, 
         "credit_limit_display",
         "tier",
         "discount_bps",
+        "parent",
         "created_at",
     )
-    list_filter = ("status", "billing_mode", "tier")
+    list_select_related = ("parent",)
+    list_filter = ("status", "billing_mode", "tier", SubVendorFilter)
     search_fields = ("name", "contact_email", "billing_email")
     inlines = (VendorUserInline, VendorBrandInline)
     readonly_fields = (
@@ -174,6 +215,9 @@ class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, 
         # Recorded through vendors.services.vendor_vat_number_set, which validates it.
         "vat_number",
         "vat_number_valid",
+        "parent",
+        "markup_bps",
+        "sub_vendor_tree_display",
         "created_at",
         "updated_at",
     )
@@ -186,6 +230,8 @@ class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, 
         ("contact_name", "contact_email"),
         ("billing_email", "technical_email", "phone"),
         ("country", "vat_number", "vat_number_valid"),
+        ("parent", "markup_bps"),
+        "sub_vendor_tree_display",
         ("created_at", "updated_at"),
     )
     actions = (
@@ -206,6 +252,39 @@ class VendorAdmin(VendorConsoleMixin, LargeTableAdminMixin, SimpleHistoryAdmin, 
         fields = tuple(self.readonly_fields)
         # The ledger accounts are per currency and mode: fixed once the vendor exists.
         return (*fields, "billing_mode", "currency") if obj else fields
+
+    @admin.display(description="sub-vendors")
+    def sub_vendor_tree_display(self, obj: Vendor) -> str:
+        """The tree below this vendor: each sub-vendor indented by its level, with its
+        markup, billing and what it can spend (operators see the whole reseller tree)."""
+        if obj.pk is None:
+            return "-"
+        tree = sub_vendor_tree(vendor=obj)
+        if not tree:
+            return "none"
+        base = obj.depth
+        rows = []
+        for sub in tree:
+            balance = vendor_balance(vendor=sub)
+            rows.append(
+                (
+                    "\u2003" * (sub.depth - base - 1),
+                    reverse("admin:vendors_vendor_change", args=[sub.pk]),
+                    sub.name,
+                    sub.markup_bps,
+                    sub.billing_mode,
+                    str(balance.available),
+                    sub.status,
+                )
+            )
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li>{}<a href="{}">{}</a> (+{} bps, {}, available {}, {})</li>',
+                rows,
+            ),
+        )
 
     @admin.display(description="credit limit")
     def credit_limit_display(self, obj: Vendor) -> str:

@@ -221,6 +221,32 @@ def _wallet_topup(client: APIClient, i: int) -> Any:
     return post_keyed(client, "/api/v1/vendor/wallet/topups", body, i)
 
 
+def _parent_with_five_transfers() -> tuple[APIClient, int]:
+    """A parent whose wallet holds exactly five transfers of 10.00, and a sub-vendor."""
+    parent = prepaid_vendor(cents=5 * 1_000)
+    client = vendor_client(parent)
+    response = post_keyed(client, "/api/v1/vendor/sub-vendors", {"name": "Race sub"}, 0)
+    assert response.status_code == 201, response.content
+    return client, int(response.json()["id"])
+
+
+def _transfer(ctx: tuple[APIClient, int], i: int) -> Any:
+    client, sub_id = ctx
+    body = {"amount": {"amount": "10.00", "currency": "USD"}}
+    return post_keyed(client, f"/api/v1/vendor/sub-vendors/{sub_id}/transfers", body, i)
+
+
+def _transfer_one_key(ctx: tuple[APIClient, int], i: int) -> Any:
+    client, sub_id = ctx
+    body = {"amount": {"amount": "10.00", "currency": "USD"}}
+    return client.post(
+        f"/api/v1/vendor/sub-vendors/{sub_id}/transfers",
+        body,
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=f"race-transfer-{sub_id}",
+    )
+
+
 def _invoice_pay(ctx: tuple[APIClient, Invoice], i: int) -> Any:
     client, invoice = ctx
     return post_keyed(client, f"/api/v1/vendor/invoices/{invoice.pk}/pay", None, i)
@@ -593,6 +619,19 @@ RACES: dict[str, Race] = {
             attempt=_wallet_topup,
             allowed=_each_success,
             settle=_pay_every_vendor_intent,
+        ),
+        Race(
+            "sub-vendor transfer",
+            "the parent's wallet holds five transfers: exactly 5 move, none overdraws it",
+            prepare=_parent_with_five_transfers,
+            attempt=_transfer,
+            allowed=lambda ctx, results: 5,
+        ),
+        Race(
+            "sub-vendor transfer, one key",
+            "one transfer (its Idempotency-Key) sent 20 times: moved once",
+            prepare=_parent_with_five_transfers,
+            attempt=_transfer_one_key,
         ),
         Race(
             "invoice payment",

@@ -40,6 +40,10 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/vendor/esims/<str:iccid>/refund": "B2B eSIM refund",
     "POST api/v1/vendor/iot/sims/<str:iccid>/topups": "B2B IoT SIM top-up",
     "POST api/v1/vendor/wallet/topups": "wallet top-up",
+    "POST api/v1/vendor/sub-vendors/<int:sub_vendor_id>/transfers": (
+        "sub-vendor transfer",
+        "sub-vendor transfer, one key",
+    ),
     "POST api/v1/vendor/invoices/<int:invoice_id>/pay": "invoice payment",
     "POST api/v1/sandbox/payment_intents/<str:payment_intent_id>/succeed": (
         "sandbox payment succeeds"
@@ -157,6 +161,13 @@ NO_MONEY = {
     "POST api/v1/tickets": "support",
     "POST api/v1/tickets/<int:ticket_id>/messages": "support",
     "POST api/v1/vendor/tickets": "support",
+    "POST api/v1/vendor/sub-vendors": "opens a sub-vendor's account; it moves no money",
+    "PATCH api/v1/vendor/sub-vendors/<int:sub_vendor_id>": "a markup for later orders",
+    "PUT api/v1/vendor/sub-vendor-settings": "a webhook preference",
+    "POST api/v1/vendor/sub-vendors/<int:sub_vendor_id>/credit-limit": (
+        "sets a credit line, no posting (the parent's row lock keeps the grants within "
+        "its own credit: tests/ledger/test_sub_vendors.py)"
+    ),
     "POST api/v1/vendor/tickets/<int:ticket_id>/messages": "support",
     "POST api/v1/webhooks/inbound-email": "support mail",
     "POST api/v1/vendor/iot/sims/bulk": "enables/disables SIMs",
@@ -171,6 +182,7 @@ NO_MONEY = {
     "POST api/v1/vendor/iot/auto-topup": "records a setting (as above)",
     "POST api/v1/vendor/iot/sims/<str:iccid>/sms/sync": "reads SMS from the provider",
     "POST api/v1/vendor/iot/sms": "sends SMS (the provider's SMS are in the SIM's quota)",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/events/sync": "reads SIM events from the provider",
     # Portal and token pages
     "PAGE portal/": "shows the overview",
     "PAGE portal/mode": "switches live/test view",
@@ -178,15 +190,29 @@ NO_MONEY = {
     "PAGE portal/keys/<str:key_id>/revoke": "API keys",
     "PAGE portal/brand/": "branding",
     "PAGE portal/orders/": "lists orders",
-    "PAGE portal/orders/<int:order_id>": "shows an order",
+    "PAGE portal/orders/<order:order_id>": "shows an order (by its public id)",
+    "PAGE portal/timezone": "sets the zone the portal shows times in",
+    "PAGE portal/billing/payments/<int:payment_id>/receipt.pdf": "renders a top-up's receipt",
+    "PAGE portal/test/outbox": "lists the emails test mode kept instead of sending",
     "PAGE portal/orders/bulk/<int:bulk_id>": "shows a bulk order's progress and results",
     "PAGE portal/esims/": "lists eSIMs",
     "PAGE portal/catalogue/": "lists bundles",
     "PAGE portal/iot/": "lists IoT SIMs; enables/disables the ticked ones (a bulk job)",
+    "PAGE portal/iot/sms/": "sends SMS (once per the form's key) and lists them",
+    "PAGE portal/iot/auto-topup/": "records the fleet's auto top-up setting",
+    "PAGE portal/iot/sims/<str:iccid>": (
+        "shows a SIM; reads it from the provider; records its auto top-up; sends it an SMS"
+    ),
+    "PAGE portal/iot/sims/<str:iccid>/topup": (
+        "buys through the API's service (iot.services.topup_buy) under the API's"
+        " idempotency, as the race entry 'B2B IoT SIM top-up'; a double confirm charges once"
+        " (tests/iot/test_portal.py)"
+    ),
     "PAGE portal/billing/": "shows the statement",
     "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
     "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
     "PAGE portal/request-log/": "request log",
+    "PAGE portal/sub-vendors/": "reads the reseller tree and its orders",
     "PAGE portal/request-log/<int:log_id>": "request log",
     "PAGE portal/test/": "shows the test tools",
     "PAGE portal/team/": "team",
@@ -224,6 +250,10 @@ NO_MONEY = {
     ),
     "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
     "beat console.tasks.dashboard_refresh": "reads figures into the cache",
+    "beat ledger.tasks.ledger_checkpoint_advance": (
+        "folds entry totals under an advisory lock; moves no money "
+        "(tests/ledger/test_checkpoints.py races two advances)"
+    ),
     "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
     "beat ttelgo.tasks.outbox_relay": (
         "hands queued tasks to the broker again; each task's work is raced in its entry"
@@ -235,6 +265,14 @@ NO_MONEY = {
     ),
     "beat iot.tasks.iot_usage_sync": "records usage",
     "beat iot.tasks.iot_sms_replies_sync": "records SMS replies",
+    "beat iot.tasks.iot_events_sync": (
+        "records SIM events; a status change among them fires once (tests/iot/test_events.py)"
+    ),
+    "beat iot.tasks.iot_topups_reconcile": (
+        "charges or releases the hold of a top-up whose outcome is unknown, once, and never"
+        " buys: raced in tests/iot/test_topup_reconcile.py (concurrent reconcilers and the"
+        " buy call's late answer on PostgreSQL)"
+    ),
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
     "fulfilment.operator.refund_limit_for": "reads a setting",

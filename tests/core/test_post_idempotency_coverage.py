@@ -13,6 +13,9 @@ REQUIRED = {
     "api/v1/esims/<str:iccid>/refund",
     "api/v1/vendor/esims/<str:iccid>/refund",
     "api/v1/vendor/iot/sims/<str:iccid>/topups",
+    "api/v1/vendor/sub-vendors",
+    "api/v1/vendor/sub-vendors/<int:sub_vendor_id>/credit-limit",
+    "api/v1/vendor/sub-vendors/<int:sub_vendor_id>/transfers",
 }
 # POSTs that do not take the header, and why.
 EXEMPT = {

@@ -162,6 +162,8 @@ def _make_auto_topup(vendor: Vendor, client: APIClient, capture: Any) -> dict[st
 
 # Fields any vendor write might need (extra ones are ignored by the serializers).
 VALID_BODY = {
+    "amount": {"amount": "1.00", "currency": "USD"},
+    "markup_bps": 100,
     "bundle_code": "esim_2GB_7D_GB_V2",
     "quantity": 1,
     "url": "https://93.184.215.14/hooks",
@@ -179,9 +181,9 @@ def _make_request_log(vendor: Vendor, client: APIClient, capture: Any) -> dict[s
 
 
 def _make_iot(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
-    """An IoT SIM of vendor A's fleet and a bulk job over it (the job queued only: its
-    provider calls are not what this test is about)."""
-    from iot.models import IotBulkJob, IotSim
+    """An IoT SIM of vendor A's fleet, an event of it and a bulk job over it (the job
+    queued only: its provider calls are not what this test is about)."""
+    from iot.models import IotBulkJob, IotSim, IotSimEvent
 
     sim = IotSim.objects.create(
         vendor=vendor,
@@ -190,8 +192,37 @@ def _make_iot(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]
         iccid=f"8988{vendor.pk:04d}{0:011d}",
         label="bola-marker-vendor-a",
     )
+    IotSimEvent.objects.create(
+        sim=sim,
+        vendor=vendor,
+        livemode=vendor.livemode,
+        provider_id="bola-event",
+        kind="attach",
+        at=timezone.now(),
+    )
     job = IotBulkJob.objects.create(vendor=vendor, livemode=vendor.livemode, action="disable")
     return {"iot:iccid": sim.iccid, "job_id": job.pk}
+
+
+def _make_sub_vendor(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
+    """A prepaid sub-vendor of vendor A's, funded by one transfer (A is postpaid: the
+    transfer draws on its credit line, set by `_make_order`)."""
+    response = client.post(
+        "/api/v1/vendor/sub-vendors",
+        {"name": "bola-marker-vendor-a sub", "markup_bps": 500},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="bola-sub-vendor",
+    )
+    assert response.status_code == 201, response.content
+    sub_id = response.json()["id"]
+    transfer = client.post(
+        f"/api/v1/vendor/sub-vendors/{sub_id}/transfers",
+        {"amount": {"amount": "1.00", "currency": "USD"}},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="bola-transfer",
+    )
+    assert transfer.status_code == 201, transfer.content
+    return {"sub_vendor_id": sub_id}
 
 
 MAKERS: list[Callable[[Vendor, APIClient, Any], dict[str, Any]]] = [
@@ -202,6 +233,7 @@ MAKERS: list[Callable[[Vendor, APIClient, Any], dict[str, Any]]] = [
     _make_auto_topup,
     _make_request_log,
     _make_iot,
+    _make_sub_vendor,
 ]
 
 
@@ -274,7 +306,11 @@ def test_vendor_b_lists_never_show_vendor_a_objects(db, django_capture_on_commit
     client_a = vendor_client(billing_mode="postpaid")
     client_b = vendor_client()
     pool = _vendor_a_objects(client_a, django_capture_on_commit_callbacks)
-    markers = [MARKER_URL, MARKER_REFERENCE, *(str(v) for k, v in pool.items() if k == "iccid")]
+    markers = [
+        MARKER_URL,
+        MARKER_REFERENCE,
+        *(str(v) for k, v in pool.items() if k.split(":")[-1] == "iccid"),
+    ]
 
     seen_in_a = set()
     for route in vendor_routes():
