@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.db.models.signals import post_save
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -292,7 +293,10 @@ def vendor_credit_limit_change(
 ) -> Vendor:
     """Set a postpaid vendor's credit line; the ledger copies it onto the receivable account
     (where the database enforces it) in the same transaction (`signals.
-    credit_limit_changed`)."""
+    credit_limit_changed`). Never below what the vendor has granted its postpaid
+    sub-vendors (their credit limits together): `validation_error` on `credit_limit`,
+    with `granted`; lower theirs first. Checked under the vendor's row lock, which a
+    grant (`billing.subvendors.sub_vendor_credit_limit_set`) takes too."""
     if vendor.billing_mode != Vendor.BillingMode.POSTPAID:
         raise _validation("credit_limit", "Credit limits apply to postpaid vendors only.")
     if limit.currency != vendor.currency:
@@ -301,6 +305,25 @@ def vendor_credit_limit_change(
         raise _validation("credit_limit", "The limit cannot be negative.")
     with transaction.atomic():
         locked = _lock(vendor)
+        granted = (
+            Vendor.objects.filter(
+                parent=locked, billing_mode=Vendor.BillingMode.POSTPAID
+            ).aggregate(total=Sum("credit_limit"))["total"]
+            or 0
+        )
+        if limit.amount < granted:
+            message = (
+                f"This vendor has granted {Money(granted, locked.currency)} of credit to its "
+                "postpaid sub-vendors: lower their credit limits first, or set at least that."
+            )
+            raise DomainError(
+                "validation_error",
+                message,
+                details={
+                    "credit_limit": [message],
+                    "granted": Money(granted, locked.currency).to_api(),
+                },
+            )
         before = Money(locked.credit_limit, locked.currency)
         locked.credit_limit = limit.amount
         _audit(locked, actor=actor, reason=f"credit limit {before} -> {limit}: {reason}")
