@@ -288,15 +288,41 @@ def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
     return twin, True
 
 
+def _parent_room_check(vendor: Vendor, limit: Money) -> None:
+    """A sub-vendor's credit comes out of its parent's: with its siblings' limits, at
+    most the parent's credit limit (else `credit_limit_exceeded`, 402), checked under the
+    parent's row lock, taken before the sub-vendor's."""
+    parent = vendor_qs_select_for_update().get(pk=vendor.parent_id)
+    siblings = (
+        Vendor.objects.filter(parent=parent, billing_mode=Vendor.BillingMode.POSTPAID)
+        .exclude(pk=vendor.pk)
+        .aggregate(total=Sum("credit_limit"))["total"]
+        or 0
+    )
+    room = parent.credit_limit - siblings
+    if limit.amount > room:
+        raise DomainError(
+            "credit_limit_exceeded",
+            "The credit granted to the parent's sub-vendors would exceed the parent's own "
+            "credit limit.",
+            details={
+                "available": Money(max(room, 0), parent.currency).to_api(),
+                "required": limit.to_api(),
+            },
+        )
+
+
 def vendor_credit_limit_change(
     *, vendor: Vendor, limit: Money, actor: User | None, reason: str
 ) -> Vendor:
     """Set a postpaid vendor's credit line; the ledger copies it onto the receivable account
     (where the database enforces it) in the same transaction (`signals.
-    credit_limit_changed`). Never below what the vendor has granted its postpaid
-    sub-vendors (their credit limits together): `validation_error` on `credit_limit`,
-    with `granted`; lower theirs first. Checked under the vendor's row lock, which a
-    grant (`billing.subvendors.sub_vendor_credit_limit_set`) takes too."""
+    credit_limit_changed`). A sub-vendor's stays within its parent's room
+    (`credit_limit_exceeded`); a vendor's never drops below what it has granted its
+    postpaid sub-vendors (their credit limits together): `validation_error` on
+    `credit_limit`, with `granted`; lower theirs first. Checked under the row locks,
+    parent before child, as a grant (`billing.subvendors.sub_vendor_credit_limit_set`)
+    takes them."""
     if vendor.billing_mode != Vendor.BillingMode.POSTPAID:
         raise _validation("credit_limit", "Credit limits apply to postpaid vendors only.")
     if limit.currency != vendor.currency:
@@ -304,6 +330,8 @@ def vendor_credit_limit_change(
     if limit.amount < 0:
         raise _validation("credit_limit", "The limit cannot be negative.")
     with transaction.atomic():
+        if vendor.parent_id is not None:
+            _parent_room_check(vendor, limit)  # locks the parent first, as a grant does
         locked = _lock(vendor)
         granted = (
             Vendor.objects.filter(

@@ -60,3 +60,19 @@ def test_the_admin_shows_the_refusal_and_changes_nothing():
     assert not AuditLog.objects.filter(
         action="vendor.credit_limit_change", target_id=str(top.pk)
     ).exists()
+
+
+def test_an_operator_cannot_grant_a_sub_vendor_more_than_its_parent_has_room_for():
+    top = _parent_with_grants()  # 10.00 of its own, 7.00 granted
+    sub = Vendor.objects.get(parent=top, name="A")  # 3.00 of it
+    with pytest.raises(DomainError) as refused:
+        operator_vendor_credit_limit(
+            vendor_id=sub.pk, actor=operator("finance"), limit=usd(601), reason="bigger line"
+        )
+    assert refused.value.code == "credit_limit_exceeded"
+    assert refused.value.details["available"] == {"amount": "6.00", "currency": "USD"}
+    operator_vendor_credit_limit(
+        vendor_id=sub.pk, actor=operator("finance"), limit=usd(600), reason="bigger line"
+    )
+    sub.refresh_from_db()
+    assert sub.credit_limit == 600
