@@ -288,11 +288,11 @@ def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
     return twin, True
 
 
-def _parent_room_check(vendor: Vendor, limit: Money) -> None:
+def _parent_room_check(vendor: Vendor, parent_id: int, limit: Money) -> None:
     """A sub-vendor's credit comes out of its parent's: with its siblings' limits, at
     most the parent's credit limit (else `credit_limit_exceeded`, 402), checked under the
     parent's row lock, taken before the sub-vendor's."""
-    parent = vendor_qs_select_for_update().get(pk=vendor.parent_id)
+    parent = vendor_qs_select_for_update().get(pk=parent_id)
     siblings = (
         Vendor.objects.filter(parent=parent, billing_mode=Vendor.BillingMode.POSTPAID)
         .exclude(pk=vendor.pk)
@@ -331,7 +331,9 @@ def vendor_credit_limit_change(
         raise _validation("credit_limit", "The limit cannot be negative.")
     with transaction.atomic():
         if vendor.parent_id is not None:
-            _parent_room_check(vendor, limit)  # locks the parent first, as a grant does
+            _parent_room_check(
+                vendor, vendor.parent_id, limit
+            )  # locks the parent first, as a grant does
         locked = _lock(vendor)
         granted = (
             Vendor.objects.filter(
