@@ -1147,6 +1147,271 @@ def redis_lost(c: Chaos) -> Row:
     return row
 
 
+# --- failover: a second provider (Airalo) beside eSIM Go ----------------------------------
+
+AIRALO_SECRET = "bench-airalo-secret"  # noqa: S105 (the loopback fake's)
+
+
+def _airalo(c: Chaos, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", c.ports["airalo"], timeout=30)
+    conn.request("POST" if body is not None else "GET", path, json.dumps(body or {}).encode())
+    return json.loads(conn.getresponse().read())
+
+
+def _faults(c: Chaos, faults: dict[str, Any]) -> None:
+    """Set the eSIM Go fake's faults."""
+    c.provider("/__bench/faults", faults)
+
+
+def _failover_env(c: Chaos) -> dict[str, str]:
+    """Live orders routed across eSIM Go and Airalo (both fakes); short breaker resets so
+    a recovery is seen within the scenario."""
+    return {
+        "ESIM_PROVIDERS": "esimgo,airalo",
+        "AIRALO_CLIENT_ID": "bench-airalo-client",
+        "AIRALO_CLIENT_SECRET": AIRALO_SECRET,
+        "AIRALO_BASE_URL": f"http://127.0.0.1:{c.ports['airalo']}/v2",
+        "AIRALO_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
+        "AIRALO_RATE_LIMIT_PER_SECOND": "1000",
+        "AIRALO_WEBHOOK_URL": "",
+        "AIRALO_BREAKER_RESET_SECONDS": "15",
+        "ESIMGO_BREAKER_RESET_SECONDS": "15",
+    }
+
+
+def _failover_setup(c: Chaos) -> dict[str, str | None]:
+    """Start the Airalo fake, restart the app, workers and beat routing across both
+    providers, and attach Airalo's packages to our products (the catalogue sync's offers
+    step, through the real client). Returns the environment to put back."""
+    from bench.procs import free_port, wait_http
+    from catalogue.services import catalogue_offers_sync
+    from providers.airalo import AiraloProvider
+    from providers.tokens import TokenCache
+
+    if "airalo" not in c.ports:
+        c.ports["airalo"] = free_port()
+        proc = c.procs.start(
+            "fake-airalo",
+            [sys.executable, "-m", "bench.fakes", "airalo", "--port", str(c.ports["airalo"])],
+            env=c.env,
+            cwd=ROOT,
+        )
+        wait_http(f"http://127.0.0.1:{c.ports['airalo']}/__bench/reset", proc=proc)
+    _airalo(c, "/__bench/faults", {})
+    extra = _failover_env(c)
+    saved = {k: c.env.get(k) for k in extra}
+    c.env.update(extra)
+    client = AiraloProvider(
+        client_id=extra["AIRALO_CLIENT_ID"],
+        client_secret=AIRALO_SECRET,
+        base_url=extra["AIRALO_BASE_URL"],
+        token_cache=TokenCache(name="chaos-airalo", client=None, max_age=3600, margin=60),
+    )
+    synced = catalogue_offers_sync(provider=client)
+    _say(f"  Airalo offers: {synced}")
+    c.restart_app()
+    c.fresh_worker_and_beat()
+    return saved
+
+
+def _failover_teardown(c: Chaos, saved: dict[str, str | None]) -> None:
+    """Faults off, Airalo's offers withdrawn, the app and workers back on eSIM Go alone."""
+    from catalogue.models import BundleOffer
+
+    c.provider("/__bench/faults", {})
+    _airalo(c, "/__bench/faults", {})
+    _db()
+    BundleOffer.objects.filter(provider="airalo").update(is_active=False)
+    for k, v in saved.items():
+        if v is None:
+            c.env.pop(k, None)
+        else:
+            c.env[k] = v
+    c.restart_app()
+    c.fresh_worker_and_beat()
+
+
+def _breaker_open(name: str) -> bool:
+    import pybreaker
+
+    from providers.resilience import build_breaker
+
+    return build_breaker(name=name, fail_max=5, reset_timeout=15).current_state in (
+        pybreaker.STATE_OPEN,
+        pybreaker.STATE_HALF_OPEN,
+    )
+
+
+def _providers_of(order_ids: list[int]) -> Counter[str]:
+    from orders.models import Order
+
+    _db()
+    return Counter(
+        Order.objects.filter(pk__in=order_ids, status="completed").values_list(
+            "provider", flat=True
+        )
+    )
+
+
+def _airalo_or_trial(order_ids: list[int]) -> bool:
+    """Every order completed, or waits after having been sent to eSIM Go (a trial)."""
+    from orders.models import Order
+
+    _db()
+    rows = Order.objects.filter(pk__in=order_ids).values_list("status", "providers_sent")
+    return all(status == "completed" or "esimgo" in (sent or []) for status, sent in rows)
+
+
+def _wait_until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _both_fakes(c: Chaos) -> tuple[int, int, int]:
+    """Orders sold by eSIM Go's fake and Airalo's, and our references Airalo sold more than
+    once (its `description`, set when it sells: eSIM Go's tags are set after the sale and
+    may be moved by an adoption, so its side is checked by the count)."""
+    esimgo, airalo = c.provider("/__bench/stats"), _airalo(c, "/__bench/stats")
+    twice = sum(1 for n in airalo["by_description"].values() if n > 1)
+    return int(esimgo["orders"]), int(airalo["orders"]), twice
+
+
+def failover(c: Chaos) -> Row:
+    """Two providers for one product (eSIM Go cheaper, Airalo's equivalent package 10 %
+    dearer): (a) eSIM Go's fake answers 503 to everything: once our breaker for it is
+    open, orders complete through Airalo; (b) both answer 503: orders wait (none final),
+    then both recover and every order completes; (c) 200 orders with random errors,
+    timeouts (after acting) and Airalo's refusals (maintenance, out of stock) on both: no
+    reference bought twice at either, the provider orders at both fakes are exactly
+    those our orders hold, and the ledger balances."""
+    row = Row("failover: eSIM Go + Airalo")
+    saved = _failover_setup(c)
+    try:
+        esimgo_before, airalo_before, _ = _both_fakes(c)
+        port, keys = c.ports["app"], c.keys
+        # (a) eSIM Go down.
+        c.provider("/__bench/faults", {"error_rate": 1, "error_status": 503})
+        openers = Tally()
+        order_load(port=port, keys=keys, clients=2, seconds=6, tally=openers, rate=1)
+        if not _wait_until(lambda: _breaker_open("esimgo"), 60):
+            row.failures.append("(a) the eSIM Go breaker never opened on 503s")
+        down = Tally()
+        order_load(port=port, keys=keys, clients=4, seconds=4, tally=down, rate=5)
+        # Each is delivered by Airalo, except one that happened to be the breaker's
+        # half-open trial: sent to eSIM Go (which may have bought), it waits for eSIM Go.
+        a_seconds = None
+        start = time.monotonic()
+        if _wait_until(lambda: _airalo_or_trial(down.created), 60):
+            a_seconds = round(time.monotonic() - start, 1)
+        a_providers = _providers_of(down.created)
+        trials = len(down.created) - a_providers["airalo"]
+        if a_seconds is None or not a_providers["airalo"] or set(a_providers) != {"airalo"}:
+            row.failures.append(
+                f"(a) with eSIM Go down, orders did not complete through Airalo: "
+                f"{dict(statuses_of(down.created))}, {dict(a_providers)}"
+            )
+        # (b) both down: orders wait, then complete after recovery.
+        _airalo(c, "/__bench/faults", {"error_rate": 1, "error_status": 503})
+        both = Tally()
+        order_load(port=port, keys=keys, clients=4, seconds=4, tally=both, rate=5)
+        time.sleep(10)
+        early = statuses_of(both.created)
+        if set(early) - {"provisioning", "paid"}:
+            row.failures.append(f"(b) with both down, orders did not wait: {dict(early)}")
+        c.provider("/__bench/faults", {})
+        _airalo(c, "/__bench/faults", {})
+        recovered_at = time.monotonic()
+        waiting = [*openers.created, *down.created, *both.created]
+        b_seconds = wait_final(waiting, 120)
+        if b_seconds is None:
+            _describe_open(waiting)
+        b_outcome = statuses_of(waiting)
+        if b_seconds is None or set(b_outcome) != {"completed"}:
+            row.failures.append(f"(b) after recovery not every order completed: {dict(b_outcome)}")
+        b_after = time.monotonic() - recovered_at
+        # (c) random faults on both, 200 orders.
+        timeout = READ_TIMEOUT + 1
+        c.provider(
+            "/__bench/faults",
+            {"error_rate": 0.15, "timeout_rate": 0.1, "timeout_seconds": timeout},
+        )
+        _airalo(
+            c,
+            "/__bench/faults",
+            {
+                "error_rate": 0.15,
+                "timeout_rate": 0.1,
+                "timeout_seconds": timeout,
+                "maintenance_rate": 0.05,
+                "out_of_stock_rate": 0.05,
+            },
+        )
+        mixed = Tally()
+        random_faults = {"error_rate": 0.15, "timeout_rate": 0.1, "timeout_seconds": timeout}
+        # Scattered faults alone never open a breaker (it counts failures in a row): eSIM
+        # Go is also down for a while in the middle, so orders move across and back.
+        order_load(
+            port=port,
+            keys=keys,
+            clients=8,
+            seconds=60,
+            tally=mixed,
+            max_orders=200,
+            rate=12,
+            events=[
+                (3.0, lambda: _faults(c, {"error_rate": 1, "error_status": 503})),
+                (11.0, lambda: _faults(c, random_faults)),
+            ],
+        )
+        c.provider("/__bench/faults", {})
+        _airalo(c, "/__bench/faults", {})
+        tally = Tally()
+        for t in (openers, down, both, mixed):
+            tally.requests += t.requests
+            tally.statuses.update(t.statuses)
+            tally.created.extend(t.created)
+        row.requests, row.orders = tally.requests, len(tally.created)
+        row.statuses = dict(sorted(tally.statuses.items()))
+        bad = {s: n for s, n in tally.statuses.items() if s not in {201, 402, 429}}
+        if bad:
+            row.failures.append(f"answers outside [201, 402, 429]: {bad}")
+        row.settle_seconds = wait_final(tally.created, 120)
+        if row.settle_seconds is None:
+            row.failures.append("orders not final within 120s")
+            _describe_open(tally.created)
+        row.outcome = dict(statuses_of(tally.created))
+        if set(row.outcome) - {"completed", "failed"}:
+            row.failures.append(f"orders neither completed nor failed: {row.outcome}")
+        row.failures.extend(ledger_problems(tally.created))
+        esimgo_after, airalo_after, twice = _both_fakes(c)
+        sold = (esimgo_after - esimgo_before) + (airalo_after - airalo_before)
+        row.provider_orders = sold
+        row.bought_twice = sold - held_provider_orders(tally.created)
+        if row.bought_twice or twice:
+            row.failures.append(
+                f"{row.bought_twice} provider orders beyond ours; {twice} references bought "
+                "twice at Airalo"
+            )
+        c_providers = _providers_of(mixed.created)
+        row.figures = (
+            f"(a) {a_providers['airalo']} of {len(down.created)} orders with eSIM Go at 503 "
+            f"completed through Airalo in {a_seconds}s ({trials} half-open trials waited); (b) {len(waiting)} waiting "
+            f"orders all final {b_after:.1f}s after both recovered; (c) "
+            f"{len(mixed.created)} orders under faults: {dict(c_providers)} completed per "
+            f"provider; provider orders eSIM Go {esimgo_after - esimgo_before}, Airalo "
+            f"{airalo_after - airalo_before}"
+        )
+        if not c_providers.get("airalo") or not c_providers.get("esimgo"):
+            row.failures.append(f"(c) the faults never moved orders across: {dict(c_providers)}")
+    finally:
+        _failover_teardown(c, saved)
+    return row
+
+
 STOCKED_BUNDLE = "esim_1GB_7D_FR_V2"
 STOCK_SIZE = 50
 
@@ -1293,6 +1558,7 @@ SCENARIOS: dict[str, Callable[[Chaos], Row]] = {
     "payment_events": payment_events,
     "noisy_tenant": noisy_tenant,
     "redis_lost": redis_lost,
+    "failover": failover,
     "stock_outage": stock_outage,
 }
 

@@ -1,8 +1,10 @@
-"""Loopback stand-ins for the two upstreams the production settings insist on: an eSIM Go
-v2.4 server (shapes from eSIM Go API v2.4, zero latency by default) and a small
-Stripe-compatible API (PaymentIntents, refunds). Each runs in its own process:
+"""Loopback stand-ins for the upstreams the production settings insist on: an eSIM Go
+v2.4 server (shapes from eSIM Go API v2.4, zero latency by default), an Airalo Partner API
+v2 server (shapes from docs/PROVIDERS.md) and a small Stripe-compatible API
+(PaymentIntents, refunds). Each runs in its own process, with its own fault knobs:
 
     python -m bench.fakes esimgo --port 8101
+    python -m bench.fakes airalo --port 8103
     python -m bench.fakes stripe --port 8102
 
 They keep state in memory and log every request's arrival time, which the rate-limit
@@ -75,6 +77,77 @@ def esimgo_catalogue() -> list[dict[str, Any]]:
     return items
 
 
+# A production-size catalogue (bench/catalogue_scale.py): eSIM Go sells thousands of
+# bundles; this one spreads `bundles` over `countries` made-up countries in 8 regions,
+# about 5 % of them regional bundles covering a whole region.
+SCALE_REGIONS = (
+    "Europe", "Asia", "Africa", "North America", "South America", "Middle East", "Oceania",
+    "Caribbean",
+)  # fmt: skip
+SCALE_PLANS: list[tuple[int, int, bool]] = [
+    (gb, days, False) for gb in (1, 2, 3, 5, 10, 15, 20, 50) for days in (7, 15, 30, 90)
+] + [(0, days, True) for days in (1, 3, 5, 7, 10, 15, 20, 30)]  # 40 plans a country
+
+
+def scale_country(i: int) -> dict[str, str]:
+    """Country i of the scale catalogue: the real ones above first, then made-up
+    two-letter codes (AA, AB, ...) that no real one uses."""
+    if i < len(COUNTRIES):
+        iso, name, region, _ = COUNTRIES[i]
+        return {"name": name, "region": region, "iso": iso}
+    real = {c[0] for c in COUNTRIES}
+    spare = [a + b for a in _LETTERS for b in _LETTERS if a + b not in real]
+    iso = spare[i - len(COUNTRIES)]
+    return {"name": f"Country {iso}", "region": SCALE_REGIONS[i % len(SCALE_REGIONS)], "iso": iso}
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def esimgo_catalogue_scale(bundles: int = 10_000, countries: int = 190) -> list[dict[str, Any]]:
+    """`bundles` eSIM Go catalogue items over `countries` countries: per country as many
+    plans as fit (up to 40 a country, then variants), and one regional bundle in 20."""
+    nations = [scale_country(i) for i in range(countries)]
+    codes = [n["iso"] for n in nations]
+    if len(set(codes)) != len(codes):
+        raise ValueError("scale catalogue country codes collide")
+    by_region: dict[str, list[dict[str, str]]] = {}
+    for n in nations:
+        by_region.setdefault(n["region"], []).append(n)
+    items: list[dict[str, Any]] = []
+    regional = bundles // 20
+    for k in range(bundles):
+        gb, days, unlimited = SCALE_PLANS[k % len(SCALE_PLANS)]
+        variant = k // (len(SCALE_PLANS) * countries)
+        if k < regional:
+            region = SCALE_REGIONS[k % len(SCALE_REGIONS)]
+            covered = by_region.get(region) or nations[:5]
+            place, code_place = region, region.replace(" ", "")
+        else:
+            covered = [nations[(k // len(SCALE_PLANS)) % countries]]
+            place, code_place = covered[0]["name"], covered[0]["iso"]
+        per_gb = 100 + (k * 37) % 250
+        price = Decimal(per_gb * max(gb, 8) + days * 3) / 100
+        size = "UL" if unlimited else f"{gb}GB"
+        items.append(
+            {
+                "name": f"esim_{size}_{days}D_{code_place}_V{2 + variant}_{k}",
+                "description": f"eSIM, {size}, {days} Days, {place}, V{2 + variant}",
+                "groups": ["Standard Fixed"] if not unlimited else ["Standard Unlimited Lite"],
+                "countries": covered,
+                "roamingEnabled": [],
+                "dataAmount": gb * 1000 if not unlimited else -1,
+                "duration": days,
+                "speed": ["4G", "5G"],
+                "autostart": True,
+                "unlimited": unlimited,
+                "price": price,
+                "billingType": "FixedCost",
+            }
+        )
+    return items
+
+
 class _Json(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):
@@ -143,7 +216,7 @@ class EsimGoApp:
 
     Faults for the chaos suite, set with `POST /__bench/faults {latency, error_rate,
     timeout_rate, timeout_seconds}`: every call but the catalogue waits `latency` seconds;
-    `error_rate` of them answer 500 without acting; `timeout_rate` act and then answer only
+    `error_rate` of them answer `error_status` (500 unless set) without acting; `timeout_rate` act and then answer only
     after `timeout_seconds` (longer than the client waits: a read timeout after the
     provider acted). `unavailable_seconds`: every call but the catalogue answers 503 for
     that long from when the faults are set (an outage). `GET /__bench/stats` counts the
@@ -197,7 +270,8 @@ class EsimGoApp:
         time.sleep(faults.get("latency", 0.0))
         error_rate = faults.get("error_rate", 0.0)
         if roll < error_rate:
-            return 500, {"message": "Internal error (injected)"}
+            # `error_status` (default 500): 503 plays a provider that is down.
+            return int(faults.get("error_status", 500)), {"message": "Internal error (injected)"}
         response = self._handle(method, path, query, body)
         if roll < error_rate + faults.get("timeout_rate", 0.0):
             time.sleep(faults.get("timeout_seconds", 5.0))  # acted; the answer comes too late
@@ -336,6 +410,343 @@ class EsimGoApp:
         return 200, order
 
 
+# Packages only Airalo sells (no equivalent at eSIM Go): (iso, name, region, cents per GB).
+AIRALO_ONLY_COUNTRIES: list[tuple[str, str, str, int]] = [("IS", "Iceland", "Europe", 210)]
+AIRALO_MARKUP = Decimal("1.10")  # Airalo's net price over eSIM Go's: eSIM Go wins on margin
+
+
+def airalo_packages() -> list[dict[str, Any]]:
+    """Airalo's packages tree (country -> operators -> packages), one package per
+    (country, plan), equivalent to eSIM Go's (1 GB is 1024 MB here), 10 % dearer."""
+    tree: list[dict[str, Any]] = []
+    for iso, name, _region, per_gb in [*COUNTRIES, *AIRALO_ONLY_COUNTRIES]:
+        slug = name.lower().replace(" ", "-")
+        packages = []
+        for gb, days in PLANS:
+            net = (Decimal(per_gb * gb) * AIRALO_MARKUP / 100).quantize(Decimal("0.01"))
+            retail = (net * Decimal("1.5")).quantize(Decimal("0.01"))
+            packages.append(
+                {
+                    "id": f"{slug}-{days}days-{gb}gb",
+                    "type": "sim",
+                    "title": f"{gb} GB - {days} Days",
+                    "data": f"{gb} GB",
+                    "amount": gb * 1024,
+                    "day": days,
+                    "is_unlimited": False,
+                    "price": retail,
+                    "net_price": net,
+                    "prices": {
+                        "net_price": {"USD": net},
+                        "recommended_retail_price": {"USD": retail},
+                    },
+                }
+            )
+        tree.append(
+            {
+                "slug": slug,
+                "country_code": iso,
+                "title": name,
+                "operators": [
+                    {
+                        "id": len(tree) + 1,
+                        "title": f"{name} Mobile",
+                        "type": "local",
+                        "countries": [{"country_code": iso, "title": name}],
+                        "packages": packages,
+                    }
+                ],
+            }
+        )
+    return tree
+
+
+class AiraloApp:
+    """In-memory Airalo Partner API v2 (the shapes docs/PROVIDERS.md gives): `POST
+    /v2/token` (client credentials), `GET /v2/packages`, `POST /v2/orders` (completed at
+    once), `GET /v2/orders` (filter[description], filter[created_at], paged),
+    `GET /v2/orders/{id}`, `GET /v2/sims/{iccid}` (+ `/usage`, `/packages`, `/topups`,
+    `/instructions`), `POST /v2/orders/topups`, `POST /v2/refund`, `GET /v2/balance`.
+
+    Its own faults, independent of the eSIM Go fake's, set with `POST /__bench/faults
+    {latency, error_rate, error_status, timeout_rate, timeout_seconds, maintenance_rate,
+    out_of_stock_rate, no_credit_rate}`: every call but the token and the packages waits
+    `latency`; `error_rate` answer `error_status` (500) without acting; `timeout_rate` act
+    and answer after `timeout_seconds`; an order may be refused, without buying, with
+    Airalo's business errors (422 code 13 operator maintenance, 33 out of stock, 11 not
+    enough credit). `GET /__bench/stats` counts orders (and per description);
+    `POST /__bench/credit {amount}` pays credit back (a refund Airalo granted)."""
+
+    CLIENT_ID = "bench-airalo-client"
+
+    def __init__(self) -> None:
+        self.packages = airalo_packages()
+        self.by_id = {
+            p["id"]: p for c in self.packages for o in c["operators"] for p in o["packages"]
+        }
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.sims: dict[str, dict[str, Any]] = {}
+        self.refunds: list[dict[str, Any]] = []
+        self.tokens: set[str] = set()
+        self.token_requests = 0
+        self.balance = Decimal("100000.00")
+        self.ids = itertools.count(90001)
+        self.iccids = itertools.count(8910300000000000001)
+        self.lock = threading.Lock()
+        self.faults: dict[str, float] = {}
+        self.random = random.Random(11)
+
+    def bench(self, method: str, path: str, body: bytes) -> Response:
+        if path == "/__bench/faults" and method == "POST":
+            with self.lock:
+                self.faults = {k: float(v) for k, v in json.loads(body or b"{}").items()}
+            return 200, self.faults
+        if path == "/__bench/credit" and method == "POST":
+            amount = Decimal(str(json.loads(body or b"{}").get("amount", "0")))
+            with self.lock:
+                self.balance += amount
+            return 200, {"balance": self.balance}
+        if path == "/__bench/stats":
+            with self.lock:
+                by_description: dict[str, int] = {}
+                for order in self.orders.values():
+                    if order["type"] == "sim":
+                        d = order["description"]
+                        by_description[d] = by_description.get(d, 0) + 1
+                return 200, {
+                    "orders": sum(1 for o in self.orders.values() if o["type"] == "sim"),
+                    "topups": sum(1 for o in self.orders.values() if o["type"] == "topup"),
+                    "by_description": by_description,
+                    "refunds": len(self.refunds),
+                    "token_requests": self.token_requests,
+                    "faults": self.faults,
+                }
+        return 404, {"message": "Not found"}
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: Any
+    ) -> Response:
+        seg = [s for s in path.split("/") if s]
+        if seg and seg[0] == "v2":
+            seg = seg[1:]
+        if seg == ["token"] and method == "POST":
+            return self._token(_form(parse_qs(body.decode())))
+        token = str(headers.get("Authorization", "")).removeprefix("Bearer ")
+        with self.lock:
+            known = token in self.tokens
+        if not known:
+            return 401, {"data": [], "meta": {"message": "Unauthenticated."}}
+        if seg == ["packages"] or not self.faults:
+            return self._handle(method, seg, query, body)
+        with self.lock:
+            faults, roll = dict(self.faults), self.random.random()
+        time.sleep(faults.get("latency", 0.0))
+        error_rate = faults.get("error_rate", 0.0)
+        if roll < error_rate:
+            return int(faults.get("error_status", 500)), {"message": "Server Error (injected)"}
+        buying = method == "POST" and seg in (["orders"], ["orders", "topups"])
+        if buying:
+            refusal = self.random.random()
+            for knob, code, reason in (
+                ("maintenance_rate", 13, "The operator is currently undergoing maintenance."),
+                ("out_of_stock_rate", 33, "Insufficient stock for the requested package."),
+                ("no_credit_rate", 11, "Insufficient Airalo Credit."),
+            ):
+                if refusal < faults.get(knob, 0.0):
+                    return 422, {"code": code, "reason": reason}
+                refusal -= faults.get(knob, 0.0)
+        response = self._handle(method, seg, query, body)
+        if roll < error_rate + faults.get("timeout_rate", 0.0):
+            time.sleep(faults.get("timeout_seconds", 5.0))  # acted; the answer comes too late
+        return response
+
+    @staticmethod
+    def _ok(data: Any, **meta: Any) -> dict[str, Any]:
+        return {"data": data, "meta": {"message": "success", **meta}}
+
+    def _token(self, form: dict[str, Any]) -> Response:
+        if form.get("client_id") != self.CLIENT_ID or not form.get("client_secret"):
+            return 422, {"data": {"client_id": "The selected client id is invalid."}}
+        token = uuid.uuid4().hex
+        with self.lock:
+            self.tokens.add(token)
+            self.token_requests += 1
+        return 200, self._ok({"token_type": "Bearer", "expires_in": 86400, "access_token": token})
+
+    def _handle(
+        self, method: str, seg: list[str], query: dict[str, list[str]], body: bytes
+    ) -> Response:
+        if seg == ["packages"] and method == "GET":
+            limit = int((query.get("limit") or ["100"])[0])
+            page = int((query.get("page") or ["1"])[0])
+            last = max(1, -(-len(self.packages) // limit))
+            return 200, self._ok(
+                self.packages[(page - 1) * limit : page * limit], last_page=last, current_page=page
+            )
+        if seg == ["orders"] and method == "POST":
+            return self._order(json.loads(body or b"{}"))
+        if seg == ["orders"] and method == "GET":
+            return self._orders_list(query)
+        if seg == ["orders", "topups"] and method == "POST":
+            return self._topup(_form(parse_qs(body.decode())))
+        if len(seg) == 2 and seg[0] == "orders":
+            with self.lock:
+                order = self.orders.get(int(seg[1])) if seg[1].isdigit() else None
+            return (200, self._ok(order)) if order else (404, {"message": "Not found"})
+        if seg and seg[0] == "sims" and len(seg) >= 2:
+            return self._sim(seg[1], seg[2] if len(seg) > 2 else "")
+        if seg == ["refund"] and method == "POST":
+            data = json.loads(body or b"{}")
+            refund = {"refund_id": str(uuid.uuid4()), "iccids": data.get("iccids") or []}
+            with self.lock:
+                self.refunds.append(refund)
+            return 202, self._ok({"refund_id": refund["refund_id"]})
+        if seg == ["balance"]:
+            with self.lock:
+                amount = self.balance
+            return 200, self._ok(
+                {"balances": {"availableBalance": {"amount": amount, "currency": "USD"}}}
+            )
+        return 404, {"message": "Not found"}
+
+    def _order(self, data: dict[str, Any]) -> Response:
+        package = self.by_id.get(str(data.get("package_id")))
+        if package is None:
+            return 422, {"code": 34, "reason": "The package is invalid or out of stock."}
+        quantity = int(data.get("quantity") or 1)
+        sims: list[dict[str, Any]] = []
+        for _ in range(quantity):
+            with self.lock:
+                iccid = str(next(self.iccids))
+            matching = uuid.uuid4().hex[:20].upper()
+            sims.append(
+                {
+                    "id": int(iccid[-6:]),
+                    "iccid": iccid,
+                    "lpa": "lpa.fake.airalo.test",
+                    "matching_id": matching,
+                    "qrcode": f"LPA:1$lpa.fake.airalo.test${matching}",
+                    "direct_apple_installation_url": (
+                        f"https://esimsetup.apple.com/esim_qrcode_provisioning?"
+                        f"carddata=LPA:1$lpa.fake.airalo.test${matching}"
+                    ),
+                    "created_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                }
+            )
+        with self.lock:
+            order_id = next(self.ids)
+            order = {
+                "id": order_id,
+                "code": f"2024{order_id}-fake",
+                "package_id": package["id"],
+                "quantity": quantity,
+                "type": "sim",
+                "description": str(data.get("description") or ""),
+                "esim_type": "Prepaid",
+                "data": package["data"],
+                "validity": package["day"],
+                "price": package["price"],
+                "net_price": package["net_price"],
+                "currency": "USD",
+                "created_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                "status": {"name": "Completed", "slug": "completed"},
+                "sims": sims,
+            }
+            self.orders[order_id] = order
+            self.balance -= package["net_price"] * quantity
+            for sim in sims:
+                self.sims[str(sim["iccid"])] = {**sim, "order_id": order_id, "package": package}
+        return 200, self._ok(order)
+
+    def _topup(self, form: dict[str, Any]) -> Response:
+        code = str(form.get("package_id") or "").removesuffix("-topup")
+        package = self.by_id.get(code)
+        iccid = str(form.get("iccid") or "")
+        with self.lock:
+            known = iccid in self.sims
+        if package is None or not known:
+            return 422, {"code": 43, "reason": "Bad request"}
+        with self.lock:
+            order_id = next(self.ids)
+            order = {
+                "id": order_id,
+                "code": f"2024{order_id}-fake",
+                "package_id": f"{code}-topup",
+                "quantity": 1,
+                "type": "topup",
+                "description": str(form.get("description") or ""),
+                "price": package["price"],
+                "net_price": package["net_price"],
+                "currency": "USD",
+                "created_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            }
+            self.orders[order_id] = order
+            self.balance -= package["net_price"]
+        return 200, self._ok(order)
+
+    def _orders_list(self, query: dict[str, list[str]]) -> Response:
+        with self.lock:
+            orders = [o for o in self.orders.values() if o["type"] == "sim"]
+        wanted = (query.get("filter[description]") or [""])[0]
+        if wanted:
+            orders = [o for o in orders if wanted in o["description"]]  # a substring filter
+        span = (query.get("filter[created_at]") or [""])[0]
+        if " - " in span:
+            first, last = span.split(" - ", 1)
+            orders = [o for o in orders if first <= o["created_at"][:10] <= last]
+        limit = int((query.get("limit") or ["100"])[0])
+        page = int((query.get("page") or ["1"])[0])
+        last_page = max(1, -(-len(orders) // limit))
+        return 200, self._ok(
+            orders[(page - 1) * limit : page * limit], last_page=last_page, current_page=page
+        )
+
+    def _sim(self, iccid: str, part: str) -> Response:
+        with self.lock:
+            sim = self.sims.get(iccid)
+            order = self.orders.get(sim["order_id"]) if sim else None
+        if sim is None or order is None:
+            return 404, {"message": "Not found"}
+        package = sim["package"]
+        if part == "":
+            fields = ("iccid", "lpa", "matching_id", "qrcode", "direct_apple_installation_url")
+            return 200, self._ok(
+                {
+                    **{k: sim[k] for k in fields},
+                    "recycled": False,
+                    "simable": {"id": order["id"], "description": order["description"]},
+                }
+            )
+        if part == "usage":
+            return 200, self._ok(
+                {
+                    "remaining": package["amount"],
+                    "total": package["amount"],
+                    "expired_at": None,
+                    "is_unlimited": False,
+                    "status": "NOT_ACTIVE",
+                }
+            )
+        if part == "packages":
+            return 200, self._ok(
+                [
+                    {
+                        "id": order["id"],
+                        "status": "NOT_ACTIVE",
+                        "remaining": package["amount"],
+                        "activated_at": None,
+                        "expired_at": None,
+                        "package": {"id": package["id"], "amount": package["amount"]},
+                    }
+                ]
+            )
+        if part == "topups":
+            return 200, self._ok([{"id": f"{p}-topup"} for p in self.by_id])
+        if part == "instructions":
+            return 200, self._ok({"instructions": {"language": "EN", "ios": [], "android": []}})
+        return 404, {"message": "Not found"}
+
+
 class StripeApp:
     """The part of Stripe's API the gateway uses. `POST /__bench/succeed/<pi>` plays the
     customer paying (the PaymentIntent then reads `succeeded`)."""
@@ -462,7 +873,7 @@ def _form(fields: dict[str, list[str]]) -> dict[str, Any]:
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, app: EsimGoApp | StripeApp) -> None:
+    def __init__(self, port: int, app: EsimGoApp | AiraloApp | StripeApp) -> None:
         super().__init__(("127.0.0.1", port), FakeHandler)
         self.app = app
         self.lock = threading.Lock()
@@ -470,13 +881,17 @@ class FakeServer(ThreadingHTTPServer):
 
 
 def build(kind: str, port: int) -> FakeServer:
-    app: EsimGoApp | StripeApp = EsimGoApp() if kind == "esimgo" else StripeApp()
-    return FakeServer(port, app)
+    apps: dict[str, type[EsimGoApp | AiraloApp | StripeApp]] = {
+        "esimgo": EsimGoApp,
+        "airalo": AiraloApp,
+        "stripe": StripeApp,
+    }
+    return FakeServer(port, apps[kind]())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["esimgo", "stripe"])
+    parser.add_argument("kind", choices=["esimgo", "airalo", "stripe"])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     build(args.kind, args.port).serve_forever()

@@ -3,6 +3,11 @@ synced from the sandbox provider, listed through the API (first page, filtered, 
 cursor pages), and a month of its daily usage (N x 30 rows) is read as the fleet series.
 
     .ci/services.sh run .venv/bin/python -m bench.iot_fleet [N]
+    .ci/services.sh run .venv/bin/python -m bench.iot_fleet 100000 --usage-only
+
+`--usage-only` (PostgreSQL): N SIMs and a month of their daily usage (N x 30 rows) are
+bulk-loaded with generate_series, beside another fleet's month (so the fleet is one
+vendor among others), then the fleet's month is read through the API, a few times.
 
 Prints each timing; asserts nothing (figures for docs/IOT.md)."""
 
@@ -110,5 +115,85 @@ def main(size: int) -> None:
             print("\n".join(row[0] for row in cursor.fetchall()))
 
 
+def usage_only(size: int, days: int = 30, runs: int = 5) -> None:
+    """A month of daily usage for `size` SIMs, loaded in SQL, read through the API."""
+    call_command("migrate", verbosity=0)
+    if connection.vendor != "postgresql":
+        raise SystemExit("--usage-only needs PostgreSQL (generate_series)")
+    stamp = time.time()
+    live = Vendor.objects.create(name=f"Fleet {stamp}", status="active", currency="USD")
+    _, key = api_key_issue(vendor=live, name="bench")
+    other = Vendor.objects.create(name=f"Other {stamp}", status="active", currency="USD")
+    client = APIClient(SERVER_NAME="localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    today = timezone.now().date()
+    start = today - timedelta(days=days - 1)
+
+    def load(vendor: Vendor, sims: int, prefix: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO iot_iotsim (vendor_id, livemode, provider, iccid, imsi, msisdn,"
+                " imei, imei_lock, ip_address, status, label, data_level, sms_level,"
+                " month_data_bytes, created_at, updated_at)"
+                " SELECT %s, true, '1nce', %s || lpad(n::text, 12, '0'), '', '', '', false, '',"
+                " 'enabled', 'dev-' || n, 'ok', 'ok', 0, now(), now()"
+                " FROM generate_series(1, %s) AS n",
+                [vendor.pk, prefix, sims],
+            )
+            cursor.execute(
+                "INSERT INTO iot_iotusageday (sim_id, vendor_id, livemode, day, data_bytes,"
+                " sms_mo, sms_mt)"
+                " SELECT s.id, s.vendor_id, true, d::date,"
+                " (1 + (s.id %% 20)) * 1048576, s.id %% 3, s.id %% 2"
+                " FROM iot_iotsim s CROSS JOIN generate_series(%s::date, %s::date,"
+                " interval '1 day') AS d WHERE s.vendor_id = %s",
+                [start, today, vendor.pk],
+            )
+
+    timed(
+        f"load {size} SIMs and {size * days} usage days (generate_series)",
+        lambda: load(live, size, "8988100"),
+    )
+    timed(
+        f"load another fleet of {size // 10} SIMs and its month",
+        lambda: load(other, size // 10, "8988200"),
+    )
+    with connection.cursor() as cursor:
+        timed("VACUUM ANALYZE usage", lambda: cursor.execute("VACUUM ANALYZE iot_iotusageday"))
+        cursor.execute("ANALYZE iot_iotsim")
+    params = {"start": start.isoformat(), "end": today.isoformat()}
+    for run in range(runs):
+        answer = timed(
+            f"API fleet usage, {days} days, run {run + 1}",
+            lambda: client.get("/api/v1/vendor/iot/usage", params),
+        )
+        assert answer.status_code == 200, answer.content
+    print("   total MB", answer.json()["total_data_mb"], "days", len(answer.json()["days"]))
+    sim = IotSim.objects.filter(vendor=live).order_by("-id").first()
+    assert sim is not None
+    timed(
+        "API one SIM's usage, 30 days",
+        lambda: client.get(f"/api/v1/vendor/iot/sims/{sim.iccid}/usage", params),
+    )
+    timed(
+        "API SIM list, first page of 100 (count over the fleet)",
+        lambda: client.get("/api/v1/vendor/iot/sims", {"page_size": 100}),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS) SELECT day, SUM(data_bytes), SUM(sms_mo), SUM(sms_mt)"
+            " FROM iot_iotusageday WHERE vendor_id = %s AND day BETWEEN %s AND %s GROUP BY day"
+            " ORDER BY day",
+            [live.pk, start, today],
+        )
+        print("\n".join(row[0] for row in cursor.fetchall()))
+    print("load average", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    fleet = int(args[0]) if args else 10_000
+    if "--usage-only" in sys.argv:
+        usage_only(fleet)
+    else:
+        main(fleet)

@@ -10,18 +10,28 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 
 from ttelgo.admin.console import MoneyColumnsMixin, operator_form
 from ttelgo.money import Money
 
-from .models import Bundle, BundleOffer, BundlePriceHistory, Country, PriceRule, Region
+from .models import (
+    Bundle,
+    BundleOffer,
+    BundlePriceHistory,
+    Country,
+    PriceRule,
+    ProviderRule,
+    Region,
+)
 from .operator import (
     operator_bundle_overrides,
     operator_catalogue_sync,
     operator_price_rule_delete,
     operator_price_rule_save,
+    operator_provider_rule_save,
 )
 from .services import OVERRIDE_FIELDS, catalogue_sync_status
 
@@ -190,3 +200,22 @@ class PriceRuleAdmin(ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceRule]) -> None:
         for rule in queryset.order_by("pk"):
             operator_price_rule_delete(rule=rule, actor=request.user)
+
+
+@admin.register(ProviderRule)
+class ProviderRuleAdmin(SimpleHistoryAdmin, ModelAdmin):
+    """Routing per provider: its priority over the others and the switch that drains it.
+    Changes are audited and kept in the history (the "History" button)."""
+
+    list_display = ("provider", "priority", "drained", "note", "updated_at")
+    list_editable = ()
+    fields = ("provider", "priority", "drained", "note")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("provider",) if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # drain it instead: its history stays
+
+    def save_model(self, request: HttpRequest, obj: ProviderRule, form: Any, change: bool) -> None:
+        operator_provider_rule_save(rule=obj, actor=request.user, changed=list(form.changed_data))

@@ -7,6 +7,7 @@ next to their currency. The tables keep the names they had when the app was `esi
 from __future__ import annotations
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class Region(models.Model):
@@ -259,3 +260,30 @@ class FxRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} 1 {self.base} = {self.rate} {self.quote}"
+
+
+class ProviderRule(models.Model):
+    """An operator's routing rule for one provider (fulfilment/routing.py): `priority`
+    ranks providers before margin (lower first; empty = by margin), `drained` takes no new
+    orders (finds, top-ups and usage of the eSIMs it issued still go to it). Edited in the
+    admin; every change is kept (`history`) and audited. A provider with no row follows
+    the settings (`ESIM_PROVIDERS_DRAINED`)."""
+
+    class Provider(models.TextChoices):
+        ESIMGO = "esimgo", "eSIM Go"
+        AIRALO = "airalo", "Airalo"
+
+    provider = models.CharField(max_length=20, choices=Provider.choices, unique=True)
+    priority = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="preference over other providers: lower first"
+    )
+    drained = models.BooleanField(default=False, help_text="no new orders go to this provider")
+    note = models.CharField(max_length=200, blank=True, help_text="why (kept in the history)")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("provider",)
+
+    def __str__(self) -> str:
+        return self.get_provider_display()

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from catalogue.models import Bundle, PriceRule
+from catalogue.models import Bundle, PriceRule, ProviderRule
 from ttelgo.audit import audit_record
 from ttelgo.outbox import task_enqueue
 from ttelgo.permissions import operator_require
@@ -72,3 +72,25 @@ def operator_price_rule_delete(*, rule: PriceRule, actor: Any) -> int:
             before={"rule": str(rule), "markup_bps": rule.markup_bps},
         )
         return price_rule_delete(rule=rule)
+
+
+def operator_provider_rule_save(*, rule: ProviderRule, actor: Any, changed: list[str]) -> None:
+    """Save an operator's routing rule for a provider (priority, drain), audited; routing
+    reads it for the next order."""
+    operator_require(actor, PERM)
+    found = (
+        ProviderRule.objects.filter(pk=rule.pk).values("priority", "drained").first()
+        if rule.pk
+        else None
+    )
+    before = dict(found) if found is not None else None
+    with transaction.atomic():
+        rule.save()
+        audit_record(
+            actor=actor,
+            action="catalogue.provider_rule_save",
+            target=rule,
+            before=before,
+            after={"priority": rule.priority, "drained": rule.drained, "note": rule.note},
+            reason=rule.note,
+        )

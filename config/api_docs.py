@@ -741,8 +741,9 @@ OPERATIONS: dict[str, Doc] = {
         "Top up an IoT SIM's quota",
         "Buys one quota top-up (data and SMS) for the SIM, priced by our rules and paid "
         "from the wallet or the credit line: reserved first (402 when it does not fit), "
-        "then bought at 1NCE and charged; refused by 1NCE, nothing is charged. "
-        "`Idempotency-Key` is required.",
+        "then bought at 1NCE and charged (201); refused by 1NCE, nothing is charged. When "
+        "1NCE's answer is lost the top-up is answered `reserved` (202) and settled within "
+        "minutes by asking 1NCE, never by buying again. `Idempotency-Key` is required.",
         errors=("insufficient_funds", "credit_limit_exceeded", "invalid_state"),
         response={
             "id": 7,
@@ -791,6 +792,24 @@ OPERATIONS: dict[str, Doc] = {
         "Fetch an IoT SIM's replies",
         "Reads the SIM's SMS from 1NCE now (they are also polled every minute for SIMs "
         "sent one in the last day) and answers its latest 100.",
+        errors=("provider_unavailable",),
+    ),
+    "vendor_iot_events_list": Doc(
+        "List IoT SIM events",
+        "Events 1NCE logged for the fleet's SIMs (attach, detach, data sessions, quota "
+        "warnings, status changes), newest first, in cursor pages; filter by `kind`, "
+        "`iccid` and `since`. `upstream_kind` is 1NCE's own name for the event.",
+    ),
+    "vendor_iot_sims_events_list": Doc(
+        "List an IoT SIM's events",
+        "One SIM's events, newest first, in cursor pages; filter by `kind` and `since`. "
+        "Another vendor's SIM is 404.",
+    ),
+    "vendor_iot_sims_events_sync_create": Doc(
+        "Fetch an IoT SIM's events",
+        "Reads the SIM's latest events from 1NCE now (they are also read on a schedule), "
+        "each stored once, and answers its 100 newest. A status change among them moves "
+        "the SIM and sends `sim.status_changed`, once.",
         errors=("provider_unavailable",),
     ),
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,11 +28,16 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from catalogue.models import ProviderRule
+from fulfilment.models import EsimRefund
 from ledger.models import Account
+from orders.fraud.models import FraudRule
 from orders.models import Order, OrderEvent
 from providers import get_provider
+from providers.resilience import call_outcomes
 from reconciliation.models import ReconciliationFinding
 from sandbox.provider import sandbox_faults_get
+from support.models import Ticket
 from ttelgo.money import Money
 from vendors.models import Vendor
 from webhooks.models import WebhookEndpoint
@@ -60,12 +65,29 @@ class SalesTotal:
 @dataclass(frozen=True)
 class ProviderHealth:
     provider: str
-    state: str  # closed | open | half-open (eSIM Go breaker) | simulated | unknown
+    state: str  # closed | open | half-open (its breaker) | simulated | unknown
     detail: str
+    calls: int = 0  # logical calls in the last RECENT_MINUTES
+    failed: int = 0  # of which failed in a way the breaker counts
+    balance: str = ""  # our balance there, as last read by beat ("" unknown)
+    balance_as_of: datetime | None = None
+    drained: bool = False  # an operator's rule, or the setting
+    priority: int | None = None  # an operator's rule
 
     @property
     def healthy(self) -> bool:
         return self.state in ("closed", "simulated")
+
+    @property
+    def error_rate(self) -> str:
+        if not self.calls:
+            return "no calls"
+        return f"{100 * self.failed / self.calls:.1f} % of {self.calls} calls failed"
+
+
+RECENT_MINUTES = 15
+BALANCE_CACHE_KEY = "console:provider-balance:{}"
+BALANCE_CACHE_SECONDS = 15 * 60
 
 
 def _start_of_day(now: datetime) -> datetime:
@@ -182,10 +204,86 @@ def vendors_pending() -> int:
     return Vendor.objects.filter(status=Vendor.Status.PENDING).count()
 
 
-def provider_health() -> ProviderHealth:
-    """The provider in use and its circuit breaker's state (shared through Redis when
-    REDIS_URL is set, so this is what the workers see)."""
-    name = str(getattr(settings, "ESIM_PROVIDER", "sandbox"))
+def open_tickets() -> int:
+    """Live support tickets waiting for an operator's answer."""
+    return Ticket.objects.filter(livemode=True, status=Ticket.Status.OPEN).count()
+
+
+def pending_refunds() -> int:
+    """eSIM refund requests held for an operator's decision (a disputed order)."""
+    return EsimRefund.objects.filter(status=EsimRefund.Status.IN_REVIEW).count()
+
+
+def fraud_rules_all_off() -> bool:
+    """Whether no fraud rule is enabled: every order then passes unscored (all the
+    shipped rules start disabled)."""
+    return not FraudRule.objects.filter(enabled=True).exists()
+
+
+def routed_providers() -> list[str]:
+    """The providers live orders may be routed to (the catalogue's own first)."""
+    names = [str(settings.ESIM_PROVIDER), *settings.ESIM_PROVIDERS]
+    return list(dict.fromkeys(names))
+
+
+def providers_health() -> list[ProviderHealth]:
+    """Each routed provider's health as it is now (its breaker, the share of its calls that
+    failed in the last RECENT_MINUTES minutes, shared through Redis), the operators' rule
+    for it, and its balance as beat last read it. One query (the rules)."""
+    rules = {
+        r["provider"]: r for r in ProviderRule.objects.values("provider", "priority", "drained")
+    }
+    drained = set(settings.ESIM_PROVIDERS_DRAINED)
+    found = []
+    for name in routed_providers():
+        health = provider_health(name)
+        rule: dict[str, Any] = dict(rules.get(name) or {})
+        try:
+            calls, failed = call_outcomes(name, minutes=RECENT_MINUTES)
+            balance = cache.get(BALANCE_CACHE_KEY.format(name)) or {}
+        except Exception as exc:  # Redis may be the problem: the dashboard still opens
+            logger.warning("provider figures unreadable: %s", exc)
+            calls, failed, balance = 0, 0, {}
+        found.append(
+            replace(
+                health,
+                calls=calls,
+                failed=failed,
+                balance=str(balance.get("amount") or ""),
+                balance_as_of=balance.get("as_of"),
+                drained=bool(rule.get("drained")) or name in drained,
+                priority=rule.get("priority"),
+            )
+        )
+    return found
+
+
+def provider_balances_refresh() -> dict[str, str]:
+    """Read our balance at each routed provider (network calls: beat runs this every
+    minute, never the page) and keep it for the dashboard; a provider that does not answer
+    keeps its last figure."""
+    read: dict[str, str] = {}
+    for name in routed_providers():
+        if name not in ("esimgo", "airalo"):
+            continue
+        try:
+            amount = get_provider(name=name).balance()  # type: ignore[attr-defined]
+        except Exception as exc:
+            logger.warning("balance at %s unreadable: %s", name, exc)
+            continue
+        read[name] = str(amount)
+        cache.set(
+            BALANCE_CACHE_KEY.format(name),
+            {"amount": str(amount), "as_of": timezone.now()},
+            BALANCE_CACHE_SECONDS,
+        )
+    return read
+
+
+def provider_health(name: str | None = None) -> ProviderHealth:
+    """A provider (default: the one in use) and its circuit breaker's state (shared through
+    Redis when REDIS_URL is set, so this is what the workers see)."""
+    name = name or str(getattr(settings, "ESIM_PROVIDER", "sandbox"))
     if name not in ("esimgo", "airalo"):
         faults = sandbox_faults_get()
         active = [
@@ -200,7 +298,8 @@ def provider_health() -> ProviderHealth:
         detail = "faults injected: " + ", ".join(active) if active else "no faults injected"
         return ProviderHealth(provider=name, state="simulated", detail=detail)
     try:
-        breaker = getattr(get_provider(), "breaker", None)
+        client = get_provider() if name == settings.ESIM_PROVIDER else get_provider(name=name)
+        breaker = getattr(client, "breaker", None)
         if breaker is None:
             return ProviderHealth(provider=name, state="unknown", detail="no circuit breaker")
         state = str(breaker.current_state)
@@ -300,6 +399,8 @@ def dashboard_context() -> dict[str, Any]:
         "guarantee": delivery_guarantee_rate(),
         "open_reviews": statuses[Order.Status.IN_REVIEW],  # = open_reviews(), counted above
         "vendors_pending": vendors_pending(),
+        "open_tickets": open_tickets(),
+        "pending_refunds": pending_refunds(),
         "provider": health,
         "liabilities": _money_list(vendor_liabilities()),
         "receivables": _money_list(vendor_receivables()),
@@ -312,6 +413,10 @@ def dashboard_context() -> dict[str, Any]:
             "stuck": _changelist("orders_order", "status__exact=provisioning"),
             "vendors": _changelist("vendors_vendor", "status__exact=pending"),
             "accounts": _changelist("ledger_account"),
+            "routing": _changelist("catalogue_providerrule"),
+            "tickets": _changelist("support_ticket", "status__exact=open"),
+            "refunds": _changelist("fulfilment_esimrefund", "status__exact=in_review"),
+            "fraud_rules": _changelist("orders_fraudrule"),
         },
     }
 
@@ -335,7 +440,7 @@ def dashboard_refresh() -> dict[str, Any]:
 
 def dashboard_summary() -> dict[str, Any]:
     """The figures as last refreshed (at most a minute old while beat runs), with the
-    provider's health as it is now."""
+    provider's health and whether every fraud rule is off as they are now."""
     try:
         figures = cache.get(DASHBOARD_CACHE_KEY)
     except Exception as exc:  # the cache is Redis; the dashboard opens without it
@@ -347,7 +452,14 @@ def dashboard_summary() -> dict[str, Any]:
         except Exception as exc:
             logger.warning("dashboard cache unwritable: %s", exc)
             figures = dashboard_context()
-    return {**figures, "provider": provider_health()}
+    health = providers_health()
+    return {
+        **figures,
+        "provider": health[0],
+        "providers": health,
+        "recent_minutes": RECENT_MINUTES,
+        "fraud_rules_all_off": fraud_rules_all_off(),
+    }
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
@@ -371,6 +483,16 @@ def badge_vendors_pending(request: HttpRequest) -> str:
 def badge_open_findings(request: HttpRequest) -> str:
 
     n = ReconciliationFinding.objects.filter(status=ReconciliationFinding.Status.OPEN).count()
+    return str(n) if n else ""
+
+
+def badge_open_tickets(request: HttpRequest) -> str:
+    n = open_tickets()
+    return str(n) if n else ""
+
+
+def badge_pending_refunds(request: HttpRequest) -> str:
+    n = pending_refunds()
     return str(n) if n else ""
 
 
@@ -401,6 +523,32 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
             ("Fraud rules", "rule", "orders_fraudrule", "orders.view_fraudrule", ""),
             ("Fraud threshold", "tune", "orders_fraudsettings", "orders.view_fraudsettings", ""),
             ("eSIMs", "sim_card", "fulfilment_esim", "fulfilment.view_esim", ""),
+            (
+                "eSIM refunds",
+                "currency_exchange",
+                "fulfilment_esimrefund",
+                "fulfilment.view_esimrefund",
+                "console.dashboard.badge_pending_refunds",
+            ),
+            (
+                "Auto top-ups",
+                "autorenew",
+                "fulfilment_autotopuprule",
+                "fulfilment.view_autotopuprule",
+                "",
+            ),
+        ],
+    ),
+    (
+        "Support",
+        [
+            (
+                "Support tickets",
+                "support_agent",
+                "support_ticket",
+                "support.view_ticket",
+                "console.dashboard.badge_open_tickets",
+            ),
         ],
     ),
     (
@@ -470,6 +618,13 @@ _NAV: list[tuple[str, list[tuple[str, str, str, str, str]]]] = [
         [
             ("Bundles", "inventory_2", "catalogue_bundle", "catalogue.view_bundle", ""),
             ("Price rules", "sell", "catalogue_pricerule", "catalogue.view_pricerule", ""),
+            (
+                "Provider routing",
+                "alt_route",
+                "catalogue_providerrule",
+                "catalogue.view_providerrule",
+                "",
+            ),
         ],
     ),
     (

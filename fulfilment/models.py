@@ -127,7 +127,8 @@ class EsimRefund(models.Model):
 class ProviderRefund(models.Model):
     """What the provider owes us for a bundle it took back (a revocation with a refund to
     our balance). Booked as a receivable when the bundle is revoked; `received` once the
-    provider reports the bundle revoked (the refund is then on our balance)."""
+    provider reports the bundle revoked (the refund is then on our balance), or, for a
+    provider that pays back in credit (Airalo), once a credit is matched to it."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -141,6 +142,12 @@ class ProviderRefund(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    # Who owes it ("" before refunds recorded it: the default provider). Airalo pays back
+    # in credit after a manual review: its refunds clear when a credit is matched to them.
+    provider = models.CharField(max_length=20, blank=True, default="")
+    credit_reference = models.CharField(
+        max_length=100, blank=True, default="", help_text="the provider's credit it came back in"
+    )
 
     class Meta:
         db_table = "orders_providerrefund"

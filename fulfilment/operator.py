@@ -110,6 +110,24 @@ def _amount_check(amount: Money | None, left: Money) -> int:
     return value
 
 
+def order_left_to_refund(*, order: Order) -> Money | None:
+    """What of an order can still be refunded, as the refund service weighs it: a vendor
+    order's charge less its refunds; a customer order's card payment less its refunds
+    and those still under way. None: nothing was charged that a refund could return."""
+    if order.channel == Order.Channel.B2B:
+        try:
+            return vendor_order_refundable(order_id=order.pk)
+        except DomainError:  # never charged
+            return None
+    payment = Payment.objects.filter(
+        order_id=order.pk, kind=Payment.Kind.ORDER, status=Payment.Status.SUCCEEDED
+    ).first()
+    if payment is None:
+        return None
+    in_flight = payment_refunds_in_flight(payment=payment)
+    return Money(max(payment.amount - payment.refunded_amount - in_flight, 0), payment.currency)
+
+
 def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, reason: str) -> Any:
     """Refund an order in full (`amount=None`: what is left) or in part: a customer's to
     the card through the payments refund service, a vendor's to its wallet or receivable.

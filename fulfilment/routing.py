@@ -3,10 +3,12 @@
 A bundle is our product, sold under its code at one price; it may be delivered by its own
 provider (its `provider` and `code`) or by any active `BundleOffer` of another provider.
 The routes of a sale are those of the enabled providers (`settings.ESIM_PROVIDERS`, less
-`ESIM_PROVIDERS_DRAINED`), in this order:
+`ESIM_PROVIDERS_DRAINED` and those an operator drained in the admin: `ProviderRule`), in
+this order:
 
-1. offers an operator ranked (`priority`, lower first), then
-2. the others by our margin, best first (one retail price, so the lowest cost), ties in
+1. offers an operator ranked (`BundleOffer.priority`, lower first), then
+2. offers of providers an operator ranked (`ProviderRule.priority`, lower first), then
+3. the others by our margin, best first (one retail price, so the lowest cost), ties in
    the order of `ESIM_PROVIDERS`.
 
 Provisioning tries them in turn: a provider that cannot deliver now without having bought
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from catalogue.models import Bundle, BundleOffer
+from catalogue.models import Bundle, BundleOffer, ProviderRule
 from providers import Provider, get_provider
 
 
@@ -34,8 +36,21 @@ class Route:
     reason: str  # "priority" | "margin" | "only"
 
 
-def enabled_providers() -> list[str]:
-    drained = set(settings.ESIM_PROVIDERS_DRAINED)
+def provider_rules() -> dict[str, tuple[int | None, bool]]:
+    """The operators' rules per provider: (priority, drained)."""
+    return {
+        str(name): (priority, bool(drained))
+        for name, priority, drained in ProviderRule.objects.values_list(
+            "provider", "priority", "drained"
+        )
+    }
+
+
+def enabled_providers(rules: dict[str, tuple[int | None, bool]] | None = None) -> list[str]:
+    """The providers new live orders may go to: configured, drained by neither the
+    settings nor an operator."""
+    rules = provider_rules() if rules is None else rules
+    drained = set(settings.ESIM_PROVIDERS_DRAINED) | {p for p, (_, d) in rules.items() if d}
     return [p for p in settings.ESIM_PROVIDERS if p not in drained]
 
 
@@ -51,7 +66,8 @@ def routes_for(*, bundle_code: str, livemode: bool) -> list[Route]:
         own = str(bundle["provider"]) if bundle is not None else settings.ESIM_PROVIDER
         cost = int(bundle["cost_amount"]) if bundle is not None else 0
         return [Route(own if livemode else "sandbox", bundle_code, cost, "", "only")]
-    enabled = enabled_providers()
+    rules = provider_rules()
+    enabled = enabled_providers(rules)
     # The bundle's own provider; bundles synced under another name (a catalogue from the
     # sandbox, then ESIM_PROVIDER changed) are delivered by the configured one, as before.
     own = bundle["provider"] if bundle["provider"] in enabled else settings.ESIM_PROVIDER
@@ -74,10 +90,16 @@ def routes_for(*, bundle_code: str, livemode: bool) -> list[Route]:
             )
         )
     usable = [c for c in candidates if c[1] in enabled and c[4] == bundle["currency"]]
+
+    def ranked(c: tuple[int | None, str, str, int, str]) -> int | None:
+        return rules.get(c[1], (None, False))[0]
+
     usable.sort(
         key=lambda c: (
             c[0] is None,
             c[0] if c[0] is not None else 0,
+            ranked(c) is None,
+            ranked(c) or 0,
             c[3],
             enabled.index(c[1]),
         )
@@ -85,7 +107,14 @@ def routes_for(*, bundle_code: str, livemode: bool) -> list[Route]:
     if len(usable) == 1:
         return [Route(usable[0][1], usable[0][2], usable[0][3], usable[0][4], "only")]
     return [
-        Route(c[1], c[2], c[3], c[4], "priority" if c[0] is not None else "margin") for c in usable
+        Route(
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            "priority" if c[0] is not None or ranked(c) is not None else "margin",
+        )
+        for c in usable
     ]
 
 

@@ -22,12 +22,12 @@ from iot.models import (
     IotBulkJob,
     IotFleetSettings,
     IotSim,
+    IotSimEvent,
     IotSms,
     IotTopup,
     IotUsageDay,
     QuotaLevel,
 )
-from ttelgo.errors import DomainError
 from ttelgo.fields import MoneyField
 from ttelgo.filters import QueryFilters, query_filters
 from ttelgo.idempotency import idempotent
@@ -125,6 +125,22 @@ class SmsSerializer(serializers.Serializer):
     livemode = serializers.BooleanField()
 
 
+class SimEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    iccid = serializers.CharField(source="sim.iccid")
+    kind = serializers.CharField(
+        help_text="attach | detach | session_start | session_end | quota_warning"
+        " | status_change | other"
+    )
+    upstream_kind = serializers.CharField(help_text="the provider's event type, as it names it")
+    at = serializers.DateTimeField()
+    severity = serializers.CharField()
+    alert = serializers.BooleanField()
+    description = serializers.CharField()
+    status = serializers.CharField(help_text="a status change: the status it moved the SIM to")
+    livemode = serializers.BooleanField()
+
+
 class JobSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     action = serializers.CharField()
@@ -191,6 +207,12 @@ class SmsFilters(QueryFilters):
     iccid = serializers.CharField(max_length=22, required=False)
 
 
+class EventFilters(QueryFilters):
+    kind = serializers.ChoiceField(choices=IotSimEvent.Kind.choices, required=False)
+    iccid = serializers.CharField(max_length=22, required=False)
+    since = serializers.DateTimeField(required=False, help_text="events at or after this time")
+
+
 class UsageFilters(QueryFilters):
     start = serializers.DateField(required=False, help_text="default: the month's first day")
     end = serializers.DateField(required=False, help_text="default: today")
@@ -254,40 +276,75 @@ class SimDetailApi(VendorApiMixin, APIView):
         return Response(SimSerializer(sim).data)
 
 
-class SimRefreshApi(VendorApiMixin, APIView):
-    """Read the SIM and its quotas from the provider now."""
+class SimActionApi(VendorApiMixin, APIView):
+    """A POST on one SIM of the caller's fleet, as every per-SIM action is: the SIM is
+    looked up in the caller's fleet (another vendor's, or the other mode's, is a plain
+    404), the body validated by `input_serializer`, `act` run under the request's
+    Idempotency-Key (a replay answers the first answer and acts nothing), and its result
+    answered by `answer_serializer` with `answer_status`. Subclasses set those and `act`;
+    `post` (its idempotency and its schema) is made for each subclass from them."""
 
-    @extend_schema(request=None, responses={200: SimSerializer})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
+    input_serializer: type[serializers.Serializer] | None = None
+    answer_serializer: type[serializers.Serializer] = SimSerializer
+    answer_many = False
+    answer_status: int = status.HTTP_200_OK
+    idempotency_required = False
+    # False: `act` calls the provider between its own transactions (no HTTP inside one).
+    atomic = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        answer: Any = cls.answer_serializer(many=True) if cls.answer_many else cls.answer_serializer
+        schema = extend_schema(
+            request=cls.input_serializer,
+            responses={cls.answer_status: answer},
+            parameters=[IDEMPOTENCY_HEADER] if cls.idempotency_required else None,
+        )
+        guarded = idempotent(required=cls.idempotency_required, atomic=cls.atomic)
+        cls.post = schema(guarded(SimActionApi._post))  # type: ignore[attr-defined]
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _post(self, request: Request, iccid: str) -> Response:
         sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        return Response(SimSerializer(services.sim_refresh(sim=sim)).data)
+        data: dict[str, Any] = {}
+        if self.input_serializer is not None:
+            given = self.input_serializer(data=request.data)
+            given.is_valid(raise_exception=True)
+            data = dict(given.validated_data)
+        result = self.act(request, sim, data)
+        answer = self.answer_serializer(result, many=self.answer_many)
+        return Response(answer.data, status=self.status_for(result))
+
+    def status_for(self, result: Any) -> int:
+        return self.answer_status
 
 
-class SimLabelApi(VendorApiMixin, APIView):
+class SimRefreshApi(SimActionApi):
+    """Read the SIM, its quotas and its events from the provider now."""
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_refresh(sim=sim)
+
+
+class SimLabelApi(SimActionApi):
     class InputSerializer(serializers.Serializer):
         label = serializers.CharField(max_length=255, allow_blank=True)  # type: ignore[assignment]
 
-    @extend_schema(request=InputSerializer, responses={200: SimSerializer})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        sim = services.sim_label_set(sim=sim, label=data.validated_data["label"])
-        return Response(SimSerializer(sim).data)
+    input_serializer = InputSerializer
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_label_set(sim=sim, label=data["label"])
 
 
-class SimStatusApi(VendorApiMixin, APIView):
+class SimStatusApi(SimActionApi):
     """`enable` or `disable` one SIM (409 `invalid_state` when it already is)."""
 
     target = IotSim.Status.ENABLED
 
-    @extend_schema(request=None, responses={200: SimSerializer})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        return Response(SimSerializer(services.sim_status_set(sim=sim, to=self.target)).data)
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_status_set(sim=sim, to=self.target)
 
 
 class SimEnableApi(SimStatusApi):
@@ -332,6 +389,49 @@ class JobDetailApi(VendorApiMixin, APIView):
         return Response(JobSerializer(job).data)
 
 
+# --- events ---------------------------------------------------------------------------------
+class EventListApi(VendorApiMixin, generics.ListAPIView):
+    """The fleet's SIM events, newest first (filters: kind, iccid, since)."""
+
+    serializer_class = SimEventSerializer
+    pagination_class = SmsCursorPagination
+
+    def get_queryset(self) -> QuerySet[IotSimEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return IotSimEvent.objects.none()
+        return selectors.event_list_for_vendor(
+            vendor=_vendor(self.request), **query_filters(self.request, EventFilters)
+        )
+
+    @extend_schema(parameters=[EventFilters])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class SimEventListApi(EventListApi):
+    """One SIM's events, newest first (another vendor's SIM: 404)."""
+
+    def get_queryset(self) -> QuerySet[IotSimEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return IotSimEvent.objects.none()
+        vendor = _vendor(self.request)
+        sim = selectors.sim_get_for_vendor(vendor=vendor, iccid=self.kwargs["iccid"])
+        filters = query_filters(self.request, EventFilters)
+        filters.pop("iccid", None)
+        return selectors.event_list_for_vendor(vendor=vendor, sim=sim, **filters)
+
+
+class SimEventSyncApi(SimActionApi):
+    """Read the SIM's latest events from the provider now (also read on a schedule)."""
+
+    answer_serializer = SimEventSerializer
+    answer_many = True
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        services.sim_events_sync(sim=sim)
+        return selectors.event_list_for_vendor(vendor=_vendor(request), sim=sim)[:100]
+
+
 # --- usage ----------------------------------------------------------------------------------
 class SimUsageApi(VendorApiMixin, APIView):
     @extend_schema(parameters=[UsageFilters], responses={200: UsageSerializer})
@@ -359,38 +459,38 @@ class FleetUsageApi(VendorApiMixin, APIView):
 
 
 # --- top-ups and auto top-up --------------------------------------------------------------
-class SimTopupApi(VendorApiMixin, APIView):
-    """Buy one quota top-up for the SIM, paid from the wallet or the credit line."""
+class SimTopupApi(SimActionApi):
+    """Buy one quota top-up for the SIM, paid from the wallet or the credit line: 201
+    `completed`, or 202 `reserved` when the provider's answer was lost (settled within
+    minutes by the reconciliation; a retry with the same key replays this answer)."""
 
-    @extend_schema(request=None, responses={201: TopupSerializer}, parameters=[IDEMPOTENCY_HEADER])
-    # The provider is asked between the service's own transactions.
-    @idempotent(required=True, atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        sim = selectors.sim_get_for_vendor(vendor=_vendor(request), iccid=iccid)
-        topup = services.topup_buy(sim=sim)
-        return Response(TopupSerializer(topup).data, status=status.HTTP_201_CREATED)
+    answer_serializer = TopupSerializer
+    answer_status = status.HTTP_201_CREATED
+    idempotency_required = True
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.topup_buy(sim=sim)
+
+    def status_for(self, result: Any) -> int:
+        if result.status == IotTopup.Status.RESERVED:
+            return status.HTTP_202_ACCEPTED
+        return self.answer_status
 
 
-class SimAutoTopupApi(VendorApiMixin, APIView):
+class SimAutoTopupApi(SimActionApi):
     class InputSerializer(serializers.Serializer):
         enabled = serializers.BooleanField(allow_null=True, help_text="null: follow the fleet")
         monthly_cap = serializers.IntegerField(
             min_value=0, max_value=100, required=False, allow_null=True
         )
 
-    @extend_schema(request=InputSerializer, responses={200: SimSerializer})
-    @idempotent()
-    def post(self, request: Request, iccid: str) -> Response:
-        vendor = _vendor(request)
-        sim = selectors.sim_get_for_vendor(vendor=vendor, iccid=iccid)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        IotSim.objects.filter(pk=sim.pk).update(
-            auto_topup=data.validated_data["enabled"],
-            auto_topup_monthly_cap=data.validated_data.get("monthly_cap"),
+    input_serializer = InputSerializer
+    atomic = True  # records a setting only
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
+        return services.sim_auto_topup_set(
+            sim=sim, enabled=data["enabled"], cap=data.get("monthly_cap")
         )
-        sim.refresh_from_db()
-        return Response(SimSerializer(sim).data)
 
 
 class FleetAutoTopupApi(VendorApiMixin, APIView):
@@ -406,11 +506,7 @@ class FleetAutoTopupApi(VendorApiMixin, APIView):
     def post(self, request: Request) -> Response:
         data = FleetSettingsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        vendor = _vendor(request)
-        fleet, _ = IotFleetSettings.objects.get_or_create(vendor=vendor)
-        for name, value in data.validated_data.items():
-            setattr(fleet, name, value)
-        fleet.save()
+        fleet = services.fleet_settings_set(vendor=_vendor(request), **data.validated_data)
         return Response(FleetSettingsSerializer(fleet).data)
 
 
@@ -447,11 +543,6 @@ class SmsListCreateApi(VendorApiMixin, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         vendor = _vendor(request)
         sims = selectors.sims_get_for_vendor(vendor=vendor, iccids=data.validated_data["iccids"])
-        disabled = [s.iccid for s in sims if s.status != IotSim.Status.ENABLED]
-        if disabled:
-            raise DomainError(
-                "invalid_state", "SMS go to enabled SIMs only.", details={"iccids": disabled[:20]}
-            )
         rows = services.sms_send(vendor=vendor, sims=sims, text=data.validated_data["text"])
         fresh = IotSms.objects.filter(pk__in=[r.pk for r in rows]).select_related("sim")
         return Response(
@@ -459,14 +550,12 @@ class SmsListCreateApi(VendorApiMixin, generics.ListAPIView):
         )
 
 
-class SmsSyncApi(VendorApiMixin, APIView):
+class SmsSyncApi(SimActionApi):
     """Fetch a SIM's replies from the provider now (they are also polled every minute)."""
 
-    @extend_schema(request=None, responses={200: SmsSerializer(many=True)})
-    @idempotent(atomic=False)
-    def post(self, request: Request, iccid: str) -> Response:
-        vendor = _vendor(request)
-        sim = selectors.sim_get_for_vendor(vendor=vendor, iccid=iccid)
+    answer_serializer = SmsSerializer
+    answer_many = True
+
+    def act(self, request: Request, sim: IotSim, data: dict[str, Any]) -> Any:
         services.sms_sync(sim=sim)
-        rows = selectors.sms_list_for_vendor(vendor=vendor, iccid=sim.iccid)[:100]
-        return Response(SmsSerializer(rows, many=True).data)
+        return selectors.sms_list_for_vendor(vendor=_vendor(request), iccid=sim.iccid)[:100]

@@ -52,6 +52,9 @@ class IotSim(models.Model):
     auto_topup = models.BooleanField(null=True, blank=True)
     auto_topup_monthly_cap = models.PositiveIntegerField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # When the status last moved here: an older provider event cannot move it back.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    events_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -91,6 +94,50 @@ class IotUsageDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sim_id}@{self.day}"
+
+
+class IotSimEvent(models.Model):
+    """One event the provider logged for a SIM (attach, detach, data session, quota
+    warning, status change), kept once per provider id. `vendor` and `livemode` are
+    copied from the SIM; a SIM's events are read newest first on (sim, at)."""
+
+    class Kind(models.TextChoices):
+        ATTACH = "attach"  # Update (GPRS) location
+        DETACH = "detach"  # Purge (GPRS) location
+        SESSION_START = "session_start"  # Create PDP context
+        SESSION_END = "session_end"  # Delete PDP context
+        QUOTA_WARNING = "quota_warning"  # threshold reached / quota exhausted
+        STATUS_CHANGE = "status_change"  # the SIM was enabled / disabled
+        OTHER = "other"
+
+    sim = models.ForeignKey(IotSim, on_delete=models.CASCADE, related_name="events")
+    vendor = models.ForeignKey(
+        "vendors.Vendor", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    livemode = models.BooleanField(default=True)
+    provider_id = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    upstream_kind = models.CharField(max_length=128, blank=True)  # the provider's text
+    at = models.DateTimeField()
+    severity = models.CharField(max_length=32, blank=True)
+    alert = models.BooleanField(default=False)
+    description = models.CharField(max_length=500, blank=True)
+    # For a status change: the status it moved the SIM to (enabled | disabled).
+    status = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["sim", "provider_id"], name="iot_event_once_per_sim")
+        ]
+        indexes = [
+            models.Index(fields=["sim", "-at", "-id"], name="iot_event_sim_at"),
+            models.Index(fields=["vendor", "livemode", "-id"], name="iot_event_vendor_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.sim_id} at {self.at}"
 
 
 class IotSms(models.Model):
@@ -157,12 +204,24 @@ class IotTopup(models.Model):
     sms = models.IntegerField(default=0)
     provider_order = models.CharField(max_length=64, blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # The SIM's data total as we knew it before buying: the reconciliation's evidence.
+    data_total_before = models.BigIntegerField(null=True, blank=True)
+    # Set when the buy call ended without an answer (a read timeout, a 5xx after sending):
+    # `topup_reconcile` asks the provider later and charges or releases the hold once.
+    outcome_unknown_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("-id",)
-        indexes = [models.Index(fields=["vendor", "created_at"], name="iot_topup_vendor_at")]
+        indexes = [
+            models.Index(fields=["vendor", "created_at"], name="iot_topup_vendor_at"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="reserved"),
+                name="iot_topup_reserved_at",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Top-up {self.pk}"

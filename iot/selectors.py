@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from iot.models import IotBulkJob, IotSim, IotSms
+from iot.models import IotBulkJob, IotSim, IotSimEvent, IotSms
 from ttelgo.errors import DomainError
 from vendors.models import Vendor
 
@@ -72,3 +72,19 @@ def bulk_job_get_for_vendor(*, vendor: Vendor, job_id: int) -> IotBulkJob:
     if job is None:
         raise DomainError("not_found", "Job not found.", details={"id": job_id})
     return job
+
+
+def event_list_for_vendor(
+    *, vendor: Vendor, sim: IotSim | None = None, **filters: Any
+) -> QuerySet[IotSimEvent]:
+    """The vendor's SIM events (of its mode), newest first; `sim` one SIM's."""
+    rows = IotSimEvent.objects.filter(vendor=vendor, livemode=vendor.livemode).select_related("sim")
+    if sim is not None:
+        rows = rows.filter(sim=sim)
+    if "iccid" in filters:
+        rows = rows.filter(sim__iccid=filters["iccid"])
+    if "kind" in filters:
+        rows = rows.filter(kind=filters["kind"])
+    if "since" in filters:
+        rows = rows.filter(at__gte=filters["since"])
+    return rows.order_by("-id")

@@ -17,6 +17,7 @@ What holds:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,12 +26,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from billing.services import vendor_account
 from catalogue.pricing import vendor_price_from_cost
-from iot.models import IotBulkJob, IotFleetSettings, IotSim, IotSms, IotTopup, IotUsageDay
+from iot.models import (
+    IotBulkJob,
+    IotFleetSettings,
+    IotSim,
+    IotSimEvent,
+    IotSms,
+    IotTopup,
+    IotUsageDay,
+)
 from iot.models import QuotaLevel as L
 from iot.state import BULK_JOB_STATES, SIM_STATES, SMS_STATES, TOPUP_STATES
 from ledger.models import Hold, Purpose, Transaction
@@ -40,6 +49,7 @@ from providers import ProviderError, get_iot_provider
 from providers.iot import (
     QUOTA_EXHAUSTED,
     QUOTA_EXPIRED,
+    IotEvent,
     IotProvider,
     IotSimChange,
     IotSimInfo,
@@ -274,14 +284,20 @@ def _sync_page(
         IotSim.objects.bulk_update(steady, ["data_left_bytes", "sms_left"])
 
 
-def sim_status_record(*, sim_id: int, to: str) -> IotSim | None:
+def sim_status_record(*, sim_id: int, to: str, at: datetime | None = None) -> IotSim | None:
     """The SIM is now `to` (the provider said so, or we just told it): move the row and
-    tell its vendor (`sim.status_changed`). None when it already was."""
+    tell its vendor (`sim.status_changed`), once: under the row's lock, a SIM already `to`
+    (another sync, the events, our own call saw it first) or a change older than the
+    last one recorded (`at`, a provider event read late) moves nothing. None then."""
     with transaction.atomic():
-        sim = IotSim.objects.get(pk=sim_id)
+        sim = IotSim.objects.select_for_update().get(pk=sim_id)
         if sim.status == to:
             return None
-        sim, before = transition(IotSim, pk=sim_id, table=SIM_STATES, to=to)
+        if at is not None and sim.status_changed_at is not None and at <= sim.status_changed_at:
+            return None
+        sim, before = transition(
+            IotSim, pk=sim_id, table=SIM_STATES, to=to, status_changed_at=at or timezone.now()
+        )
         if sim.vendor_id is not None:
             event_record(
                 vendor_id=sim.vendor_id,
@@ -290,6 +306,98 @@ def sim_status_record(*, sim_id: int, to: str) -> IotSim | None:
                 data={"sim": sim_public(sim), "previous_status": before},
             )
     return sim
+
+
+# --- SIM events -------------------------------------------------------------------------
+EVENT_PAGE_SIZE = 100
+_STATUS_TO = re.compile(r"to\s+'([^']+)'", re.IGNORECASE)
+_ENABLED_WORDS = {"enabled", "activated", "active"}
+_DISABLED_WORDS = {"disabled", "deactivated", "suspended", "inactive", "blocked"}
+
+
+def event_classify(event: IotEvent) -> tuple[str, str]:
+    """(our kind, the status a status change moved the SIM to, or "") from the provider's
+    event type text and description (1NCE: `Update location`, `Purge GPRS location`,
+    `Create PDP Context`, quota threshold texts, "... from 'Enabled' to 'Disabled'")."""
+    K = IotSimEvent.Kind
+    kind = event.kind.lower()
+    text = f"{kind} {event.description.lower()}"
+    moved = _STATUS_TO.search(event.description)
+    target = moved.group(1).strip().lower() if moved else ""
+    if ("status" in kind or "state" in kind) and (
+        target in _ENABLED_WORDS or target in _DISABLED_WORDS
+    ):
+        status = IotSim.Status.ENABLED if target in _ENABLED_WORDS else IotSim.Status.DISABLED
+        return K.STATUS_CHANGE, status
+    if "purge" in kind or "detach" in kind:
+        return K.DETACH, ""
+    if ("update" in kind and "location" in kind) or "attach" in kind:
+        return K.ATTACH, ""
+    if "create pdp" in kind:
+        return K.SESSION_START, ""
+    if "delete pdp" in kind:
+        return K.SESSION_END, ""
+    if "quota" in text or "threshold" in text or "exhausted" in text:
+        return K.QUOTA_WARNING, ""
+    return K.OTHER, ""
+
+
+def sim_events_sync(*, sim: IotSim, pages: int = 1) -> int:
+    """The SIM's latest events from the provider (newest `pages` pages), each stored once
+    (unique per SIM and provider id: a re-read or a concurrent sync adds nothing). A
+    status change among them moves the SIM and sends `sim.status_changed` through
+    `sim_status_record`, so the change the SIM list also shows fires once. Quota warnings
+    are stored only: their webhooks come from the quota readings (one per crossing)."""
+    provider = provider_for(sim.livemode)
+    read: list[IotEvent] = []
+    for page in range(1, pages + 1):
+        batch = provider.events(sim.iccid, page=page, page_size=EVENT_PAGE_SIZE)
+        read += batch
+        if len(batch) < EVENT_PAGE_SIZE:
+            break
+    now = timezone.now()
+    by_id: dict[str, IotSimEvent] = {}
+    for event in read:
+        if not event.provider_id or event.provider_id in by_id:
+            continue
+        kind, status = event_classify(event)
+        by_id[event.provider_id[:128]] = IotSimEvent(
+            sim=sim,
+            vendor_id=sim.vendor_id,
+            livemode=sim.livemode,
+            provider_id=event.provider_id[:128],
+            kind=kind,
+            upstream_kind=event.kind[:128],
+            at=event.at or now,
+            severity=event.severity[:32],
+            alert=event.alert,
+            description=event.description[:500],
+            status=status,
+        )
+    with transaction.atomic():
+        known = set(
+            IotSimEvent.objects.filter(sim=sim, provider_id__in=list(by_id)).values_list(
+                "provider_id", flat=True
+            )
+        )
+        new = sorted((e for pid, e in by_id.items() if pid not in known), key=lambda e: e.at)
+        IotSimEvent.objects.bulk_create(new, ignore_conflicts=True)
+        IotSim.objects.filter(pk=sim.pk).update(events_synced_at=now)
+    changes = [e for e in new if e.status]
+    if changes:
+        latest = changes[-1]
+        sim_status_record(sim_id=sim.pk, to=latest.status, at=latest.at)
+    return len(new)
+
+
+def sims_for_events_sync(*, limit: int) -> list[int]:
+    """The assigned SIMs whose events were read longest ago (never first): each beat run
+    takes the next `limit`, so a large fleet is walked within the provider's rate limit."""
+    return list(
+        IotSim.objects.filter(vendor__isnull=False)
+        .order_by(F("events_synced_at").asc(nulls_first=True), "id")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def sim_refresh(*, sim: IotSim) -> IotSim:
@@ -312,6 +420,7 @@ def sim_refresh(*, sim: IotSim) -> IotSim:
         data_upstream=data.state,
         sms_upstream=sms.state,
     )
+    sim_events_sync(sim=sim)
     sim.refresh_from_db()
     return sim
 
@@ -420,7 +529,7 @@ def topup_price(*, vendor: Vendor) -> tuple[Money, Money]:
     return vendor_price_from_cost(vendor=vendor, cost=cost), cost
 
 
-def _month_start() -> datetime:
+def month_start() -> datetime:
     now = timezone.now()
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
@@ -434,7 +543,7 @@ def _auto_cap_check(sim: IotSim) -> None:
     month = IotTopup.objects.filter(
         vendor_id=sim.vendor_id,
         source=IotTopup.Source.AUTO,
-        created_at__gte=_month_start(),
+        created_at__gte=month_start(),
     ).exclude(status=IotTopup.Status.FAILED)
     sim_cap = (
         sim.auto_topup_monthly_cap
@@ -448,7 +557,9 @@ def _auto_cap_check(sim: IotSim) -> None:
 
 
 def topup_buy(*, sim: IotSim, source: str = IotTopup.Source.API) -> IotTopup:
-    """Reserve the price, buy the top-up at the provider, charge (or release) the hold."""
+    """Reserve the price, buy the top-up at the provider, charge (or release) the hold.
+    When the provider's answer is lost (the outcome is unknown) the top-up is returned
+    `reserved`, its hold kept, for `topup_reconcile` to settle."""
     if sim.vendor_id is None:
         raise DomainError("not_found", "No such SIM.")
     vendor = Vendor.objects.get(pk=sim.vendor_id)
@@ -466,6 +577,7 @@ def topup_buy(*, sim: IotSim, source: str = IotTopup.Source.API) -> IotTopup:
             currency=price.currency,
             data_bytes=settings.IOT_TOPUP_DATA_MB * BYTES_PER_MB,
             sms=settings.IOT_TOPUP_SMS,
+            data_total_before=sim.data_total_bytes,
         )
         hold_create(
             account=vendor_account(vendor=vendor, currency=price.currency),
@@ -477,10 +589,16 @@ def topup_buy(*, sim: IotSim, source: str = IotTopup.Source.API) -> IotTopup:
         order_number = provider_for(sim.livemode).topup(sim.iccid)
     except ProviderError as exc:
         if exc.transient and exc.request_sent:
-            # It may have been bought: the hold stays until an operator (or the orders
-            # list) says; the vendor sees `reserved`.
+            # It may have been bought: the hold stays and the vendor sees `reserved` until
+            # `topup_reconcile` asks the provider (never by buying again).
             logger.warning("iot top-up %s: outcome unknown (%s)", topup.pk, exc)
-            raise
+            IotTopup.objects.filter(pk=topup.pk, status=IotTopup.Status.RESERVED).update(
+                outcome_unknown_at=timezone.now(), error=str(exc)[:500]
+            )
+            # Answered as it stands (`reserved`), not as an error: a retry of the request
+            # replays this answer instead of buying a second top-up.
+            topup.refresh_from_db()
+            return topup
         topup_fail(topup_id=topup.pk, error=str(exc))
         raise
     return topup_complete(topup_id=topup.pk, provider_order=order_number)
@@ -492,10 +610,20 @@ def _hold(topup_id: int) -> Hold:
 
 def topup_complete(*, topup_id: int, provider_order: str) -> IotTopup:
     """The provider sold it: charge the hold, book our cost, add the volume to the SIM."""
+    return _topup_charge(topup_id=topup_id, provider_order=provider_order)[0]
+
+
+def _topup_charge(*, topup_id: int, provider_order: str) -> tuple[IotTopup, bool]:
+    """`topup_complete`, and whether this call charged it (False: it was settled)."""
     with transaction.atomic():
         topup = IotTopup.objects.select_for_update().get(pk=topup_id)
         if topup.status == IotTopup.Status.COMPLETED:
-            return topup
+            return topup, False
+        if topup.status == IotTopup.Status.FAILED:
+            # Released already (only after the provider showed no trace of it for
+            # IOT_TOPUP_RECONCILE_GIVE_UP_SECONDS): an operator must look.
+            logger.error("iot top-up %s: bought after it was released", topup_id)
+            return topup, False
         hold_capture(
             hold=_hold(topup_id),
             reference=f"iot-topup:{topup_id}:charge",
@@ -538,16 +666,139 @@ def topup_complete(*, topup_id: int, provider_order: str) -> IotTopup:
         ):
             if quota_level(left, total) == L.OK:
                 IotSim.objects.filter(pk=sim.pk).update(**{f"{service}_level": L.OK})
-    return topup
+    return topup, True
 
 
 def topup_fail(*, topup_id: int, error: str) -> IotTopup:
+    """The provider did not sell it: release the hold, once (a top-up no longer reserved
+    is left as it is)."""
+    return _topup_release(topup_id=topup_id, error=error)[0]
+
+
+def _topup_release(*, topup_id: int, error: str) -> tuple[IotTopup, bool]:
     with transaction.atomic():
+        topup = IotTopup.objects.select_for_update().get(pk=topup_id)
+        if topup.status != IotTopup.Status.RESERVED:
+            return topup, False
         hold_void(hold=_hold(topup_id))
         topup, _ = transition(
             IotTopup, pk=topup_id, table=TOPUP_STATES, to="failed", error=error[:500]
         )
-    return topup
+    return topup, True
+
+
+# --- top-ups whose outcome is unknown -------------------------------------------------
+RECONCILE_ORDER_PAGES = 5  # 1NCE pages orders by 10: the 50 newest
+ORDER_CLOCK_SKEW = timedelta(minutes=10)
+TOPUP_ORDER_KINDS = ("TOPUP", "BULK_TOPUP")
+
+
+def topups_to_reconcile(*, now: datetime | None = None) -> list[int]:
+    """Reserved top-ups whose buy call is over without an answer (after
+    IOT_TOPUP_RECONCILE_AFTER_SECONDS), or whose process died during it (reserved past
+    IOT_TOPUP_STALE_SECONDS). One still being bought is neither: it is never touched."""
+    now = now or timezone.now()
+    reserved = IotTopup.objects.filter(status=IotTopup.Status.RESERVED)
+    unknown = reserved.filter(
+        outcome_unknown_at__lte=now - timedelta(seconds=settings.IOT_TOPUP_RECONCILE_AFTER_SECONDS)
+    )
+    stale = reserved.filter(
+        outcome_unknown_at__isnull=True,
+        created_at__lte=now - timedelta(seconds=settings.IOT_TOPUP_STALE_SECONDS),
+    )
+    return sorted(
+        set(unknown.values_list("pk", flat=True)) | set(stale.values_list("pk", flat=True))
+    )
+
+
+def _topup_evidence(topup: IotTopup) -> str | None:
+    """What the provider shows of this top-up: its order number (a TOPUP order of the
+    SIM since the top-up was made, not already another top-up's), "quota" when only the
+    SIM's data total grew by it, or None when it shows nothing."""
+    provider = provider_for(topup.livemode)
+    taken = set(
+        IotTopup.objects.filter(sim_id=topup.sim_id)
+        .exclude(pk=topup.pk)
+        .exclude(provider_order="")
+        .values_list("provider_order", flat=True)
+    )
+    since = topup.created_at - ORDER_CLOCK_SKEW
+    for page in range(1, RECONCILE_ORDER_PAGES + 1):
+        orders = provider.list_orders(page=page)
+        for order in orders:
+            if (
+                order.kind.upper() in TOPUP_ORDER_KINDS
+                and topup.sim.iccid in order.iccids
+                and (order.created_at is None or order.created_at >= since)
+                and order.number not in taken
+                and "cancel" not in order.status.lower()
+            ):
+                return order.number or "history"
+        if len(orders) < 10:
+            break
+    if topup.data_total_before is not None and not _topup_neighbours(topup).exists():
+        # The SIM's total grew by a top-up since we read it: this one (no other top-up of
+        # the SIM near it in time that could explain the growth).
+        quota = provider.quota(topup.sim.iccid, service="data")
+        if quota.total >= topup.data_total_before + topup.data_bytes:
+            return "quota"
+    return None
+
+
+def _topup_neighbours(topup: IotTopup) -> Any:
+    """Other top-ups of the SIM, not failed, within a day of this one: with any of them
+    the quota's growth is ambiguous, and only an order number settles it."""
+    return (
+        IotTopup.objects.filter(
+            sim_id=topup.sim_id,
+            created_at__gte=topup.created_at - timedelta(days=1),
+            created_at__lte=topup.created_at + timedelta(days=1),
+        )
+        .exclude(pk=topup.pk)
+        .exclude(status=IotTopup.Status.FAILED)
+    )
+
+
+def topup_reconcile(*, topup_id: int, now: datetime | None = None) -> str:
+    """Settle one top-up whose outcome is unknown by asking the provider what it sold
+    (its top-up orders, then the SIM's data total), never by buying again: found, the
+    hold is charged (`completed`); not found IOT_TOPUP_RECONCILE_GIVE_UP_SECONDS after the
+    unknown outcome, it is released (`failed`); otherwise it waits for the next run.
+    Charge and release each lock the top-up and act only on a `reserved` one, so
+    concurrent reconcilers and a late answer of the buy call settle it once."""
+    now = now or timezone.now()
+    topup = IotTopup.objects.select_related("sim").get(pk=topup_id)
+    if topup.status != IotTopup.Status.RESERVED:
+        return "settled"
+    evidence = _topup_evidence(topup)  # provider calls: outside any transaction
+    if evidence is not None:
+        _, charged = _topup_charge(topup_id=topup_id, provider_order=evidence)
+        return "charged" if charged else "settled"
+    since = topup.outcome_unknown_at or topup.created_at
+    if since > now - timedelta(seconds=settings.IOT_TOPUP_RECONCILE_GIVE_UP_SECONDS):
+        return "waiting"
+    if _topup_neighbours(topup).exists():
+        # Not provably unsold (another top-up of the SIM may hide its quota): the hold
+        # stays for an operator rather than risk releasing something 1NCE sold.
+        logger.error("iot top-up %s: outcome still unknown; an operator must settle it", topup_id)
+        return "waiting"
+    _, released = _topup_release(
+        topup_id=topup_id, error="The provider shows no such top-up: nothing was bought."
+    )
+    return "released" if released else "settled"
+
+
+def topups_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Every top-up due for reconciliation (beat): counts per outcome."""
+    counts: dict[str, int] = {}
+    for topup_id in topups_to_reconcile(now=now):
+        try:
+            outcome = topup_reconcile(topup_id=topup_id, now=now)
+        except ProviderError as exc:
+            logger.warning("iot top-up %s: reconciliation deferred (%s)", topup_id, exc)
+            outcome = "deferred"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 def auto_topup_run(*, sim_id: int) -> IotTopup | None:
@@ -561,6 +812,32 @@ def auto_topup_run(*, sim_id: int) -> IotTopup | None:
     except DomainError as exc:
         logger.info("iot auto top-up of %s not made: %s", sim.iccid, exc)
         return None
+
+
+def sim_auto_topup_set(*, sim: IotSim, enabled: bool | None, cap: int | None) -> IotSim:
+    """One SIM's own auto top-up: on, off, or None to follow the fleet's setting; `cap`
+    its own monthly cap of automatic top-ups (None: the fleet's per-SIM cap)."""
+    IotSim.objects.filter(pk=sim.pk).update(auto_topup=enabled, auto_topup_monthly_cap=cap)
+    sim.refresh_from_db()
+    return sim
+
+
+FLEET_SETTINGS = ("auto_topup", "monthly_cap", "sim_monthly_cap")
+
+
+def fleet_settings_set(*, vendor: Vendor, **values: Any) -> IotFleetSettings:
+    """The fleet-wide auto top-up (`auto_topup`, `monthly_cap`, `sim_monthly_cap`; those
+    not given are kept), under the settings row's lock."""
+    unknown = set(values) - set(FLEET_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown fleet settings {sorted(unknown)}")
+    with transaction.atomic():
+        IotFleetSettings.objects.get_or_create(vendor=vendor)
+        fleet = IotFleetSettings.objects.select_for_update().get(vendor=vendor)
+        for name, value in values.items():
+            setattr(fleet, name, value)
+        fleet.save()
+    return fleet
 
 
 def auto_topup_set(
@@ -589,7 +866,13 @@ def auto_topup_set(
 # --- SMS -------------------------------------------------------------------------------
 def sms_send(*, vendor: Vendor, sims: list[IotSim], text: str) -> list[IotSms]:
     """One MT-SMS per SIM, queued here and sent by a task (no provider call in the request's
-    transaction); each moves to pending (or failed) as the provider answers."""
+    transaction); each moves to pending (or failed) as the provider answers. Enabled SIMs
+    only (`invalid_state` naming the others; nothing is sent then)."""
+    disabled = [s.iccid for s in sims if s.status != IotSim.Status.ENABLED]
+    if disabled:
+        raise DomainError(
+            "invalid_state", "SMS go to enabled SIMs only.", details={"iccids": disabled[:20]}
+        )
     with transaction.atomic():
         rows = IotSms.objects.bulk_create(
             [

@@ -70,3 +70,28 @@ def iot_sms_send(sms_ids: list[int]) -> None:
 def iot_auto_topup(sim_id: int) -> int | None:
     topup = services.auto_topup_run(sim_id=sim_id)
     return topup.pk if topup else None
+
+
+@shared_task(name="iot.tasks.iot_events_sync", acks_late=True)
+def iot_events_sync(sim_ids: list[int] | None = None) -> int:
+    """Beat: the events of the assigned SIMs read longest ago (IOT_EVENTS_SYNC_BATCH a run)."""
+    ids = (
+        sim_ids
+        if sim_ids is not None
+        else services.sims_for_events_sync(limit=settings.IOT_EVENTS_SYNC_BATCH)
+    )
+    stored = 0
+    for sim in IotSim.objects.filter(pk__in=ids, vendor__isnull=False).order_by("id"):
+        try:
+            stored += services.sim_events_sync(sim=sim)
+        except ProviderError as exc:
+            if not exc.transient:
+                raise
+            break  # the provider is struggling: the next run goes on from here
+    return stored
+
+
+@shared_task(name="iot.tasks.iot_topups_reconcile", acks_late=True)
+def iot_topups_reconcile() -> dict[str, int]:
+    """Beat: top-ups whose outcome is unknown, charged or released once each."""
+    return services.topups_reconcile()

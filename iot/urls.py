@@ -22,6 +22,15 @@ urlpatterns: list[URLPattern] = [
         name="iot-sim-auto-topup",
     ),
     path("vendor/iot/sims/<str:iccid>/sms/sync", api.SmsSyncApi.as_view(), name="iot-sim-sms-sync"),
+    path(
+        "vendor/iot/sims/<str:iccid>/events", api.SimEventListApi.as_view(), name="iot-sim-events"
+    ),
+    path(
+        "vendor/iot/sims/<str:iccid>/events/sync",
+        api.SimEventSyncApi.as_view(),
+        name="iot-sim-events-sync",
+    ),
+    path("vendor/iot/events", api.EventListApi.as_view(), name="iot-events"),
     path("vendor/iot/jobs/<int:job_id>", api.JobDetailApi.as_view(), name="iot-job"),
     path("vendor/iot/usage", api.FleetUsageApi.as_view(), name="iot-usage"),
     path("vendor/iot/auto-topup", api.FleetAutoTopupApi.as_view(), name="iot-auto-topup"),

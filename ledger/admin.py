@@ -14,6 +14,7 @@ from ledger.models import Account, Entry, Hold, NormalSide, Transaction
 from ledger.selectors import trial_balance
 from ttelgo.admin.console import (
     LargeTableAdminMixin,
+    LivemodeColumnMixin,
     MoneyColumnsMixin,
     ReadOnlyAdminMixin,
     RecentValuesFieldListFilter,
@@ -26,15 +27,25 @@ def _money(amount: int | None, currency: str) -> str:
 
 
 @admin.register(Account)
-class AccountAdmin(LargeTableAdminMixin, MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
+class AccountAdmin(
+    LivemodeColumnMixin, LargeTableAdminMixin, MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin
+):
     money_fields = {
         "balance": "currency",
         "held": "currency",
         "floor": "currency",
         "ceiling": "currency",
     }
-    list_display = ("__str__", "type", "normal", "balance_display", "held_display", "bounds")
-    list_filter = ("owner", "purpose", "currency", "type")
+    list_display = (
+        "__str__",
+        "mode",
+        "type",
+        "normal",
+        "balance_display",
+        "held_display",
+        "bounds",
+    )
+    list_filter = ("owner", "purpose", "currency", "type", "livemode")
     search_fields = ("=holder", "purpose")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:

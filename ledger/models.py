@@ -323,3 +323,35 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} ({self.status})"
+
+
+class LedgerCheckpoint(models.Model):
+    """How far the ledger has been folded into `AccountCheckpoint` totals: every entry up
+    to `through_entry_id` and every transaction up to `through_transaction_id`, each
+    checked balanced and non-empty when it was folded in. One row per advance (beat,
+    `ledger.checkpoints.ledger_checkpoint_advance`); the last one counts."""
+
+    through_entry_id = models.BigIntegerField()
+    through_transaction_id = models.BigIntegerField()
+    entries_folded = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"through entry {self.through_entry_id}"
+
+
+class AccountCheckpoint(models.Model):
+    """An account's entries folded into one figure: `total` is the debit-positive sum of
+    its entries with id <= `through_entry_id`. The balance is this plus the entries after
+    it (an index range scan), so reading every balance costs the tail, not the ledger."""
+
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="checkpoint")
+    total = models.BigIntegerField(default=0)
+    through_entry_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.total:+d} through entry {self.through_entry_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Sum
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from ledger.models import Account, Entry, NormalSide, Purpose, Transaction
@@ -21,16 +21,33 @@ def account_balance(*, account: Account) -> Money:
     return Money(balance, account.currency)
 
 
-def platform_balances() -> dict[int, int]:
-    """Account id -> debit-positive sum of its entries, for every platform account (they
-    cache no balance). One grouped read of their entries."""
-    rows = (
-        Entry.objects.filter(account__holder__isnull=True, account__livemode=True)
+def entry_totals(accounts: QuerySet[Account]) -> dict[int, int]:
+    """Account id -> debit-positive sum of its entries, for each of `accounts`: its
+    balance checkpoint's total plus the entries after it (`ledger/checkpoints.py`), in
+    one statement, so its cost follows the entries since the last checkpoint."""
+    tail = (
+        Entry.objects.filter(account=OuterRef("pk"), id__gt=OuterRef("cp_through"))
         .order_by()
-        .values("account_id")
-        .annotate(total=Sum("amount"))
+        .values("account")
+        .annotate(s=Sum("amount"))
+        .values("s")
     )
-    return {r["account_id"]: int(r["total"]) for r in rows}
+    rows = (
+        accounts.order_by()
+        .annotate(
+            cp_through=Coalesce(F("checkpoint__through_entry_id"), 0),
+            cp_total=Coalesce(F("checkpoint__total"), 0),
+        )
+        .annotate(total=F("cp_total") + Coalesce(Subquery(tail), 0))
+        .values_list("id", "total")
+    )
+    return {account_id: int(total) for account_id, total in rows}
+
+
+def platform_balances() -> dict[int, int]:
+    """Account id -> debit-positive sum of its entries, for every live platform account
+    (they cache no balance)."""
+    return entry_totals(Account.objects.filter(holder__isnull=True, livemode=True))
 
 
 @dataclass
@@ -73,9 +90,10 @@ def trial_balance() -> TrialBalance:
 
 
 def account_entries_sum(*, account: Account) -> int:
-    """Sum of the account's entries in its normal direction (the slow truth)."""
-    total = Entry.objects.filter(account=account).aggregate(s=Coalesce(Sum("amount"), 0))["s"]
-    return int(total) * (1 if account.normal == NormalSide.DEBIT else -1)
+    """Sum of the account's entries in its normal direction (its checkpoint's total plus
+    the entries after it)."""
+    total = entry_totals(Account.objects.filter(id=account.id)).get(account.id, 0)
+    return total * (1 if account.normal == NormalSide.DEBIT else -1)
 
 
 def entries_sum_by_reference(

@@ -83,8 +83,14 @@ def order_payment_succeeded(*, order_id: int) -> Order:
             return order
         if order.status != S.AWAITING_PAYMENT:
             return order  # duplicate or out-of-order event: already handled
+        # A decline before this card went through is on the timeline; it is no longer
+        # the order's failure.
         order = order_transition(
-            order_id=order_id, to=S.PAID, expected=S.AWAITING_PAYMENT, reason="payment succeeded"
+            order_id=order_id,
+            to=S.PAID,
+            expected=S.AWAITING_PAYMENT,
+            reason="payment succeeded",
+            failure_reason="",
         )
         order_tax_book(order=order)
         reasons = order_fraud_assess(order=order)

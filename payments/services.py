@@ -349,6 +349,7 @@ def _payment_apply_intent(*, payment_id: int, intent: GatewayIntent) -> Payment:
             return payment
         if new == P.SUCCEEDED:
             fields["succeeded_at"] = timezone.now()
+            fields["failure_reason"] = ""  # an earlier decline is not this payment's end
             _card_keep(payment=payment, intent=intent)
         payment, _ = transition(
             Payment, pk=payment_id, table=PAYMENT_STATES, to=new, expected=old, **fields

@@ -72,7 +72,13 @@ from .base import (
     TopupResult,
 )
 from .ratelimit import RateLimiter, per_minute, shared_limiter
-from .resilience import provider_redis_client, retry_after_seconds, shared_breaker
+from .resilience import (
+    call_outcome_record,
+    is_system_failure,
+    provider_redis_client,
+    retry_after_seconds,
+    shared_breaker,
+)
 from .tokens import FetchedToken, TokenCache
 
 __all__ = ["AIRALO_ERRORS", "AiraloProvider", "airalo_signature_valid"]
@@ -321,8 +327,10 @@ class AiraloProvider(Provider):
             PROVIDER_CALLS.labels(
                 provider="airalo", operation=operation, outcome=type(exc).__name__
             ).inc()
+            call_outcome_record("airalo", failed=is_system_failure(exc))
             raise
         PROVIDER_CALLS.labels(provider="airalo", operation=operation, outcome="ok").inc()
+        call_outcome_record("airalo", failed=False)
         return result
 
     def _http(self, method: str, url: str, path: str, **kwargs: Any) -> requests.Response:

@@ -62,7 +62,13 @@ from .base import (
     TopupResult,
 )
 from .ratelimit import RateLimiter, shared_limiter
-from .resilience import build_breaker, retry_after_seconds, shared_breaker
+from .resilience import (
+    build_breaker,
+    call_outcome_record,
+    is_system_failure,
+    retry_after_seconds,
+    shared_breaker,
+)
 
 __all__ = ["EsimGoProvider", "build_breaker", "shared_breaker"]
 
@@ -114,7 +120,11 @@ class EsimGoProvider(Provider):
         self.max_attempts = max_attempts
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self.breaker = breaker or shared_breaker(name="esimgo", fail_max=5, reset_timeout=60)
+        self.breaker = breaker or shared_breaker(
+            name="esimgo",
+            fail_max=settings.ESIMGO_BREAKER_FAIL_MAX,
+            reset_timeout=settings.ESIMGO_BREAKER_RESET_SECONDS,
+        )
         self.sleep = sleep if sleep is not None else time.sleep
         # eSIM Go allows 10 requests/s per IP: the cap holds for all processes together.
         self.limiter = limiter or shared_limiter(
@@ -178,8 +188,10 @@ class EsimGoProvider(Provider):
             PROVIDER_CALLS.labels(
                 provider="esimgo", operation=operation, outcome=type(exc).__name__
             ).inc()
+            call_outcome_record("esimgo", failed=is_system_failure(exc))
             raise
         PROVIDER_CALLS.labels(provider="esimgo", operation=operation, outcome="ok").inc()
+        call_outcome_record("esimgo", failed=False)
         return result
 
     def _send(self, method: str, path: str, *, params: Any, body: dict[str, Any] | None) -> Any:
@@ -446,6 +458,15 @@ class EsimGoProvider(Provider):
         return self._order(self._request("GET", f"/orders/{provider_reference}"))
 
     # --- eSIMs --------------------------------------------------------------------------
+    def balance(self) -> Money:
+        """Our prepaid balance at eSIM Go (`GET /organisation`: `{organisations: [{balance,
+        currency}]}`; a flat `{balance, currency}` is read too)."""
+        answer = self._request("GET", "/organisation") or {}
+        listed = answer.get("organisations") if isinstance(answer, dict) else None
+        org = listed[0] if isinstance(listed, list) and listed else answer
+        org = org if isinstance(org, dict) else {}
+        return self._money(org.get("balance") or 0, org.get("currency") or "USD")
+
     def get_esim(self, iccid: str) -> EsimDetails:
         data = self._request("GET", f"/esims/{iccid}")
         return EsimDetails(

@@ -48,6 +48,13 @@ def _is_system_failure(exc: BaseException) -> bool:
     return not isinstance(exc, ProviderError) or exc.transient
 
 
+def is_system_failure(exc: BaseException) -> bool:
+    """Whether a failed call says something about the provider's health (what the breaker
+    counts): not a refusal of the request, nor our own limiter, nor one operator's
+    maintenance."""
+    return _is_system_failure(exc)
+
+
 # Redis calls of the breaker and the rate limiter wait this long for an answer, once: a
 # hung Redis costs a provider call one short timeout, then `PROVIDER_REDIS_COOLDOWN_SECONDS`
 # of local state before Redis is tried again.
@@ -261,3 +268,76 @@ def retry_after_seconds(value: str | None) -> float | None:
         except (TypeError, ValueError):
             return None
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# --- recent call outcomes (the operators' dashboard) ----------------------------------------
+
+CALL_STATS_BUCKET_SECONDS = 60
+CALL_STATS_KEEP_SECONDS = 3600
+_stats_local: dict[tuple[str, int], list[int]] = {}
+_stats_lock = threading.Lock()
+_stats_client: redis.Redis | None = None
+_stats_quiet_until = 0.0
+
+
+def _stats_redis() -> redis.Redis | None:
+    """The shared Redis for call outcomes, or None (no Redis, or one that just failed:
+    this process counts alone for a cool-down)."""
+    global _stats_client
+    if not settings.REDIS_URL or time.monotonic() < _stats_quiet_until:
+        return None
+    if _stats_client is None:
+        _stats_client = provider_redis_client(settings.REDIS_URL)
+    return _stats_client
+
+
+def _stats_failed() -> None:
+    global _stats_quiet_until
+    _stats_quiet_until = time.monotonic() + settings.PROVIDER_REDIS_COOLDOWN_SECONDS
+
+
+def call_outcome_record(provider: str, *, failed: bool, now: float | None = None) -> None:
+    """Count one logical provider call (all its retries) in its minute: a failure is one the
+    breaker counts (the provider's health), not a business refusal. Shared by every
+    process through Redis; never raises and costs at most one short Redis timeout."""
+    bucket = int((now if now is not None else time.time()) // CALL_STATS_BUCKET_SECONDS)
+    field = "failed" if failed else "ok"
+    client = _stats_redis()
+    if client is not None:
+        key = f"ttelgo:provider-calls:{provider}:{bucket}"
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.hincrby(key, field, 1)
+            pipe.expire(key, CALL_STATS_KEEP_SECONDS)
+            pipe.execute()
+            return
+        except redis.RedisError:
+            _stats_failed()
+    with _stats_lock:
+        counts = _stats_local.setdefault((provider, bucket), [0, 0])
+        counts[1 if failed else 0] += 1
+        oldest = bucket - CALL_STATS_KEEP_SECONDS // CALL_STATS_BUCKET_SECONDS
+        for stale in [k for k in _stats_local if k[1] < oldest]:
+            del _stats_local[stale]
+
+
+def call_outcomes(provider: str, *, minutes: int = 15, now: float | None = None) -> tuple[int, int]:
+    """(calls, failed) of the last `minutes` minutes."""
+    last = int((now if now is not None else time.time()) // CALL_STATS_BUCKET_SECONDS)
+    buckets = range(last - minutes + 1, last + 1)
+    client = _stats_redis()
+    if client is not None:
+        try:
+            pipe = client.pipeline(transaction=False)
+            for bucket in buckets:
+                pipe.hmget(f"ttelgo:provider-calls:{provider}:{bucket}", "ok", "failed")
+            rows = pipe.execute()
+            ok = sum(int(r[0] or 0) for r in rows)
+            failed = sum(int(r[1] or 0) for r in rows)
+            return ok + failed, failed
+        except redis.RedisError:
+            _stats_failed()
+    with _stats_lock:
+        rows = [_stats_local.get((provider, b), [0, 0]) for b in buckets]
+    ok, failed = sum(r[0] for r in rows), sum(r[1] for r in rows)
+    return ok + failed, failed

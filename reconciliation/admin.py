@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
@@ -57,7 +57,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "started_at",
         "finished_at",
         "findings_count",
-        "summary",
+        "summary_table",
         "error",
     )
     inlines = [FindingInline]
@@ -81,6 +81,24 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if obj.status == ReconciliationRun.Status.RUNNING:
             return f"running: {done} done"
         return f"{obj.status}: {done}"
+
+    @display(description="findings per check")
+    def summary_table(self, obj: ReconciliationRun) -> str:
+        """The run's summary as a table of check and findings, not its JSON."""
+        rows = sorted((obj.summary or {}).items())
+        if not rows:
+            return "-"
+        body = format_html_join(
+            "",
+            '<tr><td class="pr-6 py-1">{}</td><td class="py-1 text-right">{}</td></tr>',
+            ((check, count) for check, count in rows),
+        )
+        return format_html(
+            '<table data-testid="run-summary"><thead><tr>'
+            '<th class="pr-6 text-left">check</th><th class="text-right">findings</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
     @display(description="open", ordering="open_count")
     def open_findings(self, obj: ReconciliationRun) -> int:

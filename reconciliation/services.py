@@ -23,8 +23,9 @@ from django.db.models import Count, Q, Sum
 from django.db.models import F as Field
 from django.utils import timezone
 
-from fulfilment.models import Esim, EsimRefund
+from fulfilment.models import Esim, EsimRefund, ProviderRefund
 from fulfilment.operator import operator_order_refund
+from fulfilment.provider_refunds import CREDIT_PROVIDERS
 from fulfilment.provisioning import provider_reference_for
 from fulfilment.refunds import CLAIM_SECONDS
 from fulfilment.revocation import esim_refund_share
@@ -626,7 +627,32 @@ def check_refunds(*, since: Any) -> list[Found]:
                     },
                 )
             )
-    return found + _stock_refunds_overdue()
+    return found + _provider_credits_overdue() + _stock_refunds_overdue()
+
+
+def _provider_credits_overdue() -> list[Found]:
+    """Refunds a provider pays back in credit (Airalo) still not matched to a credit
+    `PROVIDER_CREDIT_OVERDUE_DAYS` after the request: the receivable has not arrived."""
+    days = settings.PROVIDER_CREDIT_OVERDUE_DAYS
+    overdue = ProviderRefund.objects.filter(
+        provider__in=CREDIT_PROVIDERS,
+        status=ProviderRefund.Status.PENDING,
+        created_at__lt=timezone.now() - timedelta(days=days),
+        order__livemode=True,
+    ).order_by("created_at", "id")
+    return [
+        _finding(
+            F.Category.REFUNDS,
+            "provider_credit_overdue",
+            f"{refund.provider} has not paid back {refund.money} for eSIM {refund.iccid} "
+            f"(order {refund.order_id}), asked {refund.created_at:%Y-%m-%d}: over {days} days.",
+            object_type="provider_refund",
+            object_id=str(refund.pk),
+            order_id=refund.order_id,
+            details={"provider": refund.provider, "amount": refund.money.to_api()},
+        )
+        for refund in overdue
+    ]
 
 
 def _stock_refunds_overdue() -> list[Found]:

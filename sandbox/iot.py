@@ -42,6 +42,8 @@ LIFETIME_DATA = 500 * MB
 LIFETIME_SMS = 250
 _SMS_KEY = "sandbox:iot:sms:{iccid}"
 _TOPUPS_KEY = "sandbox:iot:topups:{iccid}"
+_EVENTS_KEY = "sandbox:iot:events:{iccid}"
+EVENT_DAYS = 7  # daily data sessions shown for the last week
 _serial = itertools.count(1)
 
 
@@ -129,10 +131,35 @@ class SandboxIotProvider(IotProvider):
         return self._info(self._row(iccid))
 
     def update_sim(self, change: IotSimChange) -> None:
-        self._row(change.iccid)  # our service writes the row itself
+        self._status_event(self._row(change.iccid), change)  # our service writes the row
 
     def update_sims(self, changes: list[IotSimChange]) -> None:
-        return None
+        rows = {
+            s.iccid: s
+            for s in IotSim.objects.filter(provider="sandbox", iccid__in=[c.iccid for c in changes])
+        }
+        for change in changes:
+            if change.iccid in rows:
+                self._status_event(rows[change.iccid], change)
+
+    def _status_event(self, sim: IotSim, change: IotSimChange) -> None:
+        """A status change is logged as 1NCE logs it ("from 'Enabled' to 'Disabled'")."""
+        if change.status is None or change.status == sim.status:
+            return
+        key = _EVENTS_KEY.format(iccid=sim.iccid)
+        logged = list(cache.get(key) or [])
+        logged.append(
+            IotEvent(
+                f"sbx-state-{sim.iccid}-{len(logged) + 1}",
+                sim.iccid,
+                "SIM state change",
+                datetime.now(UTC),
+                "Info",
+                False,
+                f"SIM status changed from '{sim.status.title()}' to '{change.status.title()}'",
+            )
+        )
+        cache.set(key, logged, timeout=30 * 86400)
 
     def usage(self, iccid: str, *, start: date, end: date) -> list[IotUsage]:
         sim = self._row(iccid)
@@ -189,8 +216,47 @@ class SandboxIotProvider(IotProvider):
         return list(reversed(messages))[(page - 1) * page_size : page * page_size]
 
     def events(self, iccid: str, *, page: int = 1, page_size: int = 100) -> list[IotEvent]:
+        """1NCE-like events, newest first: the attach at activation, a data session a day
+        over the last week (create and delete PDP context), the quota warning on the day
+        the data left fell under the threshold, and status changes made through us."""
         sim = self._row(iccid)
-        return [IotEvent(f"{iccid}-attach", iccid, "Create PDP Context", sim.activated_at)]
+        activated = sim.activated_at or sim.created_at
+        now = timezone.now()
+        offset = timedelta(seconds=_seed(iccid) % 3600)
+        found = [IotEvent(f"sbx-{iccid}-attach", iccid, "Update location", activated, "Info")]
+        first = max(activated.date(), now.date() - timedelta(days=EVENT_DAYS - 1))
+        day = first
+        while day <= now.date():
+            start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + offset
+            if activated <= start <= now:
+                found.append(
+                    IotEvent(f"sbx-{iccid}-pdp-{day}", iccid, "Create PDP Context", start, "Info")
+                )
+            end = start + timedelta(hours=1)
+            if activated <= end <= now:
+                found.append(
+                    IotEvent(f"sbx-{iccid}-pdp-end-{day}", iccid, "Delete PDP Context", end, "Info")
+                )
+            day += timedelta(days=1)
+        left, total = self._left(sim)
+        if total and left * 100 < total * settings.IOT_QUOTA_THRESHOLD_PERCENT:
+            per_day = daily_bytes(iccid)
+            crossing_days = (total - total * settings.IOT_QUOTA_THRESHOLD_PERCENT // 100) // per_day
+            at = min(now, activated + timedelta(days=int(crossing_days) + 1))
+            found.append(
+                IotEvent(
+                    f"sbx-{iccid}-quota-{total}",
+                    iccid,
+                    "Quota threshold reached",
+                    at,
+                    "Warn",
+                    True,
+                    f"Less than {settings.IOT_QUOTA_THRESHOLD_PERCENT} % of the data quota left",
+                )
+            )
+        found += list(cache.get(_EVENTS_KEY.format(iccid=iccid)) or [])
+        found.sort(key=lambda e: e.at or now, reverse=True)
+        return found[(page - 1) * page_size : page * page_size]
 
     def list_orders(self, *, page: int = 1, page_size: int = 10) -> list[IotOrder]:
         return []

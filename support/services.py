@@ -102,6 +102,9 @@ def ticket_open(
             ticket=ticket, author=TicketMessage.Author.REQUESTER, body=body.strip(), via=via
         )
         _tell_operators(ticket, body)
+        if ticket.customer_id and ticket.livemode:
+            # The traveller hears that the message arrived (sent once, after commit).
+            task_enqueue("support.tasks.ticket_received_email", ticket.pk)
     return ticket
 
 
@@ -215,6 +218,32 @@ def ticket_answer_email_send(*, message_id: int) -> bool:
     TicketMessage.objects.filter(pk=message_id, email_status=TicketMessage.Email.QUEUED).update(
         email_status=TicketMessage.Email.SENT, email_error="", emailed_at=timezone.now()
     )
+    return True
+
+
+def ticket_received_email_send(*, ticket_id: int) -> bool:
+    """Acknowledge a customer's new ticket by email, in the ticket's language, with the
+    reply address and link of the ticket; True when it went. A refusal for good (a bad
+    address) is logged and not retried; the mail server being away raises OSError."""
+    ticket = Ticket.objects.select_related("customer").filter(pk=ticket_id).first()
+    if ticket is None or not ticket.customer_id:
+        return False
+    to = _requester_email(ticket)
+    if not to:
+        return False
+    email = templated_email(
+        template="ticket_received",
+        context={"ticket": ticket, "link": ticket_link_url(ticket)},
+        to=to,
+        language=ticket.language,
+        subject=lambda: gettext("We received your message (ticket #%(id)s)") % {"id": ticket.pk},
+        reply_to=[ticket_reply_address(ticket)],
+    )
+    try:
+        email.send()
+    except (ValueError, SMTPRecipientsRefused, SMTPSenderRefused) as exc:
+        logger.warning("ticket %s: acknowledgement not sent: %s", ticket.pk, exc)
+        return False
     return True
 
 
@@ -359,8 +388,28 @@ def _requester_email(ticket: Ticket) -> str:
     return ticket.vendor.contact_email if ticket.vendor else ""
 
 
+# The first word of an answer that greets the reader itself (the languages we answer in):
+# the email then adds no "Hello," of its own ("Hola: Hola Lucía").
+GREETINGS = re.compile(
+    r"^\W*(hello|hi|hey|dear|good (morning|afternoon|evening)|hola|buen[oa]s|estimad[oa]s?|"
+    r"querid[oa]s?|bonjour|bonsoir|salut|cher|ch[eè]re|madame|monsieur|hallo|guten|liebe[r]?|"
+    r"sehr geehrte[r]?|moin|servus)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_greets(body: str) -> bool:
+    """Whether an answer opens with a greeting of its own."""
+    return bool(GREETINGS.match(body.strip()))
+
+
 def _answer_email(ticket: Ticket, message: TicketMessage, to: str) -> EmailMultiAlternatives:
-    context = {"ticket": ticket, "message": message, "link": ticket_link_url(ticket)}
+    context = {
+        "ticket": ticket,
+        "message": message,
+        "link": ticket_link_url(ticket),
+        "greet": not answer_greets(message.body),
+    }
     return templated_email(
         template="ticket_answer",
         context=context,

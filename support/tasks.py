@@ -34,6 +34,19 @@ def ticket_answer_email(self: Any, message_id: int) -> None:
 
 
 @shared_task(
+    name="support.tasks.ticket_received_email",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def ticket_received_email(ticket_id: int) -> None:
+    """Tell a customer their new ticket arrived (the mail server being away is retried)."""
+    services.ticket_received_email_send(ticket_id=ticket_id)
+
+
+@shared_task(
     name="support.tasks.support_email_send",
     acks_late=True,
     autoretry_for=(OSError,),

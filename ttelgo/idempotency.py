@@ -228,7 +228,13 @@ def idempotency_keys_purge(*, older_than: timedelta = KEY_TTL) -> int:
 
 
 def idempotent_run(
-    *, scope: str, key: str, path: str, payload: dict[str, Any], run: Callable[[], dict[str, Any]]
+    *,
+    scope: str,
+    key: str,
+    path: str,
+    payload: dict[str, Any],
+    run: Callable[[], dict[str, Any]],
+    atomic: bool = True,
 ) -> tuple[dict[str, Any], bool]:
     """The same claim as `idempotent`, for a caller that is not an API view (a portal form
     carrying its key in a hidden field): `run()` and the key's completion commit in one
@@ -236,7 +242,9 @@ def idempotent_run(
     `payload` gives that result again (`True`: a replay) and runs nothing; with another
     payload it is `idempotency_key_reused`; while the first still runs,
     `idempotency_key_in_use`. A refusal (any exception) frees the key: nothing happened.
-    `scope` is the API's (`vendor:<id>`), so the key space is the caller's."""
+    `scope` is the API's (`vendor:<id>`), so the key space is the caller's.
+    `atomic=False` for a `run` that calls another service over HTTP between its own
+    transactions (as `idempotent(atomic=False)`): the claim still makes it run once."""
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
     fingerprint = hashlib.sha256(f"POST\n{path}\n{body}".encode()).hexdigest()
     if not 1 <= len(key) <= 255 or not key.isprintable():
@@ -251,7 +259,11 @@ def idempotent_run(
     if claim.replay is not None:
         return dict(claim.replay.data), True
     try:
-        with transaction.atomic():
+        if atomic:
+            with transaction.atomic():
+                result = run()
+                idempotency_complete(record=claim.record, response=Response(result, status=201))
+        else:
             result = run()
             idempotency_complete(record=claim.record, response=Response(result, status=201))
     except BaseException:

@@ -1,5 +1,7 @@
 """Structured logs (structlog) for Django and Celery, one JSON object per line."""
 
+import ast
+import logging
 from typing import Any
 
 import structlog
@@ -51,10 +53,42 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
                 "foreign_pre_chain": shared,
             },
         },
+        "filters": {"idle_tasks": {"()": IdleTaskFilter}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.server": {"level": "WARNING"},
             "django_structlog": {"level": level},
+            # Beat's frequent jobs (the outbox relay every 5 s) that did nothing: DEBUG.
+            "celery.app.trace": {"filters": ["idle_tasks"]},
         },
     }
+
+
+def _idle(value: Any) -> bool:
+    """Whether a task's result says it did nothing: 0, None, empty, or a mapping or list
+    of such (`{'released': 0, 'redriven': 0}`)."""
+    if isinstance(value, dict):
+        return all(_idle(v) for v in value.values())
+    if isinstance(value, list | tuple | set):
+        return all(_idle(v) for v in value)
+    return not value
+
+
+class IdleTaskFilter(logging.Filter):
+    """Celery logs every task that succeeded at INFO; one whose result says it did nothing
+    (a scheduled job that found no work) is logged at DEBUG instead, so `make run` and the
+    workers' logs show what happened, not the outbox relay's empty rounds."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = record.args if isinstance(record.args, dict) else None
+        if not context or "return_value" not in context:
+            return True
+        try:
+            value = ast.literal_eval(str(context["return_value"]))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return True  # not a plain literal (or cut short): something was done
+        if not _idle(value):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

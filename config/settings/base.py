@@ -210,6 +210,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "vendors.tasks.person_email_send",
         "billing.tasks.vendor_low_balance_check",
         "support.tasks.ticket_answer_email",
+        "support.tasks.ticket_received_email",
         "support.tasks.support_email_send",
         "ttelgo.tasks.ops_email_send",
     ),
@@ -227,6 +228,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "iot.tasks.iot_usage_sync",
         "iot.tasks.iot_sms_replies_sync",
         "iot.tasks.iot_bulk_job_run",
+        "iot.tasks.iot_events_sync",
+        "iot.tasks.iot_topups_reconcile",
         "fulfilment.tasks.auto_topups_expiry_check",
         "fulfilment.tasks.orders_delivery_guarantee",
         "fulfilment.tasks.orders_late_deliveries_revoke",
@@ -241,6 +244,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "reconciliation.tasks.reconciliation_execute",
         "reconciliation.tasks.reconciliation_runs_sweep",
         "console.tasks.dashboard_refresh",
+        "ledger.tasks.ledger_checkpoint_advance",
         "ttelgo.tasks.idempotency_keys_purge",
         "vendors.tasks.request_logs_prune",
         "payments.tasks.card_fees_book",
@@ -321,6 +325,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # The console dashboard's figures (whole-table aggregates), read from the cache.
     "console-dashboard-refresh": {"task": "console.tasks.dashboard_refresh", "schedule": 60.0},
+    # The ledger folded into per-account totals: the trial balance and the integrity check
+    # read the entries since (ledger/checkpoints.py).
+    "ledger-checkpoint-advance": {
+        "task": "ledger.tasks.ledger_checkpoint_advance",
+        "schedule": 600.0,
+    },
     "idempotency-keys-purge": {"task": "ttelgo.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "webhook-deliveries-due": {"task": "webhooks.tasks.deliveries_send_due", "schedule": 60.0},
     "inbound-events-redrive": {"task": "webhooks.tasks.inbound_events_redrive", "schedule": 120.0},
@@ -336,6 +346,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "iot-usage-sync": {"task": "iot.tasks.iot_usage_sync", "schedule": 3600.0},
     "iot-sms-replies-sync": {"task": "iot.tasks.iot_sms_replies_sync", "schedule": 60.0},
+    "iot-events-sync": {"task": "iot.tasks.iot_events_sync", "schedule": 600.0},
+    # Top-ups whose buy call ended without an answer: charged or released once.
+    "iot-topups-reconcile": {"task": "iot.tasks.iot_topups_reconcile", "schedule": 300.0},
     # Ready stock (docs/STOCK.md): bought up to its target below the floor; given back to
     # the provider before its refund window closes.
     "stock-refill": {"task": "fulfilment.tasks.stock_refill", "schedule": 60.0},
@@ -421,6 +434,9 @@ ORDERS_PROVISION_RETRY_MAX_SECONDS = env.int("ORDERS_PROVISION_RETRY_MAX_SECONDS
 ESIMGO_READ_TIMEOUT_SECONDS = env.float("ESIMGO_READ_TIMEOUT_SECONDS", default=20.0)
 # Provider calls per second from all workers together (shared limiter in Redis).
 ESIMGO_RATE_LIMIT_PER_SECOND = env.float("ESIMGO_RATE_LIMIT_PER_SECOND", default=10.0)
+# Its circuit breaker: open after this many failed calls in a row, half-open after the reset.
+ESIMGO_BREAKER_FAIL_MAX = env.int("ESIMGO_BREAKER_FAIL_MAX", default=5)
+ESIMGO_BREAKER_RESET_SECONDS = env.float("ESIMGO_BREAKER_RESET_SECONDS", default=60.0)
 # --- Airalo Partner API v2 (providers/airalo.py; docs/PROVIDERS.md has the sources) -----------
 AIRALO_CLIENT_ID = env.str("AIRALO_CLIENT_ID", default="")
 AIRALO_CLIENT_SECRET = env.str("AIRALO_CLIENT_SECRET", default="")
@@ -458,6 +474,9 @@ AIRALO_WEBHOOK_URL = env.str("AIRALO_WEBHOOK_URL", default="")
 # "not created yet", not "nothing bought" (its 202 may have been lost).
 AIRALO_ASYNC_FIND_GRACE_SECONDS = env.int("AIRALO_ASYNC_FIND_GRACE_SECONDS", default=900)
 AIRALO_BRAND_SETTINGS_NAME = env.str("AIRALO_BRAND_SETTINGS_NAME", default="")
+# Airalo pays refunds back in credit after a manual review: reconciliation flags a refund
+# whose credit has not been matched after this many days.
+PROVIDER_CREDIT_OVERDUE_DAYS = env.int("PROVIDER_CREDIT_OVERDUE_DAYS", default=14)
 # When Redis fails to answer the provider's circuit breaker or rate limiter (one 0.5 s
 # timeout), that process keeps local state for this long before it tries Redis again.
 PROVIDER_REDIS_COOLDOWN_SECONDS = env.float("PROVIDER_REDIS_COOLDOWN_SECONDS", default=5.0)
@@ -721,5 +740,15 @@ IOT_TOPUP_DATA_MB = env.int("IOT_TOPUP_DATA_MB", default=500)
 IOT_TOPUP_SMS = env.int("IOT_TOPUP_SMS", default=250)
 # A SIM's quota alert fires when less than this share is left (1NCE warns at 20 %).
 IOT_QUOTA_THRESHOLD_PERCENT = env.int("IOT_QUOTA_THRESHOLD_PERCENT", default=20)
+# SIM events read per beat run (one call each, within the /sims limit: 2,000 at 10/s is
+# 200 s of a 600 s period); a fleet larger than that is walked over several runs.
+IOT_EVENTS_SYNC_BATCH = env.int("IOT_EVENTS_SYNC_BATCH", default=2000)
+# A top-up whose buy call ended without an answer is reconciled after this long ...
+IOT_TOPUP_RECONCILE_AFTER_SECONDS = env.int("IOT_TOPUP_RECONCILE_AFTER_SECONDS", default=120)
+# ... and released when the provider still shows no trace of it this long after.
+IOT_TOPUP_RECONCILE_GIVE_UP_SECONDS = env.int("IOT_TOPUP_RECONCILE_GIVE_UP_SECONDS", default=1800)
+# A top-up still `reserved` this long after it was made without an unknown outcome: its
+# process died during the buy call (far longer than any call's timeouts and retries).
+IOT_TOPUP_STALE_SECONDS = env.int("IOT_TOPUP_STALE_SECONDS", default=3600)
 # The simulated fleet of a vendor's test environment.
 SANDBOX_IOT_PROVIDER_CLASS = "sandbox.iot.SandboxIotProvider"

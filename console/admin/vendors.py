@@ -18,6 +18,11 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.forms import ActionForm
+from unfold.widgets import (
+    UnfoldAdminDecimalFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from billing.selectors import vendor_balance
 from billing.subvendors import sub_vendor_tree
@@ -52,14 +57,29 @@ class SubVendorFilter(admin.SimpleListFilter):
 
 
 class VendorActionForm(ActionForm):
-    """Extra inputs shown next to the action menu; each action reads what it needs."""
+    """Extra inputs shown next to the action menu; each action reads what it needs.
 
-    reason = forms.CharField(required=False, label="Reason")
+    They use the console's own input widgets: a white box with dark text on the purple
+    action bar (a plain input there was transparent and borderless, with white text:
+    invisible; tests/console/test_browser_action_bar.py measures it)."""
+
+    reason = forms.CharField(
+        required=False,
+        label="Reason",
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "Reason"}),
+    )
     credit_limit = forms.DecimalField(
-        required=False, min_value=0, decimal_places=3, label="Credit limit"
+        required=False,
+        min_value=0,
+        decimal_places=3,
+        label="Credit limit",
+        widget=UnfoldAdminDecimalFieldWidget(attrs={"placeholder": "0.00"}),
     )
     tier = forms.ChoiceField(
-        required=False, choices=[("", "Tier"), *list(Vendor.Tier.choices)], label=""
+        required=False,
+        choices=[("", "Tier"), *list(Vendor.Tier.choices)],
+        label="",
+        widget=UnfoldAdminSelectWidget(attrs={"aria-label": "Tier"}),
     )
 
 

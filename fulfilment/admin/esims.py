@@ -15,10 +15,12 @@ from unfold.decorators import action
 
 from fulfilment.admin.orders import NoteForm, OrderSearchMixin, RejectForm
 from fulfilment.models import Esim, EsimRefund, ProviderRefund
+from fulfilment.provider_refunds import operator_provider_credit_match
 from fulfilment.refunds import operator_esim_refund_approve, operator_esim_refund_reject
 from fulfilment.state import ESIM_REFUND_STATES
 from ttelgo.admin.console import (
     LargeTableAdminMixin,
+    LivemodeColumnMixin,
     MoneyColumnsMixin,
     ReadOnlyAdminMixin,
     money_text,
@@ -27,11 +29,21 @@ from ttelgo.admin.console import (
 
 
 @admin.register(Esim)
-class EsimAdmin(OrderSearchMixin, LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+class EsimAdmin(
+    LivemodeColumnMixin, OrderSearchMixin, LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin
+):
     """Delivered eSIMs: read-only (they change through provisioning, top-ups and usage)."""
 
-    list_display = ("iccid", "order", "bundle_code", "status", "remaining_mb", "initial_mb")
-    list_filter = ("status",)
+    list_display = (
+        "iccid",
+        "order",
+        "bundle_code",
+        "status",
+        "remaining_mb",
+        "initial_mb",
+        "mode",
+    )
+    list_filter = ("status", "livemode")
     search_fields = ("=iccid", "=order__id", "order__customer__email", "order__vendor__name")
     list_select_related = ("order",)
     readonly_fields = [f.name for f in Esim._meta.fields]
@@ -121,14 +133,64 @@ class EsimRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
         )
 
 
+class CreditForm(forms.Form):
+    reference = forms.CharField(
+        max_length=100, help_text="the provider's refund id or credit note for this credit"
+    )
+
+
 @admin.register(ProviderRefund)
 class ProviderRefundAdmin(MoneyColumnsMixin, ReadOnlyAdminMixin, ModelAdmin):
     """What the provider owes us for bundles it took back: pending until the provider
     shows the bundle revoked (checked hourly), then received."""
 
     money_fields = {"amount": "currency"}
-    list_display = ("id", "iccid", "bundle_code", "order", "amount", "status", "created_at")
-    list_filter = ("status",)
+    list_display = (
+        "id",
+        "iccid",
+        "bundle_code",
+        "order",
+        "provider",
+        "amount",
+        "status",
+        "credit_reference",
+        "created_at",
+    )
+    list_filter = ("status", "provider")
+    actions_detail = ("credit_detail",)
+
+    def has_credit_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("ttelgo.run_reconciliation"))
+
+    @action(
+        description="Credit received", url_path="credit", permissions=["credit"], icon="savings"
+    )
+    def credit_detail(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Airalo paid this refund back in credit: match the credit, the receivable clears."""
+        refund = ProviderRefund.objects.get(pk=object_id)
+
+        def perform(form: forms.Form) -> str:
+            reference = form.cleaned_data["reference"]
+            operator_provider_credit_match(
+                refund_id=refund.pk, actor=request.user, reference=reference
+            )
+            return f"Credit {reference} matched: refund {refund.pk} received."
+
+        return operator_form(
+            request,
+            model_admin=self,  # type: ignore[arg-type]
+            obj=refund,
+            form_class=CreditForm,
+            title=f"Credit received for the refund of {refund.iccid}",
+            submit_label="Match the credit",
+            perform=perform,
+            summary=[
+                ("Provider", refund.provider),
+                ("Amount", refund.money),
+                ("Status", refund.status),
+            ],
+        )
+
     search_fields = ("=iccid", "=order__id", "bundle_code")
     list_select_related = ("order",)
     readonly_fields = [f.name for f in ProviderRefund._meta.fields]

@@ -23,7 +23,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
 from fulfilment.models import Esim
-from fulfilment.operator import operator_order_refund
+from fulfilment.operator import operator_order_refund, order_left_to_refund
 from orders.fraud.models import OrderReview
 from orders.models import Order, OrderEvent, OrderItem
 from orders.operator import (
@@ -37,6 +37,7 @@ from orders.state import ORDER_STATES
 from payments.models import Payment
 from ttelgo.admin.console import (
     LargeTableAdminMixin,
+    LivemodeColumnMixin,
     MoneyColumnsMixin,
     ReasonForm,
     RecentValuesFieldListFilter,
@@ -356,6 +357,7 @@ class OrderActionsMixin:
                 "eSIMs."
             )
 
+        left = order_left_to_refund(order=order)
         return operator_form(
             request,
             model_admin=self,  # type: ignore[arg-type]
@@ -364,7 +366,10 @@ class OrderActionsMixin:
             title=f"Refund order {order.pk}",
             submit_label="Refund",
             perform=perform,
-            summary=self._summary(order),
+            summary=[
+                *self._summary(order),
+                ("Left to refund", left if left is not None else "nothing was charged"),
+            ],
             confirm=confirm,
         )
 
@@ -493,7 +498,7 @@ class TaxReportForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderSearchMixin, ReadOnlyOrderAdmin):
+class OrderAdmin(LivemodeColumnMixin, OrderSearchMixin, ReadOnlyOrderAdmin):
     list_display = (
         "id",
         "channel",
@@ -501,6 +506,7 @@ class OrderAdmin(OrderSearchMixin, ReadOnlyOrderAdmin):
         "buyer",
         "status_badge",
         "total_display",
+        "mode",
         "created_at",
     )
     list_filter = (

@@ -2,8 +2,13 @@
 
 from django.db import migrations, models
 
+from ttelgo.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built without locking the tables' writes (CREATE INDEX
+    # CONCURRENTLY on PostgreSQL), which cannot run inside a transaction.
+    atomic = False
 
     dependencies = [
         ('fulfilment', '0004_stock_tagged_at'),
@@ -11,7 +16,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='esim',
             index=models.Index(fields=['-created_at', '-id'], name='esim_recent'),
         ),

@@ -3,8 +3,13 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from ttelgo.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built without locking the tables' writes (CREATE INDEX
+    # CONCURRENTLY on PostgreSQL), which cannot run inside a transaction.
+    atomic = False
 
     dependencies = [
         ('orders', '0022_order_provider_routing'),
@@ -13,19 +18,19 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='order',
             index=models.Index(fields=['customer_reference'], name='order_customer_reference'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='order',
             index=models.Index(fields=['target_iccid'], name='order_target_iccid'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='order',
             index=models.Index(fields=['provider_reference'], name='order_provider_reference'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='order',
             index=models.Index(fields=['-created_at', '-id'], name='order_recent'),
         ),

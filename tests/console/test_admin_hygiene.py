@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.test import Client
@@ -10,6 +12,7 @@ from rest_framework_api_key.models import APIKey
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from console.admin.vendors import VendorAPIKeyForm
+from orders.models import Order
 from tests.console.factories import OPERATOR_PASSWORD, operator
 from tests.factories import UserFactory, VendorFactory
 from tests.orders.factories import customer_client
@@ -71,3 +74,30 @@ def test_a_qr_asked_for_as_json_is_refused_not_answered_with_a_png():
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
     assert list(response.json()["error"]["details"]) == ["format"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/orders/order/", "/admin/fulfilment/esim/", "/admin/ledger/account/"]
+)
+def test_lists_of_live_and_test_rows_mark_test_rows_and_filter_on_mode(path, admin_user_role):
+    """Test-mode rows carry a "test" label and the list filters on livemode: the live and
+    the test `platform:revenue:USD` accounts no longer look the same."""
+    from django.test import Client
+
+    from fulfilment.models import Esim
+    from ledger.services import platform_account
+    from tests.core.test_state_tables import _esim
+
+    platform_account("revenue", "USD", livemode=True)
+    platform_account("revenue", "USD", livemode=False)
+    for esim in (_esim(), _esim()):
+        Esim.objects.filter(pk=esim.pk).update(livemode=esim.pk % 2 == 0)
+    Order.objects.filter(pk=Esim.objects.order_by("pk").first().order_id).update(livemode=False)
+    client = Client()
+    client.force_login(admin_user_role)
+    body = client.get(path).content.decode()
+    assert "column-mode" in body, path
+    assert "livemode__exact=0" in body, path
+    test_only = client.get(path + "?livemode__exact=0").content.decode()
+    assert re.search(r">\s*test\s*<", test_only), path
+    assert not re.search(r">\s*live\s*<", test_only), path

@@ -183,3 +183,91 @@ def test_dashboard_reads_its_figures_as_beat_last_refreshed_them(admin_user_role
     assert not any("orders_order" in q["sql"] and "SUM" in q["sql"].upper() for q in ctx)
     dashboard_refresh()
     assert 'data-testid="sales-today">84.00 USD<' in client.get("/admin/").content.decode()
+
+
+def test_each_routed_provider_shows_its_breaker_error_rate_balance_and_rule(
+    settings, admin_user_role
+):
+    """eSIM Go and Airalo side by side: one's breaker open, its recent calls mostly failed;
+    the other healthy and drained by an operator; balances as beat last read them."""
+    from unittest import mock
+
+    import pybreaker
+
+    from catalogue.models import ProviderRule
+    from console.tasks import dashboard_refresh
+    from providers.esimgo import build_breaker
+    from providers.resilience import call_outcome_record
+
+    settings.ESIM_PROVIDER = "esimgo"
+    settings.ESIM_PROVIDERS = ["esimgo", "airalo"]
+    clients = {}
+    for name in ("esimgo", "airalo"):
+        client = mock.Mock()
+        client.breaker = build_breaker(
+            name=f"dash-{name}", fail_max=5, reset_timeout=60, redis_url=""
+        )
+        client.balance.return_value = Money(123456 if name == "esimgo" else 9900, "USD")
+        clients[name] = client
+    clients["esimgo"].breaker.open()
+    for failed in (True, True, True, False):
+        call_outcome_record("esimgo", failed=failed)
+    call_outcome_record("airalo", failed=False)
+    ProviderRule.objects.create(provider="airalo", drained=True, priority=2)
+
+    def get_provider(livemode=True, name=None):
+        return clients[name or settings.ESIM_PROVIDER]
+
+    with mock.patch("console.dashboard.get_provider", get_provider):
+        dashboard_refresh()  # beat: the figures and the balances
+        esimgo, airalo = dashboard.providers_health()
+        page = Client()
+        page.force_login(admin_user_role)
+        html = page.get("/admin/").content.decode()
+    assert (esimgo.provider, esimgo.state, esimgo.healthy) == (
+        "esimgo",
+        pybreaker.STATE_OPEN,
+        False,
+    )
+    assert (esimgo.calls, esimgo.failed) == (4, 3)
+    assert esimgo.error_rate == "75.0 % of 4 calls failed"
+    assert esimgo.balance == str(Money(123456, "USD")) and not esimgo.drained
+    assert (airalo.state, airalo.calls, airalo.failed) == ("closed", 1, 0)
+    assert (airalo.drained, airalo.priority, airalo.balance) == (True, 2, str(Money(9900, "USD")))
+    assert 'data-testid="provider-state"' in html and "esimgo: open" in html
+    assert 'data-testid="provider-state-airalo"' in html and "airalo: closed" in html
+    assert "75.0 % of 4 calls failed" in html and "drained; priority 2" in html
+    assert str(Money(9900, "USD")) in html
+
+
+def test_dashboard_counts_open_tickets_and_refunds_waiting_for_a_decision(admin_user_role):
+    from support.models import Ticket
+    from tests.core.test_state_tables import _esim_refund
+
+    review = order_row(status=Order.Status.COMPLETED)
+    Ticket.objects.create(customer=review.customer, subject="no data", status="open")
+    Ticket.objects.create(customer=review.customer, subject="thanks", status="answered")
+    Ticket.objects.create(customer=review.customer, subject="test", status="open", livemode=False)
+    _esim_refund("in_review")
+    _esim_refund("refunded")
+    client = Client()
+    client.force_login(admin_user_role)
+    body = client.get("/admin/").content.decode()
+    assert 'data-testid="open-tickets">1<' in body
+    assert 'data-testid="pending-refunds">1<' in body
+    # ... and the sidebar leads to both lists (and to the auto top-up rules), with counts.
+    for path in ("/admin/support/ticket/", "/admin/fulfilment/esimrefund/"):
+        assert f'href="{path}"' in body, path
+    assert 'href="/admin/fulfilment/autotopuprule/"' in body
+
+
+def test_dashboard_warns_while_every_fraud_rule_is_off(admin_user_role):
+    from orders.fraud.models import FraudRule
+
+    rule = FraudRule.objects.create(name="Big orders", kind="quantity", limit=5, enabled=False)
+    client = Client()
+    client.force_login(admin_user_role)
+    assert 'data-testid="fraud-rules-off"' in client.get("/admin/").content.decode()
+    FraudRule.objects.filter(pk=rule.pk).update(enabled=True)
+    # Read as it is now, not from the minute's cached figures.
+    assert 'data-testid="fraud-rules-off"' not in client.get("/admin/").content.decode()

@@ -228,3 +228,16 @@ def test_order_search_finds_an_order_by_iccid_or_payment_intent(completed_order)
         assert f"/admin/orders/order/{completed_order.pk}/change/" in page, term
     page = client.get("/admin/orders/order/", {"q": "8944500000000009999"}).content.decode()
     assert f"/admin/orders/order/{completed_order.pk}/change/" not in page
+
+
+def test_the_refund_form_shows_what_is_left_to_refund(completed_order):
+    """The operator sees what a refund may still give back, before typing an amount."""
+    finance = operator("finance")
+    url = f"/admin/orders/order/{completed_order.pk}/refund/"
+    form = admin_client(finance).get(url).content.decode()
+    assert '<dt class="font-semibold">Left to refund</dt><dd>9.00 USD</dd>' in form
+    operator_order_refund(
+        order_id=completed_order.pk, actor=finance, amount=Money(250, "USD"), reason="slow"
+    )
+    form = admin_client(finance).get(url).content.decode()
+    assert '<dt class="font-semibold">Left to refund</dt><dd>6.50 USD</dd>' in form

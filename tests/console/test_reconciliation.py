@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ledger.models import Account
 from orders.models import Order
@@ -190,7 +191,6 @@ def test_a_run_that_stops_making_progress_is_swept_as_failed_and_can_be_run_agai
     from datetime import timedelta
 
     import time_machine
-    from django.utils import timezone
 
     from reconciliation.services import reconciliation_start, runs_sweep_stale
 
@@ -232,3 +232,18 @@ def test_an_order_the_provider_delivered_but_we_still_provision_is_found(bundles
     finding = reconciliation_run().findings.get(category="provider")
     assert finding.code == "provider_order_not_delivered"
     assert (finding.order_id, finding.fix) == (order.pk, F.Fix.REDRIVE)
+
+
+def test_a_runs_page_shows_its_summary_as_a_table_not_json():
+    run = ReconciliationRun.objects.create(
+        status=ReconciliationRun.Status.COMPLETED,
+        trigger="operator",
+        window_start=timezone.now(),
+        summary={"payments": 2, "ledger": 0},
+    )
+    client = Client()
+    client.force_login(operator("finance"))
+    body = client.get(f"/admin/reconciliation/reconciliationrun/{run.pk}/change/").content.decode()
+    assert 'data-testid="run-summary"' in body
+    assert '<td class="pr-6 py-1">payments</td><td class="py-1 text-right">2</td>' in body
+    assert "&quot;payments&quot;" not in body and '"payments": 2' not in body

@@ -151,3 +151,17 @@ def test_the_console_refund_form_refunds_a_vendor_order(
     assert response.status_code == 302
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
+
+
+def test_the_console_refund_form_shows_what_is_left_of_a_vendor_order(
+    prepaid, django_capture_on_commit_callbacks
+):
+    from fulfilment.operator import order_left_to_refund
+
+    order = _completed_order(prepaid, django_capture_on_commit_callbacks)
+    client = Client()
+    client.force_login(operator("finance"))
+    page = client.get(f"/admin/orders/order/{order.pk}/refund/").content.decode()
+    left = order_left_to_refund(order=order)
+    assert left is not None and left.amount == order.total
+    assert f'<dt class="font-semibold">Left to refund</dt><dd>{left}</dd>' in page

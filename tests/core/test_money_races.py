@@ -182,6 +182,7 @@ NO_MONEY = {
     "POST api/v1/vendor/iot/auto-topup": "records a setting (as above)",
     "POST api/v1/vendor/iot/sims/<str:iccid>/sms/sync": "reads SMS from the provider",
     "POST api/v1/vendor/iot/sms": "sends SMS (the provider's SMS are in the SIM's quota)",
+    "POST api/v1/vendor/iot/sims/<str:iccid>/events/sync": "reads SIM events from the provider",
     # Portal and token pages
     "PAGE portal/": "shows the overview",
     "PAGE portal/mode": "switches live/test view",
@@ -189,11 +190,24 @@ NO_MONEY = {
     "PAGE portal/keys/<str:key_id>/revoke": "API keys",
     "PAGE portal/brand/": "branding",
     "PAGE portal/orders/": "lists orders",
-    "PAGE portal/orders/<int:order_id>": "shows an order",
+    "PAGE portal/orders/<order:order_id>": "shows an order (by its public id)",
+    "PAGE portal/timezone": "sets the zone the portal shows times in",
+    "PAGE portal/billing/payments/<int:payment_id>/receipt.pdf": "renders a top-up's receipt",
+    "PAGE portal/test/outbox": "lists the emails test mode kept instead of sending",
     "PAGE portal/orders/bulk/<int:bulk_id>": "shows a bulk order's progress and results",
     "PAGE portal/esims/": "lists eSIMs",
     "PAGE portal/catalogue/": "lists bundles",
     "PAGE portal/iot/": "lists IoT SIMs; enables/disables the ticked ones (a bulk job)",
+    "PAGE portal/iot/sms/": "sends SMS (once per the form's key) and lists them",
+    "PAGE portal/iot/auto-topup/": "records the fleet's auto top-up setting",
+    "PAGE portal/iot/sims/<str:iccid>": (
+        "shows a SIM; reads it from the provider; records its auto top-up; sends it an SMS"
+    ),
+    "PAGE portal/iot/sims/<str:iccid>/topup": (
+        "buys through the API's service (iot.services.topup_buy) under the API's"
+        " idempotency, as the race entry 'B2B IoT SIM top-up'; a double confirm charges once"
+        " (tests/iot/test_portal.py)"
+    ),
     "PAGE portal/billing/": "shows the statement",
     "PAGE portal/billing/invoices/<int:invoice_id>.<slug:fmt>": "downloads an invoice",
     "PAGE portal/billing/payments/<int:payment_id>": "shows a payment",
@@ -236,6 +250,10 @@ NO_MONEY = {
     ),
     "beat ttelgo.tasks.idempotency_keys_purge": "deletes expired keys",
     "beat console.tasks.dashboard_refresh": "reads figures into the cache",
+    "beat ledger.tasks.ledger_checkpoint_advance": (
+        "folds entry totals under an advisory lock; moves no money "
+        "(tests/ledger/test_checkpoints.py races two advances)"
+    ),
     "beat webhooks.tasks.deliveries_send_due": "sends vendor webhooks",
     "beat ttelgo.tasks.outbox_relay": (
         "hands queued tasks to the broker again; each task's work is raced in its entry"
@@ -247,6 +265,14 @@ NO_MONEY = {
     ),
     "beat iot.tasks.iot_usage_sync": "records usage",
     "beat iot.tasks.iot_sms_replies_sync": "records SMS replies",
+    "beat iot.tasks.iot_events_sync": (
+        "records SIM events; a status change among them fires once (tests/iot/test_events.py)"
+    ),
+    "beat iot.tasks.iot_topups_reconcile": (
+        "charges or releases the hold of a top-up whose outcome is unknown, once, and never"
+        " buys: raced in tests/iot/test_topup_reconcile.py (concurrent reconcilers and the"
+        " buy call's late answer on PostgreSQL)"
+    ),
     # Operator actions
     "orders.operator.operator_order_cancel": "cancels an unpaid PaymentIntent; no charge",
     "fulfilment.operator.refund_limit_for": "reads a setting",

@@ -53,6 +53,7 @@ def _b64(text: str) -> str:
 
 def test_the_lists_are_discovered():
     assert sorted(CURSOR_LISTS) == [
+        "/api/v1/vendor/iot/events",
         "/api/v1/vendor/iot/sims",
         "/api/v1/vendor/iot/sms",
         "/api/v1/vendor/ledger",

@@ -307,3 +307,69 @@ def test_a_topup_goes_to_the_provider_that_issued_the_esim(vendor, airalo):
     order.refresh_from_db()
     assert applied == [("8944000000000000099", "change-7days-2gb")]
     assert (order.provider, order.provider_reference) == ("airalo", "air-topup-1")
+
+
+def _admin_client(role: str = "admin"):
+    from django.test import Client
+
+    from tests.console.factories import operator
+
+    client = Client()
+    client.force_login(operator(role))
+    return client
+
+
+def test_an_operator_drains_and_ranks_a_provider_in_the_admin_audited(vendor, airalo):
+    from catalogue.models import ProviderRule
+    from ttelgo.models import AuditLog
+
+    offer(COST[BUNDLE_CODE] - 20)  # Airalo has the better margin
+    assert [r.provider for r in routes_for(bundle_code=BUNDLE_CODE, livemode=True)] == [
+        "airalo",
+        "sandbox",
+    ]
+    client = _admin_client()
+    answer = client.post(
+        "/admin/catalogue/providerrule/add/",
+        {"provider": "airalo", "priority": "", "drained": "on", "note": "incident 42"},
+    )
+    assert answer.status_code == 302, answer.content[:2000]
+    rule = ProviderRule.objects.get(provider="airalo")
+    # Drained: no new sale goes to it, without a deploy.
+    assert [r.provider for r in routes_for(bundle_code=BUNDLE_CODE, livemode=True)] == ["sandbox"]
+    order = new_order(vendor)
+    assert order_provision_attempt(order_id=order.pk).result == "completed"
+    order.refresh_from_db()
+    assert (order.status, order.provider) == ("completed", "sandbox") and not airalo.creates
+
+    sandbox_rule = ProviderRule.objects.create(provider="sandbox", priority=1)
+    answer = client.post(
+        f"/admin/catalogue/providerrule/{rule.pk}/change/",
+        {"priority": "2", "note": "back after incident 42"},
+    )
+    assert answer.status_code == 302, answer.content[:2000]
+    # Back, ranked after the preferred provider despite its better margin.
+    assert [(r.provider, r.reason) for r in routes_for(bundle_code=BUNDLE_CODE, livemode=True)] == [
+        ("sandbox", "priority"),
+        ("airalo", "priority"),
+    ]
+    sandbox_rule.delete()  # a ranked provider goes before those left to the margin
+    assert routes_for(bundle_code=BUNDLE_CODE, livemode=True)[0].provider == "airalo"
+    rows = list(AuditLog.objects.filter(action="catalogue.provider_rule_save").order_by("pk"))
+    assert [(r.before, r.after["drained"], r.reason) for r in rows] == [
+        (None, True, "incident 42"),
+        ({"priority": None, "drained": True}, False, "back after incident 42"),
+    ]
+    history = list(rule.history.order_by("history_id").values_list("drained", "priority"))
+    assert history == [(True, None), (False, 2)]
+    assert client.get(f"/admin/catalogue/providerrule/{rule.pk}/history/").status_code == 200
+
+
+def test_only_an_admin_edits_routing(vendor, airalo):
+    from catalogue.models import ProviderRule
+
+    answer = _admin_client("support").post(
+        "/admin/catalogue/providerrule/add/", {"provider": "airalo", "drained": "on"}
+    )
+    assert answer.status_code == 403
+    assert not ProviderRule.objects.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from iot.models import IotSim
@@ -49,6 +49,9 @@ class FakeIot(IotProvider):
         self.calls: list[tuple] = []
         self.topup_error: Exception | None = None
         self.sms: dict[str, list[IotSms]] = {}
+        self.sim_events: dict[str, list[IotEvent]] = {}
+        self.orders: list[IotOrder] = []
+        self.quotas: dict[str, IotQuota] = {}
         self.lock = threading.Lock()
 
     def list_sims(self, *, page: int = 1, page_size: int = 100) -> IotSimPage:
@@ -82,6 +85,10 @@ class FakeIot(IotProvider):
         return [IotUsage(start + timedelta(d), 10 * MB, 8 * MB, 2 * MB, 1, 2) for d in range(days)]
 
     def quota(self, iccid: str, *, service: str) -> IotQuota:
+        with self.lock:
+            self.calls.append(("quota", iccid, service))
+        if (iccid, service) in self.quotas:
+            return self.quotas[(iccid, service)]  # type: ignore[index]
         sim = self.sims[iccid]
         if service == "data":
             return IotQuota("data", sim.data_left_bytes or 0, 500 * MB)
@@ -113,10 +120,17 @@ class FakeIot(IotProvider):
         return list(self.sms.get(iccid, []))
 
     def events(self, iccid: str, *, page: int = 1, page_size: int = 100) -> list[IotEvent]:
-        return []
+        with self.lock:
+            self.calls.append(("events", iccid, page))
+        found = sorted(
+            self.sim_events.get(iccid, []), key=lambda e: e.at or datetime.min, reverse=True
+        )
+        return found[(page - 1) * page_size : page * page_size]
 
     def list_orders(self, *, page: int = 1, page_size: int = 10) -> list[IotOrder]:
-        return []
+        with self.lock:
+            self.calls.append(("orders", page))
+        return self.orders[(page - 1) * page_size : page * page_size]
 
     def list_products(self) -> list[IotProduct]:
         return []

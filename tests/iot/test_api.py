@@ -242,3 +242,29 @@ def test_twenty_concurrent_top_ups_charge_once_per_idempotency_key(fake):
     assert charges.count() == 2
     assert fake.calls.count(("topup", sim.iccid)) == 2
     assert vendor_balance(vendor=client.vendor).available.amount == 1_000_000 - 2 * 1499
+
+
+@pytest.mark.django_db
+def test_every_per_sim_action_shares_one_base_and_a_replay_acts_once(fake):
+    from django.urls import get_resolver
+
+    from iot import api
+
+    per_sim = [
+        p.callback.cls
+        for p in get_resolver("iot.urls").url_patterns
+        if "<str:iccid>/" in str(p.pattern) and hasattr(p.callback.cls, "post")
+    ]
+    assert len(per_sim) >= 7
+    assert all(issubclass(view, api.SimActionApi) for view in per_sim)
+    client = vendor_client()
+    [sim] = sims_for(client.vendor, 1)
+    first = post(client, f"/sims/{sim.iccid}/label", {"label": "pump"}, key="k1")
+    again = post(client, f"/sims/{sim.iccid}/label", {"label": "pump"}, key="k1")
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert [c for c in fake.calls if c[0] == "update"] == [
+        ("update", fake.calls[0][1])
+    ]  # one provider call
+    other = vendor_client()
+    assert post(other, f"/sims/{sim.iccid}/label", {"label": "x"}).status_code == 404

@@ -148,3 +148,23 @@ def test_creating_the_intent_twice_returns_the_same_payment(order):
         "customer_id": str(order.customer_id),
     }
     assert (pi.amount, pi.currency) == (1500, "USD")
+
+
+def test_an_order_paid_after_a_decline_no_longer_carries_the_decline(
+    api_client, order, provision_delay, django_capture_on_commit_callbacks
+):
+    """The decline stays on the timeline; once another card goes through it is neither
+    the order's nor the payment's failure_reason."""
+    payment = payment_create_for_order(order=order)
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post(f"/api/v1/sandbox/payment_intents/{payment.payment_intent_id}/fail")
+    order.refresh_from_db()
+    assert "declined" in order.failure_reason
+    with django_capture_on_commit_callbacks(execute=True):
+        _succeed(api_client, payment)
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert order.status == Order.Status.PROVISIONING
+    assert order.failure_reason == ""
+    assert payment.status == Payment.Status.SUCCEEDED and payment.failure_reason == ""
+    assert order.events.filter(reason__startswith="payment declined").exists()

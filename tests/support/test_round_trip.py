@@ -60,7 +60,7 @@ def test_opened_on_the_page_answered_and_replied_to_by_email(
     assert ticket.customer == customer_esim.order.customer and ticket.iccid == customer_esim.iccid
     assert ticket.language == "es" and ticket.subject == f"Ayuda con la eSIM {customer_esim.iccid}"
     assert ticket.messages.get().via == TicketMessage.Via.PAGE
-    assert mail.outbox[-1].to == ["support@ttelgo.example"]
+    assert ["support@ttelgo.example"] in [m.to for m in mail.outbox]
     thanks = page.get(sent["Location"]).content.decode()
     assert "Gracias: hemos recibido tu mensaje" in thanks
 
@@ -200,3 +200,48 @@ def test_the_queue_shows_the_sla_clock_and_assignee(customer_esim, settings):
     assert f"order {customer_esim.order_id}" in detail
     listing = console.get("/admin/support/ticket/").content.decode()
     assert "h 00 min left" in listing or "min left" in listing
+
+
+@pytest.mark.parametrize(
+    ("body", "greeted"),
+    [
+        ("Hola Lucía, activa el roaming.", False),
+        ("Buenos días: activa el roaming.", False),
+        ("Activa el roaming.", True),
+    ],
+)
+def test_the_answer_email_greets_once(
+    customer_esim, django_capture_on_commit_callbacks, body, greeted
+):
+    """An answer that greets the reader itself gets no "Hola:" above it ("Hola: Hola
+    Lucía"); one that does not is greeted by the email."""
+    ticket = Ticket.objects.create(
+        customer=customer_esim.order.customer, subject="Ayuda", language="es"
+    )
+    console = Client()
+    console.force_login(operator("support"))
+    with django_capture_on_commit_callbacks(execute=True):
+        console.post(f"/admin/support/ticket/{ticket.pk}/answer/", {"body": body})
+    email = mail.outbox[-1]
+    html = str(email.alternatives[0][0])
+    assert email.body.lstrip().startswith("Hola:") is greeted, email.body
+    assert ("<p>Hola:</p>" in html) is greeted
+    assert body in email.body
+
+
+def test_a_ticket_opened_on_the_install_page_is_acknowledged_by_email(
+    customer_esim, settings, django_capture_on_commit_callbacks
+):
+    """The traveller hears, in their language, that the message arrived, with the
+    ticket's reply address and link."""
+    settings.SUPPORT_EMAIL = "support@ttelgo.example"
+    token = esim_page_token(customer_esim)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(f"/e/{token}/help?lang=es", {"message": "No tengo datos en Lisboa."})
+    ticket = Ticket.objects.get()
+    (ack,) = [m for m in mail.outbox if m.to == ["traveller@example.com"]]
+    assert ack.subject == f"Hemos recibido tu mensaje (consulta n.º {ticket.pk})"
+    assert "te responderemos por correo" in ack.body
+    assert ack.reply_to == [ticket_reply_address(ticket)]
+    assert f"/t/{ticket_link_token(ticket)}" in ack.body

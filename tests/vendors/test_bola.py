@@ -181,9 +181,9 @@ def _make_request_log(vendor: Vendor, client: APIClient, capture: Any) -> dict[s
 
 
 def _make_iot(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]:
-    """An IoT SIM of vendor A's fleet and a bulk job over it (the job queued only: its
-    provider calls are not what this test is about)."""
-    from iot.models import IotBulkJob, IotSim
+    """An IoT SIM of vendor A's fleet, an event of it and a bulk job over it (the job
+    queued only: its provider calls are not what this test is about)."""
+    from iot.models import IotBulkJob, IotSim, IotSimEvent
 
     sim = IotSim.objects.create(
         vendor=vendor,
@@ -191,6 +191,14 @@ def _make_iot(vendor: Vendor, client: APIClient, capture: Any) -> dict[str, Any]
         provider="1nce",
         iccid=f"8988{vendor.pk:04d}{0:011d}",
         label="bola-marker-vendor-a",
+    )
+    IotSimEvent.objects.create(
+        sim=sim,
+        vendor=vendor,
+        livemode=vendor.livemode,
+        provider_id="bola-event",
+        kind="attach",
+        at=timezone.now(),
     )
     job = IotBulkJob.objects.create(vendor=vendor, livemode=vendor.livemode, action="disable")
     return {"iot:iccid": sim.iccid, "job_id": job.pk}
@@ -298,7 +306,11 @@ def test_vendor_b_lists_never_show_vendor_a_objects(db, django_capture_on_commit
     client_a = vendor_client(billing_mode="postpaid")
     client_b = vendor_client()
     pool = _vendor_a_objects(client_a, django_capture_on_commit_callbacks)
-    markers = [MARKER_URL, MARKER_REFERENCE, *(str(v) for k, v in pool.items() if k == "iccid")]
+    markers = [
+        MARKER_URL,
+        MARKER_REFERENCE,
+        *(str(v) for k, v in pool.items() if k.split(":")[-1] == "iccid"),
+    ]
 
     seen_in_a = set()
     for route in vendor_routes():

@@ -2,15 +2,20 @@
 
 from django.db import migrations, models
 
+from ttelgo.migration_ops import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The indexes are built without locking the tables' writes (CREATE INDEX
+    # CONCURRENTLY on PostgreSQL), which cannot run inside a transaction.
+    atomic = False
 
     dependencies = [
         ('ttelgo', '0013_outboxmessage_queue'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='auditlog',
             index=models.Index(fields=['-created_at', '-id'], name='audit_recent'),
         ),
