@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 import billing.operator as billing_operator
 import console.operator as console_operator
+import fulfilment.provider_refunds as provider_refunds
 import fulfilment.refunds as orders_esim_refunds
 import fulfilment.stock.operator as stock_operator
 import orders.operator as orders_operator
@@ -438,6 +439,21 @@ def _provider_refunds_sweep(order: Order, i: int) -> Any:
     return provider_refunds_collect()
 
 
+def _airalo_refund_pending() -> Any:
+    """A vendor's eSIM Airalo delivered, taken back: Airalo owes its cost, in credit."""
+    from fulfilment.models import ProviderRefund
+    from fulfilment.provider_refunds import provider_refund_expect
+
+    order = _vendor_order_bought()
+    Order.objects.filter(pk=order.pk).update(provider="airalo")
+    esim = Esim.objects.filter(order=order).order_by("id").first()
+    assert esim is not None
+    provider_refund_expect(
+        order=order, iccid=esim.iccid, bundle_code=BUNDLE_CODE, cost=Money(150, order.currency)
+    )
+    return ProviderRefund.objects.get(order=order, iccid=esim.iccid)
+
+
 def _card_fees_unbooked() -> Order:
     """A customer's paid order whose card-fee task was lost: only the sweep books it."""
     with mock.patch("payments.tasks.card_fees_book.delay"):
@@ -735,6 +751,14 @@ RACES: dict[str, Race] = {
             prepare=_operators_and(_stock_bought),
             attempt=lambda ctx, i: stock_operator.operator_stock_release(
                 setting=ctx[0], actor=ctx[1][i]
+            ),
+        ),
+        Race(
+            "operator: provider credit matched",
+            "one Airalo credit entered by 20 finance operators at once: the refund settled once",
+            prepare=_operators_and(_airalo_refund_pending, role="finance"),
+            attempt=lambda ctx, i: provider_refunds.operator_provider_credit_match(
+                refund_id=ctx[0].pk, actor=ctx[1][i], reference=f"credit-{ctx[0].pk}"
             ),
         ),
         Race(

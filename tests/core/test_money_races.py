@@ -51,6 +51,12 @@ MONEY: dict[str, str | tuple[str, ...]] = {
     "POST api/v1/webhooks/stripe": "Stripe webhook",
     "POST api/v1/webhooks/esimgo": "eSIM Go usage callback: auto top-up",
     "orders.operator.operator_review_approve": "operator: review approve",
+    "fulfilment.provider_refunds.operator_provider_credit_match": (
+        "operator: provider credit matched"
+    ),
+    "fulfilment.admin.esims.ProviderRefundAdmin page:fulfilment_providerrefund_credit_detail": (
+        "operator: provider credit matched"
+    ),
     "orders.operator.operator_review_reject": "operator: review reject",
     "fulfilment.operator.operator_order_refund": "operator: order refund (B2C)",
     "orders.operator.operator_order_redrive": "operator: order redrive",
@@ -282,6 +288,8 @@ NO_MONEY = {
     "vendors.operator.operator_vendor_reactivate": "vendor status",
     "vendors.operator.operator_vendor_close": "vendor status",
     "vendors.operator.operator_vendor_credit_limit": "sets a limit; moves no money",
+    "catalogue.operator.operator_provider_rule_save": "ranks or drains a provider for later sales",
+    "fulfilment.operator.order_left_to_refund": "reads what is left to refund",
     "vendors.operator.operator_vendor_tier": "prices of later orders",
     "vendors.operator.operator_api_key_issue": "API keys",
     "vendors.operator.operator_api_key_revoke": "API keys",
