@@ -1,11 +1,18 @@
 """The traveller's side: a customer refunded by an operator hears of it, in their own
-language, once the refund has committed (before, only vendors were told)."""
+language, once the refund has committed (before, only vendors were told); the install
+page and the emails name bundles as people do (never by code), with states and prices in
+the reader's language."""
 
 from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.test import Client
+from django.utils import timezone
 
+from catalogue.models import Bundle
+from fulfilment.links import esim_page_token
+from fulfilment.models import Esim
 from fulfilment.operator import operator_order_refund
 from orders.models import Order
 from tests.console.factories import operator
@@ -43,3 +50,43 @@ def test_a_customer_refunded_by_an_operator_is_emailed_in_their_language(
     assert told[0].subject == f"El pedido {spanish_order.pk} ha sido reembolsado"
     assert str(refunded) in told[0].body
     assert "Hemos reembolsado" in told[0].body
+
+
+NAME = "United Kingdom 1 GB, 7 days"
+
+
+@pytest.fixture
+def named_order(spanish_order) -> Order:
+    Bundle.objects.filter(code=BUNDLE_CODE).update(display_name=NAME)
+    return spanish_order
+
+
+def test_the_install_page_names_bundles_translates_states_and_prices(named_order):
+    esim = Esim.objects.get(order=named_order)
+    row = {"bundle_code": BUNDLE_CODE, "state": "active", "initial_mb": 1000}
+    Esim.objects.filter(pk=esim.pk).update(
+        bundles=[{**row, "remaining_mb": 900, "unlimited": False, "expires_at": None}],
+        usage_updated_at=timezone.now(),
+    )
+    url = f"/e/{esim_page_token(esim)}"
+    spanish = Client().get(f"{url}?lang=es").content.decode()
+    assert f"<td>{NAME}</td><td>activo</td>" in spanish
+    assert f">{BUNDLE_CODE}<" not in spanish and ">active<" not in spanish
+    # The top-up list: human names, prices as Spanish writes them.
+    assert f"{NAME} · 4,50 USD" in spanish
+    english = Client().get(f"{url}?lang=en").content.decode()
+    assert f"<td>{NAME}</td><td>active</td>" in english and f"{NAME} · 4.50 USD" in english
+    german = Client().get(f"{url}?lang=de").content.decode()
+    assert "<td>aktiv</td>" in german and f"{NAME} · 4,50 USD" in german
+
+
+def test_the_delivery_email_names_the_bundle(bundles, django_capture_on_commit_callbacks):
+    Bundle.objects.filter(code=BUNDLE_CODE).update(display_name=NAME)
+    customer = customer_client(UserFactory(language="es", email="ana@example.com"))
+    placed = buy_b2c(customer, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    pay(customer, django_capture_on_commit_callbacks, placed)
+    (ready,) = [m for m in mail.outbox if m.to == ["ana@example.com"]]
+    html = ready.alternatives[0][0]
+    assert NAME in ready.body and NAME in html
+    assert BUNDLE_CODE not in ready.body and BUNDLE_CODE not in html
