@@ -1,23 +1,27 @@
 """The traveller's side: a customer refunded by an operator hears of it, in their own
 language, once the refund has committed (before, only vendors were told); the install
 page and the emails name bundles as people do (never by code), with states and prices in
-the reader's language."""
+the reader's language; the data section lists a top-up's bundle as soon as it is bought."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from catalogue.models import Bundle
+from catalogue.models import Bundle, Country
 from fulfilment.links import esim_page_token
 from fulfilment.models import Esim
 from fulfilment.operator import operator_order_refund
 from orders.models import Order
+from payments.models import Payment
 from tests.console.factories import operator
 from tests.factories import UserFactory
-from tests.orders.factories import BUNDLE_CODE, RETAIL, customer_client
+from tests.orders.factories import BUNDLE_CODE, RETAIL, TOPUP_CODE, customer_client
 from tests.orders.helpers import buy_b2c, pay
 from ttelgo.money import Money
 
@@ -90,3 +94,42 @@ def test_the_delivery_email_names_the_bundle(bundles, django_capture_on_commit_c
     html = ready.alternatives[0][0]
     assert NAME in ready.body and NAME in html
     assert BUNDLE_CODE not in ready.body and BUNDLE_CODE not in html
+
+
+def test_the_data_section_follows_a_top_up(bundles, django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    Bundle.objects.filter(code=BUNDLE_CODE).update(display_name=NAME)
+    Bundle.objects.filter(code=TOPUP_CODE).update(display_name="United Kingdom 2 GB, 7 days")
+    uk = Country.objects.create(iso="GB", name="United Kingdom")
+    for bundle in bundles.values():  # both cover the UK: the top-up fits the eSIM
+        bundle.countries.add(uk)
+    api = customer_client(UserFactory())
+    placed = buy_b2c(api, capture)
+    pay(api, capture, placed)
+    esim = Esim.objects.get(order_id=placed["id"])
+    earlier = timezone.now() - timedelta(minutes=1)  # still fresh: no provider call
+    row = {"bundle_code": BUNDLE_CODE, "state": "active", "initial_mb": 1000, "used_mb": 100}
+    Esim.objects.filter(pk=esim.pk).update(
+        bundles=[{**row, "remaining_mb": 900, "unlimited": False, "expires_at": None}],
+        initial_mb=1000,
+        remaining_mb=900,
+        usage_updated_at=earlier,
+    )
+    token = esim_page_token(esim)
+    bought = Client().post(f"/e/{token}/topup", {"bundle_code": TOPUP_CODE})
+    assert bought.status_code == 302 and "/pay/" in bought["Location"]
+    assert Client().get(urlsplit(bought["Location"]).path).status_code == 200
+    intent = Payment.objects.get(order__kind="topup").payment_intent_id
+    with capture(execute=True):
+        assert Client().post(f"/api/v1/sandbox/payment_intents/{intent}/succeed").status_code == 200
+    esim.refresh_from_db()
+    assert [(r["bundle_code"], r["state"]) for r in esim.bundles] == [
+        (BUNDLE_CODE, "active"),
+        (TOPUP_CODE, "queued"),
+    ]
+    assert (esim.initial_mb, esim.remaining_mb) == (3000, 2900)
+    assert esim.usage_updated_at is not None and esim.usage_updated_at > earlier
+    html = Client().get(f"/e/{token}?lang=en").content.decode()
+    assert f"<td>{NAME}</td><td>active</td>" in html
+    assert "<td>United Kingdom 2 GB, 7 days</td><td>queued</td>" in html
+    assert f"Updated {timezone.localtime(esim.usage_updated_at):%Y-%m-%d %H:%M} UTC." in html
