@@ -541,9 +541,16 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             unlimited=esim.unlimited or unlimited,
             expires_at=start + timedelta(days=validity_days) if validity_days else esim.expires_at,
             # The data section lists the new bundle next to the others, as of now (the
-            # provider's next report replaces these rows with its own).
-            bundles=_topup_rows(esim, item.bundle_code, data_mb, unlimited, now),
-            usage_updated_at=now,
+            # provider's next report replaces these rows with its own). Bundles never
+            # reported stay unknown: the next view asks the provider for all of them.
+            **(
+                {
+                    "bundles": _topup_rows(esim, item.bundle_code, data_mb, unlimited, now),
+                    "usage_updated_at": now,
+                }
+                if esim.bundles
+                else {}
+            ),
             # A new bundle re-arms the usage alerts and the depleted notice.
             events_sent=[k for k in esim.events_sent if not k.startswith(("usage:", "depleted"))],
         )
