@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils.translation import gettext, ngettext
 
+from catalogue.models import Bundle
 from catalogue.qr import apple_install_url, qr_png
 from fulfilment.links import esim_page_url
 from fulfilment.models import Esim, TestModeEmail
@@ -144,6 +145,7 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
     esims = list(Esim.objects.filter(order=order).order_by("id"))
     if not recipient or not esims:
         return False
+    names = {b.code: b.name for b in Bundle.objects.filter(code__in={e.bundle_code for e in esims})}
     cards: list[dict[str, Any]] = [
         {
             "esim": e,
@@ -151,6 +153,7 @@ def order_esims_email_send(*, order_id: int, to: str = "") -> bool:
             "ios_url": apple_install_url(e.lpa),
             "page_url": esim_page_url(e),
             "cid": f"qr-{e.iccid}",
+            "bundle_name": names.get(e.bundle_code) or e.bundle_code,
         }
         for e in esims
     ]

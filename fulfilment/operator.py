@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from billing.services import vendor_order_charged, vendor_order_refundable
+from fulfilment.emails import customer_email
 from fulfilment.models import Esim
 from fulfilment.refunds import order_vendor_refund
 from fulfilment.revocation import esim_refund_share, order_esims_revoke
@@ -215,22 +216,27 @@ def operator_order_refund(*, order_id: int, actor: Any, amount: Money | None, re
     )
     payment.refresh_from_db()
     order.refresh_from_db()
-    audit_record(
-        actor=actor,
-        action="order.refund",
-        target=order,
-        before=before,
-        after={
-            "order_status": order.status,
-            "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
-            "refund": {
-                "id": refund.pk,
-                "amount": Money(refund.amount, refund.currency).to_api(),
-                "status": refund.status,
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="order.refund",
+            target=order,
+            before=before,
+            after={
+                "order_status": order.status,
+                "refunded": Money(payment.refunded_amount, payment.currency).to_api(),
+                "refund": {
+                    "id": refund.pk,
+                    "amount": Money(refund.amount, refund.currency).to_api(),
+                    "status": refund.status,
+                },
             },
-        },
-        reason=reason,
-    )
+            reason=reason,
+        )
+        # The customer hears of it, in their language, once this has committed.
+        customer_email(
+            order=order, kind="order_refunded", amount=str(Money(refund.amount, refund.currency))
+        )
     return refund
 
 

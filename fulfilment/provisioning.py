@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -502,6 +502,28 @@ def _complete(*, order_id: int, placed: ProviderOrder) -> Outcome:
     return Outcome("completed")
 
 
+def _topup_rows(
+    esim: Esim, bundle_code: str, data_mb: int, unlimited: bool, now: datetime
+) -> list[dict[str, Any]]:
+    """The eSIM's bundles with a top-up's added: queued behind a bundle still in use,
+    else active at once."""
+    rows = [dict(r) for r in (esim.bundles or [])]
+    in_use = any(r.get("state") in ("active", "queued", "processing") for r in rows)
+    rows.append(
+        {
+            "bundle_code": bundle_code,
+            "state": "queued" if in_use else "active",
+            "initial_mb": 0 if unlimited else data_mb,
+            "remaining_mb": 0 if unlimited else data_mb,
+            "used_mb": 0,
+            "unlimited": unlimited,
+            "assigned_at": now.isoformat(),
+            "expires_at": None,
+        }
+    )
+    return rows
+
+
 def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | None) -> Outcome:
     with transaction.atomic():
         order = _locked_provisioning(order_id)
@@ -518,6 +540,17 @@ def _complete_topup(*, order_id: int, provider_reference: str, cost: Money | Non
             remaining_mb=F("remaining_mb") + data_mb,
             unlimited=esim.unlimited or unlimited,
             expires_at=start + timedelta(days=validity_days) if validity_days else esim.expires_at,
+            # The data section lists the new bundle next to the others, as of now (the
+            # provider's next report replaces these rows with its own). Bundles never
+            # reported stay unknown: the next view asks the provider for all of them.
+            **(
+                {
+                    "bundles": _topup_rows(esim, item.bundle_code, data_mb, unlimited, now),
+                    "usage_updated_at": now,
+                }
+                if esim.bundles
+                else {}
+            ),
             # A new bundle re-arms the usage alerts and the depleted notice.
             events_sent=[k for k in esim.events_sent if not k.startswith(("usage:", "depleted"))],
         )

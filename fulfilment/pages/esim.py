@@ -10,14 +10,16 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.formats import number_format
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from catalogue.models import Bundle
 from catalogue.qr import apple_install_url, qr_svg
 from fulfilment.links import esim_from_page_token
 from fulfilment.models import Esim
 from fulfilment.services import esim_usage_refresh
-from ttelgo.money import Money
+from ttelgo.money import Money, exponent
 from vendors.branding import brand_for, platform_brand
 
 
@@ -51,19 +53,22 @@ def esim_page(request: HttpRequest, token: str) -> HttpResponse:
         esim = esim_usage_refresh(esim=esim)  # fresh figures when stale; cached otherwise
     order = esim.order
     revoked = esim.status == Esim.Status.REVOKED
+    offers = topup_offers(esim) if order.customer_id is not None and not revoked else []
+    with translation.override(language):
+        offers = [Offer(o.code, o.name, o.price, price_for_language(o.price)) for o in offers]
     context = {
         "esim": esim,
         "lpa": esim.lpa,
         "ios_url": apple_install_url(esim.lpa),
         # The QR is our own SVG (qrcode's output), not user input.
         "qr": mark_safe(qr_svg(esim.lpa).decode()),  # noqa: S308
-        "bundles": list(esim.bundles or []),
+        "bundles": bundle_rows_for_people(list(esim.bundles or [])),
         "revoked": revoked,
         "brand": brand_for(order.vendor),
         # A customer asks us here (a ticket); a vendor's end customer asks the vendor.
         "help_form": order.customer_id is not None,
         # A customer buys more data here; a vendor's end customer at the vendor's shop.
-        "offers": topup_offers(esim) if order.customer_id is not None and not revoked else [],
+        "offers": offers,
         "topup_error": request.GET.get("topup") == "error",
         "help_sent": request.GET.get("help") == "sent",
         "help_error": request.GET.get("help") == "error",
@@ -93,9 +98,7 @@ def topup_offers(esim: Esim, *, limit: int = 6) -> list[Offer]:
     else:
         return []
     bundles = found.distinct().order_by("retail_amount", "code")[:limit]
-    return [
-        Offer(b.code, b.display_name or b.code, Money(b.retail_amount, b.currency)) for b in bundles
-    ]
+    return [Offer(b.code, b.name, Money(b.retail_amount, b.currency)) for b in bundles]
 
 
 @dataclass(frozen=True)
@@ -103,3 +106,45 @@ class Offer:
     code: str
     name: str
     price: Money
+    price_text: str = ""
+
+
+# The provider's bundle states (providers/base.py), as a traveller reads them.
+BUNDLE_STATES = {
+    "processing": pgettext_lazy("bundle state", "processing"),
+    "queued": pgettext_lazy("bundle state", "queued"),
+    "active": pgettext_lazy("bundle state", "active"),
+    "depleted": pgettext_lazy("bundle state", "used up"),
+    "expired": pgettext_lazy("bundle state", "expired"),
+    "revoked": pgettext_lazy("bundle state", "revoked"),
+    "lapsed": pgettext_lazy("bundle state", "lapsed"),
+}
+UNKNOWN_STATE = gettext_lazy("unknown")
+
+
+def bundle_names(codes: list[str]) -> dict[str, str]:
+    """Each bundle code's human name (the catalogue's `Bundle.name`); a code the catalogue
+    does not know stays as it is."""
+    found = Bundle.objects.filter(code__in=set(codes))
+    return {**{c: c for c in codes}, **{b.code: b.name for b in found}}
+
+
+def bundle_rows_for_people(rows: list[dict]) -> list[dict]:
+    """The eSIM's bundles with their human name and their state in the reader's words."""
+    names = bundle_names([str(r.get("bundle_code", "")) for r in rows])
+    return [
+        {
+            **r,
+            "name": names.get(str(r.get("bundle_code", "")), ""),
+            "state_label": BUNDLE_STATES.get(str(r.get("state", "")), UNKNOWN_STATE),
+        }
+        for r in rows
+    ]
+
+
+def price_for_language(price: Money) -> str:
+    """A price as the active language writes numbers ("1.234,50 EUR" in Spanish)."""
+    number = number_format(
+        price.to_decimal(), exponent(price.currency), use_l10n=True, force_grouping=True
+    )
+    return f"{number} {price.currency}"
