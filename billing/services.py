@@ -22,7 +22,12 @@ from django.db.models import Sum
 
 from billing.accounts import vendor_ledger_account
 from billing.invoicing import vendor_receivable_card_payment
-from billing.subvendors import order_margin_accounts, order_margins_book, order_margins_plan
+from billing.subvendors import (
+    order_margin_accounts,
+    order_margins_book,
+    order_margins_plan,
+    order_margins_reverse,
+)
 from ledger.models import Account, Entry, Hold, Purpose, Transaction
 from ledger.posting import (
     accounts_lock,
@@ -305,9 +310,12 @@ def vendor_order_refund(
     account = debit_leg.account
     value = positive(amount, account.currency)
     refunds = platform_account(Purpose.REFUNDS, account.currency, account.livemode)
+    # A sub-vendor's order takes each level's margin back too: the levels' accounts are
+    # locked with the buyer's in one batch, in the ledger's order, as the capture does.
+    margins = order_margin_accounts(order_id=order_id)
     with transaction.atomic():
         # Lock first so two refunds of one order cannot both pass the limit check.
-        accounts_lock([account.id])
+        accounts_lock([account.id, *(a for _, a in margins)])
         if Transaction.objects.filter(reference=reference).exists():
             return Transaction.objects.get(reference=reference)
         refundable = _order_refundable(order_id, debit_leg)
@@ -317,7 +325,7 @@ def vendor_order_refund(
                 "The refund exceeds what the order was charged.",
                 details={"refundable": Money(refundable, account.currency).to_api()},
             )
-        return ledger_post(
+        txn = ledger_post(
             reference=reference,
             entries=[(refunds, value), (account, -value)],
             kind=Transaction.Kind.ORDER_REFUND,
@@ -326,3 +334,11 @@ def vendor_order_refund(
             actor=actor if getattr(actor, "is_authenticated", False) else None,
             metadata={**charge.metadata, "vendor_id": account.holder},
         )
+        if margins:
+            order_margins_reverse(
+                order_id=order_id,
+                charged=debit_leg.amount,
+                refunded=debit_leg.amount - refundable + value,
+                livemode=account.livemode,
+            )
+        return txn

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from billing.accounts import vendor_ledger_account
 from billing.models import OrderMargin, WalletTransfer
-from ledger.models import Hold, Purpose, Transaction
+from ledger.models import Entry, Hold, Purpose, Transaction
 from ledger.posting import ledger_lock, ledger_post, positive
 from ledger.services import platform_account
 from ttelgo.audit import audit_record
@@ -346,6 +346,76 @@ def order_margins_book(
         description=f"Resellers' margins on order {order_id}",
         order_id=order_id,
         metadata={"margins": paid},
+    )
+
+
+def order_margin_refund_due(*, margin: int, charged: int, refunded: int) -> int:
+    """What refunds of `refunded` (of an order charged `charged`) take back of a level's
+    booked `margin` altogether: in proportion, half up, all of it once the order is
+    refunded in full. Computed on the running total, never per refund, so the parts add
+    up to the whole and never exceed it (like the VAT's, `orders.services`)."""
+    if margin <= 0 or refunded <= 0 or charged <= 0:
+        return 0
+    if refunded >= charged:
+        return margin
+    return min(margin, (2 * margin * refunded + charged) // (2 * charged))
+
+
+def order_margins_reverse(
+    *, order_id: int, charged: int, refunded: int, livemode: bool
+) -> Transaction | None:
+    """A sub-vendor's order refunded in part or in full: each level above the buyer gives
+    back the part of the margin booked on it (`order:<id>:margin`) that the refunds so
+    far take back; `refunds`, which paid the buyer its whole price, is credited. Posts the
+    difference between what is due for the running refunded total and what earlier
+    refunds took back, under a reference naming that total (`order:<id>:margin:refund:
+    <refunded>`, the last one `order:<id>:margin:refunded`): idempotent, and a full refund
+    reverses each margin exactly. Call it inside the refund's transaction with the
+    levels' accounts already locked with the buyer's (`vendor_order_refund`); a prepaid
+    level whose wallet cannot cover its share refuses the refund (402, nothing posted)."""
+    booked = Transaction.objects.filter(
+        reference=f"order:{order_id}:margin", kind=Transaction.Kind.ORDER_MARGIN
+    ).first()
+    if booked is None or refunded <= 0:
+        return None
+    earned = {e.account_id: -e.amount for e in booked.entries.filter(amount__lt=0)}
+    back = dict(
+        Entry.objects.filter(
+            transaction__order_id=order_id,
+            transaction__kind=Transaction.Kind.ORDER_MARGIN,
+            account_id__in=earned,
+            amount__gt=0,
+        )
+        .values_list("account_id")
+        .annotate(total=Sum("amount"))
+    )
+    _, accounts = ledger_lock(accounts=list(earned))
+    legs: list[tuple[Any, int]] = []
+    taken: dict[str, int] = {}
+    for account_id in sorted(earned):
+        due = order_margin_refund_due(margin=earned[account_id], charged=charged, refunded=refunded)
+        step = due - back.get(account_id, 0)
+        if step > 0:
+            legs.append((accounts[account_id], step))
+            taken[str(accounts[account_id].holder)] = step
+    total = sum(value for _, value in legs)
+    if not total:
+        return None
+    currency = legs[0][0].currency
+    refunds = platform_account(Purpose.REFUNDS, currency, livemode)
+    full = refunded >= charged
+    reference = (
+        f"order:{order_id}:margin:refunded"
+        if full
+        else f"order:{order_id}:margin:refund:{refunded}"
+    )
+    return ledger_post(
+        reference=reference,
+        entries=[*legs, (refunds, -total)],
+        kind=Transaction.Kind.ORDER_MARGIN,
+        description=f"Resellers' margins on refunded order {order_id}",
+        order_id=order_id,
+        metadata={"margins_reversed": taken, "refunded": refunded},
     )
 
 

@@ -138,9 +138,16 @@ def client_for(name: str, livemode: bool, get: Callable[..., Provider] = get_pro
 
 def esim_provider(iccid: str) -> str:
     """The provider that issued the eSIM (top-ups, usage and refunds go to it); empty for
-    one we do not know or issued before orders recorded their provider (the default)."""
+    one we do not know or issued before orders recorded their provider (the default). An
+    eSIM sold from stock was issued by the provider its stock row was bought from, not
+    by the one its order names (an order sold from stock is placed with no provider)."""
     from fulfilment.models import Esim
 
-    return str(
-        Esim.objects.filter(iccid=iccid).values_list("order__provider", flat=True).first() or ""
+    row = (
+        Esim.objects.filter(iccid=iccid)
+        .values_list("stock_origin__provider", "order__provider")
+        .first()
     )
+    if row is None:
+        return ""
+    return str(row[0] or row[1] or "")

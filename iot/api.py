@@ -447,7 +447,7 @@ class SimUsageApi(VendorApiMixin, APIView):
 
 
 class FleetUsageApi(VendorApiMixin, APIView):
-    """The whole fleet's daily totals (one index range on (vendor, day))."""
+    """The whole fleet's daily totals (from the daily rollup: about 30 rows for a month)."""
 
     @extend_schema(parameters=[UsageFilters], responses={200: UsageSerializer})
     def get(self, request: Request) -> Response:

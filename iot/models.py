@@ -96,6 +96,31 @@ class IotUsageDay(models.Model):
         return f"{self.sim_id}@{self.day}"
 
 
+class IotUsageRollup(models.Model):
+    """A fleet's use on one day: the sum of its `IotUsageDay` rows of that (vendor, livemode,
+    day). `usage_sync` adds the difference of each SIM-day it overwrites in the same
+    transaction (atomic increments), so a fleet's month is at most 31 rows whatever its size;
+    rows of SIMs given to no vendor are not summed."""
+
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="+")
+    livemode = models.BooleanField(default=True)
+    day = models.DateField()
+    data_bytes = models.BigIntegerField(default=0)
+    sms_mo = models.IntegerField(default=0)
+    sms_mt = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ("vendor", "day")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "livemode", "day"], name="iot_usage_rollup_vendor_mode_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}/{self.livemode}@{self.day}"
+
+
 class IotSimEvent(models.Model):
     """One event the provider logged for a SIM (attach, detach, data session, quota
     warning, status change), kept once per provider id. `vendor` and `livemode` are

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -39,6 +39,7 @@ from iot.models import (
     IotSms,
     IotTopup,
     IotUsageDay,
+    IotUsageRollup,
 )
 from iot.models import QuotaLevel as L
 from iot.state import BULK_JOB_STATES, SIM_STATES, SMS_STATES, TOPUP_STATES
@@ -427,31 +428,82 @@ def sim_refresh(*, sim: IotSim) -> IotSim:
 
 def usage_sync(*, sim: IotSim, start: date, end: date) -> int:
     """The SIM's daily usage from the provider, stored one row per day (re-read days are
-    overwritten, not added); this month's total kept on the SIM for filters."""
-    days = provider_for(sim.livemode).usage(sim.iccid, start=start, end=end)
-    rows = [
-        IotUsageDay(
-            sim=sim,
-            vendor_id=sim.vendor_id,
-            livemode=sim.livemode,
-            day=d.day,
-            data_bytes=d.data_bytes,
-            sms_mo=d.sms_mo,
-            sms_mt=d.sms_mt,
+    overwritten, not added); this month's total kept on the SIM for filters. In the same
+    transaction the fleet's daily rollup gets the difference of each day overwritten: the
+    SIM's row is locked first, so two syncs of one SIM take their turns, and the rollup
+    rows are incremented atomically, so syncs of other SIMs of the fleet add up."""
+    days = {d.day: d for d in provider_for(sim.livemode).usage(sim.iccid, start=start, end=end)}
+    with transaction.atomic():
+        owner = IotSim.objects.select_for_update().values("vendor_id", "livemode").get(pk=sim.pk)
+        rows = [
+            IotUsageDay(
+                sim=sim,
+                vendor_id=owner["vendor_id"],
+                livemode=owner["livemode"],
+                day=d.day,
+                data_bytes=d.data_bytes,
+                sms_mo=d.sms_mo,
+                sms_mt=d.sms_mt,
+            )
+            for d in days.values()
+        ]
+        before = list(
+            IotUsageDay.objects.filter(sim=sim, day__in=list(days)).values(
+                "vendor_id", "livemode", "day", "data_bytes", "sms_mo", "sms_mt"
+            )
         )
-        for d in days
-    ]
-    if rows:
-        IotUsageDay.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["sim", "day"],
-            update_fields=["data_bytes", "sms_mo", "sms_mt", "vendor", "livemode"],
-        )
-    month = timezone.now().date().replace(day=1)
-    total = IotUsageDay.objects.filter(sim=sim, day__gte=month).aggregate(t=Sum("data_bytes"))["t"]
-    IotSim.objects.filter(pk=sim.pk).update(month_start=month, month_data_bytes=total or 0)
+        if rows:
+            IotUsageDay.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["sim", "day"],
+                update_fields=["data_bytes", "sms_mo", "sms_mt", "vendor", "livemode"],
+            )
+        deltas: dict[tuple[int, bool, date], list[int]] = {}
+        for sign, changed in (
+            (-1, before),
+            (1, [{f: getattr(r, f) for f in _USAGE_FIELDS} for r in rows]),
+        ):
+            for r in changed:
+                if r["vendor_id"] is None:
+                    continue
+                delta = deltas.setdefault((r["vendor_id"], r["livemode"], r["day"]), [0, 0, 0])
+                delta[0] += sign * r["data_bytes"]
+                delta[1] += sign * r["sms_mo"]
+                delta[2] += sign * r["sms_mt"]
+        usage_rollup_add(deltas=deltas)
+        month = timezone.now().date().replace(day=1)
+        total = IotUsageDay.objects.filter(sim=sim, day__gte=month).aggregate(t=Sum("data_bytes"))[
+            "t"
+        ]
+        IotSim.objects.filter(pk=sim.pk).update(month_start=month, month_data_bytes=total or 0)
     return len(rows)
+
+
+_USAGE_FIELDS = ("vendor_id", "livemode", "day", "data_bytes", "sms_mo", "sms_mt")
+
+
+def usage_rollup_add(*, deltas: dict[tuple[int, bool, date], list[int]]) -> None:
+    """Add (data bytes, SMS MO, SMS MT) to each (vendor, livemode, day) rollup row, creating
+    it if missing, in one `INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`: atomic
+    against concurrent syncs, and in key order so two of them never deadlock."""
+    changed = sorted((k, v) for k, v in deltas.items() if any(v))
+    if not changed:
+        return
+    table = connection.ops.quote_name(IotUsageRollup._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(changed))
+    params: list[Any] = []
+    for (vendor_id, livemode, day), (data_bytes, sms_mo, sms_mt) in changed:
+        params += [vendor_id, livemode, day, data_bytes, sms_mo, sms_mt]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (vendor_id, livemode, day, data_bytes, sms_mo, sms_mt)"  # noqa: S608
+            f" VALUES {values} ON CONFLICT (vendor_id, livemode, day) DO UPDATE SET"
+            f" data_bytes = {table}.data_bytes + excluded.data_bytes,"
+            f" sms_mo = {table}.sms_mo + excluded.sms_mo,"
+            f" sms_mt = {table}.sms_mt + excluded.sms_mt",
+            params,
+        )
 
 
 # --- enable / disable / label -----------------------------------------------------------
@@ -960,7 +1012,19 @@ def sims_with_recent_mt(*, hours: int = 24) -> list[int]:
 
 
 def month_usage_totals(*, vendor: Vendor, start: date, end: date) -> list[dict[str, Any]]:
-    """The fleet's daily totals (one index range on (vendor, day))."""
+    """The fleet's daily totals, read from the rollup `usage_sync` keeps (at most a row per
+    mode and day, whatever the fleet's size); equal to `month_usage_totals_raw`."""
+    return list(
+        IotUsageRollup.objects.filter(vendor=vendor, day__gte=start, day__lte=end)
+        .values("day")
+        .annotate(data_bytes=Sum("data_bytes"), sms_mo=Sum("sms_mo"), sms_mt=Sum("sms_mt"))
+        .order_by("day")
+    )
+
+
+def month_usage_totals_raw(*, vendor: Vendor, start: date, end: date) -> list[dict[str, Any]]:
+    """The fleet's daily totals summed from every SIM's rows (one range on (vendor, day)):
+    what the rollup must equal; kept for checks and the benchmark."""
     return list(
         IotUsageDay.objects.filter(vendor=vendor, day__gte=start, day__lte=end)
         .values("day")

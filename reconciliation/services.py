@@ -84,10 +84,15 @@ def check_ledger(*, since: Any) -> list[Found]:
 def _inventory_against_stock() -> list[Found]:
     """The inventory account holds what the stock on hand cost: bought stock is booked in
     (`stock_purchase_record`), and every eSIM that leaves stock books its cost out (sold,
-    refunded, written off). Live mode, per currency: a difference is stock bought or
-    sold without its posting."""
+    refunded, written off). Stock being given back (`revoking`: released, aged, or left
+    by an outage for the next ageing run) is still on hand until the provider's answer is
+    booked. Live mode, per currency: a difference is stock bought or sold without its
+    posting."""
     held = dict(
-        StockEsim.objects.filter(livemode=True, status=StockEsim.Status.AVAILABLE)
+        StockEsim.objects.filter(
+            livemode=True,
+            status__in=(StockEsim.Status.AVAILABLE, StockEsim.Status.REVOKING),
+        )
         .order_by()
         .values_list("currency")
         .annotate(total=Sum("cost_amount"))

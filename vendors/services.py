@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.db.models.signals import post_save
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -287,12 +288,41 @@ def vendor_test_environment(*, vendor: Vendor) -> tuple[Vendor, bool]:
     return twin, True
 
 
+def _parent_room_check(vendor: Vendor, parent_id: int, limit: Money) -> None:
+    """A sub-vendor's credit comes out of its parent's: with its siblings' limits, at
+    most the parent's credit limit (else `credit_limit_exceeded`, 402), checked under the
+    parent's row lock, taken before the sub-vendor's."""
+    parent = vendor_qs_select_for_update().get(pk=parent_id)
+    siblings = (
+        Vendor.objects.filter(parent=parent, billing_mode=Vendor.BillingMode.POSTPAID)
+        .exclude(pk=vendor.pk)
+        .aggregate(total=Sum("credit_limit"))["total"]
+        or 0
+    )
+    room = parent.credit_limit - siblings
+    if limit.amount > room:
+        raise DomainError(
+            "credit_limit_exceeded",
+            "The credit granted to the parent's sub-vendors would exceed the parent's own "
+            "credit limit.",
+            details={
+                "available": Money(max(room, 0), parent.currency).to_api(),
+                "required": limit.to_api(),
+            },
+        )
+
+
 def vendor_credit_limit_change(
     *, vendor: Vendor, limit: Money, actor: User | None, reason: str
 ) -> Vendor:
     """Set a postpaid vendor's credit line; the ledger copies it onto the receivable account
     (where the database enforces it) in the same transaction (`signals.
-    credit_limit_changed`)."""
+    credit_limit_changed`). A sub-vendor's stays within its parent's room
+    (`credit_limit_exceeded`); a vendor's never drops below what it has granted its
+    postpaid sub-vendors (their credit limits together): `validation_error` on
+    `credit_limit`, with `granted`; lower theirs first. Checked under the row locks,
+    parent before child, as a grant (`billing.subvendors.sub_vendor_credit_limit_set`)
+    takes them."""
     if vendor.billing_mode != Vendor.BillingMode.POSTPAID:
         raise _validation("credit_limit", "Credit limits apply to postpaid vendors only.")
     if limit.currency != vendor.currency:
@@ -300,7 +330,30 @@ def vendor_credit_limit_change(
     if limit.amount < 0:
         raise _validation("credit_limit", "The limit cannot be negative.")
     with transaction.atomic():
+        if vendor.parent_id is not None:
+            _parent_room_check(
+                vendor, vendor.parent_id, limit
+            )  # locks the parent first, as a grant does
         locked = _lock(vendor)
+        granted = (
+            Vendor.objects.filter(
+                parent=locked, billing_mode=Vendor.BillingMode.POSTPAID
+            ).aggregate(total=Sum("credit_limit"))["total"]
+            or 0
+        )
+        if limit.amount < granted:
+            message = (
+                f"This vendor has granted {Money(granted, locked.currency)} of credit to its "
+                "postpaid sub-vendors: lower their credit limits first, or set at least that."
+            )
+            raise DomainError(
+                "validation_error",
+                message,
+                details={
+                    "credit_limit": [message],
+                    "granted": Money(granted, locked.currency).to_api(),
+                },
+            )
         before = Money(locked.credit_limit, locked.currency)
         locked.credit_limit = limit.amount
         _audit(locked, actor=actor, reason=f"credit limit {before} -> {limit}: {reason}")

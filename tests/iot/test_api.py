@@ -16,6 +16,7 @@ from billing.selectors import vendor_balance
 from iot import services
 from iot.models import IotSim, IotSms, IotTopup, IotUsageDay
 from ledger.models import Transaction
+from providers.iot import IotUsage
 from tests.ledger.factories import fund
 from tests.vendors.factories import key_client, vendor_client
 from vendors.services import api_key_issue, vendor_test_environment
@@ -176,10 +177,10 @@ def test_sms_round_trip_to_many_sims_and_their_replies(fake, django_capture_on_c
 def test_usage_series_of_a_sim_and_of_the_fleet(fake):
     client = vendor_client()
     [a, b] = sims_for(client.vendor, 2)
+    fake.usage = lambda iccid, start, end: [IotUsage(date(2026, 11, 2), 5 * MB, 0, 0, 1, 0)]
     for sim in (a, b):
-        IotUsageDay.objects.create(
-            sim=sim, vendor=client.vendor, day=date(2026, 11, 2), data_bytes=5 * MB, sms_mo=1
-        )
+        services.usage_sync(sim=sim, start=date(2026, 11, 2), end=date(2026, 11, 2))
+    assert IotUsageDay.objects.filter(vendor=client.vendor).count() == 2
     one = client.get(f"{BASE}/sims/{a.iccid}/usage", {"start": "2026-11-01", "end": "2026-11-03"})
     assert one.json()["total_data_mb"] == "5.00"
     assert [d["data_mb"] for d in one.json()["days"]] == ["0.00", "5.00", "0.00"]
