@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff reach the console only after a second factor when CONSOLE_REQUIRE_MFA is on.
+    "console.second_factor.ConsoleSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -118,6 +120,10 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "TTelGo vendor portal"
 # TOTP secrets and recovery-code seeds are stored encrypted (ttelgo/mfa.py).
 MFA_ADAPTER = "ttelgo.mfa.MfaAdapter"
+# Operators pass a second factor (TOTP, enrolled through the same allauth pages) before any
+# console page (console/second_factor.py). Off by default so `make run` and the tests log
+# the demo operator in with a password; production turns it on and refuses it off.
+CONSOLE_REQUIRE_MFA = env.bool("CONSOLE_REQUIRE_MFA", default=False)
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "ttelgo.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

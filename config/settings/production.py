@@ -9,6 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *
 from .base import INSECURE_SECRET_KEY, env
 
+# Operators (refunds, credit limits) pass a second factor before the console.
+CONSOLE_REQUIRE_MFA = env.bool("CONSOLE_REQUIRE_MFA", default=True)
+
 
 def _refuse_unsafe() -> None:
     problems = []
@@ -42,6 +45,8 @@ def _refuse_unsafe() -> None:
         problems.append(
             "WEBHOOKS_ALLOW_PRIVATE_URLS must be off (vendor webhooks would reach internal hosts)"
         )
+    if not CONSOLE_REQUIRE_MFA:
+        problems.append("CONSOLE_REQUIRE_MFA must be on (operators sign in with two-factor)")
     if problems:
         raise ImproperlyConfigured("Unsafe production configuration: " + "; ".join(problems))
 

@@ -51,6 +51,7 @@ def test_safe_production_configuration_passes_check_deploy():
         ({"PAYMENTS_BACKEND": "sandbox"}, "PAYMENTS_BACKEND=sandbox"),
         ({"STRIPE_SECRET_KEY": ""}, "STRIPE_SECRET_KEY"),
         ({"WEBHOOKS_ALLOW_PRIVATE_URLS": "true"}, "WEBHOOKS_ALLOW_PRIVATE_URLS"),
+        ({"CONSOLE_REQUIRE_MFA": "false"}, "CONSOLE_REQUIRE_MFA must be on"),
     ],
 )
 def test_production_refuses_unsafe_configuration(override, complaint):
