@@ -1,5 +1,5 @@
 """IoT fleets in the console: read-only views of SIMs (filter by vendor, status, quota
-level; search by ICCID, MSISDN, label), top-ups, SMS and bulk jobs. Their rows change
+level; search by ICCID, MSISDN, label), their events, top-ups, SMS and bulk jobs. Their rows change
 only through the fleet's services (sync, API); SIMs are given to vendors with
 `manage.py iot_sims_assign`."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from unfold.admin import ModelAdmin
 
-from iot.models import IotBulkJob, IotSim, IotSms, IotTopup
+from iot.models import IotBulkJob, IotSim, IotSimEvent, IotSms, IotTopup
 from ttelgo.admin.console import ReadOnlyAdminMixin, money_text
 
 
@@ -28,6 +28,18 @@ class IotSimAdmin(ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ("iccid", "msisdn", "imsi", "label")
     list_select_related = ("vendor",)
     show_full_result_count = False  # a fleet of 100,000 SIMs: no COUNT(*) per page
+
+
+@admin.register(IotSimEvent)
+class IotSimEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """What the provider logged per SIM (attach, detach, sessions, quota warnings, status
+    changes), newest first; searched by the SIM's ICCID."""
+
+    list_display = ("at", "sim", "vendor", "livemode", "kind", "upstream_kind", "status")
+    list_filter = ("livemode", "kind", "alert")
+    search_fields = ("=sim__iccid",)
+    list_select_related = ("vendor", "sim")
+    show_full_result_count = False  # a fleet's events grow by the day: no COUNT(*) per page
 
 
 @admin.register(IotTopup)

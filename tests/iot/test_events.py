@@ -259,3 +259,35 @@ def test_1nce_events_in_both_shapes_are_stored(monkeypatch):
     rows = list(IotSimEvent.objects.filter(sim=sim).order_by("at"))
     assert [(r.kind, r.severity) for r in rows] == [("attach", "INFO"), ("session_start", "INFO")]
     assert rows[1].provider_id == "543839962673704"
+
+
+@pytest.mark.django_db
+def test_operators_read_a_sims_events_in_the_console_by_its_iccid(fake):
+    from django.test import Client
+
+    from tests.console.factories import operator
+
+    client = vendor_client()
+    [sim, other] = sims_for(client.vendor, 2)
+    fake.sim_events[sim.iccid] = [ev(sim.iccid, 1, "Update location", 0)]
+    fake.sim_events[other.iccid] = [ev(other.iccid, 2, "Purge location", 1)]
+    services.sim_events_sync(sim=sim)
+    services.sim_events_sync(sim=other)
+    console = Client()
+    console.force_login(operator("support"))
+    page = console.get("/admin/iot/iotsimevent/", {"q": sim.iccid})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Update location" in body and "Purge location" not in body
+    detach = console.get("/admin/iot/iotsimevent/", {"kind__exact": "detach"}).content.decode()
+    assert "Purge location" in detach and "Update location" not in detach
+    # Read-only: events come only from the provider.
+    row = IotSimEvent.objects.get(sim=sim)
+    assert console.get(f"/admin/iot/iotsimevent/{row.pk}/change/").status_code == 200
+    assert console.post(
+        f"/admin/iot/iotsimevent/{row.pk}/delete/", {"post": "yes"}
+    ).status_code in (
+        302,
+        403,
+    )
+    assert IotSimEvent.objects.filter(pk=row.pk).exists()
