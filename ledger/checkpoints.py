@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
+from ledger.lock_objects import account_checkpoint_qs_select_for_update
 from ledger.models import AccountCheckpoint, Entry, LedgerCheckpoint, Transaction
 
 logger = logging.getLogger(__name__)
@@ -92,9 +93,7 @@ def ledger_checkpoint_advance(*, settle: timedelta = SETTLE) -> LedgerCheckpoint
         folded = sum(n for _, _, n in rows)
         existing = {
             c.account_id: c
-            for c in AccountCheckpoint.objects.select_for_update().filter(
-                account_id__in=list(deltas)
-            )
+            for c in account_checkpoint_qs_select_for_update().filter(account_id__in=list(deltas))
         }
         for checkpoint in existing.values():
             checkpoint.total += deltas[checkpoint.account_id]

@@ -258,6 +258,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
         "payments.tasks.payouts_record",
         "fulfilment.tasks.stock_refill",
         "fulfilment.tasks.stock_age",
+        "fulfilment.tasks.stock_out_check",
     ),
 }
 # Task names are the dotted path of the module that defines them. A task that was renamed
