@@ -364,3 +364,39 @@ def test_every_refill_call_leaves_the_reserve_of_the_shared_limiter_to_live_orde
     assert set(seen) == {10 - 4}  # never the last 4 slots of the window
     limiter.acquire(timeout=0)  # a live call outside the refill may use all 10
     assert _limit_here(limiter.limit) == 10
+
+
+def test_the_level_is_read_in_one_statement_so_a_batch_settling_meanwhile_is_counted_once(
+    bundles,
+):
+    """A batch settling moves its eSIMs from "planned" to "free" in one commit. Read in two
+    statements (free, then planned), a planner could see the free eSIMs before the commit
+    and the batch after it, count neither, and buy the shortfall again (seen once in the
+    20-run refill race on PostgreSQL): the level is one statement, one snapshot."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from fulfilment.stock.refill import stock_level
+
+    stock_setting(floor=5, target=20)
+    stock_esims(3)
+    StockBatch.objects.create(
+        bundle_code=BUNDLE_CODE,
+        livemode=True,
+        provider="sandbox",
+        quantity=4,
+        expected_cost_amount=4 * UNIT,
+        currency="USD",
+    )
+    StockBatch.objects.create(
+        bundle_code=BUNDLE_CODE,
+        livemode=False,
+        provider="sandbox",
+        quantity=9,
+        expected_cost_amount=9 * UNIT,
+        currency="USD",
+    )
+    with CaptureQueriesContext(connection) as read:
+        assert stock_level(bundle_code=BUNDLE_CODE, livemode=True) == 3 + 4
+    assert len(read.captured_queries) == 1
+    assert stock_level(bundle_code=BUNDLE_CODE, livemode=False) == 9
