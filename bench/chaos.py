@@ -3,7 +3,7 @@
 Runs under `.ci/services.sh` (throwaway PostgreSQL + Redis). Starts the fake eSIM Go and
 Stripe servers on loopback, gunicorn with the production settings, one real Celery worker
 per pool as production runs them (provisioning, webhooks, test, maintenance, recovery:
-ttelgo/queues.py) and beat, then plays nine scenarios, each load bounded in time and
+ttelgo/queues.py) and beat, then plays eleven scenarios, each load bounded in time and
 count and sent only to 127.0.0.1:
 
 1. hot vendor: 20 clients on one prepaid vendor while the worker completes its orders;
@@ -25,7 +25,11 @@ count and sent only to 127.0.0.1:
 10. stock outage: 50 eSIMs of one bundle bought for stock, then eSIM Go answers 503 for
    60 s while clients order that bundle and an unstocked one: every stocked order is
    answered 201 completed (counted), the unstocked ones complete after the provider
-   returns, nothing is bought twice, inventory matches the stock on hand.
+   returns, nothing is bought twice, inventory matches the stock on hand;
+11. failover: a loopback Airalo beside eSIM Go, gunicorn and the pools restarted with
+   both routed: with eSIM Go answering 503 an order both offer completes through
+   Airalo; with both down orders wait and complete after recovery; 200 orders with
+   random faults on both buy nothing twice at either provider, and the ledger balances.
 
 In every scenario it also counts the tasks queued per order and per webhook delivery
 (every process appends its sends to TASKS_PUBLISH_LOG; Celery's own retries aside) and
@@ -46,7 +50,8 @@ workers, and measured by `make bench`), not a correctness one.
 
 Knobs (environment): CHAOS_SECONDS (load length of scenarios 1-2, default 30), CHAOS_RATE,
 CHAOS_SCENARIOS (comma-separated subset of hot,spread,worker_killed,redis_down,
-postgres_restart,provider_faults,payment_events,noisy_tenant,redis_lost,stock_outage),
+postgres_restart,provider_faults,payment_events,noisy_tenant,redis_lost,stock_outage,
+failover),
 CHAOS_WORKER_CONCURRENCY (the provisioning pool's processes, 8).
 """
 
