@@ -209,27 +209,11 @@ def sub_vendor_credit_limit_set(
         raise _invalid("credit_limit", f"The limit must be in {parent.currency}.")
     if limit.amount < 0:
         raise _invalid("credit_limit", "The limit cannot be negative.")
-    with transaction.atomic():
-        locked = vendor_qs_select_for_update().get(pk=parent.pk)
-        granted = (
-            Vendor.objects.filter(parent=locked, billing_mode=Vendor.BillingMode.POSTPAID)
-            .exclude(pk=sub_vendor.pk)
-            .aggregate(total=Sum("credit_limit"))["total"]
-            or 0
-        )
-        room = locked.credit_limit - granted
-        if limit.amount > room:
-            raise DomainError(
-                "credit_limit_exceeded",
-                "The credit granted to sub-vendors would exceed your own credit limit.",
-                details={
-                    "available": Money(max(room, 0), parent.currency).to_api(),
-                    "required": limit.to_api(),
-                },
-            )
-        return vendor_credit_limit_change(
-            vendor=sub_vendor, limit=limit, actor=actor, reason="granted by the parent vendor"
-        )
+    # The room left in the parent's own credit is checked once, under the parent's row
+    # lock taken before the sub-vendor's, by the credit limit service itself.
+    return vendor_credit_limit_change(
+        vendor=sub_vendor, limit=limit, actor=actor, reason="granted by the parent vendor"
+    )
 
 
 def wallet_transfer_create(
